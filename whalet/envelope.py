@@ -1,0 +1,321 @@
+"""Whalet's message envelope (protocol spec §2): sign, encrypt, verify, decrypt.
+
+Whalet's published pages fix the shape (head/body, ``sign``, ``keyEnc``, ``body.encrypt``) but not
+every detail. Each detail we had to choose is a named constant below, so a deployer holding
+Whalet's integration pack corrects them here and nowhere else.
+
+Both sides use the same codec: the partner (our client) and Whalet (our sandbox) each hold their
+own private key and the peer's public key. Requests and notifications travel "request-shaped";
+answers and acks travel "response-shaped". A receiver always verifies ``sign`` before it
+decrypts anything.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, padding as sym_padding, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+# --- provisional choices (spec §2), all in one place ---------------------------------------
+SESSION_KEY_BYTES = 16  # AES-128
+BODY_CIPHER = "AES-128-ECB/PKCS7"  # documented name; the implementation is _aes_encrypt below
+KEY_WRAP_PADDING = padding.PKCS1v15()  # RSA PKCS#1 v1.5 for keyEnc
+SIGN_PADDING = padding.PKCS1v15()  # SHA256withRSA
+SIGN_HASH = hashes.SHA256()
+REQUEST_SIGN_FIELDS = ("partnerId", "apiCode", "requestNo", "version", "encrypt")
+RESPONSE_SIGN_FIELDS = ("partnerId", "apiCode", "requestNo", "version", "code", "detail", "encrypt")
+PROTOCOL_VERSION = "1.0"
+ACK_CODE = "SUCCESS"
+ACK_DETAIL = "成功"
+HEAD_LIMITS = {"partnerId": 30, "apiCode": 30, "requestNo": 30, "version": 8, "code": 32, "detail": 256}
+RSA_KEY_BITS = 2048
+# ---------------------------------------------------------------------------------------------
+
+
+class EnvelopeError(ValueError):
+    """A message that cannot be trusted or read."""
+
+
+class MalformedEnvelope(EnvelopeError):
+    """Not JSON, not an object, a head field missing or too long, bad Base64, bad padding."""
+
+
+class SignatureInvalid(EnvelopeError):
+    """The signature does not verify with the sender's public key: the message is refused."""
+
+
+@dataclass(frozen=True, slots=True)
+class Opened:
+    """A verified and decrypted message. ``body`` is None when the message carried no body."""
+
+    head: dict[str, str]
+    body: dict[str, Any] | list[Any] | None
+
+
+# --- JSON without floats ---------------------------------------------------------------------
+
+
+def dumps_compact(value: Any) -> str:
+    """Compact JSON (no spaces, UTF-8 kept) that writes Decimals as exact JSON numbers."""
+    parts: list[str] = []
+    _write_json(value, parts)
+    return "".join(parts)
+
+
+def _write_json(value: Any, out: list[str]) -> None:
+    if value is None or isinstance(value, (bool, str, int)) and not isinstance(value, Decimal):
+        out.append(json.dumps(value, ensure_ascii=False))
+    elif isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ValueError(f"cannot send {value} as an amount")
+        out.append(format(value, "f"))
+    elif isinstance(value, float):
+        raise TypeError("floats are not sent to Whalet; use Decimal")
+    elif isinstance(value, dict):
+        out.append("{")
+        for index, (key, item) in enumerate(value.items()):
+            if index:
+                out.append(",")
+            out.append(json.dumps(str(key), ensure_ascii=False))
+            out.append(":")
+            _write_json(item, out)
+        out.append("}")
+    elif isinstance(value, (list, tuple)):
+        out.append("[")
+        for index, item in enumerate(value):
+            if index:
+                out.append(",")
+            _write_json(item, out)
+        out.append("]")
+    else:
+        raise TypeError(f"cannot encode {type(value).__name__} as JSON")
+
+
+def loads_exact(data: bytes | str) -> Any:
+    """Parse JSON with every non-integer number as a Decimal."""
+    return json.loads(data, parse_float=Decimal)
+
+
+# --- keys ------------------------------------------------------------------------------------
+
+
+def _key_bytes(text_or_path: str | bytes) -> bytes:
+    raw = text_or_path.encode() if isinstance(text_or_path, str) else text_or_path
+    stripped = raw.strip()
+    if b"-----BEGIN" in stripped:
+        return stripped
+    if len(stripped) < 512 and b"\n" not in stripped:
+        candidate = Path(stripped.decode(errors="replace")).expanduser()
+        if candidate.is_file():
+            return _key_bytes(candidate.read_bytes())
+    return stripped
+
+
+def load_private_key(source: str | bytes) -> rsa.RSAPrivateKey:
+    """PEM text, bare Base64 PKCS#8 DER, or a path to a file holding either."""
+    data = _key_bytes(source)
+    try:
+        if b"-----BEGIN" in data:
+            key = serialization.load_pem_private_key(data, password=None)
+        else:
+            key = serialization.load_der_private_key(base64.b64decode(data, validate=True), password=None)
+    except (ValueError, TypeError, binascii.Error) as exc:
+        raise EnvelopeError(f"not a readable RSA private key (PEM or Base64 DER): {exc}") from None
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise EnvelopeError("the private key is not an RSA key")
+    return key
+
+
+def load_public_key(source: str | bytes) -> rsa.RSAPublicKey:
+    """PEM text, bare Base64 SubjectPublicKeyInfo DER, or a path to a file holding either."""
+    data = _key_bytes(source)
+    try:
+        if b"-----BEGIN" in data:
+            key = serialization.load_pem_public_key(data)
+        else:
+            key = serialization.load_der_public_key(base64.b64decode(data, validate=True))
+    except (ValueError, TypeError, binascii.Error) as exc:
+        raise EnvelopeError(f"not a readable RSA public key (PEM or Base64 DER): {exc}") from None
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise EnvelopeError("the public key is not an RSA key")
+    return key
+
+
+def generate_key_pair() -> tuple[bytes, bytes]:
+    """A fresh RSA-2048 pair as (PKCS#8 private PEM, SubjectPublicKeyInfo public PEM)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=RSA_KEY_BITS)
+    private_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    public_pem = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return private_pem, public_pem
+
+
+# --- primitives ------------------------------------------------------------------------------
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _unb64(text: Any, field: str) -> bytes:
+    if not isinstance(text, str) or not text:
+        raise MalformedEnvelope(f"{field} is missing or not a string")
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise MalformedEnvelope(f"{field} is not valid Base64") from None
+
+
+def _aes_encrypt(key: bytes, plaintext: bytes) -> bytes:
+    padder = sym_padding.PKCS7(128).padder()
+    padded = padder.update(plaintext) + padder.finalize()
+    encryptor = Cipher(algorithms.AES(key), modes.ECB()).encryptor()  # noqa: S305 - Whalet's choice
+    return encryptor.update(padded) + encryptor.finalize()
+
+
+def _aes_decrypt(key: bytes, ciphertext: bytes) -> bytes:
+    if len(ciphertext) == 0 or len(ciphertext) % 16:
+        raise MalformedEnvelope("encrypt is not a whole number of AES blocks")
+    decryptor = Cipher(algorithms.AES(key), modes.ECB()).decryptor()  # noqa: S305
+    padded = decryptor.update(ciphertext) + decryptor.finalize()
+    unpadder = sym_padding.PKCS7(128).unpadder()
+    try:
+        return unpadder.update(padded) + unpadder.finalize()
+    except ValueError:
+        raise MalformedEnvelope("encrypt has bad padding") from None
+
+
+def string_to_sign(head: dict[str, Any], encrypt: str | None, fields: tuple[str, ...]) -> str:
+    parts = []
+    for name in fields:
+        if name == "encrypt":
+            if encrypt is None:
+                continue
+            value = encrypt
+        else:
+            value = head.get(name, "")
+        parts.append(f"{name}={value}")
+    return "&".join(parts)
+
+
+# --- the codec -------------------------------------------------------------------------------
+
+
+class EnvelopeCodec:
+    """One side of the conversation: signs with its own key, encrypts to the peer."""
+
+    def __init__(self, own_private_key: rsa.RSAPrivateKey, peer_public_key: rsa.RSAPublicKey):
+        self._own = own_private_key
+        self._peer = peer_public_key
+
+    # sending
+
+    def _seal(self, head: dict[str, str], body: Any, fields: tuple[str, ...]) -> dict[str, Any]:
+        head = dict(head)
+        sealed_body: dict[str, str] = {}
+        encrypt: str | None = None
+        if body is not None:
+            session_key = os.urandom(SESSION_KEY_BYTES)
+            encrypt = _b64(_aes_encrypt(session_key, dumps_compact(body).encode("utf-8")))
+            head["keyEnc"] = _b64(self._peer.encrypt(session_key, KEY_WRAP_PADDING))
+            sealed_body["encrypt"] = encrypt
+        else:
+            head.pop("keyEnc", None)
+        message = string_to_sign(head, encrypt, fields).encode("utf-8")
+        head["sign"] = _b64(self._own.sign(message, SIGN_PADDING, SIGN_HASH))
+        return {"head": head, "body": sealed_body}
+
+    def encode_request(self, partner_id: str, api_code: str, request_no: str, body: Any) -> dict[str, Any]:
+        head = {"partnerId": partner_id, "apiCode": api_code, "requestNo": request_no, "version": PROTOCOL_VERSION}
+        _check_head(head, REQUEST_SIGN_FIELDS)
+        return self._seal(head, body, REQUEST_SIGN_FIELDS)
+
+    def encode_response(self, request_head: dict[str, Any], code: str, detail: str, body: Any) -> dict[str, Any]:
+        """Echo the request head, add the result, sign; ``body`` None gives an empty body."""
+        head = {name: str(request_head.get(name, "")) for name in ("partnerId", "apiCode", "requestNo", "version")}
+        head["code"] = code
+        head["detail"] = detail[: HEAD_LIMITS["detail"]]
+        return self._seal(head, body, RESPONSE_SIGN_FIELDS)
+
+    def encode_ack(self, notification_head: dict[str, Any]) -> dict[str, Any]:
+        """The signed SUCCESS answer a partner gives a notification it has stored (spec §5)."""
+        return self.encode_response(notification_head, ACK_CODE, ACK_DETAIL, None)
+
+    # receiving
+
+    def _open(self, message: bytes | str | dict[str, Any], fields: tuple[str, ...]) -> Opened:
+        if not isinstance(message, dict):
+            try:
+                message = loads_exact(message)
+            except (ValueError, UnicodeDecodeError):
+                raise MalformedEnvelope("the message is not JSON") from None
+        if not isinstance(message, dict) or not isinstance(message.get("head"), dict):
+            raise MalformedEnvelope("the message has no head object")
+        head = message["head"]
+        body = message.get("body")
+        if body is None:
+            body = {}
+        if not isinstance(body, dict):
+            raise MalformedEnvelope("body is not an object")
+        _check_head(head, fields)
+        encrypt = body.get("encrypt")
+        if encrypt is not None and not isinstance(encrypt, str):
+            raise MalformedEnvelope("encrypt is not a string")
+        encrypt = encrypt or None
+        signature = _unb64(head.get("sign"), "sign")
+        try:
+            self._peer.verify(signature, string_to_sign(head, encrypt, fields).encode("utf-8"), SIGN_PADDING, SIGN_HASH)
+        except InvalidSignature:
+            raise SignatureInvalid("the signature does not match the sender's key") from None
+        if encrypt is None:
+            return Opened(head={k: str(v) for k, v in head.items()}, body=None)
+        try:
+            session_key = self._own.decrypt(_unb64(head.get("keyEnc"), "keyEnc"), KEY_WRAP_PADDING)
+        except ValueError:
+            raise MalformedEnvelope("keyEnc cannot be decrypted with our key") from None
+        if len(session_key) != SESSION_KEY_BYTES:
+            raise MalformedEnvelope("keyEnc does not hold a 16-byte session key")
+        plaintext = _aes_decrypt(session_key, _unb64(encrypt, "encrypt"))
+        try:
+            decoded = loads_exact(plaintext.decode("utf-8"))
+        except (ValueError, UnicodeDecodeError):
+            raise MalformedEnvelope("the decrypted body is not UTF-8 JSON") from None
+        if not isinstance(decoded, (dict, list)):
+            raise MalformedEnvelope("the decrypted body is not a JSON object or array")
+        return Opened(head={k: str(v) for k, v in head.items()}, body=decoded)
+
+    def decode_request(self, message: bytes | str | dict[str, Any]) -> Opened:
+        """A request (at Whalet) or a notification (at the partner): verify, then decrypt."""
+        return self._open(message, REQUEST_SIGN_FIELDS)
+
+    decode_notification = decode_request
+
+    def decode_response(self, message: bytes | str | dict[str, Any]) -> Opened:
+        """An answer to our request: verify, then decrypt; ``head['code']`` carries the result."""
+        return self._open(message, RESPONSE_SIGN_FIELDS)
+
+
+def _check_head(head: dict[str, Any], fields: tuple[str, ...]) -> None:
+    for name in fields:
+        if name == "encrypt":
+            continue
+        value = head.get(name)
+        if name == "detail" and value is None:
+            continue
+        if not isinstance(value, str) or (not value and name != "detail"):
+            raise MalformedEnvelope(f"head.{name} is missing or not a string")
+        if len(value) > HEAD_LIMITS[name]:
+            raise MalformedEnvelope(f"head.{name} is longer than {HEAD_LIMITS[name]} characters")
