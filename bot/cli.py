@@ -1,0 +1,91 @@
+"""The `whalet-bot` command line: run, sandbox, keys, and the local tools.
+
+Each command turns a bad setting or a broken config file into one clear message and exit code 2,
+never a traceback: the people running this are finance teams' admins, not Python developers.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from bot.config import ConfigError
+from bot.settings import SettingsError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="whalet-bot: Whalet balances, payouts with approvals and notifications in Slack.")
+keys_app = typer.Typer(help="Key pairs for onboarding with Whalet.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+def _fail(message: str) -> None:
+    typer.secho(message, fg=typer.colors.RED, err=True)
+    raise typer.Exit(code=2)
+
+
+@app.command()
+def run(config: Optional[Path] = typer.Option(None, help="Policy file (default: WHALET_BOT_CONFIG).")) -> None:
+    """Serve Slack (HTTP, or Socket Mode with SLACK_APP_TOKEN) and the Whalet webhook."""
+    import uvicorn
+
+    from bot.config import load_config
+    from bot.logs import configure_logging
+    from bot.settings import load_settings
+    from bot.wiring import build_runtime
+
+    try:
+        settings = load_settings()
+        configure_logging(settings.log_level_number)
+        bot_config = load_config(config or settings.whalet_bot_config)
+        runtime = build_runtime(settings, bot_config)
+    except (SettingsError, ConfigError) as exc:
+        _fail(str(exc))
+        return
+    uvicorn.run(runtime.asgi, host=settings.whalet_bot_host, port=settings.whalet_bot_port,
+                log_config=None, access_log=False, timeout_graceful_shutdown=10)
+
+
+@app.command()
+def sandbox(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8700, help="Port to listen on."),
+    keys_dir: Path = typer.Option(Path("./sandbox-keys"), help="Key folder; missing keys are generated."),
+    webhook_url: Optional[str] = typer.Option(None, help="Where notifications are delivered."),
+    partner_id: str = typer.Option("PDEMO0001", help="The partner id the sandbox accepts."),
+    latency_ms: int = typer.Option(0, help="Extra latency added to every API answer."),
+    seed: int = typer.Option(0, help="Seed for rates and random faults."),
+) -> None:
+    """Run the Whalet sandbox (a stateful imitation of Whalet's gateway) for staging."""
+    from bot.logs import configure_logging
+    from whalet.sandbox import run_sandbox
+
+    configure_logging("INFO")
+    run_sandbox(host, port, keys_dir, webhook_url, partner_id, latency_ms, seed)
+
+
+@keys_app.command("generate")
+def keys_generate(directory: Path = typer.Argument(..., help="Folder for the new key pair.")) -> None:
+    """Create an RSA-2048 partner key pair: send partner_public.pem to Whalet, keep the private key."""
+    from whalet.envelope import generate_key_pair
+
+    directory.mkdir(parents=True, exist_ok=True)
+    private_path, public_path = directory / "partner_private.pem", directory / "partner_public.pem"
+    if private_path.exists():
+        _fail(f"{private_path} already exists; refusing to overwrite a key. Choose another folder.")
+    private_pem, public_pem = generate_key_pair()
+    private_path.write_bytes(private_pem)
+    private_path.chmod(0o600)
+    public_path.write_bytes(public_pem)
+    typer.echo(f"Wrote {private_path} (keep it secret; set WHALET_PARTNER_PRIVATE_KEY={private_path})")
+    typer.echo(f"Wrote {public_path} (give this one to Whalet)")
+
+
+def main() -> None:
+    app(prog_name="whalet-bot")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,45 @@
+"""Everything a handler, a background loop or a scheduled job needs, built once per process.
+
+Handlers receive this container instead of importing globals, so tests build a real one against
+the sandbox and the Slack stand-in and nothing has to be patched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from bot.clock import Clock
+from bot.supervisor import Supervisor
+
+if TYPE_CHECKING:
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    from bot.config import BotConfig
+    from bot.settings import Settings
+    from bot.store import Store
+    from notifications.outbox import OutboxWorker
+    from whalet.client import WhaletClient
+    from whalet.envelope import EnvelopeCodec
+
+
+@dataclass
+class Services:
+    settings: Settings
+    config: BotConfig
+    store: Store
+    whalet: WhaletClient
+    whalet_codec: EnvelopeCodec
+    slack: AsyncWebClient  # for handlers: retries 429 and connection errors itself
+    slack_outbox: AsyncWebClient  # for the outbox: no hidden retries, the outbox decides
+    clock: Clock = field(default_factory=Clock)
+    supervisor: Supervisor = field(default_factory=Supervisor)
+    outbox: OutboxWorker | None = None
+    scheduler: AsyncIOScheduler | None = None
+    extras: dict[str, Any] = field(default_factory=dict)  # per-package caches (e.g. user groups)
+
+    def wake_outbox(self) -> None:
+        """Call after a transaction that enqueued Slack messages, so they go out at once."""
+        if self.outbox is not None:
+            self.outbox.wake()

@@ -1,0 +1,65 @@
+"""Long-running background loops (outbox worker, approval sweep, reminders) that must not die.
+
+A loop that raises is logged and started again after a short pause, so one bad row or a Slack
+outage never silently stops delivery. Shutdown cancels every loop and waits for it, so a SIGTERM
+ends with the database in a committed state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+log = logging.getLogger("whalet_bot.supervisor")
+
+LoopFactory = Callable[[], Awaitable[None]]
+
+
+class Supervisor:
+    def __init__(self, restart_delay: float = 1.0):
+        self._factories: dict[str, LoopFactory] = {}
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._restart_delay = restart_delay
+        self._stopping = False
+        self.restarts: dict[str, int] = {}
+
+    def add(self, name: str, factory: LoopFactory) -> None:
+        """Register a loop; it starts with start() (or at once if already started)."""
+        if name in self._factories:
+            raise ValueError(f"a loop named {name!r} is already registered")
+        self._factories[name] = factory
+        if self._tasks and not self._stopping:
+            self._tasks[name] = asyncio.create_task(self._keep_running(name), name=name)
+
+    async def start(self) -> None:
+        self._stopping = False
+        for name in self._factories:
+            if name not in self._tasks:
+                self._tasks[name] = asyncio.create_task(self._keep_running(name), name=name)
+
+    async def _keep_running(self, name: str) -> None:
+        while not self._stopping:
+            try:
+                await self._factories[name]()
+                if self._stopping:
+                    return
+                log.warning("background loop %s returned; starting it again", name)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("background loop %s failed; starting it again", name)
+            self.restarts[name] = self.restarts.get(name, 0) + 1
+            await asyncio.sleep(self._restart_delay)
+
+    def running(self) -> dict[str, bool]:
+        return {name: not task.done() for name, task in self._tasks.items()}
+
+    async def stop(self, timeout: float = 10.0) -> None:
+        self._stopping = True
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=timeout)
+        self._tasks.clear()

@@ -1,0 +1,119 @@
+"""Assemble the process: services, the Bolt app and one Starlette app serving every route.
+
+`whalet-bot run`, the demo, the console and the tests all build the process through
+`build_runtime`, so what the tests exercise is what production runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+from slack_bolt.async_app import AsyncApp
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from bot.app import build_bolt_app, build_slack_client
+from bot.clock import Clock
+from bot.config import BotConfig
+from bot.services import Services
+from bot.settings import Settings
+from bot.store import Store
+from whalet.client import WhaletClient
+from whalet.envelope import EnvelopeCodec
+
+log = logging.getLogger("whalet_bot")
+
+
+@dataclass
+class Runtime:
+    services: Services
+    bolt: AsyncApp
+    asgi: Starlette
+
+
+def build_services(settings: Settings, config: BotConfig, clock: Clock | None = None) -> Services:
+    from notifications.outbox import OutboxWorker
+
+    codec = EnvelopeCodec(settings.partner_private_key(), settings.whalet_public_key())
+    store = Store(settings.whalet_bot_db)
+    services = Services(
+        settings=settings,
+        config=config,
+        store=store,
+        whalet=WhaletClient(
+            settings.whalet_base_url, settings.whalet_partner_id, codec, api_codes=config.whalet.api_codes
+        ),
+        whalet_codec=codec,
+        slack=build_slack_client(settings),
+        slack_outbox=build_slack_client(settings, retries=False),
+        clock=clock or Clock(),
+    )
+    services.outbox = OutboxWorker(services)
+    return services
+
+
+def build_runtime(settings: Settings, config: BotConfig, clock: Clock | None = None) -> Runtime:
+    import commands
+    import notifications
+
+    services = build_services(settings, config, clock)
+    bolt = build_bolt_app(services)
+    slack_handler = AsyncSlackRequestHandler(bolt)
+
+    async def slack_events(request: Request) -> Response:
+        return await slack_handler.handle(request)
+
+    async def healthz(request: Request) -> Response:
+        loops = services.supervisor.running()
+        healthy = all(loops.values())
+        return JSONResponse({"ok": healthy, "loops": loops}, status_code=200 if healthy else 503)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        services.scheduler = AsyncIOScheduler(timezone="UTC")
+        assert services.outbox is not None
+        services.supervisor.add("outbox", services.outbox.run)
+        commands.start(services)
+        notifications.start(services)
+        services.scheduler.start()
+        await services.supervisor.start()
+        socket_mode = await _start_socket_mode(services, bolt)
+        log.info("whalet-bot started", extra={"event": "startup"})
+        try:
+            yield
+        finally:
+            if socket_mode is not None:
+                await socket_mode.close_async()
+            services.scheduler.shutdown(wait=False)
+            await services.supervisor.stop()
+            await services.whalet.aclose()
+            services.store.close()
+            log.info("whalet-bot stopped", extra={"event": "shutdown"})
+
+    routes = [
+        Route("/slack/events", slack_events, methods=["POST"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        *notifications.routes(services),
+    ]
+    asgi = Starlette(routes=routes, lifespan=lifespan)
+    return Runtime(services=services, bolt=bolt, asgi=asgi)
+
+
+async def _start_socket_mode(services: Services, bolt: AsyncApp):  # type: ignore[no-untyped-def]
+    """With SLACK_APP_TOKEN, Slack's requests arrive over a websocket; HTTP still serves the webhook."""
+    token = services.settings.slack_app_token
+    if token is None:
+        return None
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+    handler = AsyncSocketModeHandler(bolt, token.get_secret_value())
+    await handler.connect_async()
+    log.info("connected to Slack in Socket Mode")
+    return handler
