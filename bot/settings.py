@@ -1,0 +1,137 @@
+"""Process settings: secrets and endpoints from the environment or ``.env``.
+
+Secrets live here, not in the TOML policy file, so the policy file can be reviewed and committed
+while the keys stay in the deployment's secret store. Every secret is a ``SecretStr``: its repr,
+str and log output are masked, and error messages name the variable, never its value.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric import rsa
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from whalet.envelope import EnvelopeError, load_private_key, load_public_key
+
+TEST_GATEWAY = "https://test-open.whalet.com/api"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+class SettingsError(ValueError):
+    """Settings that cannot start the bot; the message names each variable and the reason."""
+
+
+class Settings(BaseSettings):
+    """Environment variables (names are the upper-case field names, e.g. ``SLACK_BOT_TOKEN``)."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+    )
+
+    slack_bot_token: SecretStr
+    slack_signing_secret: SecretStr
+    slack_app_token: SecretStr | None = None
+    slack_api_base_url: str = "https://slack.com/api/"
+    whalet_base_url: str = TEST_GATEWAY
+    whalet_partner_id: str
+    whalet_partner_private_key: SecretStr
+    # Named *_source so the attribute does not clash with the whalet_public_key() loader.
+    whalet_public_key_source: str = Field(validation_alias=AliasChoices("WHALET_PUBLIC_KEY", "whalet_public_key_source"))
+    whalet_bot_config: Path = Path("whalet-bot.toml")
+    whalet_bot_db: Path = Path("whalet-bot.db")
+    whalet_bot_host: str = "127.0.0.1"
+    whalet_bot_port: int = Field(default=3000, ge=0, le=65535)
+    whalet_bot_log_level: str = "INFO"
+    whalet_bot_metrics_public: bool = False
+
+    @field_validator("slack_app_token", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        # `SLACK_APP_TOKEN=` in a .env file means "not set": HTTP mode, not Socket Mode.
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("slack_api_base_url", "whalet_base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value
+
+    @field_validator("slack_api_base_url")
+    @classmethod
+    def _trailing_slash(cls, value: str) -> str:
+        # slack_sdk joins method names onto base_url without adding a slash.
+        return value if value.endswith("/") else value + "/"
+
+    @field_validator("whalet_partner_id")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty")
+        return value.strip()
+
+    @field_validator("whalet_bot_log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
+        return level
+
+    @property
+    def socket_mode(self) -> bool:
+        return self.slack_app_token is not None
+
+    @property
+    def log_level_number(self) -> int:
+        return logging.getLevelName(self.whalet_bot_log_level)  # type: ignore[no-any-return]
+
+    def partner_private_key(self) -> rsa.RSAPrivateKey:
+        """Our RSA key for signing requests and opening notifications."""
+        try:
+            return load_private_key(self.whalet_partner_private_key.get_secret_value())
+        except EnvelopeError:
+            # The loader's message is generic, but say nothing that could hint at the value.
+            raise SettingsError(
+                "WHALET_PARTNER_PRIVATE_KEY: not a readable RSA private key; give PEM text, "
+                "bare Base64 PKCS#8 DER, or the path of a file holding either"
+            ) from None
+
+    def whalet_public_key(self) -> rsa.RSAPublicKey:
+        """Whalet's RSA public key for checking its signatures."""
+        try:
+            return load_public_key(self.whalet_public_key_source)
+        except EnvelopeError as exc:
+            raise SettingsError(f"WHALET_PUBLIC_KEY: {exc}; give PEM text, bare Base64 DER, or a file path") from None
+
+
+def env_name(field: str) -> str:
+    return field.upper()
+
+
+def describe_errors(error: ValidationError) -> str:
+    """One line per variable: ENV_NAME: reason. Never the input value (it may be a secret)."""
+    lines = ["Settings are missing or invalid (environment variables or .env):"]
+    for item in error.errors(include_input=False, include_url=False):
+        loc = item.get("loc") or ("?",)
+        name = env_name(str(loc[0]))
+        if item["type"] == "missing":
+            reason = "missing (set it in the environment or in .env)"
+        else:
+            reason = str(item["msg"]).removeprefix("Value error, ")
+        lines.append(f"  {name}: {reason}")
+    return "\n".join(lines)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings; overrides use attribute names (``whalet_bot_port=0``) or ``_env_file``."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise SettingsError(describe_errors(exc)) from None
