@@ -128,16 +128,21 @@ class CurrencyBalance(Inbound):
         return data
 
 
-def parse_balances(data: Any) -> list[CurrencyBalance]:
-    """Whalet's example is a bare array, its field list says ``{"records": [...]}``: take both."""
+def rows_of(data: Any) -> list[Any]:
+    """Rows of a list answer: a bare array, ``{"records": [...]}``, one bare row, or nothing."""
     if data is None:
         return []
-    rows = data.get("records") if isinstance(data, dict) else data
+    rows = (data.get("records") if "records" in data else [data]) if isinstance(data, dict) else data
     if rows is None:
         return []
     if not isinstance(rows, list):
-        raise ValueError("a balance answer is an array of rows or {\"records\": [...]}")
-    return [CurrencyBalance.model_validate(row) for row in rows]
+        raise ValueError('a list answer is an array of rows or {"records": [...]}')
+    return rows
+
+
+def parse_balances(data: Any) -> list[CurrencyBalance]:
+    """Whalet's example is a bare array, its field list says ``{"records": [...]}``: take both."""
+    return [CurrencyBalance.model_validate(row) for row in rows_of(data)]
 
 
 class RateQuote(Inbound):

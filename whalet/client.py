@@ -1,0 +1,313 @@
+"""The partner side of the Whalet Open API: one async method per operation (spec §4).
+
+Every call goes through ``call()``: seal the body with the envelope codec, POST it to the one
+gateway URL, verify and open the answer, and turn every failure into exactly one branch of
+``whalet.errors`` (RequestNotSent / WhaletRejected / OutcomeUnknown), because that branch is what
+decides whether pressing the button again could pay twice.
+
+Retries: read-only queries retry ``RequestNotSent`` and ``RateLimited`` with exponential backoff
+and jitter. After ``RequestNotSent`` the retry keeps the SAME requestNo: the content is identical,
+so if the first attempt did reach Whalet after all, Whalet replays its original answer instead of
+acting twice or answering REQUEST_NO_NOT_UNIQUE. After ``RateLimited`` the retry takes a NEW
+requestNo, because Whalet did receive the first one and would replay its TOO_MANY_REQUESTS
+answer for it. Money-moving and other writing calls never retry on their own: the caller decides,
+after looking the order up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import random
+import secrets
+import time
+from datetime import datetime
+from typing import Any, Callable, TypeVar
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from whalet import models as m
+from whalet.envelope import EnvelopeCodec, EnvelopeError, Opened, dumps_compact
+from whalet.errors import OutcomeUnknown, RateLimited, RequestNotSent, WhaletError, rejection_for
+from whalet.money import Money
+from whalet.operations import OPERATIONS, Operation, resolve_api_codes
+
+log = logging.getLogger("whalet.client")
+
+ACCEPTED_CODES = frozenset({"SUCCESS", "PROCESSING"})
+T = TypeVar("T")
+
+
+def _stamp() -> str:
+    """Whalet-zone time to the millisecond: ids sort by creation time and read well in support."""
+    now = datetime.now(m.WHALET_TZ)
+    return now.strftime("%Y%m%d%H%M%S") + f"{now.microsecond // 1000:03d}"
+
+
+def _random(chars: int) -> str:
+    return base64.b32encode(secrets.token_bytes(chars)).decode("ascii")[:chars]
+
+
+def new_request_no() -> str:
+    """'R' + time to the ms + 10 random base32 characters (50 bits): 28 characters, ≤ 30."""
+    return "R" + _stamp() + _random(10)
+
+
+def new_order_no(prefix: str = "P") -> str:
+    """A merOrderNo: up to 7 letters/digits of prefix, time to the ms, random tail; 30 characters."""
+    if not (1 <= len(prefix) <= 7 and prefix.isascii() and prefix.isalnum()):
+        raise ValueError("an order number prefix has 1 to 7 ASCII letters or digits")
+    return prefix + _stamp() + _random(30 - len(prefix) - 17)
+
+
+def _readable(exc: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg'].removeprefix('Value error, ')}"
+                     for e in exc.errors())
+
+
+class WhaletClient:
+    """``async with WhaletClient(url, partner_id, codec) as whalet: await whalet.connectivity("hi")``."""
+
+    def __init__(self, base_url: str, partner_id: str, codec: EnvelopeCodec, *,
+                 api_codes: dict[str, str] | None = None, timeout: float = 10.0, read_retries: int = 3,
+                 backoff_base: float = 0.5, transport: httpx.AsyncBaseTransport | None = None):
+        self.url = base_url
+        self.partner_id = partner_id
+        self.api_codes = resolve_api_codes(api_codes)
+        self._codec = codec
+        self._read_retries = read_retries
+        self._backoff_base = backoff_base
+        self._http = httpx.AsyncClient(timeout=httpx.Timeout(timeout), transport=transport)
+
+    async def __aenter__(self) -> WhaletClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # --- the one path every call takes ---------------------------------------------------------
+
+    async def call(self, operation: str, body: m.Outbound | dict[str, Any] | None) -> Opened:
+        """Send one operation; returns the opened answer (code SUCCESS or PROCESSING) or raises."""
+        op = OPERATIONS[operation]
+        if op.is_notification:
+            raise ValueError(f"{operation} is a notification Whalet sends, not an operation we call")
+        wire = body.to_wire() if isinstance(body, m.Outbound) else body
+        request_no = new_request_no()
+        attempt = 0
+        while True:
+            try:
+                return await self._send_once(op, wire, request_no)
+            except (RequestNotSent, RateLimited) as exc:
+                retryable = op.read_only and attempt < self._read_retries
+                if not retryable or (isinstance(exc, RequestNotSent) and not exc.transient):
+                    raise
+                if isinstance(exc, RateLimited):
+                    request_no = new_request_no()
+                await asyncio.sleep(self._backoff_base * 2**attempt * random.uniform(0.5, 1.5))
+                attempt += 1
+
+    async def _send_once(self, op: Operation, body: Any, request_no: str) -> Opened:
+        api_code = self.api_codes[op.name]
+        where = {"api_code": api_code, "request_no": request_no}
+        started = time.perf_counter()
+        outcome = "ok"
+        try:
+            try:
+                payload = dumps_compact(self._codec.encode_request(self.partner_id, api_code, request_no, body))
+            except (EnvelopeError, TypeError, ValueError) as exc:
+                raise RequestNotSent(f"cannot encode {op.name}: {exc}", transient=False, **where) from exc
+            try:
+                response = await self._http.post(self.url, content=payload.encode("utf-8"),
+                                                 headers={"Content-Type": "application/json; charset=utf-8"})
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol) as exc:
+                raise RequestNotSent(f"{op.name} not sent: {type(exc).__name__}: {exc}", **where) from exc
+            except httpx.TransportError as exc:  # read/write timeout, cut connection, protocol error
+                raise OutcomeUnknown(f"{op.name} sent, no answer: {type(exc).__name__}: {exc}", **where) from exc
+            opened = self._open(op, response, api_code, request_no)
+            outcome = opened.head.get("code", "")
+            return opened
+        except WhaletError as exc:
+            outcome = f"{type(exc).__name__} {getattr(exc, 'code', '')}".strip()
+            raise
+        finally:
+            log.debug("whalet %s requestNo=%s %.0fms %s", op.name, request_no,
+                      (time.perf_counter() - started) * 1000, outcome)
+
+    def _open(self, op: Operation, response: httpx.Response, api_code: str, request_no: str) -> Opened:
+        where = {"api_code": api_code, "request_no": request_no}
+        if response.status_code >= 500:
+            raise OutcomeUnknown(f"{op.name}: HTTP {response.status_code} from Whalet", **where)
+        try:
+            opened = self._codec.decode_response(response.content)
+        except EnvelopeError as exc:
+            raise OutcomeUnknown(f"{op.name}: untrustworthy answer (HTTP {response.status_code}): {exc}",
+                                 **where) from exc
+        head = opened.head
+        expected = {"partnerId": self.partner_id, "apiCode": api_code, "requestNo": request_no}
+        wrong = [name for name, value in expected.items() if head.get(name) != value]
+        if wrong:
+            raise OutcomeUnknown(f"{op.name}: the answer's {', '.join(wrong)} do not match our request", **where)
+        code = head.get("code", "")
+        if code in ACCEPTED_CODES:
+            if response.status_code >= 300:
+                raise OutcomeUnknown(f"{op.name}: {code} with HTTP {response.status_code}", **where)
+            return opened
+        raise rejection_for(code, head.get("detail", ""), api_code, request_no)
+
+    async def _typed(self, operation: str, request: Callable[[], m.Outbound], parse: Callable[[Any], T]) -> T:
+        """Build the request (bad arguments: RequestNotSent), call, parse the answer (unreadable: OutcomeUnknown)."""
+        try:
+            body = request()
+        except ValidationError as exc:
+            raise RequestNotSent(_readable(exc), transient=False, api_code=operation) from exc
+        opened = await self.call(operation, body)
+        try:
+            return parse(opened.body)
+        except (ValidationError, ValueError) as exc:
+            raise OutcomeUnknown(f"{operation}: Whalet's answer cannot be read: {exc}", api_code=operation,
+                                 request_no=opened.head.get("requestNo")) from exc
+
+    @staticmethod
+    def _one(model: type[BaseModel], **defaults: Any) -> Callable[[Any], Any]:
+        """Parse one object; ``defaults`` fill fields the answer may leave out (e.g. currencies we sent)."""
+        def parse(body: Any) -> Any:
+            if body is not None and not isinstance(body, dict):
+                raise ValueError("expected a JSON object")
+            return model.model_validate({**{k: v for k, v in defaults.items() if v is not None}, **(body or {})})
+        return parse
+
+    # --- balances and rates ------------------------------------------------------------------------
+
+    async def query_currency_balance(self, user_id: str, fund_source: str,
+                                     currency: str | None = None) -> list[m.CurrencyBalance]:
+        return await self._typed("queryCurrencyBalance", lambda: m.CurrencyBalanceQuery(
+            user_id=user_id, fund_source=fund_source, currency=currency), m.parse_balances)
+
+    async def query_platform_balance(self, fund_source: str | None = None,
+                                     currency: str | None = None) -> list[m.CurrencyBalance]:
+        return await self._typed("queryPlatformBalance", lambda: m.PlatformBalanceQuery(
+            fund_source=fund_source, currency=currency), m.parse_balances)
+
+    async def query_rate(self, user_id: str, currency: str, to_currency: str, fund_source: str) -> m.RateQuote:
+        return await self._typed("queryRate", lambda: m.RateQuery(
+            user_id=user_id, currency=currency, to_currency=to_currency, fund_source=fund_source),
+            self._one(m.RateQuote))
+
+    # --- payouts and pays (money-moving: never retried here) ---------------------------------------
+
+    async def payout_apply(self, user_id: str, mer_order_no: str, fund_source: str, amount: Money,
+                           to_currency: str, beneficiary_id: str, purpose: str, *, rate_id: str | None = None,
+                           remark: str | None = None) -> m.PayoutApplyResult:
+        return await self._typed("payoutApply", lambda: m.PayoutApplyRequest(
+            user_id=user_id, mer_order_no=mer_order_no, fund_source=fund_source, amount=amount,
+            to_currency=to_currency, beneficiary_id=beneficiary_id, purpose=purpose, rate_id=rate_id,
+            remark=remark), self._one(m.PayoutApplyResult, currency=amount.currency, toCurrency=to_currency))
+
+    async def payout_confirm(self, user_id: str, payout_id: str) -> m.PayoutConfirmResult:
+        return await self._typed("payoutConfirm", lambda: m.PayoutConfirmRequest(
+            user_id=user_id, payout_id=payout_id), self._one(m.PayoutConfirmResult, payoutId=payout_id))
+
+    async def pay_apply(self, user_id: str, mer_order_no: str, payee_user_id: str, amount: Money,
+                        purpose: str, *, remark: str | None = None) -> m.PayApplyResult:
+        return await self._typed("payApply", lambda: m.PayApplyRequest(
+            user_id=user_id, mer_order_no=mer_order_no, payee_user_id=payee_user_id, amount=amount,
+            purpose=purpose, remark=remark), self._one(m.PayApplyResult, currency=amount.currency))
+
+    async def pay_confirm(self, user_id: str, pay_id: str) -> m.PayConfirmResult:
+        return await self._typed("payConfirm", lambda: m.PayConfirmRequest(user_id=user_id, pay_id=pay_id),
+                                 self._one(m.PayConfirmResult, payId=pay_id))
+
+    # --- beneficiaries -----------------------------------------------------------------------------
+
+    async def query_beneficiary_countries(self) -> list[m.BeneficiaryCountry]:
+        return await self._typed("queryBeneficiaryCountries", m.BeneficiaryCountriesQuery,
+                                 lambda body: [m.BeneficiaryCountry.model_validate(r) for r in m.rows_of(body)])
+
+    async def query_beneficiary_fields(self, country: str, currency: str) -> list[m.BeneficiaryField]:
+        return await self._typed("queryBeneficiaryFields", lambda: m.BeneficiaryFieldsQuery(
+            country=country, currency=currency),
+            lambda body: [m.BeneficiaryField.model_validate(r) for r in m.rows_of(body)])
+
+    async def beneficiary_apply(self, user_id: str, mer_beneficiary_no: str, country: str, currency: str,
+                                account_name: str, account_no: str, bank_name: str, *,
+                                swift_code: str | None = None,
+                                extra: dict[str, Any] | None = None) -> m.BeneficiaryApplyResult:
+        return await self._typed("beneficiaryApply", lambda: m.BeneficiaryApplyRequest(
+            user_id=user_id, mer_beneficiary_no=mer_beneficiary_no, country=country, currency=currency,
+            account_name=account_name, account_no=account_no, bank_name=bank_name, swift_code=swift_code,
+            extra=extra or {}), self._one(m.BeneficiaryApplyResult))
+
+    async def beneficiary_delete(self, user_id: str, beneficiary_id: str) -> m.BeneficiaryDeleteResult:
+        return await self._typed("beneficiaryDelete", lambda: m.BeneficiaryDeleteRequest(
+            user_id=user_id, beneficiary_id=beneficiary_id),
+            self._one(m.BeneficiaryDeleteResult, beneficiaryId=beneficiary_id))
+
+    # --- record queries ------------------------------------------------------------------------------
+
+    async def _records(self, operation: str, user_id: str, start: datetime | str, end: datetime | str,
+                       status: str | None, mer_order_no: str | None, page_num: int, page_size: int) -> m.RecordPage:
+        return await self._typed(operation, lambda: m.RecordQuery(
+            user_id=user_id, start_time=start, end_time=end, status=status, mer_order_no=mer_order_no,
+            page_num=page_num, page_size=page_size),
+            self._one(m.RecordPage, total=0, pageNum=page_num, pageSize=page_size))
+
+    async def query_collection_records(self, user_id: str, start: datetime | str, end: datetime | str,
+                                       status: str | None = None, mer_order_no: str | None = None,
+                                       page_num: int = 1, page_size: int = 10) -> m.RecordPage:
+        return await self._records("queryCollectionRecords", user_id, start, end, status, mer_order_no,
+                                   page_num, page_size)
+
+    async def query_withdraw_records(self, user_id: str, start: datetime | str, end: datetime | str,
+                                     status: str | None = None, mer_order_no: str | None = None,
+                                     page_num: int = 1, page_size: int = 10) -> m.RecordPage:
+        return await self._records("queryWithdrawRecords", user_id, start, end, status, mer_order_no,
+                                   page_num, page_size)
+
+    async def query_payment_records(self, user_id: str, start: datetime | str, end: datetime | str,
+                                    status: str | None = None, mer_order_no: str | None = None,
+                                    page_num: int = 1, page_size: int = 10) -> m.RecordPage:
+        return await self._records("queryPaymentRecords", user_id, start, end, status, mer_order_no,
+                                   page_num, page_size)
+
+    async def query_pay_records(self, user_id: str, start: datetime | str, end: datetime | str,
+                                status: str | None = None, mer_order_no: str | None = None,
+                                page_num: int = 1, page_size: int = 10) -> m.RecordPage:
+        return await self._records("queryPayRecords", user_id, start, end, status, mer_order_no,
+                                   page_num, page_size)
+
+    # --- replenish, connectivity, mock ---------------------------------------------------------------
+
+    async def edd_replenish_query(self, user_id: str, replenish_id: str | None = None) -> list[m.ReplenishItem]:
+        return await self._typed("eddReplenishQuery", lambda: m.EddReplenishQueryRequest(
+            user_id=user_id, replenish_id=replenish_id),
+            lambda body: [m.ReplenishItem.model_validate(r) for r in m.rows_of(body)])
+
+    async def edd_replenish_submit(self, user_id: str, replenish_id: str,
+                                   materials: dict[str, Any]) -> m.ReplenishSubmitResult:
+        return await self._typed("eddReplenishSubmit", lambda: m.EddReplenishSubmitRequest(
+            user_id=user_id, replenish_id=replenish_id, materials=materials),
+            self._one(m.ReplenishSubmitResult, replenishId=replenish_id))
+
+    async def trade_replenish_submit(self, user_id: str, replenish_id: str, trade_id: str,
+                                     materials: dict[str, Any]) -> m.ReplenishSubmitResult:
+        return await self._typed("tradeReplenishSubmit", lambda: m.TradeReplenishSubmitRequest(
+            user_id=user_id, replenish_id=replenish_id, trade_id=trade_id, materials=materials),
+            self._one(m.ReplenishSubmitResult, replenishId=replenish_id))
+
+    async def connectivity(self, message: str) -> str:
+        result = await self._typed("connectivity", lambda: m.ConnectivityRequest(message=message),
+                                   self._one(m.ConnectivityResult))
+        return result.message
+
+    async def mock_payee_notify(self, user_id: str, amount: Money, *, payer_name: str | None = None,
+                                virtual_account_no: str | None = None) -> m.MockPayeeResult:
+        """Test environment only: Whalet credits ``amount`` and sends collectionReceivedNotify."""
+        return await self._typed("mockPayeeNotify", lambda: m.MockPayeeNotifyRequest(
+            user_id=user_id, amount=amount, payer_name=payer_name, virtual_account_no=virtual_account_no),
+            self._one(m.MockPayeeResult))
