@@ -181,7 +181,8 @@ CurrencyAmounts = Annotated[dict[str, Amount], AfterValidator(_amounts_by_curren
 
 class Approvals(Model):
     """Approval policy. A currency with no tiers is refused outright: nothing moves that the
-    policy does not name. ``ceiling`` can only lower the highest tier, never raise it."""
+    policy does not name. Amounts above the highest tier and up to the ``ceiling`` need the
+    highest tier's approvals; without a ceiling, the highest tier is the limit."""
 
     channel: ChannelId
     ttl_minutes: Annotated[Int, Field(ge=1, le=1440)] = 30
@@ -220,13 +221,13 @@ class Approvals(Model):
         return self
 
     def ceiling_for(self, currency: str) -> Decimal | None:
-        """The largest amount the bot will handle in ``currency`` (ceiling or highest tier,
-        whichever is lower); None when the currency is not configured at all."""
+        """The largest amount the bot will handle in ``currency`` (the ceiling, else the highest
+        tier); None when the currency is not configured at all."""
         tops = [tier.up_to for tier in self.tiers if tier.currency == currency]
         if not tops:
             return None
         ceiling = self.ceiling.get(currency)
-        return min(max(tops), ceiling) if ceiling is not None else max(tops)
+        return ceiling if ceiling is not None else max(tops)
 
     def required_approvals(self, currency: str, amount: Decimal) -> int | None:
         """Distinct approvers needed for ``amount``; None means refused: above the ceiling,
@@ -234,10 +235,11 @@ class Approvals(Model):
         limit = self.ceiling_for(currency)
         if limit is None or amount <= 0 or amount > limit:
             return None
-        for tier in self.tiers:
-            if tier.currency == currency and amount <= tier.up_to:
+        tiers = [tier for tier in self.tiers if tier.currency == currency]
+        for tier in tiers:
+            if amount <= tier.up_to:
                 return tier.approvals
-        return None
+        return tiers[-1].approvals  # between the highest tier and the ceiling
 
 
 class Beneficiary(Model):

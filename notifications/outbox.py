@@ -19,7 +19,7 @@ Ref = tuple[str, str]  # (ref kind, ref id), e.g. ("approval", "A1B2")
 
 MIGRATIONS: list[tuple[str, list[str]]] = [
     (
-        "outbox_0001",
+        "0300_outbox",
         [
             """CREATE TABLE IF NOT EXISTS outbox (
                 id INTEGER PRIMARY KEY AUTOINCREMENT,

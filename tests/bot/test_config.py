@@ -77,10 +77,10 @@ def test_required_approvals_tiers_and_ceiling(tmp_path: Path) -> None:
 channel = "C1"
 tiers = [
   { currency = "USD", up_to = "10000", approvals = 1 },
-  { currency = "USD", up_to = "100000", approvals = 2 },
+  { currency = "USD", up_to = "50000", approvals = 2 },
   { currency = "JPY", up_to = 5000000, approvals = 2 },
 ]
-ceiling = { USD = "50000" }
+ceiling = { USD = "80000" }
 """)
     rules = config.approvals
     assert rules is not None
@@ -88,12 +88,14 @@ ceiling = { USD = "50000" }
     assert rules.required_approvals("USD", Decimal("10000")) == 1
     assert rules.required_approvals("USD", Decimal("10000.01")) == 2
     assert rules.required_approvals("USD", Decimal("50000")) == 2
-    assert rules.required_approvals("USD", Decimal("50000.01")) is None  # above the ceiling
+    assert rules.required_approvals("USD", Decimal("50000.01")) == 2  # above the top tier: its approvals
+    assert rules.required_approvals("USD", Decimal("80000")) == 2
+    assert rules.required_approvals("USD", Decimal("80000.01")) is None  # above the ceiling
     assert rules.required_approvals("JPY", Decimal("5000000")) == 2
     assert rules.required_approvals("JPY", Decimal("5000001")) is None  # above the highest tier
     assert rules.required_approvals("EUR", Decimal("1")) is None  # unconfigured currency
     assert rules.required_approvals("USD", Decimal("0")) is None
-    assert rules.ceiling_for("USD") == Decimal("50000")
+    assert rules.ceiling_for("USD") == Decimal("80000")
     assert rules.ceiling_for("JPY") == Decimal("5000000")
     assert rules.ceiling_for("EUR") is None
 
