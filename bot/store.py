@@ -39,7 +39,7 @@ import sqlite_utils
 
 log = logging.getLogger("whalet_bot.store")
 
-PROVIDERS = ("bot.migrations", "commands.schema", "notifications.schema", "notifications.outbox")
+PROVIDERS = ("bot.migrations", "commands.schema", "notifications.schema")
 WAL_RESET_FIXED = (3, 51, 3)
 _SYNCHRONOUS = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
 
