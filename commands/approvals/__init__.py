@@ -1,0 +1,1 @@
+"""Approvals for payouts and pays: policy, the request lifecycle, cards, fingerprints, results."""

@@ -1,0 +1,99 @@
+"""Parsing of the words people type after `/whalet`: amounts, currencies, countries, --options.
+
+Every function raises ``UsageError`` with a sentence that names the offending word, so the
+dispatcher can answer before anything reaches Whalet. Amounts become ``Money`` (Decimal) and are
+checked against the currency's minor digits here, not by Whalet's PARAMETER_ERROR.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from bot.config import _countries
+from commands.registry import UsageError
+from whalet.models import FundSource
+from whalet.money import Money, MoneyError, minor_digits, to_decimal, validate_currency
+
+_AMOUNT = re.compile(r"\d{1,3}(,\d{3})+(\.\d+)?|\d+(\.\d+)?|\.\d+")
+
+
+def currency(word: str) -> str:
+    try:
+        return validate_currency(word)
+    except MoneyError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def country(word: str) -> str:
+    code = word.strip().upper()
+    if len(code) != 2 or code not in _countries():
+        raise UsageError(f"'{word}' is not a country code (two letters, ISO 3166, such as US or HK)")
+    return code
+
+
+def amount(word: str, cur: str) -> Money:
+    """'1200.50' or '1,200.50' in ``cur``: positive, and no more decimals than ``cur`` has."""
+    text = word.strip()
+    if not _AMOUNT.fullmatch(text):
+        raise UsageError(f"'{word}' is not an amount (write it like 1200.50, without the currency sign)")
+    value: Decimal = to_decimal(text.replace(",", ""))
+    if value <= 0:
+        raise UsageError(f"the amount must be above zero, got '{word}'")
+    money = Money(value, cur)
+    if not money.fits_currency():
+        digits = minor_digits(cur)
+        allowed = "no decimals" if digits == 0 else f"at most {digits} decimal{'s' if digits > 1 else ''}"
+        raise UsageError(f"{cur} amounts have {allowed}, but '{word}' has more")
+    return money.quantized()
+
+
+def fund_source(word: str) -> FundSource:
+    for source in FundSource:
+        if source.value.lower() == word.lower():
+            return source
+    raise UsageError(f"'{word}' is not a fund source; use one of {', '.join(s.value for s in FundSource)}")
+
+
+def positive_int(word: str, what: str, maximum: int) -> int:
+    if not word.isdigit() or not 1 <= int(word) <= maximum:
+        raise UsageError(f"{what} must be a whole number from 1 to {maximum}, got '{word}'")
+    return int(word)
+
+
+@dataclass
+class Options:
+    """``--name value`` pairs and ``--flag`` switches split from the positional words."""
+
+    positional: list[str] = field(default_factory=list)
+    values: dict[str, str] = field(default_factory=dict)
+    flags: set[str] = field(default_factory=set)
+
+
+def split_options(args: list[str], *, valued: set[str] = frozenset(), switches: set[str] = frozenset()) -> Options:
+    """Separate options from positional words; unknown or valueless options are usage errors."""
+    out = Options()
+    i = 0
+    while i < len(args):
+        word = args[i]
+        if word.startswith("--") and len(word) > 2:
+            name, eq, inline = word[2:].partition("=")
+            name = name.lower()
+            if name in switches and not eq:
+                out.flags.add(name)
+            elif name in valued:
+                if eq:
+                    out.values[name] = inline
+                elif i + 1 < len(args):
+                    i += 1
+                    out.values[name] = args[i]
+                else:
+                    raise UsageError(f"--{name} needs a value")
+            else:
+                known = sorted({f"--{n}" for n in valued | switches})
+                raise UsageError(f"unknown option '{word}'" + (f" (this command knows {', '.join(known)})" if known else ""))
+        else:
+            out.positional.append(word)
+        i += 1
+    return out

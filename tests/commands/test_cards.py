@@ -1,0 +1,99 @@
+"""The approval card stays within Block Kit limits and carries what approvers must see."""
+
+import json
+from datetime import UTC, datetime, timedelta
+
+from slack_sdk.models.blocks import Block
+
+from commands.approvals.cards import (APPROVE_ACTION, REJECT_ACTION, card_blocks, card_text, parse_block_id)
+from commands.approvals.fingerprint import fingerprint, verify
+from commands.blocks import MAX_BLOCKS, cut, finish, paged, section
+
+NOW = datetime(2025, 3, 3, 10, 30, tzinfo=UTC)
+
+
+def row(**over):
+    base = dict(id="PO-ABCD2345", kind="payout", state="PENDING", version=1, requester="U1REQ",
+                amount="1250.00", currency="USD", fee="15.00", to_amount="9750.00", to_currency="HKD",
+                rate="7.8", beneficiary_id="B1", beneficiary_name="Acme Supplies Inc", payee_user_id=None,
+                account_tail="6789", purpose="March invoices", reference="INV-77", flags='["new beneficiary"]',
+                mer_order_no="WB2025030310300000ABCDEFGH", expires_at=(NOW + timedelta(minutes=25)).isoformat(),
+                required_approvals=2, decided_at=None, decided_by=None, reason=None, note=None,
+                result_status=None, fail_reason=None)
+    base.update(over)
+    base["fingerprint"] = fingerprint(base)
+    return base
+
+
+def texts(blocks):
+    return json.dumps(blocks, ensure_ascii=False)
+
+
+def test_pending_card_shows_everything_the_spec_lists():
+    blocks = card_blocks(row(), [("U2APP", "2025-03-03T10:31:00+00:00")], NOW)
+    body = texts(blocks)
+    assert "Pay out 1,250.00 USD to Acme Supplies Inc (••••6789)?" in body
+    for needle in ("<@U1REQ>", "15.00 USD", "1 USD = 7.8 HKD", "9,750.00 HKD", "March invoices", "INV-77",
+                   "new beneficiary", "1 of 2", "<@U2APP>", "<!date^", "expires in 25 min"):
+        assert needle in body, needle
+    actions = [b for b in blocks if b["type"] == "actions"]
+    assert len(actions) == 1
+    ref = parse_block_id(actions[0]["block_id"])
+    assert ref and ref.request_id == "PO-ABCD2345" and ref.version == 1 and verify(row(), ref.fingerprint) is None
+    approve, reject = actions[0]["elements"]
+    assert approve["action_id"] == APPROVE_ACTION and approve["value"] == "PO-ABCD2345" and approve["style"] == "primary"
+    assert approve["confirm"]["text"]["type"] == "plain_text" and "Acme" in approve["confirm"]["text"]["text"]
+    assert reject["action_id"] == REJECT_ACTION and "style" not in reject
+    assert card_text(row()).startswith("Pay out 1,250.00 USD")
+
+
+def test_final_cards_have_no_buttons():
+    for state, needle in (("EXPIRED", "Expired — not sent"), ("REJECTED", "Rejected by <@U3>"),
+                          ("CONFIRMED", "Approved by <@U2APP>"), ("CONFIRM_UNKNOWN", "answer was lost"),
+                          ("FAILED", "Failed")):
+        blocks = card_blocks(row(state=state, decided_at=NOW.isoformat(), decided_by="U3"), [("U2APP", "x")], NOW)
+        assert not [b for b in blocks if b["type"] == "actions"], state
+        assert needle in texts(blocks), state
+
+
+def test_user_text_cannot_mention_or_break_out():
+    blocks = card_blocks(row(purpose="<!channel> pay now & <http://evil|x>", beneficiary_name="A<b>"), [], NOW)
+    body = texts(blocks)
+    assert "<!channel>" not in body and "&lt;!channel&gt;" in body and "A&lt;b&gt;" in body
+
+
+def test_huge_inputs_stay_within_limits():
+    long = "x" * 5000
+    blocks = card_blocks(row(purpose=long, reference=long, beneficiary_name=long), [(f"U{i}", "x") for i in range(30)], NOW)
+    for block in blocks:
+        Block.parse(block).to_dict()  # SDK validation
+        for field in block.get("fields") or []:
+            assert len(field["text"]) <= 2000
+    assert len(blocks) <= MAX_BLOCKS
+
+
+def test_pay_card_headline():
+    blocks = card_blocks(row(kind="pay", payee_user_id="U20001", beneficiary_name=None, to_amount=None, rate=None), [], NOW)
+    assert "Pay 1,250.00 USD to Whalet user U20001?" in texts(blocks)
+
+
+def test_fingerprint_binds_every_shown_field():
+    base = row()
+    for field, value in (("amount", "1250.01"), ("beneficiary_id", "B2"), ("account_tail", "0000"),
+                         ("purpose", "other"), ("requester", "U9"), ("rate", "7.9"), ("id", "PO-OTHER")):
+        assert fingerprint({**base, field: value}) != base["fingerprint"], field
+    assert fingerprint({**base, "state": "EXPIRED", "version": 9}) == base["fingerprint"]
+    tampered = {**base, "amount": "9999.00"}
+    assert "no longer matches" in verify(tampered, base["fingerprint"])
+    assert "does not belong" in verify(base, fingerprint(row(id="PO-OTHER")))
+    assert verify(base, None) is not None
+
+
+def test_block_limits_helpers():
+    assert cut("abcdef", 4) == "abc…" and cut("abc", 4) == "abc"
+    blocks = finish([section(f"line {i}") for i in range(80)], what="records")
+    assert len(blocks) == 50 and "31 more records not shown" in texts(blocks[-1:])
+    sections, hidden = paged([f"row {i}" for i in range(1000)], per_block=10, max_blocks=5)
+    assert len(sections) == 5 and hidden == 950
+    sections, hidden = paged(["y" * 900] * 6)
+    assert hidden == 0 and all(len(b.text.text) <= 3000 for b in sections)
