@@ -32,7 +32,7 @@ from starlette.routing import Route
 
 from bot.serving import ThreadedServer
 from bot.slack_standin import (FakeSlack, Message, SlackRequests, buttons, find_button,
-                               render_message, render_thread, render_view)
+                               render_event, render_message, render_thread, render_view)
 
 TOKEN = "xoxb-standin"
 SECRET = "test-signing-secret"
@@ -380,6 +380,17 @@ def test_render_thread_and_view() -> None:
     assert child > parent and lines[child].index("child") > lines[parent].index("parent")
     text = "\n".join(lines)
     assert "Amount: ____" in text and "[Request]" in text and "modal · Payout" in text
+
+
+def test_demo_style_rendering_of_events_as_they_arrive(fake: FakeSlack) -> None:
+    console = Console(file=io.StringIO(), width=100)
+    fake.on_event(lambda event: render_event(event, console, names={"U0REQ": "Rita"}))
+    web = WebClient(token=TOKEN, base_url=fake.api_url)
+    ts = web.chat_postMessage(channel="C0FIN", text="card", blocks=APPROVAL_BLOCKS)["ts"]
+    web.chat_postMessage(channel="C0FIN", thread_ts=ts, text="Payout *finished*")
+    out = console.file.getvalue()  # type: ignore[attr-defined]
+    assert "Requested by @Rita in #finance" in out and "[1] Approve" in out
+    assert "↳ reply" in out and "Payout finished" in out
 
 
 def test_concurrent_posts_get_unique_ts(fake: FakeSlack) -> None:
