@@ -43,7 +43,6 @@ def build_bolt_app(services: Services) -> AsyncApp:
         client=services.slack,
         signing_secret=services.settings.slack_signing_secret.get_secret_value(),
         token=services.settings.slack_bot_token.get_secret_value(),
-        token_verification_enabled=False,
         request_verification_enabled=True,
     )
     commands.register(app, services)

@@ -167,6 +167,7 @@ def start_local_stack(
     servers = [ThreadedServer(sandbox.app).start()]
     fake = FakeSlack(bot_token=DEMO_BOT_TOKEN)
     servers.append(ThreadedServer(fake.app).start())
+    fake.bind(servers[1].url)
     config_path = workdir / "whalet-bot.toml"
     config_path.write_text(config_toml, encoding="utf-8")
     signing_secret = secrets.token_hex(16)
