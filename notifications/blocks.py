@@ -1,0 +1,114 @@
+"""Small Block Kit helpers shared by the renderers: masking, escaping, money, times, limits.
+
+Built on ``slack_sdk.models.blocks`` so Slack's own size rules are checked where the SDK checks
+them; what the SDK does not cut for us (section text 3 000, field 2 000, header 150, at most 10
+fields and 50 blocks) is cut here, because a message Slack refuses is a message lost.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    ButtonElement,
+    ContextBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    PlainTextObject,
+    SectionBlock,
+)
+
+from whalet.models import parse_whalet_time
+from whalet.money import Money, MoneyError
+
+Block = dict[str, Any]
+MASK = "••••"
+SECTION_LIMIT, FIELD_LIMIT, HEADER_LIMIT, MAX_FIELDS, MAX_BLOCKS = 3000, 2000, 150, 10, 50
+_DIGIT_RUN = re.compile(r"\d{8,}")
+
+
+def mask(number: Any) -> str:
+    """'6222021234567890' -> '••••7890': only the last 4 characters of an account or card."""
+    text = re.sub(r"[\s-]", "", str(number or ""))
+    return MASK + text[-4:] if text else MASK
+
+
+def mask_digit_runs(text: str) -> str:
+    """Mask every run of 8 or more digits inside free text (an account number in a remark)."""
+    return _DIGIT_RUN.sub(lambda m: mask(m.group(0)), text)
+
+
+def esc(text: Any) -> str:
+    """Text from Whalet shown in mrkdwn: &, < and > would otherwise become links or mentions."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def money_text(value: Any, currency: Any = None) -> str:
+    """'1,200.50 USD' for a money object, number or numeric string; the raw value if unreadable."""
+    if value is None:
+        return "—"
+    try:
+        if isinstance(value, Money):
+            return value.format()
+        return Money.parse(value, currency if isinstance(currency, str) else None).format()
+    except MoneyError:
+        return esc(value)
+
+
+def when_text(value: Any) -> str:
+    """A Whalet time as a Slack date token, so each reader sees it in their own time zone."""
+    if value is None or value == "":
+        return "—"
+    try:
+        moment = value if isinstance(value, datetime) else parse_whalet_time(value)
+    except (ValueError, TypeError):
+        return esc(value)
+    fallback = moment.strftime("%Y-%m-%d %H:%M %Z")
+    return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} {{time}}|{fallback}>"
+
+
+def header(text: str) -> Block:
+    return HeaderBlock(text=PlainTextObject(text=cut(text, HEADER_LIMIT), emoji=True)).to_dict()
+
+
+def section(text: str) -> Block:
+    return SectionBlock(text=MarkdownTextObject(text=cut(text, SECTION_LIMIT))).to_dict()
+
+
+def fields(pairs: list[tuple[str, str]]) -> list[Block]:
+    """Label/value pairs as sections of at most 10 fields each."""
+    items = [MarkdownTextObject(text=cut(f"*{esc(label)}*\n{value}", FIELD_LIMIT)) for label, value in pairs]
+    return [SectionBlock(fields=items[i:i + MAX_FIELDS]).to_dict() for i in range(0, len(items), MAX_FIELDS)]
+
+
+def context(text: str) -> Block:
+    return ContextBlock(elements=[MarkdownTextObject(text=cut(text, SECTION_LIMIT))]).to_dict()
+
+
+def button(text: str, action_id: str, value: str, style: str | None = None) -> Block:
+    return ActionsBlock(elements=[ButtonElement(text=text, action_id=action_id, value=value, style=style)]).to_dict()
+
+
+def mention_text(group_id: str | None) -> str:
+    return f"<!subteam^{group_id}>" if group_id else ""
+
+
+def limit_blocks(blocks: list[Block]) -> list[Block]:
+    if len(blocks) <= MAX_BLOCKS:
+        return blocks
+    return blocks[: MAX_BLOCKS - 1] + [context(f"…{len(blocks) - MAX_BLOCKS + 1} more blocks not shown")]
+
+
+STATUS_ICONS = {"SUCCESS": "✅", "PASS": "✅", "FAIL": "❌", "FAILED": "❌", "REJECT": "❌", "REJECTED": "❌",
+                "PROCESSING": "⏳", "WAIT": "⏳", "EXPIRED": "⌛"}
+
+
+def status_icon(status: Any) -> str:
+    return STATUS_ICONS.get(str(status or "").upper(), "ℹ️")

@@ -1,0 +1,216 @@
+"""The balance digest: what it gathers, and how each day's run happens exactly once.
+
+Exactly once per (schedule, local date), whatever the scheduler does: APScheduler 3 fires a job
+at most once and forgets it if the process dies mid-run, and after a restart it only knows the
+NEXT fire time. So the schedule is a clock, and ``digest_runs`` is the truth:
+
+- a run first claims its (schedule_key, run_date) row; a row already ``done`` means skip; a row
+  still ``running`` after a crash is run again (the post and the ``done`` mark share one
+  transaction, so the redo cannot post twice);
+- ``catch_up`` (at start, then every minute) runs any schedule whose fire time today passed less
+  than ``misfire_grace_seconds`` ago and has no done row: a restart neither skips nor repeats.
+
+Whalet is asked for every configured user and fund source with at most ``[digest] concurrency``
+calls in flight; a TOO_MANY_REQUESTS answer is retried after a growing pause (the client already
+retries a few times; this outer retry spaces further attempts out).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from sqlite_utils import Database
+
+from bot.clock import iso
+from notifications import digest_data, digest_render, digest_schedules
+from notifications.digest_schedules import all_schedules, schedule_key
+from notifications.outbox import enqueue_post
+from whalet.errors import RateLimited, WhaletError, explain
+from whalet.models import FundSource
+
+if TYPE_CHECKING:
+    from bot.config import DigestSchedule
+    from bot.services import Services
+
+__all__ = ["add_schedule", "all_schedules", "catch_up", "remove_schedules", "run_digest", "run_digest_now",
+           "schedule_digests"]
+
+log = logging.getLogger("whalet_bot.digest")
+T = TypeVar("T")
+RATE_LIMIT_RETRIES = 3
+RATE_LIMIT_PAUSE_SECONDS = 2.0
+CATCH_UP_EVERY_SECONDS = 60.0
+add_schedule = digest_schedules.add_schedule
+remove_schedules = digest_schedules.remove_schedules
+
+
+async def backing_off(call: Callable[[], Awaitable[T]], pause: float = RATE_LIMIT_PAUSE_SECONDS) -> T:
+    """Retry on TOO_MANY_REQUESTS with exponential pauses and jitter; other errors go up."""
+    for attempt in range(RATE_LIMIT_RETRIES + 1):
+        try:
+            return await call()
+        except RateLimited:
+            if attempt == RATE_LIMIT_RETRIES:
+                raise
+            await asyncio.sleep(pause * 2**attempt * random.uniform(0.75, 1.25))
+    raise AssertionError("unreachable")
+
+
+@dataclass
+class Fetched:
+    """What the digest got from Whalet, before any database work."""
+
+    balances: list[digest_data.BalanceRow] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    lookups: list[digest_data.Lookup] = field(default_factory=list)
+
+
+def _users(services: Services) -> list[tuple[str, str]]:
+    whalet = services.config.whalet
+    users = [(user.id, user.name) for user in whalet.users]
+    return users or ([(whalet.default_user_id, whalet.default_user_id)] if whalet.default_user_id else [])
+
+
+async def fetch(services: Services, now: datetime) -> Fetched:
+    """Every Whalet call of one digest, concurrently within the configured bound."""
+    gate = asyncio.Semaphore(services.config.digest.concurrency)
+    out = Fetched()
+
+    async def balances(user_id: str, name: str, source: str) -> None:
+        async with gate:
+            try:
+                rows = await backing_off(lambda: services.whalet.query_currency_balance(user_id, source))
+            except WhaletError as exc:
+                out.problems.append(f"{name} {source} balances: {explain(exc)}")
+                return
+        out.balances.extend(digest_data.balance_rows(user_id, name, source, rows))
+
+    async def lookup(candidate: digest_data.Unsettled) -> None:
+        async with gate:
+            out.lookups.append(await digest_data.look_up(services, candidate, now, backing_off))
+
+    with services.store.read() as db:
+        unsettled = digest_data.unsettled(db, now, services.config.digest.reconcile_after_hours)
+    tasks = [balances(user_id, name, source.value) for user_id, name in _users(services) for source in FundSource]
+    tasks += [lookup(candidate) for candidate in unsettled]
+    await asyncio.gather(*tasks)
+    out.balances.sort(key=lambda row: (row.user_name, row.fund_source, row.currency))
+    out.lookups.sort(key=lambda item: item.order_no)
+    return out
+
+
+def _claim(db: Database, key: str, run_date: str, channel: str, now: datetime) -> int | None:
+    """The run's id if it must run now (new, or crashed half-way); None when it is done."""
+    db.execute("""INSERT OR IGNORE INTO digest_runs (schedule_key, run_date, channel, state, attempts, started_at)
+                  VALUES (?, ?, ?, 'running', 0, ?)""", [key, run_date, channel, iso(now)])
+    row = db.execute("SELECT id, state FROM digest_runs WHERE schedule_key = ? AND run_date = ?",
+                     [key, run_date]).fetchone()
+    if row[1] == "done":
+        return None
+    db.execute("UPDATE digest_runs SET attempts = attempts + 1, started_at = ? WHERE id = ?", [iso(now), row[0]])
+    return int(row[0])
+
+
+def _in_flight(services: Services) -> set[tuple[str, str]]:
+    return services.extras.setdefault("digest_in_flight", set())  # type: ignore[no-any-return]
+
+
+async def run_digest(services: Services, channel: str, key: str, run_date: str) -> str:
+    """Run one digest unless it already ran: returns "posted", "skipped" or "running"."""
+    running = _in_flight(services)
+    if (key, run_date) in running:
+        return "running"
+    with services.store.transaction() as db:
+        run_id = _claim(db, key, run_date, channel, services.clock.now())
+    if run_id is None:
+        return "skipped"
+    running.add((key, run_date))
+    try:
+        now = services.clock.now()
+        fetched = await fetch(services, now)
+        with services.store.transaction() as db:
+            state = db.execute("SELECT state FROM digest_runs WHERE id = ?", [run_id]).fetchone()
+            if state[0] == "done":  # another process finished it meanwhile
+                return "skipped"
+            content = digest_data.gather(db, run_id, channel, now, fetched.balances, fetched.problems,
+                                         fetched.lookups, services.config)
+            rendered = digest_render.render(content, day=None if key == "manual" else run_date)
+            outbox_id = enqueue_post(db, channel=channel, text=rendered.text, blocks=rendered.blocks,
+                                     kind="digest", correlation_id=f"digest-{run_id}")
+            db.execute("UPDATE digest_runs SET state = 'done', finished_at = ?, outbox_id = ? WHERE id = ?",
+                       [iso(services.clock.now()), outbox_id, run_id])
+        services.wake_outbox()
+        log.info("digest posted", extra={"event": "digest_posted", "channel": channel, "schedule": key,
+                                         "run_date": run_date})
+        return "posted"
+    finally:
+        running.discard((key, run_date))
+
+
+async def run_digest_now(services: Services, channel: str, actor: str = "system") -> str:
+    """`/whalet digest now`: a one-off run, recorded like the others."""
+    now = services.clock.now()
+    with services.store.transaction() as db:
+        services.store.audit(db, actor, "digest_now", f"channel:{channel}")
+    return await run_digest(services, channel, "manual", f"{iso(now)}/{uuid.uuid4().hex[:8]}")
+
+
+def last_fire(schedule: DigestSchedule, now: datetime) -> datetime:
+    """The most recent moment (<= now) this schedule was due, in its own time zone."""
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(schedule.timezone)
+    local = now.astimezone(zone)
+    fire = datetime(local.year, local.month, local.day, schedule.hour, schedule.minute, tzinfo=zone)
+    if fire > local:
+        day = local.date() - timedelta(days=1)
+        fire = datetime(day.year, day.month, day.day, schedule.hour, schedule.minute, tzinfo=zone)
+    return fire
+
+
+async def scheduled_run(services: Services, schedule: DigestSchedule) -> str:
+    """What an APScheduler job runs: the digest for the day of the fire time it stands for."""
+    fire = last_fire(schedule, services.clock.now())
+    return await run_digest(services, schedule.channel, schedule_key(schedule), fire.date().isoformat())
+
+
+async def catch_up(services: Services) -> list[str]:
+    """Run each schedule whose last fire time is within the grace window and has no done run."""
+    now = services.clock.now()
+    grace = timedelta(seconds=services.config.digest.misfire_grace_seconds)
+    results = []
+    for schedule, origin in all_schedules(services):
+        fire = last_fire(schedule, now)
+        added = digest_schedules.added_at(services, schedule)
+        if now - fire > grace or (added is not None and fire < added):
+            continue
+        outcome = await run_digest(services, schedule.channel, schedule_key(schedule), fire.date().isoformat())
+        results.append(f"{schedule_key(schedule)}: {outcome}")
+    return results
+
+
+async def catch_up_loop(services: Services) -> None:
+    while True:
+        await catch_up(services)
+        await asyncio.sleep(CATCH_UP_EVERY_SECONDS)
+
+
+def schedule_digests(services: Services) -> list[str]:
+    """Add one cron job per schedule (config file + persisted); returns the job ids."""
+    return [digest_schedules.add_job(services, schedule, scheduled_run) for schedule, _ in all_schedules(services)]
+
+
+def last_digest(db: Database) -> dict[str, Any] | None:
+    row = db.execute("""SELECT channel, schedule_key, run_date, finished_at FROM digest_runs WHERE state = 'done'
+                        ORDER BY finished_at DESC, id DESC LIMIT 1""").fetchone()
+    if row is None:
+        return None
+    return {"channel": row[0], "schedule": row[1], "run_date": row[2], "finished_at": row[3]}
+

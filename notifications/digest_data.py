@@ -1,0 +1,174 @@
+"""What a digest says, gathered from Whalet's answers and our own tables (no Slack here).
+
+Balances are stored as snapshots per channel with each run, so "change since the previous
+digest" compares with what THIS channel was last shown. Collections and payouts of the last 24 h
+come from the inbox (what Whalet notified). The reconciliation line covers approval requests
+confirmed more than ``reconcile_after_hours`` ago with no final result: each is looked up by
+``merOrderNo`` and reported, because a lost notification must not stay invisible.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from sqlite_utils import Database
+
+from bot.clock import iso, parse_iso
+from notifications import inbox, replenish
+from notifications.render import amount_of
+from notifications.routing import api_codes_of
+from whalet.errors import WhaletError, explain
+from whalet.models import CurrencyBalance
+from whalet.money import Money
+
+if TYPE_CHECKING:
+    from bot.config import BotConfig
+    from bot.services import Services
+
+T = TypeVar("T")
+OPEN_APPROVAL_STATES = ("PENDING", "CONFIRMING", "CONFIRM_UNKNOWN")  # commands.approvals.states.OPEN
+AWAITING_RESULT = ("CONFIRMED",)
+
+
+@dataclass(frozen=True)
+class BalanceRow:
+    user_id: str
+    user_name: str
+    fund_source: str
+    currency: str
+    available: Decimal
+    pending: Decimal
+    frozen: Decimal
+    change: Decimal | None = None  # since this channel's previous digest; None: first time seen
+
+
+def balance_rows(user_id: str, name: str, source: str, rows: list[CurrencyBalance]) -> list[BalanceRow]:
+    def value(money: Money | None) -> Decimal:
+        return money.amount if money is not None else Decimal(0)
+
+    return [BalanceRow(user_id, name, source, row.currency, value(row.balance), value(row.pending_amount),
+                       value(row.freeze_amount)) for row in rows]
+
+
+@dataclass(frozen=True)
+class Unsettled:
+    request_id: str
+    kind: str  # payout | pay
+    user_id: str
+    order_no: str
+    amount: Money
+    since: datetime
+
+
+@dataclass(frozen=True)
+class Lookup:
+    request_id: str
+    order_no: str
+    amount: Money
+    since: datetime
+    whalet_status: str | None  # None: not found, or the lookup failed (see problem)
+    problem: str | None = None
+
+
+def unsettled(db: Database, now: datetime, hours: int) -> list[Unsettled]:
+    if not db["approval_requests"].exists():
+        return []
+    cutoff = iso(now - timedelta(hours=hours))
+    marks = ", ".join("?" for _ in AWAITING_RESULT)
+    rows = db.execute(
+        f"""SELECT id, kind, user_id, mer_order_no, amount, currency, COALESCE(decided_at, created_at)
+            FROM approval_requests WHERE state IN ({marks}) AND result_status IS NULL
+            AND COALESCE(decided_at, created_at) <= ? ORDER BY mer_order_no""", [*AWAITING_RESULT, cutoff]).fetchall()
+    return [Unsettled(r[0], r[1], r[2], r[3], Money.of(r[4], r[5]), parse_iso(r[6])) for r in rows]
+
+
+async def look_up(services: Services, item: Unsettled, now: datetime,
+                  retry: Callable[[Callable[[], Awaitable[Any]]], Awaitable[Any]]) -> Lookup:
+    """Ask Whalet for the order by merOrderNo (a read, safe to repeat)."""
+    query = services.whalet.query_withdraw_records if item.kind == "payout" else services.whalet.query_pay_records
+    start = item.since - timedelta(days=1)
+    try:
+        page = await retry(lambda: query(item.user_id, start, now, mer_order_no=item.order_no, page_size=10))
+    except WhaletError as exc:
+        return Lookup(item.request_id, item.order_no, item.amount, item.since, None, explain(exc))
+    status = next((r.status for r in page.records if r.mer_order_no == item.order_no), None)
+    return Lookup(item.request_id, item.order_no, item.amount, item.since, status)
+
+
+@dataclass
+class DigestContent:
+    channel: str
+    now: datetime
+    balances: list[BalanceRow]
+    problems: list[str]
+    collections: dict[str, tuple[int, Decimal]]  # currency -> (count, total)
+    payouts: dict[str, tuple[int, Decimal]]
+    pending: list[dict[str, Any]]
+    todos: list[dict[str, Any]]
+    lookups: list[Lookup]
+    reconcile_hours: int
+    users: dict[str, str] = field(default_factory=dict)
+
+
+def _with_changes(db: Database, channel: str, run_id: int, rows: list[BalanceRow]) -> list[BalanceRow]:
+    """Compare with this channel's latest snapshot from an earlier run, then store this run's."""
+    result = []
+    for row in rows:
+        previous = db.execute(
+            """SELECT available FROM balance_snapshots WHERE channel = ? AND user_id = ? AND fund_source = ?
+               AND currency = ? AND digest_run_id != ? ORDER BY id DESC LIMIT 1""",
+            [channel, row.user_id, row.fund_source, row.currency, run_id]).fetchone()
+        change = row.available - Decimal(previous[0]) if previous else None
+        result.append(BalanceRow(**{**row.__dict__, "change": change}))
+    db.execute("DELETE FROM balance_snapshots WHERE digest_run_id = ?", [run_id])  # a redo replaces
+    return result
+
+
+def _store(db: Database, channel: str, run_id: int, now: datetime, rows: list[BalanceRow]) -> None:
+    for row in rows:
+        db.execute("""INSERT INTO balance_snapshots (digest_run_id, channel, taken_at, user_id, fund_source, currency,
+                          available, pending, frozen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                   [run_id, channel, iso(now), row.user_id, row.fund_source, row.currency, str(row.available),
+                    str(row.pending), str(row.frozen)])
+
+
+def _totals(items: list[tuple[str, Any]], wanted: Callable[[Any], bool]) -> dict[str, tuple[int, Decimal]]:
+    totals: dict[str, tuple[int, Decimal]] = {}
+    for _, body in items:
+        money = amount_of(body)
+        if money is None or not wanted(body):
+            continue
+        count, total = totals.get(money.currency, (0, Decimal(0)))
+        totals[money.currency] = (count + 1, total + money.amount)
+    return dict(sorted(totals.items()))
+
+
+def _pending(db: Database) -> list[dict[str, Any]]:
+    if not db["approval_requests"].exists():
+        return []
+    marks = ", ".join("?" for _ in OPEN_APPROVAL_STATES)
+    return list(db.query(f"""SELECT id, kind, state, requester, amount, currency, beneficiary_name, payee_user_id,
+                               created_at FROM approval_requests WHERE state IN ({marks}) ORDER BY created_at""",
+                         list(OPEN_APPROVAL_STATES)))
+
+
+def gather(db: Database, run_id: int, channel: str, now: datetime, balances: list[BalanceRow], problems: list[str],
+           lookups: list[Lookup], config: BotConfig) -> DigestContent:
+    """Everything from our own tables, inside the transaction that posts the digest."""
+    rows = _with_changes(db, channel, run_id, balances)
+    _store(db, channel, run_id, now, rows)
+    codes = api_codes_of(config)
+    since = now - timedelta(hours=24)
+    collections = inbox.received_since(db, [codes["collectionReceivedNotify"]], since)
+    results = inbox.received_since(db, [codes["payoutResultNotify"], codes["payResultNotify"]], since)
+    return DigestContent(
+        channel=channel, now=now, balances=rows, problems=problems,
+        collections=_totals(collections, lambda body: True),
+        payouts=_totals(results, lambda body: str(body.get("status", "")).upper() == "SUCCESS"),
+        pending=_pending(db), todos=replenish.open_todos(db), lookups=lookups,
+        reconcile_hours=config.digest.reconcile_after_hours,
+        users={user.id: user.name for user in config.whalet.users})

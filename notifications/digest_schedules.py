@@ -1,0 +1,98 @@
+"""Digest schedules: the config file's plus those typed with `/whalet digest schedule`, as cron jobs.
+
+Job ids are stable (``digest:CHANNEL:HH:MM:TZ``) and added with ``replace_existing=True``, so a
+restart or a repeated command never makes a second job. ``coalesce=True`` and a misfire grace of
+``[digest] misfire_grace_seconds`` (an hour by default, not APScheduler's silent 1 s) cover a
+loop that was busy at 09:00; ``digest.catch_up`` covers a process that was down.
+
+The jobs live in APScheduler's memory store (the schedule is rebuilt from the config file and
+``digest_schedules`` at every start), so job arguments are never pickled to disk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from apscheduler.triggers.cron import CronTrigger
+
+from bot.clock import iso, parse_iso
+from bot.config import DigestSchedule
+
+if TYPE_CHECKING:
+    from bot.services import Services
+
+
+def schedule_key(schedule: DigestSchedule) -> str:
+    """Also the APScheduler job id."""
+    return f"digest:{schedule.channel}:{schedule.time}:{schedule.timezone}"
+
+
+def persisted(services: Services) -> list[tuple[DigestSchedule, datetime]]:
+    with services.store.read() as db:
+        rows = db.execute("SELECT channel, time, timezone, created_at FROM digest_schedules ORDER BY id").fetchall()
+    return [(DigestSchedule(channel=c, time=t, timezone=z), parse_iso(at)) for c, t, z, at in rows]
+
+
+def all_schedules(services: Services) -> list[tuple[DigestSchedule, str]]:
+    """(schedule, origin) with origin "config file" or "added in Slack"; each schedule once."""
+    found: dict[str, tuple[DigestSchedule, str]] = {}
+    for schedule in services.config.digest.schedules:
+        found.setdefault(schedule_key(schedule), (schedule, "config file"))
+    for schedule, _ in persisted(services):
+        found.setdefault(schedule_key(schedule), (schedule, "added in Slack"))
+    return list(found.values())
+
+
+def added_at(services: Services, schedule: DigestSchedule) -> datetime | None:
+    """When a Slack-added schedule was added (None for config-file ones): it never runs for
+    a fire time before that, so adding "09:00" at 09:30 does not post at once."""
+    if schedule in services.config.digest.schedules:
+        return None
+    return next((at for s, at in persisted(services) if s == schedule), None)
+
+
+def add_job(services: Services, schedule: DigestSchedule,
+            run: Callable[[Services, DigestSchedule], Awaitable[Any]]) -> str:
+    job_id = schedule_key(schedule)
+    if services.scheduler is not None:
+        services.scheduler.add_job(
+            run, CronTrigger(hour=schedule.hour, minute=schedule.minute, timezone=ZoneInfo(schedule.timezone)),
+            args=[services, schedule], id=job_id, name=f"digest to {schedule.channel}", replace_existing=True,
+            coalesce=True, max_instances=1, misfire_grace_time=services.config.digest.misfire_grace_seconds)
+    return job_id
+
+
+def add_schedule(services: Services, schedule: DigestSchedule, actor: str) -> bool:
+    """Persist (and audit) a schedule and add its job; False when it already existed."""
+    from notifications.digest import scheduled_run
+
+    if schedule in services.config.digest.schedules:
+        return False
+    with services.store.transaction() as db:
+        cursor = db.execute("""INSERT OR IGNORE INTO digest_schedules (channel, time, timezone, created_by, created_at)
+                               VALUES (?, ?, ?, ?, ?)""",
+                            [schedule.channel, schedule.time, schedule.timezone, actor, iso(services.clock.now())])
+        if cursor.rowcount != 1:
+            return False
+        services.store.audit(db, actor, "digest_schedule_added", schedule_key(schedule))
+    add_job(services, schedule, scheduled_run)
+    return True
+
+
+def remove_schedules(services: Services, channel: str, actor: str) -> tuple[int, list[DigestSchedule]]:
+    """Remove the Slack-added schedules of a channel; returns (how many, config-file ones kept)."""
+    removed = [s for s, _ in persisted(services) if s.channel == channel]
+    with services.store.transaction() as db:
+        db.execute("DELETE FROM digest_schedules WHERE channel = ?", [channel])
+        for schedule in removed:
+            services.store.audit(db, actor, "digest_schedule_removed", schedule_key(schedule))
+    kept = [s for s in services.config.digest.schedules if s.channel == channel]
+    kept_keys = {schedule_key(s) for s in kept}
+    if services.scheduler is not None:
+        for schedule in removed:
+            if schedule_key(schedule) not in kept_keys and services.scheduler.get_job(schedule_key(schedule)):
+                services.scheduler.remove_job(schedule_key(schedule))
+    return len(removed), kept

@@ -1,0 +1,241 @@
+"""From the inbox to the outbox: render, route and apply each notification exactly once.
+
+Each inbox row is handled in ONE transaction that writes its outbox rows, its side effects
+(approval result, beneficiary book, replenish to-do) and its ``processed_at``. A crash anywhere
+rolls all of it back, so the row is simply done again after the restart; it can never be relayed
+twice or marked done without its message. Nothing here awaits inside a transaction: the loop
+only touches SQLite, and the outbox worker talks to Slack.
+
+A row that keeps failing (a bug, a body we cannot handle) is not allowed to block the rows
+behind it: after ``MAX_ATTEMPTS`` it is relayed with the generic rendering and an error note.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+from sqlite_utils import Database
+
+from notifications import inbox, replenish
+from notifications import render_replenish as todo_cards
+from notifications.outbox import enqueue_post, enqueue_update, message_ref
+from notifications.render import Rendered, generic, render, with_mention
+from notifications.routing import Destination, explicit_routes, operation_name, route
+from whalet import models
+
+if TYPE_CHECKING:
+    from bot.services import Services
+
+log = logging.getLogger("whalet_bot.relay")
+MAX_ATTEMPTS = 3
+BATCH = 100
+POLL_SECONDS = 2.0
+
+
+@dataclass
+class Job:
+    """One inbox row being relayed, with everything a handler needs."""
+
+    services: Services
+    db: Database
+    row: inbox.InboxRow
+    operation: str | None
+    now: datetime
+
+    @property
+    def body(self) -> Any:
+        return self.row.body
+
+    @property
+    def users(self) -> dict[str, str]:
+        return {user.id: user.name for user in self.services.config.whalet.users}
+
+    def post(self, destinations: list[Destination], rendered: Rendered, *, kind: str = "notification",
+             ref: tuple[str, str] | None = None) -> int:
+        """Post to each destination; ``ref`` goes with the first only (the one later updated)."""
+        for index, dest in enumerate(destinations):
+            message = with_mention(rendered, dest.mention)
+            enqueue_post(self.db, channel=dest.channel, text=message.text, blocks=message.blocks, kind=kind,
+                         fold_line=rendered.fold_line, ref=ref if index == 0 else None,
+                         correlation_id=self.row.correlation_id)
+        if not destinations:
+            log.warning("no route and no default channel for %s; stored, not posted", self.row.api_code,
+                        extra={"correlation_id": self.row.correlation_id})
+        return len(destinations)
+
+
+Handler = Callable[[Job], str]
+
+
+def relay_plain(job: Job) -> str:
+    rendered = render(job.operation, job.row.api_code, job.body, job.users)
+    kind = "collection" if job.operation == "collectionReceivedNotify" else "notification"
+    sent = job.post(route(job.services.config, job.row.api_code, job.body), rendered, kind=kind)
+    return "relayed" if sent else "no_route"
+
+
+def _apply_result(job: Job, kind: str, business: str, order_no: str, status: str, reason: str | None) -> str | None:
+    """The approval request this result belongs to (its card gets updated), if any."""
+    try:
+        from commands.approvals.results import apply_result
+    except ImportError:  # commands package without approvals: relay as a plain notification
+        return None
+    return apply_result(job.services, job.db, kind, business, order_no, status, reason)
+
+
+def relay_transfer(job: Job) -> str:
+    """payoutResultNotify / payResultNotify: into the approval card's thread when we know it."""
+    try:
+        typed = models.parse_notification(job.operation or "", job.body)
+    except ValidationError:
+        return relay_plain(job)
+    assert isinstance(typed, (models.PayoutResult, models.PayResult))
+    kind = "payout" if isinstance(typed, models.PayoutResult) else "pay"
+    business = typed.payout_id if isinstance(typed, models.PayoutResult) else typed.pay_id
+    request_id = _apply_result(job, kind, business, typed.mer_order_no, typed.status, typed.fail_reason)
+    if request_id is None:
+        return relay_plain(job)
+    rendered = render(job.operation, job.row.api_code, job.body, job.users)
+    approvals = job.services.config.approvals
+    posted = message_ref(job.db, "approval", request_id)
+    channel = posted[0] if posted else (approvals.channel if approvals else None)
+    if channel:
+        enqueue_post(job.db, channel=channel, text=rendered.text, blocks=rendered.blocks,
+                     thread_ref=("approval", request_id), correlation_id=job.row.correlation_id)
+    others = [d for d in explicit_routes(job.services.config, job.row.api_code, job.body) if d.channel != channel]
+    job.post(others, rendered)
+    return "relayed"
+
+
+def relay_beneficiary(job: Job) -> str:
+    body = job.body if isinstance(job.body, dict) else {}
+    number = body.get("merBeneficiaryNo")
+    if number and job.db["beneficiary_book"].exists():
+        job.db.execute("UPDATE beneficiary_book SET status = ?, fail_reason = ?, id = COALESCE(id, ?) "
+                       "WHERE mer_beneficiary_no = ?",
+                       [str(body.get("status") or ""), body.get("failReason"), body.get("beneficiaryId"), number])
+    return relay_plain(job)
+
+
+def relay_replenish_request(job: Job) -> str:
+    if not isinstance(job.body, dict) or not job.body.get("replenishId"):
+        return relay_plain(job)
+    todo = replenish.record_request(job.db, job.operation or "", job.body, job.now)
+    destinations = route(job.services.config, job.row.api_code, job.body)
+    if not destinations or not replenish.claim_card(job.db, todo["replenish_id"], destinations[0].channel):
+        return "relayed" if destinations else "no_route"
+    todo = replenish.get(job.db, todo["replenish_id"]) or todo
+    job.post(destinations, todo_cards.card(todo, job.users), kind="replenish",
+             ref=todo_cards.ref(todo["replenish_id"]))
+    return "relayed"
+
+
+def relay_replenish_result(job: Job) -> str:
+    if not isinstance(job.body, dict) or not job.body.get("replenishId"):
+        return relay_plain(job)
+    todo, _ = replenish.record_result(job.db, job.operation or "", job.body, job.now)
+    if not todo["card_channel"]:  # the request has not arrived (yet): say it plainly
+        return relay_plain(job)
+    card_ref = todo_cards.ref(todo["replenish_id"])
+    card = todo_cards.card(todo, job.users)
+    enqueue_update(job.db, ref=card_ref, text=card.text, blocks=card.blocks, correlation_id=job.row.correlation_id)
+    reply = todo_cards.result_reply(todo)
+    enqueue_post(job.db, channel=todo["card_channel"], text=reply.text, blocks=reply.blocks, thread_ref=card_ref,
+                 correlation_id=job.row.correlation_id)
+    return "relayed"
+
+
+HANDLERS: dict[str, Handler] = {
+    "payoutResultNotify": relay_transfer,
+    "payResultNotify": relay_transfer,
+    "beneficiaryResultNotify": relay_beneficiary,
+    "eddReplenishNotify": relay_replenish_request,
+    "tradeReplenishNotify": relay_replenish_request,
+    "eddReplenishResultNotify": relay_replenish_result,
+    "tradeReplenishResultNotify": relay_replenish_result,
+}
+
+
+def relay_one(services: Services, row_id: int) -> str | None:
+    """Handle one inbox row in one transaction; returns its outcome (None: already done)."""
+    now = services.clock.now()
+    with services.store.transaction() as db:
+        row = inbox.claim(db, row_id)
+        if row is None:
+            return None
+        job = Job(services, db, row, operation_name(services.config, row.api_code), now)
+        outcome = HANDLERS.get(job.operation or "", relay_plain)(job)
+        inbox.mark_processed(db, row.id, outcome, now)
+    log.info("notification relayed", extra={"event": "inbox_relayed", "api_code": row.api_code,
+                                               "correlation_id": row.correlation_id, "outcome": outcome})
+    return outcome
+
+
+def give_up(services: Services, row_id: int, error: str) -> None:
+    """After MAX_ATTEMPTS: relay the raw fields (masked) with the error, so nothing is lost silently."""
+    now = services.clock.now()
+    with services.store.transaction() as db:
+        row = inbox.claim(db, row_id)
+        if row is None:
+            return
+        note = f"The bot could not handle this notification ({error[:200]}); showing its fields as received."
+        rendered = generic(row.api_code, row.body, {}, note=note)
+        job = Job(services, db, row, None, now)
+        alerts = services.config.notifications.alerts_channel
+        destinations = [Destination(alerts)] if alerts else route(services.config, row.api_code, row.body)
+        job.post(destinations, rendered)
+        inbox.mark_processed(db, row.id, "failed", now, error)
+
+
+async def relay_pending(services: Services) -> int:
+    """Relay every waiting row once (in arrival order); returns how many were handled.
+
+    Yields to the event loop between rows so a backlog never delays the webhook's acks."""
+    with services.store.read() as db:
+        ids = inbox.pending_ids(db, BATCH, MAX_ATTEMPTS)
+    handled = 0
+    for row_id in ids:
+        try:
+            relay_one(services, row_id)
+        except Exception as exc:  # one bad row must not stop the others
+            log.exception("relaying inbox row %s failed", row_id)
+            with services.store.transaction() as db:
+                attempts = inbox.record_failure(db, row_id, f"{type(exc).__name__}: {exc}")
+            if attempts >= MAX_ATTEMPTS:
+                give_up(services, row_id, f"{type(exc).__name__}: {exc}")
+        handled += 1
+        await asyncio.sleep(0)
+    if handled:
+        services.wake_outbox()
+    return handled
+
+
+class Relay:
+    """The background loop; the webhook wakes it after each commit, a poll covers the rest."""
+
+    def __init__(self, services: Services):
+        self.services = services
+        self._event: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def wake(self) -> None:
+        if self._loop is not None and self._event is not None:
+            self._loop.call_soon_threadsafe(self._event.set)
+
+    async def run(self) -> None:
+        self._loop, self._event = asyncio.get_running_loop(), asyncio.Event()
+        while True:
+            self._event.clear()
+            if await relay_pending(self.services) >= BATCH:
+                await asyncio.sleep(0)  # more waiting: let the webhook and others run, then go on
+                continue
+            try:
+                await asyncio.wait_for(self._event.wait(), timeout=POLL_SECONDS)
+            except TimeoutError:
+                pass

@@ -1,0 +1,208 @@
+"""One purposeful Slack message per kind of Whalet notification, and a generic one for the rest.
+
+Pure functions from a notification to ``Rendered`` (fallback text + Block Kit). The typed models
+of ``whalet.models`` read the body; a body that does not fit its model (Whalet changed a field)
+falls back to the generic rendering instead of being lost. Account and card numbers never
+appear in full: named fields are masked, and the generic rendering masks anything that looks
+like one. Replenish to-do cards live in ``render_replenish``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from typing import Any
+
+from pydantic import ValidationError
+
+from notifications.blocks import (
+    Block, context, cut, esc, fields, header, limit_blocks, mask, mask_digit_runs, mention_text,
+    money_text, section, status_icon, when_text,
+)
+from whalet import models
+from whalet.money import Money
+
+
+@dataclass(frozen=True)
+class Rendered:
+    text: str  # notification / fallback text; also what screen readers announce
+    blocks: list[Block] = field(default_factory=list)
+    fold_line: str | None = None  # one line for a folded burst summary (collections)
+
+
+def with_mention(rendered: Rendered, group_id: str | None) -> Rendered:
+    """Prefix a user-group mention so the group is notified (routes may ask for one)."""
+    if not group_id:
+        return rendered
+    tag = mention_text(group_id)
+    return replace(rendered, text=f"{tag} {rendered.text}", blocks=[context(tag), *rendered.blocks])
+
+
+def user_label(users: Mapping[str, str], user_id: Any) -> str:
+    name = users.get(str(user_id))
+    return f"{esc(name)} (`{esc(user_id)}`)" if name else f"`{esc(user_id)}`"
+
+
+# --- known notifications -------------------------------------------------------------------------
+
+
+def collection(n: models.CollectionReceived, users: Mapping[str, str]) -> Rendered:
+    amount = n.amount.format()
+    payer = esc(n.payer_name) + (f" ({mask(n.payer_account)})" if n.payer_account else "")
+    blocks = [
+        header(f"💰 Money received: {amount}"),
+        *fields([("Amount", f"*{amount}*"), ("From", payer), ("Into account", mask(n.virtual_account_no)),
+                 ("Fund source", esc(n.fund_source)), ("Whalet user", user_label(users, n.user_id)),
+                 ("Received", when_text(n.received_time))]),
+        context(f"Collection `{esc(n.collection_id)}` · status {esc(n.status)}"),
+    ]
+    line = f"{amount} from {esc(n.payer_name)} into {mask(n.virtual_account_no)}"
+    return Rendered(f"Money received: {line}", blocks, fold_line=line)
+
+
+def transfer_result(n: models.PayoutResult | models.PayResult, users: Mapping[str, str]) -> Rendered:
+    """payoutResultNotify / payResultNotify: the final outcome, shown under the approval card."""
+    word = "Payout" if isinstance(n, models.PayoutResult) else "Payment"
+    outcome = {"SUCCESS": "completed", "FAIL": "failed"}.get(n.status.upper(), n.status.lower())
+    title = f"{status_icon(n.status)} {word} {outcome}: {n.amount.format()}"
+    pairs = [("Amount", n.amount.format()), ("Fee", n.fee.format())]
+    if isinstance(n, models.PayoutResult):
+        pairs.append(("Beneficiary gets", n.to_amount.format()))
+    pairs += [("Order", f"`{esc(n.mer_order_no)}`"), ("Whalet user", user_label(users, n.user_id)),
+              ("Finished", when_text(n.finish_time))]
+    if n.fail_reason:
+        pairs.append(("Reason", esc(mask_digit_runs(n.fail_reason))))
+    ident = n.payout_id if isinstance(n, models.PayoutResult) else n.pay_id
+    blocks = [header(title), *fields(pairs), context(f"{word} id `{esc(ident)}` · status {esc(n.status)}")]
+    return Rendered(f"{word} {outcome}: {n.amount.format()} (order {n.mer_order_no})", blocks)
+
+
+def beneficiary_result(n: models.BeneficiaryResult, users: Mapping[str, str]) -> Rendered:
+    outcome = {"SUCCESS": "approved", "FAIL": "refused"}.get(n.status.upper(), n.status.lower())
+    pairs = [("Beneficiary", f"`{esc(n.mer_beneficiary_no)}`"), ("Whalet id", f"`{esc(n.beneficiary_id)}`"),
+             ("Whalet user", user_label(users, n.user_id)), ("Status", esc(n.status))]
+    if n.fail_reason:
+        pairs.append(("Reason", esc(mask_digit_runs(n.fail_reason))))
+    title = f"{status_icon(n.status)} Beneficiary {outcome}"
+    return Rendered(f"Beneficiary {n.mer_beneficiary_no} {outcome}", [header(title), *fields(pairs)])
+
+
+REVIEW_TITLES = {
+    "userOnboardingResultNotify": "Onboarding review",
+    "userHolderResultNotify": "Account holder review",
+    "virtualAccountNotify": "Virtual account",
+    "cardCancelResultNotify": "Card cancellation",
+    "shopBindResultNotify": "Shop binding",
+    "tradeOrderBindNotify": "Trade order binding",
+}
+
+
+def review_result(operation: str, n: models.ReviewResult, users: Mapping[str, str]) -> Rendered:
+    """Onboarding, holder, virtual-account, card, shop and trade-order outcomes: one shape."""
+    title = REVIEW_TITLES.get(operation, operation)
+    pairs = [("Whalet user", user_label(users, n.user_id)), ("Status", f"{status_icon(n.status)} {esc(n.status)}")]
+    if n.remark:
+        pairs.append(("Remark", esc(mask_digit_runs(n.remark))))
+    pairs += generic_pairs(n.model_extra or {})
+    return Rendered(f"{title}: {n.status}", [header(f"{status_icon(n.status)} {title}: {n.status}"), *fields(pairs)])
+
+
+def connectivity(n: models.ConnectivityNotice, users: Mapping[str, str]) -> Rendered:
+    text = f"Whalet connectivity check answered: “{esc(n.message)}”"
+    return Rendered(f"🔌 {text}", [section(f"🔌 {text}"), context(f"request `{esc(n.request_no)}`")])
+
+
+# --- everything else -------------------------------------------------------------------------------
+
+_SECRET_KEYS = ("account", "card", "iban", "bankno")
+_MONEY_KEYS = ("amount", "fee", "balance", "quota")
+
+
+def generic_value(key: str, value: Any, currency: Any = None) -> str:
+    """One field of an unknown notification, masked when it may be an account or card number."""
+    lowered = key.lower()
+    if any(word in lowered for word in _SECRET_KEYS) and not lowered.endswith("name"):
+        return mask(value) if not isinstance(value, (dict, list)) else MASKED_STRUCTURE
+    if isinstance(value, dict) and "currency" in value or any(word in lowered for word in _MONEY_KEYS):
+        return money_text(value, currency)
+    if isinstance(value, (dict, list)):
+        from whalet.envelope import dumps_compact  # exact numbers, no floats
+        return esc(mask_digit_runs(cut(dumps_compact(value), 300)))
+    if isinstance(value, Decimal) and value != value.to_integral_value():
+        return esc(value)
+    if lowered.endswith(("time", "date")):
+        return esc(value)
+    return esc(mask_digit_runs(str(value)))
+
+
+MASKED_STRUCTURE = "(hidden: may hold an account number)"
+
+
+def generic_pairs(body: Mapping[str, Any]) -> list[tuple[str, str]]:
+    currency = body.get("currency")
+    return [(str(key), generic_value(str(key), value, currency)) for key, value in body.items()]
+
+
+def generic(api_code: str, body: Any, users: Mapping[str, str], note: str = "") -> Rendered:
+    """An apiCode we do not know (or a body we cannot read): every field, masked."""
+    if isinstance(body, Mapping):
+        pairs = generic_pairs(body)
+        if "userId" in body:
+            pairs = [(k, user_label(users, body["userId"]) if k == "userId" else v) for k, v in pairs]
+    elif body is None:
+        pairs = []
+    else:
+        pairs = [("body", generic_value("body", body))]
+    blocks = [header(f"📨 Whalet notification: {api_code}")]
+    blocks += fields(pairs) if pairs else [section("_(no content)_")]
+    blocks.append(context(note or "The bot does not know this kind of notification yet, so it shows every field."))
+    status = f" ({body['status']})" if isinstance(body, Mapping) and body.get("status") else ""
+    return Rendered(f"Whalet notification {api_code}{esc(status)}", limit_blocks(blocks))
+
+
+# --- dispatch --------------------------------------------------------------------------------------
+
+Renderer = Callable[[Any, Mapping[str, str]], Rendered]
+
+
+def _review(operation: str) -> Renderer:
+    def render_review(n: Any, users: Mapping[str, str]) -> Rendered:
+        return review_result(operation, n, users)
+    return render_review
+
+
+RENDERERS: dict[str, Renderer] = {
+    "collectionReceivedNotify": collection,
+    "payoutResultNotify": transfer_result,
+    "payResultNotify": transfer_result,
+    "beneficiaryResultNotify": beneficiary_result,
+    "connectivityNotify": connectivity,
+    **{name: _review(name) for name in REVIEW_TITLES},
+}
+
+
+def render(operation: str | None, api_code: str, body: Any, users: Mapping[str, str]) -> Rendered:
+    """The message for one notification (replenish cards are rendered by the to-do module).
+
+    ``operation`` is the spec's name for ``api_code`` (None when unknown).
+    """
+    renderer = RENDERERS.get(operation or "")
+    if renderer is None:
+        return generic(api_code, body, users)
+    try:
+        typed = models.parse_notification(operation or api_code, body)
+    except ValidationError as exc:
+        problem = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_url=False)[:3])
+        return generic(api_code, body, users, note=f"Could not read this as a {operation}: {esc(problem)}")
+    return renderer(typed, users)
+
+
+def amount_of(body: Any) -> Money | None:
+    """The notification's main amount, if it has one (for digests and summaries)."""
+    if not isinstance(body, Mapping) or body.get("amount") is None:
+        return None
+    try:
+        return Money.parse(body["amount"], body.get("currency"))
+    except ValueError:
+        return None

@@ -1,0 +1,101 @@
+"""Tables of the notifications package (see bot.store for the migration format).
+
+The outbox's own tables are defined next to its code (``notifications.outbox``) and collected
+through this module, because ``bot.store`` asks one provider per package.
+
+- ``inbox``: every verified notification, stored BEFORE Whalet gets its ack. ``request_no`` is
+  unique (Whalet retries with the same requestNo) and so is ``dedupe_key`` = apiCode:business
+  id:status (the same event re-sent under a new requestNo). ``processed_at`` stays NULL until
+  the relay turned the row into outbox rows, in the same transaction.
+- ``replenish_todos``: EDD / trade documents requests as to-dos: OPEN -> TAKEN -> CLOSED.
+- ``digest_runs``: one row per (schedule, local date) so a restart neither skips nor repeats.
+- ``digest_schedules``: schedules added with `/whalet digest schedule` (the config file's live
+  in the config file).
+- ``balance_snapshots``: balances as each digest saw them, for "change since the last digest".
+"""
+
+from __future__ import annotations
+
+from notifications.outbox import MIGRATIONS as OUTBOX_MIGRATIONS
+
+MIGRATIONS: list[tuple[str, list[str]]] = [
+    *OUTBOX_MIGRATIONS,
+    (
+        "0300_notifications_0001",
+        [
+            """CREATE TABLE inbox (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                request_no TEXT NOT NULL UNIQUE,
+                api_code TEXT NOT NULL,
+                partner_id TEXT,
+                business_id TEXT,
+                status TEXT,
+                dedupe_key TEXT UNIQUE,
+                body TEXT NOT NULL,
+                received_at TEXT NOT NULL,
+                correlation_id TEXT NOT NULL,
+                processed_at TEXT,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                last_error TEXT,
+                outcome TEXT
+            )""",
+            "CREATE INDEX inbox_pending ON inbox(id) WHERE processed_at IS NULL",
+            "CREATE INDEX inbox_kind_time ON inbox(api_code, received_at)",
+            """CREATE TABLE replenish_todos (
+                replenish_id TEXT PRIMARY KEY,
+                kind TEXT NOT NULL CHECK (kind IN ('edd', 'trade')),
+                api_code TEXT,
+                user_id TEXT,
+                trade_id TEXT,
+                trade_type TEXT,
+                reason TEXT,
+                materials TEXT NOT NULL DEFAULT '[]',
+                deadline TEXT,
+                state TEXT NOT NULL CHECK (state IN ('OPEN', 'TAKEN', 'CLOSED')),
+                owner TEXT,
+                taken_at TEXT,
+                result TEXT,
+                remark TEXT,
+                closed_at TEXT,
+                reminded_at TEXT,
+                card_channel TEXT,
+                created_at TEXT NOT NULL
+            )""",
+            "CREATE INDEX replenish_open ON replenish_todos(state, deadline)",
+            """CREATE TABLE digest_runs (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                schedule_key TEXT NOT NULL,
+                run_date TEXT NOT NULL,
+                channel TEXT NOT NULL,
+                state TEXT NOT NULL CHECK (state IN ('running', 'done')),
+                attempts INTEGER NOT NULL DEFAULT 1,
+                started_at TEXT NOT NULL,
+                finished_at TEXT,
+                outbox_id INTEGER,
+                UNIQUE (schedule_key, run_date)
+            )""",
+            """CREATE TABLE digest_schedules (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                channel TEXT NOT NULL,
+                time TEXT NOT NULL,
+                timezone TEXT NOT NULL,
+                created_by TEXT,
+                created_at TEXT NOT NULL,
+                UNIQUE (channel, time, timezone)
+            )""",
+            """CREATE TABLE balance_snapshots (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                digest_run_id INTEGER NOT NULL,
+                channel TEXT NOT NULL,
+                taken_at TEXT NOT NULL,
+                user_id TEXT NOT NULL,
+                fund_source TEXT NOT NULL,
+                currency TEXT NOT NULL,
+                available TEXT NOT NULL,
+                pending TEXT NOT NULL,
+                frozen TEXT NOT NULL
+            )""",
+            "CREATE INDEX balance_snapshots_prev ON balance_snapshots(channel, user_id, fund_source, currency, id)",
+        ],
+    ),
+]

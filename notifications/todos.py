@@ -1,0 +1,81 @@
+"""The Slack side of replenish to-dos: the "I'll handle it" button and the reminder sweep.
+
+Both only change durable state and enqueue outbox rows in one transaction; Slack is reached
+through the outbox (the card update) or Bolt's ``respond`` (the ephemeral "already taken").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+from notifications import replenish
+from notifications import render_replenish as cards
+from notifications.outbox import enqueue_post, enqueue_update
+
+if TYPE_CHECKING:
+    from slack_bolt.async_app import AsyncApp
+
+    from bot.services import Services
+
+log = logging.getLogger("whalet_bot.todos")
+REMINDER_SWEEP_SECONDS = 60.0
+
+
+def _users(services: Services) -> dict[str, str]:
+    return {user.id: user.name for user in services.config.whalet.users}
+
+
+def take(services: Services, replenish_id: str, user_id: str) -> replenish.TakeOutcome:
+    """Make ``user_id`` the owner (compare-and-set), update the card, audit; one transaction."""
+    with services.store.transaction() as db:
+        outcome = replenish.take(db, replenish_id, user_id, services.clock.now())
+        if outcome.taken and outcome.todo is not None:
+            card = cards.card(outcome.todo, _users(services))
+            enqueue_update(db, ref=cards.ref(replenish_id), text=card.text, blocks=card.blocks)
+            services.store.audit(db, user_id, "replenish_taken", f"replenish:{replenish_id}")
+    if outcome.taken:
+        services.wake_outbox()
+    return outcome
+
+
+def send_due_reminders(services: Services) -> int:
+    """Post each due reminder once, in the card's thread; returns how many were queued."""
+    now = services.clock.now()
+    hours = services.config.notifications.reminder_hours
+    sent = 0
+    with services.store.transaction() as db:
+        for todo in replenish.due_reminders(db, now, hours):
+            if not replenish.mark_reminded(db, todo["replenish_id"], now):
+                continue
+            message = cards.reminder(todo)
+            enqueue_post(db, channel=todo["card_channel"], text=message.text, blocks=message.blocks,
+                         thread_ref=cards.ref(todo["replenish_id"]), kind="reminder")
+            sent += 1
+    if sent:
+        services.wake_outbox()
+    return sent
+
+
+async def reminder_loop(services: Services) -> None:
+    while True:
+        send_due_reminders(services)
+        await asyncio.sleep(REMINDER_SWEEP_SECONDS)
+
+
+def register_actions(app: AsyncApp, services: Services) -> None:
+    @app.action(cards.TAKE_ACTION)
+    async def on_take(ack: Any, body: dict[str, Any], respond: Any, client: Any) -> None:
+        await ack()
+        user_id = body["user"]["id"]
+        replenish_id = str(body["actions"][0]["value"])
+        outcome = take(services, replenish_id, user_id)
+        if outcome.taken:
+            return
+        text = outcome.reason
+        if body.get("response_url"):
+            await respond(text=text, response_type="ephemeral", replace_original=False)
+        else:
+            channel = (body.get("channel") or {}).get("id")
+            await client.chat_postEphemeral(channel=channel, user=user_id, text=text)

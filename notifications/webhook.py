@@ -1,0 +1,99 @@
+"""`POST /whalet/webhook`: verify, decrypt, store, THEN acknowledge (protocol spec §5).
+
+The order is the whole point. Whalet retries anything we do not acknowledge, so the ack is our
+promise that the notification is durable: it is written only after the inbox row is committed
+(``synchronous=FULL``). A duplicate is acknowledged too (Whalet must stop retrying) but stored
+once. No Slack or Whalet call happens on this path, so Slack being slow never makes Whalet
+retry; the relay loop is woken after the commit and does the rest.
+
+Answers: 200 + signed SUCCESS ack; 401 bad signature (logged, nothing stored); 400 not JSON,
+missing or over-long head fields, an undecryptable body, or addressed to another partner;
+413 body over 1 MiB (Content-Length checked first, then counted while reading).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response
+
+from notifications import inbox
+from notifications.routing import operation_name
+from whalet.envelope import MalformedEnvelope, SignatureInvalid, dumps_compact, loads_exact
+
+if TYPE_CHECKING:
+    from bot.services import Services
+
+log = logging.getLogger("whalet_bot.webhook")
+MAX_BODY_BYTES = 1 << 20
+PATH = "/whalet/webhook"
+
+
+class TooLarge(Exception):
+    pass
+
+
+async def read_capped(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
+    """The body, refusing more than ``limit`` bytes whatever Content-Length claims."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise TooLarge
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _refuse(status: int, reason: str) -> Response:
+    return JSONResponse({"error": reason}, status_code=status)
+
+
+def webhook_endpoint(services: Services, wake: Callable[[], None]) -> Callable[[Request], object]:
+    codec = services.whalet_codec
+    partner_id = services.settings.whalet_partner_id
+
+    async def receive(request: Request) -> Response:
+        try:
+            raw = await read_capped(request)
+        except TooLarge:
+            return _refuse(413, f"body larger than {MAX_BODY_BYTES} bytes")
+        except ClientDisconnect:
+            return _refuse(400, "client went away")
+        try:
+            message = loads_exact(raw)
+        except (ValueError, UnicodeDecodeError):
+            return _refuse(400, "body is not JSON")
+        try:
+            opened = codec.decode_notification(message)
+        except SignatureInvalid:
+            head = message.get("head") if isinstance(message, dict) else None
+            log.warning("webhook refused: bad signature", extra={
+                "event": "webhook_bad_signature", "client": request.client.host if request.client else "?",
+                "api_code": str(head.get("apiCode"))[:30] if isinstance(head, dict) else None,
+                "request_no": str(head.get("requestNo"))[:30] if isinstance(head, dict) else None})
+            return _refuse(401, "signature does not verify")
+        except MalformedEnvelope as exc:
+            return _refuse(400, str(exc))
+        head = opened.head
+        if head["partnerId"] != partner_id:
+            log.warning("webhook refused: addressed to partner %s", head["partnerId"][:30])
+            return _refuse(400, "notification is addressed to another partner")
+        operation = operation_name(services.config, head["apiCode"])
+        with services.store.transaction() as db:
+            stored = inbox.store(db, head, opened.body, operation, services.clock.now())
+        # committed: only now may Whalet hear that we have it
+        if stored.new:
+            wake()
+        log.info("webhook stored" if stored.new else "webhook duplicate acked", extra={
+            "event": "webhook_stored" if stored.new else "webhook_duplicate", "api_code": head["apiCode"],
+            "request_no": head["requestNo"], "correlation_id": stored.correlation_id})
+        ack = codec.encode_ack(head)
+        return Response(dumps_compact(ack), media_type="application/json")
+
+    return receive
