@@ -1,0 +1,169 @@
+"""`whalet-bot check` against the real sandbox and the Slack stand-in: every failure kind, with its fix."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from rich.console import Console
+
+from bot.check import CHECK_TEXT, run_checks
+from bot.localstack import DEMO_BOT_TOKEN, DEMO_CONFIG, DEMO_PARTNER_ID
+from bot.serving import ThreadedServer
+from bot.slack_standin.server import FakeSlack
+from whalet.envelope import generate_key_pair
+from whalet.sandbox import SandboxConfig, create_sandbox
+
+CHANNELS = {"C0APPROVALS", "C0COLLECT", "C0COMPLIANCE", "C0FINANCE", "C0ALERTS"}
+
+
+@dataclass
+class World:
+    sandbox: Any
+    fake: FakeSlack
+    sandbox_url: str
+    config_path: Path
+    tmp: Path
+
+    def settings(self, **changes: Any) -> dict[str, Any]:
+        values = dict(
+            slack_bot_token=DEMO_BOT_TOKEN, slack_signing_secret="s3cret",
+            slack_api_base_url=self.fake.url + "/api/", whalet_base_url=self.sandbox_url + "/api",
+            whalet_partner_id=DEMO_PARTNER_ID,
+            whalet_partner_private_key=str(self.sandbox.keys.partner_private),
+            whalet_public_key_source=str(self.sandbox.keys.whalet_public),
+            whalet_bot_config=self.config_path, _env_file=None)
+        values.update(changes)
+        return values
+
+
+@pytest.fixture
+def world(tmp_path: Path, stack_keys: Path) -> Iterator[World]:
+    sandbox = create_sandbox(SandboxConfig(keys_dir=stack_keys, partner_id=DEMO_PARTNER_ID))
+    config_path = tmp_path / "whalet-bot.toml"
+    config_path.write_text(DEMO_CONFIG, encoding="utf-8")
+    with ThreadedServer(sandbox.app) as sandbox_server:
+        fake = FakeSlack(bot_token=DEMO_BOT_TOKEN).serve()
+        fake.channel_names["C0APPROVALS"] = "payout-approvals"
+        try:
+            yield World(sandbox, fake, sandbox_server.url, config_path, tmp_path)
+        finally:
+            fake.stop()
+
+
+def check(world: World, config_path: Path | None = None, **changes: Any) -> tuple[int, list[str]]:
+    buffer = io.StringIO()
+    code = run_checks(world.settings(**changes), config_path, Console(file=buffer, width=400))
+    return code, buffer.getvalue().splitlines()
+
+
+def line(lines: list[str], start: str) -> str:
+    found = [text for text in lines if text.startswith(start)]
+    assert len(found) == 1, f"no single line starting {start!r} in:\n" + "\n".join(lines)
+    return found[0]
+
+
+def test_everything_passes_and_channels_are_tried_without_leaving_messages(world: World) -> None:
+    code, lines = check(world)
+    assert code == 0, "\n".join(lines)
+    assert all(text.startswith("PASS  ") for text in lines), lines
+    line(lines, "PASS  Whalet connectivity")
+    line(lines, "PASS  Slack auth.test")
+    posted = {c.params["channel"] for c in world.fake.calls("chat.postMessage")}
+    assert posted == CHANNELS
+    assert {c.params["text"] for c in world.fake.calls("chat.postMessage")} == {CHECK_TEXT}
+    assert world.fake.messages() == []  # each test message was deleted again
+    assert "can post in #payout-approvals (C0APPROVALS)" in line(lines, "PASS  can post in #payout-approvals")
+
+
+def test_wrong_partner_id(world: World) -> None:
+    code, lines = check(world, whalet_partner_id="PNOBODY99")
+    assert code == 1
+    assert "Whalet does not know partner id PNOBODY99: check WHALET_PARTNER_ID" in line(lines, "FAIL  Whalet connectivity")
+
+
+def test_key_pair_the_sandbox_does_not_know(world: World) -> None:
+    private_pem, _ = generate_key_pair()
+    stranger = world.tmp / "stranger.pem"
+    stranger.write_bytes(private_pem)
+    code, lines = check(world, whalet_partner_private_key=str(stranger))
+    assert code == 1
+    line(lines, "PASS  partner private key")  # it loads: only Whalet can tell it is not ours
+    failure = line(lines, "FAIL  Whalet connectivity")
+    assert "Whalet could not verify our signature: check WHALET_PARTNER_PRIVATE_KEY" in failure
+    assert "partner_public.pem" in failure
+
+
+def test_wrong_whalet_public_key(world: World) -> None:
+    _, other_public = generate_key_pair()
+    code, lines = check(world, whalet_public_key_source=other_public.decode())
+    assert code == 1
+    assert "Whalet's answer did not verify: check WHALET_PUBLIC_KEY" in line(lines, "FAIL  Whalet connectivity")
+
+
+def test_unreachable_whalet(world: World) -> None:
+    code, lines = check(world, whalet_base_url="http://127.0.0.1:9/api")
+    assert code == 1
+    assert "could not reach Whalet at http://127.0.0.1:9/api: check WHALET_BASE_URL" in line(
+        lines, "FAIL  Whalet connectivity")
+
+
+def test_slack_token_rejected(world: World) -> None:
+    code, lines = check(world, slack_bot_token="xoxb-revoked")
+    assert code == 1
+    failure = line(lines, "FAIL  Slack auth.test")
+    assert "invalid_auth" in failure
+    assert "Slack rejected SLACK_BOT_TOKEN: reinstall the app and copy the Bot User OAuth Token" in failure
+    line(lines, "PASS  Whalet connectivity")  # one failure does not hide the others
+    assert world.fake.calls("chat.postMessage") == []
+
+
+def test_channel_not_accessible(world: World) -> None:
+    world.fake.deny_channel("C0APPROVALS", "not_in_channel")
+    world.fake.deny_channel("C0ALERTS", "channel_not_found")
+    code, lines = check(world)
+    assert code == 1
+    assert "invite @whalet to #payout-approvals" in line(lines, "FAIL  can post in #payout-approvals")
+    assert "no channel C0ALERTS that the bot can see" in line(lines, "FAIL  can post in C0ALERTS")
+    line(lines, "PASS  can post in #c0finance")
+    assert sum(text.startswith("FAIL") for text in lines) == 2
+
+
+def test_partner_key_must_be_rsa_2048(world: World) -> None:
+    small = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    path = world.tmp / "small.pem"
+    path.write_bytes(small.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                         serialization.NoEncryption()))
+    code, lines = check(world, whalet_partner_private_key=str(path))
+    assert code == 1
+    assert "1024 bits" in line(lines, "FAIL  partner private key")
+    assert "whalet-bot keys generate" in line(lines, "FAIL  partner private key")
+    line(lines, "SKIP  Whalet connectivity")
+
+
+def test_unreadable_key_and_broken_policy_file(world: World) -> None:
+    broken = world.tmp / "broken.toml"
+    broken.write_text(DEMO_CONFIG.replace('ttl_minutes = 30', 'ttl_minutes = "soon"'), encoding="utf-8")
+    code, lines = check(world, config_path=broken, whalet_public_key_source="not a key")
+    assert code == 1
+    assert "WHALET_PUBLIC_KEY" in line(lines, "FAIL  Whalet public key")
+    failure = line(lines, f"FAIL  policy file {broken}")
+    assert "ttl_minutes" in failure and "whalet-bot.example.toml" in failure
+
+
+def test_missing_settings_are_named_and_the_rest_skipped(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(world.tmp)  # no .env here
+    buffer = io.StringIO()
+    code = run_checks({"_env_file": None}, world.config_path, Console(file=buffer, width=400))
+    lines = buffer.getvalue().splitlines()
+    assert code == 1
+    failure = line(lines, "FAIL  settings")
+    assert "SLACK_BOT_TOKEN: missing" in failure and "WHALET_PARTNER_ID: missing" in failure
+    line(lines, "SKIP  Whalet connectivity")
+    line(lines, "SKIP  Slack auth.test")
