@@ -114,21 +114,23 @@ class WhaletClient:
 
     async def _send_once(self, op: Operation, body: Any, request_no: str) -> Opened:
         api_code = self.api_codes[op.name]
-        where = {"api_code": api_code, "request_no": request_no}
         started = time.perf_counter()
         outcome = "ok"
         try:
             try:
                 payload = dumps_compact(self._codec.encode_request(self.partner_id, api_code, request_no, body))
             except (EnvelopeError, TypeError, ValueError) as exc:
-                raise RequestNotSent(f"cannot encode {op.name}: {exc}", transient=False, **where) from exc
+                raise RequestNotSent(f"cannot encode {op.name}: {exc}", transient=False, api_code=api_code,
+                                     request_no=request_no) from exc
             try:
                 response = await self._http.post(self.url, content=payload.encode("utf-8"),
                                                  headers={"Content-Type": "application/json; charset=utf-8"})
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol) as exc:
-                raise RequestNotSent(f"{op.name} not sent: {type(exc).__name__}: {exc}", **where) from exc
+                raise RequestNotSent(f"{op.name} not sent: {type(exc).__name__}: {exc}", api_code=api_code,
+                                     request_no=request_no) from exc
             except httpx.TransportError as exc:  # read/write timeout, cut connection, protocol error
-                raise OutcomeUnknown(f"{op.name} sent, no answer: {type(exc).__name__}: {exc}", **where) from exc
+                raise OutcomeUnknown(f"{op.name} sent, no answer: {type(exc).__name__}: {exc}", api_code=api_code,
+                                     request_no=request_no) from exc
             opened = self._open(op, response, api_code, request_no)
             outcome = opened.head.get("code", "")
             return opened
@@ -164,8 +166,9 @@ class WhaletClient:
         """Build the request (bad arguments: RequestNotSent), call, parse the answer (unreadable: OutcomeUnknown)."""
         try:
             body = request()
-        except ValidationError as exc:
-            raise RequestNotSent(_readable(exc), transient=False, api_code=operation) from exc
+        except ValueError as exc:  # pydantic's ValidationError included: bad arguments, nothing sent
+            reason = _readable(exc) if isinstance(exc, ValidationError) else str(exc)
+            raise RequestNotSent(reason, transient=False, api_code=operation) from exc
         opened = await self.call(operation, body)
         try:
             return parse(opened.body)
@@ -187,16 +190,16 @@ class WhaletClient:
     async def query_currency_balance(self, user_id: str, fund_source: str,
                                      currency: str | None = None) -> list[m.CurrencyBalance]:
         return await self._typed("queryCurrencyBalance", lambda: m.CurrencyBalanceQuery(
-            user_id=user_id, fund_source=fund_source, currency=currency), m.parse_balances)
+            user_id=user_id, fund_source=m.FundSource(fund_source), currency=currency), m.parse_balances)
 
     async def query_platform_balance(self, fund_source: str | None = None,
                                      currency: str | None = None) -> list[m.CurrencyBalance]:
         return await self._typed("queryPlatformBalance", lambda: m.PlatformBalanceQuery(
-            fund_source=fund_source, currency=currency), m.parse_balances)
+            fund_source=m.FundSource(fund_source) if fund_source else None, currency=currency), m.parse_balances)
 
     async def query_rate(self, user_id: str, currency: str, to_currency: str, fund_source: str) -> m.RateQuote:
         return await self._typed("queryRate", lambda: m.RateQuery(
-            user_id=user_id, currency=currency, to_currency=to_currency, fund_source=fund_source),
+            user_id=user_id, currency=currency, to_currency=to_currency, fund_source=m.FundSource(fund_source)),
             self._one(m.RateQuote))
 
     # --- payouts and pays (money-moving: never retried here) ---------------------------------------
@@ -205,7 +208,7 @@ class WhaletClient:
                            to_currency: str, beneficiary_id: str, purpose: str, *, rate_id: str | None = None,
                            remark: str | None = None) -> m.PayoutApplyResult:
         return await self._typed("payoutApply", lambda: m.PayoutApplyRequest(
-            user_id=user_id, mer_order_no=mer_order_no, fund_source=fund_source, amount=amount,
+            user_id=user_id, mer_order_no=mer_order_no, fund_source=m.FundSource(fund_source), amount=amount,
             to_currency=to_currency, beneficiary_id=beneficiary_id, purpose=purpose, rate_id=rate_id,
             remark=remark), self._one(m.PayoutApplyResult, currency=amount.currency, toCurrency=to_currency))
 
@@ -253,7 +256,7 @@ class WhaletClient:
     async def _records(self, operation: str, user_id: str, start: datetime | str, end: datetime | str,
                        status: str | None, mer_order_no: str | None, page_num: int, page_size: int) -> m.RecordPage:
         return await self._typed(operation, lambda: m.RecordQuery(
-            user_id=user_id, start_time=start, end_time=end, status=status, mer_order_no=mer_order_no,
+            user_id=user_id, start_time=m.parse_whalet_time(start), end_time=m.parse_whalet_time(end), status=status, mer_order_no=mer_order_no,
             page_num=page_num, page_size=page_size),
             self._one(m.RecordPage, total=0, pageNum=page_num, pageSize=page_size))
 
@@ -289,13 +292,13 @@ class WhaletClient:
             lambda body: [m.ReplenishItem.model_validate(r) for r in m.rows_of(body)])
 
     async def edd_replenish_submit(self, user_id: str, replenish_id: str,
-                                   materials: dict[str, Any]) -> m.ReplenishSubmitResult:
+                                   materials: dict[str, Any] | list[Any]) -> m.ReplenishSubmitResult:
         return await self._typed("eddReplenishSubmit", lambda: m.EddReplenishSubmitRequest(
             user_id=user_id, replenish_id=replenish_id, materials=materials),
             self._one(m.ReplenishSubmitResult, replenishId=replenish_id))
 
     async def trade_replenish_submit(self, user_id: str, replenish_id: str, trade_id: str,
-                                     materials: dict[str, Any]) -> m.ReplenishSubmitResult:
+                                     materials: dict[str, Any] | list[Any]) -> m.ReplenishSubmitResult:
         return await self._typed("tradeReplenishSubmit", lambda: m.TradeReplenishSubmitRequest(
             user_id=user_id, replenish_id=replenish_id, trade_id=trade_id, materials=materials),
             self._one(m.ReplenishSubmitResult, replenishId=replenish_id))

@@ -517,7 +517,7 @@ class EddReplenishQueryRequest(Outbound):
 class EddReplenishSubmitRequest(Outbound):
     user_id: str
     replenish_id: str
-    materials: dict[str, Any]
+    materials: dict[str, Any] | list[Any]  # documents; the spec leaves their shape open
 
 
 class TradeReplenishSubmitRequest(EddReplenishSubmitRequest):

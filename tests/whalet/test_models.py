@@ -155,14 +155,14 @@ def test_bad_requests_fail_before_reaching_whalet(changes):
 
 
 def test_record_query_paging_and_time_window():
-    wire = m.RecordQuery(user_id="U1", start_time="2024-10-01 00:00:00",
-                         end_time=datetime(2024, 10, 2, tzinfo=timezone.utc)).to_wire()
+    wire = m.RecordQuery.model_validate({"user_id": "U1", "start_time": "2024-10-01 00:00:00",
+                                         "end_time": datetime(2024, 10, 2, tzinfo=timezone.utc)}).to_wire()
     assert wire == {"userId": "U1", "startTime": "2024-10-01 00:00:00", "endTime": "2024-10-02 08:00:00",
                     "pageNum": 1, "pageSize": 10}
     for bad in ({"page_size": 101}, {"page_num": 0}, {"start_time": "2024-10-03 00:00:00"}):
         with pytest.raises(ValidationError):
-            m.RecordQuery(**{"user_id": "U1", "start_time": "2024-10-01 00:00:00",
-                             "end_time": "2024-10-02 00:00:00", **bad})
+            m.RecordQuery.model_validate({"user_id": "U1", "start_time": "2024-10-01 00:00:00",
+                                          "end_time": "2024-10-02 00:00:00", **bad})
 
 
 def test_beneficiary_account_number_stays_out_of_reprs():
