@@ -83,6 +83,92 @@ def keys_generate(directory: Path = typer.Argument(..., help="Folder for the new
     typer.echo(f"Wrote {public_path} (give this one to Whalet)")
 
 
+def _terminal() -> bool:
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def _local_stack(workdir: Optional[Path]):  # type: ignore[no-untyped-def]
+    """The demo / console stack; a start-up failure is one message, not a traceback."""
+    from bot.localstack import start_local_stack
+
+    try:
+        return start_local_stack(workdir)
+    except (SettingsError, ConfigError, OSError, RuntimeError) as exc:
+        _fail(f"Could not start the local stack: {exc}")
+
+
+@app.command()
+def demo(
+    interactive: Optional[bool] = typer.Option(
+        None, "--interactive/--no-interactive",
+        help="Pause between steps (default: yes in a terminal, no in CI and pipes)."),
+    workdir: Optional[Path] = typer.Option(
+        None, help="Keep the database and keys in this folder (default: a temporary one)."),
+) -> None:
+    """Play the whole product on loopback: Whalet sandbox, a Slack stand-in and the real app.
+
+    Needs no credentials. Exits 0 only if every step produced its expected Slack effect.
+    """
+    from rich.console import Console
+
+    from bot.demo import run_demo
+
+    stack = _local_stack(workdir)
+    try:
+        code = run_demo(_terminal() if interactive is None else interactive, Console(), workdir, stack=stack)
+    finally:
+        stack.stop()
+    raise typer.Exit(code=code)
+
+
+@app.command()
+def console(
+    user: str = typer.Option("U0REQ", "--as", help="The Slack user you start as."),
+    workdir: Optional[Path] = typer.Option(
+        None, help="Keep the database and keys in this folder (default: a temporary one)."),
+) -> None:
+    """Type /whalet commands as demo Slack users against the local stack (:help inside)."""
+    from rich.console import Console
+
+    from bot.console import run_console
+
+    stack = _local_stack(workdir)
+    try:
+        run_console(stack, Console(), user=user)
+    finally:
+        stack.stop()
+
+
+@app.command()
+def check(config: Optional[Path] = typer.Option(None, help="Policy file (default: WHALET_BOT_CONFIG).")) -> None:
+    """Validate settings, keys and the policy file; call Whalet connectivity and Slack; try each channel.
+
+    Prints one PASS / FAIL line per item with the fix; exits 0 only if everything passed.
+    """
+    from rich.console import Console
+
+    from bot.check import run_checks
+
+    raise typer.Exit(code=run_checks(None, config, Console(highlight=False)))
+
+
+@app.command()
+def manifest(
+    url: str = typer.Option(..., help="The public base URL of this bot, e.g. https://bot.example.org"),
+    allow_http: bool = typer.Option(False, help="Accept an http:// URL (local tunnels only)."),
+    file: Optional[Path] = typer.Option(None, help="Manifest to fill in (default: the shipped app_manifest.yml)."),
+) -> None:
+    """Print app_manifest.yml with this deployment's request URLs, ready for Slack's app settings."""
+    from bot.manifest import ManifestError, render_manifest
+
+    try:
+        text = render_manifest(url, allow_http=allow_http, source=file)
+    except ManifestError as exc:
+        _fail(str(exc))
+        return
+    typer.echo(text, nl=not text.endswith("\n"))
+
+
 def main() -> None:
     app(prog_name="whalet-bot")
 
