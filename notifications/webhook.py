@@ -69,10 +69,12 @@ def webhook_endpoint(services: Services, wake: Callable[[], None]) -> Callable[[
             message = loads_exact(raw)
         except (ValueError, UnicodeDecodeError):
             return _refuse(400, "body is not JSON")
+        if not isinstance(message, dict):
+            return _refuse(400, "body is not a JSON object")
         try:
             opened = codec.decode_notification(message)
         except SignatureInvalid:
-            head = message.get("head") if isinstance(message, dict) else None
+            head = message.get("head")
             log.warning("webhook refused: bad signature", extra={
                 "event": "webhook_bad_signature", "client": request.client.host if request.client else "?",
                 "api_code": str(head.get("apiCode"))[:30] if isinstance(head, dict) else None,

@@ -1,0 +1,133 @@
+"""A light harness for the notifications package: real services, no Slack, optional HTTP.
+
+Most tests here need the webhook over real HTTP and the database, not the whole stack: they
+build ``Services`` exactly as production does (``bot.wiring.build_services``), serve only the
+webhook route with uvicorn on loopback, and drive the relay by calling it. End-to-end tests use
+the lead's ``stack`` fixture instead.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+import notifications
+from bot.clock import Clock, FrozenClock
+from bot.config import BotConfig
+from bot.serving import ThreadedServer
+from bot.services import Services
+from bot.settings import load_settings
+from bot.wiring import build_services
+from whalet.envelope import EnvelopeCodec, dumps_compact
+from whalet.sandbox import SandboxKeys
+
+PARTNER_ID = "PDEMO0001"
+_numbers = itertools.count(1)
+
+BASE_CONFIG = """
+[whalet]
+users = [{ id = "U10001", name = "Acme Trading Ltd" }, { id = "U10002", name = "Globex Export Co" }]
+
+[approvals]
+channel = "C0APPROVALS"
+tiers = [ { currency = "USD", up_to = "10000", approvals = 1 } ]
+
+[[routes]]
+events = ["collections"]
+channel = "C0COLLECT"
+
+[[routes]]
+events = ["replenish"]
+channel = "C0COMPLIANCE"
+mention = "S0COMPLY"
+
+[notifications]
+default_channel = "C0FINANCE"
+alerts_channel = "C0ALERTS"
+reminder_hours = 24
+"""
+
+
+def config_from(text: str) -> BotConfig:
+    import tomllib
+
+    return BotConfig.model_validate(tomllib.loads(text))
+
+
+@dataclass
+class Harness:
+    services: Services
+    whalet: EnvelopeCodec  # Whalet's side: signs notifications, opens our acks
+    url: str
+
+    def envelope(self, api_code: str, body: Any, request_no: str | None = None,
+                 partner_id: str = PARTNER_ID) -> dict[str, Any]:
+        return self.whalet.encode_request(partner_id, api_code, request_no or f"WN{next(_numbers):010d}", body)
+
+    def post(self, message: dict[str, Any] | bytes, **headers: str) -> httpx.Response:
+        raw = message if isinstance(message, bytes) else dumps_compact(message).encode()
+        return httpx.post(self.url + "/whalet/webhook", content=raw, timeout=10,
+                          headers={"Content-Type": "application/json", **headers})
+
+    def send(self, api_code: str, body: Any, request_no: str | None = None) -> httpx.Response:
+        return self.post(self.envelope(api_code, body, request_no))
+
+    def rows(self, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
+        with self.services.store.read() as db:
+            return list(db.query(sql, params or []))
+
+    def outbox(self) -> list[dict[str, Any]]:
+        return self.rows("SELECT * FROM outbox ORDER BY id")
+
+    async def relay(self) -> int:
+        from notifications.relay import relay_pending
+
+        return await relay_pending(self.services)
+
+
+def make_services(tmp: Path, keys: SandboxKeys, config_toml: str = BASE_CONFIG, clock: Clock | None = None,
+                  whalet_url: str = "http://127.0.0.1:9/api", db_name: str = "bot.db") -> Services:
+    settings = load_settings(
+        slack_bot_token="xoxb-test", slack_signing_secret="s" * 32, slack_api_base_url="http://127.0.0.1:9/api/",
+        whalet_base_url=whalet_url, whalet_partner_id=PARTNER_ID,
+        whalet_partner_private_key=str(keys.partner_private), whalet_public_key_source=str(keys.whalet_public),
+        whalet_bot_db=tmp / db_name, _env_file=None)
+    return build_services(settings, config_from(config_toml), clock)
+
+
+@pytest.fixture
+def frozen() -> FrozenClock:
+    return FrozenClock(datetime(2024, 5, 1, 1, 30, tzinfo=UTC))  # 09:30 in Shanghai
+
+
+@pytest.fixture
+def harness_factory(tmp_path: Path, sandbox_keys: SandboxKeys) -> Iterator[Callable[..., Harness]]:
+    servers: list[ThreadedServer] = []
+    built: list[Services] = []
+
+    def make(config_toml: str = BASE_CONFIG, clock: Clock | None = None, whalet_url: str = "http://127.0.0.1:9/api",
+             db_name: str = "bot.db") -> Harness:
+        services = make_services(tmp_path, sandbox_keys, config_toml, clock, whalet_url, db_name)
+        built.append(services)
+        server = ThreadedServer(Starlette(routes=notifications.routes(services))).start()
+        servers.append(server)
+        return Harness(services, sandbox_keys.whalet_codec(), server.url)
+
+    yield make
+    for server in servers:
+        server.stop()
+    for services in built:
+        services.store.close()
+
+
+@pytest.fixture
+def harness(harness_factory: Callable[..., Harness], frozen: FrozenClock) -> Harness:
+    return harness_factory(clock=frozen)

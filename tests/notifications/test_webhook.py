@@ -1,0 +1,160 @@
+"""POST /whalet/webhook over real HTTP: verify, store, then ack; refuse what cannot be trusted."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+
+import pytest
+
+from tests.notifications.conftest import Harness
+from whalet.envelope import loads_exact
+
+COLLECTION = {"userId": "U10001", "collectionId": "COL0001", "virtualAccountNo": "6222020000001234",
+              "fundSource": "B2C", "currency": "USD",
+              "amount": {"amount": Decimal("1200.50"), "cent": 120050, "centFactor": 100, "currency": "USD"},
+              "payerName": "Wayne Enterprises", "payerAccount": "GB29NWBK60161331926819",
+              "receivedTime": "2024-05-01 09:29:00", "status": "SUCCESS"}
+
+
+def inbox_rows(h: Harness) -> list[dict]:  # type: ignore[type-arg]
+    return h.rows("SELECT * FROM inbox ORDER BY id")
+
+
+def test_valid_notification_is_stored_then_acked_with_a_signed_success(harness: Harness) -> None:
+    message = harness.envelope("collectionReceivedNotify", COLLECTION, request_no="WN0000000001")
+    response = harness.post(message)
+    assert response.status_code == 200
+    ack = harness.whalet.decode_response(response.content)  # verifies our signature
+    assert ack.head["code"] == "SUCCESS" and ack.head["requestNo"] == "WN0000000001"
+    assert ack.head["apiCode"] == "collectionReceivedNotify" and ack.body is None
+    [row] = inbox_rows(harness)
+    assert row["request_no"] == "WN0000000001"
+    assert row["dedupe_key"] == "collectionReceivedNotify:COL0001:SUCCESS"
+    assert row["processed_at"] is None and row["received_at"] == "2024-05-01T01:30:00+00:00"
+    body = loads_exact(row["body"])
+    assert body["amount"]["amount"] == Decimal("1200.50") and isinstance(body["amount"]["amount"], Decimal)
+
+
+def test_same_request_no_and_same_event_under_new_request_no_are_acked_once_stored(harness: Harness) -> None:
+    first = harness.envelope("collectionReceivedNotify", COLLECTION, request_no="WN1")
+    assert harness.post(first).status_code == 200
+    assert harness.post(first).status_code == 200  # Whalet's retry: same bytes
+    again = harness.send("collectionReceivedNotify", COLLECTION, request_no="WN2")  # same event, new requestNo
+    assert again.status_code == 200
+    assert harness.whalet.decode_response(again.content).head["requestNo"] == "WN2"
+    other_status = harness.send("collectionReceivedNotify", {**COLLECTION, "status": "REVERSED"}, request_no="WN3")
+    assert other_status.status_code == 200
+    assert [r["request_no"] for r in inbox_rows(harness)] == ["WN1", "WN3"]
+
+
+async def test_twenty_copies_from_eight_senders_give_one_row_and_one_post(harness: Harness) -> None:
+    message = harness.envelope("collectionReceivedNotify", COLLECTION, request_no="WNCONCURRENT")
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        codes = list(pool.map(lambda _: harness.post(message).status_code, range(20)))
+    assert codes == [200] * 20
+    assert len(inbox_rows(harness)) == 1
+    await harness.relay()
+    await harness.relay()
+    posts = [r for r in harness.outbox() if r["op"] == "post"]
+    assert [(p["channel"], p["kind"]) for p in posts] == [("C0COLLECT", "collection")]
+
+
+def _tamper_sign(message: dict) -> dict:  # type: ignore[type-arg]
+    raw = bytearray(base64.b64decode(message["head"]["sign"]))
+    raw[10] ^= 0x01
+    message["head"]["sign"] = base64.b64encode(bytes(raw)).decode()
+    return message
+
+
+def _tamper_body(message: dict) -> dict:  # type: ignore[type-arg]
+    raw = bytearray(base64.b64decode(message["body"]["encrypt"]))
+    raw[-1] ^= 0x01
+    message["body"]["encrypt"] = base64.b64encode(bytes(raw)).decode()
+    return message
+
+
+def _set_head(field: str, value: str):  # type: ignore[no-untyped-def]
+    def change(message: dict) -> dict:  # type: ignore[type-arg]
+        message["head"][field] = value
+        return message
+    return change
+
+
+@pytest.mark.parametrize("tamper", [
+    _tamper_sign, _tamper_body, _set_head("apiCode", "payoutResultNotify"), _set_head("requestNo", "WNOTHER"),
+    _set_head("partnerId", "PEVIL"), _set_head("version", "1.1"),
+], ids=["sign", "body", "apiCode", "requestNo", "partnerId", "version"])
+def test_tampered_messages_get_401_and_nothing_is_stored(harness: Harness, tamper) -> None:  # type: ignore[no-untyped-def]
+    message = tamper(copy.deepcopy(harness.envelope("collectionReceivedNotify", COLLECTION)))
+    response = harness.post(message)
+    assert response.status_code == 401
+    assert inbox_rows(harness) == []
+
+
+def test_notification_signed_by_another_key_is_refused(harness: Harness) -> None:
+    from whalet.envelope import EnvelopeCodec, generate_key_pair, load_private_key, load_public_key
+
+    private_pem, _ = generate_key_pair()
+    impostor = EnvelopeCodec(load_private_key(private_pem), load_public_key(harness.services.settings.whalet_public_key_source))
+    message = impostor.encode_request("PDEMO0001", "collectionReceivedNotify", "WNFAKE", COLLECTION)
+    assert harness.post(message).status_code == 401
+    assert inbox_rows(harness) == []
+
+
+@pytest.mark.parametrize("raw", [
+    b"not json", b"[1,2]", b'{"body": {}}', b'{"head": "x"}',
+    json.dumps({"head": {"partnerId": "PDEMO0001", "apiCode": "x", "version": "1.0", "sign": "AA=="}}).encode(),
+], ids=["text", "array", "no-head", "head-not-object", "no-requestNo"])
+def test_malformed_bodies_and_missing_head_fields_get_400(harness: Harness, raw: bytes) -> None:
+    assert harness.post(raw).status_code == 400
+    assert inbox_rows(harness) == []
+
+
+def test_missing_head_field_on_a_real_envelope_gets_400(harness: Harness) -> None:
+    message = harness.envelope("collectionReceivedNotify", COLLECTION)
+    del message["head"]["requestNo"]
+    assert harness.post(message).status_code == 400
+    assert inbox_rows(harness) == []
+
+
+def test_other_partner_id_validly_signed_is_refused_with_400(harness: Harness) -> None:
+    message = harness.envelope("collectionReceivedNotify", COLLECTION, partner_id="PSOMEONEELSE")
+    assert harness.post(message).status_code == 400
+    assert inbox_rows(harness) == []
+
+
+def test_body_over_one_mebibyte_gets_413_even_without_content_length(harness: Harness) -> None:
+    import httpx
+
+    big = b'{"head": {}, "pad": "' + b"x" * (1 << 20) + b'"}'
+    assert harness.post(big).status_code == 413
+
+    def chunks():  # type: ignore[no-untyped-def]
+        for start in range(0, len(big), 65536):
+            yield big[start:start + 65536]
+
+    streamed = httpx.post(harness.url + "/whalet/webhook", content=chunks(), timeout=10)  # chunked: no length
+    assert streamed.status_code == 413
+    assert inbox_rows(harness) == []
+
+
+def test_unknown_api_code_is_stored_and_acked(harness: Harness) -> None:
+    response = harness.send("walletFrozenNotify", {"userId": "U10001", "cardNo": "4111111111111111"})
+    assert response.status_code == 200
+    [row] = inbox_rows(harness)
+    assert row["api_code"] == "walletFrozenNotify" and row["dedupe_key"] is None
+
+
+def test_ack_only_after_commit_a_failing_store_means_no_ack(harness: Harness) -> None:
+    """If the row cannot be written, Whalet must not get SUCCESS (it will retry)."""
+    with harness.services.store.transaction() as db:
+        db.execute("CREATE TRIGGER inbox_full BEFORE INSERT ON inbox BEGIN SELECT RAISE(ABORT, 'disk full'); END")
+    response = harness.send("collectionReceivedNotify", COLLECTION)
+    assert response.status_code == 500
+    with harness.services.store.transaction() as db:
+        db.execute("DROP TRIGGER inbox_full")
+    assert inbox_rows(harness) == []
