@@ -167,3 +167,23 @@ def test_missing_settings_are_named_and_the_rest_skipped(world: World, monkeypat
     assert "SLACK_BOT_TOKEN: missing" in failure and "WHALET_PARTNER_ID: missing" in failure
     line(lines, "SKIP  Whalet connectivity")
     line(lines, "SKIP  Slack auth.test")
+
+
+def test_cli_check_reads_the_environment_and_sets_the_exit_code(world: World,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from bot.cli import app
+
+    monkeypatch.chdir(world.tmp)  # no stray .env
+    env = {"SLACK_BOT_TOKEN": DEMO_BOT_TOKEN, "SLACK_SIGNING_SECRET": "s3cret",
+           "SLACK_API_BASE_URL": world.fake.url + "/api/", "WHALET_BASE_URL": world.sandbox_url + "/api",
+           "WHALET_PARTNER_ID": DEMO_PARTNER_ID, "WHALET_PARTNER_PRIVATE_KEY": str(world.sandbox.keys.partner_private),
+           "WHALET_PUBLIC_KEY": str(world.sandbox.keys.whalet_public)}
+    passed = CliRunner().invoke(app, ["check", "--config", str(world.config_path)], env=env)
+    assert passed.exit_code == 0, passed.output
+    assert "PASS  Whalet connectivity" in passed.output
+    failed = CliRunner().invoke(app, ["check", "--config", str(world.config_path)],
+                                env=env | {"SLACK_BOT_TOKEN": "xoxb-wrong"})
+    assert failed.exit_code == 1
+    assert "FAIL  Slack auth.test" in failed.output and "Traceback" not in failed.output
