@@ -1,0 +1,95 @@
+"""The Sandbox: wires state, gateway, notifier and operator endpoints into one Starlette app.
+
+One event loop owns everything: state changes are synchronous functions (atomic within the
+loop), and a background ticker fires due items (payout results, retries) about every 100 ms or
+at once when something new is queued.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import threading
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.routing import Route
+
+from .clock import Timeline, VirtualClock
+from .config import SandboxConfig
+from .faults import Faults
+from .gateway import Gateway
+from .keys import SandboxKeys, ensure_keys
+from .notifier import Notifier
+from .operator import operator_routes
+from .state import State
+
+TICK_S = 0.1
+
+
+class Sandbox:
+    def __init__(self, config: SandboxConfig) -> None:
+        self.config = config
+        self.keys: SandboxKeys = ensure_keys(config.keys_dir)
+        self.clock = VirtualClock()
+        self.timeline = Timeline(self.clock)
+        codec = self.keys.whalet_codec()  # loading RSA keys is slow-ish: once per sandbox
+        self.notifier = Notifier(codec, config.partner_id, self.clock, config.webhook_url,
+                                 config.retry_time_scale, config.notify_timeout_s)
+        self.state = State.create(self.clock, self.timeline, self.notifier.enqueue, config.seed,
+                                  config.payout_result_delay_s)
+        self.faults = Faults(random.Random(config.seed))
+        self.gateway = Gateway(self.state, codec, config.partner_id, self.faults, config.latency_ms)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._event: asyncio.Event | None = None
+        self._loop_thread: int | None = None
+        self.notifier.wake = self.wake
+        self.app = Starlette(routes=[Route("/api", self.gateway.handle, methods=["POST"]), *operator_routes(self)],
+                             lifespan=self._lifespan)
+
+    def set_webhook_url(self, url: str | None) -> None:
+        """Safe from any thread; queued notifications go out on the next tick."""
+        self.config.webhook_url = url
+        self.notifier.set_url(url)
+
+    def wake(self) -> None:
+        loop, event = self._loop, self._event
+        if loop is None or event is None or loop.is_closed():
+            return
+        if threading.get_ident() == self._loop_thread:
+            event.set()
+        else:
+            loop.call_soon_threadsafe(event.set)
+
+    def tick(self) -> None:
+        self.timeline.run_due()
+        self.notifier.pump()
+
+    async def _ticker(self) -> None:
+        assert self._event is not None
+        while True:
+            self.tick()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._event.wait(), TICK_S)
+            self._event.clear()
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
+        self._event = asyncio.Event()
+        await self.notifier.start()
+        ticker = asyncio.create_task(self._ticker())
+        try:
+            yield
+        finally:
+            ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ticker
+            await self.notifier.stop()
+            self._loop = None
+
+
+def create_sandbox(config: SandboxConfig) -> Sandbox:
+    return Sandbox(config)

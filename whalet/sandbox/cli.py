@@ -1,0 +1,25 @@
+"""``run_sandbox``: the blocking entry point behind ``whalet-bot sandbox`` (wired in bot/cli.py)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import uvicorn
+
+from .app import create_sandbox
+from .config import SandboxConfig
+
+log = logging.getLogger(__name__)
+
+
+def run_sandbox(host: str = "127.0.0.1", port: int = 8090, keys_dir: Path | str = "sandbox-keys",
+                webhook_url: str | None = None, partner_id: str = "PDEMO0001", latency_ms: int = 0,
+                seed: int = 0) -> None:
+    sandbox = create_sandbox(SandboxConfig(keys_dir=Path(keys_dir), partner_id=partner_id, webhook_url=webhook_url,
+                                           latency_ms=latency_ms, seed=seed))
+    keys = sandbox.keys
+    print(f"Whalet sandbox for partner {partner_id}: gateway http://{host}:{port}/api")
+    print(f"  give the bot: Whalet public key {keys.whalet_public}, partner private key {keys.partner_private}")
+    print(f"  webhook: {webhook_url or 'not set (POST /sandbox/config from this host)'}")
+    uvicorn.run(sandbox.app, host=host, port=port, log_level="info", lifespan="on")

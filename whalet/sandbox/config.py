@@ -1,0 +1,18 @@
+"""Settings of one sandbox instance (see README.md for what each one changes)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass
+class SandboxConfig:
+    keys_dir: Path
+    partner_id: str = "PDEMO0001"
+    webhook_url: str | None = None
+    latency_ms: int = 0
+    seed: int = 0
+    payout_result_delay_s: float = 3.0  # virtual seconds after a confirm until the result
+    retry_time_scale: float = 1.0  # multiplies the notification retry schedule (tests: 0.001)
+    notify_timeout_s: float = 5.0

@@ -1,0 +1,138 @@
+"""Webhook delivery the way Whalet does it (protocol spec §5).
+
+Each notification is a request-shaped envelope signed by Whalet with a unique ``requestNo``. It
+counts as delivered only on HTTP 200 with a response envelope that verifies with the partner's
+key, echoes the ``requestNo`` and says ``SUCCESS``. Anything else is retried with the SAME
+``requestNo`` (and the same bytes) on the schedule below, times ``retry_time_scale``, in sandbox
+time; after the last retry it gives up. Without a webhook URL notifications wait until one is set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+
+from whalet.envelope import EnvelopeCodec, EnvelopeError, dumps_compact
+
+from .clock import WHALET_TZ, VirtualClock, wire_time
+
+RETRY_SCHEDULE_S = (15, 60, 300, 900, 3600, 7200, 21600, 54000)
+
+
+@dataclass
+class Notification:
+    request_no: str
+    api_code: str
+    body: dict[str, Any]
+    payload: bytes
+    created: datetime
+    next_at: datetime
+    attempts: int = 0
+    status: str = "PENDING"  # PENDING -> DELIVERED | GAVE_UP
+    in_flight: bool = False
+
+    def public(self) -> dict[str, Any]:
+        return {"requestNo": self.request_no, "apiCode": self.api_code, "status": self.status,
+                "attempts": self.attempts, "created": wire_time(self.created), "body": self.body}
+
+
+class Notifier:
+    def __init__(self, codec: EnvelopeCodec, partner_id: str, clock: VirtualClock, webhook_url: str | None,
+                 retry_time_scale: float, timeout_s: float) -> None:
+        self._codec = codec
+        self._partner_id = partner_id
+        self._clock = clock
+        self.webhook_url = webhook_url
+        self._scale = retry_time_scale
+        self._timeout_s = timeout_s
+        self.notifications: dict[str, Notification] = {}
+        self.deliveries: list[dict[str, Any]] = []
+        self._counter = itertools.count(1)
+        self._client: httpx.AsyncClient | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.wake: Callable[[], None] = lambda: None
+
+    def _request_no(self) -> str:
+        stamp = self._clock.now().astimezone(WHALET_TZ).strftime("%Y%m%d%H%M%S")
+        return f"WN{stamp}{next(self._counter):06d}{os.urandom(2).hex()}"  # 26 chars, unique across restarts
+
+    def enqueue(self, api_code: str, body: dict[str, Any]) -> str:
+        request_no = self._request_no()
+        payload = dumps_compact(self._codec.encode_request(self._partner_id, api_code, request_no, body)).encode()
+        now = self._clock.now()
+        self.notifications[request_no] = Notification(request_no, api_code, body, payload, now, now)
+        self.wake()
+        return request_no
+
+    def set_url(self, url: str | None) -> None:
+        self.webhook_url = url
+        self.wake()
+
+    async def start(self) -> None:
+        self._client = httpx.AsyncClient()
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    def pump(self) -> None:
+        """Start an attempt for every notification that is due (call from the event loop)."""
+        if not self.webhook_url or self._client is None:
+            return
+        now = self._clock.now()
+        for note in self.notifications.values():
+            if note.status == "PENDING" and not note.in_flight and note.next_at <= now:
+                note.in_flight = True
+                task = asyncio.get_running_loop().create_task(self._attempt(note, self.webhook_url))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+
+    async def _attempt(self, note: Notification, url: str) -> None:
+        assert self._client is not None
+        note.attempts += 1
+        outcome, status, detail = "delivered", None, ""
+        try:
+            response = await self._client.post(url, content=note.payload, timeout=self._timeout_s,
+                                               headers={"Content-Type": "application/json; charset=utf-8"})
+            status = response.status_code
+            outcome, detail = self._judge(note, response)
+        except httpx.TimeoutException:
+            outcome, detail = "timeout", f"no answer within {self._timeout_s} s"
+        except httpx.HTTPError as exc:
+            outcome, detail = "connection_error", str(exc) or type(exc).__name__
+        finally:
+            note.in_flight = False
+        self.deliveries.append({"requestNo": note.request_no, "apiCode": note.api_code, "attempt": note.attempts,
+                                "outcome": outcome, "httpStatus": status, "detail": detail,
+                                "time": wire_time(self._clock.now()), "url": url})
+        if outcome == "delivered":
+            note.status = "DELIVERED"
+        elif note.attempts > len(RETRY_SCHEDULE_S):
+            note.status = "GAVE_UP"
+        else:
+            delay = RETRY_SCHEDULE_S[note.attempts - 1] * self._scale
+            note.next_at = self._clock.now() + timedelta(seconds=delay)
+
+    def _judge(self, note: Notification, response: httpx.Response) -> tuple[str, str]:
+        if response.status_code != 200:
+            return "http_error", response.text[:200]
+        try:
+            ack = self._codec.decode_response(response.content)
+        except EnvelopeError as exc:
+            return "bad_ack", str(exc)
+        if ack.head.get("requestNo") != note.request_no:
+            return "bad_ack", f"ack echoes requestNo {ack.head.get('requestNo')!r}"
+        if ack.head.get("code") != "SUCCESS":
+            return "not_acked", f"code {ack.head.get('code')}: {ack.head.get('detail', '')}"
+        return "delivered", ""

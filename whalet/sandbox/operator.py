@@ -1,0 +1,177 @@
+"""Operator endpoints under ``/sandbox``: inspect state, trigger events, inject faults.
+
+Plain JSON (amounts as strings, so no client ever reads them as floats), loopback clients only:
+on a staging host these must not be reachable from outside.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from whalet.envelope import loads_exact
+
+from .clock import wire_time
+from .ledger import q
+from .orders import order_record
+from .wire import GatewayError
+
+if TYPE_CHECKING:
+    from .app import Sandbox
+
+LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+
+
+def plain_money(amount: Decimal, currency: str) -> dict[str, str]:
+    return {"amount": str(q(amount, currency)), "currency": currency}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value
+
+
+def reply(value: Any, status: int = 200) -> Response:
+    return Response(json.dumps(_plain(value), ensure_ascii=False), status_code=status, media_type="application/json")
+
+
+class OperatorError(Exception):
+    pass
+
+
+async def _json(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    try:
+        data = loads_exact(raw) if raw.strip() else {}
+    except ValueError:
+        raise OperatorError("the body is not JSON") from None
+    if not isinstance(data, dict):
+        raise OperatorError("the body must be a JSON object")
+    return data
+
+
+def operator_routes(sb: Sandbox) -> list[Route]:
+    state = sb.state
+
+    def guard(handler: Callable[[Request], Awaitable[Any]]) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            if request.client is None or request.client.host not in LOOPBACK:
+                return reply({"error": "operator endpoints answer loopback clients only"}, 403)
+            try:
+                result = await handler(request)
+            except (OperatorError, ValueError) as exc:
+                return reply({"error": str(exc)}, 400)
+            except GatewayError as exc:
+                return reply({"error": exc.detail, "code": exc.code}, 400)
+            sb.tick()  # anything the call made due (clock moves, new notifications) goes now
+            return reply(result)
+        return endpoint
+
+    async def health(request: Request) -> Any:
+        return {"status": "ok", "partnerId": sb.config.partner_id, "now": wire_time(sb.clock.now()),
+                "webhookUrl": sb.notifier.webhook_url}
+
+    async def orders(request: Request) -> Any:
+        kind = "payout" if request.url.path.endswith("payouts") else "pay"
+        return {"records": [order_record(o, plain_money) | {"confirmCount": o.confirm_count}
+                            for o in state.orders.select(kind)]}
+
+    async def deliveries(request: Request) -> Any:
+        return {"deliveries": sb.notifier.deliveries}
+
+    async def notifications(request: Request) -> Any:
+        return {"notifications": [n.public() for n in sb.notifier.notifications.values()]}
+
+    async def balances(request: Request) -> Any:
+        user_id = request.query_params.get("userId")
+        if user_id is not None:
+            state.ledger.check_user(user_id)
+        rows = [{"userId": user, "fundSource": source, "currency": cur, "available": str(b.available),
+                 "pending": str(b.pending), "frozen": str(b.frozen), "orderQuota": str(b.order_quota)}
+                for (user, source, cur), b in sorted(state.ledger.balances.items()) if user_id in (None, user)]
+        return {"balances": rows}
+
+    async def beneficiaries(request: Request) -> Any:
+        return {"records": list(state.beneficiaries.records.values())}
+
+    async def collect(request: Request) -> Any:
+        data = await _json(request)
+        if isinstance(data.get("amount"), str):
+            data["amount"] = Decimal(data["amount"])
+        body = state.body(data)
+        currency = body.currency("currency")
+        assert currency is not None
+        record = state.collections.receive(
+            body.req("userId", 30), body.fund_source(required=False, default="B2C"), currency,
+            body.amount("amount", currency), body.text("payerName", required=False, max_len=140),
+            body.text("virtualAccountNo", required=False, max_len=34))
+        return state.collections.wire(record)
+
+    async def replenish(request: Request) -> Any:
+        if request.method == "GET":
+            return {"records": [state.replenishments.public(r) for r in state.replenishments.records.values()]}
+        data = await _json(request)
+        materials = data.get("requiredMaterials")
+        record = state.replenishments.request(str(data.get("kind", "")), str(data.get("userId", "")),
+                                              data.get("reason"), list(materials) if materials else None,
+                                              data.get("tradeType"), data.get("tradeId"))
+        return state.replenishments.public(record)
+
+    async def replenish_result(request: Request) -> Any:
+        data = await _json(request)
+        record = state.replenishments.decide(request.path_params["replenish_id"], str(data.get("status", "")),
+                                             data.get("remark"))
+        return state.replenishments.public(record)
+
+    async def notify(request: Request) -> Any:
+        data = await _json(request)
+        if not isinstance(data.get("apiCode"), str) or not isinstance(data.get("body"), dict):
+            raise OperatorError("give apiCode (string) and body (object)")
+        return {"requestNo": sb.notifier.enqueue(data["apiCode"], data["body"])}
+
+    async def faults(request: Request) -> Any:
+        if request.method == "POST":
+            sb.faults.replace((await _json(request)).get("rules"))
+        elif request.method == "DELETE":
+            sb.faults.clear()
+        return {"rules": [rule.public() for rule in sb.faults.rules], "fired": sb.faults.fired}
+
+    async def config(request: Request) -> Any:
+        data = await _json(request)
+        if "webhook_url" in data:
+            url = data["webhook_url"]
+            if url is not None and not (isinstance(url, str) and url.startswith(("http://", "https://"))):
+                raise OperatorError("webhook_url must be an http(s) URL or null")
+            sb.set_webhook_url(url)
+        return {"webhook_url": sb.notifier.webhook_url}
+
+    async def clock(request: Request) -> Any:
+        if request.method == "POST":
+            seconds = (await _json(request)).get("advance_seconds")
+            if isinstance(seconds, bool) or not isinstance(seconds, (int, Decimal)) or seconds < 0:
+                raise OperatorError("advance_seconds must be a number >= 0")
+            sb.clock.advance(float(seconds))
+        return {"now": wire_time(sb.clock.now())}
+
+    table: list[tuple[str, Callable[[Request], Awaitable[Any]], list[str]]] = [
+        ("/sandbox/health", health, ["GET"]), ("/sandbox/payouts", orders, ["GET"]),
+        ("/sandbox/pays", orders, ["GET"]), ("/sandbox/deliveries", deliveries, ["GET"]),
+        ("/sandbox/notifications", notifications, ["GET"]), ("/sandbox/balances", balances, ["GET"]),
+        ("/sandbox/beneficiaries", beneficiaries, ["GET"]), ("/sandbox/collect", collect, ["POST"]),
+        ("/sandbox/replenish", replenish, ["GET", "POST"]),
+        ("/sandbox/replenish/{replenish_id}/result", replenish_result, ["POST"]),
+        ("/sandbox/notify", notify, ["POST"]), ("/sandbox/faults", faults, ["GET", "POST", "DELETE"]),
+        ("/sandbox/config", config, ["POST"]), ("/sandbox/clock", clock, ["GET", "POST"]),
+    ]
+    return [Route(path, guard(handler), methods=methods) for path, handler, methods in table]

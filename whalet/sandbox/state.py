@@ -1,0 +1,35 @@
+"""Everything one sandbox instance knows, bundled for the operation handlers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import seed
+from .beneficiaries import Beneficiaries
+from .clock import Timeline, VirtualClock
+from .events import Collections, Replenishments
+from .ledger import Ledger, Notify
+from .orders import OrderBook
+from .wire import Body
+
+
+@dataclass
+class State:
+    ledger: Ledger
+    orders: OrderBook
+    beneficiaries: Beneficiaries
+    collections: Collections
+    replenishments: Replenishments
+    # requestNo -> (apiCode, decrypted body, signed answer): the idempotency store (spec §4)
+    answers: dict[str, tuple[str, Any, dict[str, Any]]] = field(default_factory=dict)
+
+    @classmethod
+    def create(cls, clock: VirtualClock, timeline: Timeline, notify: Notify, seed_value: int,
+               result_delay_s: float) -> State:
+        ledger = Ledger(clock, timeline, notify, seed_value, result_delay_s)
+        return cls(ledger, OrderBook(ledger), Beneficiaries(ledger), Collections(ledger), Replenishments(ledger))
+
+    @staticmethod
+    def body(data: Any) -> Body:
+        return Body({} if data is None else data, seed.SUPPORTED_CURRENCIES)
