@@ -101,9 +101,13 @@ def _write_json(value: Any, out: list[str]) -> None:
         raise TypeError(f"cannot encode {type(value).__name__} as JSON")
 
 
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
 def loads_exact(data: bytes | str) -> Any:
-    """Parse JSON with every non-integer number as a Decimal."""
-    return json.loads(data, parse_float=Decimal)
+    """Parse JSON with every non-integer number as a Decimal; NaN and Infinity are refused."""
+    return json.loads(data, parse_float=Decimal, parse_constant=_refuse_constant)
 
 
 # --- keys ------------------------------------------------------------------------------------
@@ -115,9 +119,12 @@ def _key_bytes(text_or_path: str | bytes) -> bytes:
     if b"-----BEGIN" in stripped:
         return stripped
     if len(stripped) < 512 and b"\n" not in stripped:
-        candidate = Path(stripped.decode(errors="replace")).expanduser()
-        if candidate.is_file():
-            return _key_bytes(candidate.read_bytes())
+        try:
+            candidate = Path(stripped.decode(errors="replace")).expanduser()
+            if candidate.is_file():
+                return _key_bytes(candidate.read_bytes())
+        except OSError:  # bare Base64 that is no valid path (too long a name, etc.)
+            pass
     return stripped
 
 
@@ -174,9 +181,14 @@ def _unb64(text: Any, field: str) -> bytes:
     if not isinstance(text, str) or not text:
         raise MalformedEnvelope(f"{field} is missing or not a string")
     try:
-        return base64.b64decode(text, validate=True)
+        decoded = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
         raise MalformedEnvelope(f"{field} is not valid Base64") from None
+    if base64.b64encode(decoded).decode("ascii") != text:
+        # Non-canonical Base64 (stray bits in the last character) decodes to the same bytes; a
+        # changed character must never still verify, so only the canonical spelling is accepted.
+        raise MalformedEnvelope(f"{field} is not canonical Base64")
+    return decoded
 
 
 def _aes_encrypt(key: bytes, plaintext: bytes) -> bytes:
@@ -275,6 +287,9 @@ class EnvelopeCodec:
         if encrypt is not None and not isinstance(encrypt, str):
             raise MalformedEnvelope("encrypt is not a string")
         encrypt = encrypt or None
+        if encrypt is None and "&encrypt=" in str(head.get("detail", "")):
+            # Otherwise a signed body could be stripped and its encrypt smuggled into detail.
+            raise MalformedEnvelope("head.detail must not contain '&encrypt='")
         signature = _unb64(head.get("sign"), "sign")
         try:
             self._peer.verify(signature, string_to_sign(head, encrypt, fields).encode("utf-8"), SIGN_PADDING, SIGN_HASH)

@@ -25,6 +25,10 @@ _THREE_DIGITS = frozenset("BHD IQD JOD KWD LYD OMR TND".split())
 _FOUR_DIGITS = frozenset("CLF UYW".split())
 
 
+# Codes outside ISO 4217 that Whalet's market uses: CNH is offshore renminbi (2 minor digits).
+EXTRA_CURRENCIES = frozenset({"CNH"})
+
+
 class MoneyError(ValueError):
     """An amount or currency that cannot be money: the message says why, in plain words."""
 
@@ -39,7 +43,7 @@ def _active_currencies() -> frozenset[str]:
     codes: set[str] = set()
     for territory in territories:
         codes.update(get_territory_currencies(territory, tender=True))
-    return frozenset(codes)
+    return frozenset(codes | EXTRA_CURRENCIES)
 
 
 def is_currency(code: str) -> bool:
