@@ -25,6 +25,7 @@ from sqlite_utils import Database
 from notifications import inbox, replenish
 from notifications import render_replenish as todo_cards
 from notifications.outbox import enqueue_post, enqueue_update, message_ref
+from notifications.blocks import context, esc
 from notifications.render import Rendered, generic, render, with_mention
 from notifications.routing import Destination, explicit_routes, operation_name, route
 from whalet import models
@@ -114,13 +115,24 @@ def relay_transfer(job: Job) -> str:
 
 
 def relay_beneficiary(job: Job) -> str:
-    body = job.body if isinstance(job.body, dict) else {}
-    number = body.get("merBeneficiaryNo")
-    if number and job.db["beneficiary_book"].exists():
-        job.db.execute("UPDATE beneficiary_book SET status = ?, fail_reason = ?, id = COALESCE(id, ?) "
-                       "WHERE mer_beneficiary_no = ?",
-                       [str(body.get("status") or ""), body.get("failReason"), body.get("beneficiaryId"), number])
-    return relay_plain(job)
+    """Whalet's verdict on a beneficiary: the bot's book learns it, the person who added it is told."""
+    try:
+        typed = models.parse_notification(job.operation or "", job.body)
+    except ValidationError:
+        return relay_plain(job)
+    assert isinstance(typed, models.BeneficiaryResult)
+    from commands.book import apply_beneficiary_result
+
+    entry = apply_beneficiary_result(job.db, mer_beneficiary_no=typed.mer_beneficiary_no,
+                                     beneficiary_id=typed.beneficiary_id, status=typed.status,
+                                     fail_reason=typed.fail_reason)
+    rendered = render(job.operation, job.row.api_code, job.body, job.users)
+    if entry is not None:
+        note = context(f"Added to the bot's book as `{esc(entry['nickname'])}` ({esc(entry['name'])}) "
+                       f"by <@{entry['added_by']}>")
+        rendered = Rendered(f"<@{entry['added_by']}> {rendered.text}", [*rendered.blocks, note])
+    sent = job.post(route(job.services.config, job.row.api_code, job.body), rendered)
+    return "relayed" if sent else "no_route"
 
 
 def relay_replenish_request(job: Job) -> str:
