@@ -39,7 +39,8 @@ OPEN = (State.PENDING, State.CONFIRMING, State.CONFIRM_UNKNOWN)
 ALLOWED: dict[State, frozenset[State]] = {
     State.APPLYING: frozenset({State.PENDING, State.ABANDONED}),
     State.PENDING: frozenset({State.PENDING, State.CONFIRMING, State.REJECTED, State.EXPIRED}),
-    State.CONFIRMING: frozenset({State.CONFIRMED, State.CONFIRM_UNKNOWN, State.FAILED, State.SUCCEEDED}),
+    State.CONFIRMING: frozenset({State.CONFIRMED, State.CONFIRM_UNKNOWN, State.FAILED, State.SUCCEEDED,
+                                 State.PENDING}),  # PENDING: the confirm was never sent
     State.CONFIRM_UNKNOWN: frozenset({State.CONFIRMING, State.CONFIRMED, State.FAILED, State.EXPIRED,
                                       State.SUCCEEDED}),
     State.CONFIRMED: frozenset({State.SUCCEEDED, State.FAILED}),

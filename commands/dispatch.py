@@ -1,0 +1,74 @@
+"""The one `/whalet` listener: tokenize, find the sub-command, parse, ack, authorise, run.
+
+Order matters (product spec §1): everything that can be decided from the text alone happens
+BEFORE the ack, so a typo is answered in the ack itself and never reaches Whalet; everything
+slow (role lookup through user groups, Whalet calls) happens after it, inside Slack's 3 s.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from commands.approvals.policy import resolver
+from commands.registry import CommandContext, UsageError, all_subcommands, find
+from commands.tokenizer import TokenizeError, tokenize
+from whalet.errors import WhaletError, explain
+
+if TYPE_CHECKING:
+    from bot.services import Services
+
+log = logging.getLogger("whalet_bot.commands")
+
+
+def sentence(text: str) -> str:
+    text = text.strip()
+    text = text[:1].upper() + text[1:]
+    return text if text.endswith((".", "?", "!", ")", "`")) else text + "."
+
+
+def usage_error(message: str, usage: str) -> str:
+    return f"{sentence(message)}\nUsage: `/whalet {usage}`"
+
+
+def unknown_subcommand(name: str) -> str:
+    names = ", ".join(f"`{entry.name}`" for entry in all_subcommands())
+    return f"`{name}` is not a /whalet sub-command. Try one of {names}, or `/whalet help`."
+
+
+async def handle_command(services: Services, ack: Any, command: dict[str, Any], respond: Any, client: Any) -> None:
+    try:
+        tokens = tokenize(command.get("text") or "")
+    except TokenizeError as exc:
+        await ack(text=usage_error(f"I could not read that: {exc}", "help"), response_type="ephemeral")
+        return
+    name = tokens[0].lower() if tokens else "help"
+    entry = find(name)
+    if entry is None:
+        await ack(text=unknown_subcommand(tokens[0]), response_type="ephemeral")
+        return
+    try:
+        parsed = entry.parse(tokens[1:])
+    except UsageError as exc:
+        await ack(text=usage_error(str(exc), entry.usage), response_type="ephemeral")
+        return
+    await ack()
+    user_id = command["user_id"]
+    role = await resolver(services).role_of(user_id)
+    ctx = CommandContext(services=services, user_id=user_id, channel_id=command.get("channel_id", ""),
+                         args=tokens[1:], trigger_id=command.get("trigger_id"), respond=respond, client=client,
+                         role=role, team_id=command.get("team_id"), response_url=command.get("response_url"),
+                         subcommand=entry.name)
+    if role < entry.role:
+        await ctx.reply(f"`/whalet {entry.name}` is for {entry.role.label}s and above; your role is {role.label}.")
+        return
+    try:
+        await entry.handler(ctx, parsed)
+    except UsageError as exc:  # found after the ack, e.g. an unknown beneficiary nickname
+        await ctx.reply(usage_error(str(exc), entry.usage))
+    except WhaletError as exc:
+        log.info("/whalet %s: %s", entry.name, exc)
+        await ctx.reply(explain(exc))
+    except Exception as exc:
+        log.exception("/whalet %s failed", entry.name)
+        await ctx.reply(explain(exc))

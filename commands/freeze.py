@@ -1,0 +1,39 @@
+"""`/whalet freeze` / `unfreeze`: the admins' kill switch for new payouts and confirmations.
+
+The flag lives in the database (kv), so it holds across restarts and every process sees it;
+setting it, its audit row and the announcement in the approvals channel share one transaction.
+While frozen, new requests are refused and Approve clicks are refused with an explanation.
+"""
+
+from __future__ import annotations
+
+from bot.clock import iso
+from commands.approvals.service import FREEZE_FLAG, is_frozen
+from commands.registry import CommandContext, Role, subcommand
+from notifications.outbox import enqueue_post
+
+
+def _set(ctx: CommandContext, frozen: bool) -> str:
+    services = ctx.services
+    if is_frozen(services) == frozen:
+        return "Payouts are already frozen." if frozen else "Payouts are not frozen."
+    announcement = (f":octagonal_sign: <@{ctx.user_id}> froze payouts: no new requests and no approvals until "
+                    "an admin runs `/whalet unfreeze`." if frozen else
+                    f":white_check_mark: <@{ctx.user_id}> unfroze payouts; requests and approvals work again.")
+    with services.store.transaction() as db:
+        services.store.set_flag(db, FREEZE_FLAG, f"{ctx.user_id} {iso(services.clock.now())}" if frozen else None)
+        services.store.audit(db, ctx.user_id, "freeze" if frozen else "unfreeze", "payouts")
+        if services.config.approvals is not None:
+            enqueue_post(db, channel=services.config.approvals.channel, text=announcement)
+    services.wake_outbox()
+    return "Frozen. Nothing new will be requested or confirmed." if frozen else "Unfrozen."
+
+
+@subcommand("freeze", usage="freeze", summary="stop all new payouts and confirmations (admins)", role=Role.ADMIN)
+async def freeze_command(ctx: CommandContext, _: None) -> None:
+    await ctx.reply(_set(ctx, True))
+
+
+@subcommand("unfreeze", usage="unfreeze", summary="lift the freeze (admins)", role=Role.ADMIN)
+async def unfreeze_command(ctx: CommandContext, _: None) -> None:
+    await ctx.reply(_set(ctx, False))

@@ -1,0 +1,133 @@
+"""Modal views: the payout form, the reject reason, the beneficiary forms, and a loading view.
+
+Built with slack_sdk's view models so the SDK checks Slack's limits (title 24 chars, 100
+blocks, private_metadata 3000 chars, option text 75 / value 150); ``private_metadata`` carries
+the context a submission needs (origin channel, request id, the card's fingerprint), because a
+view_submission has no response_url and no channel.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    InputBlock,
+    Option,
+    PlainTextInputElement,
+    PlainTextObject,
+    StaticSelectElement,
+)
+from slack_sdk.models.views import View
+
+from commands.blocks import MAX_MODAL_BLOCKS, OPTION_TEXT, OPTION_VALUE, cut, finish, section
+from commands.book import BookEntry
+
+PAYOUT_VIEW = "payout_modal"
+REJECT_VIEW = "approval_reject_modal"
+BENEFICIARY_PICK_VIEW = "beneficiary_pick_modal"
+BENEFICIARY_FORM_VIEW = "beneficiary_form_modal"
+MAX_OPTIONS = 100
+
+
+def metadata(view: dict[str, Any]) -> dict[str, Any]:
+    try:
+        data = json.loads(view.get("private_metadata") or "{}")
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def values(view: dict[str, Any]) -> dict[str, str]:
+    """{block_id: submitted value} for text inputs and selects (first action of each block)."""
+    out: dict[str, str] = {}
+    for block_id, actions in ((view.get("state") or {}).get("values") or {}).items():
+        for state in actions.values():
+            option = state.get("selected_option")
+            value = option.get("value") if isinstance(option, dict) else state.get("value")
+            out[block_id] = (value or "").strip()
+            break
+    return out
+
+
+def _option(text: str, value: str) -> Option:
+    return Option(text=PlainTextObject(text=cut(text, OPTION_TEXT)), value=value[:OPTION_VALUE])
+
+
+def _text_input(block_id: str, label: str, *, optional: bool = False, hint: str | None = None,
+                placeholder: str | None = None, max_length: int | None = None, multiline: bool = False) -> InputBlock:
+    return InputBlock(
+        block_id=block_id, label=PlainTextObject(text=cut(label, 2000)), optional=optional,
+        hint=PlainTextObject(text=cut(hint, 2000)) if hint else None,
+        element=PlainTextInputElement(action_id="value", max_length=max_length, multiline=multiline,
+                                      placeholder=PlainTextObject(text=cut(placeholder, 150)) if placeholder else None),
+    )
+
+
+def _view(callback_id: str, title: str, blocks: Sequence[Any], meta: dict[str, Any], submit: str | None) -> dict[str, Any]:
+    view = View(type="modal", callback_id=callback_id, title=PlainTextObject(text=cut(title, 24)),
+                submit=PlainTextObject(text=cut(submit, 24)) if submit else None,
+                close=PlainTextObject(text="Cancel"), private_metadata=json.dumps(meta),
+                blocks=finish(blocks, MAX_MODAL_BLOCKS, what="fields"))
+    return view.to_dict()
+
+
+def payout_modal(entries: Sequence[BookEntry], channel: str) -> dict[str, Any]:
+    options = [_option(f"{e.nickname} — {e.name} (••••{e.account_tail}, {e.currency})", e.id)
+               for e in entries[:MAX_OPTIONS]]
+    blocks = [
+        InputBlock(block_id="beneficiary", label=PlainTextObject(text="Beneficiary"),
+                   element=StaticSelectElement(action_id="value", options=options,
+                                               placeholder=PlainTextObject(text="Choose from the book"))),
+        _text_input("amount", "Amount", placeholder="1200.50", max_length=20),
+        _text_input("currency", "Currency (paid from)", placeholder="USD", max_length=3),
+        _text_input("to_currency", "Currency the beneficiary receives", optional=True,
+                    hint="Leave empty for the beneficiary's own currency.", max_length=3),
+        _text_input("purpose", "Purpose", optional=True, max_length=128),
+        _text_input("reference", "Reference", optional=True, max_length=64),
+    ]
+    return _view(PAYOUT_VIEW, "Request a payout", blocks, {"channel": channel}, "Send for approval")
+
+
+def reject_modal(request_id: str, headline: str, meta: dict[str, Any]) -> dict[str, Any]:
+    blocks = [section(f"*Reject:* {headline}"),
+              _text_input("reason", "Reason (optional)", optional=True, multiline=True, max_length=500,
+                          hint="Shown on the card and to the requester.")]
+    return _view(REJECT_VIEW, "Reject request", blocks, {**meta, "request_id": request_id}, "Reject")
+
+
+def loading_modal(title: str, text: str = "Asking Whalet…") -> dict[str, Any]:
+    return _view("loading", title, [section(text)], {}, None)
+
+
+def message_modal(title: str, text: str) -> dict[str, Any]:
+    return _view("message", title, [section(text)], {}, None)
+
+
+def beneficiary_pick_modal(pairs: Sequence[tuple[str, str]], channel: str) -> dict[str, Any]:
+    options = [_option(f"{country} — {currency}", f"{country}:{currency}") for country, currency in pairs[:MAX_OPTIONS]]
+    blocks = [InputBlock(block_id="where", label=PlainTextObject(text="Country and currency"),
+                         element=StaticSelectElement(action_id="value", options=options))]
+    return _view(BENEFICIARY_PICK_VIEW, "Add a beneficiary", blocks, {"channel": channel}, "Next")
+
+
+def beneficiary_form_modal(country: str, currency: str, fields: Sequence[Any], channel: str) -> dict[str, Any]:
+    """The form Whalet's queryBeneficiaryFields describes, plus the nickname our book needs."""
+    blocks: list[Any] = [
+        section(f"New beneficiary in *{country}*, receiving *{currency}*."),
+        _text_input("nickname", "Nickname in the bot's book", placeholder="acme-hk", max_length=40,
+                    hint="Lowercase letters, digits and dashes; used as `/whalet payout … to NICKNAME`."),
+    ]
+    for field in fields:
+        block_id = f"f_{field.name}"
+        if field.options:
+            opts = [_option(str(o), str(o)) for o in field.options[:MAX_OPTIONS]]
+            blocks.append(InputBlock(block_id=block_id, label=PlainTextObject(text=cut(field.label, 2000)),
+                                     optional=not field.required,
+                                     element=StaticSelectElement(action_id="value", options=opts)))
+        else:
+            blocks.append(_text_input(block_id, field.label, optional=not field.required,
+                                      max_length=field.max_length, hint=f"Format: {field.pattern}" if field.pattern else None))
+    meta = {"channel": channel, "country": country, "currency": currency}
+    return _view(BENEFICIARY_FORM_VIEW, "Add a beneficiary", blocks, meta, "Send to Whalet")

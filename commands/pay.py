@@ -1,0 +1,51 @@
+"""`/whalet pay 300 USD to PAYEE_USER_ID [for "text"] [ref "text"]`: pay another Whalet user, with approval."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from commands.approvals.service import NewRequest, Refused, create
+from commands.payout import parse_amount_and_currency, parse_tail, sent_for_approval
+from commands.registry import CommandContext, Role, UsageError, subcommand
+from whalet.money import Money
+
+USAGE = 'pay AMOUNT CUR to PAYEE_USER_ID [for "purpose"] [ref "reference"]'
+DEFAULT_PURPOSE = "Payment requested in Slack"
+_PAYEE = re.compile(r"[A-Za-z0-9_-]{1,30}")
+
+
+@dataclass(frozen=True)
+class PayArgs:
+    amount: Money
+    payee: str
+    purpose: str
+    reference: str
+
+
+def parse_pay(words: list[str]) -> PayArgs:
+    if len(words) < 4 or words[2].lower() != "to":
+        raise UsageError("write the amount, the currency, 'to' and the payee's Whalet user id, e.g. "
+                         "`pay 300 USD to U20001`")
+    amount = parse_amount_and_currency(words[0], words[1])
+    if not _PAYEE.fullmatch(words[3]):
+        raise UsageError(f"'{words[3]}' is not a Whalet user id (letters, digits, - and _, at most 30)")
+    tail = parse_tail(words[4:], ("for", "ref"))
+    if len(tail.get("for", "")) > 128 or len(tail.get("ref", "")) > 64:
+        raise UsageError("the purpose can have at most 128 characters and the reference 64")
+    return PayArgs(amount, words[3], tail.get("for", DEFAULT_PURPOSE), tail.get("ref", ""))
+
+
+@subcommand("pay", usage=USAGE, summary="pay another Whalet user (needs approval)", role=Role.REQUESTER,
+            parse=parse_pay)
+async def pay_command(ctx: CommandContext, a: PayArgs) -> None:
+    if a.payee == ctx.services.config.whalet.user_id:
+        raise UsageError("that is our own Whalet user id; a pay goes to another user")
+    try:
+        row = await create(ctx.services, NewRequest(
+            kind="pay", requester=ctx.user_id, amount=a.amount, purpose=a.purpose, reference=a.reference,
+            payee_user_id=a.payee, origin_channel=ctx.channel_id, response_url=ctx.response_url))
+    except Refused as exc:
+        await ctx.reply(f"Not sent: {exc}")
+        return
+    await ctx.reply(sent_for_approval(ctx.services, row))

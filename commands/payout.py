@@ -1,0 +1,187 @@
+"""`/whalet payout`: a modal with no arguments, or `payout 1200.50 USD to acme-us [as USD] [for "text"] [ref "text"]`.
+
+Both paths end in ``approvals.service.create``: policy checks, payoutApply, the approval card.
+Everything that can be checked without Whalet (syntax, amount digits, currencies, the
+beneficiary book, the policy's ceiling and daily total) is checked first, so bad input never
+reaches Whalet; the modal returns those problems as ``response_action: errors`` per field.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from bot.clock import parse_iso
+from commands import args, book
+from commands.approvals import policy, repo
+from commands.approvals.cards import headline, slack_time
+from commands.approvals.service import NewRequest, Refused, create, is_frozen
+from commands.modals import PAYOUT_VIEW, metadata, payout_modal, values
+from commands.registry import CommandContext, Role, UsageError, subcommand
+from whalet.money import Money
+
+if TYPE_CHECKING:
+    from bot.services import Services
+
+log = logging.getLogger("whalet_bot.commands")
+
+USAGE = 'payout AMOUNT CUR to BENEFICIARY [as CUR] [for "purpose"] [ref "reference"]   (no arguments: a form)'
+DEFAULT_PURPOSE = "Payout requested in Slack"
+
+
+@dataclass(frozen=True)
+class PayoutArgs:
+    amount: Money
+    beneficiary: str
+    to_currency: str | None
+    purpose: str
+    reference: str
+
+
+def parse_tail(words: list[str], allowed: tuple[str, ...]) -> dict[str, str]:
+    """`as CUR`, `for "text"`, `ref "text"` pairs after the fixed words, each at most once."""
+    found: dict[str, str] = {}
+    i = 0
+    while i < len(words):
+        key = words[i].lower()
+        if key not in allowed:
+            raise UsageError(f"did not expect '{words[i]}' here (allowed: {', '.join(allowed)})")
+        if key in found:
+            raise UsageError(f"'{key}' is given twice")
+        if i + 1 >= len(words) or not words[i + 1].strip():
+            raise UsageError(f"'{key}' needs a value after it" + (' (quote text with spaces: for "March invoices")'
+                                                                   if key != "as" else ""))
+        found[key] = words[i + 1].strip()
+        i += 2
+    return found
+
+
+def parse_amount_and_currency(amount_word: str, currency_word: str) -> Money:
+    return args.amount(amount_word, args.currency(currency_word))
+
+
+def parse_payout(words: list[str]) -> PayoutArgs | None:
+    if not words:
+        return None  # the modal
+    if len(words) < 4 or words[2].lower() != "to":
+        raise UsageError("write the amount, the currency, 'to' and the beneficiary, e.g. "
+                         "`payout 1200.50 USD to acme-us`")
+    amount = parse_amount_and_currency(words[0], words[1])
+    tail = parse_tail(words[4:], ("as", "for", "ref"))
+    to_currency = args.currency(tail["as"]) if "as" in tail else None
+    if len(tail.get("for", "")) > 128 or len(tail.get("ref", "")) > 64:
+        raise UsageError("the purpose can have at most 128 characters and the reference 64")
+    return PayoutArgs(amount, words[3], to_currency, tail.get("for", DEFAULT_PURPOSE), tail.get("ref", ""))
+
+
+def beneficiary_for(services: Services, ref: str, to_currency: str | None) -> book.BookEntry:
+    entry = book.lookup(services, ref)
+    if entry is None:
+        names = ", ".join(e.nickname for e in book.entries(services)[:20]) or "none yet"
+        raise UsageError(f"'{ref}' is not in the beneficiary book (known: {names}); see `/whalet beneficiaries`")
+    if to_currency and to_currency != entry.currency:
+        raise UsageError(f"{entry.nickname} receives {entry.currency}, not {to_currency}")
+    return entry
+
+
+def sent_for_approval(services: Services, row: repo.Row) -> str:
+    channel = services.config.approvals.channel if services.config.approvals else ""
+    needed = int(row["required_approvals"])
+    expires = slack_time(parse_iso(row["expires_at"]))
+    return (f"Sent for approval in <#{channel}>: {headline(row)} Request `{row['id']}` needs {needed} "
+            f"approval{'s' if needed > 1 else ''} and expires at {expires}.")
+
+
+@subcommand("payout", usage=USAGE, summary="request a payout to a beneficiary (needs approval)",
+            role=Role.REQUESTER, parse=parse_payout)
+async def payout_command(ctx: CommandContext, a: PayoutArgs | None) -> None:
+    services = ctx.services
+    if a is None:
+        entries = book.entries(services)
+        if not entries:
+            await ctx.reply("The beneficiary book is empty; add one with `/whalet beneficiaries add` first.")
+            return
+        await ctx.client.views_open(trigger_id=ctx.trigger_id, view=payout_modal(entries, ctx.channel_id))
+        return
+    entry = beneficiary_for(services, a.beneficiary, a.to_currency)
+    try:
+        row = await create(services, NewRequest(
+            kind="payout", requester=ctx.user_id, amount=a.amount, purpose=a.purpose, reference=a.reference,
+            beneficiary=entry, to_currency=entry.currency, origin_channel=ctx.channel_id,
+            response_url=ctx.response_url))
+    except Refused as exc:
+        await ctx.reply(f"Not sent: {exc}")
+        return
+    await ctx.reply(sent_for_approval(services, row))
+
+
+# --- the modal ------------------------------------------------------------------------------------
+
+
+def validate_payout_form(services: Services, user_id: str, form: dict[str, str]) -> tuple[dict[str, str], NewRequest | None]:
+    """({block_id: error}, request) for a submitted payout form; checks the policy too (no Whalet)."""
+    errors: dict[str, str] = {}
+    entry = book.lookup(services, form.get("beneficiary", ""))
+    if entry is None:
+        errors["beneficiary"] = "Choose a beneficiary from the book."
+    currency = amount = to_currency = None
+    try:
+        currency = args.currency(form.get("currency", ""))
+    except UsageError as exc:
+        errors["currency"] = str(exc)
+    if currency:
+        try:
+            amount = args.amount(form.get("amount", ""), currency)
+        except UsageError as exc:
+            errors["amount"] = str(exc)
+    if form.get("to_currency"):
+        try:
+            to_currency = args.currency(form["to_currency"])
+            if entry and to_currency != entry.currency:
+                errors["to_currency"] = f"{entry.nickname} receives {entry.currency}, not {to_currency}."
+        except UsageError as exc:
+            errors["to_currency"] = str(exc)
+    if amount is not None and not errors:
+        now = services.clock.now()
+        with services.store.read() as db:
+            spent = repo.spent_today(db, user_id, amount.currency, now.replace(hour=0, minute=0, second=0, microsecond=0))
+        try:
+            policy.required_approvals(services.config, amount, frozen=is_frozen(services), spent_today=spent)
+        except policy.PolicyRefused as exc:
+            errors["amount"] = str(exc)
+    if errors or entry is None or amount is None:
+        return {k: v[:2000] for k, v in errors.items()}, None
+    return {}, NewRequest(kind="payout", requester=user_id, amount=amount,
+                          purpose=form.get("purpose") or DEFAULT_PURPOSE, reference=form.get("reference", ""),
+                          beneficiary=entry, to_currency=entry.currency)
+
+
+async def on_payout_submission(services: Services, ack: Any, body: dict[str, Any], client: Any) -> None:
+    user_id = body["user"]["id"]
+    view = body["view"]
+    refusal = policy.requester_refusal(await policy.resolver(services).role_of(user_id))
+    if refusal:
+        await ack(response_action="errors", errors={"amount": refusal.reason})
+        return
+    errors, new = validate_payout_form(services, user_id, values(view))
+    if errors or new is None:
+        await ack(response_action="errors", errors=errors)
+        return
+    await ack()
+    channel = metadata(view).get("channel") or user_id
+    try:
+        row = await create(services, NewRequest(**{**new.__dict__, "origin_channel": channel}))
+        text = sent_for_approval(services, row)
+    except Refused as exc:
+        text = f"Not sent: {exc}"
+    await tell_user(client, channel, user_id, text)
+
+
+async def tell_user(client: Any, channel: str, user_id: str, text: str) -> None:
+    """An ephemeral note where the person started; a DM if that channel refuses us."""
+    try:
+        await client.chat_postEphemeral(channel=channel, user=user_id, text=text)
+    except Exception:  # not_in_channel and friends: fall back to the bot's DM
+        log.info("ephemeral to %s in %s failed; sending a DM", user_id, channel)
+        await client.chat_postMessage(channel=user_id, text=text)

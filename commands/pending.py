@@ -1,0 +1,39 @@
+"""`/whalet pending`: open approval requests and who still has to act."""
+
+from __future__ import annotations
+
+from bot.clock import parse_iso
+from commands.approvals import repo
+from commands.approvals.cards import headline, slack_time
+from commands.approvals.states import State
+from commands.blocks import finish, paged, section
+from commands.registry import CommandContext, Role, subcommand
+
+
+def pending_line(row: repo.Row, approved_by: list[str]) -> str:
+    state = State(row["state"])
+    if state is State.PENDING:
+        left = int(row["required_approvals"]) - len(approved_by)
+        who = f"approved by {', '.join(f'<@{u}>' for u in approved_by)}; " if approved_by else ""
+        waiting = f"{who}needs {left} more approver{'s' if left > 1 else ''}, expires at " \
+                  f"{slack_time(parse_iso(row['expires_at']))}"
+    elif state is State.CONFIRM_UNKNOWN:
+        waiting = "sent to Whalet, answer lost; checking by order number"
+    else:
+        waiting = "being sent to Whalet"
+    return f"• `{row['id']}` {headline(row)} — requested by <@{row['requester']}>; {waiting}"
+
+
+@subcommand("pending", usage="pending", summary="open approval requests and who still has to act",
+            role=Role.VIEWER)
+async def pending_command(ctx: CommandContext, _: None) -> None:
+    with ctx.services.store.read() as db:
+        rows = repo.open_requests(db)
+        lines = [pending_line(r, [a for a, _ in repo.approvers(db, r["id"])]) for r in rows]
+    if not lines:
+        await ctx.reply("No approval requests are open.")
+        return
+    title = f"{len(lines)} open approval request{'s' if len(lines) > 1 else ''}"
+    blocks, hidden = paged(lines, per_block=10, max_blocks=45)
+    note = [section(f"…and {hidden} more not shown.")] if hidden else []
+    await ctx.reply(title, finish([section(f"*{title}*"), *blocks, *note]))

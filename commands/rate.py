@@ -1,0 +1,43 @@
+"""`/whalet rate FROM TO [--source S]`: a live quote with its rate id and expiry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from commands import args
+from commands.blocks import context, finish, section
+from commands.common import at, countdown, whalet_user
+from commands.registry import CommandContext, Role, UsageError, subcommand
+
+USAGE = "rate FROM TO [--source B2C|B2B|Acquiring]"
+
+
+@dataclass(frozen=True)
+class RateArgs:
+    currency: str
+    to_currency: str
+    source: str | None
+
+
+def parse_rate(words: list[str]) -> RateArgs:
+    opts = args.split_options(words, valued={"source"})
+    if len(opts.positional) != 2:
+        raise UsageError("give two currencies, e.g. `rate USD HKD`")
+    currency, to_currency = (args.currency(w) for w in opts.positional)
+    if currency == to_currency:
+        raise UsageError(f"both currencies are {currency}; a rate needs two different ones")
+    source = args.fund_source(opts.values["source"]).value if "source" in opts.values else None
+    return RateArgs(currency, to_currency, source)
+
+
+@subcommand("rate", usage=USAGE, summary="live exchange rate with its expiry", role=Role.VIEWER, parse=parse_rate)
+async def rate_command(ctx: CommandContext, a: RateArgs) -> None:
+    user = whalet_user(ctx, None)
+    quote = await ctx.services.whalet.query_rate(user, a.currency, a.to_currency,
+                                                 a.source or ctx.services.config.whalet.default_fund_source)
+    now = ctx.services.clock.now()
+    text = f"1 {quote.currency} = {quote.rate} {quote.to_currency}"
+    await ctx.reply(text, finish([
+        section(f"*{text}*"),
+        context(f"Rate id `{quote.rate_id}`", f"valid until {at(quote.expire_time)} ({countdown(quote.expire_time, now)})"),
+    ]))

@@ -1,0 +1,52 @@
+"""`/whalet status`: Whalet connectivity and the backlogs, for "is the bot OK?" in one look."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from commands.approvals import repo
+from commands.approvals.service import is_frozen
+from commands.blocks import finish, section
+from commands.registry import CommandContext, Role, subcommand
+from whalet.errors import explain
+
+PING_TIMEOUT_SECONDS = 5.0
+
+
+async def whalet_line(ctx: CommandContext) -> str:
+    started = time.perf_counter()
+    try:
+        await asyncio.wait_for(ctx.services.whalet.connectivity("whalet-bot status"), PING_TIMEOUT_SECONDS)
+    except asyncio.TimeoutError:
+        return f":red_circle: Whalet did not answer within {PING_TIMEOUT_SECONDS:.0f} s."
+    except Exception as exc:  # every failure becomes a sentence here, never a traceback
+        return f":red_circle: Whalet: {explain(exc)}"
+    return f":large_green_circle: Whalet answers ({(time.perf_counter() - started) * 1000:.0f} ms)."
+
+
+def backlog_lines(ctx: CommandContext) -> list[str]:
+    from notifications.status import backlog  # late: notifications imports commands
+
+    figures = backlog(ctx.services)
+    last = figures.get("last_digest")
+    lines = [
+        f"Webhook inbox: {figures['inbox_backlog']} waiting to be relayed, {figures['inbox_failed']} relayed generically after errors.",
+        f"Slack outbox: {figures['outbox_backlog']} waiting, {figures['parked']} parked (gave up; need a look).",
+        f"Last digest: {last['run_date']} in <#{last['channel']}>." if last else "Last digest: none yet.",
+    ]
+    for channel, error in sorted(figures.get("unreachable_channels", {}).items()):
+        lines.append(f":warning: cannot post to <#{channel}>: `{error}`")
+    return lines
+
+
+@subcommand("status", usage="status", summary="health: Whalet connectivity, backlogs, last digest",
+            role=Role.VIEWER)
+async def status_command(ctx: CommandContext, _: None) -> None:
+    lines = [await whalet_line(ctx)]
+    with ctx.services.store.read() as db:
+        open_count = len(repo.open_requests(db))
+    lines.append(f"Approvals: {open_count} open request{'s' if open_count != 1 else ''}"
+                 + ("; :octagonal_sign: payouts are FROZEN." if is_frozen(ctx.services) else "."))
+    lines += backlog_lines(ctx)
+    await ctx.reply("whalet-bot status", finish([section("*whalet-bot status*"), section("\n".join(lines))]))
