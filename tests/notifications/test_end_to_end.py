@@ -1,0 +1,100 @@
+"""The whole path over real HTTP: sandbox webhook -> our app -> inbox -> outbox -> Slack stand-in."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+
+import httpx
+
+from bot.localstack import LocalStack
+from whalet.envelope import dumps_compact
+
+TIMEOUT = 15.0
+
+
+def texts(stack: LocalStack, channel: str) -> list[str]:
+    return [m.text for m in stack.fake.messages(channel)]
+
+
+def deliveries(stack: LocalStack) -> list[dict]:  # type: ignore[type-arg]
+    return stack.operator.get("/sandbox/deliveries").json()["deliveries"]
+
+
+def test_money_received_from_the_sandbox_lands_in_the_collections_channel(stack: LocalStack) -> None:
+    answer = stack.operator.post("/sandbox/collect", json={"userId": "U10001", "currency": "USD",
+                                                           "amount": "1200.50", "payerName": "Initech"})
+    assert answer.status_code == 200, answer.text
+    [message] = stack.fake.wait_for(lambda: stack.fake.messages("C0COLLECT"), timeout=TIMEOUT)
+    assert message.text.startswith("Money received: 1,200.50 USD from Initech into ••••")
+    shown = json.dumps(message.blocks, ensure_ascii=False)
+    assert "Acme Trading Ltd" in shown and "B2C" in shown and "GB29NWBK60161331926819" not in shown
+    [delivery] = deliveries(stack)
+    assert delivery["outcome"] == "delivered" and delivery["attempt"] == 1  # our signed ack was accepted
+
+
+def test_same_notification_twenty_times_from_eight_senders_gives_one_row_and_one_post(stack: LocalStack) -> None:
+    body = {"userId": "U10002", "collectionId": "COLDUP1", "virtualAccountNo": "700001000184002",
+            "fundSource": "B2B", "currency": "EUR", "amount": Decimal("99.00"), "payerName": "Hooli",
+            "receivedTime": "2024-05-01 09:00:00", "status": "SUCCESS"}
+    message = stack.sandbox.keys.whalet_codec().encode_request(
+        stack.settings.whalet_partner_id, "collectionReceivedNotify", "WNDUPLICATE0001", body)
+    raw = dumps_compact(message).encode()
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        codes = list(pool.map(lambda _: httpx.post(stack.url + "/whalet/webhook", content=raw, timeout=10).status_code,
+                              range(20)))
+    assert codes == [200] * 20
+    stack.fake.wait_for(lambda: stack.fake.messages("C0COLLECT"), timeout=TIMEOUT)
+    with stack.services.store.read() as db:
+        assert db.execute("SELECT COUNT(*) FROM inbox").fetchone()[0] == 1
+        assert db.execute("SELECT COUNT(*) FROM outbox WHERE state != 'done'").fetchone()[0] == 0
+    assert len(stack.fake.calls("chat.postMessage")) == 1
+
+
+def test_unknown_api_code_is_relayed_generically_with_numbers_masked(stack: LocalStack) -> None:
+    answer = stack.operator.post("/sandbox/notify", json={
+        "apiCode": "cardLimitChangedNotify",
+        "body": {"userId": "U10001", "cardNo": "4111111111111111", "newLimit": "5000", "status": "DONE"}})
+    assert answer.status_code == 200, answer.text
+    [message] = stack.fake.wait_for(lambda: stack.fake.messages("C0FINANCE"), timeout=TIMEOUT)
+    shown = message.text + json.dumps(message.blocks, ensure_ascii=False)
+    assert "cardLimitChangedNotify" in shown and "••••1111" in shown and "4111111111111111" not in shown
+
+
+def test_replenish_request_is_a_to_do_with_an_owner_and_closes_on_the_result(stack: LocalStack) -> None:
+    answer = stack.operator.post("/sandbox/replenish", json={"kind": "edd", "userId": "U10001"})
+    assert answer.status_code == 200, answer.text
+    replenish_id = answer.json()["replenishId"]
+    [card] = stack.fake.wait_for(lambda: stack.fake.messages("C0COMPLIANCE"), timeout=TIMEOUT)
+    assert "Business licence" in json.dumps(card.blocks)
+
+    assert stack.slack_requests.block_action("U0APP1", card, action_id="replenish_take").status_code == 200
+    stack.fake.wait_for(lambda: "<@U0APP1> is handling this" in json.dumps(
+        stack.fake.message("C0COMPLIANCE", card.ts).blocks), timeout=TIMEOUT)
+    updated = stack.fake.message("C0COMPLIANCE", card.ts)
+    assert "replenish_take" not in json.dumps(updated.blocks)
+
+    # a second person clicking the (stale) button is told, privately, who has it
+    assert stack.slack_requests.block_action("U0APP2", card, action_id="replenish_take").status_code == 200
+    told = stack.fake.wait_for(lambda: [r for r in stack.fake.responses() if "U0APP1" in r.text], timeout=TIMEOUT)
+    assert told[0].response_type == "ephemeral"
+
+    result = stack.operator.post(f"/sandbox/replenish/{replenish_id}/result", json={"status": "PASS"})
+    assert result.status_code == 200, result.text
+    stack.fake.wait_for(lambda: len(stack.fake.thread("C0COMPLIANCE", card.ts)) == 2, timeout=TIMEOUT)
+    closed = stack.fake.message("C0COMPLIANCE", card.ts)
+    assert "Closed, Whalet's decision: *PASS*" in json.dumps(closed.blocks)
+    assert "PASS" in stack.fake.thread("C0COMPLIANCE", card.ts)[1].text
+
+
+def test_payout_result_lands_in_the_approval_cards_thread_and_updates_the_card(stack: LocalStack) -> None:
+    assert stack.slack_requests.command("U0REQ", "payout 100 USD to acme-us for \"May invoice\"").status_code == 200
+    [card] = stack.fake.wait_for(lambda: stack.fake.messages("C0APPROVALS"), timeout=TIMEOUT)
+    assert stack.slack_requests.block_action("U0APP1", card, action_id="approval_approve").status_code == 200
+    thread = stack.fake.wait_for(lambda: [m for m in stack.fake.thread("C0APPROVALS", card.ts)
+                                          if m.is_reply and "Payout completed" in m.text], timeout=TIMEOUT)
+    assert "100.00 USD" in thread[0].text
+    stack.fake.wait_for(lambda: "Whalet reports it done" in json.dumps(
+        stack.fake.message("C0APPROVALS", card.ts).blocks), timeout=TIMEOUT)
+    assert not stack.fake.messages("C0FINANCE")  # not posted a second time elsewhere
