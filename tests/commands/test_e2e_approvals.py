@@ -1,0 +1,108 @@
+"""Approvals end to end: real Bolt app, signed requests, fake Slack, Whalet sandbox over HTTP."""
+
+import json
+
+from tests.commands.helpers import (audit_actions, card_for, click, has_buttons, request_payout, row)
+
+
+def test_payout_one_approver_confirms_once(stack):
+    request_id, card = request_payout(stack)
+    body = json.dumps(card.blocks, ensure_ascii=False)
+    assert "Pay out 1,200.50 USD to Acme Supplies Inc (••••6789)?" in body and "March invoices" in body
+    assert "new beneficiary" in body and "0 of 1" in body and has_buttons(card)
+    answer = click(stack, "U0APP1", card)
+    assert "sent to Whalet" in answer.text and answer.response_type == "ephemeral"
+    updated = stack.fake.wait_for(lambda: (m := stack.fake.message(card.channel, card.ts)) and not has_buttons(m) and m)
+    assert "Approved by <@U0APP1>" in json.dumps(updated.blocks, ensure_ascii=False)
+    stored = row(stack, request_id)
+    assert stored["state"] in ("CONFIRMED", "SUCCEEDED")
+    assert stack.confirm_counts()[stored["mer_order_no"]] == 1
+    assert audit_actions(stack, request_id)[:3] == ["request.apply", "request", "approve"]
+
+
+def test_requester_cannot_approve_own_payout(stack):
+    request_id, card = request_payout(stack)
+    answer = click(stack, "U0REQ", card)
+    assert "You requested this payout, so someone else has to approve it." in answer.text
+    assert row(stack, request_id)["state"] == "PENDING"
+    assert stack.fake.message(card.channel, card.ts).updated_count == 0
+    assert stack.confirm_counts()[row(stack, request_id)["mer_order_no"]] == 0
+
+
+def test_two_approver_tier_needs_two_distinct_people(stack):
+    request_id, card = request_payout(stack, "payout 20000 USD to acme-us")
+    first = click(stack, "U0APP1", card)
+    assert "1 of 2" in first.text
+    again = click(stack, "U0APP1", card)
+    assert "already approved" in again.text
+    assert row(stack, request_id)["state"] == "PENDING"
+    card = stack.fake.wait_for(lambda: (m := stack.fake.message(card.channel, card.ts)) and "1 of 2" in json.dumps(m.blocks) and m)
+    second = click(stack, "U0APP2", card)
+    assert "sent to Whalet" in second.text
+    stored = row(stack, request_id)
+    assert stored["state"] in ("CONFIRMED", "SUCCEEDED")
+    assert stack.confirm_counts()[stored["mer_order_no"]] == 1
+
+
+def test_viewer_click_is_refused_and_changes_nothing(stack):
+    request_id, card = request_payout(stack)
+    answer = click(stack, "U0VIEW", card)
+    assert "Only approvers" in answer.text
+    assert row(stack, request_id)["state"] == "PENDING" and row(stack, request_id)["version"] == 2
+    assert stack.fake.message(card.channel, card.ts).updated_count == 0
+
+
+def test_altered_button_value_is_refused_by_fingerprint(stack):
+    first_id, first_card = request_payout(stack)
+    second_id, _ = request_payout(stack, "payout 300 USD to acme-us")
+    answer = click(stack, "U0APP1", first_card, value=second_id)
+    assert "refused" in answer.text and "does not belong" in answer.text
+    assert row(stack, first_id)["state"] == "PENDING" and row(stack, second_id)["state"] == "PENDING"
+    assert stack.confirm_counts()[row(stack, second_id)["mer_order_no"]] == 0
+
+
+def test_tampered_signature_is_refused(stack):
+    r = stack.slack_requests.command("U0REQ", "payout 10 USD to acme-us", tamper=True)
+    assert r.status_code == 401
+    stale = stack.slack_requests.command("U0REQ", "balance", timestamp=1_000_000)
+    assert stale.status_code == 401
+    assert stack.fake.responses() == [] and stack.confirm_counts() == {}
+
+
+def test_reject_with_reason_then_late_approve_changes_nothing(stack):
+    request_id, card = request_payout(stack)
+    stack.slack_requests.block_action("U0APP1", card, "approval_reject")
+    view = stack.fake.wait_for(lambda: next((v for v in stack.fake.views("U0APP1")
+                                             if v.callback_id == "approval_reject_modal"), None))
+    r = stack.slack_requests.view_submission("U0APP1", view.view, {"reason": "wrong invoice"})
+    assert r.status_code == 200
+    updated = stack.fake.wait_for(lambda: (m := stack.fake.message(card.channel, card.ts)) and not has_buttons(m) and m)
+    assert "Rejected by <@U0APP1>" in json.dumps(updated.blocks) and "wrong invoice" in json.dumps(updated.blocks)
+    late = click(stack, "U0APP2", card)
+    assert "rejected" in late.text
+    assert row(stack, request_id)["state"] == "REJECTED"
+    assert stack.confirm_counts()[row(stack, request_id)["mer_order_no"]] == 0
+    assert "reject" in audit_actions(stack, request_id)
+
+
+def test_freeze_blocks_requests_and_approvals(stack):
+    request_id, card = request_payout(stack)
+    http = stack.slack_requests.command("U0REQ", "freeze")
+    assert http.status_code == 200
+    from tests.commands.helpers import ask
+    _, refused = ask(stack, "U0REQ", "freeze")
+    assert "admins" in refused.text
+    _, done = ask(stack, "U0ADM", "freeze")
+    assert "Frozen" in done.text
+    stack.fake.wait_for(lambda: any("froze payouts" in m.text for m in stack.fake.messages("C0APPROVALS")))
+    answer = click(stack, "U0APP1", card)
+    assert "frozen" in answer.text
+    _, new = ask(stack, "U0REQ", "payout 5 USD to acme-us")
+    assert "frozen" in new.text
+    assert row(stack, request_id)["state"] == "PENDING"
+    _, lifted = ask(stack, "U0ADM", "unfreeze")
+    assert "Unfrozen" in lifted.text
+    assert "sent to Whalet" in click(stack, "U0APP1", card).text
+    with stack.services.store.read() as db:
+        actions = [r[0] for r in db.execute("SELECT action FROM audit_log WHERE subject = 'payouts'")]
+    assert actions == ["freeze", "unfreeze"]
