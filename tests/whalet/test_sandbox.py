@@ -507,7 +507,7 @@ def test_fault_timeout_after_apply_commits(sandbox: RunningSandbox) -> None:
     with pytest.raises(httpx.ReadTimeout):
         sandbox.call("payoutConfirm", {"userId": "U10001", "payoutId": applied["payoutId"]}, timeout=0.2)
     found = ok(sandbox.call("queryWithdrawRecords", {"userId": "U10001", **WIDE, "merOrderNo": "ORD-TA"}))
-    assert found["records"][0]["status"] == "PROCESSING"
+    assert found["records"][0]["status"] in ("PROCESSING", "SUCCESS")  # confirmed: the result may be in already
     assert payouts(sandbox)["ORD-TA"]["confirmCount"] == 1
 
 

@@ -28,8 +28,9 @@ if TYPE_CHECKING:
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 
 
-def plain_money(amount: Decimal, currency: str) -> dict[str, str]:
-    return {"amount": str(q(amount, currency)), "currency": currency}
+def plain_money(amount: Decimal, currency: str) -> str:
+    """Operator JSON carries amounts as exact strings; each record names its currency."""
+    return str(q(amount, currency))
 
 
 def _plain(value: Any) -> Any:
@@ -116,7 +117,7 @@ def operator_routes(sb: Sandbox) -> list[Route]:
             body.req("userId", 30), body.fund_source(required=False, default="B2C"), currency,
             body.amount("amount", currency), body.text("payerName", required=False, max_len=140),
             body.text("virtualAccountNo", required=False, max_len=34))
-        return state.collections.wire(record)
+        return state.collections.wire(record) | {"amount": plain_money(record["amount"], currency)}
 
     async def replenish(request: Request) -> Any:
         if request.method == "GET":
