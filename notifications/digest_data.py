@@ -90,9 +90,9 @@ async def look_up(services: Services, item: Unsettled, now: datetime,
                   retry: Callable[[Callable[[], Awaitable[Any]]], Awaitable[Any]]) -> Lookup:
     """Ask Whalet for the order by merOrderNo (a read, safe to repeat)."""
     query = services.whalet.query_withdraw_records if item.kind == "payout" else services.whalet.query_pay_records
-    start = item.since - timedelta(days=1)
+    start, end = item.since - timedelta(days=1), now + timedelta(hours=1)  # tolerate clock skew
     try:
-        page = await retry(lambda: query(item.user_id, start, now, mer_order_no=item.order_no, page_size=10))
+        page = await retry(lambda: query(item.user_id, start, end, mer_order_no=item.order_no, page_size=10))
     except WhaletError as exc:
         return Lookup(item.request_id, item.order_no, item.amount, item.since, None, explain(exc))
     status = next((r.status for r in page.records if r.mer_order_no == item.order_no), None)
