@@ -81,7 +81,7 @@ def beneficiary_for(services: Services, ref: str, to_currency: str | None) -> bo
         names = ", ".join(e.nickname for e in book.entries(services)[:20]) or "none yet"
         raise UsageError(f"'{ref}' is not in the beneficiary book (known: {names}); see `/whalet beneficiaries`")
     if to_currency and to_currency != entry.currency:
-        raise UsageError(f"{entry.nickname} receives {entry.currency}, not {to_currency}")
+        raise UsageError(f"the beneficiary {entry.nickname} receives {entry.currency}, not {to_currency}")
     return entry
 
 
