@@ -9,6 +9,7 @@ NEXT fire time. So the schedule is a clock, and ``digest_runs`` is the truth:
   transaction, so the redo cannot post twice);
 - ``catch_up`` (at start, then every minute) runs any schedule whose fire time today passed less
   than ``misfire_grace_seconds`` ago and has no done row: a restart neither skips nor repeats.
+  A fire time from before the schedule was first seen is not caught up (fresh install at 09:30).
 
 Whalet is asked for every configured user and fund source with at most ``[digest] concurrency``
 calls in flight; a TOO_MANY_REQUESTS answer is retried after a growing pause (the client already
@@ -188,8 +189,8 @@ async def catch_up(services: Services) -> list[str]:
     results = []
     for schedule, origin in all_schedules(services):
         fire = last_fire(schedule, now)
-        added = digest_schedules.added_at(services, schedule)
-        if now - fire > grace or (added is not None and fire < added):
+        known_since = digest_schedules.added_at(services, schedule)
+        if now - fire > grace or known_since is None or fire < known_since:
             continue
         outcome = await run_digest(services, schedule.channel, schedule_key(schedule), fire.date().isoformat())
         results.append(f"{schedule_key(schedule)}: {outcome}")
@@ -204,7 +205,9 @@ async def catch_up_loop(services: Services) -> None:
 
 def schedule_digests(services: Services) -> list[str]:
     """Add one cron job per schedule (config file + persisted); returns the job ids."""
-    return [digest_schedules.add_job(services, schedule, scheduled_run) for schedule, _ in all_schedules(services)]
+    schedules = [schedule for schedule, _ in all_schedules(services)]
+    digest_schedules.remember(services, schedules)
+    return [digest_schedules.add_job(services, schedule, scheduled_run) for schedule in schedules]
 
 
 def last_digest(db: Database) -> dict[str, Any] | None:

@@ -46,12 +46,22 @@ def all_schedules(services: Services) -> list[tuple[DigestSchedule, str]]:
     return list(found.values())
 
 
+def remember(services: Services, schedules: list[DigestSchedule]) -> None:
+    """Note when each schedule was first seen (kept across restarts)."""
+    now = iso(services.clock.now())
+    with services.store.transaction() as db:
+        for schedule in schedules:
+            db.execute("INSERT OR IGNORE INTO digest_known (schedule_key, first_seen) VALUES (?, ?)",
+                       [schedule_key(schedule), now])
+
+
 def added_at(services: Services, schedule: DigestSchedule) -> datetime | None:
-    """When a Slack-added schedule was added (None for config-file ones): it never runs for
-    a fire time before that, so adding "09:00" at 09:30 does not post at once."""
-    if schedule in services.config.digest.schedules:
-        return None
-    return next((at for s, at in persisted(services) if s == schedule), None)
+    """When the schedule was first seen: catch-up never runs a fire time from before that, so a
+    fresh install, or "09:00" added at 09:30, waits for the next fire instead of posting at once."""
+    with services.store.read() as db:
+        row = db.execute("SELECT first_seen FROM digest_known WHERE schedule_key = ?",
+                         [schedule_key(schedule)]).fetchone()
+    return parse_iso(row[0]) if row else None
 
 
 def add_job(services: Services, schedule: DigestSchedule,
@@ -78,6 +88,7 @@ def add_schedule(services: Services, schedule: DigestSchedule, actor: str) -> bo
         if cursor.rowcount != 1:
             return False
         services.store.audit(db, actor, "digest_schedule_added", schedule_key(schedule))
+    remember(services, [schedule])
     add_job(services, schedule, scheduled_run)
     return True
 
@@ -85,12 +96,14 @@ def add_schedule(services: Services, schedule: DigestSchedule, actor: str) -> bo
 def remove_schedules(services: Services, channel: str, actor: str) -> tuple[int, list[DigestSchedule]]:
     """Remove the Slack-added schedules of a channel; returns (how many, config-file ones kept)."""
     removed = [s for s, _ in persisted(services) if s.channel == channel]
+    kept = [s for s in services.config.digest.schedules if s.channel == channel]
+    kept_keys = {schedule_key(s) for s in kept}
     with services.store.transaction() as db:
         db.execute("DELETE FROM digest_schedules WHERE channel = ?", [channel])
         for schedule in removed:
             services.store.audit(db, actor, "digest_schedule_removed", schedule_key(schedule))
-    kept = [s for s in services.config.digest.schedules if s.channel == channel]
-    kept_keys = {schedule_key(s) for s in kept}
+            if schedule_key(schedule) not in kept_keys:
+                db.execute("DELETE FROM digest_known WHERE schedule_key = ?", [schedule_key(schedule)])
     if services.scheduler is not None:
         for schedule in removed:
             if schedule_key(schedule) not in kept_keys and services.scheduler.get_job(schedule_key(schedule)):

@@ -11,6 +11,8 @@ through this module, because ``bot.store`` asks one provider per package.
 - ``digest_runs``: one row per (schedule, local date) so a restart neither skips nor repeats.
 - ``digest_schedules``: schedules added with `/whalet digest schedule` (the config file's live
   in the config file).
+- ``digest_known``: when each schedule (config or Slack) was first seen, so catch-up never runs
+  a fire time from before the schedule existed (a fresh install at 09:30 does not post "09:00").
 - ``balance_snapshots``: balances as each digest saw them, for "change since the last digest".
 """
 
@@ -82,6 +84,10 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
                 created_by TEXT,
                 created_at TEXT NOT NULL,
                 UNIQUE (channel, time, timezone)
+            )""",
+            """CREATE TABLE digest_known (
+                schedule_key TEXT PRIMARY KEY,
+                first_seen TEXT NOT NULL
             )""",
             """CREATE TABLE balance_snapshots (
                 id INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -119,18 +119,32 @@ async def test_a_day_runs_once_and_a_crashed_run_is_redone_once(make: Callable[.
 
 async def test_missed_run_within_grace_runs_once_across_restarts(make: Callable[..., Harness],
                                                                  clock: FrozenClock) -> None:
-    h = make()  # 09:30 Shanghai: the 09:00 digest was due 30 minutes ago, while we were down
+    clock.advance(timedelta(minutes=-40))  # 08:50 Shanghai: the bot runs and knows the 09:00 schedule
+    digest.schedule_digests(make().services)
+    clock.advance(timedelta(minutes=40))  # 09:30: it was down at 09:00 and starts again now
+    h = make()
+    digest.schedule_digests(h.services)
     assert await digest.catch_up(h.services) == [f"{schedule_key(NINE)}: posted"]
     assert await digest.catch_up(h.services) == [f"{schedule_key(NINE)}: skipped"]
-    restarted = make(db_name="bot.db")  # a new process on the same database
+    restarted = make()  # a new process on the same database
+    digest.schedule_digests(restarted.services)
     assert await digest.catch_up(restarted.services) == [f"{schedule_key(NINE)}: skipped"]
     assert len(digests(restarted)) == 1
     run_date = datetime.now(UTC).date().isoformat()
     assert restarted.rows("SELECT run_date FROM digest_runs") == [{"run_date": run_date}]
 
 
+async def test_a_fresh_install_does_not_post_the_fire_time_it_never_knew(make: Callable[..., Harness]) -> None:
+    h = make()  # first start ever, at 09:30
+    digest.schedule_digests(h.services)
+    assert await digest.catch_up(h.services) == []
+    assert digests(h) == []
+
+
 async def test_missed_run_beyond_grace_is_not_run_late(make: Callable[..., Harness], clock: FrozenClock) -> None:
-    clock.advance(timedelta(hours=1, seconds=1))  # 10:30:01 Shanghai: more than an hour late
+    clock.advance(timedelta(minutes=-40))
+    digest.schedule_digests(make().services)
+    clock.advance(timedelta(hours=1, minutes=40, seconds=1))  # 10:30:01 Shanghai: more than an hour late
     h = make()
     assert await digest.catch_up(h.services) == []
     assert digests(h) == []
