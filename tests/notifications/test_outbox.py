@@ -1,0 +1,123 @@
+"""The durable outbox against the Slack stand-in, through the real slack_sdk client."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from bot.localstack import LocalStack
+from notifications.outbox import backlog, enqueue_post, enqueue_update, message_ref, unreachable_channels
+
+
+def _enqueue(stack: LocalStack, **kwargs) -> int:  # type: ignore[no-untyped-def]
+    with stack.services.store.transaction() as db:
+        row_id = enqueue_post(db, **kwargs)
+    stack.services.wake_outbox()
+    return row_id
+
+
+def _row(stack: LocalStack, row_id: int) -> dict:  # type: ignore[type-arg]
+    with stack.services.store.read() as db:
+        return next(db.query("SELECT * FROM outbox WHERE id = ?", [row_id]))
+
+
+def _wait_state(stack: LocalStack, row_id: int, state: str, timeout: float = 10.0) -> dict:  # type: ignore[type-arg]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        row = _row(stack, row_id)
+        if row["state"] == state:
+            return row
+        time.sleep(0.02)
+    raise AssertionError(f"outbox row {row_id} is {_row(stack, row_id)}")
+
+
+def test_post_thread_reply_and_update_follow_refs(stack: LocalStack) -> None:
+    parent = _enqueue(stack, channel="C0OUT", text="card v1", ref=("approval", "R1"))
+    reply = _enqueue(stack, channel="C0OUT", text="result in thread", thread_ref=("approval", "R1"))
+    posted = _wait_state(stack, parent, "done")
+    _wait_state(stack, reply, "done")
+    with stack.services.store.transaction() as db:
+        enqueue_update(db, ref=("approval", "R1"), text="card v2")
+    stack.services.wake_outbox()
+    stack.fake.wait_for(lambda: [m for m in stack.fake.messages("C0OUT") if m.text == "card v2"])
+    thread = stack.fake.thread("C0OUT", posted["ts"])
+    assert [m.text for m in thread] == ["card v2", "result in thread"]
+    with stack.services.store.read() as db:
+        assert message_ref(db, "approval", "R1") == ("C0OUT", posted["ts"])
+
+
+def test_update_before_post_rewrites_the_queued_post(stack: LocalStack) -> None:
+    stack.fake.script("chat.postMessage", [("sleep", 0.5)])
+    first = _enqueue(stack, channel="C0BUSY", text="occupies the channel")
+    with stack.services.store.transaction() as db:
+        queued = enqueue_post(db, channel="C0BUSY", text="old", ref=("approval", "R2"))
+        enqueue_update(db, ref=("approval", "R2"), text="new")
+    stack.services.wake_outbox()
+    _wait_state(stack, first, "done")
+    _wait_state(stack, queued, "done")
+    assert [m.text for m in stack.fake.messages("C0BUSY")] == ["occupies the channel", "new"]
+    assert not stack.fake.calls("chat.update")
+
+
+def test_429_then_503_then_success_delivers_exactly_once(stack: LocalStack) -> None:
+    stack.fake.script("chat.postMessage", [("ratelimited", 1), ("status", 503)])
+    row_id = _enqueue(stack, channel="C0RETRY", text="eventually")
+    row = _wait_state(stack, row_id, "done", timeout=15)
+    assert [m.text for m in stack.fake.messages("C0RETRY")] == ["eventually"]
+    posts = [c for c in stack.fake.calls("chat.postMessage") if c.params.get("channel") == "C0RETRY"]
+    assert len(posts) == 3
+    assert posts[1].time - posts[0].time >= 0.9  # Retry-After honoured
+    assert row["rate_limited"] == 1
+
+
+def test_channel_errors_park_after_max_attempts_and_are_reported(make_stack) -> None:  # type: ignore[no-untyped-def]
+    from bot.localstack import DEMO_CONFIG
+
+    stack = make_stack(DEMO_CONFIG.replace('alerts_channel = "C0ALERTS"',
+                                           'alerts_channel = "C0ALERTS"\nmax_attempts = 2'))
+    stack.fake.deny_channel("C0PRIVATE", "not_in_channel")
+    row_id = _enqueue(stack, channel="C0PRIVATE", text="cannot land")
+    row = _wait_state(stack, row_id, "parked", timeout=15)
+    assert row["attempts"] == 2 and row["last_error"] == "not_in_channel"
+    with stack.services.store.read() as db:
+        assert backlog(db)["parked"] == 1
+        assert unreachable_channels(db) == {"C0PRIVATE": "not_in_channel"}
+
+
+def test_burst_of_collections_is_folded_into_one_summary(stack: LocalStack) -> None:
+    stack.fake.script("chat.postMessage", [("sleep", 1.0)])
+    first = _enqueue(stack, channel="C0FOLD", text="first", kind="collection", fold_line="100.00 USD from A")
+    time.sleep(0.2)  # the first row is now in flight; the rest queue behind it
+    with stack.services.store.transaction() as db:
+        for n in range(12):
+            enqueue_post(db, channel="C0FOLD", text=f"single {n}", kind="collection",
+                         fold_line=f"{n}.00 USD from payer {n}")
+    stack.services.wake_outbox()
+    _wait_state(stack, first, "done")
+    summary = stack.fake.wait_for(
+        lambda: [m for m in stack.fake.messages("C0FOLD") if "12 collections received" in m.text])
+    assert all(f"payer {n}" in summary[0].text for n in range(12))
+    assert len(stack.fake.messages("C0FOLD")) == 2
+
+
+def test_row_in_flight_at_a_crash_is_found_by_metadata_not_posted_again(stack: LocalStack) -> None:
+    """Simulates a kill after Slack accepted the post but before the row was marked done."""
+    services = stack.services
+    with services.store.transaction() as db:
+        row_id = enqueue_post(db, channel="C0CRASH", text="posted once")
+        db.execute("UPDATE outbox SET state = 'sending', next_attempt_at = '9999' WHERE id = ?", [row_id])
+
+    async def post_like_the_worker_did() -> None:
+        await services.slack_outbox.chat_postMessage(
+            channel="C0CRASH", text="posted once",
+            metadata={"event_type": "whalet_bot_outbox", "event_payload": {"outbox_id": row_id}})
+
+    asyncio.run(post_like_the_worker_did())
+    assert services.outbox is not None
+    services.outbox._recover_inflight()  # what the worker does first after a restart
+    with services.store.transaction() as db:
+        db.execute("UPDATE outbox SET next_attempt_at = '2000-01-01' WHERE id = ?", [row_id])
+    services.wake_outbox()
+    row = _wait_state(stack, row_id, "done")
+    assert [m.text for m in stack.fake.messages("C0CRASH")] == ["posted once"]
+    assert row["ts"] == stack.fake.messages("C0CRASH")[0].ts
