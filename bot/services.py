@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from slack_sdk.web.async_client import AsyncWebClient
 
     from bot.config import BotConfig
+    from bot.metrics import Metrics
     from bot.settings import Settings
     from bot.store import Store
     from notifications.outbox import OutboxWorker
@@ -33,6 +34,7 @@ class Services:
     whalet_codec: EnvelopeCodec
     slack: AsyncWebClient  # for handlers: retries 429 and connection errors itself
     slack_outbox: AsyncWebClient  # for the outbox: no hidden retries, the outbox decides
+    metrics: Metrics
     clock: Clock = field(default_factory=Clock)
     supervisor: Supervisor = field(default_factory=Supervisor)
     outbox: OutboxWorker | None = None

@@ -22,6 +22,7 @@ from starlette.routing import Route
 from bot.app import build_bolt_app, build_slack_client
 from bot.clock import Clock
 from bot.config import BotConfig
+from bot.metrics import CONTENT_TYPE, Metrics
 from bot.services import Services
 from bot.settings import Settings
 from bot.store import Store
@@ -29,6 +30,7 @@ from whalet.client import WhaletClient
 from whalet.envelope import EnvelopeCodec
 
 log = logging.getLogger("whalet_bot")
+LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
 @dataclass
@@ -43,19 +45,23 @@ def build_services(settings: Settings, config: BotConfig, clock: Clock | None = 
 
     codec = EnvelopeCodec(settings.partner_private_key(), settings.whalet_public_key())
     store = Store(settings.whalet_bot_db)
+    metrics = Metrics()
     services = Services(
         settings=settings,
         config=config,
         store=store,
         whalet=WhaletClient(
-            settings.whalet_base_url, settings.whalet_partner_id, codec, api_codes=config.whalet.api_codes
+            settings.whalet_base_url, settings.whalet_partner_id, codec, api_codes=config.whalet.api_codes,
+            on_call=metrics.observe_whalet_call,
         ),
         whalet_codec=codec,
         slack=build_slack_client(settings),
         slack_outbox=build_slack_client(settings, retries=False),
         clock=clock or Clock(),
+        metrics=metrics,
     )
     services.outbox = OutboxWorker(services)
+    metrics.attach(services)
     return services
 
 
@@ -68,7 +74,14 @@ def build_runtime(settings: Settings, config: BotConfig, clock: Clock | None = N
     slack_handler = AsyncSlackRequestHandler(bolt)
 
     async def slack_events(request: Request) -> Response:
-        return await slack_handler.handle(request)
+        with services.metrics.ack_seconds.time():
+            return await slack_handler.handle(request)
+
+    async def metrics(request: Request) -> Response:
+        client = request.client.host if request.client else ""
+        if not services.settings.whalet_bot_metrics_public and client not in LOOPBACK:
+            return JSONResponse({"error": "metrics are served to loopback only"}, status_code=403)
+        return Response(services.metrics.render(), media_type=CONTENT_TYPE)
 
     async def healthz(request: Request) -> Response:
         loops = services.supervisor.running()
@@ -100,6 +113,7 @@ def build_runtime(settings: Settings, config: BotConfig, clock: Clock | None = N
     routes = [
         Route("/slack/events", slack_events, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
         *notifications.routes(services),
     ]
     asgi = Starlette(routes=routes, lifespan=lifespan)

@@ -72,7 +72,8 @@ class WhaletClient:
 
     def __init__(self, base_url: str, partner_id: str, codec: EnvelopeCodec, *,
                  api_codes: dict[str, str] | None = None, timeout: float = 10.0, read_retries: int = 3,
-                 backoff_base: float = 0.5, transport: httpx.AsyncBaseTransport | None = None):
+                 backoff_base: float = 0.5, transport: httpx.AsyncBaseTransport | None = None,
+                 on_call: Callable[[str, str, float], None] | None = None):
         self.url = base_url
         self.partner_id = partner_id
         self.api_codes = resolve_api_codes(api_codes)
@@ -80,6 +81,7 @@ class WhaletClient:
         self._read_retries = read_retries
         self._backoff_base = backoff_base
         self._http = httpx.AsyncClient(timeout=httpx.Timeout(timeout), transport=transport)
+        self._on_call = on_call  # (operation, outcome, seconds): metrics without coupling to them
 
     async def __aenter__(self) -> WhaletClient:
         return self
@@ -138,8 +140,10 @@ class WhaletClient:
             outcome = f"{type(exc).__name__} {getattr(exc, 'code', '')}".strip()
             raise
         finally:
-            log.debug("whalet %s requestNo=%s %.0fms %s", op.name, request_no,
-                      (time.perf_counter() - started) * 1000, outcome)
+            elapsed = time.perf_counter() - started
+            log.debug("whalet %s requestNo=%s %.0fms %s", op.name, request_no, elapsed * 1000, outcome)
+            if self._on_call is not None:
+                self._on_call(op.name, outcome.split(" ")[0] or "ok", elapsed)
 
     def _open(self, op: Operation, response: httpx.Response, api_code: str, request_no: str) -> Opened:
         where = {"api_code": api_code, "request_no": request_no}

@@ -1,0 +1,26 @@
+"""GET /metrics: Prometheus text with counters bumped by real traffic and state read from SQLite."""
+
+from __future__ import annotations
+
+import httpx
+
+from bot.localstack import LocalStack
+from notifications.outbox import enqueue_post
+
+
+def test_metrics_show_whalet_calls_acks_and_outbox_state(stack: LocalStack) -> None:
+    stack.slack_requests.command("U0REQ", "balance")
+    stack.fake.wait_for(lambda: stack.fake.responses())
+    with stack.services.store.transaction() as db:
+        enqueue_post(db, channel="C0METRICS", text="hello")
+    stack.services.wake_outbox()
+    stack.fake.wait_for(lambda: stack.fake.messages("C0METRICS"))
+
+    def scrape() -> str:
+        return httpx.get(stack.url + "/metrics").text
+
+    text = stack.fake.wait_for(lambda: (t := scrape()) and 'state="done"' in t and t)
+    assert 'whalet_bot_whalet_calls_total{operation="queryCurrencyBalance",result="SUCCESS"}' in text
+    assert "whalet_bot_slack_ack_seconds_count" in text
+    assert 'whalet_bot_outbox_messages{state="done"}' in text
+    assert "whalet_bot_inbox_backlog" in text
