@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 from slack_sdk.errors import SlackApiError
 
+from bot.faultpoints import fault_point
+
 if TYPE_CHECKING:
     from bot.services import Services
 
@@ -179,6 +181,7 @@ class OutboxWorker:
                                  "WHERE id = ? AND state = 'pending'", [row["id"]]).rowcount
         if claimed != 1:
             return
+        fault_point("outbox.claimed")
         channel, anchor_ts = target
         client = self.services.slack_outbox
         blocks = json.loads(row["blocks"]) if row["blocks"] else None
@@ -198,6 +201,7 @@ class OutboxWorker:
             else:
                 response = await client.chat_update(channel=channel, ts=anchor_ts, text=row["text"], blocks=blocks)
                 self.counters["updated"] += 1
+            fault_point("outbox.posted")
             self._mark_done(row, channel, str(response.get("ts") or anchor_ts))
         except SlackApiError as exc:
             self._failed(row, channel, exc.response.status_code, str(exc.response.get("error") or "error"),
