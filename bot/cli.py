@@ -88,9 +88,15 @@ def _terminal() -> bool:
 
 
 def _local_stack(workdir: Optional[Path]):  # type: ignore[no-untyped-def]
-    """The demo / console stack; a start-up failure is one message, not a traceback."""
-    from bot.localstack import start_local_stack
+    """The demo / console stack; a start-up failure is one message, not a traceback.
 
+    Only errors are logged: the rendered Slack messages are the output, and the app's routine
+    warnings would interleave with them.
+    """
+    from bot.localstack import start_local_stack
+    from bot.logs import configure_logging
+
+    configure_logging("ERROR")
     try:
         return start_local_stack(workdir)
     except (SettingsError, ConfigError, OSError, RuntimeError) as exc:

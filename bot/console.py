@@ -86,7 +86,7 @@ class SlackConsole:
         if not line:
             return
         try:
-            if line.startswith("/whalet"):
+            if line.startswith("/"):
                 self._command(line)
             elif line.startswith(":"):
                 self._meta(line[1:])

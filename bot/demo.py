@@ -19,7 +19,7 @@ from rich.rule import Rule
 from rich.text import Text
 
 from bot.demo_tour import TOUR, Driver, DriverError, Record, Step, plain_text
-from bot.localstack import LocalStack, start_local_stack
+from bot.localstack import DEMO_USERS, LocalStack, start_local_stack
 from bot.slack_standin.records import Ephemeral, Event, Message
 from bot.slack_standin.render import render_event
 
@@ -108,6 +108,7 @@ def play_tour(stack: LocalStack, console: Console, *, interactive: bool = False,
     steps = TOUR if steps is None else steps
     tour = TourRun(Driver(stack), console)
     ask = pause or (lambda: _pause(console))
+    console.print("Playing Slack: " + ", ".join(f"{name} = {user}" for user, name in DEMO_USERS.items()))
     for number, step in enumerate(steps, start=1):
         if interactive and number > 1 and not ask():
             console.print("Stopped before the end of the tour.")

@@ -34,7 +34,7 @@ class World:
     def settings(self, **changes: Any) -> dict[str, Any]:
         values = dict(
             slack_bot_token=DEMO_BOT_TOKEN, slack_signing_secret="s3cret",
-            slack_api_base_url=self.fake.url + "/api/", whalet_base_url=self.sandbox_url + "/api",
+            slack_api_base_url=f"{self.fake.url}/api/", whalet_base_url=self.sandbox_url + "/api",
             whalet_partner_id=DEMO_PARTNER_ID,
             whalet_partner_private_key=str(self.sandbox.keys.partner_private),
             whalet_public_key_source=str(self.sandbox.keys.whalet_public),
@@ -177,7 +177,7 @@ def test_cli_check_reads_the_environment_and_sets_the_exit_code(world: World,
 
     monkeypatch.chdir(world.tmp)  # no stray .env
     env = {"SLACK_BOT_TOKEN": DEMO_BOT_TOKEN, "SLACK_SIGNING_SECRET": "s3cret",
-           "SLACK_API_BASE_URL": world.fake.url + "/api/", "WHALET_BASE_URL": world.sandbox_url + "/api",
+           "SLACK_API_BASE_URL": f"{world.fake.url}/api/", "WHALET_BASE_URL": world.sandbox_url + "/api",
            "WHALET_PARTNER_ID": DEMO_PARTNER_ID, "WHALET_PARTNER_PRIVATE_KEY": str(world.sandbox.keys.partner_private),
            "WHALET_PUBLIC_KEY": str(world.sandbox.keys.whalet_public)}
     passed = CliRunner().invoke(app, ["check", "--config", str(world.config_path)], env=env)

@@ -1,0 +1,98 @@
+"""The unattended demo runs end to end on the local stack and its Slack effects are asserted."""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from rich.console import Console
+
+from bot.demo import play_tour, run_demo
+from bot.demo_tour import TOUR, Command, Says, Step, plain_text
+from bot.localstack import DEMO_USERS, LocalStack
+
+
+def plain_console(buffer: io.StringIO) -> Console:
+    return Console(file=buffer, width=120, no_color=True, force_terminal=False)
+
+
+def test_unattended_tour_produces_every_expected_slack_effect(make_stack: Callable[..., LocalStack]) -> None:
+    stack = make_stack()
+    buffer = io.StringIO()
+    code = run_demo(interactive=False, console=plain_console(buffer), stack=stack)
+    out = buffer.getvalue()
+    assert code == 0, out
+    assert "Tour complete" in out
+    for step in TOUR:  # every caption is shown, with the names of the people playing it
+        assert step.title() in out
+    assert DEMO_USERS["U0APP2"] in out
+
+    # Two approval cards, each with exactly one payoutConfirm and its result in its thread.
+    cards = [m for m in stack.fake.messages("C0APPROVALS") if not m.is_reply]
+    assert [("1,200.50 USD" in plain_text(c), "25,000.00 USD" in plain_text(c)) for c in cards] == \
+        [(True, False), (False, True)]
+    assert sorted(stack.confirm_counts().values()) == [1, 1]
+    for card in cards:
+        assert "Approved by" in plain_text(card)
+        assert any(m.is_reply for m in stack.fake.thread("C0APPROVALS", card.ts))
+    assert "U0APP1" in plain_text(cards[1]) and "U0APP2" in plain_text(cards[1])
+
+    # The requester's own Approve was refused: an answer only they saw, and it is in the output.
+    assert "someone else" in out
+    assert not any("U0REQ" in line and "Approved by" in line for line in plain_text(cards[0]).splitlines())
+
+    assert any("500.00" in plain_text(m) for m in stack.fake.messages("C0COLLECT"))
+    todo = stack.fake.messages("C0COMPLIANCE")
+    assert todo and "U0ADM" in plain_text(todo[0]) and todo[0].updated_count >= 1
+    assert stack.fake.messages("C0FINANCE"), "no digest was posted"
+
+
+def test_a_step_whose_effect_does_not_appear_fails_the_demo_and_says_what_was_seen(
+        make_stack: Callable[..., LocalStack]) -> None:
+    stack = make_stack()
+    buffer = io.StringIO()
+    impossible = Step("{U0VIEW} looks for something that is never shown.",
+                      Command("U0VIEW", "balance"),
+                      (Says("an answer saying 'no-such-words-anywhere'", ("no-such-words-anywhere",)),),
+                      timeout=2.0)
+    code = play_tour(stack, plain_console(buffer), steps=[TOUR[0], impossible])
+    out = buffer.getvalue()
+    assert code == 1
+    assert "FAILED step 2: Drew (viewer) looks for something that is never shown." in out
+    assert "expected: an answer saying 'no-such-words-anywhere'" in out
+    assert "seen during this step:" in out
+    assert "Tour complete" not in out
+
+
+def test_interactive_mode_pauses_between_steps_and_can_stop(make_stack: Callable[..., LocalStack]) -> None:
+    stack = make_stack()
+    buffer = io.StringIO()
+    asked: list[int] = []
+
+    def pause() -> bool:
+        asked.append(1)
+        return False  # the person types q at the first pause
+
+    code = play_tour(stack, plain_console(buffer), interactive=True, pause=pause)
+    assert code == 0 and asked == [1]
+    out = buffer.getvalue()
+    assert TOUR[0].title() in out and TOUR[1].title() not in out
+
+
+def test_cli_demo_without_a_terminal_runs_unattended_and_exits_0(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from bot.cli import app
+
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        result = CliRunner().invoke(app, ["demo", "--workdir", str(tmp_path / "demo")])
+    finally:  # the CLI configures process-wide logging; later tests need pytest's back
+        root.handlers[:] = handlers
+        root.setLevel(level)
+    assert result.exit_code == 0, result.output
+    assert "Tour complete" in result.output and "Enter for the next step" not in result.output
+    assert (tmp_path / "demo" / "whalet-bot.db").exists()  # --workdir keeps the database
