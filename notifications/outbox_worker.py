@@ -286,12 +286,13 @@ class OutboxWorker:
         threshold = int(self.services.config.notifications.fold_threshold)
         if threshold <= 0:
             return
+        query = ("SELECT channel FROM outbox WHERE state = 'pending' AND kind = 'collection' AND fold_line IS NOT NULL "
+                 "AND thread_ref IS NULL AND check_first = 0 GROUP BY channel HAVING COUNT(*) > ?")
+        with self.services.store.read() as db:  # the common case writes nothing: don't open a write transaction
+            if not db.execute(query, [threshold]).fetchone():
+                return
         with self.services.store.transaction() as db:
-            channels = db.execute(
-                "SELECT channel FROM outbox WHERE state = 'pending' AND kind = 'collection' AND fold_line IS NOT NULL "
-                "AND thread_ref IS NULL AND check_first = 0 GROUP BY channel HAVING COUNT(*) > ?", [threshold]
-            ).fetchall()
-            for (channel,) in channels:
+            for (channel,) in db.execute(query, [threshold]).fetchall():
                 self._fold_channel(db, channel)
 
     def _fold_channel(self, db: Any, channel: str) -> None:
