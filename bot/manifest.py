@@ -6,8 +6,9 @@ that file and swaps the placeholder for the real base URL, so pasting the output
 "Create app from manifest" can never drift from the reviewed file.
 
 Where the file is found, in order: ``--file``; next to the source tree (a checkout or an
-editable install); the copy shipped inside the package (``bot/app_manifest.yml``, included by
-pyproject's package-data rule, for wheel installs).
+editable install); inside the package (wheel installs). ``bot/app_manifest.yml`` is a symlink
+to the root file, not a copy: pyproject's ``*.yml`` package-data rule makes setuptools ship the
+target's content in the wheel, and there is nothing to keep in sync.
 """
 
 from __future__ import annotations
@@ -61,10 +62,16 @@ def locate_manifest(explicit: Path | None = None) -> str:
 
 def render_manifest(url: str, *, allow_http: bool = False, text: str | None = None,
                     source: Path | None = None) -> str:
-    """The manifest with every placeholder URL pointing at ``url``."""
+    """The manifest with every placeholder URL pointing at ``url``.
+
+    Comment lines are left alone (they explain the placeholder); a first comment line records
+    which URL was filled in, so a pasted manifest says where it came from.
+    """
     base = validate_base_url(url, allow_http=allow_http)
     text = locate_manifest(source) if text is None else text
-    if PLACEHOLDER not in text:
+    lines = text.splitlines(keepends=True)
+    filled = [line if line.lstrip().startswith("#") else line.replace(PLACEHOLDER, base) for line in lines]
+    if filled == lines:
         raise ManifestError(f"the manifest has no {PLACEHOLDER} placeholder to replace; "
                             "is it already filled in?")
-    return text.replace(PLACEHOLDER, base)
+    return f"# Request URLs filled in for {base} by `whalet-bot manifest`.\n" + "".join(filled)

@@ -124,6 +124,12 @@ def test_slack_token_rejected(world: World) -> None:
     assert world.fake.calls("chat.postMessage") == []
 
 
+def test_unreachable_slack(world: World) -> None:
+    code, lines = check(world, slack_api_base_url="http://127.0.0.1:9/api/")
+    assert code == 1
+    assert "could not reach Slack: check SLACK_API_BASE_URL" in line(lines, "FAIL  Slack auth.test")
+
+
 def test_channel_not_accessible(world: World) -> None:
     world.fake.deny_channel("C0APPROVALS", "not_in_channel")
     world.fake.deny_channel("C0ALERTS", "channel_not_found")
