@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.text import Text
 
 from bot.demo import show
-from bot.demo_tour import Driver, DriverError, Record, confirm_text
+from bot.demo_driver import Driver, DriverError, Record, confirm_text
 from bot.localstack import DEMO_USERS, LocalStack
 from bot.slack_standin.blocks import button_label, buttons
 from bot.slack_standin.records import Ephemeral, Event, Message

@@ -18,7 +18,8 @@ from rich.console import Console
 from rich.rule import Rule
 from rich.text import Text
 
-from bot.demo_tour import TOUR, Driver, DriverError, Record, Step, plain_text
+from bot.demo_driver import Driver, DriverError, Record, plain_text
+from bot.demo_tour import TOUR, Step
 from bot.localstack import DEMO_USERS, LocalStack, start_local_stack
 from bot.slack_standin.records import Ephemeral, Event, Message
 from bot.slack_standin.render import render_event

@@ -9,7 +9,7 @@ import pytest
 from rich.console import Console
 
 from bot.console import Quit, SlackConsole, parse_duration
-from bot.demo_tour import plain_text
+from bot.demo_driver import plain_text
 from bot.localstack import LocalStack
 
 

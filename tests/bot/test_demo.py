@@ -10,7 +10,8 @@ from pathlib import Path
 from rich.console import Console
 
 from bot.demo import play_tour, run_demo
-from bot.demo_tour import TOUR, Command, Says, Step, plain_text
+from bot.demo_driver import plain_text
+from bot.demo_tour import TOUR, Command, Says, Step
 from bot.localstack import DEMO_USERS, LocalStack
 
 
