@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
 import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 import httpx
@@ -27,6 +29,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.localstack import LocalStack, start_local_stack  # noqa: E402
+from bot.slack_standin.signing import SlackRequests  # noqa: E402
 
 
 def command_body(stack: LocalStack, index: int) -> bytes:
@@ -43,28 +46,48 @@ def command_body(stack: LocalStack, index: int) -> bytes:
     return urlencode(fields).encode()
 
 
-async def fire(stack: LocalStack, count: int) -> tuple[list[float], float, int]:
-    bodies = [command_body(stack, i) for i in range(count)]
-    limits = httpx.Limits(max_connections=count, max_keepalive_connections=count)
+async def _send_all(url: str, secret: str, bodies: list[bytes]) -> tuple[float, list[float]]:
+    """Fire every body at once; (wall-clock start, seconds to each HTTP ack)."""
+    signer = SlackRequests(secret, "http://unused")
+    limits = httpx.Limits(max_connections=len(bodies), max_keepalive_connections=0)
     async with httpx.AsyncClient(limits=limits, timeout=30) as client:
-        before = len(stack.fake.responses())
-        started = time.perf_counter()
 
         async def one(body: bytes) -> float:
             sent = time.perf_counter()
-            response = await client.post(stack.slack_requests.url, content=body,
-                                         headers=stack.slack_requests.sign(body))
+            response = await client.post(url, content=body, headers=signer.sign(body))
             if response.status_code != 200:
                 raise RuntimeError(f"ack failed: HTTP {response.status_code} {response.text[:200]}")
             return time.perf_counter() - sent
 
-        acks = await asyncio.gather(*[one(b) for b in bodies])
-        deadline = started + 30
-        while len(stack.fake.responses()) - before < count and time.perf_counter() < deadline:
-            await asyncio.sleep(0.005)
-        answered = len(stack.fake.responses()) - before
-        all_answers = time.perf_counter() - started
-    return list(acks), all_answers, answered
+        started = time.time()
+        return started, list(await asyncio.gather(*[one(b) for b in bodies]))
+
+
+def load_generator(url: str, secret: str, bodies: list[bytes], out: Any) -> None:
+    """Runs in its own process, like Slack's servers: its CPU does not compete with the app's."""
+    out.put(asyncio.run(_send_all(url, secret, bodies)))
+
+
+def fire(stack: LocalStack, count: int) -> tuple[list[float], float, int]:
+    # A running app has resolved its bot identity (auth.test) long before the burst; do it now.
+    warm = len(stack.fake.responses())
+    stack.slack_requests.command("U0VIEW", "help")
+    stack.fake.wait_for(lambda: len(stack.fake.responses()) > warm, timeout=30)
+    bodies = [command_body(stack, i) for i in range(count)]
+    before = len(stack.fake.responses())
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    secret = stack.settings.slack_signing_secret.get_secret_value()
+    worker = context.Process(target=load_generator, args=(stack.slack_requests.url, secret, bodies, results))
+    worker.start()
+    started, acks = results.get(timeout=120)
+    worker.join(10)
+    deadline = time.time() + 30
+    while len(stack.fake.responses()) - before < count and time.time() < deadline:
+        time.sleep(0.005)
+    answered = len(stack.fake.responses()) - before
+    last = max((r.time for r in stack.fake.responses()[before:]), default=time.time())
+    return acks, last - started, answered
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -80,7 +103,7 @@ def main() -> None:
     print(f"starting sandbox (latency {options.latency_ms} ms), Slack stand-in and app…")
     stack = start_local_stack(sandbox_options={"latency_ms": options.latency_ms})
     try:
-        acks, all_answers, answered = asyncio.run(fire(stack, options.commands))
+        acks, all_answers, answered = fire(stack, options.commands)
     finally:
         stack.stop()
     ms = [a * 1000 for a in acks]
@@ -88,7 +111,7 @@ def main() -> None:
     print(f"ack   p50 {statistics.median(ms):7.1f} ms   p99 {percentile(ms, 0.99):7.1f} ms   max {max(ms):7.1f} ms"
           f"   (target p99 < 250 ms; Slack's limit 3000 ms)")
     budget = options.latency_ms / 1000 + 1
-    print(f"answers delivered: {answered}/{options.commands}; all within {all_answers:.2f} s of the first command"
+    print(f"answers delivered: {answered}/{options.commands}; the last {all_answers:.2f} s after the first command"
           f"   (target {budget:.1f} s)")
 
 

@@ -8,6 +8,7 @@ names the request; both must agree with the database (see approvals.fingerprint)
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +18,7 @@ from commands.approvals.fingerprint import verify
 from commands.approvals.policy import resolver
 from commands.approvals.reconcile import send_confirm
 from commands.approvals.service import record_approval, reject
+from commands.dispatch import ACK_FLUSH_SECONDS
 from commands.modals import metadata, reject_modal, values
 from commands.payout import tell_user
 from commands.registry import Role
@@ -39,6 +41,7 @@ async def _tell(respond: Any, text: str) -> None:
 
 async def on_approve(services: Services, ack: Any, body: dict[str, Any], respond: Any) -> None:
     await ack()
+    await asyncio.sleep(ACK_FLUSH_SECONDS)  # let the ack out before the confirm's crypto
     clicker, request_id, carried = _clicked(body)
     role = await resolver(services).role_of(clicker)
     result = record_approval(services, request_id, clicker=clicker, role=role, carried_fingerprint=carried)

@@ -7,6 +7,7 @@ slow (role lookup through user groups, Whalet calls) happens after it, inside Sl
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,12 @@ if TYPE_CHECKING:
     from bot.services import Services
 
 log = logging.getLogger("whalet_bot.commands")
+
+# Bolt (async, process_before_response=False) sends the HTTP ack only when its runner, polling
+# every 10 ms, sees that ack() was called. A handler that goes straight on to CPU work (Whalet's
+# RSA signing) keeps the event loop busy, so under a burst every ack waits for everyone's crypto.
+# Pausing slightly longer than one poll lets the ack go out first.
+ACK_FLUSH_SECONDS = 0.015
 
 
 def sentence(text: str) -> str:
@@ -53,6 +60,7 @@ async def handle_command(services: Services, ack: Any, command: dict[str, Any], 
         await ack(text=usage_error(str(exc), entry.usage), response_type="ephemeral")
         return
     await ack()
+    await asyncio.sleep(ACK_FLUSH_SECONDS)
     user_id = command["user_id"]
     role = await resolver(services).role_of(user_id)
     ctx = CommandContext(services=services, user_id=user_id, channel_id=command.get("channel_id", ""),

@@ -28,6 +28,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from bot.clock import iso, parse_iso
+from bot.faultpoints import fault_point
 from commands.approvals import repo
 from commands.approvals.states import State
 from whalet.errors import OutcomeUnknown, RequestNotSent, WhaletError, WhaletRejected, explain
@@ -48,6 +49,7 @@ async def send_confirm(services: Services, request_id: str) -> str:
         row = repo.load(db, request_id)
     if row is None or State(row["state"]) is not State.CONFIRMING:
         return "This request is no longer waiting to be sent."
+    fault_point("approval.confirming")  # CONFIRMING is committed, nothing sent yet
     try:
         if row["kind"] == "payout":
             status = (await services.whalet.payout_confirm(row["user_id"], row["whalet_id"])).status
@@ -65,6 +67,7 @@ async def send_confirm(services: Services, request_id: str) -> str:
     except WhaletRejected as exc:
         _move(services, request_id, State.FAILED, "confirm.rejected", exc, fail_reason=explain(exc))
         return explain(exc)
+    fault_point("approval.confirmed_unstored")  # Whalet has the confirm; CONFIRMED not yet stored
     _move(services, request_id, State.CONFIRMED, "confirm", None, result_status=status)
     return "Approved and sent to Whalet."
 
@@ -154,10 +157,15 @@ async def sweep(services: Services) -> None:
 
     expire_due(services)
     now = services.clock.now()
+    # A CONFIRMING row decided before this process started has no confirm in flight here: the
+    # process that sent it is gone (crash, kill -9). Recover it at once instead of after
+    # STUCK_CONFIRMING, so a restart resolves it by lookup within one sweep.
+    started = services.extras.setdefault("approvals_started_at", iso(now))
+    confirming_cutoff = max(iso(now - STUCK_CONFIRMING), started)
     with services.store.transaction() as db:
         stuck = list(db.query(
-            "SELECT * FROM approval_requests WHERE (state = ? AND decided_at <= ?) OR (state = ? AND created_at <= ?)",
-            [State.CONFIRMING.value, iso(now - STUCK_CONFIRMING), State.APPLYING.value, iso(now - STUCK_APPLYING)]))
+            "SELECT * FROM approval_requests WHERE (state = ? AND decided_at < ?) OR (state = ? AND created_at <= ?)",
+            [State.CONFIRMING.value, confirming_cutoff, State.APPLYING.value, iso(now - STUCK_APPLYING)]))
         for row in stuck:
             # CONFIRMING this old: the process died around the confirm call -> find out, don't resend.
             # APPLYING this old: the quote was never shown to anyone; it expires at Whalet unconfirmed.
