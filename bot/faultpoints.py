@@ -3,6 +3,22 @@
 `WHALET_BOT_FAULT_POINT=outbox.posted` makes the process die the first time it reaches that
 point; `outbox.posted@3` the third time. Unset (always, in production) this is one dictionary
 lookup. Kept deliberately tiny: the recovery being proved is the real code's, not a simulation.
+
+The points (names are stable: tests/faults/ uses them):
+
+- ``webhook.stored``: the notification's inbox row is committed, the ack not yet sent
+  (Whalet must redeliver; the duplicate is acked and relayed zero more times);
+- ``relay.committed``: an inbox row's rendered messages are committed to the outbox, the
+  outbox not yet woken;
+- ``outbox.claimed``: a row is marked ``sending``, Slack not yet called;
+- ``outbox.posted``: Slack answered the post, the row not yet marked ``done`` (the restart finds
+  the message by its metadata instead of posting it again);
+- ``approval.confirming``: the CAS to CONFIRMING is committed, payoutConfirm not yet sent (the
+  restart must decide by lookup: WAIT_CONFIRM means confirm now, once);
+- ``approval.confirmed_unstored``: payoutConfirm answered, CONFIRMED not yet stored (the lookup
+  finds PROCESSING/SUCCESS; no second confirm);
+- ``digest.claimed``: a digest run is claimed (``running``), its post not yet enqueued (the
+  restart's catch-up runs it again, once).
 """
 
 from __future__ import annotations

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from sqlite_utils import Database
 
 from bot.clock import iso
+from bot.faultpoints import fault_point
 from notifications import digest_data, digest_render, digest_schedules
 from notifications.digest_schedules import all_schedules, schedule_key
 from notifications.outbox import enqueue_post
@@ -132,6 +133,7 @@ async def run_digest(services: Services, channel: str, key: str, run_date: str) 
         run_id = _claim(db, key, run_date, channel, services.clock.now())
     if run_id is None:
         return "skipped"
+    fault_point("digest.claimed")  # the run is claimed ('running'), its post not yet enqueued
     running.add((key, run_date))
     try:
         now = services.clock.now()
