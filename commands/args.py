@@ -8,6 +8,7 @@ checked against the currency's minor digits here, not by Whalet's PARAMETER_ERRO
 from __future__ import annotations
 
 import re
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -71,7 +72,8 @@ class Options:
     flags: set[str] = field(default_factory=set)
 
 
-def split_options(args: list[str], *, valued: set[str] = frozenset(), switches: set[str] = frozenset()) -> Options:
+def split_options(args: list[str], *, valued: AbstractSet[str] = frozenset(),
+                  switches: AbstractSet[str] = frozenset()) -> Options:
     """Separate options from positional words; unknown or valueless options are usage errors."""
     out = Options()
     i = 0

@@ -128,18 +128,20 @@ async def _apply(services: Services, row: repo.Row) -> dict[str, object]:
     remark = row["reference"] or None
     ttl = timedelta(minutes=services.config.approvals.ttl_minutes if services.config.approvals else 30)
     if row["kind"] == "payout":
-        result = await services.whalet.payout_apply(
+        payout = await services.whalet.payout_apply(
             row["user_id"], row["mer_order_no"], row["fund_source"], amount, row["to_currency"],
             row["beneficiary_id"], purpose, remark=remark)
         fields: dict[str, object] = {
-            "whalet_id": result.payout_id, "fee": str(result.fee.quantized().amount),
-            "to_amount": str(result.to_amount.quantized().amount), "to_currency": result.to_amount.currency,
-            "rate": str(result.rate) if result.rate is not None else None}
+            "whalet_id": payout.payout_id, "fee": str(payout.fee.quantized().amount),
+            "to_amount": str(payout.to_amount.quantized().amount), "to_currency": payout.to_amount.currency,
+            "rate": str(payout.rate) if payout.rate is not None else None}
+        whalet_expiry = payout.expire_time
     else:
-        result = await services.whalet.pay_apply(row["user_id"], row["mer_order_no"], row["payee_user_id"],
-                                                 amount, purpose, remark=remark)
-        fields = {"whalet_id": result.pay_id, "fee": str(result.fee.quantized().amount)}
-    expires = min(result.expire_time, services.clock.now() + ttl)
+        pay = await services.whalet.pay_apply(row["user_id"], row["mer_order_no"], row["payee_user_id"],
+                                              amount, purpose, remark=remark)
+        fields = {"whalet_id": pay.pay_id, "fee": str(pay.fee.quantized().amount)}
+        whalet_expiry = pay.expire_time
+    expires = min(whalet_expiry, services.clock.now() + ttl)
     fields["expires_at"] = iso(expires)
     return fields
 
