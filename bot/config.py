@@ -123,8 +123,9 @@ class WhaletSection(Model):
 
 
 class Roles(Model):
-    """Explicit roles. Nothing is implied: an admin (freeze/unfreeze, digest schedules) who should
-    also approve must be listed under ``approvers`` too. Unlisted users are viewers."""
+    """Roles are ordered viewer < requester < approver < admin: each holds the rights of those
+    below it, so an admin (freeze/unfreeze, digest schedules) may also request and approve, though
+    never approve their own request. Unlisted users are viewers."""
 
     requesters: list[UserId] = []
     approvers: list[UserId] = []
@@ -254,13 +255,13 @@ class Beneficiary(Model):
     @field_validator("country")
     @classmethod
     def _country(cls, value: str) -> str:
-        if value not in _countries():
+        if value not in iso_countries():
             raise ValueError(f"{value!r} is not an ISO 3166 alpha-2 country code in capitals (like US)")
         return value
 
 
 @lru_cache(maxsize=1)
-def _countries() -> frozenset[str]:
+def iso_countries() -> frozenset[str]:
     from babel import Locale
 
     names = Locale("en").territories

@@ -154,6 +154,7 @@ def start_local_stack(
     keys_dir: Path | None = None,
     sandbox_options: dict[str, Any] | None = None,
     db_path: Path | None = None,
+    settings_overrides: dict[str, Any] | None = None,
 ) -> LocalStack:
     """Start sandbox, Slack stand-in and app; the caller must call ``stop()``."""
     tmp = None
@@ -181,6 +182,7 @@ def start_local_stack(
         whalet_public_key_source=str(sandbox.keys.whalet_public),
         whalet_bot_config=config_path,
         whalet_bot_db=db_path or workdir / "whalet-bot.db",
+        **(settings_overrides or {}),
     )
     config = load_config(config_path)
     runtime = build_runtime(settings, config, clock=clock)

@@ -52,7 +52,8 @@ def build_services(settings: Settings, config: BotConfig, clock: Clock | None = 
         store=store,
         whalet=WhaletClient(
             settings.whalet_base_url, settings.whalet_partner_id, codec, api_codes=config.whalet.api_codes,
-            on_call=metrics.observe_whalet_call,
+            on_call=metrics.observe_whalet_call, timeout=settings.whalet_timeout_seconds,
+            max_connections=settings.whalet_max_connections,
         ),
         whalet_codec=codec,
         slack=build_slack_client(settings),

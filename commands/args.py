@@ -12,7 +12,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from bot.config import _countries
+from bot.config import iso_countries
 from commands.registry import UsageError
 from whalet.models import FundSource
 from whalet.money import Money, MoneyError, minor_digits, to_decimal, validate_currency
@@ -29,7 +29,7 @@ def currency(word: str) -> str:
 
 def country(word: str) -> str:
     code = word.strip().upper()
-    if len(code) != 2 or code not in _countries():
+    if len(code) != 2 or code not in iso_countries():
         raise UsageError(f"'{word}' is not a country code (two letters, ISO 3166, such as US or HK)")
     return code
 

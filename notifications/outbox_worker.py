@@ -107,7 +107,7 @@ class OutboxWorker:
 
     def _dispatch(self, tasks: set[asyncio.Task[None]]) -> float:
         """Start one delivery per free channel; returns how long the loop may sleep."""
-        now = self.services.clock.now()
+        now = datetime.now(UTC)  # delivery timing is real time, even under a test's frozen business clock
         with self.services.store.read() as db:
             rows = list(db.query(
                 "SELECT * FROM outbox WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY id LIMIT 200",
@@ -232,7 +232,7 @@ class OutboxWorker:
         return None
 
     def _mark_done(self, row: dict[str, Any], channel: str, ts: str) -> None:
-        now = _iso(self.services.clock.now())
+        now = _iso(datetime.now(UTC))
         with self.services.store.transaction() as db:
             db.execute("UPDATE outbox SET state = 'done', ts = ?, sent_at = ?, last_error = NULL WHERE id = ?",
                        [ts, now, row["id"]])
@@ -248,7 +248,7 @@ class OutboxWorker:
                                                           "channel": channel, "correlation_id": row["correlation_id"]})
 
     def _failed(self, row: dict[str, Any], channel: str, status: int, error: str, headers: Any) -> None:
-        now = self.services.clock.now()
+        now = datetime.now(UTC)  # delivery timing is real time, even under a test's frozen business clock
         max_attempts = int(self.services.config.notifications.max_attempts)
         check_first = 1 if (status == 0 or status >= 500) and row["op"] == "post" else row["check_first"]
         attempts = int(row["attempts"]) + 1

@@ -73,14 +73,16 @@ class WhaletClient:
     def __init__(self, base_url: str, partner_id: str, codec: EnvelopeCodec, *,
                  api_codes: dict[str, str] | None = None, timeout: float = 10.0, read_retries: int = 3,
                  backoff_base: float = 0.5, transport: httpx.AsyncBaseTransport | None = None,
-                 on_call: Callable[[str, str, float], None] | None = None):
+                 on_call: Callable[[str, str, float], None] | None = None, max_connections: int = 100):
         self.url = base_url
         self.partner_id = partner_id
         self.api_codes = resolve_api_codes(api_codes)
         self._codec = codec
         self._read_retries = read_retries
         self._backoff_base = backoff_base
-        self._http = httpx.AsyncClient(timeout=httpx.Timeout(timeout), transport=transport)
+        self._http = httpx.AsyncClient(timeout=httpx.Timeout(timeout), transport=transport,
+                                       limits=httpx.Limits(max_connections=max_connections,
+                                                           max_keepalive_connections=min(20, max_connections)))
         self._on_call = on_call  # (operation, outcome, seconds): metrics without coupling to them
 
     async def __aenter__(self) -> WhaletClient:

@@ -51,10 +51,10 @@ def test_two_approvers_racing_on_two_approver_tier(stack):
     assert approvers == ["U0APP1", "U0APP2"]
 
 
-def test_confirm_timeout_ends_in_lookup_not_a_second_confirm(stack):
+def test_confirm_timeout_ends_in_lookup_not_a_second_confirm(make_stack):
+    stack = make_stack(settings_overrides={"whalet_timeout_seconds": 1.0})
     request_id, card = request_payout(stack)
     # Whalet applies the confirm but answers only after our client gave up waiting.
-    stack.services.whalet._http.timeout = httpx.Timeout(1.0)  # the stack's client waits 10 s by default
     stack.operator.post("/sandbox/faults", json={"rules": [
         {"apiCode": "payoutConfirm", "kind": "timeout_after_apply", "seconds": 2}]}).raise_for_status()
     answer = click(stack, "U0APP1", card)
