@@ -6,6 +6,7 @@ never a traceback: the people running this are finance teams' admins, not Python
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
 from typing import Optional
@@ -44,8 +45,17 @@ def run(config: Optional[Path] = typer.Option(None, help="Policy file (default: 
     except (SettingsError, ConfigError) as exc:
         _fail(str(exc))
         return
+    # uvicorn shuts down gracefully on SIGTERM/SIGINT (stop accepting, finish requests, run the
+    # lifespan's shutdown: loops stopped, outbox handed back, database closed), then re-raises the
+    # signal to the handler that was in place before it. Ours ends the process with exit code 0, so
+    # a supervisor sees the clean stop it asked for rather than "killed by signal 15".
+    signal.signal(signal.SIGTERM, _stopped)
     uvicorn.run(runtime.asgi, host=settings.whalet_bot_host, port=settings.whalet_bot_port,
                 log_config=None, access_log=False, timeout_graceful_shutdown=10)
+
+
+def _stopped(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 @app.command()

@@ -32,6 +32,7 @@ METADATA_EVENT = "whalet_bot_outbox"
 BACKOFF_BASE_SECONDS = 1.0
 BACKOFF_CAP_SECONDS = 120.0
 FOLD_MAX_LINES = 25
+SHUTDOWN_GRACE_SECONDS = 5.0  # posts in flight at SIGTERM get this long to finish
 # Errors no retry can fix: park at once so a person looks at them.
 PERMANENT_ERRORS = frozenset({"invalid_blocks", "invalid_blocks_format", "msg_too_long", "invalid_arguments",
                               "no_text", "too_many_attachments", "invalid_auth", "account_inactive",
@@ -93,10 +94,23 @@ class OutboxWorker:
                     pass
                 self._event.clear()
         finally:
-            for task in tasks:
-                task.cancel()
-            if tasks:
-                await asyncio.wait(tasks, timeout=5)
+            await self._drain(tasks)
+
+    async def _drain(self, tasks: set[asyncio.Task[None]]) -> None:
+        """On stop (SIGTERM): let posts in flight finish for a moment, cancel the rest, and hand
+        their rows back (pending + check_first), so no row is left ``sending`` and the next start
+        looks for a possibly-posted message before posting again."""
+        if tasks:
+            await asyncio.wait(set(tasks), timeout=SHUTDOWN_GRACE_SECONDS)
+        for task in list(tasks):
+            task.cancel()
+        if tasks:
+            await asyncio.wait(set(tasks), timeout=1)
+        with self.services.store.transaction() as db:
+            handed = db.execute("UPDATE outbox SET state = 'pending', check_first = 1 WHERE state = 'sending'").rowcount
+        if handed:
+            log.warning("%d outbox rows were cut off mid-post at shutdown; the next start checks Slack first", handed,
+                        extra={"event": "outbox_handed_back"})
 
     def _recover_inflight(self) -> None:
         with self.services.store.transaction() as db:
