@@ -7,9 +7,11 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from urllib.parse import parse_qs
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
@@ -76,6 +78,10 @@ def build_runtime(settings: Settings, config: BotConfig, clock: Clock | None = N
 
     async def slack_events(request: Request) -> Response:
         with services.metrics.ack_seconds.time():
+            problem = _unparseable_slack_body(await request.body(), request.headers.get("content-type", ""))
+            if problem:  # Bolt parses before it verifies, and answers such a body with a 500
+                log.warning("slack request refused: %s", problem, extra={"event": "slack_bad_request"})
+                return JSONResponse({"error": problem}, status_code=400)
             return await slack_handler.handle(request)
 
     async def metrics(request: Request) -> Response:
@@ -119,6 +125,21 @@ def build_runtime(settings: Settings, config: BotConfig, clock: Clock | None = N
     ]
     asgi = Starlette(routes=routes, lifespan=lifespan)
     return Runtime(services=services, bolt=bolt, asgi=asgi)
+
+
+def _unparseable_slack_body(body: bytes, content_type: str) -> str | None:
+    """Why Bolt could not parse this body (it would crash), or None. Slack sends form fields,
+    with interactions as a JSON object in ``payload``; events and some retries as a JSON object."""
+    try:
+        text = body.decode("utf-8")
+        if "application/json" in content_type:
+            parsed = json.loads(text) if text else {}
+        else:
+            payload = parse_qs(text).get("payload")
+            parsed = json.loads(payload[0]) if payload else {}
+    except (UnicodeDecodeError, ValueError):
+        return "the body is not UTF-8 form data / JSON"
+    return None if isinstance(parsed, dict) else "the payload is not a JSON object"
 
 
 async def _start_socket_mode(services: Services, bolt: AsyncApp):  # type: ignore[no-untyped-def]
