@@ -15,24 +15,33 @@ if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp
 
     from bot.services import Services
+    from notifications.ingest import InboxWriter
+    from notifications.relay import Relay
 
-EXTRAS_KEY = "notifications.relay"
+def writer_of(services: Services) -> InboxWriter:
+    """The webhook's group-commit writer, one per process (kept in ``services.extras``)."""
+    from notifications.ingest import InboxWriter
+
+    found = services.extras.get("notifications.writer")
+    if found is None:
+        found = services.extras["notifications.writer"] = InboxWriter(services)
+    return found  # type: ignore[no-any-return]
 
 
-def _relay(services: Services):  # type: ignore[no-untyped-def]
+def relay_of(services: Services) -> Relay:
     """One relay per process, shared by the webhook (which wakes it) and the loop."""
     from notifications.relay import Relay
 
-    relay = services.extras.get(EXTRAS_KEY)
-    if relay is None:
-        relay = services.extras[EXTRAS_KEY] = Relay(services)
-    return relay
+    found = services.extras.get("notifications.relay")
+    if found is None:
+        found = services.extras["notifications.relay"] = Relay(services, writer_of(services))
+    return found  # type: ignore[no-any-return]
 
 
 def routes(services: Services) -> list[Route]:
     from notifications.webhook import PATH, webhook_endpoint
 
-    return [Route(PATH, webhook_endpoint(services, _relay(services).wake), methods=["POST"])]
+    return [Route(PATH, webhook_endpoint(services, writer_of(services), relay_of(services).wake), methods=["POST"])]
 
 
 def register(app: AsyncApp, services: Services) -> None:
@@ -45,7 +54,7 @@ def start(services: Services) -> None:
     from notifications.digest import catch_up_loop, schedule_digests
     from notifications.todos import reminder_loop
 
-    services.supervisor.add("inbox_relay", _relay(services).run)
+    services.supervisor.add("inbox_relay", relay_of(services).run)
     services.supervisor.add("replenish_reminders", lambda: reminder_loop(services))
     services.supervisor.add("digest_catch_up", lambda: catch_up_loop(services))
     schedule_digests(services)

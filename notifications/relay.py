@@ -1,10 +1,11 @@
 """From the inbox to the outbox: render, route and apply each notification exactly once.
 
-Each inbox row is handled in ONE transaction that writes its outbox rows, its side effects
-(approval result, beneficiary book, replenish to-do) and its ``processed_at``. A crash anywhere
-rolls all of it back, so the row is simply done again after the restart; it can never be relayed
-twice or marked done without its message. Nothing here awaits inside a transaction: the loop
-only touches SQLite, and the outbox worker talks to Slack.
+Each inbox row is handled atomically (a savepoint inside the batch's one commit) with its outbox
+rows, its side effects (approval result, beneficiary book, replenish to-do) and its
+``processed_at``. A crash anywhere rolls all of it back, so the row is simply done again after
+the restart; it can never be relayed twice or marked done without its message. Nothing here
+awaits inside a transaction: a batch runs start to finish on a worker thread, touching only
+SQLite; the outbox worker talks to Slack.
 
 A row that keeps failing (a bug, a body we cannot handle) is not allowed to block the rows
 behind it: after ``MAX_ATTEMPTS`` it is relayed with the generic rendering and an error note.
@@ -24,6 +25,7 @@ from sqlite_utils import Database
 
 from notifications import inbox, replenish
 from notifications import render_replenish as todo_cards
+from notifications.ingest import InboxWriter
 from notifications.outbox import enqueue_post, enqueue_update, message_ref
 from notifications.blocks import context, esc
 from notifications.render import Rendered, generic, render, with_mention
@@ -35,8 +37,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("whalet_bot.relay")
 MAX_ATTEMPTS = 3
-BATCH = 100
+BATCH = 50
 POLL_SECONDS = 2.0
+BUSY_PAUSE_SECONDS = 0.25
 
 
 @dataclass
@@ -174,65 +177,72 @@ HANDLERS: dict[str, Handler] = {
 }
 
 
-def relay_one(services: Services, row_id: int) -> str | None:
-    """Handle one inbox row in one transaction; returns its outcome (None: already done)."""
-    now = services.clock.now()
-    with services.store.transaction() as db:
-        row = inbox.claim(db, row_id)
-        if row is None:
-            return None
-        job = Job(services, db, row, operation_name(services.config, row.api_code), now)
-        outcome = HANDLERS.get(job.operation or "", relay_plain)(job)
-        inbox.mark_processed(db, row.id, outcome, now)
+def relay_row(services: Services, db: Database, row_id: int, now: datetime) -> str | None:
+    """Handle one inbox row inside the caller's transaction; returns its outcome (None: already done)."""
+    row = inbox.claim(db, row_id)
+    if row is None:
+        return None
+    job = Job(services, db, row, operation_name(services.config, row.api_code), now)
+    outcome = HANDLERS.get(job.operation or "", relay_plain)(job)
+    inbox.mark_processed(db, row.id, outcome, now)
     log.info("notification relayed", extra={"event": "inbox_relayed", "api_code": row.api_code,
                                                "correlation_id": row.correlation_id, "outcome": outcome})
     return outcome
 
 
-def give_up(services: Services, row_id: int, error: str) -> None:
+def give_up(services: Services, db: Database, row_id: int, error: str, now: datetime) -> None:
     """After MAX_ATTEMPTS: relay the raw fields (masked) with the error, so nothing is lost silently."""
+    row = inbox.claim(db, row_id)
+    if row is None:
+        return
+    note = f"The bot could not handle this notification ({error[:200]}); showing its fields as received."
+    rendered = generic(row.api_code, row.body, {}, note=note)
+    alerts = services.config.notifications.alerts_channel
+    destinations = [Destination(alerts)] if alerts else route(services.config, row.api_code, row.body)
+    Job(services, db, row, None, now).post(destinations, rendered)
+    inbox.mark_processed(db, row.id, "failed", now, error)
+
+
+def relay_batch(services: Services, ids: list[int]) -> int:
+    """Relay rows in ONE commit, each row inside its own savepoint: a row either gets all of its
+    outbox rows, side effects and ``processed_at``, or none of them (and a failure is counted).
+    Runs on a worker thread: a commit waits for the disk, and the webhook must not wait with it."""
     now = services.clock.now()
     with services.store.transaction() as db:
-        row = inbox.claim(db, row_id)
-        if row is None:
-            return
-        note = f"The bot could not handle this notification ({error[:200]}); showing its fields as received."
-        rendered = generic(row.api_code, row.body, {}, note=note)
-        job = Job(services, db, row, None, now)
-        alerts = services.config.notifications.alerts_channel
-        destinations = [Destination(alerts)] if alerts else route(services.config, row.api_code, row.body)
-        job.post(destinations, rendered)
-        inbox.mark_processed(db, row.id, "failed", now, error)
+        for row_id in ids:
+            try:
+                with services.store.transaction():  # savepoint
+                    relay_row(services, db, row_id, now)
+            except Exception as exc:  # one bad row must not stop the others
+                log.exception("relaying inbox row %s failed", row_id)
+                error = f"{type(exc).__name__}: {exc}"
+                if inbox.record_failure(db, row_id, error) >= MAX_ATTEMPTS:
+                    give_up(services, db, row_id, error, now)
+    return len(ids)
 
 
 async def relay_pending(services: Services) -> int:
-    """Relay every waiting row once (in arrival order); returns how many were handled.
-
-    Yields to the event loop between rows so a backlog never delays the webhook's acks."""
+    """Relay waiting rows (in arrival order, up to BATCH); returns how many were handled."""
     with services.store.read() as db:
         ids = inbox.pending_ids(db, BATCH, MAX_ATTEMPTS)
-    handled = 0
-    for row_id in ids:
-        try:
-            relay_one(services, row_id)
-        except Exception as exc:  # one bad row must not stop the others
-            log.exception("relaying inbox row %s failed", row_id)
-            with services.store.transaction() as db:
-                attempts = inbox.record_failure(db, row_id, f"{type(exc).__name__}: {exc}")
-            if attempts >= MAX_ATTEMPTS:
-                give_up(services, row_id, f"{type(exc).__name__}: {exc}")
-        handled += 1
-        await asyncio.sleep(0)
-    if handled:
-        services.wake_outbox()
+    if not ids:
+        return 0
+    handled = await asyncio.to_thread(relay_batch, services, ids)
+    services.wake_outbox()
     return handled
 
 
 class Relay:
-    """The background loop; the webhook wakes it after each commit, a poll covers the rest."""
+    """The background loop; the webhook wakes it after each commit, a poll covers the rest.
 
-    def __init__(self, services: Services):
+    Acks come first: while notifications are streaming in (``writer.busy()``), the relay pauses
+    between batches, so a burst from Whalet is acknowledged at full speed and relayed right
+    after (Slack takes about one message a second per channel anyway, and the inbox is durable).
+    It still relays at least BATCH rows per BUSY_PAUSE_SECONDS, so it can never be starved."""
+
+    def __init__(self, services: Services, writer: InboxWriter | None = None):
         self.services = services
+        self.writer = writer
         self._event: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -245,8 +255,9 @@ class Relay:
         while True:
             self._event.clear()
             if await relay_pending(self.services) >= BATCH:
-                await asyncio.sleep(0)  # more waiting: let the webhook and others run, then go on
-                continue
+                if self.writer is not None and self.writer.busy():
+                    await asyncio.sleep(BUSY_PAUSE_SECONDS)
+                continue  # more rows are waiting
             try:
                 await asyncio.wait_for(self._event.wait(), timeout=POLL_SECONDS)
             except TimeoutError:

@@ -2,7 +2,7 @@
 
 The order is the whole point. Whalet retries anything we do not acknowledge, so the ack is our
 promise that the notification is durable: it is written only after the inbox row is committed
-(``synchronous=FULL``). A duplicate is acknowledged too (Whalet must stop retrying) but stored
+(``synchronous=FULL``; concurrent requests share one commit, see ``ingest``). A duplicate is acknowledged too (Whalet must stop retrying) but stored
 once. No Slack or Whalet call happens on this path, so Slack being slow never makes Whalet
 retry; the relay loop is woken after the commit and does the rest.
 
@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
-from notifications import inbox
+from notifications.ingest import InboxWriter
 from notifications.routing import operation_name
 from whalet.envelope import MalformedEnvelope, SignatureInvalid, dumps_compact, loads_exact
 
@@ -54,7 +54,7 @@ def _refuse(status: int, reason: str) -> Response:
     return JSONResponse({"error": reason}, status_code=status)
 
 
-def webhook_endpoint(services: Services, wake: Callable[[], None]) -> Callable[[Request], object]:
+def webhook_endpoint(services: Services, writer: InboxWriter, wake: Callable[[], None]) -> Callable[[Request], object]:
     codec = services.whalet_codec
     partner_id = services.settings.whalet_partner_id
 
@@ -87,8 +87,7 @@ def webhook_endpoint(services: Services, wake: Callable[[], None]) -> Callable[[
             log.warning("webhook refused: addressed to partner %s", head["partnerId"][:30])
             return _refuse(400, "notification is addressed to another partner")
         operation = operation_name(services.config, head["apiCode"])
-        with services.store.transaction() as db:
-            stored = inbox.store(db, head, opened.body, operation, services.clock.now())
+        stored = await writer.store(head, opened.body, operation)  # returns after the commit
         # committed: only now may Whalet hear that we have it
         if stored.new:
             wake()

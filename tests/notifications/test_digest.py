@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -15,6 +16,7 @@ from notifications import digest
 from notifications.digest_schedules import schedule_key
 from tests.fixtures.whalet import RunningSandbox
 from tests.notifications.conftest import BASE_CONFIG, Harness
+from tests.notifications.test_render import assert_valid_block_kit
 from tests.notifications.test_webhook import COLLECTION
 from whalet.errors import RateLimited
 from whalet.money import Money
@@ -80,6 +82,7 @@ async def test_digest_content_balances_changes_movement_pending_todos_and_reconc
     [post] = digests(h)
     assert post["channel"] == "C0FINANCE"
     shown = post["blocks"]
+    assert_valid_block_kit(json.loads(shown))
     assert "Acme Trading Ltd" in shown and "Globex Export Co" in shown
     assert "*247,497.50 USD* available\\npending 1,250.00 USD · frozen 2,502.50 USD" in shown  # B2C, after the payout
     assert "USD · Acquiring" in shown and "*3,500,000 JPY*" in shown and "frozen 500.00 USD" in shown

@@ -89,3 +89,40 @@ def test_onboarding_result_rendering() -> None:
     text = dump(render("userOnboardingResultNotify", "userOnboardingResultNotify",
                        {"userId": "U10001", "status": "REJECT", "remark": "blurred passport"}, USERS))
     assert "Onboarding review: REJECT" in text and "blurred passport" in text
+
+
+def assert_valid_block_kit(blocks: list[dict]) -> None:  # type: ignore[type-arg]
+    """Each block parses into slack_sdk's model, passes its validation and round-trips unchanged."""
+    from slack_sdk.models.blocks import Block
+
+    assert len(blocks) <= 50
+    for raw in blocks:
+        model = Block.parse(raw)
+        assert model is not None, raw
+        assert model.to_dict() == raw  # to_dict() runs the SDK's validate_json (limits, required keys)
+
+
+def test_every_kind_of_message_is_valid_block_kit() -> None:
+    from bot.clock import iso
+    from datetime import UTC, datetime
+    from notifications import render_replenish
+
+    payout = {"userId": "U10001", "payoutId": "PO1", "merOrderNo": "P123", "status": "SUCCESS", "currency": "USD",
+              "amount": Decimal("100.00"), "fee": Decimal("1.50"), "toCurrency": "HKD", "toAmount": Decimal("780.00"),
+              "finishTime": "2024-05-01 10:00:00"}
+    todo = {"replenish_id": "RP1", "kind": "trade", "user_id": "U10001", "trade_id": "T1", "trade_type": "COLLECTION",
+            "reason": "check", "materials": ["Invoice", {"name": "Contract", "description": "signed"}],
+            "deadline": iso(datetime(2024, 5, 3, tzinfo=UTC)), "state": "OPEN", "owner": None, "result": None,
+            "remark": None}
+    messages = [
+        render("collectionReceivedNotify", "collectionReceivedNotify", COLLECTION, USERS),
+        render("payoutResultNotify", "payoutResultNotify", payout, USERS),
+        render("connectivityNotify", "connectivityNotify", {"message": "hi", "requestNo": "R1"}, USERS),
+        render("virtualAccountNotify", "virtualAccountNotify", {"userId": "U1", "status": "PASS"}, USERS),
+        generic("hugeNotify", {f"field{i}": "x" * 5000 for i in range(600)}, {}),
+        render_replenish.card(todo, USERS),
+        render_replenish.card({**todo, "state": "CLOSED", "result": "PASS", "owner": "U0A"}, USERS),
+        with_mention(render_replenish.reminder(todo), "S0TEAM"),
+    ]
+    for message in messages:
+        assert_valid_block_kit(message.blocks)
