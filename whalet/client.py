@@ -29,7 +29,7 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from whalet import models as m
-from whalet.envelope import EnvelopeCodec, EnvelopeError, Opened, dumps_compact
+from whalet.envelope import EnvelopeCodec, EnvelopeError, Opened, SignatureInvalid, dumps_compact
 from whalet.errors import OutcomeUnknown, RateLimited, RequestNotSent, WhaletError, rejection_for
 from whalet.money import Money
 from whalet.operations import OPERATIONS, Operation, resolve_api_codes
@@ -154,6 +154,10 @@ class WhaletClient:
         try:
             opened = self._codec.decode_response(response.content)
         except EnvelopeError as exc:
+            if isinstance(exc, SignatureInvalid):  # forged, corrupted or a key rotation we missed: a person must look
+                log.error("Whalet's answer to %s does not verify with Whalet's public key; outcome unknown",
+                          op.name, extra={"event": "whalet_bad_signature", "operation": op.name,
+                                          "request_no": request_no, "api_code": api_code})
             raise OutcomeUnknown(f"{op.name}: untrustworthy answer (HTTP {response.status_code}): {exc}",
                                  **where) from exc
         head = opened.head
