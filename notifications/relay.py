@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 from sqlite_utils import Database
 
+from bot.faultpoints import fault_point
+from bot.faultpoints import fault_point
 from notifications import inbox, replenish
 from notifications import render_replenish as todo_cards
 from notifications.ingest import InboxWriter
@@ -218,6 +220,7 @@ def relay_batch(services: Services, ids: list[int]) -> int:
                 error = f"{type(exc).__name__}: {exc}"
                 if inbox.record_failure(db, row_id, error) >= MAX_ATTEMPTS:
                     give_up(services, db, row_id, error, now)
+    fault_point("relay.committed")  # rendered into the outbox and committed; the outbox not yet woken
     return len(ids)
 
 
@@ -228,6 +231,7 @@ async def relay_pending(services: Services) -> int:
     if not ids:
         return 0
     handled = await asyncio.to_thread(relay_batch, services, ids)
+    fault_point("relay.committed")
     services.wake_outbox()
     return handled
 
