@@ -31,7 +31,6 @@ from sqlite_utils import Database
 
 from bot.clock import iso
 from bot.faultpoints import fault_point
-from bot.faultpoints import fault_point
 from notifications import digest_data, digest_render, digest_schedules
 from notifications.digest_schedules import all_schedules, schedule_key
 from notifications.outbox import enqueue_post

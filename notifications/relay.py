@@ -24,7 +24,6 @@ from pydantic import ValidationError
 from sqlite_utils import Database
 
 from bot.faultpoints import fault_point
-from bot.faultpoints import fault_point
 from notifications import inbox, replenish
 from notifications import render_replenish as todo_cards
 from notifications.ingest import InboxWriter
@@ -220,7 +219,6 @@ def relay_batch(services: Services, ids: list[int]) -> int:
                 error = f"{type(exc).__name__}: {exc}"
                 if inbox.record_failure(db, row_id, error) >= MAX_ATTEMPTS:
                     give_up(services, db, row_id, error, now)
-    fault_point("relay.committed")  # rendered into the outbox and committed; the outbox not yet woken
     return len(ids)
 
 

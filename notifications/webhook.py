@@ -21,7 +21,6 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
 from bot.faultpoints import fault_point
-from bot.faultpoints import fault_point
 from notifications.ingest import InboxWriter
 from notifications.routing import operation_name
 from whalet.envelope import MalformedEnvelope, SignatureInvalid, dumps_compact, loads_exact
@@ -91,7 +90,6 @@ def webhook_endpoint(services: Services, writer: InboxWriter, wake: Callable[[],
         operation = operation_name(services.config, head["apiCode"])
         stored = await writer.store(head, opened.body, operation)  # returns after the commit
         # committed: only now may Whalet hear that we have it
-        fault_point("webhook.stored")
         fault_point("webhook.stored")
         if stored.new:
             wake()
