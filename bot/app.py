@@ -42,7 +42,6 @@ def build_bolt_app(services: Services) -> AsyncApp:
     app = AsyncApp(
         client=services.slack,
         signing_secret=services.settings.slack_signing_secret.get_secret_value(),
-        token=services.settings.slack_bot_token.get_secret_value(),
         request_verification_enabled=True,
     )
     commands.register(app, services)
