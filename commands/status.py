@@ -33,7 +33,7 @@ def backlog_lines(ctx: CommandContext) -> list[str]:
     lines = [
         f"Webhook inbox: {figures['inbox_backlog']} waiting to be relayed, {figures['inbox_failed']} relayed generically after errors.",
         f"Slack outbox: {figures['outbox_backlog']} waiting, {figures['parked']} parked (gave up; need a look).",
-        f"Last digest: {last['run_date']} in <#{last['channel']}>." if last else "Last digest: none yet.",
+        f"Last digest: {_when(last)} in <#{last['channel']}>." if last else "Last digest: none yet.",
     ]
     for channel, error in sorted(figures.get("unreachable_channels", {}).items()):
         lines.append(f":warning: cannot post to <#{channel}>: `{error}`")
@@ -50,3 +50,14 @@ async def status_command(ctx: CommandContext, _: None) -> None:
                  + ("; :octagonal_sign: payouts are FROZEN." if is_frozen(ctx.services) else "."))
     lines += backlog_lines(ctx)
     await ctx.reply("whalet-bot status", finish([section("*whalet-bot status*"), section("\n".join(lines))]))
+
+
+def _when(digest: dict[str, str]) -> str:
+    """When the last digest went out, as a Slack date token (the reader's zone)."""
+    from bot.clock import parse_iso
+    from commands.approvals.cards import slack_time
+
+    try:
+        return slack_time(parse_iso(digest["finished_at"]), "{date_short} {time}")
+    except (KeyError, TypeError, ValueError):
+        return str(digest.get("run_date"))

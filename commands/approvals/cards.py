@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -57,7 +57,7 @@ def parse_block_id(block_id: str | None) -> CardRef | None:
 
 def slack_time(moment: datetime, fmt: str = "{time}") -> str:
     """A Slack date token: shown in the reader's own zone; the fallback is UTC."""
-    return f"<!date^{int(moment.timestamp())}^{fmt}|{moment.strftime('%H:%M UTC')}>"
+    return f"<!date^{int(moment.timestamp())}^{fmt}|{moment.astimezone(UTC).strftime('%H:%M UTC')}>"
 
 
 def _money(amount: str | None, currency: str | None) -> str:
@@ -127,7 +127,7 @@ def card_blocks(row: Mapping[str, Any], approvers: Sequence[tuple[str, str]], no
               f"*Amount*\n{_money(row['amount'], row['currency'])}",
               f"*Fee*\n{_money(row.get('fee'), row['currency'])}"]
     if row["kind"] == "payout":
-        if row.get("rate"):
+        if row.get("rate") and row.get("to_currency") not in (None, row["currency"]):
             fields.append(f"*Rate*\n1 {row['currency']} = {row['rate']} {row.get('to_currency')}")
         fields.append(f"*Beneficiary gets*\n{_money(row.get('to_amount'), row.get('to_currency'))}")
         fields.append(f"*Beneficiary*\n{escape(row.get('beneficiary_name'))} ({mask(row.get('account_tail'))})")
