@@ -10,6 +10,7 @@ database does not have.
 from __future__ import annotations
 
 import json
+import logging
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -23,6 +24,8 @@ from notifications.outbox import enqueue_post, enqueue_update
 
 if TYPE_CHECKING:
     from bot.services import Services
+
+log = logging.getLogger("whalet_bot.approvals")
 
 Row = dict[str, Any]
 REF_KIND = "approval"
@@ -101,23 +104,28 @@ def post_card(services: Services, db: Database, row: Row) -> None:
     assert services.config.approvals is not None
     enqueue_post(db, channel=services.config.approvals.channel, text=card_text(row),
                  blocks=card_blocks(row, approvers(db, row["id"]), services.clock.now()),
-                 ref=(REF_KIND, row["id"]), correlation_id=row["mer_order_no"])
+                 ref=(REF_KIND, row["id"]), correlation_id=row["id"])
 
 
 def update_card(services: Services, db: Database, row: Row) -> None:
     enqueue_update(db, ref=(REF_KIND, row["id"]), text=card_text(row),
                    blocks=card_blocks(row, approvers(db, row["id"]), services.clock.now()),
-                   correlation_id=row["mer_order_no"])
+                   correlation_id=row["id"])
 
 
 def tell_thread(services: Services, db: Database, row: Row, text: str) -> None:
     """A reply in the card's thread (e.g. to tell the requester the outcome)."""
     assert services.config.approvals is not None
     enqueue_post(db, channel=services.config.approvals.channel, text=text, thread_ref=(REF_KIND, row["id"]),
-                 correlation_id=row["mer_order_no"])
+                 correlation_id=row["id"])
 
 
 def audit(services: Services, db: Database, row: Row, actor: str, action: str, **detail: Any) -> None:
+    """The audit row, and one log event per step: the request id is the correlation id that
+    follows a payout from request to approval, confirm and result (details stay in the audit)."""
+    log.info("approval %s %s by %s (%s)", row["id"], action, actor, row["state"], extra={
+        "event": f"approval_{action.replace('.', '_')}", "correlation_id": row["id"], "request_id": row["id"],
+        "user": actor, "status": row["state"]})
     services.store.audit(db, actor, action, f"approval:{row['id']}", row.get("fingerprint") or "",
                          {"state": row["state"], "version": row["version"], "mer_order_no": row["mer_order_no"],
                           **detail})
