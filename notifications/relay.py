@@ -114,7 +114,8 @@ def relay_transfer(job: Job) -> str:
         enqueue_post(job.db, channel=channel, text=rendered.text, blocks=rendered.blocks,
                      thread_ref=("approval", request_id), correlation_id=job.row.correlation_id)
     others = [d for d in explicit_routes(job.services.config, job.row.api_code, job.body) if d.channel != channel]
-    job.post(others, rendered)
+    if others:  # routes that ask for payout results get them too; the thread is enough otherwise
+        job.post(others, rendered)
     return "relayed"
 
 

@@ -94,9 +94,12 @@ def explicit_routes(config: BotConfig, api_code: str, body: Any) -> list[Destina
 
 
 def route(config: BotConfig, api_code: str, body: Any) -> list[Destination]:
-    """Where to post: matching routes, else the default channel, else nowhere (logged by caller)."""
+    """Where to post: matching routes, else the default channel, else nowhere (logged by caller).
+    Connectivity echoes (answers to our own checks) go only where a route names them."""
     found = explicit_routes(config, api_code, body)
     if found:
         return found
+    if operation_name(config, api_code) in NOTIFICATION_GROUPS["connectivity"]:
+        return []  # the echo of our own health checks: only where a route asks for it, never as noise
     default = config.notifications.default_channel
     return [Destination(default)] if default else []

@@ -78,6 +78,8 @@ def headline(row: Mapping[str, Any], *, plain: bool = False) -> str:
 
 def _who(users: Sequence[str]) -> str:
     tags = [f"<@{u}>" for u in users]
+    if not tags:
+        return "nobody recorded"
     return tags[0] if len(tags) == 1 else ", ".join(tags[:-1]) + " and " + tags[-1]
 
 
