@@ -82,7 +82,10 @@ def webhook_endpoint(services: Services, writer: InboxWriter, wake: Callable[[],
                 "request_no": str(head.get("requestNo"))[:30] if isinstance(head, dict) else None})
             return _refuse(401, "signature does not verify")
         except MalformedEnvelope as exc:
-            return _refuse(400, str(exc))
+            # One answer for every way a message fails to open: telling a sender *which* step of
+            # unwrapping keyEnc or the body failed would be a decryption oracle. Details go to the log.
+            log.warning("webhook refused: %s", exc, extra={"event": "webhook_malformed"})
+            return _refuse(400, "malformed notification envelope")
         head = opened.head
         if head["partnerId"] != partner_id:
             log.warning("webhook refused: addressed to partner %s", head["partnerId"][:30])
