@@ -11,6 +11,7 @@ Transient failures back off with jitter; a row that keeps failing is parked for 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import random
@@ -146,7 +147,7 @@ class OutboxWorker:
             self._inflight.add(channel)
             task = asyncio.create_task(self._deliver(row, target))
             tasks.add(task)
-            task.add_done_callback(lambda t, ch=channel: self._finished(t, ch, tasks))
+            task.add_done_callback(functools.partial(self._finished, channel=channel, tasks=tasks))
         return max(sleep, 0.01)
 
     def _finished(self, task: asyncio.Task[None], channel: str, tasks: set[asyncio.Task[None]]) -> None:
@@ -213,6 +214,7 @@ class OutboxWorker:
                     metadata={"event_type": METADATA_EVENT, "event_payload": {"outbox_id": row["id"]}})
                 self.counters["posted"] += 1
             else:
+                assert anchor_ts is not None  # an update always targets a recorded message
                 response = await client.chat_update(channel=channel, ts=anchor_ts, text=row["text"], blocks=blocks)
                 self.counters["updated"] += 1
             fault_point("outbox.posted")
