@@ -214,6 +214,7 @@ def main() -> int:
 
 def soak(stack: LocalStack, args: argparse.Namespace, rng: random.Random) -> int:
     stack.fake.enforce_rate(1.0, burst=3)  # Slack's own per-channel limit: real 429s with Retry-After
+    stack.services.slack_outbox.timeout = 2  # so a scripted 2.5 s answer is one our client gave up on
     totals = Totals()
     Person(stack, totals, 0).command("U0REQ", "balance")  # warm-up: imports, connections, first auth.test
     time.sleep(1)
