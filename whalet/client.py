@@ -107,9 +107,11 @@ class WhaletClient:
         while True:
             try:
                 return await self._send_once(op, wire, request_no)
-            except (RequestNotSent, RateLimited) as exc:
+            except (RequestNotSent, RateLimited, OutcomeUnknown) as exc:
                 retryable = op.read_only and attempt < self._read_retries
                 if not retryable or (isinstance(exc, RequestNotSent) and not exc.transient):
+                    raise
+                if isinstance(exc, OutcomeUnknown) and not exc.lost_in_transit:
                     raise
                 if isinstance(exc, RateLimited):
                     request_no = new_request_no()
@@ -133,7 +135,8 @@ class WhaletClient:
                 raise RequestNotSent(f"{op.name} not sent: {type(exc).__name__}: {exc}", api_code=api_code,
                                      request_no=request_no) from exc
             except httpx.TransportError as exc:  # read/write timeout, cut connection, protocol error
-                raise OutcomeUnknown(f"{op.name} sent, no answer: {type(exc).__name__}: {exc}", api_code=api_code,
+                raise OutcomeUnknown(f"{op.name} sent, no answer: {type(exc).__name__}: {exc}", lost_in_transit=True,
+                                     api_code=api_code,
                                      request_no=request_no) from exc
             opened = self._open(op, response, api_code, request_no)
             outcome = opened.head.get("code", "")
@@ -150,7 +153,7 @@ class WhaletClient:
     def _open(self, op: Operation, response: httpx.Response, api_code: str, request_no: str) -> Opened:
         where = {"api_code": api_code, "request_no": request_no}
         if response.status_code >= 500:
-            raise OutcomeUnknown(f"{op.name}: HTTP {response.status_code} from Whalet", **where)
+            raise OutcomeUnknown(f"{op.name}: HTTP {response.status_code} from Whalet", lost_in_transit=True, **where)
         try:
             opened = self._codec.decode_response(response.content)
         except EnvelopeError as exc:

@@ -127,6 +127,14 @@ class OutcomeUnknown(WhaletError):
     sentence = ("We sent this to Whalet but did not get a trustworthy answer, so we don't know yet "
                 "whether it went through. We'll check before doing anything else.")
 
+    def __init__(self, message: str, *, lost_in_transit: bool = False, api_code: str | None = None,
+                 request_no: str | None = None):
+        super().__init__(message, api_code=api_code, request_no=request_no)
+        # True for a timeout, a cut connection or a 5xx: nothing is wrong with the answer itself,
+        # so a read-only query may simply ask again. False for an answer that failed its
+        # signature or made no sense: that is a security signal, never retried quietly.
+        self.lost_in_transit = lost_in_transit
+
 
 _REJECTIONS: dict[str, type[WhaletRejected]] = {
     "TOO_MANY_REQUESTS": RateLimited,

@@ -81,8 +81,6 @@ def test_too_many_requests_on_payout_apply_is_explained_and_nothing_is_pending(s
     assert states == ["ABANDONED"] and stack.confirm_counts() == {}
 
 
-@pytest.mark.xfail(strict=True, reason="whalet.client does not retry a read whose answer timed out "
-                                       "(tests/whalet/test_client.py asserts that); the issue asks for a retry")
 def test_read_timeout_is_retried(make_stack) -> None:  # type: ignore[no-untyped-def]
     stack = make_stack(settings_overrides={"whalet_timeout_seconds": 1})
     faults(stack, {"apiCode": "queryCurrencyBalance", "kind": "latency", "seconds": 2})

@@ -237,12 +237,27 @@ async def test_untrustworthy_answers_are_outcome_unknown(whalet, sandbox, kind, 
     assert (order_no in _payouts(sandbox)) is applied  # why the caller must look the order up
 
 
-async def test_latency_beyond_the_timeout_is_outcome_unknown_even_for_reads(sandbox):
-    _faults(sandbox, {"apiCode": "queryRate", "kind": "latency", "seconds": 0.8})
+async def test_a_read_whose_answer_timed_out_is_asked_again(sandbox):
+    _faults(sandbox, {"apiCode": "queryRate", "kind": "latency", "seconds": 0.8})  # the first try only
+    async with _client(sandbox, timeout=0.2) as whalet:
+        quote = await whalet.query_rate(USER, "USD", "HKD", "B2C")
+    assert quote.to_currency == "HKD" and len(_fired(sandbox)) == 1
+
+
+async def test_a_read_that_keeps_timing_out_ends_outcome_unknown(sandbox):
+    _faults(sandbox, {"apiCode": "queryRate", "kind": "latency", "seconds": 0.8, "times": None})
     async with _client(sandbox, timeout=0.2) as whalet:
         with pytest.raises(OutcomeUnknown):
             await whalet.query_rate(USER, "USD", "HKD", "B2C")
-    assert len(_fired(sandbox)) == 1  # an unknown outcome is not retried blindly
+    assert len(_fired(sandbox)) >= 2  # retried, then given up
+
+
+async def test_a_read_whose_answer_fails_its_signature_is_not_retried(sandbox):
+    _faults(sandbox, {"apiCode": "queryRate", "kind": "bad_signature", "times": None})
+    async with _client(sandbox) as whalet:
+        with pytest.raises(OutcomeUnknown):
+            await whalet.query_rate(USER, "USD", "HKD", "B2C")
+    assert len(_fired(sandbox)) == 1  # a forged-looking answer is an alarm, not a hiccup
 
 
 async def test_closed_port_is_request_not_sent_and_reads_retry_first():
