@@ -151,7 +151,7 @@ class WhaletClient:
                 self._on_call(op.name, outcome.split(" ")[0] or "ok", elapsed)
 
     def _open(self, op: Operation, response: httpx.Response, api_code: str, request_no: str) -> Opened:
-        where = {"api_code": api_code, "request_no": request_no}
+        where: dict[str, Any] = {"api_code": api_code, "request_no": request_no}
         if response.status_code >= 500:
             raise OutcomeUnknown(f"{op.name}: HTTP {response.status_code} from Whalet", lost_in_transit=True, **where)
         try:
