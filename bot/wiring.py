@@ -9,8 +9,10 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qs
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -77,12 +79,18 @@ def build_runtime(settings: Settings, config: BotConfig, clock: Clock | None = N
     slack_handler = AsyncSlackRequestHandler(bolt)
 
     async def slack_events(request: Request) -> Response:
+        started = time.perf_counter()
         with services.metrics.ack_seconds.time():
-            problem = _unparseable_slack_body(await request.body(), request.headers.get("content-type", ""))
+            fields, problem = _parse_slack_body(await request.body(), request.headers.get("content-type", ""))
             if problem:  # Bolt parses before it verifies, and answers such a body with a 500
                 log.warning("slack request refused: %s", problem, extra={"event": "slack_bad_request"})
                 return JSONResponse({"error": problem}, status_code=400)
-            return await slack_handler.handle(request)
+            response = await slack_handler.handle(request)
+        log.info("slack %s answered %s", fields.get("kind"), response.status_code, extra={
+            "event": "slack_request", "status": response.status_code, "user": fields.get("user"),
+            "correlation_id": fields.get("correlation_id"),
+            "duration_ms": round((time.perf_counter() - started) * 1000, 1)})
+        return response
 
     async def metrics(request: Request) -> Response:
         client = request.client.host if request.client else ""
@@ -127,19 +135,34 @@ def build_runtime(settings: Settings, config: BotConfig, clock: Clock | None = N
     return Runtime(services=services, bolt=bolt, asgi=asgi)
 
 
-def _unparseable_slack_body(body: bytes, content_type: str) -> str | None:
-    """Why Bolt could not parse this body (it would crash), or None. Slack sends form fields,
-    with interactions as a JSON object in ``payload``; events and some retries as a JSON object."""
+def _parse_slack_body(body: bytes, content_type: str) -> tuple[dict[str, str | None], str | None]:
+    """(fields for the request's log event, or why Bolt could not parse this body: it would crash).
+
+    Slack sends form fields, with interactions as a JSON object in ``payload``; events as a JSON
+    object. The log event names the kind, the user and a correlation id (the request id an
+    approval button carries, else the trigger id); never the typed text.
+    """
     try:
         text = body.decode("utf-8")
         if "application/json" in content_type:
+            form: dict[str, list[str]] = {}
             parsed = json.loads(text) if text else {}
         else:
-            payload = parse_qs(text).get("payload")
-            parsed = json.loads(payload[0]) if payload else {}
+            form = parse_qs(text)
+            parsed = json.loads(form["payload"][0]) if "payload" in form else {}
     except (UnicodeDecodeError, ValueError):
-        return "the body is not UTF-8 form data / JSON"
-    return None if isinstance(parsed, dict) else "the payload is not a JSON object"
+        return {}, "the body is not UTF-8 form data / JSON"
+    if not isinstance(parsed, dict):
+        return {}, "the payload is not a JSON object"
+    if "command" in form:
+        return {"kind": "command", "user": form.get("user_id", [None])[0],
+                "correlation_id": form.get("trigger_id", [None])[0]}, None
+    actions = parsed.get("actions")
+    first: dict[str, Any] = actions[0] if isinstance(actions, list) and actions and isinstance(actions[0], dict) else {}
+    user: dict[str, Any] = parsed["user"] if isinstance(parsed.get("user"), dict) else {}
+    value = first.get("value") if isinstance(first.get("value"), str) else None
+    return {"kind": str(parsed.get("type") or "request"), "user": user.get("id"),
+            "correlation_id": value if value and value.startswith(("PO-", "PY-")) else parsed.get("trigger_id")}, None
 
 
 async def _start_socket_mode(services: Services, bolt: AsyncApp):  # type: ignore[no-untyped-def]

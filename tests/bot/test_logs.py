@@ -77,6 +77,8 @@ def test_demo_run_logs_follow_correlation_ids_and_never_show_secrets(
 
     events = [json.loads(line) for line in logs.splitlines()]  # every line is one JSON object
     assert len(events) > 50 and all({"time", "level", "logger", "message"} <= set(e) for e in events)
+    requests = [e for e in events if e.get("event") == "slack_request"]  # one event per Slack request
+    assert requests and all(e["status"] == 200 and "duration_ms" in e and e.get("user") for e in requests)
 
     secrets = {"the Slack bot token": stack.settings.slack_bot_token.get_secret_value(),
                "the signing secret": stack.settings.slack_signing_secret.get_secret_value()}
@@ -99,8 +101,8 @@ def test_demo_run_logs_follow_correlation_ids_and_never_show_secrets(
     assert by_event.get("webhook_stored", set()) & by_event.get("inbox_relayed", set()) \
         & by_event.get("outbox_delivered", set())
     # ... and a payout from the request to approval, confirm, result (and its card in Slack).
-    payout_chain = ("approval_request", "approval_approve", "approval_confirm", "approval_result_success",
-                    "outbox_delivered")
+    payout_chain = ("approval_request", "slack_request", "approval_approve", "approval_confirm",
+                    "approval_result_success", "outbox_delivered")  # slack_request: the Approve click
     followed = set.intersection(*(by_event.get(name, set()) for name in payout_chain))
     assert followed and all(request_id.startswith(("PO-", "PY-")) for request_id in followed), by_event.keys()
 
