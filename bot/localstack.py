@@ -9,7 +9,11 @@ sandbox and the stand-in over real HTTP.
 from __future__ import annotations
 
 import secrets
+import socket
+import subprocess
+import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +27,7 @@ from bot.settings import Settings, load_settings
 from bot.slack_standin.server import FakeSlack
 from bot.slack_standin.signing import SlackRequests
 from bot.wiring import Runtime, build_runtime
-from whalet.sandbox import SandboxConfig, create_sandbox
+from whalet.sandbox import SandboxConfig, create_sandbox, ensure_keys
 
 DEMO_PARTNER_ID = "PDEMO0001"
 DEMO_BOT_TOKEN = "xoxb-standin"
@@ -112,6 +116,8 @@ class LocalStack:
     slack_requests: SlackRequests
     operator: httpx.Client
     servers: list[ThreadedServer] = field(default_factory=list)
+    sandbox_url: str = ""
+    sandbox_process: subprocess.Popen[bytes] | None = None
     _tmp: tempfile.TemporaryDirectory[str] | None = None
 
     @property
@@ -121,10 +127,6 @@ class LocalStack:
     @property
     def url(self) -> str:
         return self.servers[-1].url
-
-    @property
-    def sandbox_url(self) -> str:
-        return self.servers[0].url
 
     @property
     def config_path(self) -> Path:
@@ -142,6 +144,9 @@ class LocalStack:
         for server in reversed(self.servers):
             server.stop()
         self.servers.clear()
+        if self.sandbox_process is not None:
+            self.sandbox_process.terminate()
+            self.sandbox_process.wait(10)
         if self._tmp is not None:
             self._tmp.cleanup()
 
@@ -155,8 +160,13 @@ def start_local_stack(
     sandbox_options: dict[str, Any] | None = None,
     db_path: Path | None = None,
     settings_overrides: dict[str, Any] | None = None,
+    sandbox_in_process: bool = True,
 ) -> LocalStack:
-    """Start sandbox, Slack stand-in and app; the caller must call ``stop()``."""
+    """Start sandbox, Slack stand-in and app; the caller must call ``stop()``.
+
+    ``sandbox_in_process=False`` runs the sandbox as its own process (`whalet-bot sandbox`), as
+    Whalet really is: benchmarks use it so the sandbox's CPU does not count against the app's.
+    """
     tmp = None
     if workdir is None:
         tmp = tempfile.TemporaryDirectory(prefix="whalet-bot-")
@@ -164,22 +174,29 @@ def start_local_stack(
     workdir.mkdir(parents=True, exist_ok=True)
     keys_dir = keys_dir or workdir / "keys"
     options = {"payout_result_delay_s": 2.0, **(sandbox_options or {})}
-    sandbox = create_sandbox(SandboxConfig(keys_dir=keys_dir, partner_id=DEMO_PARTNER_ID, **options))
-    servers = [ThreadedServer(sandbox.app).start()]
+    process = None
+    if sandbox_in_process:
+        sandbox: Any = create_sandbox(SandboxConfig(keys_dir=keys_dir, partner_id=DEMO_PARTNER_ID, **options))
+        keys = sandbox.keys
+        servers = [ThreadedServer(sandbox.app).start()]
+        sandbox_url = servers[0].url
+    else:
+        sandbox, keys, servers = None, ensure_keys(keys_dir), []
+        process, sandbox_url = _start_sandbox_process(keys_dir, int(options.get("latency_ms", 0)))
     fake = FakeSlack(bot_token=DEMO_BOT_TOKEN)
     servers.append(ThreadedServer(fake.app).start())
-    fake.bind(servers[1].url)
+    fake.bind(servers[-1].url)
     config_path = workdir / "whalet-bot.toml"
     config_path.write_text(config_toml, encoding="utf-8")
     signing_secret = secrets.token_hex(16)
     settings = load_settings(
         slack_bot_token=DEMO_BOT_TOKEN,
         slack_signing_secret=signing_secret,
-        slack_api_base_url=servers[1].url + "/api/",
-        whalet_base_url=servers[0].url + "/api",
+        slack_api_base_url=fake.url + "/api/",
+        whalet_base_url=sandbox_url + "/api",
         whalet_partner_id=DEMO_PARTNER_ID,
-        whalet_partner_private_key=str(sandbox.keys.partner_private),
-        whalet_public_key_source=str(sandbox.keys.whalet_public),
+        whalet_partner_private_key=str(keys.partner_private),
+        whalet_public_key_source=str(keys.whalet_public),
         whalet_bot_config=config_path,
         whalet_bot_db=db_path or workdir / "whalet-bot.db",
         **(settings_overrides or {}),
@@ -188,8 +205,32 @@ def start_local_stack(
     runtime = build_runtime(settings, config, clock=clock)
     app_server = ThreadedServer(runtime.asgi).start()
     servers.append(app_server)
-    sandbox.set_webhook_url(app_server.url + "/whalet/webhook")
+    operator = httpx.Client(base_url=sandbox_url, timeout=10)
+    operator.post("/sandbox/config", json={"webhook_url": app_server.url + "/whalet/webhook"}).raise_for_status()
     requests = SlackRequests.for_fake(fake, signing_secret, app_server.url)
-    operator = httpx.Client(base_url=servers[0].url, timeout=10)
     return LocalStack(workdir=workdir, settings=settings, config=config, runtime=runtime, fake=fake,
-                      sandbox=sandbox, slack_requests=requests, operator=operator, servers=servers, _tmp=tmp)
+                      sandbox=sandbox, slack_requests=requests, operator=operator, servers=servers,
+                      sandbox_url=sandbox_url, sandbox_process=process, _tmp=tmp)
+
+
+def _start_sandbox_process(keys_dir: Path, latency_ms: int) -> tuple[subprocess.Popen[bytes], str]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "sandbox", "--host", "127.0.0.1", "--port", str(port),
+         "--keys-dir", str(keys_dir), "--partner-id", DEMO_PARTNER_ID, "--latency-ms", str(latency_ms)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url + "/sandbox/health", timeout=1).status_code == 200:
+                return process, url
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None:
+            break
+        time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("the sandbox process did not start")

@@ -42,7 +42,7 @@ class Settings(BaseSettings):
     # Named *_source so the attribute does not clash with the whalet_public_key() loader.
     whalet_public_key_source: str = Field(validation_alias=AliasChoices("WHALET_PUBLIC_KEY", "whalet_public_key_source"))
     whalet_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
-    whalet_max_connections: int = Field(default=100, ge=1, le=1000)
+    whalet_max_connections: int = Field(default=256, ge=1, le=1000)
     whalet_bot_config: Path = Path("whalet-bot.toml")
     whalet_bot_db: Path = Path("whalet-bot.db")
     whalet_bot_host: str = "127.0.0.1"
