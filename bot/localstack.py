@@ -192,7 +192,7 @@ def start_local_stack(
     settings = load_settings(
         slack_bot_token=DEMO_BOT_TOKEN,
         slack_signing_secret=signing_secret,
-        slack_api_base_url=fake.url + "/api/",
+        slack_api_base_url=servers[-1].url + "/api/",
         whalet_base_url=sandbox_url + "/api",
         whalet_partner_id=DEMO_PARTNER_ID,
         whalet_partner_private_key=str(keys.partner_private),
