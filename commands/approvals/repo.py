@@ -59,19 +59,12 @@ def transition(db: Database, row: Row, new_state: State, **changes: Any) -> Row:
     """CAS ``row`` (as read) to ``new_state`` with ``changes``; returns the new row or raises StaleRequest."""
     if not allowed(row["state"], new_state):
         raise StaleRequest(f"{row['state']} -> {new_state} is not a legal move")
-    sets = {"state": new_state.value, "version": int(row["version"]) + 1, **changes}
-    assignments = ", ".join(f"{k} = ?" for k in sets)
-    cursor = db.execute(
-        f"UPDATE approval_requests SET {assignments} WHERE id = ? AND state = ? AND version = ?",
-        [*sets.values(), row["id"], row["state"], row["version"]],
-    )
-    if cursor.rowcount != 1:
-        raise StaleRequest(f"request {row['id']} changed since it was read")
-    return {**row, **sets}
+    return bump(db, row, state=new_state.value, **changes)
 
 
 def bump(db: Database, row: Row, **changes: Any) -> Row:
-    """A new version in the same state (an approval recorded, a note added), also compare-and-set."""
+    """A new version (same state unless ``changes`` names one: an approval recorded, a note
+    added), compare-and-set against the state and version the caller read."""
     sets = {"version": int(row["version"]) + 1, **changes}
     assignments = ", ".join(f"{k} = ?" for k in sets)
     cursor = db.execute(
