@@ -44,21 +44,31 @@ def unknown_subcommand(name: str) -> str:
 
 
 async def handle_command(services: Services, ack: Any, command: dict[str, Any], respond: Any, client: Any) -> None:
+    name, outcome = "unknown", "error"
+    try:
+        name, outcome = await _run_command(services, ack, command, respond, client)
+    finally:
+        services.metrics.commands.labels(name, outcome).inc()
+
+
+async def _run_command(services: Services, ack: Any, command: dict[str, Any], respond: Any,
+                       client: Any) -> tuple[str, str]:
+    """Runs one /whalet command; returns (sub-command, outcome) for the metrics."""
     try:
         tokens = tokenize(command.get("text") or "")
     except TokenizeError as exc:
         await ack(text=usage_error(f"I could not read that: {exc}", "help"), response_type="ephemeral")
-        return
+        return "unknown", "bad_input"
     name = tokens[0].lower() if tokens else "help"
     entry = find(name)
     if entry is None:
         await ack(text=unknown_subcommand(tokens[0]), response_type="ephemeral")
-        return
+        return "unknown", "bad_input"
     try:
         parsed = entry.parse(tokens[1:])
     except UsageError as exc:
         await ack(text=usage_error(str(exc), entry.usage), response_type="ephemeral")
-        return
+        return entry.name, "bad_input"
     await ack()
     await asyncio.sleep(ACK_FLUSH_SECONDS)
     user_id = command["user_id"]
@@ -69,14 +79,18 @@ async def handle_command(services: Services, ack: Any, command: dict[str, Any], 
                          subcommand=entry.name)
     if role < entry.role:
         await ctx.reply(f"`/whalet {entry.name}` is for {entry.role.label}s and above; your role is {role.label}.")
-        return
+        return entry.name, "forbidden"
     try:
         await entry.handler(ctx, parsed)
     except UsageError as exc:  # found after the ack, e.g. an unknown beneficiary nickname
         await ctx.reply(usage_error(str(exc), entry.usage))
+        return entry.name, "bad_input"
     except WhaletError as exc:
         log.info("/whalet %s: %s", entry.name, exc)
         await ctx.reply(explain(exc))
+        return entry.name, "whalet_error"
     except Exception as exc:
         log.exception("/whalet %s failed", entry.name)
         await ctx.reply(explain(exc))
+        return entry.name, "error"
+    return entry.name, "ok"

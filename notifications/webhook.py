@@ -80,11 +80,13 @@ def webhook_endpoint(services: Services, writer: InboxWriter, wake: Callable[[],
                 "event": "webhook_bad_signature", "client": request.client.host if request.client else "?",
                 "api_code": str(head.get("apiCode"))[:30] if isinstance(head, dict) else None,
                 "request_no": str(head.get("requestNo"))[:30] if isinstance(head, dict) else None})
+            services.metrics.webhook_receipts.labels("unverified", "bad_signature").inc()
             return _refuse(401, "signature does not verify")
         except MalformedEnvelope as exc:
             # One answer for every way a message fails to open: telling a sender *which* step of
             # unwrapping keyEnc or the body failed would be a decryption oracle. Details go to the log.
             log.warning("webhook refused: %s", exc, extra={"event": "webhook_malformed"})
+            services.metrics.webhook_receipts.labels("unverified", "malformed").inc()
             return _refuse(400, "malformed notification envelope")
         head = opened.head
         if head["partnerId"] != partner_id:
@@ -99,6 +101,8 @@ def webhook_endpoint(services: Services, writer: InboxWriter, wake: Callable[[],
         log.info("webhook stored" if stored.new else "webhook duplicate acked", extra={
             "event": "webhook_stored" if stored.new else "webhook_duplicate", "api_code": head["apiCode"],
             "request_no": head["requestNo"], "correlation_id": stored.correlation_id})
+        # Label by the spec's operation name: a bounded set, whatever apiCodes arrive.
+        services.metrics.webhook_receipts.labels(operation or "other", "stored" if stored.new else "duplicate").inc()
         ack = codec.encode_ack(head)
         return Response(dumps_compact(ack), media_type="application/json")
 

@@ -24,3 +24,15 @@ def test_metrics_show_whalet_calls_acks_and_outbox_state(stack: LocalStack) -> N
     assert "whalet_bot_slack_ack_seconds_count" in text
     assert 'whalet_bot_outbox_messages{state="done"}' in text
     assert "whalet_bot_inbox_backlog" in text
+    assert 'whalet_bot_commands_total{outcome="ok",subcommand="balance"} 1.0' in text
+
+
+def test_metrics_count_webhook_receipts_and_bad_commands(stack: LocalStack) -> None:
+    stack.slack_requests.command("U0REQ", "payout lots of money")
+    stack.operator.post("/sandbox/collect", json={"userId": "U10001", "currency": "USD", "amount": "12.00"})
+    stack.fake.wait_for(lambda: stack.fake.messages("C0COLLECT"))
+    httpx.post(stack.url + "/whalet/webhook", content=b'{"head": {}, "body": {}}')
+    text = httpx.get(stack.url + "/metrics").text
+    assert 'whalet_bot_commands_total{outcome="bad_input",subcommand="payout"} 1.0' in text
+    assert 'whalet_bot_webhook_receipts_total{api_code="collectionReceivedNotify",outcome="stored"} 1.0' in text
+    assert 'whalet_bot_webhook_receipts_total{api_code="unverified",outcome="malformed"} 1.0' in text
