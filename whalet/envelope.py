@@ -16,6 +16,7 @@ import base64
 import binascii
 import json
 import os
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -65,11 +66,49 @@ class Opened:
 # --- JSON without floats ---------------------------------------------------------------------
 
 
+_DECIMAL_MARK = "\x00whalet-decimal:"
+_DECIMAL_SLOT = re.compile(r'"\\u0000whalet-decimal:(-?[0-9]+(?:\.[0-9]+)?)\\u0000"')
+
+
 def dumps_compact(value: Any) -> str:
-    """Compact JSON (no spaces, UTF-8 kept) that writes Decimals as exact JSON numbers."""
+    """Compact JSON (no spaces, UTF-8 kept) that writes Decimals as exact JSON numbers.
+
+    The C encoder does the work (this runs once per message, beside the RSA operations): each
+    Decimal goes in as a marked string and is swapped for its digits afterwards. If the count of
+    swaps differs from the count of Decimals (a string that happened to look like a mark), the
+    slow exact writer is used instead, so no text can ever turn into a number.
+    """
+    decimals = 0
+
+    def mark(item: Any) -> str:
+        nonlocal decimals
+        if isinstance(item, Decimal) and item.is_finite():
+            decimals += 1
+            return f"{_DECIMAL_MARK}{item:f}\x00"
+        raise TypeError(f"cannot encode {type(item).__name__} as JSON")
+
+    try:
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=mark, allow_nan=False)
+    except (TypeError, ValueError):
+        text = None
+    if text is not None and not _contains_float(value):
+        swapped, count = _DECIMAL_SLOT.subn(r"\1", text)
+        if count == decimals:
+            return swapped
     parts: list[str] = []
     _write_json(value, parts)
     return "".join(parts)
+
+
+def _contains_float(value: Any) -> bool:
+    """Floats are refused (the slow writer raises); the fast path must not let one through."""
+    if isinstance(value, float):
+        return True
+    if isinstance(value, dict):
+        return any(_contains_float(item) for item in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_contains_float(item) for item in value)
+    return False
 
 
 def _write_json(value: Any, out: list[str]) -> None:

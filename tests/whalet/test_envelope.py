@@ -7,6 +7,8 @@ import string
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -212,3 +214,17 @@ def test_floats_are_never_sent_and_decimals_are_written_exactly():
     assert loads_exact('{"a":1000.50}')["a"] == Decimal("1000.50")
     with pytest.raises(TypeError):
         dumps_compact({"a": 0.1})
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text()
+    | st.decimals(allow_nan=False, allow_infinity=False, places=3)
+    | st.sampled_from(["\x00whalet-decimal:12\x00", "whalet-decimal:1", '"\\u0000'])
+    , lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_json_values)
+def test_compact_json_round_trips_exactly_and_text_never_becomes_a_number(value):
+    assert loads_exact(dumps_compact(value)) == value
