@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bot.alerts import Alerts
 from bot.app import build_bolt_app, build_slack_client
 from bot.clock import Clock
 from bot.config import BotConfig
@@ -50,13 +51,14 @@ def build_services(settings: Settings, config: BotConfig, clock: Clock | None = 
     codec = EnvelopeCodec(settings.partner_private_key(), settings.whalet_public_key())
     store = Store(settings.whalet_bot_db)
     metrics = Metrics()
+    alerts = Alerts()
     services = Services(
         settings=settings,
         config=config,
         store=store,
         whalet=WhaletClient(
             settings.whalet_base_url, settings.whalet_partner_id, codec, api_codes=config.whalet.api_codes,
-            on_call=metrics.observe_whalet_call, timeout=settings.whalet_timeout_seconds,
+            on_call=alerts.whalet_call, timeout=settings.whalet_timeout_seconds,
             max_connections=settings.whalet_max_connections,
         ),
         whalet_codec=codec,
@@ -67,6 +69,7 @@ def build_services(settings: Settings, config: BotConfig, clock: Clock | None = 
     )
     services.outbox = OutboxWorker(services)
     metrics.attach(services)
+    alerts.services = services
     return services
 
 

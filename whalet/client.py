@@ -152,7 +152,8 @@ class WhaletClient:
             outcome = opened.head.get("code", "")
             return opened
         except WhaletError as exc:
-            outcome = f"{type(exc).__name__} {getattr(exc, 'code', '')}".strip()
+            outcome = "bad_signature" if getattr(exc, "signature_failed", False) else \
+                f"{type(exc).__name__} {getattr(exc, 'code', '')}".strip()
             raise
         finally:
             elapsed = time.perf_counter() - started
@@ -172,7 +173,7 @@ class WhaletClient:
                           op.name, extra={"event": "whalet_bad_signature", "operation": op.name,
                                           "request_no": request_no, "api_code": api_code})
             raise OutcomeUnknown(f"{op.name}: untrustworthy answer (HTTP {response.status_code}): {exc}",
-                                 **where) from exc
+                                 signature_failed=isinstance(exc, SignatureInvalid), **where) from exc
         head = opened.head
         expected = {"partnerId": self.partner_id, "apiCode": api_code, "requestNo": request_no}
         wrong = [name for name, value in expected.items() if head.get(name) != value]

@@ -127,9 +127,10 @@ class OutcomeUnknown(WhaletError):
     sentence = ("We sent this to Whalet but did not get a trustworthy answer, so we don't know yet "
                 "whether it went through. We'll check before doing anything else.")
 
-    def __init__(self, message: str, *, lost_in_transit: bool = False, api_code: str | None = None,
-                 request_no: str | None = None):
+    def __init__(self, message: str, *, lost_in_transit: bool = False, signature_failed: bool = False,
+                 api_code: str | None = None, request_no: str | None = None):
         super().__init__(message, api_code=api_code, request_no=request_no)
+        self.signature_failed = signature_failed  # forged, corrupted, or a Whalet key we do not have
         # True for a timeout, a cut connection or a 5xx: nothing is wrong with the answer itself,
         # so a read-only query may simply ask again. False for an answer that failed its
         # signature or made no sense: that is a security signal, never retried quietly.

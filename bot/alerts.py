@@ -1,0 +1,50 @@
+"""Operator alerts in Slack for what a person must look at now.
+
+Today that is one thing: an answer from Whalet whose signature does not verify. It may be a
+forgery, corruption, or a Whalet key rotation we missed; in every case money calls answered that
+way end "outcome unknown", and someone should check the keys before trusting Whalet's answers
+again. One alert per operation per quarter of an hour, so a broken key does not flood a channel.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from notifications.outbox import enqueue_post
+
+if TYPE_CHECKING:
+    from bot.services import Services
+
+log = logging.getLogger("whalet_bot.alerts")
+QUIET_SECONDS = 15 * 60
+
+
+class Alerts:
+    def __init__(self) -> None:
+        self.services: Services | None = None
+        self._last: dict[str, float] = {}
+
+    def whalet_call(self, operation: str, outcome: str, seconds: float) -> None:
+        """The Whalet client's per-call hook: metrics always, an alert on a bad signature."""
+        services = self.services
+        if services is None:
+            return
+        services.metrics.observe_whalet_call(operation, outcome, seconds)
+        if outcome == "bad_signature":
+            self._bad_signature(services, operation)
+
+    def _bad_signature(self, services: Services, operation: str) -> None:
+        channel = services.config.notifications.alerts_channel or services.config.notifications.default_channel
+        now = time.monotonic()
+        if not channel or now - self._last.get(operation, -QUIET_SECONDS) < QUIET_SECONDS:
+            return
+        self._last[operation] = now
+        text = (f":rotating_light: Whalet's answer to `{operation}` did not verify with Whalet's public key. "
+                "The bot treats such answers as \"outcome unknown\" and looks orders up before acting. "
+                "Check WHALET_PUBLIC_KEY (has Whalet rotated its key?) and run `whalet-bot check`.")
+        with services.store.transaction() as db:
+            enqueue_post(db, channel=channel, text=text, kind="alert")
+        services.wake_outbox()
+        log.error("alerted %s: bad signature on %s", channel, operation, extra={"event": "alert_bad_signature"})
