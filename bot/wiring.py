@@ -115,9 +115,10 @@ def build_runtime(settings: Settings, config: BotConfig, clock: Clock | None = N
         notifications.start(services)
         services.scheduler.start()
         await services.supervisor.start()
-        socket_mode = await _start_socket_mode(services, bolt)
-        log.info("whalet-bot started", extra={"event": "startup"})
-        try:
+        socket_mode = None
+        try:  # a failed Socket Mode start still stops what was started above
+            socket_mode = await _start_socket_mode(services, bolt)
+            log.info("whalet-bot started", extra={"event": "startup"})
             yield
         finally:
             if socket_mode is not None:
@@ -174,8 +175,16 @@ async def _start_socket_mode(services: Services, bolt: AsyncApp):  # type: ignor
     if token is None:
         return None
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+    from slack_sdk.errors import SlackApiError
 
     handler = AsyncSocketModeHandler(bolt, token.get_secret_value())
+    try:
+        # Ask for the WebSocket URL once ourselves: inside connect_async() slack_sdk retries a
+        # refused token every 10 s forever, and start-up would hang without serving HTTP either.
+        handler.client.wss_uri = await handler.client.issue_new_wss_url()
+    except SlackApiError as error:
+        await handler.close_async()
+        raise RuntimeError(f"Slack refused SLACK_APP_TOKEN for Socket Mode: {error.response.get('error')}") from None
     await handler.connect_async()
     log.info("connected to Slack in Socket Mode")
     return handler

@@ -31,6 +31,11 @@ def auth_test(fake: FakeSlack, p: dict[str, Any]) -> Answer:
             "is_enterprise_install": False}
 
 
+def apps_connections_open(fake: FakeSlack, p: dict[str, Any]) -> Answer:
+    """Socket Mode: the app-level token (checked by the server) gets a WebSocket URL."""
+    return {"ok": True, "url": fake.socket.issue_url(fake.api_url.removesuffix("/api/"))}
+
+
 def _channel_error(fake: FakeSlack, p: dict[str, Any]) -> str | None:
     channel = p.get("channel")
     if not channel:
@@ -202,6 +207,7 @@ def _public(message: Message, reply_count: int = 0) -> dict[str, Any]:
 
 HANDLERS: dict[str, Handler] = {
     "auth.test": auth_test,
+    "apps.connections.open": apps_connections_open,
     "chat.postMessage": chat_post_message,
     "chat.update": chat_update,
     "chat.delete": chat_delete,

@@ -22,13 +22,15 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
 from bot.serving import ThreadedServer
 from bot.slack_standin import api
 from bot.slack_standin.faults import RateLimiter, Scripted, Scripts, abort_connection
 from bot.slack_standin.observe import Observation
 from bot.slack_standin.records import Call, Event
+from bot.slack_standin.socket_mode import PATH as SOCKET_PATH
+from bot.slack_standin.socket_mode import SocketAck, SocketMode
 from bot.slack_standin.store import Store
 
 _JSON_FIELDS = ("blocks", "attachments", "metadata", "view")  # sent as JSON strings in forms
@@ -38,8 +40,10 @@ _RAW_RECEIVE = "slack_standin.raw_receive"
 class FakeSlack(Observation):
     """``with FakeSlack().serve() as fake: AsyncWebClient(token=fake.bot_token, base_url=fake.api_url)``."""
 
-    def __init__(self, bot_token: str = "xoxb-standin", team_id: str = "TDEMO") -> None:
+    def __init__(self, bot_token: str = "xoxb-standin", team_id: str = "TDEMO",
+                 app_token: str = "xapp-1-standin") -> None:
         self.bot_token = bot_token
+        self.socket = SocketMode(app_token)  # Socket Mode: apps.connections.open + WebSocket
         self.team_id = team_id
         self.usergroups: dict[str, list[str]] = {}    # "S0APPROVERS" -> ["U0APP3"]
         self.users: dict[str, dict[str, Any]] = {}    # extra users.info fields per user id
@@ -53,6 +57,7 @@ class FakeSlack(Observation):
         self._starlette = Starlette(routes=[
             Route("/api/{method}", self._api, methods=["GET", "POST"]),
             Route("/response/{response_id}", self._response_url, methods=["POST"]),
+            WebSocketRoute(SOCKET_PATH, self.socket.endpoint),
         ])
 
         async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -146,6 +151,14 @@ class FakeSlack(Observation):
         """A ``trigger_id`` that, like Slack's, is single-use and expires after ~3 s."""
         return self.store.new_trigger(user_id)
 
+    def socket_send(self, payload_type: str, payload: dict[str, Any], **options: Any) -> str:
+        """Push a Socket Mode envelope (``slash_commands``/``interactive``); returns its id."""
+        return self.socket.send(payload_type, payload, **options)
+
+    def socket_acks(self) -> list[SocketAck]:
+        """The connected client's acknowledgements, oldest first."""
+        return self.socket.acks()
+
     def on_event(self, callback: Callable[[Event], None]) -> None:
         """``callback(Event)`` from the server thread for message, update, delete, ephemeral,
         view, and response (the raw response_url post; its effect comes as its own event)."""
@@ -154,6 +167,7 @@ class FakeSlack(Observation):
     def reset(self) -> None:
         """Forget recorded traffic and pending scripts; keeps users, groups, denials, rate rule."""
         self.store.clear()
+        self.socket.clear()
         self._scripts.clear()
         if self._limiter is not None:
             self._limiter = RateLimiter(self._limiter.per_second, self._limiter.burst)
@@ -193,10 +207,12 @@ class FakeSlack(Observation):
                 raise ConnectionResetError("scripted reset (server could not drop the connection)")
             if kind == "sleep":
                 await asyncio.sleep(float(scripted[1]))
+        expected = self.socket.app_token if method == "apps.connections.open" else self.bot_token
         if not token:
             call.error = "not_authed"
-        elif token != self.bot_token:
-            call.error = "invalid_auth"
+        elif token != expected:  # Slack: a known token of the wrong kind is not invalid_auth
+            known = token in (self.bot_token, self.socket.app_token)
+            call.error = "not_allowed_token_type" if known else "invalid_auth"
         if call.error:
             return JSONResponse({"ok": False, "error": call.error})
         if method == "chat.postMessage" and self._limiter is not None:
