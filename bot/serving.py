@@ -31,7 +31,11 @@ class ThreadedServer:
     def _run(self) -> None:
         self.loop = asyncio.new_event_loop()
         asyncio.set_event_loop(self.loop)
-        self.loop.run_until_complete(self._server.serve())
+        try:
+            self.loop.run_until_complete(self._server.serve())
+        finally:
+            self.loop.run_until_complete(self.loop.shutdown_asyncgens())
+            self.loop.close()
 
     def start(self, timeout: float = 15.0) -> ThreadedServer:
         self._thread.start()

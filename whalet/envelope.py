@@ -23,13 +23,14 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, padding as sym_padding, serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 # --- provisional choices (spec §2), all in one place ---------------------------------------
 SESSION_KEY_BYTES = 16  # AES-128
 BODY_CIPHER = "AES-128-ECB/PKCS7"  # documented name; the implementation is _aes_encrypt below
+AES_BLOCK = 16
 KEY_WRAP_PADDING = padding.PKCS1v15()  # RSA PKCS#1 v1.5 for keyEnc
 SIGN_PADDING = padding.PKCS1v15()  # SHA256withRSA
 SIGN_HASH = hashes.SHA256()
@@ -102,12 +103,15 @@ def dumps_compact(value: Any) -> str:
 
 def _contains_float(value: Any) -> bool:
     """Floats are refused (the slow writer raises); the fast path must not let one through."""
-    if isinstance(value, float):
-        return True
-    if isinstance(value, dict):
-        return any(_contains_float(item) for item in value.values())
-    if isinstance(value, (list, tuple)):
-        return any(_contains_float(item) for item in value)
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, float):
+            return True
+        if isinstance(item, dict):
+            pending.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            pending.extend(item)
     return False
 
 
@@ -231,8 +235,8 @@ def _unb64(text: Any, field: str) -> bytes:
 
 
 def _aes_encrypt(key: bytes, plaintext: bytes) -> bytes:
-    padder = sym_padding.PKCS7(128).padder()
-    padded = padder.update(plaintext) + padder.finalize()
+    fill = AES_BLOCK - len(plaintext) % AES_BLOCK  # PKCS#7: always 1..16 bytes of value n
+    padded = plaintext + bytes([fill]) * fill
     encryptor = Cipher(algorithms.AES(key), modes.ECB()).encryptor()  # noqa: S305 - Whalet's choice
     return encryptor.update(padded) + encryptor.finalize()
 
@@ -242,11 +246,10 @@ def _aes_decrypt(key: bytes, ciphertext: bytes) -> bytes:
         raise MalformedEnvelope("encrypt is not a whole number of AES blocks")
     decryptor = Cipher(algorithms.AES(key), modes.ECB()).decryptor()  # noqa: S305
     padded = decryptor.update(ciphertext) + decryptor.finalize()
-    unpadder = sym_padding.PKCS7(128).unpadder()
-    try:
-        return unpadder.update(padded) + unpadder.finalize()
-    except ValueError:
-        raise MalformedEnvelope("encrypt has bad padding") from None
+    fill = padded[-1]
+    if not 1 <= fill <= AES_BLOCK or padded[-fill:] != bytes([fill]) * fill:
+        raise MalformedEnvelope("encrypt has bad padding")
+    return padded[:-fill]
 
 
 def string_to_sign(head: dict[str, Any], encrypt: str | None, fields: tuple[str, ...]) -> str:
