@@ -2,7 +2,7 @@
 
 import json
 
-from tests.commands.helpers import (audit_actions, card_for, click, has_buttons, request_payout, row)
+from tests.commands.helpers import (audit_actions, click, has_buttons, request_payout, row)
 
 
 def test_payout_one_approver_confirms_once(stack):

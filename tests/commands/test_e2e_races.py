@@ -4,7 +4,6 @@ import json
 import threading
 from datetime import UTC, datetime, timedelta
 
-import httpx
 
 from bot.clock import FrozenClock
 from bot.localstack import DEMO_CONFIG
