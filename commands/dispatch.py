@@ -8,6 +8,7 @@ slow (role lookup through user groups, Whalet calls) happens after it, inside Sl
 from __future__ import annotations
 
 import asyncio
+import difflib
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -39,7 +40,11 @@ def usage_error(message: str, usage: str) -> str:
 
 
 def unknown_subcommand(name: str) -> str:
-    names = ", ".join(f"`{entry.name}`" for entry in all_subcommands())
+    known = [entry.name for entry in all_subcommands()]
+    guess = difflib.get_close_matches(name.lower(), known, n=1, cutoff=0.6)
+    if guess:
+        return f"`{name}` is not a /whalet sub-command. Did you mean `{guess[0]}`? See `/whalet help`."
+    names = ", ".join(f"`{entry}`" for entry in known)
     return f"`{name}` is not a /whalet sub-command. Try one of {names}, or `/whalet help`."
 
 

@@ -35,6 +35,7 @@ BAD_INPUTS = [
     ("beneficiaries add HK", "country and a currency", "beneficiaries [COUNTRY]"),
     ("pending now", "takes no arguments", "pending"),
     ("frobnicate", "`frobnicate` is not a /whalet sub-command", None),
+    ("payuot 10 USD to acme-us", "Did you mean `payout`?", None),
 ]
 
 
