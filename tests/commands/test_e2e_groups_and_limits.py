@@ -1,0 +1,39 @@
+"""Approver groups resolved through Slack's usergroups.users.list, and the daily total per requester."""
+
+from __future__ import annotations
+
+from bot.localstack import DEMO_CONFIG
+from tests.commands.helpers import ask, click, request_payout, row
+
+GROUPS_AND_LIMIT = DEMO_CONFIG.replace(
+    'approvers = ["U0APP1", "U0APP2"]', 'approvers = ["U0APP1", "U0APP2"]\napprover_groups = ["S0TREASURY"]'
+).replace('flag_above = { USD = "20000" }', 'flag_above = { USD = "20000" }\ndaily_limit = { USD = "1500" }')
+
+
+def test_member_of_an_approver_group_can_approve(make_stack) -> None:  # type: ignore[no-untyped-def]
+    stack = make_stack(GROUPS_AND_LIMIT)
+    stack.fake.usergroups = {"S0TREASURY": ["U0TREAS"]}
+    request_id, card = request_payout(stack, "payout 100 USD to acme-us")
+    answer = click(stack, "U0TREAS", card)
+    assert "sent to Whalet" in answer.text
+    stack.fake.wait_for(lambda: row(stack, request_id)["state"] in ("CONFIRMED", "SUCCEEDED"))
+    assert stack.confirm_counts()[row(stack, request_id)["mer_order_no"]] == 1
+    assert any(call.params.get("usergroup") == "S0TREASURY" for call in stack.fake.calls("usergroups.users.list"))
+
+
+def test_someone_outside_every_group_cannot_approve(make_stack) -> None:  # type: ignore[no-untyped-def]
+    stack = make_stack(GROUPS_AND_LIMIT)
+    stack.fake.usergroups = {"S0TREASURY": ["U0TREAS"]}
+    request_id, card = request_payout(stack, "payout 100 USD to acme-us")
+    answer = click(stack, "U0STRANGER", card)
+    assert "Only approvers" in answer.text
+    assert row(stack, request_id)["state"] == "PENDING"
+
+
+def test_daily_total_per_requester_is_enforced(make_stack) -> None:  # type: ignore[no-untyped-def]
+    stack = make_stack(GROUPS_AND_LIMIT)
+    request_payout(stack, "payout 1000 USD to acme-us")
+    _, refusal = ask(stack, "U0REQ", "payout 600 USD to acme-us")
+    assert refusal is not None and "1,500.00 USD" in refusal.text and "Sent for approval" not in refusal.text
+    _, within = ask(stack, "U0REQ", "payout 500 USD to acme-us")
+    assert within is not None and "Sent for approval" in within.text
