@@ -9,7 +9,6 @@ sandbox and the stand-in over real HTTP.
 from __future__ import annotations
 
 import secrets
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,7 +21,7 @@ import httpx
 
 from bot.clock import Clock
 from bot.config import BotConfig, load_config
-from bot.serving import ThreadedServer
+from bot.serving import ThreadedServer, free_port
 from bot.settings import Settings, load_settings
 from bot.slack_standin.server import FakeSlack
 from bot.slack_standin.signing import SlackRequests
@@ -214,9 +213,7 @@ def start_local_stack(
 
 
 def _start_sandbox_process(keys_dir: Path, latency_ms: int) -> tuple[subprocess.Popen[bytes], str]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "bot.cli", "sandbox", "--host", "127.0.0.1", "--port", str(port),
          "--keys-dir", str(keys_dir), "--partner-id", DEMO_PARTNER_ID, "--latency-ms", str(latency_ms)],

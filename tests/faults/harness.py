@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import secrets
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -26,7 +25,7 @@ from typing import Any, TypeVar
 import httpx
 
 from bot.localstack import DEMO_BOT_TOKEN, DEMO_CONFIG, DEMO_PARTNER_ID
-from bot.serving import ThreadedServer
+from bot.serving import ThreadedServer, free_port
 from bot.slack_standin.server import FakeSlack
 from bot.slack_standin.signing import SlackRequests
 from whalet.sandbox import SandboxConfig, create_sandbox
@@ -37,12 +36,6 @@ T = TypeVar("T")
 # 1.5 s, 5.1 s, 19.5 s after the first attempt, so a notification whose ack died with the app is
 # redelivered a few seconds after the restart.
 RETRY_TIME_SCALE = 0.004
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_until(predicate: Callable[[], T], timeout: float = 20.0, interval: float = 0.05, what: str = "") -> T:
