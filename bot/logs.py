@@ -21,7 +21,7 @@ _SECRET_PATTERNS = [
     (re.compile(r"(?<![\d.])(\d{4,})(\d{4})(?![\d.])"), r"••••\2"),  # 8+ digit runs: account/card numbers
 ]
 _EXTRA_FIELDS = ("event", "correlation_id", "request_id", "outbox_id", "channel", "api_code", "request_no",
-                 "operation", "outcome", "duration_ms", "user", "subcommand", "status")
+                 "operation", "outcome", "duration_ms", "user", "subcommand", "status", "transport")
 
 
 def redact(text: str) -> str:

@@ -7,13 +7,10 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
-from urllib.parse import parse_qs
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
@@ -29,6 +26,7 @@ from bot.clock import Clock
 from bot.config import BotConfig
 from bot.metrics import CONTENT_TYPE, Metrics
 from bot.services import Services
+from bot.slack_requests import ObservedSocketModeHandler, parse_http_body, record
 from bot.settings import Settings
 from bot.store import Store
 from whalet.client import WhaletClient
@@ -83,16 +81,12 @@ def build_runtime(settings: Settings, config: BotConfig, clock: Clock | None = N
 
     async def slack_events(request: Request) -> Response:
         started = time.perf_counter()
-        with services.metrics.ack_seconds.time():
-            fields, problem = _parse_slack_body(await request.body(), request.headers.get("content-type", ""))
-            if problem:  # Bolt parses before it verifies, and answers such a body with a 500
-                log.warning("slack request refused: %s", problem, extra={"event": "slack_bad_request"})
-                return JSONResponse({"error": problem}, status_code=400)
-            response = await slack_handler.handle(request)
-        log.info("slack %s answered %s", fields.get("kind"), response.status_code, extra={
-            "event": "slack_request", "status": response.status_code, "user": fields.get("user"),
-            "correlation_id": fields.get("correlation_id"),
-            "duration_ms": round((time.perf_counter() - started) * 1000, 1)})
+        parsed, problem = parse_http_body(await request.body(), request.headers.get("content-type", ""))
+        if problem:  # Bolt parses before it verifies, and answers such a body with a 500
+            log.warning("slack request refused: %s", problem, extra={"event": "slack_bad_request"})
+            return JSONResponse({"error": problem}, status_code=400)
+        response = await slack_handler.handle(request)
+        record(services, parsed, response.status_code, started, "http")
         return response
 
     async def metrics(request: Request) -> Response:
@@ -139,45 +133,15 @@ def build_runtime(settings: Settings, config: BotConfig, clock: Clock | None = N
     return Runtime(services=services, bolt=bolt, asgi=asgi)
 
 
-def _parse_slack_body(body: bytes, content_type: str) -> tuple[dict[str, str | None], str | None]:
-    """(fields for the request's log event, or why Bolt could not parse this body: it would crash).
-
-    Slack sends form fields, with interactions as a JSON object in ``payload``; events as a JSON
-    object. The log event names the kind, the user and a correlation id (the request id an
-    approval button carries, else the trigger id); never the typed text.
-    """
-    try:
-        text = body.decode("utf-8")
-        if "application/json" in content_type:
-            form: dict[str, list[str]] = {}
-            parsed = json.loads(text) if text else {}
-        else:
-            form = parse_qs(text)
-            parsed = json.loads(form["payload"][0]) if "payload" in form else {}
-    except (UnicodeDecodeError, ValueError):
-        return {}, "the body is not UTF-8 form data / JSON"
-    if not isinstance(parsed, dict):
-        return {}, "the payload is not a JSON object"
-    if "command" in form:
-        return {"kind": "command", "user": form.get("user_id", [None])[0],
-                "correlation_id": form.get("trigger_id", [None])[0]}, None
-    actions = parsed.get("actions")
-    first: dict[str, Any] = actions[0] if isinstance(actions, list) and actions and isinstance(actions[0], dict) else {}
-    user: dict[str, Any] = parsed["user"] if isinstance(parsed.get("user"), dict) else {}
-    value = first.get("value") if isinstance(first.get("value"), str) else None
-    return {"kind": str(parsed.get("type") or "request"), "user": user.get("id"),
-            "correlation_id": value if value and value.startswith(("PO-", "PY-")) else parsed.get("trigger_id")}, None
-
-
 async def _start_socket_mode(services: Services, bolt: AsyncApp):  # type: ignore[no-untyped-def]
     """With SLACK_APP_TOKEN, Slack's requests arrive over a websocket; HTTP still serves the webhook."""
     token = services.settings.slack_app_token
     if token is None:
         return None
-    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
     from slack_sdk.errors import SlackApiError
 
-    handler = AsyncSocketModeHandler(bolt, token.get_secret_value())
+    handler = ObservedSocketModeHandler(bolt, token.get_secret_value())
+    handler.services = services
     try:
         # Ask for the WebSocket URL once ourselves: inside connect_async() slack_sdk retries a
         # refused token every 10 s forever, and start-up would hang without serving HTTP either.

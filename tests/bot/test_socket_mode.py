@@ -73,6 +73,9 @@ def test_command_and_approval_click_arrive_over_the_socket(socket_stack: LocalSt
     mer_order_no = row(socket_stack, request_id)["mer_order_no"]
     assert socket_stack.confirm_counts()[mer_order_no] == 1
     assert len({a.envelope_id for a in fake.socket_acks()}) == len(fake.socket_acks()) == 3
+    # Socket Mode requests are timed like HTTP ones (no HTTP Slack request was made here).
+    scrape = socket_stack.services.metrics.render().decode()
+    assert "whalet_bot_slack_ack_seconds_count 3.0" in scrape
 
 
 def test_http_server_keeps_serving_webhook_and_health_in_socket_mode(socket_stack: LocalStack) -> None:
