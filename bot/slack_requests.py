@@ -8,6 +8,7 @@ the signature and answers such a body with a 500, so the HTTP route refuses them
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -70,6 +71,7 @@ class ObservedSocketModeHandler(AsyncSocketModeHandler):
     """Bolt's Socket Mode handler, plus the same log event and ack timing as the HTTP route."""
 
     services: Services
+    connecting: asyncio.Task[None]
 
     async def handle(self, client: SocketModeClient, req: SocketModeRequest) -> None:  # type: ignore[override]
         started = time.perf_counter()

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -116,6 +117,7 @@ def build_runtime(settings: Settings, config: BotConfig, clock: Clock | None = N
             yield
         finally:
             if socket_mode is not None:
+                socket_mode.connecting.cancel()
                 await socket_mode.close_async()
             services.scheduler.shutdown(wait=False)
             await services.supervisor.stop()
@@ -149,6 +151,12 @@ async def _start_socket_mode(services: Services, bolt: AsyncApp):  # type: ignor
     except SlackApiError as error:
         await handler.close_async()
         raise RuntimeError(f"Slack refused SLACK_APP_TOKEN for Socket Mode: {error.response.get('error')}") from None
-    await handler.connect_async()
-    log.info("connected to Slack in Socket Mode")
+
+    async def connect() -> None:
+        # In the background: a websocket that keeps failing must not keep the webhook, health
+        # and metrics from being served (slack_sdk retries the connection itself).
+        await handler.connect_async()
+        log.info("connected to Slack in Socket Mode")
+
+    handler.connecting = asyncio.create_task(connect(), name="socket-mode-connect")
     return handler

@@ -119,3 +119,22 @@ async def test_refused_app_token_fails_start_up_instead_of_hanging(
         await asyncio.wait_for(start_and_stop(), timeout=20)  # it used to retry forever
     assert "xapp-1-revoked" not in str(failed.value) and "xapp-1-revoked" not in caplog.text
     assert running.fake.socket.connections() == 0 and running.fake.calls("apps.connections.open")
+
+
+async def test_unreachable_websocket_does_not_stop_the_webhook_and_health(
+        make_stack: Callable[..., LocalStack], tmp_path: Path) -> None:
+    """Slack hands out a URL that cannot be reached: HTTP still starts and serves."""
+    running = make_stack()  # its fake and sandbox serve the second app built here
+    running.fake.socket.issue_url = lambda base_url: "ws://127.0.0.1:9/socket/unreachable"  # type: ignore[method-assign]
+    settings = running.settings.model_copy(update={"slack_app_token": SecretStr(APP_TOKEN),
+                                                   "whalet_bot_db": tmp_path / "second.db"})
+    runtime = build_runtime(settings, running.config)
+    transport = httpx.ASGITransport(app=runtime.asgi)
+
+    async def start_serve_stop() -> int:
+        async with runtime.asgi.router.lifespan_context(runtime.asgi):
+            async with httpx.AsyncClient(transport=transport, base_url="http://app") as client:
+                return (await client.get("/healthz")).status_code
+
+    assert await asyncio.wait_for(start_serve_stop(), timeout=20) == 200
+    assert running.fake.calls("apps.connections.open")
