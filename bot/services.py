@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bot.clock import Clock
+from bot.responder import Responder
 from bot.supervisor import Supervisor
 
 if TYPE_CHECKING:
@@ -37,6 +38,7 @@ class Services:
     metrics: Metrics
     clock: Clock = field(default_factory=Clock)
     supervisor: Supervisor = field(default_factory=Supervisor)
+    responder: Responder = field(default_factory=Responder)  # answers to response_urls, one pooled session
     outbox: OutboxWorker | None = None
     scheduler: AsyncIOScheduler | None = None
     extras: dict[str, Any] = field(default_factory=dict)  # per-package caches (e.g. user groups)

@@ -122,6 +122,7 @@ def build_runtime(settings: Settings, config: BotConfig, clock: Clock | None = N
             services.scheduler.shutdown(wait=False)
             await services.supervisor.stop()
             await services.whalet.aclose()
+            await services.responder.close()
             services.store.close()
             log.info("whalet-bot stopped", extra={"event": "shutdown"})
 

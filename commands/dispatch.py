@@ -79,7 +79,8 @@ async def _run_command(services: Services, ack: Any, command: dict[str, Any], re
     user_id = command["user_id"]
     role = await resolver(services).role_of(user_id)
     ctx = CommandContext(services=services, user_id=user_id, channel_id=command.get("channel_id", ""),
-                         args=tokens[1:], trigger_id=command.get("trigger_id"), respond=respond, client=client,
+                         args=tokens[1:], trigger_id=command.get("trigger_id"), respond=_respond(services, command, respond),
+                         client=client,
                          role=role, team_id=command.get("team_id"), response_url=command.get("response_url"),
                          subcommand=entry.name)
     if role < entry.role:
@@ -99,3 +100,9 @@ async def _run_command(services: Services, ack: Any, command: dict[str, Any], re
         await ctx.reply(explain(exc))
         return entry.name, "error"
     return entry.name, "ok"
+
+
+def _respond(services: Services, command: dict[str, Any], bolt_respond: Any) -> Any:
+    """Answers go to the command's response_url over the pooled session (see bot/responder.py)."""
+    url = command.get("response_url")
+    return services.responder.bound(url) if url else bolt_respond
