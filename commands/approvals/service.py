@@ -29,7 +29,7 @@ from commands.approvals.states import State
 from commands.book import BookEntry, is_new
 from commands.registry import Role
 from whalet.client import new_order_no
-from whalet.errors import WhaletError, explain
+from whalet.errors import OutcomeUnknown, WhaletError, explain
 from whalet.money import Money
 
 if TYPE_CHECKING:
@@ -109,7 +109,7 @@ async def create(services: Services, new: NewRequest) -> repo.Row:
             current = repo.transition(db, current, State.ABANDONED, note=explain(exc), decided_at=iso(now))
             repo.audit(services, db, current, "whalet", "request.apply_failed", error=type(exc).__name__,
                        answer=str(exc))
-        raise Refused(explain(exc)) from exc
+        raise Refused(_apply_failed(exc)) from exc
     with services.store.transaction() as db:
         current = repo.load(db, request_id)
         assert current is not None
@@ -120,6 +120,16 @@ async def create(services: Services, new: NewRequest) -> repo.Row:
         repo.post_card(services, db, current)
     services.wake_outbox()
     return current
+
+
+def _apply_failed(exc: WhaletError) -> str:
+    """What the requester is told when the apply step fails."""
+    if isinstance(exc, OutcomeUnknown):
+        # Nothing can be paid either way: an applied order only moves money once confirmed, and
+        # this request will never be confirmed; Whalet releases an unconfirmed order at its expiry.
+        return ("Whalet did not give a trustworthy answer to the request, so it was not put up for "
+                "approval and nothing will be paid. Please try again in a minute.")
+    return explain(exc)
 
 
 async def _apply(services: Services, row: repo.Row) -> dict[str, object]:
