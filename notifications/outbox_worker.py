@@ -127,8 +127,13 @@ class OutboxWorker:
         """Start one delivery per free channel; returns how long the loop may sleep."""
         now = datetime.now(UTC)  # delivery timing is real time, even under a test's frozen business clock
         with self.services.store.read() as db:
+            # The oldest due row of each channel (updates: of each message), so a long queue in
+            # one channel never hides another channel's messages behind it.
             rows = list(db.query(
-                "SELECT * FROM outbox WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY id LIMIT 200",
+                """SELECT * FROM outbox WHERE id IN (
+                       SELECT MIN(id) FROM outbox WHERE state = 'pending' AND next_attempt_at <= ?
+                       GROUP BY CASE WHEN op = 'post' THEN 'c:' || channel ELSE 'r:' || ref END)
+                   ORDER BY id LIMIT 500""",
                 [_iso(now)]))
             targets = [(row, self._target(db, row)) for row in rows]
         sleep = 1.0

@@ -121,3 +121,12 @@ def test_row_in_flight_at_a_crash_is_found_by_metadata_not_posted_again(stack: L
     row = _wait_state(stack, row_id, "done")
     assert [m.text for m in stack.fake.messages("C0CRASH")] == ["posted once"]
     assert row["ts"] == stack.fake.messages("C0CRASH")[0].ts
+
+
+def test_a_long_queue_in_one_channel_does_not_hold_up_another(stack: LocalStack) -> None:
+    with stack.services.store.transaction() as db:
+        for n in range(250):
+            enqueue_post(db, channel="C0FLOOD", text=f"flood {n}")
+        quiet = enqueue_post(db, channel="C0QUIET", text="just one")
+    stack.services.wake_outbox()
+    _wait_state(stack, quiet, "done", timeout=5)  # paced at ~1/s per channel: C0FLOOD needs minutes
