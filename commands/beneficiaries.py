@@ -28,8 +28,10 @@ from commands.modals import (
 )
 from commands.payout import tell_user
 from commands.registry import CommandContext, Role, UsageError, subcommand
+from notifications.blocks import esc
 from whalet.client import new_order_no
 from whalet.errors import WhaletError, explain
+from whalet.masking import mask
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -63,7 +65,7 @@ def parse_beneficiaries(words: list[str]) -> BeneficiariesArgs:
 def entry_line(entry: book.BookEntry) -> str:
     origin = "" if entry.source == "config" else " _(added in Slack)_"
     return (f"• *{entry.nickname}* — {entry.name} · {entry.country} · {entry.currency} · "
-            f"••••{entry.account_tail} · id `{entry.id}`{origin}")
+            f"{mask(entry.account_tail)} · id `{entry.id}`{origin}")
 
 
 @subcommand("beneficiaries", usage=USAGE, summary="the beneficiary book; `add` sends a new one to Whalet",
@@ -176,7 +178,7 @@ async def on_form_submission(services: Services, ack: Any, body: dict[str, Any],
         services.store.audit(db, user_id, "beneficiary.apply", f"beneficiary:{mer_no}", "",
                              {"beneficiary_id": result.beneficiary_id, "nickname": nickname,
                               "country": meta["country"], "currency": meta["currency"],
-                              "account": "••••" + fields.get("accountNo", "")[-4:]})
+                              "account": mask(fields.get("accountNo"))})
     await tell_user(client, channel, user_id,
-                    f"Sent to Whalet: *{nickname}* ({fields.get('accountName', '')}, ••••{fields.get('accountNo', '')[-4:]}). "
+                    f"Sent to Whalet: *{nickname}* ({esc(fields.get('accountName'))}, {mask(fields.get('accountNo'))}). "
                     "It joins the book once Whalet confirms it; payouts to it are flagged as new for 30 days.")

@@ -41,17 +41,6 @@ def cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + ELLIPSIS
 
 
-def escape(text: str | None) -> str:
-    """User-supplied text for mrkdwn: no accidental @channel, links or formatting tags."""
-    return (text or "").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def mask(account: str | None) -> str:
-    """Only the last four characters of an account number are ever shown."""
-    tail = (account or "")[-4:]
-    return f"••••{tail}" if tail else "••••"
-
-
 def section(text: str, *, block_id: str | None = None, fields: Sequence[str] = ()) -> SectionBlock:
     return SectionBlock(
         text=MarkdownTextObject(text=cut(text, SECTION_TEXT)) if text else None,

@@ -23,6 +23,7 @@ from slack_sdk.models.views import View
 
 from commands.blocks import MAX_MODAL_BLOCKS, OPTION_TEXT, OPTION_VALUE, cut, finish, section
 from commands.book import BookEntry
+from whalet.masking import mask
 
 PAYOUT_VIEW = "payout_modal"
 REJECT_VIEW = "approval_reject_modal"
@@ -74,7 +75,7 @@ def _view(callback_id: str, title: str, blocks: Sequence[Any], meta: dict[str, A
 
 
 def payout_modal(entries: Sequence[BookEntry], channel: str) -> dict[str, Any]:
-    options = [_option(f"{e.nickname} — {e.name} (••••{e.account_tail}, {e.currency})", e.id)
+    options = [_option(f"{e.nickname} — {e.name} ({mask(e.account_tail)}, {e.currency})", e.id)
                for e in entries[:MAX_OPTIONS]]
     blocks = [
         InputBlock(block_id="beneficiary", label=PlainTextObject(text="Beneficiary"),

@@ -10,7 +10,6 @@ Slack refuses is a message lost.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Any
 
@@ -18,25 +17,11 @@ from whalet.models import parse_whalet_time
 from whalet.money import Money, MoneyError
 
 Block = dict[str, Any]
-MASK = "••••"
 SECTION_LIMIT, FIELD_LIMIT, HEADER_LIMIT, MAX_FIELDS, MAX_BLOCKS = 3000, 2000, 150, 10, 50
-_DIGIT_RUN = re.compile(r"\d{8,}")
-
-
-def mask(number: Any) -> str:
-    """'6222021234567890' -> '••••7890': only the last 4 characters of an account or card."""
-    text = re.sub(r"[\s-]", "", str(number or ""))
-    return MASK + text[-4:] if text else MASK
-
-
-def mask_digit_runs(text: str) -> str:
-    """Mask every run of 8 or more digits inside free text (an account number in a remark)."""
-    return _DIGIT_RUN.sub(lambda m: mask(m.group(0)), text)
-
-
 def esc(text: Any) -> str:
-    """Text from Whalet shown in mrkdwn: &, < and > would otherwise become links or mentions."""
-    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Text from Whalet or a person shown in mrkdwn: &, < and > would otherwise become links or
+    mentions (an accidental @channel); None shows as nothing."""
+    return ("" if text is None else str(text)).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def cut(text: str, limit: int) -> str:

@@ -17,10 +17,11 @@ from typing import Any
 from pydantic import ValidationError
 
 from notifications.blocks import (
-    Block, context, cut, esc, fields, header, limit_blocks, mask, mask_digit_runs, mention_text,
+    Block, context, cut, esc, fields, header, limit_blocks, mention_text,
     money_text, section, status_icon, when_text,
 )
 from whalet import models
+from whalet.masking import mask, mask_digit_runs
 from whalet.money import Money
 
 

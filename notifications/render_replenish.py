@@ -11,7 +11,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from bot.clock import parse_iso
-from notifications.blocks import Block, button, context, esc, fields, header, mask_digit_runs, section, status_icon
+from notifications.blocks import Block, button, context, esc, fields, header, section, status_icon
+from whalet.masking import mask_digit_runs
 from notifications.blocks import when_text
 from notifications.render import Rendered, user_label
 

@@ -31,6 +31,8 @@ instead of a traceback. ``explain(exc)`` gives that sentence for any exception.
 
 from __future__ import annotations
 
+from whalet.masking import mask_digit_runs
+
 __all__ = [
     "AuthenticationFailed",
     "BadParameters",
@@ -163,7 +165,7 @@ def rejection_for(code: str, detail: str, api_code: str | None = None,
 def explain(exc: BaseException) -> str:
     """A sentence for a person, for any exception; the details belong in the log, not in Slack."""
     if isinstance(exc, WhaletError):
-        return exc.sentence
+        return mask_digit_runs(exc.sentence)  # Whalet's detail may quote an account number
     return "Something unexpected went wrong on our side; the details are in the bot's log."
 
 

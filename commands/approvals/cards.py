@@ -29,7 +29,9 @@ from slack_sdk.models.blocks import (
 
 from bot.clock import parse_iso
 from commands.approvals.states import State
-from commands.blocks import cut, escape, finish, mask, section, context
+from commands.blocks import context, cut, finish, section
+from notifications.blocks import esc
+from whalet.masking import mask
 from whalet.money import Money
 
 APPROVE_ACTION = "approval_approve"
@@ -68,7 +70,7 @@ def _money(amount: str | None, currency: str | None) -> str:
 
 def headline(row: Mapping[str, Any], *, plain: bool = False) -> str:
     """"Pay out 1,250.00 USD to Acme Supplies Inc (••••6789)?"; ``plain`` for plain_text fields."""
-    safe = (lambda text: text or "") if plain else escape
+    safe = (lambda text: text or "") if plain else esc
     amount = _money(row["amount"], row["currency"])
     if row["kind"] == "pay":
         return f"Pay {amount} to Whalet user {safe(row.get('payee_user_id'))}?"
@@ -94,7 +96,7 @@ def _status(row: Mapping[str, Any], approvers: Sequence[tuple[str, str]], now: d
     state = State(row["state"])
     names = [a for a, _ in approvers]
     at = slack_time(parse_iso(row["decided_at"])) if row.get("decided_at") else ""
-    note = f" {escape(row['note'])}" if row.get("note") else ""
+    note = f" {esc(row['note'])}" if row.get("note") else ""
     if state is State.PENDING:
         so_far = f" so far: {_who(names)}" if names else ""
         return f":hourglass_flowing_sand: Waiting for approval — {len(names)} of {row['required_approvals']}{so_far}."
@@ -103,15 +105,15 @@ def _status(row: Mapping[str, Any], approvers: Sequence[tuple[str, str]], now: d
     if state is State.CONFIRMED:
         return f":white_check_mark: Approved by {_who(names)} at {at} — sent to Whalet, waiting for the result.{note}"
     if state is State.SUCCEEDED:
-        return f":white_check_mark: Approved by {_who(names)} — Whalet reports it done ({escape(row.get('result_status'))}).{note}"
+        return f":white_check_mark: Approved by {_who(names)} — Whalet reports it done ({esc(row.get('result_status'))}).{note}"
     if state is State.FAILED:
-        reason = escape(row.get("fail_reason") or "no reason given")
+        reason = esc(row.get("fail_reason") or "no reason given")
         return f":x: Failed — {reason}" + (f" (approved by {_who(names)})" if names else "") + "."
     if state is State.CONFIRM_UNKNOWN:
         return (":grey_question: Approved and sent to Whalet, but the answer was lost. We check with Whalet "
                 f"(by order number) before anything else; nothing is sent twice.{note}")
     if state is State.REJECTED:
-        reason = f": {escape(row['reason'])}" if row.get("reason") else ""
+        reason = f": {esc(row['reason'])}" if row.get("reason") else ""
         return f":no_entry_sign: Rejected by <@{row.get('decided_by')}> at {at}{reason}"
     if state is State.EXPIRED:
         return f":alarm_clock: Expired — not sent.{note}"
@@ -132,16 +134,16 @@ def card_blocks(row: Mapping[str, Any], approvers: Sequence[tuple[str, str]], no
         if row.get("rate") and row.get("to_currency") not in (None, row["currency"]):
             fields.append(f"*Rate*\n1 {row['currency']} = {row['rate']} {row.get('to_currency')}")
         fields.append(f"*Beneficiary gets*\n{_money(row.get('to_amount'), row.get('to_currency'))}")
-        fields.append(f"*Beneficiary*\n{escape(row.get('beneficiary_name'))} ({mask(row.get('account_tail'))})")
+        fields.append(f"*Beneficiary*\n{esc(row.get('beneficiary_name'))} ({mask(row.get('account_tail'))})")
     else:
-        fields.append(f"*Payee*\nWhalet user {escape(row.get('payee_user_id'))}")
-    fields.append(f"*Purpose*\n{escape(row.get('purpose')) or '—'}")
+        fields.append(f"*Payee*\nWhalet user {esc(row.get('payee_user_id'))}")
+    fields.append(f"*Purpose*\n{esc(row.get('purpose')) or '—'}")
     if row.get("reference"):
-        fields.append(f"*Reference*\n{escape(row['reference'])}")
+        fields.append(f"*Reference*\n{esc(row['reference'])}")
     blocks: list[Block] = [section(f"*{headline(row)}*"), section("", fields=fields)]
     flags = json.loads(row.get("flags") or "[]")
     if flags:
-        blocks.append(context(":warning: " + " · ".join(f"*{escape(f)}*" for f in flags)))
+        blocks.append(context(":warning: " + " · ".join(f"*{esc(f)}*" for f in flags)))
     state = State(row["state"])
     expiry = ""
     if row.get("expires_at") and state is State.PENDING:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
-from notifications.blocks import mask, mask_digit_runs
+from whalet.masking import mask, mask_digit_runs
 from notifications.render import generic, render, with_mention
 
 USERS = {"U10001": "Acme Trading Ltd"}
