@@ -29,8 +29,8 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.localstack import LocalStack, start_local_stack  # noqa: E402
-from bot.slack_standin.signing import SlackRequests  # noqa: E402
+from devkit.localstack import LocalStack, start_local_stack  # noqa: E402
+from devkit.slack_standin.signing import SlackRequests  # noqa: E402
 
 
 def command_body(stack: LocalStack, index: int) -> bytes:

@@ -1,4 +1,4 @@
-"""The `whalet-bot` command line: run, sandbox, keys, and the local tools.
+"""The `whalet-bot` command line: run, sandbox, keys, check, manifest (and the dev kit's tools).
 
 Each command turns a bad setting or a broken config file into one clear message and exit code 2,
 never a traceback: the people running this are finance teams' admins, not Python developers.
@@ -7,9 +7,9 @@ never a traceback: the people running this are finance teams' admins, not Python
 from __future__ import annotations
 
 import signal
-import sys
+from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Optional
+from typing import NoReturn, Optional
 
 import typer
 
@@ -20,9 +20,11 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="whalet-bot: Whalet balances, payouts with approvals and notifications in Slack.")
 keys_app = typer.Typer(help="Key pairs for onboarding with Whalet.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+TOOL_COMMANDS = "whalet_bot.cli"
 
 
-def _fail(message: str) -> None:
+def fail(message: str) -> NoReturn:
+    """One red line on stderr and exit code 2: a setting or file problem, never a traceback."""
     typer.secho(message, fg=typer.colors.RED, err=True)
     raise typer.Exit(code=2)
 
@@ -43,7 +45,7 @@ def run(config: Optional[Path] = typer.Option(None, help="Policy file (default: 
         bot_config = load_config(config or settings.whalet_bot_config)
         runtime = build_runtime(settings, bot_config)
     except (SettingsError, ConfigError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
         return
     # uvicorn shuts down gracefully on SIGTERM/SIGINT (stop accepting, finish requests, run the
     # lifespan's shutdown: loops stopped, outbox handed back, database closed), then re-raises the
@@ -84,75 +86,13 @@ def keys_generate(directory: Path = typer.Argument(..., help="Folder for the new
     directory.mkdir(parents=True, exist_ok=True)
     private_path, public_path = directory / "partner_private.pem", directory / "partner_public.pem"
     if private_path.exists():
-        _fail(f"{private_path} already exists; refusing to overwrite a key. Choose another folder.")
+        fail(f"{private_path} already exists; refusing to overwrite a key. Choose another folder.")
     private_pem, public_pem = generate_key_pair()
     private_path.write_bytes(private_pem)
     private_path.chmod(0o600)
     public_path.write_bytes(public_pem)
     typer.echo(f"Wrote {private_path} (keep it secret; set WHALET_PARTNER_PRIVATE_KEY={private_path})")
     typer.echo(f"Wrote {public_path} (give this one to Whalet)")
-
-
-def _terminal() -> bool:
-    return sys.stdin.isatty() and sys.stdout.isatty()
-
-
-def _local_stack(workdir: Optional[Path]):  # type: ignore[no-untyped-def]
-    """The demo / console stack; a start-up failure is one message, not a traceback.
-
-    Only errors are logged: the rendered Slack messages are the output, and the app's routine
-    warnings would interleave with them.
-    """
-    from bot.localstack import start_local_stack
-    from bot.logs import configure_logging
-
-    configure_logging("ERROR")
-    try:
-        return start_local_stack(workdir)
-    except (SettingsError, ConfigError, OSError, RuntimeError) as exc:
-        _fail(f"Could not start the local stack: {exc}")
-
-
-@app.command()
-def demo(
-    interactive: Optional[bool] = typer.Option(
-        None, "--interactive/--no-interactive",
-        help="Pause between steps (default: yes in a terminal, no in CI and pipes)."),
-    workdir: Optional[Path] = typer.Option(
-        None, help="Keep the database and keys in this folder (default: a temporary one)."),
-) -> None:
-    """Play the whole product on loopback: Whalet sandbox, a Slack stand-in and the real app.
-
-    Needs no credentials. Exits 0 only if every step produced its expected Slack effect.
-    """
-    from rich.console import Console
-
-    from bot.demo import run_demo
-
-    stack = _local_stack(workdir)
-    try:
-        code = run_demo(_terminal() if interactive is None else interactive, Console(), workdir, stack=stack)
-    finally:
-        stack.stop()
-    raise typer.Exit(code=code)
-
-
-@app.command()
-def console(
-    user: str = typer.Option("U0REQ", "--as", help="The Slack user you start as."),
-    workdir: Optional[Path] = typer.Option(
-        None, help="Keep the database and keys in this folder (default: a temporary one)."),
-) -> None:
-    """Type /whalet commands as demo Slack users against the local stack (:help inside)."""
-    from rich.console import Console
-
-    from bot.console import run_console
-
-    stack = _local_stack(workdir)
-    try:
-        run_console(stack, Console(), user=user)
-    finally:
-        stack.stop()
 
 
 @app.command()
@@ -180,12 +120,20 @@ def manifest(
     try:
         text = render_manifest(url, allow_http=allow_http, source=file)
     except ManifestError as exc:
-        _fail(str(exc))
+        fail(str(exc))
         return
     typer.echo(text, nl=not text.endswith("\n"))
 
 
+def _add_tool_commands() -> None:
+    """Commands contributed by other installed packages (the dev kit's demo, console and local
+    stack) through the ``whalet_bot.cli`` entry point group, so this module never imports them."""
+    for entry in entry_points(group=TOOL_COMMANDS):
+        entry.load()(app)
+
+
 def main() -> None:
+    _add_tool_commands()
     app(prog_name="whalet-bot")
 
 

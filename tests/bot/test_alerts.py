@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from bot.localstack import LocalStack
+from devkit.localstack import LocalStack
 
 
 def test_bad_signature_from_whalet_alerts_the_alerts_channel_once(stack: LocalStack) -> None:

@@ -9,10 +9,10 @@ from pathlib import Path
 
 from rich.console import Console
 
-from bot.demo import play_tour, run_demo
-from bot.demo_driver import plain_text
-from bot.demo_tour import TOUR, Command, Says, Step
-from bot.localstack import DEMO_USERS, LocalStack
+from devkit.demo import play_tour, run_demo
+from devkit.demo_driver import plain_text
+from devkit.demo_tour import TOUR, Command, Says, Step
+from devkit.localstack import DEMO_USERS, LocalStack
 
 
 def plain_console(buffer: io.StringIO) -> Console:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from bot.localstack import LocalStack
+from devkit.localstack import LocalStack
 from notifications.outbox import enqueue_post
 
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 
 from bot.clock import FrozenClock
-from bot.localstack import DEMO_CONFIG
+from devkit.localstack import DEMO_CONFIG
 from tests.commands.helpers import click, has_buttons, request_payout, responses_since, row
 
 

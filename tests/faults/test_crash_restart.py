@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.localstack import DEMO_CONFIG
+from devkit.localstack import DEMO_CONFIG
 from bot.store import Store
 from tests.faults.harness import App, World, wait_until
 

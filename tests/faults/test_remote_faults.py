@@ -14,7 +14,7 @@ import logging
 
 import pytest
 
-from bot.localstack import LocalStack
+from devkit.localstack import LocalStack
 from tests.commands.helpers import ask, audit_actions, click, request_payout, row
 from tests.faults.harness import wait_until
 

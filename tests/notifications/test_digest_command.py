@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.localstack import LocalStack
+from devkit.localstack import LocalStack
 from commands.digest import parse_digest
 from commands.registry import UsageError
 

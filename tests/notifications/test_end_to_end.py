@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import httpx
 
-from bot.localstack import LocalStack
+from devkit.localstack import LocalStack
 from whalet.envelope import dumps_compact
 
 TIMEOUT = 15.0

@@ -19,11 +19,11 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
-from bot.demo import show
-from bot.demo_driver import Driver, DriverError, Record, confirm_text
-from bot.localstack import DEMO_USERS, LocalStack
-from bot.slack_standin.blocks import button_label, buttons
-from bot.slack_standin.records import Ephemeral, Event, Message
+from devkit.demo import show
+from devkit.demo_driver import Driver, DriverError, Record, confirm_text
+from devkit.localstack import DEMO_USERS, LocalStack
+from devkit.slack_standin.blocks import button_label, buttons
+from devkit.slack_standin.records import Ephemeral, Event, Message
 
 HELP = """\
   /whalet …              run the slash command as the current user (in the current channel)

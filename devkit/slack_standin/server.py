@@ -25,13 +25,13 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
 from bot.serving import ThreadedServer
-from bot.slack_standin import api
-from bot.slack_standin.faults import RateLimiter, Scripted, Scripts, abort_connection
-from bot.slack_standin.observe import Observation
-from bot.slack_standin.records import Call, Event
-from bot.slack_standin.socket_mode import PATH as SOCKET_PATH
-from bot.slack_standin.socket_mode import SocketAck, SocketMode
-from bot.slack_standin.store import Store
+from devkit.slack_standin import api
+from devkit.slack_standin.faults import RateLimiter, Scripted, Scripts, abort_connection
+from devkit.slack_standin.observe import Observation
+from devkit.slack_standin.records import Call, Event
+from devkit.slack_standin.socket_mode import PATH as SOCKET_PATH
+from devkit.slack_standin.socket_mode import SocketAck, SocketMode
+from devkit.slack_standin.store import Store
 
 _JSON_FIELDS = ("blocks", "attachments", "metadata", "view")  # sent as JSON strings in forms
 _RAW_RECEIVE = "slack_standin.raw_receive"

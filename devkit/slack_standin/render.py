@@ -21,8 +21,8 @@ from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
-from bot.slack_standin.blocks import button_label
-from bot.slack_standin.records import Ephemeral, Event, Message, ResponsePost, View
+from devkit.slack_standin.blocks import button_label
+from devkit.slack_standin.records import Ephemeral, Event, Message, ResponsePost, View
 
 _TOKEN = re.compile(
     r"```(?P<pre>.+?)```|`(?P<code>[^`\n]+)`|<(?P<link>[^>\n]+)>"

@@ -23,8 +23,8 @@ from bot.clock import Clock
 from bot.config import BotConfig, load_config
 from bot.serving import ThreadedServer, free_port
 from bot.settings import Settings, load_settings
-from bot.slack_standin.server import FakeSlack
-from bot.slack_standin.signing import SlackRequests
+from devkit.slack_standin.server import FakeSlack
+from devkit.slack_standin.signing import SlackRequests
 from bot.wiring import Runtime, build_runtime
 from whalet.sandbox import SandboxConfig, create_sandbox, ensure_keys
 

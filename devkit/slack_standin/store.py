@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bot.slack_standin.records import (Call, Ephemeral, Event, EventKind, Message, ResponsePost,
+from devkit.slack_standin.records import (Call, Ephemeral, Event, EventKind, Message, ResponsePost,
                                        View)
 
 log = logging.getLogger(__name__)

@@ -13,8 +13,8 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from bot.slack_standin.records import Call, Ephemeral, Message, ResponsePost, View
-from bot.slack_standin.store import Store
+from devkit.slack_standin.records import Call, Ephemeral, Message, ResponsePost, View
+from devkit.slack_standin.store import Store
 
 T = TypeVar("T")
 

@@ -13,16 +13,14 @@ import json
 import secrets
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlencode
 
 import httpx
 from slack_sdk.signature import SignatureVerifier
 
-from bot.slack_standin.blocks import button_label, buttons, find_button
-
-if TYPE_CHECKING:
-    from bot.slack_standin.server import FakeSlack
+from devkit.slack_standin.blocks import button_label, buttons, find_button
+from devkit.slack_standin.workspace import Workspace
 
 __all__ = ["SlackRequests", "buttons", "find_button"]
 
@@ -49,7 +47,7 @@ class SlackRequests:
         self.last_payload: dict[str, Any] = {}  # what was sent last (its response_url, trigger_id)
 
     @classmethod
-    def for_fake(cls, fake: FakeSlack, signing_secret: Any, base_url_of_app: str,
+    def for_fake(cls, fake: Workspace, signing_secret: Any, base_url_of_app: str,
                  **options: Any) -> SlackRequests:
         """Response URLs and trigger ids handed out by ``fake``, so respond()/views.open land there."""
         return cls(signing_secret, base_url_of_app, fake.new_response_url,

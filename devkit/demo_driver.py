@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from bot.localstack import DEMO_USERS, LocalStack
-from bot.slack_standin.blocks import button_label, buttons
-from bot.slack_standin.records import Ephemeral, Event, Message
+from devkit.localstack import DEMO_USERS, LocalStack
+from devkit.slack_standin.blocks import button_label, buttons
+from devkit.slack_standin.records import Ephemeral, Event, Message
 
 Record = Message | Ephemeral
 COMMAND_CHANNEL = "C0FINANCE"  # where the tour's people type their slash commands

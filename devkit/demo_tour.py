@@ -4,7 +4,7 @@ Each ``Step`` has a caption, one action (a signed slash command, a click on a bu
 label, a sandbox operator call, a clock tick) and the Slack effects that must follow. Keeping it
 data means ``whalet-bot demo`` (for people) and the test suite (for CI) play the same tour, and
 a broken step names itself instead of hiding in a script. Effects are matched against the events
-seen while the step runs (see ``bot.demo_driver.Feed``).
+seen while the step runs (see ``devkit.demo_driver.Feed``).
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ import re
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot.demo_driver import (COMMAND_CHANNEL, Driver, DriverError, Record, confirm_text, contains_all,
+from devkit.demo_driver import (COMMAND_CHANNEL, Driver, DriverError, Record, confirm_text, contains_all,
                              find_labelled, plain_text, who)
-from bot.localstack import DEMO_USERS
-from bot.slack_standin.blocks import button_label
-from bot.slack_standin.records import Ephemeral, Event, Message
+from devkit.localstack import DEMO_USERS
+from devkit.slack_standin.blocks import button_label
+from devkit.slack_standin.records import Ephemeral, Event, Message
 
 # --- the step vocabulary -----------------------------------------------------------------------
 

@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from bot.slack_standin.records import Ephemeral, Message, View
-
-if TYPE_CHECKING:
-    from bot.slack_standin.server import FakeSlack
+from devkit.slack_standin.records import Ephemeral, Message, View
+from devkit.slack_standin.workspace import Workspace
 
 Answer = dict[str, Any]
-Handler = Callable[["FakeSlack", dict[str, Any]], Answer]
+Handler = Callable[[Workspace, dict[str, Any]], Answer]
 BOT_USER, BOT_ID = "UBOT", "BBOT"
 
 
@@ -25,25 +23,25 @@ def _fail(error: str) -> Answer:
     return {"ok": False, "error": error}
 
 
-def auth_test(fake: FakeSlack, p: dict[str, Any]) -> Answer:
+def auth_test(fake: Workspace, p: dict[str, Any]) -> Answer:
     return {"ok": True, "url": f"https://{fake.team_id.lower()}.slack.com/", "team": "Demo Team",
             "user": "whalet", "team_id": fake.team_id, "user_id": BOT_USER, "bot_id": BOT_ID,
             "is_enterprise_install": False}
 
 
-def apps_connections_open(fake: FakeSlack, p: dict[str, Any]) -> Answer:
+def apps_connections_open(fake: Workspace, p: dict[str, Any]) -> Answer:
     """Socket Mode: the app-level token (checked by the server) gets a WebSocket URL."""
     return {"ok": True, "url": fake.socket.issue_url(fake.api_url.removesuffix("/api/"))}
 
 
-def _channel_error(fake: FakeSlack, p: dict[str, Any]) -> str | None:
+def _channel_error(fake: Workspace, p: dict[str, Any]) -> str | None:
     channel = p.get("channel")
     if not channel:
         return "channel_not_found"
     return fake.denied_channels.get(str(channel))
 
 
-def chat_post_message(fake: FakeSlack, p: dict[str, Any]) -> Answer:
+def chat_post_message(fake: Workspace, p: dict[str, Any]) -> Answer:
     if error := _channel_error(fake, p):
         return _fail(error)
     if not p.get("text") and not p.get("blocks") and not p.get("attachments"):
@@ -57,7 +55,7 @@ def chat_post_message(fake: FakeSlack, p: dict[str, Any]) -> Answer:
             "message": _public(message)}
 
 
-def chat_update(fake: FakeSlack, p: dict[str, Any]) -> Answer:
+def chat_update(fake: Workspace, p: dict[str, Any]) -> Answer:
     if not p.get("channel") or not p.get("ts"):
         return _fail("invalid_arguments")
     changes: dict[str, Any] = {}
@@ -73,7 +71,7 @@ def chat_update(fake: FakeSlack, p: dict[str, Any]) -> Answer:
             "message": _public(message)}
 
 
-def chat_delete(fake: FakeSlack, p: dict[str, Any]) -> Answer:
+def chat_delete(fake: Workspace, p: dict[str, Any]) -> Answer:
     message = fake.store.update_message(str(p.get("channel")), str(p.get("ts")), {"deleted": True},
                                         kind="delete")
     if message is None:
@@ -81,7 +79,7 @@ def chat_delete(fake: FakeSlack, p: dict[str, Any]) -> Answer:
     return {"ok": True, "channel": message.channel, "ts": message.ts}
 
 
-def chat_post_ephemeral(fake: FakeSlack, p: dict[str, Any]) -> Answer:
+def chat_post_ephemeral(fake: Workspace, p: dict[str, Any]) -> Answer:
     if error := _channel_error(fake, p):
         return _fail(error)
     if not p.get("user"):
@@ -92,7 +90,7 @@ def chat_post_ephemeral(fake: FakeSlack, p: dict[str, Any]) -> Answer:
     return {"ok": True, "message_ts": ephemeral.message_ts}
 
 
-def chat_get_permalink(fake: FakeSlack, p: dict[str, Any]) -> Answer:
+def chat_get_permalink(fake: Workspace, p: dict[str, Any]) -> Answer:
     channel, ts = str(p.get("channel") or ""), str(p.get("message_ts") or "")
     if fake.store.messages.get((channel, ts)) is None:
         return _fail("message_not_found")
@@ -101,7 +99,7 @@ def chat_get_permalink(fake: FakeSlack, p: dict[str, Any]) -> Answer:
                          f"/p{ts.replace('.', '')}"}
 
 
-def _open_view(fake: FakeSlack, p: dict[str, Any], action: str) -> Answer:
+def _open_view(fake: Workspace, p: dict[str, Any], action: str) -> Answer:
     if not p.get("trigger_id") or not isinstance(p.get("view"), dict):
         return _fail("invalid_arguments")
     user, error = fake.store.exchange_trigger(str(p["trigger_id"]))
@@ -113,15 +111,15 @@ def _open_view(fake: FakeSlack, p: dict[str, Any], action: str) -> Answer:
     return {"ok": True, "view": view.to_dict()}
 
 
-def views_open(fake: FakeSlack, p: dict[str, Any]) -> Answer:
+def views_open(fake: Workspace, p: dict[str, Any]) -> Answer:
     return _open_view(fake, p, "views.open")
 
 
-def views_push(fake: FakeSlack, p: dict[str, Any]) -> Answer:
+def views_push(fake: Workspace, p: dict[str, Any]) -> Answer:
     return _open_view(fake, p, "views.push")
 
 
-def views_update(fake: FakeSlack, p: dict[str, Any]) -> Answer:
+def views_update(fake: Workspace, p: dict[str, Any]) -> Answer:
     if not isinstance(p.get("view"), dict):
         return _fail("invalid_arguments")
     with fake.store.lock:
@@ -139,14 +137,14 @@ def views_update(fake: FakeSlack, p: dict[str, Any]) -> Answer:
     return {"ok": True, "view": view.to_dict()}
 
 
-def usergroups_users_list(fake: FakeSlack, p: dict[str, Any]) -> Answer:
+def usergroups_users_list(fake: Workspace, p: dict[str, Any]) -> Answer:
     group = str(p.get("usergroup") or "")
     if group not in fake.usergroups:
         return _fail("no_such_subteam")
     return {"ok": True, "users": list(fake.usergroups[group])}
 
 
-def users_info(fake: FakeSlack, p: dict[str, Any]) -> Answer:
+def users_info(fake: Workspace, p: dict[str, Any]) -> Answer:
     user_id = str(p.get("user") or "")
     if not user_id[:1] in ("U", "W"):
         return _fail("user_not_found")
@@ -157,7 +155,7 @@ def users_info(fake: FakeSlack, p: dict[str, Any]) -> Answer:
     return {"ok": True, "user": user}
 
 
-def conversations_info(fake: FakeSlack, p: dict[str, Any]) -> Answer:
+def conversations_info(fake: Workspace, p: dict[str, Any]) -> Answer:
     channel = str(p.get("channel") or "")
     if not channel or fake.denied_channels.get(channel) == "channel_not_found":
         return _fail("channel_not_found")
@@ -167,7 +165,7 @@ def conversations_info(fake: FakeSlack, p: dict[str, Any]) -> Answer:
         "is_im": channel.startswith("D"), "is_member": channel not in fake.denied_channels}}
 
 
-def _history(fake: FakeSlack, p: dict[str, Any], keep: Callable[[Message], bool]) -> Answer:
+def _history(fake: Workspace, p: dict[str, Any], keep: Callable[[Message], bool]) -> Answer:
     oldest, latest = float(p.get("oldest") or 0), float(p.get("latest") or "inf")
     inclusive = str(p.get("inclusive", "")).lower() in ("1", "true")
     with fake.store.lock:
@@ -181,7 +179,7 @@ def _history(fake: FakeSlack, p: dict[str, Any], keep: Callable[[Message], bool]
     return {"ok": True, "messages": out, "has_more": False}
 
 
-def conversations_history(fake: FakeSlack, p: dict[str, Any]) -> Answer:
+def conversations_history(fake: Workspace, p: dict[str, Any]) -> Answer:
     channel = str(p.get("channel") or "")
     answer = _history(fake, p, lambda m: m.channel == channel and
                       (not m.is_reply or m.reply_broadcast))
@@ -189,7 +187,7 @@ def conversations_history(fake: FakeSlack, p: dict[str, Any]) -> Answer:
     return answer
 
 
-def conversations_replies(fake: FakeSlack, p: dict[str, Any]) -> Answer:
+def conversations_replies(fake: Workspace, p: dict[str, Any]) -> Answer:
     channel, ts = str(p.get("channel") or ""), str(p.get("ts") or "")
     if fake.store.messages.get((channel, ts)) is None:
         return _fail("thread_not_found")

@@ -1,7 +1,7 @@
 """``whalet-bot demo``: the whole product on loopback, played through as different Slack users.
 
 It starts the local stack (Whalet sandbox, Slack stand-in, the real app), then plays
-``bot.demo_tour.TOUR`` step by step: a caption, the action, and the Slack messages that follow,
+``devkit.demo_tour.TOUR`` step by step: a caption, the action, and the Slack messages that follow,
 drawn in the terminal. Each step also states the Slack effect it expects; a step whose effect
 does not appear in time fails the demo with what was expected and what was seen. That makes the
 unattended run (CI, pipes, the test suite) a real end-to-end test, and the interactive run an
@@ -18,11 +18,11 @@ from rich.console import Console
 from rich.rule import Rule
 from rich.text import Text
 
-from bot.demo_driver import Driver, DriverError, Record, plain_text
-from bot.demo_tour import TOUR, Step
-from bot.localstack import DEMO_USERS, LocalStack, start_local_stack
-from bot.slack_standin.records import Ephemeral, Event, Message
-from bot.slack_standin.render import render_event
+from devkit.demo_driver import Driver, DriverError, Record, plain_text
+from devkit.demo_tour import TOUR, Step
+from devkit.localstack import DEMO_USERS, LocalStack, start_local_stack
+from devkit.slack_standin.records import Ephemeral, Event, Message
+from devkit.slack_standin.render import render_event
 
 
 class EventPrinter:
