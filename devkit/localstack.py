@@ -21,7 +21,7 @@ import httpx
 
 from bot.clock import Clock
 from bot.config import BotConfig, load_config
-from bot.serving import ThreadedServer, free_port
+from devkit.serving import ThreadedServer, free_port
 from bot.settings import Settings, load_settings
 from devkit.slack_standin.server import FakeSlack
 from devkit.slack_standin.signing import SlackRequests

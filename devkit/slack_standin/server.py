@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
-from bot.serving import ThreadedServer
+from devkit.serving import ThreadedServer
 from devkit.slack_standin import api
 from devkit.slack_standin.faults import RateLimiter, Scripted, Scripts, abort_connection
 from devkit.slack_standin.observe import Observation

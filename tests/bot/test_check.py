@@ -15,7 +15,7 @@ from rich.console import Console
 
 from bot.check import CHECK_TEXT, run_checks
 from devkit.localstack import DEMO_BOT_TOKEN, DEMO_CONFIG, DEMO_PARTNER_ID
-from bot.serving import ThreadedServer
+from devkit.serving import ThreadedServer
 from devkit.slack_standin.server import FakeSlack
 from whalet.envelope import generate_key_pair
 from whalet.sandbox import SandboxConfig, create_sandbox

@@ -22,7 +22,7 @@ from starlette.applications import Starlette
 import notifications
 from bot.clock import Clock, FrozenClock
 from bot.config import BotConfig
-from bot.serving import ThreadedServer
+from devkit.serving import ThreadedServer
 from bot.services import Services
 from bot.settings import load_settings
 from bot.wiring import build_services

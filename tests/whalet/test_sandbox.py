@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bot.serving import ThreadedServer
+from devkit.serving import ThreadedServer
 from tests.fixtures.whalet import RunningSandbox
 from whalet.envelope import EnvelopeCodec, SignatureInvalid, dumps_compact, generate_key_pair, load_private_key
 from whalet.sandbox import SandboxConfig, create_sandbox
