@@ -12,10 +12,10 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
-from notifications.outbox import enqueue_post
+from core.storage.outbox import enqueue_post
 
 if TYPE_CHECKING:
-    from bot.services import Services
+    from services.container import Services
 
 log = logging.getLogger("whalet_bot.alerts")
 QUIET_SECONDS = 15 * 60

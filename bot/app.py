@@ -9,8 +9,8 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.services import Services
-from bot.settings import Settings
+from services.container import Services
+from core.settings import Settings
 
 SLACK_TIMEOUT_SECONDS = 10
 

@@ -26,8 +26,8 @@ from rich.console import Console
 from rich.text import Text
 from slack_sdk.errors import SlackApiError
 
-from bot.config import BotConfig, ConfigError, load_config
-from bot.settings import Settings, SettingsError, load_settings
+from core.config import BotConfig, ConfigError, load_config
+from core.settings import Settings, SettingsError, load_settings
 from whalet.envelope import EnvelopeCodec, SignatureInvalid
 from whalet.errors import AuthenticationFailed, OutcomeUnknown, RequestNotSent, WhaletError, WhaletRejected
 

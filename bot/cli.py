@@ -13,8 +13,8 @@ from typing import NoReturn, Optional
 
 import typer
 
-from bot.config import ConfigError
-from bot.settings import SettingsError
+from core.config import ConfigError
+from core.settings import SettingsError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="whalet-bot: Whalet balances, payouts with approvals and notifications in Slack.")
@@ -34,9 +34,9 @@ def run(config: Optional[Path] = typer.Option(None, help="Policy file (default: 
     """Serve Slack (HTTP, or Socket Mode with SLACK_APP_TOKEN) and the Whalet webhook."""
     import uvicorn
 
-    from bot.config import load_config
+    from core.config import load_config
     from bot.logs import configure_logging
-    from bot.settings import load_settings
+    from core.settings import load_settings
     from bot.wiring import build_runtime
 
     try:

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from slack_sdk.socket_mode.aiohttp import SocketModeClient
     from slack_sdk.socket_mode.request import SocketModeRequest
 
-    from bot.services import Services
+    from services.container import Services
 
 log = logging.getLogger("whalet_bot")
 

@@ -23,13 +23,14 @@ from starlette.routing import Route
 
 from bot.alerts import Alerts
 from bot.app import build_bolt_app, build_slack_client
-from bot.clock import Clock
-from bot.config import BotConfig
-from bot.metrics import CONTENT_TYPE, Metrics
-from bot.services import Services
+from core.clock import Clock
+from core.config import BotConfig
+from core.metrics import CONTENT_TYPE, Metrics
+from services.container import Services
+from services.slack.outbox import OutboxWorker
 from bot.slack_requests import ObservedSocketModeHandler, parse_http_body, record
-from bot.settings import Settings
-from bot.store import Store
+from core.settings import Settings
+from core.storage.store import Store
 from whalet.client import WhaletClient
 from whalet.envelope import EnvelopeCodec
 
@@ -45,12 +46,12 @@ class Runtime:
 
 
 def build_services(settings: Settings, config: BotConfig, clock: Clock | None = None) -> Services:
-    from notifications.outbox import OutboxWorker
-
     codec = EnvelopeCodec(settings.partner_private_key(), settings.whalet_public_key())
     store = Store(settings.whalet_bot_db)
     metrics = Metrics()
+    metrics.watch(store)
     alerts = Alerts()
+    slack_outbox = build_slack_client(settings, retries=False)
     services = Services(
         settings=settings,
         config=config,
@@ -62,12 +63,11 @@ def build_services(settings: Settings, config: BotConfig, clock: Clock | None = 
         ),
         whalet_codec=codec,
         slack=build_slack_client(settings),
-        slack_outbox=build_slack_client(settings, retries=False),
+        slack_outbox=slack_outbox,
         clock=clock or Clock(),
         metrics=metrics,
+        outbox=OutboxWorker(store, slack_outbox, config.notifications),
     )
-    services.outbox = OutboxWorker(services)
-    metrics.attach(services)
     alerts.services = services
     return services
 
@@ -104,7 +104,6 @@ def build_runtime(settings: Settings, config: BotConfig, clock: Clock | None = N
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         services.scheduler = AsyncIOScheduler(timezone="UTC")
-        assert services.outbox is not None
         services.supervisor.add("outbox", services.outbox.run)
         commands.start(services)
         notifications.start(services)

@@ -34,7 +34,7 @@ from commands.modals import BENEFICIARY_FORM_VIEW, BENEFICIARY_PICK_VIEW, PAYOUT
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp
 
-    from bot.services import Services
+    from services.container import Services
 
 log = logging.getLogger("whalet_bot.commands")
 

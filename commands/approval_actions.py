@@ -24,7 +24,7 @@ from commands.payout import tell_user
 from commands.registry import Role
 
 if TYPE_CHECKING:
-    from bot.services import Services
+    from services.container import Services
 
 log = logging.getLogger("whalet_bot.approvals")
 

@@ -12,7 +12,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from bot.config import iso_countries
+from core.config import iso_countries
 from commands.registry import UsageError
 from whalet.models import FundSource
 from whalet.money import Money, MoneyError, minor_digits, to_decimal, validate_currency

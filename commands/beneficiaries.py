@@ -5,7 +5,7 @@ and currency), ``queryBeneficiaryFields`` builds the form. Because Whalet may be
 trigger_id lives (~3 s), the modal opens at once with "Asking Whalet…" and is then updated
 (views.update). The form is validated against Whalet's own field rules (required, maxLength,
 pattern, options) before ``beneficiaryApply``; the beneficiary joins the book only when Whalet's
-``beneficiaryResultNotify`` says SUCCESS (see commands.book.apply_beneficiary_result).
+``beneficiaryResultNotify`` says SUCCESS (see services.book.apply_beneficiary_result).
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from commands import args, book
+from commands import args
+from services import book
 from commands.blocks import finish, paged, section
 from commands.modals import (
     beneficiary_form_modal,
@@ -34,7 +35,7 @@ from whalet.errors import WhaletError, explain
 from whalet.masking import mask
 
 if TYPE_CHECKING:
-    from bot.services import Services
+    from services.container import Services
 
 log = logging.getLogger("whalet_bot.commands")
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from bot.config import DigestSchedule
+from core.config import DigestSchedule
 from commands.registry import CommandContext, Role, UsageError, subcommand
 from commands.tokenizer import is_channel_id
 

@@ -18,7 +18,7 @@ from commands.tokenizer import TokenizeError, tokenize
 from whalet.errors import WhaletError, explain
 
 if TYPE_CHECKING:
-    from bot.services import Services
+    from services.container import Services
 
 log = logging.getLogger("whalet_bot.commands")
 

@@ -22,7 +22,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from commands.blocks import MAX_MODAL_BLOCKS, OPTION_TEXT, OPTION_VALUE, cut, finish, section
-from commands.book import BookEntry
+from services.book import BookEntry
 from whalet.masking import mask
 
 PAYOUT_VIEW = "payout_modal"

@@ -12,8 +12,9 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from bot.clock import parse_iso
-from commands import args, book
+from core.clock import parse_iso
+from commands import args
+from services import book
 from commands.approvals import policy, repo
 from commands.approvals.cards import headline, slack_time
 from commands.approvals.service import NewRequest, Refused, create, is_frozen
@@ -22,7 +23,7 @@ from commands.registry import CommandContext, Role, UsageError, subcommand
 from whalet.money import Money
 
 if TYPE_CHECKING:
-    from bot.services import Services
+    from services.container import Services
 
 log = logging.getLogger("whalet_bot.commands")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.clock import parse_iso
+from core.clock import parse_iso
 from commands.approvals import repo
 from commands.approvals.cards import headline, slack_time
 from commands.approvals.states import State

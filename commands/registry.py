@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from slack_bolt.context.respond.async_respond import AsyncRespond
     from slack_sdk.web.async_client import AsyncWebClient
 
-    from bot.services import Services
+    from services.container import Services
 
 __all__ = [
     "CommandContext",

@@ -54,7 +54,7 @@ async def status_command(ctx: CommandContext, _: None) -> None:
 
 def _when(digest: dict[str, str]) -> str:
     """When the last digest went out, as a Slack date token (the reader's zone)."""
-    from bot.clock import parse_iso
+    from core.clock import parse_iso
     from commands.approvals.cards import slack_time
 
     try:

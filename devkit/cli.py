@@ -14,9 +14,9 @@ import typer
 from rich.console import Console
 
 from bot.cli import fail
-from bot.config import ConfigError
+from core.config import ConfigError
 from bot.logs import configure_logging
-from bot.settings import SettingsError
+from core.settings import SettingsError
 from devkit.console import run_console
 from devkit.demo import run_demo
 from devkit.localstack import LocalStack, start_local_stack

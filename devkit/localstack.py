@@ -19,10 +19,10 @@ from typing import Any
 
 import httpx
 
-from bot.clock import Clock
-from bot.config import BotConfig, load_config
+from core.clock import Clock
+from core.config import BotConfig, load_config
 from devkit.serving import ThreadedServer, free_port
-from bot.settings import Settings, load_settings
+from core.settings import Settings, load_settings
 from devkit.slack_standin.server import FakeSlack
 from devkit.slack_standin.signing import SlackRequests
 from bot.wiring import Runtime, build_runtime

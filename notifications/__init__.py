@@ -14,7 +14,7 @@ from starlette.routing import Route
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp
 
-    from bot.services import Services
+    from services.container import Services
     from notifications.ingest import InboxWriter
     from notifications.relay import Relay
 

@@ -29,17 +29,17 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlite_utils import Database
 
-from bot.clock import iso
-from bot.faultpoints import fault_point
+from core.clock import iso
+from core.faultpoints import fault_point
 from notifications import digest_data, digest_render, digest_schedules
 from notifications.digest_schedules import all_schedules, schedule_key
-from notifications.outbox import enqueue_post
+from core.storage.outbox import enqueue_post
 from whalet.errors import RateLimited, WhaletError, explain
 from whalet.models import FundSource
 
 if TYPE_CHECKING:
-    from bot.config import DigestSchedule
-    from bot.services import Services
+    from core.config import DigestSchedule
+    from services.container import Services
 
 __all__ = ["add_schedule", "all_schedules", "catch_up", "remove_schedules", "run_digest", "run_digest_now",
            "schedule_digests"]
@@ -120,22 +120,16 @@ def _claim(db: Database, key: str, run_date: str, channel: str, now: datetime) -
     return int(row[0])
 
 
-def _in_flight(services: Services) -> set[tuple[str, str]]:
-    return services.extras.setdefault("digest_in_flight", set())  # type: ignore[no-any-return]
-
-
 async def run_digest(services: Services, channel: str, key: str, run_date: str) -> str:
     """Run one digest unless it already ran: returns "posted", "skipped" or "running"."""
-    running = _in_flight(services)
-    if (key, run_date) in running:
+    if not services.in_flight.claim(("digest", key, run_date)):
         return "running"
-    with services.store.transaction() as db:
-        run_id = _claim(db, key, run_date, channel, services.clock.now())
-    if run_id is None:
-        return "skipped"
-    fault_point("digest.claimed")  # the run is claimed ('running'), its post not yet enqueued
-    running.add((key, run_date))
     try:
+        with services.store.transaction() as db:
+            run_id = _claim(db, key, run_date, channel, services.clock.now())
+        if run_id is None:
+            return "skipped"
+        fault_point("digest.claimed")  # the run is claimed ('running'), its post not yet enqueued
         now = services.clock.now()
         fetched = await fetch(services, now)
         with services.store.transaction() as db:
@@ -154,7 +148,7 @@ async def run_digest(services: Services, channel: str, key: str, run_date: str) 
                                          "run_date": run_date})
         return "posted"
     finally:
-        running.discard((key, run_date))
+        services.in_flight.release(("digest", key, run_date))
 
 
 async def run_digest_now(services: Services, channel: str, actor: str = "system") -> str:

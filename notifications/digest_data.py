@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlite_utils import Database
 
-from bot.clock import iso, parse_iso
+from core.clock import iso, parse_iso
 from notifications import inbox, replenish
 from notifications.render import amount_of
 from notifications.routing import api_codes_of
@@ -26,8 +26,8 @@ from whalet.models import CurrencyBalance
 from whalet.money import Money
 
 if TYPE_CHECKING:
-    from bot.config import BotConfig
-    from bot.services import Services
+    from core.config import BotConfig
+    from services.container import Services
 
 T = TypeVar("T")
 OPEN_APPROVAL_STATES = ("PENDING", "CONFIRMING", "CONFIRM_UNKNOWN")  # commands.approvals.states.OPEN

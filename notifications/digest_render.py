@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from bot.clock import parse_iso
+from core.clock import parse_iso
 from notifications.blocks import Block, context, esc, fields, header, limit_blocks, section, when_text
 from notifications.digest_data import BalanceRow, DigestContent
 from notifications.render import Rendered

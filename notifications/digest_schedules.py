@@ -18,11 +18,11 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
 
-from bot.clock import iso, parse_iso
-from bot.config import DigestSchedule
+from core.clock import iso, parse_iso
+from core.config import DigestSchedule
 
 if TYPE_CHECKING:
-    from bot.services import Services
+    from services.container import Services
 
 
 def schedule_key(schedule: DigestSchedule) -> str:

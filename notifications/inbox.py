@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from bot.clock import iso
+from core.clock import iso
 from whalet.envelope import dumps_compact, loads_exact
 
 # The field(s) naming the business object of each notification (first present wins).

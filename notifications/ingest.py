@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from notifications import inbox
 
 if TYPE_CHECKING:
-    from bot.services import Services
+    from services.container import Services
 
 MAX_BATCH = 256
 BUSY_WINDOW_SECONDS = 0.05

@@ -23,18 +23,18 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 from sqlite_utils import Database
 
-from bot.faultpoints import fault_point
+from core.faultpoints import fault_point
 from notifications import inbox, replenish
 from notifications import render_replenish as todo_cards
 from notifications.ingest import InboxWriter
-from notifications.outbox import enqueue_post, enqueue_update, message_ref
+from core.storage.outbox import enqueue_post, enqueue_update, message_ref
 from notifications.blocks import context, esc
 from notifications.render import Rendered, generic, render, with_mention
 from notifications.routing import Destination, explicit_routes, operation_name, route
 from whalet import models
 
 if TYPE_CHECKING:
-    from bot.services import Services
+    from services.container import Services
 
 log = logging.getLogger("whalet_bot.relay")
 MAX_ATTEMPTS = 3
@@ -126,7 +126,7 @@ def relay_beneficiary(job: Job) -> str:
     except ValidationError:
         return relay_plain(job)
     assert isinstance(typed, models.BeneficiaryResult)
-    from commands.book import apply_beneficiary_result
+    from services.book import apply_beneficiary_result
 
     entry = apply_beneficiary_result(job.db, mer_beneficiary_no=typed.mer_beneficiary_no,
                                      beneficiary_id=typed.beneficiary_id, status=typed.status,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from bot.clock import parse_iso
+from core.clock import parse_iso
 from notifications.blocks import Block, button, context, esc, fields, header, section, status_icon
 from whalet.masking import mask_digit_runs
 from notifications.blocks import when_text

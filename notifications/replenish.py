@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from bot.clock import iso
+from core.clock import iso
 from whalet.models import parse_whalet_time
 
 OPEN, TAKEN, CLOSED = "OPEN", "TAKEN", "CLOSED"

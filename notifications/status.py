@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from notifications import inbox, outbox
+from core.storage import outbox
+from notifications import inbox
 from notifications.digest import last_digest
 
 if TYPE_CHECKING:
-    from bot.services import Services
+    from services.container import Services
 
 
 def backlog(services: Services) -> dict[str, Any]:

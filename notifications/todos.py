@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 from notifications import replenish
 from notifications import render_replenish as cards
-from notifications.outbox import enqueue_post, enqueue_update
+from core.storage.outbox import enqueue_post, enqueue_update
 
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp
 
-    from bot.services import Services
+    from services.container import Services
 
 log = logging.getLogger("whalet_bot.todos")
 REMINDER_SWEEP_SECONDS = 60.0

@@ -20,13 +20,13 @@ from typing import TYPE_CHECKING
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
-from bot.faultpoints import fault_point
+from core.faultpoints import fault_point
 from notifications.ingest import InboxWriter
 from notifications.routing import operation_name
 from whalet.envelope import MalformedEnvelope, SignatureInvalid, dumps_compact, loads_exact
 
 if TYPE_CHECKING:
-    from bot.services import Services
+    from services.container import Services
 
 log = logging.getLogger("whalet_bot.webhook")
 MAX_BODY_BYTES = 1 << 20

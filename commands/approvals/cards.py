@@ -27,7 +27,7 @@ from slack_sdk.models.blocks import (
     PlainTextObject,
 )
 
-from bot.clock import parse_iso
+from core.clock import parse_iso
 from commands.approvals.states import State
 from commands.blocks import context, cut, finish, section
 from notifications.blocks import esc

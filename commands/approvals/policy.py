@@ -20,12 +20,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from bot.config import BotConfig, Roles
+from core.config import BotConfig, Roles
 from commands.registry import Role
 from whalet.money import Money
 
 if TYPE_CHECKING:
-    from bot.services import Services
+    from services.container import Services
 
 log = logging.getLogger("whalet_bot.commands.policy")
 

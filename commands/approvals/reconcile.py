@@ -27,15 +27,15 @@ import logging
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from bot.clock import iso, parse_iso
-from bot.faultpoints import fault_point
+from core.clock import iso, parse_iso
+from core.faultpoints import fault_point
 from commands.approvals import repo
 from commands.approvals.states import State
 from whalet.errors import OutcomeUnknown, RequestNotSent, WhaletError, WhaletRejected, explain
 from whalet.models import Record
 
 if TYPE_CHECKING:
-    from bot.services import Services
+    from services.container import Services
 
 log = logging.getLogger("whalet_bot.approvals")
 

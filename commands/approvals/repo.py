@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING, Any
 
 from sqlite_utils import Database
 
-from bot.clock import iso
+from core.clock import iso
 from commands.approvals.cards import card_blocks, card_text
 from commands.approvals.states import COUNTED, OPEN, State, allowed  # noqa: F401  (allowed re-used by results)
-from notifications.outbox import enqueue_post, enqueue_update
+from core.storage.outbox import enqueue_post, enqueue_update
 
 if TYPE_CHECKING:
-    from bot.services import Services
+    from services.container import Services
 
 log = logging.getLogger("whalet_bot.approvals")
 

@@ -16,7 +16,7 @@ from commands.approvals import repo
 from commands.approvals.states import State, allowed
 
 if TYPE_CHECKING:
-    from bot.services import Services
+    from services.container import Services
 
 SUCCESS_STATUSES = ("SUCCESS",)
 FAIL_STATUSES = ("FAIL", "FAILED")

@@ -22,18 +22,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from bot.clock import iso, parse_iso
+from core.clock import iso, parse_iso
 from commands.approvals import policy, repo
 from commands.approvals.fingerprint import fingerprint, verify
 from commands.approvals.states import State
-from commands.book import BookEntry, is_new
+from services.book import BookEntry, is_new
 from commands.registry import Role
 from whalet.client import new_order_no
 from whalet.errors import OutcomeUnknown, WhaletError, explain
 from whalet.money import Money
 
 if TYPE_CHECKING:
-    from bot.services import Services
+    from services.container import Services
 
 log = logging.getLogger("whalet_bot.approvals")
 

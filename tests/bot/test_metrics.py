@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 
 from devkit.localstack import LocalStack
-from notifications.outbox import enqueue_post
+from core.storage.outbox import enqueue_post
 
 
 def test_metrics_show_whalet_calls_acks_and_outbox_state(stack: LocalStack) -> None:

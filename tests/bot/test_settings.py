@@ -9,7 +9,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from bot.settings import SettingsError, load_settings
+from core.settings import SettingsError, load_settings
 from whalet.envelope import generate_key_pair
 
 ENV_VARS = [

@@ -5,7 +5,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 
-from bot.clock import FrozenClock
+from core.clock import FrozenClock
 from devkit.localstack import DEMO_CONFIG
 from tests.commands.helpers import click, has_buttons, request_payout, responses_since, row
 

@@ -3,7 +3,7 @@ from decimal import Decimal
 
 import pytest
 
-from bot.config import BotConfig
+from core.config import BotConfig
 from commands.approvals import policy
 from commands.registry import Role
 from whalet.money import Money

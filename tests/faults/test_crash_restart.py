@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from devkit.localstack import DEMO_CONFIG
-from bot.store import Store
+from core.storage.store import Store
 from tests.faults.harness import App, World, wait_until
 
 AMOUNTS = ("101.01", "202.02", "303.03")

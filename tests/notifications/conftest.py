@@ -20,11 +20,11 @@ import pytest
 from starlette.applications import Starlette
 
 import notifications
-from bot.clock import Clock, FrozenClock
-from bot.config import BotConfig
+from core.clock import Clock, FrozenClock
+from core.config import BotConfig
 from devkit.serving import ThreadedServer
-from bot.services import Services
-from bot.settings import load_settings
+from services.container import Services
+from core.settings import load_settings
 from bot.wiring import build_services
 from whalet.envelope import EnvelopeCodec, dumps_compact
 from whalet.sandbox import SandboxKeys

@@ -6,7 +6,7 @@ import asyncio
 import time
 
 from devkit.localstack import LocalStack
-from notifications.outbox import backlog, enqueue_post, enqueue_update, message_ref, unreachable_channels
+from core.storage.outbox import backlog, enqueue_post, enqueue_update, message_ref, unreachable_channels
 
 
 def _enqueue(stack: LocalStack, **kwargs) -> int:  # type: ignore[no-untyped-def]

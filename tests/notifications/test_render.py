@@ -103,7 +103,7 @@ def assert_valid_block_kit(blocks: list[dict]) -> None:  # type: ignore[type-arg
 
 
 def test_every_kind_of_message_is_valid_block_kit() -> None:
-    from bot.clock import iso
+    from core.clock import iso
     from datetime import UTC, datetime
     from notifications import render_replenish
 

@@ -11,22 +11,20 @@ Why it looks like this (see the research notes on SQLite, A5):
 - ``synchronous=FULL`` in WAL mode: the webhook acks Whalet after commit, so a commit must
   survive power loss, not only a process crash.
 
-Migrations: each provider module (``PROVIDERS``) exposes ``MIGRATIONS: list[tuple[str,
-list[str]]]`` -- a unique name and the statements to run, one by one, in one transaction with
-the row recording it in ``schema_migrations``. (A single string is accepted too and split into
-complete statements with ``sqlite3.complete_statement``, so triggers with inner ``;`` survive;
-``executescript`` is never used because it commits.) Migrations run once each in sorted-name
-order across all providers; missing provider modules are skipped.
+Migrations: ``core.storage.migrations.MIGRATIONS``, one explicit ordered list of ``(name,
+statements)``. Each runs once, statement by statement, in one transaction with the row recording
+it in ``schema_migrations``. (A single string is accepted too and split into complete statements
+with ``sqlite3.complete_statement``, so triggers with inner ``;`` survive; ``executescript`` is
+never used because it commits.)
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, is_dataclass
 from datetime import date, datetime, timezone
@@ -36,6 +34,8 @@ from pathlib import Path
 from typing import Any
 
 import sqlite_utils
+
+from core.storage.migrations import MIGRATIONS, Migration
 
 log = logging.getLogger("whalet_bot.store")
 
@@ -85,28 +85,22 @@ def split_statements(script: str) -> list[str]:
     return statements
 
 
-def collect_migrations(providers: Iterable[str] = PROVIDERS) -> list[tuple[str, list[str]]]:
-    found: dict[str, tuple[str, list[str]]] = {}
-    for module_name in providers:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name and (module_name == exc.name or module_name.startswith(exc.name + ".")):
-                log.debug("migration provider %s not present, skipped", module_name)
-                continue
-            raise
-        for name, body in getattr(module, "MIGRATIONS"):
-            if name in found:
-                raise RuntimeError(f"migration {name!r} defined by both {found[name][0]} and {module_name}")
-            statements = split_statements(body) if isinstance(body, str) else list(body)
-            found[name] = (module_name, statements)
-    return [(name, found[name][1]) for name in sorted(found)]
+def check_migrations(migrations: Sequence[tuple[str, list[str] | str]]) -> list[tuple[str, list[str]]]:
+    """Refuse a list with a repeated name; returns each migration as its list of statements."""
+    seen: set[str] = set()
+    checked = []
+    for name, body in migrations:
+        if name in seen:
+            raise RuntimeError(f"migration {name!r} is listed twice")
+        seen.add(name)
+        checked.append((name, split_statements(body) if isinstance(body, str) else list(body)))
+    return checked
 
 
 class Store:
     """SQLite behind one lock. ``transaction()`` for writes, ``read()`` for reads."""
 
-    def __init__(self, path: str | Path, providers: Sequence[str] = PROVIDERS) -> None:
+    def __init__(self, path: str | Path, migrations: Sequence[Migration] = MIGRATIONS) -> None:
         self.path = Path(path)
         if str(path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -121,7 +115,7 @@ class Store:
         self._log_version()
         if self.pragmas()["journal_mode"] != "wal":
             log.warning("SQLite at %s is not in WAL mode (%s)", path, self.pragmas()["journal_mode"])
-        self.migrate(providers)
+        self.migrate(migrations)
 
     @staticmethod
     def _log_version() -> None:
@@ -181,12 +175,12 @@ class Store:
                 "sqlite_version": sqlite3.sqlite_version,
             }
 
-    def migrate(self, providers: Sequence[str] = PROVIDERS) -> list[str]:
-        """Apply pending migrations; returns the names applied now."""
+    def migrate(self, migrations: Sequence[Migration] = MIGRATIONS) -> list[str]:
+        """Apply pending migrations in list order; returns the names applied now."""
         with self.transaction() as db:
             db.execute("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
         applied_now = []
-        for name, statements in collect_migrations(providers):
+        for name, statements in check_migrations(migrations):
             with self.transaction() as db:
                 # Checked inside the write lock, so two processes starting together apply it once.
                 if db.execute("SELECT 1 FROM schema_migrations WHERE name = ?", [name]).fetchone():

@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal, get_args, get_origin
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from pydantic import field_validator, model_validator
 
-from bot.config_fields import (
+from core.config_fields import (
     EVENT_GROUPS,
     Amount,
     ChannelId,

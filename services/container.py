@@ -7,23 +7,22 @@ the sandbox and the Slack stand-in and nothing has to be patched.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from bot.clock import Clock
-from bot.responder import Responder
-from bot.supervisor import Supervisor
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from slack_sdk.web.async_client import AsyncWebClient
 
-if TYPE_CHECKING:
-    from apscheduler.schedulers.asyncio import AsyncIOScheduler
-    from slack_sdk.web.async_client import AsyncWebClient
-
-    from bot.config import BotConfig
-    from bot.metrics import Metrics
-    from bot.settings import Settings
-    from bot.store import Store
-    from notifications.outbox import OutboxWorker
-    from whalet.client import WhaletClient
-    from whalet.envelope import EnvelopeCodec
+from core.clock import Clock
+from core.config import BotConfig
+from core.inflight import InFlight
+from core.metrics import Metrics
+from core.settings import Settings
+from core.storage.store import Store
+from core.supervisor import Supervisor
+from services.slack.outbox import OutboxWorker
+from services.slack.responder import Responder
+from whalet.client import WhaletClient
+from whalet.envelope import EnvelopeCodec
 
 
 @dataclass
@@ -36,14 +35,14 @@ class Services:
     slack: AsyncWebClient  # for handlers: retries 429 and connection errors itself
     slack_outbox: AsyncWebClient  # for the outbox: no hidden retries, the outbox decides
     metrics: Metrics
+    outbox: OutboxWorker
     clock: Clock = field(default_factory=Clock)
     supervisor: Supervisor = field(default_factory=Supervisor)
     responder: Responder = field(default_factory=Responder)  # answers to response_urls, one pooled session
-    outbox: OutboxWorker | None = None
-    scheduler: AsyncIOScheduler | None = None
-    extras: dict[str, Any] = field(default_factory=dict)  # per-package caches (e.g. user groups)
+    scheduler: AsyncIOScheduler | None = None  # created by the process's lifespan, inside its event loop
+    in_flight: InFlight = field(default_factory=InFlight)  # e.g. a digest being gathered right now
+    extras: dict[str, Any] = field(default_factory=dict)  # the approvals' role cache and start time, until they move
 
     def wake_outbox(self) -> None:
         """Call after a transaction that enqueued Slack messages, so they go out at once."""
-        if self.outbox is not None:
-            self.outbox.wake()
+        self.outbox.wake()

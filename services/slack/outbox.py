@@ -17,15 +17,16 @@ import logging
 import random
 import time
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.faultpoints import fault_point
-
-if TYPE_CHECKING:
-    from bot.services import Services
+from core.config import Notifications
+from core.faultpoints import fault_point
+from core.storage import outbox as outbox_rows
+from core.storage.store import Store
 
 log = logging.getLogger("whalet_bot.outbox")
 
@@ -65,8 +66,12 @@ def _iso(moment: datetime) -> str:
 
 
 class OutboxWorker:
-    def __init__(self, services: Services):
-        self.services = services
+    """Runs as one supervised loop; ``wake()`` after committing rows so they go out at once."""
+
+    def __init__(self, store: Store, client: AsyncWebClient, config: Notifications):
+        self.store = store
+        self.client = client  # no hidden retries: the worker decides about every 429 and reset
+        self.config = config
         self._loop: asyncio.AbstractEventLoop | None = None
         self._event: asyncio.Event | None = None
         self._buckets: dict[str, TokenBucket] = {}
@@ -110,31 +115,23 @@ class OutboxWorker:
             task.cancel()
         if tasks:
             await asyncio.wait(set(tasks), timeout=1)
-        with self.services.store.transaction() as db:
-            handed = db.execute("UPDATE outbox SET state = 'pending', check_first = 1 WHERE state = 'sending'").rowcount
+        with self.store.transaction() as db:
+            handed = outbox_rows.hand_back_inflight(db)
         if handed:
             log.warning("%d outbox rows were cut off mid-post at shutdown; the next start checks Slack first", handed,
                         extra={"event": "outbox_handed_back"})
 
     def _recover_inflight(self) -> None:
-        with self.services.store.transaction() as db:
-            cursor = db.execute("UPDATE outbox SET state = 'pending', check_first = 1 WHERE state = 'sending'")
-        if cursor.rowcount:
-            log.warning("%d outbox rows were in flight at the last stop; checking Slack before re-posting",
-                        cursor.rowcount)
+        with self.store.transaction() as db:
+            handed = outbox_rows.hand_back_inflight(db)
+        if handed:
+            log.warning("%d outbox rows were in flight at the last stop; checking Slack before re-posting", handed)
 
     def _dispatch(self, tasks: set[asyncio.Task[None]]) -> float:
         """Start one delivery per free channel; returns how long the loop may sleep."""
         now = datetime.now(UTC)  # delivery timing is real time, even under a test's frozen business clock
-        with self.services.store.read() as db:
-            # The oldest due row of each channel (updates: of each message), so a long queue in
-            # one channel never hides another channel's messages behind it.
-            rows = list(db.query(
-                """SELECT * FROM outbox WHERE id IN (
-                       SELECT MIN(id) FROM outbox WHERE state = 'pending' AND next_attempt_at <= ?
-                       GROUP BY CASE WHEN op = 'post' THEN 'c:' || channel ELSE 'r:' || ref END)
-                   ORDER BY id LIMIT 500""",
-                [_iso(now)]))
+        with self.store.read() as db:
+            rows = outbox_rows.due_heads(db, _iso(now))
             targets = [(row, self._target(db, row)) for row in rows]
         sleep = 1.0
         busy: set[str] = set()
@@ -167,7 +164,7 @@ class OutboxWorker:
             self._event.set()
 
     def _new_bucket(self) -> TokenBucket:
-        cfg = self.services.config.notifications
+        cfg = self.config
         return TokenBucket(float(cfg.pace_per_second) * PACE_MARGIN, int(cfg.burst))
 
     def _target(self, db: Any, row: dict[str, Any]) -> tuple[str, str | None] | None:
@@ -175,38 +172,29 @@ class OutboxWorker:
         if row["op"] == "post":
             if not row["thread_ref"]:
                 return (row["channel"], None)
-            parent = db.execute("SELECT channel, ts FROM message_refs WHERE ref = ?", [row["thread_ref"]]).fetchone()
+            parent = outbox_rows.posted(db, row["thread_ref"])
             if parent:
-                return (parent[0], parent[1])
-            if self._ref_still_coming(db, row["thread_ref"]):
+                return parent
+            if outbox_rows.post_still_coming(db, row["thread_ref"]):
                 return None
             return (row["channel"], None)  # the parent will never exist: post at top level
-        ref = db.execute("SELECT channel, ts FROM message_refs WHERE ref = ?", [row["ref"]]).fetchone()
+        ref = outbox_rows.posted(db, row["ref"])
         if ref:
-            return (ref[0], ref[1])
-        if not self._ref_still_coming(db, row["ref"]):
-            with self.services.store.transaction() as wdb:
-                wdb.execute("UPDATE outbox SET state = 'superseded', last_error = 'no message to update' "
-                            "WHERE id = ? AND state = 'pending'", [row["id"]])
+            return ref
+        if not outbox_rows.post_still_coming(db, row["ref"]):
+            with self.store.transaction() as wdb:
+                outbox_rows.drop_orphan_update(wdb, row["id"])
         return None
-
-    @staticmethod
-    def _ref_still_coming(db: Any, ref: str) -> bool:
-        return db.execute("SELECT 1 FROM outbox WHERE op = 'post' AND ref = ? AND state IN ('pending', 'sending')",
-                          [ref]).fetchone() is not None
 
     # --- one delivery ------------------------------------------------------------------------
 
     async def _deliver(self, row: dict[str, Any], target: tuple[str, str | None]) -> None:
-        store = self.services.store
-        with store.transaction() as db:
-            claimed = db.execute("UPDATE outbox SET state = 'sending', attempts = attempts + 1 "
-                                 "WHERE id = ? AND state = 'pending'", [row["id"]]).rowcount
-        if claimed != 1:
-            return
+        with self.store.transaction() as db:
+            if not outbox_rows.claim(db, row["id"]):
+                return
         fault_point("outbox.claimed")
         channel, anchor_ts = target
-        client = self.services.slack_outbox
+        client = self.client
         blocks = json.loads(row["blocks"]) if row["blocks"] else None
         try:
             if row["op"] == "post" and row["check_first"]:
@@ -236,7 +224,7 @@ class OutboxWorker:
     async def _find_posted(self, channel: str, thread_ts: str | None, row: dict[str, Any]) -> str | None:
         """Look for a message this row may already have posted before the process died."""
         created = datetime.fromisoformat(row["created_at"]).timestamp() - 1
-        client = self.services.slack_outbox
+        client = self.client
         try:
             if thread_ts:
                 page = await client.conversations_replies(channel=channel, ts=thread_ts, oldest=str(created),
@@ -257,23 +245,14 @@ class OutboxWorker:
 
     def _mark_done(self, row: dict[str, Any], channel: str, ts: str) -> None:
         now = _iso(datetime.now(UTC))
-        with self.services.store.transaction() as db:
-            db.execute("UPDATE outbox SET state = 'done', ts = ?, sent_at = ?, last_error = NULL WHERE id = ?",
-                       [ts, now, row["id"]])
-            if row["op"] == "post":
-                db.execute("UPDATE outbox SET state = 'done', ts = ?, sent_at = ? WHERE folded_into = ?",
-                           [ts, now, row["id"]])
-                if row["ref"]:
-                    db.execute("INSERT OR REPLACE INTO message_refs (ref, channel, ts, outbox_id) VALUES (?, ?, ?, ?)",
-                               [row["ref"], channel, ts, row["id"]])
-            db.execute("INSERT INTO channel_health (channel, last_ok_at) VALUES (?, ?) "
-                       "ON CONFLICT(channel) DO UPDATE SET last_ok_at = excluded.last_ok_at", [channel, now])
+        with self.store.transaction() as db:
+            outbox_rows.mark_done(db, row, channel, ts, now)
         log.info("slack %s delivered", row["op"], extra={"event": "outbox_delivered", "outbox_id": row["id"],
                                                           "channel": channel, "correlation_id": row["correlation_id"]})
 
     def _failed(self, row: dict[str, Any], channel: str, status: int, error: str, headers: Any) -> None:
         now = datetime.now(UTC)  # delivery timing is real time, even under a test's frozen business clock
-        max_attempts = int(self.services.config.notifications.max_attempts)
+        max_attempts = int(self.config.max_attempts)
         check_first = 1 if (status == 0 or status >= 500) and row["op"] == "post" else row["check_first"]
         attempts = int(row["attempts"]) + 1
         if status == 429:
@@ -288,15 +267,12 @@ class OutboxWorker:
             state = "pending"
             delay = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (attempts - 1)) * random.uniform(0.5, 1.0)
             self.counters["failed"] += 1
-        with self.services.store.transaction() as db:
-            db.execute("UPDATE outbox SET state = ?, attempts = ?, next_attempt_at = ?, last_error = ?, "
-                       "check_first = ?, rate_limited = rate_limited + ? WHERE id = ?",
-                       [state, attempts, _iso(now + timedelta(seconds=delay)), error, check_first,
-                        1 if status == 429 else 0, row["id"]])
+        with self.store.transaction() as db:
+            outbox_rows.reschedule(db, row["id"], state=state, attempts=attempts,
+                               next_attempt_at=_iso(now + timedelta(seconds=delay)), error=error,
+                               check_first=check_first, rate_limited=status == 429)
             if status != 429:
-                db.execute("INSERT INTO channel_health (channel, last_error, last_error_at) VALUES (?, ?, ?) "
-                           "ON CONFLICT(channel) DO UPDATE SET last_error = excluded.last_error, "
-                           "last_error_at = excluded.last_error_at", [channel, error, _iso(now)])
+                outbox_rows.record_channel_error(db, channel, error, _iso(now))
         level = logging.ERROR if state == "parked" else logging.WARNING
         log.log(level, "slack %s failed (%s); %s", row["op"], error,
                 "parked" if state == "parked" else f"retrying in {delay:.1f}s",
@@ -307,36 +283,28 @@ class OutboxWorker:
 
     def _fold_bursts(self) -> None:
         """Many collections waiting for one channel become one summary, not minutes of queue."""
-        threshold = int(self.services.config.notifications.fold_threshold)
+        threshold = int(self.config.fold_threshold)
         if threshold <= 0:
             return
-        query = ("SELECT channel FROM outbox WHERE state = 'pending' AND kind = 'collection' AND fold_line IS NOT NULL "
-                 "AND thread_ref IS NULL AND check_first = 0 GROUP BY channel HAVING COUNT(*) > ?")
-        with self.services.store.read() as db:  # the common case writes nothing: don't open a write transaction
-            if not db.execute(query, [threshold]).fetchone():
+        with self.store.read() as db:  # the common case writes nothing: don't open a write transaction
+            if not outbox_rows.channels_to_fold(db, threshold):
                 return
-        with self.services.store.transaction() as db:
-            for (channel,) in db.execute(query, [threshold]).fetchall():
+        with self.store.transaction() as db:
+            for channel in outbox_rows.channels_to_fold(db, threshold):
                 self._fold_channel(db, channel)
 
     def _fold_channel(self, db: Any, channel: str) -> None:
-        from notifications.outbox import enqueue_post
-
-        rows = db.execute(
-            "SELECT id, fold_line FROM outbox WHERE state = 'pending' AND kind = 'collection' AND channel = ? "
-            "AND fold_line IS NOT NULL AND thread_ref IS NULL AND check_first = 0 ORDER BY id", [channel]
-        ).fetchall()
+        rows = outbox_rows.foldable(db, channel)
         lines = [line for _, line in rows]
         shown = lines[:FOLD_MAX_LINES]
         more = len(lines) - len(shown)
         body = "\n".join(f"• {line}" for line in shown) + (f"\n…and {more} more" if more else "")
         title = f"{len(lines)} collections received"
-        summary_id = enqueue_post(
+        summary_id = outbox_rows.enqueue_post(
             db, channel=channel, text=f"{title}\n{body}", kind="summary",
             blocks=[{"type": "header", "text": {"type": "plain_text", "text": f":moneybag: {title}"}},
                     {"type": "section", "text": {"type": "mrkdwn", "text": body[:2900]}}])
-        db.execute(f"UPDATE outbox SET state = 'folded', folded_into = ? WHERE id IN ({','.join('?' * len(rows))})",
-                   [summary_id, *[row_id for row_id, _ in rows]])
+        outbox_rows.mark_folded(db, summary_id, [row_id for row_id, _ in rows])
         log.info("folded %d collections for %s into one summary", len(rows), channel)
 
 

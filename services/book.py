@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING
 
 from sqlite_utils import Database
 
-from bot.clock import iso, parse_iso
+from core.clock import iso, parse_iso
 
 if TYPE_CHECKING:
-    from bot.services import Services
+    from services.container import Services
 
 NEW_DAYS = 30
 ACTIVE = "SUCCESS"

@@ -1,4 +1,4 @@
-"""Field types and validators of the policy file, so ``bot.config`` reads as the file's shape.
+"""Field types and validators of the policy file, so ``core.config`` reads as the file's shape.
 
 Each validator turns a bad value into a sentence naming what was expected; ``Problem`` carries
 the sub-key (``[1].up_to``) so the error names the exact key. Amounts are Decimals from strings or

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-if TYPE_CHECKING:
-    from bot.services import Services
+from core.storage import approvals, digests, inbox, outbox
+from core.storage.store import Store
 
 log = logging.getLogger("whalet_bot.metrics")
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -40,8 +39,9 @@ class Metrics:
         self.whalet_calls.labels(operation, result).inc()
         self.whalet_seconds.labels(operation).observe(seconds)
 
-    def attach(self, services: Services) -> None:
-        self.registry.register(_StateCollector(services))
+    def watch(self, store: Store) -> None:
+        """Read backlogs and states from this database at every scrape."""
+        self.registry.register(_StateCollector(store))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
@@ -50,42 +50,28 @@ class Metrics:
 class _StateCollector(Collector):
     """Backlogs and states straight from SQLite at scrape time."""
 
-    def __init__(self, services: Services):
-        self.services = services
+    def __init__(self, store: Store):
+        self.store = store
 
     def describe(self) -> list[Metric]:
         return []
 
     def collect(self) -> Iterator[Metric]:
-        outbox = GaugeMetricFamily("whalet_bot_outbox_messages", "Outbox rows by state", labels=["state"])
-        inbox = GaugeMetricFamily("whalet_bot_inbox_backlog", "Notifications stored but not yet relayed")
-        approvals = GaugeMetricFamily("whalet_bot_approval_requests", "Approval requests by state", labels=["state"])
-        digests = GaugeMetricFamily("whalet_bot_digest_runs", "Digest runs recorded, by state", labels=["state"])
+        outbox_rows = GaugeMetricFamily("whalet_bot_outbox_messages", "Outbox rows by state", labels=["state"])
+        inbox_backlog = GaugeMetricFamily("whalet_bot_inbox_backlog", "Notifications stored but not yet relayed")
+        approval_requests = GaugeMetricFamily("whalet_bot_approval_requests", "Approval requests by state", labels=["state"])
+        digest_runs = GaugeMetricFamily("whalet_bot_digest_runs", "Digest runs recorded, by state", labels=["state"])
         slack_429 = GaugeMetricFamily("whalet_bot_slack_rate_limited", "Slack 429 answers seen by the outbox")
         try:
-            with self.services.store.read() as db:
-                for state, count in db.execute("SELECT state, COUNT(*) FROM outbox GROUP BY state"):
-                    outbox.add_metric([state], count)
-                slack_429.add_metric([], db.execute("SELECT COALESCE(SUM(rate_limited), 0) FROM outbox").fetchone()[0])
-                inbox.add_metric([], _count(db, "SELECT COUNT(*) FROM inbox WHERE processed_at IS NULL"))
-                for state, count in _rows(db, "SELECT state, COUNT(*) FROM approval_requests GROUP BY state"):
-                    approvals.add_metric([state], count)
-                for state, count in _rows(db, "SELECT CASE WHEN finished_at IS NULL THEN 'running' ELSE 'done' END, "
-                                              "COUNT(*) FROM digest_runs GROUP BY 1"):
-                    digests.add_metric([state], count)
+            with self.store.read() as db:
+                for state, count in outbox.counts_by_state(db):
+                    outbox_rows.add_metric([state], count)
+                slack_429.add_metric([], outbox.rate_limited_total(db))
+                inbox_backlog.add_metric([], inbox.backlog(db))
+                for state, count in approvals.counts_by_state(db):
+                    approval_requests.add_metric([state], count)
+                for state, count in digests.runs_by_state(db):
+                    digest_runs.add_metric([state], count)
         except Exception:  # a scrape must never take the process down
             log.exception("could not read state for metrics")
-        yield from (outbox, inbox, approvals, digests, slack_429)
-
-
-def _rows(db, sql: str) -> list[tuple]:  # type: ignore[no-untyped-def, type-arg]
-    try:
-        return list(db.execute(sql))
-    except Exception as exc:  # a table another package has not created (or renamed)
-        log.debug("metrics query failed: %s", exc)
-        return []
-
-
-def _count(db, sql: str) -> int:  # type: ignore[no-untyped-def]
-    rows = _rows(db, sql)
-    return int(rows[0][0]) if rows else 0
+        yield from (outbox_rows, inbox_backlog, approval_requests, digest_runs, slack_429)
