@@ -22,7 +22,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.alerts import Alerts
-from bot.app import build_bolt_app, build_slack_client
+from bot.app import Feature, build_bolt_app, build_slack_client
+from commands import Commands
 from core.clock import Clock
 from core.config import BotConfig
 from core.metrics import CONTENT_TYPE, Metrics
@@ -31,6 +32,7 @@ from services.slack.outbox import OutboxWorker
 from bot.slack_requests import ObservedSocketModeHandler, parse_http_body, record
 from core.settings import Settings
 from core.storage.store import Store
+from notifications import Notifications
 from whalet.client import WhaletClient
 from whalet.envelope import EnvelopeCodec
 
@@ -73,11 +75,9 @@ def build_services(settings: Settings, config: BotConfig, clock: Clock | None = 
 
 
 def build_runtime(settings: Settings, config: BotConfig, clock: Clock | None = None) -> Runtime:
-    import commands
-    import notifications
-
     services = build_services(settings, config, clock)
-    bolt = build_bolt_app(services)
+    features: list[Feature] = [Commands(services), Notifications(services)]
+    bolt = build_bolt_app(services, features)
     slack_handler = AsyncSlackRequestHandler(bolt)
 
     async def slack_events(request: Request) -> Response:
@@ -105,8 +105,8 @@ def build_runtime(settings: Settings, config: BotConfig, clock: Clock | None = N
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         services.scheduler = AsyncIOScheduler(timezone="UTC")
         services.supervisor.add("outbox", services.outbox.run)
-        commands.start(services)
-        notifications.start(services)
+        for feature in features:
+            feature.start()
         services.scheduler.start()
         await services.supervisor.start()
         socket_mode = None
@@ -129,7 +129,7 @@ def build_runtime(settings: Settings, config: BotConfig, clock: Clock | None = N
         Route("/slack/events", slack_events, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
-        *notifications.routes(services),
+        *(route for feature in features for route in feature.routes()),
     ]
     asgi = Starlette(routes=routes, lifespan=lifespan)
     return Runtime(services=services, bolt=bolt, asgi=asgi)

@@ -21,7 +21,7 @@ from commands.approvals.service import record_approval, reject
 from commands.dispatch import ACK_FLUSH_SECONDS
 from commands.modals import metadata, reject_modal, values
 from commands.payout import tell_user
-from commands.registry import Role
+from services.slack.subcommands import Role
 
 if TYPE_CHECKING:
     from services.container import Services

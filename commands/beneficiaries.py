@@ -28,7 +28,7 @@ from commands.modals import (
     values,
 )
 from commands.payout import tell_user
-from commands.registry import CommandContext, Role, UsageError, subcommand
+from services.slack.subcommands import CommandContext, Role, UsageError, subcommand
 from notifications.blocks import esc
 from whalet.client import new_order_no
 from whalet.errors import WhaletError, explain

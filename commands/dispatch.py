@@ -13,8 +13,8 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from commands.approvals.policy import resolver
-from commands.registry import CommandContext, UsageError, all_subcommands, find
-from commands.tokenizer import TokenizeError, tokenize
+from services.slack.subcommands import CommandContext, UsageError, all_subcommands, find
+from services.slack.tokenizer import TokenizeError, tokenize
 from whalet.errors import WhaletError, explain
 
 if TYPE_CHECKING:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from core.clock import iso
 from commands.approvals.service import FREEZE_FLAG, is_frozen
-from commands.registry import CommandContext, Role, subcommand
+from services.slack.subcommands import CommandContext, Role, subcommand
 from core.storage.outbox import enqueue_post
 
 

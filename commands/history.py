@@ -8,7 +8,7 @@ from datetime import timedelta
 from commands import args
 from commands.blocks import context, finish, paged, section
 from commands.common import whalet_user
-from commands.registry import CommandContext, Role, UsageError, subcommand
+from services.slack.subcommands import CommandContext, Role, UsageError, subcommand
 from whalet.models import Record
 
 USAGE = "history collections|payouts|payments|pays [--days N] [--page N]"

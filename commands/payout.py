@@ -19,7 +19,7 @@ from commands.approvals import policy, repo
 from commands.approvals.cards import headline, slack_time
 from commands.approvals.service import NewRequest, Refused, create, is_frozen
 from commands.modals import metadata, payout_modal, values
-from commands.registry import CommandContext, Role, UsageError, subcommand
+from services.slack.subcommands import CommandContext, Role, UsageError, subcommand
 from whalet.money import Money
 
 if TYPE_CHECKING:

@@ -7,7 +7,7 @@ from commands.approvals import repo
 from commands.approvals.cards import headline, slack_time
 from commands.approvals.states import State
 from commands.blocks import finish, paged, section
-from commands.registry import CommandContext, Role, subcommand
+from services.slack.subcommands import CommandContext, Role, subcommand
 
 
 def pending_line(row: repo.Row, approved_by: list[str]) -> str:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from commands import args
 from commands.blocks import context, finish, section
 from commands.common import at, countdown, whalet_user
-from commands.registry import CommandContext, Role, UsageError, subcommand
+from services.slack.subcommands import CommandContext, Role, UsageError, subcommand
 
 USAGE = "rate FROM TO [--source B2C|B2B|Acquiring]"
 

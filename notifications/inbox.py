@@ -121,11 +121,3 @@ def received_since(db: Database, api_codes: list[str], since: datetime) -> list[
     rows = db.execute(f"SELECT api_code, body FROM inbox WHERE api_code IN ({marks}) AND received_at >= ? "
                       "ORDER BY id", [*api_codes, iso(since)]).fetchall()
     return [(code, loads_exact(body)) for code, body in rows]
-
-
-def counts(db: Database) -> dict[str, int]:
-    row = db.execute("""SELECT
-            SUM(CASE WHEN processed_at IS NULL THEN 1 ELSE 0 END),
-            SUM(CASE WHEN outcome = 'failed' THEN 1 ELSE 0 END),
-            COUNT(*) FROM inbox""").fetchone()
-    return {"backlog": int(row[0] or 0), "failed": int(row[1] or 0), "total": int(row[2] or 0)}

@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from core.config import BotConfig, Roles
-from commands.registry import Role
+from services.slack.subcommands import Role
 from whalet.money import Money
 
 if TYPE_CHECKING:

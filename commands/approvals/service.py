@@ -27,7 +27,7 @@ from commands.approvals import policy, repo
 from commands.approvals.fingerprint import fingerprint, verify
 from commands.approvals.states import State
 from services.book import BookEntry, is_new
-from commands.registry import Role
+from services.slack.subcommands import Role
 from whalet.client import new_order_no
 from whalet.errors import OutcomeUnknown, WhaletError, explain
 from whalet.money import Money

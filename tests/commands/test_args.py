@@ -3,7 +3,7 @@ from decimal import Decimal
 import pytest
 
 from commands import args
-from commands.registry import UsageError
+from services.slack.subcommands import UsageError
 
 
 def test_amount_is_exact_decimal_with_currency_digits():

@@ -5,7 +5,7 @@ import pytest
 
 from core.config import BotConfig
 from commands.approvals import policy
-from commands.registry import Role
+from services.slack.subcommands import Role
 from whalet.money import Money
 
 CONFIG = BotConfig.model_validate({

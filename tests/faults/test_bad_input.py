@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from devkit.localstack import LocalStack, start_local_stack
-from commands.tokenizer import TokenizeError, tokenize
+from services.slack.tokenizer import TokenizeError, tokenize
 from whalet.envelope import (EnvelopeCodec, EnvelopeError, dumps_compact, generate_key_pair, load_private_key,
                              load_public_key)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from devkit.localstack import LocalStack
-from commands.digest import parse_digest
-from commands.registry import UsageError
+from notifications.digest_command import parse_digest
+from services.slack.subcommands import UsageError
 
 TIMEOUT = 15.0
 

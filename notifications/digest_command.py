@@ -1,7 +1,8 @@
 """`/whalet digest now | schedule HH:MM TZ #channel | off #channel`: run or schedule digests.
 
 The handler is thin: it checks who may do what, then calls ``notifications.digest``, which owns
-the digest's content, its schedules table and the scheduler jobs. Schedules typed here are
+the digest's content, its schedules table and the scheduler jobs (so the sub-command lives with
+the digest, and registers into the shared sub-command table like every other). Schedules typed here are
 persisted (and audited) so they survive a restart exactly like the ones in the config file.
 Posting a digest into the channel the command was typed in is open to everyone who may see
 balances; choosing another channel or changing schedules is for admins.
@@ -14,8 +15,9 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 from core.config import DigestSchedule
-from commands.registry import CommandContext, Role, UsageError, subcommand
-from commands.tokenizer import is_channel_id
+from notifications import digest as digests
+from services.slack.subcommands import CommandContext, Role, UsageError, subcommand
+from services.slack.tokenizer import is_channel_id
 
 USAGE = "digest now [#channel] | digest schedule HH:MM TZ #channel | digest off #channel | digest list"
 
@@ -63,8 +65,6 @@ def parse_digest(args: list[str]) -> DigestRequest:
 @subcommand("digest", usage=USAGE, summary="post the balance digest now, or schedule it daily",
             role=Role.VIEWER, parse=parse_digest)
 async def digest_command(ctx: CommandContext, request: DigestRequest) -> None:
-    from notifications import digest as digests  # late: notifications imports commands.approvals
-
     needs_admin = request.action in ("schedule", "off") or (
         request.action == "now" and request.channel not in (None, ctx.channel_id)
     )
