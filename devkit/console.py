@@ -134,13 +134,13 @@ class SlackConsole:
                 "help": lambda args: self.say(HELP), "quit": self._quit, "q": self._quit}
 
     def _as(self, args: list[str]) -> None:
-        if len(args) != 1 or not args[0][:1] in ("U", "W"):
+        if len(args) != 1 or args[0][:1] not in ("U", "W"):
             raise ValueError("usage: :as USER_ID (e.g. :as U0APP1; :users lists them)")
         self.user = args[0]
         self.say(f"You are now {self._name(self.user)}.")
 
     def _in(self, args: list[str]) -> None:
-        if len(args) != 1 or not args[0][:1] in ("C", "G", "D"):
+        if len(args) != 1 or args[0][:1] not in ("C", "G", "D"):
             raise ValueError("usage: :in CHANNEL_ID (e.g. :in C0FINANCE)")
         self.channel = args[0]
         self.say(f"Commands are now typed in #{self.channel}.")

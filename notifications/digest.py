@@ -25,9 +25,8 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from sqlite_utils import Database
 
 from core.clock import iso
 from core.faultpoints import fault_point
@@ -169,7 +168,7 @@ async def catch_up(services: Services) -> list[str]:
     now = services.clock.now()
     grace = timedelta(seconds=services.config.digest.misfire_grace_seconds)
     results = []
-    for schedule, origin in all_schedules(services):
+    for schedule, _ in all_schedules(services):
         fire = last_fire(schedule, now)
         known_since = digest_schedules.added_at(services, schedule)
         if now - fire > grace or known_since is None or fire < known_since:

@@ -72,7 +72,7 @@ class InboxWriter:
                             item.done.set_exception(exc)
                     continue
                 self.batches += 1
-                for item, result in zip(batch, results):
+                for item, result in zip(batch, results, strict=False):
                     if not item.done.done():
                         item.done.set_result(result)
         finally:

@@ -46,7 +46,7 @@ def get(db: Database, replenish_id: str) -> dict[str, Any] | None:
                      [replenish_id]).fetchone()
     if row is None:
         return None
-    todo = dict(zip(COLUMNS, row))
+    todo = dict(zip(COLUMNS, row, strict=True))
     todo["materials"] = json.loads(todo["materials"] or "[]")
     return todo
 

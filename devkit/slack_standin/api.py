@@ -146,7 +146,7 @@ def usergroups_users_list(fake: Workspace, p: dict[str, Any]) -> Answer:
 
 def users_info(fake: Workspace, p: dict[str, Any]) -> Answer:
     user_id = str(p.get("user") or "")
-    if not user_id[:1] in ("U", "W"):
+    if user_id[:1] not in ("U", "W"):
         return _fail("user_not_found")
     user = {"id": user_id, "team_id": fake.team_id, "name": user_id.lower(),
             "real_name": user_id, "tz": "UTC", "is_bot": user_id == BOT_USER,

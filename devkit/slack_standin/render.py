@@ -48,7 +48,7 @@ def mrkdwn(text: str, style: str = "", names: Names = None) -> Text:
         if kind in ("pre", "code"):
             out.append(html.unescape(inner), style="cyan")
         elif kind == "link":
-            out.append(_link(inner, names), style="underline" if not inner[:1] in "@#!" else "bold blue")
+            out.append(_link(inner, names), style="underline" if inner[:1] not in "@#!" else "bold blue")
         else:
             nested = {"bold": "bold", "ital": "italic", "strike": "strike"}[kind]
             out.append_text(mrkdwn(inner, nested, names))
