@@ -17,6 +17,7 @@ fleeting message, once per ``check`` run.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,8 @@ from rich.text import Text
 from slack_sdk.errors import SlackApiError
 
 from core.config import BotConfig, ConfigError, load_config
+from core.storage.backend import open_store, pending_migrations
+from core.storage.postgres import DatabaseUnavailable
 from core.settings import Settings, SettingsError, load_settings
 from whalet.envelope import EnvelopeCodec, SignatureInvalid
 from whalet.errors import AuthenticationFailed, OutcomeUnknown, RequestNotSent, WhaletError, WhaletRejected
@@ -135,6 +138,29 @@ def whalet_fix(exc: WhaletError, settings: Settings) -> str:
     return f"Whalet gave no trustworthy answer ({exc}); check WHALET_BASE_URL and try again"
 
 
+def _database(settings: Settings, report: Report) -> None:
+    """Which backend and version, and whether the schema is current (nothing is migrated here:
+    ``run`` does that; a check must not change the database under a running bot)."""
+    item = "database"
+    if settings.database_url is None and not settings.whalet_bot_db.exists():
+        report.add(Result(item, True, f"SQLite {sqlite3.sqlite_version}; {settings.whalet_bot_db} is created "
+                                      "at the first start"))
+        return
+    try:
+        store = open_store(settings.database_url, settings.whalet_bot_db, migrations=())
+    except (DatabaseUnavailable, sqlite3.Error) as exc:
+        report.add(Result(item, False, str(exc), "check WHALET_BOT_DATABASE_URL (or WHALET_BOT_DB), that the "
+                                                  "server runs and that this user may connect"))
+        return
+    try:
+        pending = pending_migrations(store)
+        where = store.describe()
+    finally:
+        store.close()
+    schema = "schema current" if not pending else f"{len(pending)} migration(s) to apply at the next start"
+    report.add(Result(item, True, f"{where}; {schema}"))
+
+
 async def _connectivity(settings: Settings, codec: EnvelopeCodec, config: BotConfig | None,
                         report: Report) -> None:
     from whalet.client import WhaletClient
@@ -223,6 +249,10 @@ def run_checks(settings: Settings | dict[str, Any] | None = None, config_path: P
     codec = _keys(loaded, report) if loaded is not None else None
     path = config_path or (loaded.whalet_bot_config if loaded is not None else Path("whalet-bot.toml"))
     config = _config(Path(path), report)
+    if loaded is not None:
+        _database(loaded, report)
+    else:
+        report.add(Result("database", None, "needs valid settings"))
     if loaded is None:
         report.add(Result("Whalet connectivity", None, "needs valid settings"))
         report.add(Result("Slack auth.test and channels", None, "needs valid settings"))

@@ -38,13 +38,18 @@ def run(config: Optional[Path] = typer.Option(None, help="Policy file (default: 
     from bot.logs import configure_logging
     from core.settings import load_settings
     from bot.wiring import build_runtime
+    from core.storage.instance_lock import DatabaseInUse, InstanceLock
+    from core.storage.postgres import DatabaseUnavailable
 
     try:
         settings = load_settings()
         configure_logging(settings.log_level_number)
         bot_config = load_config(config or settings.whalet_bot_config)
+        lock = InstanceLock(settings.whalet_bot_db)
+        if settings.database_url is None:  # SQLite: this process alone, for as long as it runs
+            lock.acquire()
         runtime = build_runtime(settings, bot_config)
-    except (SettingsError, ConfigError) as exc:
+    except (SettingsError, ConfigError, DatabaseInUse, DatabaseUnavailable) as exc:
         fail(str(exc))
         return
     # uvicorn shuts down gracefully on SIGTERM/SIGINT (stop accepting, finish requests, run the
@@ -52,8 +57,11 @@ def run(config: Optional[Path] = typer.Option(None, help="Policy file (default: 
     # signal to the handler that was in place before it. Ours ends the process with exit code 0, so
     # a supervisor sees the clean stop it asked for rather than "killed by signal 15".
     signal.signal(signal.SIGTERM, _stopped)
-    uvicorn.run(runtime.asgi, host=settings.whalet_bot_host, port=settings.whalet_bot_port,
-                log_config=None, access_log=False, timeout_graceful_shutdown=10)
+    try:
+        uvicorn.run(runtime.asgi, host=settings.whalet_bot_host, port=settings.whalet_bot_port,
+                    log_config=None, access_log=False, timeout_graceful_shutdown=10)
+    finally:
+        lock.release()
 
 
 def _stopped(signum: int, frame: object) -> None:

@@ -31,7 +31,7 @@ from services.container import Services
 from services.slack.outbox import OutboxWorker
 from bot.slack_requests import ObservedSocketModeHandler, parse_http_body, record
 from core.settings import Settings
-from core.storage.store import Store
+from core.storage.backend import open_store
 from notifications import Notifications
 from whalet.client import WhaletClient
 from whalet.envelope import EnvelopeCodec
@@ -49,7 +49,7 @@ class Runtime:
 
 def build_services(settings: Settings, config: BotConfig, clock: Clock | None = None) -> Services:
     codec = EnvelopeCodec(settings.partner_private_key(), settings.whalet_public_key())
-    store = Store(settings.whalet_bot_db)
+    store = open_store(settings.database_url, settings.whalet_bot_db)
     metrics = Metrics()
     metrics.watch(store)
     alerts = Alerts()

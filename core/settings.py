@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     whalet_max_connections: int = Field(default=256, ge=1, le=1000)
     whalet_bot_config: Path = Path("whalet-bot.toml")
     whalet_bot_db: Path = Path("whalet-bot.db")
+    # postgresql://user:password@host:port/dbname: Postgres instead of the SQLite file, so that
+    # several replicas can share the database. Secret: the URL usually holds a password.
+    whalet_bot_database_url: SecretStr | None = None
     whalet_bot_host: str = "127.0.0.1"
     whalet_bot_port: int = Field(default=3000, ge=0, le=65535)
     whalet_bot_log_level: str = "INFO"
@@ -57,6 +60,22 @@ class Settings(BaseSettings):
         if isinstance(value, str) and not value.strip():
             return None
         return value
+
+    @field_validator("whalet_bot_database_url", mode="before")
+    @classmethod
+    def _postgres_url(cls, value: Any) -> Any:
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if isinstance(text, str) and not text.strip():
+            return None  # `WHALET_BOT_DATABASE_URL=` in .env: the SQLite file
+        if isinstance(text, str) and not text.strip().startswith(("postgresql://", "postgres://")):
+            raise ValueError("must start with postgresql:// (leave it unset to use the SQLite file WHALET_BOT_DB)")
+        return text.strip() if isinstance(text, str) else value
+
+    @property
+    def database_url(self) -> str | None:
+        """The Postgres URL, or None for the SQLite file ``whalet_bot_db``."""
+        url = self.whalet_bot_database_url
+        return None if url is None else url.get_secret_value()
 
     @field_validator("slack_api_base_url", "whalet_base_url")
     @classmethod

@@ -7,4 +7,4 @@ for _name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "WHA
               "WHALET_PARTNER_PRIVATE_KEY", "WHALET_PUBLIC_KEY", "WHALET_BASE_URL", "SLACK_API_BASE_URL"):
     os.environ.pop(_name, None)
 
-pytest_plugins = ["tests.fixtures.app", "tests.fixtures.whalet"]
+pytest_plugins = ["tests.fixtures.app", "tests.fixtures.whalet", "tests.fixtures.postgres"]

@@ -28,7 +28,10 @@ table family next to this file.
 
 from __future__ import annotations
 
-Migration = tuple[str, list[str] | str]  # statements, or one script split on complete statements
+from core.storage.dialect import PerDialect
+
+Statement = str | PerDialect  # one SQL for both engines, or (rarely: triggers) one per engine
+Migration = tuple[str, list[Statement] | str]  # statements, or one script split on complete statements
 
 MIGRATIONS: list[Migration] = [
     (
@@ -47,15 +50,38 @@ MIGRATIONS: list[Migration] = [
             """,
             "CREATE INDEX audit_log_subject ON audit_log(subject, id)",
             # Append-only at the database level: a bug or a hand-typed SQL fix cannot rewrite
-            # who approved what.
-            """
-            CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
-            BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END
-            """,
-            """
-            CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
-            BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END
-            """,
+            # who approved what. (Postgres: one PL/pgSQL function for the row triggers, and
+            # TRUNCATE refused too; the bot's role is also stripped of those rights below.)
+            PerDialect(
+                sqlite="""
+                CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+                BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END
+                """,
+                postgres="""
+                CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN RAISE EXCEPTION 'audit_log is append-only'; END $$
+                """,
+            ),
+            PerDialect(
+                sqlite="""
+                CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+                BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END
+                """,
+                postgres="""
+                CREATE TRIGGER audit_log_no_change BEFORE UPDATE OR DELETE ON audit_log
+                FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()
+                """,
+            ),
+            PerDialect(
+                sqlite=None,
+                postgres="""
+                CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
+                FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only()
+                """,
+            ),
+            # The bot needs INSERT and SELECT on the audit log, nothing else: its own role gives
+            # up the rest, so even a trigger dropped by hand does not make rows editable by it.
+            PerDialect(sqlite=None, postgres="REVOKE UPDATE, DELETE, TRUNCATE ON audit_log FROM CURRENT_USER"),
         ],
     ),
     (

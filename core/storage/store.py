@@ -35,7 +35,8 @@ from typing import Any
 
 import sqlite_utils
 
-from core.storage.migrations import MIGRATIONS, Migration
+from core.storage.dialect import SQLITE, PerDialect
+from core.storage.migrations import MIGRATIONS, Migration, Statement
 
 log = logging.getLogger("whalet_bot.store")
 
@@ -85,20 +86,31 @@ def split_statements(script: str) -> list[str]:
     return statements
 
 
-def check_migrations(migrations: Sequence[tuple[str, list[str] | str]]) -> list[tuple[str, list[str]]]:
-    """Refuse a list with a repeated name; returns each migration as its list of statements."""
+def check_migrations(migrations: Sequence[Migration], dialect: str = SQLITE) -> list[tuple[str, list[str]]]:
+    """Refuse a list with a repeated name; returns each migration as its list of statements, in
+    the spelling of ``dialect`` where a statement is written per engine (``PerDialect``)."""
     seen: set[str] = set()
     checked = []
     for name, body in migrations:
         if name in seen:
             raise RuntimeError(f"migration {name!r} is listed twice")
         seen.add(name)
-        checked.append((name, split_statements(body) if isinstance(body, str) else list(body)))
+        statements: list[Statement] = list(split_statements(body) if isinstance(body, str) else body)
+        spelled = [s.text(dialect) if isinstance(s, PerDialect) else s for s in statements]
+        checked.append((name, [s for s in spelled if s is not None]))
     return checked
 
 
 class Store:
-    """SQLite behind one lock. ``transaction()`` for writes, ``read()`` for reads."""
+    """SQLite behind one lock. ``transaction()`` for writes, ``read()`` for reads.
+
+    ``core.storage.postgres.PostgresStore`` is the same interface on Postgres; code that holds a
+    ``Store`` never asks which one it has, except through ``dialect`` and ``exclusive``."""
+
+    dialect = SQLITE
+    # One process owns a SQLite file (``whalet-bot run`` holds core.storage.instance_lock), so
+    # anything left half-done in it at start-up was left by a dead process: recover it at once.
+    exclusive = True
 
     def __init__(self, path: str | Path, migrations: Sequence[Migration] = MIGRATIONS) -> None:
         self.path = Path(path)
@@ -175,13 +187,22 @@ class Store:
                 "sqlite_version": sqlite3.sqlite_version,
             }
 
+    def describe(self) -> str:
+        """Backend, version and where, for ``whalet-bot check`` and the start-up log."""
+        return f"SQLite {sqlite3.sqlite_version} at {self.path}"
+
+    def _lock_schema(self, db: sqlite_utils.Database) -> None:
+        """Make this transaction the only one changing the schema (SQLite: BEGIN IMMEDIATE did)."""
+
     def migrate(self, migrations: Sequence[Migration] = MIGRATIONS) -> list[str]:
         """Apply pending migrations in list order; returns the names applied now."""
         with self.transaction() as db:
+            self._lock_schema(db)
             db.execute("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
         applied_now = []
-        for name, statements in check_migrations(migrations):
+        for name, statements in check_migrations(migrations, self.dialect):
             with self.transaction() as db:
+                self._lock_schema(db)
                 # Checked inside the write lock, so two processes starting together apply it once.
                 if db.execute("SELECT 1 FROM schema_migrations WHERE name = ?", [name]).fetchone():
                     continue

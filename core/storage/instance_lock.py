@@ -1,0 +1,69 @@
+"""One process per SQLite file: a second ``whalet-bot run`` on the same file refuses to start.
+
+Two processes on one SQLite file each believe they own the work in it (outbox rows in flight,
+digest runs, confirm leases), and each hands the other's half-done rows back at start-up; tried,
+that lost acknowledged notifications. So ``run`` takes an exclusive lock on a sidecar file
+(``<database>.lock``) for as long as it lives and writes who it is into it.
+
+The lock is an ``fcntl`` lock, held by the kernel for the open file: a process killed with
+``kill -9`` (or a crashed host) releases it at once, so a restart never finds a stale lock the
+way it could find a stale row or pid file. Several replicas need Postgres
+(``WHALET_BOT_DATABASE_URL``), where work is claimed row by row instead.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import socket
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO
+
+
+class DatabaseInUse(RuntimeError):
+    """Another live process holds the SQLite file; the message names it."""
+
+
+class InstanceLock:
+    """Held from ``acquire`` until ``release`` or the end of the process."""
+
+    def __init__(self, database: Path) -> None:
+        self.database = database
+        self.path = database.with_name(database.name + ".lock")
+        self._file: IO[str] | None = None
+
+    def acquire(self) -> InstanceLock:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the process's life
+        try:
+            fcntl.lockf(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.seek(0)
+            holder = handle.read()
+            handle.close()
+            raise DatabaseInUse(_refusal(self.database, holder)) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                                 "started_at": datetime.now(UTC).isoformat(timespec="seconds")}))
+        handle.flush()
+        self._file = handle
+        return self
+
+    def release(self) -> None:
+        if self._file is not None:
+            self._file.close()  # closing the file drops the lock
+            self._file = None
+
+
+def _refusal(database: Path, holder_text: str) -> str:
+    try:
+        holder = json.loads(holder_text)
+        who = f"pid {holder['pid']} on host {holder['host']}, started {holder['started_at']}"
+    except (ValueError, KeyError, TypeError):
+        who = "a process that has not written its name yet"
+    return (f"Another whalet-bot ({who}) is already running on the database {database}. One SQLite file serves "
+            "one process: stop that one first, or set WHALET_BOT_DATABASE_URL to a Postgres database to run "
+            "several replicas.")
