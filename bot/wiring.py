@@ -68,7 +68,7 @@ def build_services(settings: Settings, config: BotConfig, clock: Clock | None = 
         slack_outbox=slack_outbox,
         clock=clock or Clock(),
         metrics=metrics,
-        outbox=OutboxWorker(store, slack_outbox, config.notifications),
+        outbox=OutboxWorker(store, slack_outbox, config.notifications, settings.whalet_bot_claim_lease_seconds),
     )
     alerts.services = services
     return services

@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     # postgresql://user:password@host:port/dbname: Postgres instead of the SQLite file, so that
     # several replicas can share the database. Secret: the URL usually holds a password.
     whalet_bot_database_url: SecretStr | None = None
+    # How long a process's claim on a piece of work (an outbox delivery, a digest run) lasts
+    # before another replica may take it over, should the holder have died. Longer than any one
+    # delivery (Slack calls time out after 10 s).
+    whalet_bot_claim_lease_seconds: float = Field(default=30.0, ge=3, le=600)
     whalet_bot_host: str = "127.0.0.1"
     whalet_bot_port: int = Field(default=3000, ge=0, le=65535)
     whalet_bot_log_level: str = "INFO"

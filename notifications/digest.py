@@ -49,6 +49,7 @@ T = TypeVar("T")
 RATE_LIMIT_RETRIES = 3
 RATE_LIMIT_PAUSE_SECONDS = 2.0
 CATCH_UP_EVERY_SECONDS = 60.0
+DIGEST_LEASE_FACTOR = 4  # a digest run's lease: four claim leases (two minutes by default)
 remove_schedules = digest_schedules.remove_schedules
 
 
@@ -107,13 +108,21 @@ async def fetch(services: Services, now: datetime) -> Fetched:
     return out
 
 
+def _lease(services: Services) -> timedelta:
+    """Long enough to gather a digest (many Whalet calls, spaced out when rate limited); if a
+    replica takes over a run that was only slow, the locked ``done`` check still lets one post."""
+    return timedelta(seconds=services.settings.whalet_bot_claim_lease_seconds * DIGEST_LEASE_FACTOR)
+
+
 async def run_digest(services: Services, channel: str, key: str, run_date: str) -> str:
     """Run one digest unless it already ran: returns "posted", "skipped" or "running"."""
     if not services.in_flight.claim(("digest", key, run_date)):
         return "running"
     try:
         with services.store.transaction() as db:
-            run_id = digests.claim_run(db, key, run_date, channel, iso(services.clock.now()))
+            run_id = digests.claim_run(db, key, run_date, channel, iso(services.clock.now()), owner=services.holder,
+                                       lease_until=iso(services.clock.now() + _lease(services)),
+                                       take_over_live=services.store.exclusive)
         if run_id is None:
             return "skipped"
         fault_point("digest.claimed")  # the run is claimed ('running'), its post not yet enqueued

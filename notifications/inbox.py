@@ -18,6 +18,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from core.clock import iso
+from core.storage.dialect import row_lock
 from whalet.envelope import dumps_compact, loads_exact
 
 # The field(s) naming the business object of each notification (first present wins).
@@ -93,9 +94,11 @@ def pending_ids(db: Database, limit: int, max_attempts: int) -> list[int]:
 
 
 def claim(db: Database, row_id: int) -> InboxRow | None:
-    """The row if it is still unprocessed (read inside the transaction that will process it)."""
-    row = db.execute("""SELECT id, request_no, api_code, body, received_at, correlation_id, attempts FROM inbox
-                        WHERE id = ? AND processed_at IS NULL""", [row_id]).fetchone()
+    """The row if it is still unprocessed, read inside the transaction that will process it and
+    locked by it (Postgres: ``FOR UPDATE SKIP LOCKED``): a replica relaying the same row at the
+    same moment gets None, and once this commits the row is processed for everyone."""
+    row = db.execute(f"""SELECT id, request_no, api_code, body, received_at, correlation_id, attempts FROM inbox
+                         WHERE id = ? AND processed_at IS NULL{row_lock(db)}""", [row_id]).fetchone()
     if row is None:
         return None
     return InboxRow(row[0], row[1], row[2], loads_exact(row[3]), row[4], row[5], row[6])

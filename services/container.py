@@ -17,6 +17,7 @@ from core.config import BotConfig
 from core.inflight import InFlight
 from core.metrics import Metrics
 from core.settings import Settings
+from core.storage.claims import new_holder
 from core.storage.store import Store
 from core.supervisor import Supervisor
 from services.slack.outbox import OutboxWorker
@@ -41,6 +42,8 @@ class Services:
     responder: Responder = field(default_factory=Responder)  # answers to response_urls, one pooled session
     scheduler: AsyncIOScheduler | None = None  # created by the process's lifespan, inside its event loop
     in_flight: InFlight = field(default_factory=InFlight)  # e.g. a digest being gathered right now
+    # This process's name on the work it claims in the database (digest runs); unique per start.
+    holder: str = field(default_factory=lambda: new_holder("bot"))
     extras: dict[str, Any] = field(default_factory=dict)  # the approvals' role cache and start time, until they move
 
     def wake_outbox(self) -> None:

@@ -6,6 +6,8 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from core.storage.dialect import row_lock
+
 
 def runs_by_state(db: Database) -> list[tuple[str, int]]:
     """Digest runs by 'running' / 'done' (a run is done once it has a finish time)."""
@@ -44,20 +46,36 @@ def forget_known(db: Database, schedule_key: str) -> None:
     db.execute("DELETE FROM digest_known WHERE schedule_key = ?", [schedule_key])
 
 
-def claim_run(db: Database, schedule_key: str, run_date: str, channel: str, now: str) -> int | None:
-    """The run's id if it must run now (new, or crashed half-way); None when it is done."""
+def claim_run(db: Database, schedule_key: str, run_date: str, channel: str, now: str, *, owner: str,
+              lease_until: str, take_over_live: bool) -> int | None:
+    """The run's id if this process must run it now: new, or left ``running`` by a holder that is
+    gone (its lease ran out, or ``take_over_live``: the only process on a SQLite file, so any other
+    holder died). None when it is done or another live replica is gathering it.
+
+    The (schedule_key, run_date) row is unique, so however many replicas the scheduler fires at
+    once, one INSERT creates it; the take-over is a compare-and-set on (owner, lease_until)."""
     db.execute("""INSERT OR IGNORE INTO digest_runs (schedule_key, run_date, channel, state, attempts, started_at)
                   VALUES (?, ?, ?, 'running', 0, ?)""", [schedule_key, run_date, channel, now])
-    row = db.execute("SELECT id, state FROM digest_runs WHERE schedule_key = ? AND run_date = ?",
+    row = db.execute("SELECT id, state, owner, lease_until FROM digest_runs WHERE schedule_key = ? AND run_date = ?",
                      [schedule_key, run_date]).fetchone()
-    if row[1] == "done":
+    run_id, state, holder, held_until = row
+    if state == "done":
         return None
-    db.execute("UPDATE digest_runs SET attempts = attempts + 1, started_at = ? WHERE id = ?", [now, row[0]])
-    return int(row[0])
+    if holder is not None and holder != owner and not take_over_live and (held_until or "") >= now:
+        return None
+    taken = db.execute("""UPDATE digest_runs SET attempts = attempts + 1, started_at = ?, owner = ?, lease_until = ?
+                          WHERE id = ? AND state = 'running' AND COALESCE(owner, '') = ?
+                          AND COALESCE(lease_until, '') = ?""",
+                       [now, owner, lease_until, run_id, holder or "", held_until or ""]).rowcount
+    return int(run_id) if taken == 1 else None
 
 
 def run_is_done(db: Database, run_id: int) -> bool:
-    return str(db.execute("SELECT state FROM digest_runs WHERE id = ?", [run_id]).fetchone()[0]) == "done"
+    """Read with the row locked (Postgres: FOR UPDATE, waiting), so of two replicas finishing the
+    same run the second sees the first's ``done`` and posts nothing."""
+    state = db.execute(f"SELECT state FROM digest_runs WHERE id = ?{row_lock(db, skip_locked=False)}",
+                       [run_id]).fetchone()[0]
+    return str(state) == "done"
 
 
 def finish_run(db: Database, run_id: int, finished_at: str, outbox_id: int) -> None:

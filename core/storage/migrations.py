@@ -24,6 +24,8 @@ table family next to this file.
   a fire time from before the schedule existed (a fresh install at 09:30 does not post "09:00").
 - ``balance_snapshots``: balances as each digest saw them, for "change since the last digest".
 - ``outbox``/``message_refs``/``channel_health``: the durable outbox (services.slack.outbox).
+- ``outbox_lanes``: per channel, which process is delivering there now (lease) and the shared
+  pace, so replicas on one Postgres database never post in one channel at once nor too fast.
 """
 
 from __future__ import annotations
@@ -271,6 +273,26 @@ MIGRATIONS: list[Migration] = [
             """CREATE TABLE IF NOT EXISTS channel_health (
                 channel TEXT PRIMARY KEY, last_error TEXT, last_error_at TEXT, last_ok_at TEXT
             )""",
+        ],
+    ),
+    (
+        # Several processes on one database (Postgres replicas): who holds a piece of work and
+        # until when. An outbox row being delivered and its channel's lane (one delivery per
+        # channel at a time, and the channel's pace, shared by every replica); a digest run
+        # being gathered. A holder that dies is taken over once its lease has run out.
+        "0400_replicas_claims",
+        [
+            "ALTER TABLE outbox ADD COLUMN claimed_by TEXT",
+            "ALTER TABLE outbox ADD COLUMN lease_until TEXT",
+            """CREATE TABLE outbox_lanes (
+                channel TEXT PRIMARY KEY,
+                holder TEXT,
+                lease_until TEXT,
+                pace_at TEXT,
+                blocked_until TEXT
+            )""",
+            "ALTER TABLE digest_runs ADD COLUMN owner TEXT",
+            "ALTER TABLE digest_runs ADD COLUMN lease_until TEXT",
         ],
     ),
 ]

@@ -11,16 +11,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlite_utils import Database
+
+from core.storage.dialect import row_lock
 
 Ref = tuple[str, str]  # (ref kind, ref id), e.g. ("approval", "A1B2")
 
 
 PENDING, SENDING, DONE, PARKED, SUPERSEDED, FOLDED = "pending", "sending", "done", "parked", "superseded", "folded"
 OPEN_STATES = (PENDING, SENDING)
+LANE_BUSY_RETRY_SECONDS = 0.2  # another replica is delivering in this channel right now
 
 
 def _ref_key(ref: Ref | None) -> str | None:
@@ -120,9 +124,25 @@ def unreachable_channels(db: Database) -> dict[str, str]:
 # --- the worker's side -------------------------------------------------------------------------
 
 
-def hand_back_inflight(db: Database) -> int:
-    """Rows left ``sending`` (a stop or a crash mid-post) go back to pending, checked first."""
-    return int(db.execute("UPDATE outbox SET state = 'pending', check_first = 1 WHERE state = 'sending'").rowcount)
+def hand_back_inflight(db: Database, *, owner: str | None = None, expired_before: str | None = None) -> int:
+    """Rows left ``sending`` go back to pending, marked to check Slack first (they may have been
+    posted): every such row (``owner`` and ``expired_before`` None: the only process on the file,
+    at start-up), this owner's (at its shutdown), or those whose lease ran out (another replica
+    died holding them). Their channels' lanes are freed the same way."""
+    where, params = "state = 'sending'", []
+    if owner is not None:
+        where, params = where + " AND claimed_by = ?", [owner]
+    if expired_before is not None:
+        where, params = where + " AND (lease_until IS NULL OR lease_until < ?)", [*params, expired_before]
+    handed = int(db.execute(f"UPDATE outbox SET state = 'pending', check_first = 1, claimed_by = NULL, "
+                            f"lease_until = NULL WHERE {where}", params).rowcount)
+    lanes, lane_params = "holder IS NOT NULL", []
+    if owner is not None:
+        lanes, lane_params = lanes + " AND holder = ?", [owner]
+    if expired_before is not None:
+        lanes, lane_params = lanes + " AND (lease_until IS NULL OR lease_until < ?)", [*lane_params, expired_before]
+    db.execute(f"UPDATE outbox_lanes SET holder = NULL, lease_until = NULL WHERE {lanes}", lane_params)
+    return handed
 
 
 def due_heads(db: Database, now: str, limit: int = 500) -> list[dict[str, Any]]:
@@ -153,22 +173,89 @@ def drop_orphan_update(db: Database, outbox_id: int) -> None:
                "WHERE id = ? AND state = 'pending'", [outbox_id])
 
 
-def claim(db: Database, outbox_id: int) -> bool:
-    """pending -> sending; False if another delivery took the row first."""
-    return int(db.execute("UPDATE outbox SET state = 'sending', attempts = attempts + 1 "
-                          "WHERE id = ? AND state = 'pending'", [outbox_id]).rowcount) == 1
+@dataclass(frozen=True)
+class Claim:
+    """The row is ours to deliver (``claimed``), or not now: gone, or its channel is busy with
+    another delivery or paced (``wait`` seconds before asking again)."""
+
+    claimed: bool
+    wait: float = 0.0
+
+
+@dataclass(frozen=True)
+class Pace:
+    interval: float  # seconds between messages in one channel, on average
+    burst: int  # messages a quiet channel may take at once
+
+
+def claim(db: Database, outbox_id: int, *, channel: str, owner: str, now: datetime, lease_until: str,
+          pace: Pace) -> Claim:
+    """pending -> sending, holding the channel's lane, in the caller's transaction.
+
+    Exclusive across replicas (Postgres): the row is locked ``FOR UPDATE SKIP LOCKED`` (another
+    replica's claim of it is simply not seen), and the channel's lane row is locked while it is
+    checked and taken, so one message per channel is in flight at any time, whatever the number
+    of replicas, and the lane's pace (a shared token bucket kept as a theoretical arrival time,
+    plus a Retry-After block) holds for all of them together. A lane or row left by a dead
+    replica is taken over after its lease (``hand_back_inflight``)."""
+    row = db.execute(f"SELECT id FROM outbox WHERE id = ? AND state = 'pending'{row_lock(db)}", [outbox_id]).fetchone()
+    if row is None:
+        return Claim(False)
+    db.execute("INSERT OR IGNORE INTO outbox_lanes (channel) VALUES (?)", [channel])
+    holder, held_until, paced_at, blocked_until = db.execute(
+        f"SELECT holder, lease_until, pace_at, blocked_until FROM outbox_lanes WHERE channel = ?"
+        f"{row_lock(db, skip_locked=False)}", [channel]).fetchone()
+    now_text = _iso(now)
+    if holder is not None and holder != owner and (held_until or "") >= now_text:
+        return Claim(False, LANE_BUSY_RETRY_SECONDS)
+    arrival = max(_moment(paced_at) or now, now)
+    ready_at = max(arrival - timedelta(seconds=pace.interval * (pace.burst - 1)), _moment(blocked_until) or now)
+    if ready_at > now:
+        return Claim(False, (ready_at - now).total_seconds())
+    db.execute("UPDATE outbox_lanes SET holder = ?, lease_until = ?, pace_at = ? WHERE channel = ?",
+               [owner, lease_until, _iso(arrival + timedelta(seconds=pace.interval)), channel])
+    db.execute("UPDATE outbox SET state = 'sending', attempts = attempts + 1, claimed_by = ?, lease_until = ? "
+               "WHERE id = ?", [owner, lease_until, outbox_id])
+    return Claim(True)
+
+
+def release_lane(db: Database, channel: str, owner: str, blocked_until: str | None = None) -> None:
+    """The delivery is over: the next message of the channel may go (after ``blocked_until``,
+    Slack's Retry-After, for every replica)."""
+    if blocked_until is None:
+        db.execute("UPDATE outbox_lanes SET holder = NULL, lease_until = NULL WHERE channel = ? AND holder = ?",
+                   [channel, owner])
+    else:
+        db.execute("UPDATE outbox_lanes SET holder = NULL, lease_until = NULL, blocked_until = ? "
+                   "WHERE channel = ? AND holder = ?", [blocked_until, channel, owner])
+
+
+def still_claimed(db: Database, outbox_id: int, owner: str) -> bool:
+    """Does ``owner`` still hold the row? (False: its lease ran out and another replica took it.)"""
+    return db.execute("SELECT 1 FROM outbox WHERE id = ? AND state = 'sending' AND claimed_by = ?",
+                      [outbox_id, owner]).fetchone() is not None
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+def _moment(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
 
 
 def mark_done(db: Database, row: dict[str, Any], channel: str, ts: str, now: str) -> None:
     """The row (and what was folded into it) is done; its ref now points at the posted message."""
-    db.execute("UPDATE outbox SET state = 'done', ts = ?, sent_at = ?, last_error = NULL WHERE id = ?",
+    db.execute("UPDATE outbox SET state = 'done', ts = ?, sent_at = ?, last_error = NULL, claimed_by = NULL, "
+               "lease_until = NULL WHERE id = ?",
                [ts, now, row["id"]])
     if row["op"] == "post":
         db.execute("UPDATE outbox SET state = 'done', ts = ?, sent_at = ? WHERE folded_into = ?",
                    [ts, now, row["id"]])
         if row["ref"]:
-            db.execute("INSERT OR REPLACE INTO message_refs (ref, channel, ts, outbox_id) VALUES (?, ?, ?, ?)",
-                       [row["ref"], channel, ts, row["id"]])
+            db.execute("INSERT INTO message_refs (ref, channel, ts, outbox_id) VALUES (?, ?, ?, ?) "
+                       "ON CONFLICT (ref) DO UPDATE SET channel = excluded.channel, ts = excluded.ts, "
+                       "outbox_id = excluded.outbox_id", [row["ref"], channel, ts, row["id"]])
     db.execute("INSERT INTO channel_health (channel, last_ok_at) VALUES (?, ?) "
                "ON CONFLICT(channel) DO UPDATE SET last_ok_at = excluded.last_ok_at", [channel, now])
 
@@ -176,7 +263,7 @@ def mark_done(db: Database, row: dict[str, Any], channel: str, ts: str, now: str
 def reschedule(db: Database, outbox_id: int, *, state: str, attempts: int, next_attempt_at: str, error: str,
                check_first: int, rate_limited: bool) -> None:
     db.execute("UPDATE outbox SET state = ?, attempts = ?, next_attempt_at = ?, last_error = ?, "
-               "check_first = ?, rate_limited = rate_limited + ? WHERE id = ?",
+               "check_first = ?, rate_limited = rate_limited + ?, claimed_by = NULL, lease_until = NULL WHERE id = ?",
                [state, attempts, next_attempt_at, error, check_first, 1 if rate_limited else 0, outbox_id])
 
 

@@ -6,6 +6,14 @@ start such rows are marked ``check_first`` and the worker looks for the message 
 its metadata (``outbox_id``) before posting again, so a kill mid-post yields one message, not two.
 Transient failures back off with jitter; a row that keeps failing is parked for a person to see in
 ``/whalet status`` instead of blocking its channel forever.
+
+Several replicas on one Postgres database share the work safely: a row is claimed together with
+its channel's lane (``core.storage.outbox.claim``), so one message per channel is in flight at a
+time across all replicas and Slack's per-channel pace (and a Retry-After) is kept in the lane row
+they all read. A claim carries a lease; a replica that dies holding rows (kill -9) leaves them
+``sending`` until the lease runs out, then any replica hands them back and checks Slack first, as
+after a restart. A delivery is cut off before its lease can run out, so no two replicas ever
+deliver one row at once.
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from core.config import Notifications
 from core.faultpoints import fault_point
 from core.storage import outbox as outbox_rows
+from core.storage.claims import new_holder
 from core.storage.store import Store
 
 log = logging.getLogger("whalet_bot.outbox")
@@ -38,27 +47,13 @@ FOLD_MAX_LINES = 25
 # and a message sent a hair early costs a 429 and a Retry-After wait.
 PACE_MARGIN = 0.95
 SHUTDOWN_GRACE_SECONDS = 5.0  # posts in flight at SIGTERM get this long to finish
+# A claim's lease: longer than one delivery (a history check and a post, 10 s each at most).
+DEFAULT_LEASE_SECONDS = 30.0
+DELIVERY_SHARE_OF_LEASE = 0.8
 # Errors no retry can fix: park at once so a person looks at them.
 PERMANENT_ERRORS = frozenset({"invalid_blocks", "invalid_blocks_format", "msg_too_long", "invalid_arguments",
                               "no_text", "too_many_attachments", "invalid_auth", "account_inactive",
                               "token_revoked", "cant_update_message", "edit_window_closed"})
-
-
-class TokenBucket:
-    """About ``rate`` messages a second per channel, with short bursts, as Slack asks."""
-
-    def __init__(self, rate: float, burst: int):
-        self.rate, self.capacity = rate, float(burst)
-        self.tokens, self.stamp = float(burst), time.monotonic()
-
-    def ready_in(self) -> float:
-        now = time.monotonic()
-        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.rate
-
-    def take(self) -> None:
-        self.tokens -= 1
 
 
 def _iso(moment: datetime) -> str:
@@ -68,15 +63,19 @@ def _iso(moment: datetime) -> str:
 class OutboxWorker:
     """Runs as one supervised loop; ``wake()`` after committing rows so they go out at once."""
 
-    def __init__(self, store: Store, client: AsyncWebClient, config: Notifications):
+    def __init__(self, store: Store, client: AsyncWebClient, config: Notifications,
+                 lease_seconds: float = DEFAULT_LEASE_SECONDS):
         self.store = store
         self.client = client  # no hidden retries: the worker decides about every 429 and reset
         self.config = config
+        self.owner = new_holder("outbox")
+        self.lease_seconds = lease_seconds
+        self.pace = outbox_rows.Pace(1.0 / (float(config.pace_per_second) * PACE_MARGIN), int(config.burst))
         self._loop: asyncio.AbstractEventLoop | None = None
         self._event: asyncio.Event | None = None
-        self._buckets: dict[str, TokenBucket] = {}
-        self._blocked_until: dict[str, float] = {}
+        self._not_before: dict[str, float] = {}  # channel -> monotonic time its lane said to ask again
         self._inflight: set[str] = set()
+        self._next_takeover = 0.0
         self.counters = {"posted": 0, "updated": 0, "rate_limited": 0, "failed": 0, "parked": 0, "reconciled": 0}
 
     # --- waking ------------------------------------------------------------------------------
@@ -95,6 +94,7 @@ class OutboxWorker:
         tasks: set[asyncio.Task[None]] = set()
         try:
             while True:
+                self._take_over_expired()
                 self._fold_bursts()
                 waiting = self._dispatch(tasks)
                 try:
@@ -116,16 +116,33 @@ class OutboxWorker:
         if tasks:
             await asyncio.wait(set(tasks), timeout=1)
         with self.store.transaction() as db:
-            handed = outbox_rows.hand_back_inflight(db)
+            handed = outbox_rows.hand_back_inflight(db, owner=self.owner)
         if handed:
             log.warning("%d outbox rows were cut off mid-post at shutdown; the next start checks Slack first", handed,
                         extra={"event": "outbox_handed_back"})
 
     def _recover_inflight(self) -> None:
+        """At start: the only process on a SQLite file takes back every row left in flight; a
+        replica sharing Postgres only those whose holder's lease ran out (the others may be
+        another live replica's deliveries)."""
         with self.store.transaction() as db:
-            handed = outbox_rows.hand_back_inflight(db)
+            if self.store.exclusive:
+                handed = outbox_rows.hand_back_inflight(db)
+            else:
+                handed = outbox_rows.hand_back_inflight(db, expired_before=_iso(datetime.now(UTC)))
         if handed:
             log.warning("%d outbox rows were in flight at the last stop; checking Slack before re-posting", handed)
+
+    def _take_over_expired(self) -> None:
+        """Now and then (replicas only): rows and lanes of a replica that died, once their lease ran out."""
+        if self.store.exclusive or time.monotonic() < self._next_takeover:
+            return
+        self._next_takeover = time.monotonic() + max(1.0, self.lease_seconds / 4)
+        with self.store.transaction() as db:
+            handed = outbox_rows.hand_back_inflight(db, expired_before=_iso(datetime.now(UTC)))
+        if handed:
+            log.warning("took over %d outbox rows whose replica's lease ran out; checking Slack before re-posting",
+                        handed, extra={"event": "outbox_taken_over"})
 
     def _dispatch(self, tasks: set[asyncio.Task[None]]) -> float:
         """Start one delivery per free channel; returns how long the loop may sleep."""
@@ -142,13 +159,10 @@ class OutboxWorker:
             if channel in self._inflight or channel in busy:
                 continue
             busy.add(channel)  # keep per-channel order: only the oldest due row of a channel moves
-            blocked = self._blocked_until.get(channel, 0.0) - time.monotonic()
-            bucket = self._buckets.setdefault(channel, self._new_bucket())
-            wait = max(blocked, bucket.ready_in())
-            if wait > 0:
+            wait = self._not_before.get(channel, 0.0) - time.monotonic()
+            if wait > 0:  # the lane said "not yet" (pace, Retry-After, another replica posting there)
                 sleep = min(sleep, wait)
                 continue
-            bucket.take()
             self._inflight.add(channel)
             task = asyncio.create_task(self._deliver(row, target))
             tasks.add(task)
@@ -162,10 +176,6 @@ class OutboxWorker:
             log.error("outbox delivery crashed", exc_info=task.exception())
         if self._event is not None:
             self._event.set()
-
-    def _new_bucket(self) -> TokenBucket:
-        cfg = self.config
-        return TokenBucket(float(cfg.pace_per_second) * PACE_MARGIN, int(cfg.burst))
 
     def _target(self, db: Any, row: dict[str, Any]) -> tuple[str, str | None] | None:
         """(channel, thread_ts or ts to update), or None while the message it depends on is unsent."""
@@ -189,10 +199,23 @@ class OutboxWorker:
     # --- one delivery ------------------------------------------------------------------------
 
     async def _deliver(self, row: dict[str, Any], target: tuple[str, str | None]) -> None:
+        channel = target[0]
+        now = datetime.now(UTC)
         with self.store.transaction() as db:
-            if not outbox_rows.claim(db, row["id"]):
-                return
+            claim = outbox_rows.claim(db, row["id"], channel=channel, owner=self.owner, now=now,
+                                      lease_until=_iso(now + timedelta(seconds=self.lease_seconds)), pace=self.pace)
+        if not claim.claimed:
+            if claim.wait > 0:
+                self._not_before[channel] = time.monotonic() + claim.wait
+            return
         fault_point("outbox.claimed")
+        try:
+            # Cut off well before the lease runs out: past it, another replica may take the row over.
+            await asyncio.wait_for(self._send(row, target), timeout=self.lease_seconds * DELIVERY_SHARE_OF_LEASE)
+        except TimeoutError:
+            self._failed(row, channel, 0, "network: delivery took longer than its lease allows", {})
+
+    async def _send(self, row: dict[str, Any], target: tuple[str, str | None]) -> None:
         channel, anchor_ts = target
         client = self.client
         blocks = json.loads(row["blocks"]) if row["blocks"] else None
@@ -247,6 +270,7 @@ class OutboxWorker:
         now = _iso(datetime.now(UTC))
         with self.store.transaction() as db:
             outbox_rows.mark_done(db, row, channel, ts, now)
+            outbox_rows.release_lane(db, channel, self.owner)
         log.info("slack %s delivered", row["op"], extra={"event": "outbox_delivered", "outbox_id": row["id"],
                                                           "channel": channel, "correlation_id": row["correlation_id"]})
 
@@ -255,9 +279,11 @@ class OutboxWorker:
         max_attempts = int(self.config.max_attempts)
         check_first = 1 if (status == 0 or status >= 500) and row["op"] == "post" else row["check_first"]
         attempts = int(row["attempts"]) + 1
+        blocked_until = None
         if status == 429:
             retry_after = _retry_after(headers)
-            self._blocked_until[channel] = time.monotonic() + retry_after
+            blocked_until = _iso(now + timedelta(seconds=retry_after))  # for every replica: the lane row
+            self._not_before[channel] = time.monotonic() + retry_after
             self.counters["rate_limited"] += 1
             state, delay, attempts = "pending", retry_after, attempts - 1  # pacing, not failure
         elif error in PERMANENT_ERRORS or attempts >= max_attempts:
@@ -271,6 +297,7 @@ class OutboxWorker:
             outbox_rows.reschedule(db, row["id"], state=state, attempts=attempts,
                                next_attempt_at=_iso(now + timedelta(seconds=delay)), error=error,
                                check_first=check_first, rate_limited=status == 429)
+            outbox_rows.release_lane(db, channel, self.owner, blocked_until)
             if status != 429:
                 outbox_rows.record_channel_error(db, channel, error, _iso(now))
         level = logging.ERROR if state == "parked" else logging.WARNING
