@@ -6,6 +6,7 @@ never a traceback: the people running this are finance teams' admins, not Python
 
 from __future__ import annotations
 
+import functools
 import signal
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -133,16 +134,18 @@ def manifest(
     typer.echo(text, nl=not text.endswith("\n"))
 
 
-def _add_tool_commands() -> None:
-    """Commands contributed by other installed packages (the dev kit's demo, console and local
-    stack) through the ``whalet_bot.cli`` entry point group, so this module never imports them."""
+@functools.cache
+def command_line() -> typer.Typer:
+    """The whole command line: the commands above plus those other installed packages contribute
+    through the ``whalet_bot.cli`` entry point group (the dev kit's demo and console), so this
+    module never imports them. Cached: each contribution is added once."""
     for entry in entry_points(group=TOOL_COMMANDS):
         entry.load()(app)
+    return app
 
 
 def main() -> None:
-    _add_tool_commands()
-    app(prog_name="whalet-bot")
+    command_line()(prog_name="whalet-bot")
 
 
 if __name__ == "__main__":

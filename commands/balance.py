@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from commands import args
-from commands.blocks import finish, paged, section
+from services.slack.blocks import finish, paged, section
 from commands.common import whalet_user
 from services.slack.subcommands import CommandContext, Role, UsageError, subcommand
 from whalet.models import CurrencyBalance

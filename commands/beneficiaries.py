@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from commands import args
 from services import book
-from commands.blocks import finish, paged, section
+from services.slack.blocks import finish, paged, section
 from commands.modals import (
     beneficiary_form_modal,
     beneficiary_pick_modal,
@@ -29,7 +29,7 @@ from commands.modals import (
 )
 from commands.payout import tell_user
 from services.slack.subcommands import CommandContext, Role, UsageError, subcommand
-from notifications.blocks import esc
+from services.slack.blocks import esc
 from whalet.client import new_order_no
 from whalet.errors import WhaletError, explain
 from whalet.masking import mask

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from commands.blocks import finish, section
+from services.slack.blocks import finish, section
 from services.slack.subcommands import CommandContext, Role, all_subcommands, subcommand
 
 

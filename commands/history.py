@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from commands import args
-from commands.blocks import context, finish, paged, section
+from services.slack.blocks import context, finish, paged, section
 from commands.common import whalet_user
 from services.slack.subcommands import CommandContext, Role, UsageError, subcommand
 from whalet.models import Record

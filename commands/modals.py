@@ -21,7 +21,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from commands.blocks import MAX_MODAL_BLOCKS, OPTION_TEXT, OPTION_VALUE, cut, finish, section
+from services.slack.blocks import MAX_MODAL_BLOCKS, OPTION_TEXT, OPTION_VALUE, cut, finish, section
 from services.book import BookEntry
 from whalet.masking import mask
 

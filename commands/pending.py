@@ -6,7 +6,7 @@ from core.clock import parse_iso
 from commands.approvals import repo
 from commands.approvals.cards import headline, slack_time
 from commands.approvals.states import State
-from commands.blocks import finish, paged, section
+from services.slack.blocks import finish, paged, section
 from services.slack.subcommands import CommandContext, Role, subcommand
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from commands import args
-from commands.blocks import context, finish, section
+from services.slack.blocks import context, finish, section
 from commands.common import at, countdown, whalet_user
 from services.slack.subcommands import CommandContext, Role, UsageError, subcommand
 

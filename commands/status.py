@@ -8,7 +8,7 @@ import time
 from commands.approvals import repo
 from commands.approvals.cards import slack_time
 from commands.approvals.service import is_frozen
-from commands.blocks import finish, section
+from services.slack.blocks import finish, section
 from services.slack.subcommands import CommandContext, Role, subcommand
 from core.clock import parse_iso
 from core.storage import digests, inbox, outbox

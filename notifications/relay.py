@@ -28,7 +28,7 @@ from notifications import inbox, replenish
 from notifications import render_replenish as todo_cards
 from notifications.ingest import InboxWriter
 from core.storage.outbox import enqueue_post, enqueue_update, message_ref
-from notifications.blocks import context, esc
+from services.slack.blocks import context, esc
 from notifications.render import Rendered, generic, render, with_mention
 from notifications.routing import Destination, explicit_routes, operation_name, route
 from whalet import models

@@ -16,10 +16,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from notifications.blocks import (
-    Block, context, cut, esc, fields, header, limit_blocks, mention_text,
-    money_text, section, status_icon, when_text,
-)
+from notifications.formatting import mention_text, money_text, status_icon, when_text
+from services.slack.blocks import Block, cap, context, cut, esc, fields, header, section
 from whalet import models
 from whalet.masking import mask, mask_digit_runs
 from whalet.money import Money
@@ -159,7 +157,7 @@ def generic(api_code: str, body: Any, users: Mapping[str, str], note: str = "") 
     blocks += fields(pairs) if pairs else [section("_(no content)_")]
     blocks.append(context(note or "The bot does not know this kind of notification yet, so it shows every field."))
     status = f" ({body['status']})" if isinstance(body, Mapping) and body.get("status") else ""
-    return Rendered(f"Whalet notification {api_code}{esc(status)}", limit_blocks(blocks))
+    return Rendered(f"Whalet notification {api_code}{esc(status)}", cap(blocks, what="blocks"))
 
 
 # --- dispatch --------------------------------------------------------------------------------------

@@ -19,18 +19,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from slack_sdk.models.blocks import (
-    ActionsBlock,
-    Block,
-    ButtonElement,
-    ConfirmObject,
-    PlainTextObject,
-)
-
 from core.clock import parse_iso
 from commands.approvals.states import State
-from commands.blocks import context, cut, finish, section
-from notifications.blocks import esc
+from services.slack.blocks import Block, actions, button, context, cut, esc, finish, plain, section
 from whalet.masking import mask
 from whalet.money import Money
 
@@ -156,19 +147,12 @@ def card_blocks(row: Mapping[str, Any], approvers: Sequence[tuple[str, str]], no
     return finish(blocks)
 
 
-def _buttons(row: Mapping[str, Any]) -> ActionsBlock:
+def _buttons(row: Mapping[str, Any]) -> Block:
     verb = "payout" if row["kind"] == "payout" else "payment"
-    confirm = ConfirmObject(
-        title=PlainTextObject(text=f"Approve this {verb}?"),
-        text=PlainTextObject(text=cut(headline(row, plain=True), 300)),
-        confirm=PlainTextObject(text="Approve"),
-        deny=PlainTextObject(text="Not yet"),
-    )
-    return ActionsBlock(
+    confirm = {"title": plain(f"Approve this {verb}?", 100), "text": plain(headline(row, plain=True), 300),
+               "confirm": plain("Approve", 30), "deny": plain("Not yet", 30)}
+    return actions(
+        button(f"Approve {verb}", APPROVE_ACTION, row["id"], style="primary", confirm=confirm),
+        button("Reject", REJECT_ACTION, row["id"]),
         block_id=actions_block_id(row["id"], int(row["version"]), row["fingerprint"]),
-        elements=[
-            ButtonElement(text=PlainTextObject(text=f"Approve {verb}"), action_id=APPROVE_ACTION,
-                          value=row["id"], style="primary", confirm=confirm),
-            ButtonElement(text=PlainTextObject(text="Reject"), action_id=REJECT_ACTION, value=row["id"]),
-        ],
     )

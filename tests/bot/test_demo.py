@@ -85,12 +85,12 @@ def test_interactive_mode_pauses_between_steps_and_can_stop(make_stack: Callable
 def test_cli_demo_without_a_terminal_runs_unattended_and_exits_0(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from bot.cli import app
+    from bot.cli import command_line
 
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
     try:
-        result = CliRunner().invoke(app, ["demo", "--workdir", str(tmp_path / "demo")])
+        result = CliRunner().invoke(command_line(), ["demo", "--workdir", str(tmp_path / "demo")])
     finally:  # the CLI configures process-wide logging; later tests need pytest's back
         root.handlers[:] = handlers
         root.setLevel(level)
