@@ -1,0 +1,229 @@
+"""The storage contract, on both backends: each test runs on SQLite and on a real Postgres.
+
+What every repository relies on: migrations once, a failed transaction leaves nothing, a nested
+one is a savepoint, the audit log is append-only, ``INSERT OR IGNORE`` skips a duplicate and an
+insert returns its id; and the claims that let several processes share the work (an outbox row
+and its channel's lane, a digest run, an inbox row), including the Postgres-only races between
+two stores standing for two replicas.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from core.storage import digests
+from core.storage import outbox as outbox_rows
+from core.storage.backend import open_store
+from core.storage.dialect import POSTGRES, to_postgres
+from core.storage.migrations import MIGRATIONS
+from core.storage.store import Store
+from notifications import inbox
+
+T0 = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
+PACE = outbox_rows.Pace(interval=1.0, burst=1)
+
+
+@pytest.fixture
+def store(database_url: str | None, tmp_path: Path) -> Iterator[Store]:
+    opened = open_store(database_url, tmp_path / "bot.db")
+    yield opened
+    opened.close()
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds")
+
+
+def test_every_migration_applied_once(store: Store, database_url: str | None, tmp_path: Path) -> None:
+    assert store.applied_migrations() == sorted(name for name, _ in MIGRATIONS)
+    again = open_store(database_url, tmp_path / "bot.db")
+    try:
+        assert again.migrate() == []
+    finally:
+        again.close()
+
+
+def test_a_failed_transaction_leaves_nothing_and_a_nested_one_is_a_savepoint(store: Store) -> None:
+    with pytest.raises(ZeroDivisionError):
+        with store.transaction() as db:
+            store.set_flag(db, "frozen", "yes")
+            store.audit(db, "U1", "test", "x:1")
+            raise ZeroDivisionError
+    assert store.get_flag("frozen") is None
+    with store.transaction() as db:
+        store.set_flag(db, "kept", "1")
+        with pytest.raises(KeyError):
+            with store.transaction() as inner:
+                store.set_flag(inner, "undone", "1")
+                raise KeyError("inner")
+    assert store.get_flag("kept") == "1" and store.get_flag("undone") is None
+    with store.read() as db:
+        assert db.execute("SELECT COUNT(*) FROM audit_log").fetchone()[0] == 0
+
+
+def test_the_audit_log_is_append_only(store: Store) -> None:
+    with store.transaction() as db:
+        first = store.audit(db, "U1", "approve", "approval:A1")
+        second = store.audit(db, "U2", "approve", "approval:A1")
+    assert second == first + 1
+    for statement in ("UPDATE audit_log SET actor = 'U9'", "DELETE FROM audit_log"):
+        with pytest.raises(Exception, match="append-only|permission denied"):
+            with store.transaction() as db:
+                db.execute(statement)
+    with store.read() as db:
+        assert [row[0] for row in db.execute("SELECT actor FROM audit_log ORDER BY id")] == ["U1", "U2"]
+
+
+def test_insert_or_ignore_skips_a_duplicate(store: Store) -> None:
+    with store.transaction() as db:
+        assert db.execute("INSERT OR IGNORE INTO kv (key, value) VALUES (?, ?)", ["k", "50%"]).rowcount == 1
+        assert db.execute("INSERT OR IGNORE INTO kv (key, value) VALUES (?, ?)", ["k", "other"]).rowcount == 0
+    assert store.get_flag("k") == "50%"
+
+
+def test_a_notification_is_stored_once_whoever_receives_it(store: Store) -> None:
+    head = {"apiCode": "collectionReceivedNotify", "requestNo": "WN1", "partnerId": "P1"}
+    body = {"collectionId": "C1", "amount": "10.00", "currency": "USD"}
+    with store.transaction() as db:
+        first = inbox.store(db, head, body, "collectionReceivedNotify", T0)
+        again = inbox.store(db, head, body, "collectionReceivedNotify", T0)
+    assert first.new and not again.new
+
+
+def _queue(store: Store, channel: str = "C1", count: int = 1) -> list[int]:
+    with store.transaction() as db:
+        return [outbox_rows.enqueue_post(db, channel=channel, text=f"m{n}") for n in range(count)]
+
+
+def test_one_delivery_per_channel_at_a_time_and_the_pace_is_shared(store: Store) -> None:
+    first, second = _queue(store, count=2)
+    lease = iso(T0 + timedelta(seconds=30))
+    with store.transaction() as db:
+        assert outbox_rows.claim(db, first, channel="C1", owner="a", now=T0, lease_until=lease, pace=PACE).claimed
+        busy = outbox_rows.claim(db, second, channel="C1", owner="b", now=T0, lease_until=lease, pace=PACE)
+    assert not busy.claimed and busy.wait > 0  # replica b waits: a is posting in C1
+    with store.transaction() as db:
+        outbox_rows.release_lane(db, "C1", "a")
+        paced = outbox_rows.claim(db, second, channel="C1", owner="b", now=T0, lease_until=lease, pace=PACE)
+        assert not paced.claimed and paced.wait == pytest.approx(1.0)  # one a second, whoever posts
+        assert outbox_rows.claim(db, second, channel="C1", owner="b", now=T0 + timedelta(seconds=1),
+                                 lease_until=lease, pace=PACE).claimed
+
+
+def test_a_dead_holders_rows_are_taken_over_only_after_its_lease(store: Store) -> None:
+    [row] = _queue(store)
+    with store.transaction() as db:
+        outbox_rows.claim(db, row, channel="C1", owner="dead", now=T0, lease_until=iso(T0 + timedelta(seconds=30)),
+                          pace=PACE)
+        assert outbox_rows.hand_back_inflight(db, expired_before=iso(T0 + timedelta(seconds=10))) == 0
+        assert outbox_rows.hand_back_inflight(db, expired_before=iso(T0 + timedelta(seconds=31))) == 1
+        state, check_first = db.execute("SELECT state, check_first FROM outbox WHERE id = ?", [row]).fetchone()
+    assert (state, check_first) == ("pending", 1)  # the next holder looks in Slack before posting again
+    with store.transaction() as db:  # and the lane is free again
+        assert outbox_rows.claim(db, row, channel="C1", owner="b", now=T0 + timedelta(seconds=31),
+                                 lease_until=iso(T0 + timedelta(seconds=61)), pace=PACE).claimed
+
+
+def test_a_digest_run_is_claimed_once_and_taken_over_after_its_lease(store: Store) -> None:
+    def claim(owner: str, now: datetime) -> int | None:
+        with store.transaction() as db:
+            return digests.claim_run(db, "daily", "2026-12-02", "C1", iso(now), owner=owner,
+                                     lease_until=iso(now + timedelta(minutes=2)), take_over_live=False)
+
+    run = claim("a", T0)
+    assert run is not None
+    assert claim("b", T0 + timedelta(minutes=1)) is None  # a is gathering it
+    assert claim("b", T0 + timedelta(minutes=3)) == run  # a died: its lease ran out
+    with store.transaction() as db:
+        digests.finish_run(db, run, iso(T0), outbox_id=1)
+    assert claim("a", T0 + timedelta(minutes=10)) is None  # done: nobody posts it again
+
+
+# --- Postgres only: two stores are two replicas ---------------------------------------------
+
+@pytest.fixture
+def replicas(database_url: str | None, tmp_path: Path) -> Iterator[tuple[Store, Store]]:
+    if database_url is None:
+        pytest.skip("one process per SQLite file: races between replicas exist on Postgres only")
+    a, b = open_store(database_url, tmp_path / "unused"), open_store(database_url, tmp_path / "unused")
+    yield a, b
+    a.close()
+    b.close()
+
+
+def test_a_row_being_relayed_is_invisible_to_the_other_replica(replicas: tuple[Store, Store]) -> None:
+    a, b = replicas
+    head = {"apiCode": "collectionReceivedNotify", "requestNo": "WN7", "partnerId": "P1"}
+    with a.transaction() as db:
+        inbox.store(db, head, {"collectionId": "C7"}, "collectionReceivedNotify", T0)
+    with a.transaction() as db_a:
+        [row_id] = inbox.pending_ids(db_a, 10, 3)
+        assert inbox.claim(db_a, row_id) is not None
+        with b.transaction() as db_b:
+            assert inbox.claim(db_b, row_id) is None  # SKIP LOCKED: not seen, not waited for
+        inbox.mark_processed(db_a, row_id, "relayed", T0)
+    with b.transaction() as db_b:
+        assert inbox.claim(db_b, row_id) is None  # and once committed it is done for everyone
+
+
+def test_racing_replicas_claim_each_outbox_row_once(replicas: tuple[Store, Store]) -> None:
+    a, b = replicas
+    rows = _queue(a, count=1) + _queue(a, channel="C2", count=1) + _queue(a, channel="C3", count=1)
+    wins: list[tuple[str, int]] = []
+    start = threading.Barrier(2)
+
+    def run(store: Store, name: str) -> None:
+        start.wait()
+        for row in rows:
+            channel = {rows[0]: "C1", rows[1]: "C2", rows[2]: "C3"}[row]
+            with store.transaction() as db:
+                if outbox_rows.claim(db, row, channel=channel, owner=name, now=T0,
+                                     lease_until=iso(T0 + timedelta(seconds=30)), pace=PACE).claimed:
+                    wins.append((name, row))
+
+    threads = [threading.Thread(target=run, args=(store, name)) for store, name in ((a, "a"), (b, "b"))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert sorted(row for _, row in wins) == sorted(rows)
+
+
+def test_digest_finishers_see_each_other(replicas: tuple[Store, Store]) -> None:
+    """Two replicas that both gathered a run (one took it over from a slow one): the locked
+    ``done`` check lets exactly one of them post."""
+    a, b = replicas
+    with a.transaction() as db:
+        run = digests.claim_run(db, "daily", "d", "C1", iso(T0), owner="a", lease_until=iso(T0), take_over_live=False)
+    assert run is not None
+    with a.transaction() as db_a:
+        assert not digests.run_is_done(db_a, run)
+        digests.finish_run(db_a, run, iso(T0), outbox_id=1)
+        finished = threading.Event()
+
+        def other() -> None:
+            with b.transaction() as db_b:
+                if digests.run_is_done(db_b, run):
+                    finished.set()
+
+        waiter = threading.Thread(target=other)
+        waiter.start()
+        waiter.join(0.3)
+        assert waiter.is_alive()  # b waits for a's transaction instead of reading a stale 'running'
+    waiter.join(10)
+    assert finished.is_set()
+
+
+def test_sql_is_translated_outside_quotes_only() -> None:
+    sql = "SELECT '?', \"%\" FROM t WHERE a = ? AND b LIKE '50%' AND c = ?"
+    assert to_postgres(sql, has_params=True) == "SELECT '?', \"%%\" FROM t WHERE a = %s AND b LIKE '50%%' AND c = %s"
+    assert to_postgres("INSERT OR IGNORE INTO t (a) VALUES (?)", has_params=True) == \
+        "INSERT INTO t (a) VALUES (%s) ON CONFLICT DO NOTHING"
+    with pytest.raises(ValueError, match="ON CONFLICT"):
+        to_postgres("INSERT OR REPLACE INTO t (a) VALUES (?)", has_params=True)
+    assert POSTGRES == "postgres"
