@@ -47,7 +47,7 @@ def load_by_order(db: Database, mer_order_no: str) -> Row | None:
 
 def approvers(db: Database, request_id: str) -> list[tuple[str, str]]:
     return [(r[0], r[1]) for r in db.execute(
-        "SELECT approver, at FROM approvals WHERE request_id = ? ORDER BY at, rowid", [request_id])]
+        "SELECT approver, at FROM approvals WHERE request_id = ? ORDER BY at, approver", [request_id])]
 
 
 def insert(db: Database, row: Row) -> None:

@@ -5,7 +5,7 @@ import json
 from tests.commands.helpers import (audit_actions, click, has_buttons, request_payout, row)
 
 
-def test_payout_one_approver_confirms_once(stack):
+def test_payout_one_approver_confirms_once(stack, database_url: str | None):
     request_id, card = request_payout(stack)
     body = json.dumps(card.blocks, ensure_ascii=False)
     assert "Pay out 1,200.50 USD to Acme Supplies Inc (••••6789)?" in body and "March invoices" in body
@@ -29,7 +29,7 @@ def test_requester_cannot_approve_own_payout(stack):
     assert stack.confirm_counts()[row(stack, request_id)["mer_order_no"]] == 0
 
 
-def test_two_approver_tier_needs_two_distinct_people(stack):
+def test_two_approver_tier_needs_two_distinct_people(stack, database_url: str | None):
     request_id, card = request_payout(stack, "payout 20000 USD to acme-us")
     first = click(stack, "U0APP1", card)
     assert "1 of 2" in first.text

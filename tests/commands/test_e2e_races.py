@@ -27,7 +27,7 @@ def fire_together(stack, clicks):
     return results
 
 
-def test_double_click_sends_one_confirm(stack):
+def test_double_click_sends_one_confirm(stack, database_url: str | None):
     request_id, card = request_payout(stack)
     before = len(stack.fake.responses())
     results = fire_together(stack, [("U0APP1", card)] * 4)
@@ -38,7 +38,7 @@ def test_double_click_sends_one_confirm(stack):
     assert stack.confirm_counts()[row(stack, request_id)["mer_order_no"]] == 1
 
 
-def test_two_approvers_racing_on_two_approver_tier(stack):
+def test_two_approvers_racing_on_two_approver_tier(stack, database_url: str | None):
     request_id, card = request_payout(stack, "payout 20000 USD to acme-us")
     before = len(stack.fake.responses())
     fire_together(stack, [("U0APP1", card), ("U0APP2", card), ("U0APP1", card), ("U0APP2", card)])
@@ -82,7 +82,7 @@ def test_confirm_lost_before_whalet_applied_it_is_confirmed_once_after_lookup(st
     assert "confirm.unknown" in actions and "reconcile.confirm_again" in actions
 
 
-def test_expired_request_is_swept_and_late_click_changes_nothing(make_stack):
+def test_expired_request_is_swept_and_late_click_changes_nothing(make_stack, database_url: str | None):
     # A minute ahead of the wall clock: the outbox stamps rows with the wall clock and sends them
     # when the injected clock reaches that stamp.
     clock = FrozenClock(datetime.now(UTC) + timedelta(minutes=1))

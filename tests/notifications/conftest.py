@@ -94,8 +94,10 @@ class Harness:
 
 
 def make_services(tmp: Path, keys: SandboxKeys, config_toml: str = BASE_CONFIG, clock: Clock | None = None,
-                  whalet_url: str = "http://127.0.0.1:9/api", db_name: str = "bot.db") -> Services:
+                  whalet_url: str = "http://127.0.0.1:9/api", db_name: str = "bot.db",
+                  database_url: str | None = None) -> Services:
     settings = load_settings(
+        whalet_bot_database_url=database_url,
         slack_bot_token="xoxb-test", slack_signing_secret="s" * 32, slack_api_base_url="http://127.0.0.1:9/api/",
         whalet_base_url=whalet_url, whalet_partner_id=PARTNER_ID,
         whalet_partner_private_key=str(keys.partner_private), whalet_public_key_source=str(keys.whalet_public),
@@ -109,13 +111,25 @@ def frozen() -> FrozenClock:
 
 
 @pytest.fixture
-def harness_factory(tmp_path: Path, sandbox_keys: SandboxKeys) -> Iterator[Callable[..., Harness]]:
+def harness_factory(tmp_path: Path, sandbox_keys: SandboxKeys,
+                    request: pytest.FixtureRequest) -> Iterator[Callable[..., Harness]]:
+    """A test that also asks for ``database_url`` runs on both backends: each ``db_name`` is
+    then its own Postgres database (the same name again: the same database, as after a restart)."""
     servers: list[ThreadedServer] = []
     built: list[Services] = []
+    on_postgres = "database_url" in request.fixturenames and request.getfixturevalue("database_url") is not None
+    databases: dict[str, str] = {}
+
+    def database(db_name: str) -> str | None:
+        if not on_postgres:
+            return None
+        if db_name not in databases:
+            databases[db_name] = request.getfixturevalue("postgres_cluster").new_database()
+        return databases[db_name]
 
     def make(config_toml: str = BASE_CONFIG, clock: Clock | None = None, whalet_url: str = "http://127.0.0.1:9/api",
              db_name: str = "bot.db") -> Harness:
-        services = make_services(tmp_path, sandbox_keys, config_toml, clock, whalet_url, db_name)
+        services = make_services(tmp_path, sandbox_keys, config_toml, clock, whalet_url, db_name, database(db_name))
         built.append(services)
         server = ThreadedServer(Starlette(routes=Notifications(services).routes())).start()
         servers.append(server)

@@ -104,7 +104,7 @@ async def test_digest_content_balances_changes_movement_pending_todos_and_reconc
     assert "Collections, last 24 h:* none" in shown
 
 
-async def test_a_day_runs_once_and_a_crashed_run_is_redone_once(make: Callable[..., Harness]) -> None:
+async def test_a_day_runs_once_and_a_crashed_run_is_redone_once(make: Callable[..., Harness], database_url: str | None) -> None:
     h = make()
     key = schedule_key(NINE)
     assert await digest.run_digest(h.services, "C0FINANCE", key, "2024-05-01") == "posted"
@@ -121,7 +121,7 @@ async def test_a_day_runs_once_and_a_crashed_run_is_redone_once(make: Callable[.
 
 
 async def test_missed_run_within_grace_runs_once_across_restarts(make: Callable[..., Harness],
-                                                                 clock: FrozenClock) -> None:
+                                                                 clock: FrozenClock, database_url: str | None) -> None:
     clock.advance(timedelta(minutes=-40))  # 08:50 Shanghai: the bot runs and knows the 09:00 schedule
     digest.schedule_digests(make().services)
     clock.advance(timedelta(minutes=40))  # 09:30: it was down at 09:00 and starts again now

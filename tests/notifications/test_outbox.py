@@ -31,7 +31,7 @@ def _wait_state(stack: LocalStack, row_id: int, state: str, timeout: float = 10.
     raise AssertionError(f"outbox row {row_id} is {_row(stack, row_id)}")
 
 
-def test_post_thread_reply_and_update_follow_refs(stack: LocalStack) -> None:
+def test_post_thread_reply_and_update_follow_refs(stack: LocalStack, database_url: str | None) -> None:
     parent = _enqueue(stack, channel="C0OUT", text="card v1", ref=("approval", "R1"))
     reply = _enqueue(stack, channel="C0OUT", text="result in thread", thread_ref=("approval", "R1"))
     posted = _wait_state(stack, parent, "done")
@@ -59,7 +59,7 @@ def test_update_before_post_rewrites_the_queued_post(stack: LocalStack) -> None:
     assert not stack.fake.calls("chat.update")
 
 
-def test_429_then_503_then_success_delivers_exactly_once(stack: LocalStack) -> None:
+def test_429_then_503_then_success_delivers_exactly_once(stack: LocalStack, database_url: str | None) -> None:
     stack.fake.script("chat.postMessage", [("ratelimited", 1), ("status", 503)])
     row_id = _enqueue(stack, channel="C0RETRY", text="eventually")
     row = _wait_state(stack, row_id, "done", timeout=15)
@@ -100,7 +100,7 @@ def test_burst_of_collections_is_folded_into_one_summary(stack: LocalStack) -> N
     assert len(stack.fake.messages("C0FOLD")) == 2
 
 
-def test_row_in_flight_at_a_crash_is_found_by_metadata_not_posted_again(stack: LocalStack) -> None:
+def test_row_in_flight_at_a_crash_is_found_by_metadata_not_posted_again(stack: LocalStack, database_url: str | None) -> None:
     """Simulates a kill after Slack accepted the post but before the row was marked done."""
     services = stack.services
     with services.store.transaction() as db:

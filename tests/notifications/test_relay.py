@@ -31,7 +31,7 @@ def shown(h: Harness, ref: str) -> str:
     return str(row["text"]) + str(row["blocks"])
 
 
-async def test_collection_goes_to_its_route_as_a_foldable_collection(harness: Harness) -> None:
+async def test_collection_goes_to_its_route_as_a_foldable_collection(harness: Harness, database_url: str | None) -> None:
     assert harness.send("collectionReceivedNotify", COLLECTION).status_code == 200
     assert await harness.relay() == 1
     [post] = posts(harness)
@@ -94,7 +94,7 @@ PAYOUT = {"userId": "U10001", "payoutId": "PO1", "merOrderNo": "P0001", "status"
           "finishTime": "2024-05-01 09:40:00"}
 
 
-async def test_payout_result_goes_into_the_approval_cards_thread_and_settles_the_request(harness: Harness) -> None:
+async def test_payout_result_goes_into_the_approval_cards_thread_and_settles_the_request(harness: Harness, database_url: str | None) -> None:
     _approval(harness)
     harness.send("payoutResultNotify", PAYOUT)
     await harness.relay()

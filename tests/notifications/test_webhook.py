@@ -39,7 +39,7 @@ def test_valid_notification_is_stored_then_acked_with_a_signed_success(harness: 
     assert body["amount"]["amount"] == Decimal("1200.50") and isinstance(body["amount"]["amount"], Decimal)
 
 
-def test_same_request_no_and_same_event_under_new_request_no_are_acked_once_stored(harness: Harness) -> None:
+def test_same_request_no_and_same_event_under_new_request_no_are_acked_once_stored(harness: Harness, database_url: str | None) -> None:
     first = harness.envelope("collectionReceivedNotify", COLLECTION, request_no="WN1")
     assert harness.post(first).status_code == 200
     assert harness.post(first).status_code == 200  # Whalet's retry: same bytes
@@ -51,7 +51,7 @@ def test_same_request_no_and_same_event_under_new_request_no_are_acked_once_stor
     assert [r["request_no"] for r in inbox_rows(harness)] == ["WN1", "WN3"]
 
 
-async def test_twenty_copies_from_eight_senders_give_one_row_and_one_post(harness: Harness) -> None:
+async def test_twenty_copies_from_eight_senders_give_one_row_and_one_post(harness: Harness, database_url: str | None) -> None:
     message = harness.envelope("collectionReceivedNotify", COLLECTION, request_no="WNCONCURRENT")
     with ThreadPoolExecutor(max_workers=8) as pool:
         codes = list(pool.map(lambda _: harness.post(message).status_code, range(20)))
