@@ -23,7 +23,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+import psycopg
 
+from core.storage.dialect import to_postgres
 from devkit.localstack import DEMO_BOT_TOKEN, DEMO_CONFIG, DEMO_PARTNER_ID
 from devkit.serving import ThreadedServer, free_port
 from devkit.slack_standin.server import FakeSlack
@@ -87,8 +89,14 @@ class World:
 class App:
     """One ``whalet-bot run`` child process on a fixed database and port."""
 
-    def __init__(self, world: World, workdir: Path, config_toml: str = DEMO_CONFIG) -> None:
+    def __init__(self, world: World, workdir: Path, config_toml: str = DEMO_CONFIG, *,
+                 database_url: str | None = None, signing_secret: str | None = None,
+                 extra_env: dict[str, str] | None = None) -> None:
+        """``database_url``: a Postgres database instead of this app's own SQLite file (replicas
+        share one URL and one ``signing_secret``, as they share one Slack app)."""
         self.world = world
+        self.database_url = database_url
+        self.extra_env = extra_env or {}
         self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
         self.db_path = workdir / "whalet-bot.db"
@@ -97,7 +105,7 @@ class App:
         self.log_path = workdir / "app.log"
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.signing_secret = secrets.token_hex(16)
+        self.signing_secret = signing_secret or secrets.token_hex(16)
         self.slack = SlackRequests.for_fake(world.fake, self.signing_secret, self.url)
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
@@ -114,6 +122,9 @@ class App:
             "WHALET_BOT_CONFIG": str(self.config_path), "WHALET_BOT_DB": str(self.db_path),
             "WHALET_BOT_HOST": "127.0.0.1", "WHALET_BOT_PORT": str(self.port), "WHALET_BOT_LOG_LEVEL": "INFO",
         })
+        if self.database_url:
+            env["WHALET_BOT_DATABASE_URL"] = self.database_url
+        env.update(self.extra_env)
         if fault_point:
             env["WHALET_BOT_FAULT_POINT"] = fault_point
         return env
@@ -181,6 +192,10 @@ class App:
 
     # --- the app's own database, read from outside (WAL: readers never block the writer) ------
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        if self.database_url:
+            with psycopg.connect(self.database_url, autocommit=True) as pg:
+                rows = pg.execute(to_postgres(sql, has_params=bool(params)), params or None).fetchall()
+                return [tuple(row) for row in rows]
         conn = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=5)
         try:
             return list(conn.execute(sql, params).fetchall())

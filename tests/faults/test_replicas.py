@@ -1,0 +1,168 @@
+"""Two replicas on one Postgres database, one killed with SIGKILL in the middle of a burst.
+
+Two ``whalet-bot run`` processes share one Postgres database (and, as two replicas of one Slack
+app do, one signing secret). Slash commands, button clicks and Whalet webhooks go to both
+alternately; a double click lands on both at once; replica A is killed with ``kill -9`` half-way
+through the webhooks, and whatever A did not acknowledge is sent again to B, as Whalet retries.
+Afterwards, from what Slack (the stand-in) and Whalet (the sandbox) saw:
+
+- every acknowledged notification is in Slack exactly once (0 lost, 0 duplicated);
+- every approved payout was confirmed exactly once (the sandbox's ``confirmCount``), the double
+  click included, and ends confirmed;
+- the digest whose fire time both replicas found at start-up was posted once, and a third start
+  (A restarted) posts it no more.
+
+The leases are short here (claims 4 s, Whalet timeout 2 s: confirm lease 8 s) so that B takes
+over A's half-done work within seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import httpx
+
+from core.storage.backend import open_store
+from devkit.localstack import DEMO_CONFIG, DEMO_PARTNER_ID
+from tests.faults.harness import App, World, wait_until
+from tests.fixtures.postgres import Cluster
+
+COLLECT, APPROVALS, FINANCE = "C0COLLECT", "C0APPROVALS", "C0FINANCE"
+WEBHOOKS = 40
+KILL_AT = 20
+FAST = {"WHALET_BOT_CLAIM_LEASE_SECONDS": "4", "WHALET_TIMEOUT_SECONDS": "2"}
+
+
+def _config(fire: datetime) -> str:
+    text = DEMO_CONFIG.replace(
+        'schedules = [ { channel = "C0FINANCE", time = "09:00", timezone = "Asia/Shanghai" } ]',
+        f'schedules = [ {{ channel = "C0FINANCE", time = "{fire:%H:%M}", timezone = "UTC" }} ]')
+    text = text.replace("ttl_minutes = 30\n", "ttl_minutes = 30\nsweep_seconds = 1\n")
+    # Fast channels and no folding: every collection is its own message, countable one by one.
+    return text.replace('alerts_channel = "C0ALERTS"\n',
+                        'alerts_channel = "C0ALERTS"\npace_per_second = 20\nburst = 10\nfold_threshold = 10000\n')
+
+
+def _collection(n: int) -> dict[str, Any]:
+    amount = Decimal(f"{1000 + n}.{n:02d}")
+    return {"userId": "U10001", "collectionId": f"COLR{n:04d}", "virtualAccountNo": "6222020000001234",
+            "fundSource": "B2C", "currency": "USD",
+            "amount": {"amount": amount, "cent": int(amount * 100), "centFactor": 100, "currency": "USD"},
+            "payerName": "Initech", "payerAccount": "GB29NWBK60161331926819",
+            "receivedTime": "2026-12-02 09:00:00", "status": "SUCCESS"}
+
+
+def _shown(amount: Decimal) -> str:
+    return f"{amount:,.2f} USD"
+
+
+def _webhook(world: World, app: App, n: int) -> bool:
+    """One notification to one replica; True when it was acknowledged (stored)."""
+    codec = world.sandbox.keys.whalet_codec()
+    message = codec.encode_request(DEMO_PARTNER_ID, "collectionReceivedNotify", f"WNR{n:08d}", _collection(n))
+    try:
+        answer = httpx.post(app.url + "/whalet/webhook", json=message, timeout=5)
+    except httpx.HTTPError:
+        return False
+    return answer.status_code == 200
+
+
+def _request(world: World, app: App, amount: str) -> tuple[str, Any]:
+    before = len(world.fake.responses())
+    assert app.slack.command("U0REQ", f'payout {amount} USD to acme-us for "replicas"').status_code == 200
+    answer = wait_until(lambda: [r for r in world.fake.responses()[before:] if "Request `" in r.text], 20,
+                        what="the payout request's answer")[0]
+    request_id = answer.text.split("Request `")[1].split("`")[0]
+    card = wait_until(lambda: next((m for m in world.fake.messages(APPROVALS)
+                                    if not m.is_reply and request_id in json.dumps(m.blocks)), None), 20,
+                      what="the approval card")
+    return request_id, card
+
+
+def _click(app: App, card: Any) -> None:
+    try:
+        app.slack.block_action("U0APP1", card, "approval_approve")
+    except httpx.HTTPError:  # the replica was killed under the click: Slack shows an error, nothing else
+        pass
+
+
+def test_two_replicas_one_killed_lose_and_repeat_nothing(world: World, make_app, postgres_cluster: Cluster) -> None:
+    url = postgres_cluster.new_database()
+    fire = datetime.now(UTC) - timedelta(minutes=1)
+    key = f"digest:C0FINANCE:{fire:%H:%M}:UTC"
+    store = open_store(url, world.workdir / "unused.db")
+    with store.transaction() as db:  # the schedule has been known since yesterday: its fire time is due
+        db.execute("INSERT INTO digest_known (schedule_key, first_seen) VALUES (?, ?)",
+                   [key, (fire - timedelta(days=1)).isoformat(timespec="seconds")])
+    store.close()
+
+    config = _config(fire)
+    a: App = make_app(config_toml=config, database_url=url, extra_env=FAST)
+    b: App = make_app(config_toml=config, database_url=url, extra_env=FAST, signing_secret=a.signing_secret)
+    starters = [threading.Thread(target=app.start, kwargs={"point_webhook": False}) for app in (a, b)]
+    for starter in starters:  # both start together: both catch up the same digest at once
+        starter.start()
+    for starter in starters:
+        starter.join(60)
+    world.sandbox.set_webhook_url(b.url + "/whalet/webhook")  # Whalet's own results go to the survivor
+
+    # A double click that lands on both replicas at the same moment.
+    double, card = _request(world, a, "1200.50")
+    clicks = [threading.Thread(target=_click, args=(app, card)) for app in (a, b)]
+    for click in clicks:
+        click.start()
+    for click in clicks:
+        click.join(20)
+    approved = [double]
+
+    acked: dict[int, str] = {}
+    for n in range(WEBHOOKS):
+        target = (a, b)[n % 2]
+        if n == KILL_AT // 2:  # a payout requested on B and approved on A, mid-burst
+            request_id, card = _request(world, b, "310.00")
+            _click(a, card)
+            approved.append(request_id)
+        if n == KILL_AT:
+            a.process.kill()  # type: ignore[union-attr]  # kill -9, mid-burst
+            a.process.wait()  # type: ignore[union-attr]
+        if not _webhook(world, target, n):  # A is dead: Whalet retries, and B answers
+            assert _webhook(world, b, n), f"B refused notification {n}:\n{b.log()}"
+        acked[n] = _shown(_collection(n)["amount"]["amount"])
+    request_id, card = _request(world, b, "420.00")  # after the kill, on the survivor
+    _click(b, card)
+    approved.append(request_id)
+
+    def every_collection_shown() -> bool:
+        texts = [m.text for m in world.fake.messages(COLLECT)]
+        return all(any(shown in text for text in texts) for shown in acked.values())
+
+    wait_until(every_collection_shown, 60, what=f"every acknowledged collection in Slack\n{b.log()}")
+
+    def settled() -> bool:
+        states = dict(b.query("SELECT id, state FROM approval_requests"))
+        return all(states.get(r) in ("CONFIRMED", "SUCCEEDED") for r in approved)
+
+    wait_until(settled, 60, what=f"every approved payout confirmed: {b.query('SELECT id, state FROM approval_requests')}"
+                                 f"\n{b.log()}")
+    wait_until(lambda: not b.query("SELECT 1 FROM outbox WHERE state IN ('pending', 'sending')"), 30,
+               what="the outbox to drain")
+
+    texts = [m.text for m in world.fake.messages(COLLECT)]
+    for n, shown in acked.items():
+        assert sum(shown in text for text in texts) == 1, (n, shown)  # 0 lost, 0 duplicated
+    assert b.query("SELECT COUNT(*) FROM inbox WHERE api_code = 'collectionReceivedNotify'")[0][0] == WEBHOOKS
+    orders = dict(b.query("SELECT id, mer_order_no FROM approval_requests"))
+    counts = world.confirm_counts()
+    assert [counts.get(orders[r]) for r in approved] == [1] * len(approved)
+    digests = [m for m in world.fake.messages(FINANCE) if m.text.startswith("Whalet digest")]
+    assert len(digests) == 1
+
+    a.start(point_webhook=False)  # A comes back: the day's digest is done, nobody posts it again
+    wait_until(lambda: b.query("SELECT COUNT(*) FROM digest_runs WHERE state = 'done'")[0][0] == 1, 10)
+    assert b.query("SELECT run_date, state FROM digest_runs WHERE schedule_key = ?", (key,)) == \
+        [(fire.date().isoformat(), "done")]
+    assert len([m for m in world.fake.messages(FINANCE) if m.text.startswith("Whalet digest")]) == 1
