@@ -81,8 +81,10 @@ def enqueue_update(
     unsent = db.execute(
         "SELECT id FROM outbox WHERE op = 'post' AND ref = ? AND state = 'pending' ORDER BY id DESC LIMIT 1", [key]
     ).fetchone()
-    if unsent is not None:
-        db.execute("UPDATE outbox SET text = ?, blocks = ? WHERE id = ?", [text, blocks_text, unsent[0]])
+    # ``state = 'pending'`` again in the UPDATE: a replica may have claimed the post since the
+    # SELECT (Postgres, READ COMMITTED); then it is being sent with the old text and an update follows.
+    if unsent is not None and db.execute("UPDATE outbox SET text = ?, blocks = ? WHERE id = ? AND state = 'pending'",
+                                         [text, blocks_text, unsent[0]]).rowcount == 1:
         return int(unsent[0])
     db.execute(
         "UPDATE outbox SET state = 'superseded' WHERE op = 'update' AND ref = ? AND state = 'pending'", [key]
@@ -180,6 +182,7 @@ class Claim:
 
     claimed: bool
     wait: float = 0.0
+    row: dict[str, Any] | None = None  # the row as claimed: its latest text, not the one read before
 
 
 @dataclass(frozen=True)
@@ -198,8 +201,8 @@ def claim(db: Database, outbox_id: int, *, channel: str, owner: str, now: dateti
     of replicas, and the lane's pace (a shared token bucket kept as a theoretical arrival time,
     plus a Retry-After block) holds for all of them together. A lane or row left by a dead
     replica is taken over after its lease (``hand_back_inflight``)."""
-    row = db.execute(f"SELECT id FROM outbox WHERE id = ? AND state = 'pending'{row_lock(db)}", [outbox_id]).fetchone()
-    if row is None:
+    rows = list(db.query(f"SELECT * FROM outbox WHERE id = ? AND state = 'pending'{row_lock(db)}", [outbox_id]))
+    if not rows:
         return Claim(False)
     db.execute("INSERT OR IGNORE INTO outbox_lanes (channel) VALUES (?)", [channel])
     holder, held_until, paced_at, blocked_until = db.execute(
@@ -216,7 +219,7 @@ def claim(db: Database, outbox_id: int, *, channel: str, owner: str, now: dateti
                [owner, lease_until, _iso(arrival + timedelta(seconds=pace.interval)), channel])
     db.execute("UPDATE outbox SET state = 'sending', attempts = attempts + 1, claimed_by = ?, lease_until = ? "
                "WHERE id = ?", [owner, lease_until, outbox_id])
-    return Claim(True)
+    return Claim(True, row=rows[0])
 
 
 def release_lane(db: Database, channel: str, owner: str, blocked_until: str | None = None) -> None:

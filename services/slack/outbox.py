@@ -204,10 +204,11 @@ class OutboxWorker:
         with self.store.transaction() as db:
             claim = outbox_rows.claim(db, row["id"], channel=channel, owner=self.owner, now=now,
                                       lease_until=_iso(now + timedelta(seconds=self.lease_seconds)), pace=self.pace)
-        if not claim.claimed:
+        if not claim.claimed or claim.row is None:
             if claim.wait > 0:
                 self._not_before[channel] = time.monotonic() + claim.wait
             return
+        row = claim.row  # as claimed: an update that rewrote the queued post since it was listed is in it
         fault_point("outbox.claimed")
         try:
             # Cut off well before the lease runs out: past it, another replica may take the row over.
