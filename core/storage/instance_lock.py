@@ -22,6 +22,11 @@ from pathlib import Path
 from typing import IO
 
 
+# Open lock files, kept here as well as on their InstanceLock: an fcntl lock ends when its file is
+# closed, and a lock object dropped by mistake must not close it behind the process's back.
+_HELD: dict[Path, IO[str]] = {}
+
+
 class DatabaseInUse(RuntimeError):
     """Another live process holds the SQLite file; the message names it."""
 
@@ -49,11 +54,12 @@ class InstanceLock:
         handle.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
                                  "started_at": datetime.now(UTC).isoformat(timespec="seconds")}))
         handle.flush()
-        self._file = handle
+        self._file = _HELD[self.path] = handle
         return self
 
     def release(self) -> None:
         if self._file is not None:
+            _HELD.pop(self.path, None)
             self._file.close()  # closing the file drops the lock
             self._file = None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from rich.console import Console
 
 from bot.check import CHECK_TEXT, run_checks
+from core.storage.store import Store
 from devkit.localstack import DEMO_BOT_TOKEN, DEMO_CONFIG, DEMO_PARTNER_ID
 from devkit.serving import ThreadedServer
 from devkit.slack_standin.server import FakeSlack
@@ -193,3 +195,24 @@ def test_cli_check_reads_the_environment_and_sets_the_exit_code(world: World,
                                 env=env | {"SLACK_BOT_TOKEN": "xoxb-wrong"})
     assert failed.exit_code == 1
     assert "FAIL  Slack auth.test" in failed.output and "Traceback" not in failed.output
+
+
+def test_the_database_line_names_the_backend_and_its_version(world: World, database_url: str | None) -> None:
+    if database_url is None:
+        Store(world.tmp / "bot.db").close()
+        code, lines = check(world, whalet_bot_db=world.tmp / "bot.db")
+        expected = f"PASS  database: SQLite {sqlite3.sqlite_version} at {world.tmp / 'bot.db'}; schema current"
+    else:
+        code, lines = check(world, whalet_bot_database_url=database_url)
+        expected = "PASS  database: PostgreSQL 1"
+    assert code == 0, "\n".join(lines)
+    assert line(lines, "PASS  database").startswith(expected)
+    assert "schema current" in line(lines, "PASS  database")
+
+
+def test_an_unreachable_postgres_is_a_failure_with_the_fix_and_no_password(world: World) -> None:
+    code, lines = check(world, whalet_bot_database_url="postgresql://bot:hunter2@127.0.0.1:1/whalet")
+    assert code == 1
+    failed = line(lines, "FAIL  database")
+    assert "Cannot connect to PostgreSQL at 127.0.0.1:1/whalet" in failed and "hunter2" not in "\n".join(lines)
+    assert "check WHALET_BOT_DATABASE_URL" in failed
