@@ -223,3 +223,33 @@ def test_webhook_never_answers_500_to_garbage(stack: LocalStack, raw: bytes) -> 
     answer = post_webhook(stack, raw)
     assert 400 <= answer.status_code < 500, (answer.status_code, answer.text)
     assert inbox_rows(stack) == before
+
+
+# --- hostile amounts through the real Bolt app ------------------------------------------------
+
+HOSTILE_AMOUNTS = [("1" * 29, "at most 15 digits"), ("١٢٠٠", "digits 0-9"), ("１２００", "digits 0-9"),
+                   ("9" * 16, "at most 15 digits"),
+                   ("&lt;!channel&gt;", "'&lt;!channel&gt;' is not an amount")]  # a typed '<' reaches us as &lt;
+
+
+@pytest.mark.parametrize("word, needle", HOSTILE_AMOUNTS, ids=[w[:12] for w, _ in HOSTILE_AMOUNTS])
+@pytest.mark.parametrize("sub", ["payout", "pay"])
+def test_hostile_amount_is_answered_in_the_ack(stack: LocalStack, sub: str, word: str, needle: str) -> None:
+    target = "acme-us" if sub == "payout" else "U20001"
+    answer = stack.slack_requests.command("U0REQ", f"{sub} {word} USD to {target}")
+    assert answer.status_code == 200, answer.text
+    text = answer.json()["text"]
+    assert needle in text and "Usage:" in text
+    assert "<!channel>" not in text  # whatever was typed stays text
+    with stack.services.store.read() as db:
+        assert db.execute("SELECT COUNT(*) FROM approval_requests").fetchone()[0] == 0
+
+
+def test_hostile_amount_in_the_payout_form_is_a_field_error(stack: LocalStack) -> None:
+    assert stack.slack_requests.command("U0REQ", "payout").status_code == 200
+    view = stack.fake.wait_for(lambda: next((v for v in stack.fake.views("U0REQ") if v.callback_id == "payout_modal"), None))
+    for word, needle in HOSTILE_AMOUNTS[:4]:
+        answer = stack.slack_requests.view_submission("U0REQ", view.view, {
+            "beneficiary": "BEN002", "amount": word, "currency": "USD"})
+        assert answer.status_code == 200, answer.text
+        assert needle in answer.json()["errors"]["amount"]
