@@ -14,8 +14,9 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+from slack_bolt.adapter.starlette.async_handler import to_async_bolt_request, to_starlette_response
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.signature import SignatureVerifier
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -27,7 +28,7 @@ from bot.clock import Clock
 from bot.config import BotConfig
 from bot.metrics import CONTENT_TYPE, Metrics
 from bot.services import Services
-from bot.slack_requests import ObservedSocketModeHandler, parse_http_body, record
+from bot.slack_requests import ObservedSocketModeHandler, Refusal, record, screen_http_request
 from bot.settings import Settings
 from bot.store import Store
 from whalet.client import WhaletClient
@@ -78,16 +79,16 @@ def build_runtime(settings: Settings, config: BotConfig, clock: Clock | None = N
 
     services = build_services(settings, config, clock)
     bolt = build_bolt_app(services)
-    slack_handler = AsyncSlackRequestHandler(bolt)
+    verifier = SignatureVerifier(settings.slack_signing_secret.get_secret_value())
 
     async def slack_events(request: Request) -> Response:
         started = time.perf_counter()
-        parsed, problem = parse_http_body(await request.body(), request.headers.get("content-type", ""))
-        if problem:  # Bolt parses before it verifies, and answers such a body with a 500
-            log.warning("slack request refused: %s", problem, extra={"event": "slack_bad_request"})
-            return JSONResponse({"error": problem}, status_code=400)
-        response = await slack_handler.handle(request)
-        record(services, parsed, response.status_code, started, "http")
+        screened = await screen_http_request(request, verifier)
+        if isinstance(screened, Refusal):
+            log.warning("slack request refused: %s", screened.reason, extra={"event": "slack_bad_request"})
+            return JSONResponse({"error": screened.reason}, status_code=screened.status)
+        response = to_starlette_response(await bolt.async_dispatch(to_async_bolt_request(request, screened.raw)))
+        record(services, screened.parsed, response.status_code, started, "http")
         return response
 
     async def metrics(request: Request) -> Response:

@@ -89,6 +89,7 @@ WEBHOOK_CASES: list[tuple[str, Callable[[LocalStack], bytes], int]] = [
     ("over-long requestNo",
      lambda s: _edit(signed(s, "WNLONG000001"), lambda m: m["head"].update(requestNo="W" * 500)), 400),
     ("oversized body (> 1 MiB)", lambda s: b'{"head": {}, "pad": "' + b"x" * (1 << 20) + b'"}', 413),
+    ("oversized body streamed without Content-Length", lambda s: _chunks(b"[" * (64 << 10), 20), 413),
     ("tampered body (amount changed after signing)",
      lambda s: _edit(signed(s, "WNTAMPER0001"), lambda m: m["head"].update(requestNo="WNTAMPER0002")), 401),
     ("re-signed with another key", _another_key, 401),
@@ -98,6 +99,12 @@ WEBHOOK_CASES: list[tuple[str, Callable[[LocalStack], bytes], int]] = [
      lambda s: _edit(signed(s, "WNTRUNC00002"), lambda m: m["body"].update(encrypt=m["body"]["encrypt"][:-5])),
      401),  # the signature covers the ciphertext: a cut body no longer verifies
     ("wrong encoding (Latin-1 bytes)", _latin1, 400),
+    ("200,000 nested [ (under 1 MiB)", lambda s: b"[" * 200_000, 400),
+    ("200,000 nested [ inside a signed envelope",
+     lambda s: dumps_compact(signed(s, "WNDEEP000001"))[:-1].encode() + b',"x":' + b"[" * 200_000, 400),
+    ("nesting deeper than 64 that still parses",
+     lambda s: dumps_compact(signed(s, "WNDEEP000002"))[:-1].encode() + b',"x":' + b"[" * 500 + b"]" * 500 + b"}",
+     400),
 ]
 
 
@@ -133,6 +140,12 @@ def _signed_raw(stack: LocalStack, body: bytes) -> httpx.Response:
         "Content-Type": "application/x-www-form-urlencoded"})
 
 
+def _chunks(piece: bytes, count: int) -> Iterator[bytes]:
+    """A streamed (chunked) body: the server learns its size only by counting."""
+    for _ in range(count):
+        yield piece
+
+
 def _slack_cases() -> list[tuple[str, Callable[[LocalStack], httpx.Response], int]]:
     command = urlencode({"command": "/whalet", "text": "balance", "user_id": "U0REQ", "channel_id": "C0DEMO",
                          "team_id": "TDEMO", "response_url": "http://127.0.0.1:9/x", "trigger_id": "1"}).encode()
@@ -158,6 +171,18 @@ def _slack_cases() -> list[tuple[str, Callable[[LocalStack], httpx.Response], in
             b"[1]", headers={"Content-Type": "application/json"}), 400),
         ("payload is a JSON list", bad_payload("[1, 2]"), 400),
         ("payload of an unknown type", bad_payload(json.dumps({"type": "mystery", "user": {"id": "U0REQ"}})), 404),
+        ("200,000 nested [ as a signed JSON body", lambda s: s.slack_requests.post(
+            b"[" * 200_000, headers={"Content-Type": "application/json"}), 400),
+        ("200,000 nested [ as a signed payload", lambda s: s.slack_requests.post(b"payload=" + b"%5B" * 200_000), 400),
+        ("200,000 nested [ unsigned: refused before parsing", lambda s: httpx.post(
+            s.slack_requests.url, content=b"[" * 200_000, timeout=10, headers={"Content-Type": "application/json"}), 401),
+        ("signed body over 1 MiB", lambda s: s.slack_requests.post(b"text=" + b"x" * (1 << 20)), 413),
+        ("unsigned body over 1 MiB, streamed without Content-Length", lambda s: httpx.post(
+            s.slack_requests.url, content=_chunks(b"x" * (64 << 10), 20), timeout=10), 413),
+        ("timestamp that is not a number", lambda s: s.slack_requests.post(
+            command, headers={"X-Slack-Request-Timestamp": "soon"}), 401),
+        ("signature with non-ASCII bytes", lambda s: httpx.post(s.slack_requests.url, content=command, timeout=10, headers={
+            **s.slack_requests.sign(command), "X-Slack-Signature": "v0=\u00e9t\u00e9".encode("latin-1")}), 401),
     ]
 
 
@@ -253,3 +278,19 @@ def test_hostile_amount_in_the_payout_form_is_a_field_error(stack: LocalStack) -
             "beneficiary": "BEN002", "amount": word, "currency": "USD"})
         assert answer.status_code == 200, answer.text
         assert needle in answer.json()["errors"]["amount"]
+
+
+NESTING = st.builds(lambda opener, depth, closed: (opener * depth + (b"]" * depth if closed and opener == b"[" else b"")),
+                    st.sampled_from([b"[", b'{"a":', b'[{"b":']), st.integers(1, 150_000), st.booleans())
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(NESTING)
+def test_any_nesting_is_refused_with_400_at_both_doors(stack: LocalStack, raw: bytes) -> None:
+    before = inbox_rows(stack)
+    answer = post_webhook(stack, raw)
+    assert answer.status_code == 400, (answer.status_code, answer.text)
+    assert inbox_rows(stack) == before
+    for body, kind in ((raw, "application/json"), (b"payload=" + raw, "application/x-www-form-urlencoded")):
+        answer = stack.slack_requests.post(body, headers={"Content-Type": kind})
+        assert answer.status_code == 400, (answer.status_code, answer.text)
