@@ -77,6 +77,18 @@ def reminder(todo: Mapping[str, Any]) -> Rendered:
     return Rendered(text, [section(text)])
 
 
+_CHANGED = {"requiredMaterials": "the documents it asks for", "deadline": "the deadline", "reason": "the reason"}
+
+
+def changed_reply(todo: Mapping[str, Any], changed: list[str]) -> Rendered:
+    """Thread reply when Whalet re-sends a documents request with other content."""
+    names = [_CHANGED.get(name, f"`{esc(name)}`") for name in changed[:6]]
+    what = f" ({', '.join(names)})" if names else ""
+    text = (f"🔄 Whalet changed the documents request `{esc(todo['replenish_id'])}`{what}; "
+            f"the card above shows what it asks for now, due {_deadline(todo)}.")
+    return Rendered(text, [section(text)])
+
+
 def result_reply(todo: Mapping[str, Any]) -> Rendered:
     remark = f" Remark: {esc(mask_digit_runs(todo['remark']))}" if todo.get("remark") else ""
     text = f"{status_icon(todo.get('result'))} Whalet's decision on `{esc(todo['replenish_id'])}`: " \
