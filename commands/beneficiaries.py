@@ -64,8 +64,8 @@ def parse_beneficiaries(words: list[str]) -> BeneficiariesArgs:
 
 def entry_line(entry: book.BookEntry) -> str:
     origin = "" if entry.source == "config" else " _(added in Slack)_"
-    return (f"• *{entry.nickname}* — {entry.name} · {entry.country} · {entry.currency} · "
-            f"{mask(entry.account_tail)} · id `{entry.id}`{origin}")
+    return (f"• *{esc(entry.nickname)}* — {esc(entry.name)} · {entry.country} · {entry.currency} · "
+            f"{mask(entry.account_tail)} · id `{esc(entry.id)}`{origin}")
 
 
 @subcommand("beneficiaries", usage=USAGE, summary="the beneficiary book; `add` sends a new one to Whalet",

@@ -294,3 +294,16 @@ def test_any_nesting_is_refused_with_400_at_both_doors(stack: LocalStack, raw: b
     for body, kind in ((raw, "application/json"), (b"payload=" + raw, "application/x-www-form-urlencoded")):
         answer = stack.slack_requests.post(body, headers={"Content-Type": kind})
         assert answer.status_code == 400, (answer.status_code, answer.text)
+
+
+def test_a_payer_name_from_whalet_stays_text_in_history_and_in_the_notification(stack: LocalStack) -> None:
+    answer = stack.operator.post("/sandbox/collect", json={"userId": "U10001", "currency": "USD", "amount": "5.00",
+                                                           "payerName": "<!channel> <https://evil.example|Bank>"})
+    assert answer.status_code == 200, answer.text
+    before = len(stack.fake.responses())
+    assert stack.slack_requests.command("U0VIEW", "history collections --days 2").status_code == 200
+    post = stack.fake.wait_for(lambda: stack.fake.responses()[before:], timeout=10)[0]
+    shown = json.dumps(post.body, ensure_ascii=False)
+    assert "&lt;!channel&gt; &lt;https://evil.example|Bank&gt;" in shown and "<!channel>" not in shown
+    message = stack.fake.wait_for(lambda: next((m for m in stack.fake.messages("C0COLLECT") if "evil" in m.text), None))
+    assert "<!channel>" not in message.text + json.dumps(message.blocks)
