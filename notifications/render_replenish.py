@@ -66,7 +66,7 @@ def card(todo: Mapping[str, Any], users: Mapping[str, str]) -> Rendered:
         owner = f" (handled by <@{todo['owner']}>)" if todo.get("owner") else ""
         blocks.append(section(f"{status_icon(todo.get('result'))} Closed, Whalet's decision: "
                               f"*{esc(todo.get('result') or '?')}*{remark}{owner}"))
-        status = f"closed ({todo.get('result')})"
+        status = f"closed ({esc(todo.get('result'))})"
     blocks.append(context(f"Replenish request `{esc(todo['replenish_id'])}`"))
     return Rendered(f"{_title(todo)} (deadline {todo.get('deadline') or 'not given'}): {status}", blocks)
 

@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import json
 import secrets
+import socket
 import time
 from collections.abc import Callable, Iterator
 from decimal import Decimal
@@ -307,3 +308,15 @@ def test_a_payer_name_from_whalet_stays_text_in_history_and_in_the_notification(
     assert "&lt;!channel&gt; &lt;https://evil.example|Bank&gt;" in shown and "<!channel>" not in shown
     message = stack.fake.wait_for(lambda: next((m for m in stack.fake.messages("C0COLLECT") if "evil" in m.text), None))
     assert "<!channel>" not in message.text + json.dumps(message.blocks)
+
+
+@pytest.mark.parametrize("path", ["/whalet/webhook", "/slack/events"])
+def test_a_declared_length_over_1_mib_is_refused_before_reading(stack: LocalStack, path: str) -> None:
+    """Content-Length says 2 MiB and 10 bytes follow: answered at once (a server that read first
+    would wait for the rest until the client gave up). A raw socket, since HTTP clients refuse to lie."""
+    host, port = stack.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as conn:
+        conn.sendall(f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+                     f"Content-Length: {2 << 20}\r\n\r\n0123456789".encode())
+        status_line = conn.recv(4096).split(b"\r\n", 1)[0]
+    assert status_line.startswith(b"HTTP/1.1 413"), status_line
