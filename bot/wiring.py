@@ -70,6 +70,7 @@ def build_services(settings: Settings, config: BotConfig, clock: Clock | None = 
     services.outbox = OutboxWorker(services)
     metrics.attach(services)
     alerts.services = services
+    services.alerts = alerts
     return services
 
 
