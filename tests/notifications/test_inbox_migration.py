@@ -1,12 +1,16 @@
-"""Migration 0301 rebuilds the inbox (content hash instead of apiCode:id:status) without losing a row."""
+"""Dedupe by content: migration 0301 rebuilds the inbox without losing a row; the hash is canonical."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.store import Store
+from notifications.inbox import content_hash
 from notifications.schema import MIGRATIONS
 
 BEFORE_0301 = [name for name, _ in MIGRATIONS if name < "0301"]
@@ -41,3 +45,27 @@ def test_rows_stored_before_0301_survive_and_duplicates_are_then_judged_by_conte
                           correlation_id) VALUES ('WN3', 'payoutResultNotify', 'PO1', 'PENDING', 'h', '{}', 'x', 'c')""")
         assert db.execute("SELECT id FROM inbox WHERE request_no = 'WN3'").fetchone()[0] == 3
     store.close()
+
+
+LEAVES = st.none() | st.booleans() | st.integers() | st.text(max_size=8) | st.decimals(allow_nan=False, allow_infinity=False, places=2)
+BODIES = st.dictionaries(st.text(max_size=6), st.recursive(LEAVES, lambda inner: st.lists(inner, max_size=3)
+                                                           | st.dictionaries(st.text(max_size=4), inner, max_size=3),
+                                                           max_leaves=8), min_size=1, max_size=6)
+
+
+def _reordered(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _reordered(value[key]) for key in reversed(list(value))}
+    if isinstance(value, list):
+        return [_reordered(item) for item in value]
+    return value
+
+
+@settings(max_examples=200, deadline=None)
+@given(BODIES, st.data())
+def test_content_hash_ignores_key_order_and_sees_every_change(body: dict[str, Any], data: st.DataObject) -> None:
+    assert content_hash("eddReplenishNotify", body) == content_hash("eddReplenishNotify", _reordered(body))
+    assert content_hash("eddReplenishNotify", body) != content_hash("tradeReplenishNotify", body)
+    key = data.draw(st.sampled_from(sorted(body)))
+    other = data.draw(LEAVES.filter(lambda v: str(v) != str(body[key])))
+    assert content_hash("eddReplenishNotify", body) != content_hash("eddReplenishNotify", {**body, key: other})
