@@ -102,11 +102,11 @@ async def _run_command(services: Services, ack: Any, command: dict[str, Any], re
         return entry.name, "bad_input"
     except WhaletError as exc:
         log.info("/whalet %s: %s", entry.name, exc)
-        await ctx.reply(explain(exc))
+        await ctx.reply(esc(explain(exc)))  # Whalet's detail is text, not mrkdwn
         return entry.name, "whalet_error"
     except Exception as exc:
         log.exception("/whalet %s failed", entry.name)
-        await ctx.reply(explain(exc))
+        await ctx.reply(esc(explain(exc)))  # Whalet's detail is text, not mrkdwn
         return entry.name, "error"
     return entry.name, "ok"
 

@@ -9,6 +9,7 @@ from commands.approvals import repo
 from commands.approvals.service import is_frozen
 from commands.blocks import finish, section
 from commands.registry import CommandContext, Role, subcommand
+from notifications.blocks import esc
 from whalet.errors import explain
 
 PING_TIMEOUT_SECONDS = 5.0
@@ -21,7 +22,7 @@ async def whalet_line(ctx: CommandContext) -> str:
     except asyncio.TimeoutError:
         return f":red_circle: Whalet did not answer within {PING_TIMEOUT_SECONDS:.0f} s."
     except Exception as exc:  # every failure becomes a sentence here, never a traceback
-        return f":red_circle: Whalet: {explain(exc)}"
+        return f":red_circle: Whalet: {esc(explain(exc))}"
     return f":large_green_circle: Whalet answers ({(time.perf_counter() - started) * 1000:.0f} ms)."
 
 
