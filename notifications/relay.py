@@ -90,11 +90,15 @@ def update_note(job: Job) -> str | None:
     return f"🔄 Update of an earlier notification about `{esc(mask_digit_runs(business or ''))}`{what}"
 
 
-def relay_plain(job: Job) -> str:
-    rendered = render(job.operation, job.row.api_code, job.body, job.users)
+def marked_as_update(job: Job, rendered: Rendered) -> Rendered:
     note = update_note(job)
-    if note:
-        rendered = Rendered(f"{rendered.text} (update)", [*rendered.blocks, context(note)], rendered.fold_line)
+    if note is None:
+        return rendered
+    return Rendered(f"{rendered.text} (update)", [*rendered.blocks, context(note)], rendered.fold_line)
+
+
+def relay_plain(job: Job) -> str:
+    rendered = marked_as_update(job, render(job.operation, job.row.api_code, job.body, job.users))
     kind = "collection" if job.operation == "collectionReceivedNotify" else "notification"
     sent = job.post(route(job.services.config, job.row.api_code, job.body), rendered, kind=kind)
     return "relayed" if sent else "no_route"
@@ -146,7 +150,7 @@ def relay_beneficiary(job: Job) -> str:
     entry = apply_beneficiary_result(job.db, mer_beneficiary_no=typed.mer_beneficiary_no,
                                      beneficiary_id=typed.beneficiary_id, status=typed.status,
                                      fail_reason=typed.fail_reason)
-    rendered = render(job.operation, job.row.api_code, job.body, job.users)
+    rendered = marked_as_update(job, render(job.operation, job.row.api_code, job.body, job.users))
     if entry is not None:
         note = context(f"Added to the bot's book as `{esc(entry['nickname'])}` ({esc(entry['name'])}) "
                        f"by <@{entry['added_by']}>")

@@ -124,6 +124,12 @@ async def test_beneficiary_result_confirms_the_book_entry_and_tells_who_added_it
     assert harness.rows("SELECT id, status FROM beneficiary_book") == [{"id": "BEN9", "status": "SUCCESS"}]
     [post] = posts(harness)
     assert post["text"].startswith("<@U0REQ>") and "acme-uk" in post["blocks"]
+    harness.send("beneficiaryResultNotify", {"userId": "U10001", "beneficiaryId": "BEN9", "merBeneficiaryNo": "B0001",
+                                             "status": "FAILED", "failReason": "account closed"})  # Whalet changed its mind
+    await harness.relay()
+    assert harness.rows("SELECT status FROM beneficiary_book") == [{"status": "FAILED"}]
+    later = posts(harness)[-1]
+    assert "Update of an earlier notification about `BEN9`" in later["blocks"] and "`failReason`" in later["blocks"]
 
 
 async def test_replenish_to_do_lifecycle_owner_reminder_and_closure(harness: Harness, frozen: FrozenClock) -> None:
