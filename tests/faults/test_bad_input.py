@@ -57,7 +57,7 @@ def inbox_rows(stack: LocalStack) -> int:
         return int(db.execute("SELECT COUNT(*) FROM inbox").fetchone()[0])
 
 
-def post_webhook(stack: LocalStack, raw: bytes, headers: dict[str, str] | None = None) -> httpx.Response:
+def post_webhook(stack: LocalStack, raw: bytes | Iterator[bytes], headers: dict[str, str] | None = None) -> httpx.Response:
     return httpx.post(stack.url + "/whalet/webhook", content=raw, timeout=10,
                       headers=headers or {"Content-Type": "application/json"})
 
@@ -79,7 +79,7 @@ def _latin1(stack: LocalStack) -> bytes:
     return (head + '"head":{"note":"Müller",' + rest).encode("latin-1")
 
 
-WEBHOOK_CASES: list[tuple[str, Callable[[LocalStack], bytes], int]] = [
+WEBHOOK_CASES: list[tuple[str, Callable[[LocalStack], bytes | Iterator[bytes]], int]] = [
     ("not JSON", lambda s: b"this is not json", 400),
     ("JSON array", lambda s: b"[1, 2, 3]", 400),
     ("JSON string", lambda s: b'"head"', 400),
@@ -274,6 +274,7 @@ def test_hostile_amount_is_answered_in_the_ack(stack: LocalStack, sub: str, word
 def test_hostile_amount_in_the_payout_form_is_a_field_error(stack: LocalStack) -> None:
     assert stack.slack_requests.command("U0REQ", "payout").status_code == 200
     view = stack.fake.wait_for(lambda: next((v for v in stack.fake.views("U0REQ") if v.callback_id == "payout_modal"), None))
+    assert view is not None
     for word, needle in HOSTILE_AMOUNTS[:4]:
         answer = stack.slack_requests.view_submission("U0REQ", view.view, {
             "beneficiary": "BEN002", "amount": word, "currency": "USD"})
@@ -307,7 +308,7 @@ def test_a_payer_name_from_whalet_stays_text_in_history_and_in_the_notification(
     shown = json.dumps(post.body, ensure_ascii=False)
     assert "&lt;!channel&gt; &lt;https://evil.example|Bank&gt;" in shown and "<!channel>" not in shown
     message = stack.fake.wait_for(lambda: next((m for m in stack.fake.messages("C0COLLECT") if "evil" in m.text), None))
-    assert "<!channel>" not in message.text + json.dumps(message.blocks)
+    assert message is not None and "<!channel>" not in message.text + json.dumps(message.blocks)
 
 
 @pytest.mark.parametrize("path", ["/whalet/webhook", "/slack/events"])

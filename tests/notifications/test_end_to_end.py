@@ -114,6 +114,7 @@ def test_a_changed_documents_request_from_the_sandbox_updates_its_card_and_a_res
                                              and "Bank statement" in json.dumps(m.blocks)), None), timeout=TIMEOUT)
     reply = stack.fake.wait_for(lambda: next((m for m in stack.fake.messages("C0COMPLIANCE") if m.is_reply), None),
                                 timeout=TIMEOUT)
+    assert card is not None and reply is not None
     assert "changed the documents request `RPE2E01`" in reply.text and "Bank statement" in json.dumps(card.blocks)
     def count(sql: str) -> int:
         with stack.services.store.read() as db:
