@@ -26,6 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.localstack import LocalStack, start_local_stack
+from commands.modals import metadata
 from commands.tokenizer import TokenizeError, tokenize
 from whalet.envelope import (EnvelopeCodec, EnvelopeError, dumps_compact, generate_key_pair, load_private_key,
                              load_public_key)
@@ -321,3 +322,8 @@ def test_a_declared_length_over_1_mib_is_refused_before_reading(stack: LocalStac
                      f"Content-Length: {2 << 20}\r\n\r\n0123456789".encode())
         status_line = conn.recv(4096).split(b"\r\n", 1)[0]
     assert status_line.startswith(b"HTTP/1.1 413"), status_line
+
+
+@pytest.mark.parametrize("meta", ["[" * 3000, '{"a":' * 1500, "[" * 100 + "]" * 100, "not json", "[1]"])
+def test_modal_metadata_of_any_shape_reads_as_empty(meta: str) -> None:
+    assert metadata({"private_metadata": meta}) == {}
