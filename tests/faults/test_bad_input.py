@@ -68,6 +68,13 @@ def _edit(message: dict[str, Any], change: Callable[[dict[str, Any]], None]) -> 
     return dumps_compact(message).encode()
 
 
+def _nested(depth: int) -> Any:
+    value: Any = []
+    for _ in range(depth - 1):
+        value = [value]
+    return value
+
+
 def _another_key(stack: LocalStack) -> bytes:
     impostor_private, _ = generate_key_pair()
     impostor = EnvelopeCodec(load_private_key(impostor_private), load_public_key(str(stack.sandbox.keys.partner_public)))
@@ -104,6 +111,8 @@ WEBHOOK_CASES: list[tuple[str, Callable[[LocalStack], bytes | Iterator[bytes]], 
     ("200,000 nested [ (under 1 MiB)", lambda s: b"[" * 200_000, 400),
     ("200,000 nested [ inside a signed envelope",
      lambda s: dumps_compact(signed(s, "WNDEEP000001"))[:-1].encode() + b',"x":' + b"[" * 200_000, 400),
+    ("signed and encrypted business body nested 100 deep",
+     lambda s: dumps_compact(signed(s, "WNDEEP000003", {**BODY, "extra": _nested(100)})).encode(), 400),
     ("nesting deeper than 64 that still parses",
      lambda s: dumps_compact(signed(s, "WNDEEP000002"))[:-1].encode() + b',"x":' + b"[" * 500 + b"]" * 500 + b"}",
      400),
