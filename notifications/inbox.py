@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ from sqlite_utils import Database
 
 from bot.clock import iso
 from whalet.envelope import dumps_compact, loads_exact
+
+log = logging.getLogger("whalet_bot.inbox")
 
 # The field(s) naming the business object of each notification (first present wins).
 BUSINESS_ID_FIELDS: Mapping[str, tuple[str, ...]] = {
@@ -73,13 +76,19 @@ def store(db: Database, head: Mapping[str, str], body: Any, operation: str | Non
     api_code = head["apiCode"]
     status = body.get("status") if isinstance(body, Mapping) else None
     correlation_id = uuid.uuid4().hex[:16]
+    digest = content_hash(api_code, body)
     cursor = db.execute(
         """INSERT OR IGNORE INTO inbox (request_no, api_code, partner_id, business_id, status, content_hash, body,
                received_at, correlation_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
         [head["requestNo"], api_code, head.get("partnerId"), business_id(operation, body),
-         None if status is None else str(status), content_hash(api_code, body), dumps_compact(body), iso(now),
-         correlation_id])
-    return Stored(cursor.rowcount == 1, correlation_id)
+         None if status is None else str(status), digest, dumps_compact(body), iso(now), correlation_id])
+    if cursor.rowcount == 1:
+        return Stored(True, correlation_id)
+    earlier = db.execute("SELECT content_hash FROM inbox WHERE request_no = ?", [head["requestNo"]]).fetchone()
+    if earlier is not None and earlier[0] not in (None, digest):  # a retry must be the same message
+        log.warning("requestNo %s was seen before with other content; acked, the first one stands",
+                    head["requestNo"][:30], extra={"event": "webhook_request_no_conflict", "api_code": api_code})
+    return Stored(False, correlation_id)
 
 
 @dataclass(frozen=True)

@@ -175,3 +175,14 @@ def test_ack_only_after_commit_a_failing_store_means_no_ack(harness: Harness) ->
     with harness.services.store.transaction() as db:
         db.execute("DROP TRIGGER inbox_full")
     assert inbox_rows(harness) == []
+
+
+def test_a_seen_request_no_with_other_content_is_acked_kept_once_and_logged(
+        harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    assert harness.send("collectionReceivedNotify", COLLECTION, request_no="WNSAME").status_code == 200
+    with caplog.at_level("WARNING", logger="whalet_bot.inbox"):
+        changed = harness.send("collectionReceivedNotify", {**COLLECTION, "payerName": "Someone Else"}, request_no="WNSAME")
+    assert changed.status_code == 200
+    [row] = inbox_rows(harness)
+    assert "Wayne Enterprises" in row["body"]
+    assert [r.__dict__.get("event") for r in caplog.records] == ["webhook_request_no_conflict"]
