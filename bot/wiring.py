@@ -14,25 +14,26 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+from slack_bolt.adapter.starlette.async_handler import to_async_bolt_request, to_starlette_response
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.signature import SignatureVerifier
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot.alerts import Alerts
 from bot.app import Feature, build_bolt_app, build_slack_client
+from bot.slack_requests import ObservedSocketModeHandler, Refusal, record, screen_http_request
 from commands import Commands
 from core.clock import Clock
 from core.config import BotConfig
 from core.metrics import CONTENT_TYPE, Metrics
-from services.container import Services
-from services.slack.outbox import OutboxWorker
-from bot.slack_requests import ObservedSocketModeHandler, parse_http_body, record
 from core.settings import Settings
 from core.storage.backend import open_store
 from notifications import Notifications
+from services.container import Services
+from services.slack.alerts import Alerts
+from services.slack.outbox import OutboxWorker
 from whalet.client import WhaletClient
 from whalet.envelope import EnvelopeCodec
 
@@ -52,8 +53,9 @@ def build_services(settings: Settings, config: BotConfig, clock: Clock | None = 
     store = open_store(settings.database_url, settings.whalet_bot_db)
     metrics = Metrics()
     metrics.watch(store)
-    alerts = Alerts()
     slack_outbox = build_slack_client(settings, retries=False)
+    outbox = OutboxWorker(store, slack_outbox, config.notifications, settings.whalet_bot_claim_lease_seconds)
+    alerts = Alerts(store, config.notifications, metrics, outbox)
     services = Services(
         settings=settings,
         config=config,
@@ -68,9 +70,9 @@ def build_services(settings: Settings, config: BotConfig, clock: Clock | None = 
         slack_outbox=slack_outbox,
         clock=clock or Clock(),
         metrics=metrics,
-        outbox=OutboxWorker(store, slack_outbox, config.notifications, settings.whalet_bot_claim_lease_seconds),
+        outbox=outbox,
+        alerts=alerts,
     )
-    alerts.services = services
     return services
 
 
@@ -78,16 +80,16 @@ def build_runtime(settings: Settings, config: BotConfig, clock: Clock | None = N
     services = build_services(settings, config, clock)
     features: list[Feature] = [Commands(services), Notifications(services)]
     bolt = build_bolt_app(services, features)
-    slack_handler = AsyncSlackRequestHandler(bolt)
+    verifier = SignatureVerifier(settings.slack_signing_secret.get_secret_value())
 
     async def slack_events(request: Request) -> Response:
         started = time.perf_counter()
-        parsed, problem = parse_http_body(await request.body(), request.headers.get("content-type", ""))
-        if problem:  # Bolt parses before it verifies, and answers such a body with a 500
-            log.warning("slack request refused: %s", problem, extra={"event": "slack_bad_request"})
-            return JSONResponse({"error": problem}, status_code=400)
-        response = await slack_handler.handle(request)
-        record(services, parsed, response.status_code, started, "http")
+        screened = await screen_http_request(request, verifier)
+        if isinstance(screened, Refusal):
+            log.warning("slack request refused: %s", screened.reason, extra={"event": "slack_bad_request"})
+            return JSONResponse({"error": screened.reason}, status_code=screened.status)
+        response = to_starlette_response(await bolt.async_dispatch(to_async_bolt_request(request, screened.raw)))
+        record(services, screened.parsed, response.status_code, started, "http")
         return response
 
     async def metrics(request: Request) -> Response:

@@ -8,6 +8,7 @@ from commands import args
 from services.slack.blocks import context, finish, section
 from commands.common import at, countdown, whalet_user
 from services.slack.subcommands import CommandContext, Role, UsageError, subcommand
+from services.slack.blocks import esc
 
 USAGE = "rate FROM TO [--source B2C|B2B|Acquiring]"
 
@@ -39,5 +40,5 @@ async def rate_command(ctx: CommandContext, a: RateArgs) -> None:
     text = f"1 {quote.currency} = {quote.rate} {quote.to_currency}"
     await ctx.reply(text, finish([
         section(f"*{text}*"),
-        context(f"Rate id `{quote.rate_id}`", f"valid until {at(quote.expire_time)} ({countdown(quote.expire_time, now)})"),
+        context(f"Rate id `{esc(quote.rate_id)}`", f"valid until {at(quote.expire_time)} ({countdown(quote.expire_time, now)})"),
     ]))

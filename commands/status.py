@@ -12,6 +12,7 @@ from services.slack.blocks import finish, section
 from services.slack.subcommands import CommandContext, Role, subcommand
 from core.clock import parse_iso
 from core.storage import digests, inbox, outbox
+from services.slack.blocks import esc
 from whalet.errors import explain
 
 PING_TIMEOUT_SECONDS = 5.0
@@ -24,7 +25,7 @@ async def whalet_line(ctx: CommandContext) -> str:
     except asyncio.TimeoutError:
         return f":red_circle: Whalet did not answer within {PING_TIMEOUT_SECONDS:.0f} s."
     except Exception as exc:  # every failure becomes a sentence here, never a traceback
-        return f":red_circle: Whalet: {explain(exc)}"
+        return f":red_circle: Whalet: {esc(explain(exc))}"
     return f":large_green_circle: Whalet answers ({(time.perf_counter() - started) * 1000:.0f} ms)."
 
 

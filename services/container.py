@@ -20,6 +20,7 @@ from core.settings import Settings
 from core.storage.claims import new_holder
 from core.storage.store import Store
 from core.supervisor import Supervisor
+from services.slack.alerts import Alerts
 from services.slack.outbox import OutboxWorker
 from services.slack.responder import Responder
 from whalet.client import WhaletClient
@@ -37,6 +38,7 @@ class Services:
     slack_outbox: AsyncWebClient  # for the outbox: no hidden retries, the outbox decides
     metrics: Metrics
     outbox: OutboxWorker
+    alerts: Alerts  # operator alerts in Slack
     clock: Clock = field(default_factory=Clock)
     supervisor: Supervisor = field(default_factory=Supervisor)
     responder: Responder = field(default_factory=Responder)  # answers to response_urls, one pooled session

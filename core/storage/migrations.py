@@ -13,9 +13,11 @@ table family next to this file.
   ``approvals`` has one row per (request, approver), so the same person never counts twice.
 - ``beneficiary_book``: beneficiaries added through Slack.
 - ``inbox``: every verified notification, stored BEFORE Whalet gets its ack. ``request_no`` is
-  unique (Whalet retries with the same requestNo) and so is ``dedupe_key`` = apiCode:business
-  id:status (the same event re-sent under a new requestNo). ``processed_at`` stays NULL until
-  the relay turned the row into outbox rows, in the same transaction.
+  unique (Whalet retries with the same requestNo) and so is ``content_hash``, the SHA-256 of the
+  apiCode and the canonical business body (the same event re-sent under a new requestNo).
+  ``processed_at`` stays NULL until the relay turned the row into outbox rows, in the same
+  transaction. (Until 0301 the second key was apiCode:business id:status, which swallowed new
+  content for a known object; rows stored before 0301 have no content hash.)
 - ``replenish_todos``: EDD / trade documents requests as to-dos: OPEN -> TAKEN -> CLOSED.
 - ``digest_runs``: one row per (schedule, local date) so a restart neither skips nor repeats.
 - ``digest_schedules``: schedules added with `/whalet digest schedule` (the config file's live
@@ -159,6 +161,23 @@ MIGRATIONS: list[Migration] = [
         ],
     ),
     (
+        # Ownership of a confirm by lease (who sends, until when), the bounded reconciliation's
+        # counters, the fee's own currency, and approvals that stopped counting (role revoked).
+        "0101_commands_approvals_lease",
+        [
+            "ALTER TABLE approval_requests ADD COLUMN lease_owner TEXT",
+            "ALTER TABLE approval_requests ADD COLUMN lease_until TEXT",
+            "ALTER TABLE approval_requests ADD COLUMN confirm_attempts INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE approval_requests ADD COLUMN checked_attempt INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE approval_requests ADD COLUMN lookups INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE approval_requests ADD COLUMN whalet_calls INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE approval_requests ADD COLUMN next_attempt_at TEXT",
+            "ALTER TABLE approval_requests ADD COLUMN fee_currency TEXT",
+            "ALTER TABLE approvals ADD COLUMN revoked_at TEXT",
+            "UPDATE approval_requests SET fee_currency = currency WHERE fee IS NOT NULL",
+        ],
+    ),
+    (
         "0300_notifications_0001",
         [
             """CREATE TABLE inbox (
@@ -273,6 +292,38 @@ MIGRATIONS: list[Migration] = [
             """CREATE TABLE IF NOT EXISTS channel_health (
                 channel TEXT PRIMARY KEY, last_error TEXT, last_error_at TEXT, last_ok_at TEXT
             )""",
+        ],
+    ),
+    (
+        # SQLite cannot drop a UNIQUE constraint in place: the table is rebuilt, in the one
+        # transaction the migration runs in.
+        "0301_notifications_inbox_content_dedupe",
+        [
+            """CREATE TABLE inbox_0301 (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                request_no TEXT NOT NULL UNIQUE,
+                api_code TEXT NOT NULL,
+                partner_id TEXT,
+                business_id TEXT,
+                status TEXT,
+                content_hash TEXT UNIQUE,
+                body TEXT NOT NULL,
+                received_at TEXT NOT NULL,
+                correlation_id TEXT NOT NULL,
+                processed_at TEXT,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                last_error TEXT,
+                outcome TEXT
+            )""",
+            """INSERT INTO inbox_0301 (id, request_no, api_code, partner_id, business_id, status, body, received_at,
+                   correlation_id, processed_at, attempts, last_error, outcome)
+               SELECT id, request_no, api_code, partner_id, business_id, status, body, received_at,
+                   correlation_id, processed_at, attempts, last_error, outcome FROM inbox""",
+            "DROP TABLE inbox",
+            "ALTER TABLE inbox_0301 RENAME TO inbox",
+            "CREATE INDEX inbox_pending ON inbox(id) WHERE processed_at IS NULL",
+            "CREATE INDEX inbox_kind_time ON inbox(api_code, received_at)",
+            "CREATE INDEX inbox_business ON inbox(api_code, business_id, id)",
         ],
     ),
     (

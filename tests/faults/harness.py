@@ -89,14 +89,14 @@ class World:
 class App:
     """One ``whalet-bot run`` child process on a fixed database and port."""
 
-    def __init__(self, world: World, workdir: Path, config_toml: str = DEMO_CONFIG, *,
-                 database_url: str | None = None, signing_secret: str | None = None,
-                 extra_env: dict[str, str] | None = None) -> None:
+    def __init__(self, world: World, workdir: Path, config_toml: str = DEMO_CONFIG,
+                 env: dict[str, str] | None = None, *, database_url: str | None = None,
+                 signing_secret: str | None = None) -> None:
         """``database_url``: a Postgres database instead of this app's own SQLite file (replicas
         share one URL and one ``signing_secret``, as they share one Slack app)."""
         self.world = world
         self.database_url = database_url
-        self.extra_env = extra_env or {}
+        self.extra_env = dict(env or {})
         self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
         self.db_path = workdir / "whalet-bot.db"

@@ -101,8 +101,8 @@ def test_two_replicas_one_killed_lose_and_repeat_nothing(world: World, make_app,
     store.close()
 
     config = _config(fire)
-    a: App = make_app(config_toml=config, database_url=url, extra_env=FAST)
-    b: App = make_app(config_toml=config, database_url=url, extra_env=FAST, signing_secret=a.signing_secret)
+    a: App = make_app(config_toml=config, database_url=url, env=FAST)
+    b: App = make_app(config_toml=config, database_url=url, env=FAST, signing_secret=a.signing_secret)
     starters = [threading.Thread(target=app.start, kwargs={"point_webhook": False}) for app in (a, b)]
     for starter in starters:  # both start together: both catch up the same digest at once
         starter.start()
