@@ -1,4 +1,5 @@
-"""Who holds a piece of work: one name per process and part, so a lease names its holder."""
+"""Who holds a piece of work (one name per process start, so a lease names its holder), and
+quiet windows: "at most once per key per N minutes", decided by the database for every replica."""
 
 from __future__ import annotations
 
@@ -6,8 +7,19 @@ import os
 import secrets
 import socket
 
+from sqlite_utils import Database
+
 
 def new_holder(part: str) -> str:
     """``part@host:pid:random``: unique per process start (a restarted process is a new holder,
     so it never mistakes its predecessor's lease for its own) and readable in the database."""
     return f"{part}@{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+def open_window(db: Database, key: str, now: str, until: str) -> bool:
+    """True when ``key``'s quiet window had ended (or never existed) and now runs to ``until``;
+    False while it is still quiet. One conditional upsert: of two replicas asking at once,
+    exactly one gets True (Postgres serialises the two writes on the key's row)."""
+    return int(db.execute("""INSERT INTO quiet_windows (key, until) VALUES (?, ?)
+                             ON CONFLICT (key) DO UPDATE SET until = excluded.until WHERE quiet_windows.until <= ?""",
+                          [key, until, now]).rowcount) == 1

@@ -26,6 +26,7 @@ table family next to this file.
   a fire time from before the schedule existed (a fresh install at 09:30 does not post "09:00").
 - ``balance_snapshots``: balances as each digest saw them, for "change since the last digest".
 - ``outbox``/``message_refs``/``channel_health``: the durable outbox (services.slack.outbox).
+- ``quiet_windows``: until when an alert key stays quiet (operator alerts, across replicas).
 - ``outbox_lanes``: per channel, which process is delivering there now (lease) and the shared
   pace, so replicas on one Postgres database never post in one channel at once nor too fast.
 """
@@ -344,6 +345,9 @@ MIGRATIONS: list[Migration] = [
             )""",
             "ALTER TABLE digest_runs ADD COLUMN owner TEXT",
             "ALTER TABLE digest_runs ADD COLUMN lease_until TEXT",
+            # One quiet window per alert key, shared: replicas that sweep the same request raise
+            # its alert once, not once each.
+            "CREATE TABLE quiet_windows (key TEXT PRIMARY KEY, until TEXT NOT NULL)",
         ],
     ),
 ]

@@ -10,10 +10,11 @@ again. One alert per operation per quarter of an hour, so a broken key does not 
 from __future__ import annotations
 
 import logging
-import time
+from datetime import UTC, datetime, timedelta
 
 from core.config import Notifications
 from core.metrics import Metrics
+from core.storage.claims import open_window
 from core.storage.outbox import enqueue_post
 from core.storage.store import Store
 from services.slack.outbox import OutboxWorker
@@ -30,7 +31,6 @@ class Alerts:
         self.config = config
         self.metrics = metrics
         self.outbox = outbox
-        self._last: dict[str, float] = {}
 
     def whalet_call(self, operation: str, outcome: str, seconds: float) -> None:
         """The Whalet client's per-call hook: metrics always, an alert on a bad signature."""
@@ -40,28 +40,28 @@ class Alerts:
 
     def raise_alert(self, key: str, text: str, *, quiet_seconds: float = QUIET_SECONDS) -> bool:
         """Post ``text`` (mrkdwn built by the caller, people's text escaped) to the alerts channel,
-        at most once per ``key`` per ``quiet_seconds``; True when it was queued."""
+        at most once per ``key`` per ``quiet_seconds``; True when it was queued. The quiet window
+        is a database row, so replicas sweeping the same request alert once between them."""
         channel = self.config.alerts_channel or self.config.default_channel
-        now = time.monotonic()
-        if not channel or now - self._last.get(key, -quiet_seconds) < quiet_seconds:
+        if not channel:
             return False
-        self._last[key] = now
+        now = datetime.now(UTC)
         with self.store.transaction() as db:
+            if quiet_seconds > 0 and not open_window(db, f"alert:{key}", _iso(now),
+                                                     _iso(now + timedelta(seconds=quiet_seconds))):
+                return False
             enqueue_post(db, channel=channel, text=text, kind="alert")
         self.outbox.wake()
         log.error("alerted %s: %s", channel, key, extra={"event": "alert", "alert_key": key})
         return True
 
     def _bad_signature(self, operation: str) -> None:
-        channel = self.config.alerts_channel or self.config.default_channel
-        now = time.monotonic()
-        if not channel or now - self._last.get(operation, -QUIET_SECONDS) < QUIET_SECONDS:
-            return
-        self._last[operation] = now
         text = (f":rotating_light: Whalet's answer to `{operation}` did not verify with Whalet's public key. "
                 "The bot treats such answers as \"outcome unknown\" and looks orders up before acting. "
                 "Check WHALET_PUBLIC_KEY (has Whalet rotated its key?) and run `whalet-bot check`.")
-        with self.store.transaction() as db:
-            enqueue_post(db, channel=channel, text=text, kind="alert")
-        self.outbox.wake()
-        log.error("alerted %s: bad signature on %s", channel, operation, extra={"event": "alert_bad_signature"})
+        if self.raise_alert(f"bad_signature:{operation}", text):
+            log.error("bad signature on %s", operation, extra={"event": "alert_bad_signature"})
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds")

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from core.storage import digests
+from core.storage.claims import open_window
 from core.storage import outbox as outbox_rows
 from core.storage.backend import open_store
 from core.storage.dialect import POSTGRES, to_postgres
@@ -227,3 +228,28 @@ def test_sql_is_translated_outside_quotes_only() -> None:
     with pytest.raises(ValueError, match="ON CONFLICT"):
         to_postgres("INSERT OR REPLACE INTO t (a) VALUES (?)", has_params=True)
     assert POSTGRES == "postgres"
+
+
+def test_a_quiet_window_opens_once_until_it_ends(store: Store) -> None:
+    with store.transaction() as db:
+        assert open_window(db, "alert:k", iso(T0), iso(T0 + timedelta(minutes=15)))
+        assert not open_window(db, "alert:k", iso(T0 + timedelta(minutes=1)), iso(T0 + timedelta(minutes=16)))
+        assert open_window(db, "alert:other", iso(T0), iso(T0 + timedelta(minutes=15)))
+        assert open_window(db, "alert:k", iso(T0 + timedelta(minutes=15)), iso(T0 + timedelta(minutes=30)))
+
+
+def test_replicas_raising_the_same_alert_at_once_raise_it_once(replicas: tuple[Store, Store]) -> None:
+    opened: list[bool] = []
+    start = threading.Barrier(2)
+
+    def ask(store: Store) -> None:
+        start.wait()
+        with store.transaction() as db:
+            opened.append(open_window(db, "alert:same", iso(T0), iso(T0 + timedelta(minutes=15))))
+
+    threads = [threading.Thread(target=ask, args=(store,)) for store in replicas]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert sorted(opened) == [False, True]
