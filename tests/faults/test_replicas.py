@@ -29,7 +29,7 @@ import httpx
 from core.storage.backend import open_store
 from devkit.localstack import DEMO_CONFIG, DEMO_PARTNER_ID
 from tests.faults.harness import App, World, wait_until
-from tests.fixtures.postgres import Cluster
+from devkit.postgres import Cluster
 
 COLLECT, APPROVALS, FINANCE = "C0COLLECT", "C0APPROVALS", "C0FINANCE"
 WEBHOOKS = 40
