@@ -160,6 +160,8 @@ def test_two_replicas_one_killed_lose_and_repeat_nothing(world: World, make_app,
     assert [counts.get(orders[r]) for r in approved] == [1] * len(approved)
     digests = [m for m in world.fake.messages(FINANCE) if m.text.startswith("Whalet digest")]
     assert len(digests) == 1
+    assert httpx.get(b.url + "/healthz", timeout=5).status_code == 200
+    assert 'whalet_bot_outbox_messages{state="done"}' in httpx.get(b.url + "/metrics", timeout=5).text
 
     a.start(point_webhook=False)  # A comes back: the day's digest is done, nobody posts it again
     wait_until(lambda: b.query("SELECT COUNT(*) FROM digest_runs WHERE state = 'done'")[0][0] == 1, 10)
