@@ -112,9 +112,16 @@ def pending_ids(db: Database, limit: int, max_attempts: int) -> list[int]:
 def claim(db: Database, row_id: int) -> InboxRow | None:
     """The row if it is still unprocessed, read inside the transaction that will process it and
     locked by it (Postgres: ``FOR UPDATE SKIP LOCKED``): a replica relaying the same row at the
-    same moment gets None, and once this commits the row is processed for everyone."""
+    same moment gets None, and once this commits the row is processed for everyone.
+
+    Also None while an earlier notification about the same business object waits to be relayed:
+    word about one object is relayed in arrival order, even when replicas relay side by side (a
+    later status must not reach a card before, and then be overwritten by, an earlier one)."""
     row = db.execute(f"""SELECT id, request_no, api_code, body, received_at, correlation_id, attempts FROM inbox
-                         WHERE id = ? AND processed_at IS NULL{row_lock(db)}""", [row_id]).fetchone()
+                         WHERE id = ? AND processed_at IS NULL AND NOT EXISTS (
+                             SELECT 1 FROM inbox AS earlier WHERE earlier.business_id = inbox.business_id
+                             AND earlier.id < inbox.id AND earlier.processed_at IS NULL){row_lock(db)}""",
+                     [row_id]).fetchone()
     if row is None:
         return None
     return InboxRow(row[0], row[1], row[2], loads_exact(row[3]), row[4], row[5], row[6])

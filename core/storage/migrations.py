@@ -348,6 +348,8 @@ MIGRATIONS: list[Migration] = [
             # One quiet window per alert key, shared: replicas that sweep the same request raise
             # its alert once, not once each.
             "CREATE TABLE quiet_windows (key TEXT PRIMARY KEY, until TEXT NOT NULL)",
+            # The relay's "nothing earlier about this object still waiting" check, kept cheap.
+            "CREATE INDEX inbox_waiting_business ON inbox(business_id, id) WHERE processed_at IS NULL",
         ],
     ),
 ]

@@ -253,3 +253,18 @@ def test_replicas_raising_the_same_alert_at_once_raise_it_once(replicas: tuple[S
     for thread in threads:
         thread.join(10)
     assert sorted(opened) == [False, True]
+
+
+def test_word_about_one_object_is_relayed_in_arrival_order(store: Store) -> None:
+    request = {"replenishId": "RP1", "requiredMaterials": ["Licence"]}
+    with store.transaction() as db:
+        for number, body in enumerate([request, {**request, "requiredMaterials": ["Licence", "Bank statement"]},
+                                       {"replenishId": "RP2"}]):
+            head = {"apiCode": "eddReplenishNotify", "requestNo": f"WNO{number}", "partnerId": "P1"}
+            inbox.store(db, head, body, "eddReplenishNotify", T0)
+        first, second, other = inbox.pending_ids(db, 10, 3)
+        assert inbox.claim(db, second) is None  # the earlier word about RP1 goes first
+        assert inbox.claim(db, other) is not None  # another object does not wait
+        assert inbox.claim(db, first) is not None
+        inbox.mark_processed(db, first, "relayed", T0)
+        assert inbox.claim(db, second) is not None
