@@ -28,36 +28,6 @@ from whalet.envelope import dumps_compact, loads_exact
 
 log = logging.getLogger("whalet_bot.inbox")
 
-# The field(s) naming the business object of each notification (first present wins).
-BUSINESS_ID_FIELDS: Mapping[str, tuple[str, ...]] = {
-    "collectionReceivedNotify": ("collectionId",),
-    "payoutResultNotify": ("payoutId", "merOrderNo"),
-    "payResultNotify": ("payId", "merOrderNo"),
-    "beneficiaryResultNotify": ("beneficiaryId", "merBeneficiaryNo"),
-    "eddReplenishNotify": ("replenishId",),
-    "eddReplenishResultNotify": ("replenishId",),
-    "tradeReplenishNotify": ("replenishId",),
-    "tradeReplenishResultNotify": ("replenishId",),
-    "userOnboardingResultNotify": ("onboardingId", "applyId"),
-    "userHolderResultNotify": ("holderId", "applyId"),
-    "virtualAccountNotify": ("virtualAccountNo", "accountId"),
-    "cardCancelResultNotify": ("cardId", "cardNo"),
-    "shopBindResultNotify": ("shopId", "bindId"),
-    "tradeOrderBindNotify": ("tradeOrderNo", "tradeId", "orderId"),
-    "connectivityNotify": ("requestNo",),
-}
-
-
-def business_id(operation: str | None, body: Any) -> str | None:
-    if not isinstance(body, Mapping):
-        return None
-    for name in BUSINESS_ID_FIELDS.get(operation or "", ()):
-        value = body.get(name)
-        if value not in (None, ""):
-            return str(value)
-    return None
-
-
 def content_hash(api_code: str, body: Any) -> str:
     """SHA-256 of the apiCode and the canonical body: keys sorted at every level, no spaces,
     numbers as their exact digits (a Decimal and the same digits as a string count as one)."""
@@ -71,8 +41,9 @@ class Stored:
     correlation_id: str
 
 
-def store(db: Database, head: Mapping[str, str], body: Any, operation: str | None, now: datetime) -> Stored:
-    """Insert inside the caller's transaction; the caller acks only after it commits."""
+def store(db: Database, head: Mapping[str, str], body: Any, business_id: str | None, now: datetime) -> Stored:
+    """Insert inside the caller's transaction; the caller acks only after it commits. ``business_id``
+    names the object the notification is about (its kind says where: ``notifications.kinds``)."""
     api_code = head["apiCode"]
     status = body.get("status") if isinstance(body, Mapping) else None
     correlation_id = uuid.uuid4().hex[:16]
@@ -80,7 +51,7 @@ def store(db: Database, head: Mapping[str, str], body: Any, operation: str | Non
     cursor = db.execute(
         """INSERT OR IGNORE INTO inbox (request_no, api_code, partner_id, business_id, status, content_hash, body,
                received_at, correlation_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-        [head["requestNo"], api_code, head.get("partnerId"), business_id(operation, body),
+        [head["requestNo"], api_code, head.get("partnerId"), business_id,
          None if status is None else str(status), digest, dumps_compact(body), iso(now), correlation_id])
     if cursor.rowcount == 1:
         return Stored(True, correlation_id)
