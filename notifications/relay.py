@@ -9,6 +9,11 @@ SQLite; the outbox worker talks to Slack.
 
 A row that keeps failing (a bug, a body we cannot handle) is not allowed to block the rows
 behind it: after ``MAX_ATTEMPTS`` it is relayed with the generic rendering and an error note.
+
+The inbox drops only exact repeats (same requestNo or same content), so a row may be new content
+about an object already reported: a documents request updates its to-do card and says what
+changed in the card's thread; other notifications are posted again, marked as an update with
+the fields that changed (``inbox.previous_body``), so nobody mistakes them for a second event.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from sqlite_utils import Database
@@ -59,6 +59,13 @@ def lease_length(services: Services) -> timedelta:
     return timedelta(seconds=call_deadline(services) + float(services.settings.whalet_timeout_seconds))
 
 
+def lease_end(now: datetime, services: Services) -> datetime:
+    """When the lease runs out, rounded UP to the second (times are stored to the second, and a
+    lease must never be stored shorter than it is)."""
+    end = now + lease_length(services)
+    return end.replace(microsecond=0) + timedelta(seconds=1 if end.microsecond else 0)
+
+
 def owner(services: Services) -> str:
     """This process's lease identity; a restarted process is a new owner."""
     found = services.extras.get("approvals.owner")
@@ -89,7 +96,7 @@ async def send_confirm(services: Services, request_id: str) -> str:
             services.wake_outbox()
             return refusal.sentence
         request = repo.transition(db, request, State.CONFIRMING, lease_owner=owner(services),
-                                  lease_until=now + lease_length(services), confirm_attempts=request.confirm_attempts + 1,
+                                  lease_until=lease_end(now, services), confirm_attempts=request.confirm_attempts + 1,
                                   whalet_calls=request.whalet_calls + 1, next_attempt_at=None, note=None)
         repo.audit(services, db, request, "system", "confirm.send" if request.confirm_attempts == 1 else
                    "reconcile.confirm_again", attempt=request.confirm_attempts)
