@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from services.container import Services
 
 T = TypeVar("T")
-OPEN_APPROVAL_STATES = ("PENDING", "CONFIRMING", "CONFIRM_UNKNOWN")  # commands.approvals.states.OPEN
+OPEN_APPROVAL_STATES = ("PENDING", "CONFIRMING", "CONFIRM_UNKNOWN")  # services.approvals.states.OPEN
 AWAITING_RESULT = ("CONFIRMED",)
 
 

@@ -33,6 +33,8 @@ from notifications.ingest import InboxWriter
 from core.storage.outbox import enqueue_post, enqueue_update, message_ref
 from services.slack.blocks import context, esc
 from notifications.job import Job
+from services.approvals.results import apply_result
+from services.book import apply_beneficiary_result
 from notifications.kinds import business_id, kind_of, relays
 from notifications.render import generic, render
 from notifications.rendered import Rendered
@@ -79,10 +81,6 @@ def relay_plain(job: Job) -> str:
 
 def _apply_result(job: Job, kind: str, business: str, order_no: str, status: str, reason: str | None) -> str | None:
     """The approval request this result belongs to (its card gets updated), if any."""
-    try:
-        from commands.approvals.results import apply_result
-    except ImportError:  # commands package without approvals: relay as a plain notification
-        return None
     return apply_result(job.services, job.db, kind, business, order_no, status, reason)
 
 
@@ -120,8 +118,6 @@ def relay_beneficiary(job: Job) -> str:
     except ValidationError:
         return relay_plain(job)
     assert isinstance(typed, models.BeneficiaryResult)
-    from services.book import apply_beneficiary_result
-
     entry = apply_beneficiary_result(job.db, mer_beneficiary_no=typed.mer_beneficiary_no,
                                      beneficiary_id=typed.beneficiary_id, status=typed.status,
                                      fail_reason=typed.fail_reason)

@@ -6,8 +6,8 @@ the sandbox and the Slack stand-in and nothing has to be patched.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
-from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from slack_sdk.web.async_client import AsyncWebClient
@@ -19,6 +19,7 @@ from core.metrics import Metrics
 from core.settings import Settings
 from core.storage.store import Store
 from core.supervisor import Supervisor
+from services.approvals.roles import RoleResolver, alert_unreadable_group
 from services.slack.alerts import Alerts
 from services.slack.outbox import OutboxWorker
 from services.slack.responder import Responder
@@ -43,7 +44,18 @@ class Services:
     responder: Responder = field(default_factory=Responder)  # answers to response_urls, one pooled session
     scheduler: AsyncIOScheduler | None = None  # created by the process's lifespan, inside its event loop
     in_flight: InFlight = field(default_factory=InFlight)  # e.g. a digest being gathered right now
-    extras: dict[str, Any] = field(default_factory=dict)  # the approvals' role cache and start time, until they move
+    # This process among others on the same database (the owner of a confirm lease).
+    instance: str = field(default_factory=lambda: f"bot-{secrets.token_hex(6)}")
+    roles: RoleResolver = field(init=False)  # one per process, so its group cache is shared
+
+    def __post_init__(self) -> None:
+        # Reads ``config.roles`` at each decision (a replaced config applies at once) and the
+        # business clock, so tests that move the clock move the staleness window with it.
+        self.roles = RoleResolver(
+            lambda: self.config.roles, self.slack,
+            on_stale=alert_unreadable_group(self.alerts, lambda: self.config.roles),
+            monotonic=lambda: self.clock.now().timestamp(),
+            max_staleness=self.config.roles.max_staleness_minutes * 60.0)
 
     def wake_outbox(self) -> None:
         """Call after a transaction that enqueued Slack messages, so they go out at once."""

@@ -48,12 +48,12 @@ from core.settings import load_settings
 from devkit.slack_standin.server import FakeSlack
 from devkit.slack_standin.signing import SlackRequests
 from bot.wiring import Runtime, build_runtime
-from commands.approvals import repo
-from commands.approvals.cards import headline
-from commands.approvals.confirm import FREEZE_FLAG
-from commands.approvals.policy import resolver as policy_resolver
-from commands.approvals.reconcile import MAX_LOOKUPS, sweep
-from commands.approvals.states import State
+from services.approvals import repo
+from services.approvals.cards import headline
+from services.approvals.confirm import FREEZE_FLAG
+from services.approvals.policy import resolver as policy_resolver
+from services.approvals.reconcile import MAX_LOOKUPS, sweep
+from services.approvals.states import State
 from commands.modals import reject_modal
 from whalet.envelope import EnvelopeCodec
 from whalet.sandbox import Sandbox, SandboxConfig, SandboxKeys, create_sandbox, ensure_keys

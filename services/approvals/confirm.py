@@ -18,18 +18,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from sqlite_utils import Database
 
 from core.faultpoints import fault_point
-from commands.approvals import counting, repo
-from commands.approvals.guards import Block, Refusal, backoff, why_not_send
-from commands.approvals.kinds import KINDS
-from commands.approvals.request import ApprovalRequest
-from commands.approvals.states import State
+from services.approvals import counting, repo
+from services.approvals.guards import Block, Refusal, backoff, why_not_send
+from services.approvals.kinds import KINDS
+from services.approvals.request import ApprovalRequest
+from services.approvals.states import State
 from services.slack.blocks import esc
 from whalet.errors import DuplicateRequest, OutcomeUnknown, RateLimited, RequestNotSent, WhaletRejected, explain
 
@@ -68,10 +67,7 @@ def lease_end(now: datetime, services: Services) -> datetime:
 
 def owner(services: Services) -> str:
     """This process's lease identity; a restarted process is a new owner."""
-    found = services.extras.get("approvals.owner")
-    if found is None:
-        found = services.extras["approvals.owner"] = f"bot-{secrets.token_hex(6)}"
-    return str(found)
+    return services.instance
 
 
 def count_call(services: Services, operation: str) -> None:

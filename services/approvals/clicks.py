@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING
 
 from core.clock import iso
 
-from commands.approvals import counting, policy, repo
-from commands.approvals.confirm import is_frozen
-from commands.approvals.fingerprint import verify
-from commands.approvals.kinds import KINDS
-from commands.approvals.request import ApprovalRequest
-from commands.approvals.states import State
-from services.slack.subcommands import Role
+from services.approvals import counting, policy, repo
+from services.approvals.confirm import is_frozen
+from services.approvals.fingerprint import verify
+from services.approvals.kinds import KINDS
+from services.approvals.request import ApprovalRequest
+from services.approvals.states import State
+from services.approvals.roles import Role
 from services.slack.blocks import esc
 
 if TYPE_CHECKING:

@@ -10,7 +10,6 @@ never show a state the database does not have.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -18,11 +17,11 @@ from typing import TYPE_CHECKING, Any
 from sqlite_utils import Database
 
 from core.clock import iso
-from commands.approvals.cards import card_blocks, card_text
-from commands.approvals.states import COUNTED, OPEN, State, allowed  # noqa: F401  (allowed re-used by results)
+from services.approvals.cards import card_blocks, card_text
+from services.approvals.states import COUNTED, OPEN, State, allowed  # noqa: F401  (allowed re-used by results)
 from core.storage.outbox import enqueue_post, enqueue_update
-from commands.approvals.request import ApprovalRequest, column
-from commands.approvals.states import LIVE
+from services.approvals.request import Approval, ApprovalRequest, column
+from services.approvals.states import LIVE
 
 if TYPE_CHECKING:
     from services.container import Services
@@ -34,13 +33,6 @@ REF_KIND = "approval"
 
 class StaleRequest(Exception):
     """The compare-and-set lost: someone else changed the request first."""
-
-
-@dataclass(frozen=True)
-class Approval:
-    approver: str
-    at: str
-    counts: bool = True  # False once the giver no longer holds the approver role
 
 
 def _one(db: Database, sql: str, params: list[Any]) -> ApprovalRequest | None:
