@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from notifications import inbox
+from core.storage import inbox
 from notifications.kinds import business_id
 
 if TYPE_CHECKING:

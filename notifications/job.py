@@ -10,7 +10,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from core.storage.outbox import enqueue_post
-from notifications.inbox import InboxRow
+from core.storage.inbox import InboxRow
 from notifications.rendered import Rendered, with_mention
 from notifications.routing import Destination
 from services.container import Services

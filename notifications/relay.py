@@ -27,7 +27,8 @@ from pydantic import ValidationError
 from sqlite_utils import Database
 
 from core.faultpoints import fault_point
-from notifications import inbox, replenish
+from core.storage import inbox
+from core.storage import replenish
 from notifications import render_replenish as todo_cards
 from notifications.ingest import InboxWriter
 from core.storage.outbox import enqueue_post, enqueue_update, message_ref
