@@ -27,12 +27,14 @@ from rich.console import Console
 from rich.text import Text
 from slack_sdk.errors import SlackApiError
 
+from bot.app import build_slack_client
 from core.config import BotConfig, ConfigError, load_config
 from core.storage.backend import open_store, pending_migrations
 from core.storage.postgres import DatabaseUnavailable
 from core.settings import Settings, SettingsError, load_settings
 from whalet.envelope import EnvelopeCodec, SignatureInvalid
 from whalet.errors import AuthenticationFailed, OutcomeUnknown, RequestNotSent, WhaletError, WhaletRejected
+from whalet.client import WhaletClient
 
 CHECK_TEXT = "whalet-bot check: can post here"
 PARTNER_KEY_BITS = 2048
@@ -163,8 +165,6 @@ def _database(settings: Settings, report: Report) -> None:
 
 async def _connectivity(settings: Settings, codec: EnvelopeCodec, config: BotConfig | None,
                         report: Report) -> None:
-    from whalet.client import WhaletClient
-
     api_codes = config.whalet.api_codes if config is not None else None
     item = f"Whalet connectivity ({settings.whalet_base_url})"
     async with WhaletClient(settings.whalet_base_url, settings.whalet_partner_id, codec,
@@ -191,8 +191,6 @@ CHANNEL_FIXES = {
 
 
 async def _slack(settings: Settings, config: BotConfig | None, report: Report) -> None:
-    from bot.app import build_slack_client
-
     client = build_slack_client(settings, retries=False)
     item = f"Slack auth.test ({settings.slack_api_base_url})"
     try:

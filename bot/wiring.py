@@ -13,6 +13,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+import httpx
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from slack_bolt.adapter.starlette.async_handler import to_async_bolt_request, to_starlette_response
 from slack_bolt.async_app import AsyncApp
@@ -48,8 +49,13 @@ class Runtime:
     asgi: Starlette
 
 
-def build_services(settings: Settings, config: BotConfig, clock: Clock | None = None) -> Services:
-    codec = EnvelopeCodec(settings.partner_private_key(), settings.whalet_public_key())
+def build_services(settings: Settings, config: BotConfig, clock: Clock | None = None,
+                   whalet_transport: httpx.AsyncBaseTransport | None = None,
+                   codec: EnvelopeCodec | None = None) -> Services:
+    """``whalet_transport``: an httpx transport for the Whalet client (tests run the sandbox's ASGI
+    app in process through ``httpx.ASGITransport``); None is real HTTP. ``codec``: the envelope
+    codec when one was already built from the same keys (loading an RSA key takes ~60 ms)."""
+    codec = codec or EnvelopeCodec(settings.partner_private_key(), settings.whalet_public_key())
     store = open_store(settings.database_url, settings.whalet_bot_db)
     metrics = Metrics()
     metrics.watch(store)
@@ -63,7 +69,7 @@ def build_services(settings: Settings, config: BotConfig, clock: Clock | None = 
         whalet=WhaletClient(
             settings.whalet_base_url, settings.whalet_partner_id, codec, api_codes=config.whalet.api_codes,
             on_call=alerts.whalet_call, timeout=settings.whalet_timeout_seconds,
-            max_connections=settings.whalet_max_connections,
+            max_connections=settings.whalet_max_connections, transport=whalet_transport,
         ),
         whalet_codec=codec,
         slack=build_slack_client(settings),
@@ -76,8 +82,10 @@ def build_services(settings: Settings, config: BotConfig, clock: Clock | None = 
     return services
 
 
-def build_runtime(settings: Settings, config: BotConfig, clock: Clock | None = None) -> Runtime:
-    services = build_services(settings, config, clock)
+def build_runtime(settings: Settings, config: BotConfig, clock: Clock | None = None,
+                  whalet_transport: httpx.AsyncBaseTransport | None = None,
+                  codec: EnvelopeCodec | None = None) -> Runtime:
+    services = build_services(settings, config, clock, whalet_transport, codec)
     features: list[Feature] = [Commands(services), Notifications(services)]
     bolt = build_bolt_app(services, features)
     verifier = SignatureVerifier(settings.slack_signing_secret.get_secret_value())

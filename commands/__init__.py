@@ -30,8 +30,8 @@ from commands import (  # noqa: F401  (imported for their @subcommand registrati
     status,
 )
 from commands.approval_actions import on_approve, on_reject_click, on_reject_submission
-from commands.approvals.cards import APPROVE_ACTION, REJECT_ACTION
-from commands.approvals.reconcile import sweep
+from services.approvals.cards import APPROVE_ACTION, REJECT_ACTION
+from services.approvals.reconcile import sweep
 from commands.dispatch import handle_command
 from commands.modals import BENEFICIARY_FORM_VIEW, BENEFICIARY_PICK_VIEW, PAYOUT_VIEW, REJECT_VIEW
 from services.container import Services

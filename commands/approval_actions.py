@@ -13,11 +13,11 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
-from commands.approvals import counting, repo
-from commands.approvals.cards import headline, parse_block_id
-from commands.approvals.clicks import record_approval, reject, reject_refusal
-from commands.approvals.policy import resolver
-from commands.approvals.reconcile import advance
+from services.approvals import counting, repo
+from services.approvals.cards import headline, parse_block_id
+from services.approvals.clicks import record_approval, reject, reject_refusal
+from services.approvals.policy import resolver
+from services.approvals.reconcile import advance
 from commands.dispatch import ACK_FLUSH_SECONDS
 from commands.modals import metadata, reject_modal, values
 from commands.payout import tell_user

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from commands.approvals.cards import slack_time
+from services.approvals.cards import slack_time
 from services.slack.subcommands import CommandContext, UsageError
 
 

@@ -12,7 +12,7 @@ import difflib
 import logging
 from typing import TYPE_CHECKING, Any
 
-from commands.approvals.policy import resolver
+from services.approvals.policy import resolver
 from services.slack.subcommands import CommandContext, UsageError, all_subcommands, find
 from services.slack.tokenizer import TokenizeError, tokenize
 from commands.args import shown

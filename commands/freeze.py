@@ -8,7 +8,7 @@ While frozen, new requests are refused and Approve clicks are refused with an ex
 from __future__ import annotations
 
 from core.clock import iso
-from commands.approvals.service import FREEZE_FLAG, is_frozen
+from services.approvals.service import FREEZE_FLAG, is_frozen
 from services.slack.subcommands import CommandContext, Role, subcommand
 from core.storage.outbox import enqueue_post
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from commands.approvals.service import NewRequest, Refused, create
+from services.approvals.service import NewRequest, Refused, create
 from commands.payout import parse_amount_and_currency, parse_tail, sent_for_approval
 from services.slack.subcommands import CommandContext, Role, UsageError, subcommand
 from whalet.money import Money

@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from commands import args
 from services import book
-from commands.approvals import policy, repo
-from commands.approvals.cards import headline, slack_time
-from commands.approvals.request import ApprovalRequest
-from commands.approvals.service import FLAG_POSSIBLE_SPLIT, NewRequest, Refused, create, is_frozen
+from services.approvals import policy, repo
+from services.approvals.cards import headline, slack_time
+from services.approvals.request import ApprovalRequest
+from services.approvals.service import FLAG_POSSIBLE_SPLIT, NewRequest, Refused, create, is_frozen
 from commands.modals import metadata, payout_modal, values
 from services.slack.subcommands import CommandContext, Role, UsageError, subcommand
 from whalet.money import Money

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import time
 
-from commands.approvals import repo
-from commands.approvals.cards import slack_time
-from commands.approvals.service import is_frozen
+from services.approvals import repo
+from services.approvals.cards import slack_time
+from services.approvals.service import is_frozen
 from services.slack.blocks import finish, section
 from services.slack.subcommands import CommandContext, Role, subcommand
 from core.clock import parse_iso

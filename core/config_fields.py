@@ -17,8 +17,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AfterValidator, BeforeValidator, Field, Strict
 
 from whalet.money import Money, MoneyError, to_decimal, validate_currency
+from whalet.operations import NOTIFICATION_GROUPS
 
-EVENT_GROUPS = ("collections", "payouts", "pays", "beneficiaries", "replenish", "onboarding", "connectivity")
+EVENT_GROUPS = tuple(NOTIFICATION_GROUPS)  # the names a route's ``events`` may use besides apiCodes
 
 
 class ConfigError(ValueError):

@@ -120,7 +120,7 @@ async def run_digest(services: Services, channel: str, key: str, run_date: str) 
         return "running"
     try:
         with services.store.transaction() as db:
-            run_id = digests.claim_run(db, key, run_date, channel, iso(services.clock.now()), owner=services.holder,
+            run_id = digests.claim_run(db, key, run_date, channel, iso(services.clock.now()), owner=services.instance,
                                        lease_until=iso(services.clock.now() + _lease(services)),
                                        take_over_live=services.store.exclusive)
         if run_id is None:

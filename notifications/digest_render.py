@@ -9,7 +9,7 @@ from core.clock import parse_iso
 from notifications.formatting import when_text
 from services.slack.blocks import Block, context, esc, fields, finish, header, section
 from notifications.digest_data import BalanceRow, DigestContent
-from notifications.render import Rendered
+from notifications.rendered import Rendered
 from whalet.money import Money
 
 LIST_LIMIT = 8

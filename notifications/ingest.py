@@ -18,7 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from notifications import inbox
+from core.storage import inbox
+from notifications.kinds import business_id
 
 if TYPE_CHECKING:
     from services.container import Services
@@ -81,4 +82,5 @@ class InboxWriter:
     def _write(self, batch: list[_Waiting]) -> list[inbox.Stored]:
         now = self.services.clock.now()
         with self.services.store.transaction() as db:
-            return [inbox.store(db, item.head, item.body, item.operation, now) for item in batch]
+            return [inbox.store(db, item.head, item.body, business_id(item.operation, item.body), now)
+                    for item in batch]

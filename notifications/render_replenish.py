@@ -14,7 +14,8 @@ from core.clock import parse_iso
 from services.slack.blocks import Block, actions, button, context, esc, fields, finish, header, section
 from whalet.masking import mask_digit_runs
 from notifications.formatting import status_icon, when_text
-from notifications.render import Rendered, user_label
+from notifications.render import user_label
+from notifications.rendered import Rendered
 
 TAKE_ACTION = "replenish_take"
 REF_KIND = "replenish"

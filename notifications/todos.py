@@ -10,7 +10,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
-from notifications import replenish
+from core.storage import replenish
 from notifications import render_replenish as cards
 from core.storage.outbox import enqueue_post, enqueue_update
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from sqlite_utils import Database
 
 from core.clock import iso, parse_iso
+from core.storage import approvals, beneficiaries
 
 if TYPE_CHECKING:
     from services.container import Services
@@ -42,7 +43,7 @@ def entries(services: Services, *, country: str | None = None) -> list[BookEntry
              for b in services.config.beneficiaries]
     known = {e.id for e in found} | {e.nickname for e in found}
     with services.store.read() as db:
-        rows = list(db.query("SELECT * FROM beneficiary_book WHERE status = ? ORDER BY nickname", [ACTIVE]))
+        rows = beneficiaries.with_status(db, ACTIVE)
     for row in rows:
         if row["id"] in known or row["nickname"] in known:
             continue  # the reviewed file wins over a later addition with the same name
@@ -62,29 +63,22 @@ def lookup(services: Services, ref: str) -> BookEntry | None:
 def is_new(db: Database, entry: BookEntry, now: datetime) -> bool:
     if entry.added_on is not None and entry.added_on > (now - timedelta(days=NEW_DAYS)).date():
         return True
-    placeholders = ",".join("?" * len(PAID_STATES))
-    paid = db.execute(
-        f"SELECT 1 FROM approval_requests WHERE beneficiary_id = ? AND state IN ({placeholders}) LIMIT 1",
-        [entry.id, *PAID_STATES],
-    ).fetchone()
-    return paid is None
+    return not approvals.beneficiary_paid(db, entry.id, PAID_STATES)
 
 
 def record_application(db: Database, *, mer_beneficiary_no: str, beneficiary_id: str | None, nickname: str,
                        name: str, country: str, currency: str, account_no: str, added_by: str, now: datetime) -> None:
     """A beneficiary sent to Whalet; it joins the book when Whalet's result says SUCCESS."""
-    db.execute(
-        """INSERT INTO beneficiary_book (mer_beneficiary_no, id, nickname, name, country, currency, account_tail,
-               status, added_by, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'PROCESSING', ?, ?)""",
-        [mer_beneficiary_no, beneficiary_id, nickname, name, country, currency, account_no[-4:], added_by, iso(now)],
-    )
+    beneficiaries.add(db, mer_beneficiary_no=mer_beneficiary_no, beneficiary_id=beneficiary_id, nickname=nickname,
+                      name=name, country=country, currency=currency, account_tail=account_no[-4:],
+                      status="PROCESSING", added_by=added_by, added_at=iso(now))
 
 
 def nickname_taken(services: Services, nickname: str) -> bool:
     if any(e.nickname == nickname for e in entries(services)):
         return True
     with services.store.read() as db:
-        return db.execute("SELECT 1 FROM beneficiary_book WHERE nickname = ?", [nickname]).fetchone() is not None
+        return beneficiaries.nickname_used(db, nickname)
 
 
 def apply_beneficiary_result(db: Database, *, mer_beneficiary_no: str, beneficiary_id: str, status: str,
@@ -94,10 +88,9 @@ def apply_beneficiary_result(db: Database, *, mer_beneficiary_no: str, beneficia
     Returns the book row (nickname, name, added_by, status) when it matched one the bot added,
     so the caller can tell the person who added it; None for beneficiaries added elsewhere.
     """
-    row = db.execute("SELECT nickname, name, added_by FROM beneficiary_book WHERE mer_beneficiary_no = ?",
-                     [mer_beneficiary_no]).fetchone()
-    if row is None:
+    entry = beneficiaries.by_application(db, mer_beneficiary_no)
+    if entry is None:
         return None
-    db.execute("UPDATE beneficiary_book SET status = ?, id = COALESCE(?, id), fail_reason = ? "
-               "WHERE mer_beneficiary_no = ?", [status, beneficiary_id, fail_reason, mer_beneficiary_no])
-    return {"nickname": row[0], "name": row[1], "added_by": row[2], "status": status}
+    beneficiaries.set_result(db, mer_beneficiary_no, status=status, beneficiary_id=beneficiary_id,
+                             fail_reason=fail_reason)
+    return {**entry, "status": status}

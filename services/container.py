@@ -7,7 +7,6 @@ the sandbox and the Slack stand-in and nothing has to be patched.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from slack_sdk.web.async_client import AsyncWebClient
@@ -20,6 +19,7 @@ from core.settings import Settings
 from core.storage.claims import new_holder
 from core.storage.store import Store
 from core.supervisor import Supervisor
+from services.approvals.roles import RoleResolver, alert_unreadable_group
 from services.slack.alerts import Alerts
 from services.slack.outbox import OutboxWorker
 from services.slack.responder import Responder
@@ -44,9 +44,19 @@ class Services:
     responder: Responder = field(default_factory=Responder)  # answers to response_urls, one pooled session
     scheduler: AsyncIOScheduler | None = None  # created by the process's lifespan, inside its event loop
     in_flight: InFlight = field(default_factory=InFlight)  # e.g. a digest being gathered right now
-    # This process's name on the work it claims in the database (digest runs); unique per start.
-    holder: str = field(default_factory=lambda: new_holder("bot"))
-    extras: dict[str, Any] = field(default_factory=dict)  # the approvals' role cache and start time, until they move
+    # This process among others on the same database: the holder of its confirm leases and digest
+    # runs (``bot@host:pid:random``, unique per start, readable in the database).
+    instance: str = field(default_factory=lambda: new_holder("bot"))
+    roles: RoleResolver = field(init=False)  # one per process, so its group cache is shared
+
+    def __post_init__(self) -> None:
+        # Reads ``config.roles`` at each decision (a replaced config applies at once) and the
+        # business clock, so tests that move the clock move the staleness window with it.
+        self.roles = RoleResolver(
+            lambda: self.config.roles, self.slack,
+            on_stale=alert_unreadable_group(self.alerts, lambda: self.config.roles),
+            monotonic=lambda: self.clock.now().timestamp(),
+            max_staleness=self.config.roles.max_staleness_minutes * 60.0)
 
     def wake_outbox(self) -> None:
         """Call after a transaction that enqueued Slack messages, so they go out at once."""

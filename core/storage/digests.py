@@ -90,3 +90,24 @@ def last_digest(db: Database) -> dict[str, Any] | None:
     if row is None:
         return None
     return {"channel": row[0], "schedule": row[1], "run_date": row[2], "finished_at": row[3]}
+
+
+def previous_available(db: Database, channel: str, user_id: str, fund_source: str, currency: str,
+                       not_run: int) -> str | None:
+    """The available balance this channel's latest digest before run ``not_run`` showed."""
+    row = db.execute(
+        """SELECT available FROM balance_snapshots WHERE channel = ? AND user_id = ? AND fund_source = ?
+           AND currency = ? AND digest_run_id != ? ORDER BY id DESC LIMIT 1""",
+        [channel, user_id, fund_source, currency, not_run]).fetchone()
+    return None if row is None else str(row[0])
+
+
+def clear_snapshots(db: Database, run_id: int) -> None:
+    db.execute("DELETE FROM balance_snapshots WHERE digest_run_id = ?", [run_id])
+
+
+def add_snapshot(db: Database, run_id: int, channel: str, taken_at: str, user_id: str, fund_source: str,
+                 currency: str, *, available: str, pending: str, frozen: str) -> None:
+    db.execute("""INSERT INTO balance_snapshots (digest_run_id, channel, taken_at, user_id, fund_source, currency,
+                      available, pending, frozen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+               [run_id, channel, taken_at, user_id, fund_source, currency, available, pending, frozen])

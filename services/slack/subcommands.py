@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from enum import IntEnum
 from typing import TYPE_CHECKING, Any
+
+from services.approvals.roles import Role
 
 if TYPE_CHECKING:
     from slack_bolt.context.respond.async_respond import AsyncRespond
@@ -33,19 +34,6 @@ __all__ = [
     "find",
     "subcommand",
 ]
-
-
-class Role(IntEnum):
-    """Ordered: each role can do everything the ones below it can (admins may also approve)."""
-
-    VIEWER = 0
-    REQUESTER = 1
-    APPROVER = 2
-    ADMIN = 3
-
-    @property
-    def label(self) -> str:
-        return self.name.lower()
 
 
 class UsageError(ValueError):

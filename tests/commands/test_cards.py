@@ -6,11 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 from slack_sdk.models.blocks import Block
 
-from commands.approvals.cards import (APPROVE_ACTION, REJECT_ACTION, card_blocks, card_text, parse_block_id)
-from commands.approvals.fingerprint import fingerprint, verify
+from services.approvals.cards import (APPROVE_ACTION, REJECT_ACTION, card_blocks, card_text, parse_block_id)
+from services.approvals.fingerprint import fingerprint, verify
 from services.slack.blocks import MAX_BLOCKS, cut, finish, paged, section
-from commands.approvals.repo import Approval
-from commands.approvals.request import ApprovalRequest
+from services.approvals.request import Approval
+from services.approvals.request import ApprovalRequest
 
 NOW = datetime(2025, 3, 3, 10, 30, tzinfo=UTC)
 

@@ -4,7 +4,7 @@ from decimal import Decimal
 import pytest
 
 from core.config import BotConfig
-from commands.approvals import policy
+from services.approvals import policy
 from services.slack.subcommands import Role
 from whalet.money import Money
 

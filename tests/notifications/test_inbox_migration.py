@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.storage.store import Store
-from notifications.inbox import content_hash
+from core.storage.inbox import content_hash
 from core.storage.migrations import MIGRATIONS
 
 BEFORE_0301 = [migration for migration in MIGRATIONS if migration[0] < "0301"]

@@ -6,7 +6,8 @@ import json
 from decimal import Decimal
 
 from whalet.masking import mask, mask_digit_runs
-from notifications.render import generic, render, with_mention
+from notifications.render import generic, render
+from notifications.rendered import with_mention
 
 USERS = {"U10001": "Acme Trading Ltd"}
 COLLECTION = {"userId": "U10001", "collectionId": "COL0001", "virtualAccountNo": "6222020000001234",

@@ -23,7 +23,7 @@ from core.storage.backend import open_store
 from core.storage.dialect import POSTGRES, to_postgres
 from core.storage.migrations import MIGRATIONS
 from core.storage.store import Store
-from notifications import inbox
+from core.storage import inbox
 
 T0 = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
 PACE = outbox_rows.Pace(interval=1.0, burst=1)
@@ -91,8 +91,8 @@ def test_a_notification_is_stored_once_whoever_receives_it(store: Store) -> None
     head = {"apiCode": "collectionReceivedNotify", "requestNo": "WN1", "partnerId": "P1"}
     body = {"collectionId": "C1", "amount": "10.00", "currency": "USD"}
     with store.transaction() as db:
-        first = inbox.store(db, head, body, "collectionReceivedNotify", T0)
-        again = inbox.store(db, head, body, "collectionReceivedNotify", T0)
+        first = inbox.store(db, head, body, "C1", T0)
+        again = inbox.store(db, head, body, "C1", T0)
     assert first.new and not again.new
 
 
@@ -161,7 +161,7 @@ def test_a_row_being_relayed_is_invisible_to_the_other_replica(replicas: tuple[S
     a, b = replicas
     head = {"apiCode": "collectionReceivedNotify", "requestNo": "WN7", "partnerId": "P1"}
     with a.transaction() as db:
-        inbox.store(db, head, {"collectionId": "C7"}, "collectionReceivedNotify", T0)
+        inbox.store(db, head, {"collectionId": "C7"}, "C7", T0)
     with a.transaction() as db_a:
         [row_id] = inbox.pending_ids(db_a, 10, 3)
         assert inbox.claim(db_a, row_id) is not None
@@ -261,7 +261,7 @@ def test_word_about_one_object_is_relayed_in_arrival_order(store: Store) -> None
         for number, body in enumerate([request, {**request, "requiredMaterials": ["Licence", "Bank statement"]},
                                        {"replenishId": "RP2"}]):
             head = {"apiCode": "eddReplenishNotify", "requestNo": f"WNO{number}", "partnerId": "P1"}
-            inbox.store(db, head, body, "eddReplenishNotify", T0)
+            inbox.store(db, head, body, str(body["replenishId"]), T0)
         first, second, other = inbox.pending_ids(db, 10, 3)
         assert inbox.claim(db, second) is None  # the earlier word about RP1 goes first
         assert inbox.claim(db, other) is not None  # another object does not wait

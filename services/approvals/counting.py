@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 
 from sqlite_utils import Database
 
-from commands.approvals import policy, repo
-from commands.approvals.request import ApprovalRequest
+from services.approvals import policy, repo
+from services.approvals.request import ApprovalRequest
 
 if TYPE_CHECKING:
     from services.container import Services

@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from core.clock import iso, parse_iso
-from commands.approvals.states import State
+from services.approvals.states import State
 from whalet.money import Money
 
 
@@ -119,3 +119,12 @@ def column(value: Any) -> Any:
     if isinstance(value, tuple):
         return json.dumps(list(value))
     return value
+
+
+@dataclass(frozen=True)
+class Approval:
+    """One approval given on a request."""
+
+    approver: str
+    at: str
+    counts: bool = True  # False once the giver no longer holds the approver role

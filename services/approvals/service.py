@@ -21,12 +21,12 @@ from typing import TYPE_CHECKING
 
 from sqlite_utils import Database
 
-from commands.approvals import policy, repo
-from commands.approvals.confirm import FREEZE_FLAG, count_call, is_frozen
-from commands.approvals.fingerprint import fingerprint
-from commands.approvals.kinds import KINDS, ApplyAnswer
-from commands.approvals.request import ApprovalRequest
-from commands.approvals.states import State
+from services.approvals import policy, repo
+from services.approvals.confirm import FREEZE_FLAG, count_call, is_frozen
+from services.approvals.fingerprint import fingerprint
+from services.approvals.kinds import KINDS, ApplyAnswer
+from services.approvals.request import ApprovalRequest
+from services.approvals.states import State
 from services.book import BookEntry, is_new
 from services.slack.blocks import esc
 from whalet.client import new_order_no

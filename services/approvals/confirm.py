@@ -18,18 +18,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from sqlite_utils import Database
 
 from core.faultpoints import fault_point
-from commands.approvals import counting, repo
-from commands.approvals.guards import Block, Refusal, backoff, why_not_send
-from commands.approvals.kinds import KINDS
-from commands.approvals.request import ApprovalRequest
-from commands.approvals.states import State
+from services.approvals import counting, repo
+from services.approvals.guards import Block, Refusal, backoff, why_not_send
+from services.approvals.kinds import KINDS
+from services.approvals.request import ApprovalRequest
+from services.approvals.states import State
 from services.slack.blocks import esc
 from whalet.errors import DuplicateRequest, OutcomeUnknown, RateLimited, RequestNotSent, WhaletRejected, explain
 
@@ -59,12 +58,16 @@ def lease_length(services: Services) -> timedelta:
     return timedelta(seconds=call_deadline(services) + float(services.settings.whalet_timeout_seconds))
 
 
+def lease_end(now: datetime, services: Services) -> datetime:
+    """When the lease runs out, rounded UP to the second (times are stored to the second, and a
+    lease must never be stored shorter than it is)."""
+    end = now + lease_length(services)
+    return end.replace(microsecond=0) + timedelta(seconds=1 if end.microsecond else 0)
+
+
 def owner(services: Services) -> str:
     """This process's lease identity; a restarted process is a new owner."""
-    found = services.extras.get("approvals.owner")
-    if found is None:
-        found = services.extras["approvals.owner"] = f"bot-{secrets.token_hex(6)}"
-    return str(found)
+    return services.instance
 
 
 def count_call(services: Services, operation: str) -> None:
@@ -89,7 +92,7 @@ async def send_confirm(services: Services, request_id: str) -> str:
             services.wake_outbox()
             return refusal.sentence
         request = repo.transition(db, request, State.CONFIRMING, lease_owner=owner(services),
-                                  lease_until=now + lease_length(services), confirm_attempts=request.confirm_attempts + 1,
+                                  lease_until=lease_end(now, services), confirm_attempts=request.confirm_attempts + 1,
                                   whalet_calls=request.whalet_calls + 1, next_attempt_at=None, note=None)
         repo.audit(services, db, request, "system", "confirm.send" if request.confirm_attempts == 1 else
                    "reconcile.confirm_again", attempt=request.confirm_attempts)

@@ -15,7 +15,7 @@ import json
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from commands.approvals.request import ApprovalRequest
+    from services.approvals.request import ApprovalRequest
 
 # The fields a card displays, in a fixed order. Adding one changes every fingerprint, so only
 # ever add fields together with a migration that recomputes stored fingerprints.

@@ -14,15 +14,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from core.storage import approvals as approval_rows
 from core.clock import iso
 
-from commands.approvals import counting, policy, repo
-from commands.approvals.confirm import is_frozen
-from commands.approvals.fingerprint import verify
-from commands.approvals.kinds import KINDS
-from commands.approvals.request import ApprovalRequest
-from commands.approvals.states import State
-from services.slack.subcommands import Role
+from services.approvals import counting, policy, repo
+from services.approvals.confirm import is_frozen
+from services.approvals.fingerprint import verify
+from services.approvals.kinds import KINDS
+from services.approvals.request import ApprovalRequest
+from services.approvals.states import State
+from services.approvals.roles import Role
 from services.slack.blocks import esc
 
 if TYPE_CHECKING:
@@ -84,8 +85,7 @@ def record_approval(services: Services, request_id: str, *, clicker: str, role: 
             if r is not None:
                 repo.audit(services, db, r, clicker, "approve.refused", reason=refusal)
             return ClickResult(refusal or "")
-        inserted = db.execute("INSERT OR IGNORE INTO approvals (request_id, approver, at) VALUES (?, ?, ?)",
-                              [request_id, clicker, iso(now)]).rowcount == 1
+        inserted = approval_rows.add_approval(db, request_id, clicker, iso(now))
         now_approvers = current | {clicker}
         counting.mark(services, db, r, now_approvers)
         count = len(counting.counting(db, r, now_approvers))

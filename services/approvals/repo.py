@@ -10,7 +10,6 @@ never show a state the database does not have.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -18,11 +17,12 @@ from typing import TYPE_CHECKING, Any
 from sqlite_utils import Database
 
 from core.clock import iso
-from commands.approvals.cards import card_blocks, card_text
-from commands.approvals.states import COUNTED, OPEN, State, allowed  # noqa: F401  (allowed re-used by results)
+from services.approvals.cards import card_blocks, card_text
+from services.approvals.states import COUNTED, OPEN, State, allowed  # noqa: F401  (allowed re-used by results)
+from core.storage import approvals as rows
 from core.storage.outbox import enqueue_post, enqueue_update
-from commands.approvals.request import ApprovalRequest, column
-from commands.approvals.states import LIVE
+from services.approvals.request import Approval, ApprovalRequest, column
+from services.approvals.states import LIVE
 
 if TYPE_CHECKING:
     from services.container import Services
@@ -36,35 +36,22 @@ class StaleRequest(Exception):
     """The compare-and-set lost: someone else changed the request first."""
 
 
-@dataclass(frozen=True)
-class Approval:
-    approver: str
-    at: str
-    counts: bool = True  # False once the giver no longer holds the approver role
-
-
-def _one(db: Database, sql: str, params: list[Any]) -> ApprovalRequest | None:
-    rows = list(db.query(sql, params))
-    return ApprovalRequest.from_row(rows[0]) if rows else None
-
-
 def load(db: Database, request_id: str) -> ApprovalRequest | None:
-    return _one(db, "SELECT * FROM approval_requests WHERE id = ?", [request_id])
+    row = rows.request(db, request_id)
+    return None if row is None else ApprovalRequest.from_row(row)
 
 
 def load_by_order(db: Database, mer_order_no: str) -> ApprovalRequest | None:
-    return _one(db, "SELECT * FROM approval_requests WHERE mer_order_no = ?", [mer_order_no])
+    row = rows.request_by_order(db, mer_order_no)
+    return None if row is None else ApprovalRequest.from_row(row)
 
 
 def in_states(db: Database, states: tuple[State, ...]) -> list[ApprovalRequest]:
-    marks = ",".join("?" * len(states))
-    return [ApprovalRequest.from_row(r) for r in db.query(
-        f"SELECT * FROM approval_requests WHERE state IN ({marks}) ORDER BY created_at", [s.value for s in states])]
+    return [ApprovalRequest.from_row(r) for r in rows.requests_in(db, [s.value for s in states])]
 
 
 def approvals(db: Database, request_id: str) -> list[Approval]:
-    return [Approval(r[0], r[1], r[2] is None) for r in db.execute(
-        "SELECT approver, at, revoked_at FROM approvals WHERE request_id = ? ORDER BY at, approver", [request_id])]
+    return [Approval(approver, at, revoked is None) for approver, at, revoked in rows.approvals_of(db, request_id)]
 
 
 def approvers(db: Database, request_id: str) -> list[tuple[str, str]]:
@@ -74,17 +61,11 @@ def approvers(db: Database, request_id: str) -> list[tuple[str, str]]:
 
 def set_counts(db: Database, request_id: str, approver: str, counts: bool, now: datetime) -> bool:
     """Mark an approval as counting or not; True when that changed anything."""
-    if counts:
-        sql = "UPDATE approvals SET revoked_at = NULL WHERE request_id = ? AND approver = ? AND revoked_at IS NOT NULL"
-        return db.execute(sql, [request_id, approver]).rowcount == 1
-    sql = "UPDATE approvals SET revoked_at = ? WHERE request_id = ? AND approver = ? AND revoked_at IS NULL"
-    return db.execute(sql, [iso(now), request_id, approver]).rowcount == 1
+    return rows.set_revoked(db, request_id, approver, None if counts else iso(now))
 
 
 def insert(db: Database, request: ApprovalRequest) -> None:
-    row = request.to_row()
-    db.execute(f"INSERT INTO approval_requests ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
-               list(row.values()))
+    rows.insert_request(db, request.to_row())
 
 
 def transition(db: Database, request: ApprovalRequest, new_state: State, **changes: Any) -> ApprovalRequest:
@@ -99,31 +80,25 @@ def bump(db: Database, request: ApprovalRequest, **changes: Any) -> ApprovalRequ
     added), compare-and-set against the state and version the caller read."""
     updated = request.with_(version=request.version + 1, **changes)
     sets = {name: column(getattr(updated, name)) for name in ("version", *changes)}
-    cursor = db.execute(
-        f"UPDATE approval_requests SET {', '.join(f'{k} = ?' for k in sets)} WHERE id = ? AND state = ? AND version = ?",
-        [*sets.values(), request.id, request.state.value, request.version],
-    )
-    if cursor.rowcount != 1:
+    if not rows.compare_and_set(db, request.id, request.state.value, request.version, sets):
         raise StaleRequest(f"request {request.id} changed since it was read")
     return updated
 
 
-def _sum(db: Database, where: str, params: list[Any], states: tuple[State, ...]) -> Decimal:
-    marks = ",".join("?" * len(states))
-    rows = db.execute(f"SELECT amount FROM approval_requests WHERE {where} AND state IN ({marks})",
-                      [*params, *(s.value for s in states)])
-    return sum((Decimal(r[0]) for r in rows), Decimal(0))
+def _total(amounts: list[str]) -> Decimal:
+    return sum((Decimal(a) for a in amounts), Decimal(0))
 
 
 def spent_today(db: Database, requester: str, currency: str, day_start: datetime) -> Decimal:
     """What ``requester`` asked for in ``currency`` since ``day_start`` (UTC), in live requests."""
-    return _sum(db, "requester = ? AND currency = ? AND created_at >= ?", [requester, currency, iso(day_start)], COUNTED)
+    return _total(rows.amounts(db, requester=requester, currency=currency, since=iso(day_start),
+                               states=[s.value for s in COUNTED]))
 
 
 def window_total(db: Database, requester: str, currency: str, party: str | None, since: datetime) -> Decimal:
     """The same requester's open and sent requests to the same beneficiary or payee since ``since``."""
-    return _sum(db, "requester = ? AND currency = ? AND created_at >= ? AND COALESCE(beneficiary_id, payee_user_id) = ?",
-                [requester, currency, iso(since), party or ""], LIVE)
+    return _total(rows.amounts(db, requester=requester, currency=currency, since=iso(since),
+                               states=[s.value for s in LIVE], party=party or ""))
 
 
 def open_requests(db: Database) -> list[ApprovalRequest]:

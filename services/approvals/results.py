@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 
 from sqlite_utils import Database
 
-from commands.approvals import repo
-from commands.approvals.states import SETTLED, State, allowed
+from services.approvals import repo
+from services.approvals.states import SETTLED, State, allowed
 from services.slack.blocks import esc
 
 if TYPE_CHECKING:

@@ -24,16 +24,16 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from core.clock import iso
-from commands.approvals import repo
+from services.approvals import repo
 from sqlite_utils import Database
 
-from commands.approvals import counting
-from commands.approvals.clicks import expire_due
-from commands.approvals.confirm import count_call, is_frozen, send_confirm
-from commands.approvals.guards import backoff
-from commands.approvals.kinds import KINDS
-from commands.approvals.request import ApprovalRequest
-from commands.approvals.states import State
+from services.approvals import counting
+from services.approvals.clicks import expire_due
+from services.approvals.confirm import count_call, is_frozen, send_confirm
+from services.approvals.guards import backoff
+from services.approvals.kinds import KINDS
+from services.approvals.request import ApprovalRequest
+from services.approvals.states import State
 from services.slack.blocks import esc
 from whalet.errors import WhaletError, explain
 from whalet.models import Record

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from commands.approvals.fingerprint import intact
-from commands.approvals.request import ApprovalRequest
-from commands.approvals.states import State
+from services.approvals.fingerprint import intact
+from services.approvals.request import ApprovalRequest
+from services.approvals.states import State
 
 
 class Block(StrEnum):

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from whalet.money import Money
 
 if TYPE_CHECKING:
-    from commands.approvals.request import ApprovalRequest
+    from services.approvals.request import ApprovalRequest
     from whalet.client import WhaletClient
     from whalet.models import RecordPage
 

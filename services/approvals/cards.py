@@ -18,15 +18,14 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from commands.approvals.kinds import KINDS
-from commands.approvals.states import State
+from services.approvals.kinds import KINDS
+from services.approvals.states import State
 from services.slack.blocks import Block, actions, button, context, cut, esc, finish, plain, section
 from whalet.masking import mask
 from whalet.money import Money
 
 if TYPE_CHECKING:
-    from commands.approvals.repo import Approval
-    from commands.approvals.request import ApprovalRequest
+    from services.approvals.request import Approval, ApprovalRequest
 
 APPROVE_ACTION = "approval_approve"
 REJECT_ACTION = "approval_reject"
