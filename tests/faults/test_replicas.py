@@ -12,7 +12,7 @@ Afterwards, from what Slack (the stand-in) and Whalet (the sandbox) saw:
 - the digest whose fire time both replicas found at start-up was posted once, and a third start
   (A restarted) posts it no more.
 
-The leases are short here (claims 4 s, Whalet timeout 2 s: confirm lease 8 s) so that B takes
+The leases are short here (claims 3 s, Whalet timeout 1 s: confirm lease 4 s) so that B takes
 over A's half-done work within seconds.
 """
 
@@ -34,7 +34,7 @@ from devkit.postgres import Cluster
 COLLECT, APPROVALS, FINANCE = "C0COLLECT", "C0APPROVALS", "C0FINANCE"
 WEBHOOKS = 40
 KILL_AT = 20
-FAST = {"WHALET_BOT_CLAIM_LEASE_SECONDS": "4", "WHALET_TIMEOUT_SECONDS": "2"}
+FAST = {"WHALET_BOT_CLAIM_LEASE_SECONDS": "3", "WHALET_TIMEOUT_SECONDS": "1"}
 
 
 def _config(fire: datetime) -> str:
