@@ -1,7 +1,7 @@
 """``whalet-bot check``: is this installation ready? One PASS / FAIL line per item, with the fix.
 
 The people who install the bot are finance teams' admins; a failed start says "something is
-wrong", this says which of the six things is wrong and what to do about it. Items run in
+wrong", this says which of the things it needs is wrong and what to do about it. Items run in
 dependency order and an item whose inputs failed is SKIPped, not reported as a second, confusing
 failure.
 

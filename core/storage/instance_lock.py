@@ -41,7 +41,7 @@ class InstanceLock:
 
     def acquire(self) -> InstanceLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the process's life
+        handle = open(self.path, "a+", encoding="utf-8")  # held for the process's life, not a with-block
         try:
             fcntl.lockf(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:

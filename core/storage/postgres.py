@@ -108,7 +108,7 @@ class PgDatabase(sqlite_utils.Database):
 
     dialect = POSTGRES
 
-    def __init__(self, conn: Connection[Any], identity_tables: frozenset[str]) -> None:  # noqa: B027
+    def __init__(self, conn: Connection[Any], identity_tables: frozenset[str]) -> None:
         self.pg = conn
         self.conn = _Transaction(conn)  # type: ignore[assignment]
         self._identity_tables = identity_tables
@@ -147,7 +147,7 @@ def redact(url: str) -> str:
     """host:port/dbname of a URL, never its password (for logs and ``whalet-bot check``)."""
     try:
         parts = conninfo_to_dict(url)
-    except Exception:  # noqa: BLE001 - a malformed URL is reported by the connect attempt itself
+    except Exception:  # a malformed URL: the connect attempt reports it, without echoing it
         return "(unreadable URL)"
     return f"{parts.get('host') or 'localhost'}:{parts.get('port') or 5432}/{parts.get('dbname') or parts.get('user') or ''}"
 
