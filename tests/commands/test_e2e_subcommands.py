@@ -77,12 +77,12 @@ def test_balance_share_and_source(stack):
     assert "not one of the configured Whalet users" in post.text
 
 
-def test_pay_goes_through_approval(stack):
+def test_pay_goes_through_approval(stack, database_url):
     _, post = ask(stack, "U0REQ", 'pay 300 USD to U10002 for "shared costs"')
     assert "Sent for approval" in post.text and "Pay 300.00 USD to Whalet user U10002?" in post.text
 
 
-def test_pending_lists_open_requests(stack):
+def test_pending_lists_open_requests(stack, database_url):
     request_id, _ = request_payout(stack, "payout 20000 USD to acme-us")
     _, post = ask(stack, "U0VIEW", "pending")
     assert request_id in json.dumps(post.body) and "needs 2 more approvers" in json.dumps(post.body)
@@ -97,7 +97,7 @@ def test_history_payouts_after_a_payout(stack):
     assert "none" in post.text
 
 
-def test_status(stack):
+def test_status(stack, database_url):
     _, post = ask(stack, "U0VIEW", "status")
     body = json.dumps(post.body)
     assert "Whalet answers" in body and "Slack outbox" in body and "Approvals: 0 open requests" in body
@@ -132,7 +132,7 @@ def test_payout_modal_errors_then_success(stack):
     assert "250.00 USD" in note.text
 
 
-def test_beneficiary_add_modal_driven_by_whalet(stack):
+def test_beneficiary_add_modal_driven_by_whalet(stack, database_url):
     assert stack.slack_requests.command("U0REQ", "beneficiaries add").status_code == 200
     pick = stack.fake.wait_for(lambda: next((v for v in stack.fake.views("U0REQ")
                                              if v.callback_id == "beneficiary_pick_modal"), None))

@@ -113,7 +113,7 @@ async def test_payout_result_for_an_order_made_elsewhere_is_a_normal_routed_post
     assert post["channel"] == "C0FINANCE" and post["thread_ref"] is None
 
 
-async def test_beneficiary_result_confirms_the_book_entry_and_tells_who_added_it(harness: Harness) -> None:
+async def test_beneficiary_result_confirms_the_book_entry_and_tells_who_added_it(harness: Harness, database_url: str | None) -> None:
     with harness.services.store.transaction() as db:
         db.execute("""INSERT INTO beneficiary_book (mer_beneficiary_no, nickname, name, country, currency,
                           account_tail, status, added_by, added_at)
@@ -132,7 +132,7 @@ async def test_beneficiary_result_confirms_the_book_entry_and_tells_who_added_it
     assert "Update of an earlier notification about `BEN9`" in later["blocks"] and "`failReason`" in later["blocks"]
 
 
-async def test_replenish_to_do_lifecycle_owner_reminder_and_closure(harness: Harness, frozen: FrozenClock) -> None:
+async def test_replenish_to_do_lifecycle_owner_reminder_and_closure(harness: Harness, frozen: FrozenClock, database_url: str | None) -> None:
     services = harness.services
     harness.send("eddReplenishNotify", REPLENISH)
     await harness.relay()
@@ -166,7 +166,7 @@ async def test_replenish_to_do_lifecycle_owner_reminder_and_closure(harness: Har
     assert not todos.take(services, "RP0001", "U0BOB").taken
 
 
-async def test_result_before_request_ends_closed_and_the_late_card_has_no_button(harness: Harness) -> None:
+async def test_result_before_request_ends_closed_and_the_late_card_has_no_button(harness: Harness, database_url: str | None) -> None:
     harness.send("tradeReplenishResultNotify", {"userId": "U10001", "replenishId": "RP9", "tradeId": "T1",
                                                 "status": "REJECT", "remark": "invoice unreadable"})
     await harness.relay()
