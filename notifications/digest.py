@@ -167,7 +167,12 @@ def last_fire(schedule: DigestSchedule, now: datetime) -> datetime:
 
 
 async def scheduled_run(services: Services, schedule: DigestSchedule) -> str:
-    """What an APScheduler job runs: the digest for the day of the fire time it stands for."""
+    """What an APScheduler job runs: the digest for the day of the fire time it stands for.
+
+    Only while the schedule still exists: removed in Slack through another replica, it is gone
+    from the database but this process's job would still fire until its next restart."""
+    if schedule_key(schedule) not in {schedule_key(known) for known, _ in all_schedules(services)}:
+        return "removed"
     fire = last_fire(schedule, services.clock.now())
     return await run_digest(services, schedule.channel, schedule_key(schedule), fire.date().isoformat())
 

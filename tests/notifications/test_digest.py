@@ -221,3 +221,16 @@ def test_last_fire_is_in_the_schedules_own_time_zone() -> None:
     assert digest.last_fire(NINE, now) == datetime(2024, 4, 30, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
     later = datetime(2024, 5, 1, 1, 0, tzinfo=UTC)
     assert digest.last_fire(NINE, later).isoformat() == "2024-05-01T09:00:00+08:00"
+
+
+async def test_a_schedule_removed_through_another_replica_does_not_post_here(
+        make: Callable[..., Harness], database_url: str | None) -> None:
+    """Two processes on one database (on Postgres: two replicas): a schedule added in Slack on one
+    and removed on the other; the first one's scheduler job still fires, and posts nothing."""
+    first, second = make(), make()
+    noon = DigestSchedule(channel="C0TREASURY", time="09:00", timezone="Asia/Shanghai")
+    assert digest.add_schedule(first.services, noon, actor="U0ADM")
+    assert digest.remove_schedules(second.services, "C0TREASURY", actor="U0ADM") == (1, [])
+    assert await digest.scheduled_run(first.services, noon) == "removed"
+    assert await digest.scheduled_run(first.services, NINE) == "posted"  # the config file's still runs
+    assert [r["channel"] for r in digests(first)] == ["C0FINANCE"]
