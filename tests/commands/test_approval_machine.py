@@ -37,7 +37,8 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
+from hypothesis.stateful import (RuleBasedStateMachine, initialize, invariant, precondition, rule,
+                                 run_state_machine_as_test)
 from slack_bolt.request.async_request import AsyncBoltRequest
 
 from bot.clock import FrozenClock
@@ -158,6 +159,7 @@ class ApprovalFlow(RuleBasedStateMachine):
         self.signing_secret = secrets.token_hex(16)
         self.fake.usergroups[GROUP] = [GROUP_MEMBER]
         self.errors: list[logging.LogRecord] = []
+        self.steps_since_restart = 0
         self.runtime = self._build()
 
     # --- plumbing ------------------------------------------------------------------------------
@@ -326,11 +328,13 @@ class ApprovalFlow(RuleBasedStateMachine):
             self.run(sweep(self.services))
             self.run(self.settle_tasks())
 
+    @precondition(lambda self: self.steps_since_restart >= 3)  # restarts are slow; not every other step
     @rule()
     def restart(self) -> None:
         config = self.services.config
         self.close()
         self.runtime = self._build(config)
+        self.steps_since_restart = 0
 
     def close(self) -> None:
         self.run(self.services.whalet.aclose())
@@ -338,6 +342,10 @@ class ApprovalFlow(RuleBasedStateMachine):
         self.services.store.close()
 
     # --- invariants ----------------------------------------------------------------------------
+
+    @invariant()
+    def count_steps(self) -> None:
+        self.steps_since_restart += 1
 
     @invariant()
     def no_listener_error(self) -> None:
