@@ -32,7 +32,7 @@ from commands.approvals.confirm import count_call, is_frozen, send_confirm
 from commands.approvals.guards import backoff
 from commands.approvals.kinds import KINDS
 from commands.approvals.request import ApprovalRequest
-from commands.approvals.states import State
+from commands.approvals.states import State, allowed
 from notifications.blocks import esc
 from whalet.errors import WhaletError, explain
 from whalet.models import Record
@@ -150,6 +150,10 @@ def _apply(services: Services, db: Database, r: ApprovalRequest, status: str, re
         return repo.bump(db, r, **fields)
     if r.state is State.CONFIRMING:
         return repo.bump(db, r, **fields)  # a confirm is in flight: its owner stores the outcome
+    if not allowed(r.state, target):  # Whalet says something its own rules exclude: a person looks
+        _alert_unknown(services, r, status, exhausted=False)
+        return repo.bump(db, r, **{**fields, "note": f"Whalet reports {esc(status)}, which does not fit this "
+                                                      "request's history; please check it in Whalet's portal."})
     return repo.transition(db, r, target, **fields)
 
 
