@@ -28,7 +28,7 @@ class SocketRequests(SlackRequests):
         super().__init__("unused: Socket Mode is not signed", "http://127.0.0.1:9",
                          fake.new_response_url, trigger_id_factory=fake.new_trigger_id,
                          team_id=fake.team_id, api_app_id=fake.socket.app_id)
-        self._client.close()  # the HTTP client the base class opened is never used here
+        super().close()  # the HTTP client the base class opened is never used here
         self.fake = fake
         self.ack_timeout = ack_timeout
         self.last_envelope_id: str | None = None

@@ -65,7 +65,7 @@ def headline(r: ApprovalRequest, *, plain: bool = False) -> str:
     """"Pay out 1,250.00 USD to Acme Supplies Inc (••••6789)?"; ``plain`` for plain_text fields."""
     safe = (lambda text: text or "") if plain else esc
     amount = _money(r.amount, r.currency)
-    if r.kind == "pay":
+    if not KINDS[r.kind].to_account:
         return f"Pay {amount} to Whalet user {safe(r.payee_user_id)}?"
     return f"Pay out {amount} to {safe(r.beneficiary_name or r.beneficiary_id)} ({mask(r.account_tail)})?"
 
@@ -123,7 +123,7 @@ def card_blocks(r: ApprovalRequest, approvals: Sequence[Approval], now: datetime
     fields = [f"*Requested by*\n<@{r.requester}>",
               f"*Amount*\n{_money(r.amount, r.currency)}",
               f"*Fee*\n{_money(r.fee, r.fee_currency or r.currency)}"]
-    if r.kind == "payout":
+    if KINDS[r.kind].to_account:
         if r.rate is not None and r.to_currency not in (None, r.currency):
             fields.append(f"*Rate*\n1 {r.currency} = {r.rate} {r.to_currency}")
         fields.append(f"*Beneficiary gets*\n{_money(r.to_amount, r.to_currency)}")

@@ -41,6 +41,7 @@ class Kind:
     order_prefix: str  # merOrderNo prefix
     noun: str  # "payout" / "payment", in sentences
     party_label: str  # the card's field for who receives the money
+    to_account: bool  # True: a beneficiary's bank account (rate, what they get); False: a Whalet user
     apply: Callable[[WhaletClient, ApprovalRequest], Awaitable[ApplyAnswer]]
     confirm: Callable[[WhaletClient, ApprovalRequest], Awaitable[str]]  # -> Whalet's status
     lookup: Callable[[WhaletClient, str, datetime, datetime, str], Awaitable[RecordPage]]
@@ -82,6 +83,7 @@ async def _pay_lookup(whalet: WhaletClient, user_id: str, start: datetime, end: 
 
 
 KINDS: dict[str, Kind] = {
-    "payout": Kind("payout", "PO-", "WBO", "payout", "Beneficiary", _payout_apply, _payout_confirm, _payout_lookup),
-    "pay": Kind("pay", "PY-", "WBP", "payment", "Payee", _pay_apply, _pay_confirm, _pay_lookup),
+    "payout": Kind("payout", "PO-", "WBO", "payout", "Beneficiary", True, _payout_apply, _payout_confirm,
+                   _payout_lookup),
+    "pay": Kind("pay", "PY-", "WBP", "payment", "Payee", False, _pay_apply, _pay_confirm, _pay_lookup),
 }

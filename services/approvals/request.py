@@ -77,8 +77,9 @@ class ApprovalRequest:
 
     @property
     def party(self) -> str | None:
-        """Who receives the money: the beneficiary id (payout) or the payee's Whalet user id (pay)."""
-        return self.beneficiary_id if self.kind == "payout" else self.payee_user_id
+        """Who receives the money: the beneficiary id (payout) or the payee's Whalet user id (pay);
+        a request names exactly one of them."""
+        return self.beneficiary_id or self.payee_user_id
 
     def expired(self, now: datetime) -> bool:
         return self.expires_at is not None and self.expires_at <= now

@@ -37,7 +37,8 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule, run_state_machine_as_test
+from hypothesis.stateful import (RuleBasedStateMachine, initialize, invariant, precondition, rule,
+                                 run_state_machine_as_test)
 from slack_bolt.request.async_request import AsyncBoltRequest
 
 from core.clock import FrozenClock
@@ -158,6 +159,7 @@ class ApprovalFlow(RuleBasedStateMachine):
         self.signing_secret = secrets.token_hex(16)
         self.fake.usergroups[GROUP] = [GROUP_MEMBER]
         self.errors: list[logging.LogRecord] = []
+        self.steps_since_restart = 0
         self.runtime = self._build()
 
     # --- plumbing ------------------------------------------------------------------------------
@@ -241,19 +243,31 @@ class ApprovalFlow(RuleBasedStateMachine):
         self.catcher = Catch()
         logging.getLogger("slack_bolt").addHandler(self.catcher)
 
+    @initialize(kind=st.sampled_from(["payout", "pay"]), amount=st.sampled_from(["100", "20000"]))
+    def first_request(self, kind: str, amount: str) -> None:
+        """Every example starts with a request, so the other rules have something to act on."""
+        self.request(kind, amount)
+
     @rule(kind=st.sampled_from(["payout", "payout", "pay"]), amount=st.sampled_from(["100", "100", "20000", "150000"]))
     def request(self, kind: str, amount: str) -> None:
         target = "acme-us" if kind == "payout" else "U10002"
         self.dispatch(self.slack.command(REQUESTER, f"{kind} {amount} USD to {target}", channel_id="C0DEMO"))
 
-    @precondition(lambda self: bool(self.requests()))
-    @rule(user=st.sampled_from(EVERYONE), pick=st.integers(0, 7), double=st.booleans())
-    def approve(self, user: str, pick: int, double: bool) -> None:
+    @rule(user=st.sampled_from(EVERYONE), pick=st.integers(0, 7), double=st.booleans(),
+          confirm_fault=st.none() | st.sampled_from(FAULT_KINDS))
+    def approve(self, user: str, pick: int, double: bool, confirm_fault: str | None = None) -> None:
+        """A click by anyone (twice at once with ``double``); ``confirm_fault``: Whalet misbehaves
+        on the confirm this click may send (the same as the ``fault`` rule just before it)."""
         rows = self.requests()
+        if not rows:
+            return
         card = self.card_of(rows[pick % len(rows)].id)
         buttons = card and any(b.get("type") == "actions" for b in card["blocks"])
         if not buttons:
             return
+        if confirm_fault:
+            # twice: the click's own re-confirm after the lookup meets it too, so a later sweep must retry
+            self.fault(confirm_fault, "payConfirm" if rows[pick % len(rows)].kind == "pay" else "payoutConfirm", 2)
         signed = [self.slack.block_action(user, card, "approval_approve") for _ in range(2 if double else 1)]
         if double:  # a double click, dispatched at once
             async def both() -> None:
@@ -264,10 +278,11 @@ class ApprovalFlow(RuleBasedStateMachine):
         else:
             self.dispatch(signed[0])
 
-    @precondition(lambda self: bool(self.requests()))
     @rule(user=st.sampled_from(EVERYONE), pick=st.integers(0, 7), reason=st.sampled_from(["", "<!channel> no"]))
     def reject(self, user: str, pick: int, reason: str) -> None:
         rows = self.requests()
+        if not rows:
+            return
         request = rows[pick % len(rows)]
         view = reject_modal(request.id, headline(request, plain=True), {"fp": request.fingerprint, "channel": "C0APPROVALS"})
         self.dispatch(self.slack.view_submission(user, view, {"reason": reason}))
@@ -303,18 +318,23 @@ class ApprovalFlow(RuleBasedStateMachine):
 
     @rule(minutes=st.sampled_from([0, 1, 1, 5]))
     def sweep(self, minutes: int) -> None:
-        """Time passes and the periodic sweep runs (expiry, lease take-over, lookups, retries)."""
-        self.clock.advance(timedelta(minutes=minutes))
-        self.sandbox.clock.advance(minutes * 60)
-        self.sandbox.tick()
-        self.run(sweep(self.services))
-        self.run(self.settle_tasks())
+        """``minutes`` pass with the periodic sweep running every 30 s (expiry, lease take-over,
+        lookups, retries); 0: one sweep right now."""
+        for _ in range(max(1, minutes * 2)):
+            if minutes:
+                self.clock.advance(timedelta(seconds=30))
+                self.sandbox.clock.advance(30)
+            self.sandbox.tick()
+            self.run(sweep(self.services))
+            self.run(self.settle_tasks())
 
+    @precondition(lambda self: self.steps_since_restart >= 3)  # restarts are slow; not every other step
     @rule()
     def restart(self) -> None:
         config = self.services.config
         self.close()
         self.runtime = self._build(config)
+        self.steps_since_restart = 0
 
     def close(self) -> None:
         self.run(self.services.whalet.aclose())
@@ -322,6 +342,10 @@ class ApprovalFlow(RuleBasedStateMachine):
         self.services.store.close()
 
     # --- invariants ----------------------------------------------------------------------------
+
+    @invariant()
+    def count_steps(self) -> None:
+        self.steps_since_restart += 1
 
     @invariant()
     def no_listener_error(self) -> None:
