@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,34 +25,39 @@ time.sleep(60)
 """
 
 
-def test_the_lock_names_its_holder_and_dies_with_it(tmp_path: Path) -> None:
-    database = tmp_path / "whalet-bot.db"
-    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(database)], stdout=subprocess.PIPE,
-                              cwd=Path(__file__).resolve().parents[2])
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == b"held"
-        with pytest.raises(DatabaseInUse, match=f"pid {holder.pid} on host .*, started .*WHALET_BOT_DATABASE_URL"):
-            InstanceLock(database).acquire()
-        os.kill(holder.pid, signal.SIGKILL)
-        holder.wait(10)
-        InstanceLock(database).acquire().release()  # kill -9 released it: no stale lock to clean up
-    finally:
-        if holder.poll() is None:
-            holder.kill()
-            holder.wait()
+@pytest.fixture
+def holder(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
+    """Another process holding the lock on ``tmp_path/app/whalet-bot.db``, as a running bot does."""
+    database = tmp_path / "app" / "whalet-bot.db"
+    process = subprocess.Popen([sys.executable, "-c", HOLD, str(database)], stdout=subprocess.PIPE,
+                               cwd=Path(__file__).resolve().parents[2])
+    assert process.stdout is not None and process.stdout.readline().strip() == b"held"
+    yield process, database
+    if process.poll() is None:
+        process.kill()
+        process.wait()
 
 
-def test_a_second_run_on_the_same_file_refuses_to_start(world: World, make_app, tmp_path: Path) -> None:
-    first: App = make_app().start()
-    second = App(world, first.workdir)  # same folder: the same whalet-bot.db
+def test_the_lock_names_its_holder_and_dies_with_it(holder: tuple[subprocess.Popen[bytes], Path]) -> None:
+    process, database = holder
+    with pytest.raises(DatabaseInUse, match=f"pid {process.pid} on host .*, started .*WHALET_BOT_DATABASE_URL"):
+        InstanceLock(database).acquire()
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait(10)
+    InstanceLock(database).acquire().release()  # kill -9 released it: no stale lock to clean up
+
+
+def test_a_second_run_on_the_same_file_refuses_to_start(world: World, holder: tuple[subprocess.Popen[bytes], Path]) -> None:
+    process, database = holder
+    second = App(world, database.parent)  # whalet-bot run on the file the holder has
     try:
         second.start(wait=False, point_webhook=False)
         assert second.process is not None
         assert second.process.wait(30) == 2
         refusal = " ".join(second.log().split())
-        assert f"Another whalet-bot (pid {first.process.pid} on host" in refusal, refusal  # type: ignore[union-attr]
+        assert f"Another whalet-bot (pid {process.pid} on host" in refusal, refusal
         assert "One SQLite file serves one process" in refusal
         assert "Traceback" not in refusal
     finally:
         second.stop()
-    assert first.process is not None and first.process.poll() is None  # the first one runs on, untouched
+    assert process.poll() is None  # the first one runs on, untouched
