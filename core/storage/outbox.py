@@ -209,7 +209,7 @@ def claim(db: Database, outbox_id: int, *, channel: str, owner: str, now: dateti
         f"SELECT holder, lease_until, pace_at, blocked_until FROM outbox_lanes WHERE channel = ?"
         f"{row_lock(db, skip_locked=False)}", [channel]).fetchone()
     now_text = _iso(now)
-    if holder is not None and holder != owner and (held_until or "") >= now_text:
+    if holder is not None and (held_until or "") >= now_text:  # even our own: one delivery per channel
         return Claim(False, LANE_BUSY_RETRY_SECONDS)
     arrival = max(_moment(paced_at) or now, now)
     ready_at = max(arrival - timedelta(seconds=pace.interval * (pace.burst - 1)), _moment(blocked_until) or now)
@@ -234,9 +234,11 @@ def release_lane(db: Database, channel: str, owner: str, blocked_until: str | No
 
 
 def still_claimed(db: Database, outbox_id: int, owner: str) -> bool:
-    """Does ``owner`` still hold the row? (False: its lease ran out and another replica took it.)"""
-    return db.execute("SELECT 1 FROM outbox WHERE id = ? AND state = 'sending' AND claimed_by = ?",
-                      [outbox_id, owner]).fetchone() is not None
+    """Does ``owner`` still hold the row? (False: its lease ran out and another replica took it.)
+    The row stays locked to the end of the transaction (Postgres), so a take-over cannot slip in
+    between this answer and the write that relies on it."""
+    return db.execute(f"SELECT 1 FROM outbox WHERE id = ? AND state = 'sending' AND claimed_by = ?"
+                      f"{row_lock(db, skip_locked=False)}", [outbox_id, owner]).fetchone() is not None
 
 
 def _iso(moment: datetime) -> str:

@@ -134,8 +134,9 @@ class OutboxWorker:
             log.warning("%d outbox rows were in flight at the last stop; checking Slack before re-posting", handed)
 
     def _take_over_expired(self) -> None:
-        """Now and then (replicas only): rows and lanes of a replica that died, once their lease ran out."""
-        if self.store.exclusive or time.monotonic() < self._next_takeover:
+        """Now and then: rows and lanes whose lease ran out (a replica that died; or a delivery of
+        this process that crashed instead of recording its outcome), so no channel stays blocked."""
+        if time.monotonic() < self._next_takeover:
             return
         self._next_takeover = time.monotonic() + max(1.0, self.lease_seconds / 4)
         with self.store.transaction() as db:
@@ -270,6 +271,11 @@ class OutboxWorker:
     def _mark_done(self, row: dict[str, Any], channel: str, ts: str) -> None:
         now = _iso(datetime.now(UTC))
         with self.store.transaction() as db:
+            if not outbox_rows.still_claimed(db, row["id"], self.owner):
+                # Our lease ran out (a stalled process) and another replica took the row: it looks
+                # the message up by its metadata before posting, so it finds this post.
+                log.warning("outbox row %s was taken over before its post was recorded", row["id"])
+                return
             outbox_rows.mark_done(db, row, channel, ts, now)
             outbox_rows.release_lane(db, channel, self.owner)
         log.info("slack %s delivered", row["op"], extra={"event": "outbox_delivered", "outbox_id": row["id"],
@@ -295,6 +301,9 @@ class OutboxWorker:
             delay = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (attempts - 1)) * random.uniform(0.5, 1.0)
             self.counters["failed"] += 1
         with self.store.transaction() as db:
+            if not outbox_rows.still_claimed(db, row["id"], self.owner):
+                log.warning("outbox row %s was taken over before its failure was recorded", row["id"])
+                return
             outbox_rows.reschedule(db, row["id"], state=state, attempts=attempts,
                                next_attempt_at=_iso(now + timedelta(seconds=delay)), error=error,
                                check_first=check_first, rate_limited=status == 429)
