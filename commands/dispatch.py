@@ -115,6 +115,6 @@ async def _run_command(services: Services, ack: AsyncAck, command: dict[str, Any
 
 
 def _respond(services: Services, command: dict[str, Any], bolt_respond: AsyncRespond) -> Any:
-    """Answers go to the command's response_url over the pooled session (see bot/responder.py)."""
+    """Answers go to the command's response_url over the pooled session (see services/slack/responder.py)."""
     url = command.get("response_url")
     return services.responder.bound(url) if url else bolt_respond
