@@ -15,6 +15,7 @@ import typer
 
 from bot.config import ConfigError
 from bot.settings import SettingsError
+from whalet.recipes import PROTOCOLS
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="whalet-bot: Whalet balances, payouts with approvals and notifications in Slack.")
@@ -67,13 +68,16 @@ def sandbox(
     partner_id: str = typer.Option("PDEMO0001", help="The partner id the sandbox accepts."),
     latency_ms: int = typer.Option(0, help="Extra latency added to every API answer."),
     seed: int = typer.Option(0, help="Seed for rates and random faults."),
+    protocol: str = typer.Option("legacy", help="legacy (RSA envelope at /api) or v1 (REST, token, HMAC)."),
 ) -> None:
     """Run the Whalet sandbox (a stateful imitation of Whalet's gateway) for staging."""
     from bot.logs import configure_logging
     from whalet.sandbox import run_sandbox
 
+    if protocol not in PROTOCOLS:
+        _fail(f"--protocol must be one of {', '.join(PROTOCOLS)}, not {protocol!r}")
     configure_logging("INFO")
-    run_sandbox(host, port, keys_dir, webhook_url, partner_id, latency_ms, seed)
+    run_sandbox(host, port, keys_dir, webhook_url, partner_id, latency_ms, seed, protocol)
 
 
 @keys_app.command("generate")

@@ -30,8 +30,9 @@ from bot.services import Services
 from bot.slack_requests import ObservedSocketModeHandler, parse_http_body, record
 from bot.settings import Settings
 from bot.store import Store
+from bot.transport import build_transport
 from whalet.client import WhaletClient
-from whalet.envelope import EnvelopeCodec
+from whalet.transport import LegacyTransport
 
 log = logging.getLogger("whalet_bot")
 LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
@@ -47,7 +48,7 @@ class Runtime:
 def build_services(settings: Settings, config: BotConfig, clock: Clock | None = None) -> Services:
     from notifications.outbox import OutboxWorker
 
-    codec = EnvelopeCodec(settings.partner_private_key(), settings.whalet_public_key())
+    transport = build_transport(settings, config.whalet)
     store = Store(settings.whalet_bot_db)
     metrics = Metrics()
     alerts = Alerts()
@@ -56,11 +57,11 @@ def build_services(settings: Settings, config: BotConfig, clock: Clock | None = 
         config=config,
         store=store,
         whalet=WhaletClient(
-            settings.whalet_base_url, settings.whalet_partner_id, codec, api_codes=config.whalet.api_codes,
+            transport.base_url, transport.partner_id, transport, api_codes=config.whalet.api_codes,
             on_call=alerts.whalet_call, timeout=settings.whalet_timeout_seconds,
-            max_connections=settings.whalet_max_connections,
+            max_connections=settings.whalet_max_connections, money_enabled=config.whalet.money_enabled,
         ),
-        whalet_codec=codec,
+        whalet_codec=transport.codec if isinstance(transport, LegacyTransport) else None,
         slack=build_slack_client(settings),
         slack_outbox=build_slack_client(settings, retries=False),
         clock=clock or Clock(),

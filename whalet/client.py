@@ -21,16 +21,22 @@ import itertools
 import logging
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 import httpx
 from pydantic import BaseModel, ValidationError
 
 from whalet import models as m
 from whalet.envelope import EnvelopeCodec, Opened
-from whalet.errors import MoneySwitchedOff, OutcomeUnknown, RateLimited, RequestNotSent, WhaletError
+from whalet.errors import (
+    MoneySwitchedOff,
+    OutcomeUnknown,
+    RateLimited,
+    RequestNotSent,
+    WhaletError,
+)
 from whalet.gateways import money_needs_switch
 from whalet.ids import new_order_no, new_request_no
 from whalet.money import Money

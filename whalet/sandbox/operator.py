@@ -80,8 +80,16 @@ def operator_routes(sb: Sandbox) -> list[Route]:
         return endpoint
 
     async def health(request: Request) -> Any:
-        return {"status": "ok", "partnerId": sb.config.partner_id, "now": wire_time(sb.clock.now()),
-                "webhookUrl": sb.notifier.webhook_url}
+        health: dict[str, Any] = {"status": "ok", "partnerId": sb.config.partner_id, "now": wire_time(sb.clock.now()),
+                  "webhookUrl": sb.notifier.webhook_url, "protocol": sb.config.protocol}
+        if sb.v1_gateway is not None:
+            health["tokensIssued"] = sb.v1_gateway.tokens_issued
+        return health
+
+    async def revoke_tokens(request: Request) -> Any:
+        if sb.v1_gateway is None:
+            raise OperatorError("tokens exist only in v1 mode (--protocol v1)")
+        return {"revoked": sb.v1_gateway.revoke_tokens()}
 
     async def orders(request: Request) -> Any:
         kind = "payout" if request.url.path.endswith("payouts") else "pay"
@@ -174,5 +182,6 @@ def operator_routes(sb: Sandbox) -> list[Route]:
         ("/sandbox/replenish/{replenish_id}/result", replenish_result, ["POST"]),
         ("/sandbox/notify", notify, ["POST"]), ("/sandbox/faults", faults, ["GET", "POST", "DELETE"]),
         ("/sandbox/config", config, ["POST"]), ("/sandbox/clock", clock, ["GET", "POST"]),
+        ("/sandbox/tokens/revoke", revoke_tokens, ["POST"]),
     ]
     return [Route(path, guard(handler), methods=methods) for path, handler, methods in table]

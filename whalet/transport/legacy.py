@@ -14,10 +14,22 @@ from typing import Any
 
 import httpx
 
-from whalet.envelope import EnvelopeCodec, EnvelopeError, Opened, SignatureInvalid, dumps_compact
+from whalet.envelope import (
+    EnvelopeCodec,
+    EnvelopeError,
+    Opened,
+    SignatureInvalid,
+    dumps_compact,
+)
 from whalet.errors import OutcomeUnknown, RequestNotSent
 from whalet.operations import Operation
-from whalet.transport.base import AmountStyle, NotificationAnswer, Poster, Transport, accepted
+from whalet.transport.base import (
+    AmountStyle,
+    NotificationAnswer,
+    Poster,
+    Transport,
+    accepted,
+)
 
 log = logging.getLogger("whalet.client")
 JSON = "application/json; charset=utf-8"

@@ -20,12 +20,25 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from whalet.envelope import MalformedEnvelope, Opened, SignatureInvalid, aes_ecb_encrypt, dumps_compact, loads_exact
+from whalet.envelope import (
+    MalformedEnvelope,
+    Opened,
+    SignatureInvalid,
+    aes_ecb_encrypt,
+    dumps_compact,
+    loads_exact,
+)
 from whalet.errors import OutcomeUnknown, RequestNotSent, WhaletError, rejection_for
 from whalet.ids import new_request_no
 from whalet.operations import Operation
 from whalet.recipes import V1Recipe, encrypted_name
-from whalet.transport.base import AmountStyle, NotificationAnswer, Poster, Transport, accepted
+from whalet.transport.base import (
+    AmountStyle,
+    NotificationAnswer,
+    Poster,
+    Transport,
+    accepted,
+)
 
 TOKEN_REUSE_MARGIN_S = 150
 WEBHOOK_WINDOW_S = 300
