@@ -3,6 +3,9 @@
 import json
 
 from tests.commands.helpers import ask, request_payout
+from tests.fixtures.whalet import BOTH_PROTOCOLS
+
+pytestmark = BOTH_PROTOCOLS  # every operation, in both protocol profiles
 
 
 def ack_text(stack, user, text):

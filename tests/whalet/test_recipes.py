@@ -19,7 +19,12 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from pydantic import ValidationError
 
-from whalet.envelope import EnvelopeCodec, generate_key_pair, load_private_key, load_public_key
+from whalet.envelope import (
+    EnvelopeCodec,
+    generate_key_pair,
+    load_private_key,
+    load_public_key,
+)
 from whalet.recipes import LegacyRecipe, V1Recipe
 from whalet.transport import LegacyTransport, V1Credentials, V1Transport
 

@@ -17,7 +17,12 @@ from starlette.routing import Route
 from bot.serving import ThreadedServer
 from tests.fixtures.whalet import RunningSandbox
 from whalet.client import WhaletClient, new_order_no
-from whalet.errors import AuthenticationFailed, BadParameters, MoneySwitchedOff, RequestNotSent
+from whalet.errors import (
+    AuthenticationFailed,
+    BadParameters,
+    MoneySwitchedOff,
+    RequestNotSent,
+)
 from whalet.money import Money
 from whalet.transport import V1Credentials, V1Transport
 

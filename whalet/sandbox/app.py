@@ -52,6 +52,7 @@ class Sandbox:
             legacy = LegacyRecipe.model_validate(config.legacy)
             codec = self.keys.whalet_codec().with_recipe(legacy)  # loading RSA keys is slow-ish: once
             wire = LegacyNotifyWire(codec, config.partner_id, legacy.webhook_answer)
+        self.notify_wire = wire  # tests forge notifications exactly as the sandbox writes them
         self.notifier = Notifier(wire, self.clock, config.webhook_url, config.retry_time_scale,
                                  config.notify_timeout_s)
         self.state = State.create(self.clock, self.timeline, self.notifier.enqueue, config.seed,

@@ -16,7 +16,7 @@ from typing import Any
 
 from starlette.responses import PlainTextResponse, Response
 
-from .faults import Faults, FaultRule
+from .faults import FaultRule, Faults
 from .operations import CONFIRMS, OPERATIONS
 from .state import State
 from .wire import GatewayError

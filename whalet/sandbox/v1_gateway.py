@@ -21,7 +21,12 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from whalet.envelope import MalformedEnvelope, aes_ecb_decrypt, dumps_compact, loads_exact
+from whalet.envelope import (
+    MalformedEnvelope,
+    aes_ecb_decrypt,
+    dumps_compact,
+    loads_exact,
+)
 
 from .dispatch import Dispatcher, Outcome, fault_after, fault_before, read_amounts
 from .v1_recipe import SandboxV1Recipe, V1Credentials
