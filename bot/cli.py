@@ -101,7 +101,10 @@ def _terminal() -> bool:
     return sys.stdin.isatty() and sys.stdout.isatty()
 
 
-def _local_stack(workdir: Optional[Path]):  # type: ignore[no-untyped-def]
+PROTOCOL_HELP = "The Whalet protocol the sandbox and the app speak: legacy (RSA envelope) or v1 (REST)."
+
+
+def _local_stack(workdir: Optional[Path], protocol: str = "legacy"):  # type: ignore[no-untyped-def]
     """The demo / console stack; a start-up failure is one message, not a traceback.
 
     Only errors are logged: the rendered Slack messages are the output, and the app's routine
@@ -110,9 +113,11 @@ def _local_stack(workdir: Optional[Path]):  # type: ignore[no-untyped-def]
     from bot.localstack import start_local_stack
     from bot.logs import configure_logging
 
+    if protocol not in PROTOCOLS:
+        _fail(f"--protocol must be one of {', '.join(PROTOCOLS)}, not {protocol!r}")
     configure_logging("ERROR")
     try:
-        return start_local_stack(workdir)
+        return start_local_stack(workdir, protocol=protocol)
     except (SettingsError, ConfigError, OSError, RuntimeError) as exc:
         _fail(f"Could not start the local stack: {exc}")
 
@@ -124,6 +129,7 @@ def demo(
         help="Pause between steps (default: yes in a terminal, no in CI and pipes)."),
     workdir: Optional[Path] = typer.Option(
         None, help="Keep the database and keys in this folder (default: a temporary one)."),
+    protocol: str = typer.Option("legacy", help=PROTOCOL_HELP),
 ) -> None:
     """Play the whole product on loopback: Whalet sandbox, a Slack stand-in and the real app.
 
@@ -133,7 +139,7 @@ def demo(
 
     from bot.demo import run_demo
 
-    stack = _local_stack(workdir)
+    stack = _local_stack(workdir, protocol)
     try:
         code = run_demo(_terminal() if interactive is None else interactive, Console(), workdir, stack=stack)
     finally:
@@ -146,13 +152,14 @@ def console(
     user: str = typer.Option("U0REQ", "--as", help="The Slack user you start as."),
     workdir: Optional[Path] = typer.Option(
         None, help="Keep the database and keys in this folder (default: a temporary one)."),
+    protocol: str = typer.Option("legacy", help=PROTOCOL_HELP),
 ) -> None:
     """Type /whalet commands as demo Slack users against the local stack (:help inside)."""
     from rich.console import Console
 
     from bot.console import run_console
 
-    stack = _local_stack(workdir)
+    stack = _local_stack(workdir, protocol)
     try:
         run_console(stack, Console(), user=user)
     finally:

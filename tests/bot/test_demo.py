@@ -13,12 +13,14 @@ from bot.demo import play_tour, run_demo
 from bot.demo_driver import plain_text
 from bot.demo_tour import TOUR, Command, Says, Step
 from bot.localstack import DEMO_USERS, LocalStack
+from tests.fixtures.whalet import BOTH_PROTOCOLS
 
 
 def plain_console(buffer: io.StringIO) -> Console:
     return Console(file=buffer, width=120, no_color=True, force_terminal=False)
 
 
+@BOTH_PROTOCOLS
 def test_unattended_tour_produces_every_expected_slack_effect(make_stack: Callable[..., LocalStack]) -> None:
     stack = make_stack()
     buffer = io.StringIO()
@@ -82,7 +84,8 @@ def test_interactive_mode_pauses_between_steps_and_can_stop(make_stack: Callable
     assert TOUR[0].title() in out and TOUR[1].title() not in out
 
 
-def test_cli_demo_without_a_terminal_runs_unattended_and_exits_0(tmp_path: Path) -> None:
+@BOTH_PROTOCOLS
+def test_cli_demo_without_a_terminal_runs_unattended_and_exits_0(tmp_path: Path, whalet_protocol: str) -> None:
     from typer.testing import CliRunner
 
     from bot.cli import app
@@ -90,10 +93,11 @@ def test_cli_demo_without_a_terminal_runs_unattended_and_exits_0(tmp_path: Path)
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
     try:
-        result = CliRunner().invoke(app, ["demo", "--workdir", str(tmp_path / "demo")])
+        result = CliRunner().invoke(app, ["demo", "--workdir", str(tmp_path / "demo"), "--protocol", whalet_protocol])
     finally:  # the CLI configures process-wide logging; later tests need pytest's back
         root.handlers[:] = handlers
         root.setLevel(level)
     assert result.exit_code == 0, result.output
     assert "Tour complete" in result.output and "Enter for the next step" not in result.output
+    assert f"({whalet_protocol} protocol)" in result.output
     assert (tmp_path / "demo" / "whalet-bot.db").exists()  # --workdir keeps the database
