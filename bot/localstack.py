@@ -195,11 +195,10 @@ def start_local_stack(
         slack_bot_token=DEMO_BOT_TOKEN,
         slack_signing_secret=signing_secret,
         slack_api_base_url=servers[-1].url + "/api/",
-        whalet_partner_id=DEMO_PARTNER_ID,
-        **_whalet_credentials(protocol, sandbox_url, keys),
         whalet_bot_config=config_path,
         whalet_bot_db=db_path or workdir / "whalet-bot.db",
-        **(settings_overrides or {}),
+        **{"whalet_partner_id": DEMO_PARTNER_ID, **_whalet_credentials(protocol, sandbox_url, keys),
+           **(settings_overrides or {})},
     )
     config = load_config(config_path)
     runtime = build_runtime(settings, config, clock=clock)

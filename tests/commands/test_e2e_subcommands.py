@@ -104,6 +104,7 @@ def test_status(stack):
     _, post = ask(stack, "U0VIEW", "status")
     body = json.dumps(post.body)
     assert "Whalet answers" in body and "Slack outbox" in body and "Approvals: 0 open requests" in body
+    assert "protocol at" in body and "a test gateway, payouts allowed" in body
 
 
 def test_beneficiaries_list_is_masked(stack):
