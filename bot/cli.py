@@ -167,16 +167,26 @@ def console(
 
 
 @app.command()
-def check(config: Optional[Path] = typer.Option(None, help="Policy file (default: WHALET_BOT_CONFIG).")) -> None:
-    """Validate settings, keys and the policy file; call Whalet connectivity and Slack; try each channel.
+def check(
+    config: Optional[Path] = typer.Option(None, help="Policy file (default: WHALET_BOT_CONFIG)."),
+    webhook_url: Optional[str] = typer.Option(
+        None, help="This bot's public webhook URL (https://…/whalet/webhook): check what it answers."),
+    probe: bool = typer.Option(False, "--probe", help="Try the alternatives of each provisional protocol setting "
+                                                      "against connectivity and print the TOML lines that work."),
+    allow_production: bool = typer.Option(False, "--allow-production",
+                                          help="Let --probe call a gateway other than Whalet's test host."),
+) -> None:
+    """Validate settings, credentials and the policy file; take a Whalet round trip apart step by step; Slack.
 
-    Prints one PASS / FAIL line per item with the fix; exits 0 only if everything passed.
+    Prints one PASS / FAIL line per item with the fix; exits 0 only if everything passed. --probe
+    sends at most 32 read-only calls, one per second.
     """
     from rich.console import Console
 
-    from bot.check import run_checks
+    from bot.check import CheckOptions, run_checks
 
-    raise typer.Exit(code=run_checks(None, config, Console(highlight=False)))
+    options = CheckOptions(webhook_url=webhook_url, probe=probe, allow_production=allow_production)
+    raise typer.Exit(code=run_checks(None, config, Console(highlight=False), options))
 
 
 @app.command()

@@ -99,6 +99,10 @@ class WhaletClient:
         for pool in self._pools:
             await pool.aclose()
 
+    async def prepare(self) -> None:
+        """Do what the profile needs before a first call (v1: obtain a token); raises WhaletError."""
+        await self.protocol.prepare(self._post)
+
     # --- the one path every call takes ---------------------------------------------------------
 
     async def call(self, operation: str, body: m.Outbound | dict[str, Any] | None) -> Opened:

@@ -353,6 +353,26 @@ class EnvelopeCodec:
     # receiving
 
     def _open(self, message: bytes | str | dict[str, Any], fields: tuple[str, ...]) -> Opened:
+        head, encrypt = self._verified(message, fields)
+        if encrypt is None:
+            return Opened(head={k: str(v) for k, v in head.items()}, body=None)
+        try:
+            session_key = self._own.decrypt(_unb64(head.get("keyEnc"), "keyEnc"), self._wrap)
+        except ValueError:
+            raise MalformedEnvelope("keyEnc cannot be decrypted with our key") from None
+        if len(session_key) != SESSION_KEY_BYTES:
+            raise MalformedEnvelope("keyEnc does not hold a 16-byte session key")
+        plaintext = _aes_decrypt(session_key, _unb64(encrypt, "encrypt"))
+        try:
+            decoded = loads_exact(plaintext.decode("utf-8"))
+        except (ValueError, UnicodeDecodeError):
+            raise MalformedEnvelope("the decrypted body is not UTF-8 JSON") from None
+        if not isinstance(decoded, (dict, list)):
+            raise MalformedEnvelope("the decrypted body is not a JSON object or array")
+        return Opened(head={k: str(v) for k, v in head.items()}, body=decoded)
+
+    def _verified(self, message: bytes | str | dict[str, Any], fields: tuple[str, ...]) -> tuple[dict[str, Any], str | None]:
+        """The head and ``encrypt`` of a message whose signature holds; raises otherwise."""
         if not isinstance(message, dict):
             try:
                 message = loads_exact(message)
@@ -379,22 +399,19 @@ class EnvelopeCodec:
             self._peer.verify(signature, string_to_sign(head, encrypt, fields).encode("utf-8"), SIGN_PADDING, self._hash)
         except InvalidSignature:
             raise SignatureInvalid("the signature does not match the sender's key") from None
-        if encrypt is None:
-            return Opened(head={k: str(v) for k, v in head.items()}, body=None)
+        return head, encrypt
+
+    def response_signature_holds(self, message: bytes | str | dict[str, Any]) -> bool:
+        """Whether an answer's signature verifies under this recipe; nothing is decrypted.
+
+        ``check --probe`` reads Whalet's recipe (hash, encoding, field order) off any signed
+        answer this way, a refusal included, without sending another call.
+        """
         try:
-            session_key = self._own.decrypt(_unb64(head.get("keyEnc"), "keyEnc"), self._wrap)
-        except ValueError:
-            raise MalformedEnvelope("keyEnc cannot be decrypted with our key") from None
-        if len(session_key) != SESSION_KEY_BYTES:
-            raise MalformedEnvelope("keyEnc does not hold a 16-byte session key")
-        plaintext = _aes_decrypt(session_key, _unb64(encrypt, "encrypt"))
-        try:
-            decoded = loads_exact(plaintext.decode("utf-8"))
-        except (ValueError, UnicodeDecodeError):
-            raise MalformedEnvelope("the decrypted body is not UTF-8 JSON") from None
-        if not isinstance(decoded, (dict, list)):
-            raise MalformedEnvelope("the decrypted body is not a JSON object or array")
-        return Opened(head={k: str(v) for k, v in head.items()}, body=decoded)
+            self._verified(message, self._response_fields)
+        except EnvelopeError:
+            return False
+        return True
 
     def decode_request(self, message: bytes | str | dict[str, Any]) -> Opened:
         """A request (at Whalet) or a notification (at the partner): verify, then decrypt."""

@@ -61,6 +61,10 @@ class Transport(ABC):
     def answer_notification(self, head: Mapping[str, str]) -> NotificationAnswer:
         """The answer that tells Whalet a notification is stored and must not be sent again."""
 
+    async def prepare(self, post: Poster) -> None:
+        """Anything a profile needs before its first call (v1: a token); raises WhaletError."""
+        return None
+
     def describe(self) -> str:
         return f"{self.profile} protocol at {self.base_url}"
 

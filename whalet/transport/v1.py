@@ -189,6 +189,10 @@ class V1Transport(Transport):
 
     # --- the token -------------------------------------------------------------------------------
 
+    async def prepare(self, post: Poster) -> None:
+        """Fetch a token now (``whalet-bot check`` reports this step on its own)."""
+        await self._current_token(post, "token", "", refused=None)
+
     async def _current_token(self, post: Poster, api_code: str, request_no: str, refused: _Token | None) -> _Token:
         """The cached token, a fresh one when it is near expiry, or when ``refused`` is the cached one."""
         async with self._lock:
@@ -201,7 +205,7 @@ class V1Transport(Transport):
             except OutcomeUnknown as exc:  # the token call's fate is unknown; the CALL was never sent
                 raise RequestNotSent(f"no v1 token: {exc}", api_code=api_code, request_no=request_no) from exc
             except WhaletError as exc:
-                exc.api_code, exc.request_no = api_code, request_no
+                exc.api_code, exc.request_no = api_code, request_no or exc.request_no
                 raise
             return self._token
 
