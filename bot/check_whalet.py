@@ -69,6 +69,8 @@ async def whalet_round_trip(settings: Settings, config: BotConfig, transport: Tr
              "answer": "Whalet's answer verified" + (" (v1 answers carry no signature: shape checked)"
                                                      if transport.profile == "v1" else " with WHALET_PUBLIC_KEY"),
              "echo": f"Whalet connectivity ({transport.profile} protocol, read-only round trip)"}
+    failed: str | None = None
+    step: Step | None = None
     order = ["reach", "partner", *(["token"] if transport.profile == "v1" else []), "sign", "answer", "echo"]
     async with WhaletClient(url, transport.partner_id, transport, api_codes=config.whalet.api_codes,
                             read_retries=0, timeout=15) as whalet:
@@ -81,8 +83,6 @@ async def whalet_round_trip(settings: Settings, config: BotConfig, transport: Tr
             if echoed != ECHO:
                 failed, step = "echo", Step(names["echo"], False, f"answered {echoed!r}",
                                             "Whalet did not echo our message: contact Whalet support")
-            else:
-                failed, step = None, None
     for key in order:
         if key == failed:
             assert step is not None

@@ -137,6 +137,7 @@ class Probe:
         if isinstance(transport, LegacyTransport):
             seen = await self._legacy_round_trip(transport)
         else:
+            assert isinstance(transport, V1Transport)
             seen = await self._v1_round_trip(transport)
         self.tried.append((changes, seen.code))
         self._seen[key] = seen

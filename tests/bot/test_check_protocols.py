@@ -127,16 +127,16 @@ def test_probe_refuses_a_production_gateway_unless_allowed(odd_world: Callable[.
     assert "not Whalet's test host" in line(lines, "FAIL  probe") and "--allow-production" in line(lines, "FAIL  probe")
     assert "OFF for https://gateway.whalet.invalid" in line(lines, "NOTE  live-money switch")
     line(lines, "FAIL  Whalet gateway reachable")
-    code, lines = run({**settings, "whalet_base_url": url}, config(), probe=True, allow_production=True)
+    _, lines = run({**settings, "whalet_base_url": url}, config(), probe=True, allow_production=True)
     assert "not reachable" in line(lines, "FAIL  probe")  # allowed, it tried (and stopped at once)
 
 
 @BOTH_PROTOCOLS
 def test_the_webhook_url_answer(make_stack: Callable[..., LocalStack]) -> None:
     stack = make_stack()
-    code, lines = run(stack.settings, stack.config_path, webhook_url=stack.url + "/whalet/webhook")
+    _, lines = run(stack.settings, stack.config_path, webhook_url=stack.url + "/whalet/webhook")
     assert "refuses an unsigned notification (HTTP 401)" in line(lines, "PASS  webhook URL answers")
-    code, lines = run(stack.settings, stack.config_path, webhook_url=stack.url + "/healthz")
+    _, lines = run(stack.settings, stack.config_path, webhook_url=stack.url + "/healthz")
     assert "ends in /whalet/webhook" in line(lines, "FAIL  webhook URL answers")
-    code, lines = run(stack.settings, stack.config_path, webhook_url="http://127.0.0.1:9/whalet/webhook")
+    _, lines = run(stack.settings, stack.config_path, webhook_url="http://127.0.0.1:9/whalet/webhook")
     assert "not reachable from here" in line(lines, "FAIL  webhook URL answers")
