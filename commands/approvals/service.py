@@ -151,7 +151,9 @@ async def _apply(services: Services, row: repo.Row) -> dict[str, object]:
                                               amount, purpose, remark=remark)
         fields = {"whalet_id": pay.pay_id, "fee": str(pay.fee.quantized().amount)}
         whalet_expiry = pay.expire_time
-    expires = min(whalet_expiry, services.clock.now() + ttl)
+    expires = services.clock.now() + ttl  # no or an unreadable expireTime: our TTL alone decides
+    if whalet_expiry is not None:
+        expires = min(whalet_expiry, expires)
     fields["expires_at"] = iso(expires)
     return fields
 
