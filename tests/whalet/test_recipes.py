@@ -144,14 +144,14 @@ def mac(text: str, digest: Any = hashlib.sha256) -> bytes:
     ({"sign_header": "X-Signature"}, "X-Signature", mac("P1R11700000000123" + COMPACT).hex()),
 ])
 def test_v1_request_signature_alternatives(recipe: dict[str, Any], header: str, expected: str) -> None:
-    headers = v1(**recipe)._headers("R1", COMPACT.encode(), None)
+    headers = v1(**recipe).headers("R1", COMPACT.encode(), None)
     assert headers[header] == expected
     assert headers["timestamp"] == ("1700000000" if recipe.get("timestamp_unit") == "s" else "1700000000123")
     assert headers["partnerId"] == "P1" and headers["requestNo"] == "R1"
 
 
 def test_v1_without_a_request_signature_sends_none() -> None:
-    headers = v1(request_signature=False)._headers("R1", COMPACT.encode(), None)
+    headers = v1(request_signature=False).headers("R1", COMPACT.encode(), None)
     assert set(headers) == {"Content-Type", "partnerId", "requestNo", "timestamp"}
 
 

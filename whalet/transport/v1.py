@@ -117,7 +117,8 @@ class V1Transport(Transport):
         now = self._wall_clock()
         return str(int(now * 1000) if self.recipe.timestamp_unit == "ms" else int(now))
 
-    def _headers(self, request_no: str, content: bytes, token: _Token | None) -> dict[str, str]:
+    def headers(self, request_no: str, content: bytes, token: _Token | None) -> dict[str, str]:
+        """The three headers, the token and (by default) the HMAC signature over ``content``."""
         headers = {"Content-Type": JSON, "partnerId": self.partner_id, "requestNo": request_no,
                    "timestamp": self._timestamp()}
         if token is not None:
@@ -152,9 +153,9 @@ class V1Transport(Transport):
         url = self.base_url + self.recipe.path_of(op.name)
         token = await self._current_token(post, api_code, request_no, refused=None)
         for attempt in (1, 2):
-            response = await post(url, content, self._headers(request_no, content, token), api_code=api_code,
+            response = await post(url, content, self.headers(request_no, content, token), api_code=api_code,
                                   request_no=request_no)
-            opened = self._read(op.name, response.status_code, response.content, api_code, request_no)
+            opened = self.read_answer(op.name, response.status_code, response.content, api_code, request_no)
             if response.status_code != 401 and opened.head["code"] != TOKEN_REFUSED:
                 return accepted(opened, response.status_code, op, api_code)
             if attempt == 2:
@@ -165,7 +166,8 @@ class V1Transport(Transport):
             request_no = self._request_no()
         raise AssertionError("unreachable")
 
-    def _read(self, what: str, status: int, content: bytes, api_code: str, request_no: str) -> Opened:
+    def read_answer(self, what: str, status: int, content: bytes, api_code: str, request_no: str) -> Opened:
+        """``{code, message, data}`` as an Opened (head: our ids + code/detail); unreadable: OutcomeUnknown."""
         where: dict[str, Any] = {"api_code": api_code, "request_no": request_no}
         if status >= 500:
             raise OutcomeUnknown(f"{what}: HTTP {status} from Whalet", lost_in_transit=True, **where)
@@ -213,9 +215,9 @@ class V1Transport(Transport):
         request_no = self._request_no()
         content = dumps_compact({"clientId": self.credentials.client_id,
                                  "secretKey": self.credentials.secret_key}).encode("utf-8")
-        response = await post(self.base_url + self.recipe.token_path, content, self._headers(request_no, content, None),
+        response = await post(self.base_url + self.recipe.token_path, content, self.headers(request_no, content, None),
                               api_code="token", request_no=request_no)
-        opened = self._read("token", response.status_code, content=response.content, api_code="token",
+        opened = self.read_answer("token", response.status_code, content=response.content, api_code="token",
                             request_no=request_no)
         if opened.head["code"] != "SUCCESS" or response.status_code >= 300:
             raise rejection_for(opened.head["code"] if opened.head["code"] != "SUCCESS" else "UNAUTHORIZED",
