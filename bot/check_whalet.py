@@ -73,7 +73,7 @@ async def whalet_round_trip(settings: Settings, config: BotConfig, transport: Tr
     step: Step | None = None
     order = ["reach", "partner", *(["token"] if transport.profile == "v1" else []), "sign", "answer", "echo"]
     async with WhaletClient(url, transport.partner_id, transport, api_codes=config.whalet.api_codes,
-                            read_retries=0, timeout=15) as whalet:
+                            read_retries=0, timeout=15, max_connections=2) as whalet:
         try:
             await whalet.prepare()
             echoed = await whalet.connectivity(ECHO)

@@ -174,7 +174,7 @@ class Probe:
 
     async def _v1_round_trip(self, transport: V1Transport) -> Observation:
         async with WhaletClient(transport.base_url, transport.partner_id, transport, api_codes=self.api_codes,
-                                read_retries=0, timeout=15) as whalet:
+                                read_retries=0, timeout=15, max_connections=2) as whalet:
             try:
                 self.calls += 1
                 await whalet.prepare()

@@ -20,6 +20,7 @@ from bot.localstack import (
 )
 from bot.probe import MAX_CALLS
 from bot.serving import ThreadedServer
+from bot.settings import Settings
 from bot.slack_standin.server import FakeSlack
 from tests.fixtures.whalet import BOTH_PROTOCOLS
 from whalet.sandbox import SandboxConfig, create_sandbox, ensure_v1_credentials
@@ -37,7 +38,7 @@ EXPECTED_LINES = {
 }
 
 
-def run(settings: dict[str, Any], config: Path, **options: Any) -> tuple[int, list[str]]:
+def run(settings: Settings | dict[str, Any], config: Path, **options: Any) -> tuple[int, list[str]]:
     buffer = io.StringIO()
     code = run_checks(settings, config, Console(file=buffer, width=400),
                       CheckOptions(probe_interval=0.0, **options))
@@ -54,8 +55,9 @@ def line(lines: list[str], start: str) -> str:
 def odd_world(tmp_path: Path, stack_keys: Path, whalet_protocol: str) -> Iterator[Callable[..., Any]]:
     """A sandbox speaking ODD_RECIPES[profile], a Slack stand-in, and the settings to reach both."""
     recipe = ODD_RECIPES[whalet_protocol]
+    recipes: dict[str, Any] = {whalet_protocol: recipe}
     sandbox = create_sandbox(SandboxConfig(keys_dir=stack_keys, partner_id=DEMO_PARTNER_ID, protocol=whalet_protocol,
-                                           **{whalet_protocol: recipe}))
+                                           **recipes))
     with ThreadedServer(sandbox.app) as server:
         fake = FakeSlack(bot_token=DEMO_BOT_TOKEN).serve()
         try:

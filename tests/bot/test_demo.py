@@ -84,8 +84,8 @@ def test_interactive_mode_pauses_between_steps_and_can_stop(make_stack: Callable
     assert TOUR[0].title() in out and TOUR[1].title() not in out
 
 
-@BOTH_PROTOCOLS
-def test_cli_demo_without_a_terminal_runs_unattended_and_exits_0(tmp_path: Path, whalet_protocol: str) -> None:
+def test_cli_demo_without_a_terminal_runs_unattended_and_exits_0(tmp_path: Path) -> None:
+    """Through the CLI with ``--protocol v1`` (the tour test above plays both profiles)."""
     from typer.testing import CliRunner
 
     from bot.cli import app
@@ -93,11 +93,13 @@ def test_cli_demo_without_a_terminal_runs_unattended_and_exits_0(tmp_path: Path,
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
     try:
-        result = CliRunner().invoke(app, ["demo", "--workdir", str(tmp_path / "demo"), "--protocol", whalet_protocol])
+        result = CliRunner().invoke(app, ["demo", "--workdir", str(tmp_path / "demo"), "--protocol", "v1"])
     finally:  # the CLI configures process-wide logging; later tests need pytest's back
         root.handlers[:] = handlers
         root.setLevel(level)
     assert result.exit_code == 0, result.output
     assert "Tour complete" in result.output and "Enter for the next step" not in result.output
-    assert f"({whalet_protocol} protocol)" in result.output
+    assert "(v1 protocol)" in result.output
+    refused = CliRunner().invoke(app, ["demo", "--protocol", "v2"])
+    assert refused.exit_code == 2 and "--protocol must be one of legacy, v1, not 'v2'" in refused.output
     assert (tmp_path / "demo" / "whalet-bot.db").exists()  # --workdir keeps the database

@@ -79,8 +79,8 @@ def test_legacy_key_wrap_padding_and_session_key_form(pairs: dict[str, Any], key
 
 
 def test_legacy_field_order_of_both_strings_to_sign(pairs: dict[str, Any]) -> None:
-    request_order = ["apiCode", "encrypt", "partnerId", "requestNo", "version"]
-    response_order = ["apiCode", "code", "detail", "encrypt", "partnerId", "requestNo", "version"]
+    request_order = ("apiCode", "encrypt", "partnerId", "requestNo", "version")
+    response_order = ("apiCode", "code", "detail", "encrypt", "partnerId", "requestNo", "version")
     ours = codec(pairs, request_sign_fields=request_order)
     message = ours.encode_request("P1", "connectivity", "R1", BODY)
     text = f"apiCode=connectivity&encrypt={message['body']['encrypt']}&partnerId=P1&requestNo=R1&version=1.0"
