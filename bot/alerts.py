@@ -1,6 +1,7 @@
 """Operator alerts in Slack for what a person must look at now.
 
-Today that is one thing: an answer from Whalet whose signature does not verify. It may be a
+Chiefly an answer from Whalet whose signature does not verify; ``raise_alert`` serves the
+rest (approvals whose outcome stays unknown, user groups that cannot be read). It may be a
 forgery, corruption, or a Whalet key rotation we missed; in every case money calls answered that
 way end "outcome unknown", and someone should check the keys before trusting Whalet's answers
 again. One alert per operation per quarter of an hour, so a broken key does not flood a channel.
@@ -34,6 +35,23 @@ class Alerts:
         services.metrics.observe_whalet_call(operation, outcome, seconds)
         if outcome == "bad_signature":
             self._bad_signature(services, operation)
+
+    def raise_alert(self, key: str, text: str, *, quiet_seconds: float = QUIET_SECONDS) -> bool:
+        """Post ``text`` (mrkdwn built by the caller, people's text escaped) to the alerts channel,
+        at most once per ``key`` per ``quiet_seconds``; True when it was queued."""
+        services = self.services
+        if services is None:
+            return False
+        channel = services.config.notifications.alerts_channel or services.config.notifications.default_channel
+        now = time.monotonic()
+        if not channel or now - self._last.get(key, -quiet_seconds) < quiet_seconds:
+            return False
+        self._last[key] = now
+        with services.store.transaction() as db:
+            enqueue_post(db, channel=channel, text=text, kind="alert")
+        services.wake_outbox()
+        log.error("alerted %s: %s", channel, key, extra={"event": "alert", "alert_key": key})
+        return True
 
     def _bad_signature(self, services: Services, operation: str) -> None:
         channel = services.config.notifications.alerts_channel or services.config.notifications.default_channel

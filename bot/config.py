@@ -97,6 +97,9 @@ class Roles(Model):
     requester_groups: list[GroupId] = []
     approver_groups: list[GroupId] = []
     admin_groups: list[GroupId] = []
+    # A user group whose members cannot be read keeps its last known members this long, then
+    # counts as empty (fail closed) and the alerts channel is told once.
+    max_staleness_minutes: Annotated[Int, Field(ge=0, le=1440)] = 10
 
     def roles_of(self, user_id: str, group_ids: Iterable[str] = ()) -> frozenset[str]:
         """Lookup only (policy lives in commands/): the roles a user holds, ``viewer`` always."""
@@ -138,6 +141,12 @@ class Approvals(Model):
     daily_limit: CurrencyAmounts = {}
     flag_above: CurrencyAmounts = {}
     sweep_seconds: Annotated[Int, Field(ge=1, le=3600)] = 30
+    # Confirm calls per request in all (the first included); a re-confirm only ever follows a
+    # lookup that found the order still waiting for its confirmation.
+    max_confirm_attempts: Annotated[Int, Field(ge=1, le=10)] = 3
+    # Anti-splitting: when set, a request's tier is chosen by the sum of the same requester's
+    # open and sent requests to the same beneficiary or payee in this many hours, plus this one.
+    aggregate_window_hours: Annotated[Int, Field(ge=1, le=720)] | None = None
 
     @field_validator("tiers")
     @classmethod

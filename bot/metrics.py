@@ -33,6 +33,10 @@ class Metrics:
                                         ["api_code", "outcome"], registry=self.registry)
         self.whalet_calls = Counter("whalet_bot_whalet_calls_total", "Calls to Whalet by operation and result",
                                     ["operation", "result"], registry=self.registry)
+        self.approval_whalet_calls = Counter(
+            "whalet_bot_approval_whalet_calls_total", "Whalet calls made for approval requests (apply, confirm, "
+            "lookup); per request they are bounded by 1 + max_confirm_attempts + the lookup cap",
+            ["operation"], registry=self.registry)
         self.whalet_seconds = Histogram("whalet_bot_whalet_call_seconds", "Whalet call duration", ["operation"],
                                         registry=self.registry)
 

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
     from slack_sdk.web.async_client import AsyncWebClient
 
+    from bot.alerts import Alerts
     from bot.config import BotConfig
     from bot.metrics import Metrics
     from bot.settings import Settings
@@ -40,6 +41,7 @@ class Services:
     supervisor: Supervisor = field(default_factory=Supervisor)
     responder: Responder = field(default_factory=Responder)  # answers to response_urls, one pooled session
     outbox: OutboxWorker | None = None
+    alerts: Alerts | None = None  # operator alerts in Slack (bot.alerts), set by wiring
     scheduler: AsyncIOScheduler | None = None
     extras: dict[str, Any] = field(default_factory=dict)  # per-package caches (e.g. user groups)
 

@@ -3,20 +3,26 @@
 One log event (``slack_request``: kind, user, status, duration and a correlation id: the request
 id an approval button carries, else the trigger id; never the typed text) and one observation of
 the time to the ack. Also the guard for bodies Bolt cannot parse: Bolt parses before it verifies
-the signature and answers such a body with a 500, so the HTTP route refuses them with a 400.
+the signature and answers such a body with a 500, so the HTTP route screens every request first
+(``screen_http_request``: a capped read, the signature, then a depth-bounded parse).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.adapter.socket_mode.async_internals import run_async_bolt_app, send_async_response
+from slack_sdk.signature import SignatureVerifier
+from starlette.requests import ClientDisconnect, Request
+
+from bot.http_body import MAX_BODY_BYTES, TooLarge, read_capped
+from whalet.envelope import loads_exact
 
 if TYPE_CHECKING:
     from slack_sdk.socket_mode.aiohttp import SocketModeClient
@@ -32,18 +38,59 @@ def parse_http_body(body: bytes, content_type: str) -> tuple[dict[str, Any], str
     try:
         text = body.decode("utf-8")
         if "application/json" in content_type:
-            parsed = json.loads(text) if text else {}
+            parsed = loads_exact(text) if text else {}
         else:
             form = parse_qs(text)
             if "payload" in form:
-                parsed = json.loads(form["payload"][0])
+                parsed = loads_exact(form["payload"][0])
             else:
                 parsed = {key: values[0] for key, values in form.items()}
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError):  # loads_exact: any nesting gives ValueError, never RecursionError
         return {}, "the body is not UTF-8 form data / JSON"
     if not isinstance(parsed, dict):
         return {}, "the payload is not a JSON object"
     return parsed, None
+
+
+@dataclass(frozen=True)
+class Screened:
+    """A Slack HTTP request that passed the door: its raw body and what it says."""
+
+    raw: bytes
+    parsed: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Refusal:
+    status: int
+    reason: str
+
+
+async def screen_http_request(request: Request, verifier: SignatureVerifier) -> Screened | Refusal:
+    """Read at most 1 MiB, check Slack's signature, THEN parse: nobody without the signing
+    secret gets more than a bounded read and an HMAC out of us. (Bolt checks the signature
+    too, but only after reading the whole body and parsing it.)"""
+    try:
+        raw = await read_capped(request)
+    except TooLarge:
+        return Refusal(413, f"body larger than {MAX_BODY_BYTES} bytes")
+    except ClientDisconnect:
+        return Refusal(400, "client went away")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return Refusal(400, "the body is not UTF-8")
+    headers = request.headers
+    try:  # a non-numeric timestamp or a non-ASCII signature raises inside slack_sdk
+        signed = verifier.is_valid(text, headers.get("x-slack-request-timestamp"), headers.get("x-slack-signature"))
+    except (ValueError, TypeError):
+        signed = False
+    if not signed:
+        return Refusal(401, "invalid request")
+    parsed, problem = parse_http_body(raw, headers.get("content-type", ""))
+    if problem:  # Bolt would answer such a body with a 500
+        return Refusal(400, problem)
+    return Screened(raw, parsed)
 
 
 def describe(request: dict[str, Any]) -> dict[str, Any]:

@@ -13,9 +13,11 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+import httpx
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+from slack_bolt.adapter.starlette.async_handler import to_async_bolt_request, to_starlette_response
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.signature import SignatureVerifier
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -27,11 +29,12 @@ from bot.clock import Clock
 from bot.config import BotConfig
 from bot.metrics import CONTENT_TYPE, Metrics
 from bot.services import Services
-from bot.slack_requests import ObservedSocketModeHandler, parse_http_body, record
+from bot.slack_requests import ObservedSocketModeHandler, Refusal, record, screen_http_request
 from bot.settings import Settings
 from bot.store import Store
 from bot.transport import build_transport
 from whalet.client import WhaletClient
+from whalet.envelope import EnvelopeCodec
 from whalet.transport import LegacyTransport
 
 log = logging.getLogger("whalet_bot")
@@ -45,10 +48,16 @@ class Runtime:
     asgi: Starlette
 
 
-def build_services(settings: Settings, config: BotConfig, clock: Clock | None = None) -> Services:
+def build_services(settings: Settings, config: BotConfig, clock: Clock | None = None,
+                   whalet_transport: httpx.AsyncBaseTransport | None = None,
+                   codec: EnvelopeCodec | None = None) -> Services:
+    """``whalet_transport``: an httpx transport for the Whalet client (tests run the sandbox's ASGI
+    app in process through ``httpx.ASGITransport``); None is real HTTP. ``codec``: the legacy
+    envelope codec when one was already built from the same keys (loading an RSA key takes ~60 ms);
+    the policy file's ``[whalet.legacy]`` recipe is applied to it."""
     from notifications.outbox import OutboxWorker
 
-    transport = build_transport(settings, config.whalet)
+    transport = build_transport(settings, config.whalet, codec)
     store = Store(settings.whalet_bot_db)
     metrics = Metrics()
     alerts = Alerts()
@@ -59,7 +68,8 @@ def build_services(settings: Settings, config: BotConfig, clock: Clock | None = 
         whalet=WhaletClient(
             transport.base_url, transport.partner_id, transport, api_codes=config.whalet.api_codes,
             on_call=alerts.whalet_call, timeout=settings.whalet_timeout_seconds,
-            max_connections=settings.whalet_max_connections, money_enabled=config.whalet.money_enabled,
+            max_connections=settings.whalet_max_connections, transport=whalet_transport,
+            money_enabled=config.whalet.money_enabled,
         ),
         whalet_codec=transport.codec if isinstance(transport, LegacyTransport) else None,
         slack=build_slack_client(settings),
@@ -70,25 +80,28 @@ def build_services(settings: Settings, config: BotConfig, clock: Clock | None = 
     services.outbox = OutboxWorker(services)
     metrics.attach(services)
     alerts.services = services
+    services.alerts = alerts
     return services
 
 
-def build_runtime(settings: Settings, config: BotConfig, clock: Clock | None = None) -> Runtime:
+def build_runtime(settings: Settings, config: BotConfig, clock: Clock | None = None,
+                  whalet_transport: httpx.AsyncBaseTransport | None = None,
+                  codec: EnvelopeCodec | None = None) -> Runtime:
     import commands
     import notifications
 
-    services = build_services(settings, config, clock)
+    services = build_services(settings, config, clock, whalet_transport, codec)
     bolt = build_bolt_app(services)
-    slack_handler = AsyncSlackRequestHandler(bolt)
+    verifier = SignatureVerifier(settings.slack_signing_secret.get_secret_value())
 
     async def slack_events(request: Request) -> Response:
         started = time.perf_counter()
-        parsed, problem = parse_http_body(await request.body(), request.headers.get("content-type", ""))
-        if problem:  # Bolt parses before it verifies, and answers such a body with a 500
-            log.warning("slack request refused: %s", problem, extra={"event": "slack_bad_request"})
-            return JSONResponse({"error": problem}, status_code=400)
-        response = await slack_handler.handle(request)
-        record(services, parsed, response.status_code, started, "http")
+        screened = await screen_http_request(request, verifier)
+        if isinstance(screened, Refusal):
+            log.warning("slack request refused: %s", screened.reason, extra={"event": "slack_bad_request"})
+            return JSONResponse({"error": screened.reason}, status_code=screened.status)
+        response = to_starlette_response(await bolt.async_dispatch(to_async_bolt_request(request, screened.raw)))
+        record(services, screened.parsed, response.status_code, started, "http")
         return response
 
     async def metrics(request: Request) -> Response:

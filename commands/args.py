@@ -17,7 +17,12 @@ from commands.registry import UsageError
 from whalet.models import FundSource
 from whalet.money import Money, MoneyError, minor_digits, to_decimal, validate_currency
 
-_AMOUNT = re.compile(r"\d{1,3}(,\d{3})+(\.\d+)?|\d+(\.\d+)?|\.\d+")
+# ASCII digits only (re.ASCII): Python's \d also matches ١٢٠٠ and １２００, which a finance
+# person did not mean to type and a reviewer cannot read back on the card.
+_AMOUNT = re.compile(r"\d{1,3}(,\d{3})+(\.\d+)?|\d+(\.\d+)?|\.\d+", re.ASCII)
+# 15 integer digits (under a quadrillion) is far above any payout and keeps every sum, quantize
+# and format comfortably inside Decimal's default 28-digit precision.
+MAX_INTEGER_DIGITS = 15
 
 
 def currency(word: str) -> str:
@@ -30,36 +35,50 @@ def currency(word: str) -> str:
 def country(word: str) -> str:
     code = word.strip().upper()
     if len(code) != 2 or code not in iso_countries():
-        raise UsageError(f"'{word}' is not a country code (two letters, ISO 3166, such as US or HK)")
+        raise UsageError(f"'{shown(word)}' is not a country code (two letters, ISO 3166, such as US or HK)")
     return code
 
 
 def amount(word: str, cur: str) -> Money:
-    """'1200.50' or '1,200.50' in ``cur``: positive, and no more decimals than ``cur`` has."""
+    """'1200.50' or '1,200.50' in ``cur``: positive, at most 15 integer digits, and no more
+    decimals than ``cur`` has. The one amount parser of the slash commands and the forms; it
+    raises nothing but ``UsageError``, whatever the text (an exception here would come before
+    the ack and reach Slack as an error page)."""
     text = word.strip()
     if not _AMOUNT.fullmatch(text):
-        raise UsageError(f"'{word}' is not an amount (write it like 1200.50, without the currency sign)")
-    value: Decimal = to_decimal(text.replace(",", ""))
-    if value <= 0:
-        raise UsageError(f"the amount must be above zero, got '{word}'")
-    money = Money(value, cur)
-    if not money.fits_currency():
-        digits = minor_digits(cur)
+        raise UsageError(f"'{shown(word)}' is not an amount (write it like 1200.50 with the digits 0-9, "
+                         "without the currency sign)")
+    plain = text.replace(",", "")
+    whole, _, decimals = plain.partition(".")
+    if len(whole.lstrip("0")) > MAX_INTEGER_DIGITS:
+        raise UsageError(f"'{shown(word)}' is too large: an amount has at most {MAX_INTEGER_DIGITS} digits "
+                         "before the decimal point")
+    digits = minor_digits(cur)
+    if len(decimals.rstrip("0")) > digits:
         allowed = "no decimals" if digits == 0 else f"at most {digits} decimal{'s' if digits > 1 else ''}"
-        raise UsageError(f"{cur} amounts have {allowed}, but '{word}' has more")
-    return money.quantized()
+        raise UsageError(f"{cur} amounts have {allowed}, but '{shown(word)}' has more")
+    value: Decimal = to_decimal(plain)
+    if value <= 0:
+        raise UsageError(f"the amount must be above zero, got '{shown(word)}'")
+    return Money(value, cur).quantized()
+
+
+def shown(word: str, limit: int = 40) -> str:
+    """A typed word quoted back in an answer: cut, so a 3 000-character word stays one line."""
+    return word if len(word) <= limit else word[: limit - 1] + "…"
 
 
 def fund_source(word: str) -> FundSource:
     for source in FundSource:
         if source.value.lower() == word.lower():
             return source
-    raise UsageError(f"'{word}' is not a fund source; use one of {', '.join(s.value for s in FundSource)}")
+    raise UsageError(f"'{shown(word)}' is not a fund source; use one of {', '.join(s.value for s in FundSource)}")
 
 
 def positive_int(word: str, what: str, maximum: int) -> int:
-    if not word.isdigit() or not 1 <= int(word) <= maximum:
-        raise UsageError(f"{what} must be a whole number from 1 to {maximum}, got '{word}'")
+    # ASCII only: str.isdigit() is also true of '²' and '١', and int('²') raises ValueError.
+    if not (word.isascii() and word.isdigit() and len(word) <= 9) or not 1 <= int(word) <= maximum:
+        raise UsageError(f"{what} must be a whole number from 1 to {maximum}, got '{shown(word)}'")
     return int(word)
 
 
@@ -94,7 +113,7 @@ def split_options(args: list[str], *, valued: AbstractSet[str] = frozenset(),
                     raise UsageError(f"--{name} needs a value")
             else:
                 known = sorted({f"--{n}" for n in valued | switches})
-                raise UsageError(f"unknown option '{word}'" + (f" (this command knows {', '.join(known)})" if known else ""))
+                raise UsageError(f"unknown option '{shown(word)}'" + (f" (this command knows {', '.join(known)})" if known else ""))
         else:
             out.positional.append(word)
         i += 1

@@ -64,8 +64,8 @@ def parse_beneficiaries(words: list[str]) -> BeneficiariesArgs:
 
 def entry_line(entry: book.BookEntry) -> str:
     origin = "" if entry.source == "config" else " _(added in Slack)_"
-    return (f"• *{entry.nickname}* — {entry.name} · {entry.country} · {entry.currency} · "
-            f"{mask(entry.account_tail)} · id `{entry.id}`{origin}")
+    return (f"• *{esc(entry.nickname)}* — {esc(entry.name)} · {entry.country} · {entry.currency} · "
+            f"{mask(entry.account_tail)} · id `{esc(entry.id)}`{origin}")
 
 
 @subcommand("beneficiaries", usage=USAGE, summary="the beneficiary book; `add` sends a new one to Whalet",
@@ -100,7 +100,7 @@ async def start_add(ctx: CommandContext, a: BeneficiariesArgs) -> None:
             view = beneficiary_pick_modal(pairs, ctx.channel_id) if pairs else \
                 message_modal("Add a beneficiary", "Whalet lists no countries for beneficiaries.")
     except WhaletError as exc:
-        view = message_modal("Add a beneficiary", explain(exc))
+        view = message_modal("Add a beneficiary", esc(explain(exc)))
     await ctx.client.views_update(view_id=view_id, view=view)
 
 
@@ -124,7 +124,7 @@ async def on_pick_submission(services: Services, ack: Any, body: dict[str, Any],
     try:
         view = await form_view(services, country, currency, channel)
     except WhaletError as exc:
-        view = message_modal("Add a beneficiary", explain(exc))
+        view = message_modal("Add a beneficiary", esc(explain(exc)))
     await client.views_update(view_id=body["view"]["id"], view=view)
 
 
@@ -167,7 +167,7 @@ async def on_form_submission(services: Services, ack: Any, body: dict[str, Any],
             fields.get("accountNo", ""), fields.get("bankName", ""), swift_code=fields.get("swiftCode") or None,
             extra=extra)
     except WhaletError as exc:
-        await tell_user(client, channel, user_id, f"The beneficiary was not added: {explain(exc)}")
+        await tell_user(client, channel, user_id, f"The beneficiary was not added: {esc(explain(exc))}")
         return
     nickname = form["nickname"].lower()
     with services.store.transaction() as db:

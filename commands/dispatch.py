@@ -13,8 +13,10 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from commands.approvals.policy import resolver
+from commands.args import shown
 from commands.registry import CommandContext, UsageError, all_subcommands, find
 from commands.tokenizer import TokenizeError, tokenize
+from notifications.blocks import esc
 from whalet.errors import WhaletError, explain
 
 if TYPE_CHECKING:
@@ -37,12 +39,14 @@ def sentence(text: str) -> str:
 
 
 def usage_error(message: str, usage: str) -> str:
-    return f"{sentence(message)}\nUsage: `/whalet {usage}`"
+    """A refusal quotes what was typed, so it is escaped (`<!channel>` must stay text)."""
+    return f"{esc(sentence(message))}\nUsage: `/whalet {usage}`"
 
 
 def unknown_subcommand(name: str) -> str:
     known = [entry.name for entry in all_subcommands()]
     guess = difflib.get_close_matches(name.lower(), known, n=1, cutoff=0.6)
+    name = esc(shown(name))
     if guess:
         return f"`{name}` is not a /whalet sub-command. Did you mean `{guess[0]}`? See `/whalet help`."
     names = ", ".join(f"`{entry}`" for entry in known)
@@ -75,6 +79,10 @@ async def _run_command(services: Services, ack: Any, command: dict[str, Any], re
     except UsageError as exc:
         await ack(text=usage_error(str(exc), entry.usage), response_type="ephemeral")
         return entry.name, "bad_input"
+    except Exception:  # a parser bug must still be answered: an exception here is Slack's error page
+        log.exception("/whalet %s: parsing failed", entry.name)
+        await ack(text=usage_error("I could not read those words", entry.usage), response_type="ephemeral")
+        return entry.name, "error"
     await ack()
     await asyncio.sleep(ACK_FLUSH_SECONDS)
     user_id = command["user_id"]
@@ -94,11 +102,11 @@ async def _run_command(services: Services, ack: Any, command: dict[str, Any], re
         return entry.name, "bad_input"
     except WhaletError as exc:
         log.info("/whalet %s: %s", entry.name, exc)
-        await ctx.reply(explain(exc))
+        await ctx.reply(esc(explain(exc)))  # Whalet's detail is text, not mrkdwn
         return entry.name, "whalet_error"
     except Exception as exc:
         log.exception("/whalet %s failed", entry.name)
-        await ctx.reply(explain(exc))
+        await ctx.reply(esc(explain(exc)))  # Whalet's detail is text, not mrkdwn
         return entry.name, "error"
     return entry.name, "ok"
 

@@ -9,6 +9,8 @@ from commands import args
 from commands.blocks import context, finish, paged, section
 from commands.common import whalet_user
 from commands.registry import CommandContext, Role, UsageError, subcommand
+from notifications.blocks import esc
+from whalet.masking import mask_digit_runs
 from whalet.models import Record
 
 USAGE = "history collections|payouts|payments|pays [--days N] [--page N]"
@@ -39,8 +41,8 @@ def record_line(record: Record) -> str:
     when = record.create_time.strftime("%Y-%m-%d %H:%M") if record.create_time else "?"
     extra = record.model_extra or {}
     who = extra.get("payerName") or extra.get("beneficiaryId") or extra.get("payeeUserId") or ""
-    order = f" · order `{record.mer_order_no}`" if record.mer_order_no else ""
-    return f"• {when}  *{amount}*  {record.status or ''}  {who}  `{record.record_id or ''}`{order}"
+    order = f" · order `{esc(record.mer_order_no)}`" if record.mer_order_no else ""
+    return f"• {when}  *{amount}*  {esc(record.status)}  {esc(mask_digit_runs(str(who)))}  `{esc(record.record_id)}`{order}"
 
 
 @subcommand("history", usage=USAGE, summary="recent collections, payouts, payments or pays", role=Role.VIEWER,

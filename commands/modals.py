@@ -23,6 +23,7 @@ from slack_sdk.models.views import View
 
 from commands.blocks import MAX_MODAL_BLOCKS, OPTION_TEXT, OPTION_VALUE, cut, finish, section
 from commands.book import BookEntry
+from whalet.envelope import loads_exact
 from whalet.masking import mask
 
 PAYOUT_VIEW = "payout_modal"
@@ -33,8 +34,8 @@ MAX_OPTIONS = 100
 
 
 def metadata(view: dict[str, Any]) -> dict[str, Any]:
-    try:
-        data = json.loads(view.get("private_metadata") or "{}")
+    try:  # depth-bounded: any nesting is a ValueError, never a RecursionError
+        data = loads_exact(view.get("private_metadata") or "{}")
     except ValueError:
         return {}
     return data if isinstance(data, dict) else {}

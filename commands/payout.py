@@ -12,11 +12,11 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from bot.clock import parse_iso
 from commands import args, book
 from commands.approvals import policy, repo
 from commands.approvals.cards import headline, slack_time
-from commands.approvals.service import NewRequest, Refused, create, is_frozen
+from commands.approvals.request import ApprovalRequest
+from commands.approvals.service import FLAG_POSSIBLE_SPLIT, NewRequest, Refused, create, is_frozen
 from commands.modals import metadata, payout_modal, values
 from commands.registry import CommandContext, Role, UsageError, subcommand
 from whalet.money import Money
@@ -85,12 +85,13 @@ def beneficiary_for(services: Services, ref: str, to_currency: str | None) -> bo
     return entry
 
 
-def sent_for_approval(services: Services, row: repo.Row) -> str:
+def sent_for_approval(services: Services, request: ApprovalRequest) -> str:
     channel = services.config.approvals.channel if services.config.approvals else ""
-    needed = int(row["required_approvals"])
-    expires = slack_time(parse_iso(row["expires_at"]))
-    return (f"Sent for approval in <#{channel}>: {headline(row)} Request `{row['id']}` needs {needed} "
-            f"approval{'s' if needed > 1 else ''} and expires at {expires}.")
+    needed = request.required_approvals
+    expires = slack_time(request.expires_at) if request.expires_at else "—"
+    split = " It is flagged as a possible split of a larger payment." if FLAG_POSSIBLE_SPLIT in request.flags else ""
+    return (f"Sent for approval in <#{channel}>: {headline(request)} Request `{request.id}` needs {needed} "
+            f"approval{'s' if needed > 1 else ''} and expires at {expires}.{split}")
 
 
 @subcommand("payout", usage=USAGE, summary="request a payout to a beneficiary (needs approval)",

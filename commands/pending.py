@@ -2,26 +2,28 @@
 
 from __future__ import annotations
 
-from bot.clock import parse_iso
 from commands.approvals import repo
 from commands.approvals.cards import headline, slack_time
+from commands.approvals.request import ApprovalRequest
 from commands.approvals.states import State
 from commands.blocks import finish, paged, section
 from commands.registry import CommandContext, Role, subcommand
 
 
-def pending_line(row: repo.Row, approved_by: list[str]) -> str:
-    state = State(row["state"])
+def pending_line(request: ApprovalRequest, approved_by: list[str]) -> str:
+    state = request.state
     if state is State.PENDING:
-        left = int(row["required_approvals"]) - len(approved_by)
+        left = request.required_approvals - len(approved_by)
         who = f"approved by {', '.join(f'<@{u}>' for u in approved_by)}; " if approved_by else ""
-        waiting = f"{who}needs {left} more approver{'s' if left > 1 else ''}, expires at " \
-                  f"{slack_time(parse_iso(row['expires_at']))}"
+        expires = slack_time(request.expires_at) if request.expires_at else "—"
+        waiting = f"{who}needs {left} more approver{'s' if left > 1 else ''}, expires at {expires}"
     elif state is State.CONFIRM_UNKNOWN:
-        waiting = "sent to Whalet, answer lost; checking by order number"
+        waiting = "sent to Whalet, outcome unknown; checking by order number"
+    elif state is State.APPROVED:
+        waiting = "approved, waiting to be sent to Whalet"
     else:
         waiting = "being sent to Whalet"
-    return f"• `{row['id']}` {headline(row)} — requested by <@{row['requester']}>; {waiting}"
+    return f"• `{request.id}` {headline(request)} — requested by <@{request.requester}>; {waiting}"
 
 
 @subcommand("pending", usage="pending", summary="open approval requests and who still has to act",
@@ -29,7 +31,7 @@ def pending_line(row: repo.Row, approved_by: list[str]) -> str:
 async def pending_command(ctx: CommandContext, _: None) -> None:
     with ctx.services.store.read() as db:
         rows = repo.open_requests(db)
-        lines = [pending_line(r, [a for a, _ in repo.approvers(db, r["id"])]) for r in rows]
+        lines = [pending_line(r, [a for a, _ in repo.approvers(db, r.id)]) for r in rows]
     if not lines:
         await ctx.reply("No approval requests are open.")
         return

@@ -8,6 +8,7 @@ from commands import args
 from commands.blocks import context, finish, section
 from commands.common import at, countdown, whalet_user
 from commands.registry import CommandContext, Role, UsageError, subcommand
+from notifications.blocks import esc
 
 USAGE = "rate FROM TO [--source B2C|B2B|Acquiring]"
 
@@ -39,6 +40,6 @@ async def rate_command(ctx: CommandContext, a: RateArgs) -> None:
     text = f"1 {quote.currency} = {quote.rate} {quote.to_currency}"
     await ctx.reply(text, finish([
         section(f"*{text}*"),
-        context(f"Rate id `{quote.rate_id}`", "Whalet gave no expiry" if quote.expire_time is None
+        context(f"Rate id `{esc(quote.rate_id)}`", "Whalet gave no expiry" if quote.expire_time is None
                 else f"valid until {at(quote.expire_time)} ({countdown(quote.expire_time, now)})"),
     ]))

@@ -76,4 +76,21 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             """,
         ],
     ),
+    (
+        # Ownership of a confirm by lease (who sends, until when), the bounded reconciliation's
+        # counters, the fee's own currency, and approvals that stopped counting (role revoked).
+        "0101_commands_approvals_lease",
+        [
+            "ALTER TABLE approval_requests ADD COLUMN lease_owner TEXT",
+            "ALTER TABLE approval_requests ADD COLUMN lease_until TEXT",
+            "ALTER TABLE approval_requests ADD COLUMN confirm_attempts INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE approval_requests ADD COLUMN checked_attempt INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE approval_requests ADD COLUMN lookups INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE approval_requests ADD COLUMN whalet_calls INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE approval_requests ADD COLUMN next_attempt_at TEXT",
+            "ALTER TABLE approval_requests ADD COLUMN fee_currency TEXT",
+            "ALTER TABLE approvals ADD COLUMN revoked_at TEXT",
+            "UPDATE approval_requests SET fee_currency = currency WHERE fee IS NOT NULL",
+        ],
+    ),
 ]

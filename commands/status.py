@@ -9,6 +9,7 @@ from commands.approvals import repo
 from commands.approvals.service import is_frozen
 from commands.blocks import finish, section
 from commands.registry import CommandContext, Role, subcommand
+from notifications.blocks import esc
 from whalet.errors import explain
 from whalet.gateways import money_needs_switch
 
@@ -22,7 +23,7 @@ async def whalet_line(ctx: CommandContext) -> str:
     except asyncio.TimeoutError:
         return f":red_circle: Whalet did not answer within {PING_TIMEOUT_SECONDS:.0f} s."
     except Exception as exc:  # every failure becomes a sentence here, never a traceback
-        return f":red_circle: Whalet: {explain(exc)}"
+        return f":red_circle: Whalet: {esc(explain(exc))}"
     proven = ("token obtained, our signature accepted" if ctx.services.whalet.protocol.profile == "v1"
               else "our signature accepted, its signed answer verified")
     return f":large_green_circle: Whalet answers ({(time.perf_counter() - started) * 1000:.0f} ms): {proven}."
@@ -31,7 +32,7 @@ async def whalet_line(ctx: CommandContext) -> str:
 def money_line(ctx: CommandContext) -> str:
     """The profile, the gateway and the live-money switch, so nobody has to guess which is on."""
     whalet = ctx.services.whalet
-    where = f"Whalet {whalet.protocol.profile} protocol at `{whalet.url}`"
+    where = f"Whalet {whalet.protocol.profile} protocol at `{esc(whalet.url)}`"
     if not money_needs_switch(whalet.url):
         return f"{where}: a test gateway, payouts allowed (no real money moves there)."
     if whalet.money_enabled:

@@ -1,14 +1,20 @@
 """The inbox: every verified Whalet notification, stored before Whalet gets its ack.
 
 Whalet retries a notification it thinks we missed with the SAME ``requestNo``, and may send the
-same event again under a new one; both are recognised here, by two UNIQUE columns and
-``INSERT OR IGNORE``, so a duplicate is acknowledged but never relayed twice. The business id
-that names "the same event" depends on the notification; unknown apiCodes are de-duplicated by
-``requestNo`` only, because guessing their identity could swallow a genuine second event.
+same event again under a new one; both are recognised here, by two UNIQUE columns (``request_no``
+and ``content_hash``) and ``INSERT OR IGNORE``, so a duplicate is acknowledged but never relayed
+twice. "The same event" means the same content: the SHA-256 of the apiCode and the business body
+with sorted keys. Anything else Whalet says about a known object (a second documents request for
+the same ``replenishId`` asking for other materials, a status that changes and changes back with
+a new time or remark) is new content and is relayed; the business id only links it to what came
+before (``previous_body``), so the relay can show it as an update.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,6 +25,8 @@ from sqlite_utils import Database
 
 from bot.clock import iso
 from whalet.envelope import dumps_compact, loads_exact
+
+log = logging.getLogger("whalet_bot.inbox")
 
 # The field(s) naming the business object of each notification (first present wins).
 BUSINESS_ID_FIELDS: Mapping[str, tuple[str, ...]] = {
@@ -50,14 +58,16 @@ def business_id(operation: str | None, body: Any) -> str | None:
     return None
 
 
-def dedupe_key(api_code: str, business: str | None, status: Any) -> str | None:
-    """apiCode:businessId:status, or None when the business id is not known."""
-    return None if business is None else f"{api_code}:{business}:{'' if status is None else status}"
+def content_hash(api_code: str, body: Any) -> str:
+    """SHA-256 of the apiCode and the canonical body: keys sorted at every level, no spaces,
+    numbers as their exact digits (a Decimal and the same digits as a string count as one)."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(f"{api_code}\n{canonical}".encode()).hexdigest()
 
 
 @dataclass(frozen=True)
 class Stored:
-    new: bool  # False: a duplicate (by requestNo or by business key); acked, not relayed again
+    new: bool  # False: a duplicate (same requestNo or same content); acked, not relayed again
     correlation_id: str
 
 
@@ -65,14 +75,20 @@ def store(db: Database, head: Mapping[str, str], body: Any, operation: str | Non
     """Insert inside the caller's transaction; the caller acks only after it commits."""
     api_code = head["apiCode"]
     status = body.get("status") if isinstance(body, Mapping) else None
-    business = business_id(operation, body)
     correlation_id = uuid.uuid4().hex[:16]
+    digest = content_hash(api_code, body)
     cursor = db.execute(
-        """INSERT OR IGNORE INTO inbox (request_no, api_code, partner_id, business_id, status, dedupe_key, body,
+        """INSERT OR IGNORE INTO inbox (request_no, api_code, partner_id, business_id, status, content_hash, body,
                received_at, correlation_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-        [head["requestNo"], api_code, head.get("partnerId"), business, None if status is None else str(status),
-         dedupe_key(api_code, business, status), dumps_compact(body), iso(now), correlation_id])
-    return Stored(cursor.rowcount == 1, correlation_id)
+        [head["requestNo"], api_code, head.get("partnerId"), business_id(operation, body),
+         None if status is None else str(status), digest, dumps_compact(body), iso(now), correlation_id])
+    if cursor.rowcount == 1:
+        return Stored(True, correlation_id)
+    earlier = db.execute("SELECT content_hash FROM inbox WHERE request_no = ?", [head["requestNo"]]).fetchone()
+    if earlier is not None and earlier[0] not in (None, digest):  # a retry must be the same message
+        log.warning("requestNo %s was seen before with other content; acked, the first one stands",
+                    head["requestNo"][:30], extra={"event": "webhook_request_no_conflict", "api_code": api_code})
+    return Stored(False, correlation_id)
 
 
 @dataclass(frozen=True)
@@ -99,6 +115,24 @@ def claim(db: Database, row_id: int) -> InboxRow | None:
     if row is None:
         return None
     return InboxRow(row[0], row[1], row[2], loads_exact(row[3]), row[4], row[5], row[6])
+
+
+def previous_body(db: Database, row: InboxRow) -> Any | None:
+    """The body of the latest earlier notification (same apiCode) about the same business object,
+    or None when this is the first word about it (or it has no known business id)."""
+    found = db.execute(
+        """SELECT earlier.body FROM inbox AS this JOIN inbox AS earlier
+               ON earlier.api_code = this.api_code AND earlier.business_id = this.business_id AND earlier.id < this.id
+           WHERE this.id = ? ORDER BY earlier.id DESC LIMIT 1""", [row.id]).fetchone()
+    return loads_exact(found[0]) if found else None
+
+
+def changed_fields(before: Any, after: Any) -> list[str]:
+    """Top-level fields whose value differs (added, removed or changed), in the new body's order."""
+    if not isinstance(before, Mapping) or not isinstance(after, Mapping):
+        return []
+    names = [*after, *(name for name in before if name not in after)]
+    return [str(name) for name in names if before.get(name) != after.get(name)]
 
 
 def mark_processed(db: Database, row_id: int, outcome: str, now: datetime, error: str | None = None) -> None:

@@ -9,6 +9,11 @@ SQLite; the outbox worker talks to Slack.
 
 A row that keeps failing (a bug, a body we cannot handle) is not allowed to block the rows
 behind it: after ``MAX_ATTEMPTS`` it is relayed with the generic rendering and an error note.
+
+The inbox drops only exact repeats (same requestNo or same content), so a row may be new content
+about an object already reported: a documents request updates its to-do card and says what
+changed in the card's thread; other notifications are posted again, marked as an update with
+the fields that changed (``inbox.previous_body``), so nobody mistakes them for a second event.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from notifications.blocks import context, esc
 from notifications.render import Rendered, generic, render, with_mention
 from notifications.routing import Destination, explicit_routes, operation_name, route
 from whalet import models
+from whalet.masking import mask_digit_runs
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -78,8 +84,26 @@ class Job:
 Handler = Callable[[Job], str]
 
 
+def update_note(job: Job) -> str | None:
+    """'Update: …' when Whalet already told us about this object with other content, else None."""
+    before = inbox.previous_body(job.db, job.row)
+    if before is None:
+        return None
+    business = inbox.business_id(job.operation, job.body)
+    changed = inbox.changed_fields(before, job.body)
+    what = f": changed {', '.join(f'`{esc(name)}`' for name in changed[:8])}" if changed else ""
+    return f"🔄 Update of an earlier notification about `{esc(mask_digit_runs(business or ''))}`{what}"
+
+
+def marked_as_update(job: Job, rendered: Rendered) -> Rendered:
+    note = update_note(job)
+    if note is None:
+        return rendered
+    return Rendered(f"{rendered.text} (update)", [*rendered.blocks, context(note)], rendered.fold_line)
+
+
 def relay_plain(job: Job) -> str:
-    rendered = render(job.operation, job.row.api_code, job.body, job.users)
+    rendered = marked_as_update(job, render(job.operation, job.row.api_code, job.body, job.users))
     kind = "collection" if job.operation == "collectionReceivedNotify" else "notification"
     sent = job.post(route(job.services.config, job.row.api_code, job.body), rendered, kind=kind)
     return "relayed" if sent else "no_route"
@@ -131,7 +155,7 @@ def relay_beneficiary(job: Job) -> str:
     entry = apply_beneficiary_result(job.db, mer_beneficiary_no=typed.mer_beneficiary_no,
                                      beneficiary_id=typed.beneficiary_id, status=typed.status,
                                      fail_reason=typed.fail_reason)
-    rendered = render(job.operation, job.row.api_code, job.body, job.users)
+    rendered = marked_as_update(job, render(job.operation, job.row.api_code, job.body, job.users))
     if entry is not None:
         note = context(f"Added to the bot's book as `{esc(entry['nickname'])}` ({esc(entry['name'])}) "
                        f"by <@{entry['added_by']}>")
@@ -144,12 +168,24 @@ def relay_replenish_request(job: Job) -> str:
     if not isinstance(job.body, dict) or not job.body.get("replenishId"):
         return relay_plain(job)
     todo = replenish.record_request(job.db, job.operation or "", job.body, job.now)
+    if todo["card_channel"]:  # Whalet changed a request we already show: the card and its thread say so
+        return _update_replenish_card(job, todo)
     destinations = route(job.services.config, job.row.api_code, job.body)
     if not destinations or not replenish.claim_card(job.db, todo["replenish_id"], destinations[0].channel):
         return "relayed" if destinations else "no_route"
     todo = replenish.get(job.db, todo["replenish_id"]) or todo
     job.post(destinations, todo_cards.card(todo, job.users), kind="replenish",
              ref=todo_cards.ref(todo["replenish_id"]))
+    return "relayed"
+
+
+def _update_replenish_card(job: Job, todo: dict[str, Any]) -> str:
+    card_ref = todo_cards.ref(todo["replenish_id"])
+    card = todo_cards.card(todo, job.users)
+    enqueue_update(job.db, ref=card_ref, text=card.text, blocks=card.blocks, correlation_id=job.row.correlation_id)
+    reply = todo_cards.changed_reply(todo, inbox.changed_fields(inbox.previous_body(job.db, job.row), job.body))
+    enqueue_post(job.db, channel=todo["card_channel"], text=reply.text, blocks=reply.blocks, thread_ref=card_ref,
+                 correlation_id=job.row.correlation_id)
     return "relayed"
 
 

@@ -76,7 +76,7 @@ def transfer_result(n: models.PayoutResult | models.PayResult, users: Mapping[st
         pairs.append(("Reason", esc(mask_digit_runs(n.fail_reason))))
     ident = n.payout_id if isinstance(n, models.PayoutResult) else n.pay_id
     blocks = [header(title), *fields(pairs), context(f"{word} id `{esc(ident)}` · status {esc(n.status)}")]
-    return Rendered(f"{word} {outcome}: {n.amount.format()} (order {n.mer_order_no})", blocks)
+    return Rendered(f"{word} {outcome}: {n.amount.format()} (order {esc(n.mer_order_no)})", blocks)
 
 
 def beneficiary_result(n: models.BeneficiaryResult, users: Mapping[str, str]) -> Rendered:
@@ -86,7 +86,7 @@ def beneficiary_result(n: models.BeneficiaryResult, users: Mapping[str, str]) ->
     if n.fail_reason:
         pairs.append(("Reason", esc(mask_digit_runs(n.fail_reason))))
     title = f"{status_icon(n.status)} Beneficiary {outcome}"
-    return Rendered(f"Beneficiary {n.mer_beneficiary_no} {outcome}", [header(title), *fields(pairs)])
+    return Rendered(f"Beneficiary {esc(n.mer_beneficiary_no)} {outcome}", [header(title), *fields(pairs)])
 
 
 REVIEW_TITLES = {
@@ -106,7 +106,7 @@ def review_result(operation: str, n: models.ReviewResult, users: Mapping[str, st
     if n.remark:
         pairs.append(("Remark", esc(mask_digit_runs(n.remark))))
     pairs += generic_pairs(n.model_extra or {})
-    return Rendered(f"{title}: {n.status}", [header(f"{status_icon(n.status)} {title}: {n.status}"), *fields(pairs)])
+    return Rendered(f"{esc(title)}: {esc(n.status)}", [header(f"{status_icon(n.status)} {title}: {n.status}"), *fields(pairs)])
 
 
 def connectivity(n: models.ConnectivityNotice, users: Mapping[str, str]) -> Rendered:
@@ -159,7 +159,7 @@ def generic(api_code: str, body: Any, users: Mapping[str, str], note: str = "") 
     blocks += fields(pairs) if pairs else [section("_(no content)_")]
     blocks.append(context(note or "The bot does not know this kind of notification yet, so it shows every field."))
     status = f" ({body['status']})" if isinstance(body, Mapping) and body.get("status") else ""
-    return Rendered(f"Whalet notification {api_code}{esc(status)}", limit_blocks(blocks))
+    return Rendered(f"Whalet notification {esc(api_code)}{esc(status)}", limit_blocks(blocks))
 
 
 # --- dispatch --------------------------------------------------------------------------------------

@@ -66,7 +66,7 @@ def card(todo: Mapping[str, Any], users: Mapping[str, str]) -> Rendered:
         owner = f" (handled by <@{todo['owner']}>)" if todo.get("owner") else ""
         blocks.append(section(f"{status_icon(todo.get('result'))} Closed, Whalet's decision: "
                               f"*{esc(todo.get('result') or '?')}*{remark}{owner}"))
-        status = f"closed ({todo.get('result')})"
+        status = f"closed ({esc(todo.get('result'))})"
     blocks.append(context(f"Replenish request `{esc(todo['replenish_id'])}`"))
     return Rendered(f"{_title(todo)} (deadline {todo.get('deadline') or 'not given'}): {status}", blocks)
 
@@ -74,6 +74,18 @@ def card(todo: Mapping[str, Any], users: Mapping[str, str]) -> Rendered:
 def reminder(todo: Mapping[str, Any]) -> Rendered:
     who = f"<@{todo['owner']}> is handling it" if todo.get("owner") else "nobody has taken it yet"
     text = f"⏰ Reminder: the documents for `{esc(todo['replenish_id'])}` are due {_deadline(todo)}; {who}."
+    return Rendered(text, [section(text)])
+
+
+_CHANGED = {"requiredMaterials": "the documents it asks for", "deadline": "the deadline", "reason": "the reason"}
+
+
+def changed_reply(todo: Mapping[str, Any], changed: list[str]) -> Rendered:
+    """Thread reply when Whalet re-sends a documents request with other content."""
+    names = [_CHANGED.get(name, f"`{esc(name)}`") for name in changed[:6]]
+    what = f" ({', '.join(names)})" if names else ""
+    text = (f"🔄 Whalet changed the documents request `{esc(todo['replenish_id'])}`{what}; "
+            f"the card above shows what it asks for now, due {_deadline(todo)}.")
     return Rendered(text, [section(text)])
 
 

@@ -7,7 +7,9 @@ Lifecycle, one row per ``replenishId`` in ``replenish_todos``::
 
 Every transition is a compare-and-set inside the caller's transaction, so two people clicking at
 once get one owner, and a result that arrives before its request (Whalet does not promise order)
-still ends CLOSED: the request then only fills in the details. The reminder is sent once, when
+still ends CLOSED: the request then only fills in the details. Whalet may also change its mind:
+a second request for the same ``replenishId`` replaces the details (materials, deadline), and a
+second result replaces the decision (the inbox relays only content it has not seen before). The reminder is sent once, when
 ``deadline - reminder_hours`` has passed and the to-do is still not closed; ``reminded_at``
 records it so a restart never repeats it.
 """
@@ -89,6 +91,9 @@ def record_result(db: Database, operation: str, body: dict[str, Any], now: datet
         """UPDATE replenish_todos SET state = 'CLOSED', result = ?, remark = ?, closed_at = ?
            WHERE replenish_id = ? AND state != 'CLOSED'""",
         [str(body.get("status") or ""), body.get("remark"), iso(now), replenish_id])
+    if cursor.rowcount == 0:  # already closed: a later result (other status or remark) is Whalet's latest word
+        db.execute("UPDATE replenish_todos SET result = ?, remark = ? WHERE replenish_id = ?",
+                   [str(body.get("status") or ""), body.get("remark"), replenish_id])
     todo = get(db, replenish_id)
     assert todo is not None
     return todo, cursor.rowcount == 1

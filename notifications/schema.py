@@ -4,9 +4,11 @@ The outbox's own tables are defined next to its code (``notifications.outbox``) 
 through this module, because ``bot.store`` asks one provider per package.
 
 - ``inbox``: every verified notification, stored BEFORE Whalet gets its ack. ``request_no`` is
-  unique (Whalet retries with the same requestNo) and so is ``dedupe_key`` = apiCode:business
-  id:status (the same event re-sent under a new requestNo). ``processed_at`` stays NULL until
-  the relay turned the row into outbox rows, in the same transaction.
+  unique (Whalet retries with the same requestNo) and so is ``content_hash``, the SHA-256 of the
+  apiCode and the canonical business body (the same event re-sent under a new requestNo).
+  ``processed_at`` stays NULL until the relay turned the row into outbox rows, in the same
+  transaction. (Until 0301 the second key was apiCode:business id:status, which swallowed new
+  content for a known object; rows stored before 0301 have no content hash.)
 - ``replenish_todos``: EDD / trade documents requests as to-dos: OPEN -> TAKEN -> CLOSED.
 - ``digest_runs``: one row per (schedule, local date) so a restart neither skips nor repeats.
 - ``digest_schedules``: schedules added with `/whalet digest schedule` (the config file's live
@@ -102,6 +104,38 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
                 frozen TEXT NOT NULL
             )""",
             "CREATE INDEX balance_snapshots_prev ON balance_snapshots(channel, user_id, fund_source, currency, id)",
+        ],
+    ),
+    (
+        # SQLite cannot drop a UNIQUE constraint in place: the table is rebuilt, in the one
+        # transaction the migration runs in.
+        "0301_notifications_inbox_content_dedupe",
+        [
+            """CREATE TABLE inbox_0301 (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                request_no TEXT NOT NULL UNIQUE,
+                api_code TEXT NOT NULL,
+                partner_id TEXT,
+                business_id TEXT,
+                status TEXT,
+                content_hash TEXT UNIQUE,
+                body TEXT NOT NULL,
+                received_at TEXT NOT NULL,
+                correlation_id TEXT NOT NULL,
+                processed_at TEXT,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                last_error TEXT,
+                outcome TEXT
+            )""",
+            """INSERT INTO inbox_0301 (id, request_no, api_code, partner_id, business_id, status, body, received_at,
+                   correlation_id, processed_at, attempts, last_error, outcome)
+               SELECT id, request_no, api_code, partner_id, business_id, status, body, received_at,
+                   correlation_id, processed_at, attempts, last_error, outcome FROM inbox""",
+            "DROP TABLE inbox",
+            "ALTER TABLE inbox_0301 RENAME TO inbox",
+            "CREATE INDEX inbox_pending ON inbox(id) WHERE processed_at IS NULL",
+            "CREATE INDEX inbox_kind_time ON inbox(api_code, received_at)",
+            "CREATE INDEX inbox_business ON inbox(api_code, business_id, id)",
         ],
     ),
 ]

@@ -12,7 +12,8 @@ retry; the relay loop is woken after the commit and does the rest.
 
 Answers: 200 + signed SUCCESS ack; 401 bad signature (logged, nothing stored); 400 not JSON,
 missing or over-long head fields, an undecryptable body, or addressed to another partner;
-413 body over 1 MiB (Content-Length checked first, then counted while reading).
+413 body over 1 MiB (Content-Length checked first, then counted while reading: bot/http_body.py).
+Anything that does not parse, whatever its nesting, is a 400 (``loads_exact`` bounds the depth).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
 from bot.faultpoints import fault_point
+from bot.http_body import MAX_BODY_BYTES, TooLarge, read_capped
 from notifications.ingest import InboxWriter
 from notifications.routing import operation_name
 from whalet.envelope import MalformedEnvelope, SignatureInvalid, loads_exact
@@ -33,26 +35,7 @@ if TYPE_CHECKING:
     from bot.services import Services
 
 log = logging.getLogger("whalet_bot.webhook")
-MAX_BODY_BYTES = 1 << 20
 PATH = "/whalet/webhook"
-
-
-class TooLarge(Exception):
-    pass
-
-
-async def read_capped(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
-    """The body, refusing more than ``limit`` bytes whatever Content-Length claims."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise TooLarge
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise TooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _refuse(status: int, reason: str) -> Response:

@@ -148,13 +148,40 @@ def _write_json(value: Any, out: list[str]) -> None:
         raise TypeError(f"cannot encode {type(value).__name__} as JSON")
 
 
+# Far deeper than any Whalet or Slack payload (under 15 levels), far below the recursion limit.
+MAX_JSON_DEPTH = 64
+
+
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a number JSON allows")
 
 
-def loads_exact(data: bytes | str) -> Any:
-    """Parse JSON with every non-integer number as a Decimal; NaN and Infinity are refused."""
-    return json.loads(data, parse_float=Decimal, parse_constant=_refuse_constant)
+def _check_depth(value: Any, limit: int) -> None:
+    """Iteratively (a recursive walk would itself overflow on the input it guards against)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        for child in children:
+            if isinstance(child, (dict, list)):
+                if depth + 1 > limit:
+                    raise ValueError(f"JSON nested deeper than {limit} levels")
+                stack.append((child, depth + 1))
+
+
+def loads_exact(data: bytes | str, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """Parse JSON with every non-integer number as a Decimal; NaN and Infinity are refused.
+
+    Anything nested deeper than ``max_depth`` is refused with ValueError like any other bad
+    JSON: the parser itself would raise RecursionError at about a thousand levels (200 000
+    ``[`` fit in a small body), and every recursive step after it (signing, storing, rendering)
+    would fail further down, out of reach of the caller's error handling."""
+    try:
+        value = json.loads(data, parse_float=Decimal, parse_constant=_refuse_constant)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+    _check_depth(value, max_depth)
+    return value
 
 
 # --- keys ------------------------------------------------------------------------------------

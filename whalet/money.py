@@ -29,6 +29,11 @@ _FOUR_DIGITS = frozenset("CLF UYW".split())
 EXTRA_CURRENCIES = frozenset({"CNH"})
 
 
+# Digits before the decimal point that any amount may have (Whalet's or typed). Typed amounts
+# are held to fewer (commands/args.py); this bound is what keeps Decimal arithmetic exact.
+MAX_INTEGER_DIGITS = 20
+
+
 class MoneyError(ValueError):
     """An amount or currency that cannot be money: the message says why, in plain words."""
 
@@ -55,7 +60,7 @@ def validate_currency(code: str) -> str:
     if not isinstance(code, str):
         raise MoneyError(f"currency must be a three-letter code, got {code!r}")
     normalised = code.strip().upper()
-    if len(normalised) != 3 or not normalised.isalpha():
+    if len(normalised) != 3 or not (code.isascii() and normalised.isalpha()):  # 'uſd'.upper() == 'USD'
         raise MoneyError(f"'{code}' is not a currency code (expected three letters such as USD)")
     if not is_currency(normalised):
         raise MoneyError(f"'{normalised}' is not an ISO 4217 currency in use")
@@ -86,6 +91,10 @@ def to_decimal(value: Any) -> Decimal:
         raise MoneyError(f"'{value}' is not a number") from None
     if not result.is_finite():
         raise MoneyError(f"'{value}' is not a finite amount")
+    if result and result.adjusted() >= MAX_INTEGER_DIGITS:
+        # Beyond this, quantize() and sums leave Decimal's 28-digit precision and raise
+        # InvalidOperation far from here; no real amount comes close.
+        raise MoneyError(f"'{str(value)[:40]}' is too large to be an amount")
     return result
 
 

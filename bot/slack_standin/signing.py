@@ -37,7 +37,10 @@ class SlackRequests:
                  response_url_factory: ResponseUrlFactory | None = None, *,
                  trigger_id_factory: Callable[[str], str] | None = None,
                  path: str = "/slack/events", team_id: str = "TDEMO",
-                 api_app_id: str = "A0WHALET", timeout: float = 10.0) -> None:
+                 api_app_id: str = "A0WHALET", timeout: float = 10.0,
+                 send: Callable[[bytes, dict[str, str]], Any] | None = None) -> None:
+        """``send(body, headers)`` replaces the HTTP POST (in-process tests hand the signed request
+        to Bolt's ``async_dispatch``); the methods then return whatever ``send`` returns."""
         secret = getattr(signing_secret, "get_secret_value", lambda: signing_secret)()
         self._verifier = SignatureVerifier(str(secret))
         self.url = base_url_of_app.rstrip("/") + path
@@ -46,6 +49,7 @@ class SlackRequests:
         self._trigger_id_factory = trigger_id_factory or (lambda user: secrets.token_hex(10))
         self._ids = itertools.count(1)
         self._client = httpx.Client(timeout=timeout)
+        self._send = send
         self.last_payload: dict[str, Any] = {}  # what was sent last (its response_url, trigger_id)
 
     @classmethod
@@ -82,6 +86,8 @@ class SlackRequests:
         if signature is not None:
             sent["X-Slack-Signature"] = signature
         sent.update(headers or {})
+        if self._send is not None:
+            return self._send(body, sent)
         return self._client.post(self.url, content=body, headers=sent)
 
     def _send_payload(self, payload: dict[str, Any], **send: Any) -> httpx.Response:

@@ -12,12 +12,11 @@ The actions block's ``block_id`` carries the request id, its version and its fin
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
@@ -27,12 +26,16 @@ from slack_sdk.models.blocks import (
     PlainTextObject,
 )
 
-from bot.clock import parse_iso
+from commands.approvals.kinds import KINDS
 from commands.approvals.states import State
 from commands.blocks import context, cut, finish, section
 from notifications.blocks import esc
 from whalet.masking import mask
 from whalet.money import Money
+
+if TYPE_CHECKING:
+    from commands.approvals.repo import Approval
+    from commands.approvals.request import ApprovalRequest
 
 APPROVE_ACTION = "approval_approve"
 REJECT_ACTION = "approval_reject"
@@ -62,20 +65,19 @@ def slack_time(moment: datetime, fmt: str = "{time}") -> str:
     return f"<!date^{int(moment.timestamp())}^{fmt}|{moment.astimezone(UTC).strftime('%H:%M UTC')}>"
 
 
-def _money(amount: str | None, currency: str | None) -> str:
-    if amount in (None, "") or not currency:
+def _money(amount: Decimal | None, currency: str | None) -> str:
+    if amount is None or not currency:
         return "—"
-    return Money(Decimal(amount), currency).format()
+    return Money(amount, currency).format()
 
 
-def headline(row: Mapping[str, Any], *, plain: bool = False) -> str:
+def headline(r: ApprovalRequest, *, plain: bool = False) -> str:
     """"Pay out 1,250.00 USD to Acme Supplies Inc (••••6789)?"; ``plain`` for plain_text fields."""
     safe = (lambda text: text or "") if plain else esc
-    amount = _money(row["amount"], row["currency"])
-    if row["kind"] == "pay":
-        return f"Pay {amount} to Whalet user {safe(row.get('payee_user_id'))}?"
-    name = safe(row.get("beneficiary_name") or row.get("beneficiary_id"))
-    return f"Pay out {amount} to {name} ({mask(row.get('account_tail'))})?"
+    amount = _money(r.amount, r.currency)
+    if r.kind == "pay":
+        return f"Pay {amount} to Whalet user {safe(r.payee_user_id)}?"
+    return f"Pay out {amount} to {safe(r.beneficiary_name or r.beneficiary_id)} ({mask(r.account_tail)})?"
 
 
 def _who(users: Sequence[str]) -> str:
@@ -92,83 +94,84 @@ def _countdown(expires: datetime, now: datetime) -> str:
     return f"expires in {minutes} min" if minutes < 120 else f"expires in {minutes // 60} h {minutes % 60} min"
 
 
-def _status(row: Mapping[str, Any], approvers: Sequence[tuple[str, str]], now: datetime) -> str:
-    state = State(row["state"])
-    names = [a for a, _ in approvers]
-    at = slack_time(parse_iso(row["decided_at"])) if row.get("decided_at") else ""
-    note = f" {esc(row['note'])}" if row.get("note") else ""
+def _status(r: ApprovalRequest, names: Sequence[str]) -> str:
+    state = r.state
+    at = slack_time(r.decided_at) if r.decided_at else ""
+    note = f" {esc(r.note)}" if r.note else ""
     if state is State.PENDING:
         so_far = f" so far: {_who(names)}" if names else ""
-        return f":hourglass_flowing_sand: Waiting for approval — {len(names)} of {row['required_approvals']}{so_far}."
+        return f":hourglass_flowing_sand: Waiting for approval — {len(names)} of {r.required_approvals}{so_far}.{note}"
+    if state is State.APPROVED:
+        return f":hourglass: Approved by {_who(names)} — not sent to Whalet yet.{note}"
     if state is State.CONFIRMING:
         return f":arrows_counterclockwise: Approved by {_who(names)} — sending to Whalet…"
     if state is State.CONFIRMED:
         return f":white_check_mark: Approved by {_who(names)} at {at} — sent to Whalet, waiting for the result.{note}"
     if state is State.SUCCEEDED:
-        return f":white_check_mark: Approved by {_who(names)} — Whalet reports it done ({esc(row.get('result_status'))}).{note}"
+        return f":white_check_mark: Approved by {_who(names)} — Whalet reports it done ({esc(r.result_status)}).{note}"
     if state is State.FAILED:
-        reason = esc(row.get("fail_reason") or "no reason given")
+        reason = esc(r.fail_reason or "no reason given")
         return f":x: Failed — {reason}" + (f" (approved by {_who(names)})" if names else "") + "."
     if state is State.CONFIRM_UNKNOWN:
-        return (":grey_question: Approved and sent to Whalet, but the answer was lost. We check with Whalet "
+        return (":grey_question: Approved and sent to Whalet, but the outcome is unknown. We check with Whalet "
                 f"(by order number) before anything else; nothing is sent twice.{note}")
     if state is State.REJECTED:
-        reason = f": {esc(row['reason'])}" if row.get("reason") else ""
-        return f":no_entry_sign: Rejected by <@{row.get('decided_by')}> at {at}{reason}"
+        reason = f": {esc(r.reason)}" if r.reason else ""
+        return f":no_entry_sign: Rejected by <@{r.decided_by}> at {at}{reason}"
     if state is State.EXPIRED:
         return f":alarm_clock: Expired — not sent.{note}"
     return f"{state.value}.{note}"
 
 
-def card_text(row: Mapping[str, Any]) -> str:
+def card_text(r: ApprovalRequest) -> str:
     """The notification / fallback text of the card."""
-    return cut(f"{headline(row)} ({State(row['state']).value.replace('_', ' ').lower()})", 3000)
+    return cut(f"{headline(r)} ({r.state.value.replace('_', ' ').lower()})", 3000)
 
 
-def card_blocks(row: Mapping[str, Any], approvers: Sequence[tuple[str, str]], now: datetime) -> list[dict[str, Any]]:
-    """The card for ``row`` (an approval_requests row) with the approvals given so far."""
-    fields = [f"*Requested by*\n<@{row['requester']}>",
-              f"*Amount*\n{_money(row['amount'], row['currency'])}",
-              f"*Fee*\n{_money(row.get('fee'), row['currency'])}"]
-    if row["kind"] == "payout":
-        if row.get("rate") and row.get("to_currency") not in (None, row["currency"]):
-            fields.append(f"*Rate*\n1 {row['currency']} = {row['rate']} {row.get('to_currency')}")
-        fields.append(f"*Beneficiary gets*\n{_money(row.get('to_amount'), row.get('to_currency'))}")
-        fields.append(f"*Beneficiary*\n{esc(row.get('beneficiary_name'))} ({mask(row.get('account_tail'))})")
+def card_blocks(r: ApprovalRequest, approvals: Sequence[Approval], now: datetime) -> list[dict[str, Any]]:
+    """The card for request ``r`` with the approvals given so far (and those that stopped counting)."""
+    fields = [f"*Requested by*\n<@{r.requester}>",
+              f"*Amount*\n{_money(r.amount, r.currency)}",
+              f"*Fee*\n{_money(r.fee, r.fee_currency or r.currency)}"]
+    if r.kind == "payout":
+        if r.rate is not None and r.to_currency not in (None, r.currency):
+            fields.append(f"*Rate*\n1 {r.currency} = {r.rate} {r.to_currency}")
+        fields.append(f"*Beneficiary gets*\n{_money(r.to_amount, r.to_currency)}")
+        fields.append(f"*Beneficiary*\n{esc(r.beneficiary_name)} ({mask(r.account_tail)})")
     else:
-        fields.append(f"*Payee*\nWhalet user {esc(row.get('payee_user_id'))}")
-    fields.append(f"*Purpose*\n{esc(row.get('purpose')) or '—'}")
-    if row.get("reference"):
-        fields.append(f"*Reference*\n{esc(row['reference'])}")
-    blocks: list[Block] = [section(f"*{headline(row)}*"), section("", fields=fields)]
-    flags = json.loads(row.get("flags") or "[]")
-    if flags:
-        blocks.append(context(":warning: " + " · ".join(f"*{esc(f)}*" for f in flags)))
-    state = State(row["state"])
+        fields.append(f"*Payee*\nWhalet user {esc(r.payee_user_id)}")
+    fields.append(f"*Purpose*\n{esc(r.purpose) or '—'}")
+    if r.reference:
+        fields.append(f"*Reference*\n{esc(r.reference)}")
+    blocks: list[Block] = [section(f"*{headline(r)}*"), section("", fields=fields)]
+    if r.flags:
+        blocks.append(context(":warning: " + " · ".join(f"*{esc(f)}*" for f in r.flags)))
+    lapsed = [a.approver for a in approvals if not a.counts]
+    if lapsed:
+        blocks.append(context(" ".join(f"<@{u}>'s approval no longer counts: not an approver." for u in lapsed)))
     expiry = ""
-    if row.get("expires_at") and state is State.PENDING:
-        expires = parse_iso(row["expires_at"])
-        expiry = f"Expires at {slack_time(expires)} ({_countdown(expires, now)})"
-    blocks.append(context(_status(row, approvers, now), expiry,
-                          f"Request `{row['id']}` · order `{row['mer_order_no']}`"))
-    if state is State.PENDING:
-        blocks.append(_buttons(row))
+    if r.expires_at and r.state is State.PENDING:
+        expiry = f"Expires at {slack_time(r.expires_at)} ({_countdown(r.expires_at, now)})"
+    blocks.append(context(_status(r, [a.approver for a in approvals if a.counts]), expiry,
+                          f"Request `{r.id}` · order `{r.mer_order_no}`"))
+    if r.state is State.PENDING:
+        blocks.append(_buttons(r))
     return finish(blocks)
 
 
-def _buttons(row: Mapping[str, Any]) -> ActionsBlock:
-    verb = "payout" if row["kind"] == "payout" else "payment"
+def _buttons(r: ApprovalRequest) -> ActionsBlock:
+    verb = KINDS[r.kind].noun
     confirm = ConfirmObject(
         title=PlainTextObject(text=f"Approve this {verb}?"),
-        text=PlainTextObject(text=cut(headline(row, plain=True), 300)),
+        text=PlainTextObject(text=cut(headline(r, plain=True), 300)),
         confirm=PlainTextObject(text="Approve"),
         deny=PlainTextObject(text="Not yet"),
     )
     return ActionsBlock(
-        block_id=actions_block_id(row["id"], int(row["version"]), row["fingerprint"]),
+        block_id=actions_block_id(r.id, r.version, r.fingerprint or ""),
         elements=[
             ButtonElement(text=PlainTextObject(text=f"Approve {verb}"), action_id=APPROVE_ACTION,
-                          value=row["id"], style="primary", confirm=confirm),
-            ButtonElement(text=PlainTextObject(text="Reject"), action_id=REJECT_ACTION, value=row["id"]),
+                          value=r.id, style="primary", confirm=confirm),
+            ButtonElement(text=PlainTextObject(text="Reject"), action_id=REJECT_ACTION, value=r.id),
         ],
     )

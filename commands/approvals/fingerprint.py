@@ -12,8 +12,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from commands.approvals.request import ApprovalRequest
 
 # The fields a card displays, in a fixed order. Adding one changes every fingerprint, so only
 # ever add fields together with a migration that recomputes stored fingerprints.
@@ -23,8 +25,9 @@ FIELDS: tuple[str, ...] = (
 )
 
 
-def fingerprint(row: Mapping[str, Any]) -> str:
+def fingerprint(request: ApprovalRequest) -> str:
     """SHA-256 (hex) of the canonical JSON of the shown fields; missing fields count as empty."""
+    row = request.to_row()
     canonical = {name: "" if row.get(name) is None else str(row.get(name)) for name in FIELDS}
     data = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(data.encode("utf-8")).hexdigest()
@@ -37,10 +40,15 @@ def matches(expected: str | None, actual: str | None) -> bool:
     return hmac.compare_digest(expected.encode(), actual.encode())
 
 
-def verify(row: Mapping[str, Any], carried: str | None) -> str | None:
+def intact(request: ApprovalRequest) -> bool:
+    """The stored request still hashes to the fingerprint recorded when its card was made."""
+    return matches(fingerprint(request), request.fingerprint)
+
+
+def verify(request: ApprovalRequest, carried: str | None) -> str | None:
     """None when the row, its stored fingerprint and the clicked card agree; else why not."""
-    recomputed = fingerprint(row)
-    if not matches(recomputed, row.get("fingerprint")):
+    recomputed = fingerprint(request)
+    if not matches(recomputed, request.fingerprint):
         return "the stored request no longer matches what was shown when it was created"
     if not matches(recomputed, carried):
         return "the button you clicked does not belong to this request's card"

@@ -1,9 +1,9 @@
 """Who may do what, and which payouts the bot will handle at all (product spec §2).
 
 Pure rules plus one piece of I/O: Slack user groups are resolved with
-``usergroups.users.list`` and cached for a few minutes, because group membership changes rarely
-and that method is Tier 2 (about 20 calls a minute). A group that cannot be read counts as
-empty: when in doubt, nobody gains a role.
+``usergroups.users.list`` and cached for a few minutes for display, re-read for every approval
+decision. A group that cannot be read keeps its last members for at most
+``roles.max_staleness_minutes``, then counts as empty: when in doubt, nobody gains a role.
 
 Roles are ordered (viewer < requester < approver < admin): each role can do what the ones below
 it can, so admins may approve. Four eyes is not configurable: whoever requested a payout never
@@ -41,39 +41,59 @@ class PolicyRefused(Exception):
 
 
 class RoleResolver:
-    """A user's highest role from ``[roles]``: user ids directly, user groups via Slack."""
+    """A user's highest role from ``[roles]``: user ids directly, user groups via Slack.
 
-    def __init__(self, roles: Roles, slack: Any, *, ttl: float = GROUP_CACHE_SECONDS,
-                 monotonic: Callable[[], float] = time.monotonic):
-        self._roles = roles
+    ``roles`` may be a callable returning the current ``Roles``, so a reloaded policy file
+    applies at the next decision. Approval decisions ask with ``fresh=True``: the group is read
+    again (callers at the same moment share one call), so a removal takes effect at the next
+    click or sweep rather than after the cache's TTL.
+
+    Fail closed: when a group cannot be read, its last members are used for at most
+    ``max_staleness`` seconds after the last successful read; after that the group counts as
+    empty and ``on_stale(group_id)`` is called once (an alert), until a read succeeds again.
+    """
+
+    def __init__(self, roles: Roles | Callable[[], Roles], slack: Any, *, ttl: float = GROUP_CACHE_SECONDS,
+                 monotonic: Callable[[], float] = time.monotonic, max_staleness: float = 600.0,
+                 on_stale: Callable[[str], None] | None = None):
+        self._roles_now = roles if callable(roles) else (lambda: roles)
         self._slack = slack
         self._ttl = ttl
         self._now = monotonic
+        self._max_staleness = max_staleness
+        self._on_stale = on_stale
         self._cache: dict[str, tuple[float, frozenset[str]]] = {}
+        self._last_ok: dict[str, tuple[float, frozenset[str]]] = {}
+        self._alerted: set[str] = set()
         self._inflight: dict[str, asyncio.Future[frozenset[str]]] = {}
         self.fetches = 0
+
+    @property
+    def _roles(self) -> Roles:
+        return self._roles_now()
 
     def _direct(self, user_id: str) -> Role:
         held = self._roles.roles_of(user_id)
         return max(Role[name.upper()] for name in held)
 
-    async def role_of(self, user_id: str) -> Role:
+    async def role_of(self, user_id: str, *, fresh: bool = False) -> Role:
         """Direct listing first; groups are only read when they could raise the role."""
         role = self._direct(user_id)
-        for group_role, groups in ((Role.ADMIN, self._roles.admin_groups),
-                                   (Role.APPROVER, self._roles.approver_groups),
-                                   (Role.REQUESTER, self._roles.requester_groups)):
+        roles = self._roles
+        for group_role, groups in ((Role.ADMIN, roles.admin_groups),
+                                   (Role.APPROVER, roles.approver_groups),
+                                   (Role.REQUESTER, roles.requester_groups)):
             if group_role <= role:
                 break
             for group in groups:
-                if user_id in await self.members(group):
+                if user_id in await self.members(group, fresh=fresh):
                     return group_role
         return role
 
-    async def members(self, group_id: str) -> frozenset[str]:
+    async def members(self, group_id: str, *, fresh: bool = False) -> frozenset[str]:
         """Members of a user group, cached; concurrent callers share one Slack call."""
         cached = self._cache.get(group_id)
-        if cached and cached[0] > self._now():
+        if cached and cached[0] > self._now() and not fresh:
             return cached[1]
         pending = self._inflight.get(group_id)
         if pending is not None:
@@ -81,7 +101,7 @@ class RoleResolver:
         future: asyncio.Future[frozenset[str]] = asyncio.get_running_loop().create_future()
         self._inflight[group_id] = future
         try:
-            members, ttl = await self._fetch(group_id, stale=cached[1] if cached else None)
+            members, ttl = await self._fetch(group_id)
             self._cache[group_id] = (self._now() + ttl, members)
             future.set_result(members)
             return members
@@ -90,15 +110,29 @@ class RoleResolver:
             if not future.done():
                 future.set_result(frozenset())
 
-    async def _fetch(self, group_id: str, stale: frozenset[str] | None) -> tuple[frozenset[str], float]:
+    async def _fetch(self, group_id: str) -> tuple[frozenset[str], float]:
         self.fetches += 1
         try:
             answer = await self._slack.usergroups_users_list(usergroup=group_id)
-            return frozenset(answer.get("users") or ()), self._ttl
+            members = frozenset(answer.get("users") or ())
         except Exception as exc:  # SlackApiError, network: fail closed, retry soon
-            log.warning("cannot read user group %s (%s); treating it as %s", group_id,
-                        type(exc).__name__, "its last known members" if stale else "empty")
-            return (stale or frozenset()), GROUP_FAILURE_CACHE_SECONDS
+            return self._unreadable(group_id, exc), GROUP_FAILURE_CACHE_SECONDS
+        self._last_ok[group_id] = (self._now(), members)
+        self._alerted.discard(group_id)
+        return members, self._ttl
+
+    def _unreadable(self, group_id: str, exc: Exception) -> frozenset[str]:
+        last = self._last_ok.get(group_id)
+        if last is not None and self._now() - last[0] <= self._max_staleness:
+            log.warning("cannot read user group %s (%s); using its members read %.0f s ago", group_id,
+                        type(exc).__name__, self._now() - last[0])
+            return last[1]
+        log.warning("cannot read user group %s (%s); it counts as empty", group_id, type(exc).__name__)
+        if group_id not in self._alerted:
+            self._alerted.add(group_id)
+            if self._on_stale is not None:
+                self._on_stale(group_id)
+        return frozenset()
 
     def forget(self) -> None:
         self._cache.clear()
@@ -108,8 +142,21 @@ def resolver(services: Services) -> RoleResolver:
     """The process-wide resolver, kept in ``services.extras`` so its cache is shared."""
     found = services.extras.get("commands.roles")
     if found is None:
-        found = services.extras["commands.roles"] = RoleResolver(services.config.roles, services.slack)
+        def stale(group_id: str) -> None:
+            if services.alerts is not None:
+                services.alerts.raise_alert(f"roles:{group_id}", (
+                    f":rotating_light: The members of Slack user group {group_id} could not be read for more than "
+                    f"{services.config.roles.max_staleness_minutes} min, so nobody holds a role through it until "
+                    "it can be read again. Check the bot's usergroups:read scope."), quiet_seconds=0)
+        found = services.extras["commands.roles"] = RoleResolver(
+            lambda: services.config.roles, services.slack, on_stale=stale,
+            monotonic=lambda: services.clock.now().timestamp(),
+            max_staleness=services.config.roles.max_staleness_minutes * 60.0)
     return found  # type: ignore[no-any-return]
+
+
+def holds_approver(role: Role) -> bool:
+    return role >= Role.APPROVER
 
 
 # --- requests -------------------------------------------------------------------------------------

@@ -1,37 +1,40 @@
-"""Calling payoutConfirm / payConfirm, and finding out what happened when the answer was lost.
+"""Finding out what happened, as a bounded loop: lookups by merOrderNo and guarded re-confirms.
 
-Only the click that moved a request to CONFIRMING gets here, after that transaction committed,
-so exactly one confirm is sent per request. Outcomes:
+``advance(request)`` takes at most ``MAX_STEPS`` steps, each decided afresh from the stored
+request by ``next_step`` (no recursion between sending and looking up):
 
-- an answer: CONFIRMED (the result notification later makes it SUCCEEDED or FAILED);
-- Whalet said no: FAILED, with Whalet's reason as a sentence;
-- nothing reached Whalet (RequestNotSent): back to PENDING with the approvals kept, and the
-  card says "click Approve again";
-- no trustworthy answer (OutcomeUnknown: timeout, 5xx, cut connection): CONFIRM_UNKNOWN, and
-  before anything else we look the order up by merOrderNo (record query).
+- CONFIRM_UNKNOWN, or APPROVED after an attempt, with no lookup since the last confirm -> lookup;
+- a lookup found WAIT_CONFIRM (our confirm did not land) -> ``confirm.send_confirm`` again, after
+  an exponential backoff, at most ``approvals.max_confirm_attempts`` confirms in all, and only if
+  the send-time guards hold (frozen: it waits, says so on the card, and continues after unfreeze);
+- CONFIRMED -> an occasional lookup until Whalet's result is known (the notification usually
+  settles it first).
 
-The lookup decides, and never blindly confirms again:
-- PROCESSING / SUCCESS: Whalet has the confirm -> CONFIRMED / SUCCEEDED, no second confirm;
-- FAIL -> FAILED; EXPIRED -> EXPIRED;
-- WAIT_CONFIRM: the proof that our confirm did NOT land. If the request has not expired we
-  confirm again (through the same CAS to CONFIRMING, so still one sender); if it has expired,
-  EXPIRED. Decision: re-confirming is safe here because Whalet itself still waits for a confirm
-  and treats a repeated confirm as idempotent (protocol spec §4); after expiry it would fail.
-- the lookup fails or finds nothing: stay CONFIRM_UNKNOWN, say so on the card, and the sweep
-  tries again every ``approvals.sweep_seconds``.
+Lookup answers: PROCESSING -> CONFIRMED; SUCCESS / FAIL -> settled; EXPIRED -> EXPIRED;
+WAIT_CONFIRM after our expiry -> EXPIRED (we will never confirm it); a status the bot does not
+know, no record, or a failed lookup -> stays as it is ("outcome unknown"), counts in the daily
+total, and alerts once. Lookups per request are capped (``MAX_LOOKUPS``), so Whalet calls per
+request are bounded: 1 apply + max_confirm_attempts + MAX_LOOKUPS, counted in /metrics.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from bot.clock import iso, parse_iso
-from bot.faultpoints import fault_point
-from commands.approvals import repo
+from sqlite_utils import Database
+
+from bot.clock import iso
+from commands.approvals import counting, repo
+from commands.approvals.clicks import expire_due
+from commands.approvals.confirm import count_call, is_frozen, send_confirm
+from commands.approvals.guards import backoff
+from commands.approvals.kinds import KINDS
+from commands.approvals.request import ApprovalRequest
 from commands.approvals.states import State
-from whalet.errors import OutcomeUnknown, RequestNotSent, WhaletError, WhaletRejected, explain
+from notifications.blocks import esc
+from whalet.errors import WhaletError, explain
 from whalet.models import Record
 
 if TYPE_CHECKING:
@@ -39,143 +42,163 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("whalet_bot.approvals")
 
-STUCK_CONFIRMING = timedelta(minutes=2)  # a CONFIRMING row this old lost its process (crash)
 STUCK_APPLYING = timedelta(minutes=10)
+MAX_STEPS = 3
+MAX_LOOKUPS = 12
+KNOWN = ("WAIT_CONFIRM", "PROCESSING", "SUCCESS", "FAIL", "FAILED", "EXPIRED")
 
 
-async def send_confirm(services: Services, request_id: str) -> str:
-    """Call confirm for a request this caller moved to CONFIRMING; returns a sentence for the clicker."""
-    with services.store.read() as db:
-        row = repo.load(db, request_id)
-    if row is None or State(row["state"]) is not State.CONFIRMING:
-        return "This request is no longer waiting to be sent."
-    fault_point("approval.confirming")  # CONFIRMING is committed, nothing sent yet
-    try:
-        if row["kind"] == "payout":
-            status = (await services.whalet.payout_confirm(row["user_id"], row["whalet_id"])).status
-        else:
-            status = (await services.whalet.pay_confirm(row["user_id"], row["whalet_id"])).status
-    except OutcomeUnknown as exc:
-        _move(services, request_id, State.CONFIRM_UNKNOWN, "confirm.unknown", exc,
-              note="Checking with Whalet now.")
-        await reconcile_one(services, request_id)
-        return explain(exc)
-    except RequestNotSent as exc:
-        _move(services, request_id, State.PENDING, "confirm.not_sent", exc,
-              note="Whalet could not be reached and nothing was sent; an approver can click Approve again.")
-        return explain(exc) + " Click Approve again to retry."
-    except WhaletRejected as exc:
-        _move(services, request_id, State.FAILED, "confirm.rejected", exc, fail_reason=explain(exc))
-        return explain(exc)
-    fault_point("approval.confirmed_unstored")  # Whalet has the confirm; CONFIRMED not yet stored
-    _move(services, request_id, State.CONFIRMED, "confirm", None, result_status=status)
-    return "Approved and sent to Whalet."
-
-
-def _move(services: Services, request_id: str, state: State, action: str, exc: Exception | None,
-          **fields: object) -> repo.Row | None:
-    """One CAS from the row as it is now; a lost race (e.g. the result notification came first) is fine."""
-    with services.store.transaction() as db:
-        row = repo.load(db, request_id)
-        if row is None:
-            return None
-        try:
-            row = repo.transition(db, row, state, **fields)
-        except repo.StaleRequest:
-            log.info("request %s is %s; not moving it to %s", request_id, row["state"], state)
-            return None
-        detail = {"answer": fields.get("result_status")} if exc is None else \
-            {"error": type(exc).__name__, "answer": str(exc)}
-        repo.audit(services, db, row, "whalet", action, **detail)
-        repo.update_card(services, db, row)
-        if state is State.FAILED:
-            repo.tell_thread(services, db, row, f"<@{row['requester']}> the request failed: {row['fail_reason']}")
-    services.wake_outbox()
-    return row
-
-
-async def lookup(services: Services, row: repo.Row) -> Record | None:
-    """The order's record at Whalet, found by merOrderNo; None when Whalet has none."""
-    created = parse_iso(row["created_at"])
-    start, end = created - timedelta(days=1), services.clock.now() + timedelta(days=1)
-    query = services.whalet.query_withdraw_records if row["kind"] == "payout" else services.whalet.query_pay_records
-    page = await query(row["user_id"], start, end, mer_order_no=row["mer_order_no"], page_num=1, page_size=10)
-    return next((r for r in page.records if r.mer_order_no == row["mer_order_no"]), None)
-
-
-async def reconcile_one(services: Services, request_id: str) -> State | None:
-    """Resolve a CONFIRM_UNKNOWN request by lookup (never by a blind second confirm)."""
-    with services.store.read() as db:
-        row = repo.load(db, request_id)
-    if row is None or State(row["state"]) is not State.CONFIRM_UNKNOWN:
+def next_step(r: ApprovalRequest, now: datetime) -> str | None:
+    """"lookup", "confirm" or None (nothing due now) for a stored request."""
+    if r.next_attempt_at is not None and r.next_attempt_at > now:
         return None
+    unchecked = r.checked_attempt < r.confirm_attempts
+    if r.state is State.CONFIRM_UNKNOWN:
+        if unchecked:
+            return "lookup" if r.lookups < MAX_LOOKUPS else None
+        return "confirm"
+    if r.state is State.APPROVED:
+        if r.confirm_attempts and unchecked:
+            return "lookup" if r.lookups < MAX_LOOKUPS else None
+        return "confirm"
+    if r.state is State.CONFIRMED and r.lookups < MAX_LOOKUPS:
+        return "lookup"
+    return None
+
+
+async def advance(services: Services, request_id: str) -> str | None:
+    """Take the due steps for one request (bounded); the last sentence for a person, if any."""
+    said = None
+    for _ in range(MAX_STEPS):
+        with services.store.read() as db:
+            request = repo.load(db, request_id)
+        step = next_step(request, services.clock.now()) if request is not None else None
+        if step is None or request is None:
+            break
+        if step == "confirm":
+            said = await send_confirm(services, request_id)
+            with services.store.read() as db:
+                after = repo.load(db, request_id)
+            if after is None or after.confirm_attempts == request.confirm_attempts:
+                break  # held by a guard: nothing was sent, nothing more to do now
+        else:
+            await lookup_once(services, request)
+    return said
+
+
+async def lookup(services: Services, request: ApprovalRequest) -> Record | None:
+    """The order's record at Whalet, found by merOrderNo; None when Whalet has none."""
+    start, end = request.created_at - timedelta(days=1), services.clock.now() + timedelta(days=1)
+    count_call(services, "lookup")
+    page = await KINDS[request.kind].lookup(services.whalet, request.user_id, start, end, request.mer_order_no)
+    return next((r for r in page.records if r.mer_order_no == request.mer_order_no), None)
+
+
+async def lookup_once(services: Services, request: ApprovalRequest) -> None:
+    """One lookup and what it proves, stored in one transaction."""
+    now = services.clock.now()
+    record: Record | None = None
+    problem = None
     try:
-        record = await lookup(services, row)
+        record = await lookup(services, request)
     except WhaletError as exc:
-        _note(services, request_id, f"We could not check with Whalet yet ({explain(exc)}); we will try again shortly.")
-        return State.CONFIRM_UNKNOWN
-    if record is None:
-        _note(services, request_id, "Whalet shows no record of this order yet; we will check again shortly.")
-        return State.CONFIRM_UNKNOWN
-    status = (record.status or "").upper()
-    if status in ("PROCESSING", "SUCCESS"):
-        target = State.SUCCEEDED if status == "SUCCESS" else State.CONFIRMED
-        _move(services, request_id, target, "reconcile", None, result_status=status,
-              note="Whalet confirmed it has the order; nothing was sent twice.")
-        return target
-    if status == "FAIL":
-        reason = (record.model_extra or {}).get("failReason") or "Whalet reports the payout failed"
-        _move(services, request_id, State.FAILED, "reconcile", None, result_status=status, fail_reason=reason)
-        return State.FAILED
-    if status == "WAIT_CONFIRM" and parse_iso(row["expires_at"]) > services.clock.now():
-        moved = _move(services, request_id, State.CONFIRMING, "reconcile.confirm_again", None, result_status=status,
-                      note="Whalet never received our confirmation, so it was sent again.")
-        if moved is not None:
-            await send_confirm(services, request_id)
-        return State.CONFIRMING
-    _move(services, request_id, State.EXPIRED, "reconcile", None, result_status=status or None,
-          decided_at=iso(services.clock.now()), note="Whalet never received the confirmation before the quote expired.")
-    return State.EXPIRED
-
-
-def _note(services: Services, request_id: str, note: str) -> None:
+        problem = f"We could not check with Whalet yet ({explain(exc)}); we will try again shortly."
+    status = ((record.status if record else None) or "").upper()
     with services.store.transaction() as db:
-        row = repo.load(db, request_id)
-        if row is None or row.get("note") == note:
-            return
-        try:
-            row = repo.bump(db, row, note=note)
-        except repo.StaleRequest:
-            return
-        repo.update_card(services, db, row)
+        current = repo.load(db, request.id)
+        if current is None or current.version != request.version:
+            return  # moved on meanwhile (a notification, another step): the next step re-reads
+        base = {"lookups": current.lookups + 1, "whalet_calls": current.whalet_calls + 1}
+        if record is None or status not in KNOWN:
+            if problem is None:
+                problem = ("Whalet shows no record of this order yet; we will check again shortly." if record is None
+                           else f"Whalet reports a status the bot does not know ({esc(status)}); the outcome stays "
+                                "unknown until Whalet reports it settled.")
+            current = repo.bump(db, current, note=problem, next_attempt_at=now + backoff(current.lookups + 1), **base)
+            _alert_unknown(services, current, status, exhausted=current.lookups >= MAX_LOOKUPS)
+        else:
+            current = _apply(services, db, current, status, record, now, base)
+        repo.audit(services, db, current, "system", "reconcile.lookup", found=status or None)
+        repo.update_card(services, db, current)
     services.wake_outbox()
+
+
+def _apply(services: Services, db: Database, r: ApprovalRequest, status: str, record: Record, now: datetime,
+           base: dict[str, int]) -> ApprovalRequest:
+    fields: dict[str, object] = {**base, "result_status": status}
+    if status == "WAIT_CONFIRM":
+        if r.state is State.CONFIRMED:  # cannot happen with Whalet's rules: keep asking, do not resend
+            return repo.bump(db, r, next_attempt_at=now + backoff(r.lookups + 1), **fields)
+        if r.expired(now):
+            return repo.transition(db, r, State.EXPIRED, note="Whalet never received the confirmation before the "
+                                   "request expired; nothing was paid.", **fields)
+        wait = backoff(r.confirm_attempts - 1) if r.confirm_attempts > 1 else timedelta(0)  # 0, 5 s, 10 s, …
+        note = None if not is_frozen(services) else ("Payouts are frozen by an admin: the confirmation waits until "
+                                                     "`/whalet unfreeze` and is then sent if the request is still valid.")
+        return repo.bump(db, r, checked_attempt=r.confirm_attempts, next_attempt_at=now + wait, note=note, **fields)
+    if status == "PROCESSING":
+        target = State.CONFIRMED
+        fields.update(next_attempt_at=now + backoff(r.lookups + 2), note="Whalet has the order; nothing was sent twice.")
+    elif status == "SUCCESS":
+        target, fields["note"] = State.SUCCEEDED, None
+    elif status == "EXPIRED":
+        target, fields["note"] = State.EXPIRED, "Whalet reports the order expired unconfirmed; nothing was paid."
+    else:
+        target = State.FAILED
+        fields["fail_reason"] = (record.model_extra or {}).get("failReason") or "Whalet reports the payout failed"
+    if r.state is target:
+        return repo.bump(db, r, **fields)
+    if r.state is State.CONFIRMING:
+        return repo.bump(db, r, **fields)  # a confirm is in flight: its owner stores the outcome
+    return repo.transition(db, r, target, **fields)
+
+
+def _alert_unknown(services: Services, r: ApprovalRequest, status: str, *, exhausted: bool) -> None:
+    if services.alerts is None or not (status or exhausted):
+        return
+    why = f"Whalet reports status {esc(status)}, which the bot does not know" if status else \
+        f"{r.lookups} lookups did not settle it"
+    services.alerts.raise_alert(f"approval:{r.id}:unknown:{status or 'exhausted'}", (
+        f":rotating_light: Approval request `{r.id}` (order `{r.mer_order_no}`): {why}. Its outcome stays unknown "
+        "and it still counts in the daily total; please check it in Whalet's portal."), quiet_seconds=0)
 
 
 async def sweep(services: Services) -> None:
-    """Periodic work: expire stale cards, retry lookups, recover rows a crash left behind."""
-    from commands.approvals.service import expire_due
-
+    """Periodic work: expire, take over expired leases, re-check roles, advance every due request."""
     expire_due(services)
     now = services.clock.now()
-    # A CONFIRMING row decided before this process started has no confirm in flight here: the
-    # process that sent it is gone (crash, kill -9). Recover it at once instead of after
-    # STUCK_CONFIRMING, so a restart resolves it by lookup within one sweep.
-    started = services.extras.setdefault("approvals_started_at", iso(now))
-    confirming_cutoff = max(iso(now - STUCK_CONFIRMING), started)
     with services.store.transaction() as db:
-        stuck = list(db.query(
-            "SELECT * FROM approval_requests WHERE (state = ? AND decided_at < ?) OR (state = ? AND created_at <= ?)",
-            [State.CONFIRMING.value, confirming_cutoff, State.APPLYING.value, iso(now - STUCK_APPLYING)]))
-        for row in stuck:
-            # CONFIRMING this old: the process died around the confirm call -> find out, don't resend.
-            # APPLYING this old: the quote was never shown to anyone; it expires at Whalet unconfirmed.
-            target = State.CONFIRM_UNKNOWN if row["state"] == State.CONFIRMING.value else State.ABANDONED
-            row = repo.transition(db, row, target, note="Recovered after a restart.")
-            repo.audit(services, db, row, "system", "recover")
-            if target is State.CONFIRM_UNKNOWN:
-                repo.update_card(services, db, row)
-        unknown = [r["id"] for r in db.query("SELECT id FROM approval_requests WHERE state = ?",
-                                             [State.CONFIRM_UNKNOWN.value])]
+        for r in repo.in_states(db, (State.CONFIRMING, State.APPLYING)):
+            if r.state is State.CONFIRMING and not r.lease_held(now):
+                # The sender's lease ran out: its process died (or its call outlived every timeout).
+                # Find out by lookup; never resend blindly.
+                r = repo.transition(db, r, State.CONFIRM_UNKNOWN, lease_owner=None, lease_until=None,
+                                    confirm_attempts=max(1, r.confirm_attempts),
+                                    next_attempt_at=now, note="Recovered after a restart; checking with Whalet.")
+                repo.audit(services, db, r, "system", "recover")
+                repo.update_card(services, db, r)
+            elif r.state is State.APPLYING and r.created_at <= now - STUCK_APPLYING:
+                r = repo.transition(db, r, State.ABANDONED, note="Recovered after a restart.")
+                repo.audit(services, db, r, "system", "recover")
+        pending = [r.id for r in repo.in_states(db, (State.PENDING,))]
+        due = [r.id for r in repo.in_states(db, (State.APPROVED, State.CONFIRM_UNKNOWN, State.CONFIRMED))
+               if next_step(r, now) is not None]
     services.wake_outbox()
-    for request_id in unknown:
-        await reconcile_one(services, request_id)
+    for request_id in pending:
+        await recheck_roles(services, request_id)
+    for request_id in due:
+        await advance(services, request_id)
+    log.debug("sweep at %s: %d due", iso(now), len(due))
+
+
+async def recheck_roles(services: Services, request_id: str) -> None:
+    """Role changes show on the card at the next sweep: approvals that stopped (or resumed) counting."""
+    current = await counting.approvers_now(services, request_id)
+    with services.store.transaction() as db:
+        r = repo.load(db, request_id)
+        if r is None or r.state is not State.PENDING or not counting.mark(services, db, r, current):
+            return
+        r = repo.bump(db, r)
+        repo.audit(services, db, r, "system", "roles.recheck", counting=sorted(current))
+        repo.update_card(services, db, r)
+    services.wake_outbox()

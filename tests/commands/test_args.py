@@ -1,6 +1,8 @@
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from commands import args
 from commands.registry import UsageError
@@ -58,3 +60,41 @@ def test_fund_source_and_positive_int():
     assert args.positive_int("7", "--days", 90) == 7
     with pytest.raises(UsageError, match="from 1 to 90"):
         args.positive_int("0", "--days", 90)
+
+
+@pytest.mark.parametrize("word,needle", [
+    ("١٢٠٠", "digits 0-9"),             # Arabic-Indic digits
+    ("１２００", "digits 0-9"),           # full-width digits
+    ("12٠0.50", "digits 0-9"),
+    ("1" * 29, "at most 15 digits before the decimal point"),
+    ("1" * 16 + ".00", "at most 15 digits"),
+    ("1,000,000,000,000,000", "at most 15 digits"),
+    ("1.0" + "0" * 40 + "1", "at most 2 decimals"),
+])
+def test_hostile_amounts_get_a_sentence(word, needle):
+    with pytest.raises(UsageError, match=needle):
+        args.amount(word, "USD")
+
+
+def test_largest_allowed_amount_is_exact():
+    assert args.amount("9" * 15 + ".99", "USD").amount == Decimal("9" * 15 + ".99")
+    assert args.amount("000" + "9" * 15, "JPY").amount == Decimal("9" * 15)  # leading zeros are not digits of value
+    assert args.amount("1.50000", "USD").amount == Decimal("1.50")  # trailing zeros are no extra decimals
+
+
+def test_positive_int_refuses_digits_python_reads_differently():
+    for word in ("²", "١٢", "７", "9" * 40):
+        with pytest.raises(UsageError, match="whole number"):
+            args.positive_int(word, "--days", 90)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(max_size=60) | st.from_regex(r"[0-9,.]{1,45}", fullmatch=True),
+       st.sampled_from(["USD", "JPY", "KWD", "CLF"]))
+def test_any_text_as_an_amount_is_money_or_a_usage_error(word, cur):
+    try:
+        money = args.amount(word, cur)
+    except UsageError:
+        return
+    assert money.amount > 0 and money.fits_currency() and money.format()
+    assert money.amount.adjusted() < args.MAX_INTEGER_DIGITS

@@ -1,12 +1,15 @@
 """The approval card stays within Block Kit limits and carries what approvers must see."""
 
 import json
+from decimal import Decimal
 from datetime import UTC, datetime, timedelta
 
 from slack_sdk.models.blocks import Block
 
 from commands.approvals.cards import (APPROVE_ACTION, REJECT_ACTION, card_blocks, card_text, parse_block_id)
 from commands.approvals.fingerprint import fingerprint, verify
+from commands.approvals.repo import Approval
+from commands.approvals.request import ApprovalRequest
 from commands.blocks import MAX_BLOCKS, cut, finish, paged, section
 
 NOW = datetime(2025, 3, 3, 10, 30, tzinfo=UTC)
@@ -19,10 +22,14 @@ def row(**over):
                 account_tail="6789", purpose="March invoices", reference="INV-77", flags='["new beneficiary"]',
                 mer_order_no="WB2025030310300000ABCDEFGH", expires_at=(NOW + timedelta(minutes=25)).isoformat(),
                 required_approvals=2, decided_at=None, decided_by=None, reason=None, note=None,
-                result_status=None, fail_reason=None)
+                result_status=None, fail_reason=None, user_id="U10001", created_at=NOW.isoformat())
     base.update(over)
-    base["fingerprint"] = fingerprint(base)
-    return base
+    request = ApprovalRequest.from_row(base)
+    return request.with_(fingerprint=fingerprint(request))
+
+
+def given(*users):
+    return [Approval(u, "2025-03-03T10:31:00+00:00") for u in users]
 
 
 def texts(blocks):
@@ -30,7 +37,7 @@ def texts(blocks):
 
 
 def test_pending_card_shows_everything_the_spec_lists():
-    blocks = card_blocks(row(), [("U2APP", "2025-03-03T10:31:00+00:00")], NOW)
+    blocks = card_blocks(row(), given("U2APP"), NOW)
     body = texts(blocks)
     assert "Pay out 1,250.00 USD to Acme Supplies Inc (••••6789)?" in body
     for needle in ("<@U1REQ>", "15.00 USD", "1 USD = 7.8 HKD", "9,750.00 HKD", "March invoices", "INV-77",
@@ -49,9 +56,9 @@ def test_pending_card_shows_everything_the_spec_lists():
 
 def test_final_cards_have_no_buttons():
     for state, needle in (("EXPIRED", "Expired — not sent"), ("REJECTED", "Rejected by <@U3>"),
-                          ("CONFIRMED", "Approved by <@U2APP>"), ("CONFIRM_UNKNOWN", "answer was lost"),
+                          ("CONFIRMED", "Approved by <@U2APP>"), ("CONFIRM_UNKNOWN", "outcome is unknown"),
                           ("FAILED", "Failed")):
-        blocks = card_blocks(row(state=state, decided_at=NOW.isoformat(), decided_by="U3"), [("U2APP", "x")], NOW)
+        blocks = card_blocks(row(state=state, decided_at=NOW.isoformat(), decided_by="U3"), given("U2APP"), NOW)
         assert not [b for b in blocks if b["type"] == "actions"], state
         assert needle in texts(blocks), state
 
@@ -64,7 +71,7 @@ def test_user_text_cannot_mention_or_break_out():
 
 def test_huge_inputs_stay_within_limits():
     long = "x" * 5000
-    blocks = card_blocks(row(purpose=long, reference=long, beneficiary_name=long), [(f"U{i}", "x") for i in range(30)], NOW)
+    blocks = card_blocks(row(purpose=long, reference=long, beneficiary_name=long), given(*(f"U{i}" for i in range(30))), NOW)
     for block in blocks:
         Block.parse(block).to_dict()  # SDK validation
         for field in block.get("fields") or []:
@@ -81,12 +88,22 @@ def test_fingerprint_binds_every_shown_field():
     base = row()
     for field, value in (("amount", "1250.01"), ("beneficiary_id", "B2"), ("account_tail", "0000"),
                          ("purpose", "other"), ("requester", "U9"), ("rate", "7.9"), ("id", "PO-OTHER")):
-        assert fingerprint({**base, field: value}) != base["fingerprint"], field
-    assert fingerprint({**base, "state": "EXPIRED", "version": 9}) == base["fingerprint"]
-    tampered = {**base, "amount": "9999.00"}
-    assert "no longer matches" in verify(tampered, base["fingerprint"])
+        assert fingerprint(row(**{field: value})) != base.fingerprint, field
+    assert fingerprint(row(state="EXPIRED", version=9)) == base.fingerprint
+    tampered = base.with_(amount=Decimal("9999.00"))
+    assert "no longer matches" in verify(tampered, base.fingerprint)
     assert "does not belong" in verify(base, fingerprint(row(id="PO-OTHER")))
     assert verify(base, None) is not None
+
+
+def test_lapsed_approval_is_named_on_the_card():
+    blocks = card_blocks(row(), [Approval("U2APP", "x"), Approval("U3OLD", "x", counts=False)], NOW)
+    body = texts(blocks)
+    assert "<@U3OLD>'s approval no longer counts: not an approver." in body and "1 of 2" in body
+
+
+def test_fee_keeps_its_own_currency():
+    assert "2.50 EUR" in texts(card_blocks(row(fee="2.50", fee_currency="EUR"), [], NOW))
 
 
 def test_block_limits_helpers():

@@ -63,7 +63,7 @@ def test_confirm_timeout_ends_in_lookup_not_a_second_confirm(make_stack):
     with stack.services.store.read() as db:
         actions = [r[0] for r in db.execute("SELECT action FROM audit_log WHERE subject = ? ORDER BY id",
                                             [f"approval:{request_id}"])]
-    assert actions[-2:] == ["confirm.unknown", "reconcile"]
+    assert actions[-2:] == ["confirm.unknown", "reconcile.lookup"]
     card_now = stack.fake.wait_for(lambda: (m := stack.fake.message(card.channel, card.ts))
                                    and "nothing was sent twice" in json.dumps(m.blocks) and m)
     assert not has_buttons(card_now)

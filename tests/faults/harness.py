@@ -87,8 +87,10 @@ class World:
 class App:
     """One ``whalet-bot run`` child process on a fixed database and port."""
 
-    def __init__(self, world: World, workdir: Path, config_toml: str = DEMO_CONFIG) -> None:
+    def __init__(self, world: World, workdir: Path, config_toml: str = DEMO_CONFIG,
+                 env: dict[str, str] | None = None) -> None:
         self.world = world
+        self.extra_env = dict(env or {})
         self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
         self.db_path = workdir / "whalet-bot.db"
@@ -114,6 +116,7 @@ class App:
             "WHALET_BOT_CONFIG": str(self.config_path), "WHALET_BOT_DB": str(self.db_path),
             "WHALET_BOT_HOST": "127.0.0.1", "WHALET_BOT_PORT": str(self.port), "WHALET_BOT_LOG_LEVEL": "INFO",
         })
+        env.update(self.extra_env)
         if fault_point:
             env["WHALET_BOT_FAULT_POINT"] = fault_point
         return env

@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import json
 import secrets
+import socket
 import time
 from collections.abc import Callable, Iterator
 from decimal import Decimal
@@ -25,6 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.localstack import LocalStack, start_local_stack
+from commands.modals import metadata
 from commands.tokenizer import TokenizeError, tokenize
 from whalet.envelope import (EnvelopeCodec, EnvelopeError, dumps_compact, generate_key_pair, load_private_key,
                              load_public_key)
@@ -56,7 +58,7 @@ def inbox_rows(stack: LocalStack) -> int:
         return int(db.execute("SELECT COUNT(*) FROM inbox").fetchone()[0])
 
 
-def post_webhook(stack: LocalStack, raw: bytes, headers: dict[str, str] | None = None) -> httpx.Response:
+def post_webhook(stack: LocalStack, raw: bytes | Iterator[bytes], headers: dict[str, str] | None = None) -> httpx.Response:
     return httpx.post(stack.url + "/whalet/webhook", content=raw, timeout=10,
                       headers=headers or {"Content-Type": "application/json"})
 
@@ -64,6 +66,13 @@ def post_webhook(stack: LocalStack, raw: bytes, headers: dict[str, str] | None =
 def _edit(message: dict[str, Any], change: Callable[[dict[str, Any]], None]) -> bytes:
     change(message)
     return dumps_compact(message).encode()
+
+
+def _nested(depth: int) -> Any:
+    value: Any = []
+    for _ in range(depth - 1):
+        value = [value]
+    return value
 
 
 def _another_key(stack: LocalStack) -> bytes:
@@ -78,7 +87,7 @@ def _latin1(stack: LocalStack) -> bytes:
     return (head + '"head":{"note":"Müller",' + rest).encode("latin-1")
 
 
-WEBHOOK_CASES: list[tuple[str, Callable[[LocalStack], bytes], int]] = [
+WEBHOOK_CASES: list[tuple[str, Callable[[LocalStack], bytes | Iterator[bytes]], int]] = [
     ("not JSON", lambda s: b"this is not json", 400),
     ("JSON array", lambda s: b"[1, 2, 3]", 400),
     ("JSON string", lambda s: b'"head"', 400),
@@ -89,6 +98,7 @@ WEBHOOK_CASES: list[tuple[str, Callable[[LocalStack], bytes], int]] = [
     ("over-long requestNo",
      lambda s: _edit(signed(s, "WNLONG000001"), lambda m: m["head"].update(requestNo="W" * 500)), 400),
     ("oversized body (> 1 MiB)", lambda s: b'{"head": {}, "pad": "' + b"x" * (1 << 20) + b'"}', 413),
+    ("oversized body streamed without Content-Length", lambda s: _chunks(b"[" * (64 << 10), 20), 413),
     ("tampered body (amount changed after signing)",
      lambda s: _edit(signed(s, "WNTAMPER0001"), lambda m: m["head"].update(requestNo="WNTAMPER0002")), 401),
     ("re-signed with another key", _another_key, 401),
@@ -98,6 +108,14 @@ WEBHOOK_CASES: list[tuple[str, Callable[[LocalStack], bytes], int]] = [
      lambda s: _edit(signed(s, "WNTRUNC00002"), lambda m: m["body"].update(encrypt=m["body"]["encrypt"][:-5])),
      401),  # the signature covers the ciphertext: a cut body no longer verifies
     ("wrong encoding (Latin-1 bytes)", _latin1, 400),
+    ("200,000 nested [ (under 1 MiB)", lambda s: b"[" * 200_000, 400),
+    ("200,000 nested [ inside a signed envelope",
+     lambda s: dumps_compact(signed(s, "WNDEEP000001"))[:-1].encode() + b',"x":' + b"[" * 200_000, 400),
+    ("signed and encrypted business body nested 100 deep",
+     lambda s: dumps_compact(signed(s, "WNDEEP000003", {**BODY, "extra": _nested(100)})).encode(), 400),
+    ("nesting deeper than 64 that still parses",
+     lambda s: dumps_compact(signed(s, "WNDEEP000002"))[:-1].encode() + b',"x":' + b"[" * 500 + b"]" * 500 + b"}",
+     400),
 ]
 
 
@@ -133,6 +151,12 @@ def _signed_raw(stack: LocalStack, body: bytes) -> httpx.Response:
         "Content-Type": "application/x-www-form-urlencoded"})
 
 
+def _chunks(piece: bytes, count: int) -> Iterator[bytes]:
+    """A streamed (chunked) body: the server learns its size only by counting."""
+    for _ in range(count):
+        yield piece
+
+
 def _slack_cases() -> list[tuple[str, Callable[[LocalStack], httpx.Response], int]]:
     command = urlencode({"command": "/whalet", "text": "balance", "user_id": "U0REQ", "channel_id": "C0DEMO",
                          "team_id": "TDEMO", "response_url": "http://127.0.0.1:9/x", "trigger_id": "1"}).encode()
@@ -158,6 +182,18 @@ def _slack_cases() -> list[tuple[str, Callable[[LocalStack], httpx.Response], in
             b"[1]", headers={"Content-Type": "application/json"}), 400),
         ("payload is a JSON list", bad_payload("[1, 2]"), 400),
         ("payload of an unknown type", bad_payload(json.dumps({"type": "mystery", "user": {"id": "U0REQ"}})), 404),
+        ("200,000 nested [ as a signed JSON body", lambda s: s.slack_requests.post(
+            b"[" * 200_000, headers={"Content-Type": "application/json"}), 400),
+        ("200,000 nested [ as a signed payload", lambda s: s.slack_requests.post(b"payload=" + b"%5B" * 200_000), 400),
+        ("200,000 nested [ unsigned: refused before parsing", lambda s: httpx.post(
+            s.slack_requests.url, content=b"[" * 200_000, timeout=10, headers={"Content-Type": "application/json"}), 401),
+        ("signed body over 1 MiB", lambda s: s.slack_requests.post(b"text=" + b"x" * (1 << 20)), 413),
+        ("unsigned body over 1 MiB, streamed without Content-Length", lambda s: httpx.post(
+            s.slack_requests.url, content=_chunks(b"x" * (64 << 10), 20), timeout=10), 413),
+        ("timestamp that is not a number", lambda s: s.slack_requests.post(
+            command, headers={"X-Slack-Request-Timestamp": "soon"}), 401),
+        ("signature with non-ASCII bytes", lambda s: httpx.post(s.slack_requests.url, content=command, timeout=10, headers={
+            **s.slack_requests.sign(command), "X-Slack-Signature": "v0=\u00e9t\u00e9".encode("latin-1")}), 401),
     ]
 
 
@@ -223,3 +259,80 @@ def test_webhook_never_answers_500_to_garbage(stack: LocalStack, raw: bytes) -> 
     answer = post_webhook(stack, raw)
     assert 400 <= answer.status_code < 500, (answer.status_code, answer.text)
     assert inbox_rows(stack) == before
+
+
+# --- hostile amounts through the real Bolt app ------------------------------------------------
+
+HOSTILE_AMOUNTS = [("1" * 29, "at most 15 digits"), ("١٢٠٠", "digits 0-9"), ("１２００", "digits 0-9"),
+                   ("9" * 16, "at most 15 digits"),
+                   ("&lt;!channel&gt;", "'&lt;!channel&gt;' is not an amount")]  # a typed '<' reaches us as &lt;
+
+
+@pytest.mark.parametrize("word, needle", HOSTILE_AMOUNTS, ids=[w[:12] for w, _ in HOSTILE_AMOUNTS])
+@pytest.mark.parametrize("sub", ["payout", "pay"])
+def test_hostile_amount_is_answered_in_the_ack(stack: LocalStack, sub: str, word: str, needle: str) -> None:
+    target = "acme-us" if sub == "payout" else "U20001"
+    answer = stack.slack_requests.command("U0REQ", f"{sub} {word} USD to {target}")
+    assert answer.status_code == 200, answer.text
+    text = answer.json()["text"]
+    assert needle in text and "Usage:" in text
+    assert "<!channel>" not in text  # whatever was typed stays text
+    with stack.services.store.read() as db:
+        assert db.execute("SELECT COUNT(*) FROM approval_requests").fetchone()[0] == 0
+
+
+def test_hostile_amount_in_the_payout_form_is_a_field_error(stack: LocalStack) -> None:
+    assert stack.slack_requests.command("U0REQ", "payout").status_code == 200
+    view = stack.fake.wait_for(lambda: next((v for v in stack.fake.views("U0REQ") if v.callback_id == "payout_modal"), None))
+    assert view is not None
+    for word, needle in HOSTILE_AMOUNTS[:4]:
+        answer = stack.slack_requests.view_submission("U0REQ", view.view, {
+            "beneficiary": "BEN002", "amount": word, "currency": "USD"})
+        assert answer.status_code == 200, answer.text
+        assert needle in answer.json()["errors"]["amount"]
+
+
+NESTING = st.builds(lambda opener, depth, closed: (opener * depth + (b"]" * depth if closed and opener == b"[" else b"")),
+                    st.sampled_from([b"[", b'{"a":', b'[{"b":']), st.integers(1, 150_000), st.booleans())
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(NESTING)
+def test_any_nesting_is_refused_with_400_at_both_doors(stack: LocalStack, raw: bytes) -> None:
+    before = inbox_rows(stack)
+    answer = post_webhook(stack, raw)
+    assert answer.status_code == 400, (answer.status_code, answer.text)
+    assert inbox_rows(stack) == before
+    for body, kind in ((raw, "application/json"), (b"payload=" + raw, "application/x-www-form-urlencoded")):
+        answer = stack.slack_requests.post(body, headers={"Content-Type": kind})
+        assert answer.status_code == 400, (answer.status_code, answer.text)
+
+
+def test_a_payer_name_from_whalet_stays_text_in_history_and_in_the_notification(stack: LocalStack) -> None:
+    answer = stack.operator.post("/sandbox/collect", json={"userId": "U10001", "currency": "USD", "amount": "5.00",
+                                                           "payerName": "<!channel> <https://evil.example|Bank>"})
+    assert answer.status_code == 200, answer.text
+    before = len(stack.fake.responses())
+    assert stack.slack_requests.command("U0VIEW", "history collections --days 2").status_code == 200
+    post = stack.fake.wait_for(lambda: stack.fake.responses()[before:], timeout=10)[0]
+    shown = json.dumps(post.body, ensure_ascii=False)
+    assert "&lt;!channel&gt; &lt;https://evil.example|Bank&gt;" in shown and "<!channel>" not in shown
+    message = stack.fake.wait_for(lambda: next((m for m in stack.fake.messages("C0COLLECT") if "evil" in m.text), None))
+    assert message is not None and "<!channel>" not in message.text + json.dumps(message.blocks)
+
+
+@pytest.mark.parametrize("path", ["/whalet/webhook", "/slack/events"])
+def test_a_declared_length_over_1_mib_is_refused_before_reading(stack: LocalStack, path: str) -> None:
+    """Content-Length says 2 MiB and 10 bytes follow: answered at once (a server that read first
+    would wait for the rest until the client gave up). A raw socket, since HTTP clients refuse to lie."""
+    host, port = stack.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as conn:
+        conn.sendall(f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+                     f"Content-Length: {2 << 20}\r\n\r\n0123456789".encode())
+        status_line = conn.recv(4096).split(b"\r\n", 1)[0]
+    assert status_line.startswith(b"HTTP/1.1 413"), status_line
+
+
+@pytest.mark.parametrize("meta", ["[" * 3000, '{"a":' * 1500, "[" * 100 + "]" * 100, "not json", "[1]"])
+def test_modal_metadata_of_any_shape_reads_as_empty(meta: str) -> None:
+    assert metadata({"private_metadata": meta}) == {}

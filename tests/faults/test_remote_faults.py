@@ -53,7 +53,8 @@ def test_untrustworthy_confirm_answer_is_resolved_by_lookup_and_confirmed_once(
     faults(stack, {"apiCode": "payoutConfirm", "kind": kind})
     with caplog.at_level(logging.INFO):
         answer = click(stack, "U0APP1", card)
-        assert "don't know yet" in answer.text
+        # the click's bounded loop may already have looked it up and re-confirmed once
+        assert "don't know yet" in answer.text or answer.text == "Approved and sent to Whalet.", answer.text
         wait_until(lambda: row(stack, request_id)["state"] in ("CONFIRMED", "SUCCEEDED"), 20)
     assert stack.confirm_counts()[row(stack, request_id)["mer_order_no"]] == 1
     actions = audit_actions(stack, request_id)

@@ -149,3 +149,28 @@ def test_every_notification_kind_is_delivered_acknowledged_and_posted(stack: Loc
     stack.fake.wait_for(relayed, timeout=TIMEOUT)
     stack.fake.wait_for(lambda: stack.fake.messages("C0COMPLIANCE") and stack.fake.messages("C0COLLECT"),
                         timeout=TIMEOUT)
+
+
+def test_a_changed_documents_request_from_the_sandbox_updates_its_card_and_a_resend_changes_nothing(
+        stack: LocalStack) -> None:
+    """Issue 9 item 7 at the real boundary: Whalet's signed deliveries, the real app, the Slack stand-in."""
+    request = {"userId": "U10001", "replenishId": "RPE2E01", "reason": "Enhanced due diligence",
+               "requiredMaterials": ["Business licence"], "deadline": "2030-05-03 09:30:00"}
+    changed = {**request, "requiredMaterials": ["Business licence", "Bank statement"]}
+    for sent, body in enumerate((request, changed, changed), start=1):  # the third: same content, new requestNo
+        assert stack.operator.post("/sandbox/notify", json={"apiCode": "eddReplenishNotify", "body": body}).status_code == 200
+        stack.fake.wait_for(lambda: len([d for d in deliveries(stack) if d["outcome"] == "delivered"]) == sent,
+                            timeout=TIMEOUT)  # in order: Whalet does not promise it
+    card = stack.fake.wait_for(lambda: next((m for m in stack.fake.messages("C0COMPLIANCE") if not m.is_reply
+                                             and "Bank statement" in json.dumps(m.blocks)), None), timeout=TIMEOUT)
+    reply = stack.fake.wait_for(lambda: next((m for m in stack.fake.messages("C0COMPLIANCE") if m.is_reply), None),
+                                timeout=TIMEOUT)
+    assert card is not None and reply is not None
+    assert "changed the documents request `RPE2E01`" in reply.text and "Bank statement" in json.dumps(card.blocks)
+    def count(sql: str) -> int:
+        with stack.services.store.read() as db:
+            return int(db.execute(sql).fetchone()[0])
+
+    assert count("SELECT COUNT(*) FROM inbox WHERE business_id = 'RPE2E01'") == 2
+    stack.fake.wait_for(lambda: count("SELECT COUNT(*) FROM outbox WHERE state != 'done'") == 0, timeout=TIMEOUT)
+    assert len(stack.fake.messages("C0COMPLIANCE")) == 2  # one card, one thread note; the re-send added nothing

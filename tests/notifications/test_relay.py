@@ -124,6 +124,12 @@ async def test_beneficiary_result_confirms_the_book_entry_and_tells_who_added_it
     assert harness.rows("SELECT id, status FROM beneficiary_book") == [{"id": "BEN9", "status": "SUCCESS"}]
     [post] = posts(harness)
     assert post["text"].startswith("<@U0REQ>") and "acme-uk" in post["blocks"]
+    harness.send("beneficiaryResultNotify", {"userId": "U10001", "beneficiaryId": "BEN9", "merBeneficiaryNo": "B0001",
+                                             "status": "FAILED", "failReason": "account closed"})  # Whalet changed its mind
+    await harness.relay()
+    assert harness.rows("SELECT status FROM beneficiary_book") == [{"status": "FAILED"}]
+    later = posts(harness)[-1]
+    assert "Update of an earlier notification about `BEN9`" in later["blocks"] and "`failReason`" in later["blocks"]
 
 
 async def test_replenish_to_do_lifecycle_owner_reminder_and_closure(harness: Harness, frozen: FrozenClock) -> None:
@@ -170,3 +176,41 @@ async def test_result_before_request_ends_closed_and_the_late_card_has_no_button
     card = posts(harness, "C0COMPLIANCE")[-1]
     assert "replenish_take" not in card["blocks"] and "REJECT" in card["blocks"]
     assert harness.rows("SELECT state FROM replenish_todos") == [{"state": "CLOSED"}]
+
+
+async def test_a_changed_documents_request_updates_its_card_and_says_so_in_the_thread(harness: Harness) -> None:
+    harness.send("eddReplenishNotify", REPLENISH)
+    await harness.relay()
+    changed = {**REPLENISH, "requiredMaterials": ["Business licence", "Bank statement <!channel>"]}
+    assert harness.send("eddReplenishNotify", changed).status_code == 200
+    assert harness.send("eddReplenishNotify", changed).status_code == 200  # new requestNo, same content
+    assert await harness.relay() == 1
+    assert len(posts(harness, "C0COMPLIANCE")) == 2  # the card, then one thread reply
+    card = shown(harness, "replenish:RP0001")
+    assert "Bank statement &lt;!channel&gt;" in card and "Proof of address" not in card and "<!channel>" not in card
+    reply = posts(harness, "C0COMPLIANCE")[-1]
+    assert reply["thread_ref"] == "replenish:RP0001" and "the documents it asks for" in reply["text"]
+    assert harness.rows("SELECT state FROM replenish_todos") == [{"state": "OPEN"}]
+
+
+async def test_a_changed_result_replaces_the_decision_on_the_card(harness: Harness) -> None:
+    harness.send("eddReplenishNotify", REPLENISH)
+    harness.send("eddReplenishResultNotify", {"userId": "U10001", "replenishId": "RP0001", "status": "REJECT"})
+    await harness.relay()
+    harness.send("eddReplenishResultNotify", {"userId": "U10001", "replenishId": "RP0001", "status": "PASS",
+                                              "remark": "documents accepted on appeal"})
+    await harness.relay()
+    assert "Closed, Whalet's decision: *PASS*" in shown(harness, "replenish:RP0001")
+    assert "*PASS*" in posts(harness, "C0COMPLIANCE")[-1]["text"]
+
+
+async def test_a_status_that_returns_is_relayed_again_marked_as_an_update(harness: Harness) -> None:
+    account = {"userId": "U10001", "virtualAccountNo": "700001000184001", "status": "ACTIVE",
+               "updateTime": "2024-05-01 09:00:00"}
+    for status, hour in (("ACTIVE", 9), ("FROZEN", 10), ("ACTIVE", 11)):
+        harness.send("virtualAccountNotify", {**account, "status": status, "updateTime": f"2024-05-01 {hour}:00:00"})
+    await harness.relay()
+    sent = posts(harness)
+    assert len(sent) == 3 and "Update of an earlier notification" not in sent[0]["blocks"]
+    assert "Update of an earlier notification" in sent[2]["blocks"] and "`status`" in sent[2]["blocks"]
+    assert "700001000184001" not in sent[2]["blocks"]  # the business id is an account number: masked

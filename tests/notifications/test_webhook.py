@@ -33,7 +33,7 @@ def test_valid_notification_is_stored_then_acked_with_a_signed_success(harness: 
     assert ack.head["apiCode"] == "collectionReceivedNotify" and ack.body is None
     [row] = inbox_rows(harness)
     assert row["request_no"] == "WN0000000001"
-    assert row["dedupe_key"] == "collectionReceivedNotify:COL0001:SUCCESS"
+    assert row["business_id"] == "COL0001" and row["status"] == "SUCCESS" and len(row["content_hash"]) == 64
     assert row["processed_at"] is None and row["received_at"] == "2024-05-01T01:30:00+00:00"
     body = loads_exact(row["body"])
     assert body["amount"]["amount"] == Decimal("1200.50") and isinstance(body["amount"]["amount"], Decimal)
@@ -46,9 +46,26 @@ def test_same_request_no_and_same_event_under_new_request_no_are_acked_once_stor
     again = harness.send("collectionReceivedNotify", COLLECTION, request_no="WN2")  # same event, new requestNo
     assert again.status_code == 200
     assert harness.whalet.decode_response(again.content).head["requestNo"] == "WN2"
+    reordered = dict(reversed(list(COLLECTION.items())))  # same content, keys in another order
+    assert harness.send("collectionReceivedNotify", reordered, request_no="WN2B").status_code == 200
     other_status = harness.send("collectionReceivedNotify", {**COLLECTION, "status": "REVERSED"}, request_no="WN3")
     assert other_status.status_code == 200
     assert [r["request_no"] for r in inbox_rows(harness)] == ["WN1", "WN3"]
+
+
+def test_new_content_for_a_known_object_is_stored_even_when_the_status_returns(harness: Harness) -> None:
+    """Issue 9 item 7: apiCode + business id + status is not the event; the content is."""
+    request = {"userId": "U10001", "replenishId": "RP77", "reason": "EDD", "requiredMaterials": ["Licence"],
+               "deadline": "2024-05-03 09:30:00"}
+    account = {"userId": "U10001", "virtualAccountNo": "700001000184001", "status": "ACTIVE",
+               "updateTime": "2024-05-01 09:00:00"}
+    sent = [("eddReplenishNotify", request), ("eddReplenishNotify", {**request, "requiredMaterials": ["Licence", "Bank statement"]}),
+            ("virtualAccountNotify", account), ("virtualAccountNotify", {**account, "status": "FROZEN", "updateTime": "2024-05-01 10:00:00"}),
+            ("virtualAccountNotify", {**account, "updateTime": "2024-05-01 11:00:00"}),  # ACTIVE again
+            ("virtualAccountNotify", {**account, "updateTime": "2024-05-01 11:00:00"})]  # ...re-sent: a duplicate
+    for index, (api_code, body) in enumerate(sent):
+        assert harness.send(api_code, body, request_no=f"WNC{index}").status_code == 200
+    assert [r["request_no"] for r in inbox_rows(harness)] == ["WNC0", "WNC1", "WNC2", "WNC3", "WNC4"]
 
 
 async def test_twenty_copies_from_eight_senders_give_one_row_and_one_post(harness: Harness) -> None:
@@ -146,7 +163,7 @@ def test_unknown_api_code_is_stored_and_acked(harness: Harness) -> None:
     response = harness.send("walletFrozenNotify", {"userId": "U10001", "cardNo": "4111111111111111"})
     assert response.status_code == 200
     [row] = inbox_rows(harness)
-    assert row["api_code"] == "walletFrozenNotify" and row["dedupe_key"] is None
+    assert row["api_code"] == "walletFrozenNotify" and row["business_id"] is None and row["content_hash"]
 
 
 def test_ack_only_after_commit_a_failing_store_means_no_ack(harness: Harness) -> None:
@@ -158,3 +175,14 @@ def test_ack_only_after_commit_a_failing_store_means_no_ack(harness: Harness) ->
     with harness.services.store.transaction() as db:
         db.execute("DROP TRIGGER inbox_full")
     assert inbox_rows(harness) == []
+
+
+def test_a_seen_request_no_with_other_content_is_acked_kept_once_and_logged(
+        harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    assert harness.send("collectionReceivedNotify", COLLECTION, request_no="WNSAME").status_code == 200
+    with caplog.at_level("WARNING", logger="whalet_bot.inbox"):
+        changed = harness.send("collectionReceivedNotify", {**COLLECTION, "payerName": "Someone Else"}, request_no="WNSAME")
+    assert changed.status_code == 200
+    [row] = inbox_rows(harness)
+    assert "Wayne Enterprises" in row["body"]
+    assert [r.__dict__.get("event") for r in caplog.records] == ["webhook_request_no_conflict"]

@@ -1,0 +1,566 @@
+"""A stateful fault test of the approval flow over the real Bolt app and the real Whalet sandbox.
+
+Everything runs in this process: Slack requests are signed exactly like Slack signs them and
+handed to Bolt's ``async_dispatch``; the bot's Whalet client talks to the sandbox's ASGI app
+through ``httpx.ASGITransport`` (``build_runtime(whalet_transport=...)``); the Slack stand-in
+serves ``respond()``, ``views.open`` and user groups on loopback. Hypothesis drives requests,
+approvals by anyone, rejects, freeze / unfreeze, role changes (policy reload, group membership,
+an unreadable group), any sandbox fault kind on any money apiCode, clock jumps, sweeps and
+restarts (a new app on the same database), and checks after every step:
+
+1. no confirm call while frozen;
+2. none without the quorum of distinct current approvers other than the requester;
+3. never two confirm calls for one order in flight at once;
+4. every confirm after the first follows a lookup that found the order unconfirmed, and there
+   are at most ``max_confirm_attempts`` confirms per order;
+5. no exception escapes a listener;
+6. Whalet calls per request within the bound;
+7. once settled, the request's state agrees with the sandbox's order status.
+
+``HYPOTHESIS_PROFILE=long`` runs many more examples (README, "Approval safety").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import secrets
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
+from slack_bolt.request.async_request import AsyncBoltRequest
+
+from bot.clock import FrozenClock
+from bot.config import BotConfig, load_config
+from bot.localstack import DEMO_BOT_TOKEN, DEMO_CONFIG, DEMO_PARTNER_ID
+from bot.serving import ThreadedServer
+from bot.settings import load_settings
+from bot.slack_standin.server import FakeSlack
+from bot.slack_standin.signing import SlackRequests
+from bot.wiring import Runtime, build_runtime
+from commands.approvals import repo
+from commands.approvals.cards import headline
+from commands.approvals.confirm import FREEZE_FLAG
+from commands.approvals.policy import resolver as policy_resolver
+from commands.approvals.reconcile import MAX_LOOKUPS, sweep
+from commands.approvals.states import State
+from commands.modals import reject_modal
+from whalet.envelope import EnvelopeCodec
+from whalet.sandbox import Sandbox, SandboxConfig, SandboxKeys, create_sandbox, ensure_keys
+from whalet.sandbox.faults import KINDS as FAULT_KINDS
+
+settings.register_profile("approvals", max_examples=200, stateful_step_count=10, deadline=None,
+                          suppress_health_check=list(HealthCheck))
+settings.register_profile("long", max_examples=2000, stateful_step_count=25, deadline=None,
+                          suppress_health_check=list(HealthCheck))
+settings.register_profile("quick", max_examples=int(os.environ.get("APPROVAL_EXAMPLES", "20")),
+                          stateful_step_count=10, deadline=None, suppress_health_check=list(HealthCheck))
+PROFILE = os.environ.get("HYPOTHESIS_PROFILE") if os.environ.get("HYPOTHESIS_PROFILE") in ("long", "quick") \
+    else "approvals"
+
+REQUESTER, ADMIN = "U0REQ", "U0ADM"
+APPROVERS = ("U0APP1", "U0APP2", "U0APP3")
+GROUP_MEMBER = "U0GRP"
+EVERYONE = (REQUESTER, ADMIN, *APPROVERS, GROUP_MEMBER, "U0VIEW")
+GROUP = "S0APPROVERS"
+MONEY_CODES = ("payoutApply", "payoutConfirm", "payApply", "payConfirm", "queryWithdrawRecords", "queryPayRecords")
+CONFIRM_CODES = {"payoutConfirm": "payout", "payConfirm": "pay"}
+LOOKUP_CODES = ("queryWithdrawRecords", "queryPayRecords")
+MAX_CONFIRMS = 3
+CONFIG = DEMO_CONFIG.replace('approvers = ["U0APP1", "U0APP2"]',
+                             f'approvers = ["U0APP1", "U0APP2", "U0APP3"]\napprover_groups = ["{GROUP}"]\n'
+                             "max_staleness_minutes = 10")
+
+
+class Watch(httpx.AsyncBaseTransport):
+    """The bot's Whalet traffic as the sandbox sees it: opens each request and answer with the
+    sandbox's keys to learn the operation and order, and checks invariants 1-4 at send time."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, whalet: EnvelopeCodec, machine: ApprovalFlow):
+        self.inner, self.machine = inner, machine
+        self.whalet = whalet
+        self.in_flight: Counter[str] = Counter()
+        self.confirms: Counter[str] = Counter()
+        self.checked: dict[str, bool] = defaultdict(bool)  # a lookup saw WAIT_CONFIRM since the last confirm
+        self.calls: Counter[str] = Counter()
+        self.order_of_whalet_id: dict[str, str] = {}
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        opened = self.whalet.decode_request(await request.aread())
+        code, body = opened.head["apiCode"], opened.body or {}
+        order = body.get("merOrderNo") or self.order_of_whalet_id.get(body.get("payoutId") or body.get("payId") or "")
+        if order:
+            self.calls[order] += 1
+        if code in CONFIRM_CODES:
+            assert order, body
+            self.machine.check_confirm_allowed(order)
+            assert self.in_flight[order] == 0, f"two confirms in flight for {order}"
+            if self.confirms[order]:
+                assert self.checked[order], f"re-confirm of {order} without a lookup that found it unconfirmed"
+            self.confirms[order] += 1
+            self.checked[order] = False
+            assert self.confirms[order] <= MAX_CONFIRMS, f"{self.confirms[order]} confirms for {order}"
+            self.in_flight[order] += 1
+        try:
+            response = await self.inner.handle_async_request(request)
+        finally:
+            if code in CONFIRM_CODES and order:
+                self.in_flight[order] -= 1
+        content = await response.aread()
+        if code in LOOKUP_CODES or code.endswith("Apply"):
+            self._learn(code, order, content)
+        return httpx.Response(response.status_code, headers=response.headers, content=content)
+
+    def _learn(self, code: str, order: str | None, content: bytes) -> None:
+        try:
+            answer = self.machine.partner_codec.decode_response(content)
+        except Exception:  # noqa: BLE001 - a fault's corrupted or empty answer: the bot learned nothing either
+            return
+        body = answer.body or {}
+        if code.endswith("Apply") and answer.head.get("code") == "SUCCESS":
+            self.order_of_whalet_id[body.get("payoutId") or body.get("payId")] = body.get("merOrderNo")
+        for record in body.get("records", []) if isinstance(body, dict) else []:
+            if record.get("merOrderNo") == order and record.get("status") == "WAIT_CONFIRM":
+                self.checked[order] = True
+
+
+class ApprovalFlow(RuleBasedStateMachine):
+    """One example: a fresh bot database and clock against the module's sandbox (orders are
+    unique per example, so examples do not see each other's), faults cleared in between."""
+
+    keys: SandboxKeys
+    sandbox: Sandbox
+    partner_codec: EnvelopeCodec
+    whalet_codec: EnvelopeCodec
+    fake: FakeSlack
+    fake_url: str
+    workdir: Path
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loop = asyncio.new_event_loop()
+        self.clock = FrozenClock(self.sandbox.clock.now())  # the two clocks move together from here
+        self.watch = Watch(httpx.ASGITransport(app=self.sandbox.app), self.whalet_codec, self)
+        self.operator = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.sandbox.app),
+                                          base_url="http://sandbox")
+        self.db_path = self.workdir / f"bot-{secrets.token_hex(6)}.db"
+        self.config_path = self.workdir / "whalet-bot.toml"
+        self.signing_secret = secrets.token_hex(16)
+        self.fake.usergroups[GROUP] = [GROUP_MEMBER]
+        self.errors: list[logging.LogRecord] = []
+        self.runtime = self._build()
+
+    # --- plumbing ------------------------------------------------------------------------------
+
+    def _build(self, config: BotConfig | None = None) -> Runtime:
+        self.config_path.write_text(CONFIG, encoding="utf-8")
+        settings_ = load_settings(
+            slack_bot_token=DEMO_BOT_TOKEN, slack_signing_secret=self.signing_secret,
+            slack_api_base_url=self.fake_url + "/api/", whalet_base_url="http://sandbox/api",
+            whalet_partner_id=DEMO_PARTNER_ID, whalet_partner_private_key=str(self.keys.partner_private),
+            whalet_public_key_source=str(self.keys.whalet_public), whalet_bot_config=self.config_path,
+            whalet_bot_db=self.db_path, whalet_timeout_seconds=0.05)
+        runtime = build_runtime(settings_, config or load_config(self.config_path), clock=self.clock,
+                                whalet_transport=self.watch, codec=self.partner_codec)
+        self.slack = SlackRequests(self.signing_secret, "http://bot", self.fake.new_response_url,
+                                   trigger_id_factory=self.fake.new_trigger_id, team_id=self.fake.team_id,
+                                   send=lambda body, headers: (body, headers))
+        return runtime
+
+    @property
+    def services(self) -> Any:
+        return self.runtime.services
+
+    def run(self, coro: Any) -> Any:
+        return self.loop.run_until_complete(coro)
+
+    def dispatch(self, signed: tuple[bytes, dict[str, str]]) -> None:
+        body, headers = signed
+
+        async def go() -> None:
+            response = await self.runtime.bolt.async_dispatch(AsyncBoltRequest(body=body.decode(), headers=headers))
+            assert response.status == 200, (response.status, response.body)
+            await self.settle_tasks()
+
+        self.run(go())
+
+    async def settle_tasks(self) -> None:
+        """Bolt runs listeners after the ack in tasks: wait for all of them (they are bounded)."""
+        while True:
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task() and not t.done()]
+            if not tasks:
+                return
+            await asyncio.wait(tasks, timeout=30)
+
+    def requests(self) -> list[Any]:
+        with self.services.store.read() as db:
+            return repo.in_states(db, tuple(State))
+
+    def card_of(self, request_id: str) -> dict[str, Any] | None:
+        with self.services.store.read() as db:
+            found = db.execute("SELECT blocks FROM outbox WHERE ref LIKE ? AND op IN ('post', 'update') "
+                               "ORDER BY id DESC LIMIT 1", [f"%{request_id}"]).fetchone()
+        return {"channel": "C0APPROVALS", "ts": "1.000001", "blocks": json.loads(found[0])} if found else None
+
+    def approvers_now(self) -> set[str]:
+        roles = self.services.config.roles
+        return set(roles.approvers) | set(roles.admins) | (set(self.fake.usergroups.get(GROUP, ()))
+                                                           if GROUP in roles.approver_groups else set())
+
+    def check_confirm_allowed(self, order: str) -> None:
+        """Invariants 1 and 2, at the moment a confirm is sent."""
+        assert self.services.store.get_flag(FREEZE_FLAG) is None, f"confirm of {order} while frozen"
+        with self.services.store.read() as db:
+            request = repo.load_by_order(db, order)
+            assert request is not None
+            givers = {a for a, _ in repo.approvers(db, request.id)}
+        counting = (givers & self.approvers_now()) - {request.requester}
+        assert len(counting) >= request.required_approvals, (order, givers, self.approvers_now())
+
+    # --- rules ---------------------------------------------------------------------------------
+
+    @initialize()
+    def capture_listener_errors(self) -> None:
+        machine = self
+
+        class Catch(logging.Handler):
+            def emit(self, record: logging.LogRecord) -> None:
+                if record.levelno >= logging.ERROR and record.name.startswith("slack_bolt"):
+                    machine.errors.append(record)
+
+        self.catcher = Catch()
+        logging.getLogger("slack_bolt").addHandler(self.catcher)
+
+    @initialize(kind=st.sampled_from(["payout", "pay"]), amount=st.sampled_from(["100", "20000"]))
+    def first_request(self, kind: str, amount: str) -> None:
+        """Every example starts with a request, so the other rules have something to act on."""
+        self.request(kind, amount)
+
+    @rule(kind=st.sampled_from(["payout", "payout", "pay"]), amount=st.sampled_from(["100", "100", "20000", "150000"]))
+    def request(self, kind: str, amount: str) -> None:
+        target = "acme-us" if kind == "payout" else "U10002"
+        self.dispatch(self.slack.command(REQUESTER, f"{kind} {amount} USD to {target}", channel_id="C0DEMO"))
+
+    @rule(user=st.sampled_from(EVERYONE), pick=st.integers(0, 7), double=st.booleans(),
+          confirm_fault=st.none() | st.sampled_from(FAULT_KINDS))
+    def approve(self, user: str, pick: int, double: bool, confirm_fault: str | None = None) -> None:
+        """A click by anyone (twice at once with ``double``); ``confirm_fault``: Whalet misbehaves
+        on the confirm this click may send (the same as the ``fault`` rule just before it)."""
+        rows = self.requests()
+        if not rows:
+            return
+        card = self.card_of(rows[pick % len(rows)].id)
+        buttons = card and any(b.get("type") == "actions" for b in card["blocks"])
+        if not buttons:
+            return
+        if confirm_fault:
+            # twice: the click's own re-confirm after the lookup meets it too, so a later sweep must retry
+            self.fault(confirm_fault, "payConfirm" if rows[pick % len(rows)].kind == "pay" else "payoutConfirm", 2)
+        signed = [self.slack.block_action(user, card, "approval_approve") for _ in range(2 if double else 1)]
+        if double:  # a double click, dispatched at once
+            async def both() -> None:
+                await asyncio.gather(*(self.runtime.bolt.async_dispatch(
+                    AsyncBoltRequest(body=b.decode(), headers=h)) for b, h in signed))
+                await self.settle_tasks()
+            self.run(both())
+        else:
+            self.dispatch(signed[0])
+
+    @rule(user=st.sampled_from(EVERYONE), pick=st.integers(0, 7), reason=st.sampled_from(["", "<!channel> no"]))
+    def reject(self, user: str, pick: int, reason: str) -> None:
+        rows = self.requests()
+        if not rows:
+            return
+        request = rows[pick % len(rows)]
+        view = reject_modal(request.id, headline(request, plain=True), {"fp": request.fingerprint, "channel": "C0APPROVALS"})
+        self.dispatch(self.slack.view_submission(user, view, {"reason": reason}))
+
+    @rule(frozen=st.booleans())
+    def freeze(self, frozen: bool) -> None:
+        self.dispatch(self.slack.command(ADMIN, "freeze" if frozen else "unfreeze", channel_id="C0DEMO"))
+
+    @rule(approvers=st.sets(st.sampled_from(APPROVERS)), group=st.sampled_from(["keep", "member", "empty", "unreadable"]))
+    def change_roles(self, approvers: set[str], group: str) -> None:
+        roles = self.services.config.roles.model_copy(update={"approvers": sorted(approvers)})
+        self.services.config = self.services.config.model_copy(update={"roles": roles})  # a policy reload
+        if group == "member":
+            self.fake.usergroups[GROUP] = [GROUP_MEMBER]
+        elif group == "empty":
+            self.fake.usergroups[GROUP] = []
+        elif group == "unreadable":
+            self.fake.usergroups.pop(GROUP, None)
+
+    # Confirm faults are where the danger is, so they are drawn most often.
+    @rule(kind=st.sampled_from(FAULT_KINDS), code=st.sampled_from(MONEY_CODES + ("payoutConfirm",) * 6),
+          times=st.integers(1, 4))
+    def fault(self, kind: str, code: str, times: int) -> None:
+        seconds = 0.2 if kind.startswith("timeout") else 0.01  # past the confirm's 0.15 s deadline
+        self.run(self.operator.post("/sandbox/faults", json={"rules": [
+            {"apiCode": code, "kind": kind, "seconds": seconds, "times": times}]}))
+
+    @rule(minutes=st.sampled_from([1, 5, 12, 40]))
+    def move_clock(self, minutes: int) -> None:
+        self.clock.advance(timedelta(minutes=minutes))
+        self.sandbox.clock.advance(minutes * 60)
+        self.sandbox.tick()
+
+    @rule(minutes=st.sampled_from([0, 1, 1, 5]))
+    def sweep(self, minutes: int) -> None:
+        """``minutes`` pass with the periodic sweep running every 30 s (expiry, lease take-over,
+        lookups, retries); 0: one sweep right now."""
+        for _ in range(max(1, minutes * 2)):
+            if minutes:
+                self.clock.advance(timedelta(seconds=30))
+                self.sandbox.clock.advance(30)
+            self.sandbox.tick()
+            self.run(sweep(self.services))
+            self.run(self.settle_tasks())
+
+    @rule()
+    def restart(self) -> None:
+        config = self.services.config
+        self.close()
+        self.runtime = self._build(config)
+
+    def close(self) -> None:
+        self.run(self.services.whalet.aclose())
+        self.run(self.services.responder.close())
+        self.services.store.close()
+
+    # --- invariants ----------------------------------------------------------------------------
+
+    @invariant()
+    def no_listener_error(self) -> None:
+        assert not self.errors, [r.getMessage() for r in self.errors]
+
+    @invariant()
+    def whalet_calls_within_bound(self) -> None:
+        bound = 1 + MAX_CONFIRMS + MAX_LOOKUPS
+        for request in self.requests():
+            assert request.whalet_calls <= bound, request
+            assert self.watch.calls[request.mer_order_no] <= bound, request
+
+    @invariant()
+    def settled_agrees_with_whalet(self) -> None:
+        orders = {o.mer_order_no: o.status for o in self.sandbox.state.orders.orders.values()}
+        for request in self.requests():
+            status = orders.get(request.mer_order_no)
+            if request.state is State.SUCCEEDED:
+                assert status == "SUCCESS", (request, status)
+            elif request.state is State.CONFIRMED:
+                assert status in ("PROCESSING", "SUCCESS", "FAIL"), (request, status)
+            elif request.state in (State.PENDING, State.APPROVED, State.REJECTED, State.EXPIRED):
+                assert status in (None, "WAIT_CONFIRM", "EXPIRED"), (request, status)
+            elif request.state is State.FAILED and request.result_status == "FAIL":
+                assert status == "FAIL", (request, status)
+
+    def teardown(self) -> None:
+        try:
+            self.run(self.operator.delete("/sandbox/faults"))
+            self.run(self.operator.aclose())
+            self.close()
+        finally:
+            logging.getLogger("slack_bolt").removeHandler(getattr(self, "catcher", logging.Handler()))
+            self.loop.close()
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    keys = ensure_keys(tmp_path_factory.mktemp("machine-keys"))
+    fake = FakeSlack(bot_token=DEMO_BOT_TOKEN)
+    with ThreadedServer(fake.app) as server:
+        fake.bind(server.url)
+        ApprovalFlow.keys, ApprovalFlow.fake, ApprovalFlow.fake_url = keys, fake, server.url
+        ApprovalFlow.sandbox = create_sandbox(SandboxConfig(keys_dir=keys.dir, partner_id=DEMO_PARTNER_ID,
+                                                            payout_result_delay_s=30.0))
+        ApprovalFlow.partner_codec, ApprovalFlow.whalet_codec = keys.partner_codec(), keys.whalet_codec()
+        ApprovalFlow.workdir = tmp_path_factory.mktemp("machine")
+        yield
+
+
+def test_approval_flow_keeps_its_invariants_under_faults(world: None) -> None:
+    run_state_machine_as_test(ApprovalFlow, settings=settings.get_profile(PROFILE))
+
+
+
+# --- one regression test per failure of issue 9 (1-5, 8), on the same in-process harness -----------
+
+
+def flow(config_toml: str | None = None) -> ApprovalFlow:
+    machine = ApprovalFlow()
+    if config_toml is not None:
+        machine.config_path.write_text(config_toml, encoding="utf-8")
+        machine.services.config = load_config(machine.config_path)
+    machine.capture_listener_errors()
+    return machine
+
+
+def only(machine: ApprovalFlow) -> Any:
+    rows = machine.requests()
+    assert len(rows) >= 1
+    return rows[-1]
+
+
+def faults(machine: ApprovalFlow, *rules: dict[str, Any]) -> None:
+    machine.run(machine.operator.post("/sandbox/faults", json={"rules": list(rules)})).raise_for_status()
+
+
+def sandbox_confirms(machine: ApprovalFlow, order: str) -> int:
+    return next(o.confirm_count for o in machine.sandbox.state.orders.orders.values() if o.mer_order_no == order)
+
+
+def card_text_of(machine: ApprovalFlow, request_id: str) -> str:
+    return json.dumps(machine.card_of(request_id), ensure_ascii=False)
+
+
+def test_failure_1_freeze_holds_a_re_confirm_until_unfreeze(world: None) -> None:
+    m = flow()
+    try:
+        m.request("payout", "100")
+        faults(m, {"apiCode": "payoutConfirm", "kind": "http_500", "times": 1},
+               {"apiCode": "queryWithdrawRecords", "kind": "http_500", "times": None})
+        m.approve("U0APP1", 0, False)
+        assert only(m).state is State.CONFIRM_UNKNOWN
+        m.freeze(True)
+        m.run(m.operator.delete("/sandbox/faults"))
+        m.sweep(1)  # the lookup finds WAIT_CONFIRM, but frozen: no confirm
+        r = only(m)
+        assert r.state is State.CONFIRM_UNKNOWN and m.watch.confirms[r.mer_order_no] == 1
+        assert "frozen" in card_text_of(m, r.id)
+        m.freeze(False)
+        m.sweep(1)
+        r = only(m)
+        assert r.state is State.CONFIRMED and sandbox_confirms(m, r.mer_order_no) == 1
+    finally:
+        m.teardown()
+
+
+def test_failure_2_a_failing_confirm_is_tried_at_most_max_attempts(world: None) -> None:
+    m = flow()
+    try:
+        m.request("payout", "100")
+        faults(m, {"apiCode": "payoutConfirm", "kind": "http_500", "times": None})
+        m.approve("U0APP1", 0, False)
+        for _ in range(12):
+            m.sweep(5)
+        r = only(m)
+        assert 2 <= m.watch.confirms[r.mer_order_no] == r.confirm_attempts <= MAX_CONFIRMS
+        assert r.state in (State.CONFIRM_UNKNOWN, State.EXPIRED) and not m.errors
+    finally:
+        m.teardown()
+
+
+def test_failure_3_no_take_over_while_the_lease_is_held(world: None) -> None:
+    m = flow()
+    try:
+        m.request("payout", "100")
+        faults(m, {"apiCode": "payoutConfirm", "kind": "latency", "seconds": 0.1})
+        card = m.card_of(only(m).id)
+
+        async def click_and_sweep() -> None:
+            body, headers = m.slack.block_action("U0APP1", card, "approval_approve")
+            await m.runtime.bolt.async_dispatch(AsyncBoltRequest(body=body.decode(), headers=headers))
+            await asyncio.sleep(0.08)  # the confirm is in flight now
+            assert only(m).state is State.CONFIRMING
+            await sweep(m.services)  # must not take over: the lease is held
+            await m.settle_tasks()
+
+        m.run(click_and_sweep())
+        r = only(m)
+        assert r.state is State.CONFIRMED and sandbox_confirms(m, r.mer_order_no) == 1
+        assert r.lease_owner is None
+    finally:
+        m.teardown()
+
+
+def test_failure_4_unknown_outcome_never_expires_and_rate_limit_stays_approved(world: None) -> None:
+    m = flow()
+    try:
+        m.request("payout", "100")
+        faults(m, {"apiCode": "payoutConfirm", "kind": "too_many_requests", "times": 1})
+        m.approve("U0APP1", 0, False)
+        r = only(m)
+        assert r.state is State.APPROVED and "tried again" in card_text_of(m, r.id)
+        m.sweep(1)
+        assert only(m).state is State.CONFIRMED
+        # applied but unanswered, and every lookup failing, past the expiry: still "outcome unknown"
+        m.request("payout", "100")
+        faults(m, {"apiCode": "payoutConfirm", "kind": "http_500_after_apply", "times": 1},
+               {"apiCode": "queryWithdrawRecords", "kind": "http_500", "times": None})
+        m.approve("U0APP2", 1, False)
+        r = only(m)
+        m.move_clock(40)
+        m.sweep(1)
+        r = next(x for x in m.requests() if x.id == r.id)
+        assert r.state is State.CONFIRM_UNKNOWN
+        with m.services.store.read() as db:
+            assert repo.spent_today(db, REQUESTER, "USD", r.created_at.replace(hour=0, minute=0, second=0)) >= 200
+        m.run(m.operator.delete("/sandbox/faults"))
+        m.sweep(1)
+        r = next(x for x in m.requests() if x.id == r.id)
+        assert r.state in (State.CONFIRMED, State.SUCCEEDED) and sandbox_confirms(m, r.mer_order_no) == 1
+    finally:
+        m.teardown()
+
+
+def test_failure_5_a_revoked_approver_stops_counting(world: None) -> None:
+    m = flow()
+    try:
+        m.request("payout", "20000")  # two approvals
+        m.approve("U0APP1", 0, False)
+        m.change_roles({"U0APP2", "U0APP3"}, "keep")  # U0APP1 loses the role (policy reload)
+        m.approve("U0APP2", 0, False)
+        r = only(m)
+        assert r.state is State.PENDING and m.watch.confirms[r.mer_order_no] == 0
+        assert "<@U0APP1>'s approval no longer counts: not an approver" in card_text_of(m, r.id)
+        m.approve("U0APP3", 0, False)
+        assert only(m).state is State.CONFIRMED
+    finally:
+        m.teardown()
+
+
+def test_failure_5_an_unreadable_group_counts_as_empty_after_the_staleness_bound(world: None) -> None:
+    m = flow()
+    try:
+        m.request("payout", "100")
+        roles = policy_resolver(m.services)
+        assert m.run(roles.role_of(GROUP_MEMBER, fresh=True)).name == "APPROVER"
+        m.change_roles(set(APPROVERS), "unreadable")
+        m.move_clock(5)
+        assert m.run(roles.role_of(GROUP_MEMBER, fresh=True)).name == "APPROVER"  # within 10 min
+        m.move_clock(12)
+        assert m.run(roles.role_of(GROUP_MEMBER, fresh=True)).name == "VIEWER"
+        m.approve(GROUP_MEMBER, 0, False)
+        assert only(m).state is State.PENDING
+        with m.services.store.read() as db:
+            alerts = [r[0] for r in db.execute("SELECT text FROM outbox WHERE kind = 'alert'")]
+        assert len([a for a in alerts if GROUP in a]) == 1
+    finally:
+        m.fake.usergroups[GROUP] = [GROUP_MEMBER]
+        m.teardown()
+
+
+def test_failure_8_reject_reason_is_escaped_and_splitting_is_flagged(world: None) -> None:
+    m = flow(CONFIG.replace("ttl_minutes = 30", "ttl_minutes = 30\naggregate_window_hours = 24"))
+    try:
+        m.request("payout", "9000")
+        m.request("payout", "9000")  # 18,000 to the same beneficiary within the window: tier 2
+        first, second = m.requests()[-2:]
+        assert first.required_approvals == 1 and second.required_approvals == 2
+        assert "possible split" in second.flags and "possible split" in card_text_of(m, second.id)
+        m.reject("U0APP1", 0, "<!channel> <http://evil|x>")
+        with m.services.store.read() as db:
+            thread = [r[0] for r in db.execute("SELECT text FROM outbox WHERE thread_ref IS NOT NULL")]
+        assert thread and all("<!channel>" not in t and "<http://evil" not in t for t in thread)
+    finally:
+        m.teardown()
