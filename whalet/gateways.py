@@ -20,8 +20,9 @@ def _host(url: str) -> str:
 
 
 def is_loopback(url: str) -> bool:
+    """127.0.0.0/8, ::1, ``localhost`` and ``*.localhost`` (RFC 6761: always loopback)."""
     host = _host(url)
-    if host == "localhost":
+    if host == "localhost" or host.endswith(".localhost"):
         return True
     try:
         return ipaddress.ip_address(host).is_loopback

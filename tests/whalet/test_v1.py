@@ -23,6 +23,7 @@ from whalet.errors import (
     MoneySwitchedOff,
     RequestNotSent,
 )
+from whalet.gateways import money_needs_switch
 from whalet.money import Money
 from whalet.transport import V1Credentials, V1Transport
 
@@ -166,3 +167,14 @@ async def test_money_waits_for_the_switch_on_a_gateway_that_may_be_production(ur
         with pytest.raises(RequestNotSent) as switched_on:  # past the switch: now it tries the network
             await whalet.payout_confirm(USER, "PO1")
         assert not isinstance(switched_on.value, MoneySwitchedOff)
+
+
+@pytest.mark.parametrize("url,guarded", [("http://127.0.0.1:8700/api", False), ("http://[::1]:8700", False),
+                                         ("http://localhost:8700", False), ("http://sandbox.localhost/api", False),
+                                         ("https://test-open.whalet.com/api", False),
+                                         ("https://TEST-OPEN.whalet.com.", False),
+                                         ("https://open.whalet.com/api", True), ("http://sandbox/api", True),
+                                         ("https://test-open.whalet.com.evil.example/api", True),
+                                         ("http://127.0.0.1.nip.io/api", True)])
+def test_which_gateways_need_the_switch(url: str, guarded: bool) -> None:
+    assert money_needs_switch(url) is guarded
