@@ -63,7 +63,7 @@ class Transport(ABC):
 
     async def prepare(self, post: Poster) -> None:
         """Anything a profile needs before its first call (v1: a token); raises WhaletError."""
-        return None
+        return
 
     def describe(self) -> str:
         return f"{self.profile} protocol at {self.base_url}"
