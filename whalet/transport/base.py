@@ -65,9 +65,6 @@ class Transport(ABC):
         """Anything a profile needs before its first call (v1: a token); raises WhaletError."""
         return
 
-    def describe(self) -> str:
-        return f"{self.profile} protocol at {self.base_url}"
-
     def prepare_body(self, body: Any) -> Any:
         return write_amounts(body, self.amounts)
 
