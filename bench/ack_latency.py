@@ -29,12 +29,12 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.localstack import LocalStack, start_local_stack  # noqa: E402
-from bot.slack_standin.signing import SlackRequests  # noqa: E402
+from devkit.localstack import LocalStack, start_local_stack  # noqa: E402
+from devkit.slack_standin.signing import SlackRequests  # noqa: E402
 
 
 def command_body(stack: LocalStack, index: int) -> bytes:
-    """A slash command body built field for field like Slack's (see bot/slack_standin/signing.py)."""
+    """A slash command body built field for field like Slack's (see devkit/slack_standin/signing.py)."""
     user, channel = "U0VIEW", "C0BENCH"
     fields = {
         "token": "legacy-verification-token", "team_id": stack.fake.team_id, "team_domain": "tdemo",

@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.localstack import DEMO_CONFIG, start_local_stack  # noqa: E402
+from devkit.localstack import DEMO_CONFIG, start_local_stack  # noqa: E402
 
 RATE, BURST = 1.0, 3
 

@@ -2,7 +2,7 @@
 
     python bench/soak.py --minutes 2        # default 2; not part of CI
 
-The whole product runs on loopback (bot.localstack: the Whalet sandbox, the Slack stand-in and the
+The whole product runs on loopback (devkit.localstack: the Whalet sandbox, the Slack stand-in and the
 real app). A few simulated people type commands, request payouts and approve them, while the
 sandbox sends notifications (money received, generic events). Random faults are switched on:
 Whalet answers late, times out after applying a confirm, answers 5xx before or after applying,
@@ -33,8 +33,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.localstack import DEMO_CONFIG, LocalStack, start_local_stack  # noqa: E402
-from bot.slack_standin.signing import SlackRequests  # noqa: E402
+from devkit.localstack import DEMO_CONFIG, LocalStack, start_local_stack  # noqa: E402
+from devkit.slack_standin.signing import SlackRequests  # noqa: E402
 
 CONFIG = DEMO_CONFIG.replace(
     "ttl_minutes = 30", "ttl_minutes = 30\nsweep_seconds = 5"

@@ -43,7 +43,7 @@ def serve(workdir: str, conn: Any) -> None:
     import logging
 
     logging.disable(logging.INFO)
-    from bot.localstack import start_local_stack
+    from devkit.localstack import start_local_stack
 
     stack = start_local_stack(Path(workdir))
     conn.send((stack.url, str(stack.workdir / "keys"), str(stack.settings.whalet_bot_db), stack.settings.whalet_partner_id))

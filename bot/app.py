@@ -2,17 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Protocol
+
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
 )
 from slack_sdk.web.async_client import AsyncWebClient
+from starlette.routing import Route
 
-from bot.services import Services
-from bot.settings import Settings
+from services.container import Services
+from core.settings import Settings
 
 SLACK_TIMEOUT_SECONDS = 10
+
+
+class Feature(Protocol):
+    """A feature package as the process wires it: Slack listeners, HTTP routes, background work."""
+
+    def register(self, app: AsyncApp) -> None: ...
+
+    def routes(self) -> list[Route]: ...
+
+    def start(self) -> None: ...
 
 
 def build_slack_client(settings: Settings, *, retries: bool = True) -> AsyncWebClient:
@@ -34,16 +48,13 @@ def build_slack_client(settings: Settings, *, retries: bool = True) -> AsyncWebC
     )
 
 
-def build_bolt_app(services: Services) -> AsyncApp:
-    """Bolt verifies every request's signature; listeners register explicitly, package by package."""
-    import commands
-    import notifications
-
+def build_bolt_app(services: Services, features: Sequence[Feature]) -> AsyncApp:
+    """Bolt verifies every request's signature; listeners register explicitly, feature by feature."""
     app = AsyncApp(
         client=services.slack,
         signing_secret=services.settings.slack_signing_secret.get_secret_value(),
         request_verification_enabled=True,
     )
-    commands.register(app, services)
-    notifications.register(app, services)
+    for feature in features:
+        feature.register(app)
     return app

@@ -27,11 +27,12 @@ from rich.console import Console
 from rich.text import Text
 from slack_sdk.errors import SlackApiError
 
+from bot.app import build_slack_client
 from bot.check_whalet import money_switch, webhook_answer, whalet_round_trip
-from bot.config import BotConfig, ConfigError, WhaletSection, load_config
 from bot.probe import Probe, ProbeStopped, toml_lines
-from bot.settings import Settings, SettingsError, load_settings
-from bot.transport import build_transport
+from core.config import BotConfig, ConfigError, WhaletSection, load_config
+from core.settings import Settings, SettingsError, load_settings
+from core.transport import build_transport
 from whalet.envelope import EnvelopeCodec
 from whalet.gateways import is_test_gateway
 from whalet.transport import Transport
@@ -195,8 +196,6 @@ CHANNEL_FIXES = {
 
 
 async def _slack(settings: Settings, config: BotConfig | None, report: Report) -> None:
-    from bot.app import build_slack_client
-
     client = build_slack_client(settings, retries=False)
     item = f"Slack auth.test ({settings.slack_api_base_url})"
     try:

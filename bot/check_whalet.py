@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import httpx
 
-from bot.config import BotConfig
-from bot.settings import Settings
+from core.config import BotConfig
+from core.settings import Settings
 from whalet.client import WhaletClient
 from whalet.envelope import SignatureInvalid
 from whalet.errors import (

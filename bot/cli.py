@@ -1,4 +1,4 @@
-"""The `whalet-bot` command line: run, sandbox, keys, and the local tools.
+"""The `whalet-bot` command line: run, sandbox, keys, check, manifest (and the dev kit's tools).
 
 Each command turns a bad setting or a broken config file into one clear message and exit code 2,
 never a traceback: the people running this are finance teams' admins, not Python developers.
@@ -6,24 +6,27 @@ never a traceback: the people running this are finance teams' admins, not Python
 
 from __future__ import annotations
 
+import functools
 import signal
-import sys
+from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Optional
+from typing import NoReturn, Optional
 
 import typer
 
-from bot.config import ConfigError
-from bot.settings import SettingsError
+from core.config import ConfigError
+from core.settings import SettingsError
 from whalet.recipes import PROTOCOLS
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="whalet-bot: Whalet balances, payouts with approvals and notifications in Slack.")
 keys_app = typer.Typer(help="Key pairs for onboarding with Whalet.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+TOOL_COMMANDS = "whalet_bot.cli"
 
 
-def _fail(message: str) -> None:
+def fail(message: str) -> NoReturn:
+    """One red line on stderr and exit code 2: a setting or file problem, never a traceback."""
     typer.secho(message, fg=typer.colors.RED, err=True)
     raise typer.Exit(code=2)
 
@@ -33,9 +36,9 @@ def run(config: Optional[Path] = typer.Option(None, help="Policy file (default: 
     """Serve Slack (HTTP, or Socket Mode with SLACK_APP_TOKEN) and the Whalet webhook."""
     import uvicorn
 
-    from bot.config import load_config
+    from core.config import load_config
     from bot.logs import configure_logging
-    from bot.settings import load_settings
+    from core.settings import load_settings
     from bot.wiring import build_runtime
 
     try:
@@ -44,7 +47,7 @@ def run(config: Optional[Path] = typer.Option(None, help="Policy file (default: 
         bot_config = load_config(config or settings.whalet_bot_config)
         runtime = build_runtime(settings, bot_config)
     except (SettingsError, ConfigError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
         return
     # uvicorn shuts down gracefully on SIGTERM/SIGINT (stop accepting, finish requests, run the
     # lifespan's shutdown: loops stopped, outbox handed back, database closed), then re-raises the
@@ -75,7 +78,7 @@ def sandbox(
     from whalet.sandbox import run_sandbox
 
     if protocol not in PROTOCOLS:
-        _fail(f"--protocol must be one of {', '.join(PROTOCOLS)}, not {protocol!r}")
+        fail(f"--protocol must be one of {', '.join(PROTOCOLS)}, not {protocol!r}")
     configure_logging("INFO")
     run_sandbox(host, port, keys_dir, webhook_url, partner_id, latency_ms, seed, protocol)
 
@@ -88,82 +91,13 @@ def keys_generate(directory: Path = typer.Argument(..., help="Folder for the new
     directory.mkdir(parents=True, exist_ok=True)
     private_path, public_path = directory / "partner_private.pem", directory / "partner_public.pem"
     if private_path.exists():
-        _fail(f"{private_path} already exists; refusing to overwrite a key. Choose another folder.")
+        fail(f"{private_path} already exists; refusing to overwrite a key. Choose another folder.")
     private_pem, public_pem = generate_key_pair()
     private_path.write_bytes(private_pem)
     private_path.chmod(0o600)
     public_path.write_bytes(public_pem)
     typer.echo(f"Wrote {private_path} (keep it secret; set WHALET_PARTNER_PRIVATE_KEY={private_path})")
     typer.echo(f"Wrote {public_path} (give this one to Whalet)")
-
-
-def _terminal() -> bool:
-    return sys.stdin.isatty() and sys.stdout.isatty()
-
-
-PROTOCOL_HELP = "The Whalet protocol the sandbox and the app speak: legacy (RSA envelope) or v1 (REST)."
-
-
-def _local_stack(workdir: Optional[Path], protocol: str = "legacy"):  # type: ignore[no-untyped-def]
-    """The demo / console stack; a start-up failure is one message, not a traceback.
-
-    Only errors are logged: the rendered Slack messages are the output, and the app's routine
-    warnings would interleave with them.
-    """
-    from bot.localstack import start_local_stack
-    from bot.logs import configure_logging
-
-    if protocol not in PROTOCOLS:
-        _fail(f"--protocol must be one of {', '.join(PROTOCOLS)}, not {protocol!r}")
-    configure_logging("ERROR")
-    try:
-        return start_local_stack(workdir, protocol=protocol)
-    except (SettingsError, ConfigError, OSError, RuntimeError) as exc:
-        _fail(f"Could not start the local stack: {exc}")
-
-
-@app.command()
-def demo(
-    interactive: Optional[bool] = typer.Option(
-        None, "--interactive/--no-interactive",
-        help="Pause between steps (default: yes in a terminal, no in CI and pipes)."),
-    workdir: Optional[Path] = typer.Option(
-        None, help="Keep the database and keys in this folder (default: a temporary one)."),
-    protocol: str = typer.Option("legacy", help=PROTOCOL_HELP),
-) -> None:
-    """Play the whole product on loopback: Whalet sandbox, a Slack stand-in and the real app.
-
-    Needs no credentials. Exits 0 only if every step produced its expected Slack effect.
-    """
-    from rich.console import Console
-
-    from bot.demo import run_demo
-
-    stack = _local_stack(workdir, protocol)
-    try:
-        code = run_demo(_terminal() if interactive is None else interactive, Console(), workdir, stack=stack)
-    finally:
-        stack.stop()
-    raise typer.Exit(code=code)
-
-
-@app.command()
-def console(
-    user: str = typer.Option("U0REQ", "--as", help="The Slack user you start as."),
-    workdir: Optional[Path] = typer.Option(
-        None, help="Keep the database and keys in this folder (default: a temporary one)."),
-    protocol: str = typer.Option("legacy", help=PROTOCOL_HELP),
-) -> None:
-    """Type /whalet commands as demo Slack users against the local stack (:help inside)."""
-    from rich.console import Console
-
-    from bot.console import run_console
-
-    stack = _local_stack(workdir, protocol)
-    try:
-        run_console(stack, Console(), user=user)
-    finally:
-        stack.stop()
 
 
 @app.command()
@@ -201,13 +135,23 @@ def manifest(
     try:
         text = render_manifest(url, allow_http=allow_http, source=file)
     except ManifestError as exc:
-        _fail(str(exc))
+        fail(str(exc))
         return
     typer.echo(text, nl=not text.endswith("\n"))
 
 
+@functools.cache
+def command_line() -> typer.Typer:
+    """The whole command line: the commands above plus those other installed packages contribute
+    through the ``whalet_bot.cli`` entry point group (the dev kit's demo and console), so this
+    module never imports them. Cached: each contribution is added once."""
+    for entry in entry_points(group=TOOL_COMMANDS):
+        entry.load()(app)
+    return app
+
+
 def main() -> None:
-    app(prog_name="whalet-bot")
+    command_line()(prog_name="whalet-bot")
 
 
 if __name__ == "__main__":

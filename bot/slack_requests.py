@@ -21,14 +21,14 @@ from slack_bolt.adapter.socket_mode.async_internals import run_async_bolt_app, s
 from slack_sdk.signature import SignatureVerifier
 from starlette.requests import ClientDisconnect, Request
 
-from bot.http_body import MAX_BODY_BYTES, TooLarge, read_capped
+from core.http_body import MAX_BODY_BYTES, TooLarge, read_capped
 from whalet.envelope import loads_exact
 
 if TYPE_CHECKING:
     from slack_sdk.socket_mode.aiohttp import SocketModeClient
     from slack_sdk.socket_mode.request import SocketModeRequest
 
-    from bot.services import Services
+    from services.container import Services
 
 log = logging.getLogger("whalet_bot")
 

@@ -23,16 +23,19 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot.alerts import Alerts
-from bot.app import build_bolt_app, build_slack_client
-from bot.clock import Clock
-from bot.config import BotConfig
-from bot.metrics import CONTENT_TYPE, Metrics
-from bot.services import Services
+from bot.app import Feature, build_bolt_app, build_slack_client
 from bot.slack_requests import ObservedSocketModeHandler, Refusal, record, screen_http_request
-from bot.settings import Settings
-from bot.store import Store
-from bot.transport import build_transport
+from commands import Commands
+from core.clock import Clock
+from core.config import BotConfig
+from core.metrics import CONTENT_TYPE, Metrics
+from core.settings import Settings
+from core.storage.store import Store
+from core.transport import build_transport
+from notifications import Notifications
+from services.container import Services
+from services.slack.alerts import Alerts
+from services.slack.outbox import OutboxWorker
 from whalet.client import WhaletClient
 from whalet.envelope import EnvelopeCodec
 from whalet.transport import LegacyTransport
@@ -55,12 +58,13 @@ def build_services(settings: Settings, config: BotConfig, clock: Clock | None = 
     app in process through ``httpx.ASGITransport``); None is real HTTP. ``codec``: the legacy
     envelope codec when one was already built from the same keys (loading an RSA key takes ~60 ms);
     the policy file's ``[whalet.legacy]`` recipe is applied to it."""
-    from notifications.outbox import OutboxWorker
-
     transport = build_transport(settings, config.whalet, codec)
     store = Store(settings.whalet_bot_db)
     metrics = Metrics()
-    alerts = Alerts()
+    metrics.watch(store)
+    slack_outbox = build_slack_client(settings, retries=False)
+    outbox = OutboxWorker(store, slack_outbox, config.notifications)
+    alerts = Alerts(store, config.notifications, metrics, outbox)
     services = Services(
         settings=settings,
         config=config,
@@ -73,25 +77,21 @@ def build_services(settings: Settings, config: BotConfig, clock: Clock | None = 
         ),
         whalet_codec=transport.codec if isinstance(transport, LegacyTransport) else None,
         slack=build_slack_client(settings),
-        slack_outbox=build_slack_client(settings, retries=False),
+        slack_outbox=slack_outbox,
         clock=clock or Clock(),
         metrics=metrics,
+        outbox=outbox,
+        alerts=alerts,
     )
-    services.outbox = OutboxWorker(services)
-    metrics.attach(services)
-    alerts.services = services
-    services.alerts = alerts
     return services
 
 
 def build_runtime(settings: Settings, config: BotConfig, clock: Clock | None = None,
                   whalet_transport: httpx.AsyncBaseTransport | None = None,
                   codec: EnvelopeCodec | None = None) -> Runtime:
-    import commands
-    import notifications
-
     services = build_services(settings, config, clock, whalet_transport, codec)
-    bolt = build_bolt_app(services)
+    features: list[Feature] = [Commands(services), Notifications(services)]
+    bolt = build_bolt_app(services, features)
     verifier = SignatureVerifier(settings.slack_signing_secret.get_secret_value())
 
     async def slack_events(request: Request) -> Response:
@@ -118,10 +118,9 @@ def build_runtime(settings: Settings, config: BotConfig, clock: Clock | None = N
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         services.scheduler = AsyncIOScheduler(timezone="UTC")
-        assert services.outbox is not None
         services.supervisor.add("outbox", services.outbox.run)
-        commands.start(services)
-        notifications.start(services)
+        for feature in features:
+            feature.start()
         services.scheduler.start()
         await services.supervisor.start()
         socket_mode = None
@@ -144,7 +143,7 @@ def build_runtime(settings: Settings, config: BotConfig, clock: Clock | None = N
         Route("/slack/events", slack_events, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
-        *notifications.routes(services),
+        *(route for feature in features for route in feature.routes()),
     ]
     asgi = Starlette(routes=routes, lifespan=lifespan)
     return Runtime(services=services, bolt=bolt, asgi=asgi)

@@ -1,21 +1,25 @@
 """The `/whalet` slash command, approval buttons and modals, registered explicitly on a Bolt app.
 
-``register(app, services)`` adds one command listener (every sub-command goes through
-``commands.dispatch``) plus the action and view listeners; ``start(services)`` adds the approval
-sweep (expiry, lookups after lost answers) to the supervisor. Importing the sub-command modules
-below fills the registry; one module per sub-command, so `/whalet payout` lives in payout.py.
+``Commands(services)`` is what the process wires (see ``bot.wiring``): ``register(app)`` adds
+the one command listener (every sub-command goes through ``commands.dispatch``) plus the action
+and view listeners; ``start()`` adds the approval sweep (expiry, lookups after lost answers) to
+the supervisor. Importing the sub-command modules below fills the shared sub-command table; one
+module per sub-command, so `/whalet payout` lives in payout.py.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
+from starlette.routing import Route
 
 from commands import (  # noqa: F401  (imported for their @subcommand registrations)
     balance,
     beneficiaries,
-    digest,
     freeze,
     help,
     history,
@@ -26,63 +30,69 @@ from commands import (  # noqa: F401  (imported for their @subcommand registrati
     status,
 )
 from commands.approval_actions import on_approve, on_reject_click, on_reject_submission
-from commands.approvals.cards import APPROVE_ACTION, REJECT_ACTION
-from commands.approvals.reconcile import sweep
+from services.approvals.cards import APPROVE_ACTION, REJECT_ACTION
+from services.approvals.reconcile import sweep
 from commands.dispatch import handle_command
 from commands.modals import BENEFICIARY_FORM_VIEW, BENEFICIARY_PICK_VIEW, PAYOUT_VIEW, REJECT_VIEW
-
-if TYPE_CHECKING:
-    from slack_bolt.async_app import AsyncApp
-
-    from bot.services import Services
+from services.container import Services
 
 log = logging.getLogger("whalet_bot.commands")
 
 COMMAND = "/whalet"
 
 
-def register(app: AsyncApp, services: Services) -> None:
-    """Bolt injects listener arguments by parameter name; each closure hands ``services`` on."""
+class Commands:
+    def __init__(self, services: Services) -> None:
+        self.services = services
 
-    @app.command(COMMAND)
-    async def whalet_command(ack: Any, command: dict[str, Any], respond: Any, client: Any) -> None:
-        await handle_command(services, ack, command, respond, client)
+    def register(self, app: AsyncApp) -> None:
+        """Bolt injects listener arguments by parameter name; each listener hands ``services`` on."""
+        services = self.services
 
-    @app.action(APPROVE_ACTION)
-    async def approve_clicked(ack: Any, body: dict[str, Any], respond: Any) -> None:
-        await on_approve(services, ack, body, respond)
+        @app.command(COMMAND)
+        async def whalet_command(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond,
+                                 client: AsyncWebClient) -> None:
+            await handle_command(services, ack, command, respond, client)
 
-    @app.action(REJECT_ACTION)
-    async def reject_clicked(ack: Any, body: dict[str, Any], respond: Any, client: Any) -> None:
-        await on_reject_click(services, ack, body, respond, client)
+        @app.action(APPROVE_ACTION)
+        async def approve_clicked(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+            await on_approve(services, ack, body, respond)
 
-    @app.view(REJECT_VIEW)
-    async def reject_submitted(ack: Any, body: dict[str, Any], client: Any) -> None:
-        await on_reject_submission(services, ack, body, client)
+        @app.action(REJECT_ACTION)
+        async def reject_clicked(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond,
+                                 client: AsyncWebClient) -> None:
+            await on_reject_click(services, ack, body, respond, client)
 
-    @app.view(PAYOUT_VIEW)
-    async def payout_submitted(ack: Any, body: dict[str, Any], client: Any) -> None:
-        await payout.on_payout_submission(services, ack, body, client)
+        @app.view(REJECT_VIEW)
+        async def reject_submitted(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+            await on_reject_submission(services, ack, body, client)
 
-    @app.view(BENEFICIARY_PICK_VIEW)
-    async def beneficiary_picked(ack: Any, body: dict[str, Any], client: Any) -> None:
-        await beneficiaries.on_pick_submission(services, ack, body, client)
+        @app.view(PAYOUT_VIEW)
+        async def payout_submitted(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+            await payout.on_payout_submission(services, ack, body, client)
 
-    @app.view(BENEFICIARY_FORM_VIEW)
-    async def beneficiary_submitted(ack: Any, body: dict[str, Any], client: Any) -> None:
-        await beneficiaries.on_form_submission(services, ack, body, client)
+        @app.view(BENEFICIARY_PICK_VIEW)
+        async def beneficiary_picked(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+            await beneficiaries.on_pick_submission(services, ack, body, client)
 
+        @app.view(BENEFICIARY_FORM_VIEW)
+        async def beneficiary_submitted(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+            await beneficiaries.on_form_submission(services, ack, body, client)
 
-def start(services: Services) -> None:
-    """Background work of this package, restarted by the supervisor if it dies."""
-    seconds = services.config.approvals.sweep_seconds if services.config.approvals else 30
+    def routes(self) -> list[Route]:
+        return []  # everything arrives through Bolt's /slack/events
 
-    async def sweep_loop() -> None:
-        while True:
-            try:
-                await sweep(services)
-            except Exception:
-                log.exception("approval sweep failed; trying again in %s s", seconds)
-            await asyncio.sleep(seconds)
+    def start(self) -> None:
+        """Background work of this package, restarted by the supervisor if it dies."""
+        services = self.services
+        seconds = services.config.approvals.sweep_seconds if services.config.approvals else 30
 
-    services.supervisor.add("approvals-sweep", sweep_loop)
+        async def sweep_loop() -> None:
+            while True:
+                try:
+                    await sweep(services)
+                except Exception:
+                    log.exception("approval sweep failed; trying again in %s s", seconds)
+                await asyncio.sleep(seconds)
+
+        services.supervisor.add("approvals-sweep", sweep_loop)

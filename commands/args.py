@@ -12,8 +12,8 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from bot.config import iso_countries
-from commands.registry import UsageError
+from core.config import iso_countries
+from services.slack.subcommands import UsageError
 from whalet.models import FundSource
 from whalet.money import Money, MoneyError, minor_digits, to_decimal, validate_currency
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from commands import args
-from commands.blocks import finish, paged, section
+from services.slack.blocks import finish, paged, section
 from commands.common import whalet_user
-from commands.registry import CommandContext, Role, UsageError, subcommand
+from services.slack.subcommands import CommandContext, Role, UsageError, subcommand
 from whalet.models import CurrencyBalance
 from whalet.money import Money
 

@@ -5,7 +5,7 @@ and currency), ``queryBeneficiaryFields`` builds the form. Because Whalet may be
 trigger_id lives (~3 s), the modal opens at once with "Asking Whalet…" and is then updated
 (views.update). The form is validated against Whalet's own field rules (required, maxLength,
 pattern, options) before ``beneficiaryApply``; the beneficiary joins the book only when Whalet's
-``beneficiaryResultNotify`` says SUCCESS (see commands.book.apply_beneficiary_result).
+``beneficiaryResultNotify`` says SUCCESS (see services.book.apply_beneficiary_result).
 """
 
 from __future__ import annotations
@@ -16,8 +16,12 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from commands import args, book
-from commands.blocks import finish, paged, section
+from slack_bolt.async_app import AsyncAck
+from slack_sdk.web.async_client import AsyncWebClient
+
+from commands import args
+from services import book
+from services.slack.blocks import finish, paged, section
 from commands.modals import (
     beneficiary_form_modal,
     beneficiary_pick_modal,
@@ -27,14 +31,14 @@ from commands.modals import (
     values,
 )
 from commands.payout import tell_user
-from commands.registry import CommandContext, Role, UsageError, subcommand
-from notifications.blocks import esc
+from services.slack.subcommands import CommandContext, Role, UsageError, subcommand
+from services.slack.blocks import esc
 from whalet.client import new_order_no
 from whalet.errors import WhaletError, explain
 from whalet.masking import mask
 
 if TYPE_CHECKING:
-    from bot.services import Services
+    from services.container import Services
 
 log = logging.getLogger("whalet_bot.commands")
 
@@ -113,7 +117,7 @@ async def form_view(services: Services, country: str, currency: str, channel: st
     return view
 
 
-async def on_pick_submission(services: Services, ack: Any, body: dict[str, Any], client: Any) -> None:
+async def on_pick_submission(services: Services, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
     where = values(body["view"]).get("where", "")
     country, _, currency = where.partition(":")
     if not country or not currency:
@@ -148,7 +152,7 @@ def validate_form(services: Services, form: dict[str, str], rules: list[dict[str
     return errors
 
 
-async def on_form_submission(services: Services, ack: Any, body: dict[str, Any], client: Any) -> None:
+async def on_form_submission(services: Services, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
     view, user_id = body["view"], body["user"]["id"]
     meta, form = metadata(view), values(view)
     errors = validate_form(services, form, meta.get("rules") or [])

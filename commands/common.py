@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from commands.approvals.cards import slack_time
-from commands.registry import CommandContext, UsageError
+from services.approvals.cards import slack_time
+from services.slack.subcommands import CommandContext, UsageError
 
 
 def whalet_user(ctx: CommandContext, requested: str | None) -> str:

@@ -7,10 +7,10 @@ While frozen, new requests are refused and Approve clicks are refused with an ex
 
 from __future__ import annotations
 
-from bot.clock import iso
-from commands.approvals.service import FREEZE_FLAG, is_frozen
-from commands.registry import CommandContext, Role, subcommand
-from notifications.outbox import enqueue_post
+from core.clock import iso
+from services.approvals.service import FREEZE_FLAG, is_frozen
+from services.slack.subcommands import CommandContext, Role, subcommand
+from core.storage.outbox import enqueue_post
 
 
 def _set(ctx: CommandContext, frozen: bool) -> str:

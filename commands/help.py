@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from commands.blocks import finish, section
-from commands.registry import CommandContext, Role, all_subcommands, subcommand
+from services.slack.blocks import finish, section
+from services.slack.subcommands import CommandContext, Role, all_subcommands, subcommand
 
 
 def help_text(role: Role) -> str:

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from commands import args
-from commands.blocks import context, finish, paged, section
+from services.slack.blocks import context, finish, paged, section
 from commands.common import whalet_user
-from commands.registry import CommandContext, Role, UsageError, subcommand
-from notifications.blocks import esc
+from services.slack.subcommands import CommandContext, Role, UsageError, subcommand
+from services.slack.blocks import esc
 from whalet.masking import mask_digit_runs
 from whalet.models import Record
 

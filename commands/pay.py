@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from commands.approvals.service import NewRequest, Refused, create
+from services.approvals.service import NewRequest, Refused, create
 from commands.payout import parse_amount_and_currency, parse_tail, sent_for_approval
-from commands.registry import CommandContext, Role, UsageError, subcommand
+from services.slack.subcommands import CommandContext, Role, UsageError, subcommand
 from whalet.money import Money
 
 USAGE = 'pay AMOUNT CUR to PAYEE_USER_ID [for "purpose"] [ref "reference"]'

@@ -12,17 +12,21 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from commands import args, book
-from commands.approvals import policy, repo
-from commands.approvals.cards import headline, slack_time
-from commands.approvals.request import ApprovalRequest
-from commands.approvals.service import FLAG_POSSIBLE_SPLIT, NewRequest, Refused, create, is_frozen
+from slack_bolt.async_app import AsyncAck
+from slack_sdk.web.async_client import AsyncWebClient
+
+from commands import args
+from services import book
+from services.approvals import policy, repo
+from services.approvals.cards import headline, slack_time
+from services.approvals.request import ApprovalRequest
+from services.approvals.service import FLAG_POSSIBLE_SPLIT, NewRequest, Refused, create, is_frozen
 from commands.modals import metadata, payout_modal, values
-from commands.registry import CommandContext, Role, UsageError, subcommand
+from services.slack.subcommands import CommandContext, Role, UsageError, subcommand
 from whalet.money import Money
 
 if TYPE_CHECKING:
-    from bot.services import Services
+    from services.container import Services
 
 log = logging.getLogger("whalet_bot.commands")
 
@@ -158,7 +162,7 @@ def validate_payout_form(services: Services, user_id: str, form: dict[str, str])
                           beneficiary=entry, to_currency=entry.currency)
 
 
-async def on_payout_submission(services: Services, ack: Any, body: dict[str, Any], client: Any) -> None:
+async def on_payout_submission(services: Services, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
     user_id = body["user"]["id"]
     view = body["view"]
     refusal = policy.requester_refusal(await policy.resolver(services).role_of(user_id))
@@ -179,7 +183,7 @@ async def on_payout_submission(services: Services, ack: Any, body: dict[str, Any
     await tell_user(client, channel, user_id, text)
 
 
-async def tell_user(client: Any, channel: str, user_id: str, text: str) -> None:
+async def tell_user(client: AsyncWebClient, channel: str, user_id: str, text: str) -> None:
     """An ephemeral note where the person started; a DM if that channel refuses us."""
     try:
         await client.chat_postEphemeral(channel=channel, user=user_id, text=text)

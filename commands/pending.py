@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from commands.approvals import repo
-from commands.approvals.cards import headline, slack_time
-from commands.approvals.request import ApprovalRequest
-from commands.approvals.states import State
-from commands.blocks import finish, paged, section
-from commands.registry import CommandContext, Role, subcommand
+from services.approvals import repo
+from services.approvals.cards import headline, slack_time
+from services.approvals.request import ApprovalRequest
+from services.approvals.states import State
+from services.slack.blocks import finish, paged, section
+from services.slack.subcommands import CommandContext, Role, subcommand
 
 
 def pending_line(request: ApprovalRequest, approved_by: list[str]) -> str:

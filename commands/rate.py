@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from commands import args
-from commands.blocks import context, finish, section
+from services.slack.blocks import context, finish, section
 from commands.common import at, countdown, whalet_user
-from commands.registry import CommandContext, Role, UsageError, subcommand
-from notifications.blocks import esc
+from services.slack.subcommands import CommandContext, Role, UsageError, subcommand
+from services.slack.blocks import esc
 
 USAGE = "rate FROM TO [--source B2C|B2B|Acquiring]"
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import time
 
-from commands.approvals import repo
-from commands.approvals.service import is_frozen
-from commands.blocks import finish, section
-from commands.registry import CommandContext, Role, subcommand
-from notifications.blocks import esc
+from services.approvals import repo
+from services.approvals.cards import slack_time
+from services.approvals.service import is_frozen
+from services.slack.blocks import finish, section
+from services.slack.subcommands import CommandContext, Role, subcommand
+from core.clock import parse_iso
+from core.storage import digests, inbox, outbox
+from services.slack.blocks import esc
 from whalet.errors import explain
 from whalet.gateways import money_needs_switch
 
@@ -42,16 +45,18 @@ def money_line(ctx: CommandContext) -> str:
 
 
 def backlog_lines(ctx: CommandContext) -> list[str]:
-    from notifications.status import backlog  # late: notifications imports commands
-
-    figures = backlog(ctx.services)
-    last = figures.get("last_digest")
+    """What is waiting and what is stuck: the webhook inbox, the Slack outbox, the last digest."""
+    with ctx.services.store.read() as db:
+        notes = inbox.counts(db)
+        queue = outbox.backlog(db)
+        last = digests.last_digest(db)
+        unreachable = outbox.unreachable_channels(db)
     lines = [
-        f"Webhook inbox: {figures['inbox_backlog']} waiting to be relayed, {figures['inbox_failed']} relayed generically after errors.",
-        f"Slack outbox: {figures['outbox_backlog']} waiting, {figures['parked']} parked (gave up; need a look).",
+        f"Webhook inbox: {notes['backlog']} waiting to be relayed, {notes['failed']} relayed generically after errors.",
+        f"Slack outbox: {queue['pending']} waiting, {queue['parked']} parked (gave up; need a look).",
         f"Last digest: {_when(last)} in <#{last['channel']}>." if last else "Last digest: none yet.",
     ]
-    for channel, error in sorted(figures.get("unreachable_channels", {}).items()):
+    for channel, error in sorted(unreachable.items()):
         lines.append(f":warning: cannot post to <#{channel}>: `{error}`")
     return lines
 
@@ -70,9 +75,6 @@ async def status_command(ctx: CommandContext, _: None) -> None:
 
 def _when(digest: dict[str, str]) -> str:
     """When the last digest went out, as a Slack date token (the reader's zone)."""
-    from bot.clock import parse_iso
-    from commands.approvals.cards import slack_time
-
     try:
         return slack_time(parse_iso(digest["finished_at"]), "{date_short} {time}")
     except (KeyError, TypeError, ValueError):

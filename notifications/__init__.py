@@ -1,60 +1,41 @@
 """Whalet notifications: webhook receiver, inbox relay, routing, rendering, to-dos and digests.
 
-The process wires this package in three calls (see ``bot.wiring``): ``routes(services)`` for the
-webhook endpoint, ``register(app, services)`` for the to-do button, and ``start(services)`` for
-the background loops and the digest jobs.
+The process wires this package through one object (see ``bot.wiring``): ``routes()`` for the
+webhook endpoint, ``register(app)`` for the to-do button and the `/whalet digest` sub-command,
+``start()`` for the background loops and the digest jobs. The webhook's group-commit writer and
+the relay it wakes are built once here and shared by all three.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from slack_bolt.async_app import AsyncApp
 from starlette.routing import Route
 
-if TYPE_CHECKING:
-    from slack_bolt.async_app import AsyncApp
-
-    from bot.services import Services
-    from notifications.ingest import InboxWriter
-    from notifications.relay import Relay
-
-def writer_of(services: Services) -> InboxWriter:
-    """The webhook's group-commit writer, one per process (kept in ``services.extras``)."""
-    from notifications.ingest import InboxWriter
-
-    found = services.extras.get("notifications.writer")
-    if found is None:
-        found = services.extras["notifications.writer"] = InboxWriter(services)
-    return found  # type: ignore[no-any-return]
+from notifications import digest_command  # noqa: F401  (imported for its @subcommand registration)
+from notifications.digest import catch_up_loop, schedule_digests
+from notifications.ingest import InboxWriter
+from notifications.relay import Relay
+from notifications.todos import register_actions, reminder_loop
+from notifications.webhook import PATH, webhook_endpoint
+from services.container import Services
 
 
-def relay_of(services: Services) -> Relay:
-    """One relay per process, shared by the webhook (which wakes it) and the loop."""
-    from notifications.relay import Relay
+class Notifications:
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.writer = InboxWriter(services)
+        self.relay = Relay(services, self.writer)
 
-    found = services.extras.get("notifications.relay")
-    if found is None:
-        found = services.extras["notifications.relay"] = Relay(services, writer_of(services))
-    return found  # type: ignore[no-any-return]
+    def routes(self) -> list[Route]:
+        return [Route(PATH, webhook_endpoint(self.services, self.writer, self.relay.wake), methods=["POST"])]
 
+    def register(self, app: AsyncApp) -> None:
+        register_actions(app, self.services)
 
-def routes(services: Services) -> list[Route]:
-    from notifications.webhook import PATH, webhook_endpoint
-
-    return [Route(PATH, webhook_endpoint(services, writer_of(services), relay_of(services).wake), methods=["POST"])]
-
-
-def register(app: AsyncApp, services: Services) -> None:
-    from notifications.todos import register_actions
-
-    register_actions(app, services)
-
-
-def start(services: Services) -> None:
-    from notifications.digest import catch_up_loop, schedule_digests
-    from notifications.todos import reminder_loop
-
-    services.supervisor.add("inbox_relay", relay_of(services).run)
-    services.supervisor.add("replenish_reminders", lambda: reminder_loop(services))
-    services.supervisor.add("digest_catch_up", lambda: catch_up_loop(services))
-    schedule_digests(services)
+    def start(self) -> None:
+        """Background work of this package, restarted by the supervisor if it dies."""
+        services = self.services
+        services.supervisor.add("inbox_relay", self.relay.run)
+        services.supervisor.add("replenish_reminders", lambda: reminder_loop(services))
+        services.supervisor.add("digest_catch_up", lambda: catch_up_loop(services))
+        schedule_digests(services)

@@ -25,21 +25,21 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from sqlite_utils import Database
 
-from bot.clock import iso
-from bot.faultpoints import fault_point
+from core.clock import iso
+from core.faultpoints import fault_point
+from core.storage import digests
+from core.storage.outbox import enqueue_post
 from notifications import digest_data, digest_render, digest_schedules
 from notifications.digest_schedules import all_schedules, schedule_key
-from notifications.outbox import enqueue_post
 from whalet.errors import RateLimited, WhaletError, explain
 from whalet.models import FundSource
 
 if TYPE_CHECKING:
-    from bot.config import DigestSchedule
-    from bot.services import Services
+    from core.config import DigestSchedule
+    from services.container import Services
 
 __all__ = ["add_schedule", "all_schedules", "catch_up", "remove_schedules", "run_digest", "run_digest_now",
            "schedule_digests"]
@@ -49,7 +49,6 @@ T = TypeVar("T")
 RATE_LIMIT_RETRIES = 3
 RATE_LIMIT_PAUSE_SECONDS = 2.0
 CATCH_UP_EVERY_SECONDS = 60.0
-add_schedule = digest_schedules.add_schedule
 remove_schedules = digest_schedules.remove_schedules
 
 
@@ -108,53 +107,33 @@ async def fetch(services: Services, now: datetime) -> Fetched:
     return out
 
 
-def _claim(db: Database, key: str, run_date: str, channel: str, now: datetime) -> int | None:
-    """The run's id if it must run now (new, or crashed half-way); None when it is done."""
-    db.execute("""INSERT OR IGNORE INTO digest_runs (schedule_key, run_date, channel, state, attempts, started_at)
-                  VALUES (?, ?, ?, 'running', 0, ?)""", [key, run_date, channel, iso(now)])
-    row = db.execute("SELECT id, state FROM digest_runs WHERE schedule_key = ? AND run_date = ?",
-                     [key, run_date]).fetchone()
-    if row[1] == "done":
-        return None
-    db.execute("UPDATE digest_runs SET attempts = attempts + 1, started_at = ? WHERE id = ?", [iso(now), row[0]])
-    return int(row[0])
-
-
-def _in_flight(services: Services) -> set[tuple[str, str]]:
-    return services.extras.setdefault("digest_in_flight", set())  # type: ignore[no-any-return]
-
-
 async def run_digest(services: Services, channel: str, key: str, run_date: str) -> str:
     """Run one digest unless it already ran: returns "posted", "skipped" or "running"."""
-    running = _in_flight(services)
-    if (key, run_date) in running:
+    if not services.in_flight.claim(("digest", key, run_date)):
         return "running"
-    with services.store.transaction() as db:
-        run_id = _claim(db, key, run_date, channel, services.clock.now())
-    if run_id is None:
-        return "skipped"
-    fault_point("digest.claimed")  # the run is claimed ('running'), its post not yet enqueued
-    running.add((key, run_date))
     try:
+        with services.store.transaction() as db:
+            run_id = digests.claim_run(db, key, run_date, channel, iso(services.clock.now()))
+        if run_id is None:
+            return "skipped"
+        fault_point("digest.claimed")  # the run is claimed ('running'), its post not yet enqueued
         now = services.clock.now()
         fetched = await fetch(services, now)
         with services.store.transaction() as db:
-            state = db.execute("SELECT state FROM digest_runs WHERE id = ?", [run_id]).fetchone()
-            if state[0] == "done":  # another process finished it meanwhile
+            if digests.run_is_done(db, run_id):  # another process finished it meanwhile
                 return "skipped"
             content = digest_data.gather(db, run_id, channel, now, fetched.balances, fetched.problems,
                                          fetched.lookups, services.config)
             rendered = digest_render.render(content, day=None if key == "manual" else run_date)
             outbox_id = enqueue_post(db, channel=channel, text=rendered.text, blocks=rendered.blocks,
                                      kind="digest", correlation_id=f"digest-{run_id}")
-            db.execute("UPDATE digest_runs SET state = 'done', finished_at = ?, outbox_id = ? WHERE id = ?",
-                       [iso(services.clock.now()), outbox_id, run_id])
+            digests.finish_run(db, run_id, iso(services.clock.now()), outbox_id)
         services.wake_outbox()
         log.info("digest posted", extra={"event": "digest_posted", "channel": channel, "schedule": key,
                                          "run_date": run_date})
         return "posted"
     finally:
-        running.discard((key, run_date))
+        services.in_flight.release(("digest", key, run_date))
 
 
 async def run_digest_now(services: Services, channel: str, actor: str = "system") -> str:
@@ -189,7 +168,7 @@ async def catch_up(services: Services) -> list[str]:
     now = services.clock.now()
     grace = timedelta(seconds=services.config.digest.misfire_grace_seconds)
     results = []
-    for schedule, origin in all_schedules(services):
+    for schedule, _ in all_schedules(services):
         fire = last_fire(schedule, now)
         known_since = digest_schedules.added_at(services, schedule)
         if now - fire > grace or known_since is None or fire < known_since:
@@ -205,17 +184,16 @@ async def catch_up_loop(services: Services) -> None:
         await asyncio.sleep(CATCH_UP_EVERY_SECONDS)
 
 
+def add_schedule(services: Services, schedule: DigestSchedule, actor: str) -> bool:
+    """Persist (and audit) a schedule typed in Slack and add its job; False when it already existed."""
+    if not digest_schedules.persist(services, schedule, actor):
+        return False
+    digest_schedules.add_job(services, schedule, scheduled_run)
+    return True
+
+
 def schedule_digests(services: Services) -> list[str]:
     """Add one cron job per schedule (config file + persisted); returns the job ids."""
     schedules = [schedule for schedule, _ in all_schedules(services)]
     digest_schedules.remember(services, schedules)
     return [digest_schedules.add_job(services, schedule, scheduled_run) for schedule in schedules]
-
-
-def last_digest(db: Database) -> dict[str, Any] | None:
-    row = db.execute("""SELECT channel, schedule_key, run_date, finished_at FROM digest_runs WHERE state = 'done'
-                        ORDER BY finished_at DESC, id DESC LIMIT 1""").fetchone()
-    if row is None:
-        return None
-    return {"channel": row[0], "schedule": row[1], "run_date": row[2], "finished_at": row[3]}
-

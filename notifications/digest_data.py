@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlite_utils import Database
 
-from bot.clock import iso, parse_iso
-from notifications import inbox, replenish
+from core.clock import iso, parse_iso
+from core.storage import approvals, digests, inbox
+from core.storage import replenish
 from notifications.render import amount_of
 from notifications.routing import api_codes_of
 from whalet.errors import WhaletError, explain
@@ -26,11 +27,11 @@ from whalet.models import CurrencyBalance
 from whalet.money import Money
 
 if TYPE_CHECKING:
-    from bot.config import BotConfig
-    from bot.services import Services
+    from core.config import BotConfig
+    from services.container import Services
 
 T = TypeVar("T")
-OPEN_APPROVAL_STATES = ("PENDING", "CONFIRMING", "CONFIRM_UNKNOWN")  # commands.approvals.states.OPEN
+OPEN_APPROVAL_STATES = ("PENDING", "CONFIRMING", "CONFIRM_UNKNOWN")  # services.approvals.states.OPEN
 AWAITING_RESULT = ("CONFIRMED",)
 
 
@@ -75,14 +76,7 @@ class Lookup:
 
 
 def unsettled(db: Database, now: datetime, hours: int) -> list[Unsettled]:
-    if not db["approval_requests"].exists():
-        return []
-    cutoff = iso(now - timedelta(hours=hours))
-    marks = ", ".join("?" for _ in AWAITING_RESULT)
-    rows = db.execute(
-        f"""SELECT id, kind, user_id, mer_order_no, amount, currency, COALESCE(decided_at, created_at)
-            FROM approval_requests WHERE state IN ({marks}) AND result_status IS NULL
-            AND COALESCE(decided_at, created_at) <= ? ORDER BY mer_order_no""", [*AWAITING_RESULT, cutoff]).fetchall()
+    rows = approvals.awaiting_result(db, list(AWAITING_RESULT), iso(now - timedelta(hours=hours)))
     return [Unsettled(r[0], r[1], r[2], r[3], Money.of(r[4], r[5]), parse_iso(r[6])) for r in rows]
 
 
@@ -118,22 +112,17 @@ def _with_changes(db: Database, channel: str, run_id: int, rows: list[BalanceRow
     """Compare with this channel's latest snapshot from an earlier run, then store this run's."""
     result = []
     for row in rows:
-        previous = db.execute(
-            """SELECT available FROM balance_snapshots WHERE channel = ? AND user_id = ? AND fund_source = ?
-               AND currency = ? AND digest_run_id != ? ORDER BY id DESC LIMIT 1""",
-            [channel, row.user_id, row.fund_source, row.currency, run_id]).fetchone()
-        change = row.available - Decimal(previous[0]) if previous else None
+        previous = digests.previous_available(db, channel, row.user_id, row.fund_source, row.currency, run_id)
+        change = row.available - Decimal(previous) if previous is not None else None
         result.append(BalanceRow(**{**row.__dict__, "change": change}))
-    db.execute("DELETE FROM balance_snapshots WHERE digest_run_id = ?", [run_id])  # a redo replaces
+    digests.clear_snapshots(db, run_id)  # a redo replaces
     return result
 
 
 def _store(db: Database, channel: str, run_id: int, now: datetime, rows: list[BalanceRow]) -> None:
     for row in rows:
-        db.execute("""INSERT INTO balance_snapshots (digest_run_id, channel, taken_at, user_id, fund_source, currency,
-                          available, pending, frozen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                   [run_id, channel, iso(now), row.user_id, row.fund_source, row.currency, str(row.available),
-                    str(row.pending), str(row.frozen)])
+        digests.add_snapshot(db, run_id, channel, iso(now), row.user_id, row.fund_source, row.currency,
+                             available=str(row.available), pending=str(row.pending), frozen=str(row.frozen))
 
 
 def _totals(items: list[tuple[str, Any]], wanted: Callable[[Any], bool]) -> dict[str, tuple[int, Decimal]]:
@@ -148,12 +137,7 @@ def _totals(items: list[tuple[str, Any]], wanted: Callable[[Any], bool]) -> dict
 
 
 def _pending(db: Database) -> list[dict[str, Any]]:
-    if not db["approval_requests"].exists():
-        return []
-    marks = ", ".join("?" for _ in OPEN_APPROVAL_STATES)
-    return list(db.query(f"""SELECT id, kind, state, requester, amount, currency, beneficiary_name, payee_user_id,
-                               created_at FROM approval_requests WHERE state IN ({marks}) ORDER BY created_at""",
-                         list(OPEN_APPROVAL_STATES)))
+    return approvals.summaries_in(db, list(OPEN_APPROVAL_STATES))
 
 
 def gather(db: Database, run_id: int, channel: str, now: datetime, balances: list[BalanceRow], problems: list[str],

@@ -5,10 +5,11 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from bot.clock import parse_iso
-from notifications.blocks import Block, context, esc, fields, header, limit_blocks, section, when_text
+from core.clock import parse_iso
+from notifications.formatting import when_text
+from services.slack.blocks import Block, context, esc, fields, finish, header, section
 from notifications.digest_data import BalanceRow, DigestContent
-from notifications.render import Rendered
+from notifications.rendered import Rendered
 from whalet.money import Money
 
 LIST_LIMIT = 8
@@ -110,4 +111,4 @@ def render(content: DigestContent, day: str | None = None) -> Rendered:
     blocks.append(context(f"Generated {when_text(content.now)}"))
     summary = (f"Whalet digest {today}: {len(content.balances)} balances, {len(pending)} waiting for approval, "
                f"{len(todos)} open document requests")
-    return Rendered(summary, limit_blocks(blocks))
+    return Rendered(summary, finish(blocks, what="blocks"))

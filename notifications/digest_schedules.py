@@ -18,11 +18,12 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
 
-from bot.clock import iso, parse_iso
-from bot.config import DigestSchedule
+from core.clock import iso, parse_iso
+from core.config import DigestSchedule
+from core.storage import digests
 
 if TYPE_CHECKING:
-    from bot.services import Services
+    from services.container import Services
 
 
 def schedule_key(schedule: DigestSchedule) -> str:
@@ -32,7 +33,7 @@ def schedule_key(schedule: DigestSchedule) -> str:
 
 def persisted(services: Services) -> list[tuple[DigestSchedule, datetime]]:
     with services.store.read() as db:
-        rows = db.execute("SELECT channel, time, timezone, created_at FROM digest_schedules ORDER BY id").fetchall()
+        rows = digests.schedules(db)
     return [(DigestSchedule(channel=c, time=t, timezone=z), parse_iso(at)) for c, t, z, at in rows]
 
 
@@ -51,17 +52,15 @@ def remember(services: Services, schedules: list[DigestSchedule]) -> None:
     now = iso(services.clock.now())
     with services.store.transaction() as db:
         for schedule in schedules:
-            db.execute("INSERT OR IGNORE INTO digest_known (schedule_key, first_seen) VALUES (?, ?)",
-                       [schedule_key(schedule), now])
+            digests.note_known(db, schedule_key(schedule), now)
 
 
 def added_at(services: Services, schedule: DigestSchedule) -> datetime | None:
     """When the schedule was first seen: catch-up never runs a fire time from before that, so a
     fresh install, or "09:00" added at 09:30, waits for the next fire instead of posting at once."""
     with services.store.read() as db:
-        row = db.execute("SELECT first_seen FROM digest_known WHERE schedule_key = ?",
-                         [schedule_key(schedule)]).fetchone()
-    return parse_iso(row[0]) if row else None
+        first_seen = digests.first_seen(db, schedule_key(schedule))
+    return parse_iso(first_seen) if first_seen else None
 
 
 def add_job(services: Services, schedule: DigestSchedule,
@@ -75,21 +74,16 @@ def add_job(services: Services, schedule: DigestSchedule,
     return job_id
 
 
-def add_schedule(services: Services, schedule: DigestSchedule, actor: str) -> bool:
-    """Persist (and audit) a schedule and add its job; False when it already existed."""
-    from notifications.digest import scheduled_run
-
+def persist(services: Services, schedule: DigestSchedule, actor: str) -> bool:
+    """Persist (and audit) a schedule typed in Slack; False when it already existed."""
     if schedule in services.config.digest.schedules:
         return False
     with services.store.transaction() as db:
-        cursor = db.execute("""INSERT OR IGNORE INTO digest_schedules (channel, time, timezone, created_by, created_at)
-                               VALUES (?, ?, ?, ?, ?)""",
-                            [schedule.channel, schedule.time, schedule.timezone, actor, iso(services.clock.now())])
-        if cursor.rowcount != 1:
+        if not digests.add_schedule(db, schedule.channel, schedule.time, schedule.timezone, actor,
+                                    iso(services.clock.now())):
             return False
         services.store.audit(db, actor, "digest_schedule_added", schedule_key(schedule))
     remember(services, [schedule])
-    add_job(services, schedule, scheduled_run)
     return True
 
 
@@ -99,11 +93,11 @@ def remove_schedules(services: Services, channel: str, actor: str) -> tuple[int,
     kept = [s for s in services.config.digest.schedules if s.channel == channel]
     kept_keys = {schedule_key(s) for s in kept}
     with services.store.transaction() as db:
-        db.execute("DELETE FROM digest_schedules WHERE channel = ?", [channel])
+        digests.remove_schedules(db, channel)
         for schedule in removed:
             services.store.audit(db, actor, "digest_schedule_removed", schedule_key(schedule))
             if schedule_key(schedule) not in kept_keys:
-                db.execute("DELETE FROM digest_known WHERE schedule_key = ?", [schedule_key(schedule)])
+                digests.forget_known(db, schedule_key(schedule))
     if services.scheduler is not None:
         for schedule in removed:
             if schedule_key(schedule) not in kept_keys and services.scheduler.get_job(schedule_key(schedule)):

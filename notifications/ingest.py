@@ -18,10 +18,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from notifications import inbox
+from core.storage import inbox
+from notifications.kinds import business_id
 
 if TYPE_CHECKING:
-    from bot.services import Services
+    from services.container import Services
 
 MAX_BATCH = 256
 BUSY_WINDOW_SECONDS = 0.05
@@ -72,7 +73,7 @@ class InboxWriter:
                             item.done.set_exception(exc)
                     continue
                 self.batches += 1
-                for item, result in zip(batch, results):
+                for item, result in zip(batch, results, strict=False):
                     if not item.done.done():
                         item.done.set_result(result)
         finally:
@@ -81,4 +82,5 @@ class InboxWriter:
     def _write(self, batch: list[_Waiting]) -> list[inbox.Stored]:
         now = self.services.clock.now()
         with self.services.store.transaction() as db:
-            return [inbox.store(db, item.head, item.body, item.operation, now) for item in batch]
+            return [inbox.store(db, item.head, item.body, business_id(item.operation, item.body), now)
+                    for item in batch]

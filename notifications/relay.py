@@ -20,27 +20,31 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 from sqlite_utils import Database
 
-from bot.faultpoints import fault_point
-from notifications import inbox, replenish
+from core.faultpoints import fault_point
+from core.storage import inbox
+from core.storage import replenish
 from notifications import render_replenish as todo_cards
 from notifications.ingest import InboxWriter
-from notifications.outbox import enqueue_post, enqueue_update, message_ref
-from notifications.blocks import context, esc
-from notifications.render import Rendered, generic, render, with_mention
+from core.storage.outbox import enqueue_post, enqueue_update, message_ref
+from services.slack.blocks import context, esc
+from notifications.job import Job
+from services.approvals.results import apply_result
+from services.book import apply_beneficiary_result
+from notifications.kinds import business_id, kind_of, relays
+from notifications.render import generic, render
+from notifications.rendered import Rendered
 from notifications.routing import Destination, explicit_routes, operation_name, route
 from whalet import models
 from whalet.masking import mask_digit_runs
 
 if TYPE_CHECKING:
-    from bot.services import Services
+    from services.container import Services
 
 log = logging.getLogger("whalet_bot.relay")
 MAX_ATTEMPTS = 3
@@ -49,39 +53,6 @@ POLL_SECONDS = 2.0
 BUSY_PAUSE_SECONDS = 0.25
 
 
-@dataclass
-class Job:
-    """One inbox row being relayed, with everything a handler needs."""
-
-    services: Services
-    db: Database
-    row: inbox.InboxRow
-    operation: str | None
-    now: datetime
-
-    @property
-    def body(self) -> Any:
-        return self.row.body
-
-    @property
-    def users(self) -> dict[str, str]:
-        return {user.id: user.name for user in self.services.config.whalet.users}
-
-    def post(self, destinations: list[Destination], rendered: Rendered, *, kind: str = "notification",
-             ref: tuple[str, str] | None = None) -> int:
-        """Post to each destination; ``ref`` goes with the first only (the one later updated)."""
-        for index, dest in enumerate(destinations):
-            message = with_mention(rendered, dest.mention)
-            enqueue_post(self.db, channel=dest.channel, text=message.text, blocks=message.blocks, kind=kind,
-                         fold_line=rendered.fold_line, ref=ref if index == 0 else None,
-                         correlation_id=self.row.correlation_id)
-        if not destinations:
-            log.warning("no route and no default channel for %s; stored, not posted", self.row.api_code,
-                        extra={"correlation_id": self.row.correlation_id})
-        return len(destinations)
-
-
-Handler = Callable[[Job], str]
 
 
 def update_note(job: Job) -> str | None:
@@ -89,7 +60,7 @@ def update_note(job: Job) -> str | None:
     before = inbox.previous_body(job.db, job.row)
     if before is None:
         return None
-    business = inbox.business_id(job.operation, job.body)
+    business = business_id(job.operation, job.body)
     changed = inbox.changed_fields(before, job.body)
     what = f": changed {', '.join(f'`{esc(name)}`' for name in changed[:8])}" if changed else ""
     return f"🔄 Update of an earlier notification about `{esc(mask_digit_runs(business or ''))}`{what}"
@@ -111,13 +82,10 @@ def relay_plain(job: Job) -> str:
 
 def _apply_result(job: Job, kind: str, business: str, order_no: str, status: str, reason: str | None) -> str | None:
     """The approval request this result belongs to (its card gets updated), if any."""
-    try:
-        from commands.approvals.results import apply_result
-    except ImportError:  # commands package without approvals: relay as a plain notification
-        return None
     return apply_result(job.services, job.db, kind, business, order_no, status, reason)
 
 
+@relays("payoutResultNotify", "payResultNotify")
 def relay_transfer(job: Job) -> str:
     """payoutResultNotify / payResultNotify: into the approval card's thread when we know it."""
     try:
@@ -143,6 +111,7 @@ def relay_transfer(job: Job) -> str:
     return "relayed"
 
 
+@relays("beneficiaryResultNotify")
 def relay_beneficiary(job: Job) -> str:
     """Whalet's verdict on a beneficiary: the bot's book learns it, the person who added it is told."""
     try:
@@ -150,8 +119,6 @@ def relay_beneficiary(job: Job) -> str:
     except ValidationError:
         return relay_plain(job)
     assert isinstance(typed, models.BeneficiaryResult)
-    from commands.book import apply_beneficiary_result
-
     entry = apply_beneficiary_result(job.db, mer_beneficiary_no=typed.mer_beneficiary_no,
                                      beneficiary_id=typed.beneficiary_id, status=typed.status,
                                      fail_reason=typed.fail_reason)
@@ -164,6 +131,7 @@ def relay_beneficiary(job: Job) -> str:
     return "relayed" if sent else "no_route"
 
 
+@relays("eddReplenishNotify", "tradeReplenishNotify", business_id=("replenishId",))
 def relay_replenish_request(job: Job) -> str:
     if not isinstance(job.body, dict) or not job.body.get("replenishId"):
         return relay_plain(job)
@@ -189,6 +157,7 @@ def _update_replenish_card(job: Job, todo: dict[str, Any]) -> str:
     return "relayed"
 
 
+@relays("eddReplenishResultNotify", "tradeReplenishResultNotify", business_id=("replenishId",))
 def relay_replenish_result(job: Job) -> str:
     if not isinstance(job.body, dict) or not job.body.get("replenishId"):
         return relay_plain(job)
@@ -204,24 +173,14 @@ def relay_replenish_result(job: Job) -> str:
     return "relayed"
 
 
-HANDLERS: dict[str, Handler] = {
-    "payoutResultNotify": relay_transfer,
-    "payResultNotify": relay_transfer,
-    "beneficiaryResultNotify": relay_beneficiary,
-    "eddReplenishNotify": relay_replenish_request,
-    "tradeReplenishNotify": relay_replenish_request,
-    "eddReplenishResultNotify": relay_replenish_result,
-    "tradeReplenishResultNotify": relay_replenish_result,
-}
-
-
 def relay_row(services: Services, db: Database, row_id: int, now: datetime) -> str | None:
     """Handle one inbox row inside the caller's transaction; returns its outcome (None: already done)."""
     row = inbox.claim(db, row_id)
     if row is None:
         return None
     job = Job(services, db, row, operation_name(services.config, row.api_code), now)
-    outcome = HANDLERS.get(job.operation or "", relay_plain)(job)
+    kind = kind_of(job.operation)
+    outcome = (kind.relay if kind is not None and kind.relay is not None else relay_plain)(job)
     inbox.mark_processed(db, row.id, outcome, now)
     log.info("notification relayed", extra={"event": "inbox_relayed", "api_code": row.api_code,
                                                "correlation_id": row.correlation_id, "outcome": outcome})

@@ -9,35 +9,20 @@ like one. Replenish to-do cards live in ``render_replenish``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
 from pydantic import ValidationError
 
-from notifications.blocks import (
-    Block, context, cut, esc, fields, header, limit_blocks, mention_text,
-    money_text, section, status_icon, when_text,
-)
+from notifications.formatting import money_text, status_icon, when_text
+from notifications.kinds import NotificationKind, kind_of, renders
+from notifications.rendered import Rendered
+from services.slack.blocks import cap, context, cut, esc, fields, header, section
 from whalet import models
+from whalet.envelope import dumps_compact
 from whalet.masking import mask, mask_digit_runs
 from whalet.money import Money
-
-
-@dataclass(frozen=True)
-class Rendered:
-    text: str  # notification / fallback text; also what screen readers announce
-    blocks: list[Block] = field(default_factory=list)
-    fold_line: str | None = None  # one line for a folded burst summary (collections)
-
-
-def with_mention(rendered: Rendered, group_id: str | None) -> Rendered:
-    """Prefix a user-group mention so the group is notified (routes may ask for one)."""
-    if not group_id:
-        return rendered
-    tag = mention_text(group_id)
-    return replace(rendered, text=f"{tag} {rendered.text}", blocks=[context(tag), *rendered.blocks])
 
 
 def user_label(users: Mapping[str, str], user_id: Any) -> str:
@@ -48,7 +33,8 @@ def user_label(users: Mapping[str, str], user_id: Any) -> str:
 # --- known notifications -------------------------------------------------------------------------
 
 
-def collection(n: models.CollectionReceived, users: Mapping[str, str]) -> Rendered:
+@renders("collectionReceivedNotify", business_id=("collectionId",))
+def collection(kind: NotificationKind, n: models.CollectionReceived, users: Mapping[str, str]) -> Rendered:
     amount = n.amount.format()
     payer = esc(n.payer_name) + (f" ({mask(n.payer_account)})" if n.payer_account else "")
     blocks = [
@@ -62,7 +48,10 @@ def collection(n: models.CollectionReceived, users: Mapping[str, str]) -> Render
     return Rendered(f"Money received: {line}", blocks, fold_line=line)
 
 
-def transfer_result(n: models.PayoutResult | models.PayResult, users: Mapping[str, str]) -> Rendered:
+@renders("payoutResultNotify", business_id=("payoutId", "merOrderNo"))
+@renders("payResultNotify", business_id=("payId", "merOrderNo"))
+def transfer_result(kind: NotificationKind, n: models.PayoutResult | models.PayResult,
+                    users: Mapping[str, str]) -> Rendered:
     """payoutResultNotify / payResultNotify: the final outcome, shown under the approval card."""
     word = "Payout" if isinstance(n, models.PayoutResult) else "Payment"
     outcome = {"SUCCESS": "completed", "FAIL": "failed"}.get(n.status.upper(), n.status.lower())
@@ -79,7 +68,8 @@ def transfer_result(n: models.PayoutResult | models.PayResult, users: Mapping[st
     return Rendered(f"{word} {outcome}: {n.amount.format()} (order {esc(n.mer_order_no)})", blocks)
 
 
-def beneficiary_result(n: models.BeneficiaryResult, users: Mapping[str, str]) -> Rendered:
+@renders("beneficiaryResultNotify", business_id=("beneficiaryId", "merBeneficiaryNo"))
+def beneficiary_result(kind: NotificationKind, n: models.BeneficiaryResult, users: Mapping[str, str]) -> Rendered:
     outcome = {"SUCCESS": "approved", "FAIL": "refused"}.get(n.status.upper(), n.status.lower())
     pairs = [("Beneficiary", f"`{esc(n.mer_beneficiary_no)}`"), ("Whalet id", f"`{esc(n.beneficiary_id)}`"),
              ("Whalet user", user_label(users, n.user_id)), ("Status", esc(n.status))]
@@ -89,19 +79,15 @@ def beneficiary_result(n: models.BeneficiaryResult, users: Mapping[str, str]) ->
     return Rendered(f"Beneficiary {esc(n.mer_beneficiary_no)} {outcome}", [header(title), *fields(pairs)])
 
 
-REVIEW_TITLES = {
-    "userOnboardingResultNotify": "Onboarding review",
-    "userHolderResultNotify": "Account holder review",
-    "virtualAccountNotify": "Virtual account",
-    "cardCancelResultNotify": "Card cancellation",
-    "shopBindResultNotify": "Shop binding",
-    "tradeOrderBindNotify": "Trade order binding",
-}
-
-
-def review_result(operation: str, n: models.ReviewResult, users: Mapping[str, str]) -> Rendered:
+@renders("userOnboardingResultNotify", business_id=("onboardingId", "applyId"), title="Onboarding review")
+@renders("userHolderResultNotify", business_id=("holderId", "applyId"), title="Account holder review")
+@renders("virtualAccountNotify", business_id=("virtualAccountNo", "accountId"), title="Virtual account")
+@renders("cardCancelResultNotify", business_id=("cardId", "cardNo"), title="Card cancellation")
+@renders("shopBindResultNotify", business_id=("shopId", "bindId"), title="Shop binding")
+@renders("tradeOrderBindNotify", business_id=("tradeOrderNo", "tradeId", "orderId"), title="Trade order binding")
+def review_result(kind: NotificationKind, n: models.ReviewResult, users: Mapping[str, str]) -> Rendered:
     """Onboarding, holder, virtual-account, card, shop and trade-order outcomes: one shape."""
-    title = REVIEW_TITLES.get(operation, operation)
+    title = kind.title or kind.operation
     pairs = [("Whalet user", user_label(users, n.user_id)), ("Status", f"{status_icon(n.status)} {esc(n.status)}")]
     if n.remark:
         pairs.append(("Remark", esc(mask_digit_runs(n.remark))))
@@ -109,7 +95,8 @@ def review_result(operation: str, n: models.ReviewResult, users: Mapping[str, st
     return Rendered(f"{esc(title)}: {esc(n.status)}", [header(f"{status_icon(n.status)} {title}: {n.status}"), *fields(pairs)])
 
 
-def connectivity(n: models.ConnectivityNotice, users: Mapping[str, str]) -> Rendered:
+@renders("connectivityNotify", business_id=("requestNo",))
+def connectivity(kind: NotificationKind, n: models.ConnectivityNotice, users: Mapping[str, str]) -> Rendered:
     text = f"Whalet connectivity check answered: “{esc(n.message)}”"
     return Rendered(f"🔌 {text}", [section(f"🔌 {text}"), context(f"request `{esc(n.request_no)}`")])
 
@@ -128,7 +115,6 @@ def generic_value(key: str, value: Any, currency: Any = None) -> str:
     if isinstance(value, dict) and "currency" in value or any(word in lowered for word in _MONEY_KEYS):
         return money_text(value, currency)
     if isinstance(value, (dict, list)):
-        from whalet.envelope import dumps_compact  # exact numbers, no floats
         return esc(mask_digit_runs(cut(dumps_compact(value), 300)))
     if isinstance(value, Decimal) and value != value.to_integral_value():
         return esc(value)
@@ -159,44 +145,25 @@ def generic(api_code: str, body: Any, users: Mapping[str, str], note: str = "") 
     blocks += fields(pairs) if pairs else [section("_(no content)_")]
     blocks.append(context(note or "The bot does not know this kind of notification yet, so it shows every field."))
     status = f" ({body['status']})" if isinstance(body, Mapping) and body.get("status") else ""
-    return Rendered(f"Whalet notification {esc(api_code)}{esc(status)}", limit_blocks(blocks))
+    return Rendered(f"Whalet notification {esc(api_code)}{esc(status)}", cap(blocks, what="blocks"))
 
 
 # --- dispatch --------------------------------------------------------------------------------------
-
-Renderer = Callable[[Any, Mapping[str, str]], Rendered]
-
-
-def _review(operation: str) -> Renderer:
-    def render_review(n: Any, users: Mapping[str, str]) -> Rendered:
-        return review_result(operation, n, users)
-    return render_review
-
-
-RENDERERS: dict[str, Renderer] = {
-    "collectionReceivedNotify": collection,
-    "payoutResultNotify": transfer_result,
-    "payResultNotify": transfer_result,
-    "beneficiaryResultNotify": beneficiary_result,
-    "connectivityNotify": connectivity,
-    **{name: _review(name) for name in REVIEW_TITLES},
-}
-
 
 def render(operation: str | None, api_code: str, body: Any, users: Mapping[str, str]) -> Rendered:
     """The message for one notification (replenish cards are rendered by the to-do module).
 
     ``operation`` is the spec's name for ``api_code`` (None when unknown).
     """
-    renderer = RENDERERS.get(operation or "")
-    if renderer is None:
+    kind = kind_of(operation)
+    if kind is None or kind.render is None:
         return generic(api_code, body, users)
     try:
         typed = models.parse_notification(operation or api_code, body)
     except ValidationError as exc:
         problem = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_url=False)[:3])
         return generic(api_code, body, users, note=f"Could not read this as a {operation}: {esc(problem)}")
-    return renderer(typed, users)
+    return kind.render(kind, typed, users)
 
 
 def amount_of(body: Any) -> Money | None:

@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from bot.clock import parse_iso
-from notifications.blocks import Block, button, context, esc, fields, header, section, status_icon
+from core.clock import parse_iso
+from services.slack.blocks import Block, actions, button, context, esc, fields, finish, header, section
 from whalet.masking import mask_digit_runs
-from notifications.blocks import when_text
-from notifications.render import Rendered, user_label
+from notifications.formatting import status_icon, when_text
+from notifications.render import user_label
+from notifications.rendered import Rendered
 
 TAKE_ACTION = "replenish_take"
 REF_KIND = "replenish"
@@ -56,7 +57,7 @@ def card(todo: Mapping[str, Any], users: Mapping[str, str]) -> Rendered:
         blocks.append(section("*Whalet asks for:*\n" + "\n".join(f"• {_material(m)}" for m in materials)))
     if state == "OPEN":
         blocks.append(section("Nobody has taken this yet."))
-        blocks.append(button("I'll handle it", TAKE_ACTION, str(todo["replenish_id"]), style="primary"))
+        blocks.append(actions(button("I'll handle it", TAKE_ACTION, str(todo["replenish_id"]), style="primary")))
         status = "open, nobody has taken it"
     elif state == "TAKEN":
         blocks.append(section(f"👤 <@{todo['owner']}> is handling this."))
@@ -68,7 +69,7 @@ def card(todo: Mapping[str, Any], users: Mapping[str, str]) -> Rendered:
                               f"*{esc(todo.get('result') or '?')}*{remark}{owner}"))
         status = f"closed ({esc(todo.get('result'))})"
     blocks.append(context(f"Replenish request `{esc(todo['replenish_id'])}`"))
-    return Rendered(f"{_title(todo)} (deadline {todo.get('deadline') or 'not given'}): {status}", blocks)
+    return Rendered(f"{_title(todo)} (deadline {todo.get('deadline') or 'not given'}): {status}", finish(blocks))
 
 
 def reminder(todo: Mapping[str, Any]) -> Rendered:

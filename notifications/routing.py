@@ -18,7 +18,7 @@ from functools import lru_cache
 from decimal import Decimal
 from typing import Any
 
-from bot.config import BotConfig, Route
+from core.config import BotConfig, Route
 from whalet.money import Money, MoneyError
 from whalet.operations import NOTIFICATION_GROUPS, operation_for, resolve_api_codes
 

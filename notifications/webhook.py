@@ -12,7 +12,7 @@ retry; the relay loop is woken after the commit and does the rest.
 
 Answers: 200 + signed SUCCESS ack; 401 bad signature (logged, nothing stored); 400 not JSON,
 missing or over-long head fields, an undecryptable body, or addressed to another partner;
-413 body over 1 MiB (Content-Length checked first, then counted while reading: bot/http_body.py).
+413 body over 1 MiB (Content-Length checked first, then counted while reading: core/http_body.py).
 Anything that does not parse, whatever its nesting, is a 400 (``loads_exact`` bounds the depth).
 """
 
@@ -25,14 +25,14 @@ from typing import TYPE_CHECKING
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
-from bot.faultpoints import fault_point
-from bot.http_body import MAX_BODY_BYTES, TooLarge, read_capped
+from core.faultpoints import fault_point
+from core.http_body import MAX_BODY_BYTES, TooLarge, read_capped
 from notifications.ingest import InboxWriter
 from notifications.routing import operation_name
 from whalet.envelope import MalformedEnvelope, SignatureInvalid, loads_exact
 
 if TYPE_CHECKING:
-    from bot.services import Services
+    from services.container import Services
 
 log = logging.getLogger("whalet_bot.webhook")
 PATH = "/whalet/webhook"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from bot.localstack import LocalStack
+from devkit.localstack import LocalStack
 
 
 def test_bad_signature_from_whalet_alerts_the_alerts_channel_once(stack: LocalStack) -> None:
@@ -13,7 +13,7 @@ def test_bad_signature_from_whalet_alerts_the_alerts_channel_once(stack: LocalSt
     for _ in range(2):
         before = len(stack.fake.responses())
         stack.slack_requests.command("U0REQ", "balance USD")
-        answer = stack.fake.wait_for(lambda: stack.fake.responses()[before:])[0]
+        answer = stack.fake.wait_for(lambda start=before: stack.fake.responses()[start:])[0]
         assert "trustworthy answer" in answer.text
     alert = stack.fake.wait_for(lambda: stack.fake.messages("C0ALERTS"))
     assert "queryCurrencyBalance" in alert[0].text and "WHALET_PUBLIC_KEY" in alert[0].text

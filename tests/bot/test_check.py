@@ -14,9 +14,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from rich.console import Console
 
 from bot.check import CHECK_TEXT, run_checks
-from bot.localstack import DEMO_BOT_TOKEN, DEMO_CONFIG, DEMO_PARTNER_ID
-from bot.serving import ThreadedServer
-from bot.slack_standin.server import FakeSlack
+from devkit.localstack import DEMO_BOT_TOKEN, DEMO_CONFIG, DEMO_PARTNER_ID
+from devkit.serving import ThreadedServer
+from devkit.slack_standin.server import FakeSlack
 from whalet.envelope import generate_key_pair
 from whalet.sandbox import SandboxConfig, create_sandbox
 

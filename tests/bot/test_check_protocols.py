@@ -11,7 +11,7 @@ import pytest
 from rich.console import Console
 
 from bot.check import CheckOptions, run_checks
-from bot.localstack import (
+from devkit.localstack import (
     DEMO_BOT_TOKEN,
     DEMO_CONFIG,
     DEMO_PARTNER_ID,
@@ -19,9 +19,9 @@ from bot.localstack import (
     with_protocol,
 )
 from bot.probe import MAX_CALLS
-from bot.serving import ThreadedServer
-from bot.settings import Settings
-from bot.slack_standin.server import FakeSlack
+from devkit.serving import ThreadedServer
+from core.settings import Settings
+from devkit.slack_standin.server import FakeSlack
 from tests.fixtures.whalet import BOTH_PROTOCOLS
 from whalet.sandbox import SandboxConfig, create_sandbox, ensure_v1_credentials
 

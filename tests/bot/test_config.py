@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import BotConfig, ConfigError, load_config
+from core.config import BotConfig, ConfigError, load_config
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "whalet-bot.example.toml"
 
@@ -55,7 +55,7 @@ def test_example_documents_every_key(example_text: str) -> None:
         "notifications": BotConfig.model_fields["notifications"].annotation,
         "digest": BotConfig.model_fields["digest"].annotation,
     }
-    from bot.config import Approvals, Beneficiary, DigestSchedule, Route, Tier, WhaletUser
+    from core.config import Approvals, Beneficiary, DigestSchedule, Route, Tier, WhaletUser
     from whalet.recipes import LegacyRecipe, V1Recipe
 
     models = [*sections.values(), Approvals, Beneficiary, Route, Tier, DigestSchedule, WhaletUser,

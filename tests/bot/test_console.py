@@ -8,9 +8,9 @@ from collections.abc import Callable
 import pytest
 from rich.console import Console
 
-from bot.console import Quit, SlackConsole, parse_duration
-from bot.demo_driver import plain_text
-from bot.localstack import LocalStack
+from devkit.console import Quit, SlackConsole, parse_duration
+from devkit.demo_driver import plain_text
+from devkit.localstack import LocalStack
 
 
 def text_of(stack: LocalStack, channel: str, ts: str) -> str:

@@ -9,10 +9,10 @@ from pathlib import Path
 
 from rich.console import Console
 
-from bot.demo import play_tour, run_demo
-from bot.demo_driver import plain_text
-from bot.demo_tour import TOUR, Command, Says, Step
-from bot.localstack import DEMO_USERS, LocalStack
+from devkit.demo import play_tour, run_demo
+from devkit.demo_driver import plain_text
+from devkit.demo_tour import TOUR, Command, Says, Step
+from devkit.localstack import DEMO_USERS, LocalStack
 from tests.fixtures.whalet import BOTH_PROTOCOLS
 
 
@@ -88,18 +88,18 @@ def test_cli_demo_without_a_terminal_runs_unattended_and_exits_0(tmp_path: Path)
     """Through the CLI with ``--protocol v1`` (the tour test above plays both profiles)."""
     from typer.testing import CliRunner
 
-    from bot.cli import app
+    from bot.cli import command_line
 
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
     try:
-        result = CliRunner().invoke(app, ["demo", "--workdir", str(tmp_path / "demo"), "--protocol", "v1"])
+        result = CliRunner().invoke(command_line(), ["demo", "--workdir", str(tmp_path / "demo"), "--protocol", "v1"])
     finally:  # the CLI configures process-wide logging; later tests need pytest's back
         root.handlers[:] = handlers
         root.setLevel(level)
     assert result.exit_code == 0, result.output
     assert "Tour complete" in result.output and "Enter for the next step" not in result.output
     assert "(v1 protocol)" in result.output
-    refused = CliRunner().invoke(app, ["demo", "--protocol", "v2"])
+    refused = CliRunner().invoke(command_line(), ["demo", "--protocol", "v2"])
     assert refused.exit_code == 2 and "--protocol must be one of legacy, v1, not 'v2'" in refused.output
     assert (tmp_path / "demo" / "whalet-bot.db").exists()  # --workdir keeps the database

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from bot.demo import run_demo
-from bot.localstack import LocalStack
+from devkit.demo import run_demo
+from devkit.localstack import LocalStack
 from bot.logs import JsonFormatter, configure_logging, redact
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import httpx
 
-from bot.localstack import LocalStack
-from notifications.outbox import enqueue_post
+from devkit.localstack import LocalStack
+from core.storage.outbox import enqueue_post
 
 
 def test_metrics_show_whalet_calls_acks_and_outbox_state(stack: LocalStack) -> None:

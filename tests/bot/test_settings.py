@@ -10,7 +10,7 @@ from pydantic import SecretStr
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from bot.settings import SettingsError, load_settings
+from core.settings import SettingsError, load_settings
 from whalet.envelope import generate_key_pair
 
 ENV_VARS = [
@@ -97,8 +97,8 @@ def test_missing_variables_listed_by_env_name() -> None:
 
 
 def test_each_profile_names_the_credentials_it_misses() -> None:
-    from bot.config import WhaletSection
-    from bot.transport import build_transport
+    from core.config import WhaletSection
+    from core.transport import build_transport
 
     settings = load_settings(_env_file=None, slack_bot_token="x", slack_signing_secret="y", whalet_partner_id="P1")
     with pytest.raises(SettingsError, match="^WHALET_PARTNER_PRIVATE_KEY: missing; the legacy protocol"):

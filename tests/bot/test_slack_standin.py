@@ -30,8 +30,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.routing import Route
 
-from bot.serving import ThreadedServer
-from bot.slack_standin import (FakeSlack, Message, SlackRequests, buttons, find_button,
+from devkit.serving import ThreadedServer
+from devkit.slack_standin import (FakeSlack, Message, SlackRequests, buttons, find_button,
                                render_event, render_message, render_thread, render_view)
 
 TOKEN = "xoxb-standin"

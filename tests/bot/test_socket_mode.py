@@ -19,9 +19,9 @@ from pydantic import SecretStr
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web import WebClient
 
-from bot.localstack import LocalStack
-from bot.slack_standin import FakeSlack
-from bot.slack_standin.socket_mode import SocketRequests
+from devkit.localstack import LocalStack
+from devkit.slack_standin import FakeSlack
+from devkit.slack_standin.socket_requests import SocketRequests
 from bot.wiring import build_runtime
 from tests.commands.helpers import APPROVALS, has_buttons, row
 

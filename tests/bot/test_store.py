@@ -8,14 +8,14 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import textwrap
 import threading
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from bot.store import Store, collect_migrations, split_statements
+from core.storage.migrations import MIGRATIONS
+from core.storage.store import Store, check_migrations, split_statements
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -42,59 +42,50 @@ def test_sqlite_version_logged(tmp_path: Path, caplog: pytest.LogCaptureFixture)
     assert any(sqlite3.sqlite_version in record.getMessage() for record in caplog.records)
 
 
-def write_provider(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, body: str) -> None:
-    (tmp_path / f"{name}.py").write_text(body)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    sys.modules.pop(name, None)
+CORE = [m for m in MIGRATIONS if m[0].startswith("000")]
 
 
-def test_migrations_idempotent_across_reopen(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    write_provider(tmp_path, monkeypatch, "extra_schema_a", textwrap.dedent('''
-        MIGRATIONS = [
-            ("0100_extra_items", ["CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT)"]),
-            ("0050_extra_early", """
-                CREATE TABLE early (x TEXT);
-                CREATE TRIGGER early_guard BEFORE DELETE ON early BEGIN SELECT RAISE(ABORT, 'no; never'); END;
-            """),
-        ]
-    '''))
-    providers = ("bot.migrations", "extra_schema_a", "module_that_does_not_exist.schema")
-    first = Store(tmp_path / "m.db", providers=providers)
+def test_migrations_idempotent_across_reopen(tmp_path: Path) -> None:
+    migrations = [
+        *CORE,
+        ("0050_extra_early", """
+            CREATE TABLE early (x TEXT);
+            CREATE TRIGGER early_guard BEFORE DELETE ON early BEGIN SELECT RAISE(ABORT, 'no; never'); END;
+        """),
+        ("0100_extra_items", ["CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT)"]),
+    ]
+    first = Store(tmp_path / "m.db", migrations=migrations)
     assert first.applied_migrations() == ["0001_core_audit_log", "0002_core_kv", "0050_extra_early", "0100_extra_items"]
     with first.transaction() as db:
         db.table("items").insert({"id": 1, "name": "kept"})
     first.close()
-    second = Store(tmp_path / "m.db", providers=providers)
-    assert second.migrate(providers) == []
+    second = Store(tmp_path / "m.db", migrations=migrations)
+    assert second.migrate(migrations) == []
     with second.read() as db:
         assert [row["name"] for row in db.table("items").rows] == ["kept"]
         assert db.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] == 4
     second.close()
 
 
-def test_failing_migration_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    write_provider(tmp_path, monkeypatch, "extra_schema_bad", textwrap.dedent('''
-        MIGRATIONS = [("0200_bad", ["CREATE TABLE half (x TEXT)", "CREATE TABLE oops ("])]
-    '''))
+def test_failing_migration_leaves_nothing(tmp_path: Path) -> None:
     with pytest.raises(sqlite3.OperationalError):
-        Store(tmp_path / "bad.db", providers=("bot.migrations", "extra_schema_bad"))
-    check = Store(tmp_path / "bad.db", providers=("bot.migrations",))
+        Store(tmp_path / "bad.db", migrations=[*CORE, ("0200_bad", ["CREATE TABLE half (x TEXT)", "CREATE TABLE oops ("])])
+    check = Store(tmp_path / "bad.db", migrations=CORE)
     with check.read() as db:
         assert "half" not in db.table_names()
     assert "0200_bad" not in check.applied_migrations()
     check.close()
 
 
-def test_duplicate_migration_names_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    write_provider(tmp_path, monkeypatch, "extra_schema_dup", 'MIGRATIONS = [("0001_core_audit_log", ["SELECT 1"])]')
+def test_duplicate_migration_names_refused() -> None:
     with pytest.raises(RuntimeError, match="0001_core_audit_log"):
-        collect_migrations(("bot.migrations", "extra_schema_dup"))
+        check_migrations([*CORE, ("0001_core_audit_log", ["SELECT 1"])])
 
 
-def test_provider_with_broken_import_is_not_skipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    write_provider(tmp_path, monkeypatch, "extra_schema_broken", "import no_such_dependency_xyz\nMIGRATIONS = []\n")
-    with pytest.raises(ModuleNotFoundError):
-        collect_migrations(("extra_schema_broken",))
+def test_the_shipped_migrations_are_unique_and_in_name_order() -> None:
+    """New migrations are appended; the list order is the order a fresh database is built in."""
+    names = [name for name, _ in check_migrations(MIGRATIONS)]
+    assert names == sorted(names)
 
 
 def test_split_statements_keeps_triggers_whole() -> None:
@@ -113,7 +104,7 @@ def test_failing_transaction_leaves_nothing(store: Store) -> None:
             db.table("things").insert({"id": 1, "n": 1})
             store.set_flag(db, "frozen", "yes")
             store.audit(db, "U1", "test", "things:1")
-            1 / 0
+            raise ZeroDivisionError("a failure half-way through the transaction")
     with store.read() as db:
         assert db.table("things").count == 0
         assert db.table("audit_log").count == 0
@@ -215,8 +206,8 @@ def test_writer_stress_exact_total(store: Store) -> None:
 
 CHILD = """
 import sys
-from bot.store import Store
-store = Store(sys.argv[1], providers=("bot.migrations",))
+from core.storage.store import Store
+store = Store(sys.argv[1])
 with store.transaction() as db:
     db.execute("CREATE TABLE IF NOT EXISTS acked (id INTEGER PRIMARY KEY, payload TEXT)")
 i = 0
@@ -246,7 +237,7 @@ def test_sigkill_keeps_every_acked_row(tmp_path: Path) -> None:
         child.kill()
         child.wait()
     assert child.returncode == -signal.SIGKILL
-    reopened = Store(path, providers=("bot.migrations",))
+    reopened = Store(path)
     with reopened.read() as db:
         present = {row[0] for row in db.execute("SELECT id FROM acked")}
     reopened.close()

@@ -3,10 +3,10 @@
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from commands.approvals.kinds import ApplyAnswer
-from commands.approvals.request import ApprovalRequest
-from commands.approvals.service import mismatch_of
-from commands.approvals.states import State
+from services.approvals.kinds import ApplyAnswer
+from services.approvals.request import ApprovalRequest
+from services.approvals.service import mismatch_of
+from services.approvals.states import State
 from whalet.money import Money
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)

@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from commands import args
-from commands.registry import UsageError
+from services.slack.subcommands import UsageError
 
 
 def test_amount_is_exact_decimal_with_currency_digits():

@@ -6,11 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 from slack_sdk.models.blocks import Block
 
-from commands.approvals.cards import (APPROVE_ACTION, REJECT_ACTION, card_blocks, card_text, parse_block_id)
-from commands.approvals.fingerprint import fingerprint, verify
-from commands.approvals.repo import Approval
-from commands.approvals.request import ApprovalRequest
-from commands.blocks import MAX_BLOCKS, cut, finish, paged, section
+from services.approvals.cards import (APPROVE_ACTION, REJECT_ACTION, card_blocks, card_text, parse_block_id)
+from services.approvals.fingerprint import fingerprint, verify
+from services.slack.blocks import MAX_BLOCKS, cut, finish, paged, section
+from services.approvals.request import Approval
+from services.approvals.request import ApprovalRequest
 
 NOW = datetime(2025, 3, 3, 10, 30, tzinfo=UTC)
 
@@ -113,4 +113,4 @@ def test_block_limits_helpers():
     sections, hidden = paged([f"row {i}" for i in range(1000)], per_block=10, max_blocks=5)
     assert len(sections) == 5 and hidden == 950
     sections, hidden = paged(["y" * 900] * 6)
-    assert hidden == 0 and all(len(b.text.text) <= 3000 for b in sections)
+    assert hidden == 0 and all(len(b["text"]["text"]) <= 3000 for b in sections)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.localstack import DEMO_CONFIG
+from devkit.localstack import DEMO_CONFIG
 from tests.commands.helpers import ask, click, request_payout, row
 
 GROUPS_AND_LIMIT = DEMO_CONFIG.replace(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from bot.localstack import DEMO_CONFIG, LocalStack
+from devkit.localstack import DEMO_CONFIG, LocalStack
 from tests.commands.helpers import ask
 
 PRODUCTION_LIKE = {"legacy": "https://gateway.whalet.invalid/api", "v1": "https://gateway.whalet.invalid"}

@@ -5,8 +5,8 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 
-from bot.clock import FrozenClock
-from bot.localstack import DEMO_CONFIG
+from core.clock import FrozenClock
+from devkit.localstack import DEMO_CONFIG
 from tests.commands.helpers import click, has_buttons, request_payout, responses_since, row
 
 

@@ -1,6 +1,6 @@
 import pytest
 
-from commands.tokenizer import TokenizeError, is_channel_id, is_user_id, tokenize
+from services.slack.tokenizer import TokenizeError, is_channel_id, is_user_id, tokenize
 
 
 def test_plain_words_and_extra_spaces():

@@ -24,10 +24,10 @@ from typing import Any, TypeVar
 
 import httpx
 
-from bot.localstack import DEMO_BOT_TOKEN, DEMO_CONFIG, DEMO_PARTNER_ID
-from bot.serving import ThreadedServer, free_port
-from bot.slack_standin.server import FakeSlack
-from bot.slack_standin.signing import SlackRequests
+from devkit.localstack import DEMO_BOT_TOKEN, DEMO_CONFIG, DEMO_PARTNER_ID
+from devkit.serving import ThreadedServer, free_port
+from devkit.slack_standin.server import FakeSlack
+from devkit.slack_standin.signing import SlackRequests
 from whalet.sandbox import SandboxConfig, create_sandbox
 
 REPO = Path(__file__).resolve().parents[2]

@@ -25,9 +25,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.localstack import LocalStack, start_local_stack
+from devkit.localstack import LocalStack, start_local_stack
+from services.slack.tokenizer import TokenizeError, tokenize
 from commands.modals import metadata
-from commands.tokenizer import TokenizeError, tokenize
 from whalet.envelope import (EnvelopeCodec, EnvelopeError, dumps_compact, generate_key_pair, load_private_key,
                              load_public_key)
 

@@ -17,8 +17,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.localstack import DEMO_CONFIG
-from bot.store import Store
+from devkit.localstack import DEMO_CONFIG
+from core.storage.store import Store
 from tests.faults.harness import App, World, wait_until
 
 AMOUNTS = ("101.01", "202.02", "303.03")

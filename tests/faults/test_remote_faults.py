@@ -14,7 +14,7 @@ import logging
 
 import pytest
 
-from bot.localstack import LocalStack
+from devkit.localstack import LocalStack
 from tests.commands.helpers import ask, audit_actions, click, request_payout, row
 from tests.faults.harness import wait_until
 
@@ -40,7 +40,7 @@ def test_slack_storm_delivers_every_message_exactly_once(stack: LocalStack) -> N
     posts = stack.fake.calls("chat.postMessage")
     assert stack.fake.scripted_pending("chat.postMessage") == 0 and len(posts) >= 7
     rate_limited = [c for c in posts if c.error == "ratelimited"]
-    assert all(b.time - a.time >= 0.9 for a, b in zip(rate_limited, rate_limited[1:]))  # Retry-After honoured
+    assert all(b.time - a.time >= 0.9 for a, b in zip(rate_limited, rate_limited[1:], strict=False))  # Retry-After honoured
     with stack.services.store.read() as db:
         assert db.execute("SELECT COUNT(*) FROM outbox WHERE state != 'done'").fetchone()[0] == 0
 

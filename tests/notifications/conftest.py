@@ -19,12 +19,12 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-import notifications
-from bot.clock import Clock, FrozenClock
-from bot.config import BotConfig
-from bot.serving import ThreadedServer
-from bot.services import Services
-from bot.settings import load_settings
+from notifications import Notifications
+from core.clock import Clock, FrozenClock
+from core.config import BotConfig
+from devkit.serving import ThreadedServer
+from services.container import Services
+from core.settings import load_settings
 from bot.wiring import build_services
 from whalet.envelope import EnvelopeCodec, dumps_compact
 from whalet.sandbox import SandboxKeys
@@ -117,7 +117,7 @@ def harness_factory(tmp_path: Path, sandbox_keys: SandboxKeys) -> Iterator[Calla
              db_name: str = "bot.db") -> Harness:
         services = make_services(tmp_path, sandbox_keys, config_toml, clock, whalet_url, db_name)
         built.append(services)
-        server = ThreadedServer(Starlette(routes=notifications.routes(services))).start()
+        server = ThreadedServer(Starlette(routes=Notifications(services).routes())).start()
         servers.append(server)
         return Harness(services, sandbox_keys.whalet_codec(), server.url)
 

@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from bot.clock import FrozenClock, iso
-from bot.config import DigestSchedule
+from core.clock import FrozenClock, iso
+from core.config import DigestSchedule
 from notifications import digest
 from notifications.digest_schedules import schedule_key
 from tests.fixtures.whalet import RunningSandbox

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.localstack import LocalStack
-from commands.digest import parse_digest
-from commands.registry import UsageError
+from devkit.localstack import LocalStack
+from notifications.digest_command import parse_digest
+from services.slack.subcommands import UsageError
 
 TIMEOUT = 15.0
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import httpx
 
-from bot.localstack import LocalStack
+from devkit.localstack import LocalStack
 from tests.fixtures.whalet import BOTH_PROTOCOLS
 
 pytestmark = BOTH_PROTOCOLS  # every notification kind, in both protocol profiles
@@ -159,7 +159,7 @@ def test_a_changed_documents_request_from_the_sandbox_updates_its_card_and_a_res
     changed = {**request, "requiredMaterials": ["Business licence", "Bank statement"]}
     for sent, body in enumerate((request, changed, changed), start=1):  # the third: same content, new requestNo
         assert stack.operator.post("/sandbox/notify", json={"apiCode": "eddReplenishNotify", "body": body}).status_code == 200
-        stack.fake.wait_for(lambda: len([d for d in deliveries(stack) if d["outcome"] == "delivered"]) == sent,
+        stack.fake.wait_for(lambda sent=sent: len([d for d in deliveries(stack) if d["outcome"] == "delivered"]) == sent,
                             timeout=TIMEOUT)  # in order: Whalet does not promise it
     card = stack.fake.wait_for(lambda: next((m for m in stack.fake.messages("C0COMPLIANCE") if not m.is_reply
                                              and "Bank statement" in json.dumps(m.blocks)), None), timeout=TIMEOUT)

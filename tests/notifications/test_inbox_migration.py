@@ -5,25 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.store import Store
-from notifications.inbox import content_hash
-from notifications.schema import MIGRATIONS
+from core.storage.store import Store
+from core.storage.inbox import content_hash
+from core.storage.migrations import MIGRATIONS
 
-BEFORE_0301 = [name for name, _ in MIGRATIONS if name < "0301"]
+BEFORE_0301 = [migration for migration in MIGRATIONS if migration[0] < "0301"]
 
 
-def test_rows_stored_before_0301_survive_and_duplicates_are_then_judged_by_content(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    (tmp_path / "inbox_before_0301.py").write_text(
-        "from notifications.schema import MIGRATIONS as ALL\n"
-        f"MIGRATIONS = [m for m in ALL if m[0] in {BEFORE_0301!r}]\n", encoding="utf-8")
-    monkeypatch.syspath_prepend(str(tmp_path))
+def test_rows_stored_before_0301_survive_and_duplicates_are_then_judged_by_content(tmp_path: Path) -> None:
     path = tmp_path / "bot.db"
-    old = Store(path, providers=("bot.migrations", "inbox_before_0301"))
+    old = Store(path, migrations=BEFORE_0301)
     with old.transaction() as db:
         for request_no, status in (("WN1", "PENDING"), ("WN2", "SUCCESS")):
             db.execute("""INSERT INTO inbox (request_no, api_code, business_id, status, dedupe_key, body, received_at,
@@ -32,7 +26,7 @@ def test_rows_stored_before_0301_survive_and_duplicates_are_then_judged_by_conte
                        [request_no, status, f"payoutResultNotify:PO1:{status}"])
     old.close()
 
-    store = Store(path, providers=("bot.migrations", "notifications.schema"))
+    store = Store(path)
     with store.read() as db:
         rows = list(db.query("SELECT id, request_no, status, content_hash, processed_at FROM inbox ORDER BY id"))
         indexes = {row[1] for row in db.execute("PRAGMA index_list(inbox)").fetchall()}

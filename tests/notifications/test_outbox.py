@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import time
 
-from bot.localstack import LocalStack
-from notifications.outbox import backlog, enqueue_post, enqueue_update, message_ref, unreachable_channels
+from devkit.localstack import LocalStack
+from core.storage.outbox import backlog, enqueue_post, enqueue_update, message_ref, unreachable_channels
 
 
 def _enqueue(stack: LocalStack, **kwargs) -> int:  # type: ignore[no-untyped-def]
@@ -71,7 +71,7 @@ def test_429_then_503_then_success_delivers_exactly_once(stack: LocalStack) -> N
 
 
 def test_channel_errors_park_after_max_attempts_and_are_reported(make_stack) -> None:  # type: ignore[no-untyped-def]
-    from bot.localstack import DEMO_CONFIG
+    from devkit.localstack import DEMO_CONFIG
 
     stack = make_stack(DEMO_CONFIG.replace('alerts_channel = "C0ALERTS"',
                                            'alerts_channel = "C0ALERTS"\nmax_attempts = 2'))

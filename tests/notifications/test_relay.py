@@ -6,7 +6,7 @@ import json
 from datetime import timedelta
 from decimal import Decimal
 
-from bot.clock import FrozenClock
+from core.clock import FrozenClock
 from notifications import todos
 from tests.notifications.conftest import Harness
 from tests.notifications.test_webhook import COLLECTION

@@ -6,7 +6,8 @@ import json
 from decimal import Decimal
 
 from whalet.masking import mask, mask_digit_runs
-from notifications.render import generic, render, with_mention
+from notifications.render import generic, render
+from notifications.rendered import with_mention
 
 USERS = {"U10001": "Acme Trading Ltd"}
 COLLECTION = {"userId": "U10001", "collectionId": "COL0001", "virtualAccountNo": "6222020000001234",
@@ -103,7 +104,7 @@ def assert_valid_block_kit(blocks: list[dict]) -> None:  # type: ignore[type-arg
 
 
 def test_every_kind_of_message_is_valid_block_kit() -> None:
-    from bot.clock import iso
+    from core.clock import iso
     from datetime import UTC, datetime
     from notifications import render_replenish
 

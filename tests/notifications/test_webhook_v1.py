@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.localstack import LocalStack
+from devkit.localstack import LocalStack
 
 BODY = {"userId": "U10001", "collectionId": "CV1", "virtualAccountNo": "700001000184001", "fundSource": "B2C",
         "currency": "USD", "amount": "10.00", "payerName": "Initech", "receivedTime": "2024-05-01 09:00:00",

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bot.serving import ThreadedServer
+from devkit.serving import ThreadedServer
 from tests.fixtures.whalet import BOTH_PROTOCOLS
 from whalet.client import WhaletClient, new_order_no, new_request_no
 from whalet.envelope import EnvelopeCodec, dumps_compact, generate_key_pair, load_private_key, load_public_key

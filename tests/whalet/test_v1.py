@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot.serving import ThreadedServer
+from devkit.serving import ThreadedServer
 from tests.fixtures.whalet import RunningSandbox
 from whalet.client import WhaletClient, new_order_no
 from whalet.errors import (

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -17,15 +17,30 @@ from starlette.routing import Route
 
 from whalet.envelope import loads_exact
 
-from .clock import wire_time
+from .clock import VirtualClock, wire_time
+from .config import SandboxConfig
+from .faults import Faults
 from .ledger import q
+from .notifier import Notifier
 from .orders import order_record
+from .state import State
 from .wire import GatewayError
 
-if TYPE_CHECKING:
-    from .app import Sandbox
-
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+
+
+class Sandbox(Protocol):
+    """The parts of ``app.Sandbox`` the operator endpoints inspect and steer."""
+
+    config: SandboxConfig
+    clock: VirtualClock
+    state: State
+    faults: Faults
+    notifier: Notifier
+
+    def set_webhook_url(self, url: str | None) -> None: ...
+
+    def tick(self) -> None: ...
 
 
 def plain_money(amount: Decimal, currency: str) -> str:

@@ -1,0 +1,301 @@
+"""Every table of the bot, as the ordered list of migrations that builds it.
+
+One explicit list (no modules looked up by name): ``Store`` applies each migration once, in
+this order, in one transaction together with its row in ``schema_migrations``. A migration is
+``(name, statements)``; names are unique and sorted, prefixed with a number and the area that
+owns the tables (``0001_core_...``, ``0100_commands_...``). Never edit a migration that has
+shipped: append a new one. The queries on these tables live in the repository module of each
+table family next to this file.
+
+- ``audit_log`` (append-only, enforced by triggers) and ``kv`` (flags such as the freeze).
+- ``approval_requests``/``approvals``: amounts are TEXT holding exact decimals (never REAL);
+  every state change of a request is a compare-and-set on (id, state, version), and
+  ``approvals`` has one row per (request, approver), so the same person never counts twice.
+- ``beneficiary_book``: beneficiaries added through Slack.
+- ``inbox``: every verified notification, stored BEFORE Whalet gets its ack. ``request_no`` is
+  unique (Whalet retries with the same requestNo) and so is ``content_hash``, the SHA-256 of the
+  apiCode and the canonical business body (the same event re-sent under a new requestNo).
+  ``processed_at`` stays NULL until the relay turned the row into outbox rows, in the same
+  transaction. (Until 0301 the second key was apiCode:business id:status, which swallowed new
+  content for a known object; rows stored before 0301 have no content hash.)
+- ``replenish_todos``: EDD / trade documents requests as to-dos: OPEN -> TAKEN -> CLOSED.
+- ``digest_runs``: one row per (schedule, local date) so a restart neither skips nor repeats.
+- ``digest_schedules``: schedules added with `/whalet digest schedule` (the config file's live
+  in the config file).
+- ``digest_known``: when each schedule (config or Slack) was first seen, so catch-up never runs
+  a fire time from before the schedule existed (a fresh install at 09:30 does not post "09:00").
+- ``balance_snapshots``: balances as each digest saw them, for "change since the last digest".
+- ``outbox``/``message_refs``/``channel_health``: the durable outbox (services.slack.outbox).
+"""
+
+from __future__ import annotations
+
+Migration = tuple[str, list[str] | str]  # statements, or one script split on complete statements
+
+MIGRATIONS: list[Migration] = [
+    (
+        "0001_core_audit_log",
+        [
+            """
+            CREATE TABLE audit_log (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                at TEXT NOT NULL,
+                actor TEXT NOT NULL,
+                action TEXT NOT NULL,
+                subject TEXT NOT NULL DEFAULT '',
+                fingerprint TEXT NOT NULL DEFAULT '',
+                detail TEXT NOT NULL DEFAULT ''
+            )
+            """,
+            "CREATE INDEX audit_log_subject ON audit_log(subject, id)",
+            # Append-only at the database level: a bug or a hand-typed SQL fix cannot rewrite
+            # who approved what.
+            """
+            CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+            BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END
+            """,
+            """
+            CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+            BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END
+            """,
+        ],
+    ),
+    (
+        "0002_core_kv",
+        ["CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL)"],
+    ),
+    (
+        "0100_commands_approvals",
+        [
+            """
+            CREATE TABLE approval_requests (
+                id TEXT PRIMARY KEY,
+                kind TEXT NOT NULL CHECK (kind IN ('payout', 'pay')),
+                state TEXT NOT NULL,
+                version INTEGER NOT NULL DEFAULT 1,
+                requester TEXT NOT NULL,
+                user_id TEXT NOT NULL,
+                fund_source TEXT NOT NULL DEFAULT '',
+                amount TEXT NOT NULL,
+                currency TEXT NOT NULL,
+                fee TEXT,
+                to_amount TEXT,
+                to_currency TEXT,
+                rate TEXT,
+                beneficiary_id TEXT,
+                beneficiary_name TEXT,
+                payee_user_id TEXT,
+                account_tail TEXT,
+                purpose TEXT NOT NULL DEFAULT '',
+                reference TEXT NOT NULL DEFAULT '',
+                flags TEXT NOT NULL DEFAULT '[]',
+                mer_order_no TEXT NOT NULL UNIQUE,
+                whalet_id TEXT,
+                expires_at TEXT,
+                required_approvals INTEGER NOT NULL DEFAULT 1,
+                fingerprint TEXT,
+                origin_channel TEXT,
+                response_url TEXT,
+                created_at TEXT NOT NULL,
+                decided_at TEXT,
+                decided_by TEXT,
+                reason TEXT,
+                result_status TEXT,
+                fail_reason TEXT,
+                note TEXT
+            )
+            """,
+            "CREATE INDEX approval_requests_state ON approval_requests(state, expires_at)",
+            "CREATE INDEX approval_requests_requester ON approval_requests(requester, currency, created_at)",
+            """
+            CREATE TABLE approvals (
+                request_id TEXT NOT NULL REFERENCES approval_requests(id),
+                approver TEXT NOT NULL,
+                at TEXT NOT NULL,
+                UNIQUE (request_id, approver)
+            )
+            """,
+            """
+            CREATE TABLE beneficiary_book (
+                mer_beneficiary_no TEXT PRIMARY KEY,
+                id TEXT UNIQUE,
+                nickname TEXT NOT NULL UNIQUE,
+                name TEXT NOT NULL,
+                country TEXT NOT NULL,
+                currency TEXT NOT NULL,
+                account_tail TEXT NOT NULL,
+                status TEXT NOT NULL,
+                fail_reason TEXT,
+                added_by TEXT NOT NULL,
+                added_at TEXT NOT NULL
+            )
+            """,
+        ],
+    ),
+    (
+        # Ownership of a confirm by lease (who sends, until when), the bounded reconciliation's
+        # counters, the fee's own currency, and approvals that stopped counting (role revoked).
+        "0101_commands_approvals_lease",
+        [
+            "ALTER TABLE approval_requests ADD COLUMN lease_owner TEXT",
+            "ALTER TABLE approval_requests ADD COLUMN lease_until TEXT",
+            "ALTER TABLE approval_requests ADD COLUMN confirm_attempts INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE approval_requests ADD COLUMN checked_attempt INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE approval_requests ADD COLUMN lookups INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE approval_requests ADD COLUMN whalet_calls INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE approval_requests ADD COLUMN next_attempt_at TEXT",
+            "ALTER TABLE approval_requests ADD COLUMN fee_currency TEXT",
+            "ALTER TABLE approvals ADD COLUMN revoked_at TEXT",
+            "UPDATE approval_requests SET fee_currency = currency WHERE fee IS NOT NULL",
+        ],
+    ),
+    (
+        "0300_notifications_0001",
+        [
+            """CREATE TABLE inbox (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                request_no TEXT NOT NULL UNIQUE,
+                api_code TEXT NOT NULL,
+                partner_id TEXT,
+                business_id TEXT,
+                status TEXT,
+                dedupe_key TEXT UNIQUE,
+                body TEXT NOT NULL,
+                received_at TEXT NOT NULL,
+                correlation_id TEXT NOT NULL,
+                processed_at TEXT,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                last_error TEXT,
+                outcome TEXT
+            )""",
+            "CREATE INDEX inbox_pending ON inbox(id) WHERE processed_at IS NULL",
+            "CREATE INDEX inbox_kind_time ON inbox(api_code, received_at)",
+            """CREATE TABLE replenish_todos (
+                replenish_id TEXT PRIMARY KEY,
+                kind TEXT NOT NULL CHECK (kind IN ('edd', 'trade')),
+                api_code TEXT,
+                user_id TEXT,
+                trade_id TEXT,
+                trade_type TEXT,
+                reason TEXT,
+                materials TEXT NOT NULL DEFAULT '[]',
+                deadline TEXT,
+                state TEXT NOT NULL CHECK (state IN ('OPEN', 'TAKEN', 'CLOSED')),
+                owner TEXT,
+                taken_at TEXT,
+                result TEXT,
+                remark TEXT,
+                closed_at TEXT,
+                reminded_at TEXT,
+                card_channel TEXT,
+                created_at TEXT NOT NULL
+            )""",
+            "CREATE INDEX replenish_open ON replenish_todos(state, deadline)",
+            """CREATE TABLE digest_runs (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                schedule_key TEXT NOT NULL,
+                run_date TEXT NOT NULL,
+                channel TEXT NOT NULL,
+                state TEXT NOT NULL CHECK (state IN ('running', 'done')),
+                attempts INTEGER NOT NULL DEFAULT 1,
+                started_at TEXT NOT NULL,
+                finished_at TEXT,
+                outbox_id INTEGER,
+                UNIQUE (schedule_key, run_date)
+            )""",
+            """CREATE TABLE digest_schedules (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                channel TEXT NOT NULL,
+                time TEXT NOT NULL,
+                timezone TEXT NOT NULL,
+                created_by TEXT,
+                created_at TEXT NOT NULL,
+                UNIQUE (channel, time, timezone)
+            )""",
+            """CREATE TABLE digest_known (
+                schedule_key TEXT PRIMARY KEY,
+                first_seen TEXT NOT NULL
+            )""",
+            """CREATE TABLE balance_snapshots (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                digest_run_id INTEGER NOT NULL,
+                channel TEXT NOT NULL,
+                taken_at TEXT NOT NULL,
+                user_id TEXT NOT NULL,
+                fund_source TEXT NOT NULL,
+                currency TEXT NOT NULL,
+                available TEXT NOT NULL,
+                pending TEXT NOT NULL,
+                frozen TEXT NOT NULL
+            )""",
+            "CREATE INDEX balance_snapshots_prev ON balance_snapshots(channel, user_id, fund_source, currency, id)",
+        ],
+    ),
+    (
+        "0300_outbox",
+        [
+            """CREATE TABLE IF NOT EXISTS outbox (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                op TEXT NOT NULL CHECK (op IN ('post', 'update')),
+                channel TEXT,
+                text TEXT NOT NULL,
+                blocks TEXT,
+                thread_ref TEXT,
+                ref TEXT,
+                kind TEXT NOT NULL DEFAULT 'message',
+                fold_line TEXT,
+                correlation_id TEXT,
+                state TEXT NOT NULL DEFAULT 'pending',
+                check_first INTEGER NOT NULL DEFAULT 0,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                rate_limited INTEGER NOT NULL DEFAULT 0,
+                next_attempt_at TEXT NOT NULL,
+                last_error TEXT,
+                created_at TEXT NOT NULL,
+                sent_at TEXT,
+                ts TEXT,
+                folded_into INTEGER
+            )""",
+            "CREATE INDEX IF NOT EXISTS outbox_due ON outbox(state, next_attempt_at)",
+            "CREATE INDEX IF NOT EXISTS outbox_ref ON outbox(ref, state)",
+            """CREATE TABLE IF NOT EXISTS message_refs (
+                ref TEXT PRIMARY KEY, channel TEXT NOT NULL, ts TEXT NOT NULL, outbox_id INTEGER
+            )""",
+            """CREATE TABLE IF NOT EXISTS channel_health (
+                channel TEXT PRIMARY KEY, last_error TEXT, last_error_at TEXT, last_ok_at TEXT
+            )""",
+        ],
+    ),
+    (
+        # SQLite cannot drop a UNIQUE constraint in place: the table is rebuilt, in the one
+        # transaction the migration runs in.
+        "0301_notifications_inbox_content_dedupe",
+        [
+            """CREATE TABLE inbox_0301 (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                request_no TEXT NOT NULL UNIQUE,
+                api_code TEXT NOT NULL,
+                partner_id TEXT,
+                business_id TEXT,
+                status TEXT,
+                content_hash TEXT UNIQUE,
+                body TEXT NOT NULL,
+                received_at TEXT NOT NULL,
+                correlation_id TEXT NOT NULL,
+                processed_at TEXT,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                last_error TEXT,
+                outcome TEXT
+            )""",
+            """INSERT INTO inbox_0301 (id, request_no, api_code, partner_id, business_id, status, body, received_at,
+                   correlation_id, processed_at, attempts, last_error, outcome)
+               SELECT id, request_no, api_code, partner_id, business_id, status, body, received_at,
+                   correlation_id, processed_at, attempts, last_error, outcome FROM inbox""",
+            "DROP TABLE inbox",
+            "ALTER TABLE inbox_0301 RENAME TO inbox",
+            "CREATE INDEX inbox_pending ON inbox(id) WHERE processed_at IS NULL",
+            "CREATE INDEX inbox_kind_time ON inbox(api_code, received_at)",
+            "CREATE INDEX inbox_business ON inbox(api_code, business_id, id)",
+        ],
+    ),
+]

@@ -1,0 +1,215 @@
+"""The durable outbox's tables: every message the bot posts or updates in a channel is a row here.
+
+A state change and the Slack message that announces it are written in one transaction, so a crash
+can lose neither and never leaves one without the other. The worker (``services.slack.outbox``)
+delivers rows later, paced per channel, and records the Slack ``ts`` in the same transaction that
+marks the row done, so a row is never posted twice (see the worker for the in-flight case).
+Every statement on ``outbox``, ``message_refs`` and ``channel_health`` is in this module.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlite_utils import Database
+
+Ref = tuple[str, str]  # (ref kind, ref id), e.g. ("approval", "A1B2")
+
+
+PENDING, SENDING, DONE, PARKED, SUPERSEDED, FOLDED = "pending", "sending", "done", "parked", "superseded", "folded"
+OPEN_STATES = (PENDING, SENDING)
+
+
+def _ref_key(ref: Ref | None) -> str | None:
+    if ref is None:
+        return None
+    kind, ident = ref
+    return f"{kind}:{ident}"
+
+
+def _now_text() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def _blocks_json(blocks: Iterable[Any] | None) -> str | None:
+    if blocks is None:
+        return None
+    return json.dumps([b.to_dict() if hasattr(b, "to_dict") else b for b in blocks], ensure_ascii=False)
+
+
+def enqueue_post(
+    db: Database,
+    *,
+    channel: str,
+    text: str,
+    blocks: Iterable[Any] | None = None,
+    thread_ref: Ref | None = None,
+    ref: Ref | None = None,
+    kind: str = "message",
+    fold_line: str | None = None,
+    correlation_id: str | None = None,
+) -> int:
+    """Queue a new channel message inside the caller's transaction; returns the outbox id."""
+    now = _now_text()
+    cursor = db.execute(
+        """INSERT INTO outbox (op, channel, text, blocks, thread_ref, ref, kind, fold_line,
+               correlation_id, state, next_attempt_at, created_at)
+           VALUES ('post', ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)""",
+        [channel, text, _blocks_json(blocks), _ref_key(thread_ref), _ref_key(ref), kind, fold_line,
+         correlation_id, now, now],
+    )
+    return int(cursor.lastrowid or 0)
+
+
+def enqueue_update(
+    db: Database, *, ref: Ref, text: str, blocks: Iterable[Any] | None = None, correlation_id: str | None = None
+) -> int:
+    """Queue a ``chat.update`` of the message recorded under ``ref``; the latest content wins.
+
+    If that message has not been posted yet, its queued post takes the new content instead, so
+    Slack never shows a stale version even briefly.
+    """
+    key = _ref_key(ref)
+    blocks_text = _blocks_json(blocks)
+    unsent = db.execute(
+        "SELECT id FROM outbox WHERE op = 'post' AND ref = ? AND state = 'pending' ORDER BY id DESC LIMIT 1", [key]
+    ).fetchone()
+    if unsent is not None:
+        db.execute("UPDATE outbox SET text = ?, blocks = ? WHERE id = ?", [text, blocks_text, unsent[0]])
+        return int(unsent[0])
+    db.execute(
+        "UPDATE outbox SET state = 'superseded' WHERE op = 'update' AND ref = ? AND state = 'pending'", [key]
+    )
+    now = _now_text()
+    cursor = db.execute(
+        """INSERT INTO outbox (op, text, blocks, ref, kind, correlation_id, state, next_attempt_at, created_at)
+           VALUES ('update', ?, ?, ?, 'update', ?, 'pending', ?, ?)""",
+        [text, blocks_text, key, correlation_id, now, now],
+    )
+    return int(cursor.lastrowid or 0)
+
+
+def message_ref(db: Database, ref_kind: str, ref_id: str) -> tuple[str, str] | None:
+    """The (channel, ts) of a message posted under this ref, once it has been posted."""
+    return posted(db, f"{ref_kind}:{ref_id}")
+
+
+def backlog(db: Database) -> dict[str, int]:
+    """Counts for /whalet status and metrics."""
+    rows = db.execute("SELECT state, COUNT(*) FROM outbox GROUP BY state").fetchall()
+    counts = {state: count for state, count in rows}
+    return {
+        "pending": counts.get(PENDING, 0) + counts.get(SENDING, 0),
+        "parked": counts.get(PARKED, 0),
+        "done": counts.get(DONE, 0),
+    }
+
+
+def unreachable_channels(db: Database) -> dict[str, str]:
+    """Channels whose most recent post failed for a reason that needs a person (e.g. bot not invited)."""
+    rows = db.execute(
+        """SELECT channel, last_error FROM channel_health
+           WHERE last_error IS NOT NULL AND (last_ok_at IS NULL OR last_ok_at < last_error_at)"""
+    ).fetchall()
+    return {channel: error for channel, error in rows}
+
+
+# --- the worker's side -------------------------------------------------------------------------
+
+
+def hand_back_inflight(db: Database) -> int:
+    """Rows left ``sending`` (a stop or a crash mid-post) go back to pending, checked first."""
+    return int(db.execute("UPDATE outbox SET state = 'pending', check_first = 1 WHERE state = 'sending'").rowcount)
+
+
+def due_heads(db: Database, now: str, limit: int = 500) -> list[dict[str, Any]]:
+    """The oldest due row of each channel (updates: of each message), so a long queue in one
+    channel never hides another channel's messages behind it."""
+    return list(db.query(
+        """SELECT * FROM outbox WHERE id IN (
+               SELECT MIN(id) FROM outbox WHERE state = 'pending' AND next_attempt_at <= ?
+               GROUP BY CASE WHEN op = 'post' THEN 'c:' || channel ELSE 'r:' || ref END)
+           ORDER BY id LIMIT ?""",
+        [now, limit]))
+
+
+def posted(db: Database, ref_key: str) -> tuple[str, str] | None:
+    """(channel, ts) recorded for a ref key (``kind:id``), once its message was posted."""
+    row = db.execute("SELECT channel, ts FROM message_refs WHERE ref = ?", [ref_key]).fetchone()
+    return (row[0], row[1]) if row else None
+
+
+def post_still_coming(db: Database, ref_key: str) -> bool:
+    return db.execute("SELECT 1 FROM outbox WHERE op = 'post' AND ref = ? AND state IN ('pending', 'sending')",
+                      [ref_key]).fetchone() is not None
+
+
+def drop_orphan_update(db: Database, outbox_id: int) -> None:
+    """An update whose message will never exist."""
+    db.execute("UPDATE outbox SET state = 'superseded', last_error = 'no message to update' "
+               "WHERE id = ? AND state = 'pending'", [outbox_id])
+
+
+def claim(db: Database, outbox_id: int) -> bool:
+    """pending -> sending; False if another delivery took the row first."""
+    return int(db.execute("UPDATE outbox SET state = 'sending', attempts = attempts + 1 "
+                          "WHERE id = ? AND state = 'pending'", [outbox_id]).rowcount) == 1
+
+
+def mark_done(db: Database, row: dict[str, Any], channel: str, ts: str, now: str) -> None:
+    """The row (and what was folded into it) is done; its ref now points at the posted message."""
+    db.execute("UPDATE outbox SET state = 'done', ts = ?, sent_at = ?, last_error = NULL WHERE id = ?",
+               [ts, now, row["id"]])
+    if row["op"] == "post":
+        db.execute("UPDATE outbox SET state = 'done', ts = ?, sent_at = ? WHERE folded_into = ?",
+                   [ts, now, row["id"]])
+        if row["ref"]:
+            db.execute("INSERT OR REPLACE INTO message_refs (ref, channel, ts, outbox_id) VALUES (?, ?, ?, ?)",
+                       [row["ref"], channel, ts, row["id"]])
+    db.execute("INSERT INTO channel_health (channel, last_ok_at) VALUES (?, ?) "
+               "ON CONFLICT(channel) DO UPDATE SET last_ok_at = excluded.last_ok_at", [channel, now])
+
+
+def reschedule(db: Database, outbox_id: int, *, state: str, attempts: int, next_attempt_at: str, error: str,
+               check_first: int, rate_limited: bool) -> None:
+    db.execute("UPDATE outbox SET state = ?, attempts = ?, next_attempt_at = ?, last_error = ?, "
+               "check_first = ?, rate_limited = rate_limited + ? WHERE id = ?",
+               [state, attempts, next_attempt_at, error, check_first, 1 if rate_limited else 0, outbox_id])
+
+
+def record_channel_error(db: Database, channel: str, error: str, at: str) -> None:
+    db.execute("INSERT INTO channel_health (channel, last_error, last_error_at) VALUES (?, ?, ?) "
+               "ON CONFLICT(channel) DO UPDATE SET last_error = excluded.last_error, "
+               "last_error_at = excluded.last_error_at", [channel, error, at])
+
+
+_FOLDABLE = ("state = 'pending' AND kind = 'collection' AND fold_line IS NOT NULL "
+             "AND thread_ref IS NULL AND check_first = 0")
+
+
+def channels_to_fold(db: Database, threshold: int) -> list[str]:
+    """Channels with more than ``threshold`` foldable collection posts waiting."""
+    return [row[0] for row in db.execute(
+        f"SELECT channel FROM outbox WHERE {_FOLDABLE} GROUP BY channel HAVING COUNT(*) > ?", [threshold])]
+
+
+def foldable(db: Database, channel: str) -> list[tuple[int, str]]:
+    return [(row[0], row[1]) for row in db.execute(
+        f"SELECT id, fold_line FROM outbox WHERE {_FOLDABLE} AND channel = ? ORDER BY id", [channel])]
+
+
+def mark_folded(db: Database, summary_id: int, outbox_ids: list[int]) -> None:
+    db.execute(f"UPDATE outbox SET state = 'folded', folded_into = ? WHERE id IN ({','.join('?' * len(outbox_ids))})",
+               [summary_id, *outbox_ids])
+
+
+def counts_by_state(db: Database) -> list[tuple[str, int]]:
+    return [(row[0], int(row[1])) for row in db.execute("SELECT state, COUNT(*) FROM outbox GROUP BY state")]
+
+
+def rate_limited_total(db: Database) -> int:
+    """Slack 429 answers the worker has seen, summed over every row."""
+    return int(db.execute("SELECT COALESCE(SUM(rate_limited), 0) FROM outbox").fetchone()[0])

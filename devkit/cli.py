@@ -1,0 +1,83 @@
+"""The dev kit's commands for `whalet-bot`: ``demo`` and ``console`` on the local stack.
+
+Registered through the ``whalet_bot.cli`` entry point (see pyproject.toml), so the production
+command line lists them without importing the dev kit itself.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from bot.cli import fail
+from core.config import ConfigError
+from bot.logs import configure_logging
+from core.settings import SettingsError
+from devkit.console import run_console
+from devkit.demo import run_demo
+from devkit.localstack import LocalStack, start_local_stack
+from whalet.recipes import PROTOCOLS
+
+PROTOCOL_HELP = "The Whalet protocol the sandbox and the app speak: legacy (RSA envelope) or v1 (REST)."
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(demo)
+    app.command()(console)
+
+
+def _terminal() -> bool:
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def _local_stack(workdir: Optional[Path], protocol: str = "legacy") -> LocalStack:
+    """The demo / console stack; a start-up failure is one message, not a traceback.
+
+    Only errors are logged: the rendered Slack messages are the output, and the app's routine
+    warnings would interleave with them.
+    """
+    if protocol not in PROTOCOLS:
+        fail(f"--protocol must be one of {', '.join(PROTOCOLS)}, not {protocol!r}")
+    configure_logging("ERROR")
+    try:
+        return start_local_stack(workdir, protocol=protocol)
+    except (SettingsError, ConfigError, OSError, RuntimeError) as exc:
+        fail(f"Could not start the local stack: {exc}")
+
+
+def demo(
+    interactive: Optional[bool] = typer.Option(
+        None, "--interactive/--no-interactive",
+        help="Pause between steps (default: yes in a terminal, no in CI and pipes)."),
+    workdir: Optional[Path] = typer.Option(
+        None, help="Keep the database and keys in this folder (default: a temporary one)."),
+    protocol: str = typer.Option("legacy", help=PROTOCOL_HELP),
+) -> None:
+    """Play the whole product on loopback: Whalet sandbox, a Slack stand-in and the real app.
+
+    Needs no credentials. Exits 0 only if every step produced its expected Slack effect.
+    """
+    stack = _local_stack(workdir, protocol)
+    try:
+        code = run_demo(_terminal() if interactive is None else interactive, Console(), workdir, stack=stack)
+    finally:
+        stack.stop()
+    raise typer.Exit(code=code)
+
+
+def console(
+    user: str = typer.Option("U0REQ", "--as", help="The Slack user you start as."),
+    workdir: Optional[Path] = typer.Option(
+        None, help="Keep the database and keys in this folder (default: a temporary one)."),
+    protocol: str = typer.Option("legacy", help=PROTOCOL_HELP),
+) -> None:
+    """Type /whalet commands as demo Slack users against the local stack (:help inside)."""
+    stack = _local_stack(workdir, protocol)
+    try:
+        run_console(stack, Console(), user=user)
+    finally:
+        stack.stop()

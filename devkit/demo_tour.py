@@ -1,0 +1,219 @@
+"""The demo tour as data: captions, actions and the Slack effects each step must produce.
+
+Each ``Step`` has a caption, one action (a signed slash command, a click on a button found by its
+label, a sandbox operator call, a clock tick) and the Slack effects that must follow. Keeping it
+data means ``whalet-bot demo`` (for people) and the test suite (for CI) play the same tour, and
+a broken step names itself instead of hiding in a script. Effects are matched against the events
+seen while the step runs (see ``devkit.demo_driver.Feed``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Protocol
+
+from devkit.demo_driver import (COMMAND_CHANNEL, Driver, DriverError, Record, confirm_text, contains_all,
+                             find_labelled, plain_text, who)
+from devkit.localstack import DEMO_USERS
+from devkit.slack_standin.blocks import button_label
+from devkit.slack_standin.records import Ephemeral, Event, Message
+
+# --- the step vocabulary -----------------------------------------------------------------------
+
+class Tour(Protocol):
+    """What actions and expectations may use while a step runs."""
+
+    driver: Driver
+    saved: dict[str, Record]
+
+    def events(self) -> list[Event]: ...
+
+
+@dataclass(frozen=True)
+class Command:
+    user: str
+    text: str
+    channel: str = COMMAND_CHANNEL
+
+    def run(self, tour: Tour) -> str:
+        tour.driver.command(self.user, self.text, self.channel)
+        return f"{who(self.user)} types  /whalet {self.text}  in #{self.channel}"
+
+
+@dataclass(frozen=True)
+class Click:
+    user: str
+    label: str   # a label prefix: "Approve" matches "Approve payout"
+    target: str  # the name a previous step saved the message under
+
+    def run(self, tour: Tour) -> str:
+        record = tour.driver.latest(tour.saved[self.target])
+        button = find_labelled(record, self.label) if record else None
+        if record is None or button is None:
+            raise DriverError(f"no button labelled {self.label!r} on the message saved as {self.target!r}")
+        tour.driver.click(self.user, record, button)
+        dialog = confirm_text(button)
+        asked = f"  (Slack asks: {dialog}; they confirm)" if dialog else ""
+        return f"{who(self.user)} clicks [{button_label(button)}]{asked}"
+
+
+@dataclass(frozen=True)
+class Collect:
+    amount: str
+    currency: str
+    payer: str = "Globex Import LLC"
+
+    def run(self, tour: Tour) -> str:
+        tour.driver.collect(self.amount, self.currency, self.payer)
+        return f"Whalet sandbox: {self.payer} pays in {self.amount} {self.currency}"
+
+
+@dataclass(frozen=True)
+class Replenish:
+    kind: str
+
+    def run(self, tour: Tour) -> str:
+        tour.driver.replenish(self.kind)
+        return f"Whalet sandbox: Whalet asks for {self.kind.upper()} documents"
+
+
+@dataclass(frozen=True)
+class Tick:
+    seconds: int
+
+    def run(self, tour: Tour) -> str:
+        tour.driver.tick(self.seconds)
+        return f"Whalet sandbox: the clock moves {self.seconds} s ahead, the payout is processed"
+
+
+@dataclass(frozen=True)
+class Says:
+    """A message, ephemeral or update during the step that shows all of ``contains``."""
+
+    what: str
+    contains: tuple[str, ...] = ()
+    kinds: tuple[str, ...] = ("message", "ephemeral")
+    channel: str | None = None
+    user: str | None = None       # for ephemerals: who sees it
+    thread_of: str | None = None  # a reply in the thread of this saved message
+    updates: str | None = None    # an update of this saved message
+    save_as: str | None = None
+
+    def met(self, tour: Tour) -> bool:
+        for event in reversed(tour.events()):
+            record = event.record
+            if event.kind in self.kinds and isinstance(record, (Message, Ephemeral)) and self._fits(record, tour):
+                if self.save_as:
+                    tour.saved[self.save_as] = record
+                return True
+        return False
+
+    def _fits(self, record: Record, tour: Tour) -> bool:
+        if self.channel is not None and record.channel != self.channel:
+            return False
+        if self.user is not None and not (isinstance(record, Ephemeral) and record.user == self.user):
+            return False
+        if self.thread_of is not None:
+            parent = tour.saved[self.thread_of]
+            if not (isinstance(record, Message) and isinstance(parent, Message) and record.is_reply
+                    and record.thread_ts == parent.ts):
+                return False
+        if self.updates is not None:
+            target = tour.saved[self.updates]
+            if not (isinstance(record, Message) and isinstance(target, Message) and record.ts == target.ts):
+                return False
+        return contains_all(record, self.contains)
+
+
+ORDER_NO = re.compile(r"order `?([A-Za-z0-9]{6,32})`?")
+
+
+@dataclass(frozen=True)
+class ConfirmedOnce:
+    """The sandbox received exactly one payoutConfirm for the order on the saved card."""
+
+    target: str
+    what: str = "Whalet received exactly one payoutConfirm for this order"
+
+    def met(self, tour: Tour) -> bool:
+        match = ORDER_NO.search(plain_text(tour.saved[self.target]))
+        return match is not None and tour.driver.confirm_count(match.group(1)) == 1
+
+
+class Expectation(Protocol):
+    @property
+    def what(self) -> str: ...
+
+    def met(self, tour: Tour) -> bool: ...
+
+
+class Action(Protocol):
+    def run(self, tour: Tour) -> str: ...
+
+
+@dataclass(frozen=True)
+class Step:
+    caption: str              # what happens next, for people; {U0REQ} etc. become names
+    action: Action
+    expect: tuple[Expectation, ...]
+    timeout: float = 15.0
+
+    def title(self) -> str:
+        return self.caption.format(**DEMO_USERS)
+
+
+APPROVALS, COLLECT, COMPLIANCE, FINANCE = "C0APPROVALS", "C0COLLECT", "C0COMPLIANCE", "C0FINANCE"
+
+TOUR: list[Step] = [
+    Step("{U0REQ} checks the balances; only they see the answer.",
+         Command("U0REQ", "balance"),
+         (Says("an ephemeral balance table with USD", ("USD",), user="U0REQ"),)),
+    Step("{U0REQ} asks for a live USD→HKD quote.",
+         Command("U0REQ", "rate USD HKD"),
+         (Says("a USD→HKD quote", ("USD", "HKD"), user="U0REQ"),)),
+    Step("{U0REQ} requests a payout of 1,200.50 USD; an approval card lands in #approvals.",
+         Command("U0REQ", 'payout 1200.50 USD to acme-us for "Invoice 7781"'),
+         (Says("an approval card in C0APPROVALS", ("1,200.50 USD",), kinds=("message",), channel=APPROVALS,
+               save_as="card"),)),
+    Step("{U0REQ} tries to approve their own request: four eyes, so it is refused.",
+         Click("U0REQ", "Approve", "card"),
+         (Says("a refusal only the requester sees", ("someone else",), kinds=("ephemeral",), user="U0REQ"),)),
+    Step("{U0APP1} approves; the bot confirms with Whalet and updates the card.",
+         Click("U0APP1", "Approve", "card"),
+         (Says("the card updated to approved", ("Approved by",), kinds=("update",), updates="card"),)),
+    Step("Time passes in the sandbox: Whalet reports the payout result, in the card's thread.",
+         Tick(10),
+         (Says("the payout result as a reply under the card", (), kinds=("message",), thread_of="card"),
+          ConfirmedOnce("card"))),
+    Step("{U0REQ} requests 25,000.00 USD: the larger tier needs two different approvers.",
+         Command("U0REQ", 'payout 25000 USD to acme-us for "Equipment"'),
+         (Says("an approval card needing 2 approvals", ("25,000.00 USD", "of 2"), kinds=("message",),
+               channel=APPROVALS, save_as="big"),)),
+    Step("{U0APP1} gives the first approval; one more is needed.",
+         Click("U0APP1", "Approve", "big"),
+         (Says("the card shows 1 of 2", ("1 of 2",), kinds=("update",), updates="big"),)),
+    Step("{U0APP2} gives the second approval; now the payout goes to Whalet.",
+         Click("U0APP2", "Approve", "big"),
+         (Says("the card updated to approved", ("Approved by",), kinds=("update",), updates="big"),)),
+    Step("Time passes again: the second payout's result arrives in its thread.",
+         Tick(10),
+         (Says("the payout result under the second card", (), kinds=("message",), thread_of="big"),
+          ConfirmedOnce("big"))),
+    Step("A customer pays 500.00 USD into the Whalet account: the collection lands in #collections.",
+         Collect("500.00", "USD"),
+         (Says("a collection message in C0COLLECT", ("500.00",), kinds=("message",), channel=COLLECT),)),
+    Step("Whalet asks for enhanced due-diligence documents: a to-do lands in #compliance.",
+         Replenish("edd"),
+         (Says("a replenish to-do with an \"I'll handle it\" button", ("I'll handle it",), kinds=("message",),
+               channel=COMPLIANCE, save_as="todo"),)),
+    Step("{U0ADM} takes the to-do; the card shows who owns it.",
+         Click("U0ADM", "I'll handle it", "todo"),
+         (Says("the to-do updated with its owner", ("U0ADM",), kinds=("update",), updates="todo"),)),
+    Step("{U0ADM} posts the balance digest now, in #finance.",
+         Command("U0ADM", "digest now", channel=FINANCE),
+         (Says("a digest in C0FINANCE", ("USD",), kinds=("message",), channel=FINANCE),)),
+    Step("{U0ADM} checks the bot's health.",
+         Command("U0ADM", "status"),
+         (Says("a status answer mentioning Whalet", ("Whalet",), user="U0ADM"),)),
+]

@@ -1,0 +1,255 @@
+"""The whole product on one machine: Whalet sandbox + Slack stand-in + the real app, over loopback.
+
+`whalet-bot demo`, `whalet-bot console` and the end-to-end tests all start this same stack, so the
+tour a newcomer watches is the code path the tests prove. Nothing here is faked on our side: the
+app is built by `bot.wiring.build_runtime` exactly as `whalet-bot run` builds it, and talks to the
+sandbox and the stand-in over real HTTP.
+"""
+
+from __future__ import annotations
+
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from core.clock import Clock
+from core.config import BotConfig, load_config
+from devkit.serving import ThreadedServer, free_port
+from core.settings import Settings, load_settings
+from devkit.slack_standin.server import FakeSlack
+from devkit.slack_standin.signing import SlackRequests
+from bot.wiring import Runtime, build_runtime
+from whalet.sandbox import SandboxConfig, SandboxKeys, create_sandbox, ensure_keys, ensure_v1_credentials
+
+DEMO_PARTNER_ID = "PDEMO0001"
+DEMO_BOT_TOKEN = "xoxb-standin"
+
+# Slack user ids the tour plays; names for the terminal rendering.
+DEMO_USERS = {
+    "U0REQ": "Riley (requester)",
+    "U0APP1": "Avery (approver)",
+    "U0APP2": "Blake (approver)",
+    "U0ADM": "Casey (admin)",
+    "U0VIEW": "Drew (viewer)",
+}
+
+DEMO_CONFIG = """\
+# The demo's policy file: the sandbox's users and beneficiaries, demo Slack users and channels.
+[whalet]
+default_user_id = "U10001"
+default_fund_source = "B2C"
+users = [{ id = "U10001", name = "Acme Trading Ltd" }, { id = "U10002", name = "Globex Export Co" }]
+
+[roles]
+requesters = ["U0REQ"]
+approvers = ["U0APP1", "U0APP2"]
+admins = ["U0ADM"]
+
+[approvals]
+channel = "C0APPROVALS"
+ttl_minutes = 30
+tiers = [ { currency = "USD", up_to = "10000", approvals = 1 },
+          { currency = "USD", up_to = "100000", approvals = 2 },
+          { currency = "HKD", up_to = "80000", approvals = 1 },
+          { currency = "EUR", up_to = "10000", approvals = 1 },
+          { currency = "EUR", up_to = "90000", approvals = 2 } ]
+ceiling = { USD = "250000", HKD = "80000", EUR = "90000" }
+flag_above = { USD = "20000" }
+
+[[beneficiaries]]
+id = "BEN001"
+nickname = "acme-hk"
+name = "Acme Trading HK Ltd"
+country = "HK"
+currency = "HKD"
+account_tail = "4321"
+
+[[beneficiaries]]
+id = "BEN002"
+nickname = "acme-us"
+name = "Acme Supplies Inc"
+country = "US"
+currency = "USD"
+account_tail = "6789"
+
+[[beneficiaries]]
+id = "BEN003"
+nickname = "berlin-gmbh"
+name = "Berlin Parts GmbH"
+country = "DE"
+currency = "EUR"
+account_tail = "3000"
+
+[[routes]]
+events = ["collections"]
+channel = "C0COLLECT"
+
+[[routes]]
+events = ["replenish", "onboarding"]
+channel = "C0COMPLIANCE"
+
+[notifications]
+default_channel = "C0FINANCE"
+alerts_channel = "C0ALERTS"
+
+[digest]
+schedules = [ { channel = "C0FINANCE", time = "09:00", timezone = "Asia/Shanghai" } ]
+"""
+
+
+@dataclass
+class LocalStack:
+    workdir: Path
+    settings: Settings
+    config: BotConfig
+    runtime: Runtime
+    fake: FakeSlack
+    sandbox: Any
+    slack_requests: SlackRequests
+    operator: httpx.Client
+    servers: list[ThreadedServer] = field(default_factory=list)
+    sandbox_url: str = ""
+    sandbox_process: subprocess.Popen[bytes] | None = None
+    _tmp: tempfile.TemporaryDirectory[str] | None = None
+
+    @property
+    def services(self) -> Any:
+        return self.runtime.services
+
+    @property
+    def url(self) -> str:
+        return self.servers[-1].url
+
+    @property
+    def config_path(self) -> Path:
+        return self.workdir / "whalet-bot.toml"
+
+    def confirm_counts(self) -> dict[str, int]:
+        """merOrderNo → number of payoutConfirm calls the sandbox received."""
+        rows = self.operator.get("/sandbox/payouts").json()
+        records = rows.get("records", rows) if isinstance(rows, dict) else rows
+        return {r["merOrderNo"]: int(r.get("confirmCount", 0)) for r in records}
+
+    def stop(self) -> None:
+        self.slack_requests.close()
+        self.operator.close()
+        for server in reversed(self.servers):
+            server.stop()
+        self.servers.clear()
+        if self.sandbox_process is not None:
+            self.sandbox_process.terminate()
+            self.sandbox_process.wait(10)
+        if self._tmp is not None:
+            self._tmp.cleanup()
+
+
+def start_local_stack(
+    workdir: Path | None = None,
+    *,
+    config_toml: str = DEMO_CONFIG,
+    clock: Clock | None = None,
+    keys_dir: Path | None = None,
+    sandbox_options: dict[str, Any] | None = None,
+    db_path: Path | None = None,
+    settings_overrides: dict[str, Any] | None = None,
+    sandbox_in_process: bool = True,
+    protocol: str = "legacy",
+) -> LocalStack:
+    """Start sandbox, Slack stand-in and app; the caller must call ``stop()``.
+
+    ``sandbox_in_process=False`` runs the sandbox as its own process (`whalet-bot sandbox`), as
+    Whalet really is: benchmarks use it so the sandbox's CPU does not count against the app's.
+    ``protocol``: "legacy" or "v1", spoken by both the sandbox and the app (``[whalet] protocol``).
+    """
+    tmp = None
+    if workdir is None:
+        tmp = tempfile.TemporaryDirectory(prefix="whalet-bot-")
+        workdir = Path(tmp.name)
+    workdir.mkdir(parents=True, exist_ok=True)
+    keys_dir = keys_dir or workdir / "keys"
+    options = {"payout_result_delay_s": 2.0, **(sandbox_options or {})}
+    process = None
+    if sandbox_in_process:
+        sandbox: Any = create_sandbox(SandboxConfig(keys_dir=keys_dir, partner_id=DEMO_PARTNER_ID, protocol=protocol,
+                                                    **options))
+        keys = sandbox.keys
+        servers = [ThreadedServer(sandbox.app).start()]
+        sandbox_url = servers[0].url
+    else:
+        sandbox, keys, servers = None, ensure_keys(keys_dir), []
+        process, sandbox_url = _start_sandbox_process(keys_dir, int(options.get("latency_ms", 0)), protocol)
+    fake = FakeSlack(bot_token=DEMO_BOT_TOKEN)
+    servers.append(ThreadedServer(fake.app).start())
+    fake.bind(servers[-1].url)
+    config_path = workdir / "whalet-bot.toml"
+    config_path.write_text(with_protocol(config_toml, protocol), encoding="utf-8")
+    signing_secret = secrets.token_hex(16)
+    settings = load_settings(
+        slack_bot_token=DEMO_BOT_TOKEN,
+        slack_signing_secret=signing_secret,
+        slack_api_base_url=servers[-1].url + "/api/",
+        whalet_bot_config=config_path,
+        whalet_bot_db=db_path or workdir / "whalet-bot.db",
+        **{"whalet_partner_id": DEMO_PARTNER_ID, **_whalet_credentials(protocol, sandbox_url, keys),
+           **(settings_overrides or {})},
+    )
+    config = load_config(config_path)
+    runtime = build_runtime(settings, config, clock=clock)
+    app_server = ThreadedServer(runtime.asgi).start()
+    servers.append(app_server)
+    operator = httpx.Client(base_url=sandbox_url, timeout=10)
+    operator.post("/sandbox/config", json={"webhook_url": app_server.url + "/whalet/webhook"}).raise_for_status()
+    requests = SlackRequests.for_fake(fake, signing_secret, app_server.url)
+    return LocalStack(workdir=workdir, settings=settings, config=config, runtime=runtime, fake=fake,
+                      sandbox=sandbox, slack_requests=requests, operator=operator, servers=servers,
+                      sandbox_url=sandbox_url, sandbox_process=process, _tmp=tmp)
+
+
+def with_protocol(config_toml: str, protocol: str) -> str:
+    """The policy file with ``protocol = ...`` under ``[whalet]`` (legacy is the default: unchanged)."""
+    if protocol == "legacy":
+        return config_toml
+    line = f'protocol = "{protocol}"\n'
+    if "[whalet]\n" in config_toml:
+        return config_toml.replace("[whalet]\n", "[whalet]\n" + line, 1)
+    return f"[whalet]\n{line}\n{config_toml}"
+
+
+def _whalet_credentials(protocol: str, sandbox_url: str, keys: SandboxKeys) -> dict[str, Any]:
+    """The settings the app needs for the sandbox's profile (v1 reads ``v1-credentials.json``)."""
+    if protocol == "v1":
+        creds = ensure_v1_credentials(keys.dir, DEMO_PARTNER_ID)
+        return {"whalet_base_url": sandbox_url, "whalet_client_id": creds.client_id,
+                "whalet_secret_key": creds.secret_key, "whalet_hmac_key": creds.hmac_key,
+                "whalet_aes_key": creds.aes_key}
+    return {"whalet_base_url": sandbox_url + "/api", "whalet_partner_private_key": str(keys.partner_private),
+            "whalet_public_key_source": str(keys.whalet_public)}
+
+
+def _start_sandbox_process(keys_dir: Path, latency_ms: int, protocol: str) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "sandbox", "--host", "127.0.0.1", "--port", str(port),
+         "--keys-dir", str(keys_dir), "--partner-id", DEMO_PARTNER_ID, "--latency-ms", str(latency_ms),
+         "--protocol", protocol],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url + "/sandbox/health", timeout=1).status_code == 200:
+                return process, url
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None:
+            break
+        time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("the sandbox process did not start")

@@ -1,0 +1,76 @@
+"""Run an ASGI app under uvicorn on a loopback port, in a background thread.
+
+The demo, the console and the tests all need several real HTTP servers at once (the app, the
+Whalet sandbox, the Slack stand-in) in one process. Each gets its own thread and event loop, so a
+slow handler in one never stalls the others, and the port is picked by the OS (port 0) so
+parallel runs never collide.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from typing import Any
+
+import uvicorn
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on right now, for a server started in another process."""
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+class ThreadedServer:
+    """``with ThreadedServer(app) as server: httpx.get(server.url + "/healthz")``."""
+
+    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0, log_level: str = "warning"):
+        # A short graceful shutdown: a test client that still holds a keep-alive connection once
+        # kept a stop waiting out the whole join timeout (10 s); the app's own shutdown work (the
+        # outbox handing rows back) runs in the lifespan, which this does not cut short.
+        config = uvicorn.Config(app, host=host, port=port, log_level=log_level, lifespan="on",
+                                access_log=False, timeout_graceful_shutdown=1)
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._run, name=f"uvicorn-{host}:{port}", daemon=True)
+        self.host = host
+        self.port = port
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    def _run(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(self.loop)
+        try:
+            self.loop.run_until_complete(self._server.serve())
+        finally:
+            self.loop.run_until_complete(self.loop.shutdown_asyncgens())
+            self.loop.close()
+
+    def start(self, timeout: float = 15.0) -> ThreadedServer:
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if not self._thread.is_alive():
+                raise RuntimeError("the HTTP server stopped during start-up")
+            if time.monotonic() > deadline:
+                raise TimeoutError("the HTTP server did not start in time")
+            time.sleep(0.01)
+        sockets = [s for server in self._server.servers for s in server.sockets]
+        self.port = sockets[0].getsockname()[1]
+        return self
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout)
+
+    def __enter__(self) -> ThreadedServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,160 @@
+"""The approval card: what approvers see, and the buttons whose clicks we must be able to trust.
+
+Layout follows Slack's approval guidance (research note §9): the action and its scope in the
+first line ("Pay out 1,250.00 USD to Acme Supplies Inc (••••6789)?"), then who asked, amount and
+fee, rate and what the beneficiary receives, purpose and reference, flags, approvals so far and
+needed, and the expiry as a Slack date token (each reader sees their own time zone) plus a
+countdown. Once the request is decided, the buttons are replaced by one status line.
+
+The actions block's ``block_id`` carries the request id, its version and its fingerprint
+(``apr|<id>|<version>|<sha256>``): a click proves which card (and which revision) it came from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from services.approvals.kinds import KINDS
+from services.approvals.states import State
+from services.slack.blocks import Block, actions, button, context, cut, esc, finish, plain, section
+from whalet.masking import mask
+from whalet.money import Money
+
+if TYPE_CHECKING:
+    from services.approvals.request import Approval, ApprovalRequest
+
+APPROVE_ACTION = "approval_approve"
+REJECT_ACTION = "approval_reject"
+BLOCK_PREFIX = "apr"
+
+
+@dataclass(frozen=True)
+class CardRef:
+    request_id: str
+    version: int
+    fingerprint: str
+
+
+def actions_block_id(request_id: str, version: int, fingerprint: str) -> str:
+    return f"{BLOCK_PREFIX}|{request_id}|{version}|{fingerprint}"
+
+
+def parse_block_id(block_id: str | None) -> CardRef | None:
+    parts = (block_id or "").split("|")
+    if len(parts) != 4 or parts[0] != BLOCK_PREFIX or not parts[2].isdigit():
+        return None
+    return CardRef(parts[1], int(parts[2]), parts[3])
+
+
+def slack_time(moment: datetime, fmt: str = "{time}") -> str:
+    """A Slack date token: shown in the reader's own zone; the fallback is UTC."""
+    return f"<!date^{int(moment.timestamp())}^{fmt}|{moment.astimezone(UTC).strftime('%H:%M UTC')}>"
+
+
+def _money(amount: Decimal | None, currency: str | None) -> str:
+    if amount is None or not currency:
+        return "—"
+    return Money(amount, currency).format()
+
+
+def headline(r: ApprovalRequest, *, plain: bool = False) -> str:
+    """"Pay out 1,250.00 USD to Acme Supplies Inc (••••6789)?"; ``plain`` for plain_text fields."""
+    safe = (lambda text: text or "") if plain else esc
+    amount = _money(r.amount, r.currency)
+    if not KINDS[r.kind].to_account:
+        return f"Pay {amount} to Whalet user {safe(r.payee_user_id)}?"
+    return f"Pay out {amount} to {safe(r.beneficiary_name or r.beneficiary_id)} ({mask(r.account_tail)})?"
+
+
+def _who(users: Sequence[str]) -> str:
+    tags = [f"<@{u}>" for u in users]
+    if not tags:
+        return "nobody recorded"
+    return tags[0] if len(tags) == 1 else ", ".join(tags[:-1]) + " and " + tags[-1]
+
+
+def _countdown(expires: datetime, now: datetime) -> str:
+    minutes = int((expires - now).total_seconds() // 60)
+    if minutes < 1:
+        return "expires in less than a minute"
+    return f"expires in {minutes} min" if minutes < 120 else f"expires in {minutes // 60} h {minutes % 60} min"
+
+
+def _status(r: ApprovalRequest, names: Sequence[str]) -> str:
+    state = r.state
+    at = slack_time(r.decided_at) if r.decided_at else ""
+    note = f" {esc(r.note)}" if r.note else ""
+    if state is State.PENDING:
+        so_far = f" so far: {_who(names)}" if names else ""
+        return f":hourglass_flowing_sand: Waiting for approval — {len(names)} of {r.required_approvals}{so_far}.{note}"
+    if state is State.APPROVED:
+        return f":hourglass: Approved by {_who(names)} — not sent to Whalet yet.{note}"
+    if state is State.CONFIRMING:
+        return f":arrows_counterclockwise: Approved by {_who(names)} — sending to Whalet…"
+    if state is State.CONFIRMED:
+        return f":white_check_mark: Approved by {_who(names)} at {at} — sent to Whalet, waiting for the result.{note}"
+    if state is State.SUCCEEDED:
+        return f":white_check_mark: Approved by {_who(names)} — Whalet reports it done ({esc(r.result_status)}).{note}"
+    if state is State.FAILED:
+        reason = esc(r.fail_reason or "no reason given")
+        return f":x: Failed — {reason}" + (f" (approved by {_who(names)})" if names else "") + "."
+    if state is State.CONFIRM_UNKNOWN:
+        return (":grey_question: Approved and sent to Whalet, but the outcome is unknown. We check with Whalet "
+                f"(by order number) before anything else; nothing is sent twice.{note}")
+    if state is State.REJECTED:
+        reason = f": {esc(r.reason)}" if r.reason else ""
+        return f":no_entry_sign: Rejected by <@{r.decided_by}> at {at}{reason}"
+    if state is State.EXPIRED:
+        return f":alarm_clock: Expired — not sent.{note}"
+    return f"{state.value}.{note}"
+
+
+def card_text(r: ApprovalRequest) -> str:
+    """The notification / fallback text of the card."""
+    return cut(f"{headline(r)} ({r.state.value.replace('_', ' ').lower()})", 3000)
+
+
+def card_blocks(r: ApprovalRequest, approvals: Sequence[Approval], now: datetime) -> list[dict[str, Any]]:
+    """The card for request ``r`` with the approvals given so far (and those that stopped counting)."""
+    fields = [f"*Requested by*\n<@{r.requester}>",
+              f"*Amount*\n{_money(r.amount, r.currency)}",
+              f"*Fee*\n{_money(r.fee, r.fee_currency or r.currency)}"]
+    if KINDS[r.kind].to_account:
+        if r.rate is not None and r.to_currency not in (None, r.currency):
+            fields.append(f"*Rate*\n1 {r.currency} = {r.rate} {r.to_currency}")
+        fields.append(f"*Beneficiary gets*\n{_money(r.to_amount, r.to_currency)}")
+        fields.append(f"*Beneficiary*\n{esc(r.beneficiary_name)} ({mask(r.account_tail)})")
+    else:
+        fields.append(f"*Payee*\nWhalet user {esc(r.payee_user_id)}")
+    fields.append(f"*Purpose*\n{esc(r.purpose) or '—'}")
+    if r.reference:
+        fields.append(f"*Reference*\n{esc(r.reference)}")
+    blocks: list[Block] = [section(f"*{headline(r)}*"), section("", fields=fields)]
+    if r.flags:
+        blocks.append(context(":warning: " + " · ".join(f"*{esc(f)}*" for f in r.flags)))
+    lapsed = [a.approver for a in approvals if not a.counts]
+    if lapsed:
+        blocks.append(context(" ".join(f"<@{u}>'s approval no longer counts: not an approver." for u in lapsed)))
+    expiry = ""
+    if r.expires_at and r.state is State.PENDING:
+        expiry = f"Expires at {slack_time(r.expires_at)} ({_countdown(r.expires_at, now)})"
+    blocks.append(context(_status(r, [a.approver for a in approvals if a.counts]), expiry,
+                          f"Request `{r.id}` · order `{r.mer_order_no}`"))
+    if r.state is State.PENDING:
+        blocks.append(_buttons(r))
+    return finish(blocks)
+
+
+def _buttons(r: ApprovalRequest) -> Block:
+    verb = KINDS[r.kind].noun
+    confirm = {"title": plain(f"Approve this {verb}?", 100), "text": plain(headline(r, plain=True), 300),
+               "confirm": plain("Approve", 30), "deny": plain("Not yet", 30)}
+    return actions(
+        button(f"Approve {verb}", APPROVE_ACTION, r.id, style="primary", confirm=confirm),
+        button("Reject", REJECT_ACTION, r.id),
+        block_id=actions_block_id(r.id, r.version, r.fingerprint or ""),
+    )

@@ -1,0 +1,160 @@
+"""Approve and Reject clicks, and expiry: the moves people (and time) make on a PENDING request.
+
+Every click is ONE transaction: authorise, check freeze / fingerprint / state / expiry, record
+the approval (UNIQUE per approver), and, when the distinct givers who hold the approver role NOW
+reach the tier, move PENDING -> APPROVED. Sending is not done here: the caller then asks
+``reconcile.advance``, which reaches Whalet only through ``confirm.send_confirm`` and its guards.
+Clicks that change nothing return a sentence for the clicker; the card is left alone.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from core.storage import approvals as approval_rows
+from core.clock import iso
+
+from services.approvals import counting, policy, repo
+from services.approvals.confirm import is_frozen
+from services.approvals.fingerprint import verify
+from services.approvals.kinds import KINDS
+from services.approvals.request import ApprovalRequest
+from services.approvals.states import State
+from services.approvals.roles import Role
+from services.slack.blocks import esc
+
+if TYPE_CHECKING:
+    from services.container import Services
+
+log = logging.getLogger("whalet_bot.approvals")
+
+MISSING = "This approval request does not exist (any more)."
+
+
+def why_not_pending(r: ApprovalRequest, now: datetime) -> str | None:
+    state = r.state
+    if state is State.PENDING:
+        if r.expired(now):
+            return "This request has expired, so it can no longer be approved. Ask for a new one."
+        return None
+    if state in (State.APPROVED, State.CONFIRMING, State.CONFIRMED, State.SUCCEEDED, State.CONFIRM_UNKNOWN):
+        return "This request is already approved; nothing more is needed."
+    if state is State.REJECTED:
+        return f"This request was already rejected by <@{r.decided_by}>."
+    if state is State.EXPIRED:
+        return "This request has expired, so it can no longer be approved. Ask for a new one."
+    return f"This request is {state.value.lower().replace('_', ' ')}; it can no longer be approved."
+
+
+def check_click(services: Services, r: ApprovalRequest | None, *, clicker: str, role: Role,
+                carried_fingerprint: str | None) -> str | None:
+    """Everything a click must pass before it may change anything; the sentence if not."""
+    if r is None:
+        return MISSING
+    refusal = policy.approver_refusal(role, requester=r.requester, clicker=clicker, kind=KINDS[r.kind].noun)
+    if refusal:
+        return refusal.reason
+    mismatch = verify(r, carried_fingerprint)
+    if mismatch:
+        log.warning("refused click on %s by %s: %s", r.id, clicker, mismatch)
+        return f"This click was refused: {mismatch}. Nothing was changed."
+    if is_frozen(services):
+        return "Payouts are frozen by an admin; approvals are paused until someone runs `/whalet unfreeze`."
+    return why_not_pending(r, services.clock.now())
+
+
+@dataclass(frozen=True)
+class ClickResult:
+    message: str  # for the clicker, ephemeral
+    request: ApprovalRequest | None = None
+    approved: bool = False  # this click completed the quorum: the caller advances the request
+
+
+def record_approval(services: Services, request_id: str, *, clicker: str, role: Role,
+                    carried_fingerprint: str | None, current: frozenset[str]) -> ClickResult:
+    """One transaction: checks, the approval row, and PENDING -> APPROVED when the quorum of
+    ``current`` approvers (read just before, see ``counting.approvers_now``) is met."""
+    now = services.clock.now()
+    with services.store.transaction() as db:
+        r = repo.load(db, request_id)
+        refusal = check_click(services, r, clicker=clicker, role=role, carried_fingerprint=carried_fingerprint)
+        if refusal or r is None:
+            if r is not None:
+                repo.audit(services, db, r, clicker, "approve.refused", reason=refusal)
+            return ClickResult(refusal or "")
+        inserted = approval_rows.add_approval(db, request_id, clicker, iso(now))
+        now_approvers = current | {clicker}
+        counting.mark(services, db, r, now_approvers)
+        count = len(counting.counting(db, r, now_approvers))
+        needed = r.required_approvals
+        if not inserted and count < needed:
+            return ClickResult(f"You already approved this; it still needs {needed - count} more approver(s).")
+        if count >= needed:
+            r = repo.transition(db, r, State.APPROVED, decided_at=now, decided_by=clicker, note=None)
+            repo.audit(services, db, r, clicker, "approve", approvals=count, needed=needed, final=True)
+            result = ClickResult("Approved. Sending it to Whalet now.", r, approved=True)
+        else:
+            r = repo.bump(db, r)
+            repo.audit(services, db, r, clicker, "approve", approvals=count, needed=needed, final=False)
+            result = ClickResult(f"Approved. {count} of {needed} approvals so far; waiting for "
+                                 f"{needed - count} more.", r)
+        repo.update_card(services, db, r)
+    services.wake_outbox()
+    return result
+
+
+def reject_refusal(r: ApprovalRequest | None, *, clicker: str, role: Role, carried_fingerprint: str | None,
+                   now: datetime) -> str | None:
+    """Why this person may not reject (or withdraw) this request now, or None."""
+    if r is None:
+        return MISSING
+    if r.requester != clicker and role < Role.APPROVER:
+        return f"Only approvers (or the requester) can reject this; your role is {role.label}."
+    mismatch = verify(r, carried_fingerprint)
+    if mismatch:
+        return f"This click was refused: {mismatch}. Nothing was changed."
+    if r.state is not State.PENDING:
+        return (why_not_pending(r, now) or "").replace("approved", "rejected", 1) or "Already decided."
+    return None
+
+
+def reject(services: Services, request_id: str, *, clicker: str, role: Role, carried_fingerprint: str | None,
+           reason: str) -> str:
+    """PENDING -> REJECTED. The requester may withdraw their own request; approvers may reject any."""
+    now = services.clock.now()
+    with services.store.transaction() as db:
+        r = repo.load(db, request_id)
+        refusal = reject_refusal(r, clicker=clicker, role=role, carried_fingerprint=carried_fingerprint, now=now)
+        if refusal or r is None:
+            return refusal or MISSING
+        own = r.requester == clicker
+        r = repo.transition(db, r, State.REJECTED, decided_at=now, decided_by=clicker, reason=reason or None)
+        repo.audit(services, db, r, clicker, "reject", reason=reason, withdrawn=own)
+        repo.update_card(services, db, r)
+        if not own:
+            repo.tell_thread(services, db, r, f"<@{r.requester}> your request was rejected by <@{clicker}>"
+                             + (f": {esc(reason)}" if reason else "."))
+    services.wake_outbox()
+    return "Rejected. Nothing will be sent to Whalet." if not own else "Withdrawn. Nothing will be sent to Whalet."
+
+
+def expire_due(services: Services) -> list[str]:
+    """PENDING (and APPROVED, never sent) requests past their expiry -> EXPIRED. Returns ids."""
+    now = services.clock.now()
+    expired: list[str] = []
+    with services.store.transaction() as db:
+        for r in repo.in_states(db, (State.PENDING, State.APPROVED)):
+            if not r.expired(now) or r.confirm_attempts:
+                continue  # an APPROVED request that was ever sent is settled by lookup, not by our clock
+            r = repo.transition(db, r, State.EXPIRED, decided_at=now)
+            repo.audit(services, db, r, "system", "expire")
+            repo.update_card(services, db, r)
+            repo.tell_thread(services, db, r, f"<@{r.requester}> your request expired before it was "
+                             "sent; nothing was sent. Ask again if it is still needed.")
+            expired.append(r.id)
+    if expired:
+        services.wake_outbox()
+    return expired

@@ -1,0 +1,166 @@
+"""The ONE function that sends payoutConfirm / payConfirm, and the lease that makes it exclusive.
+
+``send_confirm`` is reached from a click, the sweep, restart recovery and every retry; it is the
+only caller of ``Kind.confirm``. In ONE transaction it re-reads the request, re-checks every
+send-time guard (``guards.why_not_send``: not frozen, not expired, quorum of distinct current
+approvers other than the requester, fingerprint intact, no lease held, attempts left, a lookup
+after the last attempt) and takes the lease: the move to CONFIRMING with ``lease_owner`` and
+``lease_until``. Only then is Whalet called, under a hard deadline shorter than the lease, so no
+second sender can take over while this call may still be running. The answer is stored by a
+compare-and-set that also releases the lease.
+
+Answers: a status -> CONFIRMED; a refusal -> FAILED; rate limited or not sent (nothing happened)
+-> APPROVED, retried after a backoff; IDEMPOTENT_ERROR / REQUEST_NO_NOT_UNIQUE or no trustworthy
+answer -> CONFIRM_UNKNOWN, and the next step is a lookup by merOrderNo, never a blind confirm.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from sqlite_utils import Database
+
+from core.faultpoints import fault_point
+from services.approvals import counting, repo
+from services.approvals.guards import Block, Refusal, backoff, why_not_send
+from services.approvals.kinds import KINDS
+from services.approvals.request import ApprovalRequest
+from services.approvals.states import State
+from services.slack.blocks import esc
+from whalet.errors import DuplicateRequest, OutcomeUnknown, RateLimited, RequestNotSent, WhaletRejected, explain
+
+if TYPE_CHECKING:
+    from services.container import Services
+
+log = logging.getLogger("whalet_bot.approvals")
+
+FREEZE_FLAG = "payouts_frozen"
+
+
+def is_frozen(services: Services) -> bool:
+    return services.store.get_flag(FREEZE_FLAG) is not None
+
+
+def max_attempts(services: Services) -> int:
+    return services.config.approvals.max_confirm_attempts if services.config.approvals else 3
+
+
+def call_deadline(services: Services) -> float:
+    """The longest one confirm call may take: the HTTP timeout for each of connect, write and read."""
+    return float(services.settings.whalet_timeout_seconds) * 3
+
+
+def lease_length(services: Services) -> timedelta:
+    """Longer than the longest possible confirm call (timeout x 3), by one more timeout as margin."""
+    return timedelta(seconds=call_deadline(services) + float(services.settings.whalet_timeout_seconds))
+
+
+def lease_end(now: datetime, services: Services) -> datetime:
+    """When the lease runs out, rounded UP to the second (times are stored to the second, and a
+    lease must never be stored shorter than it is)."""
+    end = now + lease_length(services)
+    return end.replace(microsecond=0) + timedelta(seconds=1 if end.microsecond else 0)
+
+
+def owner(services: Services) -> str:
+    """This process's lease identity; a restarted process is a new owner."""
+    return services.instance
+
+
+def count_call(services: Services, operation: str) -> None:
+    services.metrics.approval_whalet_calls.labels(operation).inc()
+
+
+async def send_confirm(services: Services, request_id: str) -> str:
+    """Guards, lease, one confirm call, its outcome stored; returns a sentence for a person."""
+    current = await counting.approvers_now(services, request_id)
+    now = services.clock.now()
+    with services.store.transaction() as db:
+        request = repo.load(db, request_id)
+        if request is None:
+            return "This approval request does not exist (any more)."
+        if counting.mark(services, db, request, current):
+            request = repo.bump(db, request)
+            repo.update_card(services, db, request)
+        refusal = why_not_send(request, now=now, frozen=is_frozen(services), max_attempts=max_attempts(services),
+                               current_approvers=counting.counting(db, request, current))
+        if refusal is not None:
+            _refused(services, db, request, refusal)
+            services.wake_outbox()
+            return refusal.sentence
+        request = repo.transition(db, request, State.CONFIRMING, lease_owner=owner(services),
+                                  lease_until=lease_end(now, services), confirm_attempts=request.confirm_attempts + 1,
+                                  whalet_calls=request.whalet_calls + 1, next_attempt_at=None, note=None)
+        repo.audit(services, db, request, "system", "confirm.send" if request.confirm_attempts == 1 else
+                   "reconcile.confirm_again", attempt=request.confirm_attempts)
+        repo.update_card(services, db, request)
+    services.wake_outbox()
+    fault_point("approval.confirming")  # the lease is committed, nothing sent yet
+    count_call(services, "confirm")
+    kind = KINDS[request.kind]
+    try:
+        status = await asyncio.wait_for(kind.confirm(services.whalet, request), call_deadline(services))
+    except (RateLimited, RequestNotSent) as exc:
+        _settle(services, request, State.APPROVED, "confirm.retry_later", exc, next_attempt_at=now + backoff(
+            request.confirm_attempts), note="Whalet did not take the confirmation yet (nothing happened there); "
+                                             "it is tried again shortly.")
+        return explain(exc) + " Nothing happened at Whalet; the bot tries again shortly."
+    except (DuplicateRequest, OutcomeUnknown, TimeoutError) as exc:
+        _settle(services, request, State.CONFIRM_UNKNOWN, "confirm.unknown", exc, next_attempt_at=now,
+                note="Checking with Whalet now.")
+        return explain(exc) if isinstance(exc, WhaletRejected | OutcomeUnknown) else \
+            "Whalet did not answer in time; we check by order number before anything else."
+    except WhaletRejected as exc:
+        _settle(services, request, State.FAILED, "confirm.rejected", exc, fail_reason=explain(exc))
+        return explain(exc)
+    fault_point("approval.confirmed_unstored")  # Whalet has the confirm; CONFIRMED not yet stored
+    _settle(services, request, State.CONFIRMED, "confirm", None, result_status=status,
+            decided_at=services.clock.now(), next_attempt_at=services.clock.now() + backoff(4))
+    return "Approved and sent to Whalet."
+
+
+def _refused(services: Services, db: Database, request: ApprovalRequest, refusal: Refusal) -> None:
+    """What a refused send does to the request (inside the guard's transaction)."""
+    now = services.clock.now()
+    if refusal.block is Block.EXPIRED and request.state is State.APPROVED:
+        request = repo.transition(db, request, State.EXPIRED, note=None)
+        repo.tell_thread(services, db, request, f"<@{request.requester}> your request expired before it could be "
+                         "sent; nothing was sent.")
+    elif refusal.block is Block.QUORUM and request.state in (State.APPROVED, State.CONFIRM_UNKNOWN):
+        request = repo.transition(db, request, State.PENDING, note=refusal.sentence)
+    elif refusal.block in (Block.FROZEN, Block.ATTEMPTS, Block.FINGERPRINT) and request.note != refusal.sentence:
+        request = repo.bump(db, request, note=refusal.sentence)
+        if refusal.block is not Block.FROZEN and services.alerts is not None:
+            services.alerts.raise_alert(f"approval:{request.id}:{refusal.block}", (
+                f":rotating_light: Approval request `{request.id}` (order `{request.mer_order_no}`): "
+                f"{refusal.sentence}"), quiet_seconds=0)
+    else:
+        return
+    repo.audit(services, db, request, "system", f"confirm.held.{refusal.block}", reason=refusal.sentence)
+    repo.update_card(services, db, request)
+    log.info("confirm of %s held at %s: %s", request.id, now.isoformat(), refusal.block)
+
+
+def _settle(services: Services, sent: ApprovalRequest, state: State, action: str, exc: BaseException | None,
+            **fields: object) -> ApprovalRequest | None:
+    """Store the confirm's outcome and release the lease, if this sender still holds it."""
+    with services.store.transaction() as db:
+        request = repo.load(db, sent.id)
+        if request is None or request.state is not State.CONFIRMING or request.lease_owner != sent.lease_owner:
+            log.info("request %s moved on while its confirm was in flight; the answer is audited only", sent.id)
+            if request is not None:
+                repo.audit(services, db, request, "whalet", f"{action}.late", error=type(exc).__name__ if exc else None)
+            return None
+        request = repo.transition(db, request, state, lease_owner=None, lease_until=None, **fields)
+        detail = {"answer": fields.get("result_status")} if exc is None else \
+            {"error": type(exc).__name__, "answer": str(exc)}
+        repo.audit(services, db, request, "whalet", action, **detail)
+        repo.update_card(services, db, request)
+        if state is State.FAILED:
+            repo.tell_thread(services, db, request, f"<@{request.requester}> the request failed: "
+                             f"{esc(request.fail_reason)}")
+    services.wake_outbox()
+    return request

@@ -1,0 +1,107 @@
+"""Who may do what, and which payouts the bot will handle at all (product spec §2).
+
+Pure rules; who holds which role (Slack user groups included) is ``services.approvals.roles``.
+
+Roles are ordered (viewer < requester < approver < admin): each role can do what the ones below
+it can, so admins may approve. Four eyes is not configurable: whoever requested a payout never
+approves it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from core.config import BotConfig
+from services.approvals.roles import Role, RoleResolver
+from whalet.money import Money
+
+if TYPE_CHECKING:
+    from services.container import Services
+
+log = logging.getLogger("whalet_bot.commands.policy")
+
+NEW_BENEFICIARY_DAYS = 30
+FLAG_NEW_BENEFICIARY = "new beneficiary"
+FLAG_ABOVE_USUAL = "above usual size"
+
+
+class PolicyRefused(Exception):
+    """The policy says no; ``str(exc)`` is the sentence for the person who asked."""
+
+
+def resolver(services: Services) -> RoleResolver:
+    """The process's role resolver (one per process, built with the services: its cache is shared)."""
+    return services.roles
+
+
+def holds_approver(role: Role) -> bool:
+    return role >= Role.APPROVER
+
+
+# --- requests -------------------------------------------------------------------------------------
+
+
+def required_approvals(config: BotConfig, amount: Money, *, frozen: bool, spent_today: Decimal) -> int:
+    """Distinct approvers needed for a new request, or PolicyRefused with the reason."""
+    if frozen:
+        raise PolicyRefused("Payouts are frozen by an admin, so no new request can be made until "
+                            "someone runs `/whalet unfreeze`.")
+    approvals = config.approvals
+    if approvals is None:
+        raise PolicyRefused("No approval policy is configured (the [approvals] section of whalet-bot.toml), "
+                            "so the bot cannot send payouts.")
+    ceiling = approvals.ceiling_for(amount.currency)
+    if ceiling is None:
+        configured = sorted({tier.currency for tier in approvals.tiers})
+        raise PolicyRefused(f"The approval policy has no tiers for {amount.currency}, so the bot will not send it"
+                            + (f" (configured: {', '.join(configured)})." if configured else "."))
+    if amount.amount > ceiling:
+        raise PolicyRefused(f"{amount.format()} is above the bot's ceiling of {Money(ceiling, amount.currency).format()}; "
+                            "make this payout in Whalet's portal.")
+    limit = approvals.daily_limit.get(amount.currency)
+    if limit is not None and spent_today + amount.amount > limit:
+        raise PolicyRefused(f"This would bring your {amount.currency} requests today to "
+                            f"{Money(spent_today + amount.amount, amount.currency).format()}, above your daily limit of "
+                            f"{Money(limit, amount.currency).format()}.")
+    needed = approvals.required_approvals(amount.currency, amount.amount)
+    if needed is None:  # unreachable after the checks above, kept as the last word
+        raise PolicyRefused(f"The approval policy does not cover {amount.format()}.")
+    return needed
+
+
+def flags(config: BotConfig, amount: Money, *, new_beneficiary: bool) -> list[str]:
+    """Warnings printed on the card for approvers to look at twice."""
+    found = []
+    if new_beneficiary:
+        found.append(FLAG_NEW_BENEFICIARY)
+    above = config.approvals.flag_above.get(amount.currency) if config.approvals else None
+    if above is not None and amount.amount > above:
+        found.append(FLAG_ABOVE_USUAL)
+    return found
+
+
+# --- clicks ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Refusal:
+    reason: str
+
+
+def approver_refusal(role: Role, *, requester: str, clicker: str, kind: str = "payout") -> Refusal | None:
+    """Why this person may not approve (or reject) this request, or None."""
+    if clicker == requester:
+        return Refusal(f"You requested this {kind}, so someone else has to approve it.")
+    if role < Role.APPROVER:
+        return Refusal(f"Only approvers can approve or reject a {kind}; your role is {role.label}.")
+    return None
+
+
+def requester_refusal(role: Role, kind: str = "payout") -> Refusal | None:
+    if role < Role.REQUESTER:
+        return Refusal(f"Only requesters can ask for a {kind}; your role is {role.label}. "
+                       "An admin can add you under [roles] in whalet-bot.toml.")
+    return None

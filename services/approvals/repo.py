@@ -1,0 +1,137 @@
+"""Reading and writing approval requests; the compare-and-set every state change goes through.
+
+All writers call these inside ``store.transaction()``. ``transition`` is the only way a request
+changes state: ``UPDATE … WHERE id = ? AND state = ? AND version = ?``, checked against the
+state machine (``states.TRANSITIONS``), bumping the version, so two writers that read the same
+row cannot both win. The card update is queued in the same transaction (outbox), so the card can
+never show a state the database does not have.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from sqlite_utils import Database
+
+from core.clock import iso
+from services.approvals.cards import card_blocks, card_text
+from services.approvals.states import COUNTED, OPEN, State, allowed  # noqa: F401  (allowed re-used by results)
+from core.storage import approvals as rows
+from core.storage.outbox import enqueue_post, enqueue_update
+from services.approvals.request import Approval, ApprovalRequest, column
+from services.approvals.states import LIVE
+
+if TYPE_CHECKING:
+    from services.container import Services
+
+log = logging.getLogger("whalet_bot.approvals")
+
+REF_KIND = "approval"
+
+
+class StaleRequest(Exception):
+    """The compare-and-set lost: someone else changed the request first."""
+
+
+def load(db: Database, request_id: str) -> ApprovalRequest | None:
+    row = rows.request(db, request_id)
+    return None if row is None else ApprovalRequest.from_row(row)
+
+
+def load_by_order(db: Database, mer_order_no: str) -> ApprovalRequest | None:
+    row = rows.request_by_order(db, mer_order_no)
+    return None if row is None else ApprovalRequest.from_row(row)
+
+
+def in_states(db: Database, states: tuple[State, ...]) -> list[ApprovalRequest]:
+    return [ApprovalRequest.from_row(r) for r in rows.requests_in(db, [s.value for s in states])]
+
+
+def approvals(db: Database, request_id: str) -> list[Approval]:
+    return [Approval(approver, at, revoked is None) for approver, at, revoked in rows.approvals_of(db, request_id)]
+
+
+def approvers(db: Database, request_id: str) -> list[tuple[str, str]]:
+    """(approver, at) of the approvals that count."""
+    return [(a.approver, a.at) for a in approvals(db, request_id) if a.counts]
+
+
+def set_counts(db: Database, request_id: str, approver: str, counts: bool, now: datetime) -> bool:
+    """Mark an approval as counting or not; True when that changed anything."""
+    return rows.set_revoked(db, request_id, approver, None if counts else iso(now))
+
+
+def insert(db: Database, request: ApprovalRequest) -> None:
+    rows.insert_request(db, request.to_row())
+
+
+def transition(db: Database, request: ApprovalRequest, new_state: State, **changes: Any) -> ApprovalRequest:
+    """CAS ``request`` (as read) to ``new_state`` with ``changes``; returns the new one or raises StaleRequest."""
+    if not allowed(request.state, new_state):
+        raise StaleRequest(f"{request.state} -> {new_state} is not a legal move")
+    return bump(db, request, state=new_state, **changes)
+
+
+def bump(db: Database, request: ApprovalRequest, **changes: Any) -> ApprovalRequest:
+    """A new version (same state unless ``changes`` names one: an approval recorded, a note
+    added), compare-and-set against the state and version the caller read."""
+    updated = request.with_(version=request.version + 1, **changes)
+    sets = {name: column(getattr(updated, name)) for name in ("version", *changes)}
+    if not rows.compare_and_set(db, request.id, request.state.value, request.version, sets):
+        raise StaleRequest(f"request {request.id} changed since it was read")
+    return updated
+
+
+def _total(amounts: list[str]) -> Decimal:
+    return sum((Decimal(a) for a in amounts), Decimal(0))
+
+
+def spent_today(db: Database, requester: str, currency: str, day_start: datetime) -> Decimal:
+    """What ``requester`` asked for in ``currency`` since ``day_start`` (UTC), in live requests."""
+    return _total(rows.amounts(db, requester=requester, currency=currency, since=iso(day_start),
+                               states=[s.value for s in COUNTED]))
+
+
+def window_total(db: Database, requester: str, currency: str, party: str | None, since: datetime) -> Decimal:
+    """The same requester's open and sent requests to the same beneficiary or payee since ``since``."""
+    return _total(rows.amounts(db, requester=requester, currency=currency, since=iso(since),
+                               states=[s.value for s in LIVE], party=party or ""))
+
+
+def open_requests(db: Database) -> list[ApprovalRequest]:
+    return in_states(db, OPEN)
+
+
+def post_card(services: Services, db: Database, request: ApprovalRequest) -> None:
+    assert services.config.approvals is not None
+    enqueue_post(db, channel=services.config.approvals.channel, text=card_text(request),
+                 blocks=card_blocks(request, approvals(db, request.id), services.clock.now()),
+                 ref=(REF_KIND, request.id), correlation_id=request.id)
+
+
+def update_card(services: Services, db: Database, request: ApprovalRequest) -> None:
+    enqueue_update(db, ref=(REF_KIND, request.id), text=card_text(request),
+                   blocks=card_blocks(request, approvals(db, request.id), services.clock.now()),
+                   correlation_id=request.id)
+
+
+def tell_thread(services: Services, db: Database, request: ApprovalRequest, text: str) -> None:
+    """A reply in the card's thread (e.g. to tell the requester the outcome). ``text`` is mrkdwn
+    the caller built: anything a person typed in it must already be escaped."""
+    assert services.config.approvals is not None
+    enqueue_post(db, channel=services.config.approvals.channel, text=text, thread_ref=(REF_KIND, request.id),
+                 correlation_id=request.id)
+
+
+def audit(services: Services, db: Database, request: ApprovalRequest, actor: str, action: str, **detail: Any) -> None:
+    """The audit row, and one log event per step: the request id is the correlation id that
+    follows a payout from request to approval, confirm and result (details stay in the audit)."""
+    log.info("approval %s %s by %s (%s)", request.id, action, actor, request.state, extra={
+        "event": f"approval_{action.replace('.', '_')}", "correlation_id": request.id, "request_id": request.id,
+        "user": actor, "status": request.state.value})
+    services.store.audit(db, actor, action, f"approval:{request.id}", request.fingerprint or "",
+                         {"state": request.state.value, "version": request.version,
+                          "mer_order_no": request.mer_order_no, **detail})

@@ -1,0 +1,57 @@
+"""Whalet's final word on a payout or pay (payoutResultNotify / payResultNotify) applied to its request.
+
+Called by the notifications package inside ITS transaction (the inbox row and this state change
+commit together), so this module never opens one. The notification may arrive before our own
+confirm call returns, or while the request is CONFIRM_UNKNOWN: either way it settles the
+request, and the confirm call that returns later loses its compare-and-set harmlessly. Whalet's
+word beats the bot's: a request the bot had as expired or rejected follows it (with an alert).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sqlite_utils import Database
+
+from services.approvals import repo
+from services.approvals.states import SETTLED, State, allowed
+from services.slack.blocks import esc
+
+if TYPE_CHECKING:
+    from services.container import Services
+
+SUCCESS_STATUSES = ("SUCCESS",)
+FAIL_STATUSES = ("FAIL", "FAILED")
+
+
+def apply_result(services: Services, db: Database, kind: str, business_id: str | None, mer_order_no: str,
+                 status: str, fail_reason: str | None) -> str | None:
+    """Settle the request behind ``mer_order_no``; returns its id (thread it under ("approval", id))
+    or None when the order was not made through the bot. Queues the card update in ``db``'s transaction."""
+    request = repo.load_by_order(db, mer_order_no)
+    if request is None or request.kind != kind or (business_id and request.whalet_id not in (None, business_id)):
+        return None
+    status = (status or "").upper()
+    target = State.SUCCEEDED if status in SUCCESS_STATUSES else State.FAILED if status in FAIL_STATUSES else None
+    changes: dict[str, object] = {"result_status": status}
+    if target is State.FAILED:
+        changes["fail_reason"] = fail_reason or "Whalet gave no reason"
+    if request.state in SETTLED:
+        changes = {}  # Whalet's final word was already stored; a repeat changes nothing
+    was = request.state
+    try:
+        if target is not None and allowed(request.state, target):
+            request = repo.transition(db, request, target, note=None, lease_owner=None, lease_until=None, **changes)
+        else:
+            request = repo.bump(db, request, **changes)
+    except repo.StaleRequest:
+        return request.id
+    repo.audit(services, db, request, "whalet", f"result.{status.lower() or 'unknown'}", fail_reason=fail_reason)
+    repo.update_card(services, db, request)
+    if target is not None and was in (State.PENDING, State.APPROVED, State.REJECTED, State.EXPIRED, State.ABANDONED) \
+            and services.alerts is not None:
+        services.alerts.raise_alert(f"approval:{request.id}:settled_unsent", (
+            f":rotating_light: Whalet reports order `{esc(mer_order_no)}` ({request.id}) {esc(status)}, but the bot "
+            f"had it as {was.value.lower()} (never confirmed). The card now shows Whalet's word; please check."),
+            quiet_seconds=0)
+    return request.id

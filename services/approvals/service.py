@@ -1,0 +1,179 @@
+"""Creating a payout or pay request (product spec §2): policy, apply at Whalet, the card.
+
+1. Policy checks and an APPLYING row in one transaction, so a crash after the apply call leaves
+   something to reconcile rather than a quote nobody knows about.
+2. The apply call (``Kind.apply``); its answer must match the request (amount, currency, order,
+   beneficiary or payee): a mismatch abandons the request with an alert and no card, because
+   approvers would otherwise approve something Whalet is not going to do.
+3. PENDING and the card, in one transaction.
+
+Clicks, rejects and expiry are in ``approvals.clicks``; sending the confirm in ``approvals.confirm``.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from sqlite_utils import Database
+
+from services.approvals import policy, repo
+from services.approvals.confirm import FREEZE_FLAG, count_call, is_frozen
+from services.approvals.fingerprint import fingerprint
+from services.approvals.kinds import KINDS, ApplyAnswer
+from services.approvals.request import ApprovalRequest
+from services.approvals.states import State
+from services.book import BookEntry, is_new
+from services.slack.blocks import esc
+from whalet.client import new_order_no
+from whalet.errors import OutcomeUnknown, WhaletError, explain
+from whalet.money import Money
+
+if TYPE_CHECKING:
+    from services.container import Services
+
+__all__ = ["FREEZE_FLAG", "NewRequest", "Refused", "create", "is_frozen"]
+
+log = logging.getLogger("whalet_bot.approvals")
+
+FLAG_POSSIBLE_SPLIT = "possible split"
+
+
+def new_request_id(kind: str) -> str:
+    """Short enough to say aloud: 'PO-7K3QX9AB' for a payout, 'PY-…' for a pay."""
+    letters = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+    return KINDS[kind].id_prefix + "".join(secrets.choice(letters) for _ in range(8))
+
+
+@dataclass(frozen=True)
+class NewRequest:
+    kind: str  # "payout" | "pay"
+    requester: str
+    amount: Money
+    purpose: str
+    reference: str = ""
+    beneficiary: BookEntry | None = None  # payout
+    to_currency: str | None = None  # payout; defaults to the beneficiary's currency
+    payee_user_id: str | None = None  # pay
+    origin_channel: str | None = None
+    response_url: str | None = None
+
+
+class Refused(Exception):
+    """Nothing was sent (or nothing changed); ``str(exc)`` is the sentence for the person."""
+
+
+def tier(services: Services, db: Database, r: ApprovalRequest) -> tuple[int, list[str]]:
+    """Approvals needed and extra flags; refuses (PolicyRefused) what the policy does not allow.
+
+    With ``approvals.aggregate_window_hours`` the tier follows the sum of the requester's open and
+    sent requests to the same party within the window plus this one; when that raised the tier
+    the card says "possible split"."""
+    now = services.clock.now()
+    spent = repo.spent_today(db, r.requester, r.currency, now.replace(hour=0, minute=0, second=0, microsecond=0))
+    needed = policy.required_approvals(services.config, r.money, frozen=is_frozen(services), spent_today=spent)
+    approvals = services.config.approvals
+    if approvals is None or approvals.aggregate_window_hours is None:
+        return needed, []
+    since = now - timedelta(hours=approvals.aggregate_window_hours)
+    total = repo.window_total(db, r.requester, r.currency, r.party, since) + r.amount
+    highest = max((t.approvals for t in approvals.tiers if t.currency == r.currency), default=needed)
+    aggregate = approvals.required_approvals(r.currency, total) or highest
+    return (aggregate, [FLAG_POSSIBLE_SPLIT]) if aggregate > needed else (needed, [])
+
+
+async def create(services: Services, new: NewRequest) -> ApprovalRequest:
+    """Apply at Whalet and put the card up; raises Refused with the reason otherwise."""
+    now = services.clock.now()
+    whalet_user = services.config.whalet.user_id
+    if whalet_user is None:
+        raise Refused("No Whalet user id is configured ([whalet] default_user_id), so nothing can be paid.")
+    kind = KINDS[new.kind]
+    b = new.beneficiary
+    request = ApprovalRequest(
+        id=new_request_id(new.kind), kind=new.kind, state=State.APPLYING, version=1, requester=new.requester,
+        user_id=whalet_user, fund_source=services.config.whalet.default_fund_source, amount=new.amount.amount,
+        currency=new.amount.currency, to_currency=new.to_currency or (b.currency if b else None),
+        beneficiary_id=b.id if b else None, beneficiary_name=b.name if b else None,
+        account_tail=b.account_tail if b else None, payee_user_id=new.payee_user_id, purpose=new.purpose,
+        reference=new.reference, mer_order_no=new_order_no(kind.order_prefix), origin_channel=new.origin_channel,
+        response_url=new.response_url, created_at=now, whalet_calls=1)
+    with services.store.transaction() as db:
+        try:
+            needed, extra = tier(services, db, request)
+        except policy.PolicyRefused as exc:
+            raise Refused(str(exc)) from None
+        flags = policy.flags(services.config, new.amount, new_beneficiary=b is not None and is_new(db, b, now))
+        request = request.with_(required_approvals=needed, flags=tuple(flags + extra))
+        repo.insert(db, request)
+        repo.audit(services, db, request, new.requester, "request.apply", amount=new.amount.format())
+    count_call(services, "apply")
+    try:
+        answer = await kind.apply(services.whalet, request)
+    except WhaletError as exc:
+        _abandon(services, request, explain(exc), "request.apply_failed", error=type(exc).__name__, answer=str(exc))
+        raise Refused(_apply_failed(exc)) from exc
+    mismatch = mismatch_of(request, answer)
+    if mismatch:
+        _abandon(services, request, mismatch, "request.apply_mismatch")
+        if services.alerts is not None:
+            services.alerts.raise_alert(f"approval:{request.id}:mismatch", (
+                f":rotating_light: Whalet's answer to the {kind.noun} request `{request.id}` (order "
+                f"`{request.mer_order_no}`) does not match what was asked: {esc(mismatch)}. It was not put up "
+                "for approval and will never be confirmed; Whalet releases the quote at its expiry."), quiet_seconds=0)
+        raise Refused(f"Whalet's answer did not match the request ({mismatch}), so it was not put up for approval "
+                      "and nothing will be paid. The alerts channel has the details.")
+    ttl = timedelta(minutes=services.config.approvals.ttl_minutes if services.config.approvals else 30)
+    with services.store.transaction() as db:
+        current = repo.load(db, request.id)
+        assert current is not None
+        filled = current.with_(whalet_id=answer.whalet_id, fee=answer.fee.quantized().amount,
+                               fee_currency=answer.fee.currency,
+                               to_amount=answer.to_amount.quantized().amount if answer.to_amount else None,
+                               to_currency=answer.to_amount.currency if answer.to_amount else current.to_currency,
+                               rate=answer.rate, expires_at=now + ttl if answer.expire_time is None  # TTL decides
+                               else min(answer.expire_time, now + ttl))
+        current = repo.transition(db, current, State.PENDING, whalet_id=filled.whalet_id, fee=filled.fee,
+                                  fee_currency=filled.fee_currency, to_amount=filled.to_amount,
+                                  to_currency=filled.to_currency, rate=filled.rate, expires_at=filled.expires_at,
+                                  fingerprint=fingerprint(filled))
+        repo.audit(services, db, current, new.requester, "request", whalet_id=answer.whalet_id,
+                   expires_at=current.expires_at)
+        repo.post_card(services, db, current)
+    services.wake_outbox()
+    return current
+
+
+def mismatch_of(r: ApprovalRequest, answer: ApplyAnswer) -> str | None:
+    """Why Whalet's apply answer is not the request we made, or None."""
+    if answer.mer_order_no != r.mer_order_no:
+        return f"order number {answer.mer_order_no} instead of {r.mer_order_no}"
+    if answer.amount.currency != r.currency or Decimal(answer.amount.amount) != r.amount:
+        return f"amount {answer.amount.format()} instead of {r.money.format()}"
+    if answer.party is not None and answer.party != r.party:
+        return f"{KINDS[r.kind].party_label.lower()} {answer.party} instead of {r.party}"
+    if answer.to_amount is not None and r.to_currency and answer.to_amount.currency != r.to_currency:
+        return f"paid out in {answer.to_amount.currency} instead of {r.to_currency}"
+    return None
+
+
+def _abandon(services: Services, request: ApprovalRequest, note: str, action: str, **detail: object) -> None:
+    with services.store.transaction() as db:
+        current = repo.load(db, request.id)
+        assert current is not None
+        current = repo.transition(db, current, State.ABANDONED, note=note, decided_at=services.clock.now())
+        repo.audit(services, db, current, "whalet", action, **detail)
+
+
+def _apply_failed(exc: WhaletError) -> str:
+    """What the requester is told when the apply step fails."""
+    if isinstance(exc, OutcomeUnknown):
+        # Nothing can be paid either way: an applied order only moves money once confirmed, and
+        # this request will never be confirmed; Whalet releases an unconfirmed order at its expiry.
+        return ("Whalet did not give a trustworthy answer to the request, so it was not put up for "
+                "approval and nothing will be paid. Please try again in a minute.")
+    return explain(exc)

@@ -1,0 +1,67 @@
+"""Operator alerts in Slack for what a person must look at now.
+
+Chiefly an answer from Whalet whose signature does not verify; ``raise_alert`` serves the
+rest (approvals whose outcome stays unknown, user groups that cannot be read). It may be a
+forgery, corruption, or a Whalet key rotation we missed; in every case money calls answered that
+way end "outcome unknown", and someone should check the keys before trusting Whalet's answers
+again. One alert per operation per quarter of an hour, so a broken key does not flood a channel.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from core.config import Notifications
+from core.metrics import Metrics
+from core.storage.outbox import enqueue_post
+from core.storage.store import Store
+from services.slack.outbox import OutboxWorker
+
+log = logging.getLogger("whalet_bot.alerts")
+QUIET_SECONDS = 15 * 60
+
+
+class Alerts:
+    """Built before the Whalet client (whose per-call hook it is), from the parts it posts with."""
+
+    def __init__(self, store: Store, config: Notifications, metrics: Metrics, outbox: OutboxWorker) -> None:
+        self.store = store
+        self.config = config
+        self.metrics = metrics
+        self.outbox = outbox
+        self._last: dict[str, float] = {}
+
+    def whalet_call(self, operation: str, outcome: str, seconds: float) -> None:
+        """The Whalet client's per-call hook: metrics always, an alert on a bad signature."""
+        self.metrics.observe_whalet_call(operation, outcome, seconds)
+        if outcome == "bad_signature":
+            self._bad_signature(operation)
+
+    def raise_alert(self, key: str, text: str, *, quiet_seconds: float = QUIET_SECONDS) -> bool:
+        """Post ``text`` (mrkdwn built by the caller, people's text escaped) to the alerts channel,
+        at most once per ``key`` per ``quiet_seconds``; True when it was queued."""
+        channel = self.config.alerts_channel or self.config.default_channel
+        now = time.monotonic()
+        if not channel or now - self._last.get(key, -quiet_seconds) < quiet_seconds:
+            return False
+        self._last[key] = now
+        with self.store.transaction() as db:
+            enqueue_post(db, channel=channel, text=text, kind="alert")
+        self.outbox.wake()
+        log.error("alerted %s: %s", channel, key, extra={"event": "alert", "alert_key": key})
+        return True
+
+    def _bad_signature(self, operation: str) -> None:
+        channel = self.config.alerts_channel or self.config.default_channel
+        now = time.monotonic()
+        if not channel or now - self._last.get(operation, -QUIET_SECONDS) < QUIET_SECONDS:
+            return
+        self._last[operation] = now
+        text = (f":rotating_light: Whalet's answer to `{operation}` did not verify with Whalet's public key. "
+                "The bot treats such answers as \"outcome unknown\" and looks orders up before acting. "
+                "Check WHALET_PUBLIC_KEY (has Whalet rotated its key?) and run `whalet-bot check`.")
+        with self.store.transaction() as db:
+            enqueue_post(db, channel=channel, text=text, kind="alert")
+        self.outbox.wake()
+        log.error("alerted %s: bad signature on %s", channel, operation, extra={"event": "alert_bad_signature"})

@@ -1,0 +1,140 @@
+"""The one Block Kit toolkit: builders, Slack's limits, and the step that checks a message.
+
+Every surface (command answers, approval cards, modals, notifications, digests, to-do cards)
+builds its blocks here, so Slack's size rules live in one place and are enforced by cutting: a
+message Slack refuses is a message lost. Blocks are plain dicts in exactly the shape
+``slack_sdk.models.blocks`` produces; building SDK objects for every notification cost more than
+half of the relay's time on the path that competes with the webhook for the CPU.
+
+``finish()`` is the validation step: it caps the block count with a note saying how much was
+left out, parses every block through slack_sdk's models (whose ``to_dict`` runs the SDK's own
+checks, raising ``SlackObjectFormationError``) and serialises. Command answers, cards, modals,
+digests and to-do cards go through it. The relay's per-notification renderings only ``cap()``:
+validating costs about 2.5 times the rendering (227 µs against 86 µs per collection notice,
+measured), and the renderers' test parses every kind through the same SDK models instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from slack_sdk.models.blocks import Block as SdkBlock
+
+Block = dict[str, Any]
+
+MAX_BLOCKS = 50
+MAX_MODAL_BLOCKS = 100
+SECTION_TEXT = 3000
+FIELD_TEXT = 2000
+MAX_FIELDS = 10
+HEADER_TEXT = 150
+CONTEXT_ELEMENTS = 10
+BUTTON_TEXT = 75
+BUTTON_VALUE = 2000
+OPTION_TEXT = 75
+OPTION_VALUE = 150
+ELLIPSIS = "…"
+
+
+def esc(text: Any) -> str:
+    """Text from Whalet or a person shown in mrkdwn: &, < and > would otherwise become links or
+    mentions (an accidental @channel); None shows as nothing."""
+    return ("" if text is None else str(text)).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def cut(text: str, limit: int) -> str:
+    """``text`` shortened to ``limit`` characters, marked with an ellipsis when cut."""
+    text = text or ""
+    return text if len(text) <= limit else text[: limit - 1] + ELLIPSIS
+
+
+def _mrkdwn(text: str, limit: int) -> Block:
+    return {"type": "mrkdwn", "text": cut(text, limit)}
+
+
+def plain(text: str, limit: int) -> Block:
+    return {"type": "plain_text", "text": cut(text, limit), "emoji": True}
+
+
+def header(text: str) -> Block:
+    return {"type": "header", "text": plain(text, HEADER_TEXT)}
+
+
+def section(text: str, *, block_id: str | None = None, fields: Sequence[str] = ()) -> Block:
+    """A section with mrkdwn text and/or up to ten mrkdwn fields."""
+    block: Block = {"type": "section"}
+    if text:
+        block["text"] = _mrkdwn(text, SECTION_TEXT)
+    if fields:
+        block["fields"] = [_mrkdwn(f, FIELD_TEXT) for f in list(fields)[:MAX_FIELDS]]
+    if block_id:
+        block["block_id"] = block_id
+    return block
+
+
+def fields(pairs: Sequence[tuple[str, str]]) -> list[Block]:
+    """Label/value pairs as sections of at most ten fields each (the label is escaped, the value
+    is mrkdwn the caller prepared)."""
+    items = [_mrkdwn(f"*{esc(label)}*\n{value}", FIELD_TEXT) for label, value in pairs]
+    return [{"type": "section", "fields": items[i:i + MAX_FIELDS]} for i in range(0, len(items), MAX_FIELDS)]
+
+
+def context(*texts: str) -> Block:
+    items = [t for t in texts if t][:CONTEXT_ELEMENTS]
+    return {"type": "context", "elements": [_mrkdwn(t, SECTION_TEXT) for t in items]}
+
+
+def divider() -> Block:
+    return {"type": "divider"}
+
+
+def button(text: str, action_id: str, value: str, *, style: str | None = None,
+           confirm: Block | None = None) -> Block:
+    element: Block = {"type": "button", "text": plain(text, BUTTON_TEXT), "action_id": action_id,
+                      "value": value[:BUTTON_VALUE]}
+    if style:
+        element["style"] = style
+    if confirm:
+        element["confirm"] = confirm
+    return element
+
+
+def actions(*buttons: Block, block_id: str | None = None) -> Block:
+    block: Block = {"type": "actions", "elements": list(buttons)}
+    if block_id:
+        block["block_id"] = block_id
+    return block
+
+
+def cap(blocks: list[Any], limit: int = MAX_BLOCKS, *, what: str = "items") -> list[Any]:
+    """At most ``limit`` blocks; the last one says how many were left out."""
+    if len(blocks) <= limit:
+        return blocks
+    hidden = len(blocks) - (limit - 1)
+    return blocks[: limit - 1] + [context(f"…and {hidden} more {what} not shown.")]
+
+
+def finish(blocks: Iterable[Block | SdkBlock], limit: int = MAX_BLOCKS, *, what: str = "items") -> list[Block]:
+    """Cap, validate through slack_sdk (raises SlackObjectFormationError) and serialise."""
+    parsed = [b if isinstance(b, SdkBlock) else SdkBlock.parse(b) for b in cap(list(blocks), limit, what=what)]
+    return [b.to_dict() for b in parsed if b is not None]
+
+
+def paged(lines: list[str], *, per_block: int = 20, max_blocks: int = 40) -> tuple[list[Block], int]:
+    """Lines grouped into sections within the text limit; returns (blocks, lines left out)."""
+    blocks: list[Block] = []
+    chunk: list[str] = []
+    size = 0
+    for index, line in enumerate(lines):
+        line = cut(line, SECTION_TEXT // 4)
+        if chunk and (len(chunk) >= per_block or size + len(line) + 1 > SECTION_TEXT):
+            blocks.append(section("\n".join(chunk)))
+            chunk, size = [], 0
+            if len(blocks) >= max_blocks:
+                return blocks, len(lines) - index
+        chunk.append(line)
+        size += len(line) + 1
+    if chunk:
+        blocks.append(section("\n".join(chunk)))
+    return blocks, 0

@@ -1,0 +1,318 @@
+"""Delivers the outbox to Slack: paced per channel, polite on 429, never the same row twice.
+
+Each row goes pending → sending (committed) → Slack call → done with its ``ts`` (committed). A
+process killed between the call and the second commit leaves the row in ``sending``; at the next
+start such rows are marked ``check_first`` and the worker looks for the message in the channel by
+its metadata (``outbox_id``) before posting again, so a kill mid-post yields one message, not two.
+Transient failures back off with jitter; a row that keeps failing is parked for a person to see in
+``/whalet status`` instead of blocking its channel forever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import logging
+import random
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from core.config import Notifications
+from core.faultpoints import fault_point
+from core.storage import outbox as outbox_rows
+from core.storage.store import Store
+
+log = logging.getLogger("whalet_bot.outbox")
+
+METADATA_EVENT = "whalet_bot_outbox"
+BACKOFF_BASE_SECONDS = 1.0
+BACKOFF_CAP_SECONDS = 120.0
+FOLD_MAX_LINES = 25
+# Pace a little under the configured rate: our clock and Slack's never agree to the millisecond,
+# and a message sent a hair early costs a 429 and a Retry-After wait.
+PACE_MARGIN = 0.95
+SHUTDOWN_GRACE_SECONDS = 5.0  # posts in flight at SIGTERM get this long to finish
+# Errors no retry can fix: park at once so a person looks at them.
+PERMANENT_ERRORS = frozenset({"invalid_blocks", "invalid_blocks_format", "msg_too_long", "invalid_arguments",
+                              "no_text", "too_many_attachments", "invalid_auth", "account_inactive",
+                              "token_revoked", "cant_update_message", "edit_window_closed"})
+
+
+class TokenBucket:
+    """About ``rate`` messages a second per channel, with short bursts, as Slack asks."""
+
+    def __init__(self, rate: float, burst: int):
+        self.rate, self.capacity = rate, float(burst)
+        self.tokens, self.stamp = float(burst), time.monotonic()
+
+    def ready_in(self) -> float:
+        now = time.monotonic()
+        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.rate
+
+    def take(self) -> None:
+        self.tokens -= 1
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+class OutboxWorker:
+    """Runs as one supervised loop; ``wake()`` after committing rows so they go out at once."""
+
+    def __init__(self, store: Store, client: AsyncWebClient, config: Notifications):
+        self.store = store
+        self.client = client  # no hidden retries: the worker decides about every 429 and reset
+        self.config = config
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._event: asyncio.Event | None = None
+        self._buckets: dict[str, TokenBucket] = {}
+        self._blocked_until: dict[str, float] = {}
+        self._inflight: set[str] = set()
+        self.counters = {"posted": 0, "updated": 0, "rate_limited": 0, "failed": 0, "parked": 0, "reconciled": 0}
+
+    # --- waking ------------------------------------------------------------------------------
+
+    def wake(self) -> None:
+        """Safe from any thread; a no-op before the worker runs."""
+        if self._loop is not None and self._event is not None:
+            self._loop.call_soon_threadsafe(self._event.set)
+
+    # --- the loop ----------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._event = asyncio.Event()
+        self._recover_inflight()
+        tasks: set[asyncio.Task[None]] = set()
+        try:
+            while True:
+                self._fold_bursts()
+                waiting = self._dispatch(tasks)
+                try:
+                    await asyncio.wait_for(self._event.wait(), timeout=min(waiting, 1.0))
+                except TimeoutError:
+                    pass
+                self._event.clear()
+        finally:
+            await self._drain(tasks)
+
+    async def _drain(self, tasks: set[asyncio.Task[None]]) -> None:
+        """On stop (SIGTERM): let posts in flight finish for a moment, cancel the rest, and hand
+        their rows back (pending + check_first), so no row is left ``sending`` and the next start
+        looks for a possibly-posted message before posting again."""
+        if tasks:
+            await asyncio.wait(set(tasks), timeout=SHUTDOWN_GRACE_SECONDS)
+        for task in list(tasks):
+            task.cancel()
+        if tasks:
+            await asyncio.wait(set(tasks), timeout=1)
+        with self.store.transaction() as db:
+            handed = outbox_rows.hand_back_inflight(db)
+        if handed:
+            log.warning("%d outbox rows were cut off mid-post at shutdown; the next start checks Slack first", handed,
+                        extra={"event": "outbox_handed_back"})
+
+    def _recover_inflight(self) -> None:
+        with self.store.transaction() as db:
+            handed = outbox_rows.hand_back_inflight(db)
+        if handed:
+            log.warning("%d outbox rows were in flight at the last stop; checking Slack before re-posting", handed)
+
+    def _dispatch(self, tasks: set[asyncio.Task[None]]) -> float:
+        """Start one delivery per free channel; returns how long the loop may sleep."""
+        now = datetime.now(UTC)  # delivery timing is real time, even under a test's frozen business clock
+        with self.store.read() as db:
+            rows = outbox_rows.due_heads(db, _iso(now))
+            targets = [(row, self._target(db, row)) for row in rows]
+        sleep = 1.0
+        busy: set[str] = set()
+        for row, target in targets:
+            if target is None:
+                continue
+            channel = target[0]
+            if channel in self._inflight or channel in busy:
+                continue
+            busy.add(channel)  # keep per-channel order: only the oldest due row of a channel moves
+            blocked = self._blocked_until.get(channel, 0.0) - time.monotonic()
+            bucket = self._buckets.setdefault(channel, self._new_bucket())
+            wait = max(blocked, bucket.ready_in())
+            if wait > 0:
+                sleep = min(sleep, wait)
+                continue
+            bucket.take()
+            self._inflight.add(channel)
+            task = asyncio.create_task(self._deliver(row, target))
+            tasks.add(task)
+            task.add_done_callback(functools.partial(self._finished, channel=channel, tasks=tasks))
+        return max(sleep, 0.01)
+
+    def _finished(self, task: asyncio.Task[None], channel: str, tasks: set[asyncio.Task[None]]) -> None:
+        tasks.discard(task)
+        self._inflight.discard(channel)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("outbox delivery crashed", exc_info=task.exception())
+        if self._event is not None:
+            self._event.set()
+
+    def _new_bucket(self) -> TokenBucket:
+        cfg = self.config
+        return TokenBucket(float(cfg.pace_per_second) * PACE_MARGIN, int(cfg.burst))
+
+    def _target(self, db: Any, row: dict[str, Any]) -> tuple[str, str | None] | None:
+        """(channel, thread_ts or ts to update), or None while the message it depends on is unsent."""
+        if row["op"] == "post":
+            if not row["thread_ref"]:
+                return (row["channel"], None)
+            parent = outbox_rows.posted(db, row["thread_ref"])
+            if parent:
+                return parent
+            if outbox_rows.post_still_coming(db, row["thread_ref"]):
+                return None
+            return (row["channel"], None)  # the parent will never exist: post at top level
+        ref = outbox_rows.posted(db, row["ref"])
+        if ref:
+            return ref
+        if not outbox_rows.post_still_coming(db, row["ref"]):
+            with self.store.transaction() as wdb:
+                outbox_rows.drop_orphan_update(wdb, row["id"])
+        return None
+
+    # --- one delivery ------------------------------------------------------------------------
+
+    async def _deliver(self, row: dict[str, Any], target: tuple[str, str | None]) -> None:
+        with self.store.transaction() as db:
+            if not outbox_rows.claim(db, row["id"]):
+                return
+        fault_point("outbox.claimed")
+        channel, anchor_ts = target
+        client = self.client
+        blocks = json.loads(row["blocks"]) if row["blocks"] else None
+        try:
+            if row["op"] == "post" and row["check_first"]:
+                found = await self._find_posted(channel, anchor_ts, row)
+                if found:
+                    self.counters["reconciled"] += 1
+                    self._mark_done(row, channel, found)
+                    return
+            if row["op"] == "post":
+                response = await client.chat_postMessage(
+                    channel=channel, text=row["text"], blocks=blocks, thread_ts=anchor_ts,
+                    unfurl_links=False, unfurl_media=False,
+                    metadata={"event_type": METADATA_EVENT, "event_payload": {"outbox_id": row["id"]}})
+                self.counters["posted"] += 1
+            else:
+                assert anchor_ts is not None  # an update always targets a recorded message
+                response = await client.chat_update(channel=channel, ts=anchor_ts, text=row["text"], blocks=blocks)
+                self.counters["updated"] += 1
+            fault_point("outbox.posted")
+            self._mark_done(row, channel, str(response.get("ts") or anchor_ts))
+        except SlackApiError as exc:
+            self._failed(row, channel, exc.response.status_code, str(exc.response.get("error") or "error"),
+                         exc.response.headers)
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            self._failed(row, channel, 0, f"network: {type(exc).__name__}", {})
+
+    async def _find_posted(self, channel: str, thread_ts: str | None, row: dict[str, Any]) -> str | None:
+        """Look for a message this row may already have posted before the process died."""
+        created = datetime.fromisoformat(row["created_at"]).timestamp() - 1
+        client = self.client
+        try:
+            if thread_ts:
+                page = await client.conversations_replies(channel=channel, ts=thread_ts, oldest=str(created),
+                                                          include_all_metadata=True, limit=200)
+            else:
+                page = await client.conversations_history(channel=channel, oldest=str(created),
+                                                          include_all_metadata=True, limit=200)
+        except SlackApiError as exc:
+            log.warning("could not check %s for outbox row %s (%s); posting again", channel, row["id"],
+                        exc.response.get("error"))
+            return None
+        for message in page.get("messages") or []:
+            payload = (message.get("metadata") or {}).get("event_payload") or {}
+            if (message.get("metadata") or {}).get("event_type") == METADATA_EVENT and \
+                    str(payload.get("outbox_id")) == str(row["id"]):
+                return str(message["ts"])
+        return None
+
+    def _mark_done(self, row: dict[str, Any], channel: str, ts: str) -> None:
+        now = _iso(datetime.now(UTC))
+        with self.store.transaction() as db:
+            outbox_rows.mark_done(db, row, channel, ts, now)
+        log.info("slack %s delivered", row["op"], extra={"event": "outbox_delivered", "outbox_id": row["id"],
+                                                          "channel": channel, "correlation_id": row["correlation_id"]})
+
+    def _failed(self, row: dict[str, Any], channel: str, status: int, error: str, headers: Any) -> None:
+        now = datetime.now(UTC)  # delivery timing is real time, even under a test's frozen business clock
+        max_attempts = int(self.config.max_attempts)
+        check_first = 1 if (status == 0 or status >= 500) and row["op"] == "post" else row["check_first"]
+        attempts = int(row["attempts"]) + 1
+        if status == 429:
+            retry_after = _retry_after(headers)
+            self._blocked_until[channel] = time.monotonic() + retry_after
+            self.counters["rate_limited"] += 1
+            state, delay, attempts = "pending", retry_after, attempts - 1  # pacing, not failure
+        elif error in PERMANENT_ERRORS or attempts >= max_attempts:
+            state, delay = "parked", 0.0
+            self.counters["parked"] += 1
+        else:
+            state = "pending"
+            delay = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (attempts - 1)) * random.uniform(0.5, 1.0)
+            self.counters["failed"] += 1
+        with self.store.transaction() as db:
+            outbox_rows.reschedule(db, row["id"], state=state, attempts=attempts,
+                               next_attempt_at=_iso(now + timedelta(seconds=delay)), error=error,
+                               check_first=check_first, rate_limited=status == 429)
+            if status != 429:
+                outbox_rows.record_channel_error(db, channel, error, _iso(now))
+        level = logging.ERROR if state == "parked" else logging.WARNING
+        log.log(level, "slack %s failed (%s); %s", row["op"], error,
+                "parked" if state == "parked" else f"retrying in {delay:.1f}s",
+                extra={"event": "outbox_failed", "outbox_id": row["id"], "channel": channel,
+                       "correlation_id": row["correlation_id"]})
+
+    # --- folding -----------------------------------------------------------------------------
+
+    def _fold_bursts(self) -> None:
+        """Many collections waiting for one channel become one summary, not minutes of queue."""
+        threshold = int(self.config.fold_threshold)
+        if threshold <= 0:
+            return
+        with self.store.read() as db:  # the common case writes nothing: don't open a write transaction
+            if not outbox_rows.channels_to_fold(db, threshold):
+                return
+        with self.store.transaction() as db:
+            for channel in outbox_rows.channels_to_fold(db, threshold):
+                self._fold_channel(db, channel)
+
+    def _fold_channel(self, db: Any, channel: str) -> None:
+        rows = outbox_rows.foldable(db, channel)
+        lines = [line for _, line in rows]
+        shown = lines[:FOLD_MAX_LINES]
+        more = len(lines) - len(shown)
+        body = "\n".join(f"• {line}" for line in shown) + (f"\n…and {more} more" if more else "")
+        title = f"{len(lines)} collections received"
+        summary_id = outbox_rows.enqueue_post(
+            db, channel=channel, text=f"{title}\n{body}", kind="summary",
+            blocks=[{"type": "header", "text": {"type": "plain_text", "text": f":moneybag: {title}"}},
+                    {"type": "section", "text": {"type": "mrkdwn", "text": body[:2900]}}])
+        outbox_rows.mark_folded(db, summary_id, [row_id for row_id, _ in rows])
+        log.info("folded %d collections for %s into one summary", len(rows), channel)
+
+
+def _retry_after(headers: Any) -> float:
+    try:
+        value = headers.get("Retry-After") or headers.get("retry-after")
+        if isinstance(value, list):
+            value = value[0]
+        return max(0.5, float(value))
+    except (TypeError, ValueError, AttributeError):
+        return 1.0

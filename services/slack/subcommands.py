@@ -1,0 +1,126 @@
+"""The table of `/whalet` sub-commands: one decorator per handler, one dispatcher for all.
+
+Each sub-command module declares itself with ``@subcommand(...)``; ``commands/__init__.py``
+imports every module so the table is complete before Bolt sees the first request. Keeping the
+usage text next to the handler means `help`, the "bad arguments" message and the handler can
+never disagree about the syntax.
+
+Handlers are two-phase because of Slack's 3-second rule and because bad input must never
+reach Whalet: ``parse(args)`` is pure and synchronous and runs BEFORE the ack (a ``UsageError``
+becomes the ack's ephemeral text, with the usage line); the async handler runs after the ack
+and may call Whalet, answering through ``ctx.respond`` or the outbox.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from services.approvals.roles import Role
+
+if TYPE_CHECKING:
+    from slack_bolt.context.respond.async_respond import AsyncRespond
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    from services.container import Services
+
+__all__ = [
+    "CommandContext",
+    "Role",
+    "SubCommand",
+    "UsageError",
+    "all_subcommands",
+    "find",
+    "subcommand",
+]
+
+
+class UsageError(ValueError):
+    """Input that is wrong before anything is sent; the message says what, in plain words."""
+
+
+@dataclass
+class CommandContext:
+    """What a sub-command handler gets: who typed what, where, and how to answer."""
+
+    services: Services
+    user_id: str
+    channel_id: str
+    args: list[str]
+    trigger_id: str | None
+    respond: AsyncRespond
+    client: AsyncWebClient
+    role: Role
+    team_id: str | None = None
+    response_url: str | None = None
+    subcommand: str = ""
+
+    async def reply(self, text: str, blocks: list[dict[str, Any]] | None = None, *, share: bool = False) -> None:
+        """Answer the person who typed the command: ephemeral unless ``share``."""
+        await self.respond(text=text, blocks=blocks, response_type="in_channel" if share else "ephemeral",
+                           replace_original=False)
+
+
+Handler = Callable[[CommandContext, Any], Awaitable[None]]
+Parser = Callable[[list[str]], Any]
+
+
+def _no_arguments(args: list[str]) -> None:
+    if args:
+        raise UsageError(f"this command takes no arguments, but got '{' '.join(args)}'")
+    return None
+
+
+@dataclass(frozen=True)
+class SubCommand:
+    name: str
+    usage: str
+    summary: str
+    role: Role
+    handler: Handler
+    parse: Parser = field(default=_no_arguments)
+    aliases: tuple[str, ...] = ()
+
+
+_TABLE: dict[str, SubCommand] = {}
+
+
+def subcommand(
+    name: str,
+    *,
+    usage: str,
+    summary: str,
+    role: Role = Role.VIEWER,
+    parse: Parser | None = None,
+    aliases: tuple[str, ...] = (),
+) -> Callable[[Handler], Handler]:
+    """Register ``async def handler(ctx: CommandContext, parsed) -> None`` as `/whalet NAME`.
+
+    ``usage`` is the syntax after `/whalet` (e.g. ``"rate FROM TO [--source S]"``); ``parse``
+    turns the argument tokens into whatever the handler wants and raises UsageError on bad
+    input (default: no arguments allowed, ``parsed`` is None). ``role`` is the lowest role
+    allowed to run it.
+    """
+
+    def register(handler: Handler) -> Handler:
+        entry = SubCommand(name, usage, summary, role, handler, parse or _no_arguments, aliases)
+        for key in (name, *aliases):
+            if key in _TABLE and _TABLE[key].handler is not handler:
+                raise ValueError(f"/whalet {key} is registered twice")
+            _TABLE[key] = entry
+        return handler
+
+    return register
+
+
+def find(name: str) -> SubCommand | None:
+    return _TABLE.get(name.lower())
+
+
+def all_subcommands() -> list[SubCommand]:
+    """Each sub-command once, in registration order."""
+    seen: dict[str, SubCommand] = {}
+    for entry in _TABLE.values():
+        seen.setdefault(entry.name, entry)
+    return list(seen.values())
