@@ -1,7 +1,8 @@
 """``whalet-bot check``: is this installation ready? One PASS / FAIL line per item, with the fix.
 
 The people who install the bot are finance teams' admins; a failed start says "something is
-wrong", this says which of the things it needs is wrong and what to do about it. Items run in
+wrong", this says which thing is wrong and what to do about it. The Whalet round trip is taken
+apart step by step in ``bot/check_whalet.py``; ``--probe`` (``bot/probe.py``) finds the recipe. Items run in
 dependency order and an item whose inputs failed is SKIPped, not reported as a second, confusing
 failure.
 
@@ -28,13 +29,16 @@ from rich.text import Text
 from slack_sdk.errors import SlackApiError
 
 from bot.app import build_slack_client
-from core.config import BotConfig, ConfigError, load_config
 from core.storage.backend import open_store, pending_migrations
 from core.storage.postgres import DatabaseUnavailable
+from bot.check_whalet import money_switch, webhook_answer, whalet_round_trip
+from bot.probe import Probe, ProbeStopped, toml_lines
+from core.config import BotConfig, ConfigError, WhaletSection, load_config
 from core.settings import Settings, SettingsError, load_settings
-from whalet.envelope import EnvelopeCodec, SignatureInvalid
-from whalet.errors import AuthenticationFailed, OutcomeUnknown, RequestNotSent, WhaletError, WhaletRejected
-from whalet.client import WhaletClient
+from core.transport import build_transport
+from whalet.envelope import EnvelopeCodec
+from whalet.gateways import is_test_gateway
+from whalet.transport import Transport
 
 CHECK_TEXT = "whalet-bot check: can post here"
 PARTNER_KEY_BITS = 2048
@@ -46,8 +50,11 @@ class Result:
     ok: bool | None  # None: skipped because something it needs failed
     detail: str = ""
     fix: str = ""
+    note: bool = False  # information only (the live-money switch, an untested webhook URL): never a failure
 
     def line(self) -> str:
+        if self.note:
+            return f"NOTE  {self.item}" + (f": {self.detail}" if self.detail else "")
         if self.ok is None:
             return f"SKIP  {self.item} ({self.detail})"
         if self.ok:
@@ -62,12 +69,12 @@ class Report:
 
     def add(self, result: Result) -> None:
         self.results.append(result)
-        style = {True: "green", False: "red", None: "yellow"}[result.ok]
+        style = "cyan" if result.note else {True: "green", False: "red", None: "yellow"}[result.ok]
         self.out.print(Text(result.line(), style=style))
 
     @property
     def passed(self) -> bool:
-        return bool(self.results) and all(r.ok for r in self.results)
+        return bool(self.results) and all(r.ok or r.note for r in self.results)
 
 
 # --- items -----------------------------------------------------------------------------------
@@ -82,6 +89,25 @@ def _settings(given: Settings | dict[str, Any] | None, report: Report) -> Settin
         return None
     report.add(Result("settings", True, "every required variable is set and valid"))
     return settings
+
+
+def _credentials(settings: Settings, whalet: WhaletSection, report: Report) -> Transport | None:
+    """The profile's credentials, one item each; the transport when all of them load."""
+    if whalet.protocol == "v1":
+        try:
+            settings.v1_credentials()
+        except SettingsError as exc:
+            report.add(Result("v1 credentials", False, "; ".join(s.strip() for s in str(exc).splitlines()[1:]),
+                              "set the variables Whalet issued with the partner id (README: Connecting to Whalet)"))
+            return None
+        report.add(Result("v1 credentials", True, "client id, secret key, HMAC key and 16-byte AES key set"))
+    elif _keys(settings, report) is None:
+        return None
+    try:
+        return build_transport(settings, whalet)
+    except SettingsError as exc:
+        report.add(Result("Whalet gateway URL", False, str(exc), "correct WHALET_BASE_URL"))
+        return None
 
 
 def _keys(settings: Settings, report: Report) -> EnvelopeCodec | None:
@@ -120,24 +146,21 @@ def _config(path: Path, report: Report) -> BotConfig | None:
     return config
 
 
-def whalet_fix(exc: WhaletError, settings: Settings) -> str:
-    """The fix for a failed connectivity call, by what the failure says about our setup."""
-    code = getattr(exc, "code", "")
-    if isinstance(exc, AuthenticationFailed) and code == "PARTNER_NOT_EXIST":
-        return f"Whalet does not know partner id {settings.whalet_partner_id}: check WHALET_PARTNER_ID"
-    if isinstance(exc, AuthenticationFailed) and code == "UNAUTHENTICATED_ERROR":
-        return ("Whalet could not verify our signature: check WHALET_PARTNER_PRIVATE_KEY and that "
-                "Whalet has partner_public.pem")
-    if isinstance(exc, AuthenticationFailed):
-        return f"Whalet refused this partner ({code}): ask Whalet to enable the API for this partner id"
-    if isinstance(exc, OutcomeUnknown) and isinstance(exc.__cause__, SignatureInvalid):
-        return "Whalet's answer did not verify: check WHALET_PUBLIC_KEY"
-    if isinstance(exc, RequestNotSent):
-        return (f"could not reach Whalet at {settings.whalet_base_url}: check WHALET_BASE_URL, DNS, "
-                "proxies and firewall rules for outgoing HTTPS")
-    if isinstance(exc, WhaletRejected):
-        return f"Whalet answered {code}: {exc.detail or 'no detail'}; contact Whalet support with this code"
-    return f"Whalet gave no trustworthy answer ({exc}); check WHALET_BASE_URL and try again"
+async def _whalet(settings: Settings, config: BotConfig | None, transport: Transport, report: Report,
+                  options: CheckOptions) -> None:
+    whalet = config.whalet if config is not None else WhaletSection()
+    steps = await whalet_round_trip(settings, config or BotConfig(), transport)
+    for step in steps:
+        report.add(Result(step.item, step.ok, step.detail, step.fix))
+    report.add(Result("live-money switch", True, money_switch(config or BotConfig(), transport), note=True))
+    if options.webhook_url:
+        step = await webhook_answer(options.webhook_url, transport)
+        report.add(Result(step.item, step.ok, step.detail, step.fix))
+    else:
+        report.add(Result("webhook URL", None, "not tested: give --webhook-url https://your-host/whalet/webhook",
+                          note=True))
+    if options.probe:
+        await _probe(transport, whalet, report, options)
 
 
 def _database(settings: Settings, report: Report) -> None:
@@ -163,20 +186,28 @@ def _database(settings: Settings, report: Report) -> None:
     report.add(Result(item, True, f"{where}; {schema}"))
 
 
-async def _connectivity(settings: Settings, codec: EnvelopeCodec, config: BotConfig | None,
-                        report: Report) -> None:
-    api_codes = config.whalet.api_codes if config is not None else None
-    item = f"Whalet connectivity ({settings.whalet_base_url})"
-    async with WhaletClient(settings.whalet_base_url, settings.whalet_partner_id, codec,
-                            api_codes=api_codes, read_retries=0, timeout=15) as whalet:
-        try:
-            echoed = await whalet.connectivity("whalet-bot check")
-        except WhaletError as exc:
-            report.add(Result(item, False, getattr(exc, "code", None) or type(exc).__name__,
-                              whalet_fix(exc, settings)))
-            return
-    report.add(Result(item, True, f"partner {settings.whalet_partner_id} accepted, answer verified"
-                                  + (f" ({echoed!r})" if echoed else "")))
+async def _probe(transport: Transport, whalet: WhaletSection, report: Report, options: CheckOptions) -> None:
+    item = f"probe ({transport.profile} protocol, connectivity only)"
+    if not is_test_gateway(transport.base_url) and not options.allow_production:
+        report.add(Result(item, False, f"{transport.base_url} is not Whalet's test host",
+                          "probe the test gateway, or add --allow-production (read-only connectivity calls only)"))
+        return
+    probe = Probe(transport, whalet.api_codes, interval=options.probe_interval)
+    try:
+        found = await probe.run()
+    except ProbeStopped as exc:
+        report.add(Result(item, False, f"stopped after {probe.calls} call(s)", str(exc)))
+        return
+    if found is None:
+        report.add(Result(item, False, f"no alternative made the round trip work ({probe.calls} calls)",
+                          "ask Whalet for the integration pack's signing and encryption details"))
+    elif not found:
+        report.add(Result(item, True, f"the configured recipe works ({probe.calls} call(s)); nothing to change"))
+    else:
+        lines = toml_lines(transport.profile, found)
+        report.add(Result(item, True, f"the round trip works with these lines in the policy file ({probe.calls} calls)"))
+        for text in lines:
+            report.out.print(Text(f"      {text}"))  # Text: "[whalet.legacy]" is not rich markup
 
 
 SLACK_TOKEN_FIX = "Slack rejected SLACK_BOT_TOKEN: reinstall the app and copy the Bot User OAuth Token"
@@ -235,8 +266,16 @@ async def _can_post(client: Any, channel: str, bot: str) -> Result:
 
 # --- the run -----------------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class CheckOptions:
+    webhook_url: str | None = None  # our public webhook URL, to see what it answers
+    probe: bool = False  # try the recipe alternatives (bot/probe.py)
+    allow_production: bool = False  # let the probe call a gateway other than the test host
+    probe_interval: float = 1.0  # seconds between probe calls
+
+
 def run_checks(settings: Settings | dict[str, Any] | None = None, config_path: Path | None = None,
-               out: Console | None = None) -> int:
+               out: Console | None = None, options: CheckOptions | None = None) -> int:
     """Check everything; 0 only when every item passed.
 
     ``settings``: ready Settings, or overrides for ``load_settings`` (None: environment / .env).
@@ -244,27 +283,28 @@ def run_checks(settings: Settings | dict[str, Any] | None = None, config_path: P
     """
     report = Report(out or Console(highlight=False))
     loaded = _settings(settings, report)
-    codec = _keys(loaded, report) if loaded is not None else None
     path = config_path or (loaded.whalet_bot_config if loaded is not None else Path("whalet-bot.toml"))
     config = _config(Path(path), report)
     if loaded is not None:
         _database(loaded, report)
     else:
         report.add(Result("database", None, "needs valid settings"))
+    whalet = config.whalet if config is not None else WhaletSection()
+    transport = _credentials(loaded, whalet, report) if loaded is not None else None
     if loaded is None:
         report.add(Result("Whalet connectivity", None, "needs valid settings"))
         report.add(Result("Slack auth.test and channels", None, "needs valid settings"))
     else:
-        if codec is None:
-            report.add(Result("Whalet connectivity", None, "needs both keys"))
-        asyncio.run(_remote(loaded, codec, config, report))
+        if transport is None:
+            report.add(Result("Whalet connectivity", None, f"needs the {whalet.protocol} protocol's credentials"))
+        asyncio.run(_remote(loaded, transport, config, report, options or CheckOptions()))
     return 0 if report.passed else 1
 
 
-async def _remote(settings: Settings, codec: EnvelopeCodec | None, config: BotConfig | None,
-                  report: Report) -> None:
-    if codec is not None:
-        await _connectivity(settings, codec, config, report)
+async def _remote(settings: Settings, transport: Transport | None, config: BotConfig | None,
+                  report: Report, options: CheckOptions) -> None:
+    if transport is not None:
+        await _whalet(settings, config, transport, report, options)
     await _slack(settings, config, report)
     if config is None:
         report.add(Result("channels", None, "the policy file did not load"))

@@ -16,6 +16,7 @@ import typer
 
 from core.config import ConfigError
 from core.settings import SettingsError
+from whalet.recipes import PROTOCOLS
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="whalet-bot: Whalet balances, payouts with approvals and notifications in Slack.")
@@ -78,13 +79,16 @@ def sandbox(
     partner_id: str = typer.Option("PDEMO0001", help="The partner id the sandbox accepts."),
     latency_ms: int = typer.Option(0, help="Extra latency added to every API answer."),
     seed: int = typer.Option(0, help="Seed for rates and random faults."),
+    protocol: str = typer.Option("legacy", help="legacy (RSA envelope at /api) or v1 (REST, token, HMAC)."),
 ) -> None:
     """Run the Whalet sandbox (a stateful imitation of Whalet's gateway) for staging."""
     from bot.logs import configure_logging
     from whalet.sandbox import run_sandbox
 
+    if protocol not in PROTOCOLS:
+        fail(f"--protocol must be one of {', '.join(PROTOCOLS)}, not {protocol!r}")
     configure_logging("INFO")
-    run_sandbox(host, port, keys_dir, webhook_url, partner_id, latency_ms, seed)
+    run_sandbox(host, port, keys_dir, webhook_url, partner_id, latency_ms, seed, protocol)
 
 
 @keys_app.command("generate")
@@ -105,16 +109,26 @@ def keys_generate(directory: Path = typer.Argument(..., help="Folder for the new
 
 
 @app.command()
-def check(config: Optional[Path] = typer.Option(None, help="Policy file (default: WHALET_BOT_CONFIG).")) -> None:
-    """Validate settings, keys and the policy file; call Whalet connectivity and Slack; try each channel.
+def check(
+    config: Optional[Path] = typer.Option(None, help="Policy file (default: WHALET_BOT_CONFIG)."),
+    webhook_url: Optional[str] = typer.Option(
+        None, help="This bot's public webhook URL (https://…/whalet/webhook): check what it answers."),
+    probe: bool = typer.Option(False, "--probe", help="Try the alternatives of each provisional protocol setting "
+                                                      "against connectivity and print the TOML lines that work."),
+    allow_production: bool = typer.Option(False, "--allow-production",
+                                          help="Let --probe call a gateway other than Whalet's test host."),
+) -> None:
+    """Validate settings, credentials and the policy file; take a Whalet round trip apart step by step; Slack.
 
-    Prints one PASS / FAIL line per item with the fix; exits 0 only if everything passed.
+    Prints one PASS / FAIL line per item with the fix; exits 0 only if everything passed. --probe
+    sends at most 32 read-only calls, one per second.
     """
     from rich.console import Console
 
-    from bot.check import run_checks
+    from bot.check import CheckOptions, run_checks
 
-    raise typer.Exit(code=run_checks(None, config, Console(highlight=False)))
+    options = CheckOptions(webhook_url=webhook_url, probe=probe, allow_production=allow_production)
+    raise typer.Exit(code=run_checks(None, config, Console(highlight=False), options))
 
 
 @app.command()

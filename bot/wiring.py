@@ -31,12 +31,14 @@ from core.config import BotConfig
 from core.metrics import CONTENT_TYPE, Metrics
 from core.settings import Settings
 from core.storage.backend import open_store
+from core.transport import build_transport
 from notifications import Notifications
 from services.container import Services
 from services.slack.alerts import Alerts
 from services.slack.outbox import OutboxWorker
 from whalet.client import WhaletClient
 from whalet.envelope import EnvelopeCodec
+from whalet.transport import LegacyTransport
 
 log = logging.getLogger("whalet_bot")
 LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
@@ -53,9 +55,10 @@ def build_services(settings: Settings, config: BotConfig, clock: Clock | None = 
                    whalet_transport: httpx.AsyncBaseTransport | None = None,
                    codec: EnvelopeCodec | None = None) -> Services:
     """``whalet_transport``: an httpx transport for the Whalet client (tests run the sandbox's ASGI
-    app in process through ``httpx.ASGITransport``); None is real HTTP. ``codec``: the envelope
-    codec when one was already built from the same keys (loading an RSA key takes ~60 ms)."""
-    codec = codec or EnvelopeCodec(settings.partner_private_key(), settings.whalet_public_key())
+    app in process through ``httpx.ASGITransport``); None is real HTTP. ``codec``: the legacy
+    envelope codec when one was already built from the same keys (loading an RSA key takes ~60 ms);
+    the policy file's ``[whalet.legacy]`` recipe is applied to it."""
+    transport = build_transport(settings, config.whalet, codec)
     store = open_store(settings.database_url, settings.whalet_bot_db)
     metrics = Metrics()
     metrics.watch(store)
@@ -67,11 +70,12 @@ def build_services(settings: Settings, config: BotConfig, clock: Clock | None = 
         config=config,
         store=store,
         whalet=WhaletClient(
-            settings.whalet_base_url, settings.whalet_partner_id, codec, api_codes=config.whalet.api_codes,
+            transport.base_url, transport.partner_id, transport, api_codes=config.whalet.api_codes,
             on_call=alerts.whalet_call, timeout=settings.whalet_timeout_seconds,
             max_connections=settings.whalet_max_connections, transport=whalet_transport,
+            money_enabled=config.whalet.money_enabled,
         ),
-        whalet_codec=codec,
+        whalet_codec=transport.codec if isinstance(transport, LegacyTransport) else None,
         slack=build_slack_client(settings),
         slack_outbox=slack_outbox,
         clock=clock or Clock(),

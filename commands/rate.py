@@ -40,5 +40,6 @@ async def rate_command(ctx: CommandContext, a: RateArgs) -> None:
     text = f"1 {quote.currency} = {quote.rate} {quote.to_currency}"
     await ctx.reply(text, finish([
         section(f"*{text}*"),
-        context(f"Rate id `{esc(quote.rate_id)}`", f"valid until {at(quote.expire_time)} ({countdown(quote.expire_time, now)})"),
+        context(f"Rate id `{esc(quote.rate_id)}`", "Whalet gave no expiry" if quote.expire_time is None
+                else f"valid until {at(quote.expire_time)} ({countdown(quote.expire_time, now)})"),
     ]))

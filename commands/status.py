@@ -14,6 +14,7 @@ from core.clock import parse_iso
 from core.storage import digests, inbox, outbox
 from services.slack.blocks import esc
 from whalet.errors import explain
+from whalet.gateways import money_needs_switch
 
 PING_TIMEOUT_SECONDS = 5.0
 
@@ -26,7 +27,21 @@ async def whalet_line(ctx: CommandContext) -> str:
         return f":red_circle: Whalet did not answer within {PING_TIMEOUT_SECONDS:.0f} s."
     except Exception as exc:  # every failure becomes a sentence here, never a traceback
         return f":red_circle: Whalet: {esc(explain(exc))}"
-    return f":large_green_circle: Whalet answers ({(time.perf_counter() - started) * 1000:.0f} ms)."
+    proven = ("token obtained, our signature accepted" if ctx.services.whalet.protocol.profile == "v1"
+              else "our signature accepted, its signed answer verified")
+    return f":large_green_circle: Whalet answers ({(time.perf_counter() - started) * 1000:.0f} ms): {proven}."
+
+
+def money_line(ctx: CommandContext) -> str:
+    """The profile, the gateway and the live-money switch, so nobody has to guess which is on."""
+    whalet = ctx.services.whalet
+    where = f"Whalet {whalet.protocol.profile} protocol at `{esc(whalet.url)}`"
+    if not money_needs_switch(whalet.url):
+        return f"{where}: a test gateway, payouts allowed (no real money moves there)."
+    if whalet.money_enabled:
+        return f"{where}: :money_with_wings: moving real money is ON (`money_enabled = true`)."
+    return (f"{where}: :lock: moving money is OFF; payouts, pays and beneficiary changes are refused "
+            "until an administrator sets `money_enabled = true` under `[whalet]` after `whalet-bot check` passes.")
 
 
 def backlog_lines(ctx: CommandContext) -> list[str]:
@@ -49,7 +64,7 @@ def backlog_lines(ctx: CommandContext) -> list[str]:
 @subcommand("status", usage="status", summary="health: Whalet connectivity, backlogs, last digest",
             role=Role.VIEWER)
 async def status_command(ctx: CommandContext, _: None) -> None:
-    lines = [await whalet_line(ctx)]
+    lines = [await whalet_line(ctx), money_line(ctx)]
     with ctx.services.store.read() as db:
         open_count = len(repo.open_requests(db))
     lines.append(f"Approvals: {open_count} open request{'s' if open_count != 1 else ''}"

@@ -39,6 +39,7 @@ from core.config_fields import (
     _zone,
     iso_countries,
 )
+from whalet.recipes import LegacyRecipe, V1Recipe
 
 __all__ = ["EVENT_GROUPS", "ConfigError", "Problem", "iso_countries", "BotConfig", "load_config"]
 
@@ -61,6 +62,12 @@ class WhaletSection(Model):
     default_fund_source: Literal["B2C", "B2B", "Acquiring"] = "B2C"
     users: list[WhaletUser] = []
     api_codes: dict[str, NonEmpty] = {}
+    # The protocol profile and its provisional details (protocol spec §10, README "Connecting to Whalet").
+    protocol: Literal["legacy", "v1"] = "legacy"
+    money_enabled: bool = False  # the live-money switch for gateways other than loopback / Whalet's test host
+    amounts: Literal["number", "string"] = "number"  # how request amounts are written
+    legacy: LegacyRecipe = LegacyRecipe()
+    v1: V1Recipe = V1Recipe()
 
     @model_validator(mode="after")
     def _default_is_known(self) -> WhaletSection:

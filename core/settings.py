@@ -16,8 +16,10 @@ from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_vali
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from whalet.envelope import EnvelopeError, load_private_key, load_public_key
+from whalet.gateways import LEGACY_TEST_GATEWAY, V1_TEST_HOST
+from whalet.transport.v1 import V1Credentials, decode_aes_key
 
-TEST_GATEWAY = "https://test-open.whalet.com/api"
+TEST_GATEWAY = LEGACY_TEST_GATEWAY
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
@@ -38,9 +40,16 @@ class Settings(BaseSettings):
     slack_api_base_url: str = "https://slack.com/api/"
     whalet_base_url: str = TEST_GATEWAY
     whalet_partner_id: str
-    whalet_partner_private_key: SecretStr
+    # The legacy protocol's RSA keys (required by that profile only, see legacy_codec_keys()).
+    whalet_partner_private_key: SecretStr | None = None
     # Named *_source so the attribute does not clash with the whalet_public_key() loader.
-    whalet_public_key_source: str = Field(validation_alias=AliasChoices("WHALET_PUBLIC_KEY", "whalet_public_key_source"))
+    whalet_public_key_source: str | None = Field(
+        default=None, validation_alias=AliasChoices("WHALET_PUBLIC_KEY", "whalet_public_key_source"))
+    # The REST v1 protocol's credentials (required by that profile only, see v1_credentials()).
+    whalet_client_id: str | None = None
+    whalet_secret_key: SecretStr | None = None
+    whalet_hmac_key: SecretStr | None = None
+    whalet_aes_key: SecretStr | None = None
     whalet_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     whalet_max_connections: int = Field(default=256, ge=1, le=1000)
     whalet_bot_config: Path = Path("whalet-bot.toml")
@@ -57,10 +66,12 @@ class Settings(BaseSettings):
     whalet_bot_log_level: str = "INFO"
     whalet_bot_metrics_public: bool = False
 
-    @field_validator("slack_app_token", mode="before")
+    @field_validator("slack_app_token", "whalet_partner_private_key", "whalet_public_key_source", "whalet_client_id",
+                     "whalet_secret_key", "whalet_hmac_key", "whalet_aes_key", mode="before")
     @classmethod
     def _empty_is_none(cls, value: Any) -> Any:
-        # `SLACK_APP_TOKEN=` in a .env file means "not set": HTTP mode, not Socket Mode.
+        # `SLACK_APP_TOKEN=` in a .env file means "not set": HTTP mode, not Socket Mode (and the
+        # same for the credentials of the protocol profile not in use).
         if isinstance(value, str) and not value.strip():
             return None
         return value
@@ -119,6 +130,10 @@ class Settings(BaseSettings):
 
     def partner_private_key(self) -> rsa.RSAPrivateKey:
         """Our RSA key for signing requests and opening notifications."""
+        if self.whalet_partner_private_key is None:
+            raise SettingsError("WHALET_PARTNER_PRIVATE_KEY: missing; the legacy protocol needs the partner's "
+                                "RSA private key (or choose protocol = \"v1\" under [whalet] if Whalet gave you "
+                                "v1 credentials)")
         try:
             return load_private_key(self.whalet_partner_private_key.get_secret_value())
         except EnvelopeError:
@@ -130,10 +145,43 @@ class Settings(BaseSettings):
 
     def whalet_public_key(self) -> rsa.RSAPublicKey:
         """Whalet's RSA public key for checking its signatures."""
+        if self.whalet_public_key_source is None:
+            raise SettingsError("WHALET_PUBLIC_KEY: missing; the legacy protocol needs Whalet's RSA public key")
         try:
             return load_public_key(self.whalet_public_key_source)
         except EnvelopeError as exc:
             raise SettingsError(f"WHALET_PUBLIC_KEY: {exc}; give PEM text, bare Base64 DER, or a file path") from None
+
+
+    def v1_credentials(self) -> V1Credentials:
+        """The REST v1 credentials; one SettingsError naming every missing or unusable variable."""
+        values = {"WHALET_CLIENT_ID": self.whalet_client_id, "WHALET_SECRET_KEY": self.whalet_secret_key,
+                  "WHALET_HMAC_KEY": self.whalet_hmac_key, "WHALET_AES_KEY": self.whalet_aes_key}
+        problems = [f"  {name}: missing; the v1 protocol needs it (Whalet issues it with the partner id)"
+                    for name, value in values.items() if value is None]
+        aes_key = b""
+        if self.whalet_aes_key is not None:
+            try:
+                aes_key = decode_aes_key(self.whalet_aes_key.get_secret_value())
+            except ValueError as exc:
+                problems.append(f"  WHALET_AES_KEY: {exc}")
+        if problems:
+            raise SettingsError("\n".join(["Settings for the v1 protocol are missing or invalid:", *problems]))
+        assert self.whalet_client_id and self.whalet_secret_key and self.whalet_hmac_key
+        return V1Credentials(self.whalet_client_id.strip(), self.whalet_secret_key.get_secret_value(),
+                             self.whalet_hmac_key.get_secret_value(), aes_key)
+
+    def gateway_url(self, protocol: str) -> str:
+        """WHALET_BASE_URL for the profile: legacy's gateway ends in /api; v1's is the bare host."""
+        if protocol != "v1":
+            return self.whalet_base_url
+        if "whalet_base_url" not in self.model_fields_set:
+            return V1_TEST_HOST  # the default test gateway, without /api
+        url = self.whalet_base_url.rstrip("/")
+        if url.endswith("/api"):
+            raise SettingsError(f"WHALET_BASE_URL: for protocol v1 give the host without /api "
+                                f"(e.g. {url.removesuffix('/api')})")
+        return url
 
 
 def env_name(field: str) -> str:

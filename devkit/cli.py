@@ -20,6 +20,9 @@ from core.settings import SettingsError
 from devkit.console import run_console
 from devkit.demo import run_demo
 from devkit.localstack import LocalStack, start_local_stack
+from whalet.recipes import PROTOCOLS
+
+PROTOCOL_HELP = "The Whalet protocol the sandbox and the app speak: legacy (RSA envelope) or v1 (REST)."
 
 
 def register(app: typer.Typer) -> None:
@@ -31,15 +34,17 @@ def _terminal() -> bool:
     return sys.stdin.isatty() and sys.stdout.isatty()
 
 
-def _local_stack(workdir: Optional[Path]) -> LocalStack:
+def _local_stack(workdir: Optional[Path], protocol: str = "legacy") -> LocalStack:
     """The demo / console stack; a start-up failure is one message, not a traceback.
 
     Only errors are logged: the rendered Slack messages are the output, and the app's routine
     warnings would interleave with them.
     """
+    if protocol not in PROTOCOLS:
+        fail(f"--protocol must be one of {', '.join(PROTOCOLS)}, not {protocol!r}")
     configure_logging("ERROR")
     try:
-        return start_local_stack(workdir)
+        return start_local_stack(workdir, protocol=protocol)
     except (SettingsError, ConfigError, OSError, RuntimeError) as exc:
         fail(f"Could not start the local stack: {exc}")
 
@@ -50,12 +55,13 @@ def demo(
         help="Pause between steps (default: yes in a terminal, no in CI and pipes)."),
     workdir: Optional[Path] = typer.Option(
         None, help="Keep the database and keys in this folder (default: a temporary one)."),
+    protocol: str = typer.Option("legacy", help=PROTOCOL_HELP),
 ) -> None:
     """Play the whole product on loopback: Whalet sandbox, a Slack stand-in and the real app.
 
     Needs no credentials. Exits 0 only if every step produced its expected Slack effect.
     """
-    stack = _local_stack(workdir)
+    stack = _local_stack(workdir, protocol)
     try:
         code = run_demo(_terminal() if interactive is None else interactive, Console(), workdir, stack=stack)
     finally:
@@ -67,9 +73,10 @@ def console(
     user: str = typer.Option("U0REQ", "--as", help="The Slack user you start as."),
     workdir: Optional[Path] = typer.Option(
         None, help="Keep the database and keys in this folder (default: a temporary one)."),
+    protocol: str = typer.Option("legacy", help=PROTOCOL_HELP),
 ) -> None:
     """Type /whalet commands as demo Slack users against the local stack (:help inside)."""
-    stack = _local_stack(workdir)
+    stack = _local_stack(workdir, protocol)
     try:
         run_console(stack, Console(), user=user)
     finally:

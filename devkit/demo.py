@@ -131,18 +131,20 @@ def _pause(console: Console) -> bool:
 
 
 def run_demo(interactive: bool, console: Console | None = None, workdir: Path | None = None, *,
-             stack: LocalStack | None = None) -> int:
+             stack: LocalStack | None = None, protocol: str = "legacy") -> int:
     """Start the stack (unless one is given), play the tour, stop what we started; 0 = all good.
 
-    ``workdir`` keeps the database and keys there instead of a temporary folder.
+    ``workdir`` keeps the database and keys there instead of a temporary folder; ``protocol`` is
+    the Whalet profile the sandbox and the app speak ("legacy" or "v1").
     """
     console = console or Console()
     own = stack is None
     if stack is None:
         console.print("Starting the Whalet sandbox, the Slack stand-in and whalet-bot on loopback…")
-        stack = start_local_stack(workdir)
+        stack = start_local_stack(workdir, protocol=protocol)
     try:
-        console.print(f"  Whalet sandbox {stack.sandbox_url} · whalet-bot {stack.url}")
+        profile = stack.services.whalet.protocol.profile
+        console.print(f"  Whalet sandbox {stack.sandbox_url} ({profile} protocol) · whalet-bot {stack.url}")
         return play_tour(stack, console, interactive=interactive)
     finally:
         if own:

@@ -26,7 +26,7 @@ from core.settings import Settings, load_settings
 from devkit.slack_standin.server import FakeSlack
 from devkit.slack_standin.signing import SlackRequests
 from bot.wiring import Runtime, build_runtime
-from whalet.sandbox import SandboxConfig, create_sandbox, ensure_keys
+from whalet.sandbox import SandboxConfig, SandboxKeys, create_sandbox, ensure_keys, ensure_v1_credentials
 
 DEMO_PARTNER_ID = "PDEMO0001"
 DEMO_BOT_TOKEN = "xoxb-standin"
@@ -160,11 +160,13 @@ def start_local_stack(
     db_path: Path | None = None,
     settings_overrides: dict[str, Any] | None = None,
     sandbox_in_process: bool = True,
+    protocol: str = "legacy",
 ) -> LocalStack:
     """Start sandbox, Slack stand-in and app; the caller must call ``stop()``.
 
     ``sandbox_in_process=False`` runs the sandbox as its own process (`whalet-bot sandbox`), as
     Whalet really is: benchmarks use it so the sandbox's CPU does not count against the app's.
+    ``protocol``: "legacy" or "v1", spoken by both the sandbox and the app (``[whalet] protocol``).
     """
     tmp = None
     if workdir is None:
@@ -175,30 +177,28 @@ def start_local_stack(
     options = {"payout_result_delay_s": 2.0, **(sandbox_options or {})}
     process = None
     if sandbox_in_process:
-        sandbox: Any = create_sandbox(SandboxConfig(keys_dir=keys_dir, partner_id=DEMO_PARTNER_ID, **options))
+        sandbox: Any = create_sandbox(SandboxConfig(keys_dir=keys_dir, partner_id=DEMO_PARTNER_ID, protocol=protocol,
+                                                    **options))
         keys = sandbox.keys
         servers = [ThreadedServer(sandbox.app).start()]
         sandbox_url = servers[0].url
     else:
         sandbox, keys, servers = None, ensure_keys(keys_dir), []
-        process, sandbox_url = _start_sandbox_process(keys_dir, int(options.get("latency_ms", 0)))
+        process, sandbox_url = _start_sandbox_process(keys_dir, int(options.get("latency_ms", 0)), protocol)
     fake = FakeSlack(bot_token=DEMO_BOT_TOKEN)
     servers.append(ThreadedServer(fake.app).start())
     fake.bind(servers[-1].url)
     config_path = workdir / "whalet-bot.toml"
-    config_path.write_text(config_toml, encoding="utf-8")
+    config_path.write_text(with_protocol(config_toml, protocol), encoding="utf-8")
     signing_secret = secrets.token_hex(16)
     settings = load_settings(
         slack_bot_token=DEMO_BOT_TOKEN,
         slack_signing_secret=signing_secret,
         slack_api_base_url=servers[-1].url + "/api/",
-        whalet_base_url=sandbox_url + "/api",
-        whalet_partner_id=DEMO_PARTNER_ID,
-        whalet_partner_private_key=str(keys.partner_private),
-        whalet_public_key_source=str(keys.whalet_public),
         whalet_bot_config=config_path,
         whalet_bot_db=db_path or workdir / "whalet-bot.db",
-        **(settings_overrides or {}),
+        **{"whalet_partner_id": DEMO_PARTNER_ID, **_whalet_credentials(protocol, sandbox_url, keys),
+           **(settings_overrides or {})},
     )
     config = load_config(config_path)
     runtime = build_runtime(settings, config, clock=clock)
@@ -212,11 +212,33 @@ def start_local_stack(
                       sandbox_url=sandbox_url, sandbox_process=process, _tmp=tmp)
 
 
-def _start_sandbox_process(keys_dir: Path, latency_ms: int) -> tuple[subprocess.Popen[bytes], str]:
+def with_protocol(config_toml: str, protocol: str) -> str:
+    """The policy file with ``protocol = ...`` under ``[whalet]`` (legacy is the default: unchanged)."""
+    if protocol == "legacy":
+        return config_toml
+    line = f'protocol = "{protocol}"\n'
+    if "[whalet]\n" in config_toml:
+        return config_toml.replace("[whalet]\n", "[whalet]\n" + line, 1)
+    return f"[whalet]\n{line}\n{config_toml}"
+
+
+def _whalet_credentials(protocol: str, sandbox_url: str, keys: SandboxKeys) -> dict[str, Any]:
+    """The settings the app needs for the sandbox's profile (v1 reads ``v1-credentials.json``)."""
+    if protocol == "v1":
+        creds = ensure_v1_credentials(keys.dir, DEMO_PARTNER_ID)
+        return {"whalet_base_url": sandbox_url, "whalet_client_id": creds.client_id,
+                "whalet_secret_key": creds.secret_key, "whalet_hmac_key": creds.hmac_key,
+                "whalet_aes_key": creds.aes_key}
+    return {"whalet_base_url": sandbox_url + "/api", "whalet_partner_private_key": str(keys.partner_private),
+            "whalet_public_key_source": str(keys.whalet_public)}
+
+
+def _start_sandbox_process(keys_dir: Path, latency_ms: int, protocol: str) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "bot.cli", "sandbox", "--host", "127.0.0.1", "--port", str(port),
-         "--keys-dir", str(keys_dir), "--partner-id", DEMO_PARTNER_ID, "--latency-ms", str(latency_ms)],
+         "--keys-dir", str(keys_dir), "--partner-id", DEMO_PARTNER_ID, "--latency-ms", str(latency_ms),
+         "--protocol", protocol],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 20

@@ -1,4 +1,8 @@
-"""`POST /whalet/webhook`: verify, decrypt, store, THEN acknowledge (protocol spec §5).
+"""`POST /whalet/webhook`: verify, decrypt, store, THEN acknowledge (protocol spec §5, §9).
+
+The profile's transport (``services.whalet.protocol``) verifies and reads the request and writes
+the acknowledgement in its own shape (legacy: a signed envelope; v1: HMAC-signed headers, partner
+id and a 5-minute timestamp window, then ``{"code": "SUCCESS"}``); the rest is the same for both.
 
 The order is the whole point. Whalet retries anything we do not acknowledge, so the ack is our
 promise that the notification is durable: it is written only after the inbox row is committed
@@ -25,7 +29,7 @@ from core.faultpoints import fault_point
 from core.http_body import MAX_BODY_BYTES, TooLarge, read_capped
 from notifications.ingest import InboxWriter
 from notifications.routing import operation_name
-from whalet.envelope import MalformedEnvelope, SignatureInvalid, dumps_compact, loads_exact
+from whalet.envelope import MalformedEnvelope, SignatureInvalid, loads_exact
 
 if TYPE_CHECKING:
     from services.container import Services
@@ -39,7 +43,7 @@ def _refuse(status: int, reason: str) -> Response:
 
 
 def webhook_endpoint(services: Services, writer: InboxWriter, wake: Callable[[], None]) -> Callable[[Request], object]:
-    codec = services.whalet_codec
+    transport = services.whalet.protocol
     partner_id = services.settings.whalet_partner_id
 
     async def receive(request: Request) -> Response:
@@ -56,9 +60,10 @@ def webhook_endpoint(services: Services, writer: InboxWriter, wake: Callable[[],
         if not isinstance(message, dict):
             return _refuse(400, "body is not a JSON object")
         try:
-            opened = codec.decode_notification(message)
+            opened = transport.open_notification(request.headers, raw, message)
         except SignatureInvalid:
-            head = message.get("head")
+            head = message.get("head") if "head" in message else {
+                "apiCode": request.headers.get("notifyType"), "requestNo": request.headers.get("requestNo")}
             log.warning("webhook refused: bad signature", extra={
                 "event": "webhook_bad_signature", "client": request.client.host if request.client else "?",
                 "api_code": str(head.get("apiCode"))[:30] if isinstance(head, dict) else None,
@@ -86,7 +91,7 @@ def webhook_endpoint(services: Services, writer: InboxWriter, wake: Callable[[],
             "request_no": head["requestNo"], "correlation_id": stored.correlation_id})
         # Label by the spec's operation name: a bounded set, whatever apiCodes arrive.
         services.metrics.webhook_receipts.labels(operation or "other", "stored" if stored.new else "duplicate").inc()
-        ack = codec.encode_ack(head)
-        return Response(dumps_compact(ack), media_type="application/json")
+        answer = transport.answer_notification(head)
+        return Response(answer.content, status_code=answer.status, media_type=answer.media_type)
 
     return receive

@@ -33,7 +33,7 @@ class Services:
     config: BotConfig
     store: Store
     whalet: WhaletClient
-    whalet_codec: EnvelopeCodec
+    whalet_codec: EnvelopeCodec | None  # the legacy profile's codec; None under v1 (whalet.protocol has both)
     slack: AsyncWebClient  # for handlers: retries 429 and connection errors itself
     slack_outbox: AsyncWebClient  # for the outbox: no hidden retries, the outbox decides
     metrics: Metrics

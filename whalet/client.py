@@ -18,50 +18,36 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import base64
 import logging
 import random
-import secrets
 import time
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 import httpx
 from pydantic import BaseModel, ValidationError
 
 from whalet import models as m
-from whalet.envelope import EnvelopeCodec, EnvelopeError, Opened, SignatureInvalid, dumps_compact
-from whalet.errors import OutcomeUnknown, RateLimited, RequestNotSent, WhaletError, rejection_for
+from whalet.envelope import EnvelopeCodec, Opened
+from whalet.errors import (
+    MoneySwitchedOff,
+    OutcomeUnknown,
+    RateLimited,
+    RequestNotSent,
+    WhaletError,
+)
+from whalet.gateways import money_needs_switch
+from whalet.ids import new_order_no, new_request_no
 from whalet.money import Money
 from whalet.operations import OPERATIONS, Operation, resolve_api_codes
+from whalet.transport import LegacyTransport, Transport
+
+__all__ = ["WhaletClient", "new_order_no", "new_request_no"]
 
 log = logging.getLogger("whalet.client")
 POOL_SHARD_SIZE = 25
-
-ACCEPTED_CODES = frozenset({"SUCCESS", "PROCESSING"})
 T = TypeVar("T")
-
-
-def _stamp() -> str:
-    """Whalet-zone time to the millisecond: ids sort by creation time and read well in support."""
-    now = datetime.now(m.WHALET_TZ)
-    return now.strftime("%Y%m%d%H%M%S") + f"{now.microsecond // 1000:03d}"
-
-
-def _random(chars: int) -> str:
-    return base64.b32encode(secrets.token_bytes(chars)).decode("ascii")[:chars]
-
-
-def new_request_no() -> str:
-    """'R' + time to the ms + 10 random base32 characters (50 bits): 28 characters, ≤ 30."""
-    return "R" + _stamp() + _random(10)
-
-
-def new_order_no(prefix: str = "P") -> str:
-    """A merOrderNo: up to 7 letters/digits of prefix, time to the ms, random tail; 30 characters."""
-    if not (1 <= len(prefix) <= 7 and prefix.isascii() and prefix.isalnum()):
-        raise ValueError("an order number prefix has 1 to 7 ASCII letters or digits")
-    return prefix + _stamp() + _random(30 - len(prefix) - 17)
 
 
 def _readable(exc: ValidationError) -> str:
@@ -70,16 +56,25 @@ def _readable(exc: ValidationError) -> str:
 
 
 class WhaletClient:
-    """``async with WhaletClient(url, partner_id, codec) as whalet: await whalet.connectivity("hi")``."""
+    """``async with WhaletClient(url, partner_id, codec) as whalet: await whalet.connectivity("hi")``.
 
-    def __init__(self, base_url: str, partner_id: str, codec: EnvelopeCodec, *,
-                 api_codes: dict[str, str] | None = None, timeout: float = 10.0, read_retries: int = 3,
+    ``codec`` is the legacy envelope codec, or any ``whalet.transport.Transport`` (then ``base_url``
+    and ``partner_id`` are the transport's). ``money_enabled``: the live-money switch; calls that
+    move money or change beneficiaries are refused before anything is sent unless the gateway is
+    on loopback or Whalet's test host, or the switch is on.
+    """
+
+    def __init__(self, base_url: str, partner_id: str, codec: EnvelopeCodec | Transport, *,
+                 api_codes: Mapping[str, str] | None = None, timeout: float = 10.0, read_retries: int = 3,
                  backoff_base: float = 0.5, transport: httpx.AsyncBaseTransport | None = None,
-                 on_call: Callable[[str, str, float], None] | None = None, max_connections: int = 256):
-        self.url = base_url
-        self.partner_id = partner_id
+                 on_call: Callable[[str, str, float], None] | None = None, max_connections: int = 256,
+                 money_enabled: bool = False):
+        self.protocol: Transport = codec if isinstance(codec, Transport) else LegacyTransport(base_url, partner_id, codec)
+        self.url = self.protocol.base_url
+        self.partner_id = self.protocol.partner_id
         self.api_codes = resolve_api_codes(api_codes)
-        self._codec = codec
+        self.money_enabled = money_enabled
+        self.money_guarded = money_needs_switch(self.url) and not money_enabled
         self._read_retries = read_retries
         self._backoff_base = backoff_base
         # httpcore's pool matches every waiting request against every connection on each event,
@@ -106,6 +101,10 @@ class WhaletClient:
         for pool in self._pools:
             await pool.aclose()
 
+    async def prepare(self) -> None:
+        """Do what the profile needs before a first call (v1: obtain a token); raises WhaletError."""
+        await self.protocol.prepare(self._post)
+
     # --- the one path every call takes ---------------------------------------------------------
 
     async def call(self, operation: str, body: m.Outbound | dict[str, Any] | None) -> Opened:
@@ -113,6 +112,8 @@ class WhaletClient:
         op = OPERATIONS[operation]
         if op.is_notification:
             raise ValueError(f"{operation} is a notification Whalet sends, not an operation we call")
+        if op.moves_money and self.money_guarded:
+            raise MoneySwitchedOff(self.url, api_code=self.api_codes[op.name])
         wire = body.to_wire() if isinstance(body, m.Outbound) else body
         request_no = new_request_no()
         attempt = 0
@@ -135,22 +136,7 @@ class WhaletClient:
         started = time.perf_counter()
         outcome = "ok"
         try:
-            try:
-                payload = dumps_compact(self._codec.encode_request(self.partner_id, api_code, request_no, body))
-            except (EnvelopeError, TypeError, ValueError) as exc:
-                raise RequestNotSent(f"cannot encode {op.name}: {exc}", transient=False, api_code=api_code,
-                                     request_no=request_no) from exc
-            try:
-                response = await next(self._next_pool).post(self.url, content=payload.encode("utf-8"),
-                                                 headers={"Content-Type": "application/json; charset=utf-8"})
-            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol) as exc:
-                raise RequestNotSent(f"{op.name} not sent: {type(exc).__name__}: {exc}", api_code=api_code,
-                                     request_no=request_no) from exc
-            except httpx.TransportError as exc:  # read/write timeout, cut connection, protocol error
-                raise OutcomeUnknown(f"{op.name} sent, no answer: {type(exc).__name__}: {exc}", lost_in_transit=True,
-                                     api_code=api_code,
-                                     request_no=request_no) from exc
-            opened = self._open(op, response, api_code, request_no)
+            opened = await self.protocol.exchange(self._post, op, api_code, request_no, body)
             outcome = opened.head.get("code", "")
             return opened
         except WhaletError as exc:
@@ -163,30 +149,17 @@ class WhaletClient:
             if self._on_call is not None:
                 self._on_call(op.name, outcome.split(" ")[0] or "ok", elapsed)
 
-    def _open(self, op: Operation, response: httpx.Response, api_code: str, request_no: str) -> Opened:
-        where: dict[str, Any] = {"api_code": api_code, "request_no": request_no}
-        if response.status_code >= 500:
-            raise OutcomeUnknown(f"{op.name}: HTTP {response.status_code} from Whalet", lost_in_transit=True, **where)
+    async def _post(self, url: str, content: bytes, headers: Mapping[str, str], *, api_code: str,
+                    request_no: str) -> httpx.Response:
+        """One POST; a failure becomes the error branch that says whether Whalet may have acted."""
         try:
-            opened = self._codec.decode_response(response.content)
-        except EnvelopeError as exc:
-            if isinstance(exc, SignatureInvalid):  # forged, corrupted or a key rotation we missed: a person must look
-                log.error("Whalet's answer to %s does not verify with Whalet's public key; outcome unknown",
-                          op.name, extra={"event": "whalet_bad_signature", "operation": op.name,
-                                          "request_no": request_no, "api_code": api_code})
-            raise OutcomeUnknown(f"{op.name}: untrustworthy answer (HTTP {response.status_code}): {exc}",
-                                 signature_failed=isinstance(exc, SignatureInvalid), **where) from exc
-        head = opened.head
-        expected = {"partnerId": self.partner_id, "apiCode": api_code, "requestNo": request_no}
-        wrong = [name for name, value in expected.items() if head.get(name) != value]
-        if wrong:
-            raise OutcomeUnknown(f"{op.name}: the answer's {', '.join(wrong)} do not match our request", **where)
-        code = head.get("code", "")
-        if code in ACCEPTED_CODES:
-            if response.status_code >= 300:
-                raise OutcomeUnknown(f"{op.name}: {code} with HTTP {response.status_code}", **where)
-            return opened
-        raise rejection_for(code, head.get("detail", ""), api_code, request_no)
+            return await next(self._next_pool).post(url, content=content, headers=dict(headers))
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol) as exc:
+            raise RequestNotSent(f"{api_code} not sent: {type(exc).__name__}: {exc}", api_code=api_code,
+                                 request_no=request_no) from exc
+        except httpx.TransportError as exc:  # read/write timeout, cut connection, protocol error
+            raise OutcomeUnknown(f"{api_code} sent, no answer: {type(exc).__name__}: {exc}", lost_in_transit=True,
+                                 api_code=api_code, request_no=request_no) from exc
 
     async def _typed(self, operation: str, request: Callable[[], m.Outbound], parse: Callable[[Any], T]) -> T:
         """Build the request (bad arguments: RequestNotSent), call, parse the answer (unreadable: OutcomeUnknown)."""

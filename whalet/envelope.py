@@ -1,13 +1,13 @@
-"""Whalet's message envelope (protocol spec §2): sign, encrypt, verify, decrypt.
+"""Whalet's legacy message envelope (protocol spec §2): sign, encrypt, verify, decrypt.
 
 Whalet's published pages fix the shape (head/body, ``sign``, ``keyEnc``, ``body.encrypt``) but not
-every detail. Each detail we had to choose is a named constant below, so a deployer holding
-Whalet's integration pack corrects them here and nowhere else.
+every detail. Each detail we had to choose is a setting of ``whalet.recipes.LegacyRecipe``
+(``[whalet.legacy]`` in the policy file) whose default is the spec's canonical reading; the codec
+reads its recipe and nothing else decides those details.
 
-Both sides use the same codec: the partner (our client) and Whalet (our sandbox) each hold their
-own private key and the peer's public key. Requests and notifications travel "request-shaped";
-answers and acks travel "response-shaped". A receiver always verifies ``sign`` before it
-decrypts anything.
+The codec is symmetric: it holds its own private key and the peer's public key, so the partner
+(our client) uses it one way round. Requests and notifications travel "request-shaped"; answers
+and acks travel "response-shaped". A receiver always verifies ``sign`` before it decrypts anything.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ import binascii
 import json
 import os
 import re
+import secrets
+import string
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -27,15 +29,17 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-# --- provisional choices (spec §2), all in one place ---------------------------------------
+from whalet.recipes import LegacyRecipe
+
+# --- fixed by the spec; the provisional details are LegacyRecipe settings --------------------
 SESSION_KEY_BYTES = 16  # AES-128
 BODY_CIPHER = "AES-128-ECB/PKCS7"  # documented name; the implementation is _aes_encrypt below
 AES_BLOCK = 16
-KEY_WRAP_PADDING = padding.PKCS1v15()  # RSA PKCS#1 v1.5 for keyEnc
-SIGN_PADDING = padding.PKCS1v15()  # SHA256withRSA
-SIGN_HASH = hashes.SHA256()
-REQUEST_SIGN_FIELDS = ("partnerId", "apiCode", "requestNo", "version", "encrypt")
-RESPONSE_SIGN_FIELDS = ("partnerId", "apiCode", "requestNo", "version", "code", "detail", "encrypt")
+KEY_WRAP_PADDING = padding.PKCS1v15()  # the canonical keyEnc padding (recipe key_padding = PKCS1v15)
+SIGN_PADDING = padding.PKCS1v15()  # SHA...withRSA
+SIGN_HASH = hashes.SHA256()  # the canonical signature hash (recipe sign_hash = SHA256)
+SIGN_HASHES = {"SHA256": hashes.SHA256, "SHA1": hashes.SHA1}
+SESSION_KEY_ALPHABET = string.ascii_letters + string.digits
 PROTOCOL_VERSION = "1.0"
 ACK_CODE = "SUCCESS"
 ACK_DETAIL = "成功"
@@ -279,6 +283,15 @@ def _aes_decrypt(key: bytes, ciphertext: bytes) -> bytes:
     return padded[:-fill]
 
 
+def aes_ecb_encrypt(key: bytes, plaintext: bytes) -> bytes:
+    """AES-ECB with PKCS#7: the one symmetric primitive both protocols use (v1: ``encrypted*`` fields)."""
+    return _aes_encrypt(key, plaintext)
+
+
+def aes_ecb_decrypt(key: bytes, ciphertext: bytes) -> bytes:
+    return _aes_decrypt(key, ciphertext)
+
+
 def string_to_sign(head: dict[str, Any], encrypt: str | None, fields: tuple[str, ...]) -> str:
     parts = []
     for name in fields:
@@ -298,9 +311,38 @@ def string_to_sign(head: dict[str, Any], encrypt: str | None, fields: tuple[str,
 class EnvelopeCodec:
     """One side of the conversation: signs with its own key, encrypts to the peer."""
 
-    def __init__(self, own_private_key: rsa.RSAPrivateKey, peer_public_key: rsa.RSAPublicKey):
+    def __init__(self, own_private_key: rsa.RSAPrivateKey, peer_public_key: rsa.RSAPublicKey,
+                 recipe: LegacyRecipe | None = None):
         self._own = own_private_key
         self._peer = peer_public_key
+        self.recipe = recipe = recipe or LegacyRecipe()
+        self._hash = SIGN_HASHES[recipe.sign_hash]()
+        self._wrap = KEY_WRAP_PADDING if recipe.key_padding == "PKCS1v15" else padding.OAEP(
+            mgf=padding.MGF1(hashes.SHA1()), algorithm=hashes.SHA1(), label=None)
+        self._request_fields = recipe.request_sign_fields
+        self._response_fields = recipe.response_sign_fields
+
+    def with_recipe(self, recipe: LegacyRecipe) -> EnvelopeCodec:
+        """The same keys under another recipe (``check --probe`` tries alternatives this way)."""
+        return EnvelopeCodec(self._own, self._peer, recipe)
+
+    def _session_key(self) -> bytes:
+        if self.recipe.session_key == "ascii":
+            return "".join(secrets.choice(SESSION_KEY_ALPHABET) for _ in range(SESSION_KEY_BYTES)).encode("ascii")
+        return os.urandom(SESSION_KEY_BYTES)
+
+    def _encode_sign(self, signature: bytes) -> str:
+        return signature.hex() if self.recipe.sign_encoding == "hex" else _b64(signature)
+
+    def _decode_sign(self, text: Any) -> bytes:
+        if self.recipe.sign_encoding == "base64":
+            return _unb64(text, "sign")
+        if not isinstance(text, str) or not text:
+            raise MalformedEnvelope("sign is missing or not a string")
+        try:
+            return bytes.fromhex(text)
+        except ValueError:
+            raise MalformedEnvelope("sign is not valid hex") from None
 
     # sending
 
@@ -309,27 +351,27 @@ class EnvelopeCodec:
         sealed_body: dict[str, str] = {}
         encrypt: str | None = None
         if body is not None:
-            session_key = os.urandom(SESSION_KEY_BYTES)
+            session_key = self._session_key()
             encrypt = _b64(_aes_encrypt(session_key, dumps_compact(body).encode("utf-8")))
-            head["keyEnc"] = _b64(self._peer.encrypt(session_key, KEY_WRAP_PADDING))
+            head["keyEnc"] = _b64(self._peer.encrypt(session_key, self._wrap))
             sealed_body["encrypt"] = encrypt
         else:
             head.pop("keyEnc", None)
         message = string_to_sign(head, encrypt, fields).encode("utf-8")
-        head["sign"] = _b64(self._own.sign(message, SIGN_PADDING, SIGN_HASH))
+        head["sign"] = self._encode_sign(self._own.sign(message, SIGN_PADDING, self._hash))
         return {"head": head, "body": sealed_body}
 
     def encode_request(self, partner_id: str, api_code: str, request_no: str, body: Any) -> dict[str, Any]:
         head = {"partnerId": partner_id, "apiCode": api_code, "requestNo": request_no, "version": PROTOCOL_VERSION}
-        _check_head(head, REQUEST_SIGN_FIELDS)
-        return self._seal(head, body, REQUEST_SIGN_FIELDS)
+        _check_head(head, self._request_fields)
+        return self._seal(head, body, self._request_fields)
 
     def encode_response(self, request_head: dict[str, Any], code: str, detail: str, body: Any) -> dict[str, Any]:
         """Echo the request head, add the result, sign; ``body`` None gives an empty body."""
         head = {name: str(request_head.get(name, "")) for name in ("partnerId", "apiCode", "requestNo", "version")}
         head["code"] = code
         head["detail"] = detail[: HEAD_LIMITS["detail"]]
-        return self._seal(head, body, RESPONSE_SIGN_FIELDS)
+        return self._seal(head, body, self._response_fields)
 
     def encode_ack(self, notification_head: dict[str, Any]) -> dict[str, Any]:
         """The signed SUCCESS answer a partner gives a notification it has stored (spec §5)."""
@@ -338,6 +380,26 @@ class EnvelopeCodec:
     # receiving
 
     def _open(self, message: bytes | str | dict[str, Any], fields: tuple[str, ...]) -> Opened:
+        head, encrypt = self._verified(message, fields)
+        if encrypt is None:
+            return Opened(head={k: str(v) for k, v in head.items()}, body=None)
+        try:
+            session_key = self._own.decrypt(_unb64(head.get("keyEnc"), "keyEnc"), self._wrap)
+        except ValueError:
+            raise MalformedEnvelope("keyEnc cannot be decrypted with our key") from None
+        if len(session_key) != SESSION_KEY_BYTES:
+            raise MalformedEnvelope("keyEnc does not hold a 16-byte session key")
+        plaintext = _aes_decrypt(session_key, _unb64(encrypt, "encrypt"))
+        try:
+            decoded = loads_exact(plaintext.decode("utf-8"))
+        except (ValueError, UnicodeDecodeError):
+            raise MalformedEnvelope("the decrypted body is not UTF-8 JSON") from None
+        if not isinstance(decoded, (dict, list)):
+            raise MalformedEnvelope("the decrypted body is not a JSON object or array")
+        return Opened(head={k: str(v) for k, v in head.items()}, body=decoded)
+
+    def _verified(self, message: bytes | str | dict[str, Any], fields: tuple[str, ...]) -> tuple[dict[str, Any], str | None]:
+        """The head and ``encrypt`` of a message whose signature holds; raises otherwise."""
         if not isinstance(message, dict):
             try:
                 message = loads_exact(message)
@@ -359,37 +421,34 @@ class EnvelopeCodec:
         if encrypt is None and "&encrypt=" in str(head.get("detail", "")):
             # Otherwise a signed body could be stripped and its encrypt smuggled into detail.
             raise MalformedEnvelope("head.detail must not contain '&encrypt='")
-        signature = _unb64(head.get("sign"), "sign")
+        signature = self._decode_sign(head.get("sign"))
         try:
-            self._peer.verify(signature, string_to_sign(head, encrypt, fields).encode("utf-8"), SIGN_PADDING, SIGN_HASH)
+            self._peer.verify(signature, string_to_sign(head, encrypt, fields).encode("utf-8"), SIGN_PADDING, self._hash)
         except InvalidSignature:
             raise SignatureInvalid("the signature does not match the sender's key") from None
-        if encrypt is None:
-            return Opened(head={k: str(v) for k, v in head.items()}, body=None)
+        return head, encrypt
+
+    def response_signature_holds(self, message: bytes | str | dict[str, Any]) -> bool:
+        """Whether an answer's signature verifies under this recipe; nothing is decrypted.
+
+        ``check --probe`` reads Whalet's recipe (hash, encoding, field order) off any signed
+        answer this way, a refusal included, without sending another call.
+        """
         try:
-            session_key = self._own.decrypt(_unb64(head.get("keyEnc"), "keyEnc"), KEY_WRAP_PADDING)
-        except ValueError:
-            raise MalformedEnvelope("keyEnc cannot be decrypted with our key") from None
-        if len(session_key) != SESSION_KEY_BYTES:
-            raise MalformedEnvelope("keyEnc does not hold a 16-byte session key")
-        plaintext = _aes_decrypt(session_key, _unb64(encrypt, "encrypt"))
-        try:
-            decoded = loads_exact(plaintext.decode("utf-8"))
-        except (ValueError, UnicodeDecodeError):
-            raise MalformedEnvelope("the decrypted body is not UTF-8 JSON") from None
-        if not isinstance(decoded, (dict, list)):
-            raise MalformedEnvelope("the decrypted body is not a JSON object or array")
-        return Opened(head={k: str(v) for k, v in head.items()}, body=decoded)
+            self._verified(message, self._response_fields)
+        except EnvelopeError:
+            return False
+        return True
 
     def decode_request(self, message: bytes | str | dict[str, Any]) -> Opened:
         """A request (at Whalet) or a notification (at the partner): verify, then decrypt."""
-        return self._open(message, REQUEST_SIGN_FIELDS)
+        return self._open(message, self._request_fields)
 
     decode_notification = decode_request
 
     def decode_response(self, message: bytes | str | dict[str, Any]) -> Opened:
         """An answer to our request: verify, then decrypt; ``head['code']`` carries the result."""
-        return self._open(message, RESPONSE_SIGN_FIELDS)
+        return self._open(message, self._response_fields)
 
 
 def _check_head(head: dict[str, Any], fields: tuple[str, ...]) -> None:

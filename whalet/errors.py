@@ -37,6 +37,7 @@ __all__ = [
     "AuthenticationFailed",
     "BadParameters",
     "DuplicateRequest",
+    "MoneySwitchedOff",
     "OutcomeUnknown",
     "RateLimited",
     "RequestNotSent",
@@ -74,6 +75,16 @@ class RequestNotSent(WhaletError):
             self.sentence = "We could not reach Whalet, so nothing was sent. It is safe to try again."
         else:
             self.sentence = f"We could not prepare the request for Whalet ({_clause(message)}), so nothing was sent."
+
+
+class MoneySwitchedOff(RequestNotSent):
+    """A money-moving call to a gateway that may be production while ``money_enabled`` is off."""
+
+    def __init__(self, gateway: str, *, api_code: str | None = None):
+        super().__init__(f"{api_code}: money is switched off for {gateway}", transient=False, api_code=api_code)
+        self.sentence = ("Moving money is switched off for this Whalet gateway, so nothing was sent. An "
+                         "administrator turns it on with money_enabled = true under [whalet] in the policy "
+                         "file, once `whalet-bot check` passes against it.")
 
 
 class WhaletRejected(WhaletError):

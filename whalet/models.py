@@ -48,6 +48,17 @@ def parse_whalet_time(value: Any) -> datetime:
     return parsed.replace(tzinfo=WHALET_TZ) if parsed.tzinfo is None else parsed.astimezone(WHALET_TZ)
 
 
+def _lenient_time(value: Any) -> datetime | None:
+    """``expireTime``: Whalet's pages are vague about it, so a missing or unreadable one is None and
+    our own TTL rule decides (lenient where Whalet is vague; the money fields stay strict)."""
+    if value is None or value == "":
+        return None
+    try:
+        return parse_whalet_time(value)
+    except (ValueError, TypeError, OverflowError, OSError):
+        return None
+
+
 def format_whalet_time(value: datetime) -> str:
     return parse_whalet_time(value).strftime(WHALET_TIME_FORMAT)
 
@@ -66,6 +77,7 @@ def _country(value: str) -> str:
 
 
 WhaletTime = Annotated[datetime, BeforeValidator(parse_whalet_time)]
+LenientTime = Annotated[datetime | None, BeforeValidator(_lenient_time)]
 Currency = Annotated[str, AfterValidator(validate_currency)]
 Exact = Annotated[Decimal, BeforeValidator(to_decimal)]  # numbers never pass through float
 OrderNo = Annotated[str, AfterValidator(_order_no)]
@@ -152,7 +164,7 @@ class RateQuote(Inbound):
     currency: Currency
     to_currency: Currency
     rate: Exact
-    expire_time: WhaletTime
+    expire_time: LenientTime = None
 
 
 class PayoutApplyResult(Inbound):
@@ -164,7 +176,7 @@ class PayoutApplyResult(Inbound):
     fee: Money
     to_amount: Money
     rate: Exact | None = None
-    expire_time: WhaletTime
+    expire_time: LenientTime = None
     currency: Currency | None = None
     to_currency: Currency | None = None
 
@@ -181,7 +193,7 @@ class PayApplyResult(Inbound):
     status: str
     amount: Money
     fee: Money
-    expire_time: WhaletTime
+    expire_time: LenientTime = None
     currency: Currency | None = None
 
 

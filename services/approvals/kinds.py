@@ -28,7 +28,7 @@ class ApplyAnswer:
     mer_order_no: str
     amount: Money
     fee: Money
-    expire_time: datetime
+    expire_time: datetime | None  # None: Whalet gave none we could read, so our TTL alone decides
     party: str | None = None  # beneficiaryId / payeeUserId, when Whalet echoes it
     to_amount: Money | None = None
     rate: Decimal | None = None

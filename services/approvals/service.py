@@ -135,7 +135,8 @@ async def create(services: Services, new: NewRequest) -> ApprovalRequest:
                                fee_currency=answer.fee.currency,
                                to_amount=answer.to_amount.quantized().amount if answer.to_amount else None,
                                to_currency=answer.to_amount.currency if answer.to_amount else current.to_currency,
-                               rate=answer.rate, expires_at=min(answer.expire_time, now + ttl))
+                               rate=answer.rate, expires_at=now + ttl if answer.expire_time is None  # TTL decides
+                               else min(answer.expire_time, now + ttl))
         current = repo.transition(db, current, State.PENDING, whalet_id=filled.whalet_id, fee=filled.fee,
                                   fee_currency=filled.fee_currency, to_amount=filled.to_amount,
                                   to_currency=filled.to_currency, rate=filled.rate, expires_at=filled.expires_at,

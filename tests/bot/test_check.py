@@ -74,8 +74,11 @@ def line(lines: list[str], start: str) -> str:
 def test_everything_passes_and_channels_are_tried_without_leaving_messages(world: World) -> None:
     code, lines = check(world)
     assert code == 0, "\n".join(lines)
-    assert all(text.startswith("PASS  ") for text in lines), lines
-    line(lines, "PASS  Whalet connectivity")
+    assert all(text.startswith(("PASS  ", "NOTE  ")) for text in lines), lines
+    for step in ("Whalet gateway reachable", "Whalet knows partner id", "our signature accepted",
+                 "Whalet's answer verified with WHALET_PUBLIC_KEY", "Whalet connectivity (legacy protocol"):
+        line(lines, f"PASS  {step}")
+    assert "not needed" in line(lines, "NOTE  live-money switch")
     line(lines, "PASS  Slack auth.test")
     posted = {c.params["channel"] for c in world.fake.calls("chat.postMessage")}
     assert posted == CHANNELS
@@ -87,7 +90,10 @@ def test_everything_passes_and_channels_are_tried_without_leaving_messages(world
 def test_wrong_partner_id(world: World) -> None:
     code, lines = check(world, whalet_partner_id="PNOBODY99")
     assert code == 1
-    assert "Whalet does not know partner id PNOBODY99: check WHALET_PARTNER_ID" in line(lines, "FAIL  Whalet connectivity")
+    assert "Whalet does not know partner id PNOBODY99: check WHALET_PARTNER_ID" in line(
+        lines, "FAIL  Whalet knows partner id PNOBODY99")
+    line(lines, "PASS  Whalet gateway reachable")
+    line(lines, "SKIP  Whalet connectivity")
 
 
 def test_key_pair_the_sandbox_does_not_know(world: World) -> None:
@@ -97,8 +103,9 @@ def test_key_pair_the_sandbox_does_not_know(world: World) -> None:
     code, lines = check(world, whalet_partner_private_key=str(stranger))
     assert code == 1
     line(lines, "PASS  partner private key")  # it loads: only Whalet can tell it is not ours
-    failure = line(lines, "FAIL  Whalet connectivity")
+    failure = line(lines, "FAIL  our signature accepted")
     assert "Whalet could not verify our signature: check WHALET_PARTNER_PRIVATE_KEY" in failure
+    assert "[whalet.legacy] sign_hash" in failure and "--probe" in failure
     assert "partner_public.pem" in failure
 
 
@@ -106,14 +113,15 @@ def test_wrong_whalet_public_key(world: World) -> None:
     _, other_public = generate_key_pair()
     code, lines = check(world, whalet_public_key_source=other_public.decode())
     assert code == 1
-    assert "Whalet's answer did not verify: check WHALET_PUBLIC_KEY" in line(lines, "FAIL  Whalet connectivity")
+    assert "Whalet's answer did not verify: check WHALET_PUBLIC_KEY" in line(lines, "FAIL  Whalet's answer verified")
+    line(lines, "SKIP  our signature accepted")  # an unverified answer's code is not trusted
 
 
 def test_unreachable_whalet(world: World) -> None:
     code, lines = check(world, whalet_base_url="http://127.0.0.1:9/api")
     assert code == 1
     assert "could not reach Whalet at http://127.0.0.1:9/api: check WHALET_BASE_URL" in line(
-        lines, "FAIL  Whalet connectivity")
+        lines, "FAIL  Whalet gateway reachable")
 
 
 def test_slack_token_rejected(world: World) -> None:

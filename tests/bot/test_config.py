@@ -56,11 +56,22 @@ def test_example_documents_every_key(example_text: str) -> None:
         "digest": BotConfig.model_fields["digest"].annotation,
     }
     from core.config import Approvals, Beneficiary, DigestSchedule, Route, Tier, WhaletUser
+    from whalet.recipes import LegacyRecipe, V1Recipe
 
-    models = [*sections.values(), Approvals, Beneficiary, Route, Tier, DigestSchedule, WhaletUser]
+    models = [*sections.values(), Approvals, Beneficiary, Route, Tier, DigestSchedule, WhaletUser,
+              LegacyRecipe, V1Recipe]
     for model in models:
         for key in model.model_fields:  # type: ignore[union-attr]
-            assert f"{key} =" in example_text, f"{key} is not documented in the example"
+            documented = f"{key} =" in example_text or f"[whalet.{key}]" in example_text  # a sub-table
+            assert documented, f"{key} is not documented in the example"
+
+
+def test_the_example_spells_out_each_protocol_setting_at_its_default() -> None:
+    from whalet.recipes import LegacyRecipe, V1Recipe
+
+    whalet = load_config(EXAMPLE).whalet
+    assert whalet.legacy == LegacyRecipe() and whalet.v1 == V1Recipe()
+    assert (whalet.protocol, whalet.money_enabled, whalet.amounts) == ("legacy", False, "number")
 
 
 def test_empty_file_gives_defaults(tmp_path: Path) -> None:

@@ -13,12 +13,14 @@ from devkit.demo import play_tour, run_demo
 from devkit.demo_driver import plain_text
 from devkit.demo_tour import TOUR, Command, Says, Step
 from devkit.localstack import DEMO_USERS, LocalStack
+from tests.fixtures.whalet import BOTH_PROTOCOLS
 
 
 def plain_console(buffer: io.StringIO) -> Console:
     return Console(file=buffer, width=120, no_color=True, force_terminal=False)
 
 
+@BOTH_PROTOCOLS
 def test_unattended_tour_produces_every_expected_slack_effect(make_stack: Callable[..., LocalStack]) -> None:
     stack = make_stack()
     buffer = io.StringIO()
@@ -83,6 +85,7 @@ def test_interactive_mode_pauses_between_steps_and_can_stop(make_stack: Callable
 
 
 def test_cli_demo_without_a_terminal_runs_unattended_and_exits_0(tmp_path: Path) -> None:
+    """Through the CLI with ``--protocol v1`` (the tour test above plays both profiles)."""
     from typer.testing import CliRunner
 
     from bot.cli import command_line
@@ -90,10 +93,13 @@ def test_cli_demo_without_a_terminal_runs_unattended_and_exits_0(tmp_path: Path)
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
     try:
-        result = CliRunner().invoke(command_line(), ["demo", "--workdir", str(tmp_path / "demo")])
+        result = CliRunner().invoke(command_line(), ["demo", "--workdir", str(tmp_path / "demo"), "--protocol", "v1"])
     finally:  # the CLI configures process-wide logging; later tests need pytest's back
         root.handlers[:] = handlers
         root.setLevel(level)
     assert result.exit_code == 0, result.output
     assert "Tour complete" in result.output and "Enter for the next step" not in result.output
+    assert "(v1 protocol)" in result.output
+    refused = CliRunner().invoke(command_line(), ["demo", "--protocol", "v2"])
+    assert refused.exit_code == 2 and "--protocol must be one of legacy, v1, not 'v2'" in refused.output
     assert (tmp_path / "demo" / "whalet-bot.db").exists()  # --workdir keeps the database

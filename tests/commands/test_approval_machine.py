@@ -173,7 +173,7 @@ class ApprovalFlow(RuleBasedStateMachine):
         self.config_path.write_text(CONFIG, encoding="utf-8")
         settings_ = load_settings(
             slack_bot_token=DEMO_BOT_TOKEN, slack_signing_secret=self.signing_secret,
-            slack_api_base_url=self.fake_url + "/api/", whalet_base_url="http://sandbox/api",
+            slack_api_base_url=self.fake_url + "/api/", whalet_base_url="http://sandbox.localhost/api",
             whalet_partner_id=DEMO_PARTNER_ID, whalet_partner_private_key=str(self.keys.partner_private),
             whalet_public_key_source=str(self.keys.whalet_public), whalet_bot_config=self.config_path,
             whalet_bot_db=self.db_path, whalet_timeout_seconds=0.05)

@@ -3,8 +3,10 @@
 import json
 
 from tests.commands.helpers import (audit_actions, click, has_buttons, request_payout, row)
+from tests.fixtures.whalet import BOTH_PROTOCOLS
 
 
+@BOTH_PROTOCOLS
 def test_payout_one_approver_confirms_once(stack, database_url: str | None):
     request_id, card = request_payout(stack)
     body = json.dumps(card.blocks, ensure_ascii=False)

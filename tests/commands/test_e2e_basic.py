@@ -2,6 +2,10 @@
 
 import json
 
+from tests.fixtures.whalet import BOTH_PROTOCOLS
+
+pytestmark = BOTH_PROTOCOLS  # every operation, in both protocol profiles
+
 
 def last_response(stack, n=1):
     return stack.fake.wait_for(lambda: len(stack.fake.responses()) >= n and stack.fake.responses()[n - 1])

@@ -3,6 +3,9 @@
 import json
 
 from tests.commands.helpers import ask, request_payout
+from tests.fixtures.whalet import BOTH_PROTOCOLS
+
+pytestmark = BOTH_PROTOCOLS  # every operation, in both protocol profiles
 
 
 def ack_text(stack, user, text):
@@ -101,6 +104,7 @@ def test_status(stack, database_url):
     _, post = ask(stack, "U0VIEW", "status")
     body = json.dumps(post.body)
     assert "Whalet answers" in body and "Slack outbox" in body and "Approvals: 0 open requests" in body
+    assert "protocol at" in body and "a test gateway, payouts allowed" in body
 
 
 def test_beneficiaries_list_is_masked(stack):

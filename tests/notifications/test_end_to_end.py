@@ -9,7 +9,9 @@ from decimal import Decimal
 import httpx
 
 from devkit.localstack import LocalStack
-from whalet.envelope import dumps_compact
+from tests.fixtures.whalet import BOTH_PROTOCOLS
+
+pytestmark = BOTH_PROTOCOLS  # every notification kind, in both protocol profiles
 
 TIMEOUT = 15.0
 
@@ -38,12 +40,12 @@ def test_same_notification_twenty_times_from_eight_senders_gives_one_row_and_one
     body = {"userId": "U10002", "collectionId": "COLDUP1", "virtualAccountNo": "700001000184002",
             "fundSource": "B2B", "currency": "EUR", "amount": Decimal("99.00"), "payerName": "Hooli",
             "receivedTime": "2024-05-01 09:00:00", "status": "SUCCESS"}
-    message = stack.sandbox.keys.whalet_codec().encode_request(
-        stack.settings.whalet_partner_id, "collectionReceivedNotify", "WNDUPLICATE0001", body)
-    raw = dumps_compact(message).encode()
+    wire = stack.sandbox.notify_wire  # exactly what the sandbox would send, in the stack's profile
+    raw = wire.encode("collectionReceivedNotify", "WNDUPLICATE0001", body)
+    headers = wire.headers("collectionReceivedNotify", "WNDUPLICATE0001", raw)
     with ThreadPoolExecutor(max_workers=8) as pool:
-        codes = list(pool.map(lambda _: httpx.post(stack.url + "/whalet/webhook", content=raw, timeout=10).status_code,
-                              range(20)))
+        codes = list(pool.map(lambda _: httpx.post(stack.url + "/whalet/webhook", content=raw, headers=headers,
+                                                   timeout=10).status_code, range(20)))
     assert codes == [200] * 20
     stack.fake.wait_for(lambda: stack.fake.messages("C0COLLECT"), timeout=TIMEOUT)
     with stack.services.store.read() as db:
@@ -98,6 +100,55 @@ def test_payout_result_lands_in_the_approval_cards_thread_and_updates_the_card(s
     stack.fake.wait_for(lambda: "Whalet reports it done" in json.dumps(
         stack.fake.message("C0APPROVALS", card.ts).blocks), timeout=TIMEOUT)
     assert not stack.fake.messages("C0FINANCE")  # not posted a second time elsewhere
+
+
+EVERY_KIND = {
+    "collectionReceivedNotify": {"userId": "U10001", "collectionId": "C1", "virtualAccountNo": "700001000184001",
+                                 "fundSource": "B2C", "currency": "USD", "amount": "12.00", "payerName": "Initech",
+                                 "receivedTime": "2024-05-01 09:00:00", "status": "SUCCESS"},
+    "payoutResultNotify": {"userId": "U10001", "payoutId": "PO9", "merOrderNo": "EXT1", "status": "SUCCESS",
+                           "currency": "USD", "amount": "5.00", "fee": "1.00", "toCurrency": "HKD",
+                           "toAmount": "39.00", "finishTime": "2024-05-01 09:00:00"},
+    "payResultNotify": {"userId": "U10001", "payId": "PY9", "merOrderNo": "EXT2", "status": "FAIL",
+                        "currency": "USD", "amount": "5.00", "fee": "0.00", "failReason": "payee closed",
+                        "finishTime": "2024-05-01 09:00:00"},
+    "beneficiaryResultNotify": {"userId": "U10001", "beneficiaryId": "BEN9", "merBeneficiaryNo": "MB9",
+                                "status": "SUCCESS"},
+    "eddReplenishNotify": {"userId": "U10001", "replenishId": "RP9", "reason": "annual review",
+                           "requiredMaterials": ["Business licence"], "deadline": "2024-05-08 09:00:00"},
+    "eddReplenishResultNotify": {"userId": "U10001", "replenishId": "RP8", "status": "PASS"},
+    "tradeReplenishNotify": {"userId": "U10001", "replenishId": "RP7", "tradeType": "COLLECTION", "tradeId": "T7",
+                             "reason": "invoice", "requiredMaterials": ["Invoice"], "deadline": "2024-05-08 09:00:00"},
+    "tradeReplenishResultNotify": {"userId": "U10001", "replenishId": "RP6", "tradeId": "T6", "status": "REJECT",
+                                   "remark": "unreadable"},
+    "userOnboardingResultNotify": {"userId": "U10002", "status": "PASS"},
+    "userHolderResultNotify": {"userId": "U10002", "holderId": "H1", "status": "REJECT", "remark": "blurry"},
+    "virtualAccountNotify": {"userId": "U10002", "virtualAccountNo": "700001000184002", "status": "ACTIVE"},
+    "cardCancelResultNotify": {"userId": "U10002", "cardNo": "4111111111111111", "status": "SUCCESS"},
+    "shopBindResultNotify": {"userId": "U10002", "shopId": "S1", "status": "SUCCESS"},
+    "tradeOrderBindNotify": {"userId": "U10002", "tradeId": "T1", "status": "SUCCESS"},
+    "connectivityNotify": {"message": "hello", "requestNo": "R1"},
+}
+
+
+def test_every_notification_kind_is_delivered_acknowledged_and_posted(stack: LocalStack) -> None:
+    for api_code, body in EVERY_KIND.items():
+        answer = stack.operator.post("/sandbox/notify", json={"apiCode": api_code, "body": body})
+        assert answer.status_code == 200, answer.text
+    done = stack.fake.wait_for(lambda: len(deliveries(stack)) >= len(EVERY_KIND) and deliveries(stack),
+                               timeout=TIMEOUT)
+    assert {d["apiCode"] for d in done} == set(EVERY_KIND)
+    assert all(d["outcome"] == "delivered" and d["attempt"] == 1 for d in done), done  # the profile's ack
+    with stack.services.store.read() as db:
+        stored = {row[0] for row in db.execute("SELECT api_code FROM inbox")}
+    assert stored == set(EVERY_KIND)
+
+    def relayed() -> bool:  # every one turned into Slack work (posts are paced per channel, so not awaited)
+        with stack.services.store.read() as db:
+            return db.execute("SELECT COUNT(*) FROM inbox WHERE processed_at IS NULL").fetchone()[0] == 0
+    stack.fake.wait_for(relayed, timeout=TIMEOUT)
+    stack.fake.wait_for(lambda: stack.fake.messages("C0COMPLIANCE") and stack.fake.messages("C0COLLECT"),
+                        timeout=TIMEOUT)
 
 
 def test_a_changed_documents_request_from_the_sandbox_updates_its_card_and_a_resend_changes_nothing(

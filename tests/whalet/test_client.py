@@ -16,6 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from devkit.serving import ThreadedServer
+from tests.fixtures.whalet import BOTH_PROTOCOLS
 from whalet.client import WhaletClient, new_order_no, new_request_no
 from whalet.envelope import EnvelopeCodec, dumps_compact, generate_key_pair, load_private_key, load_public_key
 from whalet.errors import (
@@ -36,7 +37,7 @@ USER, PAYEE = "U10001", "U20001"
 
 def _client(sandbox: Any, **options: Any) -> WhaletClient:
     options = {"timeout": 5.0, "backoff_base": 0.001, **options}
-    return WhaletClient(sandbox.api_url, sandbox.partner_id, sandbox.partner_codec(), **options)
+    return WhaletClient(sandbox.api_url, sandbox.partner_id, sandbox.partner_transport(), **options)
 
 
 @pytest.fixture
@@ -73,6 +74,7 @@ async def _apply_payout(whalet: WhaletClient, amount: str = "1200.50", beneficia
 # --- every operation -------------------------------------------------------------------------------
 
 
+@BOTH_PROTOCOLS
 async def test_balances_rates_and_connectivity(whalet):
     rows = {row.currency: row for row in await whalet.query_currency_balance(USER, "B2C")}
     assert rows["USD"].balance == Money(Decimal("250000.00"), "USD")
@@ -87,6 +89,7 @@ async def test_balances_rates_and_connectivity(whalet):
     assert await whalet.connectivity("ping 鲸") == "ping 鲸"
 
 
+@BOTH_PROTOCOLS
 async def test_payout_apply_confirm_and_records(whalet, sandbox):
     quote = await whalet.query_rate(USER, "USD", "USD", "B2C")
     order_no = new_order_no("T")
@@ -104,6 +107,7 @@ async def test_payout_apply_confirm_and_records(whalet, sandbox):
     assert _payouts(sandbox)[order_no]["confirmCount"] == 1
 
 
+@BOTH_PROTOCOLS
 async def test_pay_apply_confirm_and_records(whalet):
     order_no = new_order_no("Y")
     applied = await whalet.pay_apply(USER, order_no, PAYEE, Money.of("300", "USD"), "sample order")
@@ -115,6 +119,7 @@ async def test_pay_apply_confirm_and_records(whalet):
     assert applied.pay_id in {record.record_id for record in page.records}
 
 
+@BOTH_PROTOCOLS
 async def test_beneficiary_countries_fields_apply_and_delete(whalet):
     countries = {c.country: c for c in await whalet.query_beneficiary_countries()}
     assert "HKD" in countries["HK"].currencies
@@ -128,6 +133,7 @@ async def test_beneficiary_countries_fields_apply_and_delete(whalet):
     assert deleted.beneficiary_id == applied.beneficiary_id
 
 
+@BOTH_PROTOCOLS
 async def test_mock_collection_and_collection_records(whalet):
     received = await whalet.mock_payee_notify(USER, Money.of("500.25", "USD"), payer_name="Globex")
     assert received.collection_id
@@ -137,6 +143,7 @@ async def test_mock_collection_and_collection_records(whalet):
     assert record.amount == Money(Decimal("500.25"), "USD")
 
 
+@BOTH_PROTOCOLS
 async def test_replenish_query_and_submit(whalet, sandbox):
     edd = sandbox.operator.post("/replenish", json={"kind": "EDD", "userId": USER}).json()
     trade = sandbox.operator.post("/replenish", json={"kind": "TRADE", "userId": USER}).json()
@@ -151,6 +158,7 @@ async def test_replenish_query_and_submit(whalet, sandbox):
 # --- rejections: Whalet said no, signed ------------------------------------------------------------
 
 
+@BOTH_PROTOCOLS
 async def test_parameter_error_is_bad_parameters_with_whalets_reason(whalet):
     with pytest.raises(BadParameters) as refused:
         await whalet.query_rate(USER, "USD", "CHF", "B2C")  # a real currency the sandbox does not support
@@ -158,6 +166,7 @@ async def test_parameter_error_is_bad_parameters_with_whalets_reason(whalet):
     assert explain(refused.value).startswith("Whalet refused the request: ") and "CHF" in explain(refused.value)
 
 
+@BOTH_PROTOCOLS
 async def test_same_order_number_twice_is_a_duplicate(whalet, sandbox):
     order_no, _ = await _apply_payout(whalet)
     with pytest.raises(DuplicateRequest) as duplicate:
@@ -180,6 +189,7 @@ async def test_wrong_partner_wrong_key_and_unknown_api_code_fail_authentication(
     assert "administrator" in refused.value.sentence
 
 
+@BOTH_PROTOCOLS
 async def test_confirming_an_expired_payout_is_a_plain_rejection(whalet, sandbox):
     _, applied = await _apply_payout(whalet)
     sandbox.operator.post("/clock", json={"advance_seconds": 3600}).raise_for_status()
@@ -191,6 +201,7 @@ async def test_confirming_an_expired_payout_is_a_plain_rejection(whalet, sandbox
 # --- faults -------------------------------------------------------------------------------------------
 
 
+@BOTH_PROTOCOLS
 async def test_read_query_is_retried_after_too_many_requests_with_a_new_request_no(whalet, sandbox):
     _faults(sandbox, {"apiCode": "queryCurrencyBalance", "kind": "too_many_requests", "times": 2})
     assert await whalet.query_currency_balance(USER, "B2B", "USD")
@@ -199,6 +210,7 @@ async def test_read_query_is_retried_after_too_many_requests_with_a_new_request_
     assert len({f["requestNo"] for f in fired}) == 2
 
 
+@BOTH_PROTOCOLS
 async def test_rate_limiting_that_persists_ends_in_rate_limited_after_the_retries(sandbox):
     _faults(sandbox, {"apiCode": "*", "kind": "too_many_requests", "times": None})
     async with _client(sandbox, read_retries=2) as whalet:
@@ -208,6 +220,7 @@ async def test_rate_limiting_that_persists_ends_in_rate_limited_after_the_retrie
     assert explain(limited.value) == "Whalet is rate-limiting us, try again in a minute."
 
 
+@BOTH_PROTOCOLS
 async def test_money_moving_call_is_never_retried(whalet, sandbox):
     _faults(sandbox, {"apiCode": "payoutApply", "kind": "too_many_requests", "times": None})
     with pytest.raises(RateLimited):
@@ -215,6 +228,7 @@ async def test_money_moving_call_is_never_retried(whalet, sandbox):
     assert len(_fired(sandbox)) == 1
 
 
+@BOTH_PROTOCOLS
 async def test_confirm_timing_out_after_apply_is_outcome_unknown_and_was_applied_once(sandbox):
     async with _client(sandbox) as whalet:
         order_no, applied = await _apply_payout(whalet)
@@ -227,6 +241,7 @@ async def test_confirm_timing_out_after_apply_is_outcome_unknown_and_was_applied
     assert record["confirmCount"] == 1 and record["status"] != "WAIT_CONFIRM"
 
 
+@BOTH_PROTOCOLS
 @pytest.mark.parametrize("kind,applied", [("http_500", False), ("http_500_after_apply", True),
                                           ("bad_signature", True), ("timeout_before_apply", False)])
 async def test_untrustworthy_answers_are_outcome_unknown(whalet, sandbox, kind, applied):
@@ -237,6 +252,7 @@ async def test_untrustworthy_answers_are_outcome_unknown(whalet, sandbox, kind, 
     assert (order_no in _payouts(sandbox)) is applied  # why the caller must look the order up
 
 
+@BOTH_PROTOCOLS
 async def test_a_read_whose_answer_timed_out_is_asked_again(sandbox):
     _faults(sandbox, {"apiCode": "queryRate", "kind": "latency", "seconds": 0.8})  # the first try only
     async with _client(sandbox, timeout=0.2) as whalet:
@@ -244,6 +260,7 @@ async def test_a_read_whose_answer_timed_out_is_asked_again(sandbox):
     assert quote.to_currency == "HKD" and len(_fired(sandbox)) == 1
 
 
+@BOTH_PROTOCOLS
 async def test_a_read_that_keeps_timing_out_ends_outcome_unknown(sandbox):
     _faults(sandbox, {"apiCode": "queryRate", "kind": "latency", "seconds": 0.8, "times": None})
     async with _client(sandbox, timeout=0.2) as whalet:
@@ -252,6 +269,7 @@ async def test_a_read_that_keeps_timing_out_ends_outcome_unknown(sandbox):
     assert len(_fired(sandbox)) >= 2  # retried, then given up
 
 
+@BOTH_PROTOCOLS
 async def test_a_read_whose_answer_fails_its_signature_is_not_retried(sandbox):
     _faults(sandbox, {"apiCode": "queryRate", "kind": "bad_signature", "times": None})
     async with _client(sandbox) as whalet:
@@ -274,6 +292,7 @@ async def test_closed_port_is_request_not_sent_and_reads_retry_first():
             await whalet.payout_confirm(USER, "PO1")
 
 
+@BOTH_PROTOCOLS
 async def test_requests_that_cannot_be_built_are_not_sent(whalet, sandbox):
     with pytest.raises(RequestNotSent) as not_sent:
         await whalet.payout_apply(USER, new_order_no(), "B2C", Money.of("1.005", "USD"), "HKD", "BEN001", "x")
@@ -283,6 +302,7 @@ async def test_requests_that_cannot_be_built_are_not_sent(whalet, sandbox):
     assert _payouts(sandbox) == {}
 
 
+@BOTH_PROTOCOLS
 async def test_calls_are_logged_without_bodies_or_account_numbers(whalet, caplog):
     caplog.set_level(logging.DEBUG, logger="whalet.client")
     with pytest.raises(WhaletRejected):  # the account number fails the sandbox's HK pattern

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
@@ -76,9 +77,21 @@ def test_whalet_times_are_utc_plus_8_and_round_trip():
     assert m.format_whalet_time(quote.expire_time) == "2024-10-14 00:56:33"
     assert m.format_whalet_time(datetime(2024, 1, 1, tzinfo=timezone.utc)) == "2024-01-01 08:00:00"
     assert quote.rate == Decimal("7.8123")
-    with pytest.raises(ValidationError):
-        m.RateQuote.model_validate({"rateId": "Q1", "currency": "USD", "toCurrency": "HKD", "rate": 1,
-                                    "expireTime": "14/10/2024"})
+
+
+@pytest.mark.parametrize("expire", [{"expireTime": "14/10/2024"}, {"expireTime": ""}, {"expireTime": None}, {},
+                                    {"expireTime": {"at": 1}}])
+def test_a_missing_or_unreadable_expire_time_is_none_and_the_ttl_rule_decides(expire: dict[str, Any]) -> None:
+    quote = m.RateQuote.model_validate({"rateId": "Q1", "currency": "USD", "toCurrency": "HKD", "rate": 1, **expire})
+    assert quote.expire_time is None
+    applied = m.PayoutApplyResult.model_validate({
+        "payoutId": "PO1", "merOrderNo": "M1", "status": "WAIT_CONFIRM", "currency": "USD", "toCurrency": "HKD",
+        "amount": "10", "fee": "1", "toAmount": "78", "newField": {"kept": True}, **expire})
+    assert applied.expire_time is None and applied.model_extra == {"newField": {"kept": True}}
+    with pytest.raises(ValidationError):  # strict where money is: an unreadable amount is still refused
+        m.PayoutApplyResult.model_validate({"payoutId": "PO1", "merOrderNo": "M1", "status": "WAIT_CONFIRM",
+                                            "currency": "USD", "toCurrency": "HKD", "amount": "ten", "fee": "1",
+                                            "toAmount": "78", **expire})
 
 
 def test_payout_apply_result_bare_amounts_take_their_currencies():

@@ -16,37 +16,62 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 from starlette.routing import Route
 
+from whalet.recipes import LegacyRecipe
+
 from .clock import Timeline, VirtualClock
 from .config import SandboxConfig
+from .dispatch import Dispatcher
 from .faults import Faults
 from .gateway import Gateway
 from .keys import SandboxKeys, ensure_keys
 from .notifier import Notifier
+from .notify_wire import LegacyNotifyWire, NotifyWire, V1NotifyWire
 from .operator import operator_routes
 from .state import State
+from .v1_gateway import V1Gateway
+from .v1_recipe import SandboxV1Recipe, V1Credentials, ensure_v1_credentials
 
 TICK_S = 0.1
 
 
 class Sandbox:
     def __init__(self, config: SandboxConfig) -> None:
+        if config.protocol not in ("legacy", "v1"):
+            raise ValueError(f"protocol must be legacy or v1, got {config.protocol!r}")
         self.config = config
         self.keys: SandboxKeys = ensure_keys(config.keys_dir)
+        self.v1_credentials: V1Credentials | None = None
         self.clock = VirtualClock()
         self.timeline = Timeline(self.clock)
-        codec = self.keys.whalet_codec()  # loading RSA keys is slow-ish: once per sandbox
-        self.notifier = Notifier(codec, config.partner_id, self.clock, config.webhook_url,
-                                 config.retry_time_scale, config.notify_timeout_s)
+        wire: NotifyWire
+        if config.protocol == "v1":
+            self.v1_credentials = ensure_v1_credentials(config.keys_dir, config.partner_id)
+            recipe = SandboxV1Recipe.from_mapping(config.v1)
+            wire = V1NotifyWire(recipe, self.v1_credentials)
+        else:
+            legacy = LegacyRecipe.model_validate(config.legacy)
+            codec = self.keys.whalet_codec().with_recipe(legacy)  # loading RSA keys is slow-ish: once
+            wire = LegacyNotifyWire(codec, config.partner_id, legacy.webhook_answer)
+        self.notify_wire = wire  # tests forge notifications exactly as the sandbox writes them
+        self.notifier = Notifier(wire, self.clock, config.webhook_url, config.retry_time_scale,
+                                 config.notify_timeout_s)
         self.state = State.create(self.clock, self.timeline, self.notifier.enqueue, config.seed,
                                   config.payout_result_delay_s)
         self.faults = Faults(random.Random(config.seed))
-        self.gateway = Gateway(self.state, codec, config.partner_id, self.faults, config.latency_ms)
+        self.dispatcher = Dispatcher(self.state, self.faults)
+        self.v1_gateway: V1Gateway | None = None
+        if self.v1_credentials is not None:
+            self.v1_gateway = V1Gateway(self.dispatcher, recipe, self.v1_credentials, config.latency_ms,
+                                        token_ttl_s=config.token_ttl_s, amounts=config.amounts)
+            front = Route("/v1/{path:path}", self.v1_gateway.handle, methods=["POST"])
+        else:
+            self.gateway = Gateway(self.dispatcher, codec, config.partner_id, config.latency_ms, config.amounts)
+            front = Route("/api", self.gateway.handle, methods=["POST"])
         self._loop: asyncio.AbstractEventLoop | None = None
         self._event: asyncio.Event | None = None
         self._loop_thread: int | None = None
         self.notifier.wake = self.wake
-        self.app = Starlette(routes=[Route("/api", self.gateway.handle, methods=["POST"]), *operator_routes(self)],
-                             lifespan=self._lifespan)
+        self.app = Starlette(routes=[front, *operator_routes(self)], lifespan=self._lifespan)
 
     def set_webhook_url(self, url: str | None) -> None:
         """Safe from any thread; queued notifications go out on the next tick."""

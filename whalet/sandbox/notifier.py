@@ -1,10 +1,10 @@
 """Webhook delivery the way Whalet does it (protocol spec §5).
 
-Each notification is a request-shaped envelope signed by Whalet with a unique ``requestNo``. It
-counts as delivered only on HTTP 200 with a response envelope that verifies with the partner's
-key, echoes the ``requestNo`` and says ``SUCCESS``. Anything else is retried with the SAME
-``requestNo`` (and the same bytes) on the schedule below, times ``retry_time_scale``, in sandbox
-time; after the last retry it gives up. Without a webhook URL notifications wait until one is set.
+Each notification gets a unique ``requestNo`` and is written once by the profile's ``NotifyWire``
+(``notify_wire.py``), which also says which answer counts as delivered. Anything else is retried
+with the SAME ``requestNo`` (and the same body) on the schedule below, times ``retry_time_scale``,
+in sandbox time; after the last retry it gives up. Without a webhook URL notifications wait until
+one is set.
 """
 
 from __future__ import annotations
@@ -19,9 +19,8 @@ from typing import Any
 
 import httpx
 
-from whalet.envelope import EnvelopeCodec, EnvelopeError, dumps_compact
-
 from .clock import WHALET_TZ, VirtualClock, wire_time
+from .notify_wire import NotifyWire
 
 RETRY_SCHEDULE_S = (15, 60, 300, 900, 3600, 7200, 21600, 54000)
 
@@ -44,10 +43,9 @@ class Notification:
 
 
 class Notifier:
-    def __init__(self, codec: EnvelopeCodec, partner_id: str, clock: VirtualClock, webhook_url: str | None,
+    def __init__(self, wire: NotifyWire, clock: VirtualClock, webhook_url: str | None,
                  retry_time_scale: float, timeout_s: float) -> None:
-        self._codec = codec
-        self._partner_id = partner_id
+        self._wire = wire
         self._clock = clock
         self.webhook_url = webhook_url
         self._scale = retry_time_scale
@@ -65,7 +63,7 @@ class Notifier:
 
     def enqueue(self, api_code: str, body: dict[str, Any]) -> str:
         request_no = self._request_no()
-        payload = dumps_compact(self._codec.encode_request(self._partner_id, api_code, request_no, body)).encode()
+        payload = self._wire.encode(api_code, request_no, body)
         now = self._clock.now()
         self.notifications[request_no] = Notification(request_no, api_code, body, payload, now, now)
         self.wake()
@@ -104,9 +102,10 @@ class Notifier:
         outcome, status, detail = "delivered", None, ""
         try:
             response = await self._client.post(url, content=note.payload, timeout=self._timeout_s,
-                                               headers={"Content-Type": "application/json; charset=utf-8"})
+                                               headers=self._wire.headers(note.api_code, note.request_no,
+                                                                          note.payload))
             status = response.status_code
-            outcome, detail = self._judge(note, response)
+            outcome, detail = self._wire.judge(note.request_no, response)
         except httpx.TimeoutException:
             outcome, detail = "timeout", f"no answer within {self._timeout_s} s"
         except httpx.HTTPError as exc:
@@ -123,16 +122,3 @@ class Notifier:
         else:
             delay = RETRY_SCHEDULE_S[note.attempts - 1] * self._scale
             note.next_at = self._clock.now() + timedelta(seconds=delay)
-
-    def _judge(self, note: Notification, response: httpx.Response) -> tuple[str, str]:
-        if response.status_code != 200:
-            return "http_error", response.text[:200]
-        try:
-            ack = self._codec.decode_response(response.content)
-        except EnvelopeError as exc:
-            return "bad_ack", str(exc)
-        if ack.head.get("requestNo") != note.request_no:
-            return "bad_ack", f"ack echoes requestNo {ack.head.get('requestNo')!r}"
-        if ack.head.get("code") != "SUCCESS":
-            return "not_acked", f"code {ack.head.get('code')}: {ack.head.get('detail', '')}"
-        return "delivered", ""

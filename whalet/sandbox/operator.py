@@ -25,6 +25,7 @@ from .notifier import Notifier
 from .orders import order_record
 from .state import State
 from .wire import GatewayError
+from .v1_gateway import V1Gateway
 
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 
@@ -37,6 +38,7 @@ class Sandbox(Protocol):
     state: State
     faults: Faults
     notifier: Notifier
+    v1_gateway: V1Gateway | None
 
     def set_webhook_url(self, url: str | None) -> None: ...
 
@@ -95,8 +97,16 @@ def operator_routes(sb: Sandbox) -> list[Route]:
         return endpoint
 
     async def health(request: Request) -> Any:
-        return {"status": "ok", "partnerId": sb.config.partner_id, "now": wire_time(sb.clock.now()),
-                "webhookUrl": sb.notifier.webhook_url}
+        health: dict[str, Any] = {"status": "ok", "partnerId": sb.config.partner_id, "now": wire_time(sb.clock.now()),
+                  "webhookUrl": sb.notifier.webhook_url, "protocol": sb.config.protocol}
+        if sb.v1_gateway is not None:
+            health["tokensIssued"] = sb.v1_gateway.tokens_issued
+        return health
+
+    async def revoke_tokens(request: Request) -> Any:
+        if sb.v1_gateway is None:
+            raise OperatorError("tokens exist only in v1 mode (--protocol v1)")
+        return {"revoked": sb.v1_gateway.revoke_tokens()}
 
     async def orders(request: Request) -> Any:
         kind = "payout" if request.url.path.endswith("payouts") else "pay"
@@ -189,5 +199,6 @@ def operator_routes(sb: Sandbox) -> list[Route]:
         ("/sandbox/replenish/{replenish_id}/result", replenish_result, ["POST"]),
         ("/sandbox/notify", notify, ["POST"]), ("/sandbox/faults", faults, ["GET", "POST", "DELETE"]),
         ("/sandbox/config", config, ["POST"]), ("/sandbox/clock", clock, ["GET", "POST"]),
+        ("/sandbox/tokens/revoke", revoke_tokens, ["POST"]),
     ]
     return [Route(path, guard(handler), methods=methods) for path, handler, methods in table]

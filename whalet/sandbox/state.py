@@ -21,8 +21,8 @@ class State:
     beneficiaries: Beneficiaries
     collections: Collections
     replenishments: Replenishments
-    # requestNo -> (apiCode, decrypted body, signed answer): the idempotency store (spec §4)
-    answers: dict[str, tuple[str, Any, dict[str, Any]]] = field(default_factory=dict)
+    # requestNo -> (apiCode, decrypted body, dispatch.Outcome): the idempotency store (spec §4)
+    answers: dict[str, tuple[str, Any, Any]] = field(default_factory=dict)
 
     @classmethod
     def create(cls, clock: VirtualClock, timeline: Timeline, notify: Notify, seed_value: int,

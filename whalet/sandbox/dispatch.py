@@ -1,0 +1,104 @@
+"""What both of the sandbox's front doors share: de-duplication, the operations, injected faults.
+
+The legacy gateway (``gateway.py``) and the REST v1 gateway (``v1_gateway.py``) differ only in how
+a request is read and an answer written; what Whalet DOES with a request is decided here once, so
+both profiles obey the same rules and the same faults.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from starlette.responses import PlainTextResponse, Response
+
+from .faults import FaultRule, Faults
+from .operations import CONFIRMS, OPERATIONS
+from .state import State
+from .wire import GatewayError
+
+log = logging.getLogger(__name__)
+SUCCESS_DETAIL = "成功"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A result code, its detail and (for SUCCESS) the business answer; encoded by each profile."""
+
+    code: str
+    detail: str
+    result: Any = None
+
+
+Refuse = Callable[[str, str], Response]
+
+
+class Dispatcher:
+    def __init__(self, state: State, faults: Faults) -> None:
+        self.state = state
+        self.faults = faults
+
+    def process(self, api_code: str, request_no: str, body: Any, head: dict[str, str]) -> Outcome:
+        """Synchronous, hence atomic within the loop: de-duplicate, run, remember the outcome."""
+        stored = self.state.answers.get(request_no)
+        if stored is not None:
+            if stored[0] == api_code and stored[1] == body:
+                if api_code in CONFIRMS and isinstance(body, dict):
+                    self.state.orders.count_replayed_confirm(str(body.get(CONFIRMS[api_code])))
+                outcome: Outcome = stored[2]
+                return outcome
+            return Outcome("REQUEST_NO_NOT_UNIQUE", f"requestNo {request_no} was already used with other content")
+        handler = OPERATIONS.get(api_code)
+        try:
+            if handler is None:
+                raise GatewayError("INTERFACE_UNAUTHORIZED", f"apiCode {api_code} is not open to this partner")
+            outcome = Outcome("SUCCESS", SUCCESS_DETAIL, handler(self.state, self.state.body(body), head))
+        except GatewayError as exc:
+            outcome = Outcome(exc.code, exc.detail)
+        except Exception:  # a sandbox bug must still look like Whalet: INTERNAL_ERROR, not a traceback
+            log.exception("sandbox handler %s failed", api_code)
+            return Outcome("INTERNAL_ERROR", "internal error")
+        self.state.answers[request_no] = (api_code, body, outcome)
+        return outcome
+
+
+def read_amounts(body: Any, style: str) -> Any:
+    """Strict about how request amounts are written: the configured style only (``amounts``)."""
+    value = body.get("amount") if isinstance(body, dict) else None
+    if value is None or style != "string":
+        return body
+    if not isinstance(value, str):
+        raise GatewayError("PARAMETER_ERROR", 'amount must be a JSON string here, e.g. "1000.50"')
+    try:
+        return {**body, "amount": Decimal(value)}
+    except InvalidOperation:
+        raise GatewayError("PARAMETER_ERROR", f"amount {value!r} is not a decimal") from None
+
+
+async def fault_before(fault: FaultRule | None, refuse: Refuse) -> Response | None:
+    """The faults that strike before the operation runs (nothing done)."""
+    if fault is None:
+        return None
+    if fault.kind == "latency":
+        await asyncio.sleep(fault.seconds)
+    elif fault.kind == "timeout_before_apply":
+        await asyncio.sleep(fault.seconds)
+        return PlainTextResponse("gateway timeout (sandbox fault, nothing done)", status_code=504)
+    elif fault.kind == "http_500":
+        return PlainTextResponse("internal server error (sandbox fault, nothing done)", status_code=500)
+    elif fault.kind == "too_many_requests":
+        return refuse("TOO_MANY_REQUESTS", "too many requests, slow down")
+    return None
+
+
+async def fault_after(fault: FaultRule | None, answer: Callable[[bool], Response]) -> Response:
+    """The faults that strike after the operation ran; ``answer(corrupt)`` writes the answer."""
+    if fault is not None and fault.kind == "timeout_after_apply":
+        await asyncio.sleep(fault.seconds)
+    elif fault is not None and fault.kind == "http_500_after_apply":
+        return PlainTextResponse("internal server error (sandbox fault, operation done)", status_code=500)
+    return answer(fault is not None and fault.kind == "bad_signature")
