@@ -34,6 +34,7 @@ from core.storage.store import Store
 from notifications import Notifications
 from services.container import Services
 from services.slack.alerts import Alerts
+from services.slack.membership import report_at_startup
 from services.slack.outbox import OutboxWorker
 from whalet.client import WhaletClient
 from whalet.envelope import EnvelopeCodec
@@ -119,6 +120,7 @@ def build_runtime(settings: Settings, config: BotConfig, clock: Clock | None = N
             feature.start()
         services.scheduler.start()
         await services.supervisor.start()
+        await report_at_startup(services.slack, services.config.all_channels(), services.alerts)
         socket_mode = None
         try:  # a failed Socket Mode start still stops what was started above
             socket_mode = await _start_socket_mode(services, bolt)
