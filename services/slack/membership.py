@@ -30,10 +30,11 @@ class Membership:
     problem: str | None  # None: a member; else a Slack error or "not_in_channel" / "is_archived"
 
     def fix(self, bot: str = "the bot") -> str:
-        """One sentence a Slack admin can act on."""
+        """One sentence a Slack admin can act on; ``bot`` is ``@name`` when known."""
         where = f"#{self.name}" if self.name != self.channel else self.channel
+        invite = f"/invite {bot}" if bot.startswith("@") else "/invite and the bot's name"
         if self.problem == "not_in_channel":
-            return (f"invite {bot} to {where}: type /invite @{bot.lstrip('@')} in the channel (posting works "
+            return (f"invite {bot} to {where}: type {invite} in the channel (posting works "
                     "without it, but recovering a message after a crash needs the channel's history)")
         if self.problem == "is_archived":
             return f"{where} is archived: unarchive it or use another channel in the policy file"
@@ -66,8 +67,12 @@ async def report_at_startup(client: AsyncWebClient, channels: Iterable[str], ale
                             timeout: float = STARTUP_TIMEOUT_SECONDS) -> list[Membership]:
     """Log and alert each configured channel the bot is not a member of; never stops the start
     (Slack being slow or down at that moment is the outbox's business, not a reason to refuse)."""
+    async def ask() -> tuple[str, list[Membership]]:
+        name = (await client.auth_test()).get("user")
+        return (f"@{name}" if name else "the bot"), await memberships(client, channels)
+
     try:
-        found = await asyncio.wait_for(memberships(client, channels), timeout)
+        bot, found = await asyncio.wait_for(ask(), timeout)
     except Exception as exc:  # network, timeout: the next start or `check` will tell
         log.warning("could not check channel membership at start-up: %s", type(exc).__name__,
                     extra={"event": "membership_unchecked"})
@@ -75,9 +80,9 @@ async def report_at_startup(client: AsyncWebClient, channels: Iterable[str], ale
     for member in found:
         if member.problem is None:
             continue
-        log.warning("channel %s: %s; %s", member.channel, member.problem, member.fix(),
+        log.warning("channel %s: %s; %s", member.channel, member.problem, member.fix(bot),
                     extra={"event": "membership_problem", "channel": member.channel})
         alerts.raise_alert(f"membership:{member.channel}",
                            f":warning: whalet-bot cannot rely on <#{member.channel}> ({member.problem}): "
-                           f"{member.fix()}. `whalet-bot check` re-tests every channel.")
+                           f"{member.fix(bot)}. `whalet-bot check` re-tests every channel.")
     return found
