@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from core.storage import replenish
 from notifications import render_replenish as cards
-from core.storage.outbox import enqueue_post, enqueue_update
+from services.slack.queue import enqueue_post, enqueue_update
 
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp

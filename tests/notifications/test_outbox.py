@@ -9,6 +9,9 @@ import pytest
 
 from devkit.localstack import LocalStack
 from core.storage.outbox import backlog, enqueue_post, enqueue_update, message_ref, unreachable_channels
+from notifications.rendered import Rendered, with_mention
+from services.slack.blocks import MAX_BLOCKS, section
+from services.slack.queue import enqueue_post as queue_post
 
 
 def _enqueue(stack: LocalStack, **kwargs) -> int:  # type: ignore[no-untyped-def]
@@ -207,3 +210,17 @@ def test_a_long_queue_in_one_channel_does_not_hold_up_another(stack: LocalStack)
         quiet = enqueue_post(db, channel="C0QUIET", text="just one")
     stack.services.wake_outbox()
     _wait_state(stack, quiet, "done", timeout=5)  # paced at ~1/s per channel: C0FLOOD needs minutes
+
+
+def test_a_mention_added_to_a_full_message_is_capped_at_enqueue_and_delivered(stack: LocalStack) -> None:
+    """The route's mention is the last transform: the cap must come after it, not before."""
+    full = Rendered("fifty", [section(f"line {n}") for n in range(MAX_BLOCKS)])
+    message = with_mention(full, "S0TREASURY")
+    assert len(message.blocks) == MAX_BLOCKS + 1
+    with stack.services.store.transaction() as db:
+        row_id = queue_post(db, channel="C0ROUTE", text=message.text + "x" * 40_500, blocks=message.blocks)
+    stack.services.wake_outbox()
+    _wait_state(stack, row_id, "done")
+    [posted] = stack.fake.messages("C0ROUTE")
+    assert len(posted.blocks) == MAX_BLOCKS and len(posted.text) == 40_000
+    assert "<!subteam^S0TREASURY>" in str(posted.blocks[0]) and "2 more items not shown" in str(posted.blocks[-1])
