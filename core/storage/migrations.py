@@ -26,6 +26,7 @@ table family next to this file.
   a fire time from before the schedule existed (a fresh install at 09:30 does not post "09:00").
 - ``balance_snapshots``: balances as each digest saw them, for "change since the last digest".
 - ``outbox``/``message_refs``/``channel_health``: the durable outbox (services.slack.outbox).
+- ``modal_forms``: the state behind an open modal (its ``private_metadata`` is only the row id).
 """
 
 from __future__ import annotations
@@ -297,5 +298,10 @@ MIGRATIONS: list[Migration] = [
             "CREATE INDEX inbox_kind_time ON inbox(api_code, received_at)",
             "CREATE INDEX inbox_business ON inbox(api_code, business_id, id)",
         ],
+    ),
+    (
+        "0500_commands_modal_forms",
+        ["CREATE TABLE modal_forms (id TEXT PRIMARY KEY, data TEXT NOT NULL, created_at TEXT NOT NULL)",
+         "CREATE INDEX modal_forms_age ON modal_forms(created_at)"],
     ),
 ]
