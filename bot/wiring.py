@@ -109,8 +109,12 @@ def build_runtime(settings: Settings, config: BotConfig, clock: Clock | None = N
 
     async def healthz(request: Request) -> Response:
         loops = services.supervisor.running()
-        healthy = all(loops.values())
-        return JSONResponse({"ok": healthy, "loops": loops}, status_code=200 if healthy else 503)
+        paused = services.outbox.paused  # Slack refused us for good (uninstalled, token revoked)
+        healthy = all(loops.values()) and paused is None
+        answer: dict[str, object] = {"ok": healthy, "loops": loops}
+        if paused is not None:
+            answer["slack"] = f"paused: {paused}"
+        return JSONResponse(answer, status_code=200 if healthy else 503)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

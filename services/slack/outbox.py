@@ -75,6 +75,7 @@ class OutboxWorker:
         self._blocked_until: dict[str, float] = {}
         self._inflight: set[str] = set()
         self._park_alerts = ParkAlerts(config)
+        self.paused: str | None = None  # why nothing is sent (app uninstalled, token revoked)
         self.counters = {"posted": 0, "updated": 0, "rate_limited": 0, "failed": 0, "parked": 0, "reconciled": 0}
 
     # --- waking ------------------------------------------------------------------------------
@@ -125,8 +126,15 @@ class OutboxWorker:
         if handed:
             log.warning("%d outbox rows were in flight at the last stop; checking Slack before re-posting", handed)
 
+    def pause(self, reason: str) -> None:
+        """Stop sending: Slack no longer accepts the token, so every call would fail and park.
+        Rows stay pending; a restart with a valid token resumes."""
+        self.paused = reason
+
     def _dispatch(self, tasks: set[asyncio.Task[None]]) -> float:
         """Start one delivery per free channel; returns how long the loop may sleep."""
+        if self.paused is not None:
+            return 1.0
         now = datetime.now(UTC)  # delivery timing is real time, even under a test's frozen business clock
         with self.store.read() as db:
             rows = outbox_rows.due_heads(db, _iso(now))
