@@ -34,7 +34,7 @@ from devkit.slack_standin.signing import SlackRequests  # noqa: E402
 
 
 def command_body(stack: LocalStack, index: int) -> bytes:
-    """A slash command body built field for field like Slack's (see bot/slack_standin/signing.py)."""
+    """A slash command body built field for field like Slack's (see devkit/slack_standin/signing.py)."""
     user, channel = "U0VIEW", "C0BENCH"
     fields = {
         "token": "legacy-verification-token", "team_id": stack.fake.team_id, "team_domain": "tdemo",

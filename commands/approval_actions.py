@@ -13,6 +13,9 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
+from slack_bolt.async_app import AsyncAck, AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
+
 from services.approvals import counting, repo
 from services.approvals.cards import headline, parse_block_id
 from services.approvals.clicks import record_approval, reject, reject_refusal
@@ -35,11 +38,11 @@ def _clicked(body: dict[str, Any]) -> tuple[str, str, str | None]:
     return body["user"]["id"], str(action.get("value") or ""), ref.fingerprint if ref else None
 
 
-async def _tell(respond: Any, text: str) -> None:
+async def _tell(respond: AsyncRespond, text: str) -> None:
     await respond(text=text, response_type="ephemeral", replace_original=False)
 
 
-async def on_approve(services: Services, ack: Any, body: dict[str, Any], respond: Any) -> None:
+async def on_approve(services: Services, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
     await ack()
     await asyncio.sleep(ACK_FLUSH_SECONDS)  # let the ack out before the confirm's crypto
     clicker, request_id, carried = _clicked(body)
@@ -53,7 +56,7 @@ async def on_approve(services: Services, ack: Any, body: dict[str, Any], respond
     await _tell(respond, message)
 
 
-async def on_reject_click(services: Services, ack: Any, body: dict[str, Any], respond: Any, client: Any) -> None:
+async def on_reject_click(services: Services, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient) -> None:
     """Check what can be checked now, then ask for an optional reason in a modal."""
     await ack()
     clicker, request_id, carried = _clicked(body)
@@ -71,7 +74,7 @@ async def on_reject_click(services: Services, ack: Any, body: dict[str, Any], re
     await client.views_open(trigger_id=body["trigger_id"], view=view)
 
 
-async def on_reject_submission(services: Services, ack: Any, body: dict[str, Any], client: Any) -> None:
+async def on_reject_submission(services: Services, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
     await ack()
     user_id = body["user"]["id"]
     view = body["view"]

@@ -15,6 +15,9 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from slack_bolt.async_app import AsyncAck
+from slack_sdk.web.async_client import AsyncWebClient
+
 from commands import args
 from services import book
 from services.slack.blocks import finish, paged, section
@@ -112,7 +115,7 @@ async def form_view(services: Services, country: str, currency: str, channel: st
     return beneficiary_form_modal(country, currency, fields, form)
 
 
-async def on_pick_submission(services: Services, ack: Any, body: dict[str, Any], client: Any) -> None:
+async def on_pick_submission(services: Services, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
     where = values(body["view"]).get("where", "")
     country, _, currency = where.partition(":")
     if not country or not currency:
@@ -147,7 +150,7 @@ def validate_form(services: Services, form: dict[str, str], rules: list[dict[str
     return errors
 
 
-async def on_form_submission(services: Services, ack: Any, body: dict[str, Any], client: Any) -> None:
+async def on_form_submission(services: Services, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
     view, user_id = body["view"], body["user"]["id"]
     meta, form = recall(services.store, view), values(view)
     errors = validate_form(services, form, meta.get("rules") or [])

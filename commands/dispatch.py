@@ -12,6 +12,9 @@ import difflib
 import logging
 from typing import TYPE_CHECKING, Any
 
+from slack_bolt.async_app import AsyncAck, AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
+
 from services.approvals.policy import resolver
 from services.slack.subcommands import CommandContext, UsageError, all_subcommands, find
 from services.slack.tokenizer import TokenizeError, tokenize
@@ -53,7 +56,7 @@ def unknown_subcommand(name: str) -> str:
     return f"`{name}` is not a /whalet sub-command. Try one of {names}, or `/whalet help`."
 
 
-async def handle_command(services: Services, ack: Any, command: dict[str, Any], respond: Any, client: Any) -> None:
+async def handle_command(services: Services, ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient) -> None:
     name, outcome = "unknown", "error"
     try:
         name, outcome = await _run_command(services, ack, command, respond, client)
@@ -61,8 +64,8 @@ async def handle_command(services: Services, ack: Any, command: dict[str, Any], 
         services.metrics.commands.labels(name, outcome).inc()
 
 
-async def _run_command(services: Services, ack: Any, command: dict[str, Any], respond: Any,
-                       client: Any) -> tuple[str, str]:
+async def _run_command(services: Services, ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond,
+                       client: AsyncWebClient) -> tuple[str, str]:
     """Runs one /whalet command; returns (sub-command, outcome) for the metrics."""
     try:
         tokens = tokenize(command.get("text") or "")
@@ -111,7 +114,7 @@ async def _run_command(services: Services, ack: Any, command: dict[str, Any], re
     return entry.name, "ok"
 
 
-def _respond(services: Services, command: dict[str, Any], bolt_respond: Any) -> Any:
-    """Answers go to the command's response_url over the pooled session (see bot/responder.py)."""
+def _respond(services: Services, command: dict[str, Any], bolt_respond: AsyncRespond) -> Any:
+    """Answers go to the command's response_url over the pooled session (see services/slack/responder.py)."""
     url = command.get("response_url")
     return services.responder.bound(url) if url else bolt_respond

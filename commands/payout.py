@@ -12,6 +12,9 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from slack_bolt.async_app import AsyncAck
+from slack_sdk.web.async_client import AsyncWebClient
+
 from commands import args
 from services import book
 from services.approvals import policy, repo
@@ -159,7 +162,7 @@ def validate_payout_form(services: Services, user_id: str, form: dict[str, str])
                           beneficiary=entry, to_currency=entry.currency)
 
 
-async def on_payout_submission(services: Services, ack: Any, body: dict[str, Any], client: Any) -> None:
+async def on_payout_submission(services: Services, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
     user_id = body["user"]["id"]
     view = body["view"]
     refusal = policy.requester_refusal(await policy.resolver(services).role_of(user_id))
@@ -180,7 +183,7 @@ async def on_payout_submission(services: Services, ack: Any, body: dict[str, Any
     await tell_user(client, channel, user_id, text)
 
 
-async def tell_user(client: Any, channel: str, user_id: str, text: str) -> None:
+async def tell_user(client: AsyncWebClient, channel: str, user_id: str, text: str) -> None:
     """An ephemeral note where the person started; a DM if that channel refuses us."""
     try:
         await client.chat_postEphemeral(channel=channel, user=user_id, text=text)

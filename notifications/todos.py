@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
+
+from slack_sdk.web.async_client import AsyncWebClient
 
 from core.storage import replenish
 from notifications import render_replenish as cards
 from services.slack.queue import enqueue_post, enqueue_update
 
 if TYPE_CHECKING:
-    from slack_bolt.async_app import AsyncApp
+    from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
     from services.container import Services
 
@@ -66,7 +68,7 @@ async def reminder_loop(services: Services) -> None:
 
 def register_actions(app: AsyncApp, services: Services) -> None:
     @app.action(cards.TAKE_ACTION)
-    async def on_take(ack: Any, body: dict[str, Any], respond: Any, client: Any) -> None:
+    async def on_take(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient) -> None:
         await ack()
         user_id = body["user"]["id"]
         replenish_id = str(body["actions"][0]["value"])
@@ -77,5 +79,5 @@ def register_actions(app: AsyncApp, services: Services) -> None:
         if body.get("response_url"):
             await respond(text=text, response_type="ephemeral", replace_original=False)
         else:
-            channel = (body.get("channel") or {}).get("id")
+            channel = cast(str, (body.get("channel") or {}).get("id"))  # a card's click names its channel
             await client.chat_postEphemeral(channel=channel, user=user_id, text=text)

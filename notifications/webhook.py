@@ -8,7 +8,7 @@ retry; the relay loop is woken after the commit and does the rest.
 
 Answers: 200 + signed SUCCESS ack; 401 bad signature (logged, nothing stored); 400 not JSON,
 missing or over-long head fields, an undecryptable body, or addressed to another partner;
-413 body over 1 MiB (Content-Length checked first, then counted while reading: bot/http_body.py).
+413 body over 1 MiB (Content-Length checked first, then counted while reading: core/http_body.py).
 Anything that does not parse, whatever its nesting, is a 400 (``loads_exact`` bounds the depth).
 """
 

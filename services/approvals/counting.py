@@ -22,8 +22,8 @@ async def approvers_now(services: Services, request_id: str) -> frozenset[str]:
     """The givers of this request's approvals who hold the approver role at this moment."""
     with services.store.read() as db:
         givers = [a.approver for a in repo.approvals(db, request_id)]
-    roles = policy.resolver(services)
-    return frozenset([g for g in givers if policy.holds_approver(await roles.role_of(g, fresh=True))])
+    roles = await policy.resolver(services).roles_of(givers, fresh=True)
+    return frozenset(g for g, role in roles.items() if policy.holds_approver(role))
 
 
 def mark(services: Services, db: Database, request: ApprovalRequest, current: frozenset[str]) -> bool:

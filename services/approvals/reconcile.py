@@ -35,6 +35,7 @@ from services.approvals.kinds import KINDS
 from services.approvals.request import ApprovalRequest
 from services.approvals.states import State
 from services.slack.blocks import esc
+from services.approvals.states import allowed
 from whalet.errors import WhaletError, explain
 from whalet.models import Record
 
@@ -151,6 +152,10 @@ def _apply(services: Services, db: Database, r: ApprovalRequest, status: str, re
         return repo.bump(db, r, **fields)
     if r.state is State.CONFIRMING:
         return repo.bump(db, r, **fields)  # a confirm is in flight: its owner stores the outcome
+    if not allowed(r.state, target):  # Whalet says something its own rules exclude: a person looks
+        _alert_unknown(services, r, status, exhausted=False)
+        return repo.bump(db, r, **{**fields, "note": f"Whalet reports {esc(status)}, which does not fit this "
+                                                      "request's history; please check it in Whalet's portal."})
     return repo.transition(db, r, target, **fields)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from enum import IntEnum
 from typing import Any
 
@@ -86,6 +86,21 @@ class RoleResolver:
                 if user_id in await self.members(group, fresh=fresh):
                     return group_role
         return role
+
+    async def roles_of(self, users: Iterable[str], *, fresh: bool = False) -> dict[str, Role]:
+        """Roles of several users for one decision: each user group is read at most once."""
+        wanted = list(dict.fromkeys(users))
+        roles = self._roles
+        ladder = ((Role.ADMIN, roles.admin_groups), (Role.APPROVER, roles.approver_groups),
+                  (Role.REQUESTER, roles.requester_groups))
+        direct = {user: self._direct(user) for user in wanted}
+        needed = {g for role, groups in ladder for g in groups if any(r < role for r in direct.values())}
+        members = {g: await self.members(g, fresh=fresh) for g in sorted(needed)}
+        found: dict[str, Role] = {}
+        for user, role in direct.items():
+            raised = [r for r, groups in ladder if r > role and any(user in members[g] for g in groups)]
+            found[user] = max([role, *raised])
+        return found
 
     async def members(self, group_id: str, *, fresh: bool = False) -> frozenset[str]:
         """Members of a user group, cached; concurrent callers share one Slack call."""

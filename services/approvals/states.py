@@ -59,6 +59,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(S.APPROVED, S.CONFIRMING, "confirm", "send-time guards (guards.why_not_send) and the lease taken"),
     Transition(S.APPROVED, S.PENDING, "confirm / sweep", "an approval stopped counting (its giver lost the role)"),
     Transition(S.APPROVED, S.EXPIRED, "confirm / sweep", "expires_at passed before a confirm was sent"),
+    Transition(S.APPROVED, S.CONFIRMED, "reconcile", "a lookup after an attempt found PROCESSING"),
     Transition(S.CONFIRMING, S.CONFIRMED, "confirm", "Whalet answered the confirm"),
     Transition(S.CONFIRMING, S.FAILED, "confirm", "Whalet refused the confirm"),
     Transition(S.CONFIRMING, S.CONFIRM_UNKNOWN, "confirm / sweep", "no trustworthy answer, duplicate answer, or lease expired"),

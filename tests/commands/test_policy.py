@@ -87,3 +87,31 @@ async def test_unreadable_group_grants_nothing():
     resolver = policy.RoleResolver(CONFIG.roles, slack)
     assert await resolver.role_of("UGROUPAPP") == Role.VIEWER
     assert await resolver.role_of("UREQ") == Role.REQUESTER
+
+
+async def test_one_decision_reads_each_group_once_and_fresh_reads_see_a_removal():
+    slack = GroupsSlack({"SAPPROVERS": ["UGROUPAPP"], "SREQ": ["UGROUPREQ"]})
+    resolver = policy.RoleResolver(CONFIG.roles, slack)
+    roles = await resolver.roles_of(["UGROUPAPP", "UGROUPREQ", "UNOBODY", "UADM"], fresh=True)
+    assert roles == {"UGROUPAPP": Role.APPROVER, "UGROUPREQ": Role.REQUESTER, "UNOBODY": Role.VIEWER,
+                     "UADM": Role.ADMIN}
+    assert slack.calls == len(CONFIG.roles.all_groups())
+    slack.groups["SAPPROVERS"] = []
+    assert await resolver.role_of("UGROUPAPP") == Role.APPROVER  # the display cache may lag
+    assert (await resolver.roles_of(["UGROUPAPP"], fresh=True))["UGROUPAPP"] == Role.VIEWER  # decisions do not
+
+
+async def test_an_unreadable_group_keeps_its_members_only_for_the_staleness_bound():
+    clock = [0.0]
+    stale: list[str] = []
+    slack = GroupsSlack({"SAPPROVERS": ["UGROUPAPP"]})
+    resolver = policy.RoleResolver(CONFIG.roles, slack, monotonic=lambda: clock[0], max_staleness=600,
+                                   on_stale=stale.append)
+    assert await resolver.role_of("UGROUPAPP", fresh=True) == Role.APPROVER
+    slack.fail = True
+    clock[0] = 599
+    assert await resolver.role_of("UGROUPAPP", fresh=True) == Role.APPROVER and stale == []
+    clock[0] = 601
+    assert await resolver.role_of("UGROUPAPP", fresh=True) == Role.VIEWER
+    assert await resolver.role_of("UGROUPAPP", fresh=True) == Role.VIEWER
+    assert stale.count("SAPPROVERS") == 1  # one alert, not one per read (SREQ was never readable: its own)

@@ -448,7 +448,13 @@ def test_retries_use_the_same_request_no_until_acked(sandbox: RunningSandbox, re
     sandbox.operator.post("/notify", json={"apiCode": "virtualAccountNotify", "body": {"userId": "U10001", "status": "PASS"}})
     wait_until(lambda: receiver.of("virtualAccountNotify"))
     assert len(receiver.hits) == 3 and len(set(receiver.hits)) == 1
-    tries = sandbox.operator.get("/deliveries").json()["deliveries"]
+
+    def recorded() -> list[dict[str, Any]] | None:
+        """The receiver has the body before the sandbox has read its answer and recorded the attempt."""
+        tries = sandbox.operator.get("/deliveries").json()["deliveries"]
+        return tries if any(t["outcome"] == "delivered" for t in tries) else None
+
+    tries = wait_until(recorded)
     assert [(t["attempt"], t["outcome"], t["httpStatus"]) for t in tries] == [
         (1, "http_error", 500), (2, "http_error", 500), (3, "delivered", 200)]
     assert {t["requestNo"] for t in tries} == set(receiver.hits)
