@@ -26,7 +26,7 @@ from slack_sdk.models.views import View
 
 from core.storage import forms
 from core.storage.store import Store
-from services.slack.blocks import MAX_MODAL_BLOCKS, OPTION_TEXT, OPTION_VALUE, cut, finish, section
+from services.slack.blocks import MAX_MODAL_BLOCKS, OPTION_TEXT, OPTION_VALUE, cut, esc, finish, section
 from services.book import BookEntry
 from whalet.masking import mask
 
@@ -135,7 +135,7 @@ def beneficiary_pick_modal(pairs: Sequence[tuple[str, str]], form_id: str) -> di
 def beneficiary_form_modal(country: str, currency: str, fields: Sequence[Any], form_id: str) -> dict[str, Any]:
     """The form Whalet's queryBeneficiaryFields describes, plus the nickname our book needs."""
     blocks: list[Any] = [
-        section(f"New beneficiary in *{country}*, receiving *{currency}*."),
+        section(f"New beneficiary in *{esc(country)}*, receiving *{esc(currency)}*."),
         _text_input("nickname", "Nickname in the bot's book", placeholder="acme-hk", max_length=40,
                     hint="Lowercase letters, digits and dashes; used as `/whalet payout … to NICKNAME`."),
     ]
