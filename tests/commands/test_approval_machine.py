@@ -29,7 +29,7 @@ import os
 import secrets
 from collections import Counter, defaultdict
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -78,9 +78,10 @@ MONEY_CODES = ("payoutApply", "payoutConfirm", "payApply", "payConfirm", "queryW
 CONFIRM_CODES = {"payoutConfirm": "payout", "payConfirm": "pay"}
 LOOKUP_CODES = ("queryWithdrawRecords", "queryPayRecords")
 MAX_CONFIRMS = 3
+STALENESS_MINUTES = 10
 CONFIG = DEMO_CONFIG.replace('approvers = ["U0APP1", "U0APP2"]',
                              f'approvers = ["U0APP1", "U0APP2", "U0APP3"]\napprover_groups = ["{GROUP}"]\n'
-                             "max_staleness_minutes = 10")
+                             f"max_staleness_minutes = {STALENESS_MINUTES}")
 
 
 class Watch(httpx.AsyncBaseTransport):
@@ -158,6 +159,10 @@ class ApprovalFlow(RuleBasedStateMachine):
         self.config_path = self.workdir / "whalet-bot.toml"
         self.signing_secret = secrets.token_hex(16)
         self.fake.usergroups[GROUP] = [GROUP_MEMBER]
+        # (since, members or None while unreadable): what the group held and when, for the
+        # staleness rule (an unreadable group keeps members read within the last 10 minutes)
+        self.group_history: list[tuple[datetime, frozenset[str] | None]] = [
+            (self.clock.now(), frozenset([GROUP_MEMBER]))]
         self.errors: list[logging.LogRecord] = []
         self.steps_since_restart = 0
         self.runtime = self._build()
@@ -216,8 +221,26 @@ class ApprovalFlow(RuleBasedStateMachine):
 
     def approvers_now(self) -> set[str]:
         roles = self.services.config.roles
-        return set(roles.approvers) | set(roles.admins) | (set(self.fake.usergroups.get(GROUP, ()))
+        return set(roles.approvers) | set(roles.admins) | (self.group_members_now()
                                                            if GROUP in roles.approver_groups else set())
+
+    def group_members_now(self) -> set[str]:
+        """The group's members as the policy allows the bot to see them: the current members when the
+        group is readable; while it is unreadable, anyone it held at some moment of the last
+        ``max_staleness_minutes`` (the bot may have read it then), and nobody after that."""
+        if GROUP in self.fake.usergroups:
+            return set(self.fake.usergroups[GROUP])
+        window_start = self.clock.now() - timedelta(minutes=STALENESS_MINUTES)
+        allowed: set[str] = set()
+        for index, (_since, members) in enumerate(self.group_history):
+            until = self.group_history[index + 1][0] if index + 1 < len(self.group_history) else self.clock.now()
+            if members is not None and until >= window_start:
+                allowed |= members
+        return allowed
+
+    def _record_group(self) -> None:
+        members = self.fake.usergroups.get(GROUP)
+        self.group_history.append((self.clock.now(), None if members is None else frozenset(members)))
 
     def check_confirm_allowed(self, order: str) -> None:
         """Invariants 1 and 2, at the moment a confirm is sent."""
@@ -303,6 +326,7 @@ class ApprovalFlow(RuleBasedStateMachine):
             self.fake.usergroups[GROUP] = []
         elif group == "unreadable":
             self.fake.usergroups.pop(GROUP, None)
+        self._record_group()
 
     # Confirm faults are where the danger is, so they are drawn most often.
     @rule(kind=st.sampled_from(FAULT_KINDS), code=st.sampled_from(MONEY_CODES + ("payoutConfirm",) * 6),
@@ -536,6 +560,27 @@ def test_failure_5_a_revoked_approver_stops_counting(world: None) -> None:
         m.approve("U0APP3", 0, False)
         assert only(m).state is State.CONFIRMED
     finally:
+        m.teardown()
+
+
+def test_an_unreadable_group_keeps_its_members_within_the_staleness_bound(world: None) -> None:
+    """Found by the stateful test: a group member's approval, given while the group has just become
+    unreadable, counts (the policy keeps members read in the last 10 minutes); the invariant's model
+    of "current approvers" must follow the same rule, not treat the group as empty at once."""
+    m = flow()
+    try:
+        m.capture_listener_errors()
+        m.first_request("payout", "100")
+        m.change_roles(set(), "keep")
+        m.change_roles(set(), "unreadable")
+        m.approve(GROUP_MEMBER, 0, False)
+        m.no_listener_error()
+        assert only(m).state is State.CONFIRMED
+        assert GROUP_MEMBER in m.approvers_now()
+        m.move_clock(11)
+        assert GROUP_MEMBER not in m.approvers_now()
+    finally:
+        m.fake.usergroups[GROUP] = [GROUP_MEMBER]
         m.teardown()
 
 
