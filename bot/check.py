@@ -6,13 +6,13 @@ apart step by step in ``bot/check_whalet.py``; ``--probe`` (``bot/probe.py``) fi
 dependency order and an item whose inputs failed is SKIPped, not reported as a second, confusing
 failure.
 
-How "can the bot post in this channel" is checked: Slack has no dry run for posting, and
-``conversations.info``'s ``is_member`` is wrong both ways (``chat:write.public`` lets the bot
-post in public channels it is not a member of; it also needs ``channels:read``/``groups:read``,
-which the app does not ask for). So the check posts one short message ("whalet-bot check: can
-post here") and deletes it at once with ``chat.delete`` (allowed by ``chat:write`` for the bot's
-own messages). That is the only test that proves posting works; a channel sees at most a
-fleeting message, once per ``check`` run.
+How "can the bot post in this channel" is checked: Slack has no dry run for posting, so the
+check posts one short message ("whalet-bot check: can post here") and deletes it at once with
+``chat.delete`` (allowed by ``chat:write`` for the bot's own messages); a channel sees at most a
+fleeting message, once per ``check`` run. Posting is not enough, though: ``chat:write.public``
+lets the bot post into public channels it never joined, where the outbox cannot read history to
+recover from a crash. So each channel also needs the bot as a member (``conversations.info``'s
+``is_member``, with ``channels:read``/``groups:read``), and the FAIL line says how to invite it.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from core.transport import build_transport
 from whalet.envelope import EnvelopeCodec
 from whalet.gateways import is_test_gateway
 from whalet.transport import Transport
+from services.slack.membership import Membership, memberships
 
 CHECK_TEXT = "whalet-bot check: can post here"
 PARTNER_KEY_BITS = 2048
@@ -238,17 +239,13 @@ async def _slack(settings: Settings, config: BotConfig | None, report: Report) -
         return
     bot = str(auth.get("user") or "whalet-bot")
     report.add(Result(item, True, f"@{bot} ({auth.get('user_id')}) in {auth.get('team')}"))
-    for channel in sorted(config.all_channels()) if config is not None else []:
-        report.add(await _can_post(client, channel, bot))
+    channels = sorted(config.all_channels()) if config is not None else []
+    for member in await memberships(client, channels):
+        report.add(await _can_post(client, member, bot))
 
 
-async def _can_post(client: Any, channel: str, bot: str) -> Result:
-    name = channel
-    try:
-        info = await client.conversations_info(channel=channel)
-        name = str(info["channel"].get("name") or channel)
-    except Exception:
-        pass  # optional: the name only makes the line friendlier (needs channels:read)
+async def _can_post(client: Any, member: Membership, bot: str) -> Result:
+    channel, name = member.channel, member.name
     item = f"can post in #{name} ({channel})" if name != channel else f"can post in {channel}"
     try:
         posted = await client.chat_postMessage(channel=channel, text=CHECK_TEXT)
@@ -261,7 +258,9 @@ async def _can_post(client: Any, channel: str, bot: str) -> Result:
         await client.chat_delete(channel=posted["channel"], ts=posted["ts"])
     except SlackApiError as exc:
         note = f" (could not delete the test message: {exc.response.get('error')})"
-    return Result(item, True, "test message posted and deleted" + note)
+    if member.problem is not None:
+        return Result(item, False, f"posting works, but {member.problem}{note}", member.fix(f"@{bot}"))
+    return Result(item, True, "test message posted and deleted; the bot is a member" + note)
 
 
 # --- the run -----------------------------------------------------------------------------------

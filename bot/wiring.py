@@ -35,6 +35,7 @@ from core.transport import build_transport
 from notifications import Notifications
 from services.container import Services
 from services.slack.alerts import Alerts
+from services.slack.membership import report_at_startup
 from services.slack.outbox import OutboxWorker
 from whalet.client import WhaletClient
 from whalet.envelope import EnvelopeCodec
@@ -112,8 +113,12 @@ def build_runtime(settings: Settings, config: BotConfig, clock: Clock | None = N
 
     async def healthz(request: Request) -> Response:
         loops = services.supervisor.running()
-        healthy = all(loops.values())
-        return JSONResponse({"ok": healthy, "loops": loops}, status_code=200 if healthy else 503)
+        paused = services.outbox.paused  # Slack refused us for good (uninstalled, token revoked)
+        healthy = all(loops.values()) and paused is None
+        answer: dict[str, object] = {"ok": healthy, "loops": loops}
+        if paused is not None:
+            answer["slack"] = f"paused: {paused}"
+        return JSONResponse(answer, status_code=200 if healthy else 503)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -123,6 +128,7 @@ def build_runtime(settings: Settings, config: BotConfig, clock: Clock | None = N
             feature.start()
         services.scheduler.start()
         await services.supervisor.start()
+        await report_at_startup(services.slack, services.config.all_channels(), services.alerts)
         socket_mode = None
         try:  # a failed Socket Mode start still stops what was started above
             socket_mode = await _start_socket_mode(services, bolt)

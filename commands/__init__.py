@@ -1,4 +1,5 @@
-"""The `/whalet` slash command, approval buttons and modals, registered explicitly on a Bolt app.
+"""The `/whalet` slash command, approval buttons and modals, the App Home and the app's lifecycle
+events (uninstalled, tokens revoked), registered explicitly on a Bolt app.
 
 ``Commands(services)`` is what the process wires (see ``bot.wiring``): ``register(app)`` adds
 the one command listener (every sub-command goes through ``commands.dispatch``) plus the action
@@ -33,6 +34,8 @@ from commands.approval_actions import on_approve, on_reject_click, on_reject_sub
 from services.approvals.cards import APPROVE_ACTION, REJECT_ACTION
 from services.approvals.reconcile import sweep
 from commands.dispatch import handle_command
+from commands.home import on_home_opened
+from commands.lifecycle import on_app_uninstalled, on_tokens_revoked
 from commands.modals import BENEFICIARY_FORM_VIEW, BENEFICIARY_PICK_VIEW, PAYOUT_VIEW, REJECT_VIEW
 from services.container import Services
 
@@ -78,6 +81,18 @@ class Commands:
         @app.view(BENEFICIARY_FORM_VIEW)
         async def beneficiary_submitted(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
             await beneficiaries.on_form_submission(services, ack, body, client)
+
+        @app.event("app_home_opened")
+        async def home_opened(event: dict[str, Any], client: AsyncWebClient) -> None:
+            await on_home_opened(services, event, client)
+
+        @app.event("app_uninstalled")
+        async def app_uninstalled(body: dict[str, Any]) -> None:
+            on_app_uninstalled(services, body)
+
+        @app.event("tokens_revoked")
+        async def tokens_revoked(event: dict[str, Any], body: dict[str, Any]) -> None:
+            on_tokens_revoked(services, event, body)
 
     def routes(self) -> list[Route]:
         return []  # everything arrives through Bolt's /slack/events

@@ -21,8 +21,9 @@ from services.approvals.cards import headline, parse_block_id
 from services.approvals.clicks import record_approval, reject, reject_refusal
 from services.approvals.policy import resolver
 from services.approvals.reconcile import advance
+from services.slack.blocks import cut
 from commands.dispatch import ACK_FLUSH_SECONDS
-from commands.modals import metadata, reject_modal, values
+from commands.modals import recall, reject_modal, stash, values
 from commands.payout import tell_user
 
 if TYPE_CHECKING:
@@ -68,7 +69,8 @@ async def on_reject_click(services: Services, ack: AsyncAck, body: dict[str, Any
         await _tell(respond, problem or "")
         return
     channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
-    view = reject_modal(request_id, headline(request, plain=True)[:2500], {"fp": carried, "channel": channel})
+    form = stash(services.store, {"fp": carried, "channel": channel, "request_id": request_id})
+    view = reject_modal(cut(headline(request), 2500), form)
     await client.views_open(trigger_id=body["trigger_id"], view=view)
 
 
@@ -76,7 +78,7 @@ async def on_reject_submission(services: Services, ack: AsyncAck, body: dict[str
     await ack()
     user_id = body["user"]["id"]
     view = body["view"]
-    meta = metadata(view)
+    meta = recall(services.store, view)
     role = await resolver(services).role_of(user_id, fresh=True)
     text = reject(services, str(meta.get("request_id") or ""), clicker=user_id, role=role,
                   carried_fingerprint=meta.get("fp"), reason=values(view).get("reason", "")[:500])

@@ -10,7 +10,6 @@ pattern, options) before ``beneficiaryApply``; the beneficiary joins the book on
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from dataclasses import dataclass
@@ -27,7 +26,8 @@ from commands.modals import (
     beneficiary_pick_modal,
     loading_modal,
     message_modal,
-    metadata,
+    recall,
+    stash,
     values,
 )
 from commands.payout import tell_user
@@ -101,7 +101,7 @@ async def start_add(ctx: CommandContext, a: BeneficiariesArgs) -> None:
         else:
             countries = await ctx.services.whalet.query_beneficiary_countries()
             pairs = [(c.country, cur) for c in countries for cur in c.currencies]
-            view = beneficiary_pick_modal(pairs, ctx.channel_id) if pairs else \
+            view = beneficiary_pick_modal(pairs, stash(ctx.services.store, {"channel": ctx.channel_id})) if pairs else \
                 message_modal("Add a beneficiary", "Whalet lists no countries for beneficiaries.")
     except WhaletError as exc:
         view = message_modal("Add a beneficiary", esc(explain(exc)))
@@ -110,11 +110,9 @@ async def start_add(ctx: CommandContext, a: BeneficiariesArgs) -> None:
 
 async def form_view(services: Services, country: str, currency: str, channel: str) -> dict[str, Any]:
     fields = await services.whalet.query_beneficiary_fields(country, currency)
-    view = beneficiary_form_modal(country, currency, fields, channel)
     rules = [{"n": f.name, "r": f.required, "m": f.max_length, "p": f.pattern} for f in fields]
-    meta = {**metadata(view), "rules": rules}
-    view["private_metadata"] = json.dumps(meta, separators=(",", ":"))[:3000]
-    return view
+    form = stash(services.store, {"channel": channel, "country": country, "currency": currency, "rules": rules})
+    return beneficiary_form_modal(country, currency, fields, form)
 
 
 async def on_pick_submission(services: Services, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
@@ -124,7 +122,7 @@ async def on_pick_submission(services: Services, ack: AsyncAck, body: dict[str, 
         await ack(response_action="errors", errors={"where": "Choose a country and currency."})
         return
     await ack(response_action="update", view=loading_modal("Add a beneficiary"))
-    channel = metadata(body["view"]).get("channel") or body["user"]["id"]
+    channel = recall(services.store, body["view"]).get("channel") or body["user"]["id"]
     try:
         view = await form_view(services, country, currency, channel)
     except WhaletError as exc:
@@ -154,7 +152,7 @@ def validate_form(services: Services, form: dict[str, str], rules: list[dict[str
 
 async def on_form_submission(services: Services, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
     view, user_id = body["view"], body["user"]["id"]
-    meta, form = metadata(view), values(view)
+    meta, form = recall(services.store, view), values(view)
     errors = validate_form(services, form, meta.get("rules") or [])
     if errors:
         await ack(response_action="errors", errors=errors)

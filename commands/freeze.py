@@ -10,7 +10,7 @@ from __future__ import annotations
 from core.clock import iso
 from services.approvals.service import FREEZE_FLAG, is_frozen
 from services.slack.subcommands import CommandContext, Role, subcommand
-from core.storage.outbox import enqueue_post
+from services.slack.queue import enqueue_post
 
 
 def _set(ctx: CommandContext, frozen: bool) -> str:

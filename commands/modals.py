@@ -1,15 +1,18 @@
 """Modal views: the payout form, the reject reason, the beneficiary forms, and a loading view.
 
 Built with slack_sdk's view models so the SDK checks Slack's limits (title 24 chars, 100
-blocks, private_metadata 3000 chars, option text 75 / value 150); ``private_metadata`` carries
-the context a submission needs (origin channel, request id, the card's fingerprint), because a
-view_submission has no response_url and no channel.
+blocks, private_metadata 3000 chars, option text 75 / value 150). A view_submission has no
+response_url and no channel, so the context a submission needs (origin channel, request id, the
+card's fingerprint, a form's validation rules) is stored server-side with ``stash`` and the
+modal's ``private_metadata`` carries only that row's id; ``recall`` reads it back. However many
+fields Whalet's form has, the metadata never nears Slack's 3,000 characters.
 """
 
 from __future__ import annotations
 
-import json
+import secrets
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -21,9 +24,10 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from services.slack.blocks import MAX_MODAL_BLOCKS, OPTION_TEXT, OPTION_VALUE, cut, finish, section
+from core.storage import forms
+from core.storage.store import Store
+from services.slack.blocks import MAX_MODAL_BLOCKS, OPTION_TEXT, OPTION_VALUE, cut, esc, finish, section
 from services.book import BookEntry
-from whalet.envelope import loads_exact
 from whalet.masking import mask
 
 PAYOUT_VIEW = "payout_modal"
@@ -31,14 +35,27 @@ REJECT_VIEW = "approval_reject_modal"
 BENEFICIARY_PICK_VIEW = "beneficiary_pick_modal"
 BENEFICIARY_FORM_VIEW = "beneficiary_form_modal"
 MAX_OPTIONS = 100
+FORM_LIFETIME = timedelta(days=1)  # Slack closes a modal long before; older rows are removed
 
 
-def metadata(view: dict[str, Any]) -> dict[str, Any]:
-    try:  # depth-bounded: any nesting is a ValueError, never a RecursionError
-        data = loads_exact(view.get("private_metadata") or "{}")
-    except ValueError:
+def stash(store: Store, data: dict[str, Any]) -> str:
+    """Keep what a modal's submission will need; returns the id for its ``private_metadata``.
+
+    Real time, not the business clock: a modal lives in real time whatever a test's clock says."""
+    form_id = secrets.token_urlsafe(12)
+    now = datetime.now(UTC)
+    with store.transaction() as db:
+        forms.save(db, form_id, data, now=now.isoformat(), forget_before=(now - FORM_LIFETIME).isoformat())
+    return form_id
+
+
+def recall(store: Store, view: dict[str, Any]) -> dict[str, Any]:
+    """What ``stash`` kept for this view; {} for an unknown or forged id."""
+    form_id = str(view.get("private_metadata") or "")
+    if not form_id:
         return {}
-    return data if isinstance(data, dict) else {}
+    with store.read() as db:
+        return forms.load(db, form_id) or {}
 
 
 def values(view: dict[str, Any]) -> dict[str, str]:
@@ -67,15 +84,15 @@ def _text_input(block_id: str, label: str, *, optional: bool = False, hint: str 
     )
 
 
-def _view(callback_id: str, title: str, blocks: Sequence[Any], meta: dict[str, Any], submit: str | None) -> dict[str, Any]:
+def _view(callback_id: str, title: str, blocks: Sequence[Any], form_id: str, submit: str | None) -> dict[str, Any]:
     view = View(type="modal", callback_id=callback_id, title=PlainTextObject(text=cut(title, 24)),
                 submit=PlainTextObject(text=cut(submit, 24)) if submit else None,
-                close=PlainTextObject(text="Cancel"), private_metadata=json.dumps(meta),
+                close=PlainTextObject(text="Cancel"), private_metadata=form_id,
                 blocks=finish(blocks, MAX_MODAL_BLOCKS, what="fields"))
     return view.to_dict()
 
 
-def payout_modal(entries: Sequence[BookEntry], channel: str) -> dict[str, Any]:
+def payout_modal(entries: Sequence[BookEntry], form_id: str) -> dict[str, Any]:
     options = [_option(f"{e.nickname} — {e.name} ({mask(e.account_tail)}, {e.currency})", e.id)
                for e in entries[:MAX_OPTIONS]]
     blocks = [
@@ -89,35 +106,36 @@ def payout_modal(entries: Sequence[BookEntry], channel: str) -> dict[str, Any]:
         _text_input("purpose", "Purpose", optional=True, max_length=128),
         _text_input("reference", "Reference", optional=True, max_length=64),
     ]
-    return _view(PAYOUT_VIEW, "Request a payout", blocks, {"channel": channel}, "Send for approval")
+    return _view(PAYOUT_VIEW, "Request a payout", blocks, form_id, "Send for approval")
 
 
-def reject_modal(request_id: str, headline: str, meta: dict[str, Any]) -> dict[str, Any]:
+def reject_modal(headline: str, form_id: str) -> dict[str, Any]:
+    """``headline`` is mrkdwn with people's text already escaped (cards.headline)."""
     blocks = [section(f"*Reject:* {headline}"),
               _text_input("reason", "Reason (optional)", optional=True, multiline=True, max_length=500,
                           hint="Shown on the card and to the requester.")]
-    return _view(REJECT_VIEW, "Reject request", blocks, {**meta, "request_id": request_id}, "Reject")
+    return _view(REJECT_VIEW, "Reject request", blocks, form_id, "Reject")
 
 
 def loading_modal(title: str, text: str = "Asking Whalet…") -> dict[str, Any]:
-    return _view("loading", title, [section(text)], {}, None)
+    return _view("loading", title, [section(text)], "", None)
 
 
 def message_modal(title: str, text: str) -> dict[str, Any]:
-    return _view("message", title, [section(text)], {}, None)
+    return _view("message", title, [section(text)], "", None)
 
 
-def beneficiary_pick_modal(pairs: Sequence[tuple[str, str]], channel: str) -> dict[str, Any]:
+def beneficiary_pick_modal(pairs: Sequence[tuple[str, str]], form_id: str) -> dict[str, Any]:
     options = [_option(f"{country} — {currency}", f"{country}:{currency}") for country, currency in pairs[:MAX_OPTIONS]]
     blocks = [InputBlock(block_id="where", label=PlainTextObject(text="Country and currency"),
                          element=StaticSelectElement(action_id="value", options=options))]
-    return _view(BENEFICIARY_PICK_VIEW, "Add a beneficiary", blocks, {"channel": channel}, "Next")
+    return _view(BENEFICIARY_PICK_VIEW, "Add a beneficiary", blocks, form_id, "Next")
 
 
-def beneficiary_form_modal(country: str, currency: str, fields: Sequence[Any], channel: str) -> dict[str, Any]:
+def beneficiary_form_modal(country: str, currency: str, fields: Sequence[Any], form_id: str) -> dict[str, Any]:
     """The form Whalet's queryBeneficiaryFields describes, plus the nickname our book needs."""
     blocks: list[Any] = [
-        section(f"New beneficiary in *{country}*, receiving *{currency}*."),
+        section(f"New beneficiary in *{esc(country)}*, receiving *{esc(currency)}*."),
         _text_input("nickname", "Nickname in the bot's book", placeholder="acme-hk", max_length=40,
                     hint="Lowercase letters, digits and dashes; used as `/whalet payout … to NICKNAME`."),
     ]
@@ -131,5 +149,4 @@ def beneficiary_form_modal(country: str, currency: str, fields: Sequence[Any], c
         else:
             blocks.append(_text_input(block_id, field.label, optional=not field.required,
                                       max_length=field.max_length, hint=f"Format: {field.pattern}" if field.pattern else None))
-    meta = {"channel": channel, "country": country, "currency": currency}
-    return _view(BENEFICIARY_FORM_VIEW, "Add a beneficiary", blocks, meta, "Send to Whalet")
+    return _view(BENEFICIARY_FORM_VIEW, "Add a beneficiary", blocks, form_id, "Send to Whalet")

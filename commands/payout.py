@@ -21,7 +21,7 @@ from services.approvals import policy, repo
 from services.approvals.cards import headline, slack_time
 from services.approvals.request import ApprovalRequest
 from services.approvals.service import FLAG_POSSIBLE_SPLIT, NewRequest, Refused, create, is_frozen
-from commands.modals import metadata, payout_modal, values
+from commands.modals import payout_modal, recall, stash, values
 from services.slack.subcommands import CommandContext, Role, UsageError, subcommand
 from whalet.money import Money
 
@@ -107,7 +107,7 @@ async def payout_command(ctx: CommandContext, a: PayoutArgs | None) -> None:
         if not entries:
             await ctx.reply("The beneficiary book is empty; add one with `/whalet beneficiaries add` first.")
             return
-        await ctx.client.views_open(trigger_id=ctx.trigger_id, view=payout_modal(entries, ctx.channel_id))
+        await ctx.client.views_open(trigger_id=ctx.trigger_id, view=payout_modal(entries, stash(services.store, {"channel": ctx.channel_id})))
         return
     entry = beneficiary_for(services, a.beneficiary, a.to_currency)
     try:
@@ -174,7 +174,7 @@ async def on_payout_submission(services: Services, ack: AsyncAck, body: dict[str
         await ack(response_action="errors", errors=errors)
         return
     await ack()
-    channel = metadata(view).get("channel") or user_id
+    channel = recall(services.store, view).get("channel") or user_id
     try:
         row = await create(services, NewRequest(**{**new.__dict__, "origin_channel": channel}))
         text = sent_for_approval(services, row)

@@ -231,6 +231,9 @@ class Notifications(Model):
     pace_per_second: Positive = Decimal(1)
     burst: Annotated[Int, Field(ge=1)] = 3
     reminder_hours: Annotated[Int, Field(ge=1)] = 24
+    # Who may press a documents to-do's "I'll handle it": at least this role (guests and
+    # unlisted viewers would otherwise own a compliance deadline).
+    todo_min_role: Literal["viewer", "requester", "approver", "admin"] = "requester"
 
 
 class DigestSchedule(Model):

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, TypeVar
 from core.clock import iso
 from core.faultpoints import fault_point
 from core.storage import digests
-from core.storage.outbox import enqueue_post
+from services.slack.queue import enqueue_post
 from notifications import digest_data, digest_render, digest_schedules
 from notifications.digest_schedules import all_schedules, schedule_key
 from whalet.errors import RateLimited, WhaletError, explain

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from core.storage.outbox import enqueue_post
+from services.slack.queue import enqueue_post
 from core.storage.inbox import InboxRow
 from notifications.rendered import Rendered, with_mention
 from notifications.routing import Destination

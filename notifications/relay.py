@@ -31,8 +31,9 @@ from core.storage import inbox
 from core.storage import replenish
 from notifications import render_replenish as todo_cards
 from notifications.ingest import InboxWriter
-from core.storage.outbox import enqueue_post, enqueue_update, message_ref
+from core.storage.outbox import message_ref
 from services.slack.blocks import context, esc
+from services.slack.queue import enqueue_post, enqueue_update
 from notifications.job import Job
 from services.approvals.results import apply_result
 from services.book import apply_beneficiary_result

@@ -14,7 +14,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from core.storage import replenish
 from notifications import render_replenish as cards
-from core.storage.outbox import enqueue_post, enqueue_update
+from services.approvals.policy import resolver
+from services.approvals.roles import Role
+from services.slack.queue import enqueue_post, enqueue_update
 
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
@@ -27,6 +29,16 @@ REMINDER_SWEEP_SECONDS = 60.0
 
 def _users(services: Services) -> dict[str, str]:
     return {user.id: user.name for user in services.config.whalet.users}
+
+
+async def take_refusal(services: Services, user_id: str) -> str | None:
+    """Why this person may not own a to-do, or None; the role is read fresh, like an approval's."""
+    needed = Role[services.config.notifications.todo_min_role.upper()]
+    role = await resolver(services).role_of(user_id, fresh=True)
+    if role < needed:
+        return (f"Taking a documents request is for {needed.label}s and above; your role is {role.label}. "
+                "An admin can add you under [roles] in whalet-bot.toml.")
+    return None
 
 
 def take(services: Services, replenish_id: str, user_id: str) -> replenish.TakeOutcome:
@@ -72,10 +84,12 @@ def register_actions(app: AsyncApp, services: Services) -> None:
         await ack()
         user_id = body["user"]["id"]
         replenish_id = str(body["actions"][0]["value"])
-        outcome = take(services, replenish_id, user_id)
-        if outcome.taken:
-            return
-        text = outcome.reason
+        text = await take_refusal(services, user_id)
+        if text is None:
+            outcome = take(services, replenish_id, user_id)
+            if outcome.taken:
+                return
+            text = outcome.reason
         if body.get("response_url"):
             await respond(text=text, response_type="ephemeral", replace_original=False)
         else:

@@ -29,6 +29,9 @@ table family next to this file.
 - ``quiet_windows``: until when an alert key stays quiet (operator alerts, across replicas).
 - ``outbox_lanes``: per channel, which process is delivering there now (lease) and the shared
   pace, so replicas on one Postgres database never post in one channel at once nor too fast.
+    ),
+    (
+- ``modal_forms``: the state behind an open modal (its ``private_metadata`` is only the row id).
 """
 
 from __future__ import annotations
@@ -351,5 +354,10 @@ MIGRATIONS: list[Migration] = [
             # The relay's "nothing earlier about this object still waiting" check, kept cheap.
             "CREATE INDEX inbox_waiting_business ON inbox(business_id, id) WHERE processed_at IS NULL",
         ],
+    ),
+    (
+        "0500_commands_modal_forms",
+        ["CREATE TABLE modal_forms (id TEXT PRIMARY KEY, data TEXT NOT NULL, created_at TEXT NOT NULL)",
+         "CREATE INDEX modal_forms_age ON modal_forms(created_at)"],
     ),
 ]

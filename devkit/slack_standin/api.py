@@ -11,6 +11,7 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
+from devkit.slack_standin import rules
 from devkit.slack_standin.records import Ephemeral, Message, View
 from devkit.slack_standin.workspace import Workspace
 
@@ -19,8 +20,20 @@ Handler = Callable[[Workspace, dict[str, Any]], Answer]
 BOT_USER, BOT_ID = "UBOT", "BBOT"
 
 
-def _fail(error: str) -> Answer:
-    return {"ok": False, "error": error}
+def _fail(error: str, why: str | None = None) -> Answer:
+    answer: Answer = {"ok": False, "error": error}
+    if why:  # Slack explains payload errors in response_metadata.messages
+        answer["response_metadata"] = {"messages": [f"[ERROR] {why}"]}
+    return answer
+
+
+def _payload_error(p: dict[str, Any]) -> Answer | None:
+    """invalid_blocks / msg_too_long for a message payload Slack would refuse."""
+    if why := rules.blocks_error(p.get("blocks")):
+        return _fail("invalid_blocks", why)
+    if len(str(p.get("text") or "")) > rules.MAX_MESSAGE_TEXT:
+        return _fail("msg_too_long")
+    return None
 
 
 def auth_test(fake: Workspace, p: dict[str, Any]) -> Answer:
@@ -34,18 +47,24 @@ def apps_connections_open(fake: Workspace, p: dict[str, Any]) -> Answer:
     return {"ok": True, "url": fake.socket.issue_url(fake.api_url.removesuffix("/api/"))}
 
 
-def _channel_error(fake: Workspace, p: dict[str, Any]) -> str | None:
+def _channel_error(fake: Workspace, p: dict[str, Any], method: str) -> str | None:
+    """A forced denial first, then Slack's membership rules (rules.access_error)."""
     channel = p.get("channel")
     if not channel:
         return "channel_not_found"
-    return fake.denied_channels.get(str(channel))
+    if denied := fake.denied_channels.get(str(channel)):
+        return denied
+    return rules.access_error(method, fake.channel(str(channel)), frozenset(fake.scopes),
+                              rules.kind_of(str(channel)))
 
 
 def chat_post_message(fake: Workspace, p: dict[str, Any]) -> Answer:
-    if error := _channel_error(fake, p):
+    if error := _channel_error(fake, p, "chat.postMessage"):
         return _fail(error)
     if not p.get("text") and not p.get("blocks") and not p.get("attachments"):
         return _fail("no_text")
+    if refused := _payload_error(p):
+        return refused
     thread_ts = p.get("thread_ts") or None
     message = fake.store.add_message(Message(
         str(p["channel"]), fake.store.next_ts(), str(p.get("text") or ""), p.get("blocks") or [],
@@ -58,6 +77,8 @@ def chat_post_message(fake: Workspace, p: dict[str, Any]) -> Answer:
 def chat_update(fake: Workspace, p: dict[str, Any]) -> Answer:
     if not p.get("channel") or not p.get("ts"):
         return _fail("invalid_arguments")
+    if refused := _payload_error(p):
+        return refused
     changes: dict[str, Any] = {}
     for key in ("text", "blocks", "attachments", "metadata"):
         if key in p:
@@ -80,10 +101,12 @@ def chat_delete(fake: Workspace, p: dict[str, Any]) -> Answer:
 
 
 def chat_post_ephemeral(fake: Workspace, p: dict[str, Any]) -> Answer:
-    if error := _channel_error(fake, p):
+    if error := _channel_error(fake, p, "chat.postEphemeral"):
         return _fail(error)
     if not p.get("user"):
         return _fail("user_not_in_channel")
+    if refused := _payload_error(p):
+        return refused
     ephemeral = fake.store.add_ephemeral(Ephemeral(
         str(p["channel"]), str(p["user"]), fake.store.next_ts(), str(p.get("text") or ""),
         p.get("blocks") or [], p.get("thread_ts") or None))
@@ -102,6 +125,8 @@ def chat_get_permalink(fake: Workspace, p: dict[str, Any]) -> Answer:
 def _open_view(fake: Workspace, p: dict[str, Any], action: str) -> Answer:
     if not p.get("trigger_id") or not isinstance(p.get("view"), dict):
         return _fail("invalid_arguments")
+    if why := rules.view_error(p["view"]):  # Slack answers a bad view with invalid_arguments
+        return _fail("invalid_arguments", why)
     user, error = fake.store.exchange_trigger(str(p["trigger_id"]))
     if error:
         return _fail(error)
@@ -122,6 +147,8 @@ def views_push(fake: Workspace, p: dict[str, Any]) -> Answer:
 def views_update(fake: Workspace, p: dict[str, Any]) -> Answer:
     if not isinstance(p.get("view"), dict):
         return _fail("invalid_arguments")
+    if why := rules.view_error(p["view"]):
+        return _fail("invalid_arguments", why)
     with fake.store.lock:
         found = [v for v in fake.store.views.values()
                  if v.id == p.get("view_id") or (p.get("external_id") and
@@ -133,6 +160,26 @@ def views_update(fake: Workspace, p: dict[str, Any]) -> Answer:
             return _fail("hash_conflict")
         view.view, view.action = copy.deepcopy(p["view"]), "views.update"
         view.hash, view.updated_count = fake.store.next_ts(), view.updated_count + 1
+    fake.store.save_view(view)
+    return {"ok": True, "view": view.to_dict()}
+
+
+def views_publish(fake: Workspace, p: dict[str, Any]) -> Answer:
+    """A user's App Home tab: one view per user, replaced by each publish."""
+    user = str(p.get("user_id") or "")
+    if not user or not isinstance(p.get("view"), dict):
+        return _fail("invalid_arguments")
+    if p["view"].get("type") != "home":
+        return _fail("invalid_arguments", "views.publish takes a view of type home")
+    if why := rules.view_error(p["view"]):
+        return _fail("invalid_arguments", why)
+    with fake.store.lock:
+        found = [v for v in fake.store.views.values() if v.action == "views.publish" and v.user == user]
+    view = found[0] if found else View(fake.store.next_id("V"), {}, "views.publish", None, user)
+    if found and p.get("hash") and p["hash"] != view.hash:
+        return _fail("hash_conflict")
+    view.view, view.hash = copy.deepcopy(p["view"]), fake.store.next_ts()
+    view.updated_count += 1 if found else 0
     fake.store.save_view(view)
     return {"ok": True, "view": view.to_dict()}
 
@@ -157,12 +204,15 @@ def users_info(fake: Workspace, p: dict[str, Any]) -> Answer:
 
 def conversations_info(fake: Workspace, p: dict[str, Any]) -> Answer:
     channel = str(p.get("channel") or "")
-    if not channel or fake.denied_channels.get(channel) == "channel_not_found":
+    state = fake.channel(channel)
+    if not channel or fake.denied_channels.get(channel) == "channel_not_found" or \
+            (state.private and not state.member):
         return _fail("channel_not_found")
     return {"ok": True, "channel": {
         "id": channel, "name": fake.channel_names.get(channel, channel.lower()),
-        "is_channel": channel.startswith("C"), "is_private": channel.startswith("G"),
-        "is_im": channel.startswith("D"), "is_member": channel not in fake.denied_channels}}
+        "is_channel": not state.private and channel.startswith("C"), "is_private": state.private,
+        "is_im": channel.startswith("D"), "is_archived": state.archived,
+        "is_member": state.member and channel not in fake.denied_channels}}
 
 
 def _history(fake: Workspace, p: dict[str, Any], keep: Callable[[Message], bool]) -> Answer:
@@ -181,6 +231,8 @@ def _history(fake: Workspace, p: dict[str, Any], keep: Callable[[Message], bool]
 
 def conversations_history(fake: Workspace, p: dict[str, Any]) -> Answer:
     channel = str(p.get("channel") or "")
+    if error := _channel_error(fake, p, "conversations.history"):
+        return _fail(error)
     answer = _history(fake, p, lambda m: m.channel == channel and
                       (not m.is_reply or m.reply_broadcast))
     answer["messages"] = answer["messages"][::-1][:int(p.get("limit") or 100)]  # newest first
@@ -189,6 +241,8 @@ def conversations_history(fake: Workspace, p: dict[str, Any]) -> Answer:
 
 def conversations_replies(fake: Workspace, p: dict[str, Any]) -> Answer:
     channel, ts = str(p.get("channel") or ""), str(p.get("ts") or "")
+    if error := _channel_error(fake, p, "conversations.replies"):
+        return _fail(error)
     if fake.store.messages.get((channel, ts)) is None:
         return _fail("thread_not_found")
     return _history(fake, p, lambda m: m.channel == channel and (m.ts == ts or m.thread_ts == ts))
@@ -214,6 +268,7 @@ HANDLERS: dict[str, Handler] = {
     "views.open": views_open,
     "views.push": views_push,
     "views.update": views_update,
+    "views.publish": views_publish,
     "usergroups.users.list": usergroups_users_list,
     "users.info": users_info,
     "conversations.info": conversations_info,

@@ -4,7 +4,9 @@ Tests, benchmarks and ``whalet-bot demo`` point the REAL slack_sdk clients (``ba
 ``fake.api_url``) and the real Bolt app at it, so everything between our code and the wire is
 the production path. It answers like Slack (same methods, error codes, 429 + ``Retry-After``),
 remembers what was posted, and can be told to misbehave (``script``, ``enforce_rate``,
-``deny_channel``). Observation methods are thread-safe: the server runs in its own thread.
+``deny_channel``). It is as strict as Slack (rules.py): payloads parsed with slack_sdk's models
+and held to Slack's limits, scopes from ``app_manifest.yml``, channel membership (``add_channel``,
+``remove_bot``; a channel never declared is one the bot was invited to). Observation methods are thread-safe: the server runs in its own thread.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
 from devkit.serving import ThreadedServer
-from devkit.slack_standin import api
+from devkit.slack_standin import api, rules
 from devkit.slack_standin.faults import RateLimiter, Scripted, Scripts, abort_connection
 from devkit.slack_standin.observe import Observation
 from devkit.slack_standin.records import Call, Event
@@ -49,6 +51,8 @@ class FakeSlack(Observation):
         self.users: dict[str, dict[str, Any]] = {}    # extra users.info fields per user id
         self.channel_names: dict[str, str] = {}       # "C0DEMO" -> "finance"
         self.denied_channels: dict[str, str] = {}     # channel -> error for posts there
+        self.scopes: set[str] = set(rules.manifest_scopes())  # granted: what app_manifest.yml asks
+        self.channels: dict[str, rules.Channel] = {}  # membership; unknown channels: bot invited
         self.store = Store()
         self._scripts = Scripts()
         self._limiter: RateLimiter | None = None
@@ -128,6 +132,28 @@ class FakeSlack(Observation):
 
     def allow_channel(self, channel: str) -> None:
         self.denied_channels.pop(channel, None)
+
+    def channel(self, channel_id: str) -> rules.Channel:
+        """The bot's view of a conversation; one never declared is one the bot was invited to."""
+        return self.channels.get(channel_id) or rules.Channel(private=channel_id.startswith("G"))
+
+    def add_channel(self, channel_id: str, name: str | None = None, *, private: bool | None = None,
+                    member: bool = True, archived: bool = False) -> None:
+        """Declare a conversation: public or private, whether the bot is in it, archived."""
+        self.channels[channel_id] = rules.Channel(
+            private=channel_id.startswith("G") if private is None else private, member=member,
+            archived=archived)
+        if name:
+            self.channel_names[channel_id] = name
+
+    def remove_bot(self, channel_id: str) -> None:
+        """The bot is not (or no longer) a member: Slack's membership rules apply."""
+        current = self.channel(channel_id)
+        self.channels[channel_id] = rules.Channel(current.private, False, current.archived)
+
+    def invite_bot(self, channel_id: str) -> None:
+        current = self.channel(channel_id)
+        self.channels[channel_id] = rules.Channel(current.private, True, current.archived)
 
     def script(self, method: str, answers: list[Scripted]) -> None:
         """Queue faults for ``method``, one per call: ``("ratelimited", s)``, ``("status", 503)``,
@@ -215,6 +241,11 @@ class FakeSlack(Observation):
             call.error = "not_allowed_token_type" if known else "invalid_auth"
         if call.error:
             return JSONResponse({"ok": False, "error": call.error})
+        needed = rules.needed_scope(method, str(params.get("channel") or params.get("user") or ""))
+        if needed is not None and needed not in self.scopes:
+            call.error = "missing_scope"
+            return JSONResponse({"ok": False, "error": "missing_scope", "needed": needed,
+                                 "provided": ",".join(sorted(self.scopes))})
         if method == "chat.postMessage" and self._limiter is not None:
             wait = self._limiter.acquire(str(params.get("channel")), time.monotonic())
             if wait:
@@ -238,6 +269,8 @@ class FakeSlack(Observation):
             return PlainTextResponse("invalid_payload", status_code=400)
         if not isinstance(body, dict):
             return PlainTextResponse("invalid_payload", status_code=400)
+        if rules.blocks_error(body.get("blocks")):  # Slack refuses a bad response_url post too
+            return PlainTextResponse("invalid_blocks", status_code=400)
         status, text = self.store.apply_response(request.path_params["response_id"], body)
         return PlainTextResponse(text, status_code=status)
 

@@ -165,6 +165,15 @@ class SlackRequests:
                    "response_urls": [], "is_enterprise_install": False, "enterprise": None}
         return self._send_payload(payload, **send)
 
+    def event(self, event: dict[str, Any], **send: Any) -> httpx.Response:
+        """An Events API ``event_callback`` (JSON body, signed like every Slack request)."""
+        body = {"token": "legacy-verification-token", "team_id": self.team_id, "api_app_id": self.api_app_id,
+                "event": {"event_ts": f"{time.time():.6f}", **event}, "type": "event_callback",
+                "event_id": f"Ev{secrets.token_hex(6).upper()}", "event_time": int(time.time()),
+                "authorizations": [{"team_id": self.team_id, "user_id": "UBOT", "is_bot": True}]}
+        self.last_payload = body
+        return self.post(json.dumps(body).encode(), headers={"Content-Type": "application/json"}, **send)
+
     def _who(self, user_id: str) -> dict[str, Any]:
         return {"user": {"id": user_id, "username": user_id.lower(), "name": user_id.lower(),
                          "team_id": self.team_id},

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
+from devkit.slack_standin.rules import Channel
 from devkit.slack_standin.socket_mode import SocketMode
 from devkit.slack_standin.store import Store
 
@@ -25,6 +26,9 @@ class Workspace(Protocol):
     users: dict[str, dict[str, Any]]
     channel_names: dict[str, str]
     denied_channels: dict[str, str]
+    scopes: set[str]
+
+    def channel(self, channel_id: str) -> Channel: ...
 
     @property
     def api_url(self) -> str: ...

@@ -20,7 +20,7 @@ from core.clock import iso
 from services.approvals.cards import card_blocks, card_text
 from services.approvals.states import COUNTED, OPEN, State, allowed  # noqa: F401  (allowed re-used by results)
 from core.storage import approvals as rows
-from core.storage.outbox import enqueue_post, enqueue_update
+from services.slack.queue import enqueue_post, enqueue_update
 from services.approvals.request import Approval, ApprovalRequest, column
 from services.approvals.states import LIVE
 

@@ -24,6 +24,7 @@ from slack_sdk.models.blocks import Block as SdkBlock
 Block = dict[str, Any]
 
 MAX_BLOCKS = 50
+MAX_MESSAGE_TEXT = 40_000  # a message's fallback text; Slack answers msg_too_long beyond it
 MAX_MODAL_BLOCKS = 100
 SECTION_TEXT = 3000
 FIELD_TEXT = 2000

@@ -36,6 +36,7 @@ from core.faultpoints import fault_point
 from core.storage import outbox as outbox_rows
 from core.storage.claims import new_holder
 from core.storage.store import Store
+from services.slack.parking import HISTORY_UNCHECKED, PERMANENT_ERRORS, ParkAlerts
 
 log = logging.getLogger("whalet_bot.outbox")
 
@@ -50,10 +51,6 @@ SHUTDOWN_GRACE_SECONDS = 5.0  # posts in flight at SIGTERM get this long to fini
 # A claim's lease: longer than one delivery (a history check and a post, 10 s each at most).
 DEFAULT_LEASE_SECONDS = 30.0
 DELIVERY_SHARE_OF_LEASE = 0.8
-# Errors no retry can fix: park at once so a person looks at them.
-PERMANENT_ERRORS = frozenset({"invalid_blocks", "invalid_blocks_format", "msg_too_long", "invalid_arguments",
-                              "no_text", "too_many_attachments", "invalid_auth", "account_inactive",
-                              "token_revoked", "cant_update_message", "edit_window_closed"})
 
 
 def _iso(moment: datetime) -> str:
@@ -76,6 +73,8 @@ class OutboxWorker:
         self._not_before: dict[str, float] = {}  # channel -> monotonic time its lane said to ask again
         self._inflight: set[str] = set()
         self._next_takeover = 0.0
+        self._park_alerts = ParkAlerts(config)
+        self.paused: str | None = None  # why nothing is sent (app uninstalled, token revoked)
         self.counters = {"posted": 0, "updated": 0, "rate_limited": 0, "failed": 0, "parked": 0, "reconciled": 0}
 
     # --- waking ------------------------------------------------------------------------------
@@ -144,9 +143,15 @@ class OutboxWorker:
         if handed:
             log.warning("took over %d outbox rows whose replica's lease ran out; checking Slack before re-posting",
                         handed, extra={"event": "outbox_taken_over"})
+    def pause(self, reason: str) -> None:
+        """Stop sending: Slack no longer accepts the token, so every call would fail and park.
+        Rows stay pending; a restart with a valid token resumes."""
+        self.paused = reason
 
     def _dispatch(self, tasks: set[asyncio.Task[None]]) -> float:
         """Start one delivery per free channel; returns how long the loop may sleep."""
+        if self.paused is not None:
+            return 1.0
         now = datetime.now(UTC)  # delivery timing is real time, even under a test's frozen business clock
         with self.store.read() as db:
             rows = outbox_rows.due_heads(db, _iso(now))
@@ -224,6 +229,8 @@ class OutboxWorker:
         try:
             if row["op"] == "post" and row["check_first"]:
                 found = await self._find_posted(channel, anchor_ts, row)
+                if found is _UNCHECKABLE:
+                    return
                 if found:
                     self.counters["reconciled"] += 1
                     self._mark_done(row, channel, found)
@@ -247,7 +254,12 @@ class OutboxWorker:
             self._failed(row, channel, 0, f"network: {type(exc).__name__}", {})
 
     async def _find_posted(self, channel: str, thread_ts: str | None, row: dict[str, Any]) -> str | None:
-        """Look for a message this row may already have posted before the process died."""
+        """Look for a message this row may already have posted before the process died.
+
+        Slack refusing the lookup (``not_in_channel``: ``chat:write.public`` posts where history
+        cannot be read; ``missing_scope``...) parks the row with an alert and returns
+        ``_UNCHECKABLE``: posting blind could duplicate the message. 429, 5xx and network
+        errors propagate and are retried like a failed post (the row keeps ``check_first``)."""
         created = datetime.fromisoformat(row["created_at"]).timestamp() - 1
         client = self.client
         try:
@@ -258,9 +270,13 @@ class OutboxWorker:
                 page = await client.conversations_history(channel=channel, oldest=str(created),
                                                           include_all_metadata=True, limit=200)
         except SlackApiError as exc:
-            log.warning("could not check %s for outbox row %s (%s); posting again", channel, row["id"],
-                        exc.response.get("error"))
-            return None
+            if exc.response.status_code == 429 or exc.response.status_code >= 500:
+                raise
+            error = f"{HISTORY_UNCHECKED}: {exc.response.get('error') or 'error'}"
+            log.error("could not check %s for outbox row %s (%s); parked instead of posting again", channel,
+                      row["id"], error, extra={"event": "outbox_failed", "outbox_id": row["id"], "channel": channel})
+            self._park(row, channel, error)
+            return _UNCHECKABLE
         for message in page.get("messages") or []:
             payload = (message.get("metadata") or {}).get("event_payload") or {}
             if (message.get("metadata") or {}).get("event_type") == METADATA_EVENT and \
@@ -281,6 +297,9 @@ class OutboxWorker:
         log.info("slack %s delivered", row["op"], extra={"event": "outbox_delivered", "outbox_id": row["id"],
                                                           "channel": channel, "correlation_id": row["correlation_id"]})
 
+    def _park(self, row: dict[str, Any], channel: str, error: str) -> None:
+        self._failed(row, channel, 200, error, {})
+
     def _failed(self, row: dict[str, Any], channel: str, status: int, error: str, headers: Any) -> None:
         now = datetime.now(UTC)  # delivery timing is real time, even under a test's frozen business clock
         max_attempts = int(self.config.max_attempts)
@@ -293,7 +312,7 @@ class OutboxWorker:
             self._not_before[channel] = time.monotonic() + retry_after
             self.counters["rate_limited"] += 1
             state, delay, attempts = "pending", retry_after, attempts - 1  # pacing, not failure
-        elif error in PERMANENT_ERRORS or attempts >= max_attempts:
+        elif error in PERMANENT_ERRORS or error.startswith(HISTORY_UNCHECKED) or attempts >= max_attempts:
             state, delay = "parked", 0.0
             self.counters["parked"] += 1
         else:
@@ -310,6 +329,8 @@ class OutboxWorker:
             outbox_rows.release_lane(db, channel, self.owner, blocked_until)
             if status != 429:
                 outbox_rows.record_channel_error(db, channel, error, _iso(now))
+            if state == "parked":
+                self._park_alerts.queue(db, row, channel, error)
         level = logging.ERROR if state == "parked" else logging.WARNING
         log.log(level, "slack %s failed (%s); %s", row["op"], error,
                 "parked" if state == "parked" else f"retrying in {delay:.1f}s",
@@ -343,6 +364,9 @@ class OutboxWorker:
                     {"type": "section", "text": {"type": "mrkdwn", "text": body[:2900]}}])
         outbox_rows.mark_folded(db, summary_id, [row_id for row_id, _ in rows])
         log.info("folded %d collections for %s into one summary", len(rows), channel)
+
+
+_UNCHECKABLE = "\0unchecked"  # _find_posted's answer when the row was parked instead
 
 
 def _retry_after(headers: Any) -> float:

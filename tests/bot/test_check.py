@@ -151,6 +151,19 @@ def test_channel_not_accessible(world: World) -> None:
     assert sum(text.startswith("FAIL") for text in lines) == 2
 
 
+def test_a_channel_the_bot_posts_into_without_being_a_member_fails_with_the_invite(world: World) -> None:
+    """chat:write.public lets the post through; the crash-recovery history lookup would not be."""
+    world.fake.add_channel("C0COLLECT", "collections", member=False)
+    code, lines = check(world)
+    assert code == 1
+    failure = line(lines, "FAIL  can post in #collections")
+    assert "posting works, but not_in_channel" in failure
+    assert "type /invite @whalet in the channel" in failure and "history" in failure
+    line(lines, "PASS  can post in #payout-approvals")
+    assert world.fake.messages("C0COLLECT") == []  # the test message was deleted
+    assert sum(text.startswith("FAIL") for text in lines) == 1
+
+
 def test_partner_key_must_be_rsa_2048(world: World) -> None:
     small = rsa.generate_private_key(public_exponent=65537, key_size=1024)
     path = world.tmp / "small.pem"

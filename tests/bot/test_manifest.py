@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import re
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
+import jsonschema
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from bot.cli import app
@@ -99,3 +103,50 @@ def test_cli_names_a_missing_file(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["manifest", "--url", "https://x.example", "--file", str(tmp_path / "no.yml")])
     assert result.exit_code == 2
     assert "cannot read" in result.output
+
+
+# --- the manifest against Slack's own schema --------------------------------------------------
+
+SCHEMA = Path(__file__).parents[1] / "fixtures" / "slack_manifest.schema.1.0.0.json"
+
+
+def _manifest() -> dict[str, Any]:
+    return yaml.safe_load(locate_manifest())
+
+
+def test_the_manifest_validates_against_slacks_manifest_schema() -> None:
+    schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
+    jsonschema.Draft7Validator.check_schema(schema)
+    jsonschema.validate(_manifest(), schema)  # raises ValidationError with the path on a mistake
+    filled = yaml.safe_load(render_manifest("https://bot.acme.example"))
+    jsonschema.validate(filled, schema)
+
+
+def test_the_schema_catches_what_slack_would_refuse() -> None:
+    """The vendored schema is not a rubber stamp: a too-long usage hint or an unknown key fails."""
+    schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
+    broken = _manifest()
+    broken["features"]["slash_commands"][0]["usage_hint"] = "x" * 1001
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, schema)
+    broken = _manifest()
+    broken["features"]["bot_user"]["display_nmae"] = "typo"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, schema)
+
+
+def test_home_and_messages_tabs_and_exactly_the_events_the_code_handles() -> None:
+    manifest = _manifest()
+    home = manifest["features"]["app_home"]
+    assert home["home_tab_enabled"] and home["messages_tab_enabled"]
+    handled = {"app_home_opened", "app_uninstalled", "tokens_revoked"}  # registered in commands/__init__.py
+    assert set(manifest["settings"]["event_subscriptions"]["bot_events"]) == handled
+    hint = manifest["features"]["slash_commands"][0]["usage_hint"]
+    assert len(hint) <= 80, hint  # Slack shows it in one line under the command
+
+
+def test_the_app_does_not_pass_for_whalets_own() -> None:
+    manifest = _manifest()
+    for name in (manifest["display_information"]["name"], manifest["features"]["bot_user"]["display_name"]):
+        assert name.strip().lower() not in ("whalet", "易鲸", "whalet app", "whalet official")
+        assert not name.lower().startswith("whalet ") and name.lower() != "whalet"

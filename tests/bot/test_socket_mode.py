@@ -138,3 +138,19 @@ async def test_unreachable_websocket_does_not_stop_the_webhook_and_health(
 
     assert await asyncio.wait_for(start_serve_stop(), timeout=20) == 200
     assert running.fake.calls("apps.connections.open")
+
+
+def test_events_arrive_over_the_socket_too(socket_stack: LocalStack) -> None:
+    """The manifest's event subscriptions work in Socket Mode: Home published, uninstall pauses."""
+    fake = socket_stack.fake
+    event = {"team_id": fake.team_id, "api_app_id": fake.socket.app_id, "type": "event_callback",
+             "event_id": "Ev0HOME", "event_time": 1, "event": {"type": "app_home_opened", "user": "U0APP1",
+                                                                 "tab": "home", "event_ts": "1.0"}}
+    envelope_id = fake.socket_send("events_api", event)
+    assert fake.wait_for(lambda: fake.socket.ack_for(envelope_id)) is not None
+    [home] = fake.wait_for(lambda: [v for v in fake.views(user="U0APP1") if v.action == "views.publish"])
+    assert "Waiting for you" in json.dumps(home.view["blocks"])
+    fake.socket_send("events_api", {**event, "event_id": "Ev0GONE", "event": {"type": "app_uninstalled",
+                                                                           "event_ts": "2.0"}})
+    fake.wait_for(lambda: socket_stack.services.outbox.paused)
+    assert httpx.get(socket_stack.url + "/healthz").status_code == 503

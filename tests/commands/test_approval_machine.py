@@ -55,7 +55,7 @@ from services.approvals.confirm import FREEZE_FLAG
 from services.approvals.policy import resolver as policy_resolver
 from services.approvals.reconcile import MAX_LOOKUPS, sweep
 from services.approvals.states import State
-from commands.modals import reject_modal
+from commands.modals import reject_modal, stash
 from whalet.envelope import EnvelopeCodec
 from whalet.sandbox import Sandbox, SandboxConfig, SandboxKeys, create_sandbox, ensure_keys
 from whalet.sandbox.faults import KINDS as FAULT_KINDS
@@ -307,7 +307,9 @@ class ApprovalFlow(RuleBasedStateMachine):
         if not rows:
             return
         request = rows[pick % len(rows)]
-        view = reject_modal(request.id, headline(request, plain=True), {"fp": request.fingerprint, "channel": "C0APPROVALS"})
+        form = stash(self.services.store, {"fp": request.fingerprint, "channel": "C0APPROVALS",
+                                           "request_id": request.id})
+        view = reject_modal(headline(request), form)
         self.dispatch(self.slack.view_submission(user, view, {"reason": reason}))
 
     @rule(frozen=st.booleans())

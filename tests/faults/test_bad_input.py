@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 
 from devkit.localstack import LocalStack, start_local_stack
 from services.slack.tokenizer import TokenizeError, tokenize
-from commands.modals import metadata
+from commands.modals import recall
 from whalet.envelope import (EnvelopeCodec, EnvelopeError, dumps_compact, generate_key_pair, load_private_key,
                              load_public_key)
 
@@ -333,6 +333,7 @@ def test_a_declared_length_over_1_mib_is_refused_before_reading(stack: LocalStac
     assert status_line.startswith(b"HTTP/1.1 413"), status_line
 
 
-@pytest.mark.parametrize("meta", ["[" * 3000, '{"a":' * 1500, "[" * 100 + "]" * 100, "not json", "[1]"])
-def test_modal_metadata_of_any_shape_reads_as_empty(meta: str) -> None:
-    assert metadata({"private_metadata": meta}) == {}
+@pytest.mark.parametrize("meta", ["[" * 3000, '{"a":' * 1500, "[" * 100 + "]" * 100, "not json", "[1]", ""])
+def test_modal_metadata_of_any_shape_reads_as_empty(stack: LocalStack, meta: str) -> None:
+    """private_metadata is only an id of server-side form state: anything else recalls nothing."""
+    assert recall(stack.services.store, {"private_metadata": meta}) == {}

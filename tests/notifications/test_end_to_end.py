@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
+from typing import Any
 
 import httpx
 
-from devkit.localstack import LocalStack
+from devkit.localstack import DEMO_CONFIG, LocalStack
 from tests.fixtures.whalet import BOTH_PROTOCOLS
 
 pytestmark = BOTH_PROTOCOLS  # every notification kind, in both protocol profiles
@@ -174,3 +176,31 @@ def test_a_changed_documents_request_from_the_sandbox_updates_its_card_and_a_res
     assert count("SELECT COUNT(*) FROM inbox WHERE business_id = 'RPE2E01'") == 2
     stack.fake.wait_for(lambda: count("SELECT COUNT(*) FROM outbox WHERE state != 'done'") == 0, timeout=TIMEOUT)
     assert len(stack.fake.messages("C0COMPLIANCE")) == 2  # one card, one thread note; the re-send added nothing
+
+
+def _todo_card(stack: LocalStack) -> Any:
+    answer = stack.operator.post("/sandbox/replenish", json={"kind": "edd", "userId": "U10001"})
+    assert answer.status_code == 200, answer.text
+    return stack.fake.wait_for(lambda: stack.fake.messages("C0COMPLIANCE"), timeout=TIMEOUT)[0]
+
+
+def test_a_viewer_cannot_take_a_to_do(stack: LocalStack) -> None:
+    card = _todo_card(stack)
+    assert stack.slack_requests.block_action("U0VIEW", card, action_id="replenish_take").status_code == 200
+    told = stack.fake.wait_for(lambda: [r for r in stack.fake.responses() if "Taking a documents request" in r.text],
+                               timeout=TIMEOUT)
+    assert "for requesters and above; your role is viewer" in told[0].text and told[0].response_type == "ephemeral"
+    assert "replenish_take" in json.dumps(stack.fake.message("C0COMPLIANCE", card.ts).blocks)  # still open
+    assert stack.slack_requests.block_action("U0REQ", card, action_id="replenish_take").status_code == 200
+    stack.fake.wait_for(lambda: "<@U0REQ> is handling this" in json.dumps(
+        stack.fake.message("C0COMPLIANCE", card.ts).blocks), timeout=TIMEOUT)
+
+
+def test_the_least_role_for_to_dos_is_configurable(make_stack: Callable[..., LocalStack]) -> None:
+    stack = make_stack(DEMO_CONFIG.replace('alerts_channel = "C0ALERTS"',
+                                           'alerts_channel = "C0ALERTS"\ntodo_min_role = "approver"'))
+    card = _todo_card(stack)
+    stack.slack_requests.block_action("U0REQ", card, action_id="replenish_take")
+    told = stack.fake.wait_for(lambda: [r for r in stack.fake.responses() if "Taking a documents request" in r.text],
+                               timeout=TIMEOUT)
+    assert "for approvers and above; your role is requester" in told[0].text

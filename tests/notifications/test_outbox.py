@@ -5,8 +5,13 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
+
 from devkit.localstack import LocalStack
 from core.storage.outbox import backlog, enqueue_post, enqueue_update, message_ref, unreachable_channels
+from notifications.rendered import Rendered, with_mention
+from services.slack.blocks import MAX_BLOCKS, section
+from services.slack.queue import enqueue_post as queue_post
 
 
 def _enqueue(stack: LocalStack, **kwargs) -> int:  # type: ignore[no-untyped-def]
@@ -70,18 +75,93 @@ def test_429_then_503_then_success_delivers_exactly_once(stack: LocalStack, data
     assert row["rate_limited"] == 1
 
 
-def test_channel_errors_park_after_max_attempts_and_are_reported(make_stack) -> None:  # type: ignore[no-untyped-def]
+def test_transient_errors_park_after_max_attempts_and_are_reported(make_stack) -> None:  # type: ignore[no-untyped-def]
     from devkit.localstack import DEMO_CONFIG
 
     stack = make_stack(DEMO_CONFIG.replace('alerts_channel = "C0ALERTS"',
                                            'alerts_channel = "C0ALERTS"\nmax_attempts = 2'))
-    stack.fake.deny_channel("C0PRIVATE", "not_in_channel")
-    row_id = _enqueue(stack, channel="C0PRIVATE", text="cannot land")
+    stack.fake.script("chat.postMessage", [("error", "internal_error"), ("error", "internal_error")])
+    row_id = _enqueue(stack, channel="C0FLAKY", text="cannot land")
     row = _wait_state(stack, row_id, "parked", timeout=15)
-    assert row["attempts"] == 2 and row["last_error"] == "not_in_channel"
+    assert row["attempts"] == 2 and row["last_error"] == "internal_error"
     with stack.services.store.read() as db:
         assert backlog(db)["parked"] == 1
-        assert unreachable_channels(db) == {"C0PRIVATE": "not_in_channel"}
+        assert unreachable_channels(db) == {"C0FLAKY": "internal_error"}
+
+
+def _alerts(stack: LocalStack, needle: str) -> list:  # type: ignore[type-arg]
+    return stack.fake.wait_for(lambda: [m for m in stack.fake.messages("C0ALERTS") if needle in m.text])
+
+
+@pytest.mark.parametrize("error, fix", [
+    ("not_in_channel", "invite the bot to <#C0PRIVATE>"),
+    ("channel_not_found", "check the channel id C0PRIVATE in the policy file"),
+    ("is_archived", "<#C0PRIVATE> is archived"),
+])
+def test_channel_errors_park_at_the_first_answer_with_an_alert(stack: LocalStack, error: str, fix: str) -> None:
+    stack.fake.deny_channel("C0PRIVATE", error)
+    row_id = _enqueue(stack, channel="C0PRIVATE", text="cannot land")
+    row = _wait_state(stack, row_id, "parked", timeout=15)
+    assert row["attempts"] == 1 and row["last_error"] == error  # no retry can fix it
+    [alert] = _alerts(stack, f"outbox row {row_id}")
+    assert f"Slack said `{error}`" in alert.text and fix in alert.text
+    with stack.services.store.read() as db:
+        assert unreachable_channels(db) == {"C0PRIVATE": error}
+
+
+def test_invalid_blocks_and_missing_scope_park_at_once(stack: LocalStack) -> None:
+    too_many = [{"type": "section", "text": {"type": "mrkdwn", "text": "x"}}] * 51
+    blocks = _enqueue(stack, channel="C0BLOCKS", text="51 blocks", blocks=too_many)
+    assert _wait_state(stack, blocks, "parked")["attempts"] == 1
+    stack.fake.scopes.discard("chat:write")
+    scope = _enqueue(stack, channel="C0SCOPE", text="no scope")
+    assert _wait_state(stack, scope, "parked")["last_error"] == "missing_scope"
+    with stack.services.store.read() as db:  # queued; it cannot land either without chat:write
+        alerts = [r[0] for r in db.execute("SELECT text FROM outbox WHERE kind = 'alert'")]
+    assert any("Slack said `missing_scope`" in text for text in alerts)
+    assert stack.fake.messages("C0BLOCKS") == [] and stack.fake.messages("C0SCOPE") == []
+
+
+def test_unreadable_history_at_recovery_parks_instead_of_posting_again(stack: LocalStack) -> None:
+    """chat:write.public posted into a channel the bot never joined; after a kill the worker
+    cannot read its history, so it cannot know whether the post landed: parked, alerted, not
+    posted twice."""
+    services = stack.services
+    stack.fake.add_channel("C0PUBLIC", "announcements", member=False)
+    with services.store.transaction() as db:
+        row_id = enqueue_post(db, channel="C0PUBLIC", text="posted once")
+        db.execute("UPDATE outbox SET state = 'sending', next_attempt_at = '9999' WHERE id = ?", [row_id])
+
+    async def post_like_the_worker_did() -> None:
+        await services.slack_outbox.chat_postMessage(
+            channel="C0PUBLIC", text="posted once",
+            metadata={"event_type": "whalet_bot_outbox", "event_payload": {"outbox_id": row_id}})
+
+    asyncio.run(post_like_the_worker_did())
+    services.outbox._recover_inflight()  # what the worker does first after a restart
+    with services.store.transaction() as db:
+        db.execute("UPDATE outbox SET next_attempt_at = '2000-01-01' WHERE id = ?", [row_id])
+    services.wake_outbox()
+    row = _wait_state(stack, row_id, "parked")
+    assert row["last_error"] == "history_unchecked: not_in_channel"
+    [alert] = _alerts(stack, f"outbox row {row_id}")
+    assert "did not post it again" in alert.text and "invite the bot to <#C0PUBLIC>" in alert.text
+    assert [m.text for m in stack.fake.messages("C0PUBLIC")] == ["posted once"]
+
+
+def test_a_rate_limited_history_lookup_is_retried_not_parked(stack: LocalStack) -> None:
+    services = stack.services
+    stack.fake.script("conversations.history", [("ratelimited", 1)])
+    with services.store.transaction() as db:
+        row_id = enqueue_post(db, channel="C0LATER", text="once")
+        db.execute("UPDATE outbox SET state = 'sending', next_attempt_at = '9999' WHERE id = ?", [row_id])
+    services.outbox._recover_inflight()
+    with services.store.transaction() as db:
+        db.execute("UPDATE outbox SET next_attempt_at = '2000-01-01' WHERE id = ?", [row_id])
+    services.wake_outbox()
+    _wait_state(stack, row_id, "done", timeout=15)
+    assert len(stack.fake.calls("conversations.history")) == 2
+    assert [m.text for m in stack.fake.messages("C0LATER")] == ["once"]
 
 
 def test_burst_of_collections_is_folded_into_one_summary(stack: LocalStack) -> None:
@@ -130,3 +210,17 @@ def test_a_long_queue_in_one_channel_does_not_hold_up_another(stack: LocalStack)
         quiet = enqueue_post(db, channel="C0QUIET", text="just one")
     stack.services.wake_outbox()
     _wait_state(stack, quiet, "done", timeout=5)  # paced at ~1/s per channel: C0FLOOD needs minutes
+
+
+def test_a_mention_added_to_a_full_message_is_capped_at_enqueue_and_delivered(stack: LocalStack) -> None:
+    """The route's mention is the last transform: the cap must come after it, not before."""
+    full = Rendered("fifty", [section(f"line {n}") for n in range(MAX_BLOCKS)])
+    message = with_mention(full, "S0TREASURY")
+    assert len(message.blocks) == MAX_BLOCKS + 1
+    with stack.services.store.transaction() as db:
+        row_id = queue_post(db, channel="C0ROUTE", text=message.text + "x" * 40_500, blocks=message.blocks)
+    stack.services.wake_outbox()
+    _wait_state(stack, row_id, "done")
+    [posted] = stack.fake.messages("C0ROUTE")
+    assert len(posted.blocks) == MAX_BLOCKS and len(posted.text) == 40_000
+    assert "<!subteam^S0TREASURY>" in str(posted.blocks[0]) and "2 more items not shown" in str(posted.blocks[-1])
