@@ -13,7 +13,13 @@ NEXT fire time. So the schedule is a clock, and ``digest_runs`` is the truth:
 
 Whalet is asked for every configured user and fund source with at most ``[digest] concurrency``
 calls in flight; a TOO_MANY_REQUESTS answer is retried after a growing pause (the client already
-retries a few times; this outer retry spaces further attempts out).
+retries a few times; this outer retry spaces further attempts out). The reporting currency's
+rates go through the same gate, each asked for as soon as a balance shows its currency, so a
+digest takes about (calls ÷ concurrency) round trips, not one more round for the rates.
+
+The message, the thread replies with the full table (when it does not fit) and the chart's
+"to upload" mark are written in the one transaction that marks the run done; the chart itself
+is uploaded by ``digest_chart_upload`` once Slack has the message.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from core.storage import digests
 from services.slack.queue import enqueue_post
 from notifications import digest_data, digest_render, digest_schedules
 from notifications.digest_schedules import all_schedules, schedule_key
+from notifications.digest_totals import Rates
 from whalet.errors import RateLimited, WhaletError, explain
 from whalet.models import FundSource
 
@@ -50,6 +57,7 @@ RATE_LIMIT_RETRIES = 3
 RATE_LIMIT_PAUSE_SECONDS = 2.0
 CATCH_UP_EVERY_SECONDS = 60.0
 DIGEST_LEASE_FACTOR = 4  # a digest run's lease: four claim leases (two minutes by default)
+DIGEST_REF = digest_render.DIGEST_REF  # the digest's message ref: ("digest", run id)
 remove_schedules = digest_schedules.remove_schedules
 
 
@@ -72,6 +80,8 @@ class Fetched:
     balances: list[digest_data.BalanceRow] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     lookups: list[digest_data.Lookup] = field(default_factory=list)
+    rates: Rates = field(default_factory=lambda: Rates("USD"))
+    calls: int = 0  # Whalet calls made (retries aside): bench/digest.py sets its floor with it
 
 
 def _users(services: Services) -> list[tuple[str, str]]:
@@ -83,19 +93,36 @@ def _users(services: Services) -> list[tuple[str, str]]:
 async def fetch(services: Services, now: datetime) -> Fetched:
     """Every Whalet call of one digest, concurrently within the configured bound."""
     gate = asyncio.Semaphore(services.config.digest.concurrency)
-    out = Fetched()
+    out = Fetched(rates=Rates(services.config.digest.report_currency))
+    rate_tasks: list[asyncio.Task[None]] = []
+    asked: set[str] = set()
+
+    async def rate(user_id: str, source: str, currency: str) -> None:
+        async with gate:
+            out.calls += 1
+            try:
+                out.rates.quotes[currency] = await backing_off(lambda: services.whalet.query_rate(
+                    user_id, currency, out.rates.report_currency, source))
+            except WhaletError as exc:
+                out.rates.missing[currency] = explain(exc)
 
     async def balances(user_id: str, name: str, source: str) -> None:
         async with gate:
+            out.calls += 1
             try:
                 rows = await backing_off(lambda: services.whalet.query_currency_balance(user_id, source))
             except WhaletError as exc:
                 out.problems.append(f"{name} {source} balances: {explain(exc)}")
                 return
         out.balances.extend(digest_data.balance_rows(user_id, name, source, rows))
+        for row in rows:  # a currency seen for the first time: its rate, while other balances come in
+            if row.currency not in asked and row.currency != out.rates.report_currency:
+                asked.add(row.currency)
+                rate_tasks.append(asyncio.create_task(rate(user_id, source, row.currency)))
 
     async def lookup(candidate: digest_data.Unsettled) -> None:
         async with gate:
+            out.calls += 1
             out.lookups.append(await digest_data.look_up(services, candidate, now, backing_off))
 
     with services.store.read() as db:
@@ -103,6 +130,7 @@ async def fetch(services: Services, now: datetime) -> Fetched:
     tasks = [balances(user_id, name, source.value) for user_id, name in _users(services) for source in FundSource]
     tasks += [lookup(candidate) for candidate in unsettled]
     await asyncio.gather(*tasks)
+    await asyncio.gather(*rate_tasks)
     out.balances.sort(key=lambda row: (row.user_name, row.fund_source, row.currency))
     out.lookups.sort(key=lambda item: item.order_no)
     return out
@@ -132,11 +160,15 @@ async def run_digest(services: Services, channel: str, key: str, run_date: str) 
             if digests.run_is_done(db, run_id):  # another process finished it meanwhile
                 return "skipped"
             content = digest_data.gather(db, run_id, channel, now, fetched.balances, fetched.problems,
-                                         fetched.lookups, services.config)
-            rendered = digest_render.render(content, day=None if key == "manual" else run_date)
-            outbox_id = enqueue_post(db, channel=channel, text=rendered.text, blocks=rendered.blocks,
-                                     kind="digest", correlation_id=f"digest-{run_id}")
-            digests.finish_run(db, run_id, iso(services.clock.now()), outbox_id)
+                                         fetched.lookups, services.config, fetched.rates)
+            message = digest_render.render(content, day=None if key == "manual" else run_date)
+            ref = (DIGEST_REF, str(run_id))
+            outbox_id = enqueue_post(db, channel=channel, text=message.main.text, blocks=message.main.blocks,
+                                     kind="digest", ref=ref, correlation_id=f"digest-{run_id}")
+            for reply in message.thread:  # the full table when it does not fit: under the digest
+                enqueue_post(db, channel=channel, text=reply.text, blocks=reply.blocks, kind="digest_table",
+                             thread_ref=ref, correlation_id=f"digest-{run_id}")
+            digests.finish_run(db, run_id, iso(services.clock.now()), outbox_id, chart=True)
         services.wake_outbox()
         log.info("digest posted", extra={"event": "digest_posted", "channel": channel, "schedule": key,
                                          "run_date": run_date})
