@@ -11,7 +11,7 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
-from devkit.slack_standin import rules
+from devkit.slack_standin import files, rules
 from devkit.slack_standin.records import Ephemeral, Message, View
 from devkit.slack_standin.workspace import Workspace
 
@@ -274,4 +274,7 @@ HANDLERS: dict[str, Handler] = {
     "conversations.info": conversations_info,
     "conversations.history": conversations_history,
     "conversations.replies": conversations_replies,
+    "conversations.open": files.conversations_open,
+    "files.getUploadURLExternal": files.get_upload_url_external,
+    "files.completeUploadExternal": files.complete_upload_external,
 }
