@@ -13,7 +13,7 @@ from __future__ import annotations
 import io
 import math
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -63,6 +63,8 @@ def draw(data: Series, title: str) -> bytes:
         axes.plot(date2num([when for when, _ in points]), [float(total) for _, total in points],  # pixels only
                   marker="o", markersize=3, linewidth=1.5)
         axes.xaxis_date()
+        if len(points) == 1:  # one digest so far: a day either side, so the axis has a range
+            axes.set_xlim(date2num(points[0][0] - timedelta(days=1)), date2num(points[0][0] + timedelta(days=1)))
         axes.set_title(f"{currency} available", fontsize=10)
         locator = AutoDateLocator(maxticks=5)
         axes.xaxis.set_major_locator(locator)
