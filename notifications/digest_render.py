@@ -4,7 +4,7 @@ The closing sections (pending approvals, open document requests, reconciliation)
 reader must never lose, so they are laid out first and the balances get the room that is left.
 When the full table fits in one message (50 blocks) it is shown there; otherwise the message
 keeps one line per Whalet user (total, change, how many balances) and the full table goes into
-thread replies under it, each within Slack's limits.
+thread replies under it as compact lines (one per balance), each reply within Slack's limits.
 """
 
 from __future__ import annotations
@@ -100,16 +100,25 @@ def _summary(content: DigestContent, room: int) -> list[Block]:
     return blocks
 
 
-def _thread(groups: list[list[Block]], title: str) -> list[Rendered]:
-    """The full table as replies of at most 50 blocks, a user's heading kept with its balances."""
-    chunks: list[list[Block]] = [[]]
-    for group in groups:
-        if chunks[-1] and len(chunks[-1]) + len(group) > MAX_BLOCKS:
-            chunks.append([])
-        chunks[-1] += group
-    parts = len(chunks)
-    return [Rendered(f"{title}" + (f" ({index} of {parts})" if parts > 1 else ""),
-                     finish(chunk, what="blocks"))
+def _table_lines(content: DigestContent) -> list[str]:
+    """The full table as text lines (a user's heading, then one line per balance): about 25 lines a
+    block, so 100 users × 6 balances fit one reply instead of four paced ones."""
+    totals = {t.user_id: t for t in content.totals}
+    lines = []
+    for user_id, rows in _by_user(content).items():
+        total = _total_text(totals.get(user_id))
+        lines.append(f"*{esc(rows[0].user_name)}* (`{esc(user_id)}`)" + (f" · {total}" if total else ""))
+        lines += [f"• {row.currency} · {row.fund_source}: *{_money(row.available, row.currency)}* available · "
+                  f"pending {_money(row.pending, row.currency)} · frozen {_money(row.frozen, row.currency)} · "
+                  f"{_change(row)}" for row in rows]
+    return lines
+
+
+def _thread(content: DigestContent, title: str) -> list[Rendered]:
+    """The full table as replies of at most 50 blocks each."""
+    blocks, _ = paged(_table_lines(content), per_block=40, max_blocks=10**6)
+    chunks = [blocks[i:i + MAX_BLOCKS] for i in range(0, len(blocks), MAX_BLOCKS)]
+    return [Rendered(title + (f" ({index} of {len(chunks)})" if len(chunks) > 1 else ""), finish(chunk))
             for index, chunk in enumerate(chunks, start=1)]
 
 
@@ -189,7 +198,7 @@ def render(content: DigestContent, day: str | None = None) -> DigestMessage:
     else:
         note = context(f"The full table ({len(content.balances)} balances) is in the thread below.")
         balances = [*_summary(content, MAX_BLOCKS - len(closing) - 2), note]
-        thread = _thread(groups, f"Whalet digest {today}: all balances")
+        thread = _thread(content, f"Whalet digest {today}: all balances")
     summary = (f"Whalet digest {today}: {len(content.balances)} balances, {len(pending)} waiting for approval, "
                f"{len(todos)} open document requests")
     main = Rendered(summary, finish([header(title), *balances, *closing], what="blocks"))

@@ -87,13 +87,14 @@ def test_many_balances_keep_the_closing_sections_and_the_full_table_goes_into_th
     for uid, name in users:  # the per-user summary stays in the message
         assert f"*{name}* (`{uid}`): total ≈ *" in shown and "· 21 balances" in shown
     def table() -> list[str]:
-        return [field["text"] for reply in stack.fake.thread(FINANCE, parent.ts) if reply.is_reply
-                for block in reply.blocks for field in block.get("fields", [])]
+        return [line for reply in stack.fake.thread(FINANCE, parent.ts) if reply.is_reply
+                for block in reply.blocks for line in block.get("text", {}).get("text", "").split("\n")
+                if line.startswith("• ")]
 
     cells = stack.fake.wait_for(lambda: len(table()) == 252 and table(), timeout=TIMEOUT)
     assert all(len(m.blocks) <= MAX_BLOCKS for m in stack.fake.thread(FINANCE, parent.ts))
-    assert sum("*SGD · Acquiring*" in cell for cell in cells) == 12
-    assert "*1,011.00 USD* available\npending 1.00 USD" in "".join(cells)
+    assert sum(cell.startswith("• SGD · Acquiring: *") for cell in cells) == 12
+    assert "• USD · B2C: *1,011.00 USD* available · pending 1.00 USD · frozen 0.00 USD · first digest for this balance" in cells
     chart = chart_of(stack, parent)
     assert chart.data.startswith(PNG_MAGIC) and chart.name == f"whalet-digest-{run_ids(stack)[0]}.png"
 
