@@ -1,10 +1,11 @@
 """Uploading each digest's chart into its thread, once, after the digest is in Slack.
 
 The digest run marks its chart ``pending`` in the transaction that queues the message. This loop
-waits until the outbox has posted the message (its ``ts`` is the thread), then: claims the chart
-(``uploading``, with this process as holder and a lease, committed), draws the PNG in a worker
-thread and uploads it with ``files_upload_v2`` into the thread, and records ``done`` with the
-file id, or ``failed`` with the reason. A chart failure never touches the digest: the message
+(polling a partial index ten times a second) claims the chart (``uploading``, with this process
+as holder and a lease, committed), draws the PNG in a worker thread while the outbox posts the
+message, waits for the message's ``ts`` (the thread), uploads the PNG with ``files_upload_v2``
+into the thread, and records ``done`` with the file id, or ``failed`` with the reason. A message
+still queued after a minute (Slack rate-limiting the channel) hands the chart back for later. A chart failure never touches the digest: the message
 and its table are already posted, and the failure is logged and kept on the run.
 
 What a restart guarantees: a chart left ``uploading`` by a process that died (its lease ran
@@ -35,8 +36,10 @@ if TYPE_CHECKING:
     from services.container import Services
 
 log = logging.getLogger("whalet_bot.digest")
-CHART_POLL_SECONDS = 0.25
+CHART_POLL_SECONDS = 0.1
 CHART_LEASE_SECONDS = 120.0
+PARENT_WAIT_SECONDS = 60.0  # well inside the lease
+PARENT_POLL_SECONDS = 0.05
 
 
 def chart_filename(run_id: int) -> str:
@@ -71,23 +74,27 @@ def chart_png(services: Services, channel: str) -> bytes:
 
 async def upload_chart(services: Services, run: dict[str, Any]) -> str:
     run_id, channel = int(run["id"]), str(run["channel"])
-    ref_key = f"{DIGEST_REF}:{run_id}"
-    with services.store.read() as db:
-        parent, coming = outbox_rows.posted(db, ref_key), outbox_rows.post_still_coming(db, ref_key)
-    if parent is None and coming:
-        return "waiting"  # the digest is still on its way to Slack
     held = run["state"] == "uploading"
-    if held and run["owner"] != services.instance and not services.store.exclusive and \
-            (run["lease_until"] or "") >= _now():
-        return "busy"  # another live replica is uploading it
+    dead_holder = services.store.exclusive and run["owner"] != services.instance  # SQLite: the only process
+    if held and (run["lease_until"] or "") >= _now() and not dead_holder:
+        return "busy"  # being uploaded right now (by this process or a live replica)
     until = (datetime.now(UTC) + timedelta(seconds=CHART_LEASE_SECONDS)).isoformat(timespec="milliseconds")
     with services.store.transaction() as db:
         if not digests.claim_chart(db, run_id, run["state"], run["owner"], run["lease_until"],
                                    me=services.instance, until=until):
             return "busy"
+    fault_point("digest.chart_claimed")
+    try:
+        png = await asyncio.to_thread(chart_png, services, channel)  # while the outbox posts the digest
+    except Exception as exc:  # a chart must never stop the digest
+        return _finish(services, run_id, None, f"the chart could not be drawn: {_reason(exc)}")
+    parent = await _parent(services, f"{DIGEST_REF}:{run_id}")
+    if parent == "later":
+        with services.store.transaction() as db:
+            digests.release_chart(db, run_id, services.instance)
+        return "waiting"
     if parent is None:
         return _finish(services, run_id, None, "the digest message was not posted (parked), so it has no thread")
-    fault_point("digest.chart_claimed")
     thread_ts = parent[1]
     if held:  # a process died mid-upload: is the chart already in the thread?
         try:
@@ -98,7 +105,6 @@ async def upload_chart(services: Services, run: dict[str, Any]) -> str:
         if found:
             return _finish(services, run_id, found, None)
     try:
-        png = await asyncio.to_thread(chart_png, services, channel)
         answer = await services.slack.files_upload_v2(
             channel=channel, thread_ts=thread_ts, file=png, filename=chart_filename(run_id),
             title=f"Balances, last {digest_chart.CHART_DAYS} days",
@@ -106,6 +112,20 @@ async def upload_chart(services: Services, run: dict[str, Any]) -> str:
         return _finish(services, run_id, str((answer.get("file") or {}).get("id") or ""), None)
     except Exception as exc:  # a chart must never stop the digest, which is already posted
         return _finish(services, run_id, None, _reason(exc))
+
+
+async def _parent(services: Services, ref_key: str) -> tuple[str, str] | str | None:
+    """The digest message's (channel, ts) once posted; None if it never will be; "later" if still queued."""
+    waited = 0.0
+    while True:
+        with services.store.read() as db:
+            parent, coming = outbox_rows.posted(db, ref_key), outbox_rows.post_still_coming(db, ref_key)
+        if parent is not None or not coming:
+            return parent
+        if waited >= PARENT_WAIT_SECONDS:
+            return "later"
+        await asyncio.sleep(PARENT_POLL_SECONDS)
+        waited += PARENT_POLL_SECONDS
 
 
 def _reason(exc: Exception) -> str:

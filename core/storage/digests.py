@@ -164,6 +164,8 @@ def finish_chart(db: Database, run_id: int, me: str, *, file_id: str | None, err
         ["failed" if error else "done", file_id, error, run_id, me]).rowcount) == 1
 
 
-def chart_of(db: Database, run_id: int) -> dict[str, Any]:
-    row = db.execute("SELECT chart_state, chart_file_id, chart_error FROM digest_runs WHERE id = ?", [run_id]).fetchone()
-    return {"state": row[0], "file_id": row[1], "error": row[2]} if row else {}
+def release_chart(db: Database, run_id: int, me: str) -> None:
+    """Back to ``pending`` (the digest is not in Slack yet): a later pass claims it again."""
+    db.execute("""UPDATE digest_runs SET chart_state = 'pending', chart_owner = NULL, chart_lease_until = NULL
+                  WHERE id = ? AND chart_state = 'uploading' AND chart_owner = ?""", [run_id, me])
+
