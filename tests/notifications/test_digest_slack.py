@@ -130,7 +130,7 @@ def test_totals_in_the_report_currency_with_the_rates_and_the_change_since_the_l
 
 
 def test_a_refused_chart_upload_never_stops_the_digest_and_a_restart_uploads_it_once(
-        make_stack: Callable[..., LocalStack]) -> None:
+        make_stack: Callable[..., LocalStack], database_url: str | None) -> None:
     stack = make_stack()
     stack.fake.scopes.discard("files:write")  # Slack refuses the upload: missing_scope
     parent = run_digest(stack, 1)
