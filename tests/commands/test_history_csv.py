@@ -52,10 +52,14 @@ def test_csv_export_has_every_page_exact_amounts_and_iso_times_and_lands_in_the_
     assert share.text == "Collections of the last 2 days: 230 records."
 
 
-def test_a_refused_upload_is_answered_with_a_sentence(stack: LocalStack) -> None:
+def test_a_refused_upload_or_a_whalet_error_is_answered_with_a_sentence(stack: LocalStack) -> None:
     stack.fake.scopes.discard("im:write")
     _, answer = ask(stack, "U0VIEW", "history payouts --days 1 --csv")
     assert answer.text == "I could not send the CSV to your DM: Slack answered `missing_scope`."
+    stack.operator.post("/sandbox/faults", json={"rules": [
+        {"apiCode": "queryPayRecords", "kind": "bad_signature", "times": None}]}).raise_for_status()
+    _, answer = ask(stack, "U0VIEW", "history pays --days 1 --csv")
+    assert "trustworthy answer" in answer.text
     assert stack.fake.uploaded_files() == []
 
 
