@@ -109,6 +109,7 @@ async def upload_chart(services: Services, run: dict[str, Any]) -> str:
             channel=channel, thread_ts=thread_ts, file=png, filename=chart_filename(run_id),
             title=f"Balances, last {digest_chart.CHART_DAYS} days",
             alt_txt=f"Available balances per currency over the last {digest_chart.CHART_DAYS} days of digests")
+        fault_point("digest.chart_uploaded")
         return _finish(services, run_id, str((answer.get("file") or {}).get("id") or ""), None)
     except Exception as exc:  # a chart must never stop the digest, which is already posted
         return _finish(services, run_id, None, _reason(exc))
