@@ -77,6 +77,9 @@ async def export_csv(ctx: CommandContext, a: HistoryArgs, title: str, query: his
         await ctx.reply(f"Working on it: {first.total} {a.kind} over "
                         f"{-(-first.total // history_csv.EXPORT_PAGE_SIZE)} pages; the CSV will arrive in our DM.")
     records = await history_csv.fetch_all(lambda number: _reuse_first(first, number, query))
+    if not records:
+        await ctx.reply(f"{title}: none, so there is no CSV to send.")
+        return
     stamp = ctx.services.clock.now().strftime("%Y-%m-%d")
     filename = f"whalet-{a.kind}-{stamp}-last-{a.days}d.csv"
     problem = await history_csv.send_to_dm(ctx.client, ctx.user_id, history_csv.to_csv(records), filename,

@@ -53,8 +53,11 @@ def test_csv_export_has_every_page_exact_amounts_and_iso_times_and_lands_in_the_
 
 
 def test_a_refused_upload_or_a_whalet_error_is_answered_with_a_sentence(stack: LocalStack) -> None:
+    _, answer = ask(stack, "U0VIEW", "history payments --days 1 --csv")
+    assert answer.text == "Payments of the last 1 day: none, so there is no CSV to send."
     stack.fake.scopes.discard("im:write")
-    _, answer = ask(stack, "U0VIEW", "history payouts --days 1 --csv")
+    stack.operator.post("/sandbox/collect", json={"userId": "U10001", "currency": "USD", "amount": "5.00"})
+    _, answer = ask(stack, "U0VIEW", "history collections --days 1 --csv")
     assert answer.text == "I could not send the CSV to your DM: Slack answered `missing_scope`."
     stack.operator.post("/sandbox/faults", json={"rules": [
         {"apiCode": "queryPayRecords", "kind": "bad_signature", "times": None}]}).raise_for_status()
