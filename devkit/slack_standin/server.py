@@ -6,7 +6,9 @@ the production path. It answers like Slack (same methods, error codes, 429 + ``R
 remembers what was posted, and can be told to misbehave (``script``, ``enforce_rate``,
 ``deny_channel``). It is as strict as Slack (rules.py): payloads parsed with slack_sdk's models
 and held to Slack's limits, scopes from ``app_manifest.yml``, channel membership (``add_channel``,
-``remove_bot``; a channel never declared is one the bot was invited to). Observation methods are thread-safe: the server runs in its own thread.
+``remove_bot``; a channel never declared is one the bot was invited to). File uploads follow
+Slack's three steps (files.py; ``uploaded_files()`` shows what was shared). Observation methods
+are thread-safe: the server runs in its own thread.
 """
 
 from __future__ import annotations
