@@ -86,12 +86,13 @@ def finish_run(db: Database, run_id: int, finished_at: str, outbox_id: int, *, c
 
 
 def last_digest(db: Database) -> dict[str, Any] | None:
-    """The latest finished digest: channel, schedule, run_date, finished_at (or None)."""
-    row = db.execute("""SELECT channel, schedule_key, run_date, finished_at FROM digest_runs WHERE state = 'done'
-                        ORDER BY finished_at DESC, id DESC LIMIT 1""").fetchone()
+    """The latest finished digest: channel, schedule, run_date, finished_at, chart_state, chart_error (or None)."""
+    row = db.execute("""SELECT channel, schedule_key, run_date, finished_at, chart_state, chart_error FROM digest_runs
+                        WHERE state = 'done' ORDER BY finished_at DESC, id DESC LIMIT 1""").fetchone()
     if row is None:
         return None
-    return {"channel": row[0], "schedule": row[1], "run_date": row[2], "finished_at": row[3]}
+    return {"channel": row[0], "schedule": row[1], "run_date": row[2], "finished_at": row[3],
+            "chart_state": row[4], "chart_error": row[5]}
 
 
 def previous_available(db: Database, channel: str, user_id: str, fund_source: str, currency: str,

@@ -15,6 +15,7 @@ from core.clock import FrozenClock
 from devkit.localstack import DEMO_CONFIG, LocalStack
 from devkit.slack_standin import Message
 from services.slack.blocks import MAX_BLOCKS
+from tests.commands.helpers import ask
 
 TIMEOUT = 20.0
 FINANCE = "C0FINANCE"
@@ -139,6 +140,8 @@ def test_a_refused_chart_upload_never_stops_the_digest_and_a_restart_uploads_it_
     failed = settled_chart(stack, run_id)
     assert failed["chart_state"] == "failed" and "missing_scope" in failed["chart_error"]
     assert stack.fake.uploaded_files() == []
+    _, status = ask(stack, "U0ADM", "status")  # an operator sees why
+    assert "its chart was not uploaded: Slack answered missing_scope" in json.dumps(status.blocks)
 
     # A process that died mid-upload (lease long gone): the chart is looked for in the thread,
     # not found, uploaded once.
