@@ -160,3 +160,15 @@ def test_a_refused_chart_upload_never_stops_the_digest_and_a_restart_uploads_it_
     done = settled_chart(stack, run_id)
     assert done["chart_state"] == "done" and done["chart_file_id"] == chart.id
     assert len(stack.fake.uploaded_files()) == 1
+
+
+def test_a_currency_whalet_gives_no_rate_for_is_named_and_left_out_of_the_total(
+        make_stack: Callable[..., LocalStack]) -> None:
+    stack = make_stack()
+    stack.operator.post("/sandbox/faults", json={"rules": [
+        {"apiCode": "queryRate", "kind": "refuse", "code": "PARAMETER_ERROR", "times": None}]}).raise_for_status()
+    shown = texts(run_digest(stack, 1))
+    usd = sum((Decimal(row["available"]) for row in stack.operator.get(
+        "/sandbox/balances", params={"userId": "U10001"}).json()["balances"] if row["currency"] == "USD"), Decimal(0))
+    assert f"*Acme Trading Ltd* (`U10001`) · total ≈ *{usd:,.2f} USD* without CNY, EUR, HKD, JPY (no rate)" in shown
+    assert "Totals: available balances in USD at Whalet's rates: no CNY rate (" in shown
