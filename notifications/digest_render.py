@@ -76,15 +76,19 @@ def _by_user(content: DigestContent) -> dict[str, list[BalanceRow]]:
     return users
 
 
-def _user_groups(content: DigestContent) -> list[list[Block]]:
-    """Per user: a heading with the total, then the balances as fields (ten per section)."""
+def _headings(content: DigestContent) -> list[tuple[str, list[BalanceRow]]]:
+    """Per user: '*Name* (`U1`) · total ≈ …' and the user's balance rows."""
     totals = {t.user_id: t for t in content.totals}
-    groups = []
+    out = []
     for user_id, rows in _by_user(content).items():
         total = _total_text(totals.get(user_id))
-        heading = f"*{esc(rows[0].user_name)}* (`{esc(user_id)}`)" + (f" · {total}" if total else "")
-        groups.append([section(heading), *fields([_balance_field(row) for row in rows])])
-    return groups
+        out.append((f"*{esc(rows[0].user_name)}* (`{esc(user_id)}`)" + (f" · {total}" if total else ""), rows))
+    return out
+
+
+def _user_groups(content: DigestContent) -> list[list[Block]]:
+    """Per user: the heading with the total, then the balances as fields (ten per section)."""
+    return [[section(heading), *fields([_balance_field(row) for row in rows])] for heading, rows in _headings(content)]
 
 
 def _summary(content: DigestContent, room: int) -> list[Block]:
@@ -103,11 +107,9 @@ def _summary(content: DigestContent, room: int) -> list[Block]:
 def _table_lines(content: DigestContent) -> list[str]:
     """The full table as text lines (a user's heading, then one line per balance): about 25 lines a
     block, so 100 users × 6 balances fit one reply instead of four paced ones."""
-    totals = {t.user_id: t for t in content.totals}
     lines = []
-    for user_id, rows in _by_user(content).items():
-        total = _total_text(totals.get(user_id))
-        lines.append(f"*{esc(rows[0].user_name)}* (`{esc(user_id)}`)" + (f" · {total}" if total else ""))
+    for heading, rows in _headings(content):
+        lines.append(heading)
         lines += [f"• {row.currency} · {row.fund_source}: *{_money(row.available, row.currency)}* available · "
                   f"pending {_money(row.pending, row.currency)} · frozen {_money(row.frozen, row.currency)} · "
                   f"{_change(row)}" for row in rows]
