@@ -49,7 +49,6 @@ class Fetched:
     problems: list[str] = field(default_factory=list)
     lookups: list[digest_data.Lookup] = field(default_factory=list)
     rates: Rates = field(default_factory=lambda: Rates("USD"))
-    calls: int = 0  # Whalet calls made (retries aside): bench/digest.py sets its floor with it
 
 
 def _users(services: Services) -> list[tuple[str, str]]:
@@ -67,7 +66,6 @@ async def fetch(services: Services, now: datetime) -> Fetched:
 
     async def rate(user_id: str, source: str, currency: str) -> None:
         async with gate:
-            out.calls += 1
             try:
                 out.rates.quotes[currency] = await backing_off(lambda: services.whalet.query_rate(
                     user_id, currency, out.rates.report_currency, source))
@@ -76,21 +74,20 @@ async def fetch(services: Services, now: datetime) -> Fetched:
 
     async def balances(user_id: str, name: str, source: str) -> None:
         async with gate:
-            out.calls += 1
             try:
                 rows = await backing_off(lambda: services.whalet.query_currency_balance(user_id, source))
             except WhaletError as exc:
                 out.problems.append(f"{name} {source} balances: {explain(exc)}")
                 return
         out.balances.extend(digest_data.balance_rows(user_id, name, source, rows))
-        for row in rows:  # a currency seen for the first time: its rate, while other balances come in
-            if row.currency not in asked and row.currency != out.rates.report_currency:
+        for row in rows:  # a currency seen for the first time (with money in it): its rate, while balances come in
+            if row.currency not in asked and row.currency != out.rates.report_currency and row.balance \
+                    and row.balance.amount:
                 asked.add(row.currency)
                 rate_tasks.append(asyncio.create_task(rate(user_id, source, row.currency)))
 
     async def lookup(candidate: digest_data.Unsettled) -> None:
         async with gate:
-            out.calls += 1
             out.lookups.append(await digest_data.look_up(services, candidate, now, backing_off))
 
     with services.store.read() as db:
