@@ -22,7 +22,7 @@ FINANCE = "C0FINANCE"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 DEMO_USERS_LINE = 'users = [{ id = "U10001", name = "Acme Trading Ltd" }, { id = "U10002", name = "Globex Export Co" }]'
 SOURCES = ("B2C", "B2B", "Acquiring")
-CURRENCIES = ("USD", "EUR", "GBP", "HKD", "CNY", "JPY", "SGD")  # every currency the sandbox knows
+CURRENCIES = ("USD", "EUR", "GBP", "HKD", "CNY", "JPY", "SGD", "AUD")  # every currency the sandbox knows
 
 
 def with_users(users: list[tuple[str, str]]) -> str:
@@ -84,15 +84,15 @@ def test_many_balances_keep_the_closing_sections_and_the_full_table_goes_into_th
     assert len(parent.blocks) <= MAX_BLOCKS
     assert "Waiting for approval or confirmation:*" in shown and "Open document requests:*" in shown
     assert "Every payout confirmed more than" in shown  # the reconciliation line
-    assert "The full table (252 balances) is in the thread below." in shown
+    assert "The full table (288 balances) is in the thread below." in shown
     for uid, name in users:  # the per-user summary stays in the message
-        assert f"*{name}* (`{uid}`): total ≈ *" in shown and "· 21 balances" in shown
+        assert f"*{name}* (`{uid}`): total ≈ *" in shown and "· 24 balances" in shown
     def table() -> list[str]:
         return [line for reply in stack.fake.thread(FINANCE, parent.ts) if reply.is_reply
                 for block in reply.blocks for line in block.get("text", {}).get("text", "").split("\n")
                 if line.startswith("• ")]
 
-    cells = stack.fake.wait_for(lambda: len(table()) == 252 and table(), timeout=TIMEOUT)
+    cells = stack.fake.wait_for(lambda: len(table()) == 288 and table(), timeout=TIMEOUT)
     assert all(len(m.blocks) <= MAX_BLOCKS for m in stack.fake.thread(FINANCE, parent.ts))
     assert sum(cell.startswith("• SGD · Acquiring: *") for cell in cells) == 12
     assert "• USD · B2C: *1,011.00 USD* available · pending 1.00 USD · frozen 0.00 USD · first digest for this balance" in cells
