@@ -21,7 +21,7 @@ import httpx
 
 from core.clock import Clock
 from core.config import BotConfig, load_config
-from devkit.serving import ThreadedServer, free_port
+from devkit.serving import ThreadedServer, free_port, stop_all
 from core.settings import Settings, load_settings
 from devkit.slack_standin.server import FakeSlack
 from devkit.slack_standin.signing import SlackRequests
@@ -140,8 +140,7 @@ class LocalStack:
     def stop(self) -> None:
         self.slack_requests.close()
         self.operator.close()
-        for server in reversed(self.servers):
-            server.stop()
+        stop_all(reversed(self.servers))
         self.servers.clear()
         if self.sandbox_process is not None:
             self.sandbox_process.terminate()
