@@ -180,7 +180,8 @@ class ApprovalFlow(RuleBasedStateMachine):
             slack_api_base_url=self.fake_url + "/api/", whalet_base_url="http://sandbox.localhost/api",
             whalet_partner_id=DEMO_PARTNER_ID, whalet_partner_private_key=str(self.keys.partner_private),
             whalet_public_key_source=str(self.keys.whalet_public), whalet_bot_config=self.config_path,
-            whalet_bot_db=self.db_path, whalet_timeout_seconds=0.05)
+            whalet_bot_db=self.db_path, whalet_timeout_seconds=0.05,
+            whalet_retry_backoff_seconds=0.001)
         runtime = build_runtime(settings_, config or load_config(self.config_path), clock=self.clock,
                                 whalet_transport=self.watch, codec=self.partner_codec)
         self.slack = SlackRequests(self.signing_secret, "http://bot", self.fake.new_response_url,
