@@ -115,7 +115,7 @@ def main() -> None:
           + (f" ({outcome['error']})" if outcome["error"] else f", {len(files)} file(s) in the thread"))
     print(f"in Slack: {outcome['parts']}")
     print(f"time {elapsed:.2f} s   floor {floor:.2f} s ({calls:.0f} Whalet calls ÷ {options.concurrency} × "
-          f"{options.latency_ms} ms)   ratio {elapsed / floor:.2f}×   (target ≤ 1.20×)")
+          f"{options.latency_ms} ms)   ratio " + (f"{elapsed / floor:.2f}×" if floor else "n/a") + "   (target ≤ 1.20×)")
 
 
 if __name__ == "__main__":
