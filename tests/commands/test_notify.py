@@ -174,3 +174,19 @@ def test_an_approver_who_already_approved_is_not_reminded(make_stack: Any) -> No
     stack.fake.wait_for(lambda: _reminders(stack, "U0APP2") and _reminders(stack, "U0ADM"))
     assert _reminders(stack, "U0APP1") == []
     assert [m for m in stack.fake.messages(APPROVALS) if "Reminder" in m.text] == []
+
+
+def test_mention_mode_reminds_under_the_channel_card_and_none_mode_not_at_all(make_stack: Any) -> None:
+    clock = FrozenClock(datetime.now(UTC) + timedelta(minutes=1))
+    for mode, expected in (("mention", 1), ("none", 0)):
+        config = DEMO_CONFIG.replace('channel = "C0APPROVALS"\n', f'channel = "C0APPROVALS"\nnotify = "{mode}"\n') \
+            .replace("ttl_minutes = 30", "ttl_minutes = 30\nsweep_seconds = 3600")
+        stack = make_stack(config, clock=clock)
+        request_id, card = request_payout(stack)
+        clock.set(_halfway(stack, request_id))
+        assert remind_due(stack.services) == ([request_id] if expected else [])
+        if expected:
+            reply = stack.fake.wait_for(lambda: [m for m in stack.fake.thread(APPROVALS, card.ts) if m.is_reply])
+            assert reply[0].text.startswith("<@U0APP1> <@U0APP2> <@U0ADM> :alarm_clock: Reminder")
+        assert stack.fake.calls("conversations.open") == []
+        clock.set(datetime.now(UTC) + timedelta(minutes=1))
