@@ -11,7 +11,7 @@ from typing import Any
 
 from core.clock import FrozenClock
 from devkit.localstack import DEMO_CONFIG, LocalStack
-from services.approvals.clicks import remind_due
+from services.approvals.clicks import expire_due, remind_due
 from tests.commands.helpers import APPROVALS, audit_actions, click, has_buttons, request_payout, row
 
 APPROVERS = ("U0ADM", "U0APP1", "U0APP2")  # approvers and the admin; never U0REQ, the requester
@@ -162,6 +162,9 @@ def test_one_reminder_at_half_the_lifetime_and_none_after_a_decision(make_stack:
     assert "remind" not in audit_actions(stack, decided_id)
     clock.advance(timedelta(hours=1))  # past the expiry: nothing more
     assert remind_due(stack.services) == []
+    assert expire_due(stack.services) == [request_id]
+    for user in APPROVERS:  # and every copy says so
+        assert not has_buttons(settled(stack, dm_card(stack, user, request_id), "Expired — not sent"))
 
 
 def test_an_approver_who_already_approved_is_not_reminded(make_stack: Any) -> None:
