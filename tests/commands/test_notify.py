@@ -9,7 +9,10 @@ import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from core.clock import FrozenClock
+from core.config import ConfigError, load_config
 from devkit.localstack import DEMO_CONFIG, LocalStack
 from services.approvals.clicks import expire_due, remind_due
 from tests.commands.helpers import APPROVALS, audit_actions, click, has_buttons, request_payout, row
@@ -189,7 +192,18 @@ def test_mention_mode_reminds_under_the_channel_card_and_none_mode_not_at_all(ma
         clock.set(_halfway(stack, request_id))
         assert remind_due(stack.services) == ([request_id] if expected else [])
         if expected:
-            reply = stack.fake.wait_for(lambda: [m for m in stack.fake.thread(APPROVALS, card.ts) if m.is_reply])
+            reply = stack.fake.wait_for(lambda s=stack, c=card: [m for m in s.fake.thread(APPROVALS, c.ts) if m.is_reply])
             assert reply[0].text.startswith("<@U0APP1> <@U0APP2> <@U0ADM> :alarm_clock: Reminder")
         assert stack.fake.calls("conversations.open") == []
         clock.set(datetime.now(UTC) + timedelta(minutes=1))
+
+
+def test_notify_defaults_to_dm_and_refuses_an_unknown_mode(tmp_path: Any) -> None:
+    path = tmp_path / "whalet-bot.toml"
+    path.write_text(DEMO_CONFIG)
+    approvals = load_config(path).approvals
+    assert approvals is not None and approvals.notify == "dm"
+    path.write_text(DEMO_CONFIG.replace('channel = "C0APPROVALS"\n', 'channel = "C0APPROVALS"\nnotify = "loud"\n'))
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert "approvals.notify" in str(caught.value) and "Traceback" not in str(caught.value)
