@@ -75,11 +75,13 @@ def with_mention(services: Services, request: ApprovalRequest, text: str, blocks
     return f"{tag} {text}", [section(f"{tag} a request waits for an approver."), *blocks]
 
 
-def dm_blocks(services: Services, blocks: list[Any]) -> list[Any]:
+def dm_blocks(services: Services, request: ApprovalRequest, blocks: list[Any]) -> list[Any]:
     """The DM copy: the card, with one line saying where it comes from."""
     assert services.config.approvals is not None
-    note: Block = context(f"You can approve this request. The same card is in <#{services.config.approvals.channel}>;"
-                          " whichever copy you use, the other copies follow.")
+    channel = f"<#{services.config.approvals.channel}>"
+    note: Block = context(f"You can approve this request. The same card is in {channel}; whichever copy you use, "
+                          "the other copies follow." if request.state is State.PENDING else
+                          f"A copy of the card in {channel}; it follows the request.")
     return [note, *blocks]
 
 
@@ -90,7 +92,7 @@ def post_copies(services: Services, db: Database, request: ApprovalRequest, peop
     added = audience_rows.add(db, request.id, people, dm=dm)
     if dm:
         for user in added:
-            enqueue_post(db, channel=user, text=text, blocks=dm_blocks(services, blocks),
+            enqueue_post(db, channel=user, text=text, blocks=dm_blocks(services, request, blocks),
                          ref=dm_ref(request.id, user), correlation_id=request.id)
     home_rows.mark(db, [request.requester, *people], iso(services.clock.now()))
 
@@ -99,7 +101,7 @@ def update_copies(services: Services, db: Database, request: ApprovalRequest, te
                   givers: Iterable[str]) -> None:
     """Queue the update of every DM copy, and a fresh Home for everyone concerned."""
     for user in audience_rows.dm_holders(db, request.id):
-        enqueue_update(db, ref=dm_ref(request.id, user), text=text, blocks=dm_blocks(services, blocks),
+        enqueue_update(db, ref=dm_ref(request.id, user), text=text, blocks=dm_blocks(services, request, blocks),
                        correlation_id=request.id)
     concerned = [request.requester, *audience_rows.members(db, request.id), *givers]
     if request.decided_by:

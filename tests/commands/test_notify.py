@@ -78,6 +78,7 @@ def test_every_copy_follows_the_request(stack: LocalStack) -> None:
     for message in [card, *copies]:
         now = settled(stack, message, "Approved by <@U0APP2>")
         assert not has_buttons(now)
+        assert "You can approve" not in json.dumps(now.blocks)
     # a rejection made from a DM copy reaches the channel card and the other DMs too
     second_id, second_card = request_payout(stack, "payout 300 USD to acme-us")
     admin_copy = dm_card(stack, "U0ADM", second_id)
