@@ -51,6 +51,7 @@ def build_slack_client(settings: Settings, *, retries: bool = True) -> AsyncWebC
 def build_bolt_app(services: Services, features: Sequence[Feature]) -> AsyncApp:
     """Bolt verifies every request's signature; listeners register explicitly, feature by feature."""
     app = AsyncApp(
+        name="whalet-bot",  # also spares Bolt an inspect.stack() per app built (50 ms; tests build hundreds)
         client=services.slack,
         signing_secret=services.settings.slack_signing_secret.get_secret_value(),
         request_verification_enabled=True,

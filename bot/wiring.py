@@ -74,6 +74,7 @@ def build_services(settings: Settings, config: BotConfig, clock: Clock | None = 
             transport.base_url, transport.partner_id, transport, api_codes=config.whalet.api_codes,
             on_call=alerts.whalet_call, timeout=settings.whalet_timeout_seconds,
             max_connections=settings.whalet_max_connections, transport=whalet_transport,
+            backoff_base=settings.whalet_retry_backoff_seconds,
             money_enabled=config.whalet.money_enabled,
         ),
         whalet_codec=transport.codec if isinstance(transport, LegacyTransport) else None,

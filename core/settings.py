@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     whalet_aes_key: SecretStr | None = None
     whalet_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     whalet_max_connections: int = Field(default=256, ge=1, le=1000)
+    # The first pause before a read-only query is retried (doubled each time, with jitter; 3 retries).
+    whalet_retry_backoff_seconds: float = Field(default=0.5, ge=0, le=30)
     whalet_bot_config: Path = Path("whalet-bot.toml")
     whalet_bot_db: Path = Path("whalet-bot.db")
     # postgresql://user:password@host:port/dbname: Postgres instead of the SQLite file, so that

@@ -21,7 +21,7 @@ import httpx
 
 from core.clock import Clock
 from core.config import BotConfig, load_config
-from devkit.serving import ThreadedServer, free_port
+from devkit.serving import ThreadedServer, free_port, stop_all
 from core.settings import Settings, load_settings
 from devkit.slack_standin.server import FakeSlack
 from devkit.slack_standin.signing import SlackRequests
@@ -41,7 +41,8 @@ DEMO_USERS = {
 }
 
 DEMO_CONFIG = """\
-# The demo's policy file: the sandbox's users and beneficiaries, demo Slack users and channels.
+# The demo's policy file: the sandbox's users and beneficiaries (names and account tails exactly as
+# the sandbox holds them, so a card shows what Whalet would pay), demo Slack users and channels.
 [whalet]
 default_user_id = "U10001"
 default_fund_source = "B2C"
@@ -66,15 +67,15 @@ flag_above = { USD = "20000" }
 [[beneficiaries]]
 id = "BEN001"
 nickname = "acme-hk"
-name = "Acme Trading HK Ltd"
+name = "Acme Trading Ltd"
 country = "HK"
 currency = "HKD"
-account_tail = "4321"
+account_tail = "8901"
 
 [[beneficiaries]]
 id = "BEN002"
 nickname = "acme-us"
-name = "Acme Supplies Inc"
+name = "Hooli Components Inc"
 country = "US"
 currency = "USD"
 account_tail = "6789"
@@ -82,7 +83,7 @@ account_tail = "6789"
 [[beneficiaries]]
 id = "BEN003"
 nickname = "berlin-gmbh"
-name = "Berlin Parts GmbH"
+name = "Müller Maschinenbau GmbH"
 country = "DE"
 currency = "EUR"
 account_tail = "3000"
@@ -140,8 +141,7 @@ class LocalStack:
     def stop(self) -> None:
         self.slack_requests.close()
         self.operator.close()
-        for server in reversed(self.servers):
-            server.stop()
+        stop_all(reversed(self.servers))
         self.servers.clear()
         if self.sandbox_process is not None:
             self.sandbox_process.terminate()

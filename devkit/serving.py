@@ -12,6 +12,7 @@ import asyncio
 import socket
 import threading
 import time
+from collections.abc import Iterable
 from typing import Any
 
 import uvicorn
@@ -66,11 +67,25 @@ class ThreadedServer:
         return f"http://{self.host}:{self.port}"
 
     def stop(self, timeout: float = 10.0) -> None:
-        self._server.should_exit = True
+        self.signal_stop()
         self._thread.join(timeout)
+
+    def signal_stop(self) -> None:
+        """Ask the server to stop without waiting (uvicorn notices within its 0.1 s tick)."""
+        self._server.should_exit = True
 
     def __enter__(self) -> ThreadedServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def stop_all(servers: Iterable[ThreadedServer], timeout: float = 10.0) -> None:
+    """Stop several servers at once: each takes a tick (0.1 s) to notice, so asking them all first
+    and then waiting costs one tick instead of one per server (the test stacks start three)."""
+    started = list(servers)
+    for server in started:
+        server.signal_stop()
+    for server in started:
+        server.stop(timeout)

@@ -20,6 +20,7 @@ import asyncio
 import itertools
 import logging
 import random
+import ssl
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -83,7 +84,8 @@ class WhaletClient:
         shards = max(1, -(-max_connections // POOL_SHARD_SIZE))
         per_shard = -(-max_connections // shards)
         # One TLS context for every pool: loading the CA bundle takes ~40 ms each time.
-        tls = httpx.create_ssl_context()
+        # (not with a transport of the caller's, which brings its own: the tests build hundreds of clients)
+        tls: ssl.SSLContext | bool = httpx.create_ssl_context() if transport is None else True
         self._pools = [httpx.AsyncClient(timeout=httpx.Timeout(timeout), transport=transport, verify=tls,
                                          limits=httpx.Limits(max_connections=per_shard,
                                                              max_keepalive_connections=min(10, per_shard)))

@@ -159,6 +159,11 @@ def _apply(services: Services, db: Database, r: ApprovalRequest, status: str, re
     return repo.transition(db, r, target, **fields)
 
 
+# One alert per request and unknown status (or exhaustion) a day: every later lookup that sees the
+# same status would otherwise post the same alert again, and a channel that floods gets muted.
+UNKNOWN_QUIET_S = 24 * 3600
+
+
 def _alert_unknown(services: Services, r: ApprovalRequest, status: str, *, exhausted: bool) -> None:
     if services.alerts is None or not (status or exhausted):
         return
@@ -166,7 +171,7 @@ def _alert_unknown(services: Services, r: ApprovalRequest, status: str, *, exhau
         f"{r.lookups} lookups did not settle it"
     services.alerts.raise_alert(f"approval:{r.id}:unknown:{status or 'exhausted'}", (
         f":rotating_light: Approval request `{r.id}` (order `{r.mer_order_no}`): {why}. Its outcome stays unknown "
-        "and it still counts in the daily total; please check it in Whalet's portal."), quiet_seconds=0)
+        "and it still counts in the daily total; please check it in Whalet's portal."), quiet_seconds=UNKNOWN_QUIET_S)
 
 
 async def sweep(services: Services) -> None:

@@ -78,6 +78,10 @@ MONEY_CODES = ("payoutApply", "payoutConfirm", "payApply", "payConfirm", "queryW
 CONFIRM_CODES = {"payoutConfirm": "payout", "payConfirm": "pay"}
 LOOKUP_CODES = ("queryWithdrawRecords", "queryPayRecords")
 MAX_CONFIRMS = 3
+# What the ``refuse`` / ``refuse_after_apply`` faults answer, and what ``rewrite_answer`` lays over an
+# answer: duplicates, rate limits, Whalet not knowing, a status the bot does not know, a changed amount.
+ANSWER_CODES = ("IDEMPOTENT_ERROR", "REQUEST_NO_NOT_UNIQUE", "TOO_MANY_REQUESTS", "INTERNAL_ERROR")
+REWRITES = ({"status": "ON_HOLD"}, {"amount": "1.00"})
 STALENESS_MINUTES = 10
 CONFIG = DEMO_CONFIG.replace('approvers = ["U0APP1", "U0APP2"]',
                              f'approvers = ["U0APP1", "U0APP2", "U0APP3"]\napprover_groups = ["{GROUP}"]\n'
@@ -176,7 +180,8 @@ class ApprovalFlow(RuleBasedStateMachine):
             slack_api_base_url=self.fake_url + "/api/", whalet_base_url="http://sandbox.localhost/api",
             whalet_partner_id=DEMO_PARTNER_ID, whalet_partner_private_key=str(self.keys.partner_private),
             whalet_public_key_source=str(self.keys.whalet_public), whalet_bot_config=self.config_path,
-            whalet_bot_db=self.db_path, whalet_timeout_seconds=0.05)
+            whalet_bot_db=self.db_path, whalet_timeout_seconds=0.05,
+            whalet_retry_backoff_seconds=0.001)
         runtime = build_runtime(settings_, config or load_config(self.config_path), clock=self.clock,
                                 whalet_transport=self.watch, codec=self.partner_codec)
         self.slack = SlackRequests(self.signing_secret, "http://bot", self.fake.new_response_url,
@@ -290,7 +295,8 @@ class ApprovalFlow(RuleBasedStateMachine):
             return
         if confirm_fault:
             # twice: the click's own re-confirm after the lookup meets it too, so a later sweep must retry
-            self.fault(confirm_fault, "payConfirm" if rows[pick % len(rows)].kind == "pay" else "payoutConfirm", 2)
+            self.fault(confirm_fault, "payConfirm" if rows[pick % len(rows)].kind == "pay" else "payoutConfirm", 2,
+                       ANSWER_CODES[pick % len(ANSWER_CODES)], REWRITES[0])
         signed = [self.slack.block_action(user, card, "approval_approve") for _ in range(2 if double else 1)]
         if double:  # a double click, dispatched at once
             async def both() -> None:
@@ -330,11 +336,12 @@ class ApprovalFlow(RuleBasedStateMachine):
 
     # Confirm faults are where the danger is, so they are drawn most often.
     @rule(kind=st.sampled_from(FAULT_KINDS), code=st.sampled_from(MONEY_CODES + ("payoutConfirm",) * 6),
-          times=st.integers(1, 4))
-    def fault(self, kind: str, code: str, times: int) -> None:
+          times=st.integers(1, 4), answer=st.sampled_from(ANSWER_CODES), fields=st.sampled_from(REWRITES))
+    def fault(self, kind: str, code: str, times: int, answer: str, fields: dict[str, str]) -> None:
         seconds = 0.2 if kind.startswith("timeout") else 0.01  # past the confirm's 0.15 s deadline
         self.run(self.operator.post("/sandbox/faults", json={"rules": [
-            {"apiCode": code, "kind": kind, "seconds": seconds, "times": times}]}))
+            {"apiCode": code, "kind": kind, "seconds": seconds, "times": times, "code": answer,
+             "fields": fields}]})).raise_for_status()
 
     @rule(minutes=st.sampled_from([1, 5, 12, 40]))
     def move_clock(self, minutes: int) -> None:

@@ -92,7 +92,30 @@ async def fault_before(fault: FaultRule | None, refuse: Refuse) -> Response | No
         return PlainTextResponse("internal server error (sandbox fault, nothing done)", status_code=500)
     elif fault.kind == "too_many_requests":
         return refuse("TOO_MANY_REQUESTS", "too many requests, slow down")
+    elif fault.kind == "refuse" and fault.code:
+        return refuse(fault.code, f"{fault.code.lower().replace('_', ' ')} (sandbox fault, nothing done)")
     return None
+
+
+def as_faulted(fault: FaultRule | None, outcome: Outcome) -> Outcome:
+    """The outcome as the after-apply answer faults change it (the operation has run either way)."""
+    if fault is None or outcome.code != "SUCCESS":
+        return outcome
+    if fault.kind == "refuse_after_apply" and fault.code:
+        return Outcome(fault.code, f"{fault.code.lower().replace('_', ' ')} (sandbox fault, operation done)")
+    if fault.kind == "rewrite_answer" and fault.fields:
+        return Outcome(outcome.code, outcome.detail, _overlaid(outcome.result, fault.fields))
+    return outcome
+
+
+def _overlaid(result: Any, fields: dict[str, Any]) -> Any:
+    if isinstance(result, dict) and isinstance(result.get("records"), list):
+        return {**result, "records": [_overlaid(r, fields) for r in result["records"]]}
+    if isinstance(result, dict):
+        return {**result, **fields}
+    if isinstance(result, list):
+        return [_overlaid(r, fields) for r in result]
+    return result
 
 
 async def fault_after(fault: FaultRule | None, answer: Callable[[bool], Response]) -> Response:

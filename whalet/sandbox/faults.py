@@ -7,6 +7,12 @@ Kinds (README.md has the full table):
 - ``http_500`` / ``http_500_after_apply``: HTTP 500, before or after committing.
 - ``too_many_requests``: a signed TOO_MANY_REQUESTS answer, nothing done.
 - ``bad_signature``: commit, then answer with a corrupted ``sign``.
+- ``refuse``: answer with Whalet's result ``code`` (e.g. ``IDEMPOTENT_ERROR``), nothing done.
+- ``refuse_after_apply``: commit, then answer with ``code`` (a duplicate-looking answer to a
+  confirm Whalet did take, say).
+- ``rewrite_answer``: commit, then answer with ``fields`` laid over the business answer (over each
+  of its ``records`` when it is a page): a status the bot does not know, an apply answer that does
+  not match the request. Whalet misbehaving in ways its rules allow or not, on purpose.
 """
 
 from __future__ import annotations
@@ -16,8 +22,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 KINDS = ("latency", "timeout_before_apply", "timeout_after_apply", "http_500", "http_500_after_apply",
-         "too_many_requests", "bad_signature")
-AFTER_APPLY = ("timeout_after_apply", "http_500_after_apply", "bad_signature")
+         "too_many_requests", "bad_signature", "refuse", "refuse_after_apply", "rewrite_answer")
+AFTER_APPLY = ("timeout_after_apply", "http_500_after_apply", "bad_signature", "refuse_after_apply", "rewrite_answer")
+NEEDS_CODE = ("refuse", "refuse_after_apply")
 
 
 @dataclass
@@ -27,6 +34,8 @@ class FaultRule:
     seconds: float = 5.0
     times: int | None = 1  # None: until cleared
     rate: float = 1.0  # probability (not money, so a float is fine)
+    code: str | None = None  # refuse / refuse_after_apply: the result code to answer
+    fields: dict[str, Any] | None = None  # rewrite_answer: laid over the business answer
 
     @classmethod
     def parse(cls, raw: Any) -> FaultRule:
@@ -44,7 +53,13 @@ class FaultRule:
         seconds, rate = float(raw.get("seconds", 5)), float(raw.get("rate", 1))
         if seconds < 0 or not 0 <= rate <= 1:
             raise ValueError("seconds must be >= 0 and rate within 0..1")
-        return cls(api_code, kind, seconds, times, rate)
+        code, fields = raw.get("code"), raw.get("fields")
+        if kind in NEEDS_CODE and (not isinstance(code, str) or not code.isupper() or code == "SUCCESS"):
+            raise ValueError(f"{kind} needs a result code other than SUCCESS, e.g. \"code\": \"IDEMPOTENT_ERROR\"")
+        if kind == "rewrite_answer" and (not isinstance(fields, dict) or not fields):
+            raise ValueError('rewrite_answer needs "fields", e.g. {"status": "ON_HOLD"}')
+        return cls(api_code, kind, seconds, times, rate, code if kind in NEEDS_CODE else None,
+                   fields if kind == "rewrite_answer" else None)
 
     def public(self) -> dict[str, Any]:
         data = asdict(self)

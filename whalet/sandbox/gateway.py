@@ -15,7 +15,7 @@ from starlette.responses import PlainTextResponse, Response
 
 from whalet.envelope import PROTOCOL_VERSION, EnvelopeCodec, MalformedEnvelope, SignatureInvalid, dumps_compact, loads_exact
 
-from .dispatch import Dispatcher, Outcome, fault_after, fault_before, read_amounts
+from .dispatch import Dispatcher, Outcome, as_faulted, fault_after, fault_before, read_amounts
 from .wire import GatewayError
 
 
@@ -59,7 +59,7 @@ class Gateway:
             body = read_amounts(opened.body, self.amounts)
         except GatewayError as exc:
             return self._refuse(head, exc.code, exc.detail)
-        outcome = self.dispatcher.process(head["apiCode"], head["requestNo"], body, head)
+        outcome = as_faulted(fault, self.dispatcher.process(head["apiCode"], head["requestNo"], body, head))
         sealed = self._sealed.get(head["requestNo"])
         if sealed is not None and sealed[0] is outcome:  # a replay: the very same bytes as the first time
             answer = sealed[1]

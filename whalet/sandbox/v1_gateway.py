@@ -28,7 +28,7 @@ from whalet.envelope import (
     loads_exact,
 )
 
-from .dispatch import Dispatcher, Outcome, fault_after, fault_before, read_amounts
+from .dispatch import Dispatcher, Outcome, as_faulted, fault_after, fault_before, read_amounts
 from .v1_recipe import SandboxV1Recipe, V1Credentials
 from .wire import GatewayError
 
@@ -114,7 +114,7 @@ class V1Gateway:
         if early is not None:
             return early
         head = {"partnerId": partner_id, "apiCode": api_code, "requestNo": request_no}
-        outcome: Outcome = self.dispatcher.process(api_code, request_no, body, head)
+        outcome: Outcome = as_faulted(fault, self.dispatcher.process(api_code, request_no, body, head))
         return await fault_after(fault, lambda corrupt: self._write(outcome, corrupt))
 
     @staticmethod

@@ -1,0 +1,127 @@
+"""Whalet answering in ways the happy path never sees, at the real boundary (issue 9, items 3 and 6).
+
+The sandbox's ``refuse``, ``refuse_after_apply`` and ``rewrite_answer`` faults make it answer a
+confirm with a duplicate code, a lookup with a status the bot does not know, and an apply with an
+amount that is not the one asked for. Each test drives the real Bolt app and the real sandbox on
+the in-process harness of the stateful test (``tests/commands/test_approval_machine.py``), whose
+``Watch`` transport also checks the send-time invariants on every confirm these tests cause.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from services.approvals import repo
+from services.approvals.states import State
+from tests.commands.test_approval_machine import REQUESTER, card_text_of, faults, flow, only, sandbox_confirms
+from tests.commands.test_approval_machine import world as world  # noqa: F401 - the module's fixture
+
+LOOKUP = {"payout": "queryWithdrawRecords", "pay": "queryPayRecords"}
+
+
+def alerts(m: object) -> list[str]:
+    with m.services.store.read() as db:  # type: ignore[attr-defined]
+        return [r[0] for r in db.execute("SELECT text FROM outbox WHERE kind = 'alert'")]
+
+
+def audit(m: object, request_id: str) -> list[str]:
+    with m.services.store.read() as db:  # type: ignore[attr-defined]
+        return [r[0] for r in db.execute("SELECT action FROM audit_log WHERE subject = ? ORDER BY id",
+                                         [f"approval:{request_id}"])]
+
+
+def test_a_lookup_status_the_bot_does_not_know_stays_unknown_until_whalet_settles_it(world: None) -> None:
+    m = flow()
+    try:
+        m.request("payout", "100")
+        faults(m, {"apiCode": "payoutConfirm", "kind": "http_500_after_apply", "times": 1},
+               {"apiCode": "queryWithdrawRecords", "kind": "rewrite_answer", "fields": {"status": "ON_HOLD"},
+                "times": None})
+        m.approve("U0APP1", 0, False)
+        m.sweep(1)
+        r = only(m)
+        assert r.state is State.CONFIRM_UNKNOWN and r.lookups >= 1
+        assert "status the bot does not know (ON_HOLD)" in card_text_of(m, r.id)
+        assert len([a for a in alerts(m) if "ON_HOLD" in a and r.id in a]) == 1  # one alert, not one per lookup
+        m.move_clock(40)  # past the request's expiry: an unknown outcome never becomes "expired"
+        m.sweep(1)
+        r = only(m)
+        assert r.state is State.CONFIRM_UNKNOWN
+        with m.services.store.read() as db:  # it still counts toward the requester's daily total
+            assert repo.spent_today(db, REQUESTER, "USD", r.created_at.replace(hour=0, minute=0, second=0)) >= 100
+        m.run(m.operator.delete("/sandbox/faults"))  # Whalet reports the real status again
+        m.sweep(1)
+        r = only(m)
+        assert r.state in (State.CONFIRMED, State.SUCCEEDED), r
+        assert sandbox_confirms(m, r.mer_order_no) == 1 and m.watch.confirms[r.mer_order_no] == 1
+        assert "does not know" not in card_text_of(m, r.id)
+    finally:
+        m.teardown()
+
+
+@pytest.mark.parametrize("kind", ["payout", "pay"])
+def test_a_duplicate_answer_to_a_confirm_whalet_took_is_looked_up_not_resent(world: None, kind: str) -> None:
+    """IDEMPOTENT_ERROR after Whalet applied the confirm: the bot looks the order up, finds it
+    confirmed and says so; it never sends a second confirm."""
+    m = flow()
+    try:
+        m.request(kind, "100")
+        faults(m, {"apiCode": f"{kind}Confirm", "kind": "refuse_after_apply", "code": "IDEMPOTENT_ERROR"})
+        m.approve("U0APP1", 0, False)
+        m.sweep(1)
+        r = only(m)
+        assert r.state in (State.CONFIRMED, State.SUCCEEDED), r
+        assert m.watch.confirms[r.mer_order_no] == 1 == sandbox_confirms(m, r.mer_order_no)
+        actions = audit(m, r.id)
+        assert "confirm.unknown" in actions and "reconcile.lookup" in actions
+        assert actions.index("confirm.unknown") < actions.index("reconcile.lookup")
+        assert not m.errors
+    finally:
+        m.teardown()
+
+
+def test_a_request_number_clash_on_a_confirm_whalet_did_not_take_is_looked_up_then_confirmed_once(
+        world: None) -> None:
+    """REQUEST_NO_NOT_UNIQUE with nothing done: the lookup finds WAIT_CONFIRM, and only then one more
+    confirm (with a new request number) goes out; Whalet ends with the order confirmed once."""
+    m = flow()
+    try:
+        m.request("payout", "100")
+        faults(m, {"apiCode": "payoutConfirm", "kind": "refuse", "code": "REQUEST_NO_NOT_UNIQUE"})
+        m.approve("U0APP1", 0, False)
+        m.sweep(1)
+        r = only(m)
+        assert r.state in (State.CONFIRMED, State.SUCCEEDED), r
+        assert m.watch.confirms[r.mer_order_no] == 2 and sandbox_confirms(m, r.mer_order_no) == 1
+        actions = audit(m, r.id)
+        assert actions.index("confirm.unknown") < actions.index("reconcile.lookup") < \
+            actions.index("reconcile.confirm_again")
+    finally:
+        m.teardown()
+
+
+@pytest.mark.parametrize("kind, party, code, fields", [
+    ("payout", "acme-us", "payoutApply", {"amount": {"amount": "9999.00", "cent": 999900, "centFactor": 100,
+                                                     "currency": "USD"}}),
+    ("payout", "acme-us", "payoutApply", {"amount": {"amount": "100.00", "cent": 10000, "centFactor": 100,
+                                                     "currency": "EUR"}}),
+    ("payout", "acme-us", "payoutApply", {"merOrderNo": "WBOSOMEONEELSE1"}),
+    ("pay", "U10002", "payApply", {"amount": {"amount": "1.00", "cent": 100, "centFactor": 100, "currency": "USD"}}),
+])
+def test_an_apply_answer_that_does_not_match_the_request_is_abandoned_with_an_alert_and_no_card(
+        world: None, kind: str, party: str, code: str, fields: dict[str, object]) -> None:
+    m = flow()
+    try:
+        faults(m, {"apiCode": code, "kind": "rewrite_answer", "fields": fields})
+        before = len(m.fake.responses())
+        m.dispatch(m.slack.command(REQUESTER, f"{kind} 100 USD to {party}", channel_id="C0DEMO"))
+        answer = json.dumps([r.body for r in m.fake.responses()[before:]])
+        assert "did not match the request" in answer, answer
+        r = only(m)
+        assert r.state is State.ABANDONED and m.card_of(r.id) is None
+        assert [a for a in alerts(m) if r.id in a and "does not match" in a]
+        assert m.watch.confirms[r.mer_order_no] == 0
+    finally:
+        m.teardown()
