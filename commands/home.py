@@ -4,7 +4,8 @@ a balance snapshot, the freeze banner and the digest schedules.
 Published on ``app_home_opened`` (``views.publish`` needs no scope) and again for the people
 concerned whenever a request changes: ``repo.update_card`` marks them in ``home_dirty`` in the
 change's own transaction (one row per person, so ten changes in a second make one publish), and
-``republish`` publishes them paced under Slack's Tier 4 (~100 ``views.publish`` a minute).
+``republish`` publishes them paced under Slack's Tier 4 (~100 ``views.publish`` a minute), for
+all replicas together.
 
 "Waiting for you" applies the card's approver rule (``policy.approver_refusal``), and its buttons
 are the card's own (``cards.buttons``: same action ids, same fingerprinted block_id), answered by
@@ -18,12 +19,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import deque
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from commands.home_balances import balance_blocks
 from commands.pending import pending_line
 from core.clock import parse_iso
+from core.storage.claims import open_window
 from core.storage import digests
 from core.storage import home as home_rows
 from services.approvals import repo
@@ -41,8 +43,11 @@ log = logging.getLogger("whalet_bot.home")
 WITH_BUTTONS = 12  # waiting requests shown with their buttons (2 blocks each; a Home holds 100)
 OWN_REQUESTS = 10
 NOTICE_SECONDS = 120.0
-PUBLISH_PER_MINUTE = 90  # Slack's Tier 4 is ~100 views.publish a minute; keep a margin
+# Slack's Tier 4 allows ~100 views.publish a minute per workspace. One republish pass per window,
+# for every replica together (a quiet window in the database), publishing at most PER_PASS Homes:
+# 3 every 2 s is 90 a minute, whatever the number of replicas.
 REPUBLISH_EVERY = 2.0  # seconds: changes within this window coalesce into one publish per person
+PER_PASS = 3
 
 
 class Home:
@@ -51,7 +56,6 @@ class Home:
     def __init__(self, services: Services) -> None:
         self.services = services
         self._notices: dict[str, tuple[str, float]] = {}
-        self._published: deque[float] = deque()
 
     async def view(self, user_id: str) -> dict[str, Any]:
         services = self.services
@@ -113,26 +117,23 @@ class Home:
 
     # --- republishing after a change ---------------------------------------------------------
 
-    def _budget(self) -> int:
-        now = time.monotonic()
-        while self._published and self._published[0] < now - 60:
-            self._published.popleft()
-        return max(0, PUBLISH_PER_MINUTE - len(self._published))
-
     async def republish(self) -> int:
-        """One pass: publish the Home of the people marked since, within the minute's budget.
-        A mark is taken by compare-and-delete, so replicas never publish the same mark twice."""
-        budget = self._budget()
-        if budget == 0:
-            return 0
+        """One pass: publish the Home of up to ``PER_PASS`` people marked since, if no replica
+        made a pass in this window. A mark is taken by compare-and-delete, so a mark is never
+        published twice. Wall time, not the business clock: this is pacing against Slack."""
+        now = datetime.now(UTC)
         with self.services.store.read() as db:
-            marked = home_rows.waiting(db, budget)
+            marked = home_rows.waiting(db, PER_PASS)
+        if not marked:
+            return 0
+        with self.services.store.transaction() as db:
+            if not open_window(db, "home:republish", _ms(now), _ms(now + timedelta(seconds=REPUBLISH_EVERY))):
+                return 0
         done = 0
         for user, since in marked:
             with self.services.store.transaction() as db:
                 if not home_rows.take(db, user, since):
                     continue
-            self._published.append(time.monotonic())
             try:
                 await self.publish(self.services.slack, user)
                 done += 1
@@ -144,3 +145,7 @@ class Home:
         while True:
             await self.republish()
             await asyncio.sleep(REPUBLISH_EVERY)
+
+
+def _ms(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds")

@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from commands.home import REPUBLISH_EVERY
+from core.storage import home as home_rows
 from devkit.localstack import LocalStack
 from tests.commands.helpers import ask, audit_actions, click, has_buttons, request_payout, row
 
@@ -127,3 +129,15 @@ def test_the_freeze_banner(stack: LocalStack) -> None:
     assert "Payouts are frozen* by <@U0ADM>" in text(open_home(stack, "U0APP1"))
     ask(stack, "U0ADM", "unfreeze")
     assert "Payouts are frozen" not in text(open_home(stack, "U0APP1"))
+
+
+def test_republishing_is_paced_for_slacks_tier_4(stack: LocalStack) -> None:
+    people = [f"U0P{n:02d}" for n in range(9)]
+    with stack.services.store.transaction() as db:
+        home_rows.mark(db, people, "2026-12-02T09:00:00+00:00")
+        home_rows.mark(db, people, "2026-12-02T09:00:01+00:00")  # a second change: still one mark each
+    stack.fake.wait_for(lambda: all(home_of(stack, p) for p in people), timeout=30)
+    calls = [c for c in stack.fake.calls("views.publish") if c.params.get("user_id") in people]
+    assert sorted(c.params["user_id"] for c in calls) == people  # one publish per person
+    # three a pass, one pass every two seconds: nine people take three passes
+    assert calls[-1].time - calls[0].time >= 2 * REPUBLISH_EVERY - 0.1
