@@ -14,6 +14,10 @@ they all read. A claim carries a lease; a replica that dies holding rows (kill -
 ``sending`` until the lease runs out, then any replica hands them back and checks Slack first, as
 after a restart. A delivery is cut off before its lease can run out, so no two replicas ever
 deliver one row at once.
+
+A row may name a person instead of a channel (an approver's copy of a card, a reminder): the
+worker opens the bot's DM with them (``conversations.open``) and records the DM's id with the
+``ts``, so later updates, and the crash check (``im:history``), go to that conversation.
 """
 
 from __future__ import annotations
