@@ -107,8 +107,16 @@ def test_the_home_is_published_again_for_the_people_concerned(stack: LocalStack)
     assert home_of(stack, "U0VIEW") is None  # not concerned: nothing published for the viewer
 
 
+def balance_queries(stack: LocalStack) -> float:
+    """queryCurrencyBalance calls the app made to Whalet (its metrics, any outcome)."""
+    return sum(sample.value for metric in stack.services.metrics.whalet_calls.collect() for sample in metric.samples
+               if sample.name.endswith("_total") and "Balance" in sample.labels.get("operation", ""))
+
+
 def test_refresh_takes_a_balance_snapshot_at_most_once_a_minute(stack: LocalStack, database_url: str | None) -> None:
     view = open_home(stack, "U0VIEW")
+    open_home(stack, "U0APP1")
+    assert balance_queries(stack) == 0  # opening the Home never asks Whalet
     before = published(stack, "U0VIEW")
     assert stack.slack_requests.view_action("U0VIEW", view, "home_refresh_balances").status_code == 200
     stack.fake.wait_for(lambda: published(stack, "U0VIEW") > before)
@@ -121,6 +129,7 @@ def test_refresh_takes_a_balance_snapshot_at_most_once_a_minute(stack: LocalStac
     assert "refreshed less than a minute ago" in text(again)
     with stack.services.store.read() as db:
         assert db.execute("SELECT DISTINCT taken_at FROM home_balances").fetchall() == taken
+    assert balance_queries(stack) == 1
     assert "*USD*  available *" in text(open_home(stack, "U0APP2"))  # opening shows the snapshot
 
 
