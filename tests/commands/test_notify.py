@@ -208,3 +208,16 @@ def test_notify_defaults_to_dm_and_refuses_an_unknown_mode(tmp_path: Any) -> Non
     with pytest.raises(ConfigError) as caught:
         load_config(path)
     assert "approvals.notify" in str(caught.value) and "Traceback" not in str(caught.value)
+
+
+def test_group_approvers_get_copies_and_one_removed_since_is_refused(make_stack: Any) -> None:
+    stack = make_stack(DEMO_CONFIG.replace('approvers = ["U0APP1", "U0APP2"]',
+                                           'approvers = []\napprover_groups = ["S0APPROVERS"]'))
+    stack.fake.usergroups["S0APPROVERS"] = ["U0APP1", "U0APP2", "U0REQ"]  # the requester too: still no copy
+    request_id, _ = request_payout(stack)
+    copy = dm_card(stack, "U0APP2", request_id)
+    dm_card(stack, "U0APP1", request_id)
+    assert stack.fake.dm_channel("U0REQ") is None
+    stack.fake.usergroups["S0APPROVERS"] = ["U0APP1"]  # U0APP2 leaves the group after the DM arrived
+    assert "Only approvers" in click(stack, "U0APP2", copy).text
+    assert row(stack, request_id)["state"] == "PENDING"
