@@ -37,7 +37,7 @@ from commands.dispatch import handle_command
 from commands.home import Home
 from commands.home_balances import REFRESH_ACTION, refresh
 from commands.lifecycle import on_app_uninstalled, on_tokens_revoked
-from commands.modals import BENEFICIARY_FORM_VIEW, BENEFICIARY_PICK_VIEW, PAYOUT_VIEW, REJECT_VIEW
+from commands.modals import BENEFICIARY_FORM_VIEW, BENEFICIARY_PICK_VIEW, BENEFICIARY_SEARCH, PAYOUT_VIEW, REJECT_VIEW
 from services.container import Services
 
 log = logging.getLogger("whalet_bot.commands")
@@ -76,6 +76,10 @@ class Commands:
         @app.view(PAYOUT_VIEW)
         async def payout_submitted(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
             await payout.on_payout_submission(services, ack, body, client)
+
+        @app.options(BENEFICIARY_SEARCH)
+        async def beneficiary_search(ack: AsyncAck, body: dict[str, Any]) -> None:
+            await payout.on_beneficiary_search(services, ack, body)
 
         @app.view(BENEFICIARY_PICK_VIEW)
         async def beneficiary_picked(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from slack_sdk.models.blocks import (
+    ExternalDataSelectElement,
     InputBlock,
     Option,
     PlainTextInputElement,
@@ -34,6 +35,7 @@ PAYOUT_VIEW = "payout_modal"
 REJECT_VIEW = "approval_reject_modal"
 BENEFICIARY_PICK_VIEW = "beneficiary_pick_modal"
 BENEFICIARY_FORM_VIEW = "beneficiary_form_modal"
+BENEFICIARY_SEARCH = "beneficiary_search"  # the payout form's external select, for books over MAX_OPTIONS
 MAX_OPTIONS = 100
 FORM_LIFETIME = timedelta(days=1)  # Slack closes a modal long before; older rows are removed
 
@@ -92,13 +94,32 @@ def _view(callback_id: str, title: str, blocks: Sequence[Any], form_id: str, sub
     return view.to_dict()
 
 
+def _beneficiary_option(e: BookEntry) -> Option:
+    return _option(f"{e.nickname} — {e.name} ({mask(e.account_tail)}, {e.currency})", e.id)
+
+
+def beneficiary_options(entries: Sequence[BookEntry], query: str) -> list[dict[str, Any]]:
+    """The book entries whose nickname, name, id, country or currency contain ``query`` (any case),
+    at most Slack's 100, as the options answer of an external select."""
+    words = query.casefold().split()
+    found = [e for e in entries
+             if all(any(w in str(f).casefold() for f in (e.nickname, e.name, e.id, e.country, e.currency)) for w in words)]
+    return [_beneficiary_option(e).to_dict() for e in found[:MAX_OPTIONS]]
+
+
 def payout_modal(entries: Sequence[BookEntry], form_id: str) -> dict[str, Any]:
-    options = [_option(f"{e.nickname} — {e.name} ({mask(e.account_tail)}, {e.currency})", e.id)
-               for e in entries[:MAX_OPTIONS]]
+    """Up to 100 beneficiaries in a plain menu; beyond that (Slack's cap on a static menu) a search
+    that asks the bot (``beneficiary_options``), so no entry of a large book is out of reach."""
+    placeholder = PlainTextObject(text="Choose from the book")
+    element: StaticSelectElement | ExternalDataSelectElement = (
+        StaticSelectElement(action_id="value", options=[_beneficiary_option(e) for e in entries],
+                            placeholder=placeholder) if len(entries) <= MAX_OPTIONS else
+        ExternalDataSelectElement(action_id=BENEFICIARY_SEARCH, min_query_length=0,
+                              placeholder=PlainTextObject(text="Type a nickname, name or currency")))
     blocks = [
-        InputBlock(block_id="beneficiary", label=PlainTextObject(text="Beneficiary"),
-                   element=StaticSelectElement(action_id="value", options=options,
-                                               placeholder=PlainTextObject(text="Choose from the book"))),
+        InputBlock(block_id="beneficiary", label=PlainTextObject(text="Beneficiary"), element=element,
+                   hint=PlainTextObject(text=f"{len(entries)} in the book: type to search.")
+                   if len(entries) > MAX_OPTIONS else None),
         _text_input("amount", "Amount", placeholder="1200.50", max_length=20),
         _text_input("currency", "Currency (paid from)", placeholder="USD", max_length=3),
         _text_input("to_currency", "Currency the beneficiary receives", optional=True,

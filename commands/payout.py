@@ -21,7 +21,7 @@ from services.approvals import policy, repo
 from services.approvals.cards import headline, slack_time
 from services.approvals.request import ApprovalRequest
 from services.approvals.service import FLAG_POSSIBLE_SPLIT, NewRequest, Refused, create, is_frozen
-from commands.modals import payout_modal, recall, stash, values
+from commands.modals import beneficiary_options, payout_modal, recall, stash, values
 from services.slack.subcommands import CommandContext, Role, UsageError, subcommand
 from whalet.money import Money
 
@@ -190,3 +190,8 @@ async def tell_user(client: AsyncWebClient, channel: str, user_id: str, text: st
     except Exception:  # not_in_channel and friends: fall back to the bot's DM
         log.info("ephemeral to %s in %s failed; sending a DM", user_id, channel)
         await client.chat_postMessage(channel=user_id, text=text)
+
+
+async def on_beneficiary_search(services: Services, ack: AsyncAck, body: dict[str, Any]) -> None:
+    """The payout form's beneficiary search (books over 100 entries): Slack sends what was typed."""
+    await ack(options=beneficiary_options(book.entries(services), str(body.get("value") or "")))

@@ -171,6 +171,17 @@ class SlackRequests:
                    "response_urls": [], "is_enterprise_install": False, "enterprise": None}
         return self._send_payload(payload, **send)
 
+    def block_suggestion(self, user_id: str, view: Any, block_id: str, value: str, **send: Any) -> httpx.Response:
+        """What Slack sends while someone types into an external select of an open modal: the
+        element's block and action id and the text so far; the answer carries the options."""
+        shown = view.to_dict() if hasattr(view, "to_dict") else dict(view)
+        shown.setdefault("id", "V0STANDIN")
+        element = next((b.get("element") or {} for b in shown.get("blocks") or [] if b.get("block_id") == block_id), {})
+        payload = {"type": "block_suggestion", **self._who(user_id), "api_app_id": self.api_app_id,
+                   "token": "legacy-verification-token", "container": {"type": "view", "view_id": shown["id"]},
+                   "view": shown, "block_id": block_id, "action_id": element.get("action_id", ""), "value": value}
+        return self._send_payload(payload, **send)
+
     def event(self, event: dict[str, Any], **send: Any) -> httpx.Response:
         """An Events API ``event_callback`` (JSON body, signed like every Slack request)."""
         body = {"token": "legacy-verification-token", "team_id": self.team_id, "api_app_id": self.api_app_id,
