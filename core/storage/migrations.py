@@ -32,6 +32,12 @@ table family next to this file.
     ),
     (
 - ``modal_forms``: the state behind an open modal (its ``private_metadata`` is only the row id).
+- ``approval_audience``: who may approve each request (read when its card was put up) and
+  whether they got a DM copy, so every copy follows the request; ``approval_reminders``: one
+  row per request that got its half-way reminder (the row is the claim: exactly once, however
+  many replicas sweep).
+- ``home_dirty``: people whose App Home must be published again (one row each, so many changes
+  coalesce into one ``views.publish``); ``home_balances``: the balance snapshot the Home shows.
 """
 
 from __future__ import annotations
@@ -359,5 +365,29 @@ MIGRATIONS: list[Migration] = [
         "0500_commands_modal_forms",
         ["CREATE TABLE modal_forms (id TEXT PRIMARY KEY, data TEXT NOT NULL, created_at TEXT NOT NULL)",
          "CREATE INDEX modal_forms_age ON modal_forms(created_at)"],
+    ),
+    (
+        # Reaching the approvers (issue 11): DM copies of a card, the half-way reminder, the Home.
+        "0600_approvals_audience_home",
+        [
+            """CREATE TABLE approval_audience (
+                request_id TEXT NOT NULL,
+                user_id TEXT NOT NULL,
+                dm INTEGER NOT NULL DEFAULT 0,
+                PRIMARY KEY (request_id, user_id)
+            )""",
+            "CREATE TABLE approval_reminders (request_id TEXT PRIMARY KEY, sent_at TEXT NOT NULL)",
+            "CREATE TABLE home_dirty (user_id TEXT PRIMARY KEY, since TEXT NOT NULL)",
+            """CREATE TABLE home_balances (
+                user_id TEXT NOT NULL,
+                fund_source TEXT NOT NULL,
+                currency TEXT NOT NULL,
+                available TEXT,
+                pending TEXT,
+                frozen TEXT,
+                taken_at TEXT NOT NULL,
+                PRIMARY KEY (user_id, fund_source, currency)
+            )""",
+        ],
     ),
 ]

@@ -42,6 +42,7 @@ METHOD_SCOPES: dict[str, dict[str, str]] = {
     "conversations.history": _HISTORY,
     "conversations.replies": _HISTORY,
     "conversations.info": _READ,
+    "conversations.open": {"*": "im:write"},
     "usergroups.users.list": {"*": "usergroups:read"},
     "users.info": {"*": "users:read"},
     "files.getUploadURLExternal": {"*": "files:write"},
