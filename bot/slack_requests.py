@@ -94,9 +94,14 @@ async def screen_http_request(request: Request, verifier: SignatureVerifier) -> 
 
 
 def describe(request: dict[str, Any]) -> dict[str, Any]:
-    """kind, user and correlation id of a slash command or an interaction payload."""
+    """kind, user and correlation id of a slash command, an interaction payload or an event."""
     if "command" in request:
         return {"kind": "command", "user": request.get("user_id"), "correlation_id": request.get("trigger_id")}
+    event = request.get("event")
+    if request.get("type") == "event_callback" and isinstance(event, dict):  # e.g. app_home_opened
+        who = event.get("user")
+        return {"kind": f"event {event.get('type')}", "user": who if isinstance(who, str) else None,
+                "correlation_id": request.get("event_id")}
     actions = request.get("actions")
     first: dict[str, Any] = actions[0] if isinstance(actions, list) and actions and isinstance(actions[0], dict) else {}
     user: dict[str, Any] = request["user"] if isinstance(request.get("user"), dict) else {}

@@ -34,7 +34,8 @@ from commands.approval_actions import on_approve, on_reject_click, on_reject_sub
 from services.approvals.cards import APPROVE_ACTION, REJECT_ACTION
 from services.approvals.reconcile import sweep
 from commands.dispatch import handle_command
-from commands.home import on_home_opened
+from commands.home import Home
+from commands.home_balances import REFRESH_ACTION, refresh
 from commands.lifecycle import on_app_uninstalled, on_tokens_revoked
 from commands.modals import BENEFICIARY_FORM_VIEW, BENEFICIARY_PICK_VIEW, BENEFICIARY_SEARCH, PAYOUT_VIEW, REJECT_VIEW
 from services.container import Services
@@ -47,10 +48,11 @@ COMMAND = "/whalet"
 class Commands:
     def __init__(self, services: Services) -> None:
         self.services = services
+        self.home = Home(services)
 
     def register(self, app: AsyncApp) -> None:
         """Bolt injects listener arguments by parameter name; each listener hands ``services`` on."""
-        services = self.services
+        services, home = self.services, self.home
 
         @app.command(COMMAND)
         async def whalet_command(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond,
@@ -58,17 +60,18 @@ class Commands:
             await handle_command(services, ack, command, respond, client)
 
         @app.action(APPROVE_ACTION)
-        async def approve_clicked(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
-            await on_approve(services, ack, body, respond)
+        async def approve_clicked(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond,
+                                  client: AsyncWebClient) -> None:
+            await on_approve(services, home, ack, body, respond, client)
 
         @app.action(REJECT_ACTION)
         async def reject_clicked(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond,
                                  client: AsyncWebClient) -> None:
-            await on_reject_click(services, ack, body, respond, client)
+            await on_reject_click(services, home, ack, body, respond, client)
 
         @app.view(REJECT_VIEW)
         async def reject_submitted(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-            await on_reject_submission(services, ack, body, client)
+            await on_reject_submission(services, home, ack, body, client)
 
         @app.view(PAYOUT_VIEW)
         async def payout_submitted(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
@@ -88,7 +91,14 @@ class Commands:
 
         @app.event("app_home_opened")
         async def home_opened(event: dict[str, Any], client: AsyncWebClient) -> None:
-            await on_home_opened(services, event, client)
+            await home.on_opened(event, client)
+
+        @app.action(REFRESH_ACTION)
+        async def home_refresh(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+            await ack()
+            problem = await refresh(services)
+            user = body["user"]["id"]
+            await (home.tell(client, user, problem) if problem else home.publish(client, user))
 
         @app.event("app_uninstalled")
         async def app_uninstalled(body: dict[str, Any]) -> None:
@@ -115,3 +125,4 @@ class Commands:
                 await asyncio.sleep(seconds)
 
         services.supervisor.add("approvals-sweep", sweep_loop)
+        services.supervisor.add("home-republish", self.home.run)

@@ -5,6 +5,10 @@ transaction, then (when the quorum was just met) ``approvals.reconcile.advance``
 confirm through the one guarded sender. A refused click never touches the card. The clicked
 block's ``block_id`` carries the card's fingerprint; the button's ``value`` names the request;
 both must agree with the database (see approvals.fingerprint).
+
+The same buttons appear on the channel card, on each approver's DM copy and in the App Home
+(``approvals.copies``, ``commands.home``): one set of handlers, so every copy meets the same
+guards; only where the answer goes differs (ephemeral in the conversation, or the Home's notice).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from services.approvals.policy import resolver
 from services.approvals.reconcile import advance
 from services.slack.blocks import cut
 from commands.dispatch import ACK_FLUSH_SECONDS
+from commands.home import Home
 from commands.modals import recall, reject_modal, stash, values
 from commands.payout import tell_user
 
@@ -38,11 +43,22 @@ def _clicked(body: dict[str, Any]) -> tuple[str, str, str | None]:
     return body["user"]["id"], str(action.get("value") or ""), ref.fingerprint if ref else None
 
 
-async def _tell(respond: AsyncRespond, text: str) -> None:
-    await respond(text=text, response_type="ephemeral", replace_original=False)
+def _from_home(body: dict[str, Any]) -> bool:
+    """A click in the App Home: a view container, no channel and no response_url."""
+    return (body.get("container") or {}).get("type") == "view"
 
 
-async def on_approve(services: Services, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+async def _tell(home: Home, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient, text: str) -> None:
+    """The answer for the clicker: ephemeral where the card is (channel or DM), at the top of
+    the Home for a click there."""
+    if _from_home(body):
+        await home.tell(client, body["user"]["id"], text)
+    else:
+        await respond(text=text, response_type="ephemeral", replace_original=False)
+
+
+async def on_approve(services: Services, home: Home, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond,
+                     client: AsyncWebClient) -> None:
     await ack()
     await asyncio.sleep(ACK_FLUSH_SECONDS)  # let the ack out before the confirm's crypto
     clicker, request_id, carried = _clicked(body)
@@ -53,10 +69,11 @@ async def on_approve(services: Services, ack: AsyncAck, body: dict[str, Any], re
     message = result.message
     if result.approved:
         message = await advance(services, request_id) or message
-    await _tell(respond, message)
+    await _tell(home, body, respond, client, message)
 
 
-async def on_reject_click(services: Services, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient) -> None:
+async def on_reject_click(services: Services, home: Home, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond,
+                          client: AsyncWebClient) -> None:
     """Check what can be checked now, then ask for an optional reason in a modal."""
     await ack()
     clicker, request_id, carried = _clicked(body)
@@ -66,15 +83,17 @@ async def on_reject_click(services: Services, ack: AsyncAck, body: dict[str, Any
     problem = reject_refusal(request, clicker=clicker, role=role, carried_fingerprint=carried,
                              now=services.clock.now())
     if problem or request is None:
-        await _tell(respond, problem or "")
+        await _tell(home, body, respond, client, problem or "")
         return
     channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
-    form = stash(services.store, {"fp": carried, "channel": channel, "request_id": request_id})
+    form = stash(services.store, {"fp": carried, "channel": channel, "request_id": request_id,
+                                  "home": _from_home(body)})
     view = reject_modal(cut(headline(request), 2500), form)
     await client.views_open(trigger_id=body["trigger_id"], view=view)
 
 
-async def on_reject_submission(services: Services, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+async def on_reject_submission(services: Services, home: Home, ack: AsyncAck, body: dict[str, Any],
+                               client: AsyncWebClient) -> None:
     await ack()
     user_id = body["user"]["id"]
     view = body["view"]
@@ -82,4 +101,7 @@ async def on_reject_submission(services: Services, ack: AsyncAck, body: dict[str
     role = await resolver(services).role_of(user_id, fresh=True)
     text = reject(services, str(meta.get("request_id") or ""), clicker=user_id, role=role,
                   carried_fingerprint=meta.get("fp"), reason=values(view).get("reason", "")[:500])
-    await tell_user(client, meta.get("channel") or user_id, user_id, text)
+    if meta.get("home"):
+        await home.tell(client, user_id, text)
+    else:
+        await tell_user(client, meta.get("channel") or user_id, user_id, text)

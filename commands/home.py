@@ -1,48 +1,151 @@
-"""The App Home tab: what waits for this person's approval and where their own requests stand.
+"""The App Home tab: what waits for this person (with Approve and Reject), their own requests,
+a balance snapshot, the freeze banner and the digest schedules.
 
-Published on ``app_home_opened`` (``views.publish`` needs no scope). It reads the same open
-requests as ``/whalet pending`` and applies the same approver rule as the card's buttons
-(``policy.approver_refusal``), so the tab never offers someone a request the card would refuse
-them. It is a read-only overview: the decision itself stays on the card, under its guards.
+Published on ``app_home_opened`` (``views.publish`` needs no scope) and again for the people
+concerned whenever a request changes: ``repo.update_card`` marks them in ``home_dirty`` in the
+change's own transaction (one row per person, so ten changes in a second make one publish), and
+``republish`` publishes them paced under Slack's Tier 4 (~100 ``views.publish`` a minute), for
+all replicas together.
+
+"Waiting for you" applies the card's approver rule (``policy.approver_refusal``), and its buttons
+are the card's own (``cards.buttons``: same action ids, same fingerprinted block_id), answered by
+the same handlers in ``approval_actions``, so a click here meets exactly the card's guards. A
+view has no ``response_url``, so the handler's answer appears as a notice at the top of the
+Home (``tell``) instead of an ephemeral message.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from commands.home_balances import balance_blocks
 from commands.pending import pending_line
+from core.clock import parse_iso
+from core.storage.claims import open_window
+from core.storage import digests
+from core.storage import home as home_rows
 from services.approvals import repo
+from services.approvals.cards import buttons, headline, slack_time, status_line
+from services.approvals.confirm import FREEZE_FLAG
 from services.approvals.policy import approver_refusal, resolver
 from services.approvals.states import State
-from services.slack.blocks import MAX_MODAL_BLOCKS, context, divider, finish, header, paged, section
+from services.slack.blocks import MAX_MODAL_BLOCKS, Block, context, divider, finish, header, paged, section
 
 if TYPE_CHECKING:
     from services.container import Services
 
-PER_SECTION = 20  # section blocks per list; a home tab holds 100 blocks
+log = logging.getLogger("whalet_bot.home")
+
+WITH_BUTTONS = 12  # waiting requests shown with their buttons (2 blocks each; a Home holds 100)
+OWN_REQUESTS = 10
+NOTICE_SECONDS = 120.0
+# Slack's Tier 4 allows ~100 views.publish a minute per workspace. One republish pass per window,
+# for every replica together (a quiet window in the database), publishing at most PER_PASS Homes:
+# 3 every 2 s is 90 a minute, whatever the number of replicas.
+REPUBLISH_EVERY = 2.0  # seconds: changes within this window coalesce into one publish per person
+PER_PASS = 3
 
 
-async def home_view(services: Services, user_id: str) -> dict[str, Any]:
-    role = await resolver(services).role_of(user_id)
-    with services.store.read() as db:
-        rows = [(r, [a for a, _ in repo.approvers(db, r.id)]) for r in repo.open_requests(db)]
-    waiting = [pending_line(r, approved) for r, approved in rows if r.state is State.PENDING
-               and user_id not in approved and approver_refusal(role, requester=r.requester, clicker=user_id) is None]
-    mine = [pending_line(r, approved) for r, approved in rows if r.requester == user_id]
-    blocks: list[Any] = [header("Whalet payouts"), context(f"Your role: {role.label}.")]
-    for title, lines, empty in (("Waiting for you", waiting, "Nothing waits for your approval."),
-                                ("Your open requests", mine, "You have no open requests.")):
-        blocks += [divider(), section(f"*{title}* ({len(lines)})")]
-        listed, hidden = paged(lines, per_block=10, max_blocks=PER_SECTION)
-        blocks += listed or [section(empty)]
-        if hidden:
-            blocks.append(context(f"…and {hidden} more: `/whalet pending` lists them all."))
-    blocks.append(context("Approve or reject on the request's card in the approvals channel."))
-    return {"type": "home", "blocks": finish(blocks, MAX_MODAL_BLOCKS)}
+class Home:
+    """One per process: the notices shown to people who clicked in their Home, and the pace."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self._notices: dict[str, tuple[str, float]] = {}
+
+    async def view(self, user_id: str) -> dict[str, Any]:
+        services = self.services
+        role = await resolver(services).role_of(user_id)
+        with services.store.read() as db:
+            rows = [(r, [a for a, _ in repo.approvers(db, r.id)]) for r in repo.open_requests(db)]
+            mine = [(r, [a for a, _ in repo.approvers(db, r.id)]) for r in repo.requests_of(db, user_id, OWN_REQUESTS)]
+            schedules = digests.schedules(db)
+        waiting = [(r, approved) for r, approved in rows if r.state is State.PENDING and user_id not in approved
+                   and approver_refusal(role, requester=r.requester, clicker=user_id) is None]
+        blocks: list[Block] = [header("Whalet payouts")]
+        blocks += self._banners(user_id)
+        blocks.append(context(f"Your role: {role.label}."))
+        blocks += [divider(), section(f"*Waiting for you* ({len(waiting)})")]
+        for r, approved in waiting[:WITH_BUTTONS]:
+            blocks += [section(pending_line(r, approved)), buttons(r)]
+        if len(waiting) > WITH_BUTTONS:
+            blocks.append(context(f"…and {len(waiting) - WITH_BUTTONS} more: `/whalet pending` lists them all."))
+        if not waiting:
+            blocks.append(section("Nothing waits for your approval."))
+        blocks += [divider(), section(f"*Your requests* (latest {OWN_REQUESTS})" if mine else "*Your requests*")]
+        lines = [f"• `{r.id}` {headline(r)}\n{status_line(r, approved)}" for r, approved in mine]
+        listed, _ = paged(lines, per_block=5, max_blocks=4)
+        blocks += listed or [section("You have no requests.")]
+        blocks += [divider(), *balance_blocks(services), divider(), *self._schedules(schedules)]
+        return {"type": "home", "blocks": finish(blocks, MAX_MODAL_BLOCKS)}
+
+    def _banners(self, user_id: str) -> list[Block]:
+        found: list[Block] = []
+        frozen = self.services.store.get_flag(FREEZE_FLAG)
+        if frozen is not None:
+            who, _, since = frozen.partition(" ")
+            when = f" since {slack_time(parse_iso(since), '{date_short_pretty} {time}')}" if since else ""
+            found.append(section(f":octagonal_sign: *Payouts are frozen* by <@{who}>{when}: no new requests and no "
+                                 "approvals until an admin runs `/whalet unfreeze`."))
+        notice = self._notices.get(user_id)
+        if notice is not None and notice[1] > time.monotonic():
+            found.append(section(f":speech_balloon: {notice[0]}"))
+        return found
+
+    def _schedules(self, persisted: list[tuple[str, str, str, str]]) -> list[Block]:
+        seen = [(s.channel, s.time, s.timezone) for s in self.services.config.digest.schedules]
+        seen += [(c, t, z) for c, t, z, _ in persisted if (c, t, z) not in seen]
+        lines = [f"• <#{c}> every day at {t} ({z})" for c, t, z in seen]
+        return [section("*Balance digests*\n" + ("\n".join(lines[:20]) if lines else "No digest is scheduled."))]
+
+    async def publish(self, client: Any, user_id: str) -> None:
+        await client.views_publish(user_id=user_id, view=await self.view(user_id))
+
+    async def tell(self, client: Any, user_id: str, text: str) -> None:
+        """The answer to a click made in the Home: shown at its top for a couple of minutes."""
+        self._notices[user_id] = (text, time.monotonic() + NOTICE_SECONDS)
+        await self.publish(client, user_id)
+
+    async def on_opened(self, event: dict[str, Any], client: Any) -> None:
+        if event.get("tab") not in (None, "home"):
+            return  # the Messages tab needs nothing from us
+        await self.publish(client, str(event["user"]))
+
+    # --- republishing after a change ---------------------------------------------------------
+
+    async def republish(self) -> int:
+        """One pass: publish the Home of up to ``PER_PASS`` people marked since, if no replica
+        made a pass in this window. A mark is taken by compare-and-delete, so a mark is never
+        published twice. Wall time, not the business clock: this is pacing against Slack."""
+        now = datetime.now(UTC)
+        with self.services.store.read() as db:
+            marked = home_rows.waiting(db, PER_PASS)
+        if not marked:
+            return 0
+        with self.services.store.transaction() as db:
+            if not open_window(db, "home:republish", _ms(now), _ms(now + timedelta(seconds=REPUBLISH_EVERY))):
+                return 0
+        done = 0
+        for user, since in marked:
+            with self.services.store.transaction() as db:
+                if not home_rows.take(db, user, since):
+                    continue
+            try:
+                await self.publish(self.services.slack, user)
+                done += 1
+            except Exception as exc:  # SlackApiError, network: the next change or open publishes again
+                log.warning("could not publish the App Home of %s: %s", user, exc)
+        return done
+
+    async def run(self) -> None:
+        while True:
+            await self.republish()
+            await asyncio.sleep(REPUBLISH_EVERY)
 
 
-async def on_home_opened(services: Services, event: dict[str, Any], client: Any) -> None:
-    if event.get("tab") not in (None, "home"):
-        return  # the Messages tab needs nothing from us
-    user_id = str(event["user"])
-    await client.views_publish(user_id=user_id, view=await home_view(services, user_id))
+def _ms(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds")

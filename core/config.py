@@ -147,6 +147,11 @@ class Approvals(Model):
     # Anti-splitting: when set, a request's tier is chosen by the sum of the same requester's
     # open and sent requests to the same beneficiary or payee in this many hours, plus this one.
     aggregate_window_hours: Annotated[Int, Field(ge=1, le=720)] | None = None
+    # How approvers hear of a new request: "dm" (each person who may approve gets the card in a
+    # DM, updated with the channel card), "mention" (the channel card tags the approver user
+    # groups, or the approvers), "none" (the channel card only). A reminder DM follows at half
+    # the request's lifetime while it still waits ("dm" only).
+    notify: Literal["dm", "mention", "none"] = "dm"
 
     @field_validator("tiers")
     @classmethod

@@ -23,7 +23,7 @@ from devkit.demo import show
 from devkit.demo_driver import Driver, DriverError, Record, confirm_text
 from devkit.localstack import DEMO_USERS, LocalStack
 from devkit.slack_standin.blocks import button_label, buttons
-from devkit.slack_standin.records import Ephemeral, Event, Message
+from devkit.slack_standin.records import Ephemeral, Event, Message, View
 
 HELP = """\
   /whalet …              run the slash command as the current user (in the current channel)
@@ -67,8 +67,14 @@ class SlackConsole:
 
     # -- what the app does, as it happens ------------------------------------------------------
     def _seen(self, event: Event) -> None:
-        """Called from the stand-in's thread for every event: render it, remember its buttons."""
+        """Called from the stand-in's thread for every event: render it, remember its buttons.
+        Other people's DMs (approvers' copies of cards) and App Home tabs are not this seat's."""
         record = event.record
+        if isinstance(record, View) and record.view.get("type") == "home" and record.user != self.user:
+            return
+        channel = getattr(record, "channel", None) or ""
+        if isinstance(record, Message) and channel.startswith("D") and channel != self.driver.stack.fake.dm_channel(self.user):
+            return
         if isinstance(record, (Message, Ephemeral)) and event.kind != "delete" and buttons(record.blocks):
             if not isinstance(record, Ephemeral) or record.user == self.user:
                 with self._lock:

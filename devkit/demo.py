@@ -21,8 +21,8 @@ from rich.text import Text
 from devkit.demo_driver import Driver, DriverError, Record, plain_text
 from devkit.demo_tour import TOUR, Step
 from devkit.localstack import DEMO_USERS, LocalStack, start_local_stack
-from devkit.slack_standin.records import Ephemeral, Event, Message
-from devkit.slack_standin.render import render_event
+from devkit.slack_standin.records import Ephemeral, Event, Message, View
+from devkit.slack_standin.render import render_event, render_message
 
 
 class EventPrinter:
@@ -36,7 +36,15 @@ class EventPrinter:
         events = self.driver.feed.since(self._shown)
         self._shown += len(events)
         for event in events:
-            show(event, self.console)
+            if not self.driver.shown(event):
+                continue
+            record = event.record
+            if isinstance(record, Message) and record.channel.startswith("D") and event.kind in ("message", "update"):
+                if event.kind == "update":
+                    self.console.print(Text("(updated)", style="dim"))
+                render_message(record, self.console, caption=f"DM from the bot to {self.driver.dm_owner(record.channel)}")
+            else:
+                show(event, self.console)
 
 
 def show(event: Event, console: Console) -> None:
@@ -53,7 +61,7 @@ class TourRun:
 
     def __init__(self, driver: Driver, console: Console) -> None:
         self.driver, self.console = driver, console
-        self.saved: dict[str, Record] = {}
+        self.saved: dict[str, Record | View] = {}
         self.printer = EventPrinter(driver, console)
         self._mark = driver.feed.mark()
 

@@ -10,6 +10,7 @@ never reach the stand-in's Web API.
 from __future__ import annotations
 
 import json
+import re
 import threading
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -17,10 +18,11 @@ from typing import Any
 
 from devkit.localstack import DEMO_USERS, LocalStack
 from devkit.slack_standin.blocks import button_label, buttons
-from devkit.slack_standin.records import Ephemeral, Event, Message
+from devkit.slack_standin.records import Ephemeral, Event, Message, View
 
 Record = Message | Ephemeral
 COMMAND_CHANNEL = "C0FINANCE"  # where the tour's people type their slash commands
+REQUEST_ID = re.compile(r"\b(?:PO|PY)-[A-Z0-9]{8}\b")
 
 
 # --- reading what Slack shows ----------------------------------------------------------------
@@ -92,6 +94,9 @@ class Driver:
 
     stack: LocalStack
     feed: Feed = field(default_factory=Feed)
+    # DMs ("D…" channels) and App Home tabs (user ids) the tour puts on screen; the others (every
+    # approver's DM copy, every republished Home) would bury the story in repeats.
+    spotlight: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.stack.fake.on_event(self.feed.add)
@@ -111,6 +116,48 @@ class Driver:
             user, record, action_id=button.get("action_id"), text=button_label(button),
             channel_id=channel)
         return self._ack(response, user, channel)
+
+    def shown(self, event: Event) -> bool:
+        """Whether the terminal shows ``event``: channels always, DMs and Homes when spotlit."""
+        record = event.record
+        if isinstance(record, View):
+            return record.view.get("type") != "home" or (record.user or "") in self.spotlight
+        channel = getattr(record, "channel", None) or ""
+        return not (channel.startswith("D") and isinstance(record, Message)) or channel in self.spotlight
+
+    def dm_copy(self, user: str, of: Record) -> Message | None:
+        """The copy in ``user``'s DM of the approval card ``of`` (same request id), now on screen."""
+        channel = self.stack.fake.dm_channel(user)
+        request = REQUEST_ID.search(plain_text(of))
+        if channel is None or request is None:
+            return None
+        found = next((m for m in self.stack.fake.messages(channel) if request.group(0) in plain_text(m)), None)
+        if found is not None:
+            self.spotlight.add(channel)
+            self.feed.add(Event("message", found))
+        return found
+
+    def dm_owner(self, channel: str) -> str:
+        """Who the bot's DM ``channel`` is with, by name."""
+        with self.stack.fake.store.lock:
+            user = next((u for u, c in self.stack.fake.ims.items() if c == channel), channel)
+        return who(user)
+
+    def open_home(self, user: str) -> None:
+        """``user`` opens the bot's Home tab (Slack sends ``app_home_opened``)."""
+        self.spotlight.add(user)
+        response = self.stack.slack_requests.event({"type": "app_home_opened", "user": user, "tab": "home"})
+        if response.status_code != 200:
+            raise DriverError(f"the app answered HTTP {response.status_code}: {response.text[:200]}")
+
+    def home(self, user: str) -> View | None:
+        return next((v for v in self.stack.fake.views(user=user) if v.action == "views.publish"), None)
+
+    def click_in_view(self, user: str, view: View, button: dict[str, Any]) -> None:
+        response = self.stack.slack_requests.view_action(user, view, action_id=button.get("action_id"),
+                                                         text=button_label(button))
+        if response.status_code != 200:
+            raise DriverError(f"the app answered HTTP {response.status_code}: {response.text[:200]}")
 
     def latest(self, record: Record) -> Record | None:
         """The current state of a message seen earlier (it may have been updated since)."""
@@ -156,10 +203,11 @@ class Driver:
         return ack
 
 
-def find_labelled(record: Record, label: str) -> dict[str, Any] | None:
+def find_labelled(record: Record | View, label: str) -> dict[str, Any] | None:
     """The first button whose label starts with ``label`` (case-insensitive)."""
     wanted = label.strip().lower()
-    return next((b for b in buttons(record.blocks) if button_label(b).strip().lower().startswith(wanted)), None)
+    blocks = (record.view.get("blocks") or []) if isinstance(record, View) else record.blocks
+    return next((b for b in buttons(blocks) if button_label(b).strip().lower().startswith(wanted)), None)
 
 
 def confirm_text(button: dict[str, Any]) -> str | None:

@@ -17,7 +17,7 @@ from devkit.demo_driver import (COMMAND_CHANNEL, Driver, DriverError, Record, co
                              find_labelled, plain_text, who)
 from devkit.localstack import DEMO_USERS
 from devkit.slack_standin.blocks import button_label
-from devkit.slack_standin.records import Ephemeral, Event, Message
+from devkit.slack_standin.records import Ephemeral, Event, Message, View
 
 # --- the step vocabulary -----------------------------------------------------------------------
 
@@ -25,7 +25,7 @@ class Tour(Protocol):
     """What actions and expectations may use while a step runs."""
 
     driver: Driver
-    saved: dict[str, Record]
+    saved: dict[str, Record | View]
 
     def events(self) -> list[Event]: ...
 
@@ -48,7 +48,15 @@ class Click:
     target: str  # the name a previous step saved the message under
 
     def run(self, tour: Tour) -> str:
-        record = tour.driver.latest(tour.saved[self.target])
+        saved = tour.saved[self.target]
+        if isinstance(saved, View):  # a button in someone's App Home
+            home = tour.driver.home(self.user)
+            button = find_labelled(home, self.label) if home else None
+            if home is None or button is None:
+                raise DriverError(f"no button labelled {self.label!r} in the App Home of {self.user}")
+            tour.driver.click_in_view(self.user, home, button)
+            return f"{who(self.user)} clicks [{button_label(button)}] in their App Home"
+        record = tour.driver.latest(saved)
         button = find_labelled(record, self.label) if record else None
         if record is None or button is None:
             raise DriverError(f"no button labelled {self.label!r} on the message saved as {self.target!r}")
@@ -56,6 +64,32 @@ class Click:
         dialog = confirm_text(button)
         asked = f"  (Slack asks: {dialog}; they confirm)" if dialog else ""
         return f"{who(self.user)} clicks [{button_label(button)}]{asked}"
+
+
+@dataclass(frozen=True)
+class ShowDM:
+    """Put ``user``'s DM copy of the saved approval card on screen, saved as ``save_as``."""
+
+    user: str
+    target: str
+    save_as: str
+
+    def run(self, tour: Tour) -> str:
+        card = tour.saved[self.target]
+        found = None if isinstance(card, View) else tour.driver.dm_copy(self.user, card)
+        if found is None:
+            raise DriverError(f"{self.user} has no DM copy of the card saved as {self.target!r}")
+        tour.saved[self.save_as] = found
+        return f"{who(self.user)} looks at their direct messages from the bot"
+
+
+@dataclass(frozen=True)
+class OpenHome:
+    user: str
+
+    def run(self, tour: Tour) -> str:
+        tour.driver.open_home(self.user)
+        return f"{who(self.user)} opens the bot's Home tab"
 
 
 @dataclass(frozen=True)
@@ -98,6 +132,7 @@ class Says:
     user: str | None = None       # for ephemerals: who sees it
     thread_of: str | None = None  # a reply in the thread of this saved message
     updates: str | None = None    # an update of this saved message
+    dm_of: str | None = None      # in the bot's DM with this person
     save_as: str | None = None
 
     def met(self, tour: Tour) -> bool:
@@ -113,6 +148,8 @@ class Says:
         if self.channel is not None and record.channel != self.channel:
             return False
         if self.user is not None and not (isinstance(record, Ephemeral) and record.user == self.user):
+            return False
+        if self.dm_of is not None and record.channel != tour.driver.stack.fake.dm_channel(self.dm_of):
             return False
         if self.thread_of is not None:
             parent = tour.saved[self.thread_of]
@@ -166,6 +203,26 @@ class ChartInThread:
             f.thread_ts == parent.ts for f in tour.driver.stack.fake.uploaded_files(parent.channel))
 
 
+@dataclass(frozen=True)
+class HomeShows:
+    """``user``'s App Home was published during the step and shows all of ``contains``."""
+
+    what: str
+    user: str
+    contains: tuple[str, ...] = ()
+    save_as: str | None = None
+
+    def met(self, tour: Tour) -> bool:
+        for event in reversed(tour.events()):
+            view = event.record
+            if isinstance(view, View) and view.user == self.user and view.view.get("type") == "home" and \
+                    all(n.lower() in plain_text(view.view).lower() for n in self.contains):
+                if self.save_as:
+                    tour.saved[self.save_as] = view
+                return True
+        return False
+
+
 ORDER_NO = re.compile(r"order `?([A-Za-z0-9]{6,32})`?")
 
 
@@ -177,7 +234,8 @@ class ConfirmedOnce:
     what: str = "Whalet received exactly one payoutConfirm for this order"
 
     def met(self, tour: Tour) -> bool:
-        match = ORDER_NO.search(plain_text(tour.saved[self.target]))
+        saved = tour.saved[self.target]
+        match = None if isinstance(saved, View) else ORDER_NO.search(plain_text(saved))
         return match is not None and tour.driver.confirm_count(match.group(1)) == 1
 
 
@@ -219,9 +277,14 @@ TOUR: list[Step] = [
     Step("{U0REQ} tries to approve their own request: four eyes, so it is refused.",
          Click("U0REQ", "Approve", "card"),
          (Says("a refusal only the requester sees", ("someone else",), kinds=("ephemeral",), user="U0REQ"),)),
-    Step("{U0APP1} approves; the bot confirms with Whalet and updates the card.",
-         Click("U0APP1", "Approve", "card"),
-         (Says("the card updated to approved", ("Approved by",), kinds=("update",), updates="card"),)),
+    Step("Each approver also got the card in a DM, with the same buttons: here is {U0APP1}'s copy.",
+         ShowDM("U0APP1", "card", save_as="dm_card"),
+         (Says("the card in the approver's DM", ("1,200.50 USD", "You can approve"), kinds=("message",),
+               dm_of="U0APP1"),)),
+    Step("{U0APP1} approves from that DM; the bot confirms with Whalet and updates every copy of the card.",
+         Click("U0APP1", "Approve", "dm_card"),
+         (Says("the card in #approvals updated to approved", ("Approved by",), kinds=("update",), updates="card"),
+          Says("the DM copy updated too", ("Approved by",), kinds=("update",), updates="dm_card"))),
     Step("Time passes in the sandbox: Whalet reports the payout result, in the card's thread.",
          Tick(10),
          (Says("the payout result as a reply under the card", (), kinds=("message",), thread_of="card"),
@@ -233,9 +296,16 @@ TOUR: list[Step] = [
     Step("{U0APP1} gives the first approval; one more is needed.",
          Click("U0APP1", "Approve", "big"),
          (Says("the card shows 1 of 2", ("1 of 2",), kinds=("update",), updates="big"),)),
-    Step("{U0APP2} gives the second approval; now the payout goes to Whalet.",
-         Click("U0APP2", "Approve", "big"),
+    Step("{U0APP2} opens the bot's Home tab: what waits for them (with Approve and Reject), balances, digests.",
+         OpenHome("U0APP2"),
+         (HomeShows("the Home with the request waiting", "U0APP2", ("Waiting for you", "25,000.00 USD", "Approve"),
+                    save_as="home"),)),
+    Step("{U0APP2} gives the second approval from the Home tab; now the payout goes to Whalet.",
+         Click("U0APP2", "Approve", "home"),
          (Says("the card updated to approved", ("Approved by",), kinds=("update",), updates="big"),)),
+    Step("{U0APP2} refreshes the balances on the Home tab: one Whalet call, a snapshot with its age.",
+         Click("U0APP2", "Refresh", "home"),
+         (HomeShows("the Home with a balance snapshot", "U0APP2", ("Balances of", "USD", "less than a minute ago")),)),
     Step("Time passes again: the second payout's result arrives in its thread.",
          Tick(10),
          (Says("the payout result under the second card", (), kinds=("message",), thread_of="big"),

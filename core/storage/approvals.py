@@ -34,6 +34,13 @@ def requests_in(db: Database, states: Sequence[str]) -> list[dict[str, Any]]:
                          list(states)))
 
 
+def requests_of(db: Database, requester: str, limit: int) -> list[dict[str, Any]]:
+    """A requester's latest requests (any state but APPLYING / ABANDONED), newest first."""
+    return list(db.query("""SELECT * FROM approval_requests WHERE requester = ?
+                            AND state NOT IN ('APPLYING', 'ABANDONED') ORDER BY created_at DESC, id LIMIT ?""",
+                         [requester, limit]))
+
+
 def insert_request(db: Database, row: dict[str, Any]) -> None:
     db.execute(f"INSERT INTO approval_requests ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
                list(row.values()))

@@ -32,6 +32,12 @@ table family next to this file.
     ),
     (
 - ``modal_forms``: the state behind an open modal (its ``private_metadata`` is only the row id).
+- ``approval_audience``: who may approve each request (read when its card was put up) and
+  whether they got a DM copy, so every copy follows the request; ``approval_reminders``: one
+  row per request that got its half-way reminder (the row is the claim: exactly once, however
+  many replicas sweep).
+- ``home_dirty``: people whose App Home must be published again (one row each, so many changes
+  coalesce into one ``views.publish``); ``home_balances``: the balance snapshot the Home shows.
 - ``digest_totals``: each digest's total per Whalet user in the reporting currency (exact decimal
   text), for its "change since the last digest"; ``digest_runs.chart_*``: the digest chart's
   upload, claimed like an outbox row so a restart does not upload it twice.
@@ -364,10 +370,34 @@ MIGRATIONS: list[Migration] = [
          "CREATE INDEX modal_forms_age ON modal_forms(created_at)"],
     ),
     (
+        # Reaching the approvers (issue 11): DM copies of a card, the half-way reminder, the Home.
+        "0600_approvals_audience_home",
+        [
+            """CREATE TABLE approval_audience (
+                request_id TEXT NOT NULL,
+                user_id TEXT NOT NULL,
+                dm INTEGER NOT NULL DEFAULT 0,
+                PRIMARY KEY (request_id, user_id)
+            )""",
+            "CREATE TABLE approval_reminders (request_id TEXT PRIMARY KEY, sent_at TEXT NOT NULL)",
+            "CREATE TABLE home_dirty (user_id TEXT PRIMARY KEY, since TEXT NOT NULL)",
+            """CREATE TABLE home_balances (
+                user_id TEXT NOT NULL,
+                fund_source TEXT NOT NULL,
+                currency TEXT NOT NULL,
+                available TEXT,
+                pending TEXT,
+                frozen TEXT,
+                taken_at TEXT NOT NULL,
+                PRIMARY KEY (user_id, fund_source, currency)
+            )""",
+        ],
+    ),
+    (
         # The digest's total per user in the reporting currency, and its chart's upload: NULL
         # chart_state for runs from before this migration (no chart); pending -> uploading ->
         # done | failed, with the holder and its lease as for digest runs.
-        "0600_notifications_digest_totals_and_chart",
+        "0700_notifications_digest_totals_and_chart",
         [
             """CREATE TABLE digest_totals (
                 id INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -215,6 +215,30 @@ def conversations_info(fake: Workspace, p: dict[str, Any]) -> Answer:
         "is_member": state.member and channel not in fake.denied_channels}}
 
 
+def conversations_open(fake: Workspace, p: dict[str, Any]) -> Answer:
+    """The bot's DM with one person (``users``): the same conversation id every time, like Slack."""
+    users = [u for u in str(p.get("users") or "").split(",") if u]
+    if p.get("channel") and not users:
+        return {"ok": True, "channel": {"id": str(p["channel"])}}
+    if not users:
+        return _fail("users_list_not_supplied")
+    if len(users) > 1:  # a group DM: the app never opens one
+        return _fail("invalid_arguments", "the stand-in opens DMs with one person only")
+    user = users[0]
+    if user[:1] not in ("U", "W") or user == BOT_USER:
+        return _fail("user_not_found" if user != BOT_USER else "cannot_dm_bot")
+    with fake.store.lock:
+        known = fake.ims.get(user)
+        channel = known or fake.ims.setdefault(user, fake.store.next_id("D"))
+    full = {"id": channel, "created": 1700000000, "is_im": True, "is_org_shared": False, "user": user,
+            "is_user_deleted": False, "priority": 0}
+    answer: Answer = {"ok": True, "channel": full if str(p.get("return_im", "")).lower() in ("1", "true")
+                      else {"id": channel}}
+    if known:
+        answer.update(no_op=True, already_open=True)
+    return answer
+
+
 def _history(fake: Workspace, p: dict[str, Any], keep: Callable[[Message], bool]) -> Answer:
     oldest, latest = float(p.get("oldest") or 0), float(p.get("latest") or "inf")
     inclusive = str(p.get("inclusive", "")).lower() in ("1", "true")
@@ -272,9 +296,9 @@ HANDLERS: dict[str, Handler] = {
     "usergroups.users.list": usergroups_users_list,
     "users.info": users_info,
     "conversations.info": conversations_info,
+    "conversations.open": conversations_open,
     "conversations.history": conversations_history,
     "conversations.replies": conversations_replies,
-    "conversations.open": files.conversations_open,
     "files.getUploadURLExternal": files.get_upload_url_external,
     "files.completeUploadExternal": files.complete_upload_external,
 }

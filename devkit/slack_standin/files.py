@@ -1,4 +1,4 @@
-"""File uploads the way Slack takes them today (``files_upload_v2``), and the bot's DM channels.
+"""File uploads the way Slack takes them today (``files_upload_v2``).
 
 Slack's upload is three steps, and slack_sdk's ``files_upload_v2`` makes all three:
 
@@ -12,7 +12,6 @@ Slack's upload is three steps, and slack_sdk's ``files_upload_v2`` makes all thr
 Both methods need ``files:write``. Sharing follows membership like posting, except that
 ``chat:write.public`` does not cover files: a public channel the bot has not joined answers
 ``not_in_channel``. A file id never uploaded to (or completed twice) is ``file_not_found``.
-``conversations.open`` (``users=U…``, scope ``im:write``) answers the bot's DM with that person.
 """
 
 from __future__ import annotations
@@ -103,14 +102,3 @@ def complete_upload_external(fake: Workspace, p: dict[str, Any]) -> Answer:
                 f.message_ts = message.ts
     return {"ok": True, "files": shown}
 
-
-def conversations_open(fake: Workspace, p: dict[str, Any]) -> Answer:
-    """The bot's DM with one person (a group DM is not something the bot opens)."""
-    users = [u for u in str(p.get("users") or "").split(",") if u]
-    if p.get("channel"):
-        return {"ok": True, "channel": {"id": str(p["channel"])}}
-    if len(users) != 1:
-        return _fail("users_list_not_supplied" if not users else "invalid_arguments")
-    if users[0][:1] not in ("U", "W"):
-        return _fail("user_not_found")
-    return {"ok": True, "no_op": True, "already_open": True, "channel": {"id": "D" + users[0][1:]}}

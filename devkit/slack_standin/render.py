@@ -224,9 +224,15 @@ def render_ephemeral(ephemeral: Ephemeral | ResponsePost | dict[str, Any], conso
 
 def render_view(view: View | dict[str, Any], console: Console, *, indent: int = 0,
                 names: Names = None) -> None:
-    """A modal: title, its blocks (inputs as ``Label: ____``), submit and close buttons."""
+    """A modal: title, its blocks (inputs as ``Label: ____``), submit and close buttons; or a
+    person's App Home tab (``views.publish``): its blocks under "App Home of @name"."""
     spec = view.view if isinstance(view, View) else view
     parts = _Blocks(names).render(spec.get("blocks") or [])
+    if spec.get("type") == "home":
+        user = view.user if isinstance(view, View) else None
+        _print(console, parts, f"App Home of @{(names or {}).get(user or '', user or 'you')}", indent,
+               border="green")
+        return
     footer = Text("  ").join(Text(f"[{_text(spec.get(key)).plain or default}]", style="bold")
                              for key, default in (("close", "Cancel"), ("submit", "Submit"))
                              if spec.get(key) or key == "close")

@@ -42,11 +42,11 @@ METHOD_SCOPES: dict[str, dict[str, str]] = {
     "conversations.history": _HISTORY,
     "conversations.replies": _HISTORY,
     "conversations.info": _READ,
+    "conversations.open": {"*": "im:write"},
     "usergroups.users.list": {"*": "usergroups:read"},
     "users.info": {"*": "users:read"},
     "files.getUploadURLExternal": {"*": "files:write"},
     "files.completeUploadExternal": {"*": "files:write"},
-    "conversations.open": {"*": "im:write"},
 }
 POSTING = frozenset({"chat.postMessage", "chat.postEphemeral"})
 READING = frozenset({"conversations.history", "conversations.replies"})

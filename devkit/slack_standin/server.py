@@ -54,6 +54,7 @@ class FakeSlack(Observation):
         self.usergroups: dict[str, list[str]] = {}    # "S0APPROVERS" -> ["U0APP3"]
         self.users: dict[str, dict[str, Any]] = {}    # extra users.info fields per user id
         self.channel_names: dict[str, str] = {}       # "C0DEMO" -> "finance"
+        self.ims: dict[str, str] = {}                 # user -> the bot's DM with them (conversations.open)
         self.denied_channels: dict[str, str] = {}     # channel -> error for posts there
         self.scopes: set[str] = set(rules.manifest_scopes())  # granted: what app_manifest.yml asks
         self.channels: dict[str, rules.Channel] = {}  # membership; unknown channels: bot invited
@@ -151,6 +152,11 @@ class FakeSlack(Observation):
             archived=archived)
         if name:
             self.channel_names[channel_id] = name
+
+    def dm_channel(self, user_id: str) -> str | None:
+        """The bot's DM with ``user_id``, once the app opened it (``conversations.open``)."""
+        with self.store.lock:
+            return self.ims.get(user_id)
 
     def remove_bot(self, channel_id: str) -> None:
         """The bot is not (or no longer) a member: Slack's membership rules apply."""

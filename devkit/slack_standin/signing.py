@@ -124,15 +124,7 @@ class SlackRequests:
         msg = message.to_dict() if hasattr(message, "to_dict") else dict(message)
         channel_id = channel_id or msg.get("channel") or "C0DEMO"
         is_ephemeral = bool(msg.get("is_ephemeral"))
-        button = find_button(msg.get("blocks") or [], action_id=action_id, text=text)
-        action = {"action_id": button.get("action_id"),
-                  "block_id": block_id if block_id is not None else button.get("block_id", ""),
-                  "type": "button",
-                  "value": value if value is not None else button.get("value", ""),
-                  "text": {"type": "plain_text", "text": button_label(button), "emoji": True},
-                  "action_ts": f"{time.time():.6f}"}
-        if button.get("style"):
-            action["style"] = button["style"]
+        action = _action(msg.get("blocks") or [], action_id, text, value, block_id)
         payload: dict[str, Any] = {
             "type": "block_actions", **self._who(user_id), "api_app_id": self.api_app_id,
             "token": "legacy-verification-token",
@@ -148,6 +140,20 @@ class SlackRequests:
         }
         if not is_ephemeral:  # Slack leaves the message out for ephemeral sources
             payload["message"] = {k: v for k, v in msg.items() if k not in ("channel",)}
+        return self._send_payload(payload, **send)
+
+    def view_action(self, user_id: str, view: Any, action_id: str | None = None, value: str | None = None,
+                    block_id: str | None = None, *, text: str | None = None, **send: Any) -> httpx.Response:
+        """A button click in a view the app published (the App Home) or opened: Slack sends the
+        view and a ``view`` container, and no ``response_url`` and no channel (there is none)."""
+        shown = view.to_dict() if hasattr(view, "to_dict") else dict(view)
+        action = _action(shown.get("blocks") or [], action_id, text, value, block_id)
+        payload: dict[str, Any] = {
+            "type": "block_actions", **self._who(user_id), "api_app_id": self.api_app_id,
+            "token": "legacy-verification-token",
+            "container": {"type": "view", "view_id": shown.get("id", "V0STANDIN")},
+            "trigger_id": self._trigger_id_factory(user_id), "view": shown, "actions": [action],
+        }
         return self._send_payload(payload, **send)
 
     def view_submission(self, user_id: str, view: Any, values: dict[str, Any],
@@ -194,6 +200,22 @@ class SlackRequests:
     def _unreachable_response_url(self, **_: Any) -> str:
         # Without a fake, respond() must fail locally rather than reach the real Slack.
         return f"http://127.0.0.1:9/response/{next(self._ids)}"
+
+
+def _action(blocks: list[dict[str, Any]], action_id: str | None, text: str | None, value: str | None,
+            block_id: str | None) -> dict[str, Any]:
+    """The ``actions[0]`` Slack sends for a click on the matching button (value and block_id
+    may be forged)."""
+    button = find_button(blocks, action_id=action_id, text=text)
+    action = {"action_id": button.get("action_id"),
+              "block_id": block_id if block_id is not None else button.get("block_id", ""),
+              "type": "button",
+              "value": value if value is not None else button.get("value", ""),
+              "text": {"type": "plain_text", "text": button_label(button), "emoji": True},
+              "action_ts": f"{time.time():.6f}"}
+    if button.get("style"):
+        action["style"] = button["style"]
+    return action
 
 
 _STATE_KEY = {"users_select": "selected_user", "conversations_select": "selected_conversation",

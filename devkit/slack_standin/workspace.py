@@ -26,6 +26,7 @@ class Workspace(Protocol):
     usergroups: dict[str, list[str]]
     users: dict[str, dict[str, Any]]
     channel_names: dict[str, str]
+    ims: dict[str, str]
     denied_channels: dict[str, str]
     scopes: set[str]
     files: Files

@@ -84,7 +84,8 @@ def _countdown(expires: datetime, now: datetime) -> str:
     return f"expires in {minutes} min" if minutes < 120 else f"expires in {minutes // 60} h {minutes % 60} min"
 
 
-def _status(r: ApprovalRequest, names: Sequence[str]) -> str:
+def status_line(r: ApprovalRequest, names: Sequence[str]) -> str:
+    """Where the request stands, in one line (the card's footer, the App Home's "Your requests")."""
     state = r.state
     at = slack_time(r.decided_at) if r.decided_at else ""
     note = f" {esc(r.note)}" if r.note else ""
@@ -142,14 +143,16 @@ def card_blocks(r: ApprovalRequest, approvals: Sequence[Approval], now: datetime
     expiry = ""
     if r.expires_at and r.state is State.PENDING:
         expiry = f"Expires at {slack_time(r.expires_at)} ({_countdown(r.expires_at, now)})"
-    blocks.append(context(_status(r, [a.approver for a in approvals if a.counts]), expiry,
+    blocks.append(context(status_line(r, [a.approver for a in approvals if a.counts]), expiry,
                           f"Request `{r.id}` · order `{r.mer_order_no}`"))
     if r.state is State.PENDING:
-        blocks.append(_buttons(r))
+        blocks.append(buttons(r))
     return finish(blocks)
 
 
-def _buttons(r: ApprovalRequest) -> Block:
+def buttons(r: ApprovalRequest) -> Block:
+    """Approve and Reject, with the block_id that proves which request (and card) was clicked;
+    the DM copies and the App Home show these same buttons, answered by the same handlers."""
     verb = KINDS[r.kind].noun
     confirm = {"title": plain(f"Approve this {verb}?", 100), "text": plain(headline(r, plain=True), 300),
                "confirm": plain("Approve", 30), "deny": plain("Not yet", 30)}

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from core.storage import approvals as approval_rows
 from core.clock import iso
 
-from services.approvals import counting, policy, repo
+from services.approvals import copies, counting, policy, repo
 from services.approvals.confirm import is_frozen
 from services.approvals.fingerprint import verify
 from services.approvals.kinds import KINDS
@@ -158,3 +158,18 @@ def expire_due(services: Services) -> list[str]:
     if expired:
         services.wake_outbox()
     return expired
+
+
+def remind_due(services: Services) -> list[str]:
+    """PENDING requests half-way to their expiry: one reminder each, ever (``copies.remind``
+    claims it in the same transaction that queues it, so replicas sweeping together send one)."""
+    now = services.clock.now()
+    reminded: list[str] = []
+    with services.store.transaction() as db:
+        for r in repo.in_states(db, (State.PENDING,)):
+            if copies.reminder_due(r, now) and copies.remind(services, db, r, [a for a, _ in repo.approvers(db, r.id)]):
+                repo.audit(services, db, r, "system", "remind")
+                reminded.append(r.id)
+    if reminded:
+        services.wake_outbox()
+    return reminded

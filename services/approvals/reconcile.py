@@ -28,7 +28,7 @@ from services.approvals import repo
 from sqlite_utils import Database
 
 from services.approvals import counting
-from services.approvals.clicks import expire_due
+from services.approvals.clicks import expire_due, remind_due
 from services.approvals.confirm import count_call, is_frozen, send_confirm
 from services.approvals.guards import backoff
 from services.approvals.kinds import KINDS
@@ -175,8 +175,9 @@ def _alert_unknown(services: Services, r: ApprovalRequest, status: str, *, exhau
 
 
 async def sweep(services: Services) -> None:
-    """Periodic work: expire, take over expired leases, re-check roles, advance every due request."""
+    """Periodic work: expire, remind, take over expired leases, re-check roles, advance every due request."""
     expire_due(services)
+    remind_due(services)
     now = services.clock.now()
     with services.store.transaction() as db:
         for r in repo.in_states(db, (State.CONFIRMING, State.APPLYING)):

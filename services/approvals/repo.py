@@ -12,11 +12,13 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 from decimal import Decimal
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlite_utils import Database
 
 from core.clock import iso
+from services.approvals import copies
 from services.approvals.cards import card_blocks, card_text
 from services.approvals.states import COUNTED, OPEN, State, allowed  # noqa: F401  (allowed re-used by results)
 from core.storage import approvals as rows
@@ -105,17 +107,28 @@ def open_requests(db: Database) -> list[ApprovalRequest]:
     return in_states(db, OPEN)
 
 
-def post_card(services: Services, db: Database, request: ApprovalRequest) -> None:
+def requests_of(db: Database, requester: str, limit: int = 10) -> list[ApprovalRequest]:
+    """``requester``'s latest requests, newest first (the App Home's "Your requests")."""
+    return [ApprovalRequest.from_row(r) for r in rows.requests_of(db, requester, limit)]
+
+
+def post_card(services: Services, db: Database, request: ApprovalRequest, audience: Sequence[str] = ()) -> None:
+    """The channel card and, for ``audience`` (who may approve, see ``copies``), its DM copies."""
     assert services.config.approvals is not None
-    enqueue_post(db, channel=services.config.approvals.channel, text=card_text(request),
-                 blocks=card_blocks(request, approvals(db, request.id), services.clock.now()),
+    text, blocks = card_text(request), card_blocks(request, approvals(db, request.id), services.clock.now())
+    shown_text, shown = copies.with_mention(services, request, text, blocks)
+    enqueue_post(db, channel=services.config.approvals.channel, text=shown_text, blocks=shown,
                  ref=(REF_KIND, request.id), correlation_id=request.id)
+    copies.post_copies(services, db, request, audience, text, blocks)
 
 
 def update_card(services: Services, db: Database, request: ApprovalRequest) -> None:
-    enqueue_update(db, ref=(REF_KIND, request.id), text=card_text(request),
-                   blocks=card_blocks(request, approvals(db, request.id), services.clock.now()),
-                   correlation_id=request.id)
+    """Every copy of the card (channel and DMs) follows the request, in the caller's transaction."""
+    given = approvals(db, request.id)
+    text, blocks = card_text(request), card_blocks(request, given, services.clock.now())
+    shown_text, shown = copies.with_mention(services, request, text, blocks)
+    enqueue_update(db, ref=(REF_KIND, request.id), text=shown_text, blocks=shown, correlation_id=request.id)
+    copies.update_copies(services, db, request, text, blocks, [a.approver for a in given])
 
 
 def tell_thread(services: Services, db: Database, request: ApprovalRequest, text: str) -> None:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from sqlite_utils import Database
 
-from services.approvals import policy, repo
+from services.approvals import copies, policy, repo
 from services.approvals.confirm import FREEZE_FLAG, count_call, is_frozen
 from services.approvals.fingerprint import fingerprint
 from services.approvals.kinds import KINDS, ApplyAnswer
@@ -128,6 +128,7 @@ async def create(services: Services, new: NewRequest) -> ApprovalRequest:
         raise Refused(f"Whalet's answer did not match the request ({mismatch}), so it was not put up for approval "
                       "and nothing will be paid. The alerts channel has the details.")
     ttl = timedelta(minutes=services.config.approvals.ttl_minutes if services.config.approvals else 30)
+    people = await copies.audience(services, new.requester)  # user groups are a Slack call: before the transaction
     with services.store.transaction() as db:
         current = repo.load(db, request.id)
         assert current is not None
@@ -143,7 +144,7 @@ async def create(services: Services, new: NewRequest) -> ApprovalRequest:
                                   fingerprint=fingerprint(filled))
         repo.audit(services, db, current, new.requester, "request", whalet_id=answer.whalet_id,
                    expires_at=current.expires_at)
-        repo.post_card(services, db, current)
+        repo.post_card(services, db, current, people)
     services.wake_outbox()
     return current
 

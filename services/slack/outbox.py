@@ -14,6 +14,10 @@ they all read. A claim carries a lease; a replica that dies holding rows (kill -
 ``sending`` until the lease runs out, then any replica hands them back and checks Slack first, as
 after a restart. A delivery is cut off before its lease can run out, so no two replicas ever
 deliver one row at once.
+
+A row may name a person instead of a channel (an approver's copy of a card, a reminder): the
+worker opens the bot's DM with them (``conversations.open``) and records the DM's id with the
+``ts``, so later updates, and the crash check (``im:history``), go to that conversation.
 """
 
 from __future__ import annotations
@@ -74,6 +78,7 @@ class OutboxWorker:
         self._inflight: set[str] = set()
         self._next_takeover = 0.0
         self._park_alerts = ParkAlerts(config)
+        self._dms: dict[str, str] = {}  # user id -> the bot's DM with them (conversations.open)
         self.paused: str | None = None  # why nothing is sent (app uninstalled, token revoked)
         self.counters = {"posted": 0, "updated": 0, "rate_limited": 0, "failed": 0, "parked": 0, "reconciled": 0}
 
@@ -223,37 +228,51 @@ class OutboxWorker:
             self._failed(row, channel, 0, "network: delivery took longer than its lease allows", {})
 
     async def _send(self, row: dict[str, Any], target: tuple[str, str | None]) -> None:
-        channel, anchor_ts = target
+        channel, anchor_ts = target  # ``channel`` is also the lane: a user id for a DM not yet opened
         client = self.client
         blocks = json.loads(row["blocks"]) if row["blocks"] else None
         try:
+            where = await self._conversation(channel)
             if row["op"] == "post" and row["check_first"]:
-                found = await self._find_posted(channel, anchor_ts, row)
+                found = await self._find_posted(where, anchor_ts, row, lane=channel)
                 if found is _UNCHECKABLE:
                     return
                 if found:
                     self.counters["reconciled"] += 1
-                    self._mark_done(row, channel, found)
+                    self._mark_done(row, channel, found, where)
                     return
             if row["op"] == "post":
                 response = await client.chat_postMessage(
-                    channel=channel, text=row["text"], blocks=blocks, thread_ts=anchor_ts,
+                    channel=where, text=row["text"], blocks=blocks, thread_ts=anchor_ts,
                     unfurl_links=False, unfurl_media=False,
                     metadata={"event_type": METADATA_EVENT, "event_payload": {"outbox_id": row["id"]}})
                 self.counters["posted"] += 1
             else:
                 assert anchor_ts is not None  # an update always targets a recorded message
-                response = await client.chat_update(channel=channel, ts=anchor_ts, text=row["text"], blocks=blocks)
+                response = await client.chat_update(channel=where, ts=anchor_ts, text=row["text"], blocks=blocks)
                 self.counters["updated"] += 1
             fault_point("outbox.posted")
-            self._mark_done(row, channel, str(response.get("ts") or anchor_ts))
+            self._mark_done(row, channel, str(response.get("ts") or anchor_ts), where)
         except SlackApiError as exc:
             self._failed(row, channel, exc.response.status_code, str(exc.response.get("error") or "error"),
                          exc.response.headers)
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
             self._failed(row, channel, 0, f"network: {type(exc).__name__}", {})
 
-    async def _find_posted(self, channel: str, thread_ts: str | None, row: dict[str, Any]) -> str | None:
+    async def _conversation(self, channel: str) -> str:
+        """Where to post: ``channel`` itself, or for a person (a user id: an approver's DM copy,
+        a reminder) the bot's DM with them, opened once with ``conversations.open`` (Slack
+        answers the same DM every time, so a cache lost at a restart only costs one call)."""
+        if channel[:1] not in ("U", "W"):
+            return channel
+        known = self._dms.get(channel)
+        if known is None:
+            answer = await self.client.conversations_open(users=channel)
+            known = self._dms[channel] = str(answer["channel"]["id"])
+        return known
+
+    async def _find_posted(self, channel: str, thread_ts: str | None, row: dict[str, Any], *,
+                           lane: str | None = None) -> str | None:
         """Look for a message this row may already have posted before the process died.
 
         Slack refusing the lookup (``not_in_channel``: ``chat:write.public`` posts where history
@@ -275,7 +294,7 @@ class OutboxWorker:
             error = f"{HISTORY_UNCHECKED}: {exc.response.get('error') or 'error'}"
             log.error("could not check %s for outbox row %s (%s); parked instead of posting again", channel,
                       row["id"], error, extra={"event": "outbox_failed", "outbox_id": row["id"], "channel": channel})
-            self._park(row, channel, error)
+            self._park(row, lane or channel, error)
             return _UNCHECKABLE
         for message in page.get("messages") or []:
             payload = (message.get("metadata") or {}).get("event_payload") or {}
@@ -284,7 +303,8 @@ class OutboxWorker:
                 return str(message["ts"])
         return None
 
-    def _mark_done(self, row: dict[str, Any], channel: str, ts: str) -> None:
+    def _mark_done(self, row: dict[str, Any], channel: str, ts: str, where: str | None = None) -> None:
+        """``channel`` is the lane; ``where`` the conversation the message is in (a DM's id)."""
         now = _iso(datetime.now(UTC))
         with self.store.transaction() as db:
             if not outbox_rows.still_claimed(db, row["id"], self.owner):
@@ -292,7 +312,7 @@ class OutboxWorker:
                 # the message up by its metadata before posting, so it finds this post.
                 log.warning("outbox row %s was taken over before its post was recorded", row["id"])
                 return
-            outbox_rows.mark_done(db, row, channel, ts, now)
+            outbox_rows.mark_done(db, row, where or channel, ts, now)
             outbox_rows.release_lane(db, channel, self.owner)
         log.info("slack %s delivered", row["op"], extra={"event": "outbox_delivered", "outbox_id": row["id"],
                                                           "channel": channel, "correlation_id": row["correlation_id"]})

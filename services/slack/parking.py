@@ -22,6 +22,8 @@ PERMANENT_ERRORS = frozenset({
     "invalid_blocks", "invalid_blocks_format", "msg_too_long", "invalid_arguments", "no_text",
     "too_many_attachments", "invalid_auth", "account_inactive", "token_revoked", "cant_update_message",
     "edit_window_closed", "not_in_channel", "channel_not_found", "is_archived", "missing_scope",
+    # conversations.open for an approver's DM: the person is gone or cannot be written to
+    "user_not_found", "user_disabled", "cannot_dm_bot",
 })
 HISTORY_UNCHECKED = "history_unchecked"  # prefix of the parked error when the recovery lookup failed
 QUIET_SECONDS = 15 * 60  # one alert per channel and error per quarter of an hour

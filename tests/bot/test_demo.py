@@ -31,6 +31,9 @@ def test_unattended_tour_produces_every_expected_slack_effect(make_stack: Callab
     for step in TOUR:  # every caption is shown, with the names of the people playing it
         assert step.title() in out
     assert DEMO_USERS["U0APP2"] in out
+    # An approver's DM copy of the card and an App Home are drawn in the terminal.
+    assert f"DM from the bot to {DEMO_USERS['U0APP1']}" in out and "You can approve this request" in out
+    assert "App Home of @U0APP2" in out and "Waiting for you (1)" in out
 
     # Two approval cards, each with exactly one payoutConfirm and its result in its thread.
     cards = [m for m in stack.fake.messages("C0APPROVALS") if not m.is_reply]

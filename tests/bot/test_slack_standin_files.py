@@ -1,8 +1,7 @@
 """The stand-in takes files the way Slack does: files_upload_v2's three steps, with Slack's errors.
 
 Driven through the real slack_sdk client, so the stand-in answers exactly what the SDK sends
-(``files.getUploadURLExternal``, a raw POST to the upload URL, ``files.completeUploadExternal``)
-and ``conversations.open`` gives the bot's DM with a person.
+(``files.getUploadURLExternal``, a raw POST to the upload URL, ``files.completeUploadExternal``).
 """
 
 from __future__ import annotations
@@ -57,7 +56,8 @@ async def test_files_follow_scopes_membership_and_slack_argument_errors(fake: Fa
     # never uploaded to: Slack does not know the file yet
     assert await refused(web.files_completeUploadExternal(files=files, channel_id="C1")) == "file_not_found"
     fake.add_channel("C2", member=False)  # chat:write.public posts there, but it does not share files
-    await web.files_upload_v2(channel="D0ME", content="a,b\r\n", filename="y.csv")
+    dm = (await web.conversations_open(users="U0ME"))["channel"]["id"]
+    await web.files_upload_v2(channel=dm, content="a,b\r\n", filename="y.csv")
     assert await refused(web.files_upload_v2(channel="C2", content="a", filename="z.csv")) == "not_in_channel"
     assert await refused(web.files_upload_v2(channel="C1", thread_ts="1.000001", content="a",
                                              filename="z.csv")) == "invalid_thread_ts"
@@ -65,9 +65,3 @@ async def test_files_follow_scopes_membership_and_slack_argument_errors(fake: Fa
     assert await refused(web.files_upload_v2(channel="C1", content="a", filename="z.csv")) == "missing_scope"
     assert [f.name for f in fake.uploaded_files()] == ["y.csv"]
 
-
-async def test_conversations_open_gives_the_dm_and_needs_im_write(fake: FakeSlack, web: AsyncWebClient) -> None:
-    assert (await web.conversations_open(users="U0REQ"))["channel"]["id"] == "D0REQ"
-    assert await refused(web.conversations_open(users="")) == "users_list_not_supplied"
-    fake.scopes.discard("im:write")
-    assert await refused(web.conversations_open(users="U0REQ")) == "missing_scope"

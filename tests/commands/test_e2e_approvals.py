@@ -10,7 +10,7 @@ from tests.fixtures.whalet import BOTH_PROTOCOLS
 def test_payout_one_approver_confirms_once(stack, database_url: str | None):
     request_id, card = request_payout(stack)
     body = json.dumps(card.blocks, ensure_ascii=False)
-    assert "Pay out 1,200.50 USD to Acme Supplies Inc (••••6789)?" in body and "March invoices" in body
+    assert "Pay out 1,200.50 USD to Hooli Components Inc (••••6789)?" in body and "March invoices" in body
     assert "new beneficiary" in body and "0 of 1" in body and has_buttons(card)
     answer = click(stack, "U0APP1", card)
     assert "sent to Whalet" in answer.text and answer.response_type == "ephemeral"

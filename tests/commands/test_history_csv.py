@@ -14,7 +14,6 @@ from services.slack.subcommands import UsageError
 from tests.commands.helpers import ask, responses_since
 from whalet.models import WHALET_TZ
 
-DM = "D0VIEW"  # the stand-in's DM channel with U0VIEW (conversations.open)
 AMOUNTS = ("1234.5", "0.01", "99999.99", "250000", "17.30")
 
 
@@ -34,7 +33,9 @@ def test_csv_export_has_every_page_exact_amounts_and_iso_times_and_lands_in_the_
     done = responses_since(stack, before, n=2, timeout=20)[1]
     assert done.text == "Collections of the last 2 days: the CSV (230 records) is in our DM."
 
-    [upload] = stack.fake.uploaded_files(DM)
+    dm = stack.fake.dm_channel("U0VIEW")  # opened by the bot (conversations.open)
+    assert dm is not None and dm.startswith("D")
+    [upload] = stack.fake.uploaded_files(dm)
     assert upload.name.startswith("whalet-collections-") and upload.name.endswith("-last-2d.csv")
     rows = list(csv.DictReader(io.StringIO(upload.data.decode("utf-8"))))
     assert len(rows) == 230 and {row["record_id"] for row in rows} == set(sandbox)
@@ -48,7 +49,7 @@ def test_csv_export_has_every_page_exact_amounts_and_iso_times_and_lands_in_the_
     payers = {row["counterparty"] for row in rows}
     assert "'=HYPERLINK(\"http://x\")" in payers  # a spreadsheet shows it, never runs it
     assert not any("6222020200112233445" in p for p in payers)  # the account number is masked
-    [share] = [m for m in stack.fake.messages(DM) if m.files]
+    [share] = [m for m in stack.fake.messages(dm) if m.files]
     assert share.text == "Collections of the last 2 days: 230 records."
 
 

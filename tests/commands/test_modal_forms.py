@@ -35,7 +35,8 @@ def test_a_form_of_sixty_fields_keeps_every_rule_and_slack_accepts_the_view(stac
 
 def test_reject_modal_escapes_the_beneficiary_name(make_stack) -> None:  # type: ignore[no-untyped-def]
     """The reject modal's section is mrkdwn: a name from the book must not become a mention."""
-    stack = make_stack(DEMO_CONFIG.replace('name = "Acme Supplies Inc"', 'name = "Acme <!channel> & Sons"'))
+    assert 'name = "Hooli Components Inc"' in DEMO_CONFIG
+    stack = make_stack(DEMO_CONFIG.replace('name = "Hooli Components Inc"', 'name = "Acme <!channel> & Sons"'))
     _, card = request_payout(stack)
     stack.slack_requests.block_action("U0APP1", card, "approval_reject")
     view = stack.fake.wait_for(lambda: next((v for v in stack.fake.views("U0APP1")
