@@ -54,7 +54,7 @@ def backlog_lines(ctx: CommandContext) -> list[str]:
     lines = [
         f"Webhook inbox: {notes['backlog']} waiting to be relayed, {notes['failed']} relayed generically after errors.",
         f"Slack outbox: {queue['pending']} waiting, {queue['parked']} parked (gave up; need a look).",
-        f"Last digest: {_when(last)} in <#{last['channel']}>." if last else "Last digest: none yet.",
+        f"Last digest: {_when(last)} in <#{last['channel']}>{_chart(last)}." if last else "Last digest: none yet.",
     ]
     for channel, error in sorted(unreachable.items()):
         lines.append(f":warning: cannot post to <#{channel}>: `{error}`")
@@ -79,3 +79,10 @@ def _when(digest: dict[str, str]) -> str:
         return slack_time(parse_iso(digest["finished_at"]), "{date_short} {time}")
     except (KeyError, TypeError, ValueError):
         return str(digest.get("run_date"))
+
+
+def _chart(digest: dict[str, str]) -> str:
+    """The last digest's chart, when it did not make it into the thread (or is still on its way)."""
+    if digest.get("chart_state") == "failed":
+        return f"; its chart was not uploaded: {esc(digest.get('chart_error') or 'unknown error')}"
+    return "; its chart is on its way" if digest.get("chart_state") in ("pending", "uploading") else ""

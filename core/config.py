@@ -260,6 +260,8 @@ class Digest(Model):
     reconcile_after_hours: Annotated[Int, Field(ge=1)] = 6
     misfire_grace_seconds: Annotated[Int, Field(ge=1)] = 3600
     concurrency: Annotated[Int, Field(ge=1, le=32)] = 4
+    # Each Whalet user's balances are totalled in this currency, at Whalet's own rates (queryRate).
+    report_currency: Currency = "USD"
 
     @field_validator("schedules")
     @classmethod

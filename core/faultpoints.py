@@ -18,7 +18,11 @@ The points (names are stable: tests/faults/ uses them):
 - ``approval.confirmed_unstored``: payoutConfirm answered, CONFIRMED not yet stored (the lookup
   finds PROCESSING/SUCCESS; no second confirm);
 - ``digest.claimed``: a digest run is claimed (``running``), its post not yet enqueued (the
-  restart's catch-up runs it again, once).
+  restart's catch-up runs it again, once);
+- ``digest.chart_claimed``: the digest's chart is claimed (``uploading``), nothing uploaded yet
+  (the restart finds no chart in the thread and uploads it, once);
+- ``digest.chart_uploaded``: Slack answered the chart's upload, ``done`` not yet recorded (the
+  restart finds the chart in the thread and records it; no second upload).
 """
 
 from __future__ import annotations

@@ -164,6 +164,46 @@ class Says:
 
 
 @dataclass(frozen=True)
+class SaveChart:
+    """Wait for the chart the bot uploads into a saved message's thread; keep a copy in the work dir."""
+
+    target: str
+    filename: str = "digest-chart.png"
+    timeout: float = 15.0
+
+    def run(self, tour: Tour) -> str:
+        parent, stack = tour.saved[self.target], tour.driver.stack
+        if not isinstance(parent, Message):
+            raise DriverError(f"the record saved as {self.target!r} is not a channel message")
+        try:
+            data = stack.fake.wait_for(lambda: next((f.data for f in stack.fake.uploaded_files(parent.channel)
+                                                     if f.thread_ts == parent.ts and f.data), None),
+                                       timeout=self.timeout, interval=0.05)
+        except AssertionError:
+            data = None
+        if not data:
+            raise DriverError("no chart was uploaded into the digest's thread")
+        path = stack.workdir / self.filename
+        path.write_bytes(data)
+        kept = "" if stack.workdir_is_kept else " (a temporary folder, removed when the demo ends: " \
+                                                "use --workdir DIR to keep it)"
+        return f"the chart ({len(data):,} bytes, PNG) is saved as {path}{kept}"
+
+
+@dataclass(frozen=True)
+class ChartInThread:
+    """The saved message's thread holds the chart as a file."""
+
+    target: str
+    what: str = "the chart uploaded into the digest's thread"
+
+    def met(self, tour: Tour) -> bool:
+        parent = tour.saved[self.target]
+        return isinstance(parent, Message) and any(
+            f.thread_ts == parent.ts for f in tour.driver.stack.fake.uploaded_files(parent.channel))
+
+
+@dataclass(frozen=True)
 class HomeShows:
     """``user``'s App Home was published during the step and shows all of ``contains``."""
 
@@ -282,7 +322,10 @@ TOUR: list[Step] = [
          (Says("the to-do updated with its owner", ("U0ADM",), kinds=("update",), updates="todo"),)),
     Step("{U0ADM} posts the balance digest now, in #finance.",
          Command("U0ADM", "digest now", channel=FINANCE),
-         (Says("a digest in C0FINANCE", ("USD",), kinds=("message",), channel=FINANCE),)),
+         (Says("a digest in C0FINANCE", ("USD",), kinds=("message",), channel=FINANCE, save_as="digest"),)),
+    Step("The digest's chart (the last 30 days of balances per currency) arrives in its thread; a copy is saved.",
+         SaveChart("digest"),
+         (ChartInThread("digest"),)),
     Step("{U0ADM} checks the bot's health.",
          Command("U0ADM", "status"),
          (Says("a status answer mentioning Whalet", ("Whalet",), user="U0ADM"),)),

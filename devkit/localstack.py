@@ -129,6 +129,11 @@ class LocalStack:
         return self.servers[-1].url
 
     @property
+    def workdir_is_kept(self) -> bool:
+        """False when the work dir is a temporary folder that ``stop()`` removes."""
+        return self._tmp is None
+
+    @property
     def config_path(self) -> Path:
         return self.workdir / "whalet-bot.toml"
 

@@ -13,6 +13,7 @@ from starlette.routing import Route
 
 from notifications import digest_command  # noqa: F401  (imported for its @subcommand registration)
 from notifications.digest import catch_up_loop, schedule_digests
+from notifications.digest_chart_upload import chart_loop
 from notifications.ingest import InboxWriter
 from notifications.relay import Relay
 from notifications.todos import register_actions, reminder_loop
@@ -38,4 +39,5 @@ class Notifications:
         services.supervisor.add("inbox_relay", self.relay.run)
         services.supervisor.add("replenish_reminders", lambda: reminder_loop(services))
         services.supervisor.add("digest_catch_up", lambda: catch_up_loop(services))
+        services.supervisor.add("digest_charts", lambda: chart_loop(services))
         schedule_digests(services)

@@ -11,101 +11,41 @@ NEXT fire time. So the schedule is a clock, and ``digest_runs`` is the truth:
   than ``misfire_grace_seconds`` ago and has no done row: a restart neither skips nor repeats.
   A fire time from before the schedule was first seen is not caught up (fresh install at 09:30).
 
-Whalet is asked for every configured user and fund source with at most ``[digest] concurrency``
-calls in flight; a TOO_MANY_REQUESTS answer is retried after a growing pause (the client already
-retries a few times; this outer retry spaces further attempts out).
+What is asked of Whalet, and how concurrently, is ``digest_fetch``.
+
+The message, the thread replies with the full table (when it does not fit) and the chart's
+"to upload" mark are written in the one transaction that marks the run done; the chart itself
+is uploaded by ``digest_chart_upload`` once Slack has the message.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, TypeVar
-
+from typing import TYPE_CHECKING
 
 from core.clock import iso
 from core.faultpoints import fault_point
 from core.storage import digests
 from services.slack.queue import enqueue_post
 from notifications import digest_data, digest_render, digest_schedules
+from notifications.digest_fetch import backing_off, fetch
 from notifications.digest_schedules import all_schedules, schedule_key
-from whalet.errors import RateLimited, WhaletError, explain
-from whalet.models import FundSource
 
 if TYPE_CHECKING:
     from core.config import DigestSchedule
     from services.container import Services
 
-__all__ = ["add_schedule", "all_schedules", "catch_up", "remove_schedules", "run_digest", "run_digest_now",
-           "schedule_digests"]
+__all__ = ["add_schedule", "all_schedules", "backing_off", "catch_up", "remove_schedules", "run_digest",
+           "run_digest_now", "schedule_digests"]
 
 log = logging.getLogger("whalet_bot.digest")
-T = TypeVar("T")
-RATE_LIMIT_RETRIES = 3
-RATE_LIMIT_PAUSE_SECONDS = 2.0
 CATCH_UP_EVERY_SECONDS = 60.0
 DIGEST_LEASE_FACTOR = 4  # a digest run's lease: four claim leases (two minutes by default)
+DIGEST_REF = digest_render.DIGEST_REF  # the digest's message ref: ("digest", run id)
 remove_schedules = digest_schedules.remove_schedules
-
-
-async def backing_off(call: Callable[[], Awaitable[T]], pause: float = RATE_LIMIT_PAUSE_SECONDS) -> T:
-    """Retry on TOO_MANY_REQUESTS with exponential pauses and jitter; other errors go up."""
-    for attempt in range(RATE_LIMIT_RETRIES + 1):
-        try:
-            return await call()
-        except RateLimited:
-            if attempt == RATE_LIMIT_RETRIES:
-                raise
-            await asyncio.sleep(pause * 2**attempt * random.uniform(0.75, 1.25))
-    raise AssertionError("unreachable")
-
-
-@dataclass
-class Fetched:
-    """What the digest got from Whalet, before any database work."""
-
-    balances: list[digest_data.BalanceRow] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-    lookups: list[digest_data.Lookup] = field(default_factory=list)
-
-
-def _users(services: Services) -> list[tuple[str, str]]:
-    whalet = services.config.whalet
-    users = [(user.id, user.name) for user in whalet.users]
-    return users or ([(whalet.default_user_id, whalet.default_user_id)] if whalet.default_user_id else [])
-
-
-async def fetch(services: Services, now: datetime) -> Fetched:
-    """Every Whalet call of one digest, concurrently within the configured bound."""
-    gate = asyncio.Semaphore(services.config.digest.concurrency)
-    out = Fetched()
-
-    async def balances(user_id: str, name: str, source: str) -> None:
-        async with gate:
-            try:
-                rows = await backing_off(lambda: services.whalet.query_currency_balance(user_id, source))
-            except WhaletError as exc:
-                out.problems.append(f"{name} {source} balances: {explain(exc)}")
-                return
-        out.balances.extend(digest_data.balance_rows(user_id, name, source, rows))
-
-    async def lookup(candidate: digest_data.Unsettled) -> None:
-        async with gate:
-            out.lookups.append(await digest_data.look_up(services, candidate, now, backing_off))
-
-    with services.store.read() as db:
-        unsettled = digest_data.unsettled(db, now, services.config.digest.reconcile_after_hours)
-    tasks = [balances(user_id, name, source.value) for user_id, name in _users(services) for source in FundSource]
-    tasks += [lookup(candidate) for candidate in unsettled]
-    await asyncio.gather(*tasks)
-    out.balances.sort(key=lambda row: (row.user_name, row.fund_source, row.currency))
-    out.lookups.sort(key=lambda item: item.order_no)
-    return out
 
 
 def _lease(services: Services) -> timedelta:
@@ -132,11 +72,15 @@ async def run_digest(services: Services, channel: str, key: str, run_date: str) 
             if digests.run_is_done(db, run_id):  # another process finished it meanwhile
                 return "skipped"
             content = digest_data.gather(db, run_id, channel, now, fetched.balances, fetched.problems,
-                                         fetched.lookups, services.config)
-            rendered = digest_render.render(content, day=None if key == "manual" else run_date)
-            outbox_id = enqueue_post(db, channel=channel, text=rendered.text, blocks=rendered.blocks,
-                                     kind="digest", correlation_id=f"digest-{run_id}")
-            digests.finish_run(db, run_id, iso(services.clock.now()), outbox_id)
+                                         fetched.lookups, services.config, fetched.rates)
+            message = digest_render.render(content, day=None if key == "manual" else run_date)
+            ref = (DIGEST_REF, str(run_id))
+            outbox_id = enqueue_post(db, channel=channel, text=message.main.text, blocks=message.main.blocks,
+                                     kind="digest", ref=ref, correlation_id=f"digest-{run_id}")
+            for reply in message.thread:  # the full table when it does not fit: under the digest
+                enqueue_post(db, channel=channel, text=reply.text, blocks=reply.blocks, kind="digest_table",
+                             thread_ref=ref, correlation_id=f"digest-{run_id}")
+            digests.finish_run(db, run_id, iso(services.clock.now()), outbox_id, chart=True)
         services.wake_outbox()
         log.info("digest posted", extra={"event": "digest_posted", "channel": channel, "schedule": key,
                                          "run_date": run_date})

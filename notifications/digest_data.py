@@ -20,6 +20,7 @@ from sqlite_utils import Database
 from core.clock import iso, parse_iso
 from core.storage import approvals, digests, inbox
 from core.storage import replenish
+from notifications.digest_totals import Rates, UserTotal, user_totals, with_changes
 from notifications.render import amount_of
 from notifications.routing import api_codes_of
 from whalet.errors import WhaletError, explain
@@ -106,6 +107,8 @@ class DigestContent:
     lookups: list[Lookup]
     reconcile_hours: int
     users: dict[str, str] = field(default_factory=dict)
+    totals: list[UserTotal] = field(default_factory=list)  # per Whalet user, in the reporting currency
+    rates: Rates | None = None
 
 
 def _with_changes(db: Database, channel: str, run_id: int, rows: list[BalanceRow]) -> list[BalanceRow]:
@@ -141,10 +144,12 @@ def _pending(db: Database) -> list[dict[str, Any]]:
 
 
 def gather(db: Database, run_id: int, channel: str, now: datetime, balances: list[BalanceRow], problems: list[str],
-           lookups: list[Lookup], config: BotConfig) -> DigestContent:
+           lookups: list[Lookup], config: BotConfig, rates: Rates | None = None) -> DigestContent:
     """Everything from our own tables, inside the transaction that posts the digest."""
     rows = _with_changes(db, channel, run_id, balances)
     _store(db, channel, run_id, now, rows)
+    rates = rates or Rates(config.digest.report_currency)
+    totals = with_changes(db, channel, run_id, iso(now), user_totals(rows, rates))
     codes = api_codes_of(config)
     since = now - timedelta(hours=24)
     collections = inbox.received_since(db, [codes["collectionReceivedNotify"]], since)
@@ -155,4 +160,4 @@ def gather(db: Database, run_id: int, channel: str, now: datetime, balances: lis
         payouts=_totals(results, lambda body: str(body.get("status", "")).upper() == "SUCCESS"),
         pending=_pending(db), todos=replenish.open_todos(db), lookups=lookups,
         reconcile_hours=config.digest.reconcile_after_hours,
-        users={user.id: user.name for user in config.whalet.users})
+        users={user.id: user.name for user in config.whalet.users}, totals=totals, rates=rates)

@@ -1,18 +1,34 @@
-"""The digest as one Slack message: balances, movement, what waits for someone, loose ends."""
+"""The digest as Slack messages: balances, totals, movement, what waits for someone, loose ends.
+
+The closing sections (pending approvals, open document requests, reconciliation) are what a
+reader must never lose, so they are laid out first and the balances get the room that is left.
+When the full table fits in one message (50 blocks) it is shown there; otherwise the message
+keeps one line per Whalet user (total, change, how many balances) and the full table goes into
+thread replies under it as compact lines (one per balance), each reply within Slack's limits.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from core.clock import parse_iso
+from notifications.digest_totals import UserTotal
 from notifications.formatting import when_text
-from services.slack.blocks import Block, context, esc, fields, finish, header, section
+from services.slack.blocks import MAX_BLOCKS, Block, context, esc, fields, finish, header, paged, section
 from notifications.digest_data import BalanceRow, DigestContent
 from notifications.rendered import Rendered
 from whalet.money import Money
 
 LIST_LIMIT = 8
+DIGEST_REF = "digest"
+
+
+@dataclass(frozen=True)
+class DigestMessage:
+    main: Rendered
+    thread: list[Rendered] = field(default_factory=list)  # the full table, when the message cannot hold it
 
 
 def _money(amount: Decimal | str, currency: str) -> str:
@@ -24,9 +40,7 @@ def _change(row: BalanceRow) -> str:
         return "first digest for this balance"
     if row.change == 0:
         return "no change since the last digest"
-    arrow = "▲" if row.change > 0 else "▼"
-    sign = "+" if row.change > 0 else "−"
-    return f"{arrow} {sign}{_money(abs(row.change), row.currency)} since the last digest"
+    return f"{_signed(row.change, row.currency)} since the last digest"
 
 
 def _balance_field(row: BalanceRow) -> tuple[str, str]:
@@ -36,18 +50,78 @@ def _balance_field(row: BalanceRow) -> tuple[str, str]:
     return (f"{row.currency} · {row.fund_source}", value)
 
 
-def _balances(content: DigestContent) -> list[Block]:
-    blocks: list[Block] = []
+def _signed(change: Decimal, currency: str) -> str:
+    arrow, sign = ("▲", "+") if change > 0 else ("▼", "−")
+    return f"{arrow} {sign}{_money(abs(change), currency)}"
+
+
+def _total_text(total: UserTotal | None) -> str:
+    """'total ≈ *1,234.56 USD* (▲ +10.00 USD since the last digest)', or '' without a total."""
+    if total is None:
+        return ""
+    text = f"total ≈ *{total.total.format()}*"
+    if total.left_out:
+        text += f" without {', '.join(total.left_out)} (no rate)"
+    elif total.change is not None:
+        text += " (no change)" if total.change == 0 else \
+            f" ({_signed(total.change, total.total.currency)} since the last digest)"
+    return text
+
+
+def _by_user(content: DigestContent) -> dict[str, list[BalanceRow]]:
     users: dict[str, list[BalanceRow]] = {}
     for row in content.balances:
         if row.available or row.pending or row.frozen or row.change:
             users.setdefault(row.user_id, []).append(row)
-    for user_id, rows in users.items():
-        blocks.append(section(f"*{esc(rows[0].user_name)}* (`{esc(user_id)}`)"))
-        blocks += fields([_balance_field(row) for row in rows])
-    if not blocks:
-        blocks.append(section("No balances to show."))
+    return users
+
+
+def _headings(content: DigestContent) -> list[tuple[str, list[BalanceRow]]]:
+    """Per user: '*Name* (`U1`) · total ≈ …' and the user's balance rows."""
+    totals = {t.user_id: t for t in content.totals}
+    out = []
+    for user_id, rows in _by_user(content).items():
+        total = _total_text(totals.get(user_id))
+        out.append((f"*{esc(rows[0].user_name)}* (`{esc(user_id)}`)" + (f" · {total}" if total else ""), rows))
+    return out
+
+
+def _user_groups(content: DigestContent) -> list[list[Block]]:
+    """Per user: the heading with the total, then the balances as fields (ten per section)."""
+    return [[section(heading), *fields([_balance_field(row) for row in rows])] for heading, rows in _headings(content)]
+
+
+def _summary(content: DigestContent, room: int) -> list[Block]:
+    """One line per user, within ``room`` blocks: what the message keeps when the table moves out."""
+    totals = {t.user_id: t for t in content.totals}
+    lines = []
+    for user_id, rows in _by_user(content).items():
+        total = _total_text(totals.get(user_id)) or "no total"
+        lines.append(f"• *{esc(rows[0].user_name)}* (`{esc(user_id)}`): {total} · {len(rows)} balances")
+    blocks, hidden = paged(lines, per_block=20, max_blocks=max(1, room))
+    if hidden:
+        blocks[-1] = section(blocks[-1]["text"]["text"] + f"\n…and {hidden} more users in the thread")
     return blocks
+
+
+def _table_lines(content: DigestContent) -> list[str]:
+    """The full table as text lines (a user's heading, then one line per balance): about 25 lines a
+    block, so 100 users × 6 balances fit one reply instead of four paced ones."""
+    lines = []
+    for heading, rows in _headings(content):
+        lines.append(heading)
+        lines += [f"• {row.currency} · {row.fund_source}: *{_money(row.available, row.currency)}* available · "
+                  f"pending {_money(row.pending, row.currency)} · frozen {_money(row.frozen, row.currency)} · "
+                  f"{_change(row)}" for row in rows]
+    return lines
+
+
+def _thread(content: DigestContent, title: str) -> list[Rendered]:
+    """The full table as replies of at most 50 blocks each."""
+    blocks, _ = paged(_table_lines(content), per_block=40, max_blocks=10**6)
+    chunks = [blocks[i:i + MAX_BLOCKS] for i in range(0, len(blocks), MAX_BLOCKS)]
+    return [Rendered(title + (f" ({index} of {len(chunks)})" if len(chunks) > 1 else ""), finish(chunk))
+            for index, chunk in enumerate(chunks, start=1)]
 
 
 def _movement(title: str, totals: dict[str, tuple[int, Decimal]]) -> str:
@@ -94,21 +168,40 @@ def _reconciliation(content: DigestContent) -> str:
             + _listing(lines))
 
 
-def render(content: DigestContent, day: str | None = None) -> Rendered:
+def _rates_note(content: DigestContent) -> str:
+    if content.rates is None or not content.totals:
+        return ""
+    shown = content.rates.shown()
+    return (f"Totals: available balances in {content.rates.report_currency} at Whalet's rates"
+            + (f": {esc(shown)}" if shown else "") + ".")
+
+
+def render(content: DigestContent, day: str | None = None) -> DigestMessage:
     """``day``: the local date the digest stands for (its schedule's), else today in UTC."""
     today = day or content.now.strftime("%Y-%m-%d")
-    blocks = [header(f"📊 Whalet digest, {today}"), *_balances(content)]
+    closing: list[Block] = []
     if content.problems:
-        blocks.append(context("⚠️ " + esc("; ".join(content.problems))))
-    blocks.append(section(_movement("Collections, last 24 h", content.collections) + "\n"
-                          + _movement("Payouts and payments completed, last 24 h", content.payouts)))
+        closing.append(context("⚠️ " + esc("; ".join(content.problems))))
+    closing.append(section(_movement("Collections, last 24 h", content.collections) + "\n"
+                           + _movement("Payouts and payments completed, last 24 h", content.payouts)))
     pending = [_pending_line(item) for item in content.pending]
-    blocks.append(section(f"*Waiting for approval or confirmation:* {len(pending)}"
-                          + ("\n" + _listing(pending) if pending else "")))
+    closing.append(section(f"*Waiting for approval or confirmation:* {len(pending)}"
+                           + ("\n" + _listing(pending) if pending else "")))
     todos = [_todo_line(todo, content) for todo in content.todos]
-    blocks.append(section(f"*Open document requests:* {len(todos)}" + ("\n" + _listing(todos) if todos else "")))
-    blocks.append(section(_reconciliation(content)))
-    blocks.append(context(f"Generated {when_text(content.now)}"))
+    closing.append(section(f"*Open document requests:* {len(todos)}" + ("\n" + _listing(todos) if todos else "")))
+    closing.append(section(_reconciliation(content)))
+    closing.append(context(*[t for t in (_rates_note(content), f"Generated {when_text(content.now)}") if t]))
+    title = f"📊 Whalet digest, {today}"
+    groups = _user_groups(content)
+    table = [block for group in groups for block in group] or [section("No balances to show.")]
+    thread: list[Rendered] = []
+    if 1 + len(table) + len(closing) <= MAX_BLOCKS:
+        balances = table
+    else:
+        note = context(f"The full table ({len(content.balances)} balances) is in the thread below.")
+        balances = [*_summary(content, MAX_BLOCKS - len(closing) - 2), note]
+        thread = _thread(content, f"Whalet digest {today}: all balances")
     summary = (f"Whalet digest {today}: {len(content.balances)} balances, {len(pending)} waiting for approval, "
                f"{len(todos)} open document requests")
-    return Rendered(summary, finish(blocks, what="blocks"))
+    main = Rendered(summary, finish([header(title), *balances, *closing], what="blocks"))
+    return DigestMessage(main, thread)

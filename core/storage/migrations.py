@@ -38,6 +38,9 @@ table family next to this file.
   many replicas sweep).
 - ``home_dirty``: people whose App Home must be published again (one row each, so many changes
   coalesce into one ``views.publish``); ``home_balances``: the balance snapshot the Home shows.
+- ``digest_totals``: each digest's total per Whalet user in the reporting currency (exact decimal
+  text), for its "change since the last digest"; ``digest_runs.chart_*``: the digest chart's
+  upload, claimed like an outbox row so a restart does not upload it twice.
 """
 
 from __future__ import annotations
@@ -388,6 +391,33 @@ MIGRATIONS: list[Migration] = [
                 taken_at TEXT NOT NULL,
                 PRIMARY KEY (user_id, fund_source, currency)
             )""",
+        ],
+    ),
+    (
+        # The digest's total per user in the reporting currency, and its chart's upload: NULL
+        # chart_state for runs from before this migration (no chart); pending -> uploading ->
+        # done | failed, with the holder and its lease as for digest runs.
+        "0700_notifications_digest_totals_and_chart",
+        [
+            """CREATE TABLE digest_totals (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                digest_run_id INTEGER NOT NULL,
+                channel TEXT NOT NULL,
+                taken_at TEXT NOT NULL,
+                user_id TEXT NOT NULL,
+                currency TEXT NOT NULL,
+                total TEXT NOT NULL,
+                complete INTEGER NOT NULL
+            )""",
+            "CREATE INDEX digest_totals_prev ON digest_totals(channel, user_id, currency, id)",
+            "CREATE INDEX balance_snapshots_time ON balance_snapshots(channel, taken_at)",
+            "ALTER TABLE digest_runs ADD COLUMN chart_state TEXT",
+            "ALTER TABLE digest_runs ADD COLUMN chart_owner TEXT",
+            "ALTER TABLE digest_runs ADD COLUMN chart_lease_until TEXT",
+            "ALTER TABLE digest_runs ADD COLUMN chart_file_id TEXT",
+            "ALTER TABLE digest_runs ADD COLUMN chart_error TEXT",
+            "CREATE INDEX digest_runs_chart_due ON digest_runs(chart_state) "
+            "WHERE chart_state IN ('pending', 'uploading')",
         ],
     ),
 ]

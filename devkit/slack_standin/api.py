@@ -11,7 +11,7 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
-from devkit.slack_standin import rules
+from devkit.slack_standin import files, rules
 from devkit.slack_standin.records import Ephemeral, Message, View
 from devkit.slack_standin.workspace import Workspace
 
@@ -299,4 +299,6 @@ HANDLERS: dict[str, Handler] = {
     "conversations.open": conversations_open,
     "conversations.history": conversations_history,
     "conversations.replies": conversations_replies,
+    "files.getUploadURLExternal": files.get_upload_url_external,
+    "files.completeUploadExternal": files.complete_upload_external,
 }

@@ -8,6 +8,7 @@ a message change underneath it or races a half-applied ``chat.update``.
 from __future__ import annotations
 
 import copy
+import threading
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -41,6 +42,7 @@ class Message:
     attachments: list[dict[str, Any]] = field(default_factory=list)
     deleted: bool = False
     reply_broadcast: bool = False
+    files: list[dict[str, Any]] = field(default_factory=list)  # shared by files.completeUploadExternal
 
     @property
     def is_reply(self) -> bool:
@@ -62,6 +64,8 @@ class Message:
             out["metadata"] = copy.deepcopy(self.metadata)
         if self.attachments:
             out["attachments"] = copy.deepcopy(self.attachments)
+        if self.files:
+            out["files"], out["upload"] = copy.deepcopy(self.files), True
         if self.updated_count:
             out["edited"] = {"user": self.user, "ts": self.ts}
         return out
@@ -155,6 +159,39 @@ class View:
         out.setdefault("type", "modal")
         out.setdefault("private_metadata", "")
         return out
+
+
+@dataclass
+class UploadedFile:
+    id: str
+    name: str
+    length: int
+    alt_txt: str | None = None
+    title: str | None = None
+    data: bytes | None = None  # None until step 2
+    channel: str | None = None  # set by step 3
+    thread_ts: str | None = None
+    message_ts: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Slack's file object, the fields the bot and the tests read."""
+        mimetype = "image/png" if self.name.lower().endswith(".png") else \
+            "text/csv" if self.name.lower().endswith(".csv") else "application/octet-stream"
+        return {"id": self.id, "name": self.name, "title": self.title or self.name, "mimetype": mimetype,
+                "filetype": self.name.rsplit(".", 1)[-1].lower() if "." in self.name else "binary",
+                "size": len(self.data or b""), "user": "UBOT", "alt_txt": self.alt_txt,
+                "channels": [self.channel] if self.channel and self.channel[:1] == "C" else [],
+                "groups": [self.channel] if self.channel and self.channel[:1] == "G" else [],
+                "ims": [self.channel] if self.channel and self.channel[:1] == "D" else []}
+
+
+class Files:
+    """Uploads by file id, and the upload URLs' tokens; thread-safe like the store."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.by_id: dict[str, UploadedFile] = {}
+        self.by_upload: dict[str, str] = {}  # upload token -> file id
 
 
 @dataclass(frozen=True)

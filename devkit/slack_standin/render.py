@@ -188,8 +188,12 @@ def render_message(message: Any, console: Console, *, indent: int = 0,
             caption += " · edited"
         if msg.get("thread_ts") and msg.get("thread_ts") != msg.get("ts"):
             caption = "↳ reply · " + caption
-    _print(console, _body(str(msg.get("text") or ""), msg.get("blocks") or [], names), caption,
-           indent)
+    files = msg.get("files") or []
+    parts = _body(str(msg.get("text") or ""), msg.get("blocks") or [], names) \
+        if msg.get("text") or msg.get("blocks") or not files else []
+    parts += [Text(f"📎 {f.get('title') or f.get('name')} ({f.get('name')}, {f.get('size', 0):,} bytes)")
+              for f in files]  # a shared file (files.completeUploadExternal)
+    _print(console, parts, caption, indent)
 
 
 def render_thread(messages: list[Message], console: Console, *, names: Names = None) -> None:

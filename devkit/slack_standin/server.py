@@ -6,12 +6,15 @@ the production path. It answers like Slack (same methods, error codes, 429 + ``R
 remembers what was posted, and can be told to misbehave (``script``, ``enforce_rate``,
 ``deny_channel``). It is as strict as Slack (rules.py): payloads parsed with slack_sdk's models
 and held to Slack's limits, scopes from ``app_manifest.yml``, channel membership (``add_channel``,
-``remove_bot``; a channel never declared is one the bot was invited to). Observation methods are thread-safe: the server runs in its own thread.
+``remove_bot``; a channel never declared is one the bot was invited to). File uploads follow
+Slack's three steps (files.py; ``uploaded_files()`` shows what was shared). Observation methods
+are thread-safe: the server runs in its own thread.
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import gc
 import json
 import time
@@ -28,9 +31,10 @@ from starlette.routing import Route, WebSocketRoute
 
 from devkit.serving import ThreadedServer
 from devkit.slack_standin import api, rules
+from devkit.slack_standin.files import receive_upload
 from devkit.slack_standin.faults import RateLimiter, Scripted, Scripts, abort_connection
 from devkit.slack_standin.observe import Observation
-from devkit.slack_standin.records import Call, Event
+from devkit.slack_standin.records import Call, Event, Files, UploadedFile
 from devkit.slack_standin.socket_mode import PATH as SOCKET_PATH
 from devkit.slack_standin.socket_mode import SocketAck, SocketMode
 from devkit.slack_standin.store import Store
@@ -55,6 +59,7 @@ class FakeSlack(Observation):
         self.scopes: set[str] = set(rules.manifest_scopes())  # granted: what app_manifest.yml asks
         self.channels: dict[str, rules.Channel] = {}  # membership; unknown channels: bot invited
         self.store = Store()
+        self.files = Files()  # files.getUploadURLExternal / upload / files.completeUploadExternal
         self._scripts = Scripts()
         self._limiter: RateLimiter | None = None
         self._server: ThreadedServer | None = None
@@ -62,6 +67,7 @@ class FakeSlack(Observation):
         self._starlette = Starlette(routes=[
             Route("/api/{method}", self._api, methods=["GET", "POST"]),
             Route("/response/{response_id}", self._response_url, methods=["POST"]),
+            Route("/upload/v1/{token}", self._upload, methods=["POST"]),
             WebSocketRoute(SOCKET_PATH, self.socket.endpoint),
         ])
 
@@ -266,6 +272,20 @@ class FakeSlack(Observation):
         call.error = "ratelimited"
         return JSONResponse({"ok": False, "error": "ratelimited"}, status_code=429,
                             headers={"Retry-After": str(retry_after)})
+
+    def uploaded_files(self, channel: str | None = None) -> list[UploadedFile]:
+        """Files uploaded and shared (``files_upload_v2``), oldest first; ``channel``: shared there."""
+        with self.files.lock:
+            return [copy.deepcopy(f) for f in self.files.by_id.values()
+                    if f.channel is not None and channel in (None, f.channel)]
+
+    async def _upload(self, request: Request) -> Response:
+        """Step 2 of an upload: the raw bytes to the URL files.getUploadURLExternal issued."""
+        scripted = self._scripts.pop("upload")
+        if scripted is not None and scripted[0] == "status":
+            return PlainTextResponse("upload failed", status_code=int(scripted[1]))
+        status, text = receive_upload(self, request.path_params["token"], await request.body())
+        return PlainTextResponse(text, status_code=status)
 
     async def _response_url(self, request: Request) -> Response:
         raw = await request.body()

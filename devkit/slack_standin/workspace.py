@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
 from devkit.slack_standin.rules import Channel
+from devkit.slack_standin.records import Files
 from devkit.slack_standin.socket_mode import SocketMode
 from devkit.slack_standin.store import Store
 
@@ -28,6 +29,7 @@ class Workspace(Protocol):
     ims: dict[str, str]
     denied_channels: dict[str, str]
     scopes: set[str]
+    files: Files
 
     def channel(self, channel_id: str) -> Channel: ...
 

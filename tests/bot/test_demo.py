@@ -53,6 +53,8 @@ def test_unattended_tour_produces_every_expected_slack_effect(make_stack: Callab
     todo = stack.fake.messages("C0COMPLIANCE")
     assert todo and "U0ADM" in plain_text(todo[0]) and todo[0].updated_count >= 1
     assert stack.fake.messages("C0FINANCE"), "no digest was posted"
+    chart = stack.workdir / "digest-chart.png"  # the digest's chart, saved from its thread, path printed
+    assert chart.read_bytes().startswith(b"\x89PNG\r\n\x1a\n") and f"is saved as {chart}" in out.replace("\n", "")
 
 
 def test_a_step_whose_effect_does_not_appear_fails_the_demo_and_says_what_was_seen(

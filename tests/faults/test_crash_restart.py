@@ -7,7 +7,8 @@ the fault point, and then reads what Whalet (the sandbox) and Slack (the stand-i
 - notifications: every one relayed to Slack exactly once and acknowledged to Whalet;
 - approvals: every approved payout confirmed exactly once (the sandbox's ``confirmCount``) and the
   request ends CONFIRMED/SUCCEEDED, decided after the restart by a lookup, never a blind resend;
-- digests: the day's digest posted once, neither skipped nor doubled, even across another restart.
+- digests: the day's digest posted once, neither skipped nor doubled, even across another restart;
+  its chart in its thread once, whether the kill came before or after Slack took the upload.
 """
 
 from __future__ import annotations
@@ -140,3 +141,24 @@ def test_digest_claimed_then_killed_is_posted_once_after_restart(world: World, m
     runs = app.query("SELECT run_date, state, attempts FROM digest_runs WHERE schedule_key = ?", (key,))
     assert runs == [(fire.date().isoformat(), "done", 2)]  # claimed twice (killed once), posted once
     assert len(digests()) == 1
+
+
+@pytest.mark.parametrize("point", ["digest.chart_claimed", "digest.chart_uploaded"])
+def test_the_digest_chart_is_in_its_thread_once_across_a_kill(world: World, make_app, point: str) -> None:
+    fire = datetime.now(UTC) - timedelta(minutes=1)
+    app: App = make_app(config_toml=_digest_config(fire))
+    key = f"digest:C0FINANCE:{fire:%H:%M}:UTC"
+    store = Store(app.db_path)
+    with store.transaction() as db:
+        db.execute("INSERT INTO digest_known (schedule_key, first_seen) VALUES (?, ?)",
+                   [key, (fire - timedelta(days=1)).isoformat(timespec="seconds")])
+    store.close()
+
+    app.start(fault_point=point, wait=False)  # catch-up posts the digest; the chart upload dies at ``point``
+    app.restart()
+    wait_until(lambda: app.query("SELECT 1 FROM digest_runs WHERE chart_state = 'done'"), 30,
+               what=f"the chart recorded\n{app.log()}")
+    [parent] = [m for m in world.fake.messages("C0FINANCE") if m.text.startswith("Whalet digest")]
+    charts = world.fake.uploaded_files("C0FINANCE")
+    assert len(charts) == 1 and charts[0].thread_ts == parent.ts
+    assert app.query("SELECT chart_file_id FROM digest_runs") == [(charts[0].id,)]

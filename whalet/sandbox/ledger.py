@@ -62,6 +62,20 @@ class Ledger:
 
     # --- identity -------------------------------------------------------------------------
 
+    def add_user(self, user_id: str, name: str, balances: list[tuple[str, str, Decimal, Decimal, Decimal]]) -> None:
+        """An operator's extra user (benchmarks, big digests) with (fundSource, currency,
+        available, pending, frozen) balances; an existing user keeps its other balances."""
+        if not user_id or len(user_id) > 30:
+            raise parameter_error("userId must have 1 to 30 characters")
+        for source, currency, *amounts in balances:
+            if source not in ("B2C", "B2B", "Acquiring") or currency not in seed.SUPPORTED_CURRENCIES:
+                raise parameter_error(f"unsupported balance {source} {currency}")
+            if any(amount != q(amount, currency) or amount < 0 for amount in amounts):
+                raise parameter_error(f"{currency} amounts must be >= 0 with the currency's minor digits")
+        self.users[user_id] = name
+        for source, currency, available, pending, frozen in balances:
+            self.balances[(user_id, source, currency)] = Balance(currency, available, pending, frozen, Decimal(0))
+
     def next_id(self, prefix: str) -> str:
         return f"{prefix}{self.clock.now().astimezone(WHALET_TZ).strftime('%Y%m%d')}{next(self._counter):06d}"
 

@@ -16,6 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from whalet.envelope import loads_exact
+from whalet.money import to_decimal
 
 from .clock import VirtualClock, wire_time
 from .config import SandboxConfig
@@ -144,6 +145,16 @@ def operator_routes(sb: Sandbox) -> list[Route]:
             body.text("virtualAccountNo", required=False, max_len=34))
         return state.collections.wire(record) | {"amount": plain_money(record["amount"], currency)}
 
+    async def users(request: Request) -> Any:
+        data = await _json(request)
+        rows = data.get("balances") or []
+        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+            raise OperatorError("balances must be a list of objects")
+        state.ledger.add_user(str(data.get("userId") or ""), str(data.get("name") or data.get("userId") or ""), [
+            (str(r.get("fundSource") or "B2C"), str(r.get("currency") or ""), to_decimal(r.get("available", 0)),
+             to_decimal(r.get("pending", 0)), to_decimal(r.get("frozen", 0))) for r in rows])
+        return {"userId": data.get("userId"), "balances": len(rows)}
+
     async def replenish(request: Request) -> Any:
         if request.method == "GET":
             return {"records": [state.replenishments.public(r) for r in state.replenishments.records.values()]}
@@ -195,6 +206,7 @@ def operator_routes(sb: Sandbox) -> list[Route]:
         ("/sandbox/pays", orders, ["GET"]), ("/sandbox/deliveries", deliveries, ["GET"]),
         ("/sandbox/notifications", notifications, ["GET"]), ("/sandbox/balances", balances, ["GET"]),
         ("/sandbox/beneficiaries", beneficiaries, ["GET"]), ("/sandbox/collect", collect, ["POST"]),
+        ("/sandbox/users", users, ["POST"]),
         ("/sandbox/replenish", replenish, ["GET", "POST"]),
         ("/sandbox/replenish/{replenish_id}/result", replenish_result, ["POST"]),
         ("/sandbox/notify", notify, ["POST"]), ("/sandbox/faults", faults, ["GET", "POST", "DELETE"]),

@@ -37,7 +37,7 @@ BALANCES: dict[tuple[str, str, str], tuple[Decimal, Decimal, Decimal, Decimal]] 
 # Value of one unit in USD at seed 0; cross rates are value(from) / value(to).
 USD_VALUE = {
     "USD": D("1"), "EUR": D("1.085"), "GBP": D("1.27"), "HKD": D("0.1282"),
-    "CNY": D("0.1385"), "JPY": D("0.00665"), "SGD": D("0.745"),
+    "CNY": D("0.1385"), "JPY": D("0.00665"), "SGD": D("0.745"), "AUD": D("0.655"),
 }
 SUPPORTED_CURRENCIES = frozenset(USD_VALUE)
 RATE_PLACES = D("0.000001")
@@ -48,10 +48,10 @@ ORDER_TTL_S = 600
 # Fee on payouts and pays: 0.1 % of the amount, at least MIN_FEE, in the source currency.
 FEE_RATE = D("0.001")
 MIN_FEE = {"USD": D("1"), "EUR": D("1"), "GBP": D("1"), "SGD": D("1"), "HKD": D("8"),
-           "CNY": D("7"), "JPY": D("150")}
+           "CNY": D("7"), "JPY": D("150"), "AUD": D("1")}
 
 ISO_NUMERIC = {"USD": "840", "EUR": "978", "GBP": "826", "HKD": "344", "CNY": "156",
-               "JPY": "392", "SGD": "702"}
+               "JPY": "392", "SGD": "702", "AUD": "036"}
 
 
 def usd_values(seed: int) -> dict[str, Decimal]:

@@ -1,0 +1,96 @@
+"""`/whalet history KIND --days N --csv`: every record of the period as a CSV in the person's DM.
+
+Every page is fetched (100 records a page, at most ``EXPORT_CONCURRENCY`` pages at once, in
+order in the file), so the file is the whole period, not the first screen. Amounts are exact
+decimal strings with the currency's minor digits ("1200.50", "3500000"), never floats; times are
+ISO 8601 with their zone ("2026-12-02T09:30:00+08:00", Whalet's). Account numbers inside
+free text are masked as on screen, and a text cell that a spreadsheet would run as a formula
+(= + - @ first) is quoted with a leading apostrophe.
+
+The file goes to the person's DM with the bot (``conversations.open`` then ``files_upload_v2``):
+an export is theirs, not the channel's. An export of more than one page is announced first
+("working on it"), and a Slack refusal becomes a sentence like Whalet's errors do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+
+from services.slack.blocks import esc
+from whalet.masking import mask_digit_runs
+from whalet.models import Record, RecordPage
+from whalet.money import Money
+
+EXPORT_PAGE_SIZE = 100  # Whalet's largest page
+EXPORT_CONCURRENCY = 4
+COLUMNS = ("record_id", "status", "amount", "currency", "fee", "fee_currency", "to_amount", "to_currency",
+           "mer_order_no", "counterparty", "created_at", "finished_at")
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+Query = Callable[[int], Awaitable[RecordPage]]  # page number -> that page
+
+
+async def fetch_all(query: Query) -> list[Record]:
+    """Every page in order: the first says how many there are, the rest come concurrently."""
+    first = await query(1)
+    pages = max(1, -(-first.total // EXPORT_PAGE_SIZE))
+    gate = asyncio.Semaphore(EXPORT_CONCURRENCY)
+
+    async def page(number: int) -> list[Record]:
+        async with gate:
+            return (await query(number)).records
+
+    rest = await asyncio.gather(*(page(number) for number in range(2, pages + 1)))
+    return [*first.records, *(record for records in rest for record in records)]
+
+
+def _amount(money: Money | None) -> str:
+    if money is None:
+        return ""
+    return str(money.quantized().amount if money.fits_currency() else money.amount)
+
+
+def _time(moment: datetime | None) -> str:
+    return moment.isoformat() if moment is not None else ""
+
+
+def _text(value: Any, *, free_text: bool = False) -> str:
+    """A text cell; ``free_text`` (names, remarks) has its account numbers masked, ids stay whole."""
+    text = "" if value is None else str(value)
+    text = mask_digit_runs(text) if free_text else text
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+def to_csv(records: list[Record]) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(COLUMNS)
+    for record in records:
+        extra = record.model_extra or {}
+        who = extra.get("payerName") or extra.get("beneficiaryId") or extra.get("payeeUserId") or ""
+        writer.writerow([
+            _text(record.record_id), _text(record.status), _amount(record.amount),
+            record.amount.currency if record.amount else (record.currency or ""),
+            _amount(record.fee), record.fee.currency if record.fee else "",
+            _amount(record.to_amount), record.to_amount.currency if record.to_amount else (record.to_currency or ""),
+            _text(record.mer_order_no), _text(who, free_text=True), _time(record.create_time), _time(record.finish_time)])
+    return buffer.getvalue().encode("utf-8")
+
+
+async def send_to_dm(client: Any, user_id: str, data: bytes, filename: str, comment: str) -> str | None:
+    """Upload into the person's DM; None when done, else the sentence to answer with."""
+    try:
+        opened = await client.conversations_open(users=user_id)
+        dm = str(opened["channel"]["id"])
+        await client.files_upload_v2(channel=dm, file=data, filename=filename, title=filename,
+                                     initial_comment=comment)
+    except SlackApiError as exc:
+        return f"I could not send the CSV to your DM: Slack answered `{esc(exc.response.get('error') or 'error')}`."
+    return None

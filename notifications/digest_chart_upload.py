@@ -1,0 +1,154 @@
+"""Uploading each digest's chart into its thread, once, after the digest is in Slack.
+
+The digest run marks its chart ``pending`` in the transaction that queues the message. This loop
+(polling a partial index ten times a second) claims the chart (``uploading``, with this process
+as holder and a lease, committed), draws the PNG in a worker thread while the outbox posts the
+message, waits for the message's ``ts`` (the thread), uploads the PNG with ``files_upload_v2``
+into the thread, and records ``done`` with the file id, or ``failed`` with the reason. A message
+still queued after a minute (Slack rate-limiting the channel) hands the chart back for later. A chart failure never touches the digest: the message
+and its table are already posted, and the failure is logged and kept on the run.
+
+What a restart guarantees: a chart left ``uploading`` by a process that died (its lease ran
+out, or on SQLite at once) is looked for in the thread first (``conversations.replies``; the
+file is named after the run): found, it is recorded as done; not found, it is uploaded; if the
+thread cannot be read, it is marked failed rather than risk a second copy. So: exactly once when
+the thread is readable, at most once otherwise. (A kill between Slack's upload and its sharing
+step leaves an unshared file, which nobody sees; the redo shares a new one.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from slack_sdk.errors import SlackApiError, SlackClientError
+
+from core.clock import iso
+from core.faultpoints import fault_point
+from core.storage import digests
+from core.storage import outbox as outbox_rows
+from notifications import digest_chart
+from notifications.digest_render import DIGEST_REF
+
+if TYPE_CHECKING:
+    from services.container import Services
+
+log = logging.getLogger("whalet_bot.digest")
+CHART_POLL_SECONDS = 0.1
+CHART_LEASE_SECONDS = 120.0
+PARENT_WAIT_SECONDS = 60.0  # well inside the lease
+PARENT_POLL_SECONDS = 0.05
+
+
+def chart_filename(run_id: int) -> str:
+    return f"whalet-digest-{run_id}.png"
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")  # leases are real time, like the outbox's
+
+
+async def chart_loop(services: Services) -> None:
+    while True:
+        await upload_due(services)
+        await asyncio.sleep(CHART_POLL_SECONDS)
+
+
+async def upload_due(services: Services) -> list[str]:
+    """One pass over the charts waiting; returns each outcome (for tests and logs)."""
+    with services.store.read() as db:
+        due = digests.charts_due(db)
+    return [await upload_chart(services, run) for run in due]
+
+
+def chart_png(services: Services, channel: str) -> bytes:
+    """The chart of ``channel``'s last 30 days of digests (business clock)."""
+    since = iso(services.clock.now() - timedelta(days=digest_chart.CHART_DAYS))
+    with services.store.read() as db:
+        history = digests.snapshot_history(db, channel, since)
+    return digest_chart.draw(digest_chart.series(history),
+                             f"Whalet balances, last {digest_chart.CHART_DAYS} days (available, all users)")
+
+
+async def upload_chart(services: Services, run: dict[str, Any]) -> str:
+    run_id, channel = int(run["id"]), str(run["channel"])
+    held = run["state"] == "uploading"
+    dead_holder = services.store.exclusive and run["owner"] != services.instance  # SQLite: the only process
+    if held and (run["lease_until"] or "") >= _now() and not dead_holder:
+        return "busy"  # being uploaded right now (by this process or a live replica)
+    until = (datetime.now(UTC) + timedelta(seconds=CHART_LEASE_SECONDS)).isoformat(timespec="milliseconds")
+    with services.store.transaction() as db:
+        if not digests.claim_chart(db, run_id, run["state"], run["owner"], run["lease_until"],
+                                   me=services.instance, until=until):
+            return "busy"
+    fault_point("digest.chart_claimed")
+    try:
+        png = await asyncio.to_thread(chart_png, services, channel)  # while the outbox posts the digest
+    except Exception as exc:  # a chart must never stop the digest
+        return _finish(services, run_id, None, f"the chart could not be drawn: {_reason(exc)}")
+    parent = await _parent(services, f"{DIGEST_REF}:{run_id}")
+    if parent == "later":
+        with services.store.transaction() as db:
+            digests.release_chart(db, run_id, services.instance)
+        return "waiting"
+    if parent is None:
+        return _finish(services, run_id, None, "the digest message was not posted (parked), so it has no thread")
+    thread_ts = parent[1]
+    if held:  # a process died mid-upload: is the chart already in the thread?
+        try:
+            found = await _find_in_thread(services, channel, thread_ts, chart_filename(run_id))
+        except SlackClientError as exc:
+            return _finish(services, run_id, None, f"could not check the thread for an earlier upload "
+                                                   f"({_reason(exc)}); not uploading a second copy")
+        if found:
+            return _finish(services, run_id, found, None)
+    try:
+        answer = await services.slack.files_upload_v2(
+            channel=channel, thread_ts=thread_ts, file=png, filename=chart_filename(run_id),
+            title=f"Balances, last {digest_chart.CHART_DAYS} days",
+            alt_txt=f"Available balances per currency over the last {digest_chart.CHART_DAYS} days of digests")
+        fault_point("digest.chart_uploaded")
+        return _finish(services, run_id, str((answer.get("file") or {}).get("id") or ""), None)
+    except Exception as exc:  # a chart must never stop the digest, which is already posted
+        return _finish(services, run_id, None, _reason(exc))
+
+
+async def _parent(services: Services, ref_key: str) -> tuple[str, str] | str | None:
+    """The digest message's (channel, ts) once posted; None if it never will be; "later" if still queued."""
+    waited = 0.0
+    while True:
+        with services.store.read() as db:
+            parent, coming = outbox_rows.posted(db, ref_key), outbox_rows.post_still_coming(db, ref_key)
+        if parent is not None or not coming:
+            return parent
+        if waited >= PARENT_WAIT_SECONDS:
+            return "later"
+        await asyncio.sleep(PARENT_POLL_SECONDS)
+        waited += PARENT_POLL_SECONDS
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, SlackApiError):
+        return f"Slack answered {exc.response.get('error') or exc.response.status_code}"
+    return f"{type(exc).__name__}: {exc}"[:300]
+
+
+def _finish(services: Services, run_id: int, file_id: str | None, error: str | None) -> str:
+    with services.store.transaction() as db:
+        recorded = digests.finish_chart(db, run_id, services.instance, file_id=file_id, error=error)
+    if error:
+        log.warning("digest chart not uploaded: %s", error, extra={"event": "digest_chart_failed", "run": run_id})
+        return "failed"
+    log.info("digest chart in its thread", extra={"event": "digest_chart_uploaded", "run": run_id})
+    return "done" if recorded else "busy"
+
+
+async def _find_in_thread(services: Services, channel: str, thread_ts: str, filename: str) -> str | None:
+    page = await services.slack.conversations_replies(channel=channel, ts=thread_ts, limit=200)
+    for message in page.get("messages") or []:
+        for item in message.get("files") or []:
+            if item.get("name") == filename:
+                return str(item.get("id"))
+    return None
