@@ -29,8 +29,6 @@ table family next to this file.
 - ``quiet_windows``: until when an alert key stays quiet (operator alerts, across replicas).
 - ``outbox_lanes``: per channel, which process is delivering there now (lease) and the shared
   pace, so replicas on one Postgres database never post in one channel at once nor too fast.
-    ),
-    (
 - ``modal_forms``: the state behind an open modal (its ``private_metadata`` is only the row id).
 - ``approval_audience``: who may approve each request (read when its card was put up) and
   whether they got a DM copy, so every copy follows the request; ``approval_reminders``: one
