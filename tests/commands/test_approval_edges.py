@@ -125,3 +125,20 @@ def test_an_apply_answer_that_does_not_match_the_request_is_abandoned_with_an_al
         assert m.watch.confirms[r.mer_order_no] == 0
     finally:
         m.teardown()
+
+
+def test_a_rate_limit_answer_to_a_confirm_whalet_did_take_is_found_by_the_lookup_before_any_retry(world: None) -> None:
+    """Whalet says TOO_MANY_REQUESTS (its word for "nothing done") but did confirm: the retry looks
+    the order up first, finds it confirmed and sends nothing more."""
+    m = flow()
+    try:
+        m.request("payout", "100")
+        faults(m, {"apiCode": "payoutConfirm", "kind": "refuse_after_apply", "code": "TOO_MANY_REQUESTS"})
+        m.approve("U0APP1", 0, False)
+        assert only(m).state is State.APPROVED  # as Whalet said: try again later
+        m.sweep(1)
+        r = only(m)
+        assert r.state in (State.CONFIRMED, State.SUCCEEDED), r
+        assert m.watch.confirms[r.mer_order_no] == 1 == sandbox_confirms(m, r.mer_order_no)
+    finally:
+        m.teardown()

@@ -339,6 +339,11 @@ class ApprovalFlow(RuleBasedStateMachine):
           times=st.integers(1, 4), answer=st.sampled_from(ANSWER_CODES), fields=st.sampled_from(REWRITES))
     def fault(self, kind: str, code: str, times: int, answer: str, fields: dict[str, str]) -> None:
         seconds = 0.2 if kind.startswith("timeout") else 0.01  # past the confirm's 0.15 s deadline
+        if kind == "refuse_after_apply" and answer == "TOO_MANY_REQUESTS":
+            # Whalet's word for "nothing was done": after doing it, that answer would break Whalet's own
+            # contract, which invariant 7 takes as true (tests/commands/test_approval_edges.py shows the
+            # bot still ends right when Whalet breaks it).
+            answer = "IDEMPOTENT_ERROR"
         self.run(self.operator.post("/sandbox/faults", json={"rules": [
             {"apiCode": code, "kind": kind, "seconds": seconds, "times": times, "code": answer,
              "fields": fields}]})).raise_for_status()
