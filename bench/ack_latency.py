@@ -37,11 +37,20 @@ def command_body(stack: LocalStack, index: int) -> bytes:
     """A slash command body built field for field like Slack's (see devkit/slack_standin/signing.py)."""
     user, channel = "U0VIEW", "C0BENCH"
     fields = {
-        "token": "legacy-verification-token", "team_id": stack.fake.team_id, "team_domain": "tdemo",
-        "channel_id": channel, "channel_name": "bench", "user_id": user, "user_name": "drew",
-        "command": "/whalet", "text": "balance USD", "api_app_id": "A0WHALET", "is_enterprise_install": "false",
-        "response_url": stack.fake.new_response_url(channel_id=channel, user_id=user, message_ts=None,
-                                                    is_ephemeral=False),
+        "token": "legacy-verification-token",
+        "team_id": stack.fake.team_id,
+        "team_domain": "tdemo",
+        "channel_id": channel,
+        "channel_name": "bench",
+        "user_id": user,
+        "user_name": "drew",
+        "command": "/whalet",
+        "text": "balance USD",
+        "api_app_id": "A0WHALET",
+        "is_enterprise_install": "false",
+        "response_url": stack.fake.new_response_url(
+            channel_id=channel, user_id=user, message_ts=None, is_ephemeral=False
+        ),
         "trigger_id": stack.fake.new_trigger_id(user),
     }
     return urlencode(fields).encode()
@@ -125,11 +134,15 @@ def main() -> None:
         stack.stop()
     ms = [a * 1000 for a in acks]
     print(f"{options.commands} concurrent signed `/whalet balance USD` commands")
-    print(f"ack   p50 {statistics.median(ms):7.1f} ms   p99 {percentile(ms, 0.99):7.1f} ms   max {max(ms):7.1f} ms"
-          f"   (target p99 < 250 ms; Slack's limit 3000 ms)")
+    print(
+        f"ack   p50 {statistics.median(ms):7.1f} ms   p99 {percentile(ms, 0.99):7.1f} ms   max {max(ms):7.1f} ms"
+        f"   (target p99 < 250 ms; Slack's limit 3000 ms)"
+    )
     budget = options.latency_ms / 1000 + 1
-    print(f"answers delivered: {answered}/{options.commands}; the last {all_answers:.2f} s after the first command"
-          f"   (target {budget:.1f} s)")
+    print(
+        f"answers delivered: {answered}/{options.commands}; the last {all_answers:.2f} s after the first command"
+        f"   (target {budget:.1f} s)"
+    )
 
 
 if __name__ == "__main__":

@@ -43,12 +43,27 @@ from whalet.envelope import (  # noqa: E402
 from whalet.transport import V1Credentials, V1Transport  # noqa: E402
 
 ROUNDS = 5
-ANSWER = {"payoutId": "PO20250101000001", "merOrderNo": "P20250101120000123ABCDEFGHIJ", "status": "WAIT_CONFIRM",
-          "amount": Decimal("1200.50"), "fee": Decimal("1.20"), "toAmount": Decimal("9345.67"),
-          "rate": Decimal("7.784711"), "expireTime": "2025-01-01 12:30:00"}
-BODY = {"userId": "U000123", "merOrderNo": "P20250101120000123ABCDEFGHIJ", "fundSource": "B2B",
-        "currency": "USD", "amount": Decimal("1200.50"), "toCurrency": "HKD", "beneficiaryId": "B778899",
-        "purpose": "supplier invoice 4471", "remark": "鲸 quarterly settlement"}
+ANSWER = {
+    "payoutId": "PO20250101000001",
+    "merOrderNo": "P20250101120000123ABCDEFGHIJ",
+    "status": "WAIT_CONFIRM",
+    "amount": Decimal("1200.50"),
+    "fee": Decimal("1.20"),
+    "toAmount": Decimal("9345.67"),
+    "rate": Decimal("7.784711"),
+    "expireTime": "2025-01-01 12:30:00",
+}
+BODY = {
+    "userId": "U000123",
+    "merOrderNo": "P20250101120000123ABCDEFGHIJ",
+    "fundSource": "B2B",
+    "currency": "USD",
+    "amount": Decimal("1200.50"),
+    "toCurrency": "HKD",
+    "beneficiaryId": "B778899",
+    "purpose": "supplier invoice 4471",
+    "remark": "鲸 quarterly settlement",
+}
 
 
 def one_round(action: Callable[[], object], seconds: float) -> float:
@@ -90,8 +105,9 @@ def main() -> None:
     wrapped_to_us = own_key.public_key().encrypt(session_key, KEY_WRAP_PADDING)
     notification = whalet.encode_request("PDEMO0001", "payoutResultNotify", "N1", BODY)
 
-    answer = whalet.encode_response(partner.encode_request("PDEMO0001", "payoutApply", "R1", BODY)["head"],
-                                    "SUCCESS", "成功", ANSWER)
+    answer = whalet.encode_response(
+        partner.encode_request("PDEMO0001", "payoutApply", "R1", BODY)["head"], "SUCCESS", "成功", ANSWER
+    )
 
     legacy_answer = dumps_compact(answer).encode()
 
@@ -103,7 +119,12 @@ def main() -> None:
     v1 = V1Transport("http://127.0.0.1:1", "PDEMO0001", creds)
     v1_answer = dumps_compact({"code": "SUCCESS", "message": "成功", "data": ANSWER}).encode()
     v1_note = dumps_compact(BODY).encode()
-    v1_note_headers = {"partnerId": "PDEMO0001", "requestNo": "N1", "timestamp": "0", "notifyType": "payoutResultNotify"}
+    v1_note_headers = {
+        "partnerId": "PDEMO0001",
+        "requestNo": "N1",
+        "timestamp": "0",
+        "notifyType": "payoutResultNotify",
+    }
 
     def v1_call() -> object:
         content = dumps_compact(v1.prepare_body(BODY)).encode()
@@ -112,42 +133,54 @@ def main() -> None:
 
     def v1_notification() -> object:
         stamp = str(int(time.time() * 1000))
-        signed = {**v1_note_headers, "timestamp": stamp,
-                  "sign": _webhook_sign(v1, stamp, v1_note)}
+        signed = {**v1_note_headers, "timestamp": stamp, "sign": _webhook_sign(v1, stamp, v1_note)}
         return v1.open_notification(signed, v1_note, BODY)
 
     own_public = own_key.public_key()
-    figures = measure({
-        "rsa sign": lambda: own_key.sign(message, SIGN_PADDING, SIGN_HASH),
-        "rsa verify": lambda: own_public.verify(signature, message, SIGN_PADDING, SIGN_HASH),
-        "rsa encrypt": lambda: peer_key.encrypt(session_key, KEY_WRAP_PADDING),
-        "rsa decrypt": lambda: own_key.decrypt(wrapped_to_us, KEY_WRAP_PADDING),
-        "encode request": lambda: partner.encode_request("PDEMO0001", "payoutApply", "R1", BODY),
-        "decode notification": lambda: partner.decode_notification(notification),
-        "legacy per call": legacy_call,
-        "v1 per call": v1_call,
-        "v1 notification": v1_notification,
-    }, seconds)
+    figures = measure(
+        {
+            "rsa sign": lambda: own_key.sign(message, SIGN_PADDING, SIGN_HASH),
+            "rsa verify": lambda: own_public.verify(signature, message, SIGN_PADDING, SIGN_HASH),
+            "rsa encrypt": lambda: peer_key.encrypt(session_key, KEY_WRAP_PADDING),
+            "rsa decrypt": lambda: own_key.decrypt(wrapped_to_us, KEY_WRAP_PADDING),
+            "encode request": lambda: partner.encode_request("PDEMO0001", "payoutApply", "R1", BODY),
+            "decode notification": lambda: partner.decode_notification(notification),
+            "legacy per call": legacy_call,
+            "v1 per call": v1_call,
+            "v1 notification": v1_notification,
+        },
+        seconds,
+    )
     encode_bound = harmonic(figures["rsa sign"], figures["rsa encrypt"])
     decode_bound = harmonic(figures["rsa verify"], figures["rsa decrypt"])
 
     print(f"envelope codec, RSA-{own_key.key_size}, medians of {ROUNDS} rounds of {seconds:g} s")
     for name, rate in figures.items():
         print(f"  {name:<22}{rate:>12,.0f} ops/s")
-    print(f"  encode request  = {figures['encode request']:,.0f} ops/s, RSA bound (sign+encrypt) "
-          f"{encode_bound:,.0f} ops/s, ratio {figures['encode request'] / encode_bound:.2f}")
-    print(f"  decode notif.   = {figures['decode notification']:,.0f} ops/s, RSA bound (verify+decrypt) "
-          f"{decode_bound:,.0f} ops/s, ratio {figures['decode notification'] / decode_bound:.2f}")
-    print(f"  per call: v1 {figures['v1 per call']:,.0f} ops/s vs legacy {figures['legacy per call']:,.0f} ops/s "
-          f"= {figures['v1 per call'] / figures['legacy per call']:.0f}x (target: at least 10x)")
-    print(f"  per notification: v1 {figures['v1 notification']:,.0f} ops/s vs legacy "
-          f"{figures['decode notification']:,.0f} ops/s = "
-          f"{figures['v1 notification'] / figures['decode notification']:.0f}x")
+    print(
+        f"  encode request  = {figures['encode request']:,.0f} ops/s, RSA bound (sign+encrypt) "
+        f"{encode_bound:,.0f} ops/s, ratio {figures['encode request'] / encode_bound:.2f}"
+    )
+    print(
+        f"  decode notif.   = {figures['decode notification']:,.0f} ops/s, RSA bound (verify+decrypt) "
+        f"{decode_bound:,.0f} ops/s, ratio {figures['decode notification'] / decode_bound:.2f}"
+    )
+    print(
+        f"  per call: v1 {figures['v1 per call']:,.0f} ops/s vs legacy {figures['legacy per call']:,.0f} ops/s "
+        f"= {figures['v1 per call'] / figures['legacy per call']:.0f}x (target: at least 10x)"
+    )
+    print(
+        f"  per notification: v1 {figures['v1 notification']:,.0f} ops/s vs legacy "
+        f"{figures['decode notification']:,.0f} ops/s = "
+        f"{figures['v1 notification'] / figures['decode notification']:.0f}x"
+    )
 
 
 def _webhook_sign(v1: V1Transport, stamp: str, body: bytes) -> str:
     """What Whalet puts in a v1 webhook's sign header (the canonical template), for the benchmark."""
-    return hmac.new(v1.credentials.hmac_key.encode(), b"PDEMO0001N1" + stamp.encode() + body, hashlib.sha256).hexdigest()
+    return hmac.new(
+        v1.credentials.hmac_key.encode(), b"PDEMO0001N1" + stamp.encode() + body, hashlib.sha256
+    ).hexdigest()
 
 
 if __name__ == "__main__":

@@ -28,8 +28,9 @@ RATE, BURST = 1.0, 3
 
 
 def bench_config(channels: int) -> str:
-    routes = "".join(f'\n[[routes]]\nevents = ["benchChannel{n}Notify"]\nchannel = "C0BENCH{n}"\n'
-                     for n in range(channels))
+    routes = "".join(
+        f'\n[[routes]]\nevents = ["benchChannel{n}Notify"]\nchannel = "C0BENCH{n}"\n' for n in range(channels)
+    )
     return DEMO_CONFIG.replace("\n[notifications]", routes + "\n[notifications]")
 
 
@@ -44,9 +45,13 @@ def main() -> int:
         stack.fake.enforce_rate(RATE, BURST)
         started = time.monotonic()
         for n in range(total):
-            stack.operator.post("/sandbox/notify", json={
-                "apiCode": f"benchChannel{n % channels}Notify",
-                "body": {"userId": "U10001", "note": f"bench-{n:05d}", "status": "SUCCESS"}}).raise_for_status()
+            stack.operator.post(
+                "/sandbox/notify",
+                json={
+                    "apiCode": f"benchChannel{n % channels}Notify",
+                    "body": {"userId": "U10001", "note": f"bench-{n:05d}", "status": "SUCCESS"},
+                },
+            ).raise_for_status()
         queued = time.monotonic() - started
         per_channel = math.ceil(total / channels)
         floor = max(0.0, (per_channel - BURST) / RATE)

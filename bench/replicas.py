@@ -49,13 +49,15 @@ class Result:
 
 
 def bench_config(channels: int) -> str:
-    routes = "".join(f'\n[[routes]]\nevents = ["benchChannel{n}Notify"]\nchannel = "C0BENCH{n}"\n'
-                     for n in range(channels))
+    routes = "".join(
+        f'\n[[routes]]\nevents = ["benchChannel{n}Notify"]\nchannel = "C0BENCH{n}"\n' for n in range(channels)
+    )
     return DEMO_CONFIG.replace("\n[notifications]", routes + "\n[notifications]")
 
 
-def run_case(name: str, workdir: Path, keys: Path, replicas: int, database_url: str | None, total: int,
-             channels: int) -> Result:
+def run_case(
+    name: str, workdir: Path, keys: Path, replicas: int, database_url: str | None, total: int, channels: int
+) -> Result:
     world = World(workdir, keys)
     apps: list[App] = []
     try:
@@ -70,10 +72,17 @@ def run_case(name: str, workdir: Path, keys: Path, replicas: int, database_url: 
         for starter in starters:
             starter.join(60)
         codec = world.sandbox.keys.whalet_codec()
-        messages = [codec.encode_request(DEMO_PARTNER_ID, f"benchChannel{n % channels}Notify", f"WNB{n:08d}",
-                                         {"userId": "U10001", "note": f"bench-{n:05d}", "status": "SUCCESS"})
-                    for n in range(total)]
+        messages = [
+            codec.encode_request(
+                DEMO_PARTNER_ID,
+                f"benchChannel{n % channels}Notify",
+                f"WNB{n:08d}",
+                {"userId": "U10001", "note": f"bench-{n:05d}", "status": "SUCCESS"},
+            )
+            for n in range(total)
+        ]
         with httpx.Client(timeout=30) as client:
+
             def send(n: int) -> None:
                 answer = client.post(apps[n % replicas].url + "/whalet/webhook", json=messages[n])
                 answer.raise_for_status()
@@ -86,8 +95,12 @@ def run_case(name: str, workdir: Path, keys: Path, replicas: int, database_url: 
         deadline = started + floor * 3 + 60
 
         def delivered() -> Counter[str]:
-            return Counter(tag for m in world.fake.messages() if m.channel.startswith("C0BENCH")
-                           for tag in re.findall(r"bench-\d{5}", m.text + str(m.blocks)))
+            return Counter(
+                tag
+                for m in world.fake.messages()
+                if m.channel.startswith("C0BENCH")
+                for tag in re.findall(r"bench-\d{5}", m.text + str(m.blocks))
+            )
 
         while sum(1 for count in delivered().values() if count) < total and time.monotonic() < deadline:
             time.sleep(0.2)
@@ -115,23 +128,43 @@ def main() -> int:
     try:
         with tempfile.TemporaryDirectory(prefix="whalet-bench-") as tmp:
             base = Path(tmp)
-            cases = [("SQLite, 1 replica", 1, None), ("Postgres, 1 replica", 1, cluster.new_database()),
-                     ("Postgres, 2 replicas", 2, cluster.new_database())]
+            cases = [
+                ("SQLite, 1 replica", 1, None),
+                ("Postgres, 1 replica", 1, cluster.new_database()),
+                ("Postgres, 2 replicas", 2, cluster.new_database()),
+            ]
             for index, (name, replicas, url) in enumerate(cases):
-                results.append(run_case(name, base / f"case{index}", base / "keys", replicas, url,
-                                        options.notifications, options.channels))
+                results.append(
+                    run_case(
+                        name,
+                        base / f"case{index}",
+                        base / "keys",
+                        replicas,
+                        url,
+                        options.notifications,
+                        options.channels,
+                    )
+                )
     finally:
         cluster.stop()
-    print(f"{options.notifications} notifications over {options.channels} channels "
-          f"(Slack pace {RATE:g}/s per channel, burst {BURST}); {SENDERS} senders")
+    print(
+        f"{options.notifications} notifications over {options.channels} channels "
+        f"(Slack pace {RATE:g}/s per channel, burst {BURST}); {SENDERS} senders"
+    )
     for r in results:
-        print(f"{r.name:22} ingest {r.ingest_per_s:7.1f}/s   drain {r.drained_s:6.1f} s (floor {r.floor_s:.1f} s, "
-              f"ratio {r.drained_s / r.floor_s if r.floor_s else 0:.2f})   lost {r.lost}   duplicated {r.duplicated}")
+        print(
+            f"{r.name:22} ingest {r.ingest_per_s:7.1f}/s   drain {r.drained_s:6.1f} s (floor {r.floor_s:.1f} s, "
+            f"ratio {r.drained_s / r.floor_s if r.floor_s else 0:.2f})   lost {r.lost}   duplicated {r.duplicated}"
+        )
     sqlite, pg1, pg2 = results
-    print(f"ingest ratios: Postgres 1 / SQLite {pg1.ingest_per_s / sqlite.ingest_per_s:.2f}   "
-          f"Postgres 2 / Postgres 1 {pg2.ingest_per_s / pg1.ingest_per_s:.2f}")
-    print(f"drain ratios:  Postgres 1 / SQLite {pg1.drained_s / sqlite.drained_s:.2f}   "
-          f"Postgres 2 / Postgres 1 {pg2.drained_s / pg1.drained_s:.2f}")
+    print(
+        f"ingest ratios: Postgres 1 / SQLite {pg1.ingest_per_s / sqlite.ingest_per_s:.2f}   "
+        f"Postgres 2 / Postgres 1 {pg2.ingest_per_s / pg1.ingest_per_s:.2f}"
+    )
+    print(
+        f"drain ratios:  Postgres 1 / SQLite {pg1.drained_s / sqlite.drained_s:.2f}   "
+        f"Postgres 2 / Postgres 1 {pg2.drained_s / pg1.drained_s:.2f}"
+    )
     return 0 if all(r.lost == 0 and r.duplicated == 0 for r in results) else 1
 
 

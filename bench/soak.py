@@ -36,10 +36,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from devkit.localstack import DEMO_CONFIG, LocalStack, start_local_stack  # noqa: E402
 from devkit.slack_standin.signing import SlackRequests  # noqa: E402
 
-CONFIG = DEMO_CONFIG.replace(
-    "ttl_minutes = 30", "ttl_minutes = 30\nsweep_seconds = 5"
-).replace(
-    'alerts_channel = "C0ALERTS"', 'alerts_channel = "C0ALERTS"\nfold_threshold = 100000'  # count posts 1:1
+CONFIG = DEMO_CONFIG.replace("ttl_minutes = 30", "ttl_minutes = 30\nsweep_seconds = 5").replace(
+    'alerts_channel = "C0ALERTS"',
+    'alerts_channel = "C0ALERTS"\nfold_threshold = 100000',  # count posts 1:1
 )
 WHALET_FAULTS = [
     {"apiCode": "payoutConfirm", "kind": "timeout_after_apply", "seconds": 3, "rate": 0.08, "times": None},
@@ -119,8 +118,10 @@ class Person:
         card = None
         deadline = time.monotonic() + 40
         while card is None and time.monotonic() < deadline:
-            card = next((m for m in self.stack.fake.messages("C0APPROVALS")
-                         if not m.is_reply and request_id in str(m.blocks)), None)
+            card = next(
+                (m for m in self.stack.fake.messages("C0APPROVALS") if not m.is_reply and request_id in str(m.blocks)),
+                None,
+            )
             time.sleep(0.2)
         if card is None:
             with self.totals.lock:
@@ -153,13 +154,24 @@ def notifier(stack: LocalStack, totals: Totals, deadline: float, rng: random.Ran
             return
         marker = f"SOAK{n:05d}"
         if rng.random() < 0.6:
-            answer = stack.operator.post("/sandbox/collect", json={
-                "userId": rng.choice(["U10001", "U10002"]), "currency": "USD" if rng.random() < 0.5 else "EUR",
-                "amount": f"{rng.randint(1, 5000)}.{rng.randint(0, 99):02d}", "payerName": marker,
-                **({"fundSource": "B2B"} if rng.random() < 0.3 else {})})
+            answer = stack.operator.post(
+                "/sandbox/collect",
+                json={
+                    "userId": rng.choice(["U10001", "U10002"]),
+                    "currency": "USD" if rng.random() < 0.5 else "EUR",
+                    "amount": f"{rng.randint(1, 5000)}.{rng.randint(0, 99):02d}",
+                    "payerName": marker,
+                    **({"fundSource": "B2B"} if rng.random() < 0.3 else {}),
+                },
+            )
         else:
-            answer = stack.operator.post("/sandbox/notify", json={"apiCode": "cardLimitChangedNotify", "body": {
-                "userId": "U10001", "reference": marker, "newLimit": "5000", "status": "DONE"}})
+            answer = stack.operator.post(
+                "/sandbox/notify",
+                json={
+                    "apiCode": "cardLimitChangedNotify",
+                    "body": {"userId": "U10001", "reference": marker, "newLimit": "5000", "status": "DONE"},
+                },
+            )
         if answer.status_code == 200:
             with totals.lock:
                 totals.notifications_sent.append(marker)
@@ -180,8 +192,10 @@ def settled(stack: LocalStack, totals: Totals) -> bool:
     with stack.services.store.read() as db:
         busy = db.execute("SELECT COUNT(*) FROM outbox WHERE state IN ('pending', 'sending')").fetchone()[0]
         unrelayed = db.execute("SELECT COUNT(*) FROM inbox WHERE processed_at IS NULL").fetchone()[0]
-        unresolved = db.execute("SELECT COUNT(*) FROM approval_requests WHERE state IN "
-                                "('APPLYING', 'CONFIRMING', 'CONFIRM_UNKNOWN', 'CONFIRMED')").fetchone()[0]
+        unresolved = db.execute(
+            "SELECT COUNT(*) FROM approval_requests WHERE state IN "
+            "('APPLYING', 'CONFIRMING', 'CONFIRM_UNKNOWN', 'CONFIRMED')"
+        ).fetchone()[0]
     notes = stack.operator.get("/sandbox/notifications").json()["notifications"]
     undelivered = sum(n["status"] == "PENDING" for n in notes)
     return busy == unrelayed == unresolved == undelivered == 0
@@ -199,13 +213,16 @@ def main() -> int:
     import logging
 
     from bot.logs import configure_logging
+
     configure_logging(logging.ERROR)
     rng = random.Random(args.seed)
     with tempfile.TemporaryDirectory(prefix="whalet-soak-") as tmp:
-        stack = start_local_stack(Path(tmp), config_toml=CONFIG,
-                                  sandbox_options={"retry_time_scale": 0.01, "seed": args.seed,
-                                                   "payout_result_delay_s": 2.0},
-                                  settings_overrides={"whalet_timeout_seconds": 2})
+        stack = start_local_stack(
+            Path(tmp),
+            config_toml=CONFIG,
+            sandbox_options={"retry_time_scale": 0.01, "seed": args.seed, "payout_result_delay_s": 2.0},
+            settings_overrides={"whalet_timeout_seconds": 2},
+        )
         try:
             return soak(stack, args, rng)
         finally:
@@ -243,8 +260,16 @@ def soak(stack: LocalStack, args: argparse.Namespace, rng: random.Random) -> int
     return report(stack, totals, fired, load_seconds, drained, memory_start, memory_end, args)
 
 
-def report(stack: LocalStack, totals: Totals, fired: list[dict[str, Any]], load_seconds: float, drained: bool,
-           memory_start: float, memory_end: float, args: argparse.Namespace) -> int:
+def report(
+    stack: LocalStack,
+    totals: Totals,
+    fired: list[dict[str, Any]],
+    load_seconds: float,
+    drained: bool,
+    memory_start: float,
+    memory_end: float,
+    args: argparse.Namespace,
+) -> int:
     answered_ids = {r.response_id for r in stack.fake.responses()}
     answered = sum(rid in answered_ids for rid in totals.response_ids)
     acks = sorted(totals.ack_seconds)
@@ -259,8 +284,11 @@ def report(stack: LocalStack, totals: Totals, fired: list[dict[str, Any]], load_
     with stack.services.store.read() as db:
         rows = {r["id"]: r for r in db.query("SELECT id, state, mer_order_no FROM approval_requests")}
     counts = stack.confirm_counts()
-    approved = [rid for rid in set(totals.approvals_clicked) if rid in rows
-                and rows[rid]["state"] not in ("PENDING", "EXPIRED", "REJECTED", "ABANDONED")]
+    approved = [
+        rid
+        for rid in set(totals.approvals_clicked)
+        if rid in rows and rows[rid]["state"] not in ("PENDING", "EXPIRED", "REJECTED", "ABANDONED")
+    ]
     confirmed = [rid for rid in approved if counts.get(rows[rid]["mer_order_no"], 0) >= 1]
     double = [rid for rid in approved if counts.get(rows[rid]["mer_order_no"], 0) > 1]
     never = [rid for rid in approved if counts.get(rows[rid]["mer_order_no"], 0) == 0]
@@ -268,20 +296,30 @@ def report(stack: LocalStack, totals: Totals, fired: list[dict[str, Any]], load_
     outbox = stack.services.outbox.counters
 
     print(f"load: {load_seconds:.0f} s, drained: {'yes' if drained else 'NO (timed out)'}")
-    print(f"commands: sent {totals.commands_sent}, answered later {answered}/{len(totals.response_ids)}, "
-          f"ack p50 {statistics.median(acks) * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, max {acks[-1] * 1000:.0f} ms")
-    print(f"notifications: received {len(totals.notifications_sent)}, relayed {relayed}, duplicated {duplicated}, "
-          f"lost {lost}")
-    print(f"payouts: requested {len(totals.payouts_requested)}, approved {len(approved)}, confirmed {len(confirmed)}, "
-          f"double-confirmed {len(double)}, approved-never-confirmed {len(never)}; end states {dict(states)}")
+    print(
+        f"commands: sent {totals.commands_sent}, answered later {answered}/{len(totals.response_ids)}, "
+        f"ack p50 {statistics.median(acks) * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, max {acks[-1] * 1000:.0f} ms"
+    )
+    print(
+        f"notifications: received {len(totals.notifications_sent)}, relayed {relayed}, duplicated {duplicated}, "
+        f"lost {lost}"
+    )
+    print(
+        f"payouts: requested {len(totals.payouts_requested)}, approved {len(approved)}, confirmed {len(confirmed)}, "
+        f"double-confirmed {len(double)}, approved-never-confirmed {len(never)}; end states {dict(states)}"
+    )
     print(f"whalet faults fired: {dict(Counter(f['kind'] for f in fired))}")
-    print(f"slack: {dict(Counter(c.error or 'ok' for c in stack.fake.calls('chat.postMessage')))} "
-          f"(chat.postMessage); outbox counters {outbox}")
+    print(
+        f"slack: {dict(Counter(c.error or 'ok' for c in stack.fake.calls('chat.postMessage')))} "
+        f"(chat.postMessage); outbox counters {outbox}"
+    )
     if totals.errors:
         print(f"client-side errors: {dict(totals.errors)}")
     growth = memory_end - memory_start
-    print(f"memory (RSS of the whole loopback stack): start {memory_start:.1f} MB, end {memory_end:.1f} MB, "
-          f"growth {growth:+.1f} MB")
+    print(
+        f"memory (RSS of the whole loopback stack): start {memory_start:.1f} MB, end {memory_end:.1f} MB, "
+        f"growth {growth:+.1f} MB"
+    )
     failed = lost or duplicated or double or never or not drained or growth > args.max_growth_mb
     print("RESULT: " + ("FAIL" if failed else "OK (no loss, no duplicate, no double confirm)"))
     return 1 if failed else 0

@@ -46,7 +46,9 @@ def serve(workdir: str, conn: Any) -> None:
     from devkit.localstack import start_local_stack
 
     stack = start_local_stack(Path(workdir))
-    conn.send((stack.url, str(stack.workdir / "keys"), str(stack.settings.whalet_bot_db), stack.settings.whalet_partner_id))
+    conn.send(
+        (stack.url, str(stack.workdir / "keys"), str(stack.settings.whalet_bot_db), stack.settings.whalet_partner_id)
+    )
     conn.recv()
     stack.stop()
 
@@ -57,10 +59,18 @@ def envelopes(keys: SandboxKeys, partner_id: str, count: int) -> list[bytes]:
     run = f"{time.time_ns() % 10**8:08d}"
     out = []
     for index in range(count):
-        body = {"userId": "U10001", "collectionId": f"CB{run}{index:07d}", "virtualAccountNo": "700001000184001",
-                "fundSource": "B2C", "currency": "USD", "amount": Decimal("1200.50") + index,
-                "payerName": "Bench Payer Ltd", "payerAccount": "GB29NWBK60161331926819",
-                "receivedTime": "2024-05-01 09:00:00", "status": "SUCCESS"}
+        body = {
+            "userId": "U10001",
+            "collectionId": f"CB{run}{index:07d}",
+            "virtualAccountNo": "700001000184001",
+            "fundSource": "B2C",
+            "currency": "USD",
+            "amount": Decimal("1200.50") + index,
+            "payerName": "Bench Payer Ltd",
+            "payerAccount": "GB29NWBK60161331926819",
+            "receivedTime": "2024-05-01 09:00:00",
+            "status": "SUCCESS",
+        }
         message = whalet.encode_request(partner_id, "collectionReceivedNotify", f"WB{run}{index:07d}", body)
         out.append(dumps_compact(message).encode())
     return out
@@ -91,9 +101,11 @@ class Connection:
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         assert self.reader is not None
-        self.writer.write(f"POST {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
-                          f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n".encode()
-                          + payload)
+        self.writer.write(
+            f"POST {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n".encode()
+            + payload
+        )
         head = (await self.reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
         status = int(head[0].split()[1])
         headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in head[1:] if line)}
@@ -134,8 +146,13 @@ async def load(url: str, payloads: list[bytes], concurrency: int, checker: Envel
     await asyncio.gather(*(sender() for _ in range(concurrency)))
     elapsed = time.perf_counter() - started
     latencies.sort()
-    return {"elapsed": elapsed, "statuses": statuses, "bad_acks": bad_acks,
-            "p50": statistics.median(latencies), "p99": latencies[max(0, int(len(latencies) * 0.99) - 1)]}
+    return {
+        "elapsed": elapsed,
+        "statuses": statuses,
+        "bad_acks": bad_acks,
+        "p50": statistics.median(latencies),
+        "p99": latencies[max(0, int(len(latencies) * 0.99) - 1)],
+    }
 
 
 def wait_relayed(db_path: str, timeout: float = 120.0) -> float | None:
@@ -186,7 +203,9 @@ def main() -> int:
             child.join(timeout=30)
     accepted = result["statuses"].get(200, 0)
     rate = accepted / result["elapsed"]
-    print(f"accepted        {accepted} of {args.count} (HTTP statuses {result['statuses']}, bad acks {result['bad_acks']})")
+    print(
+        f"accepted        {accepted} of {args.count} (HTTP statuses {result['statuses']}, bad acks {result['bad_acks']})"
+    )
     if db_path:
         with sqlite3.connect(db_path) as db:
             rows = db.execute("SELECT COUNT(*) FROM inbox").fetchone()[0]

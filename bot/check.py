@@ -80,13 +80,20 @@ class Report:
 
 # --- items -----------------------------------------------------------------------------------
 
+
 def _settings(given: Settings | dict[str, Any] | None, report: Report) -> Settings | None:
     try:
         settings = given if isinstance(given, Settings) else load_settings(**(given or {}))
     except SettingsError as exc:
         lines = str(exc).splitlines()
-        report.add(Result("settings", False, "; ".join(s.strip() for s in lines[1:]) or lines[0],
-                          "set the variables named above in the environment or in .env"))
+        report.add(
+            Result(
+                "settings",
+                False,
+                "; ".join(s.strip() for s in lines[1:]) or lines[0],
+                "set the variables named above in the environment or in .env",
+            )
+        )
         return None
     report.add(Result("settings", True, "every required variable is set and valid"))
     return settings
@@ -98,8 +105,14 @@ def _credentials(settings: Settings, whalet: WhaletSection, report: Report) -> T
         try:
             settings.v1_credentials()
         except SettingsError as exc:
-            report.add(Result("v1 credentials", False, "; ".join(s.strip() for s in str(exc).splitlines()[1:]),
-                              "set the variables Whalet issued with the partner id (README: Connecting to Whalet)"))
+            report.add(
+                Result(
+                    "v1 credentials",
+                    False,
+                    "; ".join(s.strip() for s in str(exc).splitlines()[1:]),
+                    "set the variables Whalet issued with the partner id (README: Connecting to Whalet)",
+                )
+            )
             return None
         report.add(Result("v1 credentials", True, "client id, secret key, HMAC key and 16-byte AES key set"))
     elif _keys(settings, report) is None:
@@ -117,21 +130,34 @@ def _keys(settings: Settings, report: Report) -> EnvelopeCodec | None:
         private = settings.partner_private_key()
         if not isinstance(private, rsa.RSAPrivateKey) or private.key_size != PARTNER_KEY_BITS:
             bits = getattr(private, "key_size", "?")
-            report.add(Result("partner private key", False, f"an RSA key of {bits} bits",
-                              "Whalet expects RSA-2048: run `whalet-bot keys generate DIR`, send "
-                              "partner_public.pem to Whalet and set WHALET_PARTNER_PRIVATE_KEY"))
+            report.add(
+                Result(
+                    "partner private key",
+                    False,
+                    f"an RSA key of {bits} bits",
+                    "Whalet expects RSA-2048: run `whalet-bot keys generate DIR`, send "
+                    "partner_public.pem to Whalet and set WHALET_PARTNER_PRIVATE_KEY",
+                )
+            )
             private = None
         else:
             report.add(Result("partner private key", True, "RSA-2048 loads"))
     except SettingsError as exc:
-        report.add(Result("partner private key", False, str(exc),
-                          "point WHALET_PARTNER_PRIVATE_KEY at the PEM file `whalet-bot keys generate` wrote"))
+        report.add(
+            Result(
+                "partner private key",
+                False,
+                str(exc),
+                "point WHALET_PARTNER_PRIVATE_KEY at the PEM file `whalet-bot keys generate` wrote",
+            )
+        )
     try:
         public = settings.whalet_public_key()
         report.add(Result("Whalet public key", True, "loads (that it is Whalet's is checked by connectivity)"))
     except SettingsError as exc:
-        report.add(Result("Whalet public key", False, str(exc),
-                          "set WHALET_PUBLIC_KEY to the public key Whalet gave you"))
+        report.add(
+            Result("Whalet public key", False, str(exc), "set WHALET_PUBLIC_KEY to the public key Whalet gave you")
+        )
     return EnvelopeCodec(private, public) if private is not None and public is not None else None
 
 
@@ -139,16 +165,28 @@ def _config(path: Path, report: Report) -> BotConfig | None:
     try:
         config = load_config(path)
     except ConfigError as exc:
-        report.add(Result(f"policy file {path}", False, " ".join(str(exc).split()),
-                          "correct the keys named above (see whalet-bot.example.toml)"))
+        report.add(
+            Result(
+                f"policy file {path}",
+                False,
+                " ".join(str(exc).split()),
+                "correct the keys named above (see whalet-bot.example.toml)",
+            )
+        )
         return None
-    report.add(Result(f"policy file {path}", True, f"{len(config.all_channels())} channel(s), "
-                                                  f"{len(config.beneficiaries)} beneficiary(ies)"))
+    report.add(
+        Result(
+            f"policy file {path}",
+            True,
+            f"{len(config.all_channels())} channel(s), {len(config.beneficiaries)} beneficiary(ies)",
+        )
+    )
     return config
 
 
-async def _whalet(settings: Settings, config: BotConfig | None, transport: Transport, report: Report,
-                  options: CheckOptions) -> None:
+async def _whalet(
+    settings: Settings, config: BotConfig | None, transport: Transport, report: Report, options: CheckOptions
+) -> None:
     whalet = config.whalet if config is not None else WhaletSection()
     steps = await whalet_round_trip(settings, config or BotConfig(), transport)
     for step in steps:
@@ -158,8 +196,9 @@ async def _whalet(settings: Settings, config: BotConfig | None, transport: Trans
         step = await webhook_answer(options.webhook_url, transport)
         report.add(Result(step.item, step.ok, step.detail, step.fix))
     else:
-        report.add(Result("webhook URL", None, "not tested: give --webhook-url https://your-host/whalet/webhook",
-                          note=True))
+        report.add(
+            Result("webhook URL", None, "not tested: give --webhook-url https://your-host/whalet/webhook", note=True)
+        )
     if options.probe:
         await _probe(transport, whalet, report, options)
 
@@ -169,14 +208,23 @@ def _database(settings: Settings, report: Report) -> None:
     ``run`` does that; a check must not change the database under a running bot)."""
     item = "database"
     if settings.database_url is None and not settings.whalet_bot_db.exists():
-        report.add(Result(item, True, f"SQLite {sqlite3.sqlite_version}; {settings.whalet_bot_db} is created "
-                                      "at the first start"))
+        report.add(
+            Result(
+                item, True, f"SQLite {sqlite3.sqlite_version}; {settings.whalet_bot_db} is created at the first start"
+            )
+        )
         return
     try:
         store = open_store(settings.database_url, settings.whalet_bot_db, migrations=())
     except (DatabaseUnavailable, sqlite3.Error) as exc:
-        report.add(Result(item, False, str(exc), "check WHALET_BOT_DATABASE_URL (or WHALET_BOT_DB), that the "
-                                                  "server runs and that this user may connect"))
+        report.add(
+            Result(
+                item,
+                False,
+                str(exc),
+                "check WHALET_BOT_DATABASE_URL (or WHALET_BOT_DB), that the server runs and that this user may connect",
+            )
+        )
         return
     try:
         pending = pending_migrations(store)
@@ -190,8 +238,14 @@ def _database(settings: Settings, report: Report) -> None:
 async def _probe(transport: Transport, whalet: WhaletSection, report: Report, options: CheckOptions) -> None:
     item = f"probe ({transport.profile} protocol, connectivity only)"
     if not is_test_gateway(transport.base_url) and not options.allow_production:
-        report.add(Result(item, False, f"{transport.base_url} is not Whalet's test host",
-                          "probe the test gateway, or add --allow-production (read-only connectivity calls only)"))
+        report.add(
+            Result(
+                item,
+                False,
+                f"{transport.base_url} is not Whalet's test host",
+                "probe the test gateway, or add --allow-production (read-only connectivity calls only)",
+            )
+        )
         return
     probe = Probe(transport, whalet.api_codes, interval=options.probe_interval)
     try:
@@ -200,13 +254,21 @@ async def _probe(transport: Transport, whalet: WhaletSection, report: Report, op
         report.add(Result(item, False, f"stopped after {probe.calls} call(s)", str(exc)))
         return
     if found is None:
-        report.add(Result(item, False, f"no alternative made the round trip work ({probe.calls} calls)",
-                          "ask Whalet for the integration pack's signing and encryption details"))
+        report.add(
+            Result(
+                item,
+                False,
+                f"no alternative made the round trip work ({probe.calls} calls)",
+                "ask Whalet for the integration pack's signing and encryption details",
+            )
+        )
     elif not found:
         report.add(Result(item, True, f"the configured recipe works ({probe.calls} call(s)); nothing to change"))
     else:
         lines = toml_lines(transport.profile, found)
-        report.add(Result(item, True, f"the round trip works with these lines in the policy file ({probe.calls} calls)"))
+        report.add(
+            Result(item, True, f"the round trip works with these lines in the policy file ({probe.calls} calls)")
+        )
         for text in lines:
             report.out.print(Text(f"      {text}"))  # Text: "[whalet.legacy]" is not rich markup
 
@@ -215,7 +277,7 @@ SLACK_TOKEN_FIX = "Slack rejected SLACK_BOT_TOKEN: reinstall the app and copy th
 CHANNEL_FIXES = {
     "not_in_channel": "invite @{bot} to #{name} (type /invite @{bot} in the channel)",
     "channel_not_found": "no channel {channel} that the bot can see: check the id in the policy file; "
-                         "for a private channel, invite @{bot} to it first",
+    "for a private channel, invite @{bot} to it first",
     "is_archived": "#{name} is archived: unarchive it or use another channel in the policy file",
     "missing_scope": "the app lacks the chat:write scope: add it (app_manifest.yml) and reinstall",
     "restricted_action": "the workspace does not let apps post in #{name}: ask a Slack admin",
@@ -229,13 +291,22 @@ async def _slack(settings: Settings, config: BotConfig | None, report: Report) -
         auth = await client.auth_test()
     except SlackApiError as exc:
         error = exc.response.get("error", "")
-        fix = SLACK_TOKEN_FIX if error in ("invalid_auth", "not_authed", "token_revoked", "account_inactive",
-                                           "token_expired") else f"Slack answered {error}: reinstall the app"
+        fix = (
+            SLACK_TOKEN_FIX
+            if error in ("invalid_auth", "not_authed", "token_revoked", "account_inactive", "token_expired")
+            else f"Slack answered {error}: reinstall the app"
+        )
         report.add(Result(item, False, error, fix))
         return
     except Exception as exc:  # network: aiohttp/OSError, not a Slack answer
-        report.add(Result(item, False, type(exc).__name__,
-                          f"could not reach Slack: check SLACK_API_BASE_URL and outgoing HTTPS ({exc})"))
+        report.add(
+            Result(
+                item,
+                False,
+                type(exc).__name__,
+                f"could not reach Slack: check SLACK_API_BASE_URL and outgoing HTTPS ({exc})",
+            )
+        )
         return
     bot = str(auth.get("user") or "whalet-bot")
     report.add(Result(item, True, f"@{bot} ({auth.get('user_id')}) in {auth.get('team')}"))
@@ -265,6 +336,7 @@ async def _can_post(client: Any, member: Membership, bot: str) -> Result:
 
 # --- the run -----------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class CheckOptions:
     webhook_url: str | None = None  # our public webhook URL, to see what it answers
@@ -273,8 +345,12 @@ class CheckOptions:
     probe_interval: float = 1.0  # seconds between probe calls
 
 
-def run_checks(settings: Settings | dict[str, Any] | None = None, config_path: Path | None = None,
-               out: Console | None = None, options: CheckOptions | None = None) -> int:
+def run_checks(
+    settings: Settings | dict[str, Any] | None = None,
+    config_path: Path | None = None,
+    out: Console | None = None,
+    options: CheckOptions | None = None,
+) -> int:
     """Check everything; 0 only when every item passed.
 
     ``settings``: ready Settings, or overrides for ``load_settings`` (None: environment / .env).
@@ -300,8 +376,9 @@ def run_checks(settings: Settings | dict[str, Any] | None = None, config_path: P
     return 0 if report.passed else 1
 
 
-async def _remote(settings: Settings, transport: Transport | None, config: BotConfig | None,
-                  report: Report, options: CheckOptions) -> None:
+async def _remote(
+    settings: Settings, transport: Transport | None, config: BotConfig | None, report: Report, options: CheckOptions
+) -> None:
     if transport is not None:
         await _whalet(settings, config, transport, report, options)
     await _slack(settings, config, report)

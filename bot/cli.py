@@ -18,8 +18,11 @@ from core.config import ConfigError
 from core.settings import SettingsError
 from whalet.recipes import PROTOCOLS
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="whalet-bot: Whalet balances, payouts with approvals and notifications in Slack.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="whalet-bot: Whalet balances, payouts with approvals and notifications in Slack.",
+)
 keys_app = typer.Typer(help="Key pairs for onboarding with Whalet.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 TOOL_COMMANDS = "whalet_bot.cli"
@@ -60,8 +63,14 @@ def run(config: Optional[Path] = typer.Option(None, help="Policy file (default: 
     # a supervisor sees the clean stop it asked for rather than "killed by signal 15".
     signal.signal(signal.SIGTERM, _stopped)
     try:
-        uvicorn.run(runtime.asgi, host=settings.whalet_bot_host, port=settings.whalet_bot_port,
-                    log_config=None, access_log=False, timeout_graceful_shutdown=10)
+        uvicorn.run(
+            runtime.asgi,
+            host=settings.whalet_bot_host,
+            port=settings.whalet_bot_port,
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=10,
+        )
     finally:
         lock.release()
 
@@ -112,11 +121,17 @@ def keys_generate(directory: Path = typer.Argument(..., help="Folder for the new
 def check(
     config: Optional[Path] = typer.Option(None, help="Policy file (default: WHALET_BOT_CONFIG)."),
     webhook_url: Optional[str] = typer.Option(
-        None, help="This bot's public webhook URL (https://…/whalet/webhook): check what it answers."),
-    probe: bool = typer.Option(False, "--probe", help="Try the alternatives of each provisional protocol setting "
-                                                      "against connectivity and print the TOML lines that work."),
-    allow_production: bool = typer.Option(False, "--allow-production",
-                                          help="Let --probe call a gateway other than Whalet's test host."),
+        None, help="This bot's public webhook URL (https://…/whalet/webhook): check what it answers."
+    ),
+    probe: bool = typer.Option(
+        False,
+        "--probe",
+        help="Try the alternatives of each provisional protocol setting "
+        "against connectivity and print the TOML lines that work.",
+    ),
+    allow_production: bool = typer.Option(
+        False, "--allow-production", help="Let --probe call a gateway other than Whalet's test host."
+    ),
 ) -> None:
     """Validate settings, credentials and the policy file; take a Whalet round trip apart step by step; Slack.
 

@@ -20,8 +20,22 @@ _SECRET_PATTERNS = [
     (re.compile(r"-----BEGIN [A-Z ]+-----[\s\S]*?-----END [A-Z ]+-----"), "[key]"),
     (re.compile(r"(?<![\d.])(\d{4,})(\d{4})(?![\d.])"), r"••••\2"),  # 8+ digit runs: account/card numbers
 ]
-_EXTRA_FIELDS = ("event", "correlation_id", "request_id", "outbox_id", "channel", "api_code", "request_no",
-                 "operation", "outcome", "duration_ms", "user", "subcommand", "status", "transport")
+_EXTRA_FIELDS = (
+    "event",
+    "correlation_id",
+    "request_id",
+    "outbox_id",
+    "channel",
+    "api_code",
+    "request_no",
+    "operation",
+    "outcome",
+    "duration_ms",
+    "user",
+    "subcommand",
+    "status",
+    "transport",
+)
 
 
 def redact(text: str) -> str:
@@ -62,8 +76,11 @@ def configure_logging(level: int | str = logging.INFO, *, json_lines: bool | Non
     if json_lines is None:
         json_lines = not stream.isatty()
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter() if json_lines else
-                         logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S"))
+    handler.setFormatter(
+        JsonFormatter()
+        if json_lines
+        else logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S")
+    )
     handler.addFilter(RedactingFilter())
     root = logging.getLogger()
     for old in list(root.handlers):

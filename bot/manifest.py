@@ -34,8 +34,9 @@ def validate_base_url(url: str, *, allow_http: bool = False) -> str:
     if parts.scheme not in ("https", "http") or not parts.netloc:
         raise ManifestError(f"'{url}' is not a URL like https://bot.example.org")
     if parts.scheme == "http" and not allow_http:
-        raise ManifestError(f"'{url}' is http: Slack requires https for request URLs "
-                            "(use --allow-http only for a local tunnel test)")
+        raise ManifestError(
+            f"'{url}' is http: Slack requires https for request URLs (use --allow-http only for a local tunnel test)"
+        )
     if parts.query or parts.fragment or parts.username or parts.password:
         raise ManifestError(f"'{url}' must be a plain base URL: no query, fragment or credentials")
     if not _HOST.match(parts.netloc):
@@ -56,12 +57,10 @@ def locate_manifest(explicit: Path | None = None) -> str:
     packaged = resources.files("bot").joinpath(MANIFEST_NAME)
     if packaged.is_file():
         return packaged.read_text(encoding="utf-8")
-    raise ManifestError(f"{MANIFEST_NAME} not found next to the source or in the package; "
-                        "give it with --file PATH")
+    raise ManifestError(f"{MANIFEST_NAME} not found next to the source or in the package; give it with --file PATH")
 
 
-def render_manifest(url: str, *, allow_http: bool = False, text: str | None = None,
-                    source: Path | None = None) -> str:
+def render_manifest(url: str, *, allow_http: bool = False, text: str | None = None, source: Path | None = None) -> str:
     """The manifest with every placeholder URL pointing at ``url``.
 
     Comment lines are left alone (they explain the placeholder); a first comment line records
@@ -72,6 +71,5 @@ def render_manifest(url: str, *, allow_http: bool = False, text: str | None = No
     lines = text.splitlines(keepends=True)
     filled = [line if line.lstrip().startswith("#") else line.replace(PLACEHOLDER, base) for line in lines]
     if filled == lines:
-        raise ManifestError(f"the manifest has no {PLACEHOLDER} placeholder to replace; "
-                            "is it already filled in?")
+        raise ManifestError(f"the manifest has no {PLACEHOLDER} placeholder to replace; is it already filled in?")
     return f"# Request URLs filled in for {base} by `whalet-bot manifest`.\n" + "".join(filled)

@@ -42,16 +42,28 @@ MAX_CALLS = 32
 ECHO = "whalet-bot probe"
 
 Dims = tuple[tuple[str, tuple[Any, ...]], ...]
-LEGACY_ANSWER: Dims = (("sign_hash", ("SHA256", "SHA1")), ("sign_encoding", ("base64", "hex")),
-                       ("response_sign_fields", (RESPONSE_SIGN_FIELDS, tuple(sorted(RESPONSE_SIGN_FIELDS)))))
-LEGACY_REQUEST: Dims = (("request_sign_fields", (REQUEST_SIGN_FIELDS, tuple(sorted(REQUEST_SIGN_FIELDS)))),
-                        ("key_padding", ("PKCS1v15", "OAEP-SHA1")), ("session_key", ("bytes", "ascii")))
+LEGACY_ANSWER: Dims = (
+    ("sign_hash", ("SHA256", "SHA1")),
+    ("sign_encoding", ("base64", "hex")),
+    ("response_sign_fields", (RESPONSE_SIGN_FIELDS, tuple(sorted(RESPONSE_SIGN_FIELDS)))),
+)
+LEGACY_REQUEST: Dims = (
+    ("request_sign_fields", (REQUEST_SIGN_FIELDS, tuple(sorted(REQUEST_SIGN_FIELDS)))),
+    ("key_padding", ("PKCS1v15", "OAEP-SHA1")),
+    ("session_key", ("bytes", "ascii")),
+)
 V1_STAGES: tuple[Dims, ...] = (
     (("timestamp_unit", ("ms", "s")),),
-    (("sign_encoding", ("hex", "base64")), ("sign_hash", ("SHA256", "SHA512", "SHA1")),
-     ("sign_template", ("{partnerId}{requestNo}{timestamp}{body}", "{body}",
-                        "{partnerId}{timestamp}{requestNo}{body}")),
-     ("sign_header", ("sign", "signature")), ("request_signature", (True, False))),
+    (
+        ("sign_encoding", ("hex", "base64")),
+        ("sign_hash", ("SHA256", "SHA512", "SHA1")),
+        (
+            "sign_template",
+            ("{partnerId}{requestNo}{timestamp}{body}", "{body}", "{partnerId}{timestamp}{requestNo}{body}"),
+        ),
+        ("sign_header", ("sign", "signature")),
+        ("request_signature", (True, False)),
+    ),
 )
 
 
@@ -150,8 +162,11 @@ class Probe:
         self.calls += 1
         try:
             async with httpx.AsyncClient(timeout=15) as http:
-                response = await http.post(transport.base_url, content=dumps_compact(message).encode(),
-                                           headers={"Content-Type": "application/json; charset=utf-8"})
+                response = await http.post(
+                    transport.base_url,
+                    content=dumps_compact(message).encode(),
+                    headers={"Content-Type": "application/json; charset=utf-8"},
+                )
         except httpx.HTTPError as exc:
             raise ProbeStopped(f"Whalet is not reachable ({type(exc).__name__}): fix WHALET_BASE_URL first") from exc
         self._last_answer = response.content
@@ -159,8 +174,9 @@ class Probe:
             head = loads_exact(response.content)["head"]
             code = str(head["code"])
         except (ValueError, UnicodeDecodeError, KeyError, TypeError):
-            raise ProbeStopped(f"Whalet's answer (HTTP {response.status_code}) is not an envelope: "
-                               "check WHALET_BASE_URL") from None
+            raise ProbeStopped(
+                f"Whalet's answer (HTTP {response.status_code}) is not an envelope: check WHALET_BASE_URL"
+            ) from None
         if code == "PARTNER_NOT_EXIST":
             raise ProbeStopped("Whalet does not know the partner id: fix WHALET_PARTNER_ID first")
         if code != "SUCCESS":
@@ -173,8 +189,15 @@ class Probe:
         return Observation(1, "SUCCESS") if echoed == ECHO else Observation(0, "wrong echo")
 
     async def _v1_round_trip(self, transport: V1Transport) -> Observation:
-        async with WhaletClient(transport.base_url, transport.partner_id, transport, api_codes=self.api_codes,
-                                read_retries=0, timeout=15, max_connections=2) as whalet:
+        async with WhaletClient(
+            transport.base_url,
+            transport.partner_id,
+            transport,
+            api_codes=self.api_codes,
+            read_retries=0,
+            timeout=15,
+            max_connections=2,
+        ) as whalet:
             try:
                 self.calls += 1
                 await whalet.prepare()
@@ -197,12 +220,15 @@ def _classify_v1(exc: WhaletError) -> Observation:
     return Observation(0 if code == "PARAMETER_ERROR" else 1, code)
 
 
-def _nearest_first(base: dict[str, Any], dims: tuple[tuple[str, tuple[Any, ...]], ...],
-                   configured: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+def _nearest_first(
+    base: dict[str, Any], dims: tuple[tuple[str, tuple[Any, ...]], ...], configured: Mapping[str, Any]
+) -> Iterator[dict[str, Any]]:
     """Every combination of ``dims`` on top of ``base``, fewest changes from the configured recipe first."""
     start = {name: base.get(name, configured.get(name)) for name, _ in dims}
     options = [[start[name], *[v for v in values if v != start[name]]] for name, values in dims]
-    combos = sorted(itertools.product(*options), key=lambda combo: sum(v != start[n] for v, (n, _) in zip(combo, dims, strict=True)))
+    combos = sorted(
+        itertools.product(*options), key=lambda combo: sum(v != start[n] for v, (n, _) in zip(combo, dims, strict=True))
+    )
     for combo in combos:
         changes = dict(base)
         for (name, _), value in zip(dims, combo, strict=True):
@@ -225,4 +251,3 @@ def toml_lines(profile: str, changes: Mapping[str, Any]) -> list[str]:
             text = f'"{value}"'
         lines.append(f"{name} = {text}")
     return lines
-

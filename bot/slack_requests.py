@@ -100,23 +100,39 @@ def describe(request: dict[str, Any]) -> dict[str, Any]:
     event = request.get("event")
     if request.get("type") == "event_callback" and isinstance(event, dict):  # e.g. app_home_opened
         who = event.get("user")
-        return {"kind": f"event {event.get('type')}", "user": who if isinstance(who, str) else None,
-                "correlation_id": request.get("event_id")}
+        return {
+            "kind": f"event {event.get('type')}",
+            "user": who if isinstance(who, str) else None,
+            "correlation_id": request.get("event_id"),
+        }
     actions = request.get("actions")
     first: dict[str, Any] = actions[0] if isinstance(actions, list) and actions and isinstance(actions[0], dict) else {}
     user: dict[str, Any] = request["user"] if isinstance(request.get("user"), dict) else {}
     value = first.get("value") if isinstance(first.get("value"), str) else None
-    return {"kind": str(request.get("type") or "request"), "user": user.get("id"),
-            "correlation_id": value if value and value.startswith(("PO-", "PY-")) else request.get("trigger_id")}
+    return {
+        "kind": str(request.get("type") or "request"),
+        "user": user.get("id"),
+        "correlation_id": value if value and value.startswith(("PO-", "PY-")) else request.get("trigger_id"),
+    }
 
 
 def record(services: Services, request: dict[str, Any], status: int, started: float, transport: str) -> None:
     elapsed = time.perf_counter() - started
     services.metrics.ack_seconds.observe(elapsed)
     fields = describe(request)
-    log.info("slack %s answered %s", fields["kind"], status, extra={
-        "event": "slack_request", "status": status, "user": fields["user"], "transport": transport,
-        "correlation_id": fields["correlation_id"], "duration_ms": round(elapsed * 1000, 1)})
+    log.info(
+        "slack %s answered %s",
+        fields["kind"],
+        status,
+        extra={
+            "event": "slack_request",
+            "status": status,
+            "user": fields["user"],
+            "transport": transport,
+            "correlation_id": fields["correlation_id"],
+            "duration_ms": round(elapsed * 1000, 1),
+        },
+    )
 
 
 class ObservedSocketModeHandler(AsyncSocketModeHandler):

@@ -52,9 +52,13 @@ class Runtime:
     asgi: Starlette
 
 
-def build_services(settings: Settings, config: BotConfig, clock: Clock | None = None,
-                   whalet_transport: httpx.AsyncBaseTransport | None = None,
-                   codec: EnvelopeCodec | None = None) -> Services:
+def build_services(
+    settings: Settings,
+    config: BotConfig,
+    clock: Clock | None = None,
+    whalet_transport: httpx.AsyncBaseTransport | None = None,
+    codec: EnvelopeCodec | None = None,
+) -> Services:
     """``whalet_transport``: an httpx transport for the Whalet client (tests run the sandbox's ASGI
     app in process through ``httpx.ASGITransport``); None is real HTTP. ``codec``: the legacy
     envelope codec when one was already built from the same keys (loading an RSA key takes ~60 ms);
@@ -71,9 +75,14 @@ def build_services(settings: Settings, config: BotConfig, clock: Clock | None = 
         config=config,
         store=store,
         whalet=WhaletClient(
-            transport.base_url, transport.partner_id, transport, api_codes=config.whalet.api_codes,
-            on_call=alerts.whalet_call, timeout=settings.whalet_timeout_seconds,
-            max_connections=settings.whalet_max_connections, transport=whalet_transport,
+            transport.base_url,
+            transport.partner_id,
+            transport,
+            api_codes=config.whalet.api_codes,
+            on_call=alerts.whalet_call,
+            timeout=settings.whalet_timeout_seconds,
+            max_connections=settings.whalet_max_connections,
+            transport=whalet_transport,
             backoff_base=settings.whalet_retry_backoff_seconds,
             money_enabled=config.whalet.money_enabled,
         ),
@@ -88,9 +97,13 @@ def build_services(settings: Settings, config: BotConfig, clock: Clock | None = 
     return services
 
 
-def build_runtime(settings: Settings, config: BotConfig, clock: Clock | None = None,
-                  whalet_transport: httpx.AsyncBaseTransport | None = None,
-                  codec: EnvelopeCodec | None = None) -> Runtime:
+def build_runtime(
+    settings: Settings,
+    config: BotConfig,
+    clock: Clock | None = None,
+    whalet_transport: httpx.AsyncBaseTransport | None = None,
+    codec: EnvelopeCodec | None = None,
+) -> Runtime:
     services = build_services(settings, config, clock, whalet_transport, codec)
     features: list[Feature] = [Commands(services), Notifications(services)]
     bolt = build_bolt_app(services, features)

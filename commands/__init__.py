@@ -55,18 +55,21 @@ class Commands:
         services, home = self.services, self.home
 
         @app.command(COMMAND)
-        async def whalet_command(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond,
-                                 client: AsyncWebClient) -> None:
+        async def whalet_command(
+            ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+        ) -> None:
             await handle_command(services, ack, command, respond, client)
 
         @app.action(APPROVE_ACTION)
-        async def approve_clicked(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond,
-                                  client: AsyncWebClient) -> None:
+        async def approve_clicked(
+            ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+        ) -> None:
             await on_approve(services, home, ack, body, respond, client)
 
         @app.action(REJECT_ACTION)
-        async def reject_clicked(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond,
-                                 client: AsyncWebClient) -> None:
+        async def reject_clicked(
+            ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+        ) -> None:
             await on_reject_click(services, home, ack, body, respond, client)
 
         @app.view(REJECT_VIEW)

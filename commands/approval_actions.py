@@ -57,50 +57,60 @@ async def _tell(home: Home, body: dict[str, Any], respond: AsyncRespond, client:
         await respond(text=text, response_type="ephemeral", replace_original=False)
 
 
-async def on_approve(services: Services, home: Home, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond,
-                     client: AsyncWebClient) -> None:
+async def on_approve(
+    services: Services, home: Home, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+) -> None:
     await ack()
     await asyncio.sleep(ACK_FLUSH_SECONDS)  # let the ack out before the confirm's crypto
     clicker, request_id, carried = _clicked(body)
     role = await resolver(services).role_of(clicker, fresh=True)
     current = await counting.approvers_now(services, request_id)
-    result = record_approval(services, request_id, clicker=clicker, role=role, carried_fingerprint=carried,
-                             current=current)
+    result = record_approval(
+        services, request_id, clicker=clicker, role=role, carried_fingerprint=carried, current=current
+    )
     message = result.message
     if result.approved:
         message = await advance(services, request_id) or message
     await _tell(home, body, respond, client, message)
 
 
-async def on_reject_click(services: Services, home: Home, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond,
-                          client: AsyncWebClient) -> None:
+async def on_reject_click(
+    services: Services, home: Home, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+) -> None:
     """Check what can be checked now, then ask for an optional reason in a modal."""
     await ack()
     clicker, request_id, carried = _clicked(body)
     role = await resolver(services).role_of(clicker, fresh=True)
     with services.store.read() as db:
         request = repo.load(db, request_id)
-    problem = reject_refusal(request, clicker=clicker, role=role, carried_fingerprint=carried,
-                             now=services.clock.now())
+    problem = reject_refusal(request, clicker=clicker, role=role, carried_fingerprint=carried, now=services.clock.now())
     if problem or request is None:
         await _tell(home, body, respond, client, problem or "")
         return
     channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
-    form = stash(services.store, {"fp": carried, "channel": channel, "request_id": request_id,
-                                  "home": _from_home(body)})
+    form = stash(
+        services.store, {"fp": carried, "channel": channel, "request_id": request_id, "home": _from_home(body)}
+    )
     view = reject_modal(cut(headline(request), 2500), form)
     await client.views_open(trigger_id=body["trigger_id"], view=view)
 
 
-async def on_reject_submission(services: Services, home: Home, ack: AsyncAck, body: dict[str, Any],
-                               client: AsyncWebClient) -> None:
+async def on_reject_submission(
+    services: Services, home: Home, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
+) -> None:
     await ack()
     user_id = body["user"]["id"]
     view = body["view"]
     meta = recall(services.store, view)
     role = await resolver(services).role_of(user_id, fresh=True)
-    text = reject(services, str(meta.get("request_id") or ""), clicker=user_id, role=role,
-                  carried_fingerprint=meta.get("fp"), reason=values(view).get("reason", "")[:500])
+    text = reject(
+        services,
+        str(meta.get("request_id") or ""),
+        clicker=user_id,
+        role=role,
+        carried_fingerprint=meta.get("fp"),
+        reason=values(view).get("reason", "")[:500],
+    )
     if meta.get("home"):
         await home.tell(client, user_id, text)
     else:

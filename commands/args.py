@@ -46,13 +46,15 @@ def amount(word: str, cur: str) -> Money:
     the ack and reach Slack as an error page)."""
     text = word.strip()
     if not _AMOUNT.fullmatch(text):
-        raise UsageError(f"'{shown(word)}' is not an amount (write it like 1200.50 with the digits 0-9, "
-                         "without the currency sign)")
+        raise UsageError(
+            f"'{shown(word)}' is not an amount (write it like 1200.50 with the digits 0-9, without the currency sign)"
+        )
     plain = text.replace(",", "")
     whole, _, decimals = plain.partition(".")
     if len(whole.lstrip("0")) > MAX_INTEGER_DIGITS:
-        raise UsageError(f"'{shown(word)}' is too large: an amount has at most {MAX_INTEGER_DIGITS} digits "
-                         "before the decimal point")
+        raise UsageError(
+            f"'{shown(word)}' is too large: an amount has at most {MAX_INTEGER_DIGITS} digits before the decimal point"
+        )
     digits = minor_digits(cur)
     if len(decimals.rstrip("0")) > digits:
         allowed = "no decimals" if digits == 0 else f"at most {digits} decimal{'s' if digits > 1 else ''}"
@@ -91,8 +93,9 @@ class Options:
     flags: set[str] = field(default_factory=set)
 
 
-def split_options(args: list[str], *, valued: AbstractSet[str] = frozenset(),
-                  switches: AbstractSet[str] = frozenset()) -> Options:
+def split_options(
+    args: list[str], *, valued: AbstractSet[str] = frozenset(), switches: AbstractSet[str] = frozenset()
+) -> Options:
     """Separate options from positional words; unknown or valueless options are usage errors."""
     out = Options()
     i = 0
@@ -113,7 +116,9 @@ def split_options(args: list[str], *, valued: AbstractSet[str] = frozenset(),
                     raise UsageError(f"--{name} needs a value")
             else:
                 known = sorted({f"--{n}" for n in valued | switches})
-                raise UsageError(f"unknown option '{shown(word)}'" + (f" (this command knows {', '.join(known)})" if known else ""))
+                raise UsageError(
+                    f"unknown option '{shown(word)}'" + (f" (this command knows {', '.join(known)})" if known else "")
+                )
         else:
             out.positional.append(word)
         i += 1

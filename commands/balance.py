@@ -36,13 +36,20 @@ def _money(value: Money | None) -> str:
 
 
 def balance_line(row: CurrencyBalance) -> str:
-    return (f"*{row.currency}*  available *{_money(row.balance)}* · pending {_money(row.pending_amount)} · "
-            f"frozen {_money(row.freeze_amount)} · order quota {_money(row.order_quota)} · "
-            f"≈ {_money(row.rmb_amount)}")
+    return (
+        f"*{row.currency}*  available *{_money(row.balance)}* · pending {_money(row.pending_amount)} · "
+        f"frozen {_money(row.freeze_amount)} · order quota {_money(row.order_quota)} · "
+        f"≈ {_money(row.rmb_amount)}"
+    )
 
 
-@subcommand("balance", usage=USAGE, summary="balances per currency (ephemeral unless --share)",
-            role=Role.VIEWER, parse=parse_balance)
+@subcommand(
+    "balance",
+    usage=USAGE,
+    summary="balances per currency (ephemeral unless --share)",
+    role=Role.VIEWER,
+    parse=parse_balance,
+)
 async def balance_command(ctx: CommandContext, a: BalanceArgs) -> None:
     user = whalet_user(ctx, a.user)
     source = a.source or ctx.services.config.whalet.default_fund_source
@@ -52,5 +59,7 @@ async def balance_command(ctx: CommandContext, a: BalanceArgs) -> None:
         await ctx.reply(f"{title}: no balances" + (f" in {a.currency}." if a.currency else "."), share=a.share)
         return
     blocks, hidden = paged([balance_line(r) for r in rows], per_block=15, max_blocks=45)
-    note = [section(f"…and {hidden} more currencies not shown; ask for one with `/whalet balance CUR`.")] if hidden else []
+    note = (
+        [section(f"…and {hidden} more currencies not shown; ask for one with `/whalet balance CUR`.")] if hidden else []
+    )
     await ctx.reply(title, finish([section(f"*{title}*"), *blocks, *note]), share=a.share)

@@ -68,12 +68,19 @@ def parse_beneficiaries(words: list[str]) -> BeneficiariesArgs:
 
 def entry_line(entry: book.BookEntry) -> str:
     origin = "" if entry.source == "config" else " _(added in Slack)_"
-    return (f"• *{esc(entry.nickname)}* — {esc(entry.name)} · {entry.country} · {entry.currency} · "
-            f"{mask(entry.account_tail)} · id `{esc(entry.id)}`{origin}")
+    return (
+        f"• *{esc(entry.nickname)}* — {esc(entry.name)} · {entry.country} · {entry.currency} · "
+        f"{mask(entry.account_tail)} · id `{esc(entry.id)}`{origin}"
+    )
 
 
-@subcommand("beneficiaries", usage=USAGE, summary="the beneficiary book; `add` sends a new one to Whalet",
-            role=Role.VIEWER, parse=parse_beneficiaries)
+@subcommand(
+    "beneficiaries",
+    usage=USAGE,
+    summary="the beneficiary book; `add` sends a new one to Whalet",
+    role=Role.VIEWER,
+    parse=parse_beneficiaries,
+)
 async def beneficiaries_command(ctx: CommandContext, a: BeneficiariesArgs) -> None:
     if a.add:
         await start_add(ctx, a)
@@ -101,8 +108,11 @@ async def start_add(ctx: CommandContext, a: BeneficiariesArgs) -> None:
         else:
             countries = await ctx.services.whalet.query_beneficiary_countries()
             pairs = [(c.country, cur) for c in countries for cur in c.currencies]
-            view = beneficiary_pick_modal(pairs, stash(ctx.services.store, {"channel": ctx.channel_id})) if pairs else \
-                message_modal("Add a beneficiary", "Whalet lists no countries for beneficiaries.")
+            view = (
+                beneficiary_pick_modal(pairs, stash(ctx.services.store, {"channel": ctx.channel_id}))
+                if pairs
+                else message_modal("Add a beneficiary", "Whalet lists no countries for beneficiaries.")
+            )
     except WhaletError as exc:
         view = message_modal("Add a beneficiary", esc(explain(exc)))
     await ctx.client.views_update(view_id=view_id, view=view)
@@ -165,22 +175,51 @@ async def on_form_submission(services: Services, ack: AsyncAck, body: dict[str, 
     whalet_user = services.config.whalet.user_id or ""
     try:
         result = await services.whalet.beneficiary_apply(
-            whalet_user, mer_no, meta["country"], meta["currency"], fields.get("accountName", ""),
-            fields.get("accountNo", ""), fields.get("bankName", ""), swift_code=fields.get("swiftCode") or None,
-            extra=extra)
+            whalet_user,
+            mer_no,
+            meta["country"],
+            meta["currency"],
+            fields.get("accountName", ""),
+            fields.get("accountNo", ""),
+            fields.get("bankName", ""),
+            swift_code=fields.get("swiftCode") or None,
+            extra=extra,
+        )
     except WhaletError as exc:
         await tell_user(client, channel, user_id, f"The beneficiary was not added: {esc(explain(exc))}")
         return
     nickname = form["nickname"].lower()
     with services.store.transaction() as db:
-        book.record_application(db, mer_beneficiary_no=mer_no, beneficiary_id=result.beneficiary_id,
-                                nickname=nickname, name=fields.get("accountName", ""), country=meta["country"],
-                                currency=meta["currency"], account_no=fields.get("accountNo", ""),
-                                added_by=user_id, now=services.clock.now())
-        services.store.audit(db, user_id, "beneficiary.apply", f"beneficiary:{mer_no}", "",
-                             {"beneficiary_id": result.beneficiary_id, "nickname": nickname,
-                              "country": meta["country"], "currency": meta["currency"],
-                              "account": mask(fields.get("accountNo"))})
-    await tell_user(client, channel, user_id,
-                    f"Sent to Whalet: *{nickname}* ({esc(fields.get('accountName'))}, {mask(fields.get('accountNo'))}). "
-                    "It joins the book once Whalet confirms it; payouts to it are flagged as new for 30 days.")
+        book.record_application(
+            db,
+            mer_beneficiary_no=mer_no,
+            beneficiary_id=result.beneficiary_id,
+            nickname=nickname,
+            name=fields.get("accountName", ""),
+            country=meta["country"],
+            currency=meta["currency"],
+            account_no=fields.get("accountNo", ""),
+            added_by=user_id,
+            now=services.clock.now(),
+        )
+        services.store.audit(
+            db,
+            user_id,
+            "beneficiary.apply",
+            f"beneficiary:{mer_no}",
+            "",
+            {
+                "beneficiary_id": result.beneficiary_id,
+                "nickname": nickname,
+                "country": meta["country"],
+                "currency": meta["currency"],
+                "account": mask(fields.get("accountNo")),
+            },
+        )
+    await tell_user(
+        client,
+        channel,
+        user_id,
+        f"Sent to Whalet: *{nickname}* ({esc(fields.get('accountName'))}, {mask(fields.get('accountNo'))}). "
+        "It joins the book once Whalet confirms it; payouts to it are flagged as new for 30 days.",
+    )

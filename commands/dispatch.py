@@ -56,7 +56,9 @@ def unknown_subcommand(name: str) -> str:
     return f"`{name}` is not a /whalet sub-command. Try one of {names}, or `/whalet help`."
 
 
-async def handle_command(services: Services, ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient) -> None:
+async def handle_command(
+    services: Services, ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+) -> None:
     name, outcome = "unknown", "error"
     try:
         name, outcome = await _run_command(services, ack, command, respond, client)
@@ -64,8 +66,9 @@ async def handle_command(services: Services, ack: AsyncAck, command: dict[str, A
         services.metrics.commands.labels(name, outcome).inc()
 
 
-async def _run_command(services: Services, ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond,
-                       client: AsyncWebClient) -> tuple[str, str]:
+async def _run_command(
+    services: Services, ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+) -> tuple[str, str]:
     """Runs one /whalet command; returns (sub-command, outcome) for the metrics."""
     try:
         tokens = tokenize(command.get("text") or "")
@@ -90,11 +93,19 @@ async def _run_command(services: Services, ack: AsyncAck, command: dict[str, Any
     await asyncio.sleep(ACK_FLUSH_SECONDS)
     user_id = command["user_id"]
     role = await resolver(services).role_of(user_id)
-    ctx = CommandContext(services=services, user_id=user_id, channel_id=command.get("channel_id", ""),
-                         args=tokens[1:], trigger_id=command.get("trigger_id"), respond=_respond(services, command, respond),
-                         client=client,
-                         role=role, team_id=command.get("team_id"), response_url=command.get("response_url"),
-                         subcommand=entry.name)
+    ctx = CommandContext(
+        services=services,
+        user_id=user_id,
+        channel_id=command.get("channel_id", ""),
+        args=tokens[1:],
+        trigger_id=command.get("trigger_id"),
+        respond=_respond(services, command, respond),
+        client=client,
+        role=role,
+        team_id=command.get("team_id"),
+        response_url=command.get("response_url"),
+        subcommand=entry.name,
+    )
     if role < entry.role:
         await ctx.reply(f"`/whalet {entry.name}` is for {entry.role.label}s and above; your role is {role.label}.")
         return entry.name, "forbidden"

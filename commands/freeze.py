@@ -17,9 +17,12 @@ def _set(ctx: CommandContext, frozen: bool) -> str:
     services = ctx.services
     if is_frozen(services) == frozen:
         return "Payouts are already frozen." if frozen else "Payouts are not frozen."
-    announcement = (f":octagonal_sign: <@{ctx.user_id}> froze payouts: no new requests and no approvals until "
-                    "an admin runs `/whalet unfreeze`." if frozen else
-                    f":white_check_mark: <@{ctx.user_id}> unfroze payouts; requests and approvals work again.")
+    announcement = (
+        f":octagonal_sign: <@{ctx.user_id}> froze payouts: no new requests and no approvals until "
+        "an admin runs `/whalet unfreeze`."
+        if frozen
+        else f":white_check_mark: <@{ctx.user_id}> unfroze payouts; requests and approvals work again."
+    )
     with services.store.transaction() as db:
         services.store.set_flag(db, FREEZE_FLAG, f"{ctx.user_id} {iso(services.clock.now())}" if frozen else None)
         services.store.audit(db, ctx.user_id, "freeze" if frozen else "unfreeze", "payouts")

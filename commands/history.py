@@ -15,8 +15,12 @@ from whalet.masking import mask_digit_runs
 from whalet.models import Record, RecordPage
 
 USAGE = "history collections|payouts|payments|pays [--days N] [--page N | --csv]"
-KINDS = {"collections": "query_collection_records", "payouts": "query_withdraw_records",
-         "payments": "query_payment_records", "pays": "query_pay_records"}
+KINDS = {
+    "collections": "query_collection_records",
+    "payouts": "query_withdraw_records",
+    "payments": "query_payment_records",
+    "pays": "query_pay_records",
+}
 PAGE_SIZE = 20
 MAX_DAYS = 90
 
@@ -49,16 +53,27 @@ def record_line(record: Record) -> str:
     return f"• {when}  *{amount}*  {esc(record.status)}  {esc(mask_digit_runs(str(who)))}  `{esc(record.record_id)}`{order}"
 
 
-@subcommand("history", usage=USAGE, summary="recent collections, payouts, payments or pays", role=Role.VIEWER,
-            parse=parse_history)
+@subcommand(
+    "history",
+    usage=USAGE,
+    summary="recent collections, payouts, payments or pays",
+    role=Role.VIEWER,
+    parse=parse_history,
+)
 async def history_command(ctx: CommandContext, a: HistoryArgs) -> None:
     user = whalet_user(ctx, None)
     end = ctx.services.clock.now()
     query = getattr(ctx.services.whalet, KINDS[a.kind])
     title = f"{a.kind.capitalize()} of the last {a.days} day{'s' if a.days > 1 else ''}"
     if a.csv:
-        await export_csv(ctx, a, title, lambda number: query(user, end - timedelta(days=a.days), end,
-                                                             page_num=number, page_size=history_csv.EXPORT_PAGE_SIZE))
+        await export_csv(
+            ctx,
+            a,
+            title,
+            lambda number: query(
+                user, end - timedelta(days=a.days), end, page_num=number, page_size=history_csv.EXPORT_PAGE_SIZE
+            ),
+        )
         return
     result = await query(user, end - timedelta(days=a.days), end, page_num=a.page, page_size=PAGE_SIZE)
     if not result.records:
@@ -67,23 +82,34 @@ async def history_command(ctx: CommandContext, a: HistoryArgs) -> None:
     blocks, hidden = paged([record_line(r) for r in result.records], per_block=10)
     pages = max(1, -(-result.total // PAGE_SIZE))
     more = f" Next: `/whalet history {a.kind} --days {a.days} --page {a.page + 1}`" if a.page < pages else ""
-    await ctx.reply(title, finish([section(f"*{title}* (page {a.page} of {pages}, {result.total} in all)"),
-                                   *blocks, context(f"Times in Whalet's zone (UTC+8).{more}")]))
+    await ctx.reply(
+        title,
+        finish(
+            [
+                section(f"*{title}* (page {a.page} of {pages}, {result.total} in all)"),
+                *blocks,
+                context(f"Times in Whalet's zone (UTC+8).{more}"),
+            ]
+        ),
+    )
 
 
 async def export_csv(ctx: CommandContext, a: HistoryArgs, title: str, query: history_csv.Query) -> None:
     first = await query(1)
     if first.total > len(first.records):  # more pages to fetch: say so before the wait
-        await ctx.reply(f"Working on it: {first.total} {a.kind} over "
-                        f"{-(-first.total // history_csv.EXPORT_PAGE_SIZE)} pages; the CSV will arrive in our DM.")
+        await ctx.reply(
+            f"Working on it: {first.total} {a.kind} over "
+            f"{-(-first.total // history_csv.EXPORT_PAGE_SIZE)} pages; the CSV will arrive in our DM."
+        )
     records = await history_csv.fetch_all(lambda number: _reuse_first(first, number, query))
     if not records:
         await ctx.reply(f"{title}: none, so there is no CSV to send.")
         return
     stamp = ctx.services.clock.now().strftime("%Y-%m-%d")
     filename = f"whalet-{a.kind}-{stamp}-last-{a.days}d.csv"
-    problem = await history_csv.send_to_dm(ctx.client, ctx.user_id, history_csv.to_csv(records), filename,
-                                           f"{title}: {len(records)} records.")
+    problem = await history_csv.send_to_dm(
+        ctx.client, ctx.user_id, history_csv.to_csv(records), filename, f"{title}: {len(records)} records."
+    )
     await ctx.reply(problem or f"{title}: the CSV ({len(records)} records) is in our DM.")
 
 

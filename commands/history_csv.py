@@ -30,8 +30,20 @@ from whalet.money import Money
 
 EXPORT_PAGE_SIZE = 100  # Whalet's largest page
 EXPORT_CONCURRENCY = 4
-COLUMNS = ("record_id", "status", "amount", "currency", "fee", "fee_currency", "to_amount", "to_currency",
-           "mer_order_no", "counterparty", "created_at", "finished_at")
+COLUMNS = (
+    "record_id",
+    "status",
+    "amount",
+    "currency",
+    "fee",
+    "fee_currency",
+    "to_amount",
+    "to_currency",
+    "mer_order_no",
+    "counterparty",
+    "created_at",
+    "finished_at",
+)
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 Query = Callable[[int], Awaitable[RecordPage]]  # page number -> that page
@@ -75,12 +87,22 @@ def to_csv(records: list[Record]) -> bytes:
     for record in records:
         extra = record.model_extra or {}
         who = extra.get("payerName") or extra.get("beneficiaryId") or extra.get("payeeUserId") or ""
-        writer.writerow([
-            _text(record.record_id), _text(record.status), _amount(record.amount),
-            record.amount.currency if record.amount else (record.currency or ""),
-            _amount(record.fee), record.fee.currency if record.fee else "",
-            _amount(record.to_amount), record.to_amount.currency if record.to_amount else (record.to_currency or ""),
-            _text(record.mer_order_no), _text(who, free_text=True), _time(record.create_time), _time(record.finish_time)])
+        writer.writerow(
+            [
+                _text(record.record_id),
+                _text(record.status),
+                _amount(record.amount),
+                record.amount.currency if record.amount else (record.currency or ""),
+                _amount(record.fee),
+                record.fee.currency if record.fee else "",
+                _amount(record.to_amount),
+                record.to_amount.currency if record.to_amount else (record.to_currency or ""),
+                _text(record.mer_order_no),
+                _text(who, free_text=True),
+                _time(record.create_time),
+                _time(record.finish_time),
+            ]
+        )
     return buffer.getvalue().encode("utf-8")
 
 
@@ -89,8 +111,7 @@ async def send_to_dm(client: Any, user_id: str, data: bytes, filename: str, comm
     try:
         opened = await client.conversations_open(users=user_id)
         dm = str(opened["channel"]["id"])
-        await client.files_upload_v2(channel=dm, file=data, filename=filename, title=filename,
-                                     initial_comment=comment)
+        await client.files_upload_v2(channel=dm, file=data, filename=filename, title=filename, initial_comment=comment)
     except SlackApiError as exc:
         return f"I could not send the CSV to your DM: Slack answered `{esc(exc.response.get('error') or 'error')}`."
     return None

@@ -64,8 +64,13 @@ class Home:
             rows = [(r, [a for a, _ in repo.approvers(db, r.id)]) for r in repo.open_requests(db)]
             mine = [(r, [a for a, _ in repo.approvers(db, r.id)]) for r in repo.requests_of(db, user_id, OWN_REQUESTS)]
             schedules = digests.schedules(db)
-        waiting = [(r, approved) for r, approved in rows if r.state is State.PENDING and user_id not in approved
-                   and approver_refusal(role, requester=r.requester, clicker=user_id) is None]
+        waiting = [
+            (r, approved)
+            for r, approved in rows
+            if r.state is State.PENDING
+            and user_id not in approved
+            and approver_refusal(role, requester=r.requester, clicker=user_id) is None
+        ]
         blocks: list[Block] = [header("Whalet payouts")]
         blocks += self._banners(user_id)
         blocks.append(context(f"Your role: {role.label}."))
@@ -89,8 +94,12 @@ class Home:
         if frozen is not None:
             who, _, since = frozen.partition(" ")
             when = f" since {slack_time(parse_iso(since), '{date_short_pretty} {time}')}" if since else ""
-            found.append(section(f":octagonal_sign: *Payouts are frozen* by <@{who}>{when}: no new requests and no "
-                                 "approvals until an admin runs `/whalet unfreeze`."))
+            found.append(
+                section(
+                    f":octagonal_sign: *Payouts are frozen* by <@{who}>{when}: no new requests and no "
+                    "approvals until an admin runs `/whalet unfreeze`."
+                )
+            )
         notice = self._notices.get(user_id)
         if notice is not None and notice[1] > time.monotonic():
             found.append(section(f":speech_balloon: {notice[0]}"))

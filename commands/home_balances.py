@@ -55,12 +55,17 @@ def balance_blocks(services: Services) -> list[Block]:
     title = f"*Balances of {user} ({source})*"
     if rows:
         taken = parse_iso(str(rows[0]["taken_at"]))
-        lines = [f"*{r['currency']}*  available *{_money(r['available'], r['currency'])}* · pending "
-                 f"{_money(r['pending'], r['currency'])} · frozen {_money(r['frozen'], r['currency'])}" for r in rows]
+        lines = [
+            f"*{r['currency']}*  available *{_money(r['available'], r['currency'])}* · pending "
+            f"{_money(r['pending'], r['currency'])} · frozen {_money(r['frozen'], r['currency'])}"
+            for r in rows
+        ]
         listed, hidden = paged(lines, per_block=15, max_blocks=3)
-        age = context(f"Snapshot taken at {slack_time(taken, '{date_short_pretty} {time}')} "
-                      f"({_age(taken, services.clock.now())})" + (f"; {hidden} more currencies in "
-                                                                   "`/whalet balance`." if hidden else "."))
+        age = context(
+            f"Snapshot taken at {slack_time(taken, '{date_short_pretty} {time}')} "
+            f"({_age(taken, services.clock.now())})"
+            + (f"; {hidden} more currencies in `/whalet balance`." if hidden else ".")
+        )
         body = [section(title), *listed, age]
     else:
         body = [section(f"{title}\nNo snapshot yet: press Refresh to ask Whalet.")]
@@ -82,10 +87,14 @@ async def refresh(services: Services) -> str | None:
     except WhaletError as exc:
         return f"Whalet did not answer the balance query: {explain(exc)} The last snapshot is shown."
     rows: list[dict[str, Any]] = [
-        {"currency": b.currency,
-         "available": None if b.balance is None else str(b.balance.amount),
-         "pending": None if b.pending_amount is None else str(b.pending_amount.amount),
-         "frozen": None if b.freeze_amount is None else str(b.freeze_amount.amount)} for b in found]
+        {
+            "currency": b.currency,
+            "available": None if b.balance is None else str(b.balance.amount),
+            "pending": None if b.pending_amount is None else str(b.pending_amount.amount),
+            "frozen": None if b.freeze_amount is None else str(b.freeze_amount.amount),
+        }
+        for b in found
+    ]
     with services.store.transaction() as db:
         home_rows.replace_balances(db, user, source, rows, iso(services.clock.now()))
     return None

@@ -32,5 +32,9 @@ def on_tokens_revoked(services: Services, event: dict[str, Any], body: dict[str,
 
 def _pause(services: Services, reason: str, body: dict[str, Any]) -> None:
     services.outbox.pause(reason)
-    log.error("Slack: %s (team %s); the outbox is paused until the app is reinstalled and the bot restarted",
-              reason, body.get("team_id"), extra={"event": "slack_access_lost"})
+    log.error(
+        "Slack: %s (team %s); the outbox is paused until the app is reinstalled and the bot restarted",
+        reason,
+        body.get("team_id"),
+        extra={"event": "slack_access_lost"},
+    )

@@ -76,21 +76,40 @@ def _option(text: str, value: str) -> Option:
     return Option(text=PlainTextObject(text=cut(text, OPTION_TEXT)), value=value[:OPTION_VALUE])
 
 
-def _text_input(block_id: str, label: str, *, optional: bool = False, hint: str | None = None,
-                placeholder: str | None = None, max_length: int | None = None, multiline: bool = False) -> InputBlock:
+def _text_input(
+    block_id: str,
+    label: str,
+    *,
+    optional: bool = False,
+    hint: str | None = None,
+    placeholder: str | None = None,
+    max_length: int | None = None,
+    multiline: bool = False,
+) -> InputBlock:
     return InputBlock(
-        block_id=block_id, label=PlainTextObject(text=cut(label, 2000)), optional=optional,
+        block_id=block_id,
+        label=PlainTextObject(text=cut(label, 2000)),
+        optional=optional,
         hint=PlainTextObject(text=cut(hint, 2000)) if hint else None,
-        element=PlainTextInputElement(action_id="value", max_length=max_length, multiline=multiline,
-                                      placeholder=PlainTextObject(text=cut(placeholder, 150)) if placeholder else None),
+        element=PlainTextInputElement(
+            action_id="value",
+            max_length=max_length,
+            multiline=multiline,
+            placeholder=PlainTextObject(text=cut(placeholder, 150)) if placeholder else None,
+        ),
     )
 
 
 def _view(callback_id: str, title: str, blocks: Sequence[Any], form_id: str, submit: str | None) -> dict[str, Any]:
-    view = View(type="modal", callback_id=callback_id, title=PlainTextObject(text=cut(title, 24)),
-                submit=PlainTextObject(text=cut(submit, 24)) if submit else None,
-                close=PlainTextObject(text="Cancel"), private_metadata=form_id,
-                blocks=finish(blocks, MAX_MODAL_BLOCKS, what="fields"))
+    view = View(
+        type="modal",
+        callback_id=callback_id,
+        title=PlainTextObject(text=cut(title, 24)),
+        submit=PlainTextObject(text=cut(submit, 24)) if submit else None,
+        close=PlainTextObject(text="Cancel"),
+        private_metadata=form_id,
+        blocks=finish(blocks, MAX_MODAL_BLOCKS, what="fields"),
+    )
     return view.to_dict()
 
 
@@ -102,8 +121,11 @@ def beneficiary_options(entries: Sequence[BookEntry], query: str) -> list[dict[s
     """The book entries whose nickname, name, id, country or currency contain ``query`` (any case),
     at most Slack's 100, as the options answer of an external select."""
     words = query.casefold().split()
-    found = [e for e in entries
-             if all(any(w in str(f).casefold() for f in (e.nickname, e.name, e.id, e.country, e.currency)) for w in words)]
+    found = [
+        e
+        for e in entries
+        if all(any(w in str(f).casefold() for f in (e.nickname, e.name, e.id, e.country, e.currency)) for w in words)
+    ]
     return [_beneficiary_option(e).to_dict() for e in found[:MAX_OPTIONS]]
 
 
@@ -112,18 +134,34 @@ def payout_modal(entries: Sequence[BookEntry], form_id: str) -> dict[str, Any]:
     that asks the bot (``beneficiary_options``), so no entry of a large book is out of reach."""
     placeholder = PlainTextObject(text="Choose from the book")
     element: StaticSelectElement | ExternalDataSelectElement = (
-        StaticSelectElement(action_id="value", options=[_beneficiary_option(e) for e in entries],
-                            placeholder=placeholder) if len(entries) <= MAX_OPTIONS else
-        ExternalDataSelectElement(action_id=BENEFICIARY_SEARCH, min_query_length=0,
-                              placeholder=PlainTextObject(text="Type a nickname, name or currency")))
+        StaticSelectElement(
+            action_id="value", options=[_beneficiary_option(e) for e in entries], placeholder=placeholder
+        )
+        if len(entries) <= MAX_OPTIONS
+        else ExternalDataSelectElement(
+            action_id=BENEFICIARY_SEARCH,
+            min_query_length=0,
+            placeholder=PlainTextObject(text="Type a nickname, name or currency"),
+        )
+    )
     blocks = [
-        InputBlock(block_id="beneficiary", label=PlainTextObject(text="Beneficiary"), element=element,
-                   hint=PlainTextObject(text=f"{len(entries)} in the book: type to search.")
-                   if len(entries) > MAX_OPTIONS else None),
+        InputBlock(
+            block_id="beneficiary",
+            label=PlainTextObject(text="Beneficiary"),
+            element=element,
+            hint=PlainTextObject(text=f"{len(entries)} in the book: type to search.")
+            if len(entries) > MAX_OPTIONS
+            else None,
+        ),
         _text_input("amount", "Amount", placeholder="1200.50", max_length=20),
         _text_input("currency", "Currency (paid from)", placeholder="USD", max_length=3),
-        _text_input("to_currency", "Currency the beneficiary receives", optional=True,
-                    hint="Leave empty for the beneficiary's own currency.", max_length=3),
+        _text_input(
+            "to_currency",
+            "Currency the beneficiary receives",
+            optional=True,
+            hint="Leave empty for the beneficiary's own currency.",
+            max_length=3,
+        ),
         _text_input("purpose", "Purpose", optional=True, max_length=128),
         _text_input("reference", "Reference", optional=True, max_length=64),
     ]
@@ -132,9 +170,17 @@ def payout_modal(entries: Sequence[BookEntry], form_id: str) -> dict[str, Any]:
 
 def reject_modal(headline: str, form_id: str) -> dict[str, Any]:
     """``headline`` is mrkdwn with people's text already escaped (cards.headline)."""
-    blocks = [section(f"*Reject:* {headline}"),
-              _text_input("reason", "Reason (optional)", optional=True, multiline=True, max_length=500,
-                          hint="Shown on the card and to the requester.")]
+    blocks = [
+        section(f"*Reject:* {headline}"),
+        _text_input(
+            "reason",
+            "Reason (optional)",
+            optional=True,
+            multiline=True,
+            max_length=500,
+            hint="Shown on the card and to the requester.",
+        ),
+    ]
     return _view(REJECT_VIEW, "Reject request", blocks, form_id, "Reject")
 
 
@@ -148,8 +194,13 @@ def message_modal(title: str, text: str) -> dict[str, Any]:
 
 def beneficiary_pick_modal(pairs: Sequence[tuple[str, str]], form_id: str) -> dict[str, Any]:
     options = [_option(f"{country} — {currency}", f"{country}:{currency}") for country, currency in pairs[:MAX_OPTIONS]]
-    blocks = [InputBlock(block_id="where", label=PlainTextObject(text="Country and currency"),
-                         element=StaticSelectElement(action_id="value", options=options))]
+    blocks = [
+        InputBlock(
+            block_id="where",
+            label=PlainTextObject(text="Country and currency"),
+            element=StaticSelectElement(action_id="value", options=options),
+        )
+    ]
     return _view(BENEFICIARY_PICK_VIEW, "Add a beneficiary", blocks, form_id, "Next")
 
 
@@ -157,17 +208,34 @@ def beneficiary_form_modal(country: str, currency: str, fields: Sequence[Any], f
     """The form Whalet's queryBeneficiaryFields describes, plus the nickname our book needs."""
     blocks: list[Any] = [
         section(f"New beneficiary in *{esc(country)}*, receiving *{esc(currency)}*."),
-        _text_input("nickname", "Nickname in the bot's book", placeholder="acme-hk", max_length=40,
-                    hint="Lowercase letters, digits and dashes; used as `/whalet payout … to NICKNAME`."),
+        _text_input(
+            "nickname",
+            "Nickname in the bot's book",
+            placeholder="acme-hk",
+            max_length=40,
+            hint="Lowercase letters, digits and dashes; used as `/whalet payout … to NICKNAME`.",
+        ),
     ]
     for field in fields:
         block_id = f"f_{field.name}"
         if field.options:
             opts = [_option(str(o), str(o)) for o in field.options[:MAX_OPTIONS]]
-            blocks.append(InputBlock(block_id=block_id, label=PlainTextObject(text=cut(field.label, 2000)),
-                                     optional=not field.required,
-                                     element=StaticSelectElement(action_id="value", options=opts)))
+            blocks.append(
+                InputBlock(
+                    block_id=block_id,
+                    label=PlainTextObject(text=cut(field.label, 2000)),
+                    optional=not field.required,
+                    element=StaticSelectElement(action_id="value", options=opts),
+                )
+            )
         else:
-            blocks.append(_text_input(block_id, field.label, optional=not field.required,
-                                      max_length=field.max_length, hint=f"Format: {field.pattern}" if field.pattern else None))
+            blocks.append(
+                _text_input(
+                    block_id,
+                    field.label,
+                    optional=not field.required,
+                    max_length=field.max_length,
+                    hint=f"Format: {field.pattern}" if field.pattern else None,
+                )
+            )
     return _view(BENEFICIARY_FORM_VIEW, "Add a beneficiary", blocks, form_id, "Send to Whalet")

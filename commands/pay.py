@@ -25,8 +25,9 @@ class PayArgs:
 
 def parse_pay(words: list[str]) -> PayArgs:
     if len(words) < 4 or words[2].lower() != "to":
-        raise UsageError("write the amount, the currency, 'to' and the payee's Whalet user id, e.g. "
-                         "`pay 300 USD to U20001`")
+        raise UsageError(
+            "write the amount, the currency, 'to' and the payee's Whalet user id, e.g. `pay 300 USD to U20001`"
+        )
     amount = parse_amount_and_currency(words[0], words[1])
     if not _PAYEE.fullmatch(words[3]):
         raise UsageError(f"'{words[3]}' is not a Whalet user id (letters, digits, - and _, at most 30)")
@@ -36,15 +37,26 @@ def parse_pay(words: list[str]) -> PayArgs:
     return PayArgs(amount, words[3], tail.get("for", DEFAULT_PURPOSE), tail.get("ref", ""))
 
 
-@subcommand("pay", usage=USAGE, summary="pay another Whalet user (needs approval)", role=Role.REQUESTER,
-            parse=parse_pay)
+@subcommand(
+    "pay", usage=USAGE, summary="pay another Whalet user (needs approval)", role=Role.REQUESTER, parse=parse_pay
+)
 async def pay_command(ctx: CommandContext, a: PayArgs) -> None:
     if a.payee == ctx.services.config.whalet.user_id:
         raise UsageError("that is our own Whalet user id; a pay goes to another user")
     try:
-        row = await create(ctx.services, NewRequest(
-            kind="pay", requester=ctx.user_id, amount=a.amount, purpose=a.purpose, reference=a.reference,
-            payee_user_id=a.payee, origin_channel=ctx.channel_id, response_url=ctx.response_url))
+        row = await create(
+            ctx.services,
+            NewRequest(
+                kind="pay",
+                requester=ctx.user_id,
+                amount=a.amount,
+                purpose=a.purpose,
+                reference=a.reference,
+                payee_user_id=a.payee,
+                origin_channel=ctx.channel_id,
+                response_url=ctx.response_url,
+            ),
+        )
     except Refused as exc:
         await ctx.reply(f"Not sent: {exc}")
         return

@@ -54,8 +54,10 @@ def parse_tail(words: list[str], allowed: tuple[str, ...]) -> dict[str, str]:
         if key in found:
             raise UsageError(f"'{key}' is given twice")
         if i + 1 >= len(words) or not words[i + 1].strip():
-            raise UsageError(f"'{key}' needs a value after it" + (' (quote text with spaces: for "March invoices")'
-                                                                   if key != "as" else ""))
+            raise UsageError(
+                f"'{key}' needs a value after it"
+                + (' (quote text with spaces: for "March invoices")' if key != "as" else "")
+            )
         found[key] = words[i + 1].strip()
         i += 2
     return found
@@ -69,8 +71,9 @@ def parse_payout(words: list[str]) -> PayoutArgs | None:
     if not words:
         return None  # the modal
     if len(words) < 4 or words[2].lower() != "to":
-        raise UsageError("write the amount, the currency, 'to' and the beneficiary, e.g. "
-                         "`payout 1200.50 USD to acme-us`")
+        raise UsageError(
+            "write the amount, the currency, 'to' and the beneficiary, e.g. `payout 1200.50 USD to acme-us`"
+        )
     amount = parse_amount_and_currency(words[0], words[1])
     tail = parse_tail(words[4:], ("as", "for", "ref"))
     to_currency = args.currency(tail["as"]) if "as" in tail else None
@@ -94,12 +97,19 @@ def sent_for_approval(services: Services, request: ApprovalRequest) -> str:
     needed = request.required_approvals
     expires = slack_time(request.expires_at) if request.expires_at else "—"
     split = " It is flagged as a possible split of a larger payment." if FLAG_POSSIBLE_SPLIT in request.flags else ""
-    return (f"Sent for approval in <#{channel}>: {headline(request)} Request `{request.id}` needs {needed} "
-            f"approval{'s' if needed > 1 else ''} and expires at {expires}.{split}")
+    return (
+        f"Sent for approval in <#{channel}>: {headline(request)} Request `{request.id}` needs {needed} "
+        f"approval{'s' if needed > 1 else ''} and expires at {expires}.{split}"
+    )
 
 
-@subcommand("payout", usage=USAGE, summary="request a payout to a beneficiary (needs approval)",
-            role=Role.REQUESTER, parse=parse_payout)
+@subcommand(
+    "payout",
+    usage=USAGE,
+    summary="request a payout to a beneficiary (needs approval)",
+    role=Role.REQUESTER,
+    parse=parse_payout,
+)
 async def payout_command(ctx: CommandContext, a: PayoutArgs | None) -> None:
     services = ctx.services
     if a is None:
@@ -107,14 +117,26 @@ async def payout_command(ctx: CommandContext, a: PayoutArgs | None) -> None:
         if not entries:
             await ctx.reply("The beneficiary book is empty; add one with `/whalet beneficiaries add` first.")
             return
-        await ctx.client.views_open(trigger_id=ctx.trigger_id, view=payout_modal(entries, stash(services.store, {"channel": ctx.channel_id})))
+        await ctx.client.views_open(
+            trigger_id=ctx.trigger_id, view=payout_modal(entries, stash(services.store, {"channel": ctx.channel_id}))
+        )
         return
     entry = beneficiary_for(services, a.beneficiary, a.to_currency)
     try:
-        row = await create(services, NewRequest(
-            kind="payout", requester=ctx.user_id, amount=a.amount, purpose=a.purpose, reference=a.reference,
-            beneficiary=entry, to_currency=entry.currency, origin_channel=ctx.channel_id,
-            response_url=ctx.response_url))
+        row = await create(
+            services,
+            NewRequest(
+                kind="payout",
+                requester=ctx.user_id,
+                amount=a.amount,
+                purpose=a.purpose,
+                reference=a.reference,
+                beneficiary=entry,
+                to_currency=entry.currency,
+                origin_channel=ctx.channel_id,
+                response_url=ctx.response_url,
+            ),
+        )
     except Refused as exc:
         await ctx.reply(f"Not sent: {exc}")
         return
@@ -124,7 +146,9 @@ async def payout_command(ctx: CommandContext, a: PayoutArgs | None) -> None:
 # --- the modal ------------------------------------------------------------------------------------
 
 
-def validate_payout_form(services: Services, user_id: str, form: dict[str, str]) -> tuple[dict[str, str], NewRequest | None]:
+def validate_payout_form(
+    services: Services, user_id: str, form: dict[str, str]
+) -> tuple[dict[str, str], NewRequest | None]:
     """({block_id: error}, request) for a submitted payout form; checks the policy too (no Whalet)."""
     errors: dict[str, str] = {}
     entry = book.lookup(services, form.get("beneficiary", ""))
@@ -150,16 +174,24 @@ def validate_payout_form(services: Services, user_id: str, form: dict[str, str])
     if amount is not None and not errors:
         now = services.clock.now()
         with services.store.read() as db:
-            spent = repo.spent_today(db, user_id, amount.currency, now.replace(hour=0, minute=0, second=0, microsecond=0))
+            spent = repo.spent_today(
+                db, user_id, amount.currency, now.replace(hour=0, minute=0, second=0, microsecond=0)
+            )
         try:
             policy.required_approvals(services.config, amount, frozen=is_frozen(services), spent_today=spent)
         except policy.PolicyRefused as exc:
             errors["amount"] = str(exc)
     if errors or entry is None or amount is None:
         return {k: v[:2000] for k, v in errors.items()}, None
-    return {}, NewRequest(kind="payout", requester=user_id, amount=amount,
-                          purpose=form.get("purpose") or DEFAULT_PURPOSE, reference=form.get("reference", ""),
-                          beneficiary=entry, to_currency=entry.currency)
+    return {}, NewRequest(
+        kind="payout",
+        requester=user_id,
+        amount=amount,
+        purpose=form.get("purpose") or DEFAULT_PURPOSE,
+        reference=form.get("reference", ""),
+        beneficiary=entry,
+        to_currency=entry.currency,
+    )
 
 
 async def on_payout_submission(services: Services, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:

@@ -34,12 +34,22 @@ def parse_rate(words: list[str]) -> RateArgs:
 @subcommand("rate", usage=USAGE, summary="live exchange rate with its expiry", role=Role.VIEWER, parse=parse_rate)
 async def rate_command(ctx: CommandContext, a: RateArgs) -> None:
     user = whalet_user(ctx, None)
-    quote = await ctx.services.whalet.query_rate(user, a.currency, a.to_currency,
-                                                 a.source or ctx.services.config.whalet.default_fund_source)
+    quote = await ctx.services.whalet.query_rate(
+        user, a.currency, a.to_currency, a.source or ctx.services.config.whalet.default_fund_source
+    )
     now = ctx.services.clock.now()
     text = f"1 {quote.currency} = {quote.rate} {quote.to_currency}"
-    await ctx.reply(text, finish([
-        section(f"*{text}*"),
-        context(f"Rate id `{esc(quote.rate_id)}`", "Whalet gave no expiry" if quote.expire_time is None
-                else f"valid until {at(quote.expire_time)} ({countdown(quote.expire_time, now)})"),
-    ]))
+    await ctx.reply(
+        text,
+        finish(
+            [
+                section(f"*{text}*"),
+                context(
+                    f"Rate id `{esc(quote.rate_id)}`",
+                    "Whalet gave no expiry"
+                    if quote.expire_time is None
+                    else f"valid until {at(quote.expire_time)} ({countdown(quote.expire_time, now)})",
+                ),
+            ]
+        ),
+    )

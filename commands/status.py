@@ -27,8 +27,11 @@ async def whalet_line(ctx: CommandContext) -> str:
         return f":red_circle: Whalet did not answer within {PING_TIMEOUT_SECONDS:.0f} s."
     except Exception as exc:  # every failure becomes a sentence here, never a traceback
         return f":red_circle: Whalet: {esc(explain(exc))}"
-    proven = ("token obtained, our signature accepted" if ctx.services.whalet.protocol.profile == "v1"
-              else "our signature accepted, its signed answer verified")
+    proven = (
+        "token obtained, our signature accepted"
+        if ctx.services.whalet.protocol.profile == "v1"
+        else "our signature accepted, its signed answer verified"
+    )
     return f":large_green_circle: Whalet answers ({(time.perf_counter() - started) * 1000:.0f} ms): {proven}."
 
 
@@ -40,8 +43,10 @@ def money_line(ctx: CommandContext) -> str:
         return f"{where}: a test gateway, payouts allowed (no real money moves there)."
     if whalet.money_enabled:
         return f"{where}: :money_with_wings: moving real money is ON (`money_enabled = true`)."
-    return (f"{where}: :lock: moving money is OFF; payouts, pays and beneficiary changes are refused "
-            "until an administrator sets `money_enabled = true` under `[whalet]` after `whalet-bot check` passes.")
+    return (
+        f"{where}: :lock: moving money is OFF; payouts, pays and beneficiary changes are refused "
+        "until an administrator sets `money_enabled = true` under `[whalet]` after `whalet-bot check` passes."
+    )
 
 
 def backlog_lines(ctx: CommandContext) -> list[str]:
@@ -61,14 +66,15 @@ def backlog_lines(ctx: CommandContext) -> list[str]:
     return lines
 
 
-@subcommand("status", usage="status", summary="health: Whalet connectivity, backlogs, last digest",
-            role=Role.VIEWER)
+@subcommand("status", usage="status", summary="health: Whalet connectivity, backlogs, last digest", role=Role.VIEWER)
 async def status_command(ctx: CommandContext, _: None) -> None:
     lines = [await whalet_line(ctx), money_line(ctx)]
     with ctx.services.store.read() as db:
         open_count = len(repo.open_requests(db))
-    lines.append(f"Approvals: {open_count} open request{'s' if open_count != 1 else ''}"
-                 + ("; :octagonal_sign: payouts are FROZEN." if is_frozen(ctx.services) else "."))
+    lines.append(
+        f"Approvals: {open_count} open request{'s' if open_count != 1 else ''}"
+        + ("; :octagonal_sign: payouts are FROZEN." if is_frozen(ctx.services) else ".")
+    )
     lines += backlog_lines(ctx)
     await ctx.reply("whalet-bot status", finish([section("*whalet-bot status*"), section("\n".join(lines))]))
 

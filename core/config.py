@@ -178,7 +178,9 @@ class Approvals(Model):
         tiered = {tier.currency for tier in self.tiers}
         for currency in self.ceiling:
             if currency not in tiered:
-                raise Problem(f"{currency} has a ceiling but no tiers, so it would be refused anyway", f".ceiling.{currency}")
+                raise Problem(
+                    f"{currency} has a ceiling but no tiers, so it would be refused anyway", f".ceiling.{currency}"
+                )
         return self
 
     def ceiling_for(self, currency: str) -> Decimal | None:

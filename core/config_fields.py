@@ -120,7 +120,7 @@ def _hh_mm(value: Any) -> str:
     if isinstance(value, time):  # an unquoted TOML local time, 09:00:00
         value = value.strftime("%H:%M")
     if not isinstance(value, str) or not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
-        raise ValueError(f"{value!r} is not a time of day as \"HH:MM\" (like \"09:00\")")
+        raise ValueError(f'{value!r} is not a time of day as "HH:MM" (like "09:00")')
     return value
 
 
@@ -128,5 +128,5 @@ def _zone(value: str) -> str:
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"{value!r} is not an IANA time zone (like \"Asia/Shanghai\")") from None
+        raise ValueError(f'{value!r} is not an IANA time zone (like "Asia/Shanghai")') from None
     return value

@@ -24,20 +24,40 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        self.commands = Counter("whalet_bot_commands_total", "/whalet sub-commands by outcome",
-                                ["subcommand", "outcome"], registry=self.registry)
-        self.ack_seconds = Histogram("whalet_bot_slack_ack_seconds", "Time to answer a Slack request (the ack)",
-                                     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5), registry=self.registry)
-        self.webhook_receipts = Counter("whalet_bot_webhook_receipts_total", "Whalet notifications received",
-                                        ["api_code", "outcome"], registry=self.registry)
-        self.whalet_calls = Counter("whalet_bot_whalet_calls_total", "Calls to Whalet by operation and result",
-                                    ["operation", "result"], registry=self.registry)
+        self.commands = Counter(
+            "whalet_bot_commands_total",
+            "/whalet sub-commands by outcome",
+            ["subcommand", "outcome"],
+            registry=self.registry,
+        )
+        self.ack_seconds = Histogram(
+            "whalet_bot_slack_ack_seconds",
+            "Time to answer a Slack request (the ack)",
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5),
+            registry=self.registry,
+        )
+        self.webhook_receipts = Counter(
+            "whalet_bot_webhook_receipts_total",
+            "Whalet notifications received",
+            ["api_code", "outcome"],
+            registry=self.registry,
+        )
+        self.whalet_calls = Counter(
+            "whalet_bot_whalet_calls_total",
+            "Calls to Whalet by operation and result",
+            ["operation", "result"],
+            registry=self.registry,
+        )
         self.approval_whalet_calls = Counter(
-            "whalet_bot_approval_whalet_calls_total", "Whalet calls made for approval requests (apply, confirm, "
+            "whalet_bot_approval_whalet_calls_total",
+            "Whalet calls made for approval requests (apply, confirm, "
             "lookup); per request they are bounded by 1 + max_confirm_attempts + the lookup cap",
-            ["operation"], registry=self.registry)
-        self.whalet_seconds = Histogram("whalet_bot_whalet_call_seconds", "Whalet call duration", ["operation"],
-                                        registry=self.registry)
+            ["operation"],
+            registry=self.registry,
+        )
+        self.whalet_seconds = Histogram(
+            "whalet_bot_whalet_call_seconds", "Whalet call duration", ["operation"], registry=self.registry
+        )
 
     def observe_whalet_call(self, operation: str, result: str, seconds: float) -> None:
         self.whalet_calls.labels(operation, result).inc()
@@ -63,7 +83,9 @@ class _StateCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         outbox_rows = GaugeMetricFamily("whalet_bot_outbox_messages", "Outbox rows by state", labels=["state"])
         inbox_backlog = GaugeMetricFamily("whalet_bot_inbox_backlog", "Notifications stored but not yet relayed")
-        approval_requests = GaugeMetricFamily("whalet_bot_approval_requests", "Approval requests by state", labels=["state"])
+        approval_requests = GaugeMetricFamily(
+            "whalet_bot_approval_requests", "Approval requests by state", labels=["state"]
+        )
         digest_runs = GaugeMetricFamily("whalet_bot_digest_runs", "Digest runs recorded, by state", labels=["state"])
         slack_429 = GaugeMetricFamily("whalet_bot_slack_rate_limited", "Slack 429 answers seen by the outbox")
         try:

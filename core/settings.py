@@ -30,9 +30,7 @@ class SettingsError(ValueError):
 class Settings(BaseSettings):
     """Environment variables (names are the upper-case field names, e.g. ``SLACK_BOT_TOKEN``)."""
 
-    model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
-    )
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True)
 
     slack_bot_token: SecretStr
     slack_signing_secret: SecretStr
@@ -44,7 +42,8 @@ class Settings(BaseSettings):
     whalet_partner_private_key: SecretStr | None = None
     # Named *_source so the attribute does not clash with the whalet_public_key() loader.
     whalet_public_key_source: str | None = Field(
-        default=None, validation_alias=AliasChoices("WHALET_PUBLIC_KEY", "whalet_public_key_source"))
+        default=None, validation_alias=AliasChoices("WHALET_PUBLIC_KEY", "whalet_public_key_source")
+    )
     # The REST v1 protocol's credentials (required by that profile only, see v1_credentials()).
     whalet_client_id: str | None = None
     whalet_secret_key: SecretStr | None = None
@@ -68,8 +67,16 @@ class Settings(BaseSettings):
     whalet_bot_log_level: str = "INFO"
     whalet_bot_metrics_public: bool = False
 
-    @field_validator("slack_app_token", "whalet_partner_private_key", "whalet_public_key_source", "whalet_client_id",
-                     "whalet_secret_key", "whalet_hmac_key", "whalet_aes_key", mode="before")
+    @field_validator(
+        "slack_app_token",
+        "whalet_partner_private_key",
+        "whalet_public_key_source",
+        "whalet_client_id",
+        "whalet_secret_key",
+        "whalet_hmac_key",
+        "whalet_aes_key",
+        mode="before",
+    )
     @classmethod
     def _empty_is_none(cls, value: Any) -> Any:
         # `SLACK_APP_TOKEN=` in a .env file means "not set": HTTP mode, not Socket Mode (and the
@@ -133,9 +140,11 @@ class Settings(BaseSettings):
     def partner_private_key(self) -> rsa.RSAPrivateKey:
         """Our RSA key for signing requests and opening notifications."""
         if self.whalet_partner_private_key is None:
-            raise SettingsError("WHALET_PARTNER_PRIVATE_KEY: missing; the legacy protocol needs the partner's "
-                                "RSA private key (or choose protocol = \"v1\" under [whalet] if Whalet gave you "
-                                "v1 credentials)")
+            raise SettingsError(
+                "WHALET_PARTNER_PRIVATE_KEY: missing; the legacy protocol needs the partner's "
+                'RSA private key (or choose protocol = "v1" under [whalet] if Whalet gave you '
+                "v1 credentials)"
+            )
         try:
             return load_private_key(self.whalet_partner_private_key.get_secret_value())
         except EnvelopeError:
@@ -154,13 +163,19 @@ class Settings(BaseSettings):
         except EnvelopeError as exc:
             raise SettingsError(f"WHALET_PUBLIC_KEY: {exc}; give PEM text, bare Base64 DER, or a file path") from None
 
-
     def v1_credentials(self) -> V1Credentials:
         """The REST v1 credentials; one SettingsError naming every missing or unusable variable."""
-        values = {"WHALET_CLIENT_ID": self.whalet_client_id, "WHALET_SECRET_KEY": self.whalet_secret_key,
-                  "WHALET_HMAC_KEY": self.whalet_hmac_key, "WHALET_AES_KEY": self.whalet_aes_key}
-        problems = [f"  {name}: missing; the v1 protocol needs it (Whalet issues it with the partner id)"
-                    for name, value in values.items() if value is None]
+        values = {
+            "WHALET_CLIENT_ID": self.whalet_client_id,
+            "WHALET_SECRET_KEY": self.whalet_secret_key,
+            "WHALET_HMAC_KEY": self.whalet_hmac_key,
+            "WHALET_AES_KEY": self.whalet_aes_key,
+        }
+        problems = [
+            f"  {name}: missing; the v1 protocol needs it (Whalet issues it with the partner id)"
+            for name, value in values.items()
+            if value is None
+        ]
         aes_key = b""
         if self.whalet_aes_key is not None:
             try:
@@ -170,8 +185,12 @@ class Settings(BaseSettings):
         if problems:
             raise SettingsError("\n".join(["Settings for the v1 protocol are missing or invalid:", *problems]))
         assert self.whalet_client_id and self.whalet_secret_key and self.whalet_hmac_key
-        return V1Credentials(self.whalet_client_id.strip(), self.whalet_secret_key.get_secret_value(),
-                             self.whalet_hmac_key.get_secret_value(), aes_key)
+        return V1Credentials(
+            self.whalet_client_id.strip(),
+            self.whalet_secret_key.get_secret_value(),
+            self.whalet_hmac_key.get_secret_value(),
+            aes_key,
+        )
 
     def gateway_url(self, protocol: str) -> str:
         """WHALET_BASE_URL for the profile: legacy's gateway ends in /api; v1's is the bare host."""
@@ -181,8 +200,9 @@ class Settings(BaseSettings):
             return V1_TEST_HOST  # the default test gateway, without /api
         url = self.whalet_base_url.rstrip("/")
         if url.endswith("/api"):
-            raise SettingsError(f"WHALET_BASE_URL: for protocol v1 give the host without /api "
-                                f"(e.g. {url.removesuffix('/api')})")
+            raise SettingsError(
+                f"WHALET_BASE_URL: for protocol v1 give the host without /api (e.g. {url.removesuffix('/api')})"
+            )
         return url
 
 

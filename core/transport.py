@@ -20,8 +20,9 @@ def build_transport(settings: Settings, whalet: WhaletSection, codec: EnvelopeCo
     """
     url = settings.gateway_url(whalet.protocol)
     if whalet.protocol == "v1":
-        return V1Transport(url, settings.whalet_partner_id, settings.v1_credentials(), whalet.v1,
-                           amounts=whalet.amounts)
+        return V1Transport(
+            url, settings.whalet_partner_id, settings.v1_credentials(), whalet.v1, amounts=whalet.amounts
+        )
     if codec is not None:
         codec = codec.with_recipe(whalet.legacy)
     else:

@@ -51,10 +51,13 @@ def _local_stack(workdir: Optional[Path], protocol: str = "legacy") -> LocalStac
 
 def demo(
     interactive: Optional[bool] = typer.Option(
-        None, "--interactive/--no-interactive",
-        help="Pause between steps (default: yes in a terminal, no in CI and pipes)."),
+        None,
+        "--interactive/--no-interactive",
+        help="Pause between steps (default: yes in a terminal, no in CI and pipes).",
+    ),
     workdir: Optional[Path] = typer.Option(
-        None, help="Keep the database and keys in this folder (default: a temporary one)."),
+        None, help="Keep the database and keys in this folder (default: a temporary one)."
+    ),
     protocol: str = typer.Option("legacy", help=PROTOCOL_HELP),
 ) -> None:
     """Play the whole product on loopback: Whalet sandbox, a Slack stand-in and the real app.
@@ -72,7 +75,8 @@ def demo(
 def console(
     user: str = typer.Option("U0REQ", "--as", help="The Slack user you start as."),
     workdir: Optional[Path] = typer.Option(
-        None, help="Keep the database and keys in this folder (default: a temporary one)."),
+        None, help="Keep the database and keys in this folder (default: a temporary one)."
+    ),
     protocol: str = typer.Option("legacy", help=PROTOCOL_HELP),
 ) -> None:
     """Type /whalet commands as demo Slack users against the local stack (:help inside)."""

@@ -55,8 +55,15 @@ def parse_duration(text: str) -> float:
 class SlackConsole:
     """One person's seat at the stand-in: current user, current channel, last buttons seen."""
 
-    def __init__(self, stack: LocalStack, console: Console, *, user: str = "U0REQ",
-                 channel: str = "C0FINANCE", confirm: Callable[[str], bool] | None = None) -> None:
+    def __init__(
+        self,
+        stack: LocalStack,
+        console: Console,
+        *,
+        user: str = "U0REQ",
+        channel: str = "C0FINANCE",
+        confirm: Callable[[str], bool] | None = None,
+    ) -> None:
         self.driver = Driver(stack)
         self.console = console
         self.user, self.channel = user, channel
@@ -73,7 +80,11 @@ class SlackConsole:
         if isinstance(record, View) and record.view.get("type") == "home" and record.user != self.user:
             return
         channel = getattr(record, "channel", None) or ""
-        if isinstance(record, Message) and channel.startswith("D") and channel != self.driver.stack.fake.dm_channel(self.user):
+        if (
+            isinstance(record, Message)
+            and channel.startswith("D")
+            and channel != self.driver.stack.fake.dm_channel(self.user)
+        ):
             return
         if isinstance(record, (Message, Ephemeral)) and event.kind != "delete" and buttons(record.blocks):
             if not isinstance(record, Ephemeral) or record.user == self.user:
@@ -135,9 +146,18 @@ class SlackConsole:
         handler(args)
 
     def _handlers(self) -> dict[str, Callable[[list[str]], None]]:
-        return {"as": self._as, "in": self._in, "click": self._click, "collect": self._collect,
-                "replenish": self._replenish, "tick": self._tick, "users": self._users,
-                "help": lambda args: self.say(HELP), "quit": self._quit, "q": self._quit}
+        return {
+            "as": self._as,
+            "in": self._in,
+            "click": self._click,
+            "collect": self._collect,
+            "replenish": self._replenish,
+            "tick": self._tick,
+            "users": self._users,
+            "help": lambda args: self.say(HELP),
+            "quit": self._quit,
+            "q": self._quit,
+        }
 
     def _as(self, args: list[str]) -> None:
         if len(args) != 1 or args[0][:1] not in ("U", "W"):

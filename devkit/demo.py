@@ -42,7 +42,9 @@ class EventPrinter:
             if isinstance(record, Message) and record.channel.startswith("D") and event.kind in ("message", "update"):
                 if event.kind == "update":
                     self.console.print(Text("(updated)", style="dim"))
-                render_message(record, self.console, caption=f"DM from the bot to {self.driver.dm_owner(record.channel)}")
+                render_message(
+                    record, self.console, caption=f"DM from the bot to {self.driver.dm_owner(record.channel)}"
+                )
             else:
                 show(event, self.console)
 
@@ -88,6 +90,7 @@ class TourRun:
         def check() -> bool:
             self.printer.flush()
             return all(expectation.met(self) for expectation in step.expect)
+
         return check
 
     def _failed(self, number: int, step: Step, why: str) -> bool:
@@ -111,8 +114,14 @@ def _safe_met(expectation: object, tour: TourRun) -> bool:
         return False
 
 
-def play_tour(stack: LocalStack, console: Console, *, interactive: bool = False,
-              steps: list[Step] | None = None, pause: Callable[[], bool] | None = None) -> int:
+def play_tour(
+    stack: LocalStack,
+    console: Console,
+    *,
+    interactive: bool = False,
+    steps: list[Step] | None = None,
+    pause: Callable[[], bool] | None = None,
+) -> int:
     """Play ``steps`` (default: the whole tour) on a running stack; 0 when every effect was seen."""
     steps = TOUR if steps is None else steps
     tour = TourRun(Driver(stack), console)
@@ -138,8 +147,14 @@ def _pause(console: Console) -> bool:
     return answer.strip().lower() not in ("q", "quit", "exit")
 
 
-def run_demo(interactive: bool, console: Console | None = None, workdir: Path | None = None, *,
-             stack: LocalStack | None = None, protocol: str = "legacy") -> int:
+def run_demo(
+    interactive: bool,
+    console: Console | None = None,
+    workdir: Path | None = None,
+    *,
+    stack: LocalStack | None = None,
+    protocol: str = "legacy",
+) -> int:
     """Start the stack (unless one is given), play the tour, stop what we started; 0 = all good.
 
     ``workdir`` keeps the database and keys there instead of a temporary folder; ``protocol`` is

@@ -27,6 +27,7 @@ REQUEST_ID = re.compile(r"\b(?:PO|PY)-[A-Z0-9]{8}\b")
 
 # --- reading what Slack shows ----------------------------------------------------------------
 
+
 def _strings(node: Any) -> list[str]:
     """Every human-visible string in Block Kit (texts, fields, labels), in reading order."""
     if isinstance(node, str):
@@ -62,6 +63,7 @@ def who(user_id: str) -> str:
 
 # --- the feed of what happened -----------------------------------------------------------------
 
+
 class Feed:
     """Every stand-in event plus our synthesized ack answers, in arrival order (thread-safe)."""
 
@@ -83,6 +85,7 @@ class Feed:
 
 
 # --- driving the stack as Slack users --------------------------------------------------------
+
 
 class DriverError(RuntimeError):
     """An action could not even be sent (no such button, HTTP error from the app)."""
@@ -113,8 +116,8 @@ class Driver:
     def click(self, user: str, record: Record, button: dict[str, Any]) -> Ephemeral | None:
         channel = record.channel or COMMAND_CHANNEL
         response = self.stack.slack_requests.block_action(
-            user, record, action_id=button.get("action_id"), text=button_label(button),
-            channel_id=channel)
+            user, record, action_id=button.get("action_id"), text=button_label(button), channel_id=channel
+        )
         return self._ack(response, user, channel)
 
     def shown(self, event: Event) -> bool:
@@ -154,8 +157,9 @@ class Driver:
         return next((v for v in self.stack.fake.views(user=user) if v.action == "views.publish"), None)
 
     def click_in_view(self, user: str, view: View, button: dict[str, Any]) -> None:
-        response = self.stack.slack_requests.view_action(user, view, action_id=button.get("action_id"),
-                                                         text=button_label(button))
+        response = self.stack.slack_requests.view_action(
+            user, view, action_id=button.get("action_id"), text=button_label(button)
+        )
         if response.status_code != 200:
             raise DriverError(f"the app answered HTTP {response.status_code}: {response.text[:200]}")
 
@@ -172,8 +176,15 @@ class Driver:
         return dict(response.json())
 
     def collect(self, amount: str, currency: str, payer: str = "Globex Import LLC") -> dict[str, Any]:
-        return self.operator("/sandbox/collect", {"userId": self.whalet_user, "currency": currency.upper(),
-                                                  "amount": str(Decimal(amount)), "payerName": payer})
+        return self.operator(
+            "/sandbox/collect",
+            {
+                "userId": self.whalet_user,
+                "currency": currency.upper(),
+                "amount": str(Decimal(amount)),
+                "payerName": payer,
+            },
+        )
 
     def replenish(self, kind: str) -> dict[str, Any]:
         return self.operator("/sandbox/replenish", {"kind": kind, "userId": self.whalet_user})
@@ -197,8 +208,14 @@ class Driver:
             data = {"text": body}
         if not isinstance(data, dict) or not (data.get("text") or data.get("blocks")):
             return None
-        ack = Ephemeral(channel, user, self.stack.fake.store.next_ts(), str(data.get("text") or ""),
-                        list(data.get("blocks") or []), source="response_url")  # Slack: same look
+        ack = Ephemeral(
+            channel,
+            user,
+            self.stack.fake.store.next_ts(),
+            str(data.get("text") or ""),
+            list(data.get("blocks") or []),
+            source="response_url",
+        )  # Slack: same look
         self.feed.add(Event("ephemeral", ack))
         return ack
 

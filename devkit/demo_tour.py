@@ -13,13 +13,23 @@ import re
 from dataclasses import dataclass
 from typing import Protocol
 
-from devkit.demo_driver import (COMMAND_CHANNEL, Driver, DriverError, Record, confirm_text, contains_all,
-                             find_labelled, plain_text, who)
+from devkit.demo_driver import (
+    COMMAND_CHANNEL,
+    Driver,
+    DriverError,
+    Record,
+    confirm_text,
+    contains_all,
+    find_labelled,
+    plain_text,
+    who,
+)
 from devkit.localstack import DEMO_USERS
 from devkit.slack_standin.blocks import button_label
 from devkit.slack_standin.records import Ephemeral, Event, Message, View
 
 # --- the step vocabulary -----------------------------------------------------------------------
+
 
 class Tour(Protocol):
     """What actions and expectations may use while a step runs."""
@@ -44,7 +54,7 @@ class Command:
 @dataclass(frozen=True)
 class Click:
     user: str
-    label: str   # a label prefix: "Approve" matches "Approve payout"
+    label: str  # a label prefix: "Approve" matches "Approve payout"
     target: str  # the name a previous step saved the message under
 
     def run(self, tour: Tour) -> str:
@@ -129,10 +139,10 @@ class Says:
     contains: tuple[str, ...] = ()
     kinds: tuple[str, ...] = ("message", "ephemeral")
     channel: str | None = None
-    user: str | None = None       # for ephemerals: who sees it
+    user: str | None = None  # for ephemerals: who sees it
     thread_of: str | None = None  # a reply in the thread of this saved message
-    updates: str | None = None    # an update of this saved message
-    dm_of: str | None = None      # in the bot's DM with this person
+    updates: str | None = None  # an update of this saved message
+    dm_of: str | None = None  # in the bot's DM with this person
     save_as: str | None = None
 
     def met(self, tour: Tour) -> bool:
@@ -153,8 +163,12 @@ class Says:
             return False
         if self.thread_of is not None:
             parent = tour.saved[self.thread_of]
-            if not (isinstance(record, Message) and isinstance(parent, Message) and record.is_reply
-                    and record.thread_ts == parent.ts):
+            if not (
+                isinstance(record, Message)
+                and isinstance(parent, Message)
+                and record.is_reply
+                and record.thread_ts == parent.ts
+            ):
                 return False
         if self.updates is not None:
             target = tour.saved[self.updates]
@@ -176,17 +190,25 @@ class SaveChart:
         if not isinstance(parent, Message):
             raise DriverError(f"the record saved as {self.target!r} is not a channel message")
         try:
-            data = stack.fake.wait_for(lambda: next((f.data for f in stack.fake.uploaded_files(parent.channel)
-                                                     if f.thread_ts == parent.ts and f.data), None),
-                                       timeout=self.timeout, interval=0.05)
+            data = stack.fake.wait_for(
+                lambda: next(
+                    (f.data for f in stack.fake.uploaded_files(parent.channel) if f.thread_ts == parent.ts and f.data),
+                    None,
+                ),
+                timeout=self.timeout,
+                interval=0.05,
+            )
         except AssertionError:
             data = None
         if not data:
             raise DriverError("no chart was uploaded into the digest's thread")
         path = stack.workdir / self.filename
         path.write_bytes(data)
-        kept = "" if stack.workdir_is_kept else " (a temporary folder, removed when the demo ends: " \
-                                                "use --workdir DIR to keep it)"
+        kept = (
+            ""
+            if stack.workdir_is_kept
+            else " (a temporary folder, removed when the demo ends: use --workdir DIR to keep it)"
+        )
         return f"the chart ({len(data):,} bytes, PNG) is saved as {path}{kept}"
 
 
@@ -200,7 +222,8 @@ class ChartInThread:
     def met(self, tour: Tour) -> bool:
         parent = tour.saved[self.target]
         return isinstance(parent, Message) and any(
-            f.thread_ts == parent.ts for f in tour.driver.stack.fake.uploaded_files(parent.channel))
+            f.thread_ts == parent.ts for f in tour.driver.stack.fake.uploaded_files(parent.channel)
+        )
 
 
 @dataclass(frozen=True)
@@ -215,8 +238,12 @@ class HomeShows:
     def met(self, tour: Tour) -> bool:
         for event in reversed(tour.events()):
             view = event.record
-            if isinstance(view, View) and view.user == self.user and view.view.get("type") == "home" and \
-                    all(n.lower() in plain_text(view.view).lower() for n in self.contains):
+            if (
+                isinstance(view, View)
+                and view.user == self.user
+                and view.view.get("type") == "home"
+                and all(n.lower() in plain_text(view.view).lower() for n in self.contains)
+            ):
                 if self.save_as:
                     tour.saved[self.save_as] = view
                 return True
@@ -252,7 +279,7 @@ class Action(Protocol):
 
 @dataclass(frozen=True)
 class Step:
-    caption: str              # what happens next, for people; {U0REQ} etc. become names
+    caption: str  # what happens next, for people; {U0REQ} etc. become names
     action: Action
     expect: tuple[Expectation, ...]
     timeout: float = 15.0
@@ -264,69 +291,143 @@ class Step:
 APPROVALS, COLLECT, COMPLIANCE, FINANCE = "C0APPROVALS", "C0COLLECT", "C0COMPLIANCE", "C0FINANCE"
 
 TOUR: list[Step] = [
-    Step("{U0REQ} checks the balances; only they see the answer.",
-         Command("U0REQ", "balance"),
-         (Says("an ephemeral balance table with USD", ("USD",), user="U0REQ"),)),
-    Step("{U0REQ} asks for a live USD→HKD quote.",
-         Command("U0REQ", "rate USD HKD"),
-         (Says("a USD→HKD quote", ("USD", "HKD"), user="U0REQ"),)),
-    Step("{U0REQ} requests a payout of 1,200.50 USD; an approval card lands in #approvals.",
-         Command("U0REQ", 'payout 1200.50 USD to acme-us for "Invoice 7781"'),
-         (Says("an approval card in C0APPROVALS", ("1,200.50 USD",), kinds=("message",), channel=APPROVALS,
-               save_as="card"),)),
-    Step("{U0REQ} tries to approve their own request: four eyes, so it is refused.",
-         Click("U0REQ", "Approve", "card"),
-         (Says("a refusal only the requester sees", ("someone else",), kinds=("ephemeral",), user="U0REQ"),)),
-    Step("Each approver also got the card in a DM, with the same buttons: here is {U0APP1}'s copy.",
-         ShowDM("U0APP1", "card", save_as="dm_card"),
-         (Says("the card in the approver's DM", ("1,200.50 USD", "You can approve"), kinds=("message",),
-               dm_of="U0APP1"),)),
-    Step("{U0APP1} approves from that DM; the bot confirms with Whalet and updates every copy of the card.",
-         Click("U0APP1", "Approve", "dm_card"),
-         (Says("the card in #approvals updated to approved", ("Approved by",), kinds=("update",), updates="card"),
-          Says("the DM copy updated too", ("Approved by",), kinds=("update",), updates="dm_card"))),
-    Step("Time passes in the sandbox: Whalet reports the payout result, in the card's thread.",
-         Tick(10),
-         (Says("the payout result as a reply under the card", (), kinds=("message",), thread_of="card"),
-          ConfirmedOnce("card"))),
-    Step("{U0REQ} requests 25,000.00 USD: the larger tier needs two different approvers.",
-         Command("U0REQ", 'payout 25000 USD to acme-us for "Equipment"'),
-         (Says("an approval card needing 2 approvals", ("25,000.00 USD", "of 2"), kinds=("message",),
-               channel=APPROVALS, save_as="big"),)),
-    Step("{U0APP1} gives the first approval; one more is needed.",
-         Click("U0APP1", "Approve", "big"),
-         (Says("the card shows 1 of 2", ("1 of 2",), kinds=("update",), updates="big"),)),
-    Step("{U0APP2} opens the bot's Home tab: what waits for them (with Approve and Reject), balances, digests.",
-         OpenHome("U0APP2"),
-         (HomeShows("the Home with the request waiting", "U0APP2", ("Waiting for you", "25,000.00 USD", "Approve"),
-                    save_as="home"),)),
-    Step("{U0APP2} gives the second approval from the Home tab; now the payout goes to Whalet.",
-         Click("U0APP2", "Approve", "home"),
-         (Says("the card updated to approved", ("Approved by",), kinds=("update",), updates="big"),)),
-    Step("{U0APP2} refreshes the balances on the Home tab: one Whalet call, a snapshot with its age.",
-         Click("U0APP2", "Refresh", "home"),
-         (HomeShows("the Home with a balance snapshot", "U0APP2", ("Balances of", "USD", "less than a minute ago")),)),
-    Step("Time passes again: the second payout's result arrives in its thread.",
-         Tick(10),
-         (Says("the payout result under the second card", (), kinds=("message",), thread_of="big"),
-          ConfirmedOnce("big"))),
-    Step("A customer pays 500.00 USD into the Whalet account: the collection lands in #collections.",
-         Collect("500.00", "USD"),
-         (Says("a collection message in C0COLLECT", ("500.00",), kinds=("message",), channel=COLLECT),)),
-    Step("Whalet asks for enhanced due-diligence documents: a to-do lands in #compliance.",
-         Replenish("edd"),
-         (Says("a replenish to-do with an \"I'll handle it\" button", ("I'll handle it",), kinds=("message",),
-               channel=COMPLIANCE, save_as="todo"),)),
-    Step("{U0ADM} takes the to-do; the card shows who owns it.",
-         Click("U0ADM", "I'll handle it", "todo"),
-         (Says("the to-do updated with its owner", ("U0ADM",), kinds=("update",), updates="todo"),)),
-    Step("{U0ADM} posts the balance digest now, in #finance.",
-         Command("U0ADM", "digest now", channel=FINANCE),
-         (Says("a digest in C0FINANCE", ("USD",), kinds=("message",), channel=FINANCE, save_as="digest"),)),
-    Step("The digest's chart (the last 30 days of balances per currency) arrives in its thread; a copy is saved.",
-         SaveChart("digest"),
-         (ChartInThread("digest"),)),
-    Step("{U0ADM} checks the bot's health.",
-         Command("U0ADM", "status"),
-         (Says("a status answer mentioning Whalet", ("Whalet",), user="U0ADM"),)),
+    Step(
+        "{U0REQ} checks the balances; only they see the answer.",
+        Command("U0REQ", "balance"),
+        (Says("an ephemeral balance table with USD", ("USD",), user="U0REQ"),),
+    ),
+    Step(
+        "{U0REQ} asks for a live USD→HKD quote.",
+        Command("U0REQ", "rate USD HKD"),
+        (Says("a USD→HKD quote", ("USD", "HKD"), user="U0REQ"),),
+    ),
+    Step(
+        "{U0REQ} requests a payout of 1,200.50 USD; an approval card lands in #approvals.",
+        Command("U0REQ", 'payout 1200.50 USD to acme-us for "Invoice 7781"'),
+        (
+            Says(
+                "an approval card in C0APPROVALS",
+                ("1,200.50 USD",),
+                kinds=("message",),
+                channel=APPROVALS,
+                save_as="card",
+            ),
+        ),
+    ),
+    Step(
+        "{U0REQ} tries to approve their own request: four eyes, so it is refused.",
+        Click("U0REQ", "Approve", "card"),
+        (Says("a refusal only the requester sees", ("someone else",), kinds=("ephemeral",), user="U0REQ"),),
+    ),
+    Step(
+        "Each approver also got the card in a DM, with the same buttons: here is {U0APP1}'s copy.",
+        ShowDM("U0APP1", "card", save_as="dm_card"),
+        (
+            Says(
+                "the card in the approver's DM", ("1,200.50 USD", "You can approve"), kinds=("message",), dm_of="U0APP1"
+            ),
+        ),
+    ),
+    Step(
+        "{U0APP1} approves from that DM; the bot confirms with Whalet and updates every copy of the card.",
+        Click("U0APP1", "Approve", "dm_card"),
+        (
+            Says("the card in #approvals updated to approved", ("Approved by",), kinds=("update",), updates="card"),
+            Says("the DM copy updated too", ("Approved by",), kinds=("update",), updates="dm_card"),
+        ),
+    ),
+    Step(
+        "Time passes in the sandbox: Whalet reports the payout result, in the card's thread.",
+        Tick(10),
+        (
+            Says("the payout result as a reply under the card", (), kinds=("message",), thread_of="card"),
+            ConfirmedOnce("card"),
+        ),
+    ),
+    Step(
+        "{U0REQ} requests 25,000.00 USD: the larger tier needs two different approvers.",
+        Command("U0REQ", 'payout 25000 USD to acme-us for "Equipment"'),
+        (
+            Says(
+                "an approval card needing 2 approvals",
+                ("25,000.00 USD", "of 2"),
+                kinds=("message",),
+                channel=APPROVALS,
+                save_as="big",
+            ),
+        ),
+    ),
+    Step(
+        "{U0APP1} gives the first approval; one more is needed.",
+        Click("U0APP1", "Approve", "big"),
+        (Says("the card shows 1 of 2", ("1 of 2",), kinds=("update",), updates="big"),),
+    ),
+    Step(
+        "{U0APP2} opens the bot's Home tab: what waits for them (with Approve and Reject), balances, digests.",
+        OpenHome("U0APP2"),
+        (
+            HomeShows(
+                "the Home with the request waiting",
+                "U0APP2",
+                ("Waiting for you", "25,000.00 USD", "Approve"),
+                save_as="home",
+            ),
+        ),
+    ),
+    Step(
+        "{U0APP2} gives the second approval from the Home tab; now the payout goes to Whalet.",
+        Click("U0APP2", "Approve", "home"),
+        (Says("the card updated to approved", ("Approved by",), kinds=("update",), updates="big"),),
+    ),
+    Step(
+        "{U0APP2} refreshes the balances on the Home tab: one Whalet call, a snapshot with its age.",
+        Click("U0APP2", "Refresh", "home"),
+        (HomeShows("the Home with a balance snapshot", "U0APP2", ("Balances of", "USD", "less than a minute ago")),),
+    ),
+    Step(
+        "Time passes again: the second payout's result arrives in its thread.",
+        Tick(10),
+        (
+            Says("the payout result under the second card", (), kinds=("message",), thread_of="big"),
+            ConfirmedOnce("big"),
+        ),
+    ),
+    Step(
+        "A customer pays 500.00 USD into the Whalet account: the collection lands in #collections.",
+        Collect("500.00", "USD"),
+        (Says("a collection message in C0COLLECT", ("500.00",), kinds=("message",), channel=COLLECT),),
+    ),
+    Step(
+        "Whalet asks for enhanced due-diligence documents: a to-do lands in #compliance.",
+        Replenish("edd"),
+        (
+            Says(
+                'a replenish to-do with an "I\'ll handle it" button',
+                ("I'll handle it",),
+                kinds=("message",),
+                channel=COMPLIANCE,
+                save_as="todo",
+            ),
+        ),
+    ),
+    Step(
+        "{U0ADM} takes the to-do; the card shows who owns it.",
+        Click("U0ADM", "I'll handle it", "todo"),
+        (Says("the to-do updated with its owner", ("U0ADM",), kinds=("update",), updates="todo"),),
+    ),
+    Step(
+        "{U0ADM} posts the balance digest now, in #finance.",
+        Command("U0ADM", "digest now", channel=FINANCE),
+        (Says("a digest in C0FINANCE", ("USD",), kinds=("message",), channel=FINANCE, save_as="digest"),),
+    ),
+    Step(
+        "The digest's chart (the last 30 days of balances per currency) arrives in its thread; a copy is saved.",
+        SaveChart("digest"),
+        (ChartInThread("digest"),),
+    ),
+    Step(
+        "{U0ADM} checks the bot's health.",
+        Command("U0ADM", "status"),
+        (Says("a status answer mentioning Whalet", ("Whalet",), user="U0ADM"),),
+    ),
 ]

@@ -182,8 +182,9 @@ def start_local_stack(
     options = {"payout_result_delay_s": 2.0, **(sandbox_options or {})}
     process = None
     if sandbox_in_process:
-        sandbox: Any = create_sandbox(SandboxConfig(keys_dir=keys_dir, partner_id=DEMO_PARTNER_ID, protocol=protocol,
-                                                    **options))
+        sandbox: Any = create_sandbox(
+            SandboxConfig(keys_dir=keys_dir, partner_id=DEMO_PARTNER_ID, protocol=protocol, **options)
+        )
         keys = sandbox.keys
         servers = [ThreadedServer(sandbox.app).start()]
         sandbox_url = servers[0].url
@@ -202,8 +203,11 @@ def start_local_stack(
         slack_api_base_url=servers[-1].url + "/api/",
         whalet_bot_config=config_path,
         whalet_bot_db=db_path or workdir / "whalet-bot.db",
-        **{"whalet_partner_id": DEMO_PARTNER_ID, **_whalet_credentials(protocol, sandbox_url, keys),
-           **(settings_overrides or {})},
+        **{
+            "whalet_partner_id": DEMO_PARTNER_ID,
+            **_whalet_credentials(protocol, sandbox_url, keys),
+            **(settings_overrides or {}),
+        },
     )
     config = load_config(config_path)
     runtime = build_runtime(settings, config, clock=clock)
@@ -212,9 +216,20 @@ def start_local_stack(
     operator = httpx.Client(base_url=sandbox_url, timeout=10)
     operator.post("/sandbox/config", json={"webhook_url": app_server.url + "/whalet/webhook"}).raise_for_status()
     requests = SlackRequests.for_fake(fake, signing_secret, app_server.url)
-    return LocalStack(workdir=workdir, settings=settings, config=config, runtime=runtime, fake=fake,
-                      sandbox=sandbox, slack_requests=requests, operator=operator, servers=servers,
-                      sandbox_url=sandbox_url, sandbox_process=process, _tmp=tmp)
+    return LocalStack(
+        workdir=workdir,
+        settings=settings,
+        config=config,
+        runtime=runtime,
+        fake=fake,
+        sandbox=sandbox,
+        slack_requests=requests,
+        operator=operator,
+        servers=servers,
+        sandbox_url=sandbox_url,
+        sandbox_process=process,
+        _tmp=tmp,
+    )
 
 
 def with_protocol(config_toml: str, protocol: str) -> str:
@@ -231,20 +246,44 @@ def _whalet_credentials(protocol: str, sandbox_url: str, keys: SandboxKeys) -> d
     """The settings the app needs for the sandbox's profile (v1 reads ``v1-credentials.json``)."""
     if protocol == "v1":
         creds = ensure_v1_credentials(keys.dir, DEMO_PARTNER_ID)
-        return {"whalet_base_url": sandbox_url, "whalet_client_id": creds.client_id,
-                "whalet_secret_key": creds.secret_key, "whalet_hmac_key": creds.hmac_key,
-                "whalet_aes_key": creds.aes_key}
-    return {"whalet_base_url": sandbox_url + "/api", "whalet_partner_private_key": str(keys.partner_private),
-            "whalet_public_key_source": str(keys.whalet_public)}
+        return {
+            "whalet_base_url": sandbox_url,
+            "whalet_client_id": creds.client_id,
+            "whalet_secret_key": creds.secret_key,
+            "whalet_hmac_key": creds.hmac_key,
+            "whalet_aes_key": creds.aes_key,
+        }
+    return {
+        "whalet_base_url": sandbox_url + "/api",
+        "whalet_partner_private_key": str(keys.partner_private),
+        "whalet_public_key_source": str(keys.whalet_public),
+    }
 
 
 def _start_sandbox_process(keys_dir: Path, latency_ms: int, protocol: str) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "sandbox", "--host", "127.0.0.1", "--port", str(port),
-         "--keys-dir", str(keys_dir), "--partner-id", DEMO_PARTNER_ID, "--latency-ms", str(latency_ms),
-         "--protocol", protocol],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            sys.executable,
+            "-m",
+            "bot.cli",
+            "sandbox",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--keys-dir",
+            str(keys_dir),
+            "--partner-id",
+            DEMO_PARTNER_ID,
+            "--latency-ms",
+            str(latency_ms),
+            "--protocol",
+            protocol,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:

@@ -66,8 +66,11 @@ class Cluster:
         return self.url(name)
 
     def stop(self) -> None:
-        subprocess.run([*self.as_user, str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop"],
-                       capture_output=True, timeout=60)
+        subprocess.run(
+            [*self.as_user, str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop"],
+            capture_output=True,
+            timeout=60,
+        )
         shutil.rmtree(self.base, ignore_errors=True)
 
 
@@ -84,8 +87,10 @@ def start_cluster() -> Cluster:
     cluster = Cluster(binaries, base, free_port(), as_user)
     try:
         cluster.run("initdb", "-D", str(cluster.data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
-        options = (f"-p {cluster.port} -c listen_addresses=127.0.0.1 -k {base} -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+        options = (
+            f"-p {cluster.port} -c listen_addresses=127.0.0.1 -k {base} -c fsync=off "
+            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+        )
         cluster.run("pg_ctl", "-D", str(cluster.data), "-l", str(base / "log"), "-o", options, "-w", "start")
         with psycopg.connect(cluster.url(), autocommit=True) as conn:
             conn.execute(f"CREATE DATABASE {TEMPLATE}")

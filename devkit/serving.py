@@ -32,8 +32,9 @@ class ThreadedServer:
         # A short graceful shutdown: a test client that still holds a keep-alive connection once
         # kept a stop waiting out the whole join timeout (10 s); the app's own shutdown work (the
         # outbox handing rows back) runs in the lifespan, which this does not cut short.
-        config = uvicorn.Config(app, host=host, port=port, log_level=log_level, lifespan="on",
-                                access_log=False, timeout_graceful_shutdown=1)
+        config = uvicorn.Config(
+            app, host=host, port=port, log_level=log_level, lifespan="on", access_log=False, timeout_graceful_shutdown=1
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._run, name=f"uvicorn-{host}:{port}", daemon=True)
         self.host = host

@@ -38,8 +38,16 @@ if TYPE_CHECKING:
     from core.config import DigestSchedule
     from services.container import Services
 
-__all__ = ["add_schedule", "all_schedules", "backing_off", "catch_up", "remove_schedules", "run_digest",
-           "run_digest_now", "schedule_digests"]
+__all__ = [
+    "add_schedule",
+    "all_schedules",
+    "backing_off",
+    "catch_up",
+    "remove_schedules",
+    "run_digest",
+    "run_digest_now",
+    "schedule_digests",
+]
 
 log = logging.getLogger("whalet_bot.digest")
 CATCH_UP_EVERY_SECONDS = 60.0
@@ -60,9 +68,16 @@ async def run_digest(services: Services, channel: str, key: str, run_date: str) 
         return "running"
     try:
         with services.store.transaction() as db:
-            run_id = digests.claim_run(db, key, run_date, channel, iso(services.clock.now()), owner=services.instance,
-                                       lease_until=iso(services.clock.now() + _lease(services)),
-                                       take_over_live=services.store.exclusive)
+            run_id = digests.claim_run(
+                db,
+                key,
+                run_date,
+                channel,
+                iso(services.clock.now()),
+                owner=services.instance,
+                lease_until=iso(services.clock.now() + _lease(services)),
+                take_over_live=services.store.exclusive,
+            )
         if run_id is None:
             return "skipped"
         fault_point("digest.claimed")  # the run is claimed ('running'), its post not yet enqueued
@@ -71,19 +86,43 @@ async def run_digest(services: Services, channel: str, key: str, run_date: str) 
         with services.store.transaction() as db:
             if digests.run_is_done(db, run_id):  # another process finished it meanwhile
                 return "skipped"
-            content = digest_data.gather(db, run_id, channel, now, fetched.balances, fetched.problems,
-                                         fetched.lookups, services.config, fetched.rates)
+            content = digest_data.gather(
+                db,
+                run_id,
+                channel,
+                now,
+                fetched.balances,
+                fetched.problems,
+                fetched.lookups,
+                services.config,
+                fetched.rates,
+            )
             message = digest_render.render(content, day=None if key == "manual" else run_date)
             ref = (DIGEST_REF, str(run_id))
-            outbox_id = enqueue_post(db, channel=channel, text=message.main.text, blocks=message.main.blocks,
-                                     kind="digest", ref=ref, correlation_id=f"digest-{run_id}")
+            outbox_id = enqueue_post(
+                db,
+                channel=channel,
+                text=message.main.text,
+                blocks=message.main.blocks,
+                kind="digest",
+                ref=ref,
+                correlation_id=f"digest-{run_id}",
+            )
             for reply in message.thread:  # the full table when it does not fit: under the digest
-                enqueue_post(db, channel=channel, text=reply.text, blocks=reply.blocks, kind="digest_table",
-                             thread_ref=ref, correlation_id=f"digest-{run_id}")
+                enqueue_post(
+                    db,
+                    channel=channel,
+                    text=reply.text,
+                    blocks=reply.blocks,
+                    kind="digest_table",
+                    thread_ref=ref,
+                    correlation_id=f"digest-{run_id}",
+                )
             digests.finish_run(db, run_id, iso(services.clock.now()), outbox_id, chart=True)
         services.wake_outbox()
-        log.info("digest posted", extra={"event": "digest_posted", "channel": channel, "schedule": key,
-                                         "run_date": run_date})
+        log.info(
+            "digest posted", extra={"event": "digest_posted", "channel": channel, "schedule": key, "run_date": run_date}
+        )
         return "posted"
     finally:
         services.in_flight.release(("digest", key, run_date))

@@ -54,8 +54,9 @@ def draw(data: Series, title: str) -> bytes:
     figure = Figure(figsize=(4.2 * columns, height), dpi=100)
     FigureCanvasAgg(figure)
     # fixed margins in inches (a constrained layout costs a third more time than the drawing)
-    figure.subplots_adjust(left=0.85 / (4.2 * columns), right=0.98, top=1 - 0.6 / height, bottom=0.4 / height,
-                           hspace=0.5, wspace=0.3)
+    figure.subplots_adjust(
+        left=0.85 / (4.2 * columns), right=0.98, top=1 - 0.6 / height, bottom=0.4 / height, hspace=0.5, wspace=0.3
+    )
     figure.suptitle(title, fontsize=12)
     for index, currency in enumerate(currencies):
         axes = figure.add_subplot(rows, columns, index + 1)
@@ -64,8 +65,13 @@ def draw(data: Series, title: str) -> bytes:
             axes.text(0.5, 0.5, "no digest balances yet", ha="center", va="center", transform=axes.transAxes)
             axes.set_axis_off()
             continue
-        axes.plot(date2num([when for when, _ in points]), [float(total) for _, total in points],  # pixels only
-                  marker="o", markersize=3, linewidth=1.5)
+        axes.plot(
+            date2num([when for when, _ in points]),
+            [float(total) for _, total in points],  # pixels only
+            marker="o",
+            markersize=3,
+            linewidth=1.5,
+        )
         axes.xaxis_date()
         if len(points) == 1:  # one digest so far: a day either side, so the axis has a range
             axes.set_xlim(date2num(points[0][0] - timedelta(days=1)), date2num(points[0][0] + timedelta(days=1)))

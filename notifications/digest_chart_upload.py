@@ -68,8 +68,9 @@ def chart_png(services: Services, channel: str) -> bytes:
     since = iso(services.clock.now() - timedelta(days=digest_chart.CHART_DAYS))
     with services.store.read() as db:
         history = digests.snapshot_history(db, channel, since)
-    return digest_chart.draw(digest_chart.series(history),
-                             f"Whalet balances, last {digest_chart.CHART_DAYS} days (available, all users)")
+    return digest_chart.draw(
+        digest_chart.series(history), f"Whalet balances, last {digest_chart.CHART_DAYS} days (available, all users)"
+    )
 
 
 async def upload_chart(services: Services, run: dict[str, Any]) -> str:
@@ -80,8 +81,9 @@ async def upload_chart(services: Services, run: dict[str, Any]) -> str:
         return "busy"  # being uploaded right now (by this process or a live replica)
     until = (datetime.now(UTC) + timedelta(seconds=CHART_LEASE_SECONDS)).isoformat(timespec="milliseconds")
     with services.store.transaction() as db:
-        if not digests.claim_chart(db, run_id, run["state"], run["owner"], run["lease_until"],
-                                   me=services.instance, until=until):
+        if not digests.claim_chart(
+            db, run_id, run["state"], run["owner"], run["lease_until"], me=services.instance, until=until
+        ):
             return "busy"
     fault_point("digest.chart_claimed")
     try:
@@ -100,15 +102,23 @@ async def upload_chart(services: Services, run: dict[str, Any]) -> str:
         try:
             found = await _find_in_thread(services, channel, thread_ts, chart_filename(run_id))
         except SlackClientError as exc:
-            return _finish(services, run_id, None, f"could not check the thread for an earlier upload "
-                                                   f"({_reason(exc)}); not uploading a second copy")
+            return _finish(
+                services,
+                run_id,
+                None,
+                f"could not check the thread for an earlier upload ({_reason(exc)}); not uploading a second copy",
+            )
         if found:
             return _finish(services, run_id, found, None)
     try:
         answer = await services.slack.files_upload_v2(
-            channel=channel, thread_ts=thread_ts, file=png, filename=chart_filename(run_id),
+            channel=channel,
+            thread_ts=thread_ts,
+            file=png,
+            filename=chart_filename(run_id),
             title=f"Balances, last {digest_chart.CHART_DAYS} days",
-            alt_txt=f"Available balances per currency over the last {digest_chart.CHART_DAYS} days of digests")
+            alt_txt=f"Available balances per currency over the last {digest_chart.CHART_DAYS} days of digests",
+        )
         fault_point("digest.chart_uploaded")
         return _finish(services, run_id, str((answer.get("file") or {}).get("id") or ""), None)
     except Exception as exc:  # a chart must never stop the digest, which is already posted

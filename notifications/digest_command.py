@@ -33,8 +33,7 @@ def _channel(word: str) -> str:
     if is_channel_id(word):
         return word
     raise UsageError(
-        f"'{word}' is not a channel Slack linked; pick it from the #channel autocomplete "
-        "(and invite the bot to it)"
+        f"'{word}' is not a channel Slack linked; pick it from the #channel autocomplete (and invite the bot to it)"
     )
 
 
@@ -62,20 +61,27 @@ def parse_digest(args: list[str]) -> DigestRequest:
     raise UsageError(f"'{args[0]}' is not a digest action; use now, schedule, off or list")
 
 
-@subcommand("digest", usage=USAGE, summary="post the balance digest now, or schedule it daily",
-            role=Role.VIEWER, parse=parse_digest)
+@subcommand(
+    "digest",
+    usage=USAGE,
+    summary="post the balance digest now, or schedule it daily",
+    role=Role.VIEWER,
+    parse=parse_digest,
+)
 async def digest_command(ctx: CommandContext, request: DigestRequest) -> None:
     needs_admin = request.action in ("schedule", "off") or (
         request.action == "now" and request.channel not in (None, ctx.channel_id)
     )
     if needs_admin and ctx.role < Role.ADMIN:
-        await ctx.reply(f"Only admins can do that (you are a {ctx.role.label}). "
-                        "You can run `/whalet digest now` in this channel.")
+        await ctx.reply(
+            f"Only admins can do that (you are a {ctx.role.label}). You can run `/whalet digest now` in this channel."
+        )
         return
     services = ctx.services
     if request.action == "list":
-        lines = [f"• {s.time} {s.timezone} in <#{s.channel}> ({origin})"
-                 for s, origin in digests.all_schedules(services)]
+        lines = [
+            f"• {s.time} {s.timezone} in <#{s.channel}> ({origin})" for s, origin in digests.all_schedules(services)
+        ]
         await ctx.reply("Digest schedules:\n" + "\n".join(lines) if lines else "No digest is scheduled.")
     elif request.action == "now":
         channel = request.channel or ctx.channel_id
@@ -85,14 +91,23 @@ async def digest_command(ctx: CommandContext, request: DigestRequest) -> None:
         assert request.schedule is not None
         added = digests.add_schedule(services, request.schedule, actor=ctx.user_id)
         when = f"{request.schedule.time} {request.schedule.timezone}"
-        await ctx.reply(f"Scheduled: a digest every day at {when} in <#{request.channel}>." if added
-                        else f"A digest at {when} in <#{request.channel}> was already scheduled.")
+        await ctx.reply(
+            f"Scheduled: a digest every day at {when} in <#{request.channel}>."
+            if added
+            else f"A digest at {when} in <#{request.channel}> was already scheduled."
+        )
     else:
         assert request.channel is not None
         removed, kept = digests.remove_schedules(services, request.channel, actor=ctx.user_id)
-        text = f"Removed {removed} digest schedule(s) for <#{request.channel}>." if removed else \
-            f"No digest schedule set with `/whalet digest schedule` for <#{request.channel}>."
+        text = (
+            f"Removed {removed} digest schedule(s) for <#{request.channel}>."
+            if removed
+            else f"No digest schedule set with `/whalet digest schedule` for <#{request.channel}>."
+        )
         if kept:
-            text += " " + ", ".join(f"{s.time} {s.timezone}" for s in kept) + \
-                " come(s) from the config file; remove it there."
+            text += (
+                " "
+                + ", ".join(f"{s.time} {s.timezone}" for s in kept)
+                + " come(s) from the config file; remove it there."
+            )
         await ctx.reply(text)

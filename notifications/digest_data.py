@@ -52,8 +52,12 @@ def balance_rows(user_id: str, name: str, source: str, rows: list[CurrencyBalanc
     def value(money: Money | None) -> Decimal:
         return money.amount if money is not None else Decimal(0)
 
-    return [BalanceRow(user_id, name, source, row.currency, value(row.balance), value(row.pending_amount),
-                       value(row.freeze_amount)) for row in rows]
+    return [
+        BalanceRow(
+            user_id, name, source, row.currency, value(row.balance), value(row.pending_amount), value(row.freeze_amount)
+        )
+        for row in rows
+    ]
 
 
 @dataclass(frozen=True)
@@ -81,8 +85,9 @@ def unsettled(db: Database, now: datetime, hours: int) -> list[Unsettled]:
     return [Unsettled(r[0], r[1], r[2], r[3], Money.of(r[4], r[5]), parse_iso(r[6])) for r in rows]
 
 
-async def look_up(services: Services, item: Unsettled, now: datetime,
-                  retry: Callable[[Callable[[], Awaitable[Any]]], Awaitable[Any]]) -> Lookup:
+async def look_up(
+    services: Services, item: Unsettled, now: datetime, retry: Callable[[Callable[[], Awaitable[Any]]], Awaitable[Any]]
+) -> Lookup:
     """Ask Whalet for the order by merOrderNo (a read, safe to repeat)."""
     query = services.whalet.query_withdraw_records if item.kind == "payout" else services.whalet.query_pay_records
     start, end = item.since - timedelta(days=1), now + timedelta(hours=1)  # tolerate clock skew
@@ -124,8 +129,18 @@ def _with_changes(db: Database, channel: str, run_id: int, rows: list[BalanceRow
 
 def _store(db: Database, channel: str, run_id: int, now: datetime, rows: list[BalanceRow]) -> None:
     for row in rows:
-        digests.add_snapshot(db, run_id, channel, iso(now), row.user_id, row.fund_source, row.currency,
-                             available=str(row.available), pending=str(row.pending), frozen=str(row.frozen))
+        digests.add_snapshot(
+            db,
+            run_id,
+            channel,
+            iso(now),
+            row.user_id,
+            row.fund_source,
+            row.currency,
+            available=str(row.available),
+            pending=str(row.pending),
+            frozen=str(row.frozen),
+        )
 
 
 def _totals(items: list[tuple[str, Any]], wanted: Callable[[Any], bool]) -> dict[str, tuple[int, Decimal]]:
@@ -143,8 +158,17 @@ def _pending(db: Database) -> list[dict[str, Any]]:
     return approvals.summaries_in(db, list(OPEN_APPROVAL_STATES))
 
 
-def gather(db: Database, run_id: int, channel: str, now: datetime, balances: list[BalanceRow], problems: list[str],
-           lookups: list[Lookup], config: BotConfig, rates: Rates | None = None) -> DigestContent:
+def gather(
+    db: Database,
+    run_id: int,
+    channel: str,
+    now: datetime,
+    balances: list[BalanceRow],
+    problems: list[str],
+    lookups: list[Lookup],
+    config: BotConfig,
+    rates: Rates | None = None,
+) -> DigestContent:
     """Everything from our own tables, inside the transaction that posts the digest."""
     rows = _with_changes(db, channel, run_id, balances)
     _store(db, channel, run_id, now, rows)
@@ -155,9 +179,17 @@ def gather(db: Database, run_id: int, channel: str, now: datetime, balances: lis
     collections = inbox.received_since(db, [codes["collectionReceivedNotify"]], since)
     results = inbox.received_since(db, [codes["payoutResultNotify"], codes["payResultNotify"]], since)
     return DigestContent(
-        channel=channel, now=now, balances=rows, problems=problems,
+        channel=channel,
+        now=now,
+        balances=rows,
+        problems=problems,
         collections=_totals(collections, lambda body: True),
         payouts=_totals(results, lambda body: str(body.get("status", "")).upper() == "SUCCESS"),
-        pending=_pending(db), todos=replenish.open_todos(db), lookups=lookups,
+        pending=_pending(db),
+        todos=replenish.open_todos(db),
+        lookups=lookups,
         reconcile_hours=config.digest.reconcile_after_hours,
-        users={user.id: user.name for user in config.whalet.users}, totals=totals, rates=rates)
+        users={user.id: user.name for user in config.whalet.users},
+        totals=totals,
+        rates=rates,
+    )

@@ -67,8 +67,9 @@ async def fetch(services: Services, now: datetime) -> Fetched:
     async def rate(user_id: str, source: str, currency: str) -> None:
         async with gate:
             try:
-                out.rates.quotes[currency] = await backing_off(lambda: services.whalet.query_rate(
-                    user_id, currency, out.rates.report_currency, source))
+                out.rates.quotes[currency] = await backing_off(
+                    lambda: services.whalet.query_rate(user_id, currency, out.rates.report_currency, source)
+                )
             except WhaletError as exc:
                 out.rates.missing[currency] = explain(exc)
 
@@ -81,8 +82,12 @@ async def fetch(services: Services, now: datetime) -> Fetched:
                 return
         out.balances.extend(digest_data.balance_rows(user_id, name, source, rows))
         for row in rows:  # a currency seen for the first time (with money in it): its rate, while balances come in
-            if row.currency not in asked and row.currency != out.rates.report_currency and row.balance \
-                    and row.balance.amount:
+            if (
+                row.currency not in asked
+                and row.currency != out.rates.report_currency
+                and row.balance
+                and row.balance.amount
+            ):
                 asked.add(row.currency)
                 rate_tasks.append(asyncio.create_task(rate(user_id, source, row.currency)))
 

@@ -44,9 +44,11 @@ def _change(row: BalanceRow) -> str:
 
 
 def _balance_field(row: BalanceRow) -> tuple[str, str]:
-    value = (f"*{_money(row.available, row.currency)}* available\n"
-             f"pending {_money(row.pending, row.currency)} · frozen {_money(row.frozen, row.currency)}\n"
-             f"{_change(row)}")
+    value = (
+        f"*{_money(row.available, row.currency)}* available\n"
+        f"pending {_money(row.pending, row.currency)} · frozen {_money(row.frozen, row.currency)}\n"
+        f"{_change(row)}"
+    )
     return (f"{row.currency} · {row.fund_source}", value)
 
 
@@ -63,8 +65,11 @@ def _total_text(total: UserTotal | None) -> str:
     if total.left_out:
         text += f" without {', '.join(total.left_out)} (no rate)"
     elif total.change is not None:
-        text += " (no change)" if total.change == 0 else \
-            f" ({_signed(total.change, total.total.currency)} since the last digest)"
+        text += (
+            " (no change)"
+            if total.change == 0
+            else f" ({_signed(total.change, total.total.currency)} since the last digest)"
+        )
     return text
 
 
@@ -110,18 +115,23 @@ def _table_lines(content: DigestContent) -> list[str]:
     lines = []
     for heading, rows in _headings(content):
         lines.append(heading)
-        lines += [f"• {row.currency} · {row.fund_source}: *{_money(row.available, row.currency)}* available · "
-                  f"pending {_money(row.pending, row.currency)} · frozen {_money(row.frozen, row.currency)} · "
-                  f"{_change(row)}" for row in rows]
+        lines += [
+            f"• {row.currency} · {row.fund_source}: *{_money(row.available, row.currency)}* available · "
+            f"pending {_money(row.pending, row.currency)} · frozen {_money(row.frozen, row.currency)} · "
+            f"{_change(row)}"
+            for row in rows
+        ]
     return lines
 
 
 def _thread(content: DigestContent, title: str) -> list[Rendered]:
     """The full table as replies of at most 50 blocks each."""
     blocks, _ = paged(_table_lines(content), per_block=40, max_blocks=10**6)
-    chunks = [blocks[i:i + MAX_BLOCKS] for i in range(0, len(blocks), MAX_BLOCKS)]
-    return [Rendered(title + (f" ({index} of {len(chunks)})" if len(chunks) > 1 else ""), finish(chunk))
-            for index, chunk in enumerate(chunks, start=1)]
+    chunks = [blocks[i : i + MAX_BLOCKS] for i in range(0, len(blocks), MAX_BLOCKS)]
+    return [
+        Rendered(title + (f" ({index} of {len(chunks)})" if len(chunks) > 1 else ""), finish(chunk))
+        for index, chunk in enumerate(chunks, start=1)
+    ]
 
 
 def _movement(title: str, totals: dict[str, tuple[int, Decimal]]) -> str:
@@ -134,8 +144,10 @@ def _movement(title: str, totals: dict[str, tuple[int, Decimal]]) -> str:
 
 def _pending_line(item: dict[str, Any]) -> str:
     to = item.get("beneficiary_name") or item.get("payee_user_id") or "?"
-    return (f"• {_money(item['amount'], item['currency'])} to {esc(to)} requested by <@{item['requester']}> "
-            f"({item['state'].lower().replace('_', ' ')})")
+    return (
+        f"• {_money(item['amount'], item['currency'])} to {esc(to)} requested by <@{item['requester']}> "
+        f"({item['state'].lower().replace('_', ' ')})"
+    )
 
 
 def _todo_line(todo: dict[str, Any], content: DigestContent) -> str:
@@ -164,16 +176,21 @@ def _reconciliation(content: DigestContent) -> str:
         else:
             said = f"Whalet says *{esc(item.whalet_status)}*, but no result notification arrived"
         lines.append(f"• `{esc(item.order_no)}` {item.amount.format()} (confirmed {when_text(item.since)}): {said}")
-    return (f"🔎 *{len(lines)} confirmed payout(s) without a final result after {content.reconcile_hours} h:*\n"
-            + _listing(lines))
+    return (
+        f"🔎 *{len(lines)} confirmed payout(s) without a final result after {content.reconcile_hours} h:*\n"
+        + _listing(lines)
+    )
 
 
 def _rates_note(content: DigestContent) -> str:
     if content.rates is None or not content.totals:
         return ""
     shown = content.rates.shown()
-    return (f"Totals: available balances in {content.rates.report_currency} at Whalet's rates"
-            + (f": {esc(shown)}" if shown else "") + ".")
+    return (
+        f"Totals: available balances in {content.rates.report_currency} at Whalet's rates"
+        + (f": {esc(shown)}" if shown else "")
+        + "."
+    )
 
 
 def render(content: DigestContent, day: str | None = None) -> DigestMessage:
@@ -182,11 +199,19 @@ def render(content: DigestContent, day: str | None = None) -> DigestMessage:
     closing: list[Block] = []
     if content.problems:
         closing.append(context("⚠️ " + esc("; ".join(content.problems))))
-    closing.append(section(_movement("Collections, last 24 h", content.collections) + "\n"
-                           + _movement("Payouts and payments completed, last 24 h", content.payouts)))
+    closing.append(
+        section(
+            _movement("Collections, last 24 h", content.collections)
+            + "\n"
+            + _movement("Payouts and payments completed, last 24 h", content.payouts)
+        )
+    )
     pending = [_pending_line(item) for item in content.pending]
-    closing.append(section(f"*Waiting for approval or confirmation:* {len(pending)}"
-                           + ("\n" + _listing(pending) if pending else "")))
+    closing.append(
+        section(
+            f"*Waiting for approval or confirmation:* {len(pending)}" + ("\n" + _listing(pending) if pending else "")
+        )
+    )
     todos = [_todo_line(todo, content) for todo in content.todos]
     closing.append(section(f"*Open document requests:* {len(todos)}" + ("\n" + _listing(todos) if todos else "")))
     closing.append(section(_reconciliation(content)))
@@ -201,7 +226,9 @@ def render(content: DigestContent, day: str | None = None) -> DigestMessage:
         note = context(f"The full table ({len(content.balances)} balances) is in the thread below.")
         balances = [*_summary(content, MAX_BLOCKS - len(closing) - 2), note]
         thread = _thread(content, f"Whalet digest {today}: all balances")
-    summary = (f"Whalet digest {today}: {len(content.balances)} balances, {len(pending)} waiting for approval, "
-               f"{len(todos)} open document requests")
+    summary = (
+        f"Whalet digest {today}: {len(content.balances)} balances, {len(pending)} waiting for approval, "
+        f"{len(todos)} open document requests"
+    )
     main = Rendered(summary, finish([header(title), *balances, *closing], what="blocks"))
     return DigestMessage(main, thread)

@@ -63,14 +63,22 @@ def added_at(services: Services, schedule: DigestSchedule) -> datetime | None:
     return parse_iso(first_seen) if first_seen else None
 
 
-def add_job(services: Services, schedule: DigestSchedule,
-            run: Callable[[Services, DigestSchedule], Awaitable[Any]]) -> str:
+def add_job(
+    services: Services, schedule: DigestSchedule, run: Callable[[Services, DigestSchedule], Awaitable[Any]]
+) -> str:
     job_id = schedule_key(schedule)
     if services.scheduler is not None:
         services.scheduler.add_job(
-            run, CronTrigger(hour=schedule.hour, minute=schedule.minute, timezone=ZoneInfo(schedule.timezone)),
-            args=[services, schedule], id=job_id, name=f"digest to {schedule.channel}", replace_existing=True,
-            coalesce=True, max_instances=1, misfire_grace_time=services.config.digest.misfire_grace_seconds)
+            run,
+            CronTrigger(hour=schedule.hour, minute=schedule.minute, timezone=ZoneInfo(schedule.timezone)),
+            args=[services, schedule],
+            id=job_id,
+            name=f"digest to {schedule.channel}",
+            replace_existing=True,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=services.config.digest.misfire_grace_seconds,
+        )
     return job_id
 
 
@@ -79,8 +87,9 @@ def persist(services: Services, schedule: DigestSchedule, actor: str) -> bool:
     if schedule in services.config.digest.schedules:
         return False
     with services.store.transaction() as db:
-        if not digests.add_schedule(db, schedule.channel, schedule.time, schedule.timezone, actor,
-                                    iso(services.clock.now())):
+        if not digests.add_schedule(
+            db, schedule.channel, schedule.time, schedule.timezone, actor, iso(services.clock.now())
+        ):
             return False
         services.store.audit(db, actor, "digest_schedule_added", schedule_key(schedule))
     remember(services, [schedule])

@@ -51,8 +51,10 @@ class Rates:
 
     def shown(self) -> str:
         """'1 EUR = 1.082830 USD (R123) · …': the rates a reader can check the totals with."""
-        parts = [f"1 {currency} = {quote.rate} {self.report_currency} ({quote.rate_id})"
-                 for currency, quote in sorted(self.quotes.items())]
+        parts = [
+            f"1 {currency} = {quote.rate} {self.report_currency} ({quote.rate_id})"
+            for currency, quote in sorted(self.quotes.items())
+        ]
         parts += [f"no {currency} rate ({why})" for currency, why in sorted(self.missing.items())]
         return " · ".join(parts)
 
@@ -97,9 +99,16 @@ def with_changes(db: Database, channel: str, run_id: int, taken_at: str, totals:
     """Compare each complete total with this channel's previous one, then store this run's."""
     out = []
     for item in totals:
-        previous = digests.previous_total(db, channel, item.user_id, item.total.currency, run_id) \
-            if item.complete else None
+        previous = (
+            digests.previous_total(db, channel, item.user_id, item.total.currency, run_id) if item.complete else None
+        )
         out.append(replace(item, change=None if previous is None else item.total.amount - Decimal(previous)))
-    digests.store_totals(db, run_id, channel, taken_at, totals[0].total.currency if totals else "",
-                         [(t.user_id, str(t.total.amount), t.complete) for t in totals])
+    digests.store_totals(
+        db,
+        run_id,
+        channel,
+        taken_at,
+        totals[0].total.currency if totals else "",
+        [(t.user_id, str(t.total.amount), t.complete) for t in totals],
+    )
     return out

@@ -42,8 +42,17 @@ def mention_text(group_id: str | None) -> str:
     return f"<!subteam^{group_id}>" if group_id else ""
 
 
-STATUS_ICONS = {"SUCCESS": "✅", "PASS": "✅", "FAIL": "❌", "FAILED": "❌", "REJECT": "❌", "REJECTED": "❌",
-                "PROCESSING": "⏳", "WAIT": "⏳", "EXPIRED": "⌛"}
+STATUS_ICONS = {
+    "SUCCESS": "✅",
+    "PASS": "✅",
+    "FAIL": "❌",
+    "FAILED": "❌",
+    "REJECT": "❌",
+    "REJECTED": "❌",
+    "PROCESSING": "⏳",
+    "WAIT": "⏳",
+    "EXPIRED": "⌛",
+}
 
 
 def status_icon(status: Any) -> str:

@@ -82,5 +82,6 @@ class InboxWriter:
     def _write(self, batch: list[_Waiting]) -> list[inbox.Stored]:
         now = self.services.clock.now()
         with self.services.store.transaction() as db:
-            return [inbox.store(db, item.head, item.body, business_id(item.operation, item.body), now)
-                    for item in batch]
+            return [
+                inbox.store(db, item.head, item.body, business_id(item.operation, item.body), now) for item in batch
+            ]

@@ -36,15 +36,31 @@ class Job:
     def users(self) -> dict[str, str]:
         return {user.id: user.name for user in self.services.config.whalet.users}
 
-    def post(self, destinations: list[Destination], rendered: Rendered, *, kind: str = "notification",
-             ref: tuple[str, str] | None = None) -> int:
+    def post(
+        self,
+        destinations: list[Destination],
+        rendered: Rendered,
+        *,
+        kind: str = "notification",
+        ref: tuple[str, str] | None = None,
+    ) -> int:
         """Post to each destination; ``ref`` goes with the first only (the one later updated)."""
         for index, dest in enumerate(destinations):
             message = with_mention(rendered, dest.mention)
-            enqueue_post(self.db, channel=dest.channel, text=message.text, blocks=message.blocks, kind=kind,
-                         fold_line=rendered.fold_line, ref=ref if index == 0 else None,
-                         correlation_id=self.row.correlation_id)
+            enqueue_post(
+                self.db,
+                channel=dest.channel,
+                text=message.text,
+                blocks=message.blocks,
+                kind=kind,
+                fold_line=rendered.fold_line,
+                ref=ref if index == 0 else None,
+                correlation_id=self.row.correlation_id,
+            )
         if not destinations:
-            log.warning("no route and no default channel for %s; stored, not posted", self.row.api_code,
-                        extra={"correlation_id": self.row.correlation_id})
+            log.warning(
+                "no route and no default channel for %s; stored, not posted",
+                self.row.api_code,
+                extra={"correlation_id": self.row.correlation_id},
+            )
         return len(destinations)

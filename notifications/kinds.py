@@ -68,8 +68,11 @@ def _declare(operation: str, business_id: tuple[str, ...], **parts: Any) -> None
             raise ValueError(f"{operation}: a second {part} declared")
     if business_id and known.business_id_fields not in ((), business_id):
         raise ValueError(f"{operation}: business id fields declared twice, differently")
-    _KINDS[operation] = replace(known, business_id_fields=business_id or known.business_id_fields,
-                                **{k: v for k, v in parts.items() if v is not None})
+    _KINDS[operation] = replace(
+        known,
+        business_id_fields=business_id or known.business_id_fields,
+        **{k: v for k, v in parts.items() if v is not None},
+    )
 
 
 def renders(operation: str, *, business_id: tuple[str, ...] = (), title: str = "") -> Callable[[R], R]:

@@ -54,8 +54,6 @@ POLL_SECONDS = 2.0
 BUSY_PAUSE_SECONDS = 0.25
 
 
-
-
 def update_note(job: Job) -> str | None:
     """'Update: …' when Whalet already told us about this object with other content, else None."""
     before = inbox.previous_body(job.db, job.row)
@@ -104,8 +102,14 @@ def relay_transfer(job: Job) -> str:
     posted = message_ref(job.db, "approval", request_id)
     channel = posted[0] if posted else (approvals.channel if approvals else None)
     if channel:
-        enqueue_post(job.db, channel=channel, text=rendered.text, blocks=rendered.blocks,
-                     thread_ref=("approval", request_id), correlation_id=job.row.correlation_id)
+        enqueue_post(
+            job.db,
+            channel=channel,
+            text=rendered.text,
+            blocks=rendered.blocks,
+            thread_ref=("approval", request_id),
+            correlation_id=job.row.correlation_id,
+        )
     others = [d for d in explicit_routes(job.services.config, job.row.api_code, job.body) if d.channel != channel]
     if others:  # routes that ask for payout results get them too; the thread is enough otherwise
         job.post(others, rendered)
@@ -120,13 +124,18 @@ def relay_beneficiary(job: Job) -> str:
     except ValidationError:
         return relay_plain(job)
     assert isinstance(typed, models.BeneficiaryResult)
-    entry = apply_beneficiary_result(job.db, mer_beneficiary_no=typed.mer_beneficiary_no,
-                                     beneficiary_id=typed.beneficiary_id, status=typed.status,
-                                     fail_reason=typed.fail_reason)
+    entry = apply_beneficiary_result(
+        job.db,
+        mer_beneficiary_no=typed.mer_beneficiary_no,
+        beneficiary_id=typed.beneficiary_id,
+        status=typed.status,
+        fail_reason=typed.fail_reason,
+    )
     rendered = marked_as_update(job, render(job.operation, job.row.api_code, job.body, job.users))
     if entry is not None:
-        note = context(f"Added to the bot's book as `{esc(entry['nickname'])}` ({esc(entry['name'])}) "
-                       f"by <@{entry['added_by']}>")
+        note = context(
+            f"Added to the bot's book as `{esc(entry['nickname'])}` ({esc(entry['name'])}) by <@{entry['added_by']}>"
+        )
         rendered = Rendered(f"<@{entry['added_by']}> {rendered.text}", [*rendered.blocks, note])
     sent = job.post(route(job.services.config, job.row.api_code, job.body), rendered)
     return "relayed" if sent else "no_route"
@@ -143,8 +152,7 @@ def relay_replenish_request(job: Job) -> str:
     if not destinations or not replenish.claim_card(job.db, todo["replenish_id"], destinations[0].channel):
         return "relayed" if destinations else "no_route"
     todo = replenish.get(job.db, todo["replenish_id"]) or todo
-    job.post(destinations, todo_cards.card(todo, job.users), kind="replenish",
-             ref=todo_cards.ref(todo["replenish_id"]))
+    job.post(destinations, todo_cards.card(todo, job.users), kind="replenish", ref=todo_cards.ref(todo["replenish_id"]))
     return "relayed"
 
 
@@ -153,8 +161,14 @@ def _update_replenish_card(job: Job, todo: dict[str, Any]) -> str:
     card = todo_cards.card(todo, job.users)
     enqueue_update(job.db, ref=card_ref, text=card.text, blocks=card.blocks, correlation_id=job.row.correlation_id)
     reply = todo_cards.changed_reply(todo, inbox.changed_fields(inbox.previous_body(job.db, job.row), job.body))
-    enqueue_post(job.db, channel=todo["card_channel"], text=reply.text, blocks=reply.blocks, thread_ref=card_ref,
-                 correlation_id=job.row.correlation_id)
+    enqueue_post(
+        job.db,
+        channel=todo["card_channel"],
+        text=reply.text,
+        blocks=reply.blocks,
+        thread_ref=card_ref,
+        correlation_id=job.row.correlation_id,
+    )
     return "relayed"
 
 
@@ -169,8 +183,14 @@ def relay_replenish_result(job: Job) -> str:
     card = todo_cards.card(todo, job.users)
     enqueue_update(job.db, ref=card_ref, text=card.text, blocks=card.blocks, correlation_id=job.row.correlation_id)
     reply = todo_cards.result_reply(todo)
-    enqueue_post(job.db, channel=todo["card_channel"], text=reply.text, blocks=reply.blocks, thread_ref=card_ref,
-                 correlation_id=job.row.correlation_id)
+    enqueue_post(
+        job.db,
+        channel=todo["card_channel"],
+        text=reply.text,
+        blocks=reply.blocks,
+        thread_ref=card_ref,
+        correlation_id=job.row.correlation_id,
+    )
     return "relayed"
 
 
@@ -183,8 +203,15 @@ def relay_row(services: Services, db: Database, row_id: int, now: datetime) -> s
     kind = kind_of(job.operation)
     outcome = (kind.relay if kind is not None and kind.relay is not None else relay_plain)(job)
     inbox.mark_processed(db, row.id, outcome, now)
-    log.info("notification relayed", extra={"event": "inbox_relayed", "api_code": row.api_code,
-                                               "correlation_id": row.correlation_id, "outcome": outcome})
+    log.info(
+        "notification relayed",
+        extra={
+            "event": "inbox_relayed",
+            "api_code": row.api_code,
+            "correlation_id": row.correlation_id,
+            "outcome": outcome,
+        },
+    )
     return outcome
 
 

@@ -39,9 +39,16 @@ def collection(kind: NotificationKind, n: models.CollectionReceived, users: Mapp
     payer = esc(n.payer_name) + (f" ({mask(n.payer_account)})" if n.payer_account else "")
     blocks = [
         header(f"💰 Money received: {amount}"),
-        *fields([("Amount", f"*{amount}*"), ("From", payer), ("Into account", mask(n.virtual_account_no)),
-                 ("Fund source", esc(n.fund_source)), ("Whalet user", user_label(users, n.user_id)),
-                 ("Received", when_text(n.received_time))]),
+        *fields(
+            [
+                ("Amount", f"*{amount}*"),
+                ("From", payer),
+                ("Into account", mask(n.virtual_account_no)),
+                ("Fund source", esc(n.fund_source)),
+                ("Whalet user", user_label(users, n.user_id)),
+                ("Received", when_text(n.received_time)),
+            ]
+        ),
         context(f"Collection `{esc(n.collection_id)}` · status {esc(n.status)}"),
     ]
     line = f"{amount} from {esc(n.payer_name)} into {mask(n.virtual_account_no)}"
@@ -50,8 +57,9 @@ def collection(kind: NotificationKind, n: models.CollectionReceived, users: Mapp
 
 @renders("payoutResultNotify", business_id=("payoutId", "merOrderNo"))
 @renders("payResultNotify", business_id=("payId", "merOrderNo"))
-def transfer_result(kind: NotificationKind, n: models.PayoutResult | models.PayResult,
-                    users: Mapping[str, str]) -> Rendered:
+def transfer_result(
+    kind: NotificationKind, n: models.PayoutResult | models.PayResult, users: Mapping[str, str]
+) -> Rendered:
     """payoutResultNotify / payResultNotify: the final outcome, shown under the approval card."""
     word = "Payout" if isinstance(n, models.PayoutResult) else "Payment"
     outcome = {"SUCCESS": "completed", "FAIL": "failed"}.get(n.status.upper(), n.status.lower())
@@ -59,8 +67,11 @@ def transfer_result(kind: NotificationKind, n: models.PayoutResult | models.PayR
     pairs = [("Amount", n.amount.format()), ("Fee", n.fee.format())]
     if isinstance(n, models.PayoutResult):
         pairs.append(("Beneficiary gets", n.to_amount.format()))
-    pairs += [("Order", f"`{esc(n.mer_order_no)}`"), ("Whalet user", user_label(users, n.user_id)),
-              ("Finished", when_text(n.finish_time))]
+    pairs += [
+        ("Order", f"`{esc(n.mer_order_no)}`"),
+        ("Whalet user", user_label(users, n.user_id)),
+        ("Finished", when_text(n.finish_time)),
+    ]
     if n.fail_reason:
         pairs.append(("Reason", esc(mask_digit_runs(n.fail_reason))))
     ident = n.payout_id if isinstance(n, models.PayoutResult) else n.pay_id
@@ -71,8 +82,12 @@ def transfer_result(kind: NotificationKind, n: models.PayoutResult | models.PayR
 @renders("beneficiaryResultNotify", business_id=("beneficiaryId", "merBeneficiaryNo"))
 def beneficiary_result(kind: NotificationKind, n: models.BeneficiaryResult, users: Mapping[str, str]) -> Rendered:
     outcome = {"SUCCESS": "approved", "FAIL": "refused"}.get(n.status.upper(), n.status.lower())
-    pairs = [("Beneficiary", f"`{esc(n.mer_beneficiary_no)}`"), ("Whalet id", f"`{esc(n.beneficiary_id)}`"),
-             ("Whalet user", user_label(users, n.user_id)), ("Status", esc(n.status))]
+    pairs = [
+        ("Beneficiary", f"`{esc(n.mer_beneficiary_no)}`"),
+        ("Whalet id", f"`{esc(n.beneficiary_id)}`"),
+        ("Whalet user", user_label(users, n.user_id)),
+        ("Status", esc(n.status)),
+    ]
     if n.fail_reason:
         pairs.append(("Reason", esc(mask_digit_runs(n.fail_reason))))
     title = f"{status_icon(n.status)} Beneficiary {outcome}"
@@ -92,7 +107,9 @@ def review_result(kind: NotificationKind, n: models.ReviewResult, users: Mapping
     if n.remark:
         pairs.append(("Remark", esc(mask_digit_runs(n.remark))))
     pairs += generic_pairs(n.model_extra or {})
-    return Rendered(f"{esc(title)}: {esc(n.status)}", [header(f"{status_icon(n.status)} {title}: {n.status}"), *fields(pairs)])
+    return Rendered(
+        f"{esc(title)}: {esc(n.status)}", [header(f"{status_icon(n.status)} {title}: {n.status}"), *fields(pairs)]
+    )
 
 
 @renders("connectivityNotify", business_id=("requestNo",))
@@ -149,6 +166,7 @@ def generic(api_code: str, body: Any, users: Mapping[str, str], note: str = "") 
 
 
 # --- dispatch --------------------------------------------------------------------------------------
+
 
 def render(operation: str | None, api_code: str, body: Any, users: Mapping[str, str]) -> Rendered:
     """The message for one notification (replenish cards are rendered by the to-do module).

@@ -44,8 +44,10 @@ def _deadline(todo: Mapping[str, Any]) -> str:
 def card(todo: Mapping[str, Any], users: Mapping[str, str]) -> Rendered:
     state = todo["state"]
     icon = {"OPEN": "📄", "TAKEN": "📝"}.get(state, status_icon(todo.get("result")))
-    pairs = [("Whalet user", user_label(users, todo["user_id"]) if todo.get("user_id") else "—"),
-             ("Deadline", _deadline(todo))]
+    pairs = [
+        ("Whalet user", user_label(users, todo["user_id"]) if todo.get("user_id") else "—"),
+        ("Deadline", _deadline(todo)),
+    ]
     if todo["kind"] == "trade":
         pairs.append(("Trade", f"{esc(todo.get('trade_type') or '')} `{esc(todo.get('trade_id') or '—')}`"))
     blocks: list[Block] = [header(f"{icon} {_title(todo)}")]
@@ -65,8 +67,12 @@ def card(todo: Mapping[str, Any], users: Mapping[str, str]) -> Rendered:
     else:
         remark = f": {esc(mask_digit_runs(todo['remark']))}" if todo.get("remark") else ""
         owner = f" (handled by <@{todo['owner']}>)" if todo.get("owner") else ""
-        blocks.append(section(f"{status_icon(todo.get('result'))} Closed, Whalet's decision: "
-                              f"*{esc(todo.get('result') or '?')}*{remark}{owner}"))
+        blocks.append(
+            section(
+                f"{status_icon(todo.get('result'))} Closed, Whalet's decision: "
+                f"*{esc(todo.get('result') or '?')}*{remark}{owner}"
+            )
+        )
         status = f"closed ({esc(todo.get('result'))})"
     blocks.append(context(f"Replenish request `{esc(todo['replenish_id'])}`"))
     return Rendered(f"{_title(todo)} (deadline {todo.get('deadline') or 'not given'}): {status}", finish(blocks))
@@ -85,13 +91,17 @@ def changed_reply(todo: Mapping[str, Any], changed: list[str]) -> Rendered:
     """Thread reply when Whalet re-sends a documents request with other content."""
     names = [_CHANGED.get(name, f"`{esc(name)}`") for name in changed[:6]]
     what = f" ({', '.join(names)})" if names else ""
-    text = (f"🔄 Whalet changed the documents request `{esc(todo['replenish_id'])}`{what}; "
-            f"the card above shows what it asks for now, due {_deadline(todo)}.")
+    text = (
+        f"🔄 Whalet changed the documents request `{esc(todo['replenish_id'])}`{what}; "
+        f"the card above shows what it asks for now, due {_deadline(todo)}."
+    )
     return Rendered(text, [section(text)])
 
 
 def result_reply(todo: Mapping[str, Any]) -> Rendered:
     remark = f" Remark: {esc(mask_digit_runs(todo['remark']))}" if todo.get("remark") else ""
-    text = f"{status_icon(todo.get('result'))} Whalet's decision on `{esc(todo['replenish_id'])}`: " \
-           f"*{esc(todo.get('result') or '?')}*.{remark}"
+    text = (
+        f"{status_icon(todo.get('result'))} Whalet's decision on `{esc(todo['replenish_id'])}`: "
+        f"*{esc(todo.get('result') or '?')}*.{remark}"
+    )
     return Rendered(text, [section(text)])

@@ -36,8 +36,10 @@ async def take_refusal(services: Services, user_id: str) -> str | None:
     needed = Role[services.config.notifications.todo_min_role.upper()]
     role = await resolver(services).role_of(user_id, fresh=True)
     if role < needed:
-        return (f"Taking a documents request is for {needed.label}s and above; your role is {role.label}. "
-                "An admin can add you under [roles] in whalet-bot.toml.")
+        return (
+            f"Taking a documents request is for {needed.label}s and above; your role is {role.label}. "
+            "An admin can add you under [roles] in whalet-bot.toml."
+        )
     return None
 
 
@@ -64,8 +66,14 @@ def send_due_reminders(services: Services) -> int:
             if not replenish.mark_reminded(db, todo["replenish_id"], now):
                 continue
             message = cards.reminder(todo)
-            enqueue_post(db, channel=todo["card_channel"], text=message.text, blocks=message.blocks,
-                         thread_ref=cards.ref(todo["replenish_id"]), kind="reminder")
+            enqueue_post(
+                db,
+                channel=todo["card_channel"],
+                text=message.text,
+                blocks=message.blocks,
+                thread_ref=cards.ref(todo["replenish_id"]),
+                kind="reminder",
+            )
             sent += 1
     if sent:
         services.wake_outbox()

@@ -62,12 +62,20 @@ def webhook_endpoint(services: Services, writer: InboxWriter, wake: Callable[[],
         try:
             opened = transport.open_notification(request.headers, raw, message)
         except SignatureInvalid:
-            head = message.get("head") if "head" in message else {
-                "apiCode": request.headers.get("notifyType"), "requestNo": request.headers.get("requestNo")}
-            log.warning("webhook refused: bad signature", extra={
-                "event": "webhook_bad_signature", "client": request.client.host if request.client else "?",
-                "api_code": str(head.get("apiCode"))[:30] if isinstance(head, dict) else None,
-                "request_no": str(head.get("requestNo"))[:30] if isinstance(head, dict) else None})
+            head = (
+                message.get("head")
+                if "head" in message
+                else {"apiCode": request.headers.get("notifyType"), "requestNo": request.headers.get("requestNo")}
+            )
+            log.warning(
+                "webhook refused: bad signature",
+                extra={
+                    "event": "webhook_bad_signature",
+                    "client": request.client.host if request.client else "?",
+                    "api_code": str(head.get("apiCode"))[:30] if isinstance(head, dict) else None,
+                    "request_no": str(head.get("requestNo"))[:30] if isinstance(head, dict) else None,
+                },
+            )
             services.metrics.webhook_receipts.labels("unverified", "bad_signature").inc()
             return _refuse(401, "signature does not verify")
         except MalformedEnvelope as exc:
@@ -86,9 +94,15 @@ def webhook_endpoint(services: Services, writer: InboxWriter, wake: Callable[[],
         fault_point("webhook.stored")
         if stored.new:
             wake()
-        log.info("webhook stored" if stored.new else "webhook duplicate acked", extra={
-            "event": "webhook_stored" if stored.new else "webhook_duplicate", "api_code": head["apiCode"],
-            "request_no": head["requestNo"], "correlation_id": stored.correlation_id})
+        log.info(
+            "webhook stored" if stored.new else "webhook duplicate acked",
+            extra={
+                "event": "webhook_stored" if stored.new else "webhook_duplicate",
+                "api_code": head["apiCode"],
+                "request_no": head["requestNo"],
+                "correlation_id": stored.correlation_id,
+            },
+        )
         # Label by the spec's operation name: a bounded set, whatever apiCodes arrive.
         services.metrics.webhook_receipts.labels(operation or "other", "stored" if stored.new else "duplicate").inc()
         answer = transport.answer_notification(head)

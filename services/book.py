@@ -39,16 +39,28 @@ class BookEntry:
 
 def entries(services: Services, *, country: str | None = None) -> list[BookEntry]:
     """Every usable beneficiary, config file first, optionally only one country's."""
-    found = [BookEntry(b.id, b.nickname, b.name, b.country, b.currency, b.account_tail, b.added_on, "config")
-             for b in services.config.beneficiaries]
+    found = [
+        BookEntry(b.id, b.nickname, b.name, b.country, b.currency, b.account_tail, b.added_on, "config")
+        for b in services.config.beneficiaries
+    ]
     known = {e.id for e in found} | {e.nickname for e in found}
     with services.store.read() as db:
         rows = beneficiaries.with_status(db, ACTIVE)
     for row in rows:
         if row["id"] in known or row["nickname"] in known:
             continue  # the reviewed file wins over a later addition with the same name
-        found.append(BookEntry(row["id"], row["nickname"], row["name"], row["country"], row["currency"],
-                               row["account_tail"], parse_iso(row["added_at"]).date(), "bot"))
+        found.append(
+            BookEntry(
+                row["id"],
+                row["nickname"],
+                row["name"],
+                row["country"],
+                row["currency"],
+                row["account_tail"],
+                parse_iso(row["added_at"]).date(),
+                "bot",
+            )
+        )
     return [e for e in found if country is None or e.country == country]
 
 
@@ -66,12 +78,33 @@ def is_new(db: Database, entry: BookEntry, now: datetime) -> bool:
     return not approvals.beneficiary_paid(db, entry.id, PAID_STATES)
 
 
-def record_application(db: Database, *, mer_beneficiary_no: str, beneficiary_id: str | None, nickname: str,
-                       name: str, country: str, currency: str, account_no: str, added_by: str, now: datetime) -> None:
+def record_application(
+    db: Database,
+    *,
+    mer_beneficiary_no: str,
+    beneficiary_id: str | None,
+    nickname: str,
+    name: str,
+    country: str,
+    currency: str,
+    account_no: str,
+    added_by: str,
+    now: datetime,
+) -> None:
     """A beneficiary sent to Whalet; it joins the book when Whalet's result says SUCCESS."""
-    beneficiaries.add(db, mer_beneficiary_no=mer_beneficiary_no, beneficiary_id=beneficiary_id, nickname=nickname,
-                      name=name, country=country, currency=currency, account_tail=account_no[-4:],
-                      status="PROCESSING", added_by=added_by, added_at=iso(now))
+    beneficiaries.add(
+        db,
+        mer_beneficiary_no=mer_beneficiary_no,
+        beneficiary_id=beneficiary_id,
+        nickname=nickname,
+        name=name,
+        country=country,
+        currency=currency,
+        account_tail=account_no[-4:],
+        status="PROCESSING",
+        added_by=added_by,
+        added_at=iso(now),
+    )
 
 
 def nickname_taken(services: Services, nickname: str) -> bool:
@@ -81,8 +114,9 @@ def nickname_taken(services: Services, nickname: str) -> bool:
         return beneficiaries.nickname_used(db, nickname)
 
 
-def apply_beneficiary_result(db: Database, *, mer_beneficiary_no: str, beneficiary_id: str, status: str,
-                             fail_reason: str | None = None) -> dict[str, str] | None:
+def apply_beneficiary_result(
+    db: Database, *, mer_beneficiary_no: str, beneficiary_id: str, status: str, fail_reason: str | None = None
+) -> dict[str, str] | None:
     """Called by the notifications package (inside its transaction) for beneficiaryResultNotify.
 
     Returns the book row (nickname, name, added_by, status) when it matched one the bot added,
@@ -91,6 +125,7 @@ def apply_beneficiary_result(db: Database, *, mer_beneficiary_no: str, beneficia
     entry = beneficiaries.by_application(db, mer_beneficiary_no)
     if entry is None:
         return None
-    beneficiaries.set_result(db, mer_beneficiary_no, status=status, beneficiary_id=beneficiary_id,
-                             fail_reason=fail_reason)
+    beneficiaries.set_result(
+        db, mer_beneficiary_no, status=status, beneficiary_id=beneficiary_id, fail_reason=fail_reason
+    )
     return {**entry, "status": status}

@@ -53,10 +53,12 @@ class Services:
         # Reads ``config.roles`` at each decision (a replaced config applies at once) and the
         # business clock, so tests that move the clock move the staleness window with it.
         self.roles = RoleResolver(
-            lambda: self.config.roles, self.slack,
+            lambda: self.config.roles,
+            self.slack,
             on_stale=alert_unreadable_group(self.alerts, lambda: self.config.roles),
             monotonic=lambda: self.clock.now().timestamp(),
-            max_staleness=self.config.roles.max_staleness_minutes * 60.0)
+            max_staleness=self.config.roles.max_staleness_minutes * 60.0,
+        )
 
     def wake_outbox(self) -> None:
         """Call after a transaction that enqueued Slack messages, so they go out at once."""

@@ -3,9 +3,20 @@
 import os
 
 # Tests must never pick up a developer's real Slack or Whalet credentials from the environment.
-for _name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "WHALET_PARTNER_ID",
-              "WHALET_PARTNER_PRIVATE_KEY", "WHALET_PUBLIC_KEY", "WHALET_BASE_URL", "SLACK_API_BASE_URL",
-              "WHALET_CLIENT_ID", "WHALET_SECRET_KEY", "WHALET_HMAC_KEY", "WHALET_AES_KEY"):
+for _name in (
+    "SLACK_BOT_TOKEN",
+    "SLACK_SIGNING_SECRET",
+    "SLACK_APP_TOKEN",
+    "WHALET_PARTNER_ID",
+    "WHALET_PARTNER_PRIVATE_KEY",
+    "WHALET_PUBLIC_KEY",
+    "WHALET_BASE_URL",
+    "SLACK_API_BASE_URL",
+    "WHALET_CLIENT_ID",
+    "WHALET_SECRET_KEY",
+    "WHALET_HMAC_KEY",
+    "WHALET_AES_KEY",
+):
     os.environ.pop(_name, None)
 
 pytest_plugins = ["tests.fixtures.app", "tests.fixtures.whalet", "tests.fixtures.postgres"]

@@ -52,8 +52,9 @@ T = TypeVar("T")
 
 
 def _readable(exc: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg'].removeprefix('Value error, ')}"
-                     for e in exc.errors())
+    return "; ".join(
+        f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg'].removeprefix('Value error, ')}" for e in exc.errors()
+    )
 
 
 class WhaletClient:
@@ -65,12 +66,24 @@ class WhaletClient:
     on loopback or Whalet's test host, or the switch is on.
     """
 
-    def __init__(self, base_url: str, partner_id: str, codec: EnvelopeCodec | Transport, *,
-                 api_codes: Mapping[str, str] | None = None, timeout: float = 10.0, read_retries: int = 3,
-                 backoff_base: float = 0.5, transport: httpx.AsyncBaseTransport | None = None,
-                 on_call: Callable[[str, str, float], None] | None = None, max_connections: int = 256,
-                 money_enabled: bool = False):
-        self.protocol: Transport = codec if isinstance(codec, Transport) else LegacyTransport(base_url, partner_id, codec)
+    def __init__(
+        self,
+        base_url: str,
+        partner_id: str,
+        codec: EnvelopeCodec | Transport,
+        *,
+        api_codes: Mapping[str, str] | None = None,
+        timeout: float = 10.0,
+        read_retries: int = 3,
+        backoff_base: float = 0.5,
+        transport: httpx.AsyncBaseTransport | None = None,
+        on_call: Callable[[str, str, float], None] | None = None,
+        max_connections: int = 256,
+        money_enabled: bool = False,
+    ):
+        self.protocol: Transport = (
+            codec if isinstance(codec, Transport) else LegacyTransport(base_url, partner_id, codec)
+        )
         self.url = self.protocol.base_url
         self.partner_id = self.protocol.partner_id
         self.api_codes = resolve_api_codes(api_codes)
@@ -86,10 +99,15 @@ class WhaletClient:
         # One TLS context for every pool: loading the CA bundle takes ~40 ms each time.
         # (not with a transport of the caller's, which brings its own: the tests build hundreds of clients)
         tls: ssl.SSLContext | bool = httpx.create_ssl_context() if transport is None else True
-        self._pools = [httpx.AsyncClient(timeout=httpx.Timeout(timeout), transport=transport, verify=tls,
-                                         limits=httpx.Limits(max_connections=per_shard,
-                                                             max_keepalive_connections=min(10, per_shard)))
-                       for _ in range(shards)]
+        self._pools = [
+            httpx.AsyncClient(
+                timeout=httpx.Timeout(timeout),
+                transport=transport,
+                verify=tls,
+                limits=httpx.Limits(max_connections=per_shard, max_keepalive_connections=min(10, per_shard)),
+            )
+            for _ in range(shards)
+        ]
         self._next_pool = itertools.cycle(self._pools)
         self._on_call = on_call  # (operation, outcome, seconds): metrics without coupling to them
 
@@ -142,8 +160,11 @@ class WhaletClient:
             outcome = opened.head.get("code", "")
             return opened
         except WhaletError as exc:
-            outcome = "bad_signature" if getattr(exc, "signature_failed", False) else \
-                f"{type(exc).__name__} {getattr(exc, 'code', '')}".strip()
+            outcome = (
+                "bad_signature"
+                if getattr(exc, "signature_failed", False)
+                else f"{type(exc).__name__} {getattr(exc, 'code', '')}".strip()
+            )
             raise
         finally:
             elapsed = time.perf_counter() - started
@@ -151,17 +172,23 @@ class WhaletClient:
             if self._on_call is not None:
                 self._on_call(op.name, outcome.split(" ")[0] or "ok", elapsed)
 
-    async def _post(self, url: str, content: bytes, headers: Mapping[str, str], *, api_code: str,
-                    request_no: str) -> httpx.Response:
+    async def _post(
+        self, url: str, content: bytes, headers: Mapping[str, str], *, api_code: str, request_no: str
+    ) -> httpx.Response:
         """One POST; a failure becomes the error branch that says whether Whalet may have acted."""
         try:
             return await next(self._next_pool).post(url, content=content, headers=dict(headers))
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol) as exc:
-            raise RequestNotSent(f"{api_code} not sent: {type(exc).__name__}: {exc}", api_code=api_code,
-                                 request_no=request_no) from exc
+            raise RequestNotSent(
+                f"{api_code} not sent: {type(exc).__name__}: {exc}", api_code=api_code, request_no=request_no
+            ) from exc
         except httpx.TransportError as exc:  # read/write timeout, cut connection, protocol error
-            raise OutcomeUnknown(f"{api_code} sent, no answer: {type(exc).__name__}: {exc}", lost_in_transit=True,
-                                 api_code=api_code, request_no=request_no) from exc
+            raise OutcomeUnknown(
+                f"{api_code} sent, no answer: {type(exc).__name__}: {exc}",
+                lost_in_transit=True,
+                api_code=api_code,
+                request_no=request_no,
+            ) from exc
 
     async def _typed(self, operation: str, request: Callable[[], m.Outbound], parse: Callable[[Any], T]) -> T:
         """Build the request (bad arguments: RequestNotSent), call, parse the answer (unreadable: OutcomeUnknown)."""
@@ -174,144 +201,298 @@ class WhaletClient:
         try:
             return parse(opened.body)
         except (ValidationError, ValueError) as exc:
-            raise OutcomeUnknown(f"{operation}: Whalet's answer cannot be read: {exc}", api_code=operation,
-                                 request_no=opened.head.get("requestNo")) from exc
+            raise OutcomeUnknown(
+                f"{operation}: Whalet's answer cannot be read: {exc}",
+                api_code=operation,
+                request_no=opened.head.get("requestNo"),
+            ) from exc
 
     @staticmethod
     def _one(model: type[BaseModel], **defaults: Any) -> Callable[[Any], Any]:
         """Parse one object; ``defaults`` fill fields the answer may leave out (e.g. currencies we sent)."""
+
         def parse(body: Any) -> Any:
             if body is not None and not isinstance(body, dict):
                 raise ValueError("expected a JSON object")
             return model.model_validate({**{k: v for k, v in defaults.items() if v is not None}, **(body or {})})
+
         return parse
 
     # --- balances and rates ------------------------------------------------------------------------
 
-    async def query_currency_balance(self, user_id: str, fund_source: str,
-                                     currency: str | None = None) -> list[m.CurrencyBalance]:
-        return await self._typed("queryCurrencyBalance", lambda: m.CurrencyBalanceQuery(
-            user_id=user_id, fund_source=m.FundSource(fund_source), currency=currency), m.parse_balances)
+    async def query_currency_balance(
+        self, user_id: str, fund_source: str, currency: str | None = None
+    ) -> list[m.CurrencyBalance]:
+        return await self._typed(
+            "queryCurrencyBalance",
+            lambda: m.CurrencyBalanceQuery(user_id=user_id, fund_source=m.FundSource(fund_source), currency=currency),
+            m.parse_balances,
+        )
 
-    async def query_platform_balance(self, fund_source: str | None = None,
-                                     currency: str | None = None) -> list[m.CurrencyBalance]:
-        return await self._typed("queryPlatformBalance", lambda: m.PlatformBalanceQuery(
-            fund_source=m.FundSource(fund_source) if fund_source else None, currency=currency), m.parse_balances)
+    async def query_platform_balance(
+        self, fund_source: str | None = None, currency: str | None = None
+    ) -> list[m.CurrencyBalance]:
+        return await self._typed(
+            "queryPlatformBalance",
+            lambda: m.PlatformBalanceQuery(
+                fund_source=m.FundSource(fund_source) if fund_source else None, currency=currency
+            ),
+            m.parse_balances,
+        )
 
     async def query_rate(self, user_id: str, currency: str, to_currency: str, fund_source: str) -> m.RateQuote:
-        return await self._typed("queryRate", lambda: m.RateQuery(
-            user_id=user_id, currency=currency, to_currency=to_currency, fund_source=m.FundSource(fund_source)),
-            self._one(m.RateQuote))
+        return await self._typed(
+            "queryRate",
+            lambda: m.RateQuery(
+                user_id=user_id, currency=currency, to_currency=to_currency, fund_source=m.FundSource(fund_source)
+            ),
+            self._one(m.RateQuote),
+        )
 
     # --- payouts and pays (money-moving: never retried here) ---------------------------------------
 
-    async def payout_apply(self, user_id: str, mer_order_no: str, fund_source: str, amount: Money,
-                           to_currency: str, beneficiary_id: str, purpose: str, *, rate_id: str | None = None,
-                           remark: str | None = None) -> m.PayoutApplyResult:
-        return await self._typed("payoutApply", lambda: m.PayoutApplyRequest(
-            user_id=user_id, mer_order_no=mer_order_no, fund_source=m.FundSource(fund_source), amount=amount,
-            to_currency=to_currency, beneficiary_id=beneficiary_id, purpose=purpose, rate_id=rate_id,
-            remark=remark), self._one(m.PayoutApplyResult, currency=amount.currency, toCurrency=to_currency))
+    async def payout_apply(
+        self,
+        user_id: str,
+        mer_order_no: str,
+        fund_source: str,
+        amount: Money,
+        to_currency: str,
+        beneficiary_id: str,
+        purpose: str,
+        *,
+        rate_id: str | None = None,
+        remark: str | None = None,
+    ) -> m.PayoutApplyResult:
+        return await self._typed(
+            "payoutApply",
+            lambda: m.PayoutApplyRequest(
+                user_id=user_id,
+                mer_order_no=mer_order_no,
+                fund_source=m.FundSource(fund_source),
+                amount=amount,
+                to_currency=to_currency,
+                beneficiary_id=beneficiary_id,
+                purpose=purpose,
+                rate_id=rate_id,
+                remark=remark,
+            ),
+            self._one(m.PayoutApplyResult, currency=amount.currency, toCurrency=to_currency),
+        )
 
     async def payout_confirm(self, user_id: str, payout_id: str) -> m.PayoutConfirmResult:
-        return await self._typed("payoutConfirm", lambda: m.PayoutConfirmRequest(
-            user_id=user_id, payout_id=payout_id), self._one(m.PayoutConfirmResult, payoutId=payout_id))
+        return await self._typed(
+            "payoutConfirm",
+            lambda: m.PayoutConfirmRequest(user_id=user_id, payout_id=payout_id),
+            self._one(m.PayoutConfirmResult, payoutId=payout_id),
+        )
 
-    async def pay_apply(self, user_id: str, mer_order_no: str, payee_user_id: str, amount: Money,
-                        purpose: str, *, remark: str | None = None) -> m.PayApplyResult:
-        return await self._typed("payApply", lambda: m.PayApplyRequest(
-            user_id=user_id, mer_order_no=mer_order_no, payee_user_id=payee_user_id, amount=amount,
-            purpose=purpose, remark=remark), self._one(m.PayApplyResult, currency=amount.currency))
+    async def pay_apply(
+        self,
+        user_id: str,
+        mer_order_no: str,
+        payee_user_id: str,
+        amount: Money,
+        purpose: str,
+        *,
+        remark: str | None = None,
+    ) -> m.PayApplyResult:
+        return await self._typed(
+            "payApply",
+            lambda: m.PayApplyRequest(
+                user_id=user_id,
+                mer_order_no=mer_order_no,
+                payee_user_id=payee_user_id,
+                amount=amount,
+                purpose=purpose,
+                remark=remark,
+            ),
+            self._one(m.PayApplyResult, currency=amount.currency),
+        )
 
     async def pay_confirm(self, user_id: str, pay_id: str) -> m.PayConfirmResult:
-        return await self._typed("payConfirm", lambda: m.PayConfirmRequest(user_id=user_id, pay_id=pay_id),
-                                 self._one(m.PayConfirmResult, payId=pay_id))
+        return await self._typed(
+            "payConfirm",
+            lambda: m.PayConfirmRequest(user_id=user_id, pay_id=pay_id),
+            self._one(m.PayConfirmResult, payId=pay_id),
+        )
 
     # --- beneficiaries -----------------------------------------------------------------------------
 
     async def query_beneficiary_countries(self) -> list[m.BeneficiaryCountry]:
-        return await self._typed("queryBeneficiaryCountries", m.BeneficiaryCountriesQuery,
-                                 lambda body: [m.BeneficiaryCountry.model_validate(r) for r in m.rows_of(body)])
+        return await self._typed(
+            "queryBeneficiaryCountries",
+            m.BeneficiaryCountriesQuery,
+            lambda body: [m.BeneficiaryCountry.model_validate(r) for r in m.rows_of(body)],
+        )
 
     async def query_beneficiary_fields(self, country: str, currency: str) -> list[m.BeneficiaryField]:
-        return await self._typed("queryBeneficiaryFields", lambda: m.BeneficiaryFieldsQuery(
-            country=country, currency=currency),
-            lambda body: [m.BeneficiaryField.model_validate(r) for r in m.rows_of(body)])
+        return await self._typed(
+            "queryBeneficiaryFields",
+            lambda: m.BeneficiaryFieldsQuery(country=country, currency=currency),
+            lambda body: [m.BeneficiaryField.model_validate(r) for r in m.rows_of(body)],
+        )
 
-    async def beneficiary_apply(self, user_id: str, mer_beneficiary_no: str, country: str, currency: str,
-                                account_name: str, account_no: str, bank_name: str, *,
-                                swift_code: str | None = None,
-                                extra: dict[str, Any] | None = None) -> m.BeneficiaryApplyResult:
-        return await self._typed("beneficiaryApply", lambda: m.BeneficiaryApplyRequest(
-            user_id=user_id, mer_beneficiary_no=mer_beneficiary_no, country=country, currency=currency,
-            account_name=account_name, account_no=account_no, bank_name=bank_name, swift_code=swift_code,
-            extra=extra or {}), self._one(m.BeneficiaryApplyResult))
+    async def beneficiary_apply(
+        self,
+        user_id: str,
+        mer_beneficiary_no: str,
+        country: str,
+        currency: str,
+        account_name: str,
+        account_no: str,
+        bank_name: str,
+        *,
+        swift_code: str | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> m.BeneficiaryApplyResult:
+        return await self._typed(
+            "beneficiaryApply",
+            lambda: m.BeneficiaryApplyRequest(
+                user_id=user_id,
+                mer_beneficiary_no=mer_beneficiary_no,
+                country=country,
+                currency=currency,
+                account_name=account_name,
+                account_no=account_no,
+                bank_name=bank_name,
+                swift_code=swift_code,
+                extra=extra or {},
+            ),
+            self._one(m.BeneficiaryApplyResult),
+        )
 
     async def beneficiary_delete(self, user_id: str, beneficiary_id: str) -> m.BeneficiaryDeleteResult:
-        return await self._typed("beneficiaryDelete", lambda: m.BeneficiaryDeleteRequest(
-            user_id=user_id, beneficiary_id=beneficiary_id),
-            self._one(m.BeneficiaryDeleteResult, beneficiaryId=beneficiary_id))
+        return await self._typed(
+            "beneficiaryDelete",
+            lambda: m.BeneficiaryDeleteRequest(user_id=user_id, beneficiary_id=beneficiary_id),
+            self._one(m.BeneficiaryDeleteResult, beneficiaryId=beneficiary_id),
+        )
 
     # --- record queries ------------------------------------------------------------------------------
 
-    async def _records(self, operation: str, user_id: str, start: datetime | str, end: datetime | str,
-                       status: str | None, mer_order_no: str | None, page_num: int, page_size: int) -> m.RecordPage:
-        return await self._typed(operation, lambda: m.RecordQuery(
-            user_id=user_id, start_time=m.parse_whalet_time(start), end_time=m.parse_whalet_time(end), status=status, mer_order_no=mer_order_no,
-            page_num=page_num, page_size=page_size),
-            self._one(m.RecordPage, total=0, pageNum=page_num, pageSize=page_size))
+    async def _records(
+        self,
+        operation: str,
+        user_id: str,
+        start: datetime | str,
+        end: datetime | str,
+        status: str | None,
+        mer_order_no: str | None,
+        page_num: int,
+        page_size: int,
+    ) -> m.RecordPage:
+        return await self._typed(
+            operation,
+            lambda: m.RecordQuery(
+                user_id=user_id,
+                start_time=m.parse_whalet_time(start),
+                end_time=m.parse_whalet_time(end),
+                status=status,
+                mer_order_no=mer_order_no,
+                page_num=page_num,
+                page_size=page_size,
+            ),
+            self._one(m.RecordPage, total=0, pageNum=page_num, pageSize=page_size),
+        )
 
-    async def query_collection_records(self, user_id: str, start: datetime | str, end: datetime | str,
-                                       status: str | None = None, mer_order_no: str | None = None,
-                                       page_num: int = 1, page_size: int = 10) -> m.RecordPage:
-        return await self._records("queryCollectionRecords", user_id, start, end, status, mer_order_no,
-                                   page_num, page_size)
+    async def query_collection_records(
+        self,
+        user_id: str,
+        start: datetime | str,
+        end: datetime | str,
+        status: str | None = None,
+        mer_order_no: str | None = None,
+        page_num: int = 1,
+        page_size: int = 10,
+    ) -> m.RecordPage:
+        return await self._records(
+            "queryCollectionRecords", user_id, start, end, status, mer_order_no, page_num, page_size
+        )
 
-    async def query_withdraw_records(self, user_id: str, start: datetime | str, end: datetime | str,
-                                     status: str | None = None, mer_order_no: str | None = None,
-                                     page_num: int = 1, page_size: int = 10) -> m.RecordPage:
-        return await self._records("queryWithdrawRecords", user_id, start, end, status, mer_order_no,
-                                   page_num, page_size)
+    async def query_withdraw_records(
+        self,
+        user_id: str,
+        start: datetime | str,
+        end: datetime | str,
+        status: str | None = None,
+        mer_order_no: str | None = None,
+        page_num: int = 1,
+        page_size: int = 10,
+    ) -> m.RecordPage:
+        return await self._records(
+            "queryWithdrawRecords", user_id, start, end, status, mer_order_no, page_num, page_size
+        )
 
-    async def query_payment_records(self, user_id: str, start: datetime | str, end: datetime | str,
-                                    status: str | None = None, mer_order_no: str | None = None,
-                                    page_num: int = 1, page_size: int = 10) -> m.RecordPage:
-        return await self._records("queryPaymentRecords", user_id, start, end, status, mer_order_no,
-                                   page_num, page_size)
+    async def query_payment_records(
+        self,
+        user_id: str,
+        start: datetime | str,
+        end: datetime | str,
+        status: str | None = None,
+        mer_order_no: str | None = None,
+        page_num: int = 1,
+        page_size: int = 10,
+    ) -> m.RecordPage:
+        return await self._records(
+            "queryPaymentRecords", user_id, start, end, status, mer_order_no, page_num, page_size
+        )
 
-    async def query_pay_records(self, user_id: str, start: datetime | str, end: datetime | str,
-                                status: str | None = None, mer_order_no: str | None = None,
-                                page_num: int = 1, page_size: int = 10) -> m.RecordPage:
-        return await self._records("queryPayRecords", user_id, start, end, status, mer_order_no,
-                                   page_num, page_size)
+    async def query_pay_records(
+        self,
+        user_id: str,
+        start: datetime | str,
+        end: datetime | str,
+        status: str | None = None,
+        mer_order_no: str | None = None,
+        page_num: int = 1,
+        page_size: int = 10,
+    ) -> m.RecordPage:
+        return await self._records("queryPayRecords", user_id, start, end, status, mer_order_no, page_num, page_size)
 
     # --- replenish, connectivity, mock ---------------------------------------------------------------
 
     async def edd_replenish_query(self, user_id: str, replenish_id: str | None = None) -> list[m.ReplenishItem]:
-        return await self._typed("eddReplenishQuery", lambda: m.EddReplenishQueryRequest(
-            user_id=user_id, replenish_id=replenish_id),
-            lambda body: [m.ReplenishItem.model_validate(r) for r in m.rows_of(body)])
+        return await self._typed(
+            "eddReplenishQuery",
+            lambda: m.EddReplenishQueryRequest(user_id=user_id, replenish_id=replenish_id),
+            lambda body: [m.ReplenishItem.model_validate(r) for r in m.rows_of(body)],
+        )
 
-    async def edd_replenish_submit(self, user_id: str, replenish_id: str,
-                                   materials: dict[str, Any] | list[Any]) -> m.ReplenishSubmitResult:
-        return await self._typed("eddReplenishSubmit", lambda: m.EddReplenishSubmitRequest(
-            user_id=user_id, replenish_id=replenish_id, materials=materials),
-            self._one(m.ReplenishSubmitResult, replenishId=replenish_id))
+    async def edd_replenish_submit(
+        self, user_id: str, replenish_id: str, materials: dict[str, Any] | list[Any]
+    ) -> m.ReplenishSubmitResult:
+        return await self._typed(
+            "eddReplenishSubmit",
+            lambda: m.EddReplenishSubmitRequest(user_id=user_id, replenish_id=replenish_id, materials=materials),
+            self._one(m.ReplenishSubmitResult, replenishId=replenish_id),
+        )
 
-    async def trade_replenish_submit(self, user_id: str, replenish_id: str, trade_id: str,
-                                     materials: dict[str, Any] | list[Any]) -> m.ReplenishSubmitResult:
-        return await self._typed("tradeReplenishSubmit", lambda: m.TradeReplenishSubmitRequest(
-            user_id=user_id, replenish_id=replenish_id, trade_id=trade_id, materials=materials),
-            self._one(m.ReplenishSubmitResult, replenishId=replenish_id))
+    async def trade_replenish_submit(
+        self, user_id: str, replenish_id: str, trade_id: str, materials: dict[str, Any] | list[Any]
+    ) -> m.ReplenishSubmitResult:
+        return await self._typed(
+            "tradeReplenishSubmit",
+            lambda: m.TradeReplenishSubmitRequest(
+                user_id=user_id, replenish_id=replenish_id, trade_id=trade_id, materials=materials
+            ),
+            self._one(m.ReplenishSubmitResult, replenishId=replenish_id),
+        )
 
     async def connectivity(self, message: str) -> str:
-        result = await self._typed("connectivity", lambda: m.ConnectivityRequest(message=message),
-                                   self._one(m.ConnectivityResult))
+        result = await self._typed(
+            "connectivity", lambda: m.ConnectivityRequest(message=message), self._one(m.ConnectivityResult)
+        )
         return result.message
 
-    async def mock_payee_notify(self, user_id: str, amount: Money, *, payer_name: str | None = None,
-                                virtual_account_no: str | None = None) -> m.MockPayeeResult:
+    async def mock_payee_notify(
+        self, user_id: str, amount: Money, *, payer_name: str | None = None, virtual_account_no: str | None = None
+    ) -> m.MockPayeeResult:
         """Test environment only: Whalet credits ``amount`` and sends collectionReceivedNotify."""
-        return await self._typed("mockPayeeNotify", lambda: m.MockPayeeNotifyRequest(
-            user_id=user_id, amount=amount, payer_name=payer_name, virtual_account_no=virtual_account_no),
-            self._one(m.MockPayeeResult))
+        return await self._typed(
+            "mockPayeeNotify",
+            lambda: m.MockPayeeNotifyRequest(
+                user_id=user_id, amount=amount, payer_name=payer_name, virtual_account_no=virtual_account_no
+            ),
+            self._one(m.MockPayeeResult),
+        )

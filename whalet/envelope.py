@@ -311,14 +311,18 @@ def string_to_sign(head: dict[str, Any], encrypt: str | None, fields: tuple[str,
 class EnvelopeCodec:
     """One side of the conversation: signs with its own key, encrypts to the peer."""
 
-    def __init__(self, own_private_key: rsa.RSAPrivateKey, peer_public_key: rsa.RSAPublicKey,
-                 recipe: LegacyRecipe | None = None):
+    def __init__(
+        self, own_private_key: rsa.RSAPrivateKey, peer_public_key: rsa.RSAPublicKey, recipe: LegacyRecipe | None = None
+    ):
         self._own = own_private_key
         self._peer = peer_public_key
         self.recipe = recipe = recipe or LegacyRecipe()
         self._hash = SIGN_HASHES[recipe.sign_hash]()
-        self._wrap = KEY_WRAP_PADDING if recipe.key_padding == "PKCS1v15" else padding.OAEP(
-            mgf=padding.MGF1(hashes.SHA1()), algorithm=hashes.SHA1(), label=None)
+        self._wrap = (
+            KEY_WRAP_PADDING
+            if recipe.key_padding == "PKCS1v15"
+            else padding.OAEP(mgf=padding.MGF1(hashes.SHA1()), algorithm=hashes.SHA1(), label=None)
+        )
         self._request_fields = recipe.request_sign_fields
         self._response_fields = recipe.response_sign_fields
 
@@ -398,7 +402,9 @@ class EnvelopeCodec:
             raise MalformedEnvelope("the decrypted body is not a JSON object or array")
         return Opened(head={k: str(v) for k, v in head.items()}, body=decoded)
 
-    def _verified(self, message: bytes | str | dict[str, Any], fields: tuple[str, ...]) -> tuple[dict[str, Any], str | None]:
+    def _verified(
+        self, message: bytes | str | dict[str, Any], fields: tuple[str, ...]
+    ) -> tuple[dict[str, Any], str | None]:
         """The head and ``encrypt`` of a message whose signature holds; raises otherwise."""
         if not isinstance(message, dict):
             try:
@@ -423,7 +429,9 @@ class EnvelopeCodec:
             raise MalformedEnvelope("head.detail must not contain '&encrypt='")
         signature = self._decode_sign(head.get("sign"))
         try:
-            self._peer.verify(signature, string_to_sign(head, encrypt, fields).encode("utf-8"), SIGN_PADDING, self._hash)
+            self._peer.verify(
+                signature, string_to_sign(head, encrypt, fields).encode("utf-8"), SIGN_PADDING, self._hash
+            )
         except InvalidSignature:
             raise SignatureInvalid("the signature does not match the sender's key") from None
         return head, encrypt

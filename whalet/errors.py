@@ -67,8 +67,9 @@ class RequestNotSent(WhaletError):
     retries skip it.
     """
 
-    def __init__(self, message: str, *, transient: bool = True, api_code: str | None = None,
-                 request_no: str | None = None):
+    def __init__(
+        self, message: str, *, transient: bool = True, api_code: str | None = None, request_no: str | None = None
+    ):
         super().__init__(message, api_code=api_code, request_no=request_no)
         self.transient = transient
         if transient:
@@ -82,9 +83,11 @@ class MoneySwitchedOff(RequestNotSent):
 
     def __init__(self, gateway: str, *, api_code: str | None = None):
         super().__init__(f"{api_code}: money is switched off for {gateway}", transient=False, api_code=api_code)
-        self.sentence = ("Moving money is switched off for this Whalet gateway, so nothing was sent. An "
-                         "administrator turns it on with money_enabled = true under [whalet] in the policy "
-                         "file, once `whalet-bot check` passes against it.")
+        self.sentence = (
+            "Moving money is switched off for this Whalet gateway, so nothing was sent. An "
+            "administrator turns it on with money_enabled = true under [whalet] in the policy "
+            "file, once `whalet-bot check` passes against it."
+        )
 
 
 class WhaletRejected(WhaletError):
@@ -118,8 +121,10 @@ class AuthenticationFailed(WhaletRejected):
     """Whalet does not accept who we are or what we may call: configuration, not the user."""
 
     def _sentence(self) -> str:
-        return ("Whalet did not accept our credentials for this request "
-                f"({self.code}); an administrator needs to check the partner id and keys.")
+        return (
+            "Whalet did not accept our credentials for this request "
+            f"({self.code}); an administrator needs to check the partner id and keys."
+        )
 
 
 class DuplicateRequest(WhaletRejected):
@@ -130,18 +135,29 @@ class DuplicateRequest(WhaletRejected):
     """
 
     def _sentence(self) -> str:
-        return ("Whalet already has a request with this order number, so it was not sent again. "
-                "Check the order's status before trying anything else.")
+        return (
+            "Whalet already has a request with this order number, so it was not sent again. "
+            "Check the order's status before trying anything else."
+        )
 
 
 class OutcomeUnknown(WhaletError):
     """Sent, but no trustworthy answer: the request may or may not have been applied."""
 
-    sentence = ("We sent this to Whalet but did not get a trustworthy answer, so we don't know yet "
-                "whether it went through. We'll check before doing anything else.")
+    sentence = (
+        "We sent this to Whalet but did not get a trustworthy answer, so we don't know yet "
+        "whether it went through. We'll check before doing anything else."
+    )
 
-    def __init__(self, message: str, *, lost_in_transit: bool = False, signature_failed: bool = False,
-                 api_code: str | None = None, request_no: str | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        lost_in_transit: bool = False,
+        signature_failed: bool = False,
+        api_code: str | None = None,
+        request_no: str | None = None,
+    ):
         super().__init__(message, api_code=api_code, request_no=request_no)
         self.signature_failed = signature_failed  # forged, corrupted, or a Whalet key we do not have
         # True for a timeout, a cut connection or a 5xx: nothing is wrong with the answer itself,
@@ -165,8 +181,7 @@ _REJECTIONS: dict[str, type[WhaletRejected]] = {
 UNKNOWN_OUTCOME_CODES = frozenset({"INTERNAL_ERROR"})
 
 
-def rejection_for(code: str, detail: str, api_code: str | None = None,
-                  request_no: str | None = None) -> WhaletError:
+def rejection_for(code: str, detail: str, api_code: str | None = None, request_no: str | None = None) -> WhaletError:
     """The error for a signed answer whose code is not SUCCESS/PROCESSING."""
     if code in UNKNOWN_OUTCOME_CODES:
         return OutcomeUnknown(f"Whalet answered {code}: {detail}", api_code=api_code, request_no=request_no)

@@ -33,7 +33,7 @@ WHALET_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
 def parse_whalet_time(value: Any) -> datetime:
-    """"2024-10-14 00:56:33" (Whalet's zone), ISO 8601, epoch milliseconds, or a datetime."""
+    """ "2024-10-14 00:56:33" (Whalet's zone), ISO 8601, epoch milliseconds, or a datetime."""
     if isinstance(value, datetime):
         parsed = value
     elif isinstance(value, (int, Decimal)) and not isinstance(value, bool):
@@ -91,8 +91,9 @@ class FundSource(StrEnum):
 
 
 class _Camel(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, validate_by_name=True, validate_by_alias=True,
-                              serialize_by_alias=True, frozen=True)
+    model_config = ConfigDict(
+        alias_generator=to_camel, validate_by_name=True, validate_by_alias=True, serialize_by_alias=True, frozen=True
+    )
 
 
 # --- what Whalet sends ---------------------------------------------------------------------------
@@ -120,8 +121,13 @@ class Inbound(_Camel):
 
 
 class CurrencyBalance(Inbound):
-    money_currency = {"balance": "currency", "orderQuota": "currency", "pendingAmount": "currency",
-                      "freezeAmount": "currency", "rmbAmount": "=CNY"}
+    money_currency = {
+        "balance": "currency",
+        "orderQuota": "currency",
+        "pendingAmount": "currency",
+        "freezeAmount": "currency",
+        "rmbAmount": "=CNY",
+    }
     currency: Currency
     balance: Money | None = None
     order_quota: Money | None = None
@@ -376,8 +382,17 @@ NOTIFICATION_MODELS: Mapping[str, type[Inbound]] = {
     "eddReplenishResultNotify": ReplenishResult,
     "tradeReplenishNotify": TradeReplenishNotice,
     "tradeReplenishResultNotify": ReplenishResult,
-    **dict.fromkeys(("userOnboardingResultNotify", "userHolderResultNotify", "virtualAccountNotify",
-                     "cardCancelResultNotify", "shopBindResultNotify", "tradeOrderBindNotify"), ReviewResult),
+    **dict.fromkeys(
+        (
+            "userOnboardingResultNotify",
+            "userHolderResultNotify",
+            "virtualAccountNotify",
+            "cardCancelResultNotify",
+            "shopBindResultNotify",
+            "tradeOrderBindNotify",
+        ),
+        ReviewResult,
+    ),
     "connectivityNotify": ConnectivityNotice,
 }
 

@@ -18,9 +18,7 @@ from pydantic_core import core_schema
 
 # ISO 4217 minor units that are not 2. Babel/CLDR disagrees with ISO for a few codes (IQD,
 # LAK, ...), and Whalet follows ISO (centFactor = 10^minor digits), so the table is ours.
-_ZERO_DIGITS = frozenset(
-    "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF".split()
-)
+_ZERO_DIGITS = frozenset("BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF".split())
 _THREE_DIGITS = frozenset("BHD IQD JOD KWD LYD OMR TND".split())
 _FOUR_DIGITS = frozenset("CLF UYW".split())
 
@@ -151,9 +149,7 @@ class Money:
     def wire_amount(self) -> Decimal:
         """The request amount with exactly the currency's minor digits; refuses extra decimals."""
         if not self.fits_currency():
-            raise MoneyError(
-                f"{self.amount} has more decimals than {self.currency} allows ({self.digits})"
-            )
+            raise MoneyError(f"{self.amount} has more decimals than {self.currency} allows ({self.digits})")
         return self.quantized().amount
 
     @property

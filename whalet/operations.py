@@ -89,17 +89,29 @@ MONEY_MOVING: frozenset[str] = frozenset(n for n, op in OPERATIONS.items() if op
 READ_ONLY: frozenset[str] = frozenset(n for n, op in OPERATIONS.items() if op.read_only)
 
 # Routing groups (config `routes` may name a group instead of single notifications).
-NOTIFICATION_GROUPS: Mapping[str, tuple[str, ...]] = MappingProxyType({
-    "collections": ("collectionReceivedNotify",),
-    "payouts": ("payoutResultNotify",),
-    "pays": ("payResultNotify",),
-    "beneficiaries": ("beneficiaryResultNotify",),
-    "replenish": ("eddReplenishNotify", "eddReplenishResultNotify",
-                  "tradeReplenishNotify", "tradeReplenishResultNotify"),
-    "onboarding": ("userOnboardingResultNotify", "userHolderResultNotify", "virtualAccountNotify",
-                   "cardCancelResultNotify", "shopBindResultNotify", "tradeOrderBindNotify"),
-    "connectivity": ("connectivityNotify",),
-})
+NOTIFICATION_GROUPS: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "collections": ("collectionReceivedNotify",),
+        "payouts": ("payoutResultNotify",),
+        "pays": ("payResultNotify",),
+        "beneficiaries": ("beneficiaryResultNotify",),
+        "replenish": (
+            "eddReplenishNotify",
+            "eddReplenishResultNotify",
+            "tradeReplenishNotify",
+            "tradeReplenishResultNotify",
+        ),
+        "onboarding": (
+            "userOnboardingResultNotify",
+            "userHolderResultNotify",
+            "virtualAccountNotify",
+            "cardCancelResultNotify",
+            "shopBindResultNotify",
+            "tradeOrderBindNotify",
+        ),
+        "connectivity": ("connectivityNotify",),
+    }
+)
 
 
 class UnknownOperation(ValueError):
@@ -117,8 +129,7 @@ def resolve_api_codes(overrides: Mapping[str, str] | None = None) -> dict[str, s
     for name, code in (overrides or {}).items():
         if name not in OPERATIONS:
             raise UnknownOperation(
-                f"whalet.api_codes.{name}: unknown operation; known operations are "
-                + ", ".join(sorted(OPERATIONS))
+                f"whalet.api_codes.{name}: unknown operation; known operations are " + ", ".join(sorted(OPERATIONS))
             )
         if not isinstance(code, str) or not code.strip() or len(code.strip()) > HEAD_LIMITS["apiCode"]:
             raise ValueError(f"whalet.api_codes.{name}: apiCode must be 1-{HEAD_LIMITS['apiCode']} characters")

@@ -32,8 +32,9 @@ class _Recipe(BaseModel):
 
 def _same_fields(value: list[str], expected: tuple[str, ...], what: str) -> tuple[str, ...]:
     if sorted(value) != sorted(expected):
-        raise ValueError(f"the {what} string to sign must list each of {', '.join(expected)} exactly once, "
-                         f"in the order Whalet uses")
+        raise ValueError(
+            f"the {what} string to sign must list each of {', '.join(expected)} exactly once, in the order Whalet uses"
+        )
     return tuple(value)
 
 
@@ -69,8 +70,10 @@ def _template(value: str, allowed: frozenset[str]) -> str:
         if name is None:
             continue
         if name not in allowed or spec or conversion:
-            raise ValueError(f"{{{name}}} is not a part Whalet signs; allowed: "
-                             + ", ".join("{" + part + "}" for part in sorted(allowed)))
+            raise ValueError(
+                f"{{{name}}} is not a part Whalet signs; allowed: "
+                + ", ".join("{" + part + "}" for part in sorted(allowed))
+            )
         names.add(name)
     if "body" not in names:  # a signature that does not cover the body does not protect an amount
         raise ValueError("the template must contain {body}: the signature has to cover what is sent")
@@ -79,10 +82,22 @@ def _template(value: str, allowed: frozenset[str]) -> str:
 
 DEFAULT_V1_PATHS: dict[str, str] = {
     **{name: f"/v1/wallet/{name}" for name in ("queryCurrencyBalance", "queryPlatformBalance")},
-    **{name: f"/v1/payout/{name}" for name in (
-        "queryRate", "payoutApply", "payoutConfirm", "queryBeneficiaryCountries", "queryBeneficiaryFields",
-        "beneficiaryApply", "beneficiaryDelete", "queryCollectionRecords", "queryWithdrawRecords",
-        "queryPaymentRecords", "queryPayRecords")},
+    **{
+        name: f"/v1/payout/{name}"
+        for name in (
+            "queryRate",
+            "payoutApply",
+            "payoutConfirm",
+            "queryBeneficiaryCountries",
+            "queryBeneficiaryFields",
+            "beneficiaryApply",
+            "beneficiaryDelete",
+            "queryCollectionRecords",
+            "queryWithdrawRecords",
+            "queryPaymentRecords",
+            "queryPayRecords",
+        )
+    },
     **{name: f"/v1/pay/{name}" for name in ("payApply", "payConfirm")},
     **{name: f"/v1/replenish/{name}" for name in ("eddReplenishQuery", "eddReplenishSubmit", "tradeReplenishSubmit")},
     "connectivity": "/v1/connectivity/connectivity",
@@ -153,7 +168,6 @@ def _path(value: str) -> str:
     if not value.startswith("/") or any(c.isspace() or c in "?#" for c in value):
         raise ValueError(f"{value!r} is not a path (it starts with / and has no spaces, ? or #)")
     return value
-
 
 
 def encrypted_name(field: str) -> str:

@@ -15,8 +15,13 @@ def counts_by_state(db: Database) -> list[tuple[str, int]]:
 def beneficiary_paid(db: Database, beneficiary_id: str, paid_states: tuple[str, ...]) -> bool:
     """Whether a request to this beneficiary ever reached one of ``paid_states``."""
     marks = ",".join("?" * len(paid_states))
-    return db.execute(f"SELECT 1 FROM approval_requests WHERE beneficiary_id = ? AND state IN ({marks}) LIMIT 1",
-                      [beneficiary_id, *paid_states]).fetchone() is not None
+    return (
+        db.execute(
+            f"SELECT 1 FROM approval_requests WHERE beneficiary_id = ? AND state IN ({marks}) LIMIT 1",
+            [beneficiary_id, *paid_states],
+        ).fetchone()
+        is not None
+    )
 
 
 def request(db: Database, request_id: str) -> dict[str, Any] | None:
@@ -30,32 +35,38 @@ def request_by_order(db: Database, mer_order_no: str) -> dict[str, Any] | None:
 def requests_in(db: Database, states: Sequence[str]) -> list[dict[str, Any]]:
     """Oldest first."""
     marks = ",".join("?" * len(states))
-    return list(db.query(f"SELECT * FROM approval_requests WHERE state IN ({marks}) ORDER BY created_at",
-                         list(states)))
+    return list(db.query(f"SELECT * FROM approval_requests WHERE state IN ({marks}) ORDER BY created_at", list(states)))
 
 
 def requests_of(db: Database, requester: str, limit: int) -> list[dict[str, Any]]:
     """A requester's latest requests (any state but APPLYING / ABANDONED), newest first."""
-    return list(db.query("""SELECT * FROM approval_requests WHERE requester = ?
+    return list(
+        db.query(
+            """SELECT * FROM approval_requests WHERE requester = ?
                             AND state NOT IN ('APPLYING', 'ABANDONED') ORDER BY created_at DESC, id LIMIT ?""",
-                         [requester, limit]))
+            [requester, limit],
+        )
+    )
 
 
 def insert_request(db: Database, row: dict[str, Any]) -> None:
-    db.execute(f"INSERT INTO approval_requests ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
-               list(row.values()))
+    db.execute(
+        f"INSERT INTO approval_requests ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", list(row.values())
+    )
 
 
 def compare_and_set(db: Database, request_id: str, state: str, version: int, sets: dict[str, Any]) -> bool:
     """Write ``sets`` only if the row still has the state and version the caller read."""
     cursor = db.execute(
         f"UPDATE approval_requests SET {', '.join(f'{k} = ?' for k in sets)} WHERE id = ? AND state = ? AND version = ?",
-        [*sets.values(), request_id, state, version])
+        [*sets.values(), request_id, state, version],
+    )
     return int(cursor.rowcount) == 1
 
 
-def amounts(db: Database, *, requester: str, currency: str, since: str, states: Sequence[str],
-            party: str | None = None) -> list[str]:
+def amounts(
+    db: Database, *, requester: str, currency: str, since: str, states: Sequence[str], party: str | None = None
+) -> list[str]:
     """Amounts of ``requester``'s requests in ``currency`` created since ``since`` in ``states``;
     with ``party``, only those to that beneficiary or payee ('' matches requests to nobody)."""
     marks = ",".join("?" * len(states))
@@ -64,26 +75,39 @@ def amounts(db: Database, *, requester: str, currency: str, since: str, states: 
     if party is not None:
         where += " AND COALESCE(beneficiary_id, payee_user_id) = ?"
         params.append(party)
-    return [str(row[0]) for row in db.execute(
-        f"SELECT amount FROM approval_requests WHERE {where} AND state IN ({marks})", [*params, *states])]
+    return [
+        str(row[0])
+        for row in db.execute(
+            f"SELECT amount FROM approval_requests WHERE {where} AND state IN ({marks})", [*params, *states]
+        )
+    ]
 
 
 def awaiting_result(db: Database, states: Sequence[str], decided_before: str) -> list[tuple[Any, ...]]:
     """(id, kind, user_id, mer_order_no, amount, currency, decided or created) of requests in
     ``states`` without a result, decided (or created) at or before ``decided_before``."""
     marks = ", ".join("?" for _ in states)
-    return [tuple(row) for row in db.execute(
-        f"""SELECT id, kind, user_id, mer_order_no, amount, currency, COALESCE(decided_at, created_at)
+    return [
+        tuple(row)
+        for row in db.execute(
+            f"""SELECT id, kind, user_id, mer_order_no, amount, currency, COALESCE(decided_at, created_at)
             FROM approval_requests WHERE state IN ({marks}) AND result_status IS NULL
-            AND COALESCE(decided_at, created_at) <= ? ORDER BY mer_order_no""", [*states, decided_before])]
+            AND COALESCE(decided_at, created_at) <= ? ORDER BY mer_order_no""",
+            [*states, decided_before],
+        )
+    ]
 
 
 def summaries_in(db: Database, states: Sequence[str]) -> list[dict[str, Any]]:
     """What a digest lists about open requests, oldest first."""
     marks = ", ".join("?" for _ in states)
-    return list(db.query(f"""SELECT id, kind, state, requester, amount, currency, beneficiary_name, payee_user_id,
+    return list(
+        db.query(
+            f"""SELECT id, kind, state, requester, amount, currency, beneficiary_name, payee_user_id,
                                created_at FROM approval_requests WHERE state IN ({marks}) ORDER BY created_at""",
-                         list(states)))
+            list(states),
+        )
+    )
 
 
 # --- approvals given ---------------------------------------------------------------------------
@@ -91,14 +115,25 @@ def summaries_in(db: Database, states: Sequence[str]) -> list[dict[str, Any]]:
 
 def approvals_of(db: Database, request_id: str) -> list[tuple[str, str, str | None]]:
     """(approver, at, revoked_at), in the order given."""
-    return [(row[0], row[1], row[2]) for row in db.execute(
-        "SELECT approver, at, revoked_at FROM approvals WHERE request_id = ? ORDER BY at, approver", [request_id])]
+    return [
+        (row[0], row[1], row[2])
+        for row in db.execute(
+            "SELECT approver, at, revoked_at FROM approvals WHERE request_id = ? ORDER BY at, approver", [request_id]
+        )
+    ]
 
 
 def add_approval(db: Database, request_id: str, approver: str, at: str) -> bool:
     """False when this person had already approved this request (one row per pair)."""
-    return int(db.execute("INSERT OR IGNORE INTO approvals (request_id, approver, at) VALUES (?, ?, ?)",
-                          [request_id, approver, at]).rowcount) == 1
+    return (
+        int(
+            db.execute(
+                "INSERT OR IGNORE INTO approvals (request_id, approver, at) VALUES (?, ?, ?)",
+                [request_id, approver, at],
+            ).rowcount
+        )
+        == 1
+    )
 
 
 def set_revoked(db: Database, request_id: str, approver: str, revoked_at: str | None) -> bool:

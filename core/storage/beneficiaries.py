@@ -16,24 +16,50 @@ def nickname_used(db: Database, nickname: str) -> bool:
     return db.execute("SELECT 1 FROM beneficiary_book WHERE nickname = ?", [nickname]).fetchone() is not None
 
 
-def add(db: Database, *, mer_beneficiary_no: str, beneficiary_id: str | None, nickname: str, name: str,
-        country: str, currency: str, account_tail: str, status: str, added_by: str, added_at: str) -> None:
+def add(
+    db: Database,
+    *,
+    mer_beneficiary_no: str,
+    beneficiary_id: str | None,
+    nickname: str,
+    name: str,
+    country: str,
+    currency: str,
+    account_tail: str,
+    status: str,
+    added_by: str,
+    added_at: str,
+) -> None:
     db.execute(
         """INSERT INTO beneficiary_book (mer_beneficiary_no, id, nickname, name, country, currency, account_tail,
                status, added_by, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-        [mer_beneficiary_no, beneficiary_id, nickname, name, country, currency, account_tail, status, added_by,
-         added_at],
+        [
+            mer_beneficiary_no,
+            beneficiary_id,
+            nickname,
+            name,
+            country,
+            currency,
+            account_tail,
+            status,
+            added_by,
+            added_at,
+        ],
     )
 
 
 def by_application(db: Database, mer_beneficiary_no: str) -> dict[str, str] | None:
     """nickname, name, added_by of the row the bot added under this application number."""
-    row = db.execute("SELECT nickname, name, added_by FROM beneficiary_book WHERE mer_beneficiary_no = ?",
-                     [mer_beneficiary_no]).fetchone()
+    row = db.execute(
+        "SELECT nickname, name, added_by FROM beneficiary_book WHERE mer_beneficiary_no = ?", [mer_beneficiary_no]
+    ).fetchone()
     return None if row is None else {"nickname": row[0], "name": row[1], "added_by": row[2]}
 
 
-def set_result(db: Database, mer_beneficiary_no: str, *, status: str, beneficiary_id: str | None,
-               fail_reason: str | None) -> None:
-    db.execute("UPDATE beneficiary_book SET status = ?, id = COALESCE(?, id), fail_reason = ? "
-               "WHERE mer_beneficiary_no = ?", [status, beneficiary_id, fail_reason, mer_beneficiary_no])
+def set_result(
+    db: Database, mer_beneficiary_no: str, *, status: str, beneficiary_id: str | None, fail_reason: str | None
+) -> None:
+    db.execute(
+        "UPDATE beneficiary_book SET status = ?, id = COALESCE(?, id), fail_reason = ? WHERE mer_beneficiary_no = ?",
+        [status, beneficiary_id, fail_reason, mer_beneficiary_no],
+    )

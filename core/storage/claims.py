@@ -20,6 +20,13 @@ def open_window(db: Database, key: str, now: str, until: str) -> bool:
     """True when ``key``'s quiet window had ended (or never existed) and now runs to ``until``;
     False while it is still quiet. One conditional upsert: of two replicas asking at once,
     exactly one gets True (Postgres serialises the two writes on the key's row)."""
-    return int(db.execute("""INSERT INTO quiet_windows (key, until) VALUES (?, ?)
+    return (
+        int(
+            db.execute(
+                """INSERT INTO quiet_windows (key, until) VALUES (?, ?)
                              ON CONFLICT (key) DO UPDATE SET until = excluded.until WHERE quiet_windows.until <= ?""",
-                          [key, until, now]).rowcount) == 1
+                [key, until, now],
+            ).rowcount
+        )
+        == 1
+    )

@@ -71,7 +71,7 @@ def to_postgres(sql: str, *, has_params: bool) -> str:
         body = sql.rstrip().rstrip(";")
         returning = _RETURNING.search(body)
         if returning:
-            body = body[:returning.start()] + "ON CONFLICT DO NOTHING " + body[returning.start():]
+            body = body[: returning.start()] + "ON CONFLICT DO NOTHING " + body[returning.start() :]
         else:
             body += " ON CONFLICT DO NOTHING"
         sql = body

@@ -16,8 +16,10 @@ from sqlite_utils import Database
 
 def save(db: Database, form_id: str, data: dict[str, Any], *, now: str, forget_before: str) -> None:
     db.execute("DELETE FROM modal_forms WHERE created_at < ?", [forget_before])
-    db.execute("INSERT INTO modal_forms (id, data, created_at) VALUES (?, ?, ?)",
-               [form_id, json.dumps(data, ensure_ascii=False), now])
+    db.execute(
+        "INSERT INTO modal_forms (id, data, created_at) VALUES (?, ?, ?)",
+        [form_id, json.dumps(data, ensure_ascii=False), now],
+    )
 
 
 def load(db: Database, form_id: str) -> dict[str, Any] | None:

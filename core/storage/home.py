@@ -17,8 +17,10 @@ def mark(db: Database, users: Iterable[str], since: str) -> None:
 
 def waiting(db: Database, limit: int) -> list[tuple[str, str]]:
     """(user, since) of the people waiting for a fresh Home, longest waiting first."""
-    return [(str(row[0]), str(row[1])) for row in db.execute(
-        "SELECT user_id, since FROM home_dirty ORDER BY since, user_id LIMIT ?", [limit])]
+    return [
+        (str(row[0]), str(row[1]))
+        for row in db.execute("SELECT user_id, since FROM home_dirty ORDER BY since, user_id LIMIT ?", [limit])
+    ]
 
 
 def take(db: Database, user: str, since: str) -> bool:
@@ -27,18 +29,33 @@ def take(db: Database, user: str, since: str) -> bool:
     return int(db.execute("DELETE FROM home_dirty WHERE user_id = ? AND since = ?", [user, since]).rowcount) == 1
 
 
-def replace_balances(db: Database, user_id: str, fund_source: str, rows: Iterable[dict[str, Any]],
-                     taken_at: str) -> None:
+def replace_balances(
+    db: Database, user_id: str, fund_source: str, rows: Iterable[dict[str, Any]], taken_at: str
+) -> None:
     """The snapshot of one Whalet user and fund source, replacing the previous one."""
     db.execute("DELETE FROM home_balances WHERE user_id = ? AND fund_source = ?", [user_id, fund_source])
     for row in rows:
-        db.execute("""INSERT INTO home_balances (user_id, fund_source, currency, available, pending, frozen, taken_at)
+        db.execute(
+            """INSERT INTO home_balances (user_id, fund_source, currency, available, pending, frozen, taken_at)
                       VALUES (?, ?, ?, ?, ?, ?, ?)""",
-                   [user_id, fund_source, row["currency"], row.get("available"), row.get("pending"),
-                    row.get("frozen"), taken_at])
+            [
+                user_id,
+                fund_source,
+                row["currency"],
+                row.get("available"),
+                row.get("pending"),
+                row.get("frozen"),
+                taken_at,
+            ],
+        )
 
 
 def balances(db: Database, user_id: str, fund_source: str) -> list[dict[str, Any]]:
     """The stored snapshot, by currency."""
-    return list(db.query("""SELECT currency, available, pending, frozen, taken_at FROM home_balances
-                            WHERE user_id = ? AND fund_source = ? ORDER BY currency""", [user_id, fund_source]))
+    return list(
+        db.query(
+            """SELECT currency, available, pending, frozen, taken_at FROM home_balances
+                            WHERE user_id = ? AND fund_source = ? ORDER BY currency""",
+            [user_id, fund_source],
+        )
+    )

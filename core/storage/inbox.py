@@ -29,6 +29,7 @@ from whalet.envelope import dumps_compact, loads_exact
 
 log = logging.getLogger("whalet_bot.inbox")
 
+
 def content_hash(api_code: str, body: Any) -> str:
     """SHA-256 of the apiCode and the canonical body: keys sorted at every level, no spaces,
     numbers as their exact digits (a Decimal and the same digits as a string count as one)."""
@@ -52,14 +53,27 @@ def store(db: Database, head: Mapping[str, str], body: Any, business_id: str | N
     cursor = db.execute(
         """INSERT OR IGNORE INTO inbox (request_no, api_code, partner_id, business_id, status, content_hash, body,
                received_at, correlation_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-        [head["requestNo"], api_code, head.get("partnerId"), business_id,
-         None if status is None else str(status), digest, dumps_compact(body), iso(now), correlation_id])
+        [
+            head["requestNo"],
+            api_code,
+            head.get("partnerId"),
+            business_id,
+            None if status is None else str(status),
+            digest,
+            dumps_compact(body),
+            iso(now),
+            correlation_id,
+        ],
+    )
     if cursor.rowcount == 1:
         return Stored(True, correlation_id)
     earlier = db.execute("SELECT content_hash FROM inbox WHERE request_no = ?", [head["requestNo"]]).fetchone()
     if earlier is not None and earlier[0] not in (None, digest):  # a retry must be the same message
-        log.warning("requestNo %s was seen before with other content; acked, the first one stands",
-                    head["requestNo"][:30], extra={"event": "webhook_request_no_conflict", "api_code": api_code})
+        log.warning(
+            "requestNo %s was seen before with other content; acked, the first one stands",
+            head["requestNo"][:30],
+            extra={"event": "webhook_request_no_conflict", "api_code": api_code},
+        )
     return Stored(False, correlation_id)
 
 
@@ -75,8 +89,9 @@ class InboxRow:
 
 
 def pending_ids(db: Database, limit: int, max_attempts: int) -> list[int]:
-    rows = db.execute("SELECT id FROM inbox WHERE processed_at IS NULL AND attempts < ? ORDER BY id LIMIT ?",
-                      [max_attempts, limit]).fetchall()
+    rows = db.execute(
+        "SELECT id FROM inbox WHERE processed_at IS NULL AND attempts < ? ORDER BY id LIMIT ?", [max_attempts, limit]
+    ).fetchall()
     return [row[0] for row in rows]
 
 
@@ -88,11 +103,13 @@ def claim(db: Database, row_id: int) -> InboxRow | None:
     Also None while an earlier notification about the same business object waits to be relayed:
     word about one object is relayed in arrival order, even when replicas relay side by side (a
     later status must not reach a card before, and then be overwritten by, an earlier one)."""
-    row = db.execute(f"""SELECT id, request_no, api_code, body, received_at, correlation_id, attempts FROM inbox
+    row = db.execute(
+        f"""SELECT id, request_no, api_code, body, received_at, correlation_id, attempts FROM inbox
                          WHERE id = ? AND processed_at IS NULL AND NOT EXISTS (
                              SELECT 1 FROM inbox AS earlier WHERE earlier.business_id = inbox.business_id
                              AND earlier.id < inbox.id AND earlier.processed_at IS NULL){row_lock(db)}""",
-                     [row_id]).fetchone()
+        [row_id],
+    ).fetchone()
     if row is None:
         return None
     return InboxRow(row[0], row[1], row[2], loads_exact(row[3]), row[4], row[5], row[6])
@@ -104,7 +121,9 @@ def previous_body(db: Database, row: InboxRow) -> Any | None:
     found = db.execute(
         """SELECT earlier.body FROM inbox AS this JOIN inbox AS earlier
                ON earlier.api_code = this.api_code AND earlier.business_id = this.business_id AND earlier.id < this.id
-           WHERE this.id = ? ORDER BY earlier.id DESC LIMIT 1""", [row.id]).fetchone()
+           WHERE this.id = ? ORDER BY earlier.id DESC LIMIT 1""",
+        [row.id],
+    ).fetchone()
     return loads_exact(found[0]) if found else None
 
 
@@ -117,8 +136,10 @@ def changed_fields(before: Any, after: Any) -> list[str]:
 
 
 def mark_processed(db: Database, row_id: int, outcome: str, now: datetime, error: str | None = None) -> None:
-    db.execute("UPDATE inbox SET processed_at = ?, outcome = ?, last_error = COALESCE(?, last_error) WHERE id = ?",
-               [iso(now), outcome, error, row_id])
+    db.execute(
+        "UPDATE inbox SET processed_at = ?, outcome = ?, last_error = COALESCE(?, last_error) WHERE id = ?",
+        [iso(now), outcome, error, row_id],
+    )
 
 
 def record_failure(db: Database, row_id: int, error: str) -> int:
@@ -133,8 +154,10 @@ def received_since(db: Database, api_codes: list[str], since: datetime) -> list[
     if not api_codes:
         return []
     marks = ", ".join("?" for _ in api_codes)
-    rows = db.execute(f"SELECT api_code, body FROM inbox WHERE api_code IN ({marks}) AND received_at >= ? "
-                      "ORDER BY id", [*api_codes, iso(since)]).fetchall()
+    rows = db.execute(
+        f"SELECT api_code, body FROM inbox WHERE api_code IN ({marks}) AND received_at >= ? ORDER BY id",
+        [*api_codes, iso(since)],
+    ).fetchall()
     return [(code, loads_exact(body)) for code, body in rows]
 
 

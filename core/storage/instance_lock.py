@@ -51,8 +51,15 @@ class InstanceLock:
             raise DatabaseInUse(_refusal(self.database, holder)) from None
         handle.seek(0)
         handle.truncate()
-        handle.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
-                                 "started_at": datetime.now(UTC).isoformat(timespec="seconds")}))
+        handle.write(
+            json.dumps(
+                {
+                    "pid": os.getpid(),
+                    "host": socket.gethostname(),
+                    "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                }
+            )
+        )
         handle.flush()
         self._file = _HELD[self.path] = handle
         return self
@@ -70,6 +77,8 @@ def _refusal(database: Path, holder_text: str) -> str:
         who = f"pid {holder['pid']} on host {holder['host']}, started {holder['started_at']}"
     except (ValueError, KeyError, TypeError):
         who = "a process that has not written its name yet"
-    return (f"Another whalet-bot ({who}) is already running on the database {database}. One SQLite file serves "
-            "one process: stop that one first, or set WHALET_BOT_DATABASE_URL to a Postgres database to run "
-            "several replicas.")
+    return (
+        f"Another whalet-bot ({who}) is already running on the database {database}. One SQLite file serves "
+        "one process: stop that one first, or set WHALET_BOT_DATABASE_URL to a Postgres database to run "
+        "several replicas."
+    )

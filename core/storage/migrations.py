@@ -364,8 +364,10 @@ MIGRATIONS: list[Migration] = [
     ),
     (
         "0500_commands_modal_forms",
-        ["CREATE TABLE modal_forms (id TEXT PRIMARY KEY, data TEXT NOT NULL, created_at TEXT NOT NULL)",
-         "CREATE INDEX modal_forms_age ON modal_forms(created_at)"],
+        [
+            "CREATE TABLE modal_forms (id TEXT PRIMARY KEY, data TEXT NOT NULL, created_at TEXT NOT NULL)",
+            "CREATE INDEX modal_forms_age ON modal_forms(created_at)",
+        ],
     ),
     (
         # Reaching the approvers (issue 11): DM copies of a card, the half-way reminder, the Home.

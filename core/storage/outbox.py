@@ -62,8 +62,18 @@ def enqueue_post(
         """INSERT INTO outbox (op, channel, text, blocks, thread_ref, ref, kind, fold_line,
                correlation_id, state, next_attempt_at, created_at)
            VALUES ('post', ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)""",
-        [channel, text, _blocks_json(blocks), _ref_key(thread_ref), _ref_key(ref), kind, fold_line,
-         correlation_id, now, now],
+        [
+            channel,
+            text,
+            _blocks_json(blocks),
+            _ref_key(thread_ref),
+            _ref_key(ref),
+            kind,
+            fold_line,
+            correlation_id,
+            now,
+            now,
+        ],
     )
     return int(cursor.lastrowid or 0)
 
@@ -83,12 +93,15 @@ def enqueue_update(
     ).fetchone()
     # ``state = 'pending'`` again in the UPDATE: a replica may have claimed the post since the
     # SELECT (Postgres, READ COMMITTED); then it is being sent with the old text and an update follows.
-    if unsent is not None and db.execute("UPDATE outbox SET text = ?, blocks = ? WHERE id = ? AND state = 'pending'",
-                                         [text, blocks_text, unsent[0]]).rowcount == 1:
+    if (
+        unsent is not None
+        and db.execute(
+            "UPDATE outbox SET text = ?, blocks = ? WHERE id = ? AND state = 'pending'", [text, blocks_text, unsent[0]]
+        ).rowcount
+        == 1
+    ):
         return int(unsent[0])
-    db.execute(
-        "UPDATE outbox SET state = 'superseded' WHERE op = 'update' AND ref = ? AND state = 'pending'", [key]
-    )
+    db.execute("UPDATE outbox SET state = 'superseded' WHERE op = 'update' AND ref = ? AND state = 'pending'", [key])
     now = _now_text()
     cursor = db.execute(
         """INSERT INTO outbox (op, text, blocks, ref, kind, correlation_id, state, next_attempt_at, created_at)
@@ -136,8 +149,13 @@ def hand_back_inflight(db: Database, *, owner: str | None = None, expired_before
         where, params = where + " AND claimed_by = ?", [owner]
     if expired_before is not None:
         where, params = where + " AND (lease_until IS NULL OR lease_until < ?)", [*params, expired_before]
-    handed = int(db.execute(f"UPDATE outbox SET state = 'pending', check_first = 1, claimed_by = NULL, "
-                            f"lease_until = NULL WHERE {where}", params).rowcount)
+    handed = int(
+        db.execute(
+            f"UPDATE outbox SET state = 'pending', check_first = 1, claimed_by = NULL, "
+            f"lease_until = NULL WHERE {where}",
+            params,
+        ).rowcount
+    )
     lanes, lane_params = "holder IS NOT NULL", []
     if owner is not None:
         lanes, lane_params = lanes + " AND holder = ?", [owner]
@@ -150,12 +168,15 @@ def hand_back_inflight(db: Database, *, owner: str | None = None, expired_before
 def due_heads(db: Database, now: str, limit: int = 500) -> list[dict[str, Any]]:
     """The oldest due row of each channel (updates: of each message), so a long queue in one
     channel never hides another channel's messages behind it."""
-    return list(db.query(
-        """SELECT * FROM outbox WHERE id IN (
+    return list(
+        db.query(
+            """SELECT * FROM outbox WHERE id IN (
                SELECT MIN(id) FROM outbox WHERE state = 'pending' AND next_attempt_at <= ?
                GROUP BY CASE WHEN op = 'post' THEN 'c:' || channel ELSE 'r:' || ref END)
            ORDER BY id LIMIT ?""",
-        [now, limit]))
+            [now, limit],
+        )
+    )
 
 
 def posted(db: Database, ref_key: str) -> tuple[str, str] | None:
@@ -165,14 +186,21 @@ def posted(db: Database, ref_key: str) -> tuple[str, str] | None:
 
 
 def post_still_coming(db: Database, ref_key: str) -> bool:
-    return db.execute("SELECT 1 FROM outbox WHERE op = 'post' AND ref = ? AND state IN ('pending', 'sending')",
-                      [ref_key]).fetchone() is not None
+    return (
+        db.execute(
+            "SELECT 1 FROM outbox WHERE op = 'post' AND ref = ? AND state IN ('pending', 'sending')", [ref_key]
+        ).fetchone()
+        is not None
+    )
 
 
 def drop_orphan_update(db: Database, outbox_id: int) -> None:
     """An update whose message will never exist."""
-    db.execute("UPDATE outbox SET state = 'superseded', last_error = 'no message to update' "
-               "WHERE id = ? AND state = 'pending'", [outbox_id])
+    db.execute(
+        "UPDATE outbox SET state = 'superseded', last_error = 'no message to update' "
+        "WHERE id = ? AND state = 'pending'",
+        [outbox_id],
+    )
 
 
 @dataclass(frozen=True)
@@ -191,8 +219,9 @@ class Pace:
     burst: int  # messages a quiet channel may take at once
 
 
-def claim(db: Database, outbox_id: int, *, channel: str, owner: str, now: datetime, lease_until: str,
-          pace: Pace) -> Claim:
+def claim(
+    db: Database, outbox_id: int, *, channel: str, owner: str, now: datetime, lease_until: str, pace: Pace
+) -> Claim:
     """pending -> sending, holding the channel's lane, in the caller's transaction.
 
     Exclusive across replicas (Postgres): the row is locked ``FOR UPDATE SKIP LOCKED`` (another
@@ -207,7 +236,9 @@ def claim(db: Database, outbox_id: int, *, channel: str, owner: str, now: dateti
     db.execute("INSERT OR IGNORE INTO outbox_lanes (channel) VALUES (?)", [channel])
     holder, held_until, paced_at, blocked_until = db.execute(
         f"SELECT holder, lease_until, pace_at, blocked_until FROM outbox_lanes WHERE channel = ?"
-        f"{row_lock(db, skip_locked=False)}", [channel]).fetchone()
+        f"{row_lock(db, skip_locked=False)}",
+        [channel],
+    ).fetchone()
     now_text = _iso(now)
     if holder is not None and (held_until or "") >= now_text:  # even our own: one delivery per channel
         return Claim(False, LANE_BUSY_RETRY_SECONDS)
@@ -215,10 +246,14 @@ def claim(db: Database, outbox_id: int, *, channel: str, owner: str, now: dateti
     ready_at = max(arrival - timedelta(seconds=pace.interval * (pace.burst - 1)), _moment(blocked_until) or now)
     if ready_at > now:
         return Claim(False, (ready_at - now).total_seconds())
-    db.execute("UPDATE outbox_lanes SET holder = ?, lease_until = ?, pace_at = ? WHERE channel = ?",
-               [owner, lease_until, _iso(arrival + timedelta(seconds=pace.interval)), channel])
-    db.execute("UPDATE outbox SET state = 'sending', attempts = attempts + 1, claimed_by = ?, lease_until = ? "
-               "WHERE id = ?", [owner, lease_until, outbox_id])
+    db.execute(
+        "UPDATE outbox_lanes SET holder = ?, lease_until = ?, pace_at = ? WHERE channel = ?",
+        [owner, lease_until, _iso(arrival + timedelta(seconds=pace.interval)), channel],
+    )
+    db.execute(
+        "UPDATE outbox SET state = 'sending', attempts = attempts + 1, claimed_by = ?, lease_until = ? WHERE id = ?",
+        [owner, lease_until, outbox_id],
+    )
     return Claim(True, row=rows[0])
 
 
@@ -226,19 +261,30 @@ def release_lane(db: Database, channel: str, owner: str, blocked_until: str | No
     """The delivery is over: the next message of the channel may go (after ``blocked_until``,
     Slack's Retry-After, for every replica)."""
     if blocked_until is None:
-        db.execute("UPDATE outbox_lanes SET holder = NULL, lease_until = NULL WHERE channel = ? AND holder = ?",
-                   [channel, owner])
+        db.execute(
+            "UPDATE outbox_lanes SET holder = NULL, lease_until = NULL WHERE channel = ? AND holder = ?",
+            [channel, owner],
+        )
     else:
-        db.execute("UPDATE outbox_lanes SET holder = NULL, lease_until = NULL, blocked_until = ? "
-                   "WHERE channel = ? AND holder = ?", [blocked_until, channel, owner])
+        db.execute(
+            "UPDATE outbox_lanes SET holder = NULL, lease_until = NULL, blocked_until = ? "
+            "WHERE channel = ? AND holder = ?",
+            [blocked_until, channel, owner],
+        )
 
 
 def still_claimed(db: Database, outbox_id: int, owner: str) -> bool:
     """Does ``owner`` still hold the row? (False: its lease ran out and another replica took it.)
     The row stays locked to the end of the transaction (Postgres), so a take-over cannot slip in
     between this answer and the write that relies on it."""
-    return db.execute(f"SELECT 1 FROM outbox WHERE id = ? AND state = 'sending' AND claimed_by = ?"
-                      f"{row_lock(db, skip_locked=False)}", [outbox_id, owner]).fetchone() is not None
+    return (
+        db.execute(
+            f"SELECT 1 FROM outbox WHERE id = ? AND state = 'sending' AND claimed_by = ?"
+            f"{row_lock(db, skip_locked=False)}",
+            [outbox_id, owner],
+        ).fetchone()
+        is not None
+    )
 
 
 def _iso(moment: datetime) -> str:
@@ -251,51 +297,83 @@ def _moment(text: str | None) -> datetime | None:
 
 def mark_done(db: Database, row: dict[str, Any], channel: str, ts: str, now: str) -> None:
     """The row (and what was folded into it) is done; its ref now points at the posted message."""
-    db.execute("UPDATE outbox SET state = 'done', ts = ?, sent_at = ?, last_error = NULL, claimed_by = NULL, "
-               "lease_until = NULL WHERE id = ?",
-               [ts, now, row["id"]])
+    db.execute(
+        "UPDATE outbox SET state = 'done', ts = ?, sent_at = ?, last_error = NULL, claimed_by = NULL, "
+        "lease_until = NULL WHERE id = ?",
+        [ts, now, row["id"]],
+    )
     if row["op"] == "post":
-        db.execute("UPDATE outbox SET state = 'done', ts = ?, sent_at = ? WHERE folded_into = ?",
-                   [ts, now, row["id"]])
+        db.execute("UPDATE outbox SET state = 'done', ts = ?, sent_at = ? WHERE folded_into = ?", [ts, now, row["id"]])
         if row["ref"]:
-            db.execute("INSERT INTO message_refs (ref, channel, ts, outbox_id) VALUES (?, ?, ?, ?) "
-                       "ON CONFLICT (ref) DO UPDATE SET channel = excluded.channel, ts = excluded.ts, "
-                       "outbox_id = excluded.outbox_id", [row["ref"], channel, ts, row["id"]])
-    db.execute("INSERT INTO channel_health (channel, last_ok_at) VALUES (?, ?) "
-               "ON CONFLICT(channel) DO UPDATE SET last_ok_at = excluded.last_ok_at", [channel, now])
+            db.execute(
+                "INSERT INTO message_refs (ref, channel, ts, outbox_id) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (ref) DO UPDATE SET channel = excluded.channel, ts = excluded.ts, "
+                "outbox_id = excluded.outbox_id",
+                [row["ref"], channel, ts, row["id"]],
+            )
+    db.execute(
+        "INSERT INTO channel_health (channel, last_ok_at) VALUES (?, ?) "
+        "ON CONFLICT(channel) DO UPDATE SET last_ok_at = excluded.last_ok_at",
+        [channel, now],
+    )
 
 
-def reschedule(db: Database, outbox_id: int, *, state: str, attempts: int, next_attempt_at: str, error: str,
-               check_first: int, rate_limited: bool) -> None:
-    db.execute("UPDATE outbox SET state = ?, attempts = ?, next_attempt_at = ?, last_error = ?, "
-               "check_first = ?, rate_limited = rate_limited + ?, claimed_by = NULL, lease_until = NULL WHERE id = ?",
-               [state, attempts, next_attempt_at, error, check_first, 1 if rate_limited else 0, outbox_id])
+def reschedule(
+    db: Database,
+    outbox_id: int,
+    *,
+    state: str,
+    attempts: int,
+    next_attempt_at: str,
+    error: str,
+    check_first: int,
+    rate_limited: bool,
+) -> None:
+    db.execute(
+        "UPDATE outbox SET state = ?, attempts = ?, next_attempt_at = ?, last_error = ?, "
+        "check_first = ?, rate_limited = rate_limited + ?, claimed_by = NULL, lease_until = NULL WHERE id = ?",
+        [state, attempts, next_attempt_at, error, check_first, 1 if rate_limited else 0, outbox_id],
+    )
 
 
 def record_channel_error(db: Database, channel: str, error: str, at: str) -> None:
-    db.execute("INSERT INTO channel_health (channel, last_error, last_error_at) VALUES (?, ?, ?) "
-               "ON CONFLICT(channel) DO UPDATE SET last_error = excluded.last_error, "
-               "last_error_at = excluded.last_error_at", [channel, error, at])
+    db.execute(
+        "INSERT INTO channel_health (channel, last_error, last_error_at) VALUES (?, ?, ?) "
+        "ON CONFLICT(channel) DO UPDATE SET last_error = excluded.last_error, "
+        "last_error_at = excluded.last_error_at",
+        [channel, error, at],
+    )
 
 
-_FOLDABLE = ("state = 'pending' AND kind = 'collection' AND fold_line IS NOT NULL "
-             "AND thread_ref IS NULL AND check_first = 0")
+_FOLDABLE = (
+    "state = 'pending' AND kind = 'collection' AND fold_line IS NOT NULL AND thread_ref IS NULL AND check_first = 0"
+)
 
 
 def channels_to_fold(db: Database, threshold: int) -> list[str]:
     """Channels with more than ``threshold`` foldable collection posts waiting."""
-    return [row[0] for row in db.execute(
-        f"SELECT channel FROM outbox WHERE {_FOLDABLE} GROUP BY channel HAVING COUNT(*) > ?", [threshold])]
+    return [
+        row[0]
+        for row in db.execute(
+            f"SELECT channel FROM outbox WHERE {_FOLDABLE} GROUP BY channel HAVING COUNT(*) > ?", [threshold]
+        )
+    ]
 
 
 def foldable(db: Database, channel: str) -> list[tuple[int, str]]:
-    return [(row[0], row[1]) for row in db.execute(
-        f"SELECT id, fold_line FROM outbox WHERE {_FOLDABLE} AND channel = ? ORDER BY id", [channel])]
+    return [
+        (row[0], row[1])
+        for row in db.execute(
+            f"SELECT id, fold_line FROM outbox WHERE {_FOLDABLE} AND channel = ? ORDER BY id", [channel]
+        )
+    ]
 
 
 def mark_folded(db: Database, summary_id: int, outbox_ids: list[int]) -> None:
-    db.execute(f"UPDATE outbox SET state = 'folded', folded_into = ? WHERE id IN ({','.join('?' * len(outbox_ids))})",
-               [summary_id, *outbox_ids])
+    db.execute(
+        f"UPDATE outbox SET state = 'folded', folded_into = ? WHERE id IN ({','.join('?' * len(outbox_ids))})",
+        [summary_id, *outbox_ids],
+    )
 
 
 def counts_by_state(db: Database) -> list[tuple[str, int]]:

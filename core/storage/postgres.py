@@ -53,12 +53,14 @@ def _server_version(url: str, where: str) -> str:
         with psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT_SECONDS) as conn:
             return str(conn.execute("SHOW server_version").fetchone()[0])  # type: ignore[index]
     except psycopg.ProgrammingError:  # an unparsable URL: its text could contain the password
-        raise DatabaseUnavailable("WHALET_BOT_DATABASE_URL is not a readable PostgreSQL URL "
-                                  "(postgresql://user:password@host:port/dbname)") from None
+        raise DatabaseUnavailable(
+            "WHALET_BOT_DATABASE_URL is not a readable PostgreSQL URL (postgresql://user:password@host:port/dbname)"
+        ) from None
     except psycopg.Error as exc:
         reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-        raise DatabaseUnavailable(f"Cannot connect to PostgreSQL at {where} (WHALET_BOT_DATABASE_URL): "
-                                  f"{reason}") from None
+        raise DatabaseUnavailable(
+            f"Cannot connect to PostgreSQL at {where} (WHALET_BOT_DATABASE_URL): {reason}"
+        ) from None
 
 
 class PgCursor:
@@ -167,8 +169,15 @@ class PostgresStore(Store):
         self._current: PgDatabase | None = None
         self._identity_tables: frozenset[str] = frozenset()
         self.server_version = _server_version(url, self.where)
-        self.pool = ConnectionPool(url, min_size=1, max_size=pool_size, open=False, configure=_configure,
-                                   kwargs={"autocommit": True}, name="whalet-bot")
+        self.pool = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=pool_size,
+            open=False,
+            configure=_configure,
+            kwargs={"autocommit": True},
+            name="whalet-bot",
+        )
         self.pool.open(wait=True, timeout=CONNECT_TIMEOUT_SECONDS * 2)
         log.info("PostgreSQL %s at %s", self.server_version, self.where)
         self.migrate(migrations)
@@ -220,8 +229,12 @@ class PostgresStore(Store):
         """The settings that matter for durability, like SQLite's pragmas."""
         with self.read() as db:
             get = lambda name: str(db.execute(f"SHOW {name}").fetchone()[0])  # noqa: E731
-            return {"server_version": self.server_version, "synchronous_commit": get("synchronous_commit"),
-                    "fsync": get("fsync"), "default_transaction_isolation": get("default_transaction_isolation")}
+            return {
+                "server_version": self.server_version,
+                "synchronous_commit": get("synchronous_commit"),
+                "fsync": get("fsync"),
+                "default_transaction_isolation": get("default_transaction_isolation"),
+            }
 
 
 def _configure(conn: Connection[Any]) -> None:

@@ -27,9 +27,26 @@ from core.clock import iso
 from whalet.models import parse_whalet_time
 
 OPEN, TAKEN, CLOSED = "OPEN", "TAKEN", "CLOSED"
-COLUMNS = ("replenish_id", "kind", "api_code", "user_id", "trade_id", "trade_type", "reason", "materials",
-           "deadline", "state", "owner", "taken_at", "result", "remark", "closed_at", "reminded_at", "card_channel",
-           "created_at")
+COLUMNS = (
+    "replenish_id",
+    "kind",
+    "api_code",
+    "user_id",
+    "trade_id",
+    "trade_type",
+    "reason",
+    "materials",
+    "deadline",
+    "state",
+    "owner",
+    "taken_at",
+    "result",
+    "remark",
+    "closed_at",
+    "reminded_at",
+    "card_channel",
+    "created_at",
+)
 
 
 def _kind(operation: str) -> str:
@@ -44,8 +61,9 @@ def _deadline(value: Any) -> str | None:
 
 
 def get(db: Database, replenish_id: str) -> dict[str, Any] | None:
-    row = db.execute(f"SELECT {', '.join(COLUMNS)} FROM replenish_todos WHERE replenish_id = ?",
-                     [replenish_id]).fetchone()
+    row = db.execute(
+        f"SELECT {', '.join(COLUMNS)} FROM replenish_todos WHERE replenish_id = ?", [replenish_id]
+    ).fetchone()
     if row is None:
         return None
     todo = dict(zip(COLUMNS, row, strict=True))
@@ -57,14 +75,19 @@ def record_request(db: Database, operation: str, body: dict[str, Any], now: date
     """A documents request arrived: create the to-do, or fill in details if its result came first."""
     replenish_id = str(body["replenishId"])
     details = {
-        "api_code": operation, "user_id": body.get("userId"), "trade_id": body.get("tradeId"),
-        "trade_type": body.get("tradeType"), "reason": body.get("reason"),
+        "api_code": operation,
+        "user_id": body.get("userId"),
+        "trade_id": body.get("tradeId"),
+        "trade_type": body.get("tradeType"),
+        "reason": body.get("reason"),
         "materials": json.dumps(body.get("requiredMaterials") or [], ensure_ascii=False, default=str),
         "deadline": _deadline(body.get("deadline")),
     }
     db.execute(
         """INSERT INTO replenish_todos (replenish_id, kind, state, created_at) VALUES (?, ?, 'OPEN', ?)
-           ON CONFLICT(replenish_id) DO NOTHING""", [replenish_id, _kind(operation), iso(now)])
+           ON CONFLICT(replenish_id) DO NOTHING""",
+        [replenish_id, _kind(operation), iso(now)],
+    )
     assignments = ", ".join(f"{column} = COALESCE(?, {column})" for column in details)
     db.execute(f"UPDATE replenish_todos SET {assignments} WHERE replenish_id = ?", [*details.values(), replenish_id])
     todo = get(db, replenish_id)
@@ -76,7 +99,8 @@ def claim_card(db: Database, replenish_id: str, channel: str) -> bool:
     """True once per to-do: the caller posts the card (in ``channel``) only when this wins."""
     cursor = db.execute(
         "UPDATE replenish_todos SET card_channel = ? WHERE replenish_id = ? AND card_channel IS NULL",
-        [channel, replenish_id])
+        [channel, replenish_id],
+    )
     return cursor.rowcount == 1
 
 
@@ -86,14 +110,18 @@ def record_result(db: Database, operation: str, body: dict[str, Any], now: datet
     db.execute(
         """INSERT INTO replenish_todos (replenish_id, kind, user_id, trade_id, state, created_at)
            VALUES (?, ?, ?, ?, 'OPEN', ?) ON CONFLICT(replenish_id) DO NOTHING""",
-        [replenish_id, _kind(operation), body.get("userId"), body.get("tradeId"), iso(now)])
+        [replenish_id, _kind(operation), body.get("userId"), body.get("tradeId"), iso(now)],
+    )
     cursor = db.execute(
         """UPDATE replenish_todos SET state = 'CLOSED', result = ?, remark = ?, closed_at = ?
            WHERE replenish_id = ? AND state != 'CLOSED'""",
-        [str(body.get("status") or ""), body.get("remark"), iso(now), replenish_id])
+        [str(body.get("status") or ""), body.get("remark"), iso(now), replenish_id],
+    )
     if cursor.rowcount == 0:  # already closed: a later result (other status or remark) is Whalet's latest word
-        db.execute("UPDATE replenish_todos SET result = ?, remark = ? WHERE replenish_id = ?",
-                   [str(body.get("status") or ""), body.get("remark"), replenish_id])
+        db.execute(
+            "UPDATE replenish_todos SET result = ?, remark = ? WHERE replenish_id = ?",
+            [str(body.get("status") or ""), body.get("remark"), replenish_id],
+        )
     todo = get(db, replenish_id)
     assert todo is not None
     return todo, cursor.rowcount == 1
@@ -118,7 +146,8 @@ def take(db: Database, replenish_id: str, user_id: str, now: datetime) -> TakeOu
     """Compare-and-set OPEN -> TAKEN; exactly one of several racing clicks wins."""
     cursor = db.execute(
         "UPDATE replenish_todos SET state = 'TAKEN', owner = ?, taken_at = ? WHERE replenish_id = ? AND state = 'OPEN'",
-        [user_id, iso(now), replenish_id])
+        [user_id, iso(now), replenish_id],
+    )
     return TakeOutcome(cursor.rowcount == 1, get(db, replenish_id))
 
 
@@ -127,13 +156,17 @@ def due_reminders(db: Database, now: datetime, reminder_hours: int) -> list[dict
     horizon = iso(now + timedelta(hours=reminder_hours))
     rows = db.execute(
         """SELECT replenish_id FROM replenish_todos WHERE state != 'CLOSED' AND reminded_at IS NULL
-           AND card_channel IS NOT NULL AND deadline IS NOT NULL AND deadline <= ? ORDER BY deadline""", [horizon]).fetchall()
+           AND card_channel IS NOT NULL AND deadline IS NOT NULL AND deadline <= ? ORDER BY deadline""",
+        [horizon],
+    ).fetchall()
     return [todo for (replenish_id,) in rows if (todo := get(db, replenish_id)) is not None]
 
 
 def mark_reminded(db: Database, replenish_id: str, now: datetime) -> bool:
-    cursor = db.execute("UPDATE replenish_todos SET reminded_at = ? WHERE replenish_id = ? AND reminded_at IS NULL",
-                        [iso(now), replenish_id])
+    cursor = db.execute(
+        "UPDATE replenish_todos SET reminded_at = ? WHERE replenish_id = ? AND reminded_at IS NULL",
+        [iso(now), replenish_id],
+    )
     return cursor.rowcount == 1
 
 

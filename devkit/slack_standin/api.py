@@ -37,9 +37,16 @@ def _payload_error(p: dict[str, Any]) -> Answer | None:
 
 
 def auth_test(fake: Workspace, p: dict[str, Any]) -> Answer:
-    return {"ok": True, "url": f"https://{fake.team_id.lower()}.slack.com/", "team": "Demo Team",
-            "user": "whalet", "team_id": fake.team_id, "user_id": BOT_USER, "bot_id": BOT_ID,
-            "is_enterprise_install": False}
+    return {
+        "ok": True,
+        "url": f"https://{fake.team_id.lower()}.slack.com/",
+        "team": "Demo Team",
+        "user": "whalet",
+        "team_id": fake.team_id,
+        "user_id": BOT_USER,
+        "bot_id": BOT_ID,
+        "is_enterprise_install": False,
+    }
 
 
 def apps_connections_open(fake: Workspace, p: dict[str, Any]) -> Answer:
@@ -54,8 +61,7 @@ def _channel_error(fake: Workspace, p: dict[str, Any], method: str) -> str | Non
         return "channel_not_found"
     if denied := fake.denied_channels.get(str(channel)):
         return denied
-    return rules.access_error(method, fake.channel(str(channel)), frozenset(fake.scopes),
-                              rules.kind_of(str(channel)))
+    return rules.access_error(method, fake.channel(str(channel)), frozenset(fake.scopes), rules.kind_of(str(channel)))
 
 
 def chat_post_message(fake: Workspace, p: dict[str, Any]) -> Answer:
@@ -66,12 +72,19 @@ def chat_post_message(fake: Workspace, p: dict[str, Any]) -> Answer:
     if refused := _payload_error(p):
         return refused
     thread_ts = p.get("thread_ts") or None
-    message = fake.store.add_message(Message(
-        str(p["channel"]), fake.store.next_ts(), str(p.get("text") or ""), p.get("blocks") or [],
-        thread_ts=thread_ts, metadata=p.get("metadata"), attachments=p.get("attachments") or [],
-        reply_broadcast=bool(p.get("reply_broadcast"))))
-    return {"ok": True, "channel": message.channel, "ts": message.ts,
-            "message": _public(message)}
+    message = fake.store.add_message(
+        Message(
+            str(p["channel"]),
+            fake.store.next_ts(),
+            str(p.get("text") or ""),
+            p.get("blocks") or [],
+            thread_ts=thread_ts,
+            metadata=p.get("metadata"),
+            attachments=p.get("attachments") or [],
+            reply_broadcast=bool(p.get("reply_broadcast")),
+        )
+    )
+    return {"ok": True, "channel": message.channel, "ts": message.ts, "message": _public(message)}
 
 
 def chat_update(fake: Workspace, p: dict[str, Any]) -> Answer:
@@ -88,13 +101,11 @@ def chat_update(fake: Workspace, p: dict[str, Any]) -> Answer:
     message = fake.store.update_message(str(p["channel"]), str(p["ts"]), changes)
     if message is None:
         return _fail("message_not_found")
-    return {"ok": True, "channel": message.channel, "ts": message.ts, "text": message.text,
-            "message": _public(message)}
+    return {"ok": True, "channel": message.channel, "ts": message.ts, "text": message.text, "message": _public(message)}
 
 
 def chat_delete(fake: Workspace, p: dict[str, Any]) -> Answer:
-    message = fake.store.update_message(str(p.get("channel")), str(p.get("ts")), {"deleted": True},
-                                        kind="delete")
+    message = fake.store.update_message(str(p.get("channel")), str(p.get("ts")), {"deleted": True}, kind="delete")
     if message is None:
         return _fail("message_not_found")
     return {"ok": True, "channel": message.channel, "ts": message.ts}
@@ -107,9 +118,16 @@ def chat_post_ephemeral(fake: Workspace, p: dict[str, Any]) -> Answer:
         return _fail("user_not_in_channel")
     if refused := _payload_error(p):
         return refused
-    ephemeral = fake.store.add_ephemeral(Ephemeral(
-        str(p["channel"]), str(p["user"]), fake.store.next_ts(), str(p.get("text") or ""),
-        p.get("blocks") or [], p.get("thread_ts") or None))
+    ephemeral = fake.store.add_ephemeral(
+        Ephemeral(
+            str(p["channel"]),
+            str(p["user"]),
+            fake.store.next_ts(),
+            str(p.get("text") or ""),
+            p.get("blocks") or [],
+            p.get("thread_ts") or None,
+        )
+    )
     return {"ok": True, "message_ts": ephemeral.message_ts}
 
 
@@ -117,9 +135,11 @@ def chat_get_permalink(fake: Workspace, p: dict[str, Any]) -> Answer:
     channel, ts = str(p.get("channel") or ""), str(p.get("message_ts") or "")
     if fake.store.messages.get((channel, ts)) is None:
         return _fail("message_not_found")
-    return {"ok": True, "channel": channel,
-            "permalink": f"https://{fake.team_id.lower()}.slack.com/archives/{channel}"
-                         f"/p{ts.replace('.', '')}"}
+    return {
+        "ok": True,
+        "channel": channel,
+        "permalink": f"https://{fake.team_id.lower()}.slack.com/archives/{channel}/p{ts.replace('.', '')}",
+    }
 
 
 def _open_view(fake: Workspace, p: dict[str, Any], action: str) -> Answer:
@@ -130,8 +150,9 @@ def _open_view(fake: Workspace, p: dict[str, Any], action: str) -> Answer:
     user, error = fake.store.exchange_trigger(str(p["trigger_id"]))
     if error:
         return _fail(error)
-    view = View(fake.store.next_id("V"), copy.deepcopy(p["view"]), action, str(p["trigger_id"]),
-                user, hash=fake.store.next_ts())
+    view = View(
+        fake.store.next_id("V"), copy.deepcopy(p["view"]), action, str(p["trigger_id"]), user, hash=fake.store.next_ts()
+    )
     fake.store.save_view(view)
     return {"ok": True, "view": view.to_dict()}
 
@@ -150,9 +171,11 @@ def views_update(fake: Workspace, p: dict[str, Any]) -> Answer:
     if why := rules.view_error(p["view"]):
         return _fail("invalid_arguments", why)
     with fake.store.lock:
-        found = [v for v in fake.store.views.values()
-                 if v.id == p.get("view_id") or (p.get("external_id") and
-                                                 v.view.get("external_id") == p["external_id"])]
+        found = [
+            v
+            for v in fake.store.views.values()
+            if v.id == p.get("view_id") or (p.get("external_id") and v.view.get("external_id") == p["external_id"])
+        ]
         if not found:
             return _fail("not_found")
         view = found[0]
@@ -195,9 +218,15 @@ def users_info(fake: Workspace, p: dict[str, Any]) -> Answer:
     user_id = str(p.get("user") or "")
     if user_id[:1] not in ("U", "W"):
         return _fail("user_not_found")
-    user = {"id": user_id, "team_id": fake.team_id, "name": user_id.lower(),
-            "real_name": user_id, "tz": "UTC", "is_bot": user_id == BOT_USER,
-            "profile": {"display_name": user_id, "real_name": user_id}}
+    user = {
+        "id": user_id,
+        "team_id": fake.team_id,
+        "name": user_id.lower(),
+        "real_name": user_id,
+        "tz": "UTC",
+        "is_bot": user_id == BOT_USER,
+        "profile": {"display_name": user_id, "real_name": user_id},
+    }
     user.update(copy.deepcopy(fake.users.get(user_id, {})))
     return {"ok": True, "user": user}
 
@@ -205,14 +234,20 @@ def users_info(fake: Workspace, p: dict[str, Any]) -> Answer:
 def conversations_info(fake: Workspace, p: dict[str, Any]) -> Answer:
     channel = str(p.get("channel") or "")
     state = fake.channel(channel)
-    if not channel or fake.denied_channels.get(channel) == "channel_not_found" or \
-            (state.private and not state.member):
+    if not channel or fake.denied_channels.get(channel) == "channel_not_found" or (state.private and not state.member):
         return _fail("channel_not_found")
-    return {"ok": True, "channel": {
-        "id": channel, "name": fake.channel_names.get(channel, channel.lower()),
-        "is_channel": not state.private and channel.startswith("C"), "is_private": state.private,
-        "is_im": channel.startswith("D"), "is_archived": state.archived,
-        "is_member": state.member and channel not in fake.denied_channels}}
+    return {
+        "ok": True,
+        "channel": {
+            "id": channel,
+            "name": fake.channel_names.get(channel, channel.lower()),
+            "is_channel": not state.private and channel.startswith("C"),
+            "is_private": state.private,
+            "is_im": channel.startswith("D"),
+            "is_archived": state.archived,
+            "is_member": state.member and channel not in fake.denied_channels,
+        },
+    }
 
 
 def conversations_open(fake: Workspace, p: dict[str, Any]) -> Answer:
@@ -230,10 +265,19 @@ def conversations_open(fake: Workspace, p: dict[str, Any]) -> Answer:
     with fake.store.lock:
         known = fake.ims.get(user)
         channel = known or fake.ims.setdefault(user, fake.store.next_id("D"))
-    full = {"id": channel, "created": 1700000000, "is_im": True, "is_org_shared": False, "user": user,
-            "is_user_deleted": False, "priority": 0}
-    answer: Answer = {"ok": True, "channel": full if str(p.get("return_im", "")).lower() in ("1", "true")
-                      else {"id": channel}}
+    full = {
+        "id": channel,
+        "created": 1700000000,
+        "is_im": True,
+        "is_org_shared": False,
+        "user": user,
+        "is_user_deleted": False,
+        "priority": 0,
+    }
+    answer: Answer = {
+        "ok": True,
+        "channel": full if str(p.get("return_im", "")).lower() in ("1", "true") else {"id": channel},
+    }
     if known:
         answer.update(no_op=True, already_open=True)
     return answer
@@ -243,8 +287,13 @@ def _history(fake: Workspace, p: dict[str, Any], keep: Callable[[Message], bool]
     oldest, latest = float(p.get("oldest") or 0), float(p.get("latest") or "inf")
     inclusive = str(p.get("inclusive", "")).lower() in ("1", "true")
     with fake.store.lock:
-        picked = [m for m in fake.store.messages.values() if keep(m) and not m.deleted and
-                  (oldest <= float(m.ts) <= latest if inclusive else oldest < float(m.ts) < latest)]
+        picked = [
+            m
+            for m in fake.store.messages.values()
+            if keep(m)
+            and not m.deleted
+            and (oldest <= float(m.ts) <= latest if inclusive else oldest < float(m.ts) < latest)
+        ]
         replies: dict[str | None, int] = {}
         for m in fake.store.messages.values():
             if m.is_reply and not m.deleted:
@@ -257,9 +306,8 @@ def conversations_history(fake: Workspace, p: dict[str, Any]) -> Answer:
     channel = str(p.get("channel") or "")
     if error := _channel_error(fake, p, "conversations.history"):
         return _fail(error)
-    answer = _history(fake, p, lambda m: m.channel == channel and
-                      (not m.is_reply or m.reply_broadcast))
-    answer["messages"] = answer["messages"][::-1][:int(p.get("limit") or 100)]  # newest first
+    answer = _history(fake, p, lambda m: m.channel == channel and (not m.is_reply or m.reply_broadcast))
+    answer["messages"] = answer["messages"][::-1][: int(p.get("limit") or 100)]  # newest first
     return answer
 
 

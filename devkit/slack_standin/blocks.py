@@ -36,8 +36,7 @@ def button_label(button: dict[str, Any]) -> str:
     return str(text.get("text", "")) if isinstance(text, dict) else str(text or "")
 
 
-def find_button(blocks: list[dict[str, Any]], action_id: str | None = None,
-                text: str | None = None) -> dict[str, Any]:
+def find_button(blocks: list[dict[str, Any]], action_id: str | None = None, text: str | None = None) -> dict[str, Any]:
     """The first button matching ``action_id`` and/or its label (case-insensitive); KeyError if none."""
     for button in buttons(blocks):
         if action_id is not None and button.get("action_id") != action_id:

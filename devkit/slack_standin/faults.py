@@ -78,8 +78,7 @@ class RateLimiter:
         """0 if allowed, else the whole seconds to announce in ``Retry-After`` (at least 1)."""
         with self._lock:
             bucket = self._buckets.setdefault(key, _Bucket(float(self.burst), now))
-            bucket.tokens = min(float(self.burst),
-                                bucket.tokens + (now - bucket.last) * self.per_second)
+            bucket.tokens = min(float(self.burst), bucket.tokens + (now - bucket.last) * self.per_second)
             bucket.last = now
             if bucket.tokens >= 1.0:
                 bucket.tokens -= 1.0

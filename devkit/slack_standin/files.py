@@ -93,12 +93,18 @@ def complete_upload_external(fake: Workspace, p: dict[str, Any]) -> Answer:
             f.channel, f.thread_ts = (channel or None), (str(thread_ts) if thread_ts else None)
         shown = [f.to_dict() for f in files if f is not None]
     if channel:
-        message = fake.store.add_message(Message(channel, fake.store.next_ts(), str(p.get("initial_comment") or ""),
-                                                 [], thread_ts=str(thread_ts) if thread_ts else None,
-                                                 files=copy.deepcopy(shown)))
+        message = fake.store.add_message(
+            Message(
+                channel,
+                fake.store.next_ts(),
+                str(p.get("initial_comment") or ""),
+                [],
+                thread_ts=str(thread_ts) if thread_ts else None,
+                files=copy.deepcopy(shown),
+            )
+        )
         with fake.files.lock:
             for f in files:
                 assert f is not None
                 f.message_ts = message.ts
     return {"ok": True, "files": shown}
-

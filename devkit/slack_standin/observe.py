@@ -31,8 +31,11 @@ class Observation:
     def messages(self, channel: str | None = None, *, include_deleted: bool = False) -> list[Message]:
         """Current state of channel messages (replies included), oldest first."""
         with self.store.lock:
-            return [m.snapshot() for m in self.store.messages.values()
-                    if channel in (None, m.channel) and (include_deleted or not m.deleted)]
+            return [
+                m.snapshot()
+                for m in self.store.messages.values()
+                if channel in (None, m.channel) and (include_deleted or not m.deleted)
+            ]
 
     def message(self, channel: str, ts: str) -> Message | None:
         with self.store.lock:
@@ -45,8 +48,7 @@ class Observation:
 
     def ephemerals(self, user: str | None = None) -> list[Ephemeral]:
         with self.store.lock:
-            return [e.snapshot() for e in self.store.ephemerals.values()
-                    if user in (None, e.user) and not e.deleted]
+            return [e.snapshot() for e in self.store.ephemerals.values() if user in (None, e.user) and not e.deleted]
 
     def responses(self) -> list[ResponsePost]:
         with self.store.lock:
@@ -56,8 +58,7 @@ class Observation:
         with self.store.lock:
             return [v.snapshot() for v in self.store.views.values() if user in (None, v.user)]
 
-    def wait_for(self, predicate: Callable[[], T], timeout: float = 5.0,
-                 interval: float = 0.02) -> T:
+    def wait_for(self, predicate: Callable[[], T], timeout: float = 5.0, interval: float = 0.02) -> T:
         """Poll ``predicate()`` until truthy and return its value; AssertionError with a dump."""
         deadline = time.monotonic() + timeout
         while True:
@@ -68,8 +69,7 @@ class Observation:
                 raise AssertionError(f"condition not met within {timeout}s\n{self.dump()}")
             time.sleep(interval)
 
-    async def await_for(self, predicate: Callable[[], T], timeout: float = 5.0,
-                        interval: float = 0.02) -> T:
+    async def await_for(self, predicate: Callable[[], T], timeout: float = 5.0, interval: float = 0.02) -> T:
         """``wait_for`` for async tests whose own loop must keep running meanwhile."""
         deadline = time.monotonic() + timeout
         while not (result := predicate()):
@@ -81,15 +81,22 @@ class Observation:
     def dump(self, last: int = 25) -> str:
         """What the fake saw, for assertion messages."""
         lines = ["Slack stand-in calls (latest last):"]
-        lines += [f"  {c.method} -> {c.status} {c.error or 'ok'} "
-                  f"{ {k: v for k, v in c.params.items() if k in ('channel', 'ts', 'text')} }"
-                  for c in self.calls()[-last:]]
+        lines += [
+            f"  {c.method} -> {c.status} {c.error or 'ok'} "
+            f"{ {k: v for k, v in c.params.items() if k in ('channel', 'ts', 'text')} }"
+            for c in self.calls()[-last:]
+        ]
         lines.append("messages:")
-        lines += [f"  {m.channel} {m.ts}{f' (reply to {m.thread_ts})' if m.is_reply else ''}"
-                  f" [{m.updated_count} upd] {m.text[:80]!r}" for m in self.messages()[-last:]]
+        lines += [
+            f"  {m.channel} {m.ts}{f' (reply to {m.thread_ts})' if m.is_reply else ''}"
+            f" [{m.updated_count} upd] {m.text[:80]!r}"
+            for m in self.messages()[-last:]
+        ]
         lines.append("ephemerals:")
         lines += [f"  to {e.user} in {e.channel}: {e.text[:80]!r}" for e in self.ephemerals()]
         lines.append("response_url posts:")
-        lines += [f"  {r.response_id}: {r.response_type} replace={r.replace_original} "
-                  f"{r.text[:80]!r}" for r in self.responses()[-last:]]
+        lines += [
+            f"  {r.response_id}: {r.response_type} replace={r.replace_original} {r.text[:80]!r}"
+            for r in self.responses()[-last:]
+        ]
         return "\n".join(lines)

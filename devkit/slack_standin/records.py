@@ -53,9 +53,14 @@ class Message:
 
     def to_dict(self) -> dict[str, Any]:
         """The shape Slack uses inside API answers and interaction payloads (plus ``channel``)."""
-        out: dict[str, Any] = {"type": "message", "channel": self.channel, "ts": self.ts,
-                               "text": self.text, "blocks": copy.deepcopy(self.blocks),
-                               "user": self.user}
+        out: dict[str, Any] = {
+            "type": "message",
+            "channel": self.channel,
+            "ts": self.ts,
+            "text": self.text,
+            "blocks": copy.deepcopy(self.blocks),
+            "user": self.user,
+        }
         if self.user == "UBOT":
             out["bot_id"] = "BBOT"
         if self.thread_ts:
@@ -90,9 +95,15 @@ class Ephemeral:
 
     def to_dict(self) -> dict[str, Any]:
         """Message-like dict so an ephemeral's buttons can be clicked like a channel message's."""
-        return {"type": "message", "channel": self.channel, "ts": self.message_ts,
-                "text": self.text, "blocks": copy.deepcopy(self.blocks), "is_ephemeral": True,
-                "user": self.user}
+        return {
+            "type": "message",
+            "channel": self.channel,
+            "ts": self.message_ts,
+            "text": self.text,
+            "blocks": copy.deepcopy(self.blocks),
+            "is_ephemeral": True,
+            "user": self.user,
+        }
 
 
 @dataclass
@@ -154,8 +165,7 @@ class View:
     def to_dict(self) -> dict[str, Any]:
         """The view as Slack echoes it back (with ``id`` and ``hash``)."""
         out = copy.deepcopy(self.view)
-        out.update({"id": self.id, "hash": self.hash, "team_id": "TDEMO",
-                    "state": {"values": {}}})
+        out.update({"id": self.id, "hash": self.hash, "team_id": "TDEMO", "state": {"values": {}}})
         out.setdefault("type", "modal")
         out.setdefault("private_metadata", "")
         return out
@@ -175,14 +185,26 @@ class UploadedFile:
 
     def to_dict(self) -> dict[str, Any]:
         """Slack's file object, the fields the bot and the tests read."""
-        mimetype = "image/png" if self.name.lower().endswith(".png") else \
-            "text/csv" if self.name.lower().endswith(".csv") else "application/octet-stream"
-        return {"id": self.id, "name": self.name, "title": self.title or self.name, "mimetype": mimetype,
-                "filetype": self.name.rsplit(".", 1)[-1].lower() if "." in self.name else "binary",
-                "size": len(self.data or b""), "user": "UBOT", "alt_txt": self.alt_txt,
-                "channels": [self.channel] if self.channel and self.channel[:1] == "C" else [],
-                "groups": [self.channel] if self.channel and self.channel[:1] == "G" else [],
-                "ims": [self.channel] if self.channel and self.channel[:1] == "D" else []}
+        mimetype = (
+            "image/png"
+            if self.name.lower().endswith(".png")
+            else "text/csv"
+            if self.name.lower().endswith(".csv")
+            else "application/octet-stream"
+        )
+        return {
+            "id": self.id,
+            "name": self.name,
+            "title": self.title or self.name,
+            "mimetype": mimetype,
+            "filetype": self.name.rsplit(".", 1)[-1].lower() if "." in self.name else "binary",
+            "size": len(self.data or b""),
+            "user": "UBOT",
+            "alt_txt": self.alt_txt,
+            "channels": [self.channel] if self.channel and self.channel[:1] == "C" else [],
+            "groups": [self.channel] if self.channel and self.channel[:1] == "G" else [],
+            "ims": [self.channel] if self.channel and self.channel[:1] == "D" else [],
+        }
 
 
 class Files:

@@ -28,7 +28,9 @@ _TOKEN = re.compile(
     r"```(?P<pre>.+?)```|`(?P<code>[^`\n]+)`|<(?P<link>[^>\n]+)>"
     r"|(?<![\w*])\*(?P<bold>[^*\n]+)\*(?![\w*])"
     r"|(?<![\w_])_(?P<ital>[^_\n]+)_(?![\w_])"
-    r"|(?<![\w~])~(?P<strike>[^~\n]+)~(?![\w~])", re.S)
+    r"|(?<![\w~])~(?P<strike>[^~\n]+)~(?![\w~])",
+    re.S,
+)
 Names = Mapping[str, str] | None  # Slack user id -> display name
 _BUTTON_STYLE = {"primary": "bold white on green", "danger": "bold white on red"}
 
@@ -41,7 +43,7 @@ def mrkdwn(text: str, style: str = "", names: Names = None) -> Text:
     out = Text(style=style)
     pos = 0
     for match in _TOKEN.finditer(text):
-        out.append(html.unescape(text[pos:match.start()]))
+        out.append(html.unescape(text[pos : match.start()]))
         pos = match.end()
         kind = match.lastgroup or ""
         inner = match.group(kind)
@@ -58,13 +60,13 @@ def mrkdwn(text: str, style: str = "", names: Names = None) -> Text:
 
 def _link(inner: str, names: Names = None) -> str:
     target, _, label = inner.partition("|")
-    if target.startswith("@"):                      # <@U123> / <@U123|alice>
+    if target.startswith("@"):  # <@U123> / <@U123|alice>
         return "@" + (label or (names or {}).get(target[1:], target[1:]))
-    if target.startswith("#"):                      # <#C1|finance>
+    if target.startswith("#"):  # <#C1|finance>
         return "#" + (label or target[1:])
-    if target.startswith("!"):                      # <!here>, <!subteam^S1|@approvers>
+    if target.startswith("!"):  # <!here>, <!subteam^S1|@approvers>
         return label or "@" + target[1:].split("^")[-1]
-    return html.unescape(label or target)           # <https://x|text>
+    return html.unescape(label or target)  # <https://x|text>
 
 
 def _text(obj: Any, names: Names = None) -> Text:
@@ -100,8 +102,10 @@ class _Blocks:
         if kind == "section":
             return self.section(block)
         if kind == "context":
-            parts = [Text(f"[image: {e.get('alt_text', '')}]") if e.get("type") == "image"
-                     else _text(e, self.names) for e in block.get("elements") or []]
+            parts = [
+                Text(f"[image: {e.get('alt_text', '')}]") if e.get("type") == "image" else _text(e, self.names)
+                for e in block.get("elements") or []
+            ]
             joined = Text("  ·  ").join(parts)
             joined.stylize("dim")
             return joined
@@ -129,7 +133,7 @@ class _Blocks:
             grid.add_column()
             grid.add_column()
             for i in range(0, len(fields), 2):
-                grid.add_row(*(_text(f, self.names) for f in fields[i:i + 2]))
+                grid.add_row(*(_text(f, self.names) for f in fields[i : i + 2]))
             parts.append(grid)
         if isinstance(block.get("accessory"), dict):
             parts.append(self.element(block["accessory"]))
@@ -155,6 +159,7 @@ def _rich_text_plain(block: dict[str, Any]) -> str:
         if isinstance(node, dict):
             return str(node.get("text", "")) + "".join(walk(e) for e in node.get("elements") or [])
         return ""
+
     return walk(block)
 
 
@@ -169,15 +174,20 @@ def _body(text: str, blocks: list[dict[str, Any]], names: Names) -> list[Rendera
     return _Blocks(names).render(blocks) if blocks else [mrkdwn(text, names=names)]
 
 
-def _print(console: Console, parts: list[RenderableType], caption: str, indent: int,
-           border: str = "blue") -> None:
-    panel = Panel(Group(*parts), title=Text(caption, style="dim"), title_align="left",
-                  border_style=border, width=max(20, min(100, console.width - indent)))
+def _print(console: Console, parts: list[RenderableType], caption: str, indent: int, border: str = "blue") -> None:
+    panel = Panel(
+        Group(*parts),
+        title=Text(caption, style="dim"),
+        title_align="left",
+        border_style=border,
+        width=max(20, min(100, console.width - indent)),
+    )
     console.print(Padding(panel, (0, 0, 0, indent)))
 
 
-def render_message(message: Any, console: Console, *, indent: int = 0,
-                   caption: str | None = None, names: Names = None) -> None:
+def render_message(
+    message: Any, console: Console, *, indent: int = 0, caption: str | None = None, names: Names = None
+) -> None:
     """A channel message (stand-in ``Message`` or a Slack message dict)."""
     msg = message.to_dict() if hasattr(message, "to_dict") else dict(message)
     if caption is None:
@@ -189,10 +199,14 @@ def render_message(message: Any, console: Console, *, indent: int = 0,
         if msg.get("thread_ts") and msg.get("thread_ts") != msg.get("ts"):
             caption = "↳ reply · " + caption
     files = msg.get("files") or []
-    parts = _body(str(msg.get("text") or ""), msg.get("blocks") or [], names) \
-        if msg.get("text") or msg.get("blocks") or not files else []
-    parts += [Text(f"📎 {f.get('title') or f.get('name')} ({f.get('name')}, {f.get('size', 0):,} bytes)")
-              for f in files]  # a shared file (files.completeUploadExternal)
+    parts = (
+        _body(str(msg.get("text") or ""), msg.get("blocks") or [], names)
+        if msg.get("text") or msg.get("blocks") or not files
+        else []
+    )
+    parts += [
+        Text(f"📎 {f.get('title') or f.get('name')} ({f.get('name')}, {f.get('size', 0):,} bytes)") for f in files
+    ]  # a shared file (files.completeUploadExternal)
     _print(console, parts, caption, indent)
 
 
@@ -205,8 +219,14 @@ def render_thread(messages: list[Message], console: Console, *, names: Names = N
             render_message(reply, console, indent=4, names=names)
 
 
-def render_ephemeral(ephemeral: Ephemeral | ResponsePost | dict[str, Any], console: Console, *,
-                     indent: int = 0, caption: str | None = None, names: Names = None) -> None:
+def render_ephemeral(
+    ephemeral: Ephemeral | ResponsePost | dict[str, Any],
+    console: Console,
+    *,
+    indent: int = 0,
+    caption: str | None = None,
+    names: Names = None,
+) -> None:
     """A message only one person sees (``chat.postEphemeral`` or a ``response_url`` answer)."""
     if isinstance(ephemeral, ResponsePost):
         text, blocks, user, channel = ephemeral.text, ephemeral.blocks, None, None
@@ -222,20 +242,20 @@ def render_ephemeral(ephemeral: Ephemeral | ResponsePost | dict[str, Any], conso
     _print(console, _body(text, blocks, names), caption, indent, border="grey50")
 
 
-def render_view(view: View | dict[str, Any], console: Console, *, indent: int = 0,
-                names: Names = None) -> None:
+def render_view(view: View | dict[str, Any], console: Console, *, indent: int = 0, names: Names = None) -> None:
     """A modal: title, its blocks (inputs as ``Label: ____``), submit and close buttons; or a
     person's App Home tab (``views.publish``): its blocks under "App Home of @name"."""
     spec = view.view if isinstance(view, View) else view
     parts = _Blocks(names).render(spec.get("blocks") or [])
     if spec.get("type") == "home":
         user = view.user if isinstance(view, View) else None
-        _print(console, parts, f"App Home of @{(names or {}).get(user or '', user or 'you')}", indent,
-               border="green")
+        _print(console, parts, f"App Home of @{(names or {}).get(user or '', user or 'you')}", indent, border="green")
         return
-    footer = Text("  ").join(Text(f"[{_text(spec.get(key)).plain or default}]", style="bold")
-                             for key, default in (("close", "Cancel"), ("submit", "Submit"))
-                             if spec.get(key) or key == "close")
+    footer = Text("  ").join(
+        Text(f"[{_text(spec.get(key)).plain or default}]", style="bold")
+        for key, default in (("close", "Cancel"), ("submit", "Submit"))
+        if spec.get(key) or key == "close"
+    )
     parts.append(footer)
     caption = f"modal · {_text(spec.get('title')).plain}"
     _print(console, parts, caption, indent, border="magenta")

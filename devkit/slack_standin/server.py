@@ -46,16 +46,17 @@ _RAW_RECEIVE = "slack_standin.raw_receive"
 class FakeSlack(Observation):
     """``with FakeSlack().serve() as fake: AsyncWebClient(token=fake.bot_token, base_url=fake.api_url)``."""
 
-    def __init__(self, bot_token: str = "xoxb-standin", team_id: str = "TDEMO",
-                 app_token: str = "xapp-1-standin") -> None:
+    def __init__(
+        self, bot_token: str = "xoxb-standin", team_id: str = "TDEMO", app_token: str = "xapp-1-standin"
+    ) -> None:
         self.bot_token = bot_token
         self.socket = SocketMode(app_token)  # Socket Mode: apps.connections.open + WebSocket
         self.team_id = team_id
-        self.usergroups: dict[str, list[str]] = {}    # "S0APPROVERS" -> ["U0APP3"]
-        self.users: dict[str, dict[str, Any]] = {}    # extra users.info fields per user id
-        self.channel_names: dict[str, str] = {}       # "C0DEMO" -> "finance"
-        self.ims: dict[str, str] = {}                 # user -> the bot's DM with them (conversations.open)
-        self.denied_channels: dict[str, str] = {}     # channel -> error for posts there
+        self.usergroups: dict[str, list[str]] = {}  # "S0APPROVERS" -> ["U0APP3"]
+        self.users: dict[str, dict[str, Any]] = {}  # extra users.info fields per user id
+        self.channel_names: dict[str, str] = {}  # "C0DEMO" -> "finance"
+        self.ims: dict[str, str] = {}  # user -> the bot's DM with them (conversations.open)
+        self.denied_channels: dict[str, str] = {}  # channel -> error for posts there
         self.scopes: set[str] = set(rules.manifest_scopes())  # granted: what app_manifest.yml asks
         self.channels: dict[str, rules.Channel] = {}  # membership; unknown channels: bot invited
         self.store = Store()
@@ -64,12 +65,14 @@ class FakeSlack(Observation):
         self._limiter: RateLimiter | None = None
         self._server: ThreadedServer | None = None
         self.url: str | None = None
-        self._starlette = Starlette(routes=[
-            Route("/api/{method}", self._api, methods=["GET", "POST"]),
-            Route("/response/{response_id}", self._response_url, methods=["POST"]),
-            Route("/upload/v1/{token}", self._upload, methods=["POST"]),
-            WebSocketRoute(SOCKET_PATH, self.socket.endpoint),
-        ])
+        self._starlette = Starlette(
+            routes=[
+                Route("/api/{method}", self._api, methods=["GET", "POST"]),
+                Route("/response/{response_id}", self._response_url, methods=["POST"]),
+                Route("/upload/v1/{token}", self._upload, methods=["POST"]),
+                WebSocketRoute(SOCKET_PATH, self.socket.endpoint),
+            ]
+        )
 
         async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
             # Keeps uvicorn's own ``receive`` so a scripted reset can hang up. A plain function,
@@ -144,12 +147,19 @@ class FakeSlack(Observation):
         """The bot's view of a conversation; one never declared is one the bot was invited to."""
         return self.channels.get(channel_id) or rules.Channel(private=channel_id.startswith("G"))
 
-    def add_channel(self, channel_id: str, name: str | None = None, *, private: bool | None = None,
-                    member: bool = True, archived: bool = False) -> None:
+    def add_channel(
+        self,
+        channel_id: str,
+        name: str | None = None,
+        *,
+        private: bool | None = None,
+        member: bool = True,
+        archived: bool = False,
+    ) -> None:
         """Declare a conversation: public or private, whether the bot is in it, archived."""
         self.channels[channel_id] = rules.Channel(
-            private=channel_id.startswith("G") if private is None else private, member=member,
-            archived=archived)
+            private=channel_id.startswith("G") if private is None else private, member=member, archived=archived
+        )
         if name:
             self.channel_names[channel_id] = name
 
@@ -179,8 +189,14 @@ class FakeSlack(Observation):
         """Token bucket per channel on chat.postMessage (429 + Retry-After); None turns it off."""
         self._limiter = None if per_second is None else RateLimiter(per_second, burst)
 
-    def new_response_url(self, *, channel_id: str | None = None, user_id: str | None = None,
-                         message_ts: str | None = None, is_ephemeral: bool = False) -> str:
+    def new_response_url(
+        self,
+        *,
+        channel_id: str | None = None,
+        user_id: str | None = None,
+        message_ts: str | None = None,
+        is_ephemeral: bool = False,
+    ) -> str:
         """A fresh ``response_url``; bound to a message (``message_ts``) for replace/delete_original."""
         response_id = self.store.new_response_id(channel_id, user_id, message_ts, is_ephemeral)
         return f"{self._require_url()}/response/{response_id}"
@@ -224,8 +240,9 @@ class FakeSlack(Observation):
         call.status = response.status_code
         return response
 
-    async def _answer(self, request: Request, method: str, params: dict[str, Any],
-                      token: str | None, call: Call) -> Response:
+    async def _answer(
+        self, request: Request, method: str, params: dict[str, Any], token: str | None, call: Call
+    ) -> Response:
         scripted = self._scripts.pop(method)
         if scripted is not None:
             kind = scripted[0]
@@ -256,8 +273,9 @@ class FakeSlack(Observation):
         needed = rules.needed_scope(method, str(params.get("channel") or params.get("user") or ""))
         if needed is not None and needed not in self.scopes:
             call.error = "missing_scope"
-            return JSONResponse({"ok": False, "error": "missing_scope", "needed": needed,
-                                 "provided": ",".join(sorted(self.scopes))})
+            return JSONResponse(
+                {"ok": False, "error": "missing_scope", "needed": needed, "provided": ",".join(sorted(self.scopes))}
+            )
         if method == "chat.postMessage" and self._limiter is not None:
             wait = self._limiter.acquire(str(params.get("channel")), time.monotonic())
             if wait:
@@ -270,14 +288,18 @@ class FakeSlack(Observation):
     @staticmethod
     def _ratelimited(call: Call, retry_after: int) -> Response:
         call.error = "ratelimited"
-        return JSONResponse({"ok": False, "error": "ratelimited"}, status_code=429,
-                            headers={"Retry-After": str(retry_after)})
+        return JSONResponse(
+            {"ok": False, "error": "ratelimited"}, status_code=429, headers={"Retry-After": str(retry_after)}
+        )
 
     def uploaded_files(self, channel: str | None = None) -> list[UploadedFile]:
         """Files uploaded and shared (``files_upload_v2``), oldest first; ``channel``: shared there."""
         with self.files.lock:
-            return [copy.deepcopy(f) for f in self.files.by_id.values()
-                    if f.channel is not None and channel in (None, f.channel)]
+            return [
+                copy.deepcopy(f)
+                for f in self.files.by_id.values()
+                if f.channel is not None and channel in (None, f.channel)
+            ]
 
     async def _upload(self, request: Request) -> Response:
         """Step 2 of an upload: the raw bytes to the URL files.getUploadURLExternal issued."""

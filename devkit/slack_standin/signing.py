@@ -31,12 +31,19 @@ ResponseUrlFactory = Callable[..., str]  # (channel_id=, user_id=, message_ts=, 
 class SlackRequests:
     """``SlackRequests(secret, app_url, fake.new_response_url).command("U0REQ", "balance USD")``."""
 
-    def __init__(self, signing_secret: Any, base_url_of_app: str,
-                 response_url_factory: ResponseUrlFactory | None = None, *,
-                 trigger_id_factory: Callable[[str], str] | None = None,
-                 path: str = "/slack/events", team_id: str = "TDEMO",
-                 api_app_id: str = "A0WHALET", timeout: float = 10.0,
-                 send: Callable[[bytes, dict[str, str]], Any] | None = None) -> None:
+    def __init__(
+        self,
+        signing_secret: Any,
+        base_url_of_app: str,
+        response_url_factory: ResponseUrlFactory | None = None,
+        *,
+        trigger_id_factory: Callable[[str], str] | None = None,
+        path: str = "/slack/events",
+        team_id: str = "TDEMO",
+        api_app_id: str = "A0WHALET",
+        timeout: float = 10.0,
+        send: Callable[[bytes, dict[str, str]], Any] | None = None,
+    ) -> None:
         """``send(body, headers)`` replaces the HTTP POST (in-process tests hand the signed request
         to Bolt's ``async_dispatch``); the methods then return whatever ``send`` returns."""
         secret = getattr(signing_secret, "get_secret_value", lambda: signing_secret)()
@@ -51,11 +58,16 @@ class SlackRequests:
         self.last_payload: dict[str, Any] = {}  # what was sent last (its response_url, trigger_id)
 
     @classmethod
-    def for_fake(cls, fake: Workspace, signing_secret: Any, base_url_of_app: str,
-                 **options: Any) -> SlackRequests:
+    def for_fake(cls, fake: Workspace, signing_secret: Any, base_url_of_app: str, **options: Any) -> SlackRequests:
         """Response URLs and trigger ids handed out by ``fake``, so respond()/views.open land there."""
-        return cls(signing_secret, base_url_of_app, fake.new_response_url,
-                   trigger_id_factory=fake.new_trigger_id, team_id=fake.team_id, **options)
+        return cls(
+            signing_secret,
+            base_url_of_app,
+            fake.new_response_url,
+            trigger_id_factory=fake.new_trigger_id,
+            team_id=fake.team_id,
+            **options,
+        )
 
     def close(self) -> None:
         if self._client is not None:
@@ -72,11 +84,17 @@ class SlackRequests:
         """Slack's v0 signature headers for ``body`` (``timestamp`` defaults to now)."""
         ts = str(int(time.time()) if timestamp is None else timestamp)
         signature = self._verifier.generate_signature(timestamp=ts, body=body)
-        return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": str(signature),
-                "Content-Type": FORM}
+        return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": str(signature), "Content-Type": FORM}
 
-    def post(self, body: bytes, *, timestamp: int | None = None, tamper: bool = False,
-             signature: str | None = None, headers: dict[str, str] | None = None) -> httpx.Response:
+    def post(
+        self,
+        body: bytes,
+        *,
+        timestamp: int | None = None,
+        tamper: bool = False,
+        signature: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
         """POST a raw body; ``tamper`` flips the signature, ``timestamp`` can make it stale."""
         sent = self.sign(body, timestamp)
         if tamper:
@@ -95,27 +113,49 @@ class SlackRequests:
         return self.post(urlencode({"payload": json.dumps(payload)}).encode(), **send)
 
     # -- what Slack sends --------------------------------------------------------------------
-    def command(self, user_id: str, text: str, channel_id: str = "C0DEMO",
-                command: str = "/whalet", *, channel_name: str | None = None,
-                **send: Any) -> httpx.Response:
+    def command(
+        self,
+        user_id: str,
+        text: str,
+        channel_id: str = "C0DEMO",
+        command: str = "/whalet",
+        *,
+        channel_name: str | None = None,
+        **send: Any,
+    ) -> httpx.Response:
         """A slash command invocation, form-encoded exactly like Slack's."""
         fields = {
-            "token": "legacy-verification-token", "team_id": self.team_id,
-            "team_domain": self.team_id.lower(), "channel_id": channel_id,
-            "channel_name": channel_name or channel_id.lower(), "user_id": user_id,
-            "user_name": user_id.lower(), "command": command, "text": text,
-            "api_app_id": self.api_app_id, "is_enterprise_install": "false",
-            "response_url": self._response_url_factory(channel_id=channel_id, user_id=user_id,
-                                                       message_ts=None, is_ephemeral=False),
+            "token": "legacy-verification-token",
+            "team_id": self.team_id,
+            "team_domain": self.team_id.lower(),
+            "channel_id": channel_id,
+            "channel_name": channel_name or channel_id.lower(),
+            "user_id": user_id,
+            "user_name": user_id.lower(),
+            "command": command,
+            "text": text,
+            "api_app_id": self.api_app_id,
+            "is_enterprise_install": "false",
+            "response_url": self._response_url_factory(
+                channel_id=channel_id, user_id=user_id, message_ts=None, is_ephemeral=False
+            ),
             "trigger_id": self._trigger_id_factory(user_id),
         }
         self.last_payload = fields
         return self.post(urlencode(fields).encode(), **send)
 
-    def block_action(self, user_id: str, message: Any, action_id: str | None = None,
-                     value: str | None = None, block_id: str | None = None,
-                     channel_id: str | None = None, *, text: str | None = None,
-                     **send: Any) -> httpx.Response:
+    def block_action(
+        self,
+        user_id: str,
+        message: Any,
+        action_id: str | None = None,
+        value: str | None = None,
+        block_id: str | None = None,
+        channel_id: str | None = None,
+        *,
+        text: str | None = None,
+        **send: Any,
+    ) -> httpx.Response:
         """A button click on ``message`` (a dict, or a stand-in ``Message``/``Ephemeral``).
 
         The button is looked up in the message's blocks by ``action_id`` and/or label ``text``;
@@ -126,38 +166,56 @@ class SlackRequests:
         is_ephemeral = bool(msg.get("is_ephemeral"))
         action = _action(msg.get("blocks") or [], action_id, text, value, block_id)
         payload: dict[str, Any] = {
-            "type": "block_actions", **self._who(user_id), "api_app_id": self.api_app_id,
+            "type": "block_actions",
+            **self._who(user_id),
+            "api_app_id": self.api_app_id,
             "token": "legacy-verification-token",
-            "container": {"type": "message", "message_ts": msg.get("ts"),
-                          "channel_id": channel_id, "is_ephemeral": is_ephemeral},
+            "container": {
+                "type": "message",
+                "message_ts": msg.get("ts"),
+                "channel_id": channel_id,
+                "is_ephemeral": is_ephemeral,
+            },
             "trigger_id": self._trigger_id_factory(user_id),
             "channel": {"id": channel_id, "name": channel_id.lower()},
             "state": {"values": {}},
             "response_url": self._response_url_factory(
-                channel_id=channel_id, user_id=user_id, message_ts=msg.get("ts"),
-                is_ephemeral=is_ephemeral),
+                channel_id=channel_id, user_id=user_id, message_ts=msg.get("ts"), is_ephemeral=is_ephemeral
+            ),
             "actions": [action],
         }
         if not is_ephemeral:  # Slack leaves the message out for ephemeral sources
             payload["message"] = {k: v for k, v in msg.items() if k not in ("channel",)}
         return self._send_payload(payload, **send)
 
-    def view_action(self, user_id: str, view: Any, action_id: str | None = None, value: str | None = None,
-                    block_id: str | None = None, *, text: str | None = None, **send: Any) -> httpx.Response:
+    def view_action(
+        self,
+        user_id: str,
+        view: Any,
+        action_id: str | None = None,
+        value: str | None = None,
+        block_id: str | None = None,
+        *,
+        text: str | None = None,
+        **send: Any,
+    ) -> httpx.Response:
         """A button click in a view the app published (the App Home) or opened: Slack sends the
         view and a ``view`` container, and no ``response_url`` and no channel (there is none)."""
         shown = view.to_dict() if hasattr(view, "to_dict") else dict(view)
         action = _action(shown.get("blocks") or [], action_id, text, value, block_id)
         payload: dict[str, Any] = {
-            "type": "block_actions", **self._who(user_id), "api_app_id": self.api_app_id,
+            "type": "block_actions",
+            **self._who(user_id),
+            "api_app_id": self.api_app_id,
             "token": "legacy-verification-token",
             "container": {"type": "view", "view_id": shown.get("id", "V0STANDIN")},
-            "trigger_id": self._trigger_id_factory(user_id), "view": shown, "actions": [action],
+            "trigger_id": self._trigger_id_factory(user_id),
+            "view": shown,
+            "actions": [action],
         }
         return self._send_payload(payload, **send)
 
-    def view_submission(self, user_id: str, view: Any, values: dict[str, Any],
-                        **send: Any) -> httpx.Response:
+    def view_submission(self, user_id: str, view: Any, values: dict[str, Any], **send: Any) -> httpx.Response:
         """Submit a modal. ``values``: ``{block_id: {action_id: state}}`` or ``{block_id: "text"}``;
         a plain string is turned into the element's state shape (text, number, select, ...)."""
         shown = view.to_dict() if hasattr(view, "to_dict") else dict(view)
@@ -165,10 +223,17 @@ class SlackRequests:
         shown.setdefault("type", "modal")
         shown.setdefault("private_metadata", "")
         shown["state"] = {"values": _state_values(shown.get("blocks") or [], values)}
-        payload = {"type": "view_submission", **self._who(user_id), "api_app_id": self.api_app_id,
-                   "token": "legacy-verification-token",
-                   "trigger_id": self._trigger_id_factory(user_id), "view": shown,
-                   "response_urls": [], "is_enterprise_install": False, "enterprise": None}
+        payload = {
+            "type": "view_submission",
+            **self._who(user_id),
+            "api_app_id": self.api_app_id,
+            "token": "legacy-verification-token",
+            "trigger_id": self._trigger_id_factory(user_id),
+            "view": shown,
+            "response_urls": [],
+            "is_enterprise_install": False,
+            "enterprise": None,
+        }
         return self._send_payload(payload, **send)
 
     def block_suggestion(self, user_id: str, view: Any, block_id: str, value: str, **send: Any) -> httpx.Response:
@@ -177,50 +242,73 @@ class SlackRequests:
         shown = view.to_dict() if hasattr(view, "to_dict") else dict(view)
         shown.setdefault("id", "V0STANDIN")
         element = next((b.get("element") or {} for b in shown.get("blocks") or [] if b.get("block_id") == block_id), {})
-        payload = {"type": "block_suggestion", **self._who(user_id), "api_app_id": self.api_app_id,
-                   "token": "legacy-verification-token", "container": {"type": "view", "view_id": shown["id"]},
-                   "view": shown, "block_id": block_id, "action_id": element.get("action_id", ""), "value": value}
+        payload = {
+            "type": "block_suggestion",
+            **self._who(user_id),
+            "api_app_id": self.api_app_id,
+            "token": "legacy-verification-token",
+            "container": {"type": "view", "view_id": shown["id"]},
+            "view": shown,
+            "block_id": block_id,
+            "action_id": element.get("action_id", ""),
+            "value": value,
+        }
         return self._send_payload(payload, **send)
 
     def event(self, event: dict[str, Any], **send: Any) -> httpx.Response:
         """An Events API ``event_callback`` (JSON body, signed like every Slack request)."""
-        body = {"token": "legacy-verification-token", "team_id": self.team_id, "api_app_id": self.api_app_id,
-                "event": {"event_ts": f"{time.time():.6f}", **event}, "type": "event_callback",
-                "event_id": f"Ev{secrets.token_hex(6).upper()}", "event_time": int(time.time()),
-                "authorizations": [{"team_id": self.team_id, "user_id": "UBOT", "is_bot": True}]}
+        body = {
+            "token": "legacy-verification-token",
+            "team_id": self.team_id,
+            "api_app_id": self.api_app_id,
+            "event": {"event_ts": f"{time.time():.6f}", **event},
+            "type": "event_callback",
+            "event_id": f"Ev{secrets.token_hex(6).upper()}",
+            "event_time": int(time.time()),
+            "authorizations": [{"team_id": self.team_id, "user_id": "UBOT", "is_bot": True}],
+        }
         self.last_payload = body
         return self.post(json.dumps(body).encode(), headers={"Content-Type": "application/json"}, **send)
 
     def _who(self, user_id: str) -> dict[str, Any]:
-        return {"user": {"id": user_id, "username": user_id.lower(), "name": user_id.lower(),
-                         "team_id": self.team_id},
-                "team": {"id": self.team_id, "domain": self.team_id.lower()},
-                "enterprise": None, "is_enterprise_install": False}
+        return {
+            "user": {"id": user_id, "username": user_id.lower(), "name": user_id.lower(), "team_id": self.team_id},
+            "team": {"id": self.team_id, "domain": self.team_id.lower()},
+            "enterprise": None,
+            "is_enterprise_install": False,
+        }
 
     def _unreachable_response_url(self, **_: Any) -> str:
         # Without a fake, respond() must fail locally rather than reach the real Slack.
         return f"http://127.0.0.1:9/response/{next(self._ids)}"
 
 
-def _action(blocks: list[dict[str, Any]], action_id: str | None, text: str | None, value: str | None,
-            block_id: str | None) -> dict[str, Any]:
+def _action(
+    blocks: list[dict[str, Any]], action_id: str | None, text: str | None, value: str | None, block_id: str | None
+) -> dict[str, Any]:
     """The ``actions[0]`` Slack sends for a click on the matching button (value and block_id
     may be forged)."""
     button = find_button(blocks, action_id=action_id, text=text)
-    action = {"action_id": button.get("action_id"),
-              "block_id": block_id if block_id is not None else button.get("block_id", ""),
-              "type": "button",
-              "value": value if value is not None else button.get("value", ""),
-              "text": {"type": "plain_text", "text": button_label(button), "emoji": True},
-              "action_ts": f"{time.time():.6f}"}
+    action = {
+        "action_id": button.get("action_id"),
+        "block_id": block_id if block_id is not None else button.get("block_id", ""),
+        "type": "button",
+        "value": value if value is not None else button.get("value", ""),
+        "text": {"type": "plain_text", "text": button_label(button), "emoji": True},
+        "action_ts": f"{time.time():.6f}",
+    }
     if button.get("style"):
         action["style"] = button["style"]
     return action
 
 
-_STATE_KEY = {"users_select": "selected_user", "conversations_select": "selected_conversation",
-              "channels_select": "selected_channel", "datepicker": "selected_date",
-              "timepicker": "selected_time"}
+_STATE_KEY = {
+    "users_select": "selected_user",
+    "conversations_select": "selected_conversation",
+    "channels_select": "selected_channel",
+    "datepicker": "selected_date",
+    "timepicker": "selected_time",
+}
 
 
 def _state_values(blocks: list[dict[str, Any]], values: dict[str, Any]) -> dict[str, Any]:
@@ -230,8 +318,10 @@ def _state_values(blocks: list[dict[str, Any]], values: dict[str, Any]) -> dict[
         element = elements.get(block_id, {})
         if not isinstance(given, dict):
             given = {element.get("action_id", block_id): given}
-        out[block_id] = {action_id: state if isinstance(state, dict) else _element_state(element, state)
-                         for action_id, state in given.items()}
+        out[block_id] = {
+            action_id: state if isinstance(state, dict) else _element_state(element, state)
+            for action_id, state in given.items()
+        }
     return out
 
 

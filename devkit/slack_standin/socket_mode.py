@@ -76,10 +76,14 @@ class SocketMode:
         await websocket.accept()
         with self._lock:
             count = len(self._live) + 1
-        await websocket.send_json({
-            "type": "hello", "num_connections": count,
-            "debug_info": {"host": "applink-standin", "approximate_connection_time": 18060},
-            "connection_info": {"app_id": self.app_id}})
+        await websocket.send_json(
+            {
+                "type": "hello",
+                "num_connections": count,
+                "debug_info": {"host": "applink-standin", "approximate_connection_time": 18060},
+                "connection_info": {"app_id": self.app_id},
+            }
+        )
         with self._lock:
             self._live[ticket] = _Connection(websocket, asyncio.get_running_loop())
             self.opened += 1
@@ -100,8 +104,9 @@ class SocketMode:
         if isinstance(message, dict) and isinstance(message.get("envelope_id"), str):
             payload = message.get("payload")
             with self._lock:
-                self._acks.append(SocketAck(message["envelope_id"],
-                                            payload if isinstance(payload, dict) else None, time.time()))
+                self._acks.append(
+                    SocketAck(message["envelope_id"], payload if isinstance(payload, dict) else None, time.time())
+                )
 
     # -- what tests call ----------------------------------------------------------------------
     def connections(self) -> int:
@@ -115,8 +120,9 @@ class SocketMode:
     def ack_for(self, envelope_id: str) -> SocketAck | None:
         return next((a for a in self.acks() if a.envelope_id == envelope_id), None)
 
-    def send(self, payload_type: str, payload: dict[str, Any], *,
-             accepts_response_payload: bool = True, timeout: float = 5.0) -> str:
+    def send(
+        self, payload_type: str, payload: dict[str, Any], *, accepts_response_payload: bool = True, timeout: float = 5.0
+    ) -> str:
         """Push one envelope to the newest connection; returns its ``envelope_id``.
 
         Call it from any thread but the fake's own (it waits for the frame to be written).
@@ -128,9 +134,12 @@ class SocketMode:
         if connection is None:
             raise RuntimeError("no Socket Mode client is connected to the Slack stand-in")
         envelope_id = f"{secrets.token_hex(4)}-{secrets.token_hex(2)}-{secrets.token_hex(6)}"
-        envelope = {"envelope_id": envelope_id, "type": payload_type,
-                    "payload": copy.deepcopy(payload),
-                    "accepts_response_payload": accepts_response_payload}
+        envelope = {
+            "envelope_id": envelope_id,
+            "type": payload_type,
+            "payload": copy.deepcopy(payload),
+            "accepts_response_payload": accepts_response_payload,
+        }
         sent = asyncio.run_coroutine_threadsafe(connection.websocket.send_json(envelope), connection.loop)
         sent.result(timeout)
         return envelope_id

@@ -25,16 +25,28 @@ class SocketRequests(SlackRequests):
     """
 
     def __init__(self, fake: Workspace, ack_timeout: float = 10.0) -> None:
-        super().__init__("unused: Socket Mode is not signed", "http://127.0.0.1:9",
-                         fake.new_response_url, trigger_id_factory=fake.new_trigger_id,
-                         team_id=fake.team_id, api_app_id=fake.socket.app_id)
+        super().__init__(
+            "unused: Socket Mode is not signed",
+            "http://127.0.0.1:9",
+            fake.new_response_url,
+            trigger_id_factory=fake.new_trigger_id,
+            team_id=fake.team_id,
+            api_app_id=fake.socket.app_id,
+        )
         super().close()  # the HTTP client the base class opened is never used here
         self.fake = fake
         self.ack_timeout = ack_timeout
         self.last_envelope_id: str | None = None
 
-    def post(self, body: bytes, *, timestamp: int | None = None, tamper: bool = False,
-             signature: str | None = None, headers: dict[str, str] | None = None) -> httpx.Response:
+    def post(
+        self,
+        body: bytes,
+        *,
+        timestamp: int | None = None,
+        tamper: bool = False,
+        signature: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
         if tamper or signature is not None or timestamp is not None or headers:
             raise TypeError("Socket Mode requests are not signed: nothing to tamper with")
         form = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
@@ -47,5 +59,9 @@ class SocketRequests(SlackRequests):
         ack = self.fake.wait_for(lambda: self.fake.socket.ack_for(envelope_id), timeout=self.ack_timeout)
         assert ack is not None  # wait_for returns only a truthy value
         content = json.dumps(ack.payload).encode() if ack.payload else b""
-        return httpx.Response(200, content=content, headers={"X-Envelope-Id": envelope_id},
-                              request=httpx.Request("POST", f"ws://socket-mode/{envelope_id}"))
+        return httpx.Response(
+            200,
+            content=content,
+            headers={"X-Envelope-Id": envelope_id},
+            request=httpx.Request("POST", f"ws://socket-mode/{envelope_id}"),
+        )

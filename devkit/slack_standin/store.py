@@ -16,8 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from devkit.slack_standin.records import (Call, Ephemeral, Event, EventKind, Message, ResponsePost,
-                                       View)
+from devkit.slack_standin.records import Call, Ephemeral, Event, EventKind, Message, ResponsePost, View
 
 log = logging.getLogger(__name__)
 
@@ -92,8 +91,9 @@ class Store:
         self.emit("message", message)
         return message
 
-    def update_message(self, channel: str, ts: str, changes: dict[str, Any],
-                       kind: EventKind = "update") -> Message | None:
+    def update_message(
+        self, channel: str, ts: str, changes: dict[str, Any], kind: EventKind = "update"
+    ) -> Message | None:
         with self.lock:
             message = self.messages.get((channel, ts))
             if message is None or message.deleted:
@@ -118,8 +118,9 @@ class Store:
         return view
 
     # -- response_url ------------------------------------------------------------------------
-    def new_response_id(self, channel_id: str | None, user_id: str | None,
-                        message_ts: str | None, is_ephemeral: bool) -> str:
+    def new_response_id(
+        self, channel_id: str | None, user_id: str | None, message_ts: str | None, is_ephemeral: bool
+    ) -> str:
         response_id = f"{next(self._ids):06d}-{secrets.token_hex(6)}"
         kind = None if message_ts is None else ("ephemeral" if is_ephemeral else "message")
         with self.lock:
@@ -167,13 +168,14 @@ class Store:
             return
         thread_ts = post.body.get("thread_ts")
         if post.response_type == "in_channel" and target.channel_id:
-            message = self.add_message(Message(target.channel_id, self.next_ts(), text, blocks,
-                                               thread_ts=thread_ts))
+            message = self.add_message(Message(target.channel_id, self.next_ts(), text, blocks, thread_ts=thread_ts))
             kind, ts = "message", message.ts
         else:
-            ephemeral = self.add_ephemeral(Ephemeral(target.channel_id, target.user_id,
-                                                     self.next_ts(), text, blocks, thread_ts,
-                                                     source="response_url"))
+            ephemeral = self.add_ephemeral(
+                Ephemeral(
+                    target.channel_id, target.user_id, self.next_ts(), text, blocks, thread_ts, source="response_url"
+                )
+            )
             kind, ts = "ephemeral", ephemeral.message_ts
         with self.lock:
             if target.ts is None:  # later replace_original posts replace this first answer

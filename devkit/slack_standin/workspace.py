@@ -36,8 +36,14 @@ class Workspace(Protocol):
     @property
     def api_url(self) -> str: ...
 
-    def new_response_url(self, *, channel_id: str | None = None, user_id: str | None = None,
-                         message_ts: str | None = None, is_ephemeral: bool = False) -> str: ...
+    def new_response_url(
+        self,
+        *,
+        channel_id: str | None = None,
+        user_id: str | None = None,
+        message_ts: str | None = None,
+        is_ephemeral: bool = False,
+    ) -> str: ...
 
     def new_trigger_id(self, user_id: str | None = None) -> str: ...
 

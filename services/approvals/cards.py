@@ -62,7 +62,7 @@ def _money(amount: Decimal | None, currency: str | None) -> str:
 
 
 def headline(r: ApprovalRequest, *, plain: bool = False) -> str:
-    """"Pay out 1,250.00 USD to Acme Supplies Inc (••••6789)?"; ``plain`` for plain_text fields."""
+    """ "Pay out 1,250.00 USD to Acme Supplies Inc (••••6789)?"; ``plain`` for plain_text fields."""
     safe = (lambda text: text or "") if plain else esc
     amount = _money(r.amount, r.currency)
     if not KINDS[r.kind].to_account:
@@ -104,8 +104,10 @@ def status_line(r: ApprovalRequest, names: Sequence[str]) -> str:
         reason = esc(r.fail_reason or "no reason given")
         return f":x: Failed — {reason}" + (f" (approved by {_who(names)})" if names else "") + "."
     if state is State.CONFIRM_UNKNOWN:
-        return (":grey_question: Approved and sent to Whalet, but the outcome is unknown. We check with Whalet "
-                f"(by order number) before anything else; nothing is sent twice.{note}")
+        return (
+            ":grey_question: Approved and sent to Whalet, but the outcome is unknown. We check with Whalet "
+            f"(by order number) before anything else; nothing is sent twice.{note}"
+        )
     if state is State.REJECTED:
         reason = f": {esc(r.reason)}" if r.reason else ""
         return f":no_entry_sign: Rejected by <@{r.decided_by}> at {at}{reason}"
@@ -121,9 +123,11 @@ def card_text(r: ApprovalRequest) -> str:
 
 def card_blocks(r: ApprovalRequest, approvals: Sequence[Approval], now: datetime) -> list[dict[str, Any]]:
     """The card for request ``r`` with the approvals given so far (and those that stopped counting)."""
-    fields = [f"*Requested by*\n<@{r.requester}>",
-              f"*Amount*\n{_money(r.amount, r.currency)}",
-              f"*Fee*\n{_money(r.fee, r.fee_currency or r.currency)}"]
+    fields = [
+        f"*Requested by*\n<@{r.requester}>",
+        f"*Amount*\n{_money(r.amount, r.currency)}",
+        f"*Fee*\n{_money(r.fee, r.fee_currency or r.currency)}",
+    ]
     if KINDS[r.kind].to_account:
         if r.rate is not None and r.to_currency not in (None, r.currency):
             fields.append(f"*Rate*\n1 {r.currency} = {r.rate} {r.to_currency}")
@@ -143,8 +147,13 @@ def card_blocks(r: ApprovalRequest, approvals: Sequence[Approval], now: datetime
     expiry = ""
     if r.expires_at and r.state is State.PENDING:
         expiry = f"Expires at {slack_time(r.expires_at)} ({_countdown(r.expires_at, now)})"
-    blocks.append(context(status_line(r, [a.approver for a in approvals if a.counts]), expiry,
-                          f"Request `{r.id}` · order `{r.mer_order_no}`"))
+    blocks.append(
+        context(
+            status_line(r, [a.approver for a in approvals if a.counts]),
+            expiry,
+            f"Request `{r.id}` · order `{r.mer_order_no}`",
+        )
+    )
     if r.state is State.PENDING:
         blocks.append(buttons(r))
     return finish(blocks)
@@ -154,8 +163,12 @@ def buttons(r: ApprovalRequest) -> Block:
     """Approve and Reject, with the block_id that proves which request (and card) was clicked;
     the DM copies and the App Home show these same buttons, answered by the same handlers."""
     verb = KINDS[r.kind].noun
-    confirm = {"title": plain(f"Approve this {verb}?", 100), "text": plain(headline(r, plain=True), 300),
-               "confirm": plain("Approve", 30), "deny": plain("Not yet", 30)}
+    confirm = {
+        "title": plain(f"Approve this {verb}?", 100),
+        "text": plain(headline(r, plain=True), 300),
+        "confirm": plain("Approve", 30),
+        "deny": plain("Not yet", 30),
+    }
     return actions(
         button(f"Approve {verb}", APPROVE_ACTION, r.id, style="primary", confirm=confirm),
         button("Reject", REJECT_ACTION, r.id),

@@ -49,8 +49,9 @@ def why_not_pending(r: ApprovalRequest, now: datetime) -> str | None:
     return f"This request is {state.value.lower().replace('_', ' ')}; it can no longer be approved."
 
 
-def check_click(services: Services, r: ApprovalRequest | None, *, clicker: str, role: Role,
-                carried_fingerprint: str | None) -> str | None:
+def check_click(
+    services: Services, r: ApprovalRequest | None, *, clicker: str, role: Role, carried_fingerprint: str | None
+) -> str | None:
     """Everything a click must pass before it may change anything; the sentence if not."""
     if r is None:
         return MISSING
@@ -73,8 +74,15 @@ class ClickResult:
     approved: bool = False  # this click completed the quorum: the caller advances the request
 
 
-def record_approval(services: Services, request_id: str, *, clicker: str, role: Role,
-                    carried_fingerprint: str | None, current: frozenset[str]) -> ClickResult:
+def record_approval(
+    services: Services,
+    request_id: str,
+    *,
+    clicker: str,
+    role: Role,
+    carried_fingerprint: str | None,
+    current: frozenset[str],
+) -> ClickResult:
     """One transaction: checks, the approval row, and PENDING -> APPROVED when the quorum of
     ``current`` approvers (read just before, see ``counting.approvers_now``) is met."""
     now = services.clock.now()
@@ -99,15 +107,17 @@ def record_approval(services: Services, request_id: str, *, clicker: str, role: 
         else:
             r = repo.bump(db, r)
             repo.audit(services, db, r, clicker, "approve", approvals=count, needed=needed, final=False)
-            result = ClickResult(f"Approved. {count} of {needed} approvals so far; waiting for "
-                                 f"{needed - count} more.", r)
+            result = ClickResult(
+                f"Approved. {count} of {needed} approvals so far; waiting for {needed - count} more.", r
+            )
         repo.update_card(services, db, r)
     services.wake_outbox()
     return result
 
 
-def reject_refusal(r: ApprovalRequest | None, *, clicker: str, role: Role, carried_fingerprint: str | None,
-                   now: datetime) -> str | None:
+def reject_refusal(
+    r: ApprovalRequest | None, *, clicker: str, role: Role, carried_fingerprint: str | None, now: datetime
+) -> str | None:
     """Why this person may not reject (or withdraw) this request now, or None."""
     if r is None:
         return MISSING
@@ -121,8 +131,9 @@ def reject_refusal(r: ApprovalRequest | None, *, clicker: str, role: Role, carri
     return None
 
 
-def reject(services: Services, request_id: str, *, clicker: str, role: Role, carried_fingerprint: str | None,
-           reason: str) -> str:
+def reject(
+    services: Services, request_id: str, *, clicker: str, role: Role, carried_fingerprint: str | None, reason: str
+) -> str:
     """PENDING -> REJECTED. The requester may withdraw their own request; approvers may reject any."""
     now = services.clock.now()
     with services.store.transaction() as db:
@@ -135,8 +146,12 @@ def reject(services: Services, request_id: str, *, clicker: str, role: Role, car
         repo.audit(services, db, r, clicker, "reject", reason=reason, withdrawn=own)
         repo.update_card(services, db, r)
         if not own:
-            repo.tell_thread(services, db, r, f"<@{r.requester}> your request was rejected by <@{clicker}>"
-                             + (f": {esc(reason)}" if reason else "."))
+            repo.tell_thread(
+                services,
+                db,
+                r,
+                f"<@{r.requester}> your request was rejected by <@{clicker}>" + (f": {esc(reason)}" if reason else "."),
+            )
     services.wake_outbox()
     return "Rejected. Nothing will be sent to Whalet." if not own else "Withdrawn. Nothing will be sent to Whalet."
 
@@ -152,8 +167,13 @@ def expire_due(services: Services) -> list[str]:
             r = repo.transition(db, r, State.EXPIRED, decided_at=now)
             repo.audit(services, db, r, "system", "expire")
             repo.update_card(services, db, r)
-            repo.tell_thread(services, db, r, f"<@{r.requester}> your request expired before it was "
-                             "sent; nothing was sent. Ask again if it is still needed.")
+            repo.tell_thread(
+                services,
+                db,
+                r,
+                f"<@{r.requester}> your request expired before it was "
+                "sent; nothing was sent. Ask again if it is still needed.",
+            )
             expired.append(r.id)
     if expired:
         services.wake_outbox()

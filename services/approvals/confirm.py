@@ -85,17 +85,36 @@ async def send_confirm(services: Services, request_id: str) -> str:
         if counting.mark(services, db, request, current):
             request = repo.bump(db, request)
             repo.update_card(services, db, request)
-        refusal = why_not_send(request, now=now, frozen=is_frozen(services), max_attempts=max_attempts(services),
-                               current_approvers=counting.counting(db, request, current))
+        refusal = why_not_send(
+            request,
+            now=now,
+            frozen=is_frozen(services),
+            max_attempts=max_attempts(services),
+            current_approvers=counting.counting(db, request, current),
+        )
         if refusal is not None:
             _refused(services, db, request, refusal)
             services.wake_outbox()
             return refusal.sentence
-        request = repo.transition(db, request, State.CONFIRMING, lease_owner=owner(services),
-                                  lease_until=lease_end(now, services), confirm_attempts=request.confirm_attempts + 1,
-                                  whalet_calls=request.whalet_calls + 1, next_attempt_at=None, note=None)
-        repo.audit(services, db, request, "system", "confirm.send" if request.confirm_attempts == 1 else
-                   "reconcile.confirm_again", attempt=request.confirm_attempts)
+        request = repo.transition(
+            db,
+            request,
+            State.CONFIRMING,
+            lease_owner=owner(services),
+            lease_until=lease_end(now, services),
+            confirm_attempts=request.confirm_attempts + 1,
+            whalet_calls=request.whalet_calls + 1,
+            next_attempt_at=None,
+            note=None,
+        )
+        repo.audit(
+            services,
+            db,
+            request,
+            "system",
+            "confirm.send" if request.confirm_attempts == 1 else "reconcile.confirm_again",
+            attempt=request.confirm_attempts,
+        )
         repo.update_card(services, db, request)
     services.wake_outbox()
     fault_point("approval.confirming")  # the lease is committed, nothing sent yet
@@ -104,21 +123,45 @@ async def send_confirm(services: Services, request_id: str) -> str:
     try:
         status = await asyncio.wait_for(kind.confirm(services.whalet, request), call_deadline(services))
     except (RateLimited, RequestNotSent) as exc:
-        _settle(services, request, State.APPROVED, "confirm.retry_later", exc, next_attempt_at=now + backoff(
-            request.confirm_attempts), note="Whalet did not take the confirmation yet (nothing happened there); "
-                                             "it is tried again shortly.")
+        _settle(
+            services,
+            request,
+            State.APPROVED,
+            "confirm.retry_later",
+            exc,
+            next_attempt_at=now + backoff(request.confirm_attempts),
+            note="Whalet did not take the confirmation yet (nothing happened there); it is tried again shortly.",
+        )
         return explain(exc) + " Nothing happened at Whalet; the bot tries again shortly."
     except (DuplicateRequest, OutcomeUnknown, TimeoutError) as exc:
-        _settle(services, request, State.CONFIRM_UNKNOWN, "confirm.unknown", exc, next_attempt_at=now,
-                note="Checking with Whalet now.")
-        return explain(exc) if isinstance(exc, WhaletRejected | OutcomeUnknown) else \
-            "Whalet did not answer in time; we check by order number before anything else."
+        _settle(
+            services,
+            request,
+            State.CONFIRM_UNKNOWN,
+            "confirm.unknown",
+            exc,
+            next_attempt_at=now,
+            note="Checking with Whalet now.",
+        )
+        return (
+            explain(exc)
+            if isinstance(exc, WhaletRejected | OutcomeUnknown)
+            else "Whalet did not answer in time; we check by order number before anything else."
+        )
     except WhaletRejected as exc:
         _settle(services, request, State.FAILED, "confirm.rejected", exc, fail_reason=explain(exc))
         return explain(exc)
     fault_point("approval.confirmed_unstored")  # Whalet has the confirm; CONFIRMED not yet stored
-    _settle(services, request, State.CONFIRMED, "confirm", None, result_status=status,
-            decided_at=services.clock.now(), next_attempt_at=services.clock.now() + backoff(4))
+    _settle(
+        services,
+        request,
+        State.CONFIRMED,
+        "confirm",
+        None,
+        result_status=status,
+        decided_at=services.clock.now(),
+        next_attempt_at=services.clock.now() + backoff(4),
+    )
     return "Approved and sent to Whalet."
 
 
@@ -127,16 +170,25 @@ def _refused(services: Services, db: Database, request: ApprovalRequest, refusal
     now = services.clock.now()
     if refusal.block is Block.EXPIRED and request.state is State.APPROVED:
         request = repo.transition(db, request, State.EXPIRED, note=None)
-        repo.tell_thread(services, db, request, f"<@{request.requester}> your request expired before it could be "
-                         "sent; nothing was sent.")
+        repo.tell_thread(
+            services,
+            db,
+            request,
+            f"<@{request.requester}> your request expired before it could be sent; nothing was sent.",
+        )
     elif refusal.block is Block.QUORUM and request.state in (State.APPROVED, State.CONFIRM_UNKNOWN):
         request = repo.transition(db, request, State.PENDING, note=refusal.sentence)
     elif refusal.block in (Block.FROZEN, Block.ATTEMPTS, Block.FINGERPRINT) and request.note != refusal.sentence:
         request = repo.bump(db, request, note=refusal.sentence)
         if refusal.block is not Block.FROZEN and services.alerts is not None:
-            services.alerts.raise_alert(f"approval:{request.id}:{refusal.block}", (
-                f":rotating_light: Approval request `{request.id}` (order `{request.mer_order_no}`): "
-                f"{refusal.sentence}"), quiet_seconds=0)
+            services.alerts.raise_alert(
+                f"approval:{request.id}:{refusal.block}",
+                (
+                    f":rotating_light: Approval request `{request.id}` (order `{request.mer_order_no}`): "
+                    f"{refusal.sentence}"
+                ),
+                quiet_seconds=0,
+            )
     else:
         return
     repo.audit(services, db, request, "system", f"confirm.held.{refusal.block}", reason=refusal.sentence)
@@ -144,8 +196,9 @@ def _refused(services: Services, db: Database, request: ApprovalRequest, refusal
     log.info("confirm of %s held at %s: %s", request.id, now.isoformat(), refusal.block)
 
 
-def _settle(services: Services, sent: ApprovalRequest, state: State, action: str, exc: BaseException | None,
-            **fields: object) -> ApprovalRequest | None:
+def _settle(
+    services: Services, sent: ApprovalRequest, state: State, action: str, exc: BaseException | None, **fields: object
+) -> ApprovalRequest | None:
     """Store the confirm's outcome and release the lease, if this sender still holds it."""
     with services.store.transaction() as db:
         request = repo.load(db, sent.id)
@@ -155,12 +208,16 @@ def _settle(services: Services, sent: ApprovalRequest, state: State, action: str
                 repo.audit(services, db, request, "whalet", f"{action}.late", error=type(exc).__name__ if exc else None)
             return None
         request = repo.transition(db, request, state, lease_owner=None, lease_until=None, **fields)
-        detail = {"answer": fields.get("result_status")} if exc is None else \
-            {"error": type(exc).__name__, "answer": str(exc)}
+        detail = (
+            {"answer": fields.get("result_status")}
+            if exc is None
+            else {"error": type(exc).__name__, "answer": str(exc)}
+        )
         repo.audit(services, db, request, "whalet", action, **detail)
         repo.update_card(services, db, request)
         if state is State.FAILED:
-            repo.tell_thread(services, db, request, f"<@{request.requester}> the request failed: "
-                             f"{esc(request.fail_reason)}")
+            repo.tell_thread(
+                services, db, request, f"<@{request.requester}> the request failed: {esc(request.fail_reason)}"
+            )
     services.wake_outbox()
     return request

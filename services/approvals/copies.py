@@ -79,30 +79,45 @@ def dm_blocks(services: Services, request: ApprovalRequest, blocks: list[Any]) -
     """The DM copy: the card, with one line saying where it comes from."""
     assert services.config.approvals is not None
     channel = f"<#{services.config.approvals.channel}>"
-    note: Block = context(f"You can approve this request. The same card is in {channel}; whichever copy you use, "
-                          "the other copies follow." if request.state is State.PENDING else
-                          f"A copy of the card in {channel}; it follows the request.")
+    note: Block = context(
+        f"You can approve this request. The same card is in {channel}; whichever copy you use, the other copies follow."
+        if request.state is State.PENDING
+        else f"A copy of the card in {channel}; it follows the request."
+    )
     return [note, *blocks]
 
 
-def post_copies(services: Services, db: Database, request: ApprovalRequest, people: Sequence[str], text: str,
-                blocks: list[Any]) -> None:
+def post_copies(
+    services: Services, db: Database, request: ApprovalRequest, people: Sequence[str], text: str, blocks: list[Any]
+) -> None:
     """Record the audience and queue a DM copy for each (``dm`` mode), inside the card's transaction."""
     dm = mode(services) == "dm"
     added = audience_rows.add(db, request.id, people, dm=dm)
     if dm:
         for user in added:
-            enqueue_post(db, channel=user, text=text, blocks=dm_blocks(services, request, blocks),
-                         ref=dm_ref(request.id, user), correlation_id=request.id)
+            enqueue_post(
+                db,
+                channel=user,
+                text=text,
+                blocks=dm_blocks(services, request, blocks),
+                ref=dm_ref(request.id, user),
+                correlation_id=request.id,
+            )
     home_rows.mark(db, [request.requester, *people], iso(services.clock.now()))
 
 
-def update_copies(services: Services, db: Database, request: ApprovalRequest, text: str, blocks: list[Any],
-                  givers: Iterable[str]) -> None:
+def update_copies(
+    services: Services, db: Database, request: ApprovalRequest, text: str, blocks: list[Any], givers: Iterable[str]
+) -> None:
     """Queue the update of every DM copy, and a fresh Home for everyone concerned."""
     for user in audience_rows.dm_holders(db, request.id):
-        enqueue_update(db, ref=dm_ref(request.id, user), text=text, blocks=dm_blocks(services, request, blocks),
-                       correlation_id=request.id)
+        enqueue_update(
+            db,
+            ref=dm_ref(request.id, user),
+            text=text,
+            blocks=dm_blocks(services, request, blocks),
+            correlation_id=request.id,
+        )
     concerned = [request.requester, *audience_rows.members(db, request.id), *givers]
     if request.decided_by:
         concerned.append(request.decided_by)
@@ -125,16 +140,24 @@ def remind(services: Services, db: Database, request: ApprovalRequest, approved:
     assert request.expires_at is not None
     done = set(approved)
     when = slack_time(request.expires_at, "{date_short_pretty} {time}")
-    line = (f":alarm_clock: Reminder: `{request.id}` {headline(request)} still waits for approval "
-            f"and expires at {when}.")
+    line = f":alarm_clock: Reminder: `{request.id}` {headline(request)} still waits for approval and expires at {when}."
     if how == "dm":
         for user in audience_rows.dm_holders(db, request.id):
             if user not in done:
-                enqueue_post(db, channel=user, text=f"{line} Its card, with the buttons, is earlier in this "
-                             "conversation.", correlation_id=request.id)
+                enqueue_post(
+                    db,
+                    channel=user,
+                    text=f"{line} Its card, with the buttons, is earlier in this conversation.",
+                    correlation_id=request.id,
+                )
     else:
         tag = mention(services) or ""
         assert services.config.approvals is not None
-        enqueue_post(db, channel=services.config.approvals.channel, text=f"{tag} {line}".strip(),
-                     thread_ref=("approval", request.id), correlation_id=request.id)
+        enqueue_post(
+            db,
+            channel=services.config.approvals.channel,
+            text=f"{tag} {line}".strip(),
+            thread_ref=("approval", request.id),
+            correlation_id=request.id,
+        )
     return True

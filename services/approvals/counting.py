@@ -37,5 +37,6 @@ def mark(services: Services, db: Database, request: ApprovalRequest, current: fr
 
 def counting(db: Database, request: ApprovalRequest, current: frozenset[str]) -> list[str]:
     """Givers that count now: recorded, holding the role, and not the requester."""
-    return [a.approver for a in repo.approvals(db, request.id)
-            if a.approver in current and a.approver != request.requester]
+    return [
+        a.approver for a in repo.approvals(db, request.id) if a.approver in current and a.approver != request.requester
+    ]

@@ -20,8 +20,20 @@ if TYPE_CHECKING:
 # The fields a card displays, in a fixed order. Adding one changes every fingerprint, so only
 # ever add fields together with a migration that recomputes stored fingerprints.
 FIELDS: tuple[str, ...] = (
-    "id", "kind", "amount", "currency", "fee", "to_amount", "to_currency", "rate",
-    "beneficiary_id", "payee_user_id", "account_tail", "purpose", "reference", "requester",
+    "id",
+    "kind",
+    "amount",
+    "currency",
+    "fee",
+    "to_amount",
+    "to_currency",
+    "rate",
+    "beneficiary_id",
+    "payee_user_id",
+    "account_tail",
+    "purpose",
+    "reference",
+    "requester",
 )
 
 

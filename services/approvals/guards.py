@@ -40,8 +40,9 @@ def quorum(request: ApprovalRequest, current_approvers: Iterable[str]) -> int:
     return len(set(current_approvers) - {request.requester})
 
 
-def why_not_send(request: ApprovalRequest, *, now: datetime, frozen: bool, current_approvers: Iterable[str],
-                 max_attempts: int) -> Refusal | None:
+def why_not_send(
+    request: ApprovalRequest, *, now: datetime, frozen: bool, current_approvers: Iterable[str], max_attempts: int
+) -> Refusal | None:
     r = request
     if r.state not in (State.APPROVED, State.CONFIRM_UNKNOWN):
         return Refusal(Block.STATE, f"This request is {r.state.value.lower().replace('_', ' ')}, so it is not sent.")
@@ -50,19 +51,27 @@ def why_not_send(request: ApprovalRequest, *, now: datetime, frozen: bool, curre
     if r.confirm_attempts > 0 and r.checked_attempt < r.confirm_attempts:
         return Refusal(Block.UNCHECKED, "We first check with Whalet whether the last confirmation arrived.")
     if r.confirm_attempts >= max_attempts:
-        return Refusal(Block.ATTEMPTS, f"Whalet did not take the confirmation after {r.confirm_attempts} attempts; "
-                                       "nothing more is sent, and the request will expire unless Whalet reports it.")
+        return Refusal(
+            Block.ATTEMPTS,
+            f"Whalet did not take the confirmation after {r.confirm_attempts} attempts; "
+            "nothing more is sent, and the request will expire unless Whalet reports it.",
+        )
     if frozen:
-        return Refusal(Block.FROZEN, "Payouts are frozen by an admin: the confirmation waits until `/whalet unfreeze` "
-                                     "and is then sent if the request is still valid.")
+        return Refusal(
+            Block.FROZEN,
+            "Payouts are frozen by an admin: the confirmation waits until `/whalet unfreeze` "
+            "and is then sent if the request is still valid.",
+        )
     if r.expired(now):
         return Refusal(Block.EXPIRED, "The request expired before it could be sent; nothing was sent.")
     if not intact(r):
         return Refusal(Block.FINGERPRINT, "The stored request no longer matches its card, so it is not sent.")
     have = quorum(r, current_approvers)
     if have < r.required_approvals:
-        return Refusal(Block.QUORUM, f"Only {have} of the {r.required_approvals} approvals still count, so it "
-                                     "waits for more approvals.")
+        return Refusal(
+            Block.QUORUM,
+            f"Only {have} of the {r.required_approvals} approvals still count, so it waits for more approvals.",
+        )
     return None
 
 

@@ -53,15 +53,25 @@ def _extra(answer: object, key: str) -> str | None:
 
 
 async def _payout_apply(whalet: WhaletClient, r: ApprovalRequest) -> ApplyAnswer:
-    a = await whalet.payout_apply(r.user_id, r.mer_order_no, r.fund_source, r.money, r.to_currency or r.currency,
-                                  r.beneficiary_id or "", r.purpose, remark=r.reference or None)
-    return ApplyAnswer(a.payout_id, a.mer_order_no, a.amount, a.fee, a.expire_time, _extra(a, "beneficiaryId"),
-                       a.to_amount, a.rate)
+    a = await whalet.payout_apply(
+        r.user_id,
+        r.mer_order_no,
+        r.fund_source,
+        r.money,
+        r.to_currency or r.currency,
+        r.beneficiary_id or "",
+        r.purpose,
+        remark=r.reference or None,
+    )
+    return ApplyAnswer(
+        a.payout_id, a.mer_order_no, a.amount, a.fee, a.expire_time, _extra(a, "beneficiaryId"), a.to_amount, a.rate
+    )
 
 
 async def _pay_apply(whalet: WhaletClient, r: ApprovalRequest) -> ApplyAnswer:
-    a = await whalet.pay_apply(r.user_id, r.mer_order_no, r.payee_user_id or "", r.money, r.purpose,
-                               remark=r.reference or None)
+    a = await whalet.pay_apply(
+        r.user_id, r.mer_order_no, r.payee_user_id or "", r.money, r.purpose, remark=r.reference or None
+    )
     return ApplyAnswer(a.pay_id, a.mer_order_no, a.amount, a.fee, a.expire_time, _extra(a, "payeeUserId"))
 
 
@@ -73,8 +83,7 @@ async def _pay_confirm(whalet: WhaletClient, r: ApprovalRequest) -> str:
     return (await whalet.pay_confirm(r.user_id, r.whalet_id or "")).status
 
 
-async def _payout_lookup(whalet: WhaletClient, user_id: str, start: datetime, end: datetime,
-                         order: str) -> RecordPage:
+async def _payout_lookup(whalet: WhaletClient, user_id: str, start: datetime, end: datetime, order: str) -> RecordPage:
     return await whalet.query_withdraw_records(user_id, start, end, mer_order_no=order, page_num=1, page_size=10)
 
 
@@ -83,7 +92,8 @@ async def _pay_lookup(whalet: WhaletClient, user_id: str, start: datetime, end: 
 
 
 KINDS: dict[str, Kind] = {
-    "payout": Kind("payout", "PO-", "WBO", "payout", "Beneficiary", True, _payout_apply, _payout_confirm,
-                   _payout_lookup),
+    "payout": Kind(
+        "payout", "PO-", "WBO", "payout", "Beneficiary", True, _payout_apply, _payout_confirm, _payout_lookup
+    ),
     "pay": Kind("pay", "PY-", "WBP", "payment", "Payee", False, _pay_apply, _pay_confirm, _pay_lookup),
 }

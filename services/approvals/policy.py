@@ -47,25 +47,34 @@ def holds_approver(role: Role) -> bool:
 def required_approvals(config: BotConfig, amount: Money, *, frozen: bool, spent_today: Decimal) -> int:
     """Distinct approvers needed for a new request, or PolicyRefused with the reason."""
     if frozen:
-        raise PolicyRefused("Payouts are frozen by an admin, so no new request can be made until "
-                            "someone runs `/whalet unfreeze`.")
+        raise PolicyRefused(
+            "Payouts are frozen by an admin, so no new request can be made until someone runs `/whalet unfreeze`."
+        )
     approvals = config.approvals
     if approvals is None:
-        raise PolicyRefused("No approval policy is configured (the [approvals] section of whalet-bot.toml), "
-                            "so the bot cannot send payouts.")
+        raise PolicyRefused(
+            "No approval policy is configured (the [approvals] section of whalet-bot.toml), "
+            "so the bot cannot send payouts."
+        )
     ceiling = approvals.ceiling_for(amount.currency)
     if ceiling is None:
         configured = sorted({tier.currency for tier in approvals.tiers})
-        raise PolicyRefused(f"The approval policy has no tiers for {amount.currency}, so the bot will not send it"
-                            + (f" (configured: {', '.join(configured)})." if configured else "."))
+        raise PolicyRefused(
+            f"The approval policy has no tiers for {amount.currency}, so the bot will not send it"
+            + (f" (configured: {', '.join(configured)})." if configured else ".")
+        )
     if amount.amount > ceiling:
-        raise PolicyRefused(f"{amount.format()} is above the bot's ceiling of {Money(ceiling, amount.currency).format()}; "
-                            "make this payout in Whalet's portal.")
+        raise PolicyRefused(
+            f"{amount.format()} is above the bot's ceiling of {Money(ceiling, amount.currency).format()}; "
+            "make this payout in Whalet's portal."
+        )
     limit = approvals.daily_limit.get(amount.currency)
     if limit is not None and spent_today + amount.amount > limit:
-        raise PolicyRefused(f"This would bring your {amount.currency} requests today to "
-                            f"{Money(spent_today + amount.amount, amount.currency).format()}, above your daily limit of "
-                            f"{Money(limit, amount.currency).format()}.")
+        raise PolicyRefused(
+            f"This would bring your {amount.currency} requests today to "
+            f"{Money(spent_today + amount.amount, amount.currency).format()}, above your daily limit of "
+            f"{Money(limit, amount.currency).format()}."
+        )
     needed = approvals.required_approvals(amount.currency, amount.amount)
     if needed is None:  # unreachable after the checks above, kept as the last word
         raise PolicyRefused(f"The approval policy does not cover {amount.format()}.")
@@ -102,6 +111,8 @@ def approver_refusal(role: Role, *, requester: str, clicker: str, kind: str = "p
 
 def requester_refusal(role: Role, kind: str = "payout") -> Refusal | None:
     if role < Role.REQUESTER:
-        return Refusal(f"Only requesters can ask for a {kind}; your role is {role.label}. "
-                       "An admin can add you under [roles] in whalet-bot.toml.")
+        return Refusal(
+            f"Only requesters can ask for a {kind}; your role is {role.label}. "
+            "An admin can add you under [roles] in whalet-bot.toml."
+        )
     return None

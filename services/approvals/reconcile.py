@@ -51,7 +51,7 @@ KNOWN = ("WAIT_CONFIRM", "PROCESSING", "SUCCESS", "FAIL", "FAILED", "EXPIRED")
 
 
 def next_step(r: ApprovalRequest, now: datetime) -> str | None:
-    """"lookup", "confirm" or None (nothing due now) for a stored request."""
+    """ "lookup", "confirm" or None (nothing due now) for a stored request."""
     if r.next_attempt_at is not None and r.next_attempt_at > now:
         return None
     unchecked = r.checked_attempt < r.confirm_attempts
@@ -113,9 +113,12 @@ async def lookup_once(services: Services, request: ApprovalRequest) -> None:
         base = {"lookups": current.lookups + 1, "whalet_calls": current.whalet_calls + 1}
         if record is None or status not in KNOWN:
             if problem is None:
-                problem = ("Whalet shows no record of this order yet; we will check again shortly." if record is None
-                           else f"Whalet reports a status the bot does not know ({esc(status)}); the outcome stays "
-                                "unknown until Whalet reports it settled.")
+                problem = (
+                    "Whalet shows no record of this order yet; we will check again shortly."
+                    if record is None
+                    else f"Whalet reports a status the bot does not know ({esc(status)}); the outcome stays "
+                    "unknown until Whalet reports it settled."
+                )
             current = repo.bump(db, current, note=problem, next_attempt_at=now + backoff(current.lookups + 1), **base)
             _alert_unknown(services, current, status, exhausted=current.lookups >= MAX_LOOKUPS)
         else:
@@ -125,22 +128,42 @@ async def lookup_once(services: Services, request: ApprovalRequest) -> None:
     services.wake_outbox()
 
 
-def _apply(services: Services, db: Database, r: ApprovalRequest, status: str, record: Record, now: datetime,
-           base: dict[str, int]) -> ApprovalRequest:
+def _apply(
+    services: Services,
+    db: Database,
+    r: ApprovalRequest,
+    status: str,
+    record: Record,
+    now: datetime,
+    base: dict[str, int],
+) -> ApprovalRequest:
     fields: dict[str, object] = {**base, "result_status": status}
     if status == "WAIT_CONFIRM":
         if r.state is State.CONFIRMED:  # cannot happen with Whalet's rules: keep asking, do not resend
             return repo.bump(db, r, next_attempt_at=now + backoff(r.lookups + 1), **fields)
         if r.expired(now):
-            return repo.transition(db, r, State.EXPIRED, note="Whalet never received the confirmation before the "
-                                   "request expired; nothing was paid.", **fields)
+            return repo.transition(
+                db,
+                r,
+                State.EXPIRED,
+                note="Whalet never received the confirmation before the request expired; nothing was paid.",
+                **fields,
+            )
         wait = backoff(r.confirm_attempts - 1) if r.confirm_attempts > 1 else timedelta(0)  # 0, 5 s, 10 s, …
-        note = None if not is_frozen(services) else ("Payouts are frozen by an admin: the confirmation waits until "
-                                                     "`/whalet unfreeze` and is then sent if the request is still valid.")
+        note = (
+            None
+            if not is_frozen(services)
+            else (
+                "Payouts are frozen by an admin: the confirmation waits until "
+                "`/whalet unfreeze` and is then sent if the request is still valid."
+            )
+        )
         return repo.bump(db, r, checked_attempt=r.confirm_attempts, next_attempt_at=now + wait, note=note, **fields)
     if status == "PROCESSING":
         target = State.CONFIRMED
-        fields.update(next_attempt_at=now + backoff(r.lookups + 2), note="Whalet has the order; nothing was sent twice.")
+        fields.update(
+            next_attempt_at=now + backoff(r.lookups + 2), note="Whalet has the order; nothing was sent twice."
+        )
     elif status == "SUCCESS":
         target, fields["note"] = State.SUCCEEDED, None
     elif status == "EXPIRED":
@@ -154,8 +177,15 @@ def _apply(services: Services, db: Database, r: ApprovalRequest, status: str, re
         return repo.bump(db, r, **fields)  # a confirm is in flight: its owner stores the outcome
     if not allowed(r.state, target):  # Whalet says something its own rules exclude: a person looks
         _alert_unknown(services, r, status, exhausted=False)
-        return repo.bump(db, r, **{**fields, "note": f"Whalet reports {esc(status)}, which does not fit this "
-                                                      "request's history; please check it in Whalet's portal."})
+        return repo.bump(
+            db,
+            r,
+            **{
+                **fields,
+                "note": f"Whalet reports {esc(status)}, which does not fit this "
+                "request's history; please check it in Whalet's portal.",
+            },
+        )
     return repo.transition(db, r, target, **fields)
 
 
@@ -167,11 +197,19 @@ UNKNOWN_QUIET_S = 24 * 3600
 def _alert_unknown(services: Services, r: ApprovalRequest, status: str, *, exhausted: bool) -> None:
     if services.alerts is None or not (status or exhausted):
         return
-    why = f"Whalet reports status {esc(status)}, which the bot does not know" if status else \
-        f"{r.lookups} lookups did not settle it"
-    services.alerts.raise_alert(f"approval:{r.id}:unknown:{status or 'exhausted'}", (
-        f":rotating_light: Approval request `{r.id}` (order `{r.mer_order_no}`): {why}. Its outcome stays unknown "
-        "and it still counts in the daily total; please check it in Whalet's portal."), quiet_seconds=UNKNOWN_QUIET_S)
+    why = (
+        f"Whalet reports status {esc(status)}, which the bot does not know"
+        if status
+        else f"{r.lookups} lookups did not settle it"
+    )
+    services.alerts.raise_alert(
+        f"approval:{r.id}:unknown:{status or 'exhausted'}",
+        (
+            f":rotating_light: Approval request `{r.id}` (order `{r.mer_order_no}`): {why}. Its outcome stays unknown "
+            "and it still counts in the daily total; please check it in Whalet's portal."
+        ),
+        quiet_seconds=UNKNOWN_QUIET_S,
+    )
 
 
 async def sweep(services: Services) -> None:
@@ -184,17 +222,27 @@ async def sweep(services: Services) -> None:
             if r.state is State.CONFIRMING and not r.lease_held(now):
                 # The sender's lease ran out: its process died (or its call outlived every timeout).
                 # Find out by lookup; never resend blindly.
-                r = repo.transition(db, r, State.CONFIRM_UNKNOWN, lease_owner=None, lease_until=None,
-                                    confirm_attempts=max(1, r.confirm_attempts),
-                                    next_attempt_at=now, note="Recovered after a restart; checking with Whalet.")
+                r = repo.transition(
+                    db,
+                    r,
+                    State.CONFIRM_UNKNOWN,
+                    lease_owner=None,
+                    lease_until=None,
+                    confirm_attempts=max(1, r.confirm_attempts),
+                    next_attempt_at=now,
+                    note="Recovered after a restart; checking with Whalet.",
+                )
                 repo.audit(services, db, r, "system", "recover")
                 repo.update_card(services, db, r)
             elif r.state is State.APPLYING and r.created_at <= now - STUCK_APPLYING:
                 r = repo.transition(db, r, State.ABANDONED, note="Recovered after a restart.")
                 repo.audit(services, db, r, "system", "recover")
         pending = [r.id for r in repo.in_states(db, (State.PENDING,))]
-        due = [r.id for r in repo.in_states(db, (State.APPROVED, State.CONFIRM_UNKNOWN, State.CONFIRMED))
-               if next_step(r, now) is not None]
+        due = [
+            r.id
+            for r in repo.in_states(db, (State.APPROVED, State.CONFIRM_UNKNOWN, State.CONFIRMED))
+            if next_step(r, now) is not None
+        ]
     services.wake_outbox()
     for request_id in pending:
         await recheck_roles(services, request_id)

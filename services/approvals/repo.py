@@ -93,14 +93,25 @@ def _total(amounts: list[str]) -> Decimal:
 
 def spent_today(db: Database, requester: str, currency: str, day_start: datetime) -> Decimal:
     """What ``requester`` asked for in ``currency`` since ``day_start`` (UTC), in live requests."""
-    return _total(rows.amounts(db, requester=requester, currency=currency, since=iso(day_start),
-                               states=[s.value for s in COUNTED]))
+    return _total(
+        rows.amounts(
+            db, requester=requester, currency=currency, since=iso(day_start), states=[s.value for s in COUNTED]
+        )
+    )
 
 
 def window_total(db: Database, requester: str, currency: str, party: str | None, since: datetime) -> Decimal:
     """The same requester's open and sent requests to the same beneficiary or payee since ``since``."""
-    return _total(rows.amounts(db, requester=requester, currency=currency, since=iso(since),
-                               states=[s.value for s in LIVE], party=party or ""))
+    return _total(
+        rows.amounts(
+            db,
+            requester=requester,
+            currency=currency,
+            since=iso(since),
+            states=[s.value for s in LIVE],
+            party=party or "",
+        )
+    )
 
 
 def open_requests(db: Database) -> list[ApprovalRequest]:
@@ -117,8 +128,14 @@ def post_card(services: Services, db: Database, request: ApprovalRequest, audien
     assert services.config.approvals is not None
     text, blocks = card_text(request), card_blocks(request, approvals(db, request.id), services.clock.now())
     shown_text, shown = copies.with_mention(services, request, text, blocks)
-    enqueue_post(db, channel=services.config.approvals.channel, text=shown_text, blocks=shown,
-                 ref=(REF_KIND, request.id), correlation_id=request.id)
+    enqueue_post(
+        db,
+        channel=services.config.approvals.channel,
+        text=shown_text,
+        blocks=shown,
+        ref=(REF_KIND, request.id),
+        correlation_id=request.id,
+    )
     copies.post_copies(services, db, request, audience, text, blocks)
 
 
@@ -135,16 +152,37 @@ def tell_thread(services: Services, db: Database, request: ApprovalRequest, text
     """A reply in the card's thread (e.g. to tell the requester the outcome). ``text`` is mrkdwn
     the caller built: anything a person typed in it must already be escaped."""
     assert services.config.approvals is not None
-    enqueue_post(db, channel=services.config.approvals.channel, text=text, thread_ref=(REF_KIND, request.id),
-                 correlation_id=request.id)
+    enqueue_post(
+        db,
+        channel=services.config.approvals.channel,
+        text=text,
+        thread_ref=(REF_KIND, request.id),
+        correlation_id=request.id,
+    )
 
 
 def audit(services: Services, db: Database, request: ApprovalRequest, actor: str, action: str, **detail: Any) -> None:
     """The audit row, and one log event per step: the request id is the correlation id that
     follows a payout from request to approval, confirm and result (details stay in the audit)."""
-    log.info("approval %s %s by %s (%s)", request.id, action, actor, request.state, extra={
-        "event": f"approval_{action.replace('.', '_')}", "correlation_id": request.id, "request_id": request.id,
-        "user": actor, "status": request.state.value})
-    services.store.audit(db, actor, action, f"approval:{request.id}", request.fingerprint or "",
-                         {"state": request.state.value, "version": request.version,
-                          "mer_order_no": request.mer_order_no, **detail})
+    log.info(
+        "approval %s %s by %s (%s)",
+        request.id,
+        action,
+        actor,
+        request.state,
+        extra={
+            "event": f"approval_{action.replace('.', '_')}",
+            "correlation_id": request.id,
+            "request_id": request.id,
+            "user": actor,
+            "status": request.state.value,
+        },
+    )
+    services.store.audit(
+        db,
+        actor,
+        action,
+        f"approval:{request.id}",
+        request.fingerprint or "",
+        {"state": request.state.value, "version": request.version, "mer_order_no": request.mer_order_no, **detail},
+    )

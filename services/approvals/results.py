@@ -24,8 +24,15 @@ SUCCESS_STATUSES = ("SUCCESS",)
 FAIL_STATUSES = ("FAIL", "FAILED")
 
 
-def apply_result(services: Services, db: Database, kind: str, business_id: str | None, mer_order_no: str,
-                 status: str, fail_reason: str | None) -> str | None:
+def apply_result(
+    services: Services,
+    db: Database,
+    kind: str,
+    business_id: str | None,
+    mer_order_no: str,
+    status: str,
+    fail_reason: str | None,
+) -> str | None:
     """Settle the request behind ``mer_order_no``; returns its id (thread it under ("approval", id))
     or None when the order was not made through the bot. Queues the card update in ``db``'s transaction."""
     request = repo.load_by_order(db, mer_order_no)
@@ -48,10 +55,17 @@ def apply_result(services: Services, db: Database, kind: str, business_id: str |
         return request.id
     repo.audit(services, db, request, "whalet", f"result.{status.lower() or 'unknown'}", fail_reason=fail_reason)
     repo.update_card(services, db, request)
-    if target is not None and was in (State.PENDING, State.APPROVED, State.REJECTED, State.EXPIRED, State.ABANDONED) \
-            and services.alerts is not None:
-        services.alerts.raise_alert(f"approval:{request.id}:settled_unsent", (
-            f":rotating_light: Whalet reports order `{esc(mer_order_no)}` ({request.id}) {esc(status)}, but the bot "
-            f"had it as {was.value.lower()} (never confirmed). The card now shows Whalet's word; please check."),
-            quiet_seconds=0)
+    if (
+        target is not None
+        and was in (State.PENDING, State.APPROVED, State.REJECTED, State.EXPIRED, State.ABANDONED)
+        and services.alerts is not None
+    ):
+        services.alerts.raise_alert(
+            f"approval:{request.id}:settled_unsent",
+            (
+                f":rotating_light: Whalet reports order `{esc(mer_order_no)}` ({request.id}) {esc(status)}, but the bot "
+                f"had it as {was.value.lower()} (never confirmed). The card now shows Whalet's word; please check."
+            ),
+            quiet_seconds=0,
+        )
     return request.id

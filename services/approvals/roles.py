@@ -50,9 +50,16 @@ class RoleResolver:
     empty and ``on_stale(group_id)`` is called once (an alert), until a read succeeds again.
     """
 
-    def __init__(self, roles: Roles | Callable[[], Roles], slack: Any, *, ttl: float = GROUP_CACHE_SECONDS,
-                 monotonic: Callable[[], float] = time.monotonic, max_staleness: float = 600.0,
-                 on_stale: Callable[[str], None] | None = None):
+    def __init__(
+        self,
+        roles: Roles | Callable[[], Roles],
+        slack: Any,
+        *,
+        ttl: float = GROUP_CACHE_SECONDS,
+        monotonic: Callable[[], float] = time.monotonic,
+        max_staleness: float = 600.0,
+        on_stale: Callable[[str], None] | None = None,
+    ):
         self._roles_now = roles if callable(roles) else (lambda: roles)
         self._slack = slack
         self._ttl = ttl
@@ -77,9 +84,11 @@ class RoleResolver:
         """Direct listing first; groups are only read when they could raise the role."""
         role = self._direct(user_id)
         roles = self._roles
-        for group_role, groups in ((Role.ADMIN, roles.admin_groups),
-                                   (Role.APPROVER, roles.approver_groups),
-                                   (Role.REQUESTER, roles.requester_groups)):
+        for group_role, groups in (
+            (Role.ADMIN, roles.admin_groups),
+            (Role.APPROVER, roles.approver_groups),
+            (Role.REQUESTER, roles.requester_groups),
+        ):
             if group_role <= role:
                 break
             for group in groups:
@@ -91,8 +100,11 @@ class RoleResolver:
         """Roles of several users for one decision: each user group is read at most once."""
         wanted = list(dict.fromkeys(users))
         roles = self._roles
-        ladder = ((Role.ADMIN, roles.admin_groups), (Role.APPROVER, roles.approver_groups),
-                  (Role.REQUESTER, roles.requester_groups))
+        ladder = (
+            (Role.ADMIN, roles.admin_groups),
+            (Role.APPROVER, roles.approver_groups),
+            (Role.REQUESTER, roles.requester_groups),
+        )
         direct = {user: self._direct(user) for user in wanted}
         needed = {g for role, groups in ladder for g in groups if any(r < role for r in direct.values())}
         members = {g: await self.members(g, fresh=fresh) for g in sorted(needed)}
@@ -136,8 +148,12 @@ class RoleResolver:
     def _unreadable(self, group_id: str, exc: Exception) -> frozenset[str]:
         last = self._last_ok.get(group_id)
         if last is not None and self._now() - last[0] <= self._max_staleness:
-            log.warning("cannot read user group %s (%s); using its members read %.0f s ago", group_id,
-                        type(exc).__name__, self._now() - last[0])
+            log.warning(
+                "cannot read user group %s (%s); using its members read %.0f s ago",
+                group_id,
+                type(exc).__name__,
+                self._now() - last[0],
+            )
             return last[1]
         log.warning("cannot read user group %s (%s); it counts as empty", group_id, type(exc).__name__)
         if group_id not in self._alerted:
@@ -154,9 +170,14 @@ def alert_unreadable_group(alerts: Alerts, roles: Callable[[], Roles]) -> Callab
     """``on_stale`` for the process's resolver: one alert when a group stops counting."""
 
     def stale(group_id: str) -> None:
-        alerts.raise_alert(f"roles:{group_id}", (
-            f":rotating_light: The members of Slack user group {group_id} could not be read for more than "
-            f"{roles().max_staleness_minutes} min, so nobody holds a role through it until "
-            "it can be read again. Check the bot's usergroups:read scope."), quiet_seconds=0)
+        alerts.raise_alert(
+            f"roles:{group_id}",
+            (
+                f":rotating_light: The members of Slack user group {group_id} could not be read for more than "
+                f"{roles().max_staleness_minutes} min, so nobody holds a role through it until "
+                "it can be read again. Check the bot's usergroups:read scope."
+            ),
+            quiet_seconds=0,
+        )
 
     return stale

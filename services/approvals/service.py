@@ -95,13 +95,28 @@ async def create(services: Services, new: NewRequest) -> ApprovalRequest:
     kind = KINDS[new.kind]
     b = new.beneficiary
     request = ApprovalRequest(
-        id=new_request_id(new.kind), kind=new.kind, state=State.APPLYING, version=1, requester=new.requester,
-        user_id=whalet_user, fund_source=services.config.whalet.default_fund_source, amount=new.amount.amount,
-        currency=new.amount.currency, to_currency=new.to_currency or (b.currency if b else None),
-        beneficiary_id=b.id if b else None, beneficiary_name=b.name if b else None,
-        account_tail=b.account_tail if b else None, payee_user_id=new.payee_user_id, purpose=new.purpose,
-        reference=new.reference, mer_order_no=new_order_no(kind.order_prefix), origin_channel=new.origin_channel,
-        response_url=new.response_url, created_at=now, whalet_calls=1)
+        id=new_request_id(new.kind),
+        kind=new.kind,
+        state=State.APPLYING,
+        version=1,
+        requester=new.requester,
+        user_id=whalet_user,
+        fund_source=services.config.whalet.default_fund_source,
+        amount=new.amount.amount,
+        currency=new.amount.currency,
+        to_currency=new.to_currency or (b.currency if b else None),
+        beneficiary_id=b.id if b else None,
+        beneficiary_name=b.name if b else None,
+        account_tail=b.account_tail if b else None,
+        payee_user_id=new.payee_user_id,
+        purpose=new.purpose,
+        reference=new.reference,
+        mer_order_no=new_order_no(kind.order_prefix),
+        origin_channel=new.origin_channel,
+        response_url=new.response_url,
+        created_at=now,
+        whalet_calls=1,
+    )
     with services.store.transaction() as db:
         try:
             needed, extra = tier(services, db, request)
@@ -121,29 +136,51 @@ async def create(services: Services, new: NewRequest) -> ApprovalRequest:
     if mismatch:
         _abandon(services, request, mismatch, "request.apply_mismatch")
         if services.alerts is not None:
-            services.alerts.raise_alert(f"approval:{request.id}:mismatch", (
-                f":rotating_light: Whalet's answer to the {kind.noun} request `{request.id}` (order "
-                f"`{request.mer_order_no}`) does not match what was asked: {esc(mismatch)}. It was not put up "
-                "for approval and will never be confirmed; Whalet releases the quote at its expiry."), quiet_seconds=0)
-        raise Refused(f"Whalet's answer did not match the request ({mismatch}), so it was not put up for approval "
-                      "and nothing will be paid. The alerts channel has the details.")
+            services.alerts.raise_alert(
+                f"approval:{request.id}:mismatch",
+                (
+                    f":rotating_light: Whalet's answer to the {kind.noun} request `{request.id}` (order "
+                    f"`{request.mer_order_no}`) does not match what was asked: {esc(mismatch)}. It was not put up "
+                    "for approval and will never be confirmed; Whalet releases the quote at its expiry."
+                ),
+                quiet_seconds=0,
+            )
+        raise Refused(
+            f"Whalet's answer did not match the request ({mismatch}), so it was not put up for approval "
+            "and nothing will be paid. The alerts channel has the details."
+        )
     ttl = timedelta(minutes=services.config.approvals.ttl_minutes if services.config.approvals else 30)
     people = await copies.audience(services, new.requester)  # user groups are a Slack call: before the transaction
     with services.store.transaction() as db:
         current = repo.load(db, request.id)
         assert current is not None
-        filled = current.with_(whalet_id=answer.whalet_id, fee=answer.fee.quantized().amount,
-                               fee_currency=answer.fee.currency,
-                               to_amount=answer.to_amount.quantized().amount if answer.to_amount else None,
-                               to_currency=answer.to_amount.currency if answer.to_amount else current.to_currency,
-                               rate=answer.rate, expires_at=now + ttl if answer.expire_time is None  # TTL decides
-                               else min(answer.expire_time, now + ttl))
-        current = repo.transition(db, current, State.PENDING, whalet_id=filled.whalet_id, fee=filled.fee,
-                                  fee_currency=filled.fee_currency, to_amount=filled.to_amount,
-                                  to_currency=filled.to_currency, rate=filled.rate, expires_at=filled.expires_at,
-                                  fingerprint=fingerprint(filled))
-        repo.audit(services, db, current, new.requester, "request", whalet_id=answer.whalet_id,
-                   expires_at=current.expires_at)
+        filled = current.with_(
+            whalet_id=answer.whalet_id,
+            fee=answer.fee.quantized().amount,
+            fee_currency=answer.fee.currency,
+            to_amount=answer.to_amount.quantized().amount if answer.to_amount else None,
+            to_currency=answer.to_amount.currency if answer.to_amount else current.to_currency,
+            rate=answer.rate,
+            expires_at=now + ttl
+            if answer.expire_time is None  # TTL decides
+            else min(answer.expire_time, now + ttl),
+        )
+        current = repo.transition(
+            db,
+            current,
+            State.PENDING,
+            whalet_id=filled.whalet_id,
+            fee=filled.fee,
+            fee_currency=filled.fee_currency,
+            to_amount=filled.to_amount,
+            to_currency=filled.to_currency,
+            rate=filled.rate,
+            expires_at=filled.expires_at,
+            fingerprint=fingerprint(filled),
+        )
+        repo.audit(
+            services, db, current, new.requester, "request", whalet_id=answer.whalet_id, expires_at=current.expires_at
+        )
         repo.post_card(services, db, current, people)
     services.wake_outbox()
     return current
@@ -175,6 +212,8 @@ def _apply_failed(exc: WhaletError) -> str:
     if isinstance(exc, OutcomeUnknown):
         # Nothing can be paid either way: an applied order only moves money once confirmed, and
         # this request will never be confirmed; Whalet releases an unconfirmed order at its expiry.
-        return ("Whalet did not give a trustworthy answer to the request, so it was not put up for "
-                "approval and nothing will be paid. Please try again in a minute.")
+        return (
+            "Whalet did not give a trustworthy answer to the request, so it was not put up for "
+            "approval and nothing will be paid. Please try again in a minute."
+        )
     return explain(exc)

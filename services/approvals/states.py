@@ -52,9 +52,16 @@ S = State
 TRANSITIONS: tuple[Transition, ...] = (
     Transition(S.APPLYING, S.PENDING, "create", "Whalet's apply answer matches the request (amount, currency, party)"),
     Transition(S.APPLYING, S.ABANDONED, "create / sweep", "apply refused, answer lost or mismatched, or stuck 10 min"),
-    Transition(S.PENDING, S.PENDING, "approver", "current approver, not the requester, card fingerprint, not frozen, not expired"),
+    Transition(
+        S.PENDING,
+        S.PENDING,
+        "approver",
+        "current approver, not the requester, card fingerprint, not frozen, not expired",
+    ),
     Transition(S.PENDING, S.APPROVED, "approver", "as above, and the distinct current approvers reach the tier"),
-    Transition(S.PENDING, S.REJECTED, "approver / requester", "card fingerprint; requester withdraws, approver rejects"),
+    Transition(
+        S.PENDING, S.REJECTED, "approver / requester", "card fingerprint; requester withdraws, approver rejects"
+    ),
     Transition(S.PENDING, S.EXPIRED, "sweep", "expires_at has passed"),
     Transition(S.APPROVED, S.CONFIRMING, "confirm", "send-time guards (guards.why_not_send) and the lease taken"),
     Transition(S.APPROVED, S.PENDING, "confirm / sweep", "an approval stopped counting (its giver lost the role)"),
@@ -62,10 +69,17 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(S.APPROVED, S.CONFIRMED, "reconcile", "a lookup after an attempt found PROCESSING"),
     Transition(S.CONFIRMING, S.CONFIRMED, "confirm", "Whalet answered the confirm"),
     Transition(S.CONFIRMING, S.FAILED, "confirm", "Whalet refused the confirm"),
-    Transition(S.CONFIRMING, S.CONFIRM_UNKNOWN, "confirm / sweep", "no trustworthy answer, duplicate answer, or lease expired"),
+    Transition(
+        S.CONFIRMING, S.CONFIRM_UNKNOWN, "confirm / sweep", "no trustworthy answer, duplicate answer, or lease expired"
+    ),
     Transition(S.CONFIRMING, S.APPROVED, "confirm", "nothing happened at Whalet (rate limited, not sent): retry later"),
     Transition(S.CONFIRMING, S.SUCCEEDED, "whalet", "result notification arrived before the answer"),
-    Transition(S.CONFIRM_UNKNOWN, S.CONFIRMING, "confirm", "a lookup found WAIT_CONFIRM after the last attempt, and the send-time guards"),
+    Transition(
+        S.CONFIRM_UNKNOWN,
+        S.CONFIRMING,
+        "confirm",
+        "a lookup found WAIT_CONFIRM after the last attempt, and the send-time guards",
+    ),
     Transition(S.CONFIRM_UNKNOWN, S.CONFIRMED, "reconcile", "lookup found PROCESSING"),
     Transition(S.CONFIRM_UNKNOWN, S.SUCCEEDED, "reconcile / whalet", "lookup or notification says SUCCESS"),
     Transition(S.CONFIRM_UNKNOWN, S.FAILED, "reconcile / whalet", "lookup or notification says FAIL"),
@@ -74,9 +88,11 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(S.CONFIRMED, S.SUCCEEDED, "whalet / reconcile", "result SUCCESS"),
     Transition(S.CONFIRMED, S.FAILED, "whalet / reconcile", "result FAIL"),
     # Whalet's word beats ours: an order it settled is shown settled, whatever we thought.
-    *(Transition(source, target, "whalet / reconcile", "Whalet reports the order settled")
-      for source in (S.PENDING, S.APPROVED, S.REJECTED, S.EXPIRED, S.ABANDONED)
-      for target in (S.SUCCEEDED, S.FAILED)),
+    *(
+        Transition(source, target, "whalet / reconcile", "Whalet reports the order settled")
+        for source in (S.PENDING, S.APPROVED, S.REJECTED, S.EXPIRED, S.ABANDONED)
+        for target in (S.SUCCEEDED, S.FAILED)
+    ),
     Transition(S.EXPIRED, S.CONFIRMED, "reconcile", "Whalet reports the order PROCESSING after all"),
 )
 

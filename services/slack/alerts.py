@@ -47,8 +47,9 @@ class Alerts:
             return False
         now = datetime.now(UTC)
         with self.store.transaction() as db:
-            if quiet_seconds > 0 and not open_window(db, f"alert:{key}", _iso(now),
-                                                     _iso(now + timedelta(seconds=quiet_seconds))):
+            if quiet_seconds > 0 and not open_window(
+                db, f"alert:{key}", _iso(now), _iso(now + timedelta(seconds=quiet_seconds))
+            ):
                 return False
             enqueue_post(db, channel=channel, text=text, kind="alert")
         self.outbox.wake()
@@ -56,9 +57,11 @@ class Alerts:
         return True
 
     def _bad_signature(self, operation: str) -> None:
-        text = (f":rotating_light: Whalet's answer to `{operation}` did not verify with Whalet's public key. "
-                "The bot treats such answers as \"outcome unknown\" and looks orders up before acting. "
-                "Check WHALET_PUBLIC_KEY (has Whalet rotated its key?) and run `whalet-bot check`.")
+        text = (
+            f":rotating_light: Whalet's answer to `{operation}` did not verify with Whalet's public key. "
+            'The bot treats such answers as "outcome unknown" and looks orders up before acting. '
+            "Check WHALET_PUBLIC_KEY (has Whalet rotated its key?) and run `whalet-bot check`."
+        )
         if self.raise_alert(f"bad_signature:{operation}", text):
             log.error("bad signature on %s", operation, extra={"event": "alert_bad_signature"})
 

@@ -78,7 +78,7 @@ def fields(pairs: Sequence[tuple[str, str]]) -> list[Block]:
     """Label/value pairs as sections of at most ten fields each (the label is escaped, the value
     is mrkdwn the caller prepared)."""
     items = [_mrkdwn(f"*{esc(label)}*\n{value}", FIELD_TEXT) for label, value in pairs]
-    return [{"type": "section", "fields": items[i:i + MAX_FIELDS]} for i in range(0, len(items), MAX_FIELDS)]
+    return [{"type": "section", "fields": items[i : i + MAX_FIELDS]} for i in range(0, len(items), MAX_FIELDS)]
 
 
 def context(*texts: str) -> Block:
@@ -90,10 +90,13 @@ def divider() -> Block:
     return {"type": "divider"}
 
 
-def button(text: str, action_id: str, value: str, *, style: str | None = None,
-           confirm: Block | None = None) -> Block:
-    element: Block = {"type": "button", "text": plain(text, BUTTON_TEXT), "action_id": action_id,
-                      "value": value[:BUTTON_VALUE]}
+def button(text: str, action_id: str, value: str, *, style: str | None = None, confirm: Block | None = None) -> Block:
+    element: Block = {
+        "type": "button",
+        "text": plain(text, BUTTON_TEXT),
+        "action_id": action_id,
+        "value": value[:BUTTON_VALUE],
+    }
     if style:
         element["style"] = style
     if confirm:

@@ -34,13 +34,17 @@ class Membership:
         where = f"#{self.name}" if self.name != self.channel else self.channel
         invite = f"/invite {bot}" if bot.startswith("@") else "/invite and the bot's name"
         if self.problem == "not_in_channel":
-            return (f"invite {bot} to {where}: type {invite} in the channel (posting works "
-                    "without it, but recovering a message after a crash needs the channel's history)")
+            return (
+                f"invite {bot} to {where}: type {invite} in the channel (posting works "
+                "without it, but recovering a message after a crash needs the channel's history)"
+            )
         if self.problem == "is_archived":
             return f"{where} is archived: unarchive it or use another channel in the policy file"
         if self.problem == "channel_not_found":
-            return (f"no channel {self.channel} that the bot can see: check the id in the policy file; "
-                    f"for a private channel, invite {bot} first")
+            return (
+                f"no channel {self.channel} that the bot can see: check the id in the policy file; "
+                f"for a private channel, invite {bot} first"
+            )
         if self.problem == "missing_scope":
             return "the app lacks channels:read / groups:read: reinstall it from app_manifest.yml"
         return f"Slack answered {self.problem} for {self.channel}"
@@ -63,10 +67,12 @@ async def memberships(client: AsyncWebClient, channels: Iterable[str]) -> list[M
     return found
 
 
-async def report_at_startup(client: AsyncWebClient, channels: Iterable[str], alerts: Alerts,
-                            timeout: float = STARTUP_TIMEOUT_SECONDS) -> list[Membership]:
+async def report_at_startup(
+    client: AsyncWebClient, channels: Iterable[str], alerts: Alerts, timeout: float = STARTUP_TIMEOUT_SECONDS
+) -> list[Membership]:
     """Log and alert each configured channel the bot is not a member of; never stops the start
     (Slack being slow or down at that moment is the outbox's business, not a reason to refuse)."""
+
     async def ask() -> tuple[str, list[Membership]]:
         name = (await client.auth_test()).get("user")
         return (f"@{name}" if name else "the bot"), await memberships(client, channels)
@@ -74,15 +80,25 @@ async def report_at_startup(client: AsyncWebClient, channels: Iterable[str], ale
     try:
         bot, found = await asyncio.wait_for(ask(), timeout)
     except Exception as exc:  # network, timeout: the next start or `check` will tell
-        log.warning("could not check channel membership at start-up: %s", type(exc).__name__,
-                    extra={"event": "membership_unchecked"})
+        log.warning(
+            "could not check channel membership at start-up: %s",
+            type(exc).__name__,
+            extra={"event": "membership_unchecked"},
+        )
         return []
     for member in found:
         if member.problem is None:
             continue
-        log.warning("channel %s: %s; %s", member.channel, member.problem, member.fix(bot),
-                    extra={"event": "membership_problem", "channel": member.channel})
-        alerts.raise_alert(f"membership:{member.channel}",
-                           f":warning: whalet-bot cannot rely on <#{member.channel}> ({member.problem}): "
-                           f"{member.fix(bot)}. `whalet-bot check` re-tests every channel.")
+        log.warning(
+            "channel %s: %s; %s",
+            member.channel,
+            member.problem,
+            member.fix(bot),
+            extra={"event": "membership_problem", "channel": member.channel},
+        )
+        alerts.raise_alert(
+            f"membership:{member.channel}",
+            f":warning: whalet-bot cannot rely on <#{member.channel}> ({member.problem}): "
+            f"{member.fix(bot)}. `whalet-bot check` re-tests every channel.",
+        )
     return found

@@ -64,8 +64,9 @@ def _iso(moment: datetime) -> str:
 class OutboxWorker:
     """Runs as one supervised loop; ``wake()`` after committing rows so they go out at once."""
 
-    def __init__(self, store: Store, client: AsyncWebClient, config: Notifications,
-                 lease_seconds: float = DEFAULT_LEASE_SECONDS):
+    def __init__(
+        self, store: Store, client: AsyncWebClient, config: Notifications, lease_seconds: float = DEFAULT_LEASE_SECONDS
+    ):
         self.store = store
         self.client = client  # no hidden retries: the worker decides about every 429 and reset
         self.config = config
@@ -122,8 +123,11 @@ class OutboxWorker:
         with self.store.transaction() as db:
             handed = outbox_rows.hand_back_inflight(db, owner=self.owner)
         if handed:
-            log.warning("%d outbox rows were cut off mid-post at shutdown; the next start checks Slack first", handed,
-                        extra={"event": "outbox_handed_back"})
+            log.warning(
+                "%d outbox rows were cut off mid-post at shutdown; the next start checks Slack first",
+                handed,
+                extra={"event": "outbox_handed_back"},
+            )
 
     def _recover_inflight(self) -> None:
         """At start: the only process on a SQLite file takes back every row left in flight; a
@@ -146,8 +150,12 @@ class OutboxWorker:
         with self.store.transaction() as db:
             handed = outbox_rows.hand_back_inflight(db, expired_before=_iso(datetime.now(UTC)))
         if handed:
-            log.warning("took over %d outbox rows whose replica's lease ran out; checking Slack before re-posting",
-                        handed, extra={"event": "outbox_taken_over"})
+            log.warning(
+                "took over %d outbox rows whose replica's lease ran out; checking Slack before re-posting",
+                handed,
+                extra={"event": "outbox_taken_over"},
+            )
+
     def pause(self, reason: str) -> None:
         """Stop sending: Slack no longer accepts the token, so every call would fail and park.
         Rows stay pending; a restart with a valid token resumes."""
@@ -213,8 +221,15 @@ class OutboxWorker:
         channel = target[0]
         now = datetime.now(UTC)
         with self.store.transaction() as db:
-            claim = outbox_rows.claim(db, row["id"], channel=channel, owner=self.owner, now=now,
-                                      lease_until=_iso(now + timedelta(seconds=self.lease_seconds)), pace=self.pace)
+            claim = outbox_rows.claim(
+                db,
+                row["id"],
+                channel=channel,
+                owner=self.owner,
+                now=now,
+                lease_until=_iso(now + timedelta(seconds=self.lease_seconds)),
+                pace=self.pace,
+            )
         if not claim.claimed or claim.row is None:
             if claim.wait > 0:
                 self._not_before[channel] = time.monotonic() + claim.wait
@@ -243,9 +258,14 @@ class OutboxWorker:
                     return
             if row["op"] == "post":
                 response = await client.chat_postMessage(
-                    channel=where, text=row["text"], blocks=blocks, thread_ts=anchor_ts,
-                    unfurl_links=False, unfurl_media=False,
-                    metadata={"event_type": METADATA_EVENT, "event_payload": {"outbox_id": row["id"]}})
+                    channel=where,
+                    text=row["text"],
+                    blocks=blocks,
+                    thread_ts=anchor_ts,
+                    unfurl_links=False,
+                    unfurl_media=False,
+                    metadata={"event_type": METADATA_EVENT, "event_payload": {"outbox_id": row["id"]}},
+                )
                 self.counters["posted"] += 1
             else:
                 assert anchor_ts is not None  # an update always targets a recorded message
@@ -254,8 +274,9 @@ class OutboxWorker:
             fault_point("outbox.posted")
             self._mark_done(row, channel, str(response.get("ts") or anchor_ts), where)
         except SlackApiError as exc:
-            self._failed(row, channel, exc.response.status_code, str(exc.response.get("error") or "error"),
-                         exc.response.headers)
+            self._failed(
+                row, channel, exc.response.status_code, str(exc.response.get("error") or "error"), exc.response.headers
+            )
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
             self._failed(row, channel, 0, f"network: {type(exc).__name__}", {})
 
@@ -271,8 +292,9 @@ class OutboxWorker:
             known = self._dms[channel] = str(answer["channel"]["id"])
         return known
 
-    async def _find_posted(self, channel: str, thread_ts: str | None, row: dict[str, Any], *,
-                           lane: str | None = None) -> str | None:
+    async def _find_posted(
+        self, channel: str, thread_ts: str | None, row: dict[str, Any], *, lane: str | None = None
+    ) -> str | None:
         """Look for a message this row may already have posted before the process died.
 
         Slack refusing the lookup (``not_in_channel``: ``chat:write.public`` posts where history
@@ -283,23 +305,31 @@ class OutboxWorker:
         client = self.client
         try:
             if thread_ts:
-                page = await client.conversations_replies(channel=channel, ts=thread_ts, oldest=str(created),
-                                                          include_all_metadata=True, limit=200)
+                page = await client.conversations_replies(
+                    channel=channel, ts=thread_ts, oldest=str(created), include_all_metadata=True, limit=200
+                )
             else:
-                page = await client.conversations_history(channel=channel, oldest=str(created),
-                                                          include_all_metadata=True, limit=200)
+                page = await client.conversations_history(
+                    channel=channel, oldest=str(created), include_all_metadata=True, limit=200
+                )
         except SlackApiError as exc:
             if exc.response.status_code == 429 or exc.response.status_code >= 500:
                 raise
             error = f"{HISTORY_UNCHECKED}: {exc.response.get('error') or 'error'}"
-            log.error("could not check %s for outbox row %s (%s); parked instead of posting again", channel,
-                      row["id"], error, extra={"event": "outbox_failed", "outbox_id": row["id"], "channel": channel})
+            log.error(
+                "could not check %s for outbox row %s (%s); parked instead of posting again",
+                channel,
+                row["id"],
+                error,
+                extra={"event": "outbox_failed", "outbox_id": row["id"], "channel": channel},
+            )
             self._park(row, lane or channel, error)
             return _UNCHECKABLE
         for message in page.get("messages") or []:
             payload = (message.get("metadata") or {}).get("event_payload") or {}
-            if (message.get("metadata") or {}).get("event_type") == METADATA_EVENT and \
-                    str(payload.get("outbox_id")) == str(row["id"]):
+            if (message.get("metadata") or {}).get("event_type") == METADATA_EVENT and str(
+                payload.get("outbox_id")
+            ) == str(row["id"]):
                 return str(message["ts"])
         return None
 
@@ -314,8 +344,16 @@ class OutboxWorker:
                 return
             outbox_rows.mark_done(db, row, where or channel, ts, now)
             outbox_rows.release_lane(db, channel, self.owner)
-        log.info("slack %s delivered", row["op"], extra={"event": "outbox_delivered", "outbox_id": row["id"],
-                                                          "channel": channel, "correlation_id": row["correlation_id"]})
+        log.info(
+            "slack %s delivered",
+            row["op"],
+            extra={
+                "event": "outbox_delivered",
+                "outbox_id": row["id"],
+                "channel": channel,
+                "correlation_id": row["correlation_id"],
+            },
+        )
 
     def _park(self, row: dict[str, Any], channel: str, error: str) -> None:
         self._failed(row, channel, 200, error, {})
@@ -343,19 +381,35 @@ class OutboxWorker:
             if not outbox_rows.still_claimed(db, row["id"], self.owner):
                 log.warning("outbox row %s was taken over before its failure was recorded", row["id"])
                 return
-            outbox_rows.reschedule(db, row["id"], state=state, attempts=attempts,
-                               next_attempt_at=_iso(now + timedelta(seconds=delay)), error=error,
-                               check_first=check_first, rate_limited=status == 429)
+            outbox_rows.reschedule(
+                db,
+                row["id"],
+                state=state,
+                attempts=attempts,
+                next_attempt_at=_iso(now + timedelta(seconds=delay)),
+                error=error,
+                check_first=check_first,
+                rate_limited=status == 429,
+            )
             outbox_rows.release_lane(db, channel, self.owner, blocked_until)
             if status != 429:
                 outbox_rows.record_channel_error(db, channel, error, _iso(now))
             if state == "parked":
                 self._park_alerts.queue(db, row, channel, error)
         level = logging.ERROR if state == "parked" else logging.WARNING
-        log.log(level, "slack %s failed (%s); %s", row["op"], error,
-                "parked" if state == "parked" else f"retrying in {delay:.1f}s",
-                extra={"event": "outbox_failed", "outbox_id": row["id"], "channel": channel,
-                       "correlation_id": row["correlation_id"]})
+        log.log(
+            level,
+            "slack %s failed (%s); %s",
+            row["op"],
+            error,
+            "parked" if state == "parked" else f"retrying in {delay:.1f}s",
+            extra={
+                "event": "outbox_failed",
+                "outbox_id": row["id"],
+                "channel": channel,
+                "correlation_id": row["correlation_id"],
+            },
+        )
 
     # --- folding -----------------------------------------------------------------------------
 
@@ -379,9 +433,15 @@ class OutboxWorker:
         body = "\n".join(f"• {line}" for line in shown) + (f"\n…and {more} more" if more else "")
         title = f"{len(lines)} collections received"
         summary_id = outbox_rows.enqueue_post(
-            db, channel=channel, text=f"{title}\n{body}", kind="summary",
-            blocks=[{"type": "header", "text": {"type": "plain_text", "text": f":moneybag: {title}"}},
-                    {"type": "section", "text": {"type": "mrkdwn", "text": body[:2900]}}])
+            db,
+            channel=channel,
+            text=f"{title}\n{body}",
+            kind="summary",
+            blocks=[
+                {"type": "header", "text": {"type": "plain_text", "text": f":moneybag: {title}"}},
+                {"type": "section", "text": {"type": "mrkdwn", "text": body[:2900]}},
+            ],
+        )
         outbox_rows.mark_folded(db, summary_id, [row_id for row_id, _ in rows])
         log.info("folded %d collections for %s into one summary", len(rows), channel)
 

@@ -18,29 +18,47 @@ from core.config import Notifications
 from core.storage.outbox import enqueue_post
 
 # Errors no retry can fix: park at once so a person looks at them.
-PERMANENT_ERRORS = frozenset({
-    "invalid_blocks", "invalid_blocks_format", "msg_too_long", "invalid_arguments", "no_text",
-    "too_many_attachments", "invalid_auth", "account_inactive", "token_revoked", "cant_update_message",
-    "edit_window_closed", "not_in_channel", "channel_not_found", "is_archived", "missing_scope",
-    # conversations.open for an approver's DM: the person is gone or cannot be written to
-    "user_not_found", "user_disabled", "cannot_dm_bot",
-})
+PERMANENT_ERRORS = frozenset(
+    {
+        "invalid_blocks",
+        "invalid_blocks_format",
+        "msg_too_long",
+        "invalid_arguments",
+        "no_text",
+        "too_many_attachments",
+        "invalid_auth",
+        "account_inactive",
+        "token_revoked",
+        "cant_update_message",
+        "edit_window_closed",
+        "not_in_channel",
+        "channel_not_found",
+        "is_archived",
+        "missing_scope",
+        # conversations.open for an approver's DM: the person is gone or cannot be written to
+        "user_not_found",
+        "user_disabled",
+        "cannot_dm_bot",
+    }
+)
 HISTORY_UNCHECKED = "history_unchecked"  # prefix of the parked error when the recovery lookup failed
 QUIET_SECONDS = 15 * 60  # one alert per channel and error per quarter of an hour
 
 FIXES = {
     "not_in_channel": "invite the bot to <#{channel}> (`/invite @` and the bot's name, in the channel)",
     "channel_not_found": "check the channel id {channel} in the policy file; for a private channel, "
-                         "invite the bot first",
+    "invite the bot first",
     "is_archived": "<#{channel}> is archived: unarchive it or point the policy file at another channel",
     "missing_scope": "the app lacks a scope for this call: compare app_manifest.yml with the installed "
-                     "app and reinstall it",
+    "app and reinstall it",
     "invalid_blocks": "the message broke a Block Kit rule; the log line `outbox_failed` has the row id",
     "msg_too_long": "the message was longer than Slack allows; the log line `outbox_failed` has the row id",
 }
-HISTORY_FIX = ("the bot could not read <#{channel}>'s history to see whether the message went out before "
-               "the restart, so it did not post it again (that could duplicate it); invite the bot to "
-               "<#{channel}> (history needs membership) and check the channel")
+HISTORY_FIX = (
+    "the bot could not read <#{channel}>'s history to see whether the message went out before "
+    "the restart, so it did not post it again (that could duplicate it); invite the bot to "
+    "<#{channel}> (history needs membership) and check the channel"
+)
 
 
 class ParkAlerts:
@@ -57,15 +75,21 @@ class ParkAlerts:
         code = error.split(":", 1)[-1].strip() if error.startswith(HISTORY_UNCHECKED) else error
         key = (channel, error.split(":", 1)[0])
         now = time.monotonic()
-        if not target or target == channel or row.get("kind") == "alert" or \
-                now - self._last.get(key, -QUIET_SECONDS) < QUIET_SECONDS:
+        if (
+            not target
+            or target == channel
+            or row.get("kind") == "alert"
+            or now - self._last.get(key, -QUIET_SECONDS) < QUIET_SECONDS
+        ):
             return False
         self._last[key] = now
         if error.startswith(HISTORY_UNCHECKED):
             fix = HISTORY_FIX.format(channel=channel)
         else:
             fix = FIXES.get(code, "see Slack's documentation of this error").format(channel=channel)
-        text = (f":warning: A Slack message for <#{channel}> is parked (outbox row {row['id']}, "
-                f"Slack said `{code}`): {fix}. `/whalet status` counts parked messages.")
+        text = (
+            f":warning: A Slack message for <#{channel}> is parked (outbox row {row['id']}, "
+            f"Slack said `{code}`): {fix}. `/whalet status` counts parked messages."
+        )
         enqueue_post(db, channel=target, text=text, kind="alert")
         return True

@@ -23,17 +23,36 @@ def _blocks(blocks: Iterable[Any] | None) -> list[Any] | None:
     return None if blocks is None else cap([b.to_dict() if hasattr(b, "to_dict") else b for b in blocks])
 
 
-def enqueue_post(db: Database, *, channel: str, text: str, blocks: Iterable[Any] | None = None,
-                 thread_ref: Ref | None = None, ref: Ref | None = None, kind: str = "message",
-                 fold_line: str | None = None, correlation_id: str | None = None) -> int:
+def enqueue_post(
+    db: Database,
+    *,
+    channel: str,
+    text: str,
+    blocks: Iterable[Any] | None = None,
+    thread_ref: Ref | None = None,
+    ref: Ref | None = None,
+    kind: str = "message",
+    fold_line: str | None = None,
+    correlation_id: str | None = None,
+) -> int:
     """``core.storage.outbox.enqueue_post`` after the last transform: capped, text within limits."""
-    return outbox.enqueue_post(db, channel=channel, text=cut(text, MAX_MESSAGE_TEXT), blocks=_blocks(blocks),
-                               thread_ref=thread_ref, ref=ref, kind=kind, fold_line=fold_line,
-                               correlation_id=correlation_id)
+    return outbox.enqueue_post(
+        db,
+        channel=channel,
+        text=cut(text, MAX_MESSAGE_TEXT),
+        blocks=_blocks(blocks),
+        thread_ref=thread_ref,
+        ref=ref,
+        kind=kind,
+        fold_line=fold_line,
+        correlation_id=correlation_id,
+    )
 
 
-def enqueue_update(db: Database, *, ref: Ref, text: str, blocks: Iterable[Any] | None = None,
-                   correlation_id: str | None = None) -> int:
+def enqueue_update(
+    db: Database, *, ref: Ref, text: str, blocks: Iterable[Any] | None = None, correlation_id: str | None = None
+) -> int:
     """``core.storage.outbox.enqueue_update`` with the same limits as a post."""
-    return outbox.enqueue_update(db, ref=ref, text=cut(text, MAX_MESSAGE_TEXT), blocks=_blocks(blocks),
-                                 correlation_id=correlation_id)
+    return outbox.enqueue_update(
+        db, ref=ref, text=cut(text, MAX_MESSAGE_TEXT), blocks=_blocks(blocks), correlation_id=correlation_id
+    )

@@ -34,8 +34,12 @@ class Responder:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=TIMEOUT_SECONDS))
         response = await AsyncWebhookClient(url=response_url, session=self._session).send(**body)
         if response.status_code != 200:  # an expired URL (30 min / 5 uses) is the usual reason
-            log.warning("response_url answered %s: %s", response.status_code, response.body[:200],
-                        extra={"event": "respond_failed"})
+            log.warning(
+                "response_url answered %s: %s",
+                response.status_code,
+                response.body[:200],
+                extra={"event": "respond_failed"},
+            )
         return response
 
     async def close(self) -> None:

@@ -58,8 +58,9 @@ class CommandContext:
 
     async def reply(self, text: str, blocks: list[dict[str, Any]] | None = None, *, share: bool = False) -> None:
         """Answer the person who typed the command: ephemeral unless ``share``."""
-        await self.respond(text=text, blocks=blocks, response_type="in_channel" if share else "ephemeral",
-                           replace_original=False)
+        await self.respond(
+            text=text, blocks=blocks, response_type="in_channel" if share else "ephemeral", replace_original=False
+        )
 
 
 Handler = Callable[[CommandContext, Any], Awaitable[None]]

@@ -62,10 +62,9 @@ def tokenize(text: str) -> list[str]:
                 end = text.find("\u201d", i + 1)  # mixed straight/typographic pair
             if end < 0:
                 raise TokenizeError(
-                    f"the quote {opener} at position {i + 1} is never closed; "
-                    "put the closing quote after the text"
+                    f"the quote {opener} at position {i + 1} is never closed; put the closing quote after the text"
                 )
-            tokens.append(text[i + 1:end])
+            tokens.append(text[i + 1 : end])
             i = end + 1
             continue
         start = i

@@ -8,8 +8,9 @@ from devkit.localstack import LocalStack
 
 
 def test_bad_signature_from_whalet_alerts_the_alerts_channel_once(stack: LocalStack) -> None:
-    stack.operator.post("/sandbox/faults", json={"rules": [
-        {"apiCode": "queryCurrencyBalance", "kind": "bad_signature", "times": None}]}).raise_for_status()
+    stack.operator.post(
+        "/sandbox/faults", json={"rules": [{"apiCode": "queryCurrencyBalance", "kind": "bad_signature", "times": None}]}
+    ).raise_for_status()
     for _ in range(2):
         before = len(stack.fake.responses())
         stack.slack_requests.command("U0REQ", "balance USD")

@@ -35,12 +35,16 @@ class World:
 
     def settings(self, **changes: Any) -> dict[str, Any]:
         values = dict(
-            slack_bot_token=DEMO_BOT_TOKEN, slack_signing_secret="s3cret",
-            slack_api_base_url=f"{self.fake.url}/api/", whalet_base_url=self.sandbox_url + "/api",
+            slack_bot_token=DEMO_BOT_TOKEN,
+            slack_signing_secret="s3cret",
+            slack_api_base_url=f"{self.fake.url}/api/",
+            whalet_base_url=self.sandbox_url + "/api",
             whalet_partner_id=DEMO_PARTNER_ID,
             whalet_partner_private_key=str(self.sandbox.keys.partner_private),
             whalet_public_key_source=str(self.sandbox.keys.whalet_public),
-            whalet_bot_config=self.config_path, _env_file=None)
+            whalet_bot_config=self.config_path,
+            _env_file=None,
+        )
         values.update(changes)
         return values
 
@@ -75,8 +79,13 @@ def test_everything_passes_and_channels_are_tried_without_leaving_messages(world
     code, lines = check(world)
     assert code == 0, "\n".join(lines)
     assert all(text.startswith(("PASS  ", "NOTE  ")) for text in lines), lines
-    for step in ("Whalet gateway reachable", "Whalet knows partner id", "our signature accepted",
-                 "Whalet's answer verified with WHALET_PUBLIC_KEY", "Whalet connectivity (legacy protocol"):
+    for step in (
+        "Whalet gateway reachable",
+        "Whalet knows partner id",
+        "our signature accepted",
+        "Whalet's answer verified with WHALET_PUBLIC_KEY",
+        "Whalet connectivity (legacy protocol",
+    ):
         line(lines, f"PASS  {step}")
     assert "not needed" in line(lines, "NOTE  live-money switch")
     line(lines, "PASS  Slack auth.test")
@@ -91,7 +100,8 @@ def test_wrong_partner_id(world: World) -> None:
     code, lines = check(world, whalet_partner_id="PNOBODY99")
     assert code == 1
     assert "Whalet does not know partner id PNOBODY99: check WHALET_PARTNER_ID" in line(
-        lines, "FAIL  Whalet knows partner id PNOBODY99")
+        lines, "FAIL  Whalet knows partner id PNOBODY99"
+    )
     line(lines, "PASS  Whalet gateway reachable")
     line(lines, "SKIP  Whalet connectivity")
 
@@ -121,7 +131,8 @@ def test_unreachable_whalet(world: World) -> None:
     code, lines = check(world, whalet_base_url="http://127.0.0.1:9/api")
     assert code == 1
     assert "could not reach Whalet at http://127.0.0.1:9/api: check WHALET_BASE_URL" in line(
-        lines, "FAIL  Whalet gateway reachable")
+        lines, "FAIL  Whalet gateway reachable"
+    )
 
 
 def test_slack_token_rejected(world: World) -> None:
@@ -167,8 +178,9 @@ def test_a_channel_the_bot_posts_into_without_being_a_member_fails_with_the_invi
 def test_partner_key_must_be_rsa_2048(world: World) -> None:
     small = rsa.generate_private_key(public_exponent=65537, key_size=1024)
     path = world.tmp / "small.pem"
-    path.write_bytes(small.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                         serialization.NoEncryption()))
+    path.write_bytes(
+        small.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     code, lines = check(world, whalet_partner_private_key=str(path))
     assert code == 1
     assert "1024 bits" in line(lines, "FAIL  partner private key")
@@ -178,7 +190,7 @@ def test_partner_key_must_be_rsa_2048(world: World) -> None:
 
 def test_unreadable_key_and_broken_policy_file(world: World) -> None:
     broken = world.tmp / "broken.toml"
-    broken.write_text(DEMO_CONFIG.replace('ttl_minutes = 30', 'ttl_minutes = "soon"'), encoding="utf-8")
+    broken.write_text(DEMO_CONFIG.replace("ttl_minutes = 30", 'ttl_minutes = "soon"'), encoding="utf-8")
     code, lines = check(world, config_path=broken, whalet_public_key_source="not a key")
     assert code == 1
     assert "WHALET_PUBLIC_KEY" in line(lines, "FAIL  Whalet public key")
@@ -198,22 +210,27 @@ def test_missing_settings_are_named_and_the_rest_skipped(world: World, monkeypat
     line(lines, "SKIP  Slack auth.test")
 
 
-def test_cli_check_reads_the_environment_and_sets_the_exit_code(world: World,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_check_reads_the_environment_and_sets_the_exit_code(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     from typer.testing import CliRunner
 
     from bot.cli import app
 
     monkeypatch.chdir(world.tmp)  # no stray .env
-    env = {"SLACK_BOT_TOKEN": DEMO_BOT_TOKEN, "SLACK_SIGNING_SECRET": "s3cret",
-           "SLACK_API_BASE_URL": f"{world.fake.url}/api/", "WHALET_BASE_URL": world.sandbox_url + "/api",
-           "WHALET_PARTNER_ID": DEMO_PARTNER_ID, "WHALET_PARTNER_PRIVATE_KEY": str(world.sandbox.keys.partner_private),
-           "WHALET_PUBLIC_KEY": str(world.sandbox.keys.whalet_public)}
+    env = {
+        "SLACK_BOT_TOKEN": DEMO_BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": "s3cret",
+        "SLACK_API_BASE_URL": f"{world.fake.url}/api/",
+        "WHALET_BASE_URL": world.sandbox_url + "/api",
+        "WHALET_PARTNER_ID": DEMO_PARTNER_ID,
+        "WHALET_PARTNER_PRIVATE_KEY": str(world.sandbox.keys.partner_private),
+        "WHALET_PUBLIC_KEY": str(world.sandbox.keys.whalet_public),
+    }
     passed = CliRunner().invoke(app, ["check", "--config", str(world.config_path)], env=env)
     assert passed.exit_code == 0, passed.output
     assert "PASS  Whalet connectivity" in passed.output
-    failed = CliRunner().invoke(app, ["check", "--config", str(world.config_path)],
-                                env=env | {"SLACK_BOT_TOKEN": "xoxb-wrong"})
+    failed = CliRunner().invoke(
+        app, ["check", "--config", str(world.config_path)], env=env | {"SLACK_BOT_TOKEN": "xoxb-wrong"}
+    )
     assert failed.exit_code == 1
     assert "FAIL  Slack auth.test" in failed.output and "Traceback" not in failed.output
 

@@ -27,21 +27,28 @@ from whalet.sandbox import SandboxConfig, create_sandbox, ensure_v1_credentials
 
 # What each sandbox speaks instead of the canonical reading (spec §10), and what --probe must print.
 ODD_RECIPES: dict[str, dict[str, Any]] = {
-    "legacy": {"sign_hash": "SHA1", "sign_encoding": "hex", "key_padding": "OAEP-SHA1",
-               "response_sign_fields": ["apiCode", "code", "detail", "encrypt", "partnerId", "requestNo", "version"]},
+    "legacy": {
+        "sign_hash": "SHA1",
+        "sign_encoding": "hex",
+        "key_padding": "OAEP-SHA1",
+        "response_sign_fields": ["apiCode", "code", "detail", "encrypt", "partnerId", "requestNo", "version"],
+    },
     "v1": {"timestamp_unit": "s", "sign_encoding": "base64", "sign_hash": "SHA512"},
 }
 EXPECTED_LINES = {
-    "legacy": ['sign_hash = "SHA1"', 'sign_encoding = "hex"', 'key_padding = "OAEP-SHA1"',
-               'response_sign_fields = ["apiCode", "code", "detail", "encrypt", "partnerId", "requestNo", "version"]'],
+    "legacy": [
+        'sign_hash = "SHA1"',
+        'sign_encoding = "hex"',
+        'key_padding = "OAEP-SHA1"',
+        'response_sign_fields = ["apiCode", "code", "detail", "encrypt", "partnerId", "requestNo", "version"]',
+    ],
     "v1": ['timestamp_unit = "s"', 'sign_encoding = "base64"', 'sign_hash = "SHA512"'],
 }
 
 
 def run(settings: Settings | dict[str, Any], config: Path, **options: Any) -> tuple[int, list[str]]:
     buffer = io.StringIO()
-    code = run_checks(settings, config, Console(file=buffer, width=400),
-                      CheckOptions(probe_interval=0.0, **options))
+    code = run_checks(settings, config, Console(file=buffer, width=400), CheckOptions(probe_interval=0.0, **options))
     return code, buffer.getvalue().splitlines()
 
 
@@ -56,23 +63,34 @@ def odd_world(tmp_path: Path, stack_keys: Path, whalet_protocol: str) -> Iterato
     """A sandbox speaking ODD_RECIPES[profile], a Slack stand-in, and the settings to reach both."""
     recipe = ODD_RECIPES[whalet_protocol]
     recipes: dict[str, Any] = {whalet_protocol: recipe}
-    sandbox = create_sandbox(SandboxConfig(keys_dir=stack_keys, partner_id=DEMO_PARTNER_ID, protocol=whalet_protocol,
-                                           **recipes))
+    sandbox = create_sandbox(
+        SandboxConfig(keys_dir=stack_keys, partner_id=DEMO_PARTNER_ID, protocol=whalet_protocol, **recipes)
+    )
     with ThreadedServer(sandbox.app) as server:
         fake = FakeSlack(bot_token=DEMO_BOT_TOKEN).serve()
         try:
-            settings: dict[str, Any] = {"slack_bot_token": DEMO_BOT_TOKEN, "slack_signing_secret": "s3cret",
-                                        "slack_api_base_url": f"{fake.url}/api/", "whalet_partner_id": DEMO_PARTNER_ID,
-                                        "_env_file": None}
+            settings: dict[str, Any] = {
+                "slack_bot_token": DEMO_BOT_TOKEN,
+                "slack_signing_secret": "s3cret",
+                "slack_api_base_url": f"{fake.url}/api/",
+                "whalet_partner_id": DEMO_PARTNER_ID,
+                "_env_file": None,
+            }
             if whalet_protocol == "v1":
                 creds = ensure_v1_credentials(stack_keys, DEMO_PARTNER_ID)
-                settings |= {"whalet_base_url": server.url, "whalet_client_id": creds.client_id,
-                             "whalet_secret_key": creds.secret_key, "whalet_hmac_key": creds.hmac_key,
-                             "whalet_aes_key": creds.aes_key}
+                settings |= {
+                    "whalet_base_url": server.url,
+                    "whalet_client_id": creds.client_id,
+                    "whalet_secret_key": creds.secret_key,
+                    "whalet_hmac_key": creds.hmac_key,
+                    "whalet_aes_key": creds.aes_key,
+                }
             else:
-                settings |= {"whalet_base_url": server.url + "/api",
-                             "whalet_partner_private_key": str(sandbox.keys.partner_private),
-                             "whalet_public_key_source": str(sandbox.keys.whalet_public)}
+                settings |= {
+                    "whalet_base_url": server.url + "/api",
+                    "whalet_partner_private_key": str(sandbox.keys.partner_private),
+                    "whalet_public_key_source": str(sandbox.keys.whalet_public),
+                }
 
             def config(extra: str = "") -> Path:
                 path = tmp_path / "whalet-bot.toml"
@@ -85,8 +103,9 @@ def odd_world(tmp_path: Path, stack_keys: Path, whalet_protocol: str) -> Iterato
 
 
 @BOTH_PROTOCOLS
-def test_check_names_the_step_and_probe_finds_the_recipe_that_works(odd_world: Callable[..., Any],
-                                                                    whalet_protocol: str) -> None:
+def test_check_names_the_step_and_probe_finds_the_recipe_that_works(
+    odd_world: Callable[..., Any], whalet_protocol: str
+) -> None:
     settings, config = odd_world()
     code, lines = run(settings, config())
     assert code == 1
@@ -102,11 +121,11 @@ def test_check_names_the_step_and_probe_finds_the_recipe_that_works(odd_world: C
     found = line(lines, f"PASS  probe ({whalet_protocol} protocol")
     calls = int(found.split("(")[-1].split(" ")[0])
     assert calls <= MAX_CALLS
-    printed = [text.strip() for text in lines[lines.index(found) + 1:lines.index(found) + 6]]
+    printed = [text.strip() for text in lines[lines.index(found) + 1 : lines.index(found) + 6]]
     assert printed[0] == f"[whalet.{whalet_protocol}]"
-    assert sorted(printed[1:1 + len(EXPECTED_LINES[whalet_protocol])]) == sorted(EXPECTED_LINES[whalet_protocol])
+    assert sorted(printed[1 : 1 + len(EXPECTED_LINES[whalet_protocol])]) == sorted(EXPECTED_LINES[whalet_protocol])
 
-    code, lines = run(settings, config("\n" + "\n".join(printed[:1 + len(EXPECTED_LINES[whalet_protocol])]) + "\n"))
+    code, lines = run(settings, config("\n" + "\n".join(printed[: 1 + len(EXPECTED_LINES[whalet_protocol])]) + "\n"))
     assert code == 0, "\n".join(lines)  # the printed lines, pasted into the policy file, make check pass
     line(lines, f"PASS  Whalet connectivity ({whalet_protocol} protocol")
 

@@ -20,7 +20,8 @@ def test_generated_pair_signs_and_opens_a_message(tmp_path: Path) -> None:
     assert private.key_size == 2048
     partner = EnvelopeCodec(private, public)  # a message to ourselves proves the two halves match
     assert partner.decode_request(partner.encode_request("P1", "connectivity", "R1", {"message": "hi"})).body == {
-        "message": "hi"}
+        "message": "hi"
+    }
 
 
 def test_an_existing_key_is_never_overwritten(tmp_path: Path) -> None:

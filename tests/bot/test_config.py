@@ -58,8 +58,17 @@ def test_example_documents_every_key(example_text: str) -> None:
     from core.config import Approvals, Beneficiary, DigestSchedule, Route, Tier, WhaletUser
     from whalet.recipes import LegacyRecipe, V1Recipe
 
-    models = [*sections.values(), Approvals, Beneficiary, Route, Tier, DigestSchedule, WhaletUser,
-              LegacyRecipe, V1Recipe]
+    models = [
+        *sections.values(),
+        Approvals,
+        Beneficiary,
+        Route,
+        Tier,
+        DigestSchedule,
+        WhaletUser,
+        LegacyRecipe,
+        V1Recipe,
+    ]
     for model in models:
         for key in model.model_fields:  # type: ignore[union-attr]
             documented = f"{key} =" in example_text or f"[whalet.{key}]" in example_text  # a sub-table
@@ -83,7 +92,9 @@ def test_empty_file_gives_defaults(tmp_path: Path) -> None:
 
 
 def test_required_approvals_tiers_and_ceiling(tmp_path: Path) -> None:
-    config = load_text(tmp_path, """
+    config = load_text(
+        tmp_path,
+        """
 [approvals]
 channel = "C1"
 tiers = [
@@ -92,7 +103,8 @@ tiers = [
   { currency = "JPY", up_to = 5000000, approvals = 2 },
 ]
 ceiling = { USD = "80000" }
-""")
+""",
+    )
     rules = config.approvals
     assert rules is not None
     assert rules.required_approvals("USD", Decimal("0.01")) == 1
@@ -115,31 +127,51 @@ ceiling = { USD = "80000" }
     ("old", "new", "key", "reason"),
     [
         ('up_to = "100000"', 'up_to = "5000"', "approvals.tiers[1].up_to", "larger than the previous USD tier"),
-        ('"100000", approvals = 2', '"100000", approvals = 9', "approvals.tiers[1].approvals", "less than or equal to 5"),
+        (
+            '"100000", approvals = 2',
+            '"100000", approvals = 9',
+            "approvals.tiers[1].approvals",
+            "less than or equal to 5",
+        ),
         ('up_to = "100000"', 'up_to = "100000.001"', "approvals.tiers[1].up_to", "more decimals than USD allows (2)"),
         ('up_to = "100000"', 'up_to = "lots"', "approvals.tiers[1].up_to", "'lots' is not a number"),
-        ('{ currency = "USD", up_to = "10000"', '{ currency = "XYZ", up_to = "10000"', "approvals.tiers[0].currency", "XYZ"),
+        (
+            '{ currency = "USD", up_to = "10000"',
+            '{ currency = "XYZ", up_to = "10000"',
+            "approvals.tiers[0].currency",
+            "XYZ",
+        ),
         ('ceiling = { USD = "250000" }', 'ceiling = { EUR = "250000" }', "approvals.ceiling.EUR", "no tiers"),
         ('daily_limit = { USD = "150000" }', 'daily_limit = { USD = "-1" }', "approvals.daily_limit.USD", "negative"),
-        ('ttl_minutes = 30', 'ttl_minutes = 0', "approvals.ttl_minutes", "greater than or equal to 1"),
-        ('ttl_minutes = 30', 'ttl_minutes = "30"', "approvals.ttl_minutes", "valid integer"),
+        ("ttl_minutes = 30", "ttl_minutes = 0", "approvals.ttl_minutes", "greater than or equal to 1"),
+        ("ttl_minutes = 30", 'ttl_minutes = "30"', "approvals.ttl_minutes", "valid integer"),
         ('channel = "C0APPROVALS"', 'channel = "#approvals"', "approvals.channel", "not a Slack channel id"),
-        ('channel = "C0APPROVALS"', '', "approvals.channel", "required key is missing"),
-        ('approvers = ["U0APP1", "U0APP2"]', 'approvers = ["U0APP1", "alice"]', "roles.approvers[1]", "not a Slack user id"),
-        ('approver_groups = []', 'approver_groups = ["U0APP1"]', "roles.approver_groups[0]", "user-group id"),
-        ('default_fund_source = "B2C"', 'default_fund_source = "b2c"', "whalet.default_fund_source", "'B2C', 'B2B' or 'Acquiring'"),
+        ('channel = "C0APPROVALS"', "", "approvals.channel", "required key is missing"),
+        (
+            'approvers = ["U0APP1", "U0APP2"]',
+            'approvers = ["U0APP1", "alice"]',
+            "roles.approvers[1]",
+            "not a Slack user id",
+        ),
+        ("approver_groups = []", 'approver_groups = ["U0APP1"]', "roles.approver_groups[0]", "user-group id"),
+        (
+            'default_fund_source = "B2C"',
+            'default_fund_source = "b2c"',
+            "whalet.default_fund_source",
+            "'B2C', 'B2B' or 'Acquiring'",
+        ),
         ('default_user_id = "U10001"', 'default_user_id = "U2"', "whalet.default_user_id", "not one of users"),
         ('nickname = "acme-us"', 'nickname = "Acme US"', "beneficiaries[0].nickname", "lowercase"),
         ('country = "US"', 'country = "USA"', "beneficiaries[0].country", "alpha-2"),
         ('account_tail = "6789"', 'account_tail = "123456789"', "beneficiaries[0].account_tail", "last 4"),
         ('events = ["collections"]', 'events = ["payments"]', "routes[0].events[0]", "ending in Notify"),
-        ('events = ["collections"]', 'events = []', "routes[0].events", "at least 1"),
+        ('events = ["collections"]', "events = []", "routes[0].events", "at least 1"),
         ('mention = ""', 'mention = "U0REQ"', "routes[0].mention", "user-group id"),
-        ('currencies = []', 'currencies = ["usd", "QQQ"]', "routes[0].currencies[1]", "QQQ"),
+        ("currencies = []", 'currencies = ["usd", "QQQ"]', "routes[0].currencies[1]", "QQQ"),
         ('"Asia/Shanghai"', '"Asia/Atlantis"', "digest.schedules[0].timezone", "IANA time zone"),
         ('time = "09:00"', 'time = "24:00"', "digest.schedules[0].time", "HH:MM"),
-        ('concurrency = 4', 'concurrency = 0', "digest.concurrency", "greater than or equal to 1"),
-        ('fold_threshold = 5', 'fold_threshold = true', "notifications.fold_threshold", "valid integer"),
+        ("concurrency = 4", "concurrency = 0", "digest.concurrency", "greater than or equal to 1"),
+        ("fold_threshold = 5", "fold_threshold = true", "notifications.fold_threshold", "valid integer"),
     ],
 )
 def test_bad_value_names_key_and_reason(
@@ -165,8 +197,13 @@ def test_integer_amounts_are_fine(tmp_path: Path, example_text: str) -> None:
     [
         ("ttl_minutes", "ttl_minute", "approvals.ttl_minute", "ttl_minutes"),
         ("[digest]", "[digests]", "digests", "digest"),
-        ('account_tail = "6789"', 'account_tail = "6789"\niban = "DE89370400440532013000"', "beneficiaries[0].iban", "account_tail"),
-        ('approvals = 1 }', 'approvals = 1, approver = "U1" }', "approvals.tiers[0].approver", "approvals"),
+        (
+            'account_tail = "6789"',
+            'account_tail = "6789"\niban = "DE89370400440532013000"',
+            "beneficiaries[0].iban",
+            "account_tail",
+        ),
+        ("approvals = 1 }", 'approvals = 1, approver = "U1" }', "approvals.tiers[0].approver", "approvals"),
     ],
 )
 def test_unknown_key_refused(tmp_path: Path, example_text: str, old: str, new: str, key: str, allowed: str) -> None:

@@ -94,10 +94,15 @@ def test_meta_commands_and_mistakes_get_a_clear_line(make_stack: Callable[..., L
     assert "U0APP1" in seat.out and "Avery (approver)" in seat.out
     assert ":click N" in seat.out
     assert seat.repl.user == "U0APP2" and seat.repl.channel == "C0APPROVALS"
-    for bad, says in [(":click 1", "no message with buttons yet"), (":frobnicate", "unknown command :frobnicate"),
-                      (":tick soon", "not a duration"), (":replenish kyc", "usage: :replenish edd|trade"),
-                      (":as nobody", "usage: :as USER_ID"), ("hello", "Type /whalet"),
-                      ("/other balance", "unknown slash command /other")]:
+    for bad, says in [
+        (":click 1", "no message with buttons yet"),
+        (":frobnicate", "unknown command :frobnicate"),
+        (":tick soon", "not a duration"),
+        (":replenish kyc", "usage: :replenish edd|trade"),
+        (":as nobody", "usage: :as USER_ID"),
+        ("hello", "Type /whalet"),
+        ("/other balance", "unknown slash command /other"),
+    ]:
         seat.type(bad)
         assert says in seat.out, (bad, seat.out)
     with pytest.raises(Quit):

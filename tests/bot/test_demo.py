@@ -37,8 +37,10 @@ def test_unattended_tour_produces_every_expected_slack_effect(make_stack: Callab
 
     # Two approval cards, each with exactly one payoutConfirm and its result in its thread.
     cards = [m for m in stack.fake.messages("C0APPROVALS") if not m.is_reply]
-    assert [("1,200.50 USD" in plain_text(c), "25,000.00 USD" in plain_text(c)) for c in cards] == \
-        [(True, False), (False, True)]
+    assert [("1,200.50 USD" in plain_text(c), "25,000.00 USD" in plain_text(c)) for c in cards] == [
+        (True, False),
+        (False, True),
+    ]
     assert sorted(stack.confirm_counts().values()) == [1, 1]
     for card in cards:
         assert "Approved by" in plain_text(card)
@@ -58,13 +60,16 @@ def test_unattended_tour_produces_every_expected_slack_effect(make_stack: Callab
 
 
 def test_a_step_whose_effect_does_not_appear_fails_the_demo_and_says_what_was_seen(
-        make_stack: Callable[..., LocalStack]) -> None:
+    make_stack: Callable[..., LocalStack],
+) -> None:
     stack = make_stack()
     buffer = io.StringIO()
-    impossible = Step("{U0VIEW} looks for something that is never shown.",
-                      Command("U0VIEW", "balance"),
-                      (Says("an answer saying 'no-such-words-anywhere'", ("no-such-words-anywhere",)),),
-                      timeout=2.0)
+    impossible = Step(
+        "{U0VIEW} looks for something that is never shown.",
+        Command("U0VIEW", "balance"),
+        (Says("an answer saying 'no-such-words-anywhere'", ("no-such-words-anywhere",)),),
+        timeout=2.0,
+    )
     code = play_tour(stack, plain_console(buffer), steps=[TOUR[0], impossible])
     out = buffer.getvalue()
     assert code == 1

@@ -26,8 +26,14 @@ from bot.logs import JsonFormatter, configure_logging, redact
 @pytest.fixture
 def json_log() -> Iterator[io.StringIO]:
     root = logging.getLogger()
-    saved = (list(root.handlers), root.level, {name: logging.getLogger(name).level for name in
-                                                ("httpx", "httpcore", "uvicorn.access", "apscheduler.executors.default")})
+    saved = (
+        list(root.handlers),
+        root.level,
+        {
+            name: logging.getLogger(name).level
+            for name in ("httpx", "httpcore", "uvicorn.access", "apscheduler.executors.default")
+        },
+    )
     buffer = io.StringIO()
     configure_logging(logging.DEBUG, stream=buffer)  # a StringIO is not a terminal: JSON lines
     try:
@@ -53,8 +59,11 @@ def _account_numbers(stack: LocalStack) -> set[str]:
         elif isinstance(value, list):
             for item in value:
                 walk(item, key)
-        elif isinstance(value, str) and ("account" in key.lower() or "iban" in key.lower()) \
-                and len(re.sub(r"\D", "", value)) >= 8:
+        elif (
+            isinstance(value, str)
+            and ("account" in key.lower() or "iban" in key.lower())
+            and len(re.sub(r"\D", "", value)) >= 8
+        ):
             found.add(value)
 
     walk(stack.operator.get("/sandbox/beneficiaries").json())
@@ -68,7 +77,8 @@ def _key_body_lines(pem: bytes) -> list[str]:
 
 
 def test_demo_run_logs_follow_correlation_ids_and_never_show_secrets(
-        make_stack: Callable[..., LocalStack], json_log: io.StringIO) -> None:
+    make_stack: Callable[..., LocalStack], json_log: io.StringIO
+) -> None:
     stack = make_stack()
     rendered = io.StringIO()
     assert run_demo(interactive=False, console=Console(file=rendered, width=120, no_color=True), stack=stack) == 0
@@ -80,10 +90,14 @@ def test_demo_run_logs_follow_correlation_ids_and_never_show_secrets(
     requests = [e for e in events if e.get("event") == "slack_request"]  # one event per Slack request
     assert requests and all(e["status"] == 200 and "duration_ms" in e and e.get("user") for e in requests)
 
-    secrets = {"the Slack bot token": stack.settings.slack_bot_token.get_secret_value(),
-               "the signing secret": stack.settings.slack_signing_secret.get_secret_value()}
-    for name, path in (("the partner private key", stack.sandbox.keys.partner_private),
-                       ("Whalet's private key", stack.sandbox.keys.whalet_private)):
+    secrets = {
+        "the Slack bot token": stack.settings.slack_bot_token.get_secret_value(),
+        "the signing secret": stack.settings.slack_signing_secret.get_secret_value(),
+    }
+    for name, path in (
+        ("the partner private key", stack.sandbox.keys.partner_private),
+        ("Whalet's private key", stack.sandbox.keys.whalet_private),
+    ):
         for index, line in enumerate(_key_body_lines(path.read_bytes())):
             secrets[f"{name}, line {index + 1}"] = line
     numbers = _account_numbers(stack)
@@ -98,11 +112,20 @@ def test_demo_run_logs_follow_correlation_ids_and_never_show_secrets(
     for event in events:
         if event.get("correlation_id"):
             by_event.setdefault(event.get("event", ""), set()).add(event["correlation_id"])
-    assert by_event.get("webhook_stored", set()) & by_event.get("inbox_relayed", set()) \
+    assert (
+        by_event.get("webhook_stored", set())
+        & by_event.get("inbox_relayed", set())
         & by_event.get("outbox_delivered", set())
+    )
     # ... and a payout from the request to approval, confirm, result (and its card in Slack).
-    payout_chain = ("approval_request", "slack_request", "approval_approve", "approval_confirm",
-                    "approval_result_success", "outbox_delivered")  # slack_request: the Approve click
+    payout_chain = (
+        "approval_request",
+        "slack_request",
+        "approval_approve",
+        "approval_confirm",
+        "approval_result_success",
+        "outbox_delivered",
+    )  # slack_request: the Approve click
     followed = set.intersection(*(by_event.get(name, set()) for name in payout_chain))
     assert followed and all(request_id.startswith(("PO-", "PY-")) for request_id in followed), by_event.keys()
 
@@ -110,8 +133,15 @@ def test_demo_run_logs_follow_correlation_ids_and_never_show_secrets(
 def test_redaction_is_the_last_line_of_defence() -> None:
     """Even a careless log call with a token or an account number comes out masked (the filter
     configure_logging attaches applies this same ``redact``)."""
-    record = logging.LogRecord("t", logging.WARNING, __file__, 1, "token %s account %s iban %s", (
-        "xoxb-1234-5678-abcdef", "012345678901", "DE89370400440532013000"), None)
+    record = logging.LogRecord(
+        "t",
+        logging.WARNING,
+        __file__,
+        1,
+        "token %s account %s iban %s",
+        ("xoxb-1234-5678-abcdef", "012345678901", "DE89370400440532013000"),
+        None,
+    )
     line = redact(JsonFormatter().format(record))
     assert "xoxb-1234" not in line and "012345678901" not in line and "8901" in line
     assert "0532013000" not in line

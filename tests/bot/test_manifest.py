@@ -46,14 +46,17 @@ def test_a_path_prefix_is_kept() -> None:
     assert URL_FIELD.findall(out)[0] == "https://acme.example:8443/whalet/slack/events"
 
 
-@pytest.mark.parametrize("url, reason", [
-    ("http://bot.acme.example", "Slack requires https"),
-    ("bot.acme.example", "is not a URL"),
-    ("ftp://bot.acme.example", "is not a URL"),
-    ("https://bot.acme.example/?x=1", "no query"),
-    ("https://user:pw@bot.acme.example", "credentials"),
-    ("https://bad host", "not a host name"),
-])
+@pytest.mark.parametrize(
+    "url, reason",
+    [
+        ("http://bot.acme.example", "Slack requires https"),
+        ("bot.acme.example", "is not a URL"),
+        ("ftp://bot.acme.example", "is not a URL"),
+        ("https://bot.acme.example/?x=1", "no query"),
+        ("https://user:pw@bot.acme.example", "credentials"),
+        ("https://bad host", "not a host name"),
+    ],
+)
 def test_bad_urls_are_refused_with_the_reason(url: str, reason: str) -> None:
     with pytest.raises(ManifestError, match=reason):
         validate_base_url(url)

@@ -18,12 +18,21 @@ def test_a_channel_the_bot_was_not_invited_to_is_alerted_with_the_invite(stack: 
     stack.fake.add_channel("C0COLLECT", "collections", member=False)
     stack.fake.add_channel("G0SECRET", member=False)
     services = stack.services
-    found = asyncio.run(report_at_startup(services.slack, ["C0COLLECT", "G0SECRET", "C0FINANCE", "U0BOSS"],
-                                          services.alerts))
+    found = asyncio.run(
+        report_at_startup(services.slack, ["C0COLLECT", "G0SECRET", "C0FINANCE", "U0BOSS"], services.alerts)
+    )
     assert [(m.channel, m.problem) for m in found] == [
-        ("C0COLLECT", "not_in_channel"), ("C0FINANCE", None), ("G0SECRET", "channel_not_found")]
-    alerts = stack.fake.wait_for(lambda: [m for m in stack.fake.messages("C0ALERTS") if "cannot rely on" in m.text]
-                                 if len(stack.fake.messages("C0ALERTS")) >= 2 else [])
+        ("C0COLLECT", "not_in_channel"),
+        ("C0FINANCE", None),
+        ("G0SECRET", "channel_not_found"),
+    ]
+    alerts = stack.fake.wait_for(
+        lambda: (
+            [m for m in stack.fake.messages("C0ALERTS") if "cannot rely on" in m.text]
+            if len(stack.fake.messages("C0ALERTS")) >= 2
+            else []
+        )
+    )
     texts = " ".join(m.text for m in alerts)
     assert "<#C0COLLECT> (not_in_channel): invite @whalet to #collections: type /invite @whalet" in texts
     assert "<#G0SECRET> (channel_not_found)" in texts and "for a private channel" in texts

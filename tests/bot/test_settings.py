@@ -14,9 +14,20 @@ from core.settings import SettingsError, load_settings
 from whalet.envelope import generate_key_pair
 
 ENV_VARS = [
-    "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "SLACK_API_BASE_URL", "WHALET_BASE_URL",
-    "WHALET_PARTNER_ID", "WHALET_PARTNER_PRIVATE_KEY", "WHALET_PUBLIC_KEY", "WHALET_BOT_CONFIG", "WHALET_BOT_DB",
-    "WHALET_BOT_HOST", "WHALET_BOT_PORT", "WHALET_BOT_LOG_LEVEL", "WHALET_BOT_METRICS_PUBLIC",
+    "SLACK_BOT_TOKEN",
+    "SLACK_SIGNING_SECRET",
+    "SLACK_APP_TOKEN",
+    "SLACK_API_BASE_URL",
+    "WHALET_BASE_URL",
+    "WHALET_PARTNER_ID",
+    "WHALET_PARTNER_PRIVATE_KEY",
+    "WHALET_PUBLIC_KEY",
+    "WHALET_BOT_CONFIG",
+    "WHALET_BOT_DB",
+    "WHALET_BOT_HOST",
+    "WHALET_BOT_PORT",
+    "WHALET_BOT_LOG_LEVEL",
+    "WHALET_BOT_METRICS_PUBLIC",
 ]
 
 
@@ -104,11 +115,16 @@ def test_each_profile_names_the_credentials_it_misses() -> None:
     with pytest.raises(SettingsError, match="^WHALET_PARTNER_PRIVATE_KEY: missing; the legacy protocol"):
         build_transport(settings, WhaletSection())
     with pytest.raises(SettingsError) as caught:
-        build_transport(settings.model_copy(update={"whalet_aes_key": SecretStr("c2hvcnQ=")}),
-                        WhaletSection(protocol="v1"))
+        build_transport(
+            settings.model_copy(update={"whalet_aes_key": SecretStr("c2hvcnQ=")}), WhaletSection(protocol="v1")
+        )
     lines = str(caught.value).splitlines()
     assert [line.split(":")[0].strip() for line in lines[1:]] == [
-        "WHALET_CLIENT_ID", "WHALET_SECRET_KEY", "WHALET_HMAC_KEY", "WHALET_AES_KEY"]
+        "WHALET_CLIENT_ID",
+        "WHALET_SECRET_KEY",
+        "WHALET_HMAC_KEY",
+        "WHALET_AES_KEY",
+    ]
     assert "decodes to 5 bytes; an AES-128 key is 16" in lines[-1] and "c2hvcnQ" not in str(caught.value)
 
 
@@ -116,7 +132,9 @@ def test_v1_base_url_is_the_host_without_api() -> None:
     base = {"_env_file": None, "slack_bot_token": "x", "slack_signing_secret": "y", "whalet_partner_id": "P1"}
     assert load_settings(**base).gateway_url("v1") == "https://test-open.whalet.com"
     assert load_settings(**base).gateway_url("legacy") == "https://test-open.whalet.com/api"
-    assert load_settings(**base, whalet_base_url="https://open.whalet.com/").gateway_url("v1") == "https://open.whalet.com"
+    assert (
+        load_settings(**base, whalet_base_url="https://open.whalet.com/").gateway_url("v1") == "https://open.whalet.com"
+    )
     with pytest.raises(SettingsError, match="^WHALET_BASE_URL: for protocol v1 give the host without /api"):
         load_settings(**base, whalet_base_url="https://open.whalet.com/api").gateway_url("v1")
 
@@ -158,8 +176,12 @@ def test_keys_load_in_every_form(form: str, keys: tuple[bytes, bytes], tmp_path:
         (tmp_path / "whalet.pub").write_bytes(public_pem)
         private, public = str(tmp_path / "partner.pem"), str(tmp_path / "whalet.pub")
     settings = load_settings(
-        _env_file=None, slack_bot_token="x", slack_signing_secret="y", whalet_partner_id="P",
-        whalet_partner_private_key=private, whalet_public_key_source=public,
+        _env_file=None,
+        slack_bot_token="x",
+        slack_signing_secret="y",
+        whalet_partner_id="P",
+        whalet_partner_private_key=private,
+        whalet_public_key_source=public,
     )
     own = settings.partner_private_key()
     peer = settings.whalet_public_key()
@@ -169,8 +191,12 @@ def test_keys_load_in_every_form(form: str, keys: tuple[bytes, bytes], tmp_path:
 
 def test_unreadable_keys_name_the_variable(tmp_path: Path) -> None:
     settings = load_settings(
-        _env_file=None, slack_bot_token="x", slack_signing_secret="y", whalet_partner_id="P",
-        whalet_partner_private_key="c2VjcmV0LWJ1dC1ub3QtYS1rZXk=", whalet_public_key_source=str(tmp_path / "missing.pem"),
+        _env_file=None,
+        slack_bot_token="x",
+        slack_signing_secret="y",
+        whalet_partner_id="P",
+        whalet_partner_private_key="c2VjcmV0LWJ1dC1ub3QtYS1rZXk=",
+        whalet_public_key_source=str(tmp_path / "missing.pem"),
     )
     with pytest.raises(SettingsError, match="^WHALET_PARTNER_PRIVATE_KEY: ") as caught:
         settings.partner_private_key()

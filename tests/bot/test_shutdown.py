@@ -22,8 +22,9 @@ def world(tmp_path: Path, stack_keys: Path) -> Iterator[World]:
     started.stop()
 
 
-def test_sigterm_with_posts_in_flight_exits_cleanly_and_nothing_is_lost_or_doubled(world: World,
-                                                                                   tmp_path: Path) -> None:
+def test_sigterm_with_posts_in_flight_exits_cleanly_and_nothing_is_lost_or_doubled(
+    world: World, tmp_path: Path
+) -> None:
     app = App(world, tmp_path / "app")
     try:
         app.start()
@@ -32,8 +33,13 @@ def test_sigterm_with_posts_in_flight_exits_cleanly_and_nothing_is_lost_or_doubl
         amounts = ["11.11", "22.22", "33.33", "44.44", "55.55"]
         for amount in amounts:
             world.collect(amount)
-        world.operator.post("/sandbox/notify", json={"apiCode": "cardLimitChangedNotify", "body": {
-            "userId": "U10001", "newLimit": "5000", "status": "DONE"}}).raise_for_status()
+        world.operator.post(
+            "/sandbox/notify",
+            json={
+                "apiCode": "cardLimitChangedNotify",
+                "body": {"userId": "U10001", "newLimit": "5000", "status": "DONE"},
+            },
+        ).raise_for_status()
         wait_until(lambda: world.fake.calls("chat.postMessage"), 20, what="a post to be in flight")
 
         started = time.monotonic()
@@ -46,9 +52,14 @@ def test_sigterm_with_posts_in_flight_exits_cleanly_and_nothing_is_lost_or_doubl
         assert app.query("SELECT COUNT(*) FROM inbox")[0][0] == len(amounts) + 1  # every ack was a commit
 
         app.start()
-        wait_until(lambda: not app.query("SELECT 1 FROM outbox WHERE state IN ('pending', 'sending')")
-                   and not app.query("SELECT 1 FROM inbox WHERE processed_at IS NULL"), 30,
-                   what=f"the rest to be delivered\n{app.log()}")
+        wait_until(
+            lambda: (
+                not app.query("SELECT 1 FROM outbox WHERE state IN ('pending', 'sending')")
+                and not app.query("SELECT 1 FROM inbox WHERE processed_at IS NULL")
+            ),
+            30,
+            what=f"the rest to be delivered\n{app.log()}",
+        )
         collected = [m.text for m in world.fake.messages("C0COLLECT")]
         for amount in amounts:
             assert sum(f"{amount} USD" in text for text in collected) == 1, (amount, collected)

@@ -22,8 +22,10 @@ from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.builtin_async_handlers import (AsyncConnectionErrorRetryHandler,
-                                                         AsyncRateLimitErrorRetryHandler)
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+)
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 from starlette.applications import Starlette
@@ -31,24 +33,53 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from devkit.serving import ThreadedServer
-from devkit.slack_standin import (FakeSlack, Message, SlackRequests, buttons, find_button,
-                               render_event, render_message, render_thread, render_view)
+from devkit.slack_standin import (
+    FakeSlack,
+    Message,
+    SlackRequests,
+    buttons,
+    find_button,
+    render_event,
+    render_message,
+    render_thread,
+    render_view,
+)
 
 TOKEN = "xoxb-standin"
 SECRET = "test-signing-secret"
 APPROVAL_BLOCKS: list[dict[str, Any]] = [
     {"type": "header", "text": {"type": "plain_text", "text": "Payout request"}},
-    {"type": "section", "text": {"type": "mrkdwn", "text": "*Requested by* <@U0REQ> in <#C0FIN|finance>"},
-     "fields": [{"type": "mrkdwn", "text": "*Amount*\n1,200.50 USD"},
-                {"type": "mrkdwn", "text": "*Fee*\n3.00 USD"},
-                {"type": "mrkdwn", "text": "*Beneficiary*\nACME ****6789"}]},
+    {
+        "type": "section",
+        "text": {"type": "mrkdwn", "text": "*Requested by* <@U0REQ> in <#C0FIN|finance>"},
+        "fields": [
+            {"type": "mrkdwn", "text": "*Amount*\n1,200.50 USD"},
+            {"type": "mrkdwn", "text": "*Fee*\n3.00 USD"},
+            {"type": "mrkdwn", "text": "*Beneficiary*\nACME ****6789"},
+        ],
+    },
     {"type": "context", "elements": [{"type": "mrkdwn", "text": "see <https://x.test/doc|the policy>"}]},
     {"type": "divider"},
-    {"type": "actions", "block_id": "approval:R1", "elements": [
-        {"type": "button", "action_id": "approve", "value": "R1", "style": "primary",
-         "text": {"type": "plain_text", "text": "Approve"}},
-        {"type": "button", "action_id": "reject", "value": "R1", "style": "danger",
-         "text": {"type": "plain_text", "text": "Reject"}}]},
+    {
+        "type": "actions",
+        "block_id": "approval:R1",
+        "elements": [
+            {
+                "type": "button",
+                "action_id": "approve",
+                "value": "R1",
+                "style": "primary",
+                "text": {"type": "plain_text", "text": "Approve"},
+            },
+            {
+                "type": "button",
+                "action_id": "reject",
+                "value": "R1",
+                "style": "danger",
+                "text": {"type": "plain_text", "text": "Reject"},
+            },
+        ],
+    },
     {"type": "future_block_kind"},
 ]
 SLACK_VALID = APPROVAL_BLOCKS[:-1]  # what Slack accepts: it refuses a block type it does not know
@@ -66,14 +97,19 @@ def client(fake: FakeSlack, **options: Any) -> AsyncWebClient:
 
 # -- Web API ---------------------------------------------------------------------------------
 
+
 async def test_post_update_and_thread_keep_current_state(fake: FakeSlack) -> None:
     web = client(fake)
     assert (await web.auth_test())["user_id"] == "UBOT"
     first = await web.chat_postMessage(channel="C1", text="card", blocks=APPROVAL_BLOCKS[:2])
     second = await web.chat_postMessage(channel="C1", text="other")
     assert float(second["ts"]) > float(first["ts"])
-    await web.chat_update(channel="C1", ts=first["ts"], text="approved",
-                          blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": "done"}}])
+    await web.chat_update(
+        channel="C1",
+        ts=first["ts"],
+        text="approved",
+        blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": "done"}}],
+    )
     await web.chat_postMessage(channel="C1", thread_ts=first["ts"], text="payout finished")
 
     card = fake.message("C1", first["ts"])
@@ -89,8 +125,7 @@ async def test_post_update_and_thread_keep_current_state(fake: FakeSlack) -> Non
 
 def test_sync_client_form_encoded_blocks_are_decoded(fake: FakeSlack) -> None:
     web = WebClient(token=TOKEN, base_url=fake.api_url)
-    web.api_call("chat.postMessage", data={"channel": "C2", "text": "t",
-                                           "blocks": json.dumps(APPROVAL_BLOCKS[:1])})
+    web.api_call("chat.postMessage", data={"channel": "C2", "text": "t", "blocks": json.dumps(APPROVAL_BLOCKS[:1])})
     web.chat_postEphemeral(channel="C2", user="U7", text="only you")
     [message] = fake.messages("C2")
     assert message.blocks == APPROVAL_BLOCKS[:1]
@@ -189,9 +224,19 @@ def test_script_rejects_unknown_kind(fake: FakeSlack) -> None:
 async def test_views_need_a_fresh_single_use_trigger(fake: FakeSlack) -> None:
     web = client(fake)
     trigger = fake.new_trigger_id("U1")
-    view = {"type": "modal", "callback_id": "payout", "title": {"type": "plain_text", "text": "Payout"},
-            "blocks": [{"type": "input", "block_id": "amount", "label": {"type": "plain_text", "text": "Amount"},
-                        "element": {"type": "plain_text_input", "action_id": "value"}}]}
+    view = {
+        "type": "modal",
+        "callback_id": "payout",
+        "title": {"type": "plain_text", "text": "Payout"},
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": "amount",
+                "label": {"type": "plain_text", "text": "Amount"},
+                "element": {"type": "plain_text_input", "action_id": "value"},
+            }
+        ],
+    }
     opened = await web.views_open(trigger_id=trigger, view=view)
     with pytest.raises(SlackApiError) as reused:
         await web.views_open(trigger_id=trigger, view=view)
@@ -221,11 +266,12 @@ def test_observers_see_each_event(fake: FakeSlack) -> None:
 
 # -- response_url ------------------------------------------------------------------------------
 
+
 async def test_response_url_posts_are_recorded_and_replace_their_message(fake: FakeSlack) -> None:
-    ephemeral_ts = (await client(fake).chat_postEphemeral(
-        channel="C1", user="U1", text="pick", blocks=APPROVAL_BLOCKS[4:5]))["message_ts"]
-    url = fake.new_response_url(channel_id="C1", user_id="U1", message_ts=ephemeral_ts,
-                                is_ephemeral=True)
+    ephemeral_ts = (
+        await client(fake).chat_postEphemeral(channel="C1", user="U1", text="pick", blocks=APPROVAL_BLOCKS[4:5])
+    )["message_ts"]
+    url = fake.new_response_url(channel_id="C1", user_id="U1", message_ts=ephemeral_ts, is_ephemeral=True)
     answer = httpx.post(url, json={"replace_original": True, "text": "picked"})
     assert answer.status_code == 200 and answer.text == "ok"
     [post] = fake.responses()
@@ -238,13 +284,13 @@ async def test_response_url_posts_are_recorded_and_replace_their_message(fake: F
 
 # -- signed requests into a real Bolt app ------------------------------------------------------
 
+
 class BoltHarness:
     """A real Bolt AsyncApp (test listeners) served over HTTP, talking to the fake."""
 
     def __init__(self, fake: FakeSlack) -> None:
         self.submitted: list[dict[str, Any]] = []
-        bolt = AsyncApp(client=AsyncWebClient(token=TOKEN, base_url=fake.api_url),
-                        signing_secret=SECRET)
+        bolt = AsyncApp(client=AsyncWebClient(token=TOKEN, base_url=fake.api_url), signing_secret=SECRET)
 
         @bolt.command("/whalet")
         async def command(ack: Any, body: dict[str, Any], respond: Any, client: Any) -> None:
@@ -260,8 +306,12 @@ class BoltHarness:
             if body["container"]["is_ephemeral"]:
                 await respond(replace_original=True, text=f"approved {body['actions'][0]['value']}")
             else:
-                await client.chat_update(channel=body["channel"]["id"], ts=body["message"]["ts"],
-                                         text=f"approved by {body['user']['id']}", blocks=[])
+                await client.chat_update(
+                    channel=body["channel"]["id"],
+                    ts=body["message"]["ts"],
+                    text=f"approved by {body['user']['id']}",
+                    blocks=[],
+                )
 
         @bolt.view("payout")
         async def submitted(ack: Any, view: dict[str, Any]) -> None:
@@ -276,14 +326,31 @@ class BoltHarness:
         self.server = ThreadedServer(Starlette(routes=[Route("/slack/events", events, methods=["POST"])]))
 
 
-MODAL = {"type": "modal", "callback_id": "payout", "private_metadata": "C1",
-         "title": {"type": "plain_text", "text": "Payout"},
-         "submit": {"type": "plain_text", "text": "Request"},
-         "blocks": [{"type": "input", "block_id": "amount", "label": {"type": "plain_text", "text": "Amount"},
-                     "element": {"type": "plain_text_input", "action_id": "value"}},
-                    {"type": "input", "block_id": "currency", "label": {"type": "plain_text", "text": "Currency"},
-                     "element": {"type": "static_select", "action_id": "pick", "options": [
-                         {"text": {"type": "plain_text", "text": "US dollar"}, "value": "USD"}]}}]}
+MODAL = {
+    "type": "modal",
+    "callback_id": "payout",
+    "private_metadata": "C1",
+    "title": {"type": "plain_text", "text": "Payout"},
+    "submit": {"type": "plain_text", "text": "Request"},
+    "blocks": [
+        {
+            "type": "input",
+            "block_id": "amount",
+            "label": {"type": "plain_text", "text": "Amount"},
+            "element": {"type": "plain_text_input", "action_id": "value"},
+        },
+        {
+            "type": "input",
+            "block_id": "currency",
+            "label": {"type": "plain_text", "text": "Currency"},
+            "element": {
+                "type": "static_select",
+                "action_id": "pick",
+                "options": [{"text": {"type": "plain_text", "text": "US dollar"}, "value": "USD"}],
+            },
+        },
+    ],
+}
 
 
 @pytest.fixture
@@ -308,7 +375,8 @@ def test_signed_command_reaches_bolt_and_respond_lands_in_the_fake(bolt: Any, fa
 def test_button_click_on_channel_message_updates_it(bolt: Any, fake: FakeSlack) -> None:
     harness, slack = bolt
     ts = WebClient(token=TOKEN, base_url=fake.api_url).chat_postMessage(
-        channel="C0FIN", text="card", blocks=SLACK_VALID)["ts"]
+        channel="C0FIN", text="card", blocks=SLACK_VALID
+    )["ts"]
     card = fake.message("C0FIN", ts)
     assert slack.block_action("U0APP3", card, text="Approve").status_code == 200
     updated = fake.wait_for(lambda: [m for m in fake.messages("C0FIN") if m.updated_count])
@@ -341,8 +409,7 @@ def test_sign_matches_slack_sdk_verifier() -> None:
     headers = slack.sign(body)
     verifier = SignatureVerifier(SECRET)
     assert verifier.is_valid(body, headers["X-Slack-Request-Timestamp"], headers["X-Slack-Signature"])
-    assert not verifier.is_valid(body + b"x", headers["X-Slack-Request-Timestamp"],
-                                 headers["X-Slack-Signature"])
+    assert not verifier.is_valid(body + b"x", headers["X-Slack-Request-Timestamp"], headers["X-Slack-Signature"])
     assert parse_qs(body.decode())["command"] == ["/whalet"]
     slack.close()
 
@@ -356,14 +423,22 @@ def test_buttons_are_found_by_action_id_or_label() -> None:
 
 # -- rendering ---------------------------------------------------------------------------------
 
+
 def test_render_message_shows_header_fields_mentions_and_numbered_buttons() -> None:
     console = Console(file=io.StringIO(), width=100)
-    render_message({"channel": "C0FIN", "ts": "1700000000.000100", "text": "card",
-                    "blocks": APPROVAL_BLOCKS}, console)
+    render_message({"channel": "C0FIN", "ts": "1700000000.000100", "text": "card", "blocks": APPROVAL_BLOCKS}, console)
     out = console.file.getvalue()  # type: ignore[attr-defined]
-    for expected in ("Payout request", "Requested by @U0REQ in #finance", "1,200.50 USD",
-                     "Fee", "ACME ****6789", "the policy", "[1] Approve", "[2] Reject",
-                     "[future_block_kind block]"):
+    for expected in (
+        "Payout request",
+        "Requested by @U0REQ in #finance",
+        "1,200.50 USD",
+        "Fee",
+        "ACME ****6789",
+        "the policy",
+        "[1] Approve",
+        "[2] Reject",
+        "[future_block_kind block]",
+    ):
         assert expected in out, expected
     assert "https://x.test" not in out and "*" not in out.replace("****", "")
     assert "\x1b[" not in out  # not a terminal: plain text
@@ -397,8 +472,10 @@ def test_demo_style_rendering_of_events_as_they_arrive(fake: FakeSlack) -> None:
 
 def test_concurrent_posts_get_unique_ts(fake: FakeSlack) -> None:
     web = WebClient(token=TOKEN, base_url=fake.api_url)
-    threads = [threading.Thread(target=lambda: [web.chat_postMessage(channel="C1", text="x")
-                                                 for _ in range(10)]) for _ in range(4)]
+    threads = [
+        threading.Thread(target=lambda: [web.chat_postMessage(channel="C1", text="x") for _ in range(10)])
+        for _ in range(4)
+    ]
     for t in threads:
         t.start()
     for t in threads:

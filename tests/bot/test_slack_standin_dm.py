@@ -63,8 +63,24 @@ def test_a_click_in_a_home_view_has_a_view_container_and_no_response_url(fake: F
         return httpx.Response(200)
 
     requests = SlackRequests.for_fake(fake, "secret", "http://127.0.0.1:9", send=capture)
-    home = {"id": "V1", "type": "home", "blocks": [{"type": "actions", "block_id": "apr|PO-1|2|abc", "elements": [
-        {"type": "button", "action_id": "approval_approve", "value": "PO-1", "text": {"type": "plain_text", "text": "Approve"}}]}]}
+    home = {
+        "id": "V1",
+        "type": "home",
+        "blocks": [
+            {
+                "type": "actions",
+                "block_id": "apr|PO-1|2|abc",
+                "elements": [
+                    {
+                        "type": "button",
+                        "action_id": "approval_approve",
+                        "value": "PO-1",
+                        "text": {"type": "plain_text", "text": "Approve"},
+                    }
+                ],
+            }
+        ],
+    }
     requests.view_action("U0APP1", home, "approval_approve")
     payload = sent[0]
     assert payload["type"] == "block_actions" and payload["container"] == {"type": "view", "view_id": "V1"}

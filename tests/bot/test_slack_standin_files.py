@@ -37,8 +37,14 @@ async def refused(call: Any) -> str:
 
 async def test_files_upload_v2_shares_the_bytes_into_a_thread(fake: FakeSlack, web: AsyncWebClient) -> None:
     parent = await web.chat_postMessage(channel="C1", text="digest")
-    answer = await web.files_upload_v2(channel="C1", thread_ts=parent["ts"], file=b"\x89PNG data",
-                                       filename="chart.png", title="Chart", initial_comment="here")
+    answer = await web.files_upload_v2(
+        channel="C1",
+        thread_ts=parent["ts"],
+        file=b"\x89PNG data",
+        filename="chart.png",
+        title="Chart",
+        initial_comment="here",
+    )
     assert answer["file"]["name"] == "chart.png" and answer["file"]["mimetype"] == "image/png"
     [shared] = fake.uploaded_files("C1")
     assert shared.data == b"\x89PNG data" and shared.thread_ts == parent["ts"] and shared.title == "Chart"
@@ -48,8 +54,7 @@ async def test_files_upload_v2_shares_the_bytes_into_a_thread(fake: FakeSlack, w
     assert replies["messages"][-1]["files"][0]["name"] == "chart.png"  # what a crash recovery looks for
 
 
-async def test_files_follow_scopes_membership_and_slack_argument_errors(fake: FakeSlack,
-                                                                        web: AsyncWebClient) -> None:
+async def test_files_follow_scopes_membership_and_slack_argument_errors(fake: FakeSlack, web: AsyncWebClient) -> None:
     assert await refused(web.files_getUploadURLExternal(filename="x.csv", length=0)) == "invalid_arguments"
     issued = await web.files_getUploadURLExternal(filename="x.csv", length=3)
     files = [{"id": issued["file_id"], "title": "x"}]
@@ -59,9 +64,10 @@ async def test_files_follow_scopes_membership_and_slack_argument_errors(fake: Fa
     dm = (await web.conversations_open(users="U0ME"))["channel"]["id"]
     await web.files_upload_v2(channel=dm, content="a,b\r\n", filename="y.csv")
     assert await refused(web.files_upload_v2(channel="C2", content="a", filename="z.csv")) == "not_in_channel"
-    assert await refused(web.files_upload_v2(channel="C1", thread_ts="1.000001", content="a",
-                                             filename="z.csv")) == "invalid_thread_ts"
+    assert (
+        await refused(web.files_upload_v2(channel="C1", thread_ts="1.000001", content="a", filename="z.csv"))
+        == "invalid_thread_ts"
+    )
     fake.scopes.discard("files:write")
     assert await refused(web.files_upload_v2(channel="C1", content="a", filename="z.csv")) == "missing_scope"
     assert [f.name for f in fake.uploaded_files()] == ["y.csv"]
-

@@ -50,13 +50,28 @@ async def test_fifty_blocks_pass_and_fifty_one_are_invalid_blocks(fake: FakeSlac
     assert [m.text for m in fake.messages("C1")] == ["ok"]  # nothing half-posted
 
 
-@pytest.mark.parametrize("block, why", [
-    (section("x" * 3001), "3000"),
-    ({"type": "header", "text": {"type": "plain_text", "text": "h" * 151}}, "150"),
-    ({"type": "future_block_kind"}, "unknown type"),
-    ({"type": "actions", "elements": [{"type": "button", "action_id": "a", "value": "v" * 2001,
-                                       "text": {"type": "plain_text", "text": "Go"}}]}, "2000"),
-])
+@pytest.mark.parametrize(
+    "block, why",
+    [
+        (section("x" * 3001), "3000"),
+        ({"type": "header", "text": {"type": "plain_text", "text": "h" * 151}}, "150"),
+        ({"type": "future_block_kind"}, "unknown type"),
+        (
+            {
+                "type": "actions",
+                "elements": [
+                    {
+                        "type": "button",
+                        "action_id": "a",
+                        "value": "v" * 2001,
+                        "text": {"type": "plain_text", "text": "Go"},
+                    }
+                ],
+            },
+            "2000",
+        ),
+    ],
+)
 async def test_limits_are_slack_sdk_model_checks(web: AsyncWebClient, block: dict[str, Any], why: str) -> None:
     answer = await refused(web.chat_postMessage(channel="C1", text="t", blocks=[block]))
     assert answer["error"] == "invalid_blocks" and why in answer["response_metadata"]["messages"][0]
@@ -64,10 +79,12 @@ async def test_limits_are_slack_sdk_model_checks(web: AsyncWebClient, block: dic
 
 async def test_update_and_ephemeral_are_checked_too(fake: FakeSlack, web: AsyncWebClient) -> None:
     ts = (await web.chat_postMessage(channel="C1", text="first"))["ts"]
-    assert (await refused(web.chat_update(channel="C1", ts=ts, text="x", blocks=[section("x")] * 51))
-            )["error"] == "invalid_blocks"
-    assert (await refused(web.chat_postEphemeral(channel="C1", user="U1", text="x",
-                                                 blocks=[section("y" * 3001)])))["error"] == "invalid_blocks"
+    assert (await refused(web.chat_update(channel="C1", ts=ts, text="x", blocks=[section("x")] * 51)))[
+        "error"
+    ] == "invalid_blocks"
+    assert (await refused(web.chat_postEphemeral(channel="C1", user="U1", text="x", blocks=[section("y" * 3001)])))[
+        "error"
+    ] == "invalid_blocks"
     assert (await refused(web.chat_postMessage(channel="C1", text="z" * 40_001)))["error"] == "msg_too_long"
     assert fake.message("C1", ts).text == "first"
 
@@ -79,12 +96,14 @@ async def test_views_are_parsed_with_the_view_model(fake: FakeSlack, web: AsyncW
     answer = await refused(web.views_open(trigger_id=fake.new_trigger_id("U1"), view=long_title))
     assert answer["error"] == "invalid_arguments" and "24" in answer["response_metadata"]["messages"][0]
     too_much = {**good, "private_metadata": "m" * 3001}
-    assert (await refused(web.views_open(trigger_id=fake.new_trigger_id("U1"), view=too_much))
-            )["error"] == "invalid_arguments"
+    assert (await refused(web.views_open(trigger_id=fake.new_trigger_id("U1"), view=too_much)))[
+        "error"
+    ] == "invalid_arguments"
     home = {"type": "home", "blocks": [section("x")] * 100}
     await web.views_publish(user_id="U1", view=home)
-    assert (await refused(web.views_publish(user_id="U1", view={**home, "blocks": [section("x")] * 101}))
-            )["error"] == "invalid_arguments"
+    assert (await refused(web.views_publish(user_id="U1", view={**home, "blocks": [section("x")] * 101})))[
+        "error"
+    ] == "invalid_arguments"
     [published] = [v for v in fake.views(user="U1") if v.action == "views.publish"]
     assert len(published.view["blocks"]) == 100
 
@@ -113,7 +132,8 @@ async def test_a_call_without_its_scope_is_missing_scope(fake: FakeSlack, web: A
 
 
 async def test_public_channel_not_joined_posts_with_chat_write_public_but_no_history(
-        fake: FakeSlack, web: AsyncWebClient) -> None:
+    fake: FakeSlack, web: AsyncWebClient
+) -> None:
     fake.add_channel("C0PUB", "announcements", member=False)
     await web.chat_postMessage(channel="C0PUB", text="posted without joining")
     assert (await refused(web.conversations_history(channel="C0PUB")))["error"] == "not_in_channel"
@@ -127,8 +147,11 @@ async def test_public_channel_not_joined_posts_with_chat_write_public_but_no_his
 
 async def test_private_and_archived_channels(fake: FakeSlack, web: AsyncWebClient) -> None:
     fake.add_channel("G0SECRET", member=False)
-    for call in (web.chat_postMessage(channel="G0SECRET", text="x"),
-                 web.conversations_history(channel="G0SECRET"), web.conversations_info(channel="G0SECRET")):
+    for call in (
+        web.chat_postMessage(channel="G0SECRET", text="x"),
+        web.conversations_history(channel="G0SECRET"),
+        web.conversations_info(channel="G0SECRET"),
+    ):
         assert (await refused(call))["error"] == "channel_not_found"
     fake.add_channel("C0OLD", archived=True)
     assert (await refused(web.chat_postMessage(channel="C0OLD", text="x")))["error"] == "is_archived"

@@ -45,10 +45,18 @@ def test_command_and_approval_click_arrive_over_the_socket(socket_stack: LocalSt
     socket = SocketRequests(fake)
 
     # A raw envelope, as Slack sends it: acknowledged, then answered on the response_url.
-    fields = {"team_id": fake.team_id, "channel_id": "C0DEMO", "channel_name": "demo",
-              "user_id": "U0REQ", "user_name": "u0req", "command": "/whalet", "text": "balance USD",
-              "api_app_id": fake.socket.app_id, "trigger_id": fake.new_trigger_id("U0REQ"),
-              "response_url": fake.new_response_url(channel_id="C0DEMO", user_id="U0REQ")}
+    fields = {
+        "team_id": fake.team_id,
+        "channel_id": "C0DEMO",
+        "channel_name": "demo",
+        "user_id": "U0REQ",
+        "user_name": "u0req",
+        "command": "/whalet",
+        "text": "balance USD",
+        "api_app_id": fake.socket.app_id,
+        "trigger_id": fake.new_trigger_id("U0REQ"),
+        "response_url": fake.new_response_url(channel_id="C0DEMO", user_id="U0REQ"),
+    }
     envelope_id = fake.socket_send("slash_commands", fields)
     ack = fake.wait_for(lambda: fake.socket.ack_for(envelope_id))
     assert ack is not None and ack.envelope_id == envelope_id
@@ -62,8 +70,9 @@ def test_command_and_approval_click_arrive_over_the_socket(socket_stack: LocalSt
     sent = _answer_since(fake, before)
     assert "Sent for approval" in sent.text, sent.text
     request_id = sent.text.split("Request `")[1].split("`")[0]
-    card = fake.wait_for(lambda: next((m for m in fake.messages(APPROVALS)
-                                       if request_id in json.dumps(m.blocks)), None))
+    card = fake.wait_for(
+        lambda: next((m for m in fake.messages(APPROVALS) if request_id in json.dumps(m.blocks)), None)
+    )
     assert card is not None
     before = len(fake.responses())
     socket.block_action("U0APP1", card, "approval_approve")
@@ -80,8 +89,9 @@ def test_command_and_approval_click_arrive_over_the_socket(socket_stack: LocalSt
 
 def test_http_server_keeps_serving_webhook_and_health_in_socket_mode(socket_stack: LocalStack) -> None:
     assert httpx.get(socket_stack.url + "/healthz").json()["ok"] is True
-    socket_stack.operator.post("/sandbox/collect", json={"userId": "U10001", "currency": "USD",
-                                                         "amount": "12.00"}).raise_for_status()
+    socket_stack.operator.post(
+        "/sandbox/collect", json={"userId": "U10001", "currency": "USD", "amount": "12.00"}
+    ).raise_for_status()
     socket_stack.fake.wait_for(lambda: socket_stack.fake.messages("C0COLLECT"), timeout=10)
     text = httpx.get(socket_stack.url + "/metrics").text
     assert 'whalet_bot_webhook_receipts_total{api_code="collectionReceivedNotify",outcome="stored"} 1.0' in text
@@ -97,18 +107,26 @@ def test_connections_open_wants_the_app_token() -> None:
             with pytest.raises(SlackApiError) as refused:
                 web.apps_connections_open(app_token=token)
             assert refused.value.response["error"] == error
-        handshake = httpx.get(base + "/socket/never-issued", headers={  # a ticket it never issued
-            "Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
-            "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="})
+        handshake = httpx.get(
+            base + "/socket/never-issued",
+            headers={  # a ticket it never issued
+                "Connection": "Upgrade",
+                "Upgrade": "websocket",
+                "Sec-WebSocket-Version": "13",
+                "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+            },
+        )
         assert handshake.status_code == 403
 
 
 async def test_refused_app_token_fails_start_up_instead_of_hanging(
-        make_stack: Callable[..., LocalStack], tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    make_stack: Callable[..., LocalStack], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     """slack_sdk retries a refused token forever; start-up must say so and stop, not hang."""
     running = make_stack()  # its fake and sandbox serve the second app built here
-    settings = running.settings.model_copy(update={"slack_app_token": SecretStr("xapp-1-revoked"),
-                                                   "whalet_bot_db": tmp_path / "second.db"})
+    settings = running.settings.model_copy(
+        update={"slack_app_token": SecretStr("xapp-1-revoked"), "whalet_bot_db": tmp_path / "second.db"}
+    )
     runtime = build_runtime(settings, running.config)
 
     async def start_and_stop() -> None:
@@ -122,12 +140,14 @@ async def test_refused_app_token_fails_start_up_instead_of_hanging(
 
 
 async def test_unreachable_websocket_does_not_stop_the_webhook_and_health(
-        make_stack: Callable[..., LocalStack], tmp_path: Path) -> None:
+    make_stack: Callable[..., LocalStack], tmp_path: Path
+) -> None:
     """Slack hands out a URL that cannot be reached: HTTP still starts and serves."""
     running = make_stack()  # its fake and sandbox serve the second app built here
     running.fake.socket.issue_url = lambda base_url: "ws://127.0.0.1:9/socket/unreachable"  # type: ignore[method-assign]
-    settings = running.settings.model_copy(update={"slack_app_token": SecretStr(APP_TOKEN),
-                                                   "whalet_bot_db": tmp_path / "second.db"})
+    settings = running.settings.model_copy(
+        update={"slack_app_token": SecretStr(APP_TOKEN), "whalet_bot_db": tmp_path / "second.db"}
+    )
     runtime = build_runtime(settings, running.config)
     transport = httpx.ASGITransport(app=runtime.asgi)
 
@@ -143,14 +163,20 @@ async def test_unreachable_websocket_does_not_stop_the_webhook_and_health(
 def test_events_arrive_over_the_socket_too(socket_stack: LocalStack) -> None:
     """The manifest's event subscriptions work in Socket Mode: Home published, uninstall pauses."""
     fake = socket_stack.fake
-    event = {"team_id": fake.team_id, "api_app_id": fake.socket.app_id, "type": "event_callback",
-             "event_id": "Ev0HOME", "event_time": 1, "event": {"type": "app_home_opened", "user": "U0APP1",
-                                                                 "tab": "home", "event_ts": "1.0"}}
+    event = {
+        "team_id": fake.team_id,
+        "api_app_id": fake.socket.app_id,
+        "type": "event_callback",
+        "event_id": "Ev0HOME",
+        "event_time": 1,
+        "event": {"type": "app_home_opened", "user": "U0APP1", "tab": "home", "event_ts": "1.0"},
+    }
     envelope_id = fake.socket_send("events_api", event)
     assert fake.wait_for(lambda: fake.socket.ack_for(envelope_id)) is not None
     [home] = fake.wait_for(lambda: [v for v in fake.views(user="U0APP1") if v.action == "views.publish"])
     assert "Waiting for you" in json.dumps(home.view["blocks"])
-    fake.socket_send("events_api", {**event, "event_id": "Ev0GONE", "event": {"type": "app_uninstalled",
-                                                                           "event_ts": "2.0"}})
+    fake.socket_send(
+        "events_api", {**event, "event_id": "Ev0GONE", "event": {"type": "app_uninstalled", "event_ts": "2.0"}}
+    )
     fake.wait_for(lambda: socket_stack.services.outbox.paused)
     assert httpx.get(socket_stack.url + "/healthz").status_code == 503

@@ -48,10 +48,13 @@ CORE = [m for m in MIGRATIONS if m[0].startswith("000")]
 def test_migrations_idempotent_across_reopen(tmp_path: Path) -> None:
     migrations = [
         *CORE,
-        ("0050_extra_early", """
+        (
+            "0050_extra_early",
+            """
             CREATE TABLE early (x TEXT);
             CREATE TRIGGER early_guard BEFORE DELETE ON early BEGIN SELECT RAISE(ABORT, 'no; never'); END;
-        """),
+        """,
+        ),
         ("0100_extra_items", ["CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT)"]),
     ]
     first = Store(tmp_path / "m.db", migrations=migrations)
@@ -69,7 +72,9 @@ def test_migrations_idempotent_across_reopen(tmp_path: Path) -> None:
 
 def test_failing_migration_leaves_nothing(tmp_path: Path) -> None:
     with pytest.raises(sqlite3.OperationalError):
-        Store(tmp_path / "bad.db", migrations=[*CORE, ("0200_bad", ["CREATE TABLE half (x TEXT)", "CREATE TABLE oops ("])])
+        Store(
+            tmp_path / "bad.db", migrations=[*CORE, ("0200_bad", ["CREATE TABLE half (x TEXT)", "CREATE TABLE oops ("])]
+        )
     check = Store(tmp_path / "bad.db", migrations=CORE)
     with check.read() as db:
         assert "half" not in db.table_names()
@@ -143,7 +148,11 @@ def test_nested_failure_undoes_only_its_own_writes(store: Store) -> None:
 def test_audit_log_is_append_only(store: Store) -> None:
     with store.transaction() as db:
         row_id = store.audit(
-            db, "U0APP1", "approve", "req:42", fingerprint="f" * 16,
+            db,
+            "U0APP1",
+            "approve",
+            "req:42",
+            fingerprint="f" * 16,
             detail={"amount": Decimal("1200.50"), "currency": "USD", "approvals": 1},
         )
     with store.read() as db:
@@ -222,7 +231,10 @@ while True:
 def test_sigkill_keeps_every_acked_row(tmp_path: Path) -> None:
     path = tmp_path / "kill.db"
     child = subprocess.Popen(
-        [sys.executable, "-c", CHILD, str(path)], cwd=ROOT, stdout=subprocess.PIPE, text=True,
+        [sys.executable, "-c", CHILD, str(path)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     acked: list[int] = []

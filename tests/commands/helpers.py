@@ -27,12 +27,14 @@ def cards(stack: Any) -> list[Any]:
 
 
 def card_for(stack: Any, request_id: str, timeout: float = 10.0) -> Any:
-    return stack.fake.wait_for(lambda: next((m for m in cards(stack) if request_id in json.dumps(m.blocks)), None),
-                               timeout=timeout)
+    return stack.fake.wait_for(
+        lambda: next((m for m in cards(stack) if request_id in json.dumps(m.blocks)), None), timeout=timeout
+    )
 
 
-def request_payout(stack: Any, text: str = "payout 1200.50 USD to acme-us for \"March invoices\"",
-                   user: str = "U0REQ") -> tuple[str, Any]:
+def request_payout(
+    stack: Any, text: str = 'payout 1200.50 USD to acme-us for "March invoices"', user: str = "U0REQ"
+) -> tuple[str, Any]:
     """Request a payout; returns (request id, its card as posted)."""
     _, post = ask(stack, user, text)
     assert post is not None and "Sent for approval" in post.text, post and post.text
@@ -58,5 +60,9 @@ def row(stack: Any, request_id: str) -> dict[str, Any]:
 
 def audit_actions(stack: Any, request_id: str) -> list[str]:
     with stack.services.store.read() as db:
-        return [r[0] for r in db.execute("SELECT action FROM audit_log WHERE subject = ? ORDER BY id",
-                                         [f"approval:{request_id}"])]
+        return [
+            r[0]
+            for r in db.execute(
+                "SELECT action FROM audit_log WHERE subject = ? ORDER BY id", [f"approval:{request_id}"]
+            )
+        ]

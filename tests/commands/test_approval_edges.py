@@ -28,17 +28,28 @@ def alerts(m: object) -> list[str]:
 
 def audit(m: object, request_id: str) -> list[str]:
     with m.services.store.read() as db:  # type: ignore[attr-defined]
-        return [r[0] for r in db.execute("SELECT action FROM audit_log WHERE subject = ? ORDER BY id",
-                                         [f"approval:{request_id}"])]
+        return [
+            r[0]
+            for r in db.execute(
+                "SELECT action FROM audit_log WHERE subject = ? ORDER BY id", [f"approval:{request_id}"]
+            )
+        ]
 
 
 def test_a_lookup_status_the_bot_does_not_know_stays_unknown_until_whalet_settles_it(world: None) -> None:
     m = flow()
     try:
         m.request("payout", "100")
-        faults(m, {"apiCode": "payoutConfirm", "kind": "http_500_after_apply", "times": 1},
-               {"apiCode": "queryWithdrawRecords", "kind": "rewrite_answer", "fields": {"status": "ON_HOLD"},
-                "times": None})
+        faults(
+            m,
+            {"apiCode": "payoutConfirm", "kind": "http_500_after_apply", "times": 1},
+            {
+                "apiCode": "queryWithdrawRecords",
+                "kind": "rewrite_answer",
+                "fields": {"status": "ON_HOLD"},
+                "times": None,
+            },
+        )
         m.approve("U0APP1", 0, False)
         m.sweep(1)
         r = only(m)
@@ -82,8 +93,7 @@ def test_a_duplicate_answer_to_a_confirm_whalet_took_is_looked_up_not_resent(wor
         m.teardown()
 
 
-def test_a_request_number_clash_on_a_confirm_whalet_did_not_take_is_looked_up_then_confirmed_once(
-        world: None) -> None:
+def test_a_request_number_clash_on_a_confirm_whalet_did_not_take_is_looked_up_then_confirmed_once(world: None) -> None:
     """REQUEST_NO_NOT_UNIQUE with nothing done: the lookup finds WAIT_CONFIRM, and only then one more
     confirm (with a new request number) goes out; Whalet ends with the order confirmed once."""
     m = flow()
@@ -96,22 +106,42 @@ def test_a_request_number_clash_on_a_confirm_whalet_did_not_take_is_looked_up_th
         assert r.state in (State.CONFIRMED, State.SUCCEEDED), r
         assert m.watch.confirms[r.mer_order_no] == 2 and sandbox_confirms(m, r.mer_order_no) == 1
         actions = audit(m, r.id)
-        assert actions.index("confirm.unknown") < actions.index("reconcile.lookup") < \
-            actions.index("reconcile.confirm_again")
+        assert (
+            actions.index("confirm.unknown")
+            < actions.index("reconcile.lookup")
+            < actions.index("reconcile.confirm_again")
+        )
     finally:
         m.teardown()
 
 
-@pytest.mark.parametrize("kind, party, code, fields", [
-    ("payout", "acme-us", "payoutApply", {"amount": {"amount": "9999.00", "cent": 999900, "centFactor": 100,
-                                                     "currency": "USD"}}),
-    ("payout", "acme-us", "payoutApply", {"amount": {"amount": "100.00", "cent": 10000, "centFactor": 100,
-                                                     "currency": "EUR"}}),
-    ("payout", "acme-us", "payoutApply", {"merOrderNo": "WBOSOMEONEELSE1"}),
-    ("pay", "U10002", "payApply", {"amount": {"amount": "1.00", "cent": 100, "centFactor": 100, "currency": "USD"}}),
-])
+@pytest.mark.parametrize(
+    "kind, party, code, fields",
+    [
+        (
+            "payout",
+            "acme-us",
+            "payoutApply",
+            {"amount": {"amount": "9999.00", "cent": 999900, "centFactor": 100, "currency": "USD"}},
+        ),
+        (
+            "payout",
+            "acme-us",
+            "payoutApply",
+            {"amount": {"amount": "100.00", "cent": 10000, "centFactor": 100, "currency": "EUR"}},
+        ),
+        ("payout", "acme-us", "payoutApply", {"merOrderNo": "WBOSOMEONEELSE1"}),
+        (
+            "pay",
+            "U10002",
+            "payApply",
+            {"amount": {"amount": "1.00", "cent": 100, "centFactor": 100, "currency": "USD"}},
+        ),
+    ],
+)
 def test_an_apply_answer_that_does_not_match_the_request_is_abandoned_with_an_alert_and_no_card(
-        world: None, kind: str, party: str, code: str, fields: dict[str, object]) -> None:
+    world: None, kind: str, party: str, code: str, fields: dict[str, object]
+) -> None:
     m = flow()
     try:
         faults(m, {"apiCode": code, "kind": "rewrite_answer", "fields": fields})

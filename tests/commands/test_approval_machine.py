@@ -37,8 +37,14 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import (RuleBasedStateMachine, initialize, invariant, precondition, rule,
-                                 run_state_machine_as_test)
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
 from slack_bolt.request.async_request import AsyncBoltRequest
 
 from core.clock import FrozenClock
@@ -60,14 +66,22 @@ from whalet.envelope import EnvelopeCodec
 from whalet.sandbox import Sandbox, SandboxConfig, SandboxKeys, create_sandbox, ensure_keys
 from whalet.sandbox.faults import KINDS as FAULT_KINDS
 
-settings.register_profile("approvals", max_examples=200, stateful_step_count=10, deadline=None,
-                          suppress_health_check=list(HealthCheck))
-settings.register_profile("long", max_examples=2000, stateful_step_count=25, deadline=None,
-                          suppress_health_check=list(HealthCheck))
-settings.register_profile("quick", max_examples=int(os.environ.get("APPROVAL_EXAMPLES", "20")),
-                          stateful_step_count=10, deadline=None, suppress_health_check=list(HealthCheck))
-PROFILE = os.environ.get("HYPOTHESIS_PROFILE") if os.environ.get("HYPOTHESIS_PROFILE") in ("long", "quick") \
-    else "approvals"
+settings.register_profile(
+    "approvals", max_examples=200, stateful_step_count=10, deadline=None, suppress_health_check=list(HealthCheck)
+)
+settings.register_profile(
+    "long", max_examples=2000, stateful_step_count=25, deadline=None, suppress_health_check=list(HealthCheck)
+)
+settings.register_profile(
+    "quick",
+    max_examples=int(os.environ.get("APPROVAL_EXAMPLES", "20")),
+    stateful_step_count=10,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+)
+PROFILE = (
+    os.environ.get("HYPOTHESIS_PROFILE") if os.environ.get("HYPOTHESIS_PROFILE") in ("long", "quick") else "approvals"
+)
 
 REQUESTER, ADMIN = "U0REQ", "U0ADM"
 APPROVERS = ("U0APP1", "U0APP2", "U0APP3")
@@ -83,9 +97,11 @@ MAX_CONFIRMS = 3
 ANSWER_CODES = ("IDEMPOTENT_ERROR", "REQUEST_NO_NOT_UNIQUE", "TOO_MANY_REQUESTS", "INTERNAL_ERROR")
 REWRITES = ({"status": "ON_HOLD"}, {"amount": "1.00"})
 STALENESS_MINUTES = 10
-CONFIG = DEMO_CONFIG.replace('approvers = ["U0APP1", "U0APP2"]',
-                             f'approvers = ["U0APP1", "U0APP2", "U0APP3"]\napprover_groups = ["{GROUP}"]\n'
-                             f"max_staleness_minutes = {STALENESS_MINUTES}")
+CONFIG = DEMO_CONFIG.replace(
+    'approvers = ["U0APP1", "U0APP2"]',
+    f'approvers = ["U0APP1", "U0APP2", "U0APP3"]\napprover_groups = ["{GROUP}"]\n'
+    f"max_staleness_minutes = {STALENESS_MINUTES}",
+)
 
 
 class Watch(httpx.AsyncBaseTransport):
@@ -157,8 +173,9 @@ class ApprovalFlow(RuleBasedStateMachine):
         self.loop = asyncio.new_event_loop()
         self.clock = FrozenClock(self.sandbox.clock.now())  # the two clocks move together from here
         self.watch = Watch(httpx.ASGITransport(app=self.sandbox.app), self.whalet_codec, self)
-        self.operator = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.sandbox.app),
-                                          base_url="http://sandbox")
+        self.operator = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=self.sandbox.app), base_url="http://sandbox"
+        )
         self.db_path = self.workdir / f"bot-{secrets.token_hex(6)}.db"
         self.config_path = self.workdir / "whalet-bot.toml"
         self.signing_secret = secrets.token_hex(16)
@@ -166,7 +183,8 @@ class ApprovalFlow(RuleBasedStateMachine):
         # (since, members or None while unreadable): what the group held and when, for the
         # staleness rule (an unreadable group keeps members read within the last 10 minutes)
         self.group_history: list[tuple[datetime, frozenset[str] | None]] = [
-            (self.clock.now(), frozenset([GROUP_MEMBER]))]
+            (self.clock.now(), frozenset([GROUP_MEMBER]))
+        ]
         self.errors: list[logging.LogRecord] = []
         self.steps_since_restart = 0
         self.runtime = self._build()
@@ -176,17 +194,33 @@ class ApprovalFlow(RuleBasedStateMachine):
     def _build(self, config: BotConfig | None = None) -> Runtime:
         self.config_path.write_text(CONFIG, encoding="utf-8")
         settings_ = load_settings(
-            slack_bot_token=DEMO_BOT_TOKEN, slack_signing_secret=self.signing_secret,
-            slack_api_base_url=self.fake_url + "/api/", whalet_base_url="http://sandbox.localhost/api",
-            whalet_partner_id=DEMO_PARTNER_ID, whalet_partner_private_key=str(self.keys.partner_private),
-            whalet_public_key_source=str(self.keys.whalet_public), whalet_bot_config=self.config_path,
-            whalet_bot_db=self.db_path, whalet_timeout_seconds=0.05,
-            whalet_retry_backoff_seconds=0.001)
-        runtime = build_runtime(settings_, config or load_config(self.config_path), clock=self.clock,
-                                whalet_transport=self.watch, codec=self.partner_codec)
-        self.slack = SlackRequests(self.signing_secret, "http://bot", self.fake.new_response_url,
-                                   trigger_id_factory=self.fake.new_trigger_id, team_id=self.fake.team_id,
-                                   send=lambda body, headers: (body, headers))
+            slack_bot_token=DEMO_BOT_TOKEN,
+            slack_signing_secret=self.signing_secret,
+            slack_api_base_url=self.fake_url + "/api/",
+            whalet_base_url="http://sandbox.localhost/api",
+            whalet_partner_id=DEMO_PARTNER_ID,
+            whalet_partner_private_key=str(self.keys.partner_private),
+            whalet_public_key_source=str(self.keys.whalet_public),
+            whalet_bot_config=self.config_path,
+            whalet_bot_db=self.db_path,
+            whalet_timeout_seconds=0.05,
+            whalet_retry_backoff_seconds=0.001,
+        )
+        runtime = build_runtime(
+            settings_,
+            config or load_config(self.config_path),
+            clock=self.clock,
+            whalet_transport=self.watch,
+            codec=self.partner_codec,
+        )
+        self.slack = SlackRequests(
+            self.signing_secret,
+            "http://bot",
+            self.fake.new_response_url,
+            trigger_id_factory=self.fake.new_trigger_id,
+            team_id=self.fake.team_id,
+            send=lambda body, headers: (body, headers),
+        )
         return runtime
 
     @property
@@ -220,14 +254,19 @@ class ApprovalFlow(RuleBasedStateMachine):
 
     def card_of(self, request_id: str) -> dict[str, Any] | None:
         with self.services.store.read() as db:
-            found = db.execute("SELECT blocks FROM outbox WHERE ref LIKE ? AND op IN ('post', 'update') "
-                               "ORDER BY id DESC LIMIT 1", [f"%{request_id}"]).fetchone()
+            found = db.execute(
+                "SELECT blocks FROM outbox WHERE ref LIKE ? AND op IN ('post', 'update') ORDER BY id DESC LIMIT 1",
+                [f"%{request_id}"],
+            ).fetchone()
         return {"channel": "C0APPROVALS", "ts": "1.000001", "blocks": json.loads(found[0])} if found else None
 
     def approvers_now(self) -> set[str]:
         roles = self.services.config.roles
-        return set(roles.approvers) | set(roles.admins) | (self.group_members_now()
-                                                           if GROUP in roles.approver_groups else set())
+        return (
+            set(roles.approvers)
+            | set(roles.admins)
+            | (self.group_members_now() if GROUP in roles.approver_groups else set())
+        )
 
     def group_members_now(self) -> set[str]:
         """The group's members as the policy allows the bot to see them: the current members when the
@@ -281,8 +320,12 @@ class ApprovalFlow(RuleBasedStateMachine):
         target = "acme-us" if kind == "payout" else "U10002"
         self.dispatch(self.slack.command(REQUESTER, f"{kind} {amount} USD to {target}", channel_id="C0DEMO"))
 
-    @rule(user=st.sampled_from(EVERYONE), pick=st.integers(0, 7), double=st.booleans(),
-          confirm_fault=st.none() | st.sampled_from(FAULT_KINDS))
+    @rule(
+        user=st.sampled_from(EVERYONE),
+        pick=st.integers(0, 7),
+        double=st.booleans(),
+        confirm_fault=st.none() | st.sampled_from(FAULT_KINDS),
+    )
     def approve(self, user: str, pick: int, double: bool, confirm_fault: str | None = None) -> None:
         """A click by anyone (twice at once with ``double``); ``confirm_fault``: Whalet misbehaves
         on the confirm this click may send (the same as the ``fault`` rule just before it)."""
@@ -295,14 +338,22 @@ class ApprovalFlow(RuleBasedStateMachine):
             return
         if confirm_fault:
             # twice: the click's own re-confirm after the lookup meets it too, so a later sweep must retry
-            self.fault(confirm_fault, "payConfirm" if rows[pick % len(rows)].kind == "pay" else "payoutConfirm", 2,
-                       ANSWER_CODES[pick % len(ANSWER_CODES)], REWRITES[0])
+            self.fault(
+                confirm_fault,
+                "payConfirm" if rows[pick % len(rows)].kind == "pay" else "payoutConfirm",
+                2,
+                ANSWER_CODES[pick % len(ANSWER_CODES)],
+                REWRITES[0],
+            )
         signed = [self.slack.block_action(user, card, "approval_approve") for _ in range(2 if double else 1)]
         if double:  # a double click, dispatched at once
+
             async def both() -> None:
-                await asyncio.gather(*(self.runtime.bolt.async_dispatch(
-                    AsyncBoltRequest(body=b.decode(), headers=h)) for b, h in signed))
+                await asyncio.gather(
+                    *(self.runtime.bolt.async_dispatch(AsyncBoltRequest(body=b.decode(), headers=h)) for b, h in signed)
+                )
                 await self.settle_tasks()
+
             self.run(both())
         else:
             self.dispatch(signed[0])
@@ -313,8 +364,9 @@ class ApprovalFlow(RuleBasedStateMachine):
         if not rows:
             return
         request = rows[pick % len(rows)]
-        form = stash(self.services.store, {"fp": request.fingerprint, "channel": "C0APPROVALS",
-                                           "request_id": request.id})
+        form = stash(
+            self.services.store, {"fp": request.fingerprint, "channel": "C0APPROVALS", "request_id": request.id}
+        )
         view = reject_modal(headline(request), form)
         self.dispatch(self.slack.view_submission(user, view, {"reason": reason}))
 
@@ -322,7 +374,9 @@ class ApprovalFlow(RuleBasedStateMachine):
     def freeze(self, frozen: bool) -> None:
         self.dispatch(self.slack.command(ADMIN, "freeze" if frozen else "unfreeze", channel_id="C0DEMO"))
 
-    @rule(approvers=st.sets(st.sampled_from(APPROVERS)), group=st.sampled_from(["keep", "member", "empty", "unreadable"]))
+    @rule(
+        approvers=st.sets(st.sampled_from(APPROVERS)), group=st.sampled_from(["keep", "member", "empty", "unreadable"])
+    )
     def change_roles(self, approvers: set[str], group: str) -> None:
         roles = self.services.config.roles.model_copy(update={"approvers": sorted(approvers)})
         self.services.config = self.services.config.model_copy(update={"roles": roles})  # a policy reload
@@ -335,8 +389,13 @@ class ApprovalFlow(RuleBasedStateMachine):
         self._record_group()
 
     # Confirm faults are where the danger is, so they are drawn most often.
-    @rule(kind=st.sampled_from(FAULT_KINDS), code=st.sampled_from(MONEY_CODES + ("payoutConfirm",) * 6),
-          times=st.integers(1, 4), answer=st.sampled_from(ANSWER_CODES), fields=st.sampled_from(REWRITES))
+    @rule(
+        kind=st.sampled_from(FAULT_KINDS),
+        code=st.sampled_from(MONEY_CODES + ("payoutConfirm",) * 6),
+        times=st.integers(1, 4),
+        answer=st.sampled_from(ANSWER_CODES),
+        fields=st.sampled_from(REWRITES),
+    )
     def fault(self, kind: str, code: str, times: int, answer: str, fields: dict[str, str]) -> None:
         seconds = 0.2 if kind.startswith("timeout") else 0.01  # past the confirm's 0.15 s deadline
         if kind == "refuse_after_apply" and answer == "TOO_MANY_REQUESTS":
@@ -344,9 +403,23 @@ class ApprovalFlow(RuleBasedStateMachine):
             # contract, which invariant 7 takes as true (tests/commands/test_approval_edges.py shows the
             # bot still ends right when Whalet breaks it).
             answer = "IDEMPOTENT_ERROR"
-        self.run(self.operator.post("/sandbox/faults", json={"rules": [
-            {"apiCode": code, "kind": kind, "seconds": seconds, "times": times, "code": answer,
-             "fields": fields}]})).raise_for_status()
+        self.run(
+            self.operator.post(
+                "/sandbox/faults",
+                json={
+                    "rules": [
+                        {
+                            "apiCode": code,
+                            "kind": kind,
+                            "seconds": seconds,
+                            "times": times,
+                            "code": answer,
+                            "fields": fields,
+                        }
+                    ]
+                },
+            )
+        ).raise_for_status()
 
     @rule(minutes=st.sampled_from([1, 5, 12, 40]))
     def move_clock(self, minutes: int) -> None:
@@ -427,8 +500,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     with ThreadedServer(fake.app) as server:
         fake.bind(server.url)
         ApprovalFlow.keys, ApprovalFlow.fake, ApprovalFlow.fake_url = keys, fake, server.url
-        ApprovalFlow.sandbox = create_sandbox(SandboxConfig(keys_dir=keys.dir, partner_id=DEMO_PARTNER_ID,
-                                                            payout_result_delay_s=30.0))
+        ApprovalFlow.sandbox = create_sandbox(
+            SandboxConfig(keys_dir=keys.dir, partner_id=DEMO_PARTNER_ID, payout_result_delay_s=30.0)
+        )
         ApprovalFlow.partner_codec, ApprovalFlow.whalet_codec = keys.partner_codec(), keys.whalet_codec()
         ApprovalFlow.workdir = tmp_path_factory.mktemp("machine")
         yield
@@ -436,7 +510,6 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
 
 def test_approval_flow_keeps_its_invariants_under_faults(world: None) -> None:
     run_state_machine_as_test(ApprovalFlow, settings=settings.get_profile(PROFILE))
-
 
 
 # --- one regression test per failure of issue 9 (1-5, 8), on the same in-process harness -----------
@@ -473,8 +546,11 @@ def test_failure_1_freeze_holds_a_re_confirm_until_unfreeze(world: None) -> None
     m = flow()
     try:
         m.request("payout", "100")
-        faults(m, {"apiCode": "payoutConfirm", "kind": "http_500", "times": 1},
-               {"apiCode": "queryWithdrawRecords", "kind": "http_500", "times": None})
+        faults(
+            m,
+            {"apiCode": "payoutConfirm", "kind": "http_500", "times": 1},
+            {"apiCode": "queryWithdrawRecords", "kind": "http_500", "times": None},
+        )
         m.approve("U0APP1", 0, False)
         assert only(m).state is State.CONFIRM_UNKNOWN
         m.freeze(True)
@@ -541,8 +617,11 @@ def test_failure_4_unknown_outcome_never_expires_and_rate_limit_stays_approved(w
         assert only(m).state is State.CONFIRMED
         # applied but unanswered, and every lookup failing, past the expiry: still "outcome unknown"
         m.request("payout", "100")
-        faults(m, {"apiCode": "payoutConfirm", "kind": "http_500_after_apply", "times": 1},
-               {"apiCode": "queryWithdrawRecords", "kind": "http_500", "times": None})
+        faults(
+            m,
+            {"apiCode": "payoutConfirm", "kind": "http_500_after_apply", "times": 1},
+            {"apiCode": "queryWithdrawRecords", "kind": "http_500", "times": None},
+        )
         m.approve("U0APP2", 1, False)
         r = only(m)
         m.move_clock(40)

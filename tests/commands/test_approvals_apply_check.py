@@ -10,15 +10,32 @@ from services.approvals.states import State
 from whalet.money import Money
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
-REQUEST = ApprovalRequest(id="PO-ABCDEFGH", kind="payout", state=State.APPLYING, version=1, requester="U1",
-                          user_id="U10001", amount=Decimal("1200.50"), currency="USD", mer_order_no="WBO1",
-                          created_at=NOW, beneficiary_id="BEN002", to_currency="USD")
+REQUEST = ApprovalRequest(
+    id="PO-ABCDEFGH",
+    kind="payout",
+    state=State.APPLYING,
+    version=1,
+    requester="U1",
+    user_id="U10001",
+    amount=Decimal("1200.50"),
+    currency="USD",
+    mer_order_no="WBO1",
+    created_at=NOW,
+    beneficiary_id="BEN002",
+    to_currency="USD",
+)
 
 
 def answer(**over):
-    base = dict(whalet_id="PO1", mer_order_no="WBO1", amount=Money(Decimal("1200.50"), "USD"),
-                fee=Money(Decimal("2.00"), "HKD"), expire_time=NOW, party=None,
-                to_amount=Money(Decimal("1200.50"), "USD"))
+    base = dict(
+        whalet_id="PO1",
+        mer_order_no="WBO1",
+        amount=Money(Decimal("1200.50"), "USD"),
+        fee=Money(Decimal("2.00"), "HKD"),
+        expire_time=NOW,
+        party=None,
+        to_amount=Money(Decimal("1200.50"), "USD"),
+    )
     return ApplyAnswer(**{**base, **over})
 
 

@@ -16,17 +16,20 @@ def test_amount_is_exact_decimal_with_currency_digits():
     assert args.amount("1.125", "KWD").amount == Decimal("1.125")
 
 
-@pytest.mark.parametrize("word,cur,needle", [
-    ("12.345", "USD", "at most 2 decimals"),
-    ("10.5", "JPY", "no decimals"),
-    ("1.2345", "KWD", "at most 3 decimals"),
-    ("0", "USD", "above zero"),
-    ("-5", "USD", "not an amount"),
-    ("1e3", "USD", "not an amount"),
-    ("$100", "USD", "not an amount"),
-    ("NaN", "USD", "not an amount"),
-    ("1,20", "USD", "not an amount"),
-])
+@pytest.mark.parametrize(
+    "word,cur,needle",
+    [
+        ("12.345", "USD", "at most 2 decimals"),
+        ("10.5", "JPY", "no decimals"),
+        ("1.2345", "KWD", "at most 3 decimals"),
+        ("0", "USD", "above zero"),
+        ("-5", "USD", "not an amount"),
+        ("1e3", "USD", "not an amount"),
+        ("$100", "USD", "not an amount"),
+        ("NaN", "USD", "not an amount"),
+        ("1,20", "USD", "not an amount"),
+    ],
+)
 def test_bad_amounts_name_the_problem(word, cur, needle):
     with pytest.raises(UsageError, match=needle):
         args.amount(word, cur)
@@ -44,8 +47,9 @@ def test_currency_and_country_validation():
 
 
 def test_options_split_and_unknown_option():
-    opts = args.split_options(["USD", "--source", "B2B", "--share", "--days=7"], valued={"source", "days"},
-                              switches={"share"})
+    opts = args.split_options(
+        ["USD", "--source", "B2B", "--share", "--days=7"], valued={"source", "days"}, switches={"share"}
+    )
     assert opts.positional == ["USD"] and opts.values == {"source": "B2B", "days": "7"} and opts.flags == {"share"}
     with pytest.raises(UsageError, match="unknown option '--nope'"):
         args.split_options(["--nope"], valued={"source"})
@@ -62,15 +66,18 @@ def test_fund_source_and_positive_int():
         args.positive_int("0", "--days", 90)
 
 
-@pytest.mark.parametrize("word,needle", [
-    ("١٢٠٠", "digits 0-9"),             # Arabic-Indic digits
-    ("１２００", "digits 0-9"),           # full-width digits
-    ("12٠0.50", "digits 0-9"),
-    ("1" * 29, "at most 15 digits before the decimal point"),
-    ("1" * 16 + ".00", "at most 15 digits"),
-    ("1,000,000,000,000,000", "at most 15 digits"),
-    ("1.0" + "0" * 40 + "1", "at most 2 decimals"),
-])
+@pytest.mark.parametrize(
+    "word,needle",
+    [
+        ("١٢٠٠", "digits 0-9"),  # Arabic-Indic digits
+        ("１２００", "digits 0-9"),  # full-width digits
+        ("12٠0.50", "digits 0-9"),
+        ("1" * 29, "at most 15 digits before the decimal point"),
+        ("1" * 16 + ".00", "at most 15 digits"),
+        ("1,000,000,000,000,000", "at most 15 digits"),
+        ("1.0" + "0" * 40 + "1", "at most 2 decimals"),
+    ],
+)
 def test_hostile_amounts_get_a_sentence(word, needle):
     with pytest.raises(UsageError, match=needle):
         args.amount(word, "USD")
@@ -89,8 +96,10 @@ def test_positive_int_refuses_digits_python_reads_differently():
 
 
 @settings(max_examples=500, deadline=None)
-@given(st.text(max_size=60) | st.from_regex(r"[0-9,.]{1,45}", fullmatch=True),
-       st.sampled_from(["USD", "JPY", "KWD", "CLF"]))
+@given(
+    st.text(max_size=60) | st.from_regex(r"[0-9,.]{1,45}", fullmatch=True),
+    st.sampled_from(["USD", "JPY", "KWD", "CLF"]),
+)
 def test_any_text_as_an_amount_is_money_or_a_usage_error(word, cur):
     try:
         money = args.amount(word, cur)

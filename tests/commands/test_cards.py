@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from slack_sdk.models.blocks import Block
 
-from services.approvals.cards import (APPROVE_ACTION, REJECT_ACTION, card_blocks, card_text, parse_block_id)
+from services.approvals.cards import APPROVE_ACTION, REJECT_ACTION, card_blocks, card_text, parse_block_id
 from services.approvals.fingerprint import fingerprint, verify
 from services.slack.blocks import MAX_BLOCKS, cut, finish, paged, section
 from services.approvals.request import Approval
@@ -16,13 +16,37 @@ NOW = datetime(2025, 3, 3, 10, 30, tzinfo=UTC)
 
 
 def row(**over):
-    base = dict(id="PO-ABCD2345", kind="payout", state="PENDING", version=1, requester="U1REQ",
-                amount="1250.00", currency="USD", fee="15.00", to_amount="9750.00", to_currency="HKD",
-                rate="7.8", beneficiary_id="B1", beneficiary_name="Acme Supplies Inc", payee_user_id=None,
-                account_tail="6789", purpose="March invoices", reference="INV-77", flags='["new beneficiary"]',
-                mer_order_no="WB2025030310300000ABCDEFGH", expires_at=(NOW + timedelta(minutes=25)).isoformat(),
-                required_approvals=2, decided_at=None, decided_by=None, reason=None, note=None,
-                result_status=None, fail_reason=None, user_id="U10001", created_at=NOW.isoformat())
+    base = dict(
+        id="PO-ABCD2345",
+        kind="payout",
+        state="PENDING",
+        version=1,
+        requester="U1REQ",
+        amount="1250.00",
+        currency="USD",
+        fee="15.00",
+        to_amount="9750.00",
+        to_currency="HKD",
+        rate="7.8",
+        beneficiary_id="B1",
+        beneficiary_name="Acme Supplies Inc",
+        payee_user_id=None,
+        account_tail="6789",
+        purpose="March invoices",
+        reference="INV-77",
+        flags='["new beneficiary"]',
+        mer_order_no="WB2025030310300000ABCDEFGH",
+        expires_at=(NOW + timedelta(minutes=25)).isoformat(),
+        required_approvals=2,
+        decided_at=None,
+        decided_by=None,
+        reason=None,
+        note=None,
+        result_status=None,
+        fail_reason=None,
+        user_id="U10001",
+        created_at=NOW.isoformat(),
+    )
     base.update(over)
     request = ApprovalRequest.from_row(base)
     return request.with_(fingerprint=fingerprint(request))
@@ -40,24 +64,41 @@ def test_pending_card_shows_everything_the_spec_lists():
     blocks = card_blocks(row(), given("U2APP"), NOW)
     body = texts(blocks)
     assert "Pay out 1,250.00 USD to Acme Supplies Inc (••••6789)?" in body
-    for needle in ("<@U1REQ>", "15.00 USD", "1 USD = 7.8 HKD", "9,750.00 HKD", "March invoices", "INV-77",
-                   "new beneficiary", "1 of 2", "<@U2APP>", "<!date^", "expires in 25 min"):
+    for needle in (
+        "<@U1REQ>",
+        "15.00 USD",
+        "1 USD = 7.8 HKD",
+        "9,750.00 HKD",
+        "March invoices",
+        "INV-77",
+        "new beneficiary",
+        "1 of 2",
+        "<@U2APP>",
+        "<!date^",
+        "expires in 25 min",
+    ):
         assert needle in body, needle
     actions = [b for b in blocks if b["type"] == "actions"]
     assert len(actions) == 1
     ref = parse_block_id(actions[0]["block_id"])
     assert ref and ref.request_id == "PO-ABCD2345" and ref.version == 1 and verify(row(), ref.fingerprint) is None
     approve, reject = actions[0]["elements"]
-    assert approve["action_id"] == APPROVE_ACTION and approve["value"] == "PO-ABCD2345" and approve["style"] == "primary"
+    assert (
+        approve["action_id"] == APPROVE_ACTION and approve["value"] == "PO-ABCD2345" and approve["style"] == "primary"
+    )
     assert approve["confirm"]["text"]["type"] == "plain_text" and "Acme" in approve["confirm"]["text"]["text"]
     assert reject["action_id"] == REJECT_ACTION and "style" not in reject
     assert card_text(row()).startswith("Pay out 1,250.00 USD")
 
 
 def test_final_cards_have_no_buttons():
-    for state, needle in (("EXPIRED", "Expired — not sent"), ("REJECTED", "Rejected by <@U3>"),
-                          ("CONFIRMED", "Approved by <@U2APP>"), ("CONFIRM_UNKNOWN", "outcome is unknown"),
-                          ("FAILED", "Failed")):
+    for state, needle in (
+        ("EXPIRED", "Expired — not sent"),
+        ("REJECTED", "Rejected by <@U3>"),
+        ("CONFIRMED", "Approved by <@U2APP>"),
+        ("CONFIRM_UNKNOWN", "outcome is unknown"),
+        ("FAILED", "Failed"),
+    ):
         blocks = card_blocks(row(state=state, decided_at=NOW.isoformat(), decided_by="U3"), given("U2APP"), NOW)
         assert not [b for b in blocks if b["type"] == "actions"], state
         assert needle in texts(blocks), state
@@ -71,7 +112,9 @@ def test_user_text_cannot_mention_or_break_out():
 
 def test_huge_inputs_stay_within_limits():
     long = "x" * 5000
-    blocks = card_blocks(row(purpose=long, reference=long, beneficiary_name=long), given(*(f"U{i}" for i in range(30))), NOW)
+    blocks = card_blocks(
+        row(purpose=long, reference=long, beneficiary_name=long), given(*(f"U{i}" for i in range(30))), NOW
+    )
     for block in blocks:
         Block.parse(block).to_dict()  # SDK validation
         for field in block.get("fields") or []:
@@ -80,14 +123,23 @@ def test_huge_inputs_stay_within_limits():
 
 
 def test_pay_card_headline():
-    blocks = card_blocks(row(kind="pay", payee_user_id="U20001", beneficiary_name=None, to_amount=None, rate=None), [], NOW)
+    blocks = card_blocks(
+        row(kind="pay", payee_user_id="U20001", beneficiary_name=None, to_amount=None, rate=None), [], NOW
+    )
     assert "Pay 1,250.00 USD to Whalet user U20001?" in texts(blocks)
 
 
 def test_fingerprint_binds_every_shown_field():
     base = row()
-    for field, value in (("amount", "1250.01"), ("beneficiary_id", "B2"), ("account_tail", "0000"),
-                         ("purpose", "other"), ("requester", "U9"), ("rate", "7.9"), ("id", "PO-OTHER")):
+    for field, value in (
+        ("amount", "1250.01"),
+        ("beneficiary_id", "B2"),
+        ("account_tail", "0000"),
+        ("purpose", "other"),
+        ("requester", "U9"),
+        ("rate", "7.9"),
+        ("id", "PO-OTHER"),
+    ):
         assert fingerprint(row(**{field: value})) != base.fingerprint, field
     assert fingerprint(row(state="EXPIRED", version=9)) == base.fingerprint
     tampered = base.with_(amount=Decimal("9999.00"))

@@ -2,7 +2,7 @@
 
 import json
 
-from tests.commands.helpers import (audit_actions, click, has_buttons, request_payout, row)
+from tests.commands.helpers import audit_actions, click, has_buttons, request_payout, row
 from tests.fixtures.whalet import BOTH_PROTOCOLS
 
 
@@ -38,7 +38,9 @@ def test_two_approver_tier_needs_two_distinct_people(stack, database_url: str | 
     again = click(stack, "U0APP1", card)
     assert "already approved" in again.text
     assert row(stack, request_id)["state"] == "PENDING"
-    card = stack.fake.wait_for(lambda: (m := stack.fake.message(card.channel, card.ts)) and "1 of 2" in json.dumps(m.blocks) and m)
+    card = stack.fake.wait_for(
+        lambda: (m := stack.fake.message(card.channel, card.ts)) and "1 of 2" in json.dumps(m.blocks) and m
+    )
     second = click(stack, "U0APP2", card)
     assert "sent to Whalet" in second.text
     stored = row(stack, request_id)
@@ -74,8 +76,9 @@ def test_tampered_signature_is_refused(stack):
 def test_reject_with_reason_then_late_approve_changes_nothing(stack):
     request_id, card = request_payout(stack)
     stack.slack_requests.block_action("U0APP1", card, "approval_reject")
-    view = stack.fake.wait_for(lambda: next((v for v in stack.fake.views("U0APP1")
-                                             if v.callback_id == "approval_reject_modal"), None))
+    view = stack.fake.wait_for(
+        lambda: next((v for v in stack.fake.views("U0APP1") if v.callback_id == "approval_reject_modal"), None)
+    )
     r = stack.slack_requests.view_submission("U0APP1", view.view, {"reason": "wrong invoice"})
     assert r.status_code == 200
     updated = stack.fake.wait_for(lambda: (m := stack.fake.message(card.channel, card.ts)) and not has_buttons(m) and m)

@@ -16,9 +16,10 @@ PRODUCTION_LIKE = {"legacy": "https://gateway.whalet.invalid/api", "v1": "https:
 
 
 def test_payouts_are_refused_with_a_sentence_until_money_is_switched_on(
-        make_stack: Callable[..., LocalStack], whalet_protocol: str) -> None:
+    make_stack: Callable[..., LocalStack], whalet_protocol: str
+) -> None:
     stack = make_stack(settings_overrides={"whalet_base_url": PRODUCTION_LIKE[whalet_protocol]})
-    _, post = ask(stack, "U0REQ", "payout 100 USD to acme-us for \"May invoice\"")
+    _, post = ask(stack, "U0REQ", 'payout 100 USD to acme-us for "May invoice"')
     assert "Moving money is switched off for this Whalet gateway, so nothing was sent" in post.text
     assert "money_enabled = true" in post.text
     _, status = ask(stack, "U0VIEW", "status", timeout=15)
@@ -27,7 +28,7 @@ def test_payouts_are_refused_with_a_sentence_until_money_is_switched_on(
 
     switched_on = DEMO_CONFIG.replace("[whalet]\n", "[whalet]\nmoney_enabled = true\n", 1)
     stack = make_stack(switched_on, settings_overrides={"whalet_base_url": PRODUCTION_LIKE[whalet_protocol]})
-    _, post = ask(stack, "U0REQ", "payout 100 USD to acme-us for \"May invoice\"", timeout=15)
+    _, post = ask(stack, "U0REQ", 'payout 100 USD to acme-us for "May invoice"', timeout=15)
     assert "switched off" not in post.text  # past the switch, it really tries (and cannot reach) Whalet
     _, status = ask(stack, "U0VIEW", "status", timeout=15)
     assert "moving real money is ON" in json.dumps(status.body)

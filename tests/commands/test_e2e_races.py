@@ -46,7 +46,9 @@ def test_two_approvers_racing_on_two_approver_tier(stack, database_url: str | No
     stack.fake.wait_for(lambda: row(stack, request_id)["state"] in ("CONFIRMED", "SUCCEEDED"))
     assert stack.confirm_counts()[row(stack, request_id)["mer_order_no"]] == 1
     with stack.services.store.read() as db:
-        approvers = sorted(r[0] for r in db.execute("SELECT approver FROM approvals WHERE request_id = ?", [request_id]))
+        approvers = sorted(
+            r[0] for r in db.execute("SELECT approver FROM approvals WHERE request_id = ?", [request_id])
+        )
     assert approvers == ["U0APP1", "U0APP2"]
 
 
@@ -54,31 +56,44 @@ def test_confirm_timeout_ends_in_lookup_not_a_second_confirm(make_stack):
     stack = make_stack(settings_overrides={"whalet_timeout_seconds": 1.0})
     request_id, card = request_payout(stack)
     # Whalet applies the confirm but answers only after our client gave up waiting.
-    stack.operator.post("/sandbox/faults", json={"rules": [
-        {"apiCode": "payoutConfirm", "kind": "timeout_after_apply", "seconds": 2}]}).raise_for_status()
+    stack.operator.post(
+        "/sandbox/faults", json={"rules": [{"apiCode": "payoutConfirm", "kind": "timeout_after_apply", "seconds": 2}]}
+    ).raise_for_status()
     answer = click(stack, "U0APP1", card)
     assert "don't know yet" in answer.text
     stored = stack.fake.wait_for(lambda: (r := row(stack, request_id))["state"] in ("CONFIRMED", "SUCCEEDED") and r)
     assert stored["mer_order_no"] and stack.confirm_counts()[stored["mer_order_no"]] == 1
     with stack.services.store.read() as db:
-        actions = [r[0] for r in db.execute("SELECT action FROM audit_log WHERE subject = ? ORDER BY id",
-                                            [f"approval:{request_id}"])]
+        actions = [
+            r[0]
+            for r in db.execute(
+                "SELECT action FROM audit_log WHERE subject = ? ORDER BY id", [f"approval:{request_id}"]
+            )
+        ]
     assert actions[-2:] == ["confirm.unknown", "reconcile.lookup"]
-    card_now = stack.fake.wait_for(lambda: (m := stack.fake.message(card.channel, card.ts))
-                                   and "nothing was sent twice" in json.dumps(m.blocks) and m)
+    card_now = stack.fake.wait_for(
+        lambda: (
+            (m := stack.fake.message(card.channel, card.ts)) and "nothing was sent twice" in json.dumps(m.blocks) and m
+        )
+    )
     assert not has_buttons(card_now)
 
 
 def test_confirm_lost_before_whalet_applied_it_is_confirmed_once_after_lookup(stack):
     request_id, card = request_payout(stack)
-    stack.operator.post("/sandbox/faults", json={"rules": [
-        {"apiCode": "payoutConfirm", "kind": "timeout_before_apply", "seconds": 0}]}).raise_for_status()
+    stack.operator.post(
+        "/sandbox/faults", json={"rules": [{"apiCode": "payoutConfirm", "kind": "timeout_before_apply", "seconds": 0}]}
+    ).raise_for_status()
     click(stack, "U0APP1", card)
     stored = stack.fake.wait_for(lambda: (r := row(stack, request_id))["state"] in ("CONFIRMED", "SUCCEEDED") and r)
     assert stack.confirm_counts()[stored["mer_order_no"]] == 1
     with stack.services.store.read() as db:
-        actions = [r[0] for r in db.execute("SELECT action FROM audit_log WHERE subject = ? ORDER BY id",
-                                            [f"approval:{request_id}"])]
+        actions = [
+            r[0]
+            for r in db.execute(
+                "SELECT action FROM audit_log WHERE subject = ? ORDER BY id", [f"approval:{request_id}"]
+            )
+        ]
     assert "confirm.unknown" in actions and "reconcile.confirm_again" in actions
 
 
@@ -92,8 +107,13 @@ def test_expired_request_is_swept_and_late_click_changes_nothing(make_stack, dat
     clock.advance(timedelta(minutes=6))
     late = click(stack, "U0APP1", card)
     assert "expired" in late.text
-    updated = stack.fake.wait_for(lambda: (m := stack.fake.message(card.channel, card.ts))
-                                  and "Expired — not sent" in json.dumps(m.blocks, ensure_ascii=False) and m)
+    updated = stack.fake.wait_for(
+        lambda: (
+            (m := stack.fake.message(card.channel, card.ts))
+            and "Expired — not sent" in json.dumps(m.blocks, ensure_ascii=False)
+            and m
+        )
+    )
     assert not has_buttons(updated)
     assert row(stack, request_id)["state"] == "EXPIRED"
     assert stack.confirm_counts()[row(stack, request_id)["mer_order_no"]] == 0

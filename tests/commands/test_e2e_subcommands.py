@@ -118,43 +118,72 @@ def test_beneficiaries_list_is_masked(stack):
 def test_payout_modal_errors_then_success(stack):
     http = stack.slack_requests.command("U0REQ", "payout")
     assert http.status_code == 200
-    view = stack.fake.wait_for(lambda: next((v for v in stack.fake.views("U0REQ") if v.callback_id == "payout_modal"), None))
-    bad = stack.slack_requests.view_submission("U0REQ", view.view, {
-        "beneficiary": "BEN002", "amount": "12.345", "currency": "USD", "to_currency": "HKD"})
+    view = stack.fake.wait_for(
+        lambda: next((v for v in stack.fake.views("U0REQ") if v.callback_id == "payout_modal"), None)
+    )
+    bad = stack.slack_requests.view_submission(
+        "U0REQ", view.view, {"beneficiary": "BEN002", "amount": "12.345", "currency": "USD", "to_currency": "HKD"}
+    )
     assert bad.status_code == 200
     errors = bad.json()
     assert errors["response_action"] == "errors"
     assert "at most 2 decimals" in errors["errors"]["amount"]
     assert "receives USD, not HKD" in errors["errors"]["to_currency"]
-    bad = stack.slack_requests.view_submission("U0REQ", view.view, {"beneficiary": "BEN002", "amount": "10",
-                                                                     "currency": "DOLLARS"})
+    bad = stack.slack_requests.view_submission(
+        "U0REQ", view.view, {"beneficiary": "BEN002", "amount": "10", "currency": "DOLLARS"}
+    )
     assert "currency" in bad.json()["errors"]
-    good = stack.slack_requests.view_submission("U0REQ", view.view, {
-        "beneficiary": "BEN002", "amount": "250", "currency": "USD", "purpose": "Samples"})
+    good = stack.slack_requests.view_submission(
+        "U0REQ", view.view, {"beneficiary": "BEN002", "amount": "250", "currency": "USD", "purpose": "Samples"}
+    )
     assert good.status_code == 200 and good.text == ""
-    note = stack.fake.wait_for(lambda: next((e for e in stack.fake.ephemerals("U0REQ") if "Sent for approval" in e.text), None))
+    note = stack.fake.wait_for(
+        lambda: next((e for e in stack.fake.ephemerals("U0REQ") if "Sent for approval" in e.text), None)
+    )
     assert "250.00 USD" in note.text
 
 
 def test_beneficiary_add_modal_driven_by_whalet(stack, database_url):
     assert stack.slack_requests.command("U0REQ", "beneficiaries add").status_code == 200
-    pick = stack.fake.wait_for(lambda: next((v for v in stack.fake.views("U0REQ")
-                                             if v.callback_id == "beneficiary_pick_modal"), None))
+    pick = stack.fake.wait_for(
+        lambda: next((v for v in stack.fake.views("U0REQ") if v.callback_id == "beneficiary_pick_modal"), None)
+    )
     r = stack.slack_requests.view_submission("U0REQ", dict(pick.view, id=pick.id), {"where": "HK:HKD"})
     assert r.json()["response_action"] == "update"
-    form = stack.fake.wait_for(lambda: next((v for v in stack.fake.views("U0REQ")
-                                             if v.callback_id == "beneficiary_form_modal"), None))
+    form = stack.fake.wait_for(
+        lambda: next((v for v in stack.fake.views("U0REQ") if v.callback_id == "beneficiary_form_modal"), None)
+    )
     form_view = dict(form.view, id=form.id)
-    bad = stack.slack_requests.view_submission("U0REQ", form_view, {
-        "nickname": "Bad Name", "f_accountName": "Kowloon Parts", "f_accountNo": "12", "f_bankName": "HSBC",
-        "f_swiftCode": "HSBCHKHHXXX", "f_bankCode": "004"})
+    bad = stack.slack_requests.view_submission(
+        "U0REQ",
+        form_view,
+        {
+            "nickname": "Bad Name",
+            "f_accountName": "Kowloon Parts",
+            "f_accountNo": "12",
+            "f_bankName": "HSBC",
+            "f_swiftCode": "HSBCHKHHXXX",
+            "f_bankCode": "004",
+        },
+    )
     errors = bad.json()["errors"]
     assert set(errors) == {"nickname", "f_accountNo"}
-    good = stack.slack_requests.view_submission("U0REQ", form_view, {
-        "nickname": "kowloon-parts", "f_accountName": "Kowloon Parts", "f_accountNo": "123456789",
-        "f_bankName": "HSBC", "f_swiftCode": "HSBCHKHHXXX", "f_bankCode": "004"})
+    good = stack.slack_requests.view_submission(
+        "U0REQ",
+        form_view,
+        {
+            "nickname": "kowloon-parts",
+            "f_accountName": "Kowloon Parts",
+            "f_accountNo": "123456789",
+            "f_bankName": "HSBC",
+            "f_swiftCode": "HSBCHKHHXXX",
+            "f_bankCode": "004",
+        },
+    )
     assert good.status_code == 200 and good.text == ""
-    stack.fake.wait_for(lambda: any("Sent to Whalet: *kowloon-parts*" in e.text for e in stack.fake.ephemerals("U0REQ")))
+    stack.fake.wait_for(
+        lambda: any("Sent to Whalet: *kowloon-parts*" in e.text for e in stack.fake.ephemerals("U0REQ"))
+    )
     with stack.services.store.read() as db:
         stored = next(db.query("SELECT * FROM beneficiary_book WHERE nickname = 'kowloon-parts'"))
     assert stored["account_tail"] == "6789" and stored["status"] in ("PROCESSING", "SUCCESS")

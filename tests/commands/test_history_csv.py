@@ -20,10 +20,16 @@ AMOUNTS = ("1234.5", "0.01", "99999.99", "250000", "17.30")
 def test_csv_export_has_every_page_exact_amounts_and_iso_times_and_lands_in_the_dm(stack: LocalStack) -> None:
     stack.operator.post("/sandbox/config", json={"webhook_url": None}).raise_for_status()  # no relay traffic
     for n in range(230):  # three pages of 100
-        payer = {0: "=HYPERLINK(\"http://x\")", 1: "Acct 6222020200112233445 Ltd"}.get(n, f"Payer {n}")
-        stack.operator.post("/sandbox/collect", json={"userId": "U10001", "currency": "USD" if n % 3 else "JPY",
-                                                      "amount": AMOUNTS[n % 5] if n % 3 else str(1000 + n),
-                                                      "payerName": payer}).raise_for_status()
+        payer = {0: '=HYPERLINK("http://x")', 1: "Acct 6222020200112233445 Ltd"}.get(n, f"Payer {n}")
+        stack.operator.post(
+            "/sandbox/collect",
+            json={
+                "userId": "U10001",
+                "currency": "USD" if n % 3 else "JPY",
+                "amount": AMOUNTS[n % 5] if n % 3 else str(1000 + n),
+                "payerName": payer,
+            },
+        ).raise_for_status()
     sandbox = {r["collectionId"]: r for r in stack.sandbox.state.collections.records if r["userId"] == "U10001"}
     assert len(sandbox) == 230
 
@@ -47,7 +53,7 @@ def test_csv_export_has_every_page_exact_amounts_and_iso_times_and_lands_in_the_
         assert row["created_at"] == record["created"].astimezone(WHALET_TZ).replace(microsecond=0).isoformat()
         assert row["created_at"].endswith("+08:00")
     payers = {row["counterparty"] for row in rows}
-    assert "'=HYPERLINK(\"http://x\")" in payers  # a spreadsheet shows it, never runs it
+    assert '\'=HYPERLINK("http://x")' in payers  # a spreadsheet shows it, never runs it
     assert not any("6222020200112233445" in p for p in payers)  # the account number is masked
     [share] = [m for m in stack.fake.messages(dm) if m.files]
     assert share.text == "Collections of the last 2 days: 230 records."
@@ -60,8 +66,9 @@ def test_a_refused_upload_or_a_whalet_error_is_answered_with_a_sentence(stack: L
     stack.operator.post("/sandbox/collect", json={"userId": "U10001", "currency": "USD", "amount": "5.00"})
     _, answer = ask(stack, "U0VIEW", "history collections --days 1 --csv")
     assert answer.text == "I could not send the CSV to your DM: Slack answered `missing_scope`."
-    stack.operator.post("/sandbox/faults", json={"rules": [
-        {"apiCode": "queryPayRecords", "kind": "bad_signature", "times": None}]}).raise_for_status()
+    stack.operator.post(
+        "/sandbox/faults", json={"rules": [{"apiCode": "queryPayRecords", "kind": "bad_signature", "times": None}]}
+    ).raise_for_status()
     _, answer = ask(stack, "U0VIEW", "history pays --days 1 --csv")
     assert "trustworthy answer" in answer.text
     assert stack.fake.uploaded_files() == []

@@ -14,8 +14,9 @@ from tests.commands.helpers import request_payout
 
 def _home(stack: LocalStack, user: str) -> str:
     assert stack.slack_requests.event({"type": "app_home_opened", "user": user, "tab": "home"}).status_code == 200
-    view = stack.fake.wait_for(lambda: next((v for v in stack.fake.views(user=user)
-                                             if v.action == "views.publish"), None))
+    view = stack.fake.wait_for(
+        lambda: next((v for v in stack.fake.views(user=user) if v.action == "views.publish"), None)
+    )
     return " ".join(str(b) for b in view.view["blocks"])
 
 
@@ -29,7 +30,9 @@ def test_home_shows_what_waits_for_an_approver_and_a_requesters_own_requests(sta
 
 
 def test_the_messages_tab_publishes_nothing(stack: LocalStack) -> None:
-    assert stack.slack_requests.event({"type": "app_home_opened", "user": "U0APP1", "tab": "messages"}).status_code == 200
+    assert (
+        stack.slack_requests.event({"type": "app_home_opened", "user": "U0APP1", "tab": "messages"}).status_code == 200
+    )
     assert stack.slack_requests.event({"type": "app_home_opened", "user": "U0APP2", "tab": "home"}).status_code == 200
     stack.fake.wait_for(lambda: stack.fake.views(user="U0APP2"))
     assert stack.fake.views(user="U0APP1") == []

@@ -39,8 +39,10 @@ def home_click(stack: LocalStack, user: str, view: Any, action_id: str, **forge:
     """Click in the Home; the Home republished with the answer at its top."""
     before = published(stack, user)
     assert stack.slack_requests.view_action(user, view, action_id, **forge).status_code == 200
-    return stack.fake.wait_for(lambda: published(stack, user) > before and
-                               (h := home_of(stack, user)) and ":speech_balloon:" in text(h) and h, timeout=10)
+    return stack.fake.wait_for(
+        lambda: published(stack, user) > before and (h := home_of(stack, user)) and ":speech_balloon:" in text(h) and h,
+        timeout=10,
+    )
 
 
 def test_the_home_shows_each_person_their_part(stack: LocalStack, database_url: str | None) -> None:
@@ -89,8 +91,9 @@ def test_reject_from_the_home(stack: LocalStack) -> None:
     request_id, card = request_payout(stack)
     view = open_home(stack, "U0APP2")
     assert stack.slack_requests.view_action("U0APP2", view, "approval_reject").status_code == 200
-    modal = stack.fake.wait_for(lambda: next((v for v in stack.fake.views("U0APP2")
-                                              if v.callback_id == "approval_reject_modal"), None))
+    modal = stack.fake.wait_for(
+        lambda: next((v for v in stack.fake.views("U0APP2") if v.callback_id == "approval_reject_modal"), None)
+    )
     assert stack.slack_requests.view_submission("U0APP2", modal.view, {"reason": "not ours"}).status_code == 200
     stack.fake.wait_for(lambda: (h := home_of(stack, "U0APP2")) and "Rejected. Nothing will be sent" in text(h))
     assert row(stack, request_id)["state"] == "REJECTED"
@@ -109,8 +112,12 @@ def test_the_home_is_published_again_for_the_people_concerned(stack: LocalStack)
 
 def balance_queries(stack: LocalStack) -> float:
     """queryCurrencyBalance calls the app made to Whalet (its metrics, any outcome)."""
-    return sum(sample.value for metric in stack.services.metrics.whalet_calls.collect() for sample in metric.samples
-               if sample.name.endswith("_total") and "Balance" in sample.labels.get("operation", ""))
+    return sum(
+        sample.value
+        for metric in stack.services.metrics.whalet_calls.collect()
+        for sample in metric.samples
+        if sample.name.endswith("_total") and "Balance" in sample.labels.get("operation", "")
+    )
 
 
 def test_refresh_takes_a_balance_snapshot_at_most_once_a_minute(stack: LocalStack, database_url: str | None) -> None:

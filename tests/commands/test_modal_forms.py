@@ -16,11 +16,18 @@ from whalet.models import BeneficiaryField
 
 
 def test_a_form_of_sixty_fields_keeps_every_rule_and_slack_accepts_the_view(stack: LocalStack) -> None:
-    fields = [BeneficiaryField(name=f"field{n:02d}", label=f"Field number {n}", required=n % 2 == 0,
-                               max_length=35, pattern="^[A-Za-z0-9 ./-]{1,35}$") for n in range(60)]
+    fields = [
+        BeneficiaryField(
+            name=f"field{n:02d}",
+            label=f"Field number {n}",
+            required=n % 2 == 0,
+            max_length=35,
+            pattern="^[A-Za-z0-9 ./-]{1,35}$",
+        )
+        for n in range(60)
+    ]
     rules = [{"n": f.name, "r": f.required, "m": f.max_length, "p": f.pattern} for f in fields]
-    form_id = stash(stack.services.store, {"channel": "C0FINANCE", "country": "HK", "currency": "HKD",
-                                           "rules": rules})
+    form_id = stash(stack.services.store, {"channel": "C0FINANCE", "country": "HK", "currency": "HKD", "rules": rules})
     view = beneficiary_form_modal("HK", "HKD", fields, form_id)
     assert view["private_metadata"] == form_id and len(form_id) < 40
 
@@ -39,8 +46,9 @@ def test_reject_modal_escapes_the_beneficiary_name(make_stack) -> None:  # type:
     stack = make_stack(DEMO_CONFIG.replace('name = "Hooli Components Inc"', 'name = "Acme <!channel> & Sons"'))
     _, card = request_payout(stack)
     stack.slack_requests.block_action("U0APP1", card, "approval_reject")
-    view = stack.fake.wait_for(lambda: next((v for v in stack.fake.views("U0APP1")
-                                             if v.callback_id == "approval_reject_modal"), None))
+    view = stack.fake.wait_for(
+        lambda: next((v for v in stack.fake.views("U0APP1") if v.callback_id == "approval_reject_modal"), None)
+    )
     text = view.view["blocks"][0]["text"]["text"]
     assert "Acme &lt;!channel&gt; &amp; Sons" in text and "<!channel>" not in text
     assert recall(stack.services.store, view.view)["request_id"]

@@ -22,16 +22,22 @@ APPROVERS = ("U0ADM", "U0APP1", "U0APP2")  # approvers and the admin; never U0RE
 
 def dm_card(stack: LocalStack, user: str, request_id: str, timeout: float = 10.0) -> Any:
     """The copy of ``request_id``'s card in the bot's DM with ``user``."""
+
     def found() -> Any:
         channel = stack.fake.dm_channel(user)
-        return channel and next((m for m in stack.fake.messages(channel)
-                                 if request_id in json.dumps(m.blocks)), None)
+        return channel and next((m for m in stack.fake.messages(channel) if request_id in json.dumps(m.blocks)), None)
+
     return stack.fake.wait_for(found, timeout=timeout)
 
 
 def settled(stack: LocalStack, message: Any, needle: str) -> Any:
-    return stack.fake.wait_for(lambda: (m := stack.fake.message(message.channel, message.ts))
-                               and needle in json.dumps(m.blocks, ensure_ascii=False) and m)
+    return stack.fake.wait_for(
+        lambda: (
+            (m := stack.fake.message(message.channel, message.ts))
+            and needle in json.dumps(m.blocks, ensure_ascii=False)
+            and m
+        )
+    )
 
 
 def test_each_approver_gets_a_dm_copy_and_the_requester_none(stack: LocalStack, database_url: str | None) -> None:
@@ -47,8 +53,12 @@ def test_each_approver_gets_a_dm_copy_and_the_requester_none(stack: LocalStack, 
     opened = [c.params["users"] for c in stack.fake.calls("conversations.open")]
     assert sorted(opened) == sorted(APPROVERS)  # one DM opened per approver
     with stack.services.store.read() as db:
-        recorded = [r[0] for r in db.execute("SELECT user_id FROM approval_audience WHERE request_id = ? AND dm = 1 "
-                                             "ORDER BY user_id", [request_id])]
+        recorded = [
+            r[0]
+            for r in db.execute(
+                "SELECT user_id FROM approval_audience WHERE request_id = ? AND dm = 1 ORDER BY user_id", [request_id]
+            )
+        ]
     assert recorded == sorted(APPROVERS)
 
 
@@ -83,8 +93,9 @@ def test_every_copy_follows_the_request(stack: LocalStack) -> None:
     second_id, second_card = request_payout(stack, "payout 300 USD to acme-us")
     admin_copy = dm_card(stack, "U0ADM", second_id)
     stack.slack_requests.block_action("U0ADM", admin_copy, "approval_reject")
-    view = stack.fake.wait_for(lambda: next((v for v in stack.fake.views("U0ADM")
-                                             if v.callback_id == "approval_reject_modal"), None))
+    view = stack.fake.wait_for(
+        lambda: next((v for v in stack.fake.views("U0ADM") if v.callback_id == "approval_reject_modal"), None)
+    )
     assert stack.slack_requests.view_submission("U0ADM", view.view, {"reason": "duplicate"}).status_code == 200
     for message in [second_card, *(dm_card(stack, user, second_id) for user in APPROVERS)]:
         assert not has_buttons(settled(stack, message, "Rejected by <@U0ADM>"))
@@ -94,7 +105,9 @@ def test_every_copy_follows_the_request(stack: LocalStack) -> None:
 
 
 def test_mention_mode_tags_the_approvers_and_sends_no_dm(make_stack: Any) -> None:
-    stack = make_stack(DEMO_CONFIG.replace('channel = "C0APPROVALS"\n', 'channel = "C0APPROVALS"\nnotify = "mention"\n'))
+    stack = make_stack(
+        DEMO_CONFIG.replace('channel = "C0APPROVALS"\n', 'channel = "C0APPROVALS"\nnotify = "mention"\n')
+    )
     request_id, card = request_payout(stack)
     assert card.text.startswith("<@U0APP1> <@U0APP2> <@U0ADM> ")
     assert "a request waits for an approver" in json.dumps(card.blocks)
@@ -105,8 +118,9 @@ def test_mention_mode_tags_the_approvers_and_sends_no_dm(make_stack: Any) -> Non
 
 
 def test_mention_mode_tags_the_approver_user_group(make_stack: Any) -> None:
-    config = DEMO_CONFIG.replace('channel = "C0APPROVALS"\n', 'channel = "C0APPROVALS"\nnotify = "mention"\n') \
-        .replace('approvers = ["U0APP1", "U0APP2"]', 'approvers = []\napprover_groups = ["S0APPROVERS"]')
+    config = DEMO_CONFIG.replace('channel = "C0APPROVALS"\n', 'channel = "C0APPROVALS"\nnotify = "mention"\n').replace(
+        'approvers = ["U0APP1", "U0APP2"]', 'approvers = []\napprover_groups = ["S0APPROVERS"]'
+    )
     stack = make_stack(config)
     stack.fake.usergroups["S0APPROVERS"] = ["U0APP1"]
     _, card = request_payout(stack)
@@ -186,14 +200,17 @@ def test_an_approver_who_already_approved_is_not_reminded(make_stack: Any) -> No
 def test_mention_mode_reminds_under_the_channel_card_and_none_mode_not_at_all(make_stack: Any) -> None:
     clock = FrozenClock(datetime.now(UTC) + timedelta(minutes=1))
     for mode, expected in (("mention", 1), ("none", 0)):
-        config = DEMO_CONFIG.replace('channel = "C0APPROVALS"\n', f'channel = "C0APPROVALS"\nnotify = "{mode}"\n') \
-            .replace("ttl_minutes = 30", "ttl_minutes = 30\nsweep_seconds = 3600")
+        config = DEMO_CONFIG.replace(
+            'channel = "C0APPROVALS"\n', f'channel = "C0APPROVALS"\nnotify = "{mode}"\n'
+        ).replace("ttl_minutes = 30", "ttl_minutes = 30\nsweep_seconds = 3600")
         stack = make_stack(config, clock=clock)
         request_id, card = request_payout(stack)
         clock.set(_halfway(stack, request_id))
         assert remind_due(stack.services) == ([request_id] if expected else [])
         if expected:
-            reply = stack.fake.wait_for(lambda s=stack, c=card: [m for m in s.fake.thread(APPROVALS, c.ts) if m.is_reply])
+            reply = stack.fake.wait_for(
+                lambda s=stack, c=card: [m for m in s.fake.thread(APPROVALS, c.ts) if m.is_reply]
+            )
             assert reply[0].text.startswith("<@U0APP1> <@U0APP2> <@U0ADM> :alarm_clock: Reminder")
         assert stack.fake.calls("conversations.open") == []
         clock.set(datetime.now(UTC) + timedelta(minutes=1))
@@ -211,8 +228,9 @@ def test_notify_defaults_to_dm_and_refuses_an_unknown_mode(tmp_path: Any) -> Non
 
 
 def test_group_approvers_get_copies_and_one_removed_since_is_refused(make_stack: Any) -> None:
-    stack = make_stack(DEMO_CONFIG.replace('approvers = ["U0APP1", "U0APP2"]',
-                                           'approvers = []\napprover_groups = ["S0APPROVERS"]'))
+    stack = make_stack(
+        DEMO_CONFIG.replace('approvers = ["U0APP1", "U0APP2"]', 'approvers = []\napprover_groups = ["S0APPROVERS"]')
+    )
     stack.fake.usergroups["S0APPROVERS"] = ["U0APP1", "U0APP2", "U0REQ"]  # the requester too: still no copy
     request_id, _ = request_payout(stack)
     copy = dm_card(stack, "U0APP2", request_id)

@@ -8,14 +8,27 @@ from services.approvals import policy
 from services.slack.subcommands import Role
 from whalet.money import Money
 
-CONFIG = BotConfig.model_validate({
-    "roles": {"requesters": ["UREQ"], "approvers": ["UAPP"], "admins": ["UADM"],
-              "approver_groups": ["SAPPROVERS"], "requester_groups": ["SREQ"]},
-    "approvals": {"channel": "C0APPROVALS", "tiers": [
-        {"currency": "USD", "up_to": "10000", "approvals": 1},
-        {"currency": "USD", "up_to": "100000", "approvals": 2}],
-        "ceiling": {"USD": "50000"}, "daily_limit": {"USD": "60000"}, "flag_above": {"USD": "5000"}},
-})
+CONFIG = BotConfig.model_validate(
+    {
+        "roles": {
+            "requesters": ["UREQ"],
+            "approvers": ["UAPP"],
+            "admins": ["UADM"],
+            "approver_groups": ["SAPPROVERS"],
+            "requester_groups": ["SREQ"],
+        },
+        "approvals": {
+            "channel": "C0APPROVALS",
+            "tiers": [
+                {"currency": "USD", "up_to": "10000", "approvals": 1},
+                {"currency": "USD", "up_to": "100000", "approvals": 2},
+            ],
+            "ceiling": {"USD": "50000"},
+            "daily_limit": {"USD": "60000"},
+            "flag_above": {"USD": "5000"},
+        },
+    }
+)
 
 
 def usd(text):
@@ -93,8 +106,12 @@ async def test_one_decision_reads_each_group_once_and_fresh_reads_see_a_removal(
     slack = GroupsSlack({"SAPPROVERS": ["UGROUPAPP"], "SREQ": ["UGROUPREQ"]})
     resolver = policy.RoleResolver(CONFIG.roles, slack)
     roles = await resolver.roles_of(["UGROUPAPP", "UGROUPREQ", "UNOBODY", "UADM"], fresh=True)
-    assert roles == {"UGROUPAPP": Role.APPROVER, "UGROUPREQ": Role.REQUESTER, "UNOBODY": Role.VIEWER,
-                     "UADM": Role.ADMIN}
+    assert roles == {
+        "UGROUPAPP": Role.APPROVER,
+        "UGROUPREQ": Role.REQUESTER,
+        "UNOBODY": Role.VIEWER,
+        "UADM": Role.ADMIN,
+    }
     assert slack.calls == len(CONFIG.roles.all_groups())
     slack.groups["SAPPROVERS"] = []
     assert await resolver.role_of("UGROUPAPP") == Role.APPROVER  # the display cache may lag
@@ -105,8 +122,9 @@ async def test_an_unreadable_group_keeps_its_members_only_for_the_staleness_boun
     clock = [0.0]
     stale: list[str] = []
     slack = GroupsSlack({"SAPPROVERS": ["UGROUPAPP"]})
-    resolver = policy.RoleResolver(CONFIG.roles, slack, monotonic=lambda: clock[0], max_staleness=600,
-                                   on_stale=stale.append)
+    resolver = policy.RoleResolver(
+        CONFIG.roles, slack, monotonic=lambda: clock[0], max_staleness=600, on_stale=stale.append
+    )
     assert await resolver.role_of("UGROUPAPP", fresh=True) == Role.APPROVER
     slack.fail = True
     clock[0] = 599

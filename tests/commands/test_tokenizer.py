@@ -8,7 +8,7 @@ def test_plain_words_and_extra_spaces():
 
 
 def test_double_and_single_quotes_keep_spaces():
-    assert tokenize('payout 10 USD to acme for "March invoices, batch 2"') [-1] == "March invoices, batch 2"
+    assert tokenize('payout 10 USD to acme for "March invoices, batch 2"')[-1] == "March invoices, batch 2"
     assert tokenize("pay 5 USD to U1 for 'rent & fees'")[-1] == "rent & fees"
 
 

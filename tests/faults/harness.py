@@ -56,9 +56,15 @@ class World:
 
     def __init__(self, workdir: Path, keys_dir: Path, *, payout_result_delay_s: float = 1.0) -> None:
         self.workdir = workdir
-        self.sandbox = create_sandbox(SandboxConfig(
-            keys_dir=keys_dir, partner_id=DEMO_PARTNER_ID, retry_time_scale=RETRY_TIME_SCALE,
-            payout_result_delay_s=payout_result_delay_s, notify_timeout_s=3.0))
+        self.sandbox = create_sandbox(
+            SandboxConfig(
+                keys_dir=keys_dir,
+                partner_id=DEMO_PARTNER_ID,
+                retry_time_scale=RETRY_TIME_SCALE,
+                payout_result_delay_s=payout_result_delay_s,
+                notify_timeout_s=3.0,
+            )
+        )
         self.sandbox_server = ThreadedServer(self.sandbox.app).start()
         self.fake = FakeSlack(bot_token=DEMO_BOT_TOKEN)
         self.fake_server = ThreadedServer(self.fake.app).start()
@@ -80,8 +86,9 @@ class World:
 
     def collect(self, amount: str, currency: str = "USD", user: str = "U10001") -> dict[str, Any]:
         """Money arrives: the sandbox sends collectionReceivedNotify to the app's webhook."""
-        answer = self.operator.post("/sandbox/collect", json={
-            "userId": user, "currency": currency, "amount": amount, "payerName": "Initech"})
+        answer = self.operator.post(
+            "/sandbox/collect", json={"userId": user, "currency": currency, "amount": amount, "payerName": "Initech"}
+        )
         answer.raise_for_status()
         return dict(answer.json())
 
@@ -89,9 +96,16 @@ class World:
 class App:
     """One ``whalet-bot run`` child process on a fixed database and port."""
 
-    def __init__(self, world: World, workdir: Path, config_toml: str = DEMO_CONFIG,
-                 env: dict[str, str] | None = None, *, database_url: str | None = None,
-                 signing_secret: str | None = None) -> None:
+    def __init__(
+        self,
+        world: World,
+        workdir: Path,
+        config_toml: str = DEMO_CONFIG,
+        env: dict[str, str] | None = None,
+        *,
+        database_url: str | None = None,
+        signing_secret: str | None = None,
+    ) -> None:
         """``database_url``: a Postgres database instead of this app's own SQLite file (replicas
         share one URL and one ``signing_secret``, as they share one Slack app)."""
         self.world = world
@@ -113,15 +127,24 @@ class App:
     def env(self, fault_point: str | None) -> dict[str, str]:
         keys = self.world.sandbox.keys
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "WHALET_"))}
-        env.update({
-            "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1",
-            "SLACK_BOT_TOKEN": DEMO_BOT_TOKEN, "SLACK_SIGNING_SECRET": self.signing_secret,
-            "SLACK_API_BASE_URL": self.world.fake_server.url + "/api/",
-            "WHALET_BASE_URL": self.world.sandbox_server.url + "/api", "WHALET_PARTNER_ID": DEMO_PARTNER_ID,
-            "WHALET_PARTNER_PRIVATE_KEY": str(keys.partner_private), "WHALET_PUBLIC_KEY": str(keys.whalet_public),
-            "WHALET_BOT_CONFIG": str(self.config_path), "WHALET_BOT_DB": str(self.db_path),
-            "WHALET_BOT_HOST": "127.0.0.1", "WHALET_BOT_PORT": str(self.port), "WHALET_BOT_LOG_LEVEL": "INFO",
-        })
+        env.update(
+            {
+                "PYTHONPATH": str(REPO),
+                "PYTHONUNBUFFERED": "1",
+                "SLACK_BOT_TOKEN": DEMO_BOT_TOKEN,
+                "SLACK_SIGNING_SECRET": self.signing_secret,
+                "SLACK_API_BASE_URL": self.world.fake_server.url + "/api/",
+                "WHALET_BASE_URL": self.world.sandbox_server.url + "/api",
+                "WHALET_PARTNER_ID": DEMO_PARTNER_ID,
+                "WHALET_PARTNER_PRIVATE_KEY": str(keys.partner_private),
+                "WHALET_PUBLIC_KEY": str(keys.whalet_public),
+                "WHALET_BOT_CONFIG": str(self.config_path),
+                "WHALET_BOT_DB": str(self.db_path),
+                "WHALET_BOT_HOST": "127.0.0.1",
+                "WHALET_BOT_PORT": str(self.port),
+                "WHALET_BOT_LOG_LEVEL": "INFO",
+            }
+        )
         if self.database_url:
             env["WHALET_BOT_DATABASE_URL"] = self.database_url
         env.update(self.extra_env)
@@ -136,8 +159,13 @@ class App:
         log = open(self.log_path, "ab")
         log.write(f"\n=== start {self.starts} fault_point={fault_point}\n".encode())
         log.flush()
-        self.process = subprocess.Popen([sys.executable, "-m", "bot.cli", "run"], cwd=self.workdir,
-                                        env=self.env(fault_point), stdout=log, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "run"],
+            cwd=self.workdir,
+            env=self.env(fault_point),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         log.close()
         if wait:
             self.wait_healthy()
@@ -153,6 +181,7 @@ class App:
                 return httpx.get(self.url + "/healthz", timeout=1).status_code == 200
             except httpx.HTTPError:
                 return False
+
         wait_until(healthy, timeout, what="GET /healthz")
 
     def wait_killed(self, timeout: float = 30.0) -> int:

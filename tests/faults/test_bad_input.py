@@ -28,12 +28,26 @@ from hypothesis import strategies as st
 from devkit.localstack import LocalStack, start_local_stack
 from services.slack.tokenizer import TokenizeError, tokenize
 from commands.modals import recall
-from whalet.envelope import (EnvelopeCodec, EnvelopeError, dumps_compact, generate_key_pair, load_private_key,
-                             load_public_key)
+from whalet.envelope import (
+    EnvelopeCodec,
+    EnvelopeError,
+    dumps_compact,
+    generate_key_pair,
+    load_private_key,
+    load_public_key,
+)
 
-BODY = {"userId": "U10001", "collectionId": "COLBAD0001", "virtualAccountNo": "700001000184001",
-        "fundSource": "B2C", "currency": "USD", "amount": Decimal("10.00"), "payerName": "Mallory",
-        "receivedTime": "2024-05-01 09:00:00", "status": "SUCCESS"}
+BODY = {
+    "userId": "U10001",
+    "collectionId": "COLBAD0001",
+    "virtualAccountNo": "700001000184001",
+    "fundSource": "B2C",
+    "currency": "USD",
+    "amount": Decimal("10.00"),
+    "payerName": "Mallory",
+    "receivedTime": "2024-05-01 09:00:00",
+    "status": "SUCCESS",
+}
 
 
 @pytest.fixture(scope="module")
@@ -47,10 +61,12 @@ def whalet_codec(stack: LocalStack) -> EnvelopeCodec:
     return stack.sandbox.keys.whalet_codec()  # type: ignore[no-any-return]
 
 
-def signed(stack: LocalStack, request_no: str, body: dict[str, Any] | None = None,
-           codec: EnvelopeCodec | None = None) -> dict[str, Any]:
+def signed(
+    stack: LocalStack, request_no: str, body: dict[str, Any] | None = None, codec: EnvelopeCodec | None = None
+) -> dict[str, Any]:
     return (codec or whalet_codec(stack)).encode_request(
-        stack.settings.whalet_partner_id, "collectionReceivedNotify", request_no, body or BODY)
+        stack.settings.whalet_partner_id, "collectionReceivedNotify", request_no, body or BODY
+    )
 
 
 def inbox_rows(stack: LocalStack) -> int:
@@ -58,9 +74,12 @@ def inbox_rows(stack: LocalStack) -> int:
         return int(db.execute("SELECT COUNT(*) FROM inbox").fetchone()[0])
 
 
-def post_webhook(stack: LocalStack, raw: bytes | Iterator[bytes], headers: dict[str, str] | None = None) -> httpx.Response:
-    return httpx.post(stack.url + "/whalet/webhook", content=raw, timeout=10,
-                      headers=headers or {"Content-Type": "application/json"})
+def post_webhook(
+    stack: LocalStack, raw: bytes | Iterator[bytes], headers: dict[str, str] | None = None
+) -> httpx.Response:
+    return httpx.post(
+        stack.url + "/whalet/webhook", content=raw, timeout=10, headers=headers or {"Content-Type": "application/json"}
+    )
 
 
 def _edit(message: dict[str, Any], change: Callable[[dict[str, Any]], None]) -> bytes:
@@ -77,7 +96,9 @@ def _nested(depth: int) -> Any:
 
 def _another_key(stack: LocalStack) -> bytes:
     impostor_private, _ = generate_key_pair()
-    impostor = EnvelopeCodec(load_private_key(impostor_private), load_public_key(str(stack.sandbox.keys.partner_public)))
+    impostor = EnvelopeCodec(
+        load_private_key(impostor_private), load_public_key(str(stack.sandbox.keys.partner_public))
+    )
     return dumps_compact(signed(stack, "WNBADKEY0001", codec=impostor)).encode()
 
 
@@ -92,35 +113,54 @@ WEBHOOK_CASES: list[tuple[str, Callable[[LocalStack], bytes | Iterator[bytes]], 
     ("JSON array", lambda s: b"[1, 2, 3]", 400),
     ("JSON string", lambda s: b'"head"', 400),
     ("empty body", lambda s: b"", 400),
-    ("head missing requestNo",
-     lambda s: _edit(signed(s, "WNMISSING001"), lambda m: m["head"].pop("requestNo")), 400),
+    ("head missing requestNo", lambda s: _edit(signed(s, "WNMISSING001"), lambda m: m["head"].pop("requestNo")), 400),
     ("head is a list", lambda s: _edit(signed(s, "WNHEADLIST01"), lambda m: m.update(head=[])), 400),
-    ("over-long requestNo",
-     lambda s: _edit(signed(s, "WNLONG000001"), lambda m: m["head"].update(requestNo="W" * 500)), 400),
+    (
+        "over-long requestNo",
+        lambda s: _edit(signed(s, "WNLONG000001"), lambda m: m["head"].update(requestNo="W" * 500)),
+        400,
+    ),
     ("oversized body (> 1 MiB)", lambda s: b'{"head": {}, "pad": "' + b"x" * (1 << 20) + b'"}', 413),
     ("oversized body streamed without Content-Length", lambda s: _chunks(b"[" * (64 << 10), 20), 413),
-    ("tampered body (amount changed after signing)",
-     lambda s: _edit(signed(s, "WNTAMPER0001"), lambda m: m["head"].update(requestNo="WNTAMPER0002")), 401),
+    (
+        "tampered body (amount changed after signing)",
+        lambda s: _edit(signed(s, "WNTAMPER0001"), lambda m: m["head"].update(requestNo="WNTAMPER0002")),
+        401,
+    ),
     ("re-signed with another key", _another_key, 401),
-    ("truncated Base64 signature",
-     lambda s: _edit(signed(s, "WNTRUNC00001"), lambda m: m["head"].update(sign=m["head"]["sign"][:-7])), 400),
-    ("truncated Base64 body",
-     lambda s: _edit(signed(s, "WNTRUNC00002"), lambda m: m["body"].update(encrypt=m["body"]["encrypt"][:-5])),
-     401),  # the signature covers the ciphertext: a cut body no longer verifies
+    (
+        "truncated Base64 signature",
+        lambda s: _edit(signed(s, "WNTRUNC00001"), lambda m: m["head"].update(sign=m["head"]["sign"][:-7])),
+        400,
+    ),
+    (
+        "truncated Base64 body",
+        lambda s: _edit(signed(s, "WNTRUNC00002"), lambda m: m["body"].update(encrypt=m["body"]["encrypt"][:-5])),
+        401,
+    ),  # the signature covers the ciphertext: a cut body no longer verifies
     ("wrong encoding (Latin-1 bytes)", _latin1, 400),
     ("200,000 nested [ (under 1 MiB)", lambda s: b"[" * 200_000, 400),
-    ("200,000 nested [ inside a signed envelope",
-     lambda s: dumps_compact(signed(s, "WNDEEP000001"))[:-1].encode() + b',"x":' + b"[" * 200_000, 400),
-    ("signed and encrypted business body nested 100 deep",
-     lambda s: dumps_compact(signed(s, "WNDEEP000003", {**BODY, "extra": _nested(100)})).encode(), 400),
-    ("nesting deeper than 64 that still parses",
-     lambda s: dumps_compact(signed(s, "WNDEEP000002"))[:-1].encode() + b',"x":' + b"[" * 500 + b"]" * 500 + b"}",
-     400),
+    (
+        "200,000 nested [ inside a signed envelope",
+        lambda s: dumps_compact(signed(s, "WNDEEP000001"))[:-1].encode() + b',"x":' + b"[" * 200_000,
+        400,
+    ),
+    (
+        "signed and encrypted business body nested 100 deep",
+        lambda s: dumps_compact(signed(s, "WNDEEP000003", {**BODY, "extra": _nested(100)})).encode(),
+        400,
+    ),
+    (
+        "nesting deeper than 64 that still parses",
+        lambda s: dumps_compact(signed(s, "WNDEEP000002"))[:-1].encode() + b',"x":' + b"[" * 500 + b"]" * 500 + b"}",
+        400,
+    ),
 ]
 
 
-@pytest.mark.parametrize("build, status", [(b, s) for _, b, s in WEBHOOK_CASES],
-                         ids=[name for name, _, _ in WEBHOOK_CASES])
+@pytest.mark.parametrize(
+    "build, status", [(b, s) for _, b, s in WEBHOOK_CASES], ids=[name for name, _, _ in WEBHOOK_CASES]
+)
 def test_bad_webhook_is_refused_and_nothing_is_stored(stack: LocalStack, build, status: int) -> None:
     before = inbox_rows(stack)
     answer = post_webhook(stack, build(stack))
@@ -141,14 +181,22 @@ def test_replayed_notification_is_acked_every_time_and_stored_once(stack: LocalS
 
 # --- Slack's door ------------------------------------------------------------------------------
 
+
 def _signed_raw(stack: LocalStack, body: bytes) -> httpx.Response:
     """Slack's v0 signature over raw bytes (slack_sdk's signer wants text)."""
     timestamp = str(int(time.time()))
     secret = stack.settings.slack_signing_secret.get_secret_value().encode()
     digest = hmac.new(secret, b"v0:" + timestamp.encode() + b":" + body, hashlib.sha256).hexdigest()
-    return httpx.post(stack.slack_requests.url, content=body, timeout=10, headers={
-        "X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": f"v0={digest}",
-        "Content-Type": "application/x-www-form-urlencoded"})
+    return httpx.post(
+        stack.slack_requests.url,
+        content=body,
+        timeout=10,
+        headers={
+            "X-Slack-Request-Timestamp": timestamp,
+            "X-Slack-Signature": f"v0={digest}",
+            "Content-Type": "application/x-www-form-urlencoded",
+        },
+    )
 
 
 def _chunks(piece: bytes, count: int) -> Iterator[bytes]:
@@ -158,12 +206,25 @@ def _chunks(piece: bytes, count: int) -> Iterator[bytes]:
 
 
 def _slack_cases() -> list[tuple[str, Callable[[LocalStack], httpx.Response], int]]:
-    command = urlencode({"command": "/whalet", "text": "balance", "user_id": "U0REQ", "channel_id": "C0DEMO",
-                         "team_id": "TDEMO", "response_url": "http://127.0.0.1:9/x", "trigger_id": "1"}).encode()
+    command = urlencode(
+        {
+            "command": "/whalet",
+            "text": "balance",
+            "user_id": "U0REQ",
+            "channel_id": "C0DEMO",
+            "team_id": "TDEMO",
+            "response_url": "http://127.0.0.1:9/x",
+            "trigger_id": "1",
+        }
+    ).encode()
 
     def unsigned(s: LocalStack) -> httpx.Response:
-        return httpx.post(s.slack_requests.url, content=command, timeout=10,
-                          headers={"Content-Type": "application/x-www-form-urlencoded"})
+        return httpx.post(
+            s.slack_requests.url,
+            content=command,
+            timeout=10,
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
 
     def bad_payload(text: str) -> Callable[[LocalStack], httpx.Response]:
         return lambda s: s.slack_requests.post(urlencode({"payload": text}).encode())
@@ -172,36 +233,70 @@ def _slack_cases() -> list[tuple[str, Callable[[LocalStack], httpx.Response], in
         ("no signature", unsigned, 401),
         ("stale timestamp", lambda s: s.slack_requests.post(command, timestamp=1_000_000), 401),
         ("tampered signature", lambda s: s.slack_requests.post(command, tamper=True), 401),
-        ("body changed after signing", lambda s: s.slack_requests.post(
-            command, headers={"X-Slack-Signature": s.slack_requests.sign(b"text=help")["X-Slack-Signature"]}), 401),
-        ("signed with another secret", lambda s: s.slack_requests.post(
-            command, signature="v0=" + secrets.token_hex(32)), 401),
+        (
+            "body changed after signing",
+            lambda s: s.slack_requests.post(
+                command, headers={"X-Slack-Signature": s.slack_requests.sign(b"text=help")["X-Slack-Signature"]}
+            ),
+            401,
+        ),
+        (
+            "signed with another secret",
+            lambda s: s.slack_requests.post(command, signature="v0=" + secrets.token_hex(32)),
+            401,
+        ),
         ("payload is not JSON", bad_payload("{not json"), 400),
         ("body is not UTF-8", lambda s: _signed_raw(s, b"payload=%7B%7D&text=\xff\xfe"), 400),
-        ("JSON body that is a list", lambda s: s.slack_requests.post(
-            b"[1]", headers={"Content-Type": "application/json"}), 400),
+        (
+            "JSON body that is a list",
+            lambda s: s.slack_requests.post(b"[1]", headers={"Content-Type": "application/json"}),
+            400,
+        ),
         ("payload is a JSON list", bad_payload("[1, 2]"), 400),
         ("payload of an unknown type", bad_payload(json.dumps({"type": "mystery", "user": {"id": "U0REQ"}})), 404),
-        ("200,000 nested [ as a signed JSON body", lambda s: s.slack_requests.post(
-            b"[" * 200_000, headers={"Content-Type": "application/json"}), 400),
+        (
+            "200,000 nested [ as a signed JSON body",
+            lambda s: s.slack_requests.post(b"[" * 200_000, headers={"Content-Type": "application/json"}),
+            400,
+        ),
         ("200,000 nested [ as a signed payload", lambda s: s.slack_requests.post(b"payload=" + b"%5B" * 200_000), 400),
-        ("200,000 nested [ unsigned: refused before parsing", lambda s: httpx.post(
-            s.slack_requests.url, content=b"[" * 200_000, timeout=10, headers={"Content-Type": "application/json"}), 401),
+        (
+            "200,000 nested [ unsigned: refused before parsing",
+            lambda s: httpx.post(
+                s.slack_requests.url, content=b"[" * 200_000, timeout=10, headers={"Content-Type": "application/json"}
+            ),
+            401,
+        ),
         ("signed body over 1 MiB", lambda s: s.slack_requests.post(b"text=" + b"x" * (1 << 20)), 413),
-        ("unsigned body over 1 MiB, streamed without Content-Length", lambda s: httpx.post(
-            s.slack_requests.url, content=_chunks(b"x" * (64 << 10), 20), timeout=10), 413),
-        ("timestamp that is not a number", lambda s: s.slack_requests.post(
-            command, headers={"X-Slack-Request-Timestamp": "soon"}), 401),
-        ("signature with non-ASCII bytes", lambda s: httpx.post(s.slack_requests.url, content=command, timeout=10, headers={
-            **s.slack_requests.sign(command), "X-Slack-Signature": "v0=\u00e9t\u00e9".encode("latin-1")}), 401),
+        (
+            "unsigned body over 1 MiB, streamed without Content-Length",
+            lambda s: httpx.post(s.slack_requests.url, content=_chunks(b"x" * (64 << 10), 20), timeout=10),
+            413,
+        ),
+        (
+            "timestamp that is not a number",
+            lambda s: s.slack_requests.post(command, headers={"X-Slack-Request-Timestamp": "soon"}),
+            401,
+        ),
+        (
+            "signature with non-ASCII bytes",
+            lambda s: httpx.post(
+                s.slack_requests.url,
+                content=command,
+                timeout=10,
+                headers={**s.slack_requests.sign(command), "X-Slack-Signature": "v0=\u00e9t\u00e9".encode("latin-1")},
+            ),
+            401,
+        ),
     ]
 
 
 SLACK_CASES = _slack_cases()
 
 
-@pytest.mark.parametrize("send, status", [(send, status) for _, send, status in SLACK_CASES],
-                         ids=[name for name, _, _ in SLACK_CASES])
+@pytest.mark.parametrize(
+    "send, status", [(send, status) for _, send, status in SLACK_CASES], ids=[name for name, _, _ in SLACK_CASES]
+)
 def test_bad_slack_request_is_refused_and_changes_nothing(stack: LocalStack, send, status: int) -> None:
     def effects() -> tuple[int, int]:  # Bolt's one-time auth.test is not an effect of the request
         return len(stack.fake.responses()), len([c for c in stack.fake.calls() if c.method != "auth.test"])
@@ -216,8 +311,11 @@ def test_bad_slack_request_is_refused_and_changes_nothing(stack: LocalStack, sen
 
 # --- fuzzing ----------------------------------------------------------------------------------
 
-SLACKISH = st.text(alphabet=st.sampled_from(list('abc XYZ 12.50 "\'\u201c\u201d\u2018\u2019\u201e <>@#!|^&;:/\\\n\t'))
-                   | st.characters(), max_size=80)
+SLACKISH = st.text(
+    alphabet=st.sampled_from(list("abc XYZ 12.50 \"'\u201c\u201d\u2018\u2019\u201e <>@#!|^&;:/\\\n\t"))
+    | st.characters(),
+    max_size=80,
+)
 
 
 @settings(max_examples=300, deadline=None)
@@ -230,12 +328,18 @@ def test_tokenizer_only_ever_raises_tokenize_error(text: str) -> None:
     assert all(isinstance(token, str) for token in tokens)
 
 
-JSONISH = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=30),
-                       lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
-                       max_leaves=12)
+JSONISH = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=30),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    max_leaves=12,
+)
 HEAD_KEYS = st.sampled_from(["partnerId", "apiCode", "requestNo", "version", "sign", "keyEnc", "timestamp"])
-ENVELOPEISH = st.fixed_dictionaries({"head": st.dictionaries(HEAD_KEYS, st.text(max_size=40) | JSONISH, max_size=7),
-                                     "body": st.dictionaries(st.just("encrypt"), st.text(max_size=60) | JSONISH)})
+ENVELOPEISH = st.fixed_dictionaries(
+    {
+        "head": st.dictionaries(HEAD_KEYS, st.text(max_size=40) | JSONISH, max_size=7),
+        "body": st.dictionaries(st.just("encrypt"), st.text(max_size=60) | JSONISH),
+    }
+)
 
 
 @pytest.fixture(scope="module")
@@ -263,9 +367,13 @@ def test_webhook_never_answers_500_to_garbage(stack: LocalStack, raw: bytes) -> 
 
 # --- hostile amounts through the real Bolt app ------------------------------------------------
 
-HOSTILE_AMOUNTS = [("1" * 29, "at most 15 digits"), ("١٢٠٠", "digits 0-9"), ("１２００", "digits 0-9"),
-                   ("9" * 16, "at most 15 digits"),
-                   ("&lt;!channel&gt;", "'&lt;!channel&gt;' is not an amount")]  # a typed '<' reaches us as &lt;
+HOSTILE_AMOUNTS = [
+    ("1" * 29, "at most 15 digits"),
+    ("١٢٠٠", "digits 0-9"),
+    ("１２００", "digits 0-9"),
+    ("9" * 16, "at most 15 digits"),
+    ("&lt;!channel&gt;", "'&lt;!channel&gt;' is not an amount"),
+]  # a typed '<' reaches us as &lt;
 
 
 @pytest.mark.parametrize("word, needle", HOSTILE_AMOUNTS, ids=[w[:12] for w, _ in HOSTILE_AMOUNTS])
@@ -283,17 +391,24 @@ def test_hostile_amount_is_answered_in_the_ack(stack: LocalStack, sub: str, word
 
 def test_hostile_amount_in_the_payout_form_is_a_field_error(stack: LocalStack) -> None:
     assert stack.slack_requests.command("U0REQ", "payout").status_code == 200
-    view = stack.fake.wait_for(lambda: next((v for v in stack.fake.views("U0REQ") if v.callback_id == "payout_modal"), None))
+    view = stack.fake.wait_for(
+        lambda: next((v for v in stack.fake.views("U0REQ") if v.callback_id == "payout_modal"), None)
+    )
     assert view is not None
     for word, needle in HOSTILE_AMOUNTS[:4]:
-        answer = stack.slack_requests.view_submission("U0REQ", view.view, {
-            "beneficiary": "BEN002", "amount": word, "currency": "USD"})
+        answer = stack.slack_requests.view_submission(
+            "U0REQ", view.view, {"beneficiary": "BEN002", "amount": word, "currency": "USD"}
+        )
         assert answer.status_code == 200, answer.text
         assert needle in answer.json()["errors"]["amount"]
 
 
-NESTING = st.builds(lambda opener, depth, closed: (opener * depth + (b"]" * depth if closed and opener == b"[" else b"")),
-                    st.sampled_from([b"[", b'{"a":', b'[{"b":']), st.integers(1, 150_000), st.booleans())
+NESTING = st.builds(
+    lambda opener, depth, closed: opener * depth + (b"]" * depth if closed and opener == b"[" else b""),
+    st.sampled_from([b"[", b'{"a":', b'[{"b":']),
+    st.integers(1, 150_000),
+    st.booleans(),
+)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -309,8 +424,15 @@ def test_any_nesting_is_refused_with_400_at_both_doors(stack: LocalStack, raw: b
 
 
 def test_a_payer_name_from_whalet_stays_text_in_history_and_in_the_notification(stack: LocalStack) -> None:
-    answer = stack.operator.post("/sandbox/collect", json={"userId": "U10001", "currency": "USD", "amount": "5.00",
-                                                           "payerName": "<!channel> <https://evil.example|Bank>"})
+    answer = stack.operator.post(
+        "/sandbox/collect",
+        json={
+            "userId": "U10001",
+            "currency": "USD",
+            "amount": "5.00",
+            "payerName": "<!channel> <https://evil.example|Bank>",
+        },
+    )
     assert answer.status_code == 200, answer.text
     before = len(stack.fake.responses())
     assert stack.slack_requests.command("U0VIEW", "history collections --days 2").status_code == 200
@@ -327,8 +449,10 @@ def test_a_declared_length_over_1_mib_is_refused_before_reading(stack: LocalStac
     would wait for the rest until the client gave up). A raw socket, since HTTP clients refuse to lie."""
     host, port = stack.url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=5) as conn:
-        conn.sendall(f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
-                     f"Content-Length: {2 << 20}\r\n\r\n0123456789".encode())
+        conn.sendall(
+            f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {2 << 20}\r\n\r\n0123456789".encode()
+        )
         status_line = conn.recv(4096).split(b"\r\n", 1)[0]
     assert status_line.startswith(b"HTTP/1.1 413"), status_line
 

@@ -49,8 +49,11 @@ def test_notifications_are_relayed_exactly_once_across_a_kill(world: World, make
 
     wait_until(every_amount_posted, 30, what=f"all collections in {COLLECT}\n{app.log()}")
     wait_until(lambda: all_delivered(world), 30, what="Whalet to hear every ack")
-    wait_until(lambda: not app.query("SELECT 1 FROM outbox WHERE state IN ('pending', 'sending')"), 15,
-               what="the outbox to drain")
+    wait_until(
+        lambda: not app.query("SELECT 1 FROM outbox WHERE state IN ('pending', 'sending')"),
+        15,
+        what="the outbox to drain",
+    )
     shown = texts(world, COLLECT)
     for amount in AMOUNTS:
         assert sum(f"{amount} USD" in text for text in shown) == 1, (amount, shown)
@@ -63,12 +66,19 @@ def _request_and_approve(world: World, app: App) -> str:
     """`/whalet payout ...` as the requester, then Approve as an approver; returns the request id."""
     before = len(world.fake.responses())
     assert app.slack.command("U0REQ", 'payout 1200.50 USD to acme-us for "fault suite"').status_code == 200
-    answer = wait_until(lambda: [r for r in world.fake.responses()[before:] if "Request `" in r.text], 20,
-                        what="the payout request's answer")[0]
+    answer = wait_until(
+        lambda: [r for r in world.fake.responses()[before:] if "Request `" in r.text],
+        20,
+        what="the payout request's answer",
+    )[0]
     request_id = answer.text.split("Request `")[1].split("`")[0]
-    card = wait_until(lambda: next((m for m in world.fake.messages(APPROVALS)
-                                    if not m.is_reply and request_id in json.dumps(m.blocks)), None), 20,
-                      what="the approval card")
+    card = wait_until(
+        lambda: next(
+            (m for m in world.fake.messages(APPROVALS) if not m.is_reply and request_id in json.dumps(m.blocks)), None
+        ),
+        20,
+        what="the approval card",
+    )
     try:  # the app acks the click, then dies at the fault point on its way to Whalet
         app.slack.block_action("U0APP1", card, "approval_approve")
     except Exception:  # noqa: BLE001 - the kill may cut the connection before the ack: same test
@@ -76,12 +86,16 @@ def _request_and_approve(world: World, app: App) -> str:
     return request_id
 
 
-@pytest.mark.parametrize("point, decided_by", [
-    ("approval.confirming", "reconcile.confirm_again"),  # lookup: WAIT_CONFIRM -> confirm now, once
-    ("approval.confirmed_unstored", "reconcile.lookup"),  # lookup: PROCESSING/SUCCESS -> no second confirm
-])
-def test_approved_payout_is_confirmed_exactly_once_across_a_kill(world: World, make_app, point: str,
-                                                                  decided_by: str) -> None:
+@pytest.mark.parametrize(
+    "point, decided_by",
+    [
+        ("approval.confirming", "reconcile.confirm_again"),  # lookup: WAIT_CONFIRM -> confirm now, once
+        ("approval.confirmed_unstored", "reconcile.lookup"),  # lookup: PROCESSING/SUCCESS -> no second confirm
+    ],
+)
+def test_approved_payout_is_confirmed_exactly_once_across_a_kill(
+    world: World, make_app, point: str, decided_by: str
+) -> None:
     # The restarted process takes over only once the dead one's lease has run out: a 2 s Whalet
     # timeout makes that lease 8 s, and a 2 s sweep notices it soon after.
     config = DEMO_CONFIG.replace("ttl_minutes = 30", "ttl_minutes = 30\nsweep_seconds = 2")
@@ -96,15 +110,21 @@ def test_approved_payout_is_confirmed_exactly_once_across_a_kill(world: World, m
     try:
         wait_until(final_state, 45, what=f"{request_id} to succeed")
     except AssertionError as exc:  # say where it got stuck
-        audit = app.query("SELECT action, detail FROM audit_log WHERE subject = ? ORDER BY id", (f"approval:{request_id}",))
-        raise AssertionError(f"{exc}\nrow: {app.query('SELECT * FROM approval_requests')}\naudit: {audit}\n"
-                             f"sandbox: {world.operator.get('/sandbox/payouts').json()}\n"
-                             f"notifications: {world.operator.get('/sandbox/notifications').json()}\n"
-                             f"{app.log()}") from None
+        audit = app.query(
+            "SELECT action, detail FROM audit_log WHERE subject = ? ORDER BY id", (f"approval:{request_id}",)
+        )
+        raise AssertionError(
+            f"{exc}\nrow: {app.query('SELECT * FROM approval_requests')}\naudit: {audit}\n"
+            f"sandbox: {world.operator.get('/sandbox/payouts').json()}\n"
+            f"notifications: {world.operator.get('/sandbox/notifications').json()}\n"
+            f"{app.log()}"
+        ) from None
     mer_order_no = app.query("SELECT mer_order_no FROM approval_requests WHERE id = ?", (request_id,))[0][0]
     assert world.confirm_counts()[mer_order_no] == 1
-    actions = [r[0] for r in app.query("SELECT action FROM audit_log WHERE subject = ? ORDER BY id",
-                                       (f"approval:{request_id}",))]
+    actions = [
+        r[0]
+        for r in app.query("SELECT action FROM audit_log WHERE subject = ? ORDER BY id", (f"approval:{request_id}",))
+    ]
     if decided_by == "reconcile.lookup":  # Whalet has the confirm: its result notification may settle it first
         assert ("recover" in actions and decided_by in actions) or "result.success" in actions, actions
     else:
@@ -116,8 +136,9 @@ def test_approved_payout_is_confirmed_exactly_once_across_a_kill(world: World, m
 def _digest_config(fire: datetime) -> str:
     schedule = 'schedules = [ { channel = "C0FINANCE", time = "09:00", timezone = "Asia/Shanghai" } ]'
     assert schedule in DEMO_CONFIG
-    return DEMO_CONFIG.replace(schedule, f'schedules = [ {{ channel = "C0FINANCE", time = "{fire:%H:%M}", '
-                                         f'timezone = "UTC" }} ]')
+    return DEMO_CONFIG.replace(
+        schedule, f'schedules = [ {{ channel = "C0FINANCE", time = "{fire:%H:%M}", timezone = "UTC" }} ]'
+    )
 
 
 def test_digest_claimed_then_killed_is_posted_once_after_restart(world: World, make_app) -> None:
@@ -127,8 +148,10 @@ def test_digest_claimed_then_killed_is_posted_once_after_restart(world: World, m
     # The schedule has been known since yesterday (a fresh install would wait for tomorrow's fire).
     store = Store(app.db_path)
     with store.transaction() as db:
-        db.execute("INSERT INTO digest_known (schedule_key, first_seen) VALUES (?, ?)",
-                   [key, (fire - timedelta(days=1)).isoformat(timespec="seconds")])
+        db.execute(
+            "INSERT INTO digest_known (schedule_key, first_seen) VALUES (?, ?)",
+            [key, (fire - timedelta(days=1)).isoformat(timespec="seconds")],
+        )
     store.close()
 
     app.start(fault_point="digest.claimed", wait=False)  # start-up catch-up claims today's run, then dies
@@ -150,14 +173,19 @@ def test_the_digest_chart_is_in_its_thread_once_across_a_kill(world: World, make
     key = f"digest:C0FINANCE:{fire:%H:%M}:UTC"
     store = Store(app.db_path)
     with store.transaction() as db:
-        db.execute("INSERT INTO digest_known (schedule_key, first_seen) VALUES (?, ?)",
-                   [key, (fire - timedelta(days=1)).isoformat(timespec="seconds")])
+        db.execute(
+            "INSERT INTO digest_known (schedule_key, first_seen) VALUES (?, ?)",
+            [key, (fire - timedelta(days=1)).isoformat(timespec="seconds")],
+        )
     store.close()
 
     app.start(fault_point=point, wait=False)  # catch-up posts the digest; the chart upload dies at ``point``
     app.restart()
-    wait_until(lambda: app.query("SELECT 1 FROM digest_runs WHERE chart_state = 'done'"), 30,
-               what=f"the chart recorded\n{app.log()}")
+    wait_until(
+        lambda: app.query("SELECT 1 FROM digest_runs WHERE chart_state = 'done'"),
+        30,
+        what=f"the chart recorded\n{app.log()}",
+    )
     [parent] = [m for m in world.fake.messages("C0FINANCE") if m.text.startswith("Whalet digest")]
     charts = world.fake.uploaded_files("C0FINANCE")
     assert len(charts) == 1 and charts[0].thread_ts == parent.ts

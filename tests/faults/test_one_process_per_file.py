@@ -29,8 +29,9 @@ time.sleep(60)
 def holder(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
     """Another process holding the lock on ``tmp_path/app/whalet-bot.db``, as a running bot does."""
     database = tmp_path / "app" / "whalet-bot.db"
-    process = subprocess.Popen([sys.executable, "-c", HOLD, str(database)], stdout=subprocess.PIPE,
-                               cwd=Path(__file__).resolve().parents[2])
+    process = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(database)], stdout=subprocess.PIPE, cwd=Path(__file__).resolve().parents[2]
+    )
     assert process.stdout is not None and process.stdout.readline().strip() == b"held"
     yield process, database
     if process.poll() is None:
@@ -47,7 +48,9 @@ def test_the_lock_names_its_holder_and_dies_with_it(holder: tuple[subprocess.Pop
     InstanceLock(database).acquire().release()  # kill -9 released it: no stale lock to clean up
 
 
-def test_a_second_run_on_the_same_file_refuses_to_start(world: World, holder: tuple[subprocess.Popen[bytes], Path]) -> None:
+def test_a_second_run_on_the_same_file_refuses_to_start(
+    world: World, holder: tuple[subprocess.Popen[bytes], Path]
+) -> None:
     process, database = holder
     second = App(world, database.parent)  # whalet-bot run on the file the holder has
     try:

@@ -30,8 +30,9 @@ def test_slack_storm_delivers_every_message_exactly_once(stack: LocalStack) -> N
     stack.fake.script("chat.postMessage", [("ratelimited", 1)] * 4 + [("status", 503), ("reset",), ("sleep", 2)])
     amounts = ["1.11", "2.22", "3.33"]
     for amount in amounts:
-        stack.operator.post("/sandbox/collect", json={"userId": "U10001", "currency": "USD", "amount": amount,
-                                                      "payerName": "Initech"}).raise_for_status()
+        stack.operator.post(
+            "/sandbox/collect", json={"userId": "U10001", "currency": "USD", "amount": amount, "payerName": "Initech"}
+        ).raise_for_status()
     with_amounts = lambda: [m.text for m in stack.fake.messages(COLLECT)]  # noqa: E731
     wait_until(lambda: all(any(f"{a} USD" in t for t in with_amounts()) for a in amounts), 40, what="all posts")
     wait_until(lambda: stack.services.outbox.counters["reconciled"] >= 1, 15, what="the slow post found by metadata")
@@ -40,15 +41,19 @@ def test_slack_storm_delivers_every_message_exactly_once(stack: LocalStack) -> N
     posts = stack.fake.calls("chat.postMessage")
     assert stack.fake.scripted_pending("chat.postMessage") == 0 and len(posts) >= 7
     rate_limited = [c for c in posts if c.error == "ratelimited"]
-    assert all(b.time - a.time >= 0.9 for a, b in zip(rate_limited, rate_limited[1:], strict=False))  # Retry-After honoured
+    assert all(
+        b.time - a.time >= 0.9 for a, b in zip(rate_limited, rate_limited[1:], strict=False)
+    )  # Retry-After honoured
     with stack.services.store.read() as db:
         assert db.execute("SELECT COUNT(*) FROM outbox WHERE state != 'done'").fetchone()[0] == 0
 
 
-@pytest.mark.parametrize("kind, applied", [("http_500", False), ("http_500_after_apply", True),
-                                           ("bad_signature", True)])
+@pytest.mark.parametrize(
+    "kind, applied", [("http_500", False), ("http_500_after_apply", True), ("bad_signature", True)]
+)
 def test_untrustworthy_confirm_answer_is_resolved_by_lookup_and_confirmed_once(
-        stack: LocalStack, caplog: pytest.LogCaptureFixture, kind: str, applied: bool) -> None:
+    stack: LocalStack, caplog: pytest.LogCaptureFixture, kind: str, applied: bool
+) -> None:
     request_id, card = request_payout(stack)
     faults(stack, {"apiCode": "payoutConfirm", "kind": kind})
     with caplog.at_level(logging.INFO):

@@ -40,20 +40,30 @@ FAST = {"WHALET_BOT_CLAIM_LEASE_SECONDS": "3", "WHALET_TIMEOUT_SECONDS": "1"}
 def _config(fire: datetime) -> str:
     text = DEMO_CONFIG.replace(
         'schedules = [ { channel = "C0FINANCE", time = "09:00", timezone = "Asia/Shanghai" } ]',
-        f'schedules = [ {{ channel = "C0FINANCE", time = "{fire:%H:%M}", timezone = "UTC" }} ]')
+        f'schedules = [ {{ channel = "C0FINANCE", time = "{fire:%H:%M}", timezone = "UTC" }} ]',
+    )
     text = text.replace("ttl_minutes = 30\n", "ttl_minutes = 30\nsweep_seconds = 1\n")
     # Fast channels and no folding: every collection is its own message, countable one by one.
-    return text.replace('alerts_channel = "C0ALERTS"\n',
-                        'alerts_channel = "C0ALERTS"\npace_per_second = 20\nburst = 10\nfold_threshold = 10000\n')
+    return text.replace(
+        'alerts_channel = "C0ALERTS"\n',
+        'alerts_channel = "C0ALERTS"\npace_per_second = 20\nburst = 10\nfold_threshold = 10000\n',
+    )
 
 
 def _collection(n: int) -> dict[str, Any]:
     amount = Decimal(f"{1000 + n}.{n:02d}")
-    return {"userId": "U10001", "collectionId": f"COLR{n:04d}", "virtualAccountNo": "6222020000001234",
-            "fundSource": "B2C", "currency": "USD",
-            "amount": {"amount": amount, "cent": int(amount * 100), "centFactor": 100, "currency": "USD"},
-            "payerName": "Initech", "payerAccount": "GB29NWBK60161331926819",
-            "receivedTime": "2026-12-02 09:00:00", "status": "SUCCESS"}
+    return {
+        "userId": "U10001",
+        "collectionId": f"COLR{n:04d}",
+        "virtualAccountNo": "6222020000001234",
+        "fundSource": "B2C",
+        "currency": "USD",
+        "amount": {"amount": amount, "cent": int(amount * 100), "centFactor": 100, "currency": "USD"},
+        "payerName": "Initech",
+        "payerAccount": "GB29NWBK60161331926819",
+        "receivedTime": "2026-12-02 09:00:00",
+        "status": "SUCCESS",
+    }
 
 
 def _shown(amount: Decimal) -> str:
@@ -74,12 +84,19 @@ def _webhook(world: World, app: App, n: int) -> bool:
 def _request(world: World, app: App, amount: str) -> tuple[str, Any]:
     before = len(world.fake.responses())
     assert app.slack.command("U0REQ", f'payout {amount} USD to acme-us for "replicas"').status_code == 200
-    answer = wait_until(lambda: [r for r in world.fake.responses()[before:] if "Request `" in r.text], 20,
-                        what="the payout request's answer")[0]
+    answer = wait_until(
+        lambda: [r for r in world.fake.responses()[before:] if "Request `" in r.text],
+        20,
+        what="the payout request's answer",
+    )[0]
     request_id = answer.text.split("Request `")[1].split("`")[0]
-    card = wait_until(lambda: next((m for m in world.fake.messages(APPROVALS)
-                                    if not m.is_reply and request_id in json.dumps(m.blocks)), None), 20,
-                      what="the approval card")
+    card = wait_until(
+        lambda: next(
+            (m for m in world.fake.messages(APPROVALS) if not m.is_reply and request_id in json.dumps(m.blocks)), None
+        ),
+        20,
+        what="the approval card",
+    )
     return request_id, card
 
 
@@ -96,8 +113,10 @@ def test_two_replicas_one_killed_lose_and_repeat_nothing(world: World, make_app,
     key = f"digest:C0FINANCE:{fire:%H:%M}:UTC"
     store = open_store(url, world.workdir / "unused.db")
     with store.transaction() as db:  # the schedule has been known since yesterday: its fire time is due
-        db.execute("INSERT INTO digest_known (schedule_key, first_seen) VALUES (?, ?)",
-                   [key, (fire - timedelta(days=1)).isoformat(timespec="seconds")])
+        db.execute(
+            "INSERT INTO digest_known (schedule_key, first_seen) VALUES (?, ?)",
+            [key, (fire - timedelta(days=1)).isoformat(timespec="seconds")],
+        )
     store.close()
 
     config = _config(fire)
@@ -146,10 +165,16 @@ def test_two_replicas_one_killed_lose_and_repeat_nothing(world: World, make_app,
         states = dict(b.query("SELECT id, state FROM approval_requests"))
         return all(states.get(r) in ("CONFIRMED", "SUCCEEDED") for r in approved)
 
-    wait_until(settled, 60, what=f"every approved payout confirmed: {b.query('SELECT id, state FROM approval_requests')}"
-                                 f"\n{b.log()}")
-    wait_until(lambda: not b.query("SELECT 1 FROM outbox WHERE state IN ('pending', 'sending')"), 30,
-               what="the outbox to drain")
+    wait_until(
+        settled,
+        60,
+        what=f"every approved payout confirmed: {b.query('SELECT id, state FROM approval_requests')}\n{b.log()}",
+    )
+    wait_until(
+        lambda: not b.query("SELECT 1 FROM outbox WHERE state IN ('pending', 'sending')"),
+        30,
+        what="the outbox to drain",
+    )
 
     texts = [m.text for m in world.fake.messages(COLLECT)]
     for n, shown in acked.items():
@@ -165,6 +190,7 @@ def test_two_replicas_one_killed_lose_and_repeat_nothing(world: World, make_app,
 
     a.start(point_webhook=False)  # A comes back: the day's digest is done, nobody posts it again
     wait_until(lambda: b.query("SELECT COUNT(*) FROM digest_runs WHERE state = 'done'")[0][0] == 1, 10)
-    assert b.query("SELECT run_date, state FROM digest_runs WHERE schedule_key = ?", (key,)) == \
-        [(fire.date().isoformat(), "done")]
+    assert b.query("SELECT run_date, state FROM digest_runs WHERE schedule_key = ?", (key,)) == [
+        (fire.date().isoformat(), "done")
+    ]
     assert len([m for m in world.fake.messages(FINANCE) if m.text.startswith("Whalet digest")]) == 1

@@ -68,14 +68,19 @@ class Harness:
     whalet: EnvelopeCodec  # Whalet's side: signs notifications, opens our acks
     url: str
 
-    def envelope(self, api_code: str, body: Any, request_no: str | None = None,
-                 partner_id: str = PARTNER_ID) -> dict[str, Any]:
+    def envelope(
+        self, api_code: str, body: Any, request_no: str | None = None, partner_id: str = PARTNER_ID
+    ) -> dict[str, Any]:
         return self.whalet.encode_request(partner_id, api_code, request_no or f"WN{next(_numbers):010d}", body)
 
     def post(self, message: dict[str, Any] | bytes, **headers: str) -> httpx.Response:
         raw = message if isinstance(message, bytes) else dumps_compact(message).encode()
-        return httpx.post(self.url + "/whalet/webhook", content=raw, timeout=10,
-                          headers={"Content-Type": "application/json", **headers})
+        return httpx.post(
+            self.url + "/whalet/webhook",
+            content=raw,
+            timeout=10,
+            headers={"Content-Type": "application/json", **headers},
+        )
 
     def send(self, api_code: str, body: Any, request_no: str | None = None) -> httpx.Response:
         return self.post(self.envelope(api_code, body, request_no))
@@ -93,15 +98,27 @@ class Harness:
         return await relay_pending(self.services)
 
 
-def make_services(tmp: Path, keys: SandboxKeys, config_toml: str = BASE_CONFIG, clock: Clock | None = None,
-                  whalet_url: str = "http://127.0.0.1:9/api", db_name: str = "bot.db",
-                  database_url: str | None = None) -> Services:
+def make_services(
+    tmp: Path,
+    keys: SandboxKeys,
+    config_toml: str = BASE_CONFIG,
+    clock: Clock | None = None,
+    whalet_url: str = "http://127.0.0.1:9/api",
+    db_name: str = "bot.db",
+    database_url: str | None = None,
+) -> Services:
     settings = load_settings(
         whalet_bot_database_url=database_url,
-        slack_bot_token="xoxb-test", slack_signing_secret="s" * 32, slack_api_base_url="http://127.0.0.1:9/api/",
-        whalet_base_url=whalet_url, whalet_partner_id=PARTNER_ID,
-        whalet_partner_private_key=str(keys.partner_private), whalet_public_key_source=str(keys.whalet_public),
-        whalet_bot_db=tmp / db_name, _env_file=None)
+        slack_bot_token="xoxb-test",
+        slack_signing_secret="s" * 32,
+        slack_api_base_url="http://127.0.0.1:9/api/",
+        whalet_base_url=whalet_url,
+        whalet_partner_id=PARTNER_ID,
+        whalet_partner_private_key=str(keys.partner_private),
+        whalet_public_key_source=str(keys.whalet_public),
+        whalet_bot_db=tmp / db_name,
+        _env_file=None,
+    )
     return build_services(settings, config_from(config_toml), clock)
 
 
@@ -111,8 +128,9 @@ def frozen() -> FrozenClock:
 
 
 @pytest.fixture
-def harness_factory(tmp_path: Path, sandbox_keys: SandboxKeys,
-                    request: pytest.FixtureRequest) -> Iterator[Callable[..., Harness]]:
+def harness_factory(
+    tmp_path: Path, sandbox_keys: SandboxKeys, request: pytest.FixtureRequest
+) -> Iterator[Callable[..., Harness]]:
     """A test that also asks for ``database_url`` runs on both backends: each ``db_name`` is
     then its own Postgres database (the same name again: the same database, as after a restart)."""
     servers: list[ThreadedServer] = []
@@ -127,8 +145,12 @@ def harness_factory(tmp_path: Path, sandbox_keys: SandboxKeys,
             databases[db_name] = request.getfixturevalue("postgres_cluster").new_database()
         return databases[db_name]
 
-    def make(config_toml: str = BASE_CONFIG, clock: Clock | None = None, whalet_url: str = "http://127.0.0.1:9/api",
-             db_name: str = "bot.db") -> Harness:
+    def make(
+        config_toml: str = BASE_CONFIG,
+        clock: Clock | None = None,
+        whalet_url: str = "http://127.0.0.1:9/api",
+        db_name: str = "bot.db",
+    ) -> Harness:
         services = make_services(tmp_path, sandbox_keys, config_toml, clock, whalet_url, db_name, database(db_name))
         built.append(services)
         server = ThreadedServer(Starlette(routes=Notifications(services).routes())).start()

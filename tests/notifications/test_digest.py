@@ -21,12 +21,15 @@ from tests.notifications.test_webhook import COLLECTION
 from whalet.errors import RateLimited
 from whalet.money import Money
 
-SCHEDULED = BASE_CONFIG + """
+SCHEDULED = (
+    BASE_CONFIG
+    + """
 [digest]
 schedules = [ { channel = "C0FINANCE", time = "09:00", timezone = "Asia/Shanghai" } ]
 reconcile_after_hours = 6
 concurrency = 2
 """
+)
 NINE = DigestSchedule(channel="C0FINANCE", time="09:00", timezone="Asia/Shanghai")
 
 
@@ -38,12 +41,14 @@ def clock() -> FrozenClock:
 
 
 @pytest.fixture
-def make(harness_factory: Callable[..., Harness], sandbox: RunningSandbox,
-         clock: FrozenClock) -> Callable[..., Harness]:
+def make(
+    harness_factory: Callable[..., Harness], sandbox: RunningSandbox, clock: FrozenClock
+) -> Callable[..., Harness]:
     def build(config: str = SCHEDULED, db_name: str = "bot.db") -> Harness:
         h = harness_factory(config_toml=config, clock=clock, whalet_url=sandbox.api_url, db_name=db_name)
         h.services.scheduler = AsyncIOScheduler(timezone="UTC")
         return h
+
     return build
 
 
@@ -53,29 +58,41 @@ def digests(h: Harness) -> list[dict]:  # type: ignore[type-arg]
 
 def _request(h: Harness, request_id: str, state: str, order_no: str, decided_at: datetime) -> None:
     with h.services.store.transaction() as db:
-        db.execute("""INSERT INTO approval_requests (id, kind, state, requester, user_id, amount, currency,
+        db.execute(
+            """INSERT INTO approval_requests (id, kind, state, requester, user_id, amount, currency,
                           mer_order_no, beneficiary_name, required_approvals, created_at, decided_at)
                       VALUES (?, 'payout', ?, 'U0REQ', 'U10001', '2500.00', 'USD', ?, 'Acme HK', 1, ?, ?)""",
-                   [request_id, state, order_no, iso(decided_at), iso(decided_at)])
+            [request_id, state, order_no, iso(decided_at), iso(decided_at)],
+        )
 
 
 async def test_digest_content_balances_changes_movement_pending_todos_and_reconciliation(
-        make: Callable[..., Harness], sandbox: RunningSandbox, clock: FrozenClock) -> None:
+    make: Callable[..., Harness], sandbox: RunningSandbox, clock: FrozenClock
+) -> None:
     clock.set(datetime.now(UTC))  # the sandbox dates its orders with the real time
     h = make()
     services = h.services
     now = clock.now()
     # a payout confirmed at Whalet 7 h ago whose result notification never reached us
-    applied = await services.whalet.payout_apply("U10001", "PLOSTRESULT1", "B2C", Money.of("2500.00", "USD"),
-                                                 "USD", "BEN002", "May invoice")
+    applied = await services.whalet.payout_apply(
+        "U10001", "PLOSTRESULT1", "B2C", Money.of("2500.00", "USD"), "USD", "BEN002", "May invoice"
+    )
     await services.whalet.payout_confirm("U10001", applied.payout_id)
     _request(h, "RLOST", "CONFIRMED", "PLOSTRESULT1", now - timedelta(hours=7))
     _request(h, "RGHOST", "CONFIRMED", "PNEVERSENT01", now - timedelta(hours=8))
     _request(h, "RFRESH", "CONFIRMED", "PRECENT00001", now - timedelta(hours=1))  # not yet suspicious
     _request(h, "RWAIT", "PENDING", "PWAITING0001", now - timedelta(minutes=5))
     h.send("collectionReceivedNotify", COLLECTION)
-    h.send("eddReplenishNotify", {"userId": "U10001", "replenishId": "RP1", "reason": "EDD",
-                                  "requiredMaterials": ["Business licence"], "deadline": "2000-01-01 00:00:00"})
+    h.send(
+        "eddReplenishNotify",
+        {
+            "userId": "U10001",
+            "replenishId": "RP1",
+            "reason": "EDD",
+            "requiredMaterials": ["Business licence"],
+            "deadline": "2000-01-01 00:00:00",
+        },
+    )
     await h.relay()
 
     assert await digest.run_digest(services, "C0FINANCE", schedule_key(NINE), "day-1") == "posted"
@@ -104,24 +121,31 @@ async def test_digest_content_balances_changes_movement_pending_todos_and_reconc
     assert "Collections, last 24 h:* none" in shown
 
 
-async def test_a_day_runs_once_and_a_crashed_run_is_redone_once(make: Callable[..., Harness], database_url: str | None) -> None:
+async def test_a_day_runs_once_and_a_crashed_run_is_redone_once(
+    make: Callable[..., Harness], database_url: str | None
+) -> None:
     h = make()
     key = schedule_key(NINE)
     assert await digest.run_digest(h.services, "C0FINANCE", key, "2024-05-01") == "posted"
     assert await digest.run_digest(h.services, "C0FINANCE", key, "2024-05-01") == "skipped"
     with h.services.store.transaction() as db:  # a process that died after claiming, before posting
-        db.execute("INSERT INTO digest_runs (schedule_key, run_date, channel, state, started_at) "
-                   "VALUES (?, '2024-05-02', 'C0FINANCE', 'running', 'x')", [key])
+        db.execute(
+            "INSERT INTO digest_runs (schedule_key, run_date, channel, state, started_at) "
+            "VALUES (?, '2024-05-02', 'C0FINANCE', 'running', 'x')",
+            [key],
+        )
     assert await digest.run_digest(h.services, "C0FINANCE", key, "2024-05-02") == "posted"
     assert await digest.run_digest(h.services, "C0FINANCE", key, "2024-05-02") == "skipped"
     assert len(digests(h)) == 2
     assert h.rows("SELECT run_date, state, attempts FROM digest_runs ORDER BY id") == [
         {"run_date": "2024-05-01", "state": "done", "attempts": 1},
-        {"run_date": "2024-05-02", "state": "done", "attempts": 2}]  # the crashed try + the redo
+        {"run_date": "2024-05-02", "state": "done", "attempts": 2},
+    ]  # the crashed try + the redo
 
 
-async def test_missed_run_within_grace_runs_once_across_restarts(make: Callable[..., Harness],
-                                                                 clock: FrozenClock, database_url: str | None) -> None:
+async def test_missed_run_within_grace_runs_once_across_restarts(
+    make: Callable[..., Harness], clock: FrozenClock, database_url: str | None
+) -> None:
     clock.advance(timedelta(minutes=-40))  # 08:50 Shanghai: the bot runs and knows the 09:00 schedule
     digest.schedule_digests(make().services)
     clock.advance(timedelta(minutes=40))  # 09:30: it was down at 09:00 and starts again now
@@ -154,7 +178,8 @@ async def test_missed_run_beyond_grace_is_not_run_late(make: Callable[..., Harne
 
 
 async def test_schedule_added_in_slack_survives_a_restart_with_stable_job_settings(
-        make: Callable[..., Harness]) -> None:
+    make: Callable[..., Harness],
+) -> None:
     h = make()
     evening = DigestSchedule(channel="C0TREASURY", time="18:30", timezone="Europe/London")
     assert digest.add_schedule(h.services, evening, actor="U0ADM")
@@ -178,8 +203,9 @@ async def test_schedule_added_in_slack_survives_a_restart_with_stable_job_settin
     finally:
         scheduler.shutdown(wait=False)
     # a schedule added at 09:30 for 09:00 does not fire at once; it waits for tomorrow
-    assert digest.add_schedule(restarted.services, DigestSchedule(channel="C0OPS", time="09:00",
-                                                                  timezone="Asia/Shanghai"), actor="U0ADM")
+    assert digest.add_schedule(
+        restarted.services, DigestSchedule(channel="C0OPS", time="09:00", timezone="Asia/Shanghai"), actor="U0ADM"
+    )
     outcomes = await digest.catch_up(restarted.services)
     assert not any("C0OPS" in line for line in outcomes)
     removed, kept = digest.remove_schedules(restarted.services, "C0FINANCE", actor="U0ADM")
@@ -224,7 +250,8 @@ def test_last_fire_is_in_the_schedules_own_time_zone() -> None:
 
 
 async def test_a_schedule_removed_through_another_replica_does_not_post_here(
-        make: Callable[..., Harness], database_url: str | None) -> None:
+    make: Callable[..., Harness], database_url: str | None
+) -> None:
     """Two processes on one database (on Postgres: two replicas): a schedule added in Slack on one
     and removed on the other; the first one's scheduler job still fires, and posts nothing."""
     first, second = make(), make()

@@ -17,8 +17,9 @@ def replies(stack: LocalStack, needle: str) -> list[str]:
 
 def test_digest_now_posts_a_digest_in_the_channel(stack: LocalStack) -> None:
     assert stack.slack_requests.command("U0VIEW", "digest now", channel_id="C0FINANCE").status_code == 200
-    [message] = stack.fake.wait_for(lambda: [m for m in stack.fake.messages("C0FINANCE")
-                                             if m.text.startswith("Whalet digest")], timeout=TIMEOUT)
+    [message] = stack.fake.wait_for(
+        lambda: [m for m in stack.fake.messages("C0FINANCE") if m.text.startswith("Whalet digest")], timeout=TIMEOUT
+    )
     assert "Acme Trading Ltd" in str(message.blocks)
     stack.fake.wait_for(lambda: replies(stack, "on its way to <#C0FINANCE>"), timeout=TIMEOUT)
 
@@ -31,7 +32,8 @@ def test_only_admins_change_schedules_and_a_schedule_is_persisted_and_scheduled(
     stack.fake.wait_for(lambda: replies(stack, "Scheduled: a digest every day at 18:30 Europe/London"), timeout=TIMEOUT)
     with stack.services.store.read() as db:
         assert [tuple(r) for r in db.execute("SELECT channel, time, timezone, created_by FROM digest_schedules")] == [
-            ("C0TREASURY", "18:30", "Europe/London", "U0ADM")]
+            ("C0TREASURY", "18:30", "Europe/London", "U0ADM")
+        ]
     assert stack.services.scheduler.get_job("digest:C0TREASURY:18:30:Europe/London") is not None
 
     stack.slack_requests.command("U0ADM", "digest list")
@@ -44,14 +46,17 @@ def test_only_admins_change_schedules_and_a_schedule_is_persisted_and_scheduled(
     assert stack.services.scheduler.get_job("digest:C0TREASURY:18:30:Europe/London") is None
 
 
-@pytest.mark.parametrize("words, problem", [
-    ([], "say what to do"),
-    (["weekly"], "is not a digest action"),
-    (["schedule", "25:00", "UTC", "C0X"], "is not a time of day"),
-    (["schedule", "09:00", "Mars/Olympus", "C0X"], "is not an IANA time zone"),
-    (["schedule", "09:00", "UTC", "#general"], "pick it from the #channel autocomplete"),
-    (["off"], "wrong number of words"),
-])
+@pytest.mark.parametrize(
+    "words, problem",
+    [
+        ([], "say what to do"),
+        (["weekly"], "is not a digest action"),
+        (["schedule", "25:00", "UTC", "C0X"], "is not a time of day"),
+        (["schedule", "09:00", "Mars/Olympus", "C0X"], "is not an IANA time zone"),
+        (["schedule", "09:00", "UTC", "#general"], "pick it from the #channel autocomplete"),
+        (["off"], "wrong number of words"),
+    ],
+)
 def test_bad_digest_arguments_are_explained_before_anything_runs(words: list[str], problem: str) -> None:
     with pytest.raises(UsageError, match=problem):
         parse_digest(words)

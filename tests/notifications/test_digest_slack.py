@@ -28,14 +28,16 @@ CURRENCIES = ("USD", "EUR", "GBP", "HKD", "CNY", "JPY", "SGD", "AUD")  # every c
 def with_users(users: list[tuple[str, str]]) -> str:
     listed = ", ".join(f'{{ id = "{uid}", name = "{name}" }}' for uid, name in users)
     return DEMO_CONFIG.replace(DEMO_USERS_LINE, f"users = [{listed}]").replace(
-        'default_user_id = "U10001"', f'default_user_id = "{users[0][0]}"')
+        'default_user_id = "U10001"', f'default_user_id = "{users[0][0]}"'
+    )
 
 
 def run_digest(stack: LocalStack, count: int) -> Message:
     """`/whalet digest now` in #finance; returns the ``count``-th digest message (1-based)."""
     assert stack.slack_requests.command("U0VIEW", "digest now", channel_id=FINANCE).status_code == 200
-    return stack.fake.wait_for(lambda: (found := digest_messages(stack)) and len(found) >= count
-                               and found[count - 1], timeout=TIMEOUT)
+    return stack.fake.wait_for(
+        lambda: (found := digest_messages(stack)) and len(found) >= count and found[count - 1], timeout=TIMEOUT
+    )
 
 
 def digest_messages(stack: LocalStack) -> list[Message]:
@@ -44,19 +46,22 @@ def digest_messages(stack: LocalStack) -> list[Message]:
 
 def chart_of(stack: LocalStack, parent: Message) -> Any:
     """The chart file shared in ``parent``'s thread, once it is there."""
-    return stack.fake.wait_for(lambda: next((f for f in stack.fake.uploaded_files(FINANCE)
-                                             if f.thread_ts == parent.ts), None), timeout=TIMEOUT)
+    return stack.fake.wait_for(
+        lambda: next((f for f in stack.fake.uploaded_files(FINANCE) if f.thread_ts == parent.ts), None), timeout=TIMEOUT
+    )
 
 
 def chart_state(stack: LocalStack, run_id: int) -> dict[str, Any]:
     with stack.services.store.read() as db:
-        return dict(next(db.query("SELECT chart_state, chart_file_id, chart_error FROM digest_runs WHERE id = ?",
-                                  [run_id])))
+        return dict(
+            next(db.query("SELECT chart_state, chart_file_id, chart_error FROM digest_runs WHERE id = ?", [run_id]))
+        )
 
 
 def settled_chart(stack: LocalStack, run_id: int) -> dict[str, Any]:
-    return stack.fake.wait_for(lambda: (row := chart_state(stack, run_id))["chart_state"] in ("done", "failed")
-                               and row, timeout=TIMEOUT)
+    return stack.fake.wait_for(
+        lambda: (row := chart_state(stack, run_id))["chart_state"] in ("done", "failed") and row, timeout=TIMEOUT
+    )
 
 
 def run_ids(stack: LocalStack) -> list[int]:
@@ -69,15 +74,24 @@ def texts(message: Message) -> str:
 
 
 def test_many_balances_keep_the_closing_sections_and_the_full_table_goes_into_the_thread(
-        make_stack: Callable[..., LocalStack]) -> None:
+    make_stack: Callable[..., LocalStack],
+) -> None:
     users = [(f"U3{n:04d}", f"Importer {n:02d} Ltd") for n in range(12)]
     stack = make_stack(with_users(users))
     for index, (uid, name) in enumerate(users):
-        balances = [{"fundSource": source, "currency": currency, "available": str(1000 + index),
-                     "pending": "1.00" if currency != "JPY" else "1"}
-                    for source in SOURCES for currency in CURRENCIES]
-        stack.operator.post("/sandbox/users", json={"userId": uid, "name": name, "balances": balances}
-                            ).raise_for_status()
+        balances = [
+            {
+                "fundSource": source,
+                "currency": currency,
+                "available": str(1000 + index),
+                "pending": "1.00" if currency != "JPY" else "1",
+            }
+            for source in SOURCES
+            for currency in CURRENCIES
+        ]
+        stack.operator.post(
+            "/sandbox/users", json={"userId": uid, "name": name, "balances": balances}
+        ).raise_for_status()
 
     parent = run_digest(stack, 1)
     shown = texts(parent)
@@ -87,21 +101,31 @@ def test_many_balances_keep_the_closing_sections_and_the_full_table_goes_into_th
     assert "The full table (288 balances) is in the thread below." in shown
     for uid, name in users:  # the per-user summary stays in the message
         assert f"*{name}* (`{uid}`): total ≈ *" in shown and "· 24 balances" in shown
+
     def table() -> list[str]:
-        return [line for reply in stack.fake.thread(FINANCE, parent.ts) if reply.is_reply
-                for block in reply.blocks for line in block.get("text", {}).get("text", "").split("\n")
-                if line.startswith("• ")]
+        return [
+            line
+            for reply in stack.fake.thread(FINANCE, parent.ts)
+            if reply.is_reply
+            for block in reply.blocks
+            for line in block.get("text", {}).get("text", "").split("\n")
+            if line.startswith("• ")
+        ]
 
     cells = stack.fake.wait_for(lambda: len(table()) == 288 and table(), timeout=TIMEOUT)
     assert all(len(m.blocks) <= MAX_BLOCKS for m in stack.fake.thread(FINANCE, parent.ts))
     assert sum(cell.startswith("• SGD · Acquiring: *") for cell in cells) == 12
-    assert "• USD · B2C: *1,011.00 USD* available · pending 1.00 USD · frozen 0.00 USD · first digest for this balance" in cells
+    assert (
+        "• USD · B2C: *1,011.00 USD* available · pending 1.00 USD · frozen 0.00 USD · first digest for this balance"
+        in cells
+    )
     chart = chart_of(stack, parent)
     assert chart.data.startswith(PNG_MAGIC) and chart.name == f"whalet-digest-{run_ids(stack)[0]}.png"
 
 
 def test_totals_in_the_report_currency_with_the_rates_and_the_change_since_the_last_digest(
-        make_stack: Callable[..., LocalStack]) -> None:
+    make_stack: Callable[..., LocalStack],
+) -> None:
     clock = FrozenClock(datetime.now(UTC))
     stack = make_stack(clock=clock)
     first = run_digest(stack, 1)
@@ -112,14 +136,20 @@ def test_totals_in_the_report_currency_with_the_rates_and_the_change_since_the_l
     sums: dict[str, Decimal] = {}
     for row in sandbox:
         sums[row["currency"]] = sums.get(row["currency"], Decimal(0)) + Decimal(row["available"])
-    expected = sum(((amount * rates.get(cur, Decimal(1))).quantize(Decimal("0.01"), ROUND_HALF_EVEN)
-                    for cur, amount in sums.items()), Decimal(0))
+    expected = sum(
+        (
+            (amount * rates.get(cur, Decimal(1))).quantize(Decimal("0.01"), ROUND_HALF_EVEN)
+            for cur, amount in sums.items()
+        ),
+        Decimal(0),
+    )
     assert f"*Acme Trading Ltd* (`U10001`) · total ≈ *{expected:,.2f} USD*" in shown
     assert "Totals: available balances in USD at Whalet's rates: 1 CNY = " in shown
     first_chart = chart_of(stack, first)
 
-    stack.operator.post("/sandbox/collect", json={"userId": "U10001", "currency": "USD", "amount": "1000.25"}
-                        ).raise_for_status()
+    stack.operator.post(
+        "/sandbox/collect", json={"userId": "U10001", "currency": "USD", "amount": "1000.25"}
+    ).raise_for_status()
     clock.advance(timedelta(days=1))
     second = texts(run_digest(stack, 2))
     assert f"total ≈ *{expected + Decimal('1000.25'):,.2f} USD* (▲ +1,000.25 USD since the last digest)" in second
@@ -131,7 +161,8 @@ def test_totals_in_the_report_currency_with_the_rates_and_the_change_since_the_l
 
 
 def test_a_refused_chart_upload_never_stops_the_digest_and_a_restart_uploads_it_once(
-        make_stack: Callable[..., LocalStack], database_url: str | None) -> None:
+    make_stack: Callable[..., LocalStack], database_url: str | None
+) -> None:
     stack = make_stack()
     stack.fake.scopes.discard("files:write")  # Slack refuses the upload: missing_scope
     parent = run_digest(stack, 1)
@@ -147,28 +178,43 @@ def test_a_refused_chart_upload_never_stops_the_digest_and_a_restart_uploads_it_
     # not found, uploaded once.
     stack.fake.scopes.add("files:write")
     with stack.services.store.transaction() as db:
-        db.execute("UPDATE digest_runs SET chart_state = 'uploading', chart_owner = 'bot@gone', "
-                   "chart_lease_until = '2000-01-01T00:00:00.000+00:00' WHERE id = ?", [run_id])
+        db.execute(
+            "UPDATE digest_runs SET chart_state = 'uploading', chart_owner = 'bot@gone', "
+            "chart_lease_until = '2000-01-01T00:00:00.000+00:00' WHERE id = ?",
+            [run_id],
+        )
     assert settled_chart(stack, run_id)["chart_state"] == "done"
     [chart] = stack.fake.uploaded_files()
     assert chart.thread_ts == parent.ts and chart.data.startswith(PNG_MAGIC)
 
     # Died after Slack shared it but before recording it: found in the thread, not uploaded again.
     with stack.services.store.transaction() as db:
-        db.execute("UPDATE digest_runs SET chart_state = 'uploading', chart_owner = 'bot@gone', "
-                   "chart_lease_until = '2000-01-01T00:00:00.000+00:00', chart_file_id = NULL WHERE id = ?", [run_id])
+        db.execute(
+            "UPDATE digest_runs SET chart_state = 'uploading', chart_owner = 'bot@gone', "
+            "chart_lease_until = '2000-01-01T00:00:00.000+00:00', chart_file_id = NULL WHERE id = ?",
+            [run_id],
+        )
     done = settled_chart(stack, run_id)
     assert done["chart_state"] == "done" and done["chart_file_id"] == chart.id
     assert len(stack.fake.uploaded_files()) == 1
 
 
 def test_a_currency_whalet_gives_no_rate_for_is_named_and_left_out_of_the_total(
-        make_stack: Callable[..., LocalStack]) -> None:
+    make_stack: Callable[..., LocalStack],
+) -> None:
     stack = make_stack()
-    stack.operator.post("/sandbox/faults", json={"rules": [
-        {"apiCode": "queryRate", "kind": "refuse", "code": "PARAMETER_ERROR", "times": None}]}).raise_for_status()
+    stack.operator.post(
+        "/sandbox/faults",
+        json={"rules": [{"apiCode": "queryRate", "kind": "refuse", "code": "PARAMETER_ERROR", "times": None}]},
+    ).raise_for_status()
     shown = texts(run_digest(stack, 1))
-    usd = sum((Decimal(row["available"]) for row in stack.operator.get(
-        "/sandbox/balances", params={"userId": "U10001"}).json()["balances"] if row["currency"] == "USD"), Decimal(0))
+    usd = sum(
+        (
+            Decimal(row["available"])
+            for row in stack.operator.get("/sandbox/balances", params={"userId": "U10001"}).json()["balances"]
+            if row["currency"] == "USD"
+        ),
+        Decimal(0),
+    )
     assert f"*Acme Trading Ltd* (`U10001`) · total ≈ *{usd:,.2f} USD* without CNY, EUR, HKD, JPY (no rate)" in shown
     assert "Totals: available balances in USD at Whalet's rates: no CNY rate (" in shown

@@ -27,8 +27,9 @@ def deliveries(stack: LocalStack) -> list[dict]:  # type: ignore[type-arg]
 
 
 def test_money_received_from_the_sandbox_lands_in_the_collections_channel(stack: LocalStack) -> None:
-    answer = stack.operator.post("/sandbox/collect", json={"userId": "U10001", "currency": "USD",
-                                                           "amount": "1200.50", "payerName": "Initech"})
+    answer = stack.operator.post(
+        "/sandbox/collect", json={"userId": "U10001", "currency": "USD", "amount": "1200.50", "payerName": "Initech"}
+    )
     assert answer.status_code == 200, answer.text
     [message] = stack.fake.wait_for(lambda: stack.fake.messages("C0COLLECT"), timeout=TIMEOUT)
     assert message.text.startswith("Money received: 1,200.50 USD from Initech into ••••")
@@ -39,15 +40,29 @@ def test_money_received_from_the_sandbox_lands_in_the_collections_channel(stack:
 
 
 def test_same_notification_twenty_times_from_eight_senders_gives_one_row_and_one_post(stack: LocalStack) -> None:
-    body = {"userId": "U10002", "collectionId": "COLDUP1", "virtualAccountNo": "700001000184002",
-            "fundSource": "B2B", "currency": "EUR", "amount": Decimal("99.00"), "payerName": "Hooli",
-            "receivedTime": "2024-05-01 09:00:00", "status": "SUCCESS"}
+    body = {
+        "userId": "U10002",
+        "collectionId": "COLDUP1",
+        "virtualAccountNo": "700001000184002",
+        "fundSource": "B2B",
+        "currency": "EUR",
+        "amount": Decimal("99.00"),
+        "payerName": "Hooli",
+        "receivedTime": "2024-05-01 09:00:00",
+        "status": "SUCCESS",
+    }
     wire = stack.sandbox.notify_wire  # exactly what the sandbox would send, in the stack's profile
     raw = wire.encode("collectionReceivedNotify", "WNDUPLICATE0001", body)
     headers = wire.headers("collectionReceivedNotify", "WNDUPLICATE0001", raw)
     with ThreadPoolExecutor(max_workers=8) as pool:
-        codes = list(pool.map(lambda _: httpx.post(stack.url + "/whalet/webhook", content=raw, headers=headers,
-                                                   timeout=10).status_code, range(20)))
+        codes = list(
+            pool.map(
+                lambda _: (
+                    httpx.post(stack.url + "/whalet/webhook", content=raw, headers=headers, timeout=10).status_code
+                ),
+                range(20),
+            )
+        )
     assert codes == [200] * 20
     stack.fake.wait_for(lambda: stack.fake.messages("C0COLLECT"), timeout=TIMEOUT)
     with stack.services.store.read() as db:
@@ -57,9 +72,13 @@ def test_same_notification_twenty_times_from_eight_senders_gives_one_row_and_one
 
 
 def test_unknown_api_code_is_relayed_generically_with_numbers_masked(stack: LocalStack) -> None:
-    answer = stack.operator.post("/sandbox/notify", json={
-        "apiCode": "cardLimitChangedNotify",
-        "body": {"userId": "U10001", "cardNo": "4111111111111111", "newLimit": "5000", "status": "DONE"}})
+    answer = stack.operator.post(
+        "/sandbox/notify",
+        json={
+            "apiCode": "cardLimitChangedNotify",
+            "body": {"userId": "U10001", "cardNo": "4111111111111111", "newLimit": "5000", "status": "DONE"},
+        },
+    )
     assert answer.status_code == 200, answer.text
     [message] = stack.fake.wait_for(lambda: stack.fake.messages("C0FINANCE"), timeout=TIMEOUT)
     shown = message.text + json.dumps(message.blocks, ensure_ascii=False)
@@ -74,8 +93,10 @@ def test_replenish_request_is_a_to_do_with_an_owner_and_closes_on_the_result(sta
     assert "Business licence" in json.dumps(card.blocks)
 
     assert stack.slack_requests.block_action("U0APP1", card, action_id="replenish_take").status_code == 200
-    stack.fake.wait_for(lambda: "<@U0APP1> is handling this" in json.dumps(
-        stack.fake.message("C0COMPLIANCE", card.ts).blocks), timeout=TIMEOUT)
+    stack.fake.wait_for(
+        lambda: "<@U0APP1> is handling this" in json.dumps(stack.fake.message("C0COMPLIANCE", card.ts).blocks),
+        timeout=TIMEOUT,
+    )
     updated = stack.fake.message("C0COMPLIANCE", card.ts)
     assert "replenish_take" not in json.dumps(updated.blocks)
 
@@ -93,36 +114,86 @@ def test_replenish_request_is_a_to_do_with_an_owner_and_closes_on_the_result(sta
 
 
 def test_payout_result_lands_in_the_approval_cards_thread_and_updates_the_card(stack: LocalStack) -> None:
-    assert stack.slack_requests.command("U0REQ", "payout 100 USD to acme-us for \"May invoice\"").status_code == 200
+    assert stack.slack_requests.command("U0REQ", 'payout 100 USD to acme-us for "May invoice"').status_code == 200
     [card] = stack.fake.wait_for(lambda: stack.fake.messages("C0APPROVALS"), timeout=TIMEOUT)
     assert stack.slack_requests.block_action("U0APP1", card, action_id="approval_approve").status_code == 200
-    thread = stack.fake.wait_for(lambda: [m for m in stack.fake.thread("C0APPROVALS", card.ts)
-                                          if m.is_reply and "Payout completed" in m.text], timeout=TIMEOUT)
+    thread = stack.fake.wait_for(
+        lambda: [m for m in stack.fake.thread("C0APPROVALS", card.ts) if m.is_reply and "Payout completed" in m.text],
+        timeout=TIMEOUT,
+    )
     assert "100.00 USD" in thread[0].text
-    stack.fake.wait_for(lambda: "Whalet reports it done" in json.dumps(
-        stack.fake.message("C0APPROVALS", card.ts).blocks), timeout=TIMEOUT)
+    stack.fake.wait_for(
+        lambda: "Whalet reports it done" in json.dumps(stack.fake.message("C0APPROVALS", card.ts).blocks),
+        timeout=TIMEOUT,
+    )
     assert not stack.fake.messages("C0FINANCE")  # not posted a second time elsewhere
 
 
 EVERY_KIND = {
-    "collectionReceivedNotify": {"userId": "U10001", "collectionId": "C1", "virtualAccountNo": "700001000184001",
-                                 "fundSource": "B2C", "currency": "USD", "amount": "12.00", "payerName": "Initech",
-                                 "receivedTime": "2024-05-01 09:00:00", "status": "SUCCESS"},
-    "payoutResultNotify": {"userId": "U10001", "payoutId": "PO9", "merOrderNo": "EXT1", "status": "SUCCESS",
-                           "currency": "USD", "amount": "5.00", "fee": "1.00", "toCurrency": "HKD",
-                           "toAmount": "39.00", "finishTime": "2024-05-01 09:00:00"},
-    "payResultNotify": {"userId": "U10001", "payId": "PY9", "merOrderNo": "EXT2", "status": "FAIL",
-                        "currency": "USD", "amount": "5.00", "fee": "0.00", "failReason": "payee closed",
-                        "finishTime": "2024-05-01 09:00:00"},
-    "beneficiaryResultNotify": {"userId": "U10001", "beneficiaryId": "BEN9", "merBeneficiaryNo": "MB9",
-                                "status": "SUCCESS"},
-    "eddReplenishNotify": {"userId": "U10001", "replenishId": "RP9", "reason": "annual review",
-                           "requiredMaterials": ["Business licence"], "deadline": "2024-05-08 09:00:00"},
+    "collectionReceivedNotify": {
+        "userId": "U10001",
+        "collectionId": "C1",
+        "virtualAccountNo": "700001000184001",
+        "fundSource": "B2C",
+        "currency": "USD",
+        "amount": "12.00",
+        "payerName": "Initech",
+        "receivedTime": "2024-05-01 09:00:00",
+        "status": "SUCCESS",
+    },
+    "payoutResultNotify": {
+        "userId": "U10001",
+        "payoutId": "PO9",
+        "merOrderNo": "EXT1",
+        "status": "SUCCESS",
+        "currency": "USD",
+        "amount": "5.00",
+        "fee": "1.00",
+        "toCurrency": "HKD",
+        "toAmount": "39.00",
+        "finishTime": "2024-05-01 09:00:00",
+    },
+    "payResultNotify": {
+        "userId": "U10001",
+        "payId": "PY9",
+        "merOrderNo": "EXT2",
+        "status": "FAIL",
+        "currency": "USD",
+        "amount": "5.00",
+        "fee": "0.00",
+        "failReason": "payee closed",
+        "finishTime": "2024-05-01 09:00:00",
+    },
+    "beneficiaryResultNotify": {
+        "userId": "U10001",
+        "beneficiaryId": "BEN9",
+        "merBeneficiaryNo": "MB9",
+        "status": "SUCCESS",
+    },
+    "eddReplenishNotify": {
+        "userId": "U10001",
+        "replenishId": "RP9",
+        "reason": "annual review",
+        "requiredMaterials": ["Business licence"],
+        "deadline": "2024-05-08 09:00:00",
+    },
     "eddReplenishResultNotify": {"userId": "U10001", "replenishId": "RP8", "status": "PASS"},
-    "tradeReplenishNotify": {"userId": "U10001", "replenishId": "RP7", "tradeType": "COLLECTION", "tradeId": "T7",
-                             "reason": "invoice", "requiredMaterials": ["Invoice"], "deadline": "2024-05-08 09:00:00"},
-    "tradeReplenishResultNotify": {"userId": "U10001", "replenishId": "RP6", "tradeId": "T6", "status": "REJECT",
-                                   "remark": "unreadable"},
+    "tradeReplenishNotify": {
+        "userId": "U10001",
+        "replenishId": "RP7",
+        "tradeType": "COLLECTION",
+        "tradeId": "T7",
+        "reason": "invoice",
+        "requiredMaterials": ["Invoice"],
+        "deadline": "2024-05-08 09:00:00",
+    },
+    "tradeReplenishResultNotify": {
+        "userId": "U10001",
+        "replenishId": "RP6",
+        "tradeId": "T6",
+        "status": "REJECT",
+        "remark": "unreadable",
+    },
     "userOnboardingResultNotify": {"userId": "U10002", "status": "PASS"},
     "userHolderResultNotify": {"userId": "U10002", "holderId": "H1", "status": "REJECT", "remark": "blurry"},
     "virtualAccountNotify": {"userId": "U10002", "virtualAccountNo": "700001000184002", "status": "ACTIVE"},
@@ -137,8 +208,7 @@ def test_every_notification_kind_is_delivered_acknowledged_and_posted(stack: Loc
     for api_code, body in EVERY_KIND.items():
         answer = stack.operator.post("/sandbox/notify", json={"apiCode": api_code, "body": body})
         assert answer.status_code == 200, answer.text
-    done = stack.fake.wait_for(lambda: len(deliveries(stack)) >= len(EVERY_KIND) and deliveries(stack),
-                               timeout=TIMEOUT)
+    done = stack.fake.wait_for(lambda: len(deliveries(stack)) >= len(EVERY_KIND) and deliveries(stack), timeout=TIMEOUT)
     assert {d["apiCode"] for d in done} == set(EVERY_KIND)
     assert all(d["outcome"] == "delivered" and d["attempt"] == 1 for d in done), done  # the profile's ack
     with stack.services.store.read() as db:
@@ -148,27 +218,51 @@ def test_every_notification_kind_is_delivered_acknowledged_and_posted(stack: Loc
     def relayed() -> bool:  # every one turned into Slack work (posts are paced per channel, so not awaited)
         with stack.services.store.read() as db:
             return db.execute("SELECT COUNT(*) FROM inbox WHERE processed_at IS NULL").fetchone()[0] == 0
+
     stack.fake.wait_for(relayed, timeout=TIMEOUT)
-    stack.fake.wait_for(lambda: stack.fake.messages("C0COMPLIANCE") and stack.fake.messages("C0COLLECT"),
-                        timeout=TIMEOUT)
+    stack.fake.wait_for(
+        lambda: stack.fake.messages("C0COMPLIANCE") and stack.fake.messages("C0COLLECT"), timeout=TIMEOUT
+    )
 
 
 def test_a_changed_documents_request_from_the_sandbox_updates_its_card_and_a_resend_changes_nothing(
-        stack: LocalStack) -> None:
+    stack: LocalStack,
+) -> None:
     """Issue 9 item 7 at the real boundary: Whalet's signed deliveries, the real app, the Slack stand-in."""
-    request = {"userId": "U10001", "replenishId": "RPE2E01", "reason": "Enhanced due diligence",
-               "requiredMaterials": ["Business licence"], "deadline": "2030-05-03 09:30:00"}
+    request = {
+        "userId": "U10001",
+        "replenishId": "RPE2E01",
+        "reason": "Enhanced due diligence",
+        "requiredMaterials": ["Business licence"],
+        "deadline": "2030-05-03 09:30:00",
+    }
     changed = {**request, "requiredMaterials": ["Business licence", "Bank statement"]}
     for sent, body in enumerate((request, changed, changed), start=1):  # the third: same content, new requestNo
-        assert stack.operator.post("/sandbox/notify", json={"apiCode": "eddReplenishNotify", "body": body}).status_code == 200
-        stack.fake.wait_for(lambda sent=sent: len([d for d in deliveries(stack) if d["outcome"] == "delivered"]) == sent,
-                            timeout=TIMEOUT)  # in order: Whalet does not promise it
-    card = stack.fake.wait_for(lambda: next((m for m in stack.fake.messages("C0COMPLIANCE") if not m.is_reply
-                                             and "Bank statement" in json.dumps(m.blocks)), None), timeout=TIMEOUT)
-    reply = stack.fake.wait_for(lambda: next((m for m in stack.fake.messages("C0COMPLIANCE") if m.is_reply), None),
-                                timeout=TIMEOUT)
+        assert (
+            stack.operator.post("/sandbox/notify", json={"apiCode": "eddReplenishNotify", "body": body}).status_code
+            == 200
+        )
+        stack.fake.wait_for(
+            lambda sent=sent: len([d for d in deliveries(stack) if d["outcome"] == "delivered"]) == sent,
+            timeout=TIMEOUT,
+        )  # in order: Whalet does not promise it
+    card = stack.fake.wait_for(
+        lambda: next(
+            (
+                m
+                for m in stack.fake.messages("C0COMPLIANCE")
+                if not m.is_reply and "Bank statement" in json.dumps(m.blocks)
+            ),
+            None,
+        ),
+        timeout=TIMEOUT,
+    )
+    reply = stack.fake.wait_for(
+        lambda: next((m for m in stack.fake.messages("C0COMPLIANCE") if m.is_reply), None), timeout=TIMEOUT
+    )
     assert card is not None and reply is not None
     assert "changed the documents request `RPE2E01`" in reply.text and "Bank statement" in json.dumps(card.blocks)
+
     def count(sql: str) -> int:
         with stack.services.store.read() as db:
             return int(db.execute(sql).fetchone()[0])
@@ -187,20 +281,25 @@ def _todo_card(stack: LocalStack) -> Any:
 def test_a_viewer_cannot_take_a_to_do(stack: LocalStack) -> None:
     card = _todo_card(stack)
     assert stack.slack_requests.block_action("U0VIEW", card, action_id="replenish_take").status_code == 200
-    told = stack.fake.wait_for(lambda: [r for r in stack.fake.responses() if "Taking a documents request" in r.text],
-                               timeout=TIMEOUT)
+    told = stack.fake.wait_for(
+        lambda: [r for r in stack.fake.responses() if "Taking a documents request" in r.text], timeout=TIMEOUT
+    )
     assert "for requesters and above; your role is viewer" in told[0].text and told[0].response_type == "ephemeral"
     assert "replenish_take" in json.dumps(stack.fake.message("C0COMPLIANCE", card.ts).blocks)  # still open
     assert stack.slack_requests.block_action("U0REQ", card, action_id="replenish_take").status_code == 200
-    stack.fake.wait_for(lambda: "<@U0REQ> is handling this" in json.dumps(
-        stack.fake.message("C0COMPLIANCE", card.ts).blocks), timeout=TIMEOUT)
+    stack.fake.wait_for(
+        lambda: "<@U0REQ> is handling this" in json.dumps(stack.fake.message("C0COMPLIANCE", card.ts).blocks),
+        timeout=TIMEOUT,
+    )
 
 
 def test_the_least_role_for_to_dos_is_configurable(make_stack: Callable[..., LocalStack]) -> None:
-    stack = make_stack(DEMO_CONFIG.replace('alerts_channel = "C0ALERTS"',
-                                           'alerts_channel = "C0ALERTS"\ntodo_min_role = "approver"'))
+    stack = make_stack(
+        DEMO_CONFIG.replace('alerts_channel = "C0ALERTS"', 'alerts_channel = "C0ALERTS"\ntodo_min_role = "approver"')
+    )
     card = _todo_card(stack)
     stack.slack_requests.block_action("U0REQ", card, action_id="replenish_take")
-    told = stack.fake.wait_for(lambda: [r for r in stack.fake.responses() if "Taking a documents request" in r.text],
-                               timeout=TIMEOUT)
+    told = stack.fake.wait_for(
+        lambda: [r for r in stack.fake.responses() if "Taking a documents request" in r.text], timeout=TIMEOUT
+    )
     assert "for approvers and above; your role is requester" in told[0].text

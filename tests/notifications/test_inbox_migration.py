@@ -20,10 +20,12 @@ def test_rows_stored_before_0301_survive_and_duplicates_are_then_judged_by_conte
     old = Store(path, migrations=BEFORE_0301)
     with old.transaction() as db:
         for request_no, status in (("WN1", "PENDING"), ("WN2", "SUCCESS")):
-            db.execute("""INSERT INTO inbox (request_no, api_code, business_id, status, dedupe_key, body, received_at,
+            db.execute(
+                """INSERT INTO inbox (request_no, api_code, business_id, status, dedupe_key, body, received_at,
                               correlation_id, processed_at) VALUES (?, 'payoutResultNotify', 'PO1', ?, ?, '{}',
                               '2024-05-01T00:00:00+00:00', 'c', '2024-05-01T00:00:01+00:00')""",
-                       [request_no, status, f"payoutResultNotify:PO1:{status}"])
+                [request_no, status, f"payoutResultNotify:PO1:{status}"],
+            )
     old.close()
 
     store = Store(path)
@@ -31,7 +33,9 @@ def test_rows_stored_before_0301_survive_and_duplicates_are_then_judged_by_conte
         rows = list(db.query("SELECT id, request_no, status, content_hash, processed_at FROM inbox ORDER BY id"))
         indexes = {row[1] for row in db.execute("PRAGMA index_list(inbox)").fetchall()}
     assert [(r["id"], r["request_no"], r["status"], r["content_hash"]) for r in rows] == [
-        (1, "WN1", "PENDING", None), (2, "WN2", "SUCCESS", None)]
+        (1, "WN1", "PENDING", None),
+        (2, "WN2", "SUCCESS", None),
+    ]
     assert all(r["processed_at"] for r in rows)  # nothing old is relayed again
     assert {"inbox_pending", "inbox_kind_time", "inbox_business"} <= indexes
     with store.transaction() as db:  # the same status again, new content: allowed now; ids keep counting up
@@ -41,10 +45,23 @@ def test_rows_stored_before_0301_survive_and_duplicates_are_then_judged_by_conte
     store.close()
 
 
-LEAVES = st.none() | st.booleans() | st.integers() | st.text(max_size=8) | st.decimals(allow_nan=False, allow_infinity=False, places=2)
-BODIES = st.dictionaries(st.text(max_size=6), st.recursive(LEAVES, lambda inner: st.lists(inner, max_size=3)
-                                                           | st.dictionaries(st.text(max_size=4), inner, max_size=3),
-                                                           max_leaves=8), min_size=1, max_size=6)
+LEAVES = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.text(max_size=8)
+    | st.decimals(allow_nan=False, allow_infinity=False, places=2)
+)
+BODIES = st.dictionaries(
+    st.text(max_size=6),
+    st.recursive(
+        LEAVES,
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
+        max_leaves=8,
+    ),
+    min_size=1,
+    max_size=6,
+)
 
 
 def _reordered(value: Any) -> Any:

@@ -78,8 +78,9 @@ def test_429_then_503_then_success_delivers_exactly_once(stack: LocalStack, data
 def test_transient_errors_park_after_max_attempts_and_are_reported(make_stack) -> None:  # type: ignore[no-untyped-def]
     from devkit.localstack import DEMO_CONFIG
 
-    stack = make_stack(DEMO_CONFIG.replace('alerts_channel = "C0ALERTS"',
-                                           'alerts_channel = "C0ALERTS"\nmax_attempts = 2'))
+    stack = make_stack(
+        DEMO_CONFIG.replace('alerts_channel = "C0ALERTS"', 'alerts_channel = "C0ALERTS"\nmax_attempts = 2')
+    )
     stack.fake.script("chat.postMessage", [("error", "internal_error"), ("error", "internal_error")])
     row_id = _enqueue(stack, channel="C0FLAKY", text="cannot land")
     row = _wait_state(stack, row_id, "parked", timeout=15)
@@ -93,11 +94,14 @@ def _alerts(stack: LocalStack, needle: str) -> list:  # type: ignore[type-arg]
     return stack.fake.wait_for(lambda: [m for m in stack.fake.messages("C0ALERTS") if needle in m.text])
 
 
-@pytest.mark.parametrize("error, fix", [
-    ("not_in_channel", "invite the bot to <#C0PRIVATE>"),
-    ("channel_not_found", "check the channel id C0PRIVATE in the policy file"),
-    ("is_archived", "<#C0PRIVATE> is archived"),
-])
+@pytest.mark.parametrize(
+    "error, fix",
+    [
+        ("not_in_channel", "invite the bot to <#C0PRIVATE>"),
+        ("channel_not_found", "check the channel id C0PRIVATE in the policy file"),
+        ("is_archived", "<#C0PRIVATE> is archived"),
+    ],
+)
 def test_channel_errors_park_at_the_first_answer_with_an_alert(stack: LocalStack, error: str, fix: str) -> None:
     stack.fake.deny_channel("C0PRIVATE", error)
     row_id = _enqueue(stack, channel="C0PRIVATE", text="cannot land")
@@ -134,8 +138,10 @@ def test_unreadable_history_at_recovery_parks_instead_of_posting_again(stack: Lo
 
     async def post_like_the_worker_did() -> None:
         await services.slack_outbox.chat_postMessage(
-            channel="C0PUBLIC", text="posted once",
-            metadata={"event_type": "whalet_bot_outbox", "event_payload": {"outbox_id": row_id}})
+            channel="C0PUBLIC",
+            text="posted once",
+            metadata={"event_type": "whalet_bot_outbox", "event_payload": {"outbox_id": row_id}},
+        )
 
     asyncio.run(post_like_the_worker_did())
     services.outbox._recover_inflight()  # what the worker does first after a restart
@@ -170,17 +176,21 @@ def test_burst_of_collections_is_folded_into_one_summary(stack: LocalStack) -> N
     time.sleep(0.2)  # the first row is now in flight; the rest queue behind it
     with stack.services.store.transaction() as db:
         for n in range(12):
-            enqueue_post(db, channel="C0FOLD", text=f"single {n}", kind="collection",
-                         fold_line=f"{n}.00 USD from payer {n}")
+            enqueue_post(
+                db, channel="C0FOLD", text=f"single {n}", kind="collection", fold_line=f"{n}.00 USD from payer {n}"
+            )
     stack.services.wake_outbox()
     _wait_state(stack, first, "done")
     summary = stack.fake.wait_for(
-        lambda: [m for m in stack.fake.messages("C0FOLD") if "12 collections received" in m.text])
+        lambda: [m for m in stack.fake.messages("C0FOLD") if "12 collections received" in m.text]
+    )
     assert all(f"payer {n}" in summary[0].text for n in range(12))
     assert len(stack.fake.messages("C0FOLD")) == 2
 
 
-def test_row_in_flight_at_a_crash_is_found_by_metadata_not_posted_again(stack: LocalStack, database_url: str | None) -> None:
+def test_row_in_flight_at_a_crash_is_found_by_metadata_not_posted_again(
+    stack: LocalStack, database_url: str | None
+) -> None:
     """Simulates a kill after Slack accepted the post but before the row was marked done."""
     services = stack.services
     with services.store.transaction() as db:
@@ -189,8 +199,10 @@ def test_row_in_flight_at_a_crash_is_found_by_metadata_not_posted_again(stack: L
 
     async def post_like_the_worker_did() -> None:
         await services.slack_outbox.chat_postMessage(
-            channel="C0CRASH", text="posted once",
-            metadata={"event_type": "whalet_bot_outbox", "event_payload": {"outbox_id": row_id}})
+            channel="C0CRASH",
+            text="posted once",
+            metadata={"event_type": "whalet_bot_outbox", "event_payload": {"outbox_id": row_id}},
+        )
 
     asyncio.run(post_like_the_worker_did())
     assert services.outbox is not None

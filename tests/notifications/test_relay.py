@@ -11,8 +11,13 @@ from notifications import todos
 from tests.notifications.conftest import Harness
 from tests.notifications.test_webhook import COLLECTION
 
-REPLENISH = {"userId": "U10001", "replenishId": "RP0001", "reason": "Enhanced due diligence review",
-             "requiredMaterials": ["Business licence", "Proof of address"], "deadline": "2024-05-03 09:30:00"}
+REPLENISH = {
+    "userId": "U10001",
+    "replenishId": "RP0001",
+    "reason": "Enhanced due diligence review",
+    "requiredMaterials": ["Business licence", "Proof of address"],
+    "deadline": "2024-05-03 09:30:00",
+}
 
 
 def posts(h: Harness, channel: str | None = None) -> list[dict]:  # type: ignore[type-arg]
@@ -31,7 +36,9 @@ def shown(h: Harness, ref: str) -> str:
     return str(row["text"]) + str(row["blocks"])
 
 
-async def test_collection_goes_to_its_route_as_a_foldable_collection(harness: Harness, database_url: str | None) -> None:
+async def test_collection_goes_to_its_route_as_a_foldable_collection(
+    harness: Harness, database_url: str | None
+) -> None:
     assert harness.send("collectionReceivedNotify", COLLECTION).status_code == 200
     assert await harness.relay() == 1
     [post] = posts(harness)
@@ -69,8 +76,10 @@ async def test_a_crash_before_the_processed_mark_leaves_no_message_and_the_redo_
 async def test_a_row_that_keeps_failing_is_shown_generically_in_the_alerts_channel(harness: Harness) -> None:
     harness.send("collectionReceivedNotify", COLLECTION)
     with harness.services.store.transaction() as db:
-        db.execute("CREATE TRIGGER broken BEFORE INSERT ON outbox WHEN NEW.channel = 'C0COLLECT' "
-                   "BEGIN SELECT RAISE(ABORT, 'renderer bug'); END")
+        db.execute(
+            "CREATE TRIGGER broken BEFORE INSERT ON outbox WHEN NEW.channel = 'C0COLLECT' "
+            "BEGIN SELECT RAISE(ABORT, 'renderer bug'); END"
+        )
     for _ in range(3):
         await harness.relay()
     [post] = posts(harness)
@@ -80,21 +89,37 @@ async def test_a_row_that_keeps_failing_is_shown_generically_in_the_alerts_chann
 
 def _approval(h: Harness, state: str = "CONFIRMED") -> None:
     with h.services.store.transaction() as db:
-        db.execute("""INSERT INTO approval_requests (id, kind, state, requester, user_id, amount, currency, fee,
+        db.execute(
+            """INSERT INTO approval_requests (id, kind, state, requester, user_id, amount, currency, fee,
                           to_amount, to_currency, mer_order_no, whalet_id, beneficiary_name, account_tail,
                           required_approvals, created_at, decided_at)
                       VALUES ('R1', 'payout', ?, 'U0REQ', 'U10001', '100.00', 'USD', '1.50', '780.00', 'HKD',
                               'P0001', 'PO1', 'Acme HK', '4321', 1, '2024-05-01T00:00:00+00:00',
-                              '2024-05-01T00:10:00+00:00')""", [state])
-        db.execute("INSERT INTO approvals (request_id, approver, at) VALUES ('R1', 'U0APP1', '2024-05-01T00:10:00+00:00')")
+                              '2024-05-01T00:10:00+00:00')""",
+            [state],
+        )
+        db.execute(
+            "INSERT INTO approvals (request_id, approver, at) VALUES ('R1', 'U0APP1', '2024-05-01T00:10:00+00:00')"
+        )
 
 
-PAYOUT = {"userId": "U10001", "payoutId": "PO1", "merOrderNo": "P0001", "status": "SUCCESS", "currency": "USD",
-          "amount": Decimal("100.00"), "fee": Decimal("1.50"), "toCurrency": "HKD", "toAmount": Decimal("780.00"),
-          "finishTime": "2024-05-01 09:40:00"}
+PAYOUT = {
+    "userId": "U10001",
+    "payoutId": "PO1",
+    "merOrderNo": "P0001",
+    "status": "SUCCESS",
+    "currency": "USD",
+    "amount": Decimal("100.00"),
+    "fee": Decimal("1.50"),
+    "toCurrency": "HKD",
+    "toAmount": Decimal("780.00"),
+    "finishTime": "2024-05-01 09:40:00",
+}
 
 
-async def test_payout_result_goes_into_the_approval_cards_thread_and_settles_the_request(harness: Harness, database_url: str | None) -> None:
+async def test_payout_result_goes_into_the_approval_cards_thread_and_settles_the_request(
+    harness: Harness, database_url: str | None
+) -> None:
     _approval(harness)
     harness.send("payoutResultNotify", PAYOUT)
     await harness.relay()
@@ -103,7 +128,8 @@ async def test_payout_result_goes_into_the_approval_cards_thread_and_settles_the
     assert "Payout completed: 100.00 USD" in reply["text"]
     assert "Whalet reports it done" in shown(harness, "approval:R1")  # card updated by the approvals module
     assert harness.rows("SELECT state, result_status FROM approval_requests") == [
-        {"state": "SUCCEEDED", "result_status": "SUCCESS"}]
+        {"state": "SUCCEEDED", "result_status": "SUCCESS"}
+    ]
 
 
 async def test_payout_result_for_an_order_made_elsewhere_is_a_normal_routed_post(harness: Harness) -> None:
@@ -113,26 +139,40 @@ async def test_payout_result_for_an_order_made_elsewhere_is_a_normal_routed_post
     assert post["channel"] == "C0FINANCE" and post["thread_ref"] is None
 
 
-async def test_beneficiary_result_confirms_the_book_entry_and_tells_who_added_it(harness: Harness, database_url: str | None) -> None:
+async def test_beneficiary_result_confirms_the_book_entry_and_tells_who_added_it(
+    harness: Harness, database_url: str | None
+) -> None:
     with harness.services.store.transaction() as db:
         db.execute("""INSERT INTO beneficiary_book (mer_beneficiary_no, nickname, name, country, currency,
                           account_tail, status, added_by, added_at)
                       VALUES ('B0001', 'acme-uk', 'Acme UK', 'GB', 'GBP', '6819', 'PROCESSING', 'U0REQ', 'x')""")
-    harness.send("beneficiaryResultNotify", {"userId": "U10001", "beneficiaryId": "BEN9", "merBeneficiaryNo": "B0001",
-                                             "status": "SUCCESS"})
+    harness.send(
+        "beneficiaryResultNotify",
+        {"userId": "U10001", "beneficiaryId": "BEN9", "merBeneficiaryNo": "B0001", "status": "SUCCESS"},
+    )
     await harness.relay()
     assert harness.rows("SELECT id, status FROM beneficiary_book") == [{"id": "BEN9", "status": "SUCCESS"}]
     [post] = posts(harness)
     assert post["text"].startswith("<@U0REQ>") and "acme-uk" in post["blocks"]
-    harness.send("beneficiaryResultNotify", {"userId": "U10001", "beneficiaryId": "BEN9", "merBeneficiaryNo": "B0001",
-                                             "status": "FAILED", "failReason": "account closed"})  # Whalet changed its mind
+    harness.send(
+        "beneficiaryResultNotify",
+        {
+            "userId": "U10001",
+            "beneficiaryId": "BEN9",
+            "merBeneficiaryNo": "B0001",
+            "status": "FAILED",
+            "failReason": "account closed",
+        },
+    )  # Whalet changed its mind
     await harness.relay()
     assert harness.rows("SELECT status FROM beneficiary_book") == [{"status": "FAILED"}]
     later = posts(harness)[-1]
     assert "Update of an earlier notification about `BEN9`" in later["blocks"] and "`failReason`" in later["blocks"]
 
 
-async def test_replenish_to_do_lifecycle_owner_reminder_and_closure(harness: Harness, frozen: FrozenClock, database_url: str | None) -> None:
+async def test_replenish_to_do_lifecycle_owner_reminder_and_closure(
+    harness: Harness, frozen: FrozenClock, database_url: str | None
+) -> None:
     services = harness.services
     harness.send("eddReplenishNotify", REPLENISH)
     await harness.relay()
@@ -162,16 +202,22 @@ async def test_replenish_to_do_lifecycle_owner_reminder_and_closure(harness: Har
     assert "Closed, Whalet's decision: *PASS*" in closed and "replenish_take" not in closed
     assert "Whalet's decision on `RP0001`: *PASS*" in posts(harness)[-1]["text"]
     assert harness.rows("SELECT state, owner, result FROM replenish_todos") == [
-        {"state": "CLOSED", "owner": "U0ANNA", "result": "PASS"}]
+        {"state": "CLOSED", "owner": "U0ANNA", "result": "PASS"}
+    ]
     assert not todos.take(services, "RP0001", "U0BOB").taken
 
 
-async def test_result_before_request_ends_closed_and_the_late_card_has_no_button(harness: Harness, database_url: str | None) -> None:
-    harness.send("tradeReplenishResultNotify", {"userId": "U10001", "replenishId": "RP9", "tradeId": "T1",
-                                                "status": "REJECT", "remark": "invoice unreadable"})
+async def test_result_before_request_ends_closed_and_the_late_card_has_no_button(
+    harness: Harness, database_url: str | None
+) -> None:
+    harness.send(
+        "tradeReplenishResultNotify",
+        {"userId": "U10001", "replenishId": "RP9", "tradeId": "T1", "status": "REJECT", "remark": "invoice unreadable"},
+    )
     await harness.relay()
-    harness.send("tradeReplenishNotify", {**REPLENISH, "replenishId": "RP9", "tradeType": "COLLECTION",
-                                          "tradeId": "T1"})
+    harness.send(
+        "tradeReplenishNotify", {**REPLENISH, "replenishId": "RP9", "tradeType": "COLLECTION", "tradeId": "T1"}
+    )
     await harness.relay()
     card = posts(harness, "C0COMPLIANCE")[-1]
     assert "replenish_take" not in card["blocks"] and "REJECT" in card["blocks"]
@@ -197,16 +243,22 @@ async def test_a_changed_result_replaces_the_decision_on_the_card(harness: Harne
     harness.send("eddReplenishNotify", REPLENISH)
     harness.send("eddReplenishResultNotify", {"userId": "U10001", "replenishId": "RP0001", "status": "REJECT"})
     await harness.relay()
-    harness.send("eddReplenishResultNotify", {"userId": "U10001", "replenishId": "RP0001", "status": "PASS",
-                                              "remark": "documents accepted on appeal"})
+    harness.send(
+        "eddReplenishResultNotify",
+        {"userId": "U10001", "replenishId": "RP0001", "status": "PASS", "remark": "documents accepted on appeal"},
+    )
     await harness.relay()
     assert "Closed, Whalet's decision: *PASS*" in shown(harness, "replenish:RP0001")
     assert "*PASS*" in posts(harness, "C0COMPLIANCE")[-1]["text"]
 
 
 async def test_a_status_that_returns_is_relayed_again_marked_as_an_update(harness: Harness) -> None:
-    account = {"userId": "U10001", "virtualAccountNo": "700001000184001", "status": "ACTIVE",
-               "updateTime": "2024-05-01 09:00:00"}
+    account = {
+        "userId": "U10001",
+        "virtualAccountNo": "700001000184001",
+        "status": "ACTIVE",
+        "updateTime": "2024-05-01 09:00:00",
+    }
     for status, hour in (("ACTIVE", 9), ("FROZEN", 10), ("ACTIVE", 11)):
         harness.send("virtualAccountNotify", {**account, "status": status, "updateTime": f"2024-05-01 {hour}:00:00"})
     await harness.relay()

@@ -10,11 +10,18 @@ from notifications.render import generic, render
 from notifications.rendered import with_mention
 
 USERS = {"U10001": "Acme Trading Ltd"}
-COLLECTION = {"userId": "U10001", "collectionId": "COL0001", "virtualAccountNo": "6222020000001234",
-              "fundSource": "B2C", "currency": "USD",
-              "amount": {"amount": Decimal("1200.5"), "cent": 120050, "centFactor": 100, "currency": "USD"},
-              "payerName": "Wayne <Enterprises> & Co", "payerAccount": "GB29NWBK60161331926819",
-              "receivedTime": "2024-05-01 09:29:00", "status": "SUCCESS"}
+COLLECTION = {
+    "userId": "U10001",
+    "collectionId": "COL0001",
+    "virtualAccountNo": "6222020000001234",
+    "fundSource": "B2C",
+    "currency": "USD",
+    "amount": {"amount": Decimal("1200.5"), "cent": 120050, "centFactor": 100, "currency": "USD"},
+    "payerName": "Wayne <Enterprises> & Co",
+    "payerAccount": "GB29NWBK60161331926819",
+    "receivedTime": "2024-05-01 09:29:00",
+    "status": "SUCCESS",
+}
 
 
 def dump(rendered) -> str:  # type: ignore[no-untyped-def]
@@ -39,9 +46,19 @@ def test_collection_shows_amount_payer_masked_accounts_and_fund_source() -> None
 
 
 def test_payout_result_success_and_failure() -> None:
-    body = {"userId": "U10001", "payoutId": "PO1", "merOrderNo": "P123", "status": "FAIL", "currency": "USD",
-            "amount": Decimal("100.00"), "fee": Decimal("1.50"), "toCurrency": "HKD", "toAmount": Decimal("780.00"),
-            "failReason": "account 12345678901 closed", "finishTime": "2024-05-01 10:00:00"}
+    body = {
+        "userId": "U10001",
+        "payoutId": "PO1",
+        "merOrderNo": "P123",
+        "status": "FAIL",
+        "currency": "USD",
+        "amount": Decimal("100.00"),
+        "fee": Decimal("1.50"),
+        "toCurrency": "HKD",
+        "toAmount": Decimal("780.00"),
+        "failReason": "account 12345678901 closed",
+        "finishTime": "2024-05-01 10:00:00",
+    }
     text = dump(render("payoutResultNotify", "payoutResultNotify", body, USERS))
     assert "Payout failed: 100.00 USD" in text and "780.00 HKD" in text and "1.50 USD" in text
     assert "••••8901 closed" in text and "12345678901" not in text
@@ -56,10 +73,19 @@ def test_known_api_code_with_an_unreadable_body_falls_back_to_generic() -> None:
 
 
 def test_generic_rendering_masks_accounts_and_cards_and_keeps_ids_and_money() -> None:
-    body = {"userId": "U10001", "cardNo": "4111111111111111", "bankAccount": "12-3456-7890123",
-            "ibanCode": "DE89370400440532013000", "accountName": "Acme Ltd", "orderId": "ORD-77",
-            "amount": Decimal("12345678.90"), "currency": "EUR", "note": "ref 98765432109",
-            "details": {"accountNo": "000123456789"}, "when": "2024-05-01 10:00:00"}
+    body = {
+        "userId": "U10001",
+        "cardNo": "4111111111111111",
+        "bankAccount": "12-3456-7890123",
+        "ibanCode": "DE89370400440532013000",
+        "accountName": "Acme Ltd",
+        "orderId": "ORD-77",
+        "amount": Decimal("12345678.90"),
+        "currency": "EUR",
+        "note": "ref 98765432109",
+        "details": {"accountNo": "000123456789"},
+        "when": "2024-05-01 10:00:00",
+    }
     text = dump(generic("cardFrozenNotify", body, USERS))
     for secret in ("4111111111111111", "7890123", "DE89370400440532013000", "98765432109", "000123456789"):
         assert secret not in text
@@ -80,15 +106,22 @@ def test_generic_rendering_stays_within_slack_limits() -> None:
 
 
 def test_mention_is_added_to_text_and_blocks() -> None:
-    rendered = with_mention(render("connectivityNotify", "connectivityNotify", {"message": "hi", "requestNo": "R1"},
-                                   USERS), "S0TEAM")
+    rendered = with_mention(
+        render("connectivityNotify", "connectivityNotify", {"message": "hi", "requestNo": "R1"}, USERS), "S0TEAM"
+    )
     assert rendered.text.startswith("<!subteam^S0TEAM>")
     assert "<!subteam^S0TEAM>" in json.dumps(rendered.blocks)
 
 
 def test_onboarding_result_rendering() -> None:
-    text = dump(render("userOnboardingResultNotify", "userOnboardingResultNotify",
-                       {"userId": "U10001", "status": "REJECT", "remark": "blurred passport"}, USERS))
+    text = dump(
+        render(
+            "userOnboardingResultNotify",
+            "userOnboardingResultNotify",
+            {"userId": "U10001", "status": "REJECT", "remark": "blurred passport"},
+            USERS,
+        )
+    )
     assert "Onboarding review: REJECT" in text and "blurred passport" in text
 
 
@@ -108,13 +141,32 @@ def test_every_kind_of_message_is_valid_block_kit() -> None:
     from datetime import UTC, datetime
     from notifications import render_replenish
 
-    payout = {"userId": "U10001", "payoutId": "PO1", "merOrderNo": "P123", "status": "SUCCESS", "currency": "USD",
-              "amount": Decimal("100.00"), "fee": Decimal("1.50"), "toCurrency": "HKD", "toAmount": Decimal("780.00"),
-              "finishTime": "2024-05-01 10:00:00"}
-    todo = {"replenish_id": "RP1", "kind": "trade", "user_id": "U10001", "trade_id": "T1", "trade_type": "COLLECTION",
-            "reason": "check", "materials": ["Invoice", {"name": "Contract", "description": "signed"}],
-            "deadline": iso(datetime(2024, 5, 3, tzinfo=UTC)), "state": "OPEN", "owner": None, "result": None,
-            "remark": None}
+    payout = {
+        "userId": "U10001",
+        "payoutId": "PO1",
+        "merOrderNo": "P123",
+        "status": "SUCCESS",
+        "currency": "USD",
+        "amount": Decimal("100.00"),
+        "fee": Decimal("1.50"),
+        "toCurrency": "HKD",
+        "toAmount": Decimal("780.00"),
+        "finishTime": "2024-05-01 10:00:00",
+    }
+    todo = {
+        "replenish_id": "RP1",
+        "kind": "trade",
+        "user_id": "U10001",
+        "trade_id": "T1",
+        "trade_type": "COLLECTION",
+        "reason": "check",
+        "materials": ["Invoice", {"name": "Contract", "description": "signed"}],
+        "deadline": iso(datetime(2024, 5, 3, tzinfo=UTC)),
+        "state": "OPEN",
+        "owner": None,
+        "result": None,
+        "remark": None,
+    }
     messages = [
         render("collectionReceivedNotify", "collectionReceivedNotify", COLLECTION, USERS),
         render("payoutResultNotify", "payoutResultNotify", payout, USERS),

@@ -52,9 +52,13 @@ def test_currency_and_minimum_amount_filters_with_money_objects_numbers_and_stri
     config = config_from(CONFIG)
     big = {"amount": Decimal("12000.00"), "cent": 1200000, "centFactor": 100, "currency": "USD"}
     assert route(config, "collectionReceivedNotify", collection(big)) == [
-        Destination("C0COLLECT"), Destination("C0BIGUSD", "S0TREASURY")]
+        Destination("C0COLLECT"),
+        Destination("C0BIGUSD", "S0TREASURY"),
+    ]
     assert route(config, "collectionReceivedNotify", collection("10000")) == [
-        Destination("C0COLLECT"), Destination("C0BIGUSD", "S0TREASURY")]
+        Destination("C0COLLECT"),
+        Destination("C0BIGUSD", "S0TREASURY"),
+    ]
     assert route(config, "collectionReceivedNotify", collection(Decimal("9999.99"))) == [Destination("C0COLLECT")]
     assert route(config, "collectionReceivedNotify", collection(Decimal("50000"), "EUR")) == [Destination("C0COLLECT")]
     assert route(config, "collectionReceivedNotify", {"collectionId": "C1"}) == [Destination("C0COLLECT")]

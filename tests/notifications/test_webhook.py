@@ -13,11 +13,18 @@ import pytest
 from tests.notifications.conftest import Harness
 from whalet.envelope import loads_exact
 
-COLLECTION = {"userId": "U10001", "collectionId": "COL0001", "virtualAccountNo": "6222020000001234",
-              "fundSource": "B2C", "currency": "USD",
-              "amount": {"amount": Decimal("1200.50"), "cent": 120050, "centFactor": 100, "currency": "USD"},
-              "payerName": "Wayne Enterprises", "payerAccount": "GB29NWBK60161331926819",
-              "receivedTime": "2024-05-01 09:29:00", "status": "SUCCESS"}
+COLLECTION = {
+    "userId": "U10001",
+    "collectionId": "COL0001",
+    "virtualAccountNo": "6222020000001234",
+    "fundSource": "B2C",
+    "currency": "USD",
+    "amount": {"amount": Decimal("1200.50"), "cent": 120050, "centFactor": 100, "currency": "USD"},
+    "payerName": "Wayne Enterprises",
+    "payerAccount": "GB29NWBK60161331926819",
+    "receivedTime": "2024-05-01 09:29:00",
+    "status": "SUCCESS",
+}
 
 
 def inbox_rows(h: Harness) -> list[dict]:  # type: ignore[type-arg]
@@ -39,7 +46,9 @@ def test_valid_notification_is_stored_then_acked_with_a_signed_success(harness: 
     assert body["amount"]["amount"] == Decimal("1200.50") and isinstance(body["amount"]["amount"], Decimal)
 
 
-def test_same_request_no_and_same_event_under_new_request_no_are_acked_once_stored(harness: Harness, database_url: str | None) -> None:
+def test_same_request_no_and_same_event_under_new_request_no_are_acked_once_stored(
+    harness: Harness, database_url: str | None
+) -> None:
     first = harness.envelope("collectionReceivedNotify", COLLECTION, request_no="WN1")
     assert harness.post(first).status_code == 200
     assert harness.post(first).status_code == 200  # Whalet's retry: same bytes
@@ -55,20 +64,35 @@ def test_same_request_no_and_same_event_under_new_request_no_are_acked_once_stor
 
 def test_new_content_for_a_known_object_is_stored_even_when_the_status_returns(harness: Harness) -> None:
     """Issue 9 item 7: apiCode + business id + status is not the event; the content is."""
-    request = {"userId": "U10001", "replenishId": "RP77", "reason": "EDD", "requiredMaterials": ["Licence"],
-               "deadline": "2024-05-03 09:30:00"}
-    account = {"userId": "U10001", "virtualAccountNo": "700001000184001", "status": "ACTIVE",
-               "updateTime": "2024-05-01 09:00:00"}
-    sent = [("eddReplenishNotify", request), ("eddReplenishNotify", {**request, "requiredMaterials": ["Licence", "Bank statement"]}),
-            ("virtualAccountNotify", account), ("virtualAccountNotify", {**account, "status": "FROZEN", "updateTime": "2024-05-01 10:00:00"}),
-            ("virtualAccountNotify", {**account, "updateTime": "2024-05-01 11:00:00"}),  # ACTIVE again
-            ("virtualAccountNotify", {**account, "updateTime": "2024-05-01 11:00:00"})]  # ...re-sent: a duplicate
+    request = {
+        "userId": "U10001",
+        "replenishId": "RP77",
+        "reason": "EDD",
+        "requiredMaterials": ["Licence"],
+        "deadline": "2024-05-03 09:30:00",
+    }
+    account = {
+        "userId": "U10001",
+        "virtualAccountNo": "700001000184001",
+        "status": "ACTIVE",
+        "updateTime": "2024-05-01 09:00:00",
+    }
+    sent = [
+        ("eddReplenishNotify", request),
+        ("eddReplenishNotify", {**request, "requiredMaterials": ["Licence", "Bank statement"]}),
+        ("virtualAccountNotify", account),
+        ("virtualAccountNotify", {**account, "status": "FROZEN", "updateTime": "2024-05-01 10:00:00"}),
+        ("virtualAccountNotify", {**account, "updateTime": "2024-05-01 11:00:00"}),  # ACTIVE again
+        ("virtualAccountNotify", {**account, "updateTime": "2024-05-01 11:00:00"}),
+    ]  # ...re-sent: a duplicate
     for index, (api_code, body) in enumerate(sent):
         assert harness.send(api_code, body, request_no=f"WNC{index}").status_code == 200
     assert [r["request_no"] for r in inbox_rows(harness)] == ["WNC0", "WNC1", "WNC2", "WNC3", "WNC4"]
 
 
-async def test_twenty_copies_from_eight_senders_give_one_row_and_one_post(harness: Harness, database_url: str | None) -> None:
+async def test_twenty_copies_from_eight_senders_give_one_row_and_one_post(
+    harness: Harness, database_url: str | None
+) -> None:
     message = harness.envelope("collectionReceivedNotify", COLLECTION, request_no="WNCONCURRENT")
     with ThreadPoolExecutor(max_workers=8) as pool:
         codes = list(pool.map(lambda _: harness.post(message).status_code, range(20)))
@@ -98,13 +122,22 @@ def _set_head(field: str, value: str):  # type: ignore[no-untyped-def]
     def change(message: dict) -> dict:  # type: ignore[type-arg]
         message["head"][field] = value
         return message
+
     return change
 
 
-@pytest.mark.parametrize("tamper", [
-    _tamper_sign, _tamper_body, _set_head("apiCode", "payoutResultNotify"), _set_head("requestNo", "WNOTHER"),
-    _set_head("partnerId", "PEVIL"), _set_head("version", "1.1"),
-], ids=["sign", "body", "apiCode", "requestNo", "partnerId", "version"])
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        _tamper_sign,
+        _tamper_body,
+        _set_head("apiCode", "payoutResultNotify"),
+        _set_head("requestNo", "WNOTHER"),
+        _set_head("partnerId", "PEVIL"),
+        _set_head("version", "1.1"),
+    ],
+    ids=["sign", "body", "apiCode", "requestNo", "partnerId", "version"],
+)
 def test_tampered_messages_get_401_and_nothing_is_stored(harness: Harness, tamper) -> None:  # type: ignore[no-untyped-def]
     message = tamper(copy.deepcopy(harness.envelope("collectionReceivedNotify", COLLECTION)))
     response = harness.post(message)
@@ -116,16 +149,25 @@ def test_notification_signed_by_another_key_is_refused(harness: Harness) -> None
     from whalet.envelope import EnvelopeCodec, generate_key_pair, load_private_key, load_public_key
 
     private_pem, _ = generate_key_pair()
-    impostor = EnvelopeCodec(load_private_key(private_pem), load_public_key(harness.services.settings.whalet_public_key_source))
+    impostor = EnvelopeCodec(
+        load_private_key(private_pem), load_public_key(harness.services.settings.whalet_public_key_source)
+    )
     message = impostor.encode_request("PDEMO0001", "collectionReceivedNotify", "WNFAKE", COLLECTION)
     assert harness.post(message).status_code == 401
     assert inbox_rows(harness) == []
 
 
-@pytest.mark.parametrize("raw", [
-    b"not json", b"[1,2]", b'{"body": {}}', b'{"head": "x"}',
-    json.dumps({"head": {"partnerId": "PDEMO0001", "apiCode": "x", "version": "1.0", "sign": "AA=="}}).encode(),
-], ids=["text", "array", "no-head", "head-not-object", "no-requestNo"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"not json",
+        b"[1,2]",
+        b'{"body": {}}',
+        b'{"head": "x"}',
+        json.dumps({"head": {"partnerId": "PDEMO0001", "apiCode": "x", "version": "1.0", "sign": "AA=="}}).encode(),
+    ],
+    ids=["text", "array", "no-head", "head-not-object", "no-requestNo"],
+)
 def test_malformed_bodies_and_missing_head_fields_get_400(harness: Harness, raw: bytes) -> None:
     assert harness.post(raw).status_code == 400
     assert inbox_rows(harness) == []
@@ -152,7 +194,7 @@ def test_body_over_one_mebibyte_gets_413_even_without_content_length(harness: Ha
 
     def chunks():  # type: ignore[no-untyped-def]
         for start in range(0, len(big), 65536):
-            yield big[start:start + 65536]
+            yield big[start : start + 65536]
 
     streamed = httpx.post(harness.url + "/whalet/webhook", content=chunks(), timeout=10)  # chunked: no length
     assert streamed.status_code == 413
@@ -178,10 +220,13 @@ def test_ack_only_after_commit_a_failing_store_means_no_ack(harness: Harness) ->
 
 
 def test_a_seen_request_no_with_other_content_is_acked_kept_once_and_logged(
-        harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
     assert harness.send("collectionReceivedNotify", COLLECTION, request_no="WNSAME").status_code == 200
     with caplog.at_level("WARNING", logger="whalet_bot.inbox"):
-        changed = harness.send("collectionReceivedNotify", {**COLLECTION, "payerName": "Someone Else"}, request_no="WNSAME")
+        changed = harness.send(
+            "collectionReceivedNotify", {**COLLECTION, "payerName": "Someone Else"}, request_no="WNSAME"
+        )
     assert changed.status_code == 200
     [row] = inbox_rows(harness)
     assert "Wayne Enterprises" in row["body"]

@@ -11,9 +11,17 @@ import pytest
 
 from devkit.localstack import LocalStack
 
-BODY = {"userId": "U10001", "collectionId": "CV1", "virtualAccountNo": "700001000184001", "fundSource": "B2C",
-        "currency": "USD", "amount": "10.00", "payerName": "Initech", "receivedTime": "2024-05-01 09:00:00",
-        "status": "SUCCESS"}
+BODY = {
+    "userId": "U10001",
+    "collectionId": "CV1",
+    "virtualAccountNo": "700001000184001",
+    "fundSource": "B2C",
+    "currency": "USD",
+    "amount": "10.00",
+    "payerName": "Initech",
+    "receivedTime": "2024-05-01 09:00:00",
+    "status": "SUCCESS",
+}
 
 
 @pytest.fixture
@@ -44,15 +52,21 @@ def test_refusals_store_nothing_and_a_good_one_is_stored_then_acknowledged(stack
     assert post(stack, raw.replace(b"10.00", b"99.00"), headers).status_code == 401  # body changed after signing
     other_raw, other = signed(stack, "WNV1B")
     other_sign = stack.sandbox.notify_wire.recipe.signature(
-        stack.sandbox.v1_credentials.hmac_key, "{partnerId}{requestNo}{timestamp}{body}",
-        {"partnerId": "POTHER", "requestNo": "WNV1B", "timestamp": other["timestamp"], "body": other_raw.decode()})
+        stack.sandbox.v1_credentials.hmac_key,
+        "{partnerId}{requestNo}{timestamp}{body}",
+        {"partnerId": "POTHER", "requestNo": "WNV1B", "timestamp": other["timestamp"], "body": other_raw.decode()},
+    )
     assert post(stack, other_raw, {**other, "partnerId": "POTHER", "sign": other_sign}).status_code == 400
     stale_stamp = str(int((time.time() - 301) * 1000))
     stale_sign = stack.sandbox.notify_wire.recipe.signature(
-        stack.sandbox.v1_credentials.hmac_key, "{partnerId}{requestNo}{timestamp}{body}",
-        {"partnerId": "PDEMO0001", "requestNo": "WNV1C", "timestamp": stale_stamp, "body": raw.decode()})
-    assert post(stack, raw, {**headers, "requestNo": "WNV1C", "timestamp": stale_stamp,
-                             "sign": stale_sign}).status_code == 400
+        stack.sandbox.v1_credentials.hmac_key,
+        "{partnerId}{requestNo}{timestamp}{body}",
+        {"partnerId": "PDEMO0001", "requestNo": "WNV1C", "timestamp": stale_stamp, "body": raw.decode()},
+    )
+    assert (
+        post(stack, raw, {**headers, "requestNo": "WNV1C", "timestamp": stale_stamp, "sign": stale_sign}).status_code
+        == 400
+    )
     assert stored(stack) == 0
 
     answer = post(stack, raw, headers)

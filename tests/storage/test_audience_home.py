@@ -52,15 +52,25 @@ def test_home_marks_coalesce_and_a_newer_mark_survives_an_older_take(store: Stor
 
 def test_a_balance_snapshot_replaces_the_previous_one(store: Store) -> None:
     with store.transaction() as db:
-        home.replace_balances(db, "U10001", "B2C", [{"currency": "USD", "available": "10.50", "pending": "0",
-                                                     "frozen": None}, {"currency": "EUR", "available": "1"}], "t1")
+        home.replace_balances(
+            db,
+            "U10001",
+            "B2C",
+            [
+                {"currency": "USD", "available": "10.50", "pending": "0", "frozen": None},
+                {"currency": "EUR", "available": "1"},
+            ],
+            "t1",
+        )
         home.replace_balances(db, "U10001", "B2C", [{"currency": "USD", "available": "12345678.91"}], "t2")
         home.replace_balances(db, "U10001", "B2B", [{"currency": "HKD", "available": "3"}], "t2")
         assert home.balances(db, "U10001", "B2C") == [
-            {"currency": "USD", "available": "12345678.91", "pending": None, "frozen": None, "taken_at": "t2"}]
+            {"currency": "USD", "available": "12345678.91", "pending": None, "frozen": None, "taken_at": "t2"}
+        ]
 
 
 # --- Postgres only: two stores are two replicas ---------------------------------------------
+
 
 @pytest.fixture
 def replicas(database_url: str | None, tmp_path: Path) -> Iterator[tuple[Store, Store]]:

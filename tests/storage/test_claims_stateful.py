@@ -74,9 +74,17 @@ def machine_for(store: Store) -> type[RuleBasedStateMachine]:
             with store.read() as db:
                 heads = rows.due_heads(db, iso(self.now + timedelta(days=1)))
             for head in heads:
-                claim = self._tx(lambda db, head=head: rows.claim(  # type: ignore[misc]
-                    db, head["id"], channel=head["channel"], owner=self.holder(name), now=self.now,
-                    lease_until=iso(self.now + LEASE), pace=PACE))
+                claim = self._tx(
+                    lambda db, head=head: rows.claim(  # type: ignore[misc]
+                        db,
+                        head["id"],
+                        channel=head["channel"],
+                        owner=self.holder(name),
+                        now=self.now,
+                        lease_until=iso(self.now + LEASE),
+                        pace=PACE,
+                    )
+                )
                 assert isinstance(claim, rows.Claim)
                 if claim.claimed:
                     self.in_flight[name][head["id"]] = self.now
@@ -92,9 +100,16 @@ def machine_for(store: Store) -> type[RuleBasedStateMachine]:
                     rows.mark_done(db, row, row["channel"], f"ts{row_id}", iso(self.now))
                     self.done.add(row_id)
                 else:
-                    rows.reschedule(db, row_id, state="pending", attempts=row["attempts"],
-                                    next_attempt_at=iso(self.now), error="timeout", check_first=1,
-                                    rate_limited=False)
+                    rows.reschedule(
+                        db,
+                        row_id,
+                        state="pending",
+                        attempts=row["attempts"],
+                        next_attempt_at=iso(self.now),
+                        error="timeout",
+                        check_first=1,
+                        rate_limited=False,
+                    )
                 rows.release_lane(db, row["channel"], self.holder(name))
 
         @rule(name=st.sampled_from(REPLICAS), data=st.data())
@@ -140,8 +155,10 @@ def machine_for(store: Store) -> type[RuleBasedStateMachine]:
         @invariant()
         def one_live_claim_per_channel(self) -> None:
             with store.read() as db:
-                live = db.execute("SELECT channel, COUNT(*) FROM outbox WHERE state = 'sending' AND lease_until > ? "
-                                  "GROUP BY channel", [iso(self.now)]).fetchall()
+                live = db.execute(
+                    "SELECT channel, COUNT(*) FROM outbox WHERE state = 'sending' AND lease_until > ? GROUP BY channel",
+                    [iso(self.now)],
+                ).fetchall()
             assert all(count <= 1 for _, count in live), live
 
         @invariant()
@@ -161,8 +178,9 @@ def machine_for(store: Store) -> type[RuleBasedStateMachine]:
             if self.done:
                 with store.read() as db:
                     marks = ",".join("?" * len(self.done))
-                    states = {s for (s,) in db.execute(f"SELECT state FROM outbox WHERE id IN ({marks})",
-                                                        sorted(self.done))}
+                    states = {
+                        s for (s,) in db.execute(f"SELECT state FROM outbox WHERE id IN ({marks})", sorted(self.done))
+                    }
                 assert states <= {"done"}, states
 
         def teardown(self) -> None:
@@ -196,7 +214,8 @@ class _Fixed:
 def test_two_replicas_share_the_outbox_without_doubling_or_outpacing(database_url: str | None, tmp_path: Path) -> None:
     store = open_store(database_url, tmp_path / "bot.db")
     try:
-        run_state_machine_as_test(machine_for(store), settings=settings(max_examples=60, stateful_step_count=30,
-                                                                         deadline=None))
+        run_state_machine_as_test(
+            machine_for(store), settings=settings(max_examples=60, stateful_step_count=30, deadline=None)
+        )
     finally:
         store.close()

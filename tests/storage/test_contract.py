@@ -112,29 +112,46 @@ def test_one_delivery_per_channel_at_a_time_and_the_pace_is_shared(store: Store)
         outbox_rows.release_lane(db, "C1", "a")
         paced = outbox_rows.claim(db, second, channel="C1", owner="b", now=T0, lease_until=lease, pace=PACE)
         assert not paced.claimed and paced.wait == pytest.approx(1.0)  # one a second, whoever posts
-        assert outbox_rows.claim(db, second, channel="C1", owner="b", now=T0 + timedelta(seconds=1),
-                                 lease_until=lease, pace=PACE).claimed
+        assert outbox_rows.claim(
+            db, second, channel="C1", owner="b", now=T0 + timedelta(seconds=1), lease_until=lease, pace=PACE
+        ).claimed
 
 
 def test_a_dead_holders_rows_are_taken_over_only_after_its_lease(store: Store) -> None:
     [row] = _queue(store)
     with store.transaction() as db:
-        outbox_rows.claim(db, row, channel="C1", owner="dead", now=T0, lease_until=iso(T0 + timedelta(seconds=30)),
-                          pace=PACE)
+        outbox_rows.claim(
+            db, row, channel="C1", owner="dead", now=T0, lease_until=iso(T0 + timedelta(seconds=30)), pace=PACE
+        )
         assert outbox_rows.hand_back_inflight(db, expired_before=iso(T0 + timedelta(seconds=10))) == 0
         assert outbox_rows.hand_back_inflight(db, expired_before=iso(T0 + timedelta(seconds=31))) == 1
         state, check_first = db.execute("SELECT state, check_first FROM outbox WHERE id = ?", [row]).fetchone()
     assert (state, check_first) == ("pending", 1)  # the next holder looks in Slack before posting again
     with store.transaction() as db:  # and the lane is free again
-        assert outbox_rows.claim(db, row, channel="C1", owner="b", now=T0 + timedelta(seconds=31),
-                                 lease_until=iso(T0 + timedelta(seconds=61)), pace=PACE).claimed
+        assert outbox_rows.claim(
+            db,
+            row,
+            channel="C1",
+            owner="b",
+            now=T0 + timedelta(seconds=31),
+            lease_until=iso(T0 + timedelta(seconds=61)),
+            pace=PACE,
+        ).claimed
 
 
 def test_a_digest_run_is_claimed_once_and_taken_over_after_its_lease(store: Store) -> None:
     def claim(owner: str, now: datetime) -> int | None:
         with store.transaction() as db:
-            return digests.claim_run(db, "daily", "2026-12-02", "C1", iso(now), owner=owner,
-                                     lease_until=iso(now + timedelta(minutes=2)), take_over_live=False)
+            return digests.claim_run(
+                db,
+                "daily",
+                "2026-12-02",
+                "C1",
+                iso(now),
+                owner=owner,
+                lease_until=iso(now + timedelta(minutes=2)),
+                take_over_live=False,
+            )
 
     run = claim("a", T0)
     assert run is not None
@@ -146,6 +163,7 @@ def test_a_digest_run_is_claimed_once_and_taken_over_after_its_lease(store: Stor
 
 
 # --- Postgres only: two stores are two replicas ---------------------------------------------
+
 
 @pytest.fixture
 def replicas(database_url: str | None, tmp_path: Path) -> Iterator[tuple[Store, Store]]:
@@ -183,8 +201,9 @@ def test_racing_replicas_claim_each_outbox_row_once(replicas: tuple[Store, Store
         for row in rows:
             channel = {rows[0]: "C1", rows[1]: "C2", rows[2]: "C3"}[row]
             with store.transaction() as db:
-                if outbox_rows.claim(db, row, channel=channel, owner=name, now=T0,
-                                     lease_until=iso(T0 + timedelta(seconds=30)), pace=PACE).claimed:
+                if outbox_rows.claim(
+                    db, row, channel=channel, owner=name, now=T0, lease_until=iso(T0 + timedelta(seconds=30)), pace=PACE
+                ).claimed:
                     wins.append((name, row))
 
     threads = [threading.Thread(target=run, args=(store, name)) for store, name in ((a, "a"), (b, "b"))]
@@ -223,8 +242,10 @@ def test_digest_finishers_see_each_other(replicas: tuple[Store, Store]) -> None:
 def test_sql_is_translated_outside_quotes_only() -> None:
     sql = "SELECT '?', \"%\" FROM t WHERE a = ? AND b LIKE '50%' AND c = ?"
     assert to_postgres(sql, has_params=True) == "SELECT '?', \"%%\" FROM t WHERE a = %s AND b LIKE '50%%' AND c = %s"
-    assert to_postgres("INSERT OR IGNORE INTO t (a) VALUES (?)", has_params=True) == \
-        "INSERT INTO t (a) VALUES (%s) ON CONFLICT DO NOTHING"
+    assert (
+        to_postgres("INSERT OR IGNORE INTO t (a) VALUES (?)", has_params=True)
+        == "INSERT INTO t (a) VALUES (%s) ON CONFLICT DO NOTHING"
+    )
     with pytest.raises(ValueError, match="ON CONFLICT"):
         to_postgres("INSERT OR REPLACE INTO t (a) VALUES (?)", has_params=True)
     assert POSTGRES == "postgres"
@@ -258,8 +279,9 @@ def test_replicas_raising_the_same_alert_at_once_raise_it_once(replicas: tuple[S
 def test_word_about_one_object_is_relayed_in_arrival_order(store: Store) -> None:
     request = {"replenishId": "RP1", "requiredMaterials": ["Licence"]}
     with store.transaction() as db:
-        for number, body in enumerate([request, {**request, "requiredMaterials": ["Licence", "Bank statement"]},
-                                       {"replenishId": "RP2"}]):
+        for number, body in enumerate(
+            [request, {**request, "requiredMaterials": ["Licence", "Bank statement"]}, {"replenishId": "RP2"}]
+        ):
             head = {"apiCode": "eddReplenishNotify", "requestNo": f"WNO{number}", "partnerId": "P1"}
             inbox.store(db, head, body, str(body["replenishId"]), T0)
         first, second, other = inbox.pending_ids(db, 10, 3)

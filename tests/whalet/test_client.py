@@ -63,11 +63,13 @@ def _window() -> tuple[datetime, datetime]:
     return now - timedelta(days=1), now + timedelta(days=1)
 
 
-async def _apply_payout(whalet: WhaletClient, amount: str = "1200.50", beneficiary: str = "BEN001",
-                        to_currency: str = "HKD"):
+async def _apply_payout(
+    whalet: WhaletClient, amount: str = "1200.50", beneficiary: str = "BEN001", to_currency: str = "HKD"
+):
     order_no = new_order_no("T")
-    result = await whalet.payout_apply(USER, order_no, "B2C", Money.of(amount, "USD"), to_currency, beneficiary,
-                                       "supplier invoice")
+    result = await whalet.payout_apply(
+        USER, order_no, "B2C", Money.of(amount, "USD"), to_currency, beneficiary, "supplier invoice"
+    )
     return order_no, result
 
 
@@ -93,8 +95,17 @@ async def test_balances_rates_and_connectivity(whalet):
 async def test_payout_apply_confirm_and_records(whalet, sandbox):
     quote = await whalet.query_rate(USER, "USD", "USD", "B2C")
     order_no = new_order_no("T")
-    applied = await whalet.payout_apply(USER, order_no, "B2C", Money.of("1200.5", "USD"), "USD", "BEN002",
-                                        "supplier invoice", rate_id=quote.rate_id, remark="Q3")
+    applied = await whalet.payout_apply(
+        USER,
+        order_no,
+        "B2C",
+        Money.of("1200.5", "USD"),
+        "USD",
+        "BEN002",
+        "supplier invoice",
+        rate_id=quote.rate_id,
+        remark="Q3",
+    )
     assert (applied.status, applied.mer_order_no) == ("WAIT_CONFIRM", order_no)
     assert applied.amount == Money(Decimal("1200.50"), "USD") and applied.fee.currency == "USD"
     assert applied.to_amount.currency == "USD"
@@ -125,9 +136,17 @@ async def test_beneficiary_countries_fields_apply_and_delete(whalet):
     assert "HKD" in countries["HK"].currencies
     fields = {f.name: f for f in await whalet.query_beneficiary_fields("HK", "HKD")}
     assert fields["accountNo"].required and fields["accountNo"].pattern
-    applied = await whalet.beneficiary_apply(USER, "MB-" + new_request_no()[-8:], "HK", "HKD", "Acme Trading Ltd",
-                                             "123456789012", "HSBC Hong Kong", swift_code="HSBCHKHHHKH",
-                                             extra={"bankCode": "004"})
+    applied = await whalet.beneficiary_apply(
+        USER,
+        "MB-" + new_request_no()[-8:],
+        "HK",
+        "HKD",
+        "Acme Trading Ltd",
+        "123456789012",
+        "HSBC Hong Kong",
+        swift_code="HSBCHKHHHKH",
+        extra={"bankCode": "004"},
+    )
     assert applied.status == "PROCESSING"
     deleted = await whalet.beneficiary_delete(USER, applied.beneficiary_id)
     assert deleted.beneficiary_id == applied.beneficiary_id
@@ -242,8 +261,10 @@ async def test_confirm_timing_out_after_apply_is_outcome_unknown_and_was_applied
 
 
 @BOTH_PROTOCOLS
-@pytest.mark.parametrize("kind,applied", [("http_500", False), ("http_500_after_apply", True),
-                                          ("bad_signature", True), ("timeout_before_apply", False)])
+@pytest.mark.parametrize(
+    "kind,applied",
+    [("http_500", False), ("http_500_after_apply", True), ("bad_signature", True), ("timeout_before_apply", False)],
+)
 async def test_untrustworthy_answers_are_outcome_unknown(whalet, sandbox, kind, applied):
     _faults(sandbox, {"apiCode": "payoutApply", "kind": kind, "seconds": 0.05})
     order_no = new_order_no("T")
@@ -306,8 +327,9 @@ async def test_requests_that_cannot_be_built_are_not_sent(whalet, sandbox):
 async def test_calls_are_logged_without_bodies_or_account_numbers(whalet, caplog):
     caplog.set_level(logging.DEBUG, logger="whalet.client")
     with pytest.raises(WhaletRejected):  # the account number fails the sandbox's HK pattern
-        await whalet.beneficiary_apply(USER, "MB2", "HK", "HKD", "Acme", "ACCT99887766X", "HSBC",
-                                       extra={"bankCode": "004"})
+        await whalet.beneficiary_apply(
+            USER, "MB2", "HK", "HKD", "Acme", "ACCT99887766X", "HSBC", extra={"bankCode": "004"}
+        )
     await whalet.connectivity("hello")
     lines = [r.getMessage() for r in caplog.records if r.name == "whalet.client"]
     assert any("beneficiaryApply" in line and "BadParameters" in line for line in lines)
@@ -361,15 +383,18 @@ async def test_empty_body_answers(scripted):
         assert row.balance == Money(Decimal(5), "USD")
 
 
-@pytest.mark.parametrize("answer", [
-    ({"requestNo": "R-SOMEONE-ELSE"}, "SUCCESS", {"message": "hi"}),
-    ({"apiCode": "queryRate"}, "SUCCESS", {"message": "hi"}),
-    ("INTERNAL_ERROR", None),
-    ("SUCCESS", {"unexpected": "shape"}),
-    (200, b"<html>not json</html>"),
-    (403, b"forbidden by a proxy"),
-    (502, b"bad gateway"),
-])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        ({"requestNo": "R-SOMEONE-ELSE"}, "SUCCESS", {"message": "hi"}),
+        ({"apiCode": "queryRate"}, "SUCCESS", {"message": "hi"}),
+        ("INTERNAL_ERROR", None),
+        ("SUCCESS", {"unexpected": "shape"}),
+        (200, b"<html>not json</html>"),
+        (403, b"forbidden by a proxy"),
+        (502, b"bad gateway"),
+    ],
+)
 async def test_answers_we_cannot_trust_are_outcome_unknown(scripted, answer):
     scripted.answer = answer
     async with WhaletClient(scripted.url, "P", scripted.partner) as whalet:

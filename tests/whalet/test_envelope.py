@@ -25,9 +25,15 @@ from whalet.envelope import (
 )
 
 B64 = string.ascii_uppercase + string.ascii_lowercase + string.digits + "+/"
-BODY = {"userId": "U1", "payerName": "深圳鲸商贸易有限公司 — Ünïcode", "amount": Decimal("2477.92"),
-        "fee": Decimal("0.10"), "big": Decimal("12345678901234567890.123456789"), "n": 7,
-        "items": [{"ok": True, "none": None}]}
+BODY = {
+    "userId": "U1",
+    "payerName": "深圳鲸商贸易有限公司 — Ünïcode",
+    "amount": Decimal("2477.92"),
+    "fee": Decimal("0.10"),
+    "big": Decimal("12345678901234567890.123456789"),
+    "n": 7,
+    "items": [{"ok": True, "none": None}],
+}
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +55,7 @@ def whalet(pems) -> EnvelopeCodec:
 def _flip(text: str, index: int) -> str:
     char = text[index]
     other = B64[(B64.index(char) + 1) % 64] if char in B64 else "A"
-    return text[:index] + other + text[index + 1:]
+    return text[:index] + other + text[index + 1 :]
 
 
 def _with(envelope: dict, part: str, field: str, value: str) -> dict:
@@ -73,7 +79,11 @@ def test_request_round_trip_keeps_every_value_exactly(partner, whalet):
     assert opened.body["big"] == Decimal("12345678901234567890.123456789")
     assert str(opened.body["fee"]) == "0.10"
     assert (opened.head["partnerId"], opened.head["apiCode"], opened.head["requestNo"], opened.head["version"]) == (
-        "PDEMO0001", "payoutApply", "R1", "1.0")
+        "PDEMO0001",
+        "payoutApply",
+        "R1",
+        "1.0",
+    )
 
 
 def test_notification_round_trip_whalet_to_partner(partner, whalet):
@@ -92,8 +102,9 @@ def test_response_round_trip_with_body(partner, whalet):
 
 
 def test_empty_body_response_has_no_encrypt_and_opens_to_none(partner, whalet):
-    answer = whalet.encode_response({"partnerId": "P", "apiCode": "x", "requestNo": "R3", "version": "1.0"},
-                                    "FAILURE", "quote expired", None)
+    answer = whalet.encode_response(
+        {"partnerId": "P", "apiCode": "x", "requestNo": "R3", "version": "1.0"}, "FAILURE", "quote expired", None
+    )
     assert answer["body"] == {} and "keyEnc" not in answer["head"]
     opened = partner.decode_response(dumps_compact(answer))
     assert opened.body is None and opened.head["detail"] == "quote expired"
@@ -132,7 +143,7 @@ def test_any_flipped_character_in_a_signed_request_head_field_is_refused(partner
     envelope = partner.encode_request("PDEMO0001", "payoutApply", "R20250101ABC", {"amount": Decimal("1")})
     value = envelope["head"][field]
     for index in range(len(value)):
-        tampered = value[:index] + chr(ord(value[index]) ^ 1) + value[index + 1:]
+        tampered = value[:index] + chr(ord(value[index]) ^ 1) + value[index + 1 :]
         with pytest.raises(SignatureInvalid):
             whalet.decode_request(_with(envelope, "head", field, tampered))
 
@@ -144,7 +155,7 @@ def test_any_flipped_character_in_a_signed_response_head_field_is_refused(partne
     answer = whalet.encode_response(head, "FAILURE", "expired", body)
     value = answer["head"][field]
     for index in range(len(value)):
-        tampered = value[:index] + chr(ord(value[index]) ^ 1) + value[index + 1:]
+        tampered = value[:index] + chr(ord(value[index]) ^ 1) + value[index + 1 :]
         with pytest.raises(SignatureInvalid):
             partner.decode_response(_with(answer, "head", field, tampered))
     with pytest.raises(SignatureInvalid):  # the one change that matters most
@@ -152,8 +163,9 @@ def test_any_flipped_character_in_a_signed_response_head_field_is_refused(partne
 
 
 def test_dropping_the_body_of_a_signed_response_is_refused(partner, whalet):
-    answer = whalet.encode_response({"partnerId": "P", "apiCode": "a", "requestNo": "R", "version": "1.0"},
-                                    "SUCCESS", "ok", {"x": 1})
+    answer = whalet.encode_response(
+        {"partnerId": "P", "apiCode": "a", "requestNo": "R", "version": "1.0"}, "SUCCESS", "ok", {"x": 1}
+    )
     with pytest.raises(SignatureInvalid):
         partner.decode_response({"head": answer["head"], "body": {}})
 
@@ -178,11 +190,13 @@ def test_malformed_messages_are_refused(whalet, raw):
 def _bare_der(pem: bytes, private: bool) -> str:
     if private:
         key = serialization.load_pem_private_key(pem, password=None)
-        der = key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
+        der = key.private_bytes(
+            serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
     else:
         der = serialization.load_pem_public_key(pem).public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
     return base64.b64encode(der).decode("ascii")
 
 
@@ -200,8 +214,11 @@ def test_keys_as_bare_base64_der_and_as_files_work_like_pem(pems, whalet, tmp_pa
 def test_any_bare_base64_public_key_loads():
     modulus = (1 << 2047) | 1
     while True:  # a valid-looking key whose Base64 has a 256+ character stretch without '/'
-        der = rsa.RSAPublicNumbers(65537, modulus).public_key().public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        der = (
+            rsa.RSAPublicNumbers(65537, modulus)
+            .public_key()
+            .public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        )
         text = base64.b64encode(der).decode("ascii")
         if max(len(part) for part in text.split("/")) > 255:
             break
@@ -210,18 +227,24 @@ def test_any_bare_base64_public_key_loads():
 
 
 def test_floats_are_never_sent_and_decimals_are_written_exactly():
-    assert dumps_compact({"a": Decimal("1000.50"), "b": Decimal("1200"), "c": "鲸"}) == '{"a":1000.50,"b":1200,"c":"鲸"}'
+    assert (
+        dumps_compact({"a": Decimal("1000.50"), "b": Decimal("1200"), "c": "鲸"}) == '{"a":1000.50,"b":1200,"c":"鲸"}'
+    )
     assert loads_exact('{"a":1000.50}')["a"] == Decimal("1000.50")
     with pytest.raises(TypeError):
         dumps_compact({"a": 0.1})
 
 
 _json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.text()
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.text()
     | st.decimals(allow_nan=False, allow_infinity=False, places=3)
-    | st.sampled_from(["\x00whalet-decimal:12\x00", "whalet-decimal:1", '"\\u0000'])
-    , lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
-    max_leaves=12)
+    | st.sampled_from(["\x00whalet-decimal:12\x00", "whalet-decimal:1", '"\\u0000']),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=12,
+)
 
 
 @settings(max_examples=300, deadline=None)

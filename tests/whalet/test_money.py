@@ -69,12 +69,15 @@ def test_format_shows_the_currency_digits_and_groups_thousands(currency, cent):
     assert all(len(group) == 3 for group in whole.split(",")[1:])
 
 
-@pytest.mark.parametrize("money,text", [
-    (Money.of("1200.5", "USD"), "1,200.50 USD"),
-    (Money.of("1200", "JPY"), "1,200 JPY"),
-    (Money.of("1.25", "KWD"), "1.250 KWD"),
-    (Money.of("0", "CNY"), "0.00 CNY"),
-])
+@pytest.mark.parametrize(
+    "money,text",
+    [
+        (Money.of("1200.5", "USD"), "1,200.50 USD"),
+        (Money.of("1200", "JPY"), "1,200 JPY"),
+        (Money.of("1.25", "KWD"), "1.250 KWD"),
+        (Money.of("0", "CNY"), "0.00 CNY"),
+    ],
+)
 def test_format_examples(money, text):
     assert money.format() == text
 
@@ -84,17 +87,27 @@ def test_currency_balance_page_money_objects_parse_exactly():
         '[{"balance": {"amount": 2477.92, "cent": 247792, "centFactor": 100, "currency": "USD"},'
         ' "orderQuota": {"amount": 29870, "cent": 2987000, "centFactor": 100, "currency": "USD"},'
         ' "rmbAmount": {"amount": 0, "cent": 0, "centFactor": 100, "currency": "CNY"},'
-        ' "pendingAmount": {"amount": 20, "cent": 2000, "centFactor": 100, "currency": "USD"}}]')[0]
+        ' "pendingAmount": {"amount": 20, "cent": 2000, "centFactor": 100, "currency": "USD"}}]'
+    )[0]
     assert Money.parse(page["balance"]) == Money(Decimal("2477.92"), "USD")
     assert Money.parse(page["orderQuota"]).format() == "29,870.00 USD"
     assert Money.parse(page["rmbAmount"]) == Money(Decimal(0), "CNY")
     assert Money.parse(page["pendingAmount"]).wire_amount() == Decimal("20.00")
 
 
-@pytest.mark.parametrize("value,currency", [
-    ("12abc", "USD"), ("NaN", "USD"), (True, "USD"), ("1", "XXQ"), ("1", "usdollar"),
-    ({"cent": "1.5", "centFactor": 100, "currency": "USD"}, None), ({"amount": 1}, None), (5, None),
-])
+@pytest.mark.parametrize(
+    "value,currency",
+    [
+        ("12abc", "USD"),
+        ("NaN", "USD"),
+        (True, "USD"),
+        ("1", "XXQ"),
+        ("1", "usdollar"),
+        ({"cent": "1.5", "centFactor": 100, "currency": "USD"}, None),
+        ({"amount": 1}, None),
+        (5, None),
+    ],
+)
 def test_things_that_are_not_money_are_refused(value, currency):
     with pytest.raises(MoneyError):
         Money.parse(value, currency)

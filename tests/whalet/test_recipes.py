@@ -36,8 +36,12 @@ COMPACT = '{"userId":"U1","amount":10.50,"currency":"USD"}'
 def pairs() -> dict[str, Any]:
     partner_private, partner_public = generate_key_pair()
     whalet_private, whalet_public = generate_key_pair()
-    return {"partner": load_private_key(partner_private), "partner_public": load_public_key(partner_public),
-            "whalet": load_private_key(whalet_private), "whalet_public": load_public_key(whalet_public)}
+    return {
+        "partner": load_private_key(partner_private),
+        "partner_public": load_public_key(partner_public),
+        "whalet": load_private_key(whalet_private),
+        "whalet_public": load_public_key(whalet_public),
+    }
 
 
 def codec(pairs: dict[str, Any], **recipe: Any) -> EnvelopeCodec:
@@ -47,16 +51,19 @@ def codec(pairs: dict[str, Any], **recipe: Any) -> EnvelopeCodec:
 def aes_open(key: bytes, text: str) -> bytes:
     decryptor = Cipher(algorithms.AES(key), modes.ECB()).decryptor()
     padded = decryptor.update(base64.b64decode(text)) + decryptor.finalize()
-    return padded[:-padded[-1]]
+    return padded[: -padded[-1]]
 
 
 # --- legacy --------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("sign_hash,sign_encoding", [("SHA256", "base64"), ("SHA1", "base64"),
-                                                     ("SHA256", "hex"), ("SHA1", "hex")])
+
+@pytest.mark.parametrize(
+    "sign_hash,sign_encoding", [("SHA256", "base64"), ("SHA1", "base64"), ("SHA256", "hex"), ("SHA1", "hex")]
+)
 def test_legacy_signature_hash_and_encoding(pairs: dict[str, Any], sign_hash: str, sign_encoding: str) -> None:
-    message = codec(pairs, sign_hash=sign_hash, sign_encoding=sign_encoding).encode_request("P1", "connectivity",
-                                                                                            "R1", BODY)
+    message = codec(pairs, sign_hash=sign_hash, sign_encoding=sign_encoding).encode_request(
+        "P1", "connectivity", "R1", BODY
+    )
     head = message["head"]
     text = f"partnerId=P1&apiCode=connectivity&requestNo=R1&version=1.0&encrypt={message['body']['encrypt']}"
     digest = hashes.SHA256() if sign_hash == "SHA256" else hashes.SHA1()
@@ -64,13 +71,19 @@ def test_legacy_signature_hash_and_encoding(pairs: dict[str, Any], sign_hash: st
     assert head["sign"] == (expected.hex() if sign_encoding == "hex" else base64.b64encode(expected).decode())
 
 
-@pytest.mark.parametrize("key_padding,session_key", [("PKCS1v15", "bytes"), ("OAEP-SHA1", "bytes"),
-                                                     ("PKCS1v15", "ascii"), ("OAEP-SHA1", "ascii")])
-def test_legacy_key_wrap_padding_and_session_key_form(pairs: dict[str, Any], key_padding: str,
-                                                      session_key: str) -> None:
+@pytest.mark.parametrize(
+    "key_padding,session_key",
+    [("PKCS1v15", "bytes"), ("OAEP-SHA1", "bytes"), ("PKCS1v15", "ascii"), ("OAEP-SHA1", "ascii")],
+)
+def test_legacy_key_wrap_padding_and_session_key_form(
+    pairs: dict[str, Any], key_padding: str, session_key: str
+) -> None:
     message = codec(pairs, key_padding=key_padding, session_key=session_key).encode_request("P1", "c", "R1", BODY)
-    wrap = padding.PKCS1v15() if key_padding == "PKCS1v15" else padding.OAEP(
-        mgf=padding.MGF1(hashes.SHA1()), algorithm=hashes.SHA1(), label=None)
+    wrap = (
+        padding.PKCS1v15()
+        if key_padding == "PKCS1v15"
+        else padding.OAEP(mgf=padding.MGF1(hashes.SHA1()), algorithm=hashes.SHA1(), label=None)
+    )
     key = pairs["whalet"].decrypt(base64.b64decode(message["head"]["keyEnc"]), wrap)
     assert len(key) == 16
     if session_key == "ascii":
@@ -84,15 +97,18 @@ def test_legacy_field_order_of_both_strings_to_sign(pairs: dict[str, Any]) -> No
     ours = codec(pairs, request_sign_fields=request_order)
     message = ours.encode_request("P1", "connectivity", "R1", BODY)
     text = f"apiCode=connectivity&encrypt={message['body']['encrypt']}&partnerId=P1&requestNo=R1&version=1.0"
-    pairs["partner_public"].verify(base64.b64decode(message["head"]["sign"]), text.encode(), padding.PKCS1v15(),
-                                   hashes.SHA256())
+    pairs["partner_public"].verify(
+        base64.b64decode(message["head"]["sign"]), text.encode(), padding.PKCS1v15(), hashes.SHA256()
+    )
     theirs = EnvelopeCodec(pairs["whalet"], pairs["partner_public"], LegacyRecipe(response_sign_fields=response_order))
     answer = theirs.encode_response(message["head"], "SUCCESS", "ok", None)  # empty body: no encrypt
     text = "apiCode=connectivity&code=SUCCESS&detail=ok&partnerId=P1&requestNo=R1&version=1.0"
-    pairs["whalet_public"].verify(base64.b64decode(answer["head"]["sign"]), text.encode(), padding.PKCS1v15(),
-                                  hashes.SHA256())
-    opened = EnvelopeCodec(pairs["partner"], pairs["whalet_public"],
-                           LegacyRecipe(response_sign_fields=response_order)).decode_response(answer)
+    pairs["whalet_public"].verify(
+        base64.b64decode(answer["head"]["sign"]), text.encode(), padding.PKCS1v15(), hashes.SHA256()
+    )
+    opened = EnvelopeCodec(
+        pairs["partner"], pairs["whalet_public"], LegacyRecipe(response_sign_fields=response_order)
+    ).decode_response(answer)
     assert opened.head["code"] == "SUCCESS"
 
 
@@ -111,9 +127,18 @@ def test_legacy_default_webhook_answer_is_the_signed_envelope(pairs: dict[str, A
     pairs["partner_public"].verify(base64.b64decode(head["sign"]), text.encode(), padding.PKCS1v15(), hashes.SHA256())
 
 
-@pytest.mark.parametrize("bad", [{"sign_hash": "MD5"}, {"sign_encoding": "base32"}, {"key_padding": "OAEP-SHA256"},
-                                 {"request_sign_fields": ["partnerId", "apiCode"]},
-                                 {"response_sign_fields": ["code"] * 7}, {"webhook_answer": "OK"}, {"colour": "red"}])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"sign_hash": "MD5"},
+        {"sign_encoding": "base32"},
+        {"key_padding": "OAEP-SHA256"},
+        {"request_sign_fields": ["partnerId", "apiCode"]},
+        {"response_sign_fields": ["code"] * 7},
+        {"webhook_answer": "OK"},
+        {"colour": "red"},
+    ],
+)
 def test_legacy_settings_refuse_what_they_do_not_know(bad: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):
         LegacyRecipe(**bad)
@@ -133,16 +158,23 @@ def mac(text: str, digest: Any = hashlib.sha256) -> bytes:
     return hmac.new(b"hmac-key", text.encode(), digest).digest()
 
 
-@pytest.mark.parametrize("recipe,header,expected", [
-    ({}, "sign", mac("P1R11700000000123" + COMPACT).hex()),
-    ({"sign_hash": "SHA512"}, "sign", mac("P1R11700000000123" + COMPACT, hashlib.sha512).hex()),
-    ({"sign_hash": "SHA1"}, "sign", mac("P1R11700000000123" + COMPACT, hashlib.sha1).hex()),
-    ({"sign_encoding": "base64"}, "sign", base64.b64encode(mac("P1R11700000000123" + COMPACT)).decode()),
-    ({"timestamp_unit": "s"}, "sign", mac("P1R11700000000" + COMPACT).hex()),
-    ({"sign_template": "{timestamp}{requestNo}{partnerId}{body}"}, "sign", mac("1700000000123R1P1" + COMPACT).hex()),
-    ({"sign_template": "{body}"}, "sign", mac(COMPACT).hex()),
-    ({"sign_header": "X-Signature"}, "X-Signature", mac("P1R11700000000123" + COMPACT).hex()),
-])
+@pytest.mark.parametrize(
+    "recipe,header,expected",
+    [
+        ({}, "sign", mac("P1R11700000000123" + COMPACT).hex()),
+        ({"sign_hash": "SHA512"}, "sign", mac("P1R11700000000123" + COMPACT, hashlib.sha512).hex()),
+        ({"sign_hash": "SHA1"}, "sign", mac("P1R11700000000123" + COMPACT, hashlib.sha1).hex()),
+        ({"sign_encoding": "base64"}, "sign", base64.b64encode(mac("P1R11700000000123" + COMPACT)).decode()),
+        ({"timestamp_unit": "s"}, "sign", mac("P1R11700000000" + COMPACT).hex()),
+        (
+            {"sign_template": "{timestamp}{requestNo}{partnerId}{body}"},
+            "sign",
+            mac("1700000000123R1P1" + COMPACT).hex(),
+        ),
+        ({"sign_template": "{body}"}, "sign", mac(COMPACT).hex()),
+        ({"sign_header": "X-Signature"}, "X-Signature", mac("P1R11700000000123" + COMPACT).hex()),
+    ],
+)
 def test_v1_request_signature_alternatives(recipe: dict[str, Any], header: str, expected: str) -> None:
     headers = v1(**recipe).headers("R1", COMPACT.encode(), None)
     assert headers[header] == expected
@@ -155,9 +187,14 @@ def test_v1_without_a_request_signature_sends_none() -> None:
     assert set(headers) == {"Content-Type", "partnerId", "requestNo", "timestamp"}
 
 
-@pytest.mark.parametrize("fields,expected_keys", [(["accountNo"], {"encryptedAccountNo", "bankName"}),
-                                                  (["accountNo", "bankName"], {"encryptedAccountNo", "encryptedBankName"}),
-                                                  ([], {"accountNo", "bankName"})])
+@pytest.mark.parametrize(
+    "fields,expected_keys",
+    [
+        (["accountNo"], {"encryptedAccountNo", "bankName"}),
+        (["accountNo", "bankName"], {"encryptedAccountNo", "encryptedBankName"}),
+        ([], {"accountNo", "bankName"}),
+    ],
+)
 def test_v1_encrypted_fields(fields: list[str], expected_keys: set[str]) -> None:
     sent = v1(encrypted_fields=fields).prepare_body({"accountNo": "123456789012", "bankName": "HSBC"})
     assert set(sent) == expected_keys
@@ -180,30 +217,52 @@ def test_v1_paths_default_to_the_spec_and_can_be_corrected() -> None:
     assert recipe.path_of("connectivity") == "/v1/connectivity/connectivity"
 
 
-@pytest.mark.parametrize("webhook,template,header", [
-    ({}, "P1N11700000000123" + COMPACT, "sign"),
-    ({"webhook_sign_template": "{notifyType}{requestNo}{body}", "webhook_sign_header": "X-Sign"},
-     "collectionReceivedNotifyN1" + COMPACT, "X-Sign"),
-])
+@pytest.mark.parametrize(
+    "webhook,template,header",
+    [
+        ({}, "P1N11700000000123" + COMPACT, "sign"),
+        (
+            {"webhook_sign_template": "{notifyType}{requestNo}{body}", "webhook_sign_header": "X-Sign"},
+            "collectionReceivedNotifyN1" + COMPACT,
+            "X-Sign",
+        ),
+    ],
+)
 def test_v1_webhook_signature_alternatives(webhook: dict[str, Any], template: str, header: str) -> None:
     transport = v1(**webhook)
-    headers = {"partnerId": "P1", "requestNo": "N1", "timestamp": "1700000000123",
-               "notifyType": "collectionReceivedNotify", header: mac(template).hex()}
+    headers = {
+        "partnerId": "P1",
+        "requestNo": "N1",
+        "timestamp": "1700000000123",
+        "notifyType": "collectionReceivedNotify",
+        header: mac(template).hex(),
+    }
     opened = transport.open_notification(headers, COMPACT.encode(), json.loads(COMPACT))
     assert opened.head["apiCode"] == "collectionReceivedNotify" and opened.head["requestNo"] == "N1"
 
 
-@pytest.mark.parametrize("answer,content", [("json", '{"code":"SUCCESS","message":"成功"}'.encode()),
-                                            ("empty_json", b"{}"), ("text", b"SUCCESS")])
+@pytest.mark.parametrize(
+    "answer,content",
+    [("json", '{"code":"SUCCESS","message":"成功"}'.encode()), ("empty_json", b"{}"), ("text", b"SUCCESS")],
+)
 def test_v1_webhook_answer_alternatives(answer: str, content: bytes) -> None:
     written = v1(webhook_answer=answer).answer_notification({})
     assert (written.status, written.content) == (200, content)
 
 
-@pytest.mark.parametrize("bad", [{"sign_template": "{partnerId}{requestNo}"}, {"sign_template": "{secret}{body}"},
-                                 {"sign_hash": "MD5"}, {"paths": {"payoutApply": "v1/no-slash"}},
-                                 {"paths": {"launchRocket": "/v1/x"}}, {"sign_header": "bad header"},
-                                 {"timestamp_unit": "us"}, {"webhook_answer": "OK"}])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"sign_template": "{partnerId}{requestNo}"},
+        {"sign_template": "{secret}{body}"},
+        {"sign_hash": "MD5"},
+        {"paths": {"payoutApply": "v1/no-slash"}},
+        {"paths": {"launchRocket": "/v1/x"}},
+        {"sign_header": "bad header"},
+        {"timestamp_unit": "us"},
+        {"webhook_answer": "OK"},
+    ],
+)
 def test_v1_settings_refuse_what_they_do_not_know(bad: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):
         V1Recipe(**bad)

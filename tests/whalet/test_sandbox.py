@@ -57,8 +57,17 @@ def advance(sandbox: RunningSandbox, seconds: float) -> None:
 
 
 def payout_body(mer: str, amount: str = "1000.00", **extra: Any) -> dict[str, Any]:
-    return {"userId": "U10001", "merOrderNo": mer, "fundSource": "B2C", "currency": "USD", "amount": D(amount),
-            "toCurrency": "USD", "beneficiaryId": "BEN002", "purpose": "supplier invoice", **extra}
+    return {
+        "userId": "U10001",
+        "merOrderNo": mer,
+        "fundSource": "B2C",
+        "currency": "USD",
+        "amount": D(amount),
+        "toCurrency": "USD",
+        "beneficiaryId": "BEN002",
+        "purpose": "supplier invoice",
+        **extra,
+    }
 
 
 def payouts(sandbox: RunningSandbox) -> dict[str, dict[str, Any]]:
@@ -146,7 +155,9 @@ def test_platform_balance_is_wrapped_in_records_and_sums_users(sandbox: RunningS
 
 
 def test_rate_quote(sandbox: RunningSandbox) -> None:
-    quote = ok(sandbox.call("queryRate", {"userId": "U10001", "currency": "USD", "toCurrency": "HKD", "fundSource": "B2C"}))
+    quote = ok(
+        sandbox.call("queryRate", {"userId": "U10001", "currency": "USD", "toCurrency": "HKD", "fundSource": "B2C"})
+    )
     assert quote["rateId"] and quote["currency"] == "USD" and quote["toCurrency"] == "HKD"
     assert isinstance(quote["rate"], Decimal) and D("7.7") < quote["rate"] < D("7.9")
     assert len(quote["expireTime"]) == 19
@@ -170,14 +181,20 @@ def test_payout_lifecycle_freezes_then_debits_and_notifies(sandbox: RunningSandb
     assert applied["fee"] == {"amount": D("1.00"), "cent": 100, "centFactor": 100, "currency": "USD"}
     assert applied["toAmount"]["amount"] == D("1000.00") and applied["rate"] == 1
     assert balance(sandbox, "U10001", "B2C", "USD") == {
-        "available": D("248999.00"), "pending": D("1250.00"), "frozen": D("1001.00")}
+        "available": D("248999.00"),
+        "pending": D("1250.00"),
+        "frozen": D("1001.00"),
+    }
 
     confirmed = ok(sandbox.call("payoutConfirm", {"userId": "U10001", "payoutId": applied["payoutId"]}))
     assert confirmed == {"payoutId": applied["payoutId"], "status": "PROCESSING"}
     advance(sandbox, 1)
     assert payouts(sandbox)["ORD-1"]["status"] == "SUCCESS"
     assert balance(sandbox, "U10001", "B2C", "USD") == {
-        "available": D("248999.00"), "pending": D("1250.00"), "frozen": D("0.00")}
+        "available": D("248999.00"),
+        "pending": D("1250.00"),
+        "frozen": D("0.00"),
+    }
 
     [result] = wait_until(lambda: receiver.of("payoutResultNotify"))
     assert result["payoutId"] == applied["payoutId"] and result["status"] == "SUCCESS"
@@ -191,15 +208,24 @@ def test_payout_ending_in_13_fails_and_releases_funds(sandbox: RunningSandbox, r
     ok(sandbox.call("payoutConfirm", {"userId": "U10001", "payoutId": applied["payoutId"]}))
     advance(sandbox, 1)
     assert balance(sandbox, "U10001", "B2C", "USD") == {
-        "available": D("250000.00"), "pending": D("1250.00"), "frozen": D("0.00")}
+        "available": D("250000.00"),
+        "pending": D("1250.00"),
+        "frozen": D("0.00"),
+    }
     [result] = wait_until(lambda: receiver.of("payoutResultNotify"))
     assert result["status"] == "FAIL" and "amounts ending in .13" in result["failReason"]
 
 
 def test_fx_payout_with_quote_uses_its_rate_and_expiry(sandbox: RunningSandbox) -> None:
-    quote = ok(sandbox.call("queryRate", {"userId": "U10001", "currency": "USD", "toCurrency": "HKD", "fundSource": "B2C"}))
-    applied = ok(sandbox.call("payoutApply", payout_body("ORD-FX", "1200.50", toCurrency="HKD", beneficiaryId="BEN001",
-                                                          rateId=quote["rateId"])))
+    quote = ok(
+        sandbox.call("queryRate", {"userId": "U10001", "currency": "USD", "toCurrency": "HKD", "fundSource": "B2C"})
+    )
+    applied = ok(
+        sandbox.call(
+            "payoutApply",
+            payout_body("ORD-FX", "1200.50", toCurrency="HKD", beneficiaryId="BEN001", rateId=quote["rateId"]),
+        )
+    )
     assert applied["rate"] == quote["rate"] and applied["expireTime"] == quote["expireTime"]
     assert applied["toAmount"]["amount"] == (D("1200.50") * quote["rate"]).quantize(D("0.01"), "ROUND_DOWN")
     assert applied["fee"]["amount"] == D("1.20")
@@ -208,8 +234,9 @@ def test_fx_payout_with_quote_uses_its_rate_and_expiry(sandbox: RunningSandbox) 
     wrong = sandbox.call("payoutApply", payout_body("ORD-FX2", toCurrency="HKD", beneficiaryId="BEN002"))
     assert wrong.head["code"] == "PARAMETER_ERROR"
     advance(sandbox, 61)
-    expired = sandbox.call("payoutApply", payout_body("ORD-FX3", toCurrency="HKD", beneficiaryId="BEN001",
-                                                      rateId=quote["rateId"]))
+    expired = sandbox.call(
+        "payoutApply", payout_body("ORD-FX3", toCurrency="HKD", beneficiaryId="BEN001", rateId=quote["rateId"])
+    )
     assert expired.head["code"] == "FAILURE" and "expired" in expired.head["detail"]
 
 
@@ -269,7 +296,11 @@ def test_insufficient_balance_and_parameter_errors(sandbox: RunningSandbox) -> N
         ("queryCurrencyBalance", {"userId": "U10001", "fundSource": "B2C", "currency": "XYZ"}, "currency"),
         ("queryWithdrawRecords", {"userId": "U10001", **WIDE, "pageSize": 101}, "pageSize"),
         ("queryWithdrawRecords", {"userId": "U10001", **WIDE, "pageNum": 0}, "pageNum"),
-        ("queryWithdrawRecords", {"userId": "U10001", "startTime": "2025/01/01", "endTime": WIDE["endTime"]}, "startTime"),
+        (
+            "queryWithdrawRecords",
+            {"userId": "U10001", "startTime": "2025/01/01", "endTime": WIDE["endTime"]},
+            "startTime",
+        ),
     ]
     for api_code, body, fragment in cases:
         answer = sandbox.call(api_code, body)
@@ -284,14 +315,18 @@ def test_insufficient_balance_and_parameter_errors(sandbox: RunningSandbox) -> N
 def test_bad_signature_is_unauthenticated_and_the_answer_is_signed(sandbox: RunningSandbox) -> None:
     message = sandbox.partner_codec().encode_request("PDEMO0001", "connectivity", "BADSIG-1", {"message": "hi"})
     message["body"]["encrypt"] = sandbox.partner_codec().encode_request(
-        "PDEMO0001", "connectivity", "BADSIG-1", {"message": "other"})["body"]["encrypt"]
+        "PDEMO0001", "connectivity", "BADSIG-1", {"message": "other"}
+    )["body"]["encrypt"]
     answer = sandbox.partner_codec().decode_response(sandbox.post_raw(message).content)
     assert answer.head["code"] == "UNAUTHENTICATED_ERROR" and answer.body is None
 
     private_pem, _ = generate_key_pair()
     stranger = EnvelopeCodec(load_private_key(private_pem), sandbox.partner_codec()._peer)  # noqa: SLF001
     forged = stranger.encode_request("PDEMO0001", "connectivity", "BADSIG-2", {"message": "hi"})
-    assert sandbox.partner_codec().decode_response(sandbox.post_raw(forged).content).head["code"] == "UNAUTHENTICATED_ERROR"
+    assert (
+        sandbox.partner_codec().decode_response(sandbox.post_raw(forged).content).head["code"]
+        == "UNAUTHENTICATED_ERROR"
+    )
 
 
 def test_wrong_partner_and_unknown_api_code(sandbox: RunningSandbox) -> None:
@@ -311,8 +346,14 @@ def test_wrong_partner_and_unknown_api_code(sandbox: RunningSandbox) -> None:
 
 
 def test_pay_lifecycle_credits_the_payee(sandbox: RunningSandbox, receiver: Receiver) -> None:
-    body = {"userId": "U10001", "merOrderNo": "PAY-1", "payeeUserId": "U20001", "currency": "USD",
-            "amount": D("300.00"), "purpose": "services"}
+    body = {
+        "userId": "U10001",
+        "merOrderNo": "PAY-1",
+        "payeeUserId": "U20001",
+        "currency": "USD",
+        "amount": D("300.00"),
+        "purpose": "services",
+    }
     applied = ok(sandbox.call("payApply", body))
     assert applied["status"] == "WAIT_CONFIRM" and applied["fee"]["amount"] == D("1.00")
     assert sandbox.call("payApply", body).head["code"] == "IDEMPOTENT_ERROR"
@@ -336,24 +377,41 @@ def test_beneficiary_countries_fields_apply_and_delete(sandbox: RunningSandbox, 
     assert {"country": "DE", "currencies": ["EUR"]} in countries
     fields = ok(sandbox.call("queryBeneficiaryFields", {"country": "US", "currency": "USD"}))
     names = {f["name"]: f for f in fields}
-    assert names["routingNumber"]["pattern"] == r"^\d{9}$" and names["accountType"]["options"] == ["CHECKING", "SAVINGS"]
+    assert names["routingNumber"]["pattern"] == r"^\d{9}$" and names["accountType"]["options"] == [
+        "CHECKING",
+        "SAVINGS",
+    ]
 
-    apply = {"userId": "U10001", "merBeneficiaryNo": "MB-1", "country": "US", "currency": "USD",
-             "accountName": "Vandelay Industries", "accountNo": "987654321", "bankName": "Citibank",
-             "extra": {"routingNumber": "021000089", "accountType": "SAVINGS"}}
+    apply = {
+        "userId": "U10001",
+        "merBeneficiaryNo": "MB-1",
+        "country": "US",
+        "currency": "USD",
+        "accountName": "Vandelay Industries",
+        "accountNo": "987654321",
+        "bankName": "Citibank",
+        "extra": {"routingNumber": "021000089", "accountType": "SAVINGS"},
+    }
     missing = sandbox.call("beneficiaryApply", {**apply, "extra": {}})
     assert missing.head["code"] == "PARAMETER_ERROR" and "routingNumber" in missing.head["detail"]
     created = ok(sandbox.call("beneficiaryApply", apply))
     assert created["status"] == "PROCESSING"
     rejected = ok(sandbox.call("beneficiaryApply", {**apply, "merBeneficiaryNo": "MB-2", "accountName": "REJECT me"}))
     advance(sandbox, 1)
-    results = {r["beneficiaryId"]: r for r in wait_until(lambda: len(receiver.of("beneficiaryResultNotify")) == 2
-                                                          and receiver.of("beneficiaryResultNotify"))}
+    results = {
+        r["beneficiaryId"]: r
+        for r in wait_until(
+            lambda: len(receiver.of("beneficiaryResultNotify")) == 2 and receiver.of("beneficiaryResultNotify")
+        )
+    }
     assert results[created["beneficiaryId"]]["status"] == "SUCCESS"
     assert results[rejected["beneficiaryId"]]["status"] == "FAIL" and results[rejected["beneficiaryId"]]["failReason"]
 
     ok(sandbox.call("payoutApply", payout_body("ORD-B", beneficiaryId=created["beneficiaryId"])))
-    assert ok(sandbox.call("beneficiaryDelete", {"userId": "U10001", "beneficiaryId": created["beneficiaryId"]}))["status"] == "DELETED"
+    assert (
+        ok(sandbox.call("beneficiaryDelete", {"userId": "U10001", "beneficiaryId": created["beneficiaryId"]}))["status"]
+        == "DELETED"
+    )
     gone = sandbox.call("payoutApply", payout_body("ORD-B2", beneficiaryId=created["beneficiaryId"]))
     assert gone.head["code"] == "PARAMETER_ERROR"
 
@@ -362,14 +420,26 @@ def test_beneficiary_countries_fields_apply_and_delete(sandbox: RunningSandbox, 
 
 
 def test_collections_credit_and_notify_with_full_account_number(sandbox: RunningSandbox, receiver: Receiver) -> None:
-    mocked = ok(sandbox.call("mockPayeeNotify", {"userId": "U10002", "currency": "EUR", "amount": D("1500.25"),
-                                                  "payerName": "Soylent Corp", "fundSource": "B2B"}))
+    mocked = ok(
+        sandbox.call(
+            "mockPayeeNotify",
+            {
+                "userId": "U10002",
+                "currency": "EUR",
+                "amount": D("1500.25"),
+                "payerName": "Soylent Corp",
+                "fundSource": "B2B",
+            },
+        )
+    )
     assert mocked["status"] == "SUCCESS"
     collected = sandbox.operator.post("/collect", json={"userId": "U10001", "currency": "USD", "amount": "99.99"})
     assert collected.status_code == 200
     assert balance(sandbox, "U10002", "B2B", "EUR")["available"] == D("16500.25")
     assert balance(sandbox, "U10001", "B2C", "USD")["available"] == D("250099.99")
-    notes = wait_until(lambda: len(receiver.of("collectionReceivedNotify")) == 2 and receiver.of("collectionReceivedNotify"))
+    notes = wait_until(
+        lambda: len(receiver.of("collectionReceivedNotify")) == 2 and receiver.of("collectionReceivedNotify")
+    )
     first = next(n for n in notes if n["userId"] == "U10002")
     assert first["collectionId"] == mocked["collectionId"] and first["payerName"] == "Soylent Corp"
     assert first["amount"]["amount"] == D("1500.25") and first["status"] == "SUCCESS"
@@ -392,8 +462,12 @@ def test_record_queries_filter_and_page(sandbox: RunningSandbox) -> None:
     assert set(found["records"][0]["amount"]) == MONEY_KEYS and found["records"][0]["createTime"]
     none = ok(sandbox.call("queryWithdrawRecords", {"userId": "U10001", **WIDE, "status": "SUCCESS"}))
     assert none["total"] == 0
-    past = ok(sandbox.call("queryWithdrawRecords", {"userId": "U10001", "startTime": "2001-01-01 00:00:00",
-                                                    "endTime": "2001-12-31 00:00:00"}))
+    past = ok(
+        sandbox.call(
+            "queryWithdrawRecords",
+            {"userId": "U10001", "startTime": "2001-01-01 00:00:00", "endTime": "2001-12-31 00:00:00"},
+        )
+    )
     assert past["total"] == 0
 
 
@@ -406,8 +480,16 @@ def test_edd_replenish_request_submit_and_pass(sandbox: RunningSandbox, receiver
     assert note["replenishId"] == created["replenishId"] and note["requiredMaterials"] and len(note["deadline"]) == 19
     listed = ok(sandbox.call("eddReplenishQuery", {"userId": "U10001"}))
     assert listed["records"][0]["status"] == "WAIT"
-    submitted = ok(sandbox.call("eddReplenishSubmit", {"userId": "U10001", "replenishId": created["replenishId"],
-                                                        "materials": {"Business licence": "https://files/x.pdf"}}))
+    submitted = ok(
+        sandbox.call(
+            "eddReplenishSubmit",
+            {
+                "userId": "U10001",
+                "replenishId": created["replenishId"],
+                "materials": {"Business licence": "https://files/x.pdf"},
+            },
+        )
+    )
     assert submitted["status"] == "PROCESSING"
     advance(sandbox, 1)
     [result] = wait_until(lambda: receiver.of("eddReplenishResultNotify"))
@@ -418,10 +500,14 @@ def test_trade_replenish_rejected_by_operator(sandbox: RunningSandbox, receiver:
     created = sandbox.operator.post("/replenish", json={"kind": "trade", "userId": "U10002", "tradeId": "T-77"}).json()
     [note] = wait_until(lambda: receiver.of("tradeReplenishNotify"))
     assert note["tradeId"] == "T-77" and note["tradeType"]
-    wrong = sandbox.call("tradeReplenishSubmit", {"userId": "U10002", "replenishId": created["replenishId"],
-                                                  "tradeId": "T-78", "materials": ["invoice"]})
+    wrong = sandbox.call(
+        "tradeReplenishSubmit",
+        {"userId": "U10002", "replenishId": created["replenishId"], "tradeId": "T-78", "materials": ["invoice"]},
+    )
     assert wrong.head["code"] == "PARAMETER_ERROR"
-    decided = sandbox.operator.post(f"/replenish/{created['replenishId']}/result", json={"status": "REJECT", "remark": "blurry"})
+    decided = sandbox.operator.post(
+        f"/replenish/{created['replenishId']}/result", json={"status": "REJECT", "remark": "blurry"}
+    )
     assert decided.status_code == 200
     [result] = wait_until(lambda: receiver.of("tradeReplenishResultNotify"))
     assert result["status"] == "REJECT" and result["tradeId"] == "T-77" and result["remark"] == "blurry"
@@ -434,7 +520,9 @@ def test_connectivity_echoes_then_notifies(sandbox: RunningSandbox, receiver: Re
 
 
 def test_operator_notify_sends_any_api_code(sandbox: RunningSandbox, receiver: Receiver) -> None:
-    sent = sandbox.operator.post("/notify", json={"apiCode": "shopBindResultNotify", "body": {"userId": "U10001", "status": "PASS"}})
+    sent = sandbox.operator.post(
+        "/notify", json={"apiCode": "shopBindResultNotify", "body": {"userId": "U10001", "status": "PASS"}}
+    )
     [note] = wait_until(lambda: receiver.of("shopBindResultNotify"))
     assert note == {"userId": "U10001", "status": "PASS"}
     assert receiver.received[0][0]["requestNo"] == sent.json()["requestNo"]
@@ -443,9 +531,13 @@ def test_operator_notify_sends_any_api_code(sandbox: RunningSandbox, receiver: R
 # --- notification delivery -----------------------------------------------------------------------
 
 
-def test_retries_use_the_same_request_no_until_acked(sandbox: RunningSandbox, receiver_factory: Callable[..., Receiver]) -> None:
+def test_retries_use_the_same_request_no_until_acked(
+    sandbox: RunningSandbox, receiver_factory: Callable[..., Receiver]
+) -> None:
     receiver = receiver_factory(fail_first=2)
-    sandbox.operator.post("/notify", json={"apiCode": "virtualAccountNotify", "body": {"userId": "U10001", "status": "PASS"}})
+    sandbox.operator.post(
+        "/notify", json={"apiCode": "virtualAccountNotify", "body": {"userId": "U10001", "status": "PASS"}}
+    )
     wait_until(lambda: receiver.of("virtualAccountNotify"))
     assert len(receiver.hits) == 3 and len(set(receiver.hits)) == 1
 
@@ -456,19 +548,30 @@ def test_retries_use_the_same_request_no_until_acked(sandbox: RunningSandbox, re
 
     tries = wait_until(recorded)
     assert [(t["attempt"], t["outcome"], t["httpStatus"]) for t in tries] == [
-        (1, "http_error", 500), (2, "http_error", 500), (3, "delivered", 200)]
+        (1, "http_error", 500),
+        (2, "http_error", 500),
+        (3, "delivered", 200),
+    ]
     assert {t["requestNo"] for t in tries} == set(receiver.hits)
 
 
-def test_an_ack_with_another_code_is_not_delivery(sandbox: RunningSandbox, receiver_factory: Callable[..., Receiver]) -> None:
+def test_an_ack_with_another_code_is_not_delivery(
+    sandbox: RunningSandbox, receiver_factory: Callable[..., Receiver]
+) -> None:
     receiver_factory(answer_code="FAILURE")
     sandbox.operator.post("/notify", json={"apiCode": "userHolderResultNotify", "body": {"userId": "U10001"}})
-    tries = wait_until(lambda: len(sandbox.operator.get("/deliveries").json()["deliveries"]) >= 2
-                       and sandbox.operator.get("/deliveries").json()["deliveries"])
+    tries = wait_until(
+        lambda: (
+            len(sandbox.operator.get("/deliveries").json()["deliveries"]) >= 2
+            and sandbox.operator.get("/deliveries").json()["deliveries"]
+        )
+    )
     assert all(t["outcome"] == "not_acked" for t in tries)
 
 
-def test_notifications_wait_for_a_webhook_url(sandbox: RunningSandbox, receiver_factory: Callable[..., Receiver]) -> None:
+def test_notifications_wait_for_a_webhook_url(
+    sandbox: RunningSandbox, receiver_factory: Callable[..., Receiver]
+) -> None:
     sandbox.operator.post("/collect", json={"userId": "U10001", "currency": "USD", "amount": "5.00"})
     time.sleep(0.3)  # several ticks pass with no URL: nothing is tried
     assert sandbox.operator.get("/deliveries").json()["deliveries"] == []
@@ -490,12 +593,20 @@ def test_fault_latency_and_too_many_requests(sandbox: RunningSandbox) -> None:
     ok(sandbox.call("connectivity", {"message": "slow"}))
     assert time.monotonic() - started >= 0.3
     set_faults(sandbox, {"apiCode": "*", "kind": "too_many_requests", "times": 1})
-    limited = sandbox.call("queryRate", {"userId": "U10001", "currency": "USD", "toCurrency": "EUR", "fundSource": "B2C"},
-                           request_no="TMR-1")
+    limited = sandbox.call(
+        "queryRate",
+        {"userId": "U10001", "currency": "USD", "toCurrency": "EUR", "fundSource": "B2C"},
+        request_no="TMR-1",
+    )
     assert limited.head["code"] == "TOO_MANY_REQUESTS"
     # nothing was done, so the same requestNo may be sent again
-    ok(sandbox.call("queryRate", {"userId": "U10001", "currency": "USD", "toCurrency": "EUR", "fundSource": "B2C"},
-                    request_no="TMR-1"))
+    ok(
+        sandbox.call(
+            "queryRate",
+            {"userId": "U10001", "currency": "USD", "toCurrency": "EUR", "fundSource": "B2C"},
+            request_no="TMR-1",
+        )
+    )
 
 
 def test_fault_timeout_before_apply_does_nothing(sandbox: RunningSandbox) -> None:

@@ -36,8 +36,9 @@ def whalet_protocol() -> str:
 
 
 def client(sandbox: RunningSandbox, transport: Any = None, **options: Any) -> WhaletClient:
-    return WhaletClient(sandbox.api_url, sandbox.partner_id, transport or sandbox.partner_transport(),
-                        backoff_base=0.001, **options)
+    return WhaletClient(
+        sandbox.api_url, sandbox.partner_id, transport or sandbox.partner_transport(), backoff_base=0.001, **options
+    )
 
 
 def health(sandbox: RunningSandbox) -> dict[str, Any]:
@@ -64,7 +65,8 @@ async def test_a_token_is_renewed_150_seconds_before_it_expires(make_sandbox: Ca
 
 
 async def test_a_refused_token_is_fetched_again_once_and_the_call_sent_under_a_new_request_no(
-        sandbox: RunningSandbox) -> None:
+    sandbox: RunningSandbox,
+) -> None:
     async with client(sandbox) as whalet:
         await whalet.connectivity("warm up")
         sandbox.operator.post("/tokens/revoke").raise_for_status()
@@ -84,8 +86,13 @@ async def test_a_second_refusal_is_an_authentication_error() -> None:
     async def endpoint(request: Request) -> Response:
         seen.append((request.url.path, request.headers["requestNo"]))
         if request.url.path == "/v1/auth/token":
-            return JSONResponse({"code": "SUCCESS", "message": "ok",
-                                 "data": {"token": f"T{next(numbers)}", "expire": 7200, "tokenType": "Bearer"}})
+            return JSONResponse(
+                {
+                    "code": "SUCCESS",
+                    "message": "ok",
+                    "data": {"token": f"T{next(numbers)}", "expire": 7200, "tokenType": "Bearer"},
+                }
+            )
         return JSONResponse({"code": "UNAUTHORIZED", "message": "token invalid"}, status_code=401)
 
     app = Starlette(routes=[Route("/{path:path}", endpoint, methods=["POST"])])
@@ -102,8 +109,11 @@ async def test_a_second_refusal_is_an_authentication_error() -> None:
 async def test_wrong_client_secret_is_an_authentication_error_and_nothing_sent(sandbox: RunningSandbox) -> None:
     creds = sandbox.sandbox.v1_credentials
     assert creds is not None
-    wrong = V1Transport(sandbox.url, sandbox.partner_id, V1Credentials.from_text(
-        creds.client_id, "not-the-secret", creds.hmac_key, creds.aes_key))
+    wrong = V1Transport(
+        sandbox.url,
+        sandbox.partner_id,
+        V1Credentials.from_text(creds.client_id, "not-the-secret", creds.hmac_key, creds.aes_key),
+    )
     async with client(sandbox, wrong) as whalet:
         with pytest.raises(AuthenticationFailed, match="UNAUTHORIZED"):
             await whalet.payout_confirm(USER, "PO1")
@@ -113,8 +123,11 @@ async def test_wrong_client_secret_is_an_authentication_error_and_nothing_sent(s
 async def test_wrong_hmac_key_is_refused_as_a_bad_signature(sandbox: RunningSandbox) -> None:
     creds = sandbox.sandbox.v1_credentials
     assert creds is not None
-    wrong = V1Transport(sandbox.url, sandbox.partner_id, V1Credentials.from_text(
-        creds.client_id, creds.secret_key, "another-hmac-key", creds.aes_key))
+    wrong = V1Transport(
+        sandbox.url,
+        sandbox.partner_id,
+        V1Credentials.from_text(creds.client_id, creds.secret_key, "another-hmac-key", creds.aes_key),
+    )
     async with client(sandbox, wrong) as whalet:
         with pytest.raises(AuthenticationFailed, match="UNAUTHENTICATED_ERROR"):
             await whalet.connectivity("hi")
@@ -122,19 +135,28 @@ async def test_wrong_hmac_key_is_refused_as_a_bad_signature(sandbox: RunningSand
 
 async def test_account_numbers_travel_encrypted_and_arrive_intact(sandbox: RunningSandbox) -> None:
     async with client(sandbox) as whalet:
-        result = await whalet.beneficiary_apply(USER, "MB1", "HK", "HKD", "Acme Trading Ltd", "123456789012",
-                                                "HSBC Hong Kong", swift_code="HSBCHKHHHKH", extra={"bankCode": "004"})
+        result = await whalet.beneficiary_apply(
+            USER,
+            "MB1",
+            "HK",
+            "HKD",
+            "Acme Trading Ltd",
+            "123456789012",
+            "HSBC Hong Kong",
+            swift_code="HSBCHKHHHKH",
+            extra={"bankCode": "004"},
+        )
     mine = sandbox.sandbox.state.beneficiaries.records[result.beneficiary_id]
     assert mine["accountNo"] == "123456789012" and "encryptedAccountNo" not in mine
 
 
-async def test_a_plain_account_number_is_refused_by_a_gateway_that_wants_it_encrypted(
-        sandbox: RunningSandbox) -> None:
+async def test_a_plain_account_number_is_refused_by_a_gateway_that_wants_it_encrypted(sandbox: RunningSandbox) -> None:
     plain = sandbox.partner_transport(encrypted_fields=[])
     async with client(sandbox, plain) as whalet:
         with pytest.raises(BadParameters, match="accountNo must travel encrypted"):
-            await whalet.beneficiary_apply(USER, "MB1", "HK", "HKD", "Acme", "123456789012", "HSBC",
-                                           extra={"bankCode": "004"})
+            await whalet.beneficiary_apply(
+                USER, "MB1", "HK", "HKD", "Acme", "123456789012", "HSBC", extra={"bankCode": "004"}
+            )
 
 
 @pytest.mark.parametrize("whalet_protocol", ["legacy", "v1"])
@@ -146,8 +168,9 @@ async def test_amounts_as_strings_when_the_gateway_wants_strings(make_sandbox: C
     transport = sandbox.partner_transport()
     transport.amounts = "string"
     async with client(sandbox, transport) as whalet:
-        applied = await whalet.payout_apply(USER, new_order_no("T"), "B2C", Money.of("10.50", "USD"), "HKD",
-                                            "BEN001", "x")
+        applied = await whalet.payout_apply(
+            USER, new_order_no("T"), "B2C", Money.of("10.50", "USD"), "HKD", "BEN001", "x"
+        )
     assert applied.amount == Money(Decimal("10.50"), "USD")
 
 
@@ -155,26 +178,36 @@ async def test_amounts_as_strings_when_the_gateway_wants_strings(make_sandbox: C
 async def test_money_waits_for_the_switch_on_a_gateway_that_may_be_production(url: str) -> None:
     creds = V1Credentials.from_text("C1", "secret", "hmac", "AAAAAAAAAAAAAAAAAAAAAA==")
     async with WhaletClient(url, "P1", V1Transport(url, "P1", creds)) as whalet:
-        for call in (lambda: whalet.payout_confirm(USER, "PO1"), lambda: whalet.pay_confirm(USER, "PY1"),
-                     lambda: whalet.beneficiary_delete(USER, "BEN1"),
-                     lambda: whalet.payout_apply(USER, "O1", "B2C", Money.of("1", "USD"), "HKD", "B", "x"),
-                     lambda: whalet.pay_apply(USER, "O2", "U2", Money.of("1", "USD"), "x")):
+        for call in (
+            lambda: whalet.payout_confirm(USER, "PO1"),
+            lambda: whalet.pay_confirm(USER, "PY1"),
+            lambda: whalet.beneficiary_delete(USER, "BEN1"),
+            lambda: whalet.payout_apply(USER, "O1", "B2C", Money.of("1", "USD"), "HKD", "B", "x"),
+            lambda: whalet.pay_apply(USER, "O2", "U2", Money.of("1", "USD"), "x"),
+        ):
             with pytest.raises(MoneySwitchedOff) as refused:
                 await call()
             assert "money_enabled = true" in refused.value.sentence and not refused.value.transient
-    async with WhaletClient(url, "P1", V1Transport(url, "P1", creds), money_enabled=True,
-                            read_retries=0) as whalet:
+    async with WhaletClient(url, "P1", V1Transport(url, "P1", creds), money_enabled=True, read_retries=0) as whalet:
         with pytest.raises(RequestNotSent) as switched_on:  # past the switch: now it tries the network
             await whalet.payout_confirm(USER, "PO1")
         assert not isinstance(switched_on.value, MoneySwitchedOff)
 
 
-@pytest.mark.parametrize("url,guarded", [("http://127.0.0.1:8700/api", False), ("http://[::1]:8700", False),
-                                         ("http://localhost:8700", False), ("http://sandbox.localhost/api", False),
-                                         ("https://test-open.whalet.com/api", False),
-                                         ("https://TEST-OPEN.whalet.com.", False),
-                                         ("https://open.whalet.com/api", True), ("http://sandbox/api", True),
-                                         ("https://test-open.whalet.com.evil.example/api", True),
-                                         ("http://127.0.0.1.nip.io/api", True)])
+@pytest.mark.parametrize(
+    "url,guarded",
+    [
+        ("http://127.0.0.1:8700/api", False),
+        ("http://[::1]:8700", False),
+        ("http://localhost:8700", False),
+        ("http://sandbox.localhost/api", False),
+        ("https://test-open.whalet.com/api", False),
+        ("https://TEST-OPEN.whalet.com.", False),
+        ("https://open.whalet.com/api", True),
+        ("http://sandbox/api", True),
+        ("https://test-open.whalet.com.evil.example/api", True),
+        ("http://127.0.0.1.nip.io/api", True),
+    ],
+)
 def test_which_gateways_need_the_switch(url: str, guarded: bool) -> None:
     assert money_needs_switch(url) is guarded

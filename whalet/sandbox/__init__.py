@@ -10,5 +10,13 @@ from .config import SandboxConfig
 from .keys import SandboxKeys, ensure_keys
 from .v1_recipe import V1Credentials, ensure_v1_credentials
 
-__all__ = ["Sandbox", "SandboxConfig", "SandboxKeys", "V1Credentials", "create_sandbox", "ensure_keys",
-           "ensure_v1_credentials", "run_sandbox"]
+__all__ = [
+    "Sandbox",
+    "SandboxConfig",
+    "SandboxKeys",
+    "V1Credentials",
+    "create_sandbox",
+    "ensure_keys",
+    "ensure_v1_credentials",
+    "run_sandbox",
+]

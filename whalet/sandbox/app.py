@@ -53,16 +53,22 @@ class Sandbox:
             codec = self.keys.whalet_codec().with_recipe(legacy)  # loading RSA keys is slow-ish: once
             wire = LegacyNotifyWire(codec, config.partner_id, legacy.webhook_answer)
         self.notify_wire = wire  # tests forge notifications exactly as the sandbox writes them
-        self.notifier = Notifier(wire, self.clock, config.webhook_url, config.retry_time_scale,
-                                 config.notify_timeout_s)
-        self.state = State.create(self.clock, self.timeline, self.notifier.enqueue, config.seed,
-                                  config.payout_result_delay_s)
+        self.notifier = Notifier(wire, self.clock, config.webhook_url, config.retry_time_scale, config.notify_timeout_s)
+        self.state = State.create(
+            self.clock, self.timeline, self.notifier.enqueue, config.seed, config.payout_result_delay_s
+        )
         self.faults = Faults(random.Random(config.seed))
         self.dispatcher = Dispatcher(self.state, self.faults)
         self.v1_gateway: V1Gateway | None = None
         if self.v1_credentials is not None:
-            self.v1_gateway = V1Gateway(self.dispatcher, recipe, self.v1_credentials, config.latency_ms,
-                                        token_ttl_s=config.token_ttl_s, amounts=config.amounts)
+            self.v1_gateway = V1Gateway(
+                self.dispatcher,
+                recipe,
+                self.v1_credentials,
+                config.latency_ms,
+                token_ttl_s=config.token_ttl_s,
+                amounts=config.amounts,
+            )
             front = Route("/v1/{path:path}", self.v1_gateway.handle, methods=["POST"])
         else:
             self.gateway = Gateway(self.dispatcher, codec, config.partner_id, config.latency_ms, config.amounts)

@@ -60,11 +60,21 @@ class Beneficiaries:
                 values[name] = value
         for record in self.records.values():
             if record["merBeneficiaryNo"] == mer_no and record["userId"] == user_id:
-                raise GatewayError("IDEMPOTENT_ERROR", f"merBeneficiaryNo {mer_no} already used by {record['beneficiaryId']}")
+                raise GatewayError(
+                    "IDEMPOTENT_ERROR", f"merBeneficiaryNo {mer_no} already used by {record['beneficiaryId']}"
+                )
         beneficiary_id = f"BEN{self._next:03d}"
         self._next += 1
-        record = {"beneficiaryId": beneficiary_id, "merBeneficiaryNo": mer_no, "country": country,
-                  "currency": currency, **values, "extra": extra, "userId": user_id, "status": "PROCESSING"}
+        record = {
+            "beneficiaryId": beneficiary_id,
+            "merBeneficiaryNo": mer_no,
+            "country": country,
+            "currency": currency,
+            **values,
+            "extra": extra,
+            "userId": user_id,
+            "status": "PROCESSING",
+        }
         self.records[beneficiary_id] = record
         self.ledger.timeline.at(self.ledger.after_delay(), lambda: self._decide(record))
         return {"beneficiaryId": beneficiary_id, "status": "PROCESSING"}
@@ -74,8 +84,12 @@ class Beneficiaries:
             return
         rejected = "REJECT" in record["accountName"].upper()
         record["status"] = "FAIL" if rejected else "SUCCESS"
-        body = {"userId": record["userId"], "beneficiaryId": record["beneficiaryId"],
-                "merBeneficiaryNo": record["merBeneficiaryNo"], "status": record["status"]}
+        body = {
+            "userId": record["userId"],
+            "beneficiaryId": record["beneficiaryId"],
+            "merBeneficiaryNo": record["merBeneficiaryNo"],
+            "status": record["status"],
+        }
         if rejected:
             body["failReason"] = REJECT_REASON
         self.ledger.notify("beneficiaryResultNotify", body)

@@ -14,16 +14,33 @@ from .v1_recipe import CREDENTIALS_FILE
 log = logging.getLogger(__name__)
 
 
-def run_sandbox(host: str = "127.0.0.1", port: int = 8090, keys_dir: Path | str = "sandbox-keys",
-                webhook_url: str | None = None, partner_id: str = "PDEMO0001", latency_ms: int = 0,
-                seed: int = 0, protocol: str = "legacy") -> None:
-    sandbox = create_sandbox(SandboxConfig(keys_dir=Path(keys_dir), partner_id=partner_id, webhook_url=webhook_url,
-                                           latency_ms=latency_ms, seed=seed, protocol=protocol))
+def run_sandbox(
+    host: str = "127.0.0.1",
+    port: int = 8090,
+    keys_dir: Path | str = "sandbox-keys",
+    webhook_url: str | None = None,
+    partner_id: str = "PDEMO0001",
+    latency_ms: int = 0,
+    seed: int = 0,
+    protocol: str = "legacy",
+) -> None:
+    sandbox = create_sandbox(
+        SandboxConfig(
+            keys_dir=Path(keys_dir),
+            partner_id=partner_id,
+            webhook_url=webhook_url,
+            latency_ms=latency_ms,
+            seed=seed,
+            protocol=protocol,
+        )
+    )
     keys = sandbox.keys
     if protocol == "v1":
         print(f"Whalet sandbox (REST v1) for partner {partner_id}: WHALET_BASE_URL=http://{host}:{port}")
-        print(f"  give the bot the credentials in {Path(keys_dir) / CREDENTIALS_FILE} "
-              "(WHALET_CLIENT_ID, WHALET_SECRET_KEY, WHALET_HMAC_KEY, WHALET_AES_KEY)")
+        print(
+            f"  give the bot the credentials in {Path(keys_dir) / CREDENTIALS_FILE} "
+            "(WHALET_CLIENT_ID, WHALET_SECRET_KEY, WHALET_HMAC_KEY, WHALET_AES_KEY)"
+        )
     else:
         print(f"Whalet sandbox for partner {partner_id}: gateway http://{host}:{port}/api")
         print(f"  give the bot: Whalet public key {keys.whalet_public}, partner private key {keys.partner_private}")

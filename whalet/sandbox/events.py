@@ -17,8 +17,10 @@ from .wire import failure, money_obj, parameter_error
 
 DEFAULT_PAYER = ("Wayne Enterprises", "GB29NWBK60161331926819")
 REPLENISH_DEADLINE = timedelta(days=3)
-NOTIFY = {"EDD": ("eddReplenishNotify", "eddReplenishResultNotify"),
-          "TRADE": ("tradeReplenishNotify", "tradeReplenishResultNotify")}
+NOTIFY = {
+    "EDD": ("eddReplenishNotify", "eddReplenishResultNotify"),
+    "TRADE": ("tradeReplenishNotify", "tradeReplenishResultNotify"),
+}
 
 
 class Collections:
@@ -26,19 +28,35 @@ class Collections:
         self.ledger = ledger
         self.records: list[dict[str, Any]] = []
 
-    def receive(self, user_id: str, fund_source: str, currency: str, amount: Decimal,
-                payer_name: str | None = None, virtual_account_no: str | None = None) -> dict[str, Any]:
+    def receive(
+        self,
+        user_id: str,
+        fund_source: str,
+        currency: str,
+        amount: Decimal,
+        payer_name: str | None = None,
+        virtual_account_no: str | None = None,
+    ) -> dict[str, Any]:
         ledger = self.ledger
         ledger.check_user(user_id)
         ledger.credit(user_id, fund_source, currency, amount)
         now = ledger.clock.now()
-        record = {"collectionId": ledger.next_id("COL"), "userId": user_id,
-                  "virtualAccountNo": virtual_account_no or seed.virtual_account_no(user_id, currency),
-                  "fundSource": fund_source, "currency": currency, "amount": amount,
-                  "payerName": payer_name or DEFAULT_PAYER[0], "payerAccount": DEFAULT_PAYER[1],
-                  "status": "SUCCESS", "created": now}
+        record = {
+            "collectionId": ledger.next_id("COL"),
+            "userId": user_id,
+            "virtualAccountNo": virtual_account_no or seed.virtual_account_no(user_id, currency),
+            "fundSource": fund_source,
+            "currency": currency,
+            "amount": amount,
+            "payerName": payer_name or DEFAULT_PAYER[0],
+            "payerAccount": DEFAULT_PAYER[1],
+            "status": "SUCCESS",
+            "created": now,
+        }
         self.records.append(record)
-        ledger.notify("collectionReceivedNotify", self.wire(record, include_times=False) | {"receivedTime": wire_time(now)})
+        ledger.notify(
+            "collectionReceivedNotify", self.wire(record, include_times=False) | {"receivedTime": wire_time(now)}
+        )
         return record
 
     @staticmethod
@@ -55,8 +73,15 @@ class Replenishments:
         self.ledger = ledger
         self.records: dict[str, dict[str, Any]] = {}
 
-    def request(self, kind: str, user_id: str, reason: str | None = None, materials: list[str] | None = None,
-                trade_type: str | None = None, trade_id: str | None = None) -> dict[str, Any]:
+    def request(
+        self,
+        kind: str,
+        user_id: str,
+        reason: str | None = None,
+        materials: list[str] | None = None,
+        trade_type: str | None = None,
+        trade_id: str | None = None,
+    ) -> dict[str, Any]:
         ledger = self.ledger
         ledger.check_user(user_id)
         kind = kind.upper()
@@ -64,10 +89,14 @@ class Replenishments:
             raise parameter_error("kind must be edd or trade")
         deadline: datetime = ledger.clock.now() + REPLENISH_DEADLINE
         record: dict[str, Any] = {
-            "replenishId": ledger.next_id("RP"), "userId": user_id, "kind": kind,
+            "replenishId": ledger.next_id("RP"),
+            "userId": user_id,
+            "kind": kind,
             "reason": reason or ("Enhanced due diligence review" if kind == "EDD" else "Trade background check"),
             "requiredMaterials": materials or list(seed.EDD_MATERIALS if kind == "EDD" else seed.TRADE_MATERIALS),
-            "deadline": wire_time(deadline), "status": "WAIT"}
+            "deadline": wire_time(deadline),
+            "status": "WAIT",
+        }
         if kind == "TRADE":
             record["tradeType"] = trade_type or "COLLECTION"
             record["tradeId"] = trade_id or ledger.next_id("T")

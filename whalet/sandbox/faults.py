@@ -21,8 +21,18 @@ import random
 from dataclasses import asdict, dataclass
 from typing import Any
 
-KINDS = ("latency", "timeout_before_apply", "timeout_after_apply", "http_500", "http_500_after_apply",
-         "too_many_requests", "bad_signature", "refuse", "refuse_after_apply", "rewrite_answer")
+KINDS = (
+    "latency",
+    "timeout_before_apply",
+    "timeout_after_apply",
+    "http_500",
+    "http_500_after_apply",
+    "too_many_requests",
+    "bad_signature",
+    "refuse",
+    "refuse_after_apply",
+    "rewrite_answer",
+)
 AFTER_APPLY = ("timeout_after_apply", "http_500_after_apply", "bad_signature", "refuse_after_apply", "rewrite_answer")
 NEEDS_CODE = ("refuse", "refuse_after_apply")
 
@@ -55,11 +65,18 @@ class FaultRule:
             raise ValueError("seconds must be >= 0 and rate within 0..1")
         code, fields = raw.get("code"), raw.get("fields")
         if kind in NEEDS_CODE and (not isinstance(code, str) or not code.isupper() or code == "SUCCESS"):
-            raise ValueError(f"{kind} needs a result code other than SUCCESS, e.g. \"code\": \"IDEMPOTENT_ERROR\"")
+            raise ValueError(f'{kind} needs a result code other than SUCCESS, e.g. "code": "IDEMPOTENT_ERROR"')
         if kind == "rewrite_answer" and (not isinstance(fields, dict) or not fields):
             raise ValueError('rewrite_answer needs "fields", e.g. {"status": "ON_HOLD"}')
-        return cls(api_code, kind, seconds, times, rate, code if kind in NEEDS_CODE else None,
-                   fields if kind == "rewrite_answer" else None)
+        return cls(
+            api_code,
+            kind,
+            seconds,
+            times,
+            rate,
+            code if kind in NEEDS_CODE else None,
+            fields if kind == "rewrite_answer" else None,
+        )
 
     def public(self) -> dict[str, Any]:
         data = asdict(self)

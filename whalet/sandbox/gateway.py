@@ -13,15 +13,23 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from whalet.envelope import PROTOCOL_VERSION, EnvelopeCodec, MalformedEnvelope, SignatureInvalid, dumps_compact, loads_exact
+from whalet.envelope import (
+    PROTOCOL_VERSION,
+    EnvelopeCodec,
+    MalformedEnvelope,
+    SignatureInvalid,
+    dumps_compact,
+    loads_exact,
+)
 
 from .dispatch import Dispatcher, Outcome, as_faulted, fault_after, fault_before, read_amounts
 from .wire import GatewayError
 
 
 class Gateway:
-    def __init__(self, dispatcher: Dispatcher, codec: EnvelopeCodec, partner_id: str, latency_ms: int,
-                 amounts: str = "number") -> None:
+    def __init__(
+        self, dispatcher: Dispatcher, codec: EnvelopeCodec, partner_id: str, latency_ms: int, amounts: str = "number"
+    ) -> None:
         self.dispatcher = dispatcher
         self.amounts = amounts
         self.codec = codec

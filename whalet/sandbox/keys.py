@@ -25,13 +25,15 @@ class SandboxKeys:
 
     def whalet_codec(self) -> EnvelopeCodec:
         """Whalet's side: sign with Whalet's key, encrypt to the partner."""
-        return EnvelopeCodec(load_private_key(self.whalet_private.read_bytes()),
-                             load_public_key(self.partner_public.read_bytes()))
+        return EnvelopeCodec(
+            load_private_key(self.whalet_private.read_bytes()), load_public_key(self.partner_public.read_bytes())
+        )
 
     def partner_codec(self) -> EnvelopeCodec:
         """The partner's side: sign with the partner's key, encrypt to Whalet."""
-        return EnvelopeCodec(load_private_key(self.partner_private.read_bytes()),
-                             load_public_key(self.whalet_public.read_bytes()))
+        return EnvelopeCodec(
+            load_private_key(self.partner_private.read_bytes()), load_public_key(self.whalet_public.read_bytes())
+        )
 
 
 def ensure_keys(keys_dir: Path) -> SandboxKeys:
@@ -45,8 +47,7 @@ def ensure_keys(keys_dir: Path) -> SandboxKeys:
         partner_private=keys_dir / "partner_private.pem",
         partner_public=keys_dir / "partner_public.pem",
     )
-    for private, public in ((keys.whalet_private, keys.whalet_public),
-                            (keys.partner_private, keys.partner_public)):
+    for private, public in ((keys.whalet_private, keys.whalet_public), (keys.partner_private, keys.partner_public)):
         if not (private.is_file() and public.is_file()):
             private_pem, public_pem = generate_key_pair()
             private.write_bytes(private_pem)

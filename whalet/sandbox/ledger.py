@@ -47,8 +47,9 @@ def q(amount: Decimal, currency: str, rounding: str = ROUND_HALF_EVEN) -> Decima
 
 
 class Ledger:
-    def __init__(self, clock: VirtualClock, timeline: Timeline, notify: Notify, seed_value: int,
-                 result_delay_s: float) -> None:
+    def __init__(
+        self, clock: VirtualClock, timeline: Timeline, notify: Notify, seed_value: int, result_delay_s: float
+    ) -> None:
         self.clock = clock
         self.timeline = timeline
         self.notify = notify
@@ -56,7 +57,8 @@ class Ledger:
         self.users = dict(seed.USERS)
         self.usd_value = seed.usd_values(seed_value)
         self.balances: dict[tuple[str, str, str], Balance] = {
-            key: Balance(key[2], *values) for key, values in seed.BALANCES.items()}
+            key: Balance(key[2], *values) for key, values in seed.BALANCES.items()
+        }
         self.quotes: dict[str, Quote] = {}
         self._counter = itertools.count(1)
 
@@ -96,8 +98,10 @@ class Ledger:
     def freeze(self, user_id: str, fund_source: str, currency: str, amount: Decimal) -> None:
         balance = self.balance(user_id, fund_source, currency)
         if balance.available < amount:
-            raise failure(f"insufficient balance: {Money(balance.available, currency)} available, "
-                          f"{Money(amount, currency)} needed including fee")
+            raise failure(
+                f"insufficient balance: {Money(balance.available, currency)} available, "
+                f"{Money(amount, currency)} needed including fee"
+            )
         balance.available -= amount
         balance.frozen += amount
 
@@ -116,9 +120,14 @@ class Ledger:
         """One currency as queryCurrencyBalance shows it (the spec §4 example's shape)."""
         cur = balance.currency
         rmb = q(balance.available * self.mid_rate(cur, "CNY"), "CNY")
-        return {"balance": money_obj(balance.available, cur), "orderQuota": money_obj(balance.order_quota, cur),
-                "currency": cur, "rmbAmount": money_obj(rmb, "CNY"),
-                "pendingAmount": money_obj(balance.pending, cur), "freezeAmount": money_obj(balance.frozen, cur)}
+        return {
+            "balance": money_obj(balance.available, cur),
+            "orderQuota": money_obj(balance.order_quota, cur),
+            "currency": cur,
+            "rmbAmount": money_obj(rmb, "CNY"),
+            "pendingAmount": money_obj(balance.pending, cur),
+            "freezeAmount": money_obj(balance.frozen, cur),
+        }
 
     # --- rates ----------------------------------------------------------------------------
 
@@ -134,8 +143,14 @@ class Ledger:
         return (mid * (1 - seed.CUSTOMER_SPREAD)).quantize(seed.RATE_PLACES, ROUND_HALF_EVEN)
 
     def quote(self, user_id: str, currency: str, to_currency: str) -> Quote:
-        quote = Quote(self.next_id("R"), user_id, currency, to_currency, self.customer_rate(currency, to_currency),
-                      self.clock.after(seed.QUOTE_TTL_S))
+        quote = Quote(
+            self.next_id("R"),
+            user_id,
+            currency,
+            to_currency,
+            self.customer_rate(currency, to_currency),
+            self.clock.after(seed.QUOTE_TTL_S),
+        )
         self.quotes[quote.rate_id] = quote
         return quote
 
@@ -144,8 +159,9 @@ class Ledger:
         if quote is None or quote.user_id != user_id:
             raise parameter_error(f"rateId not found: {rate_id}")
         if (quote.currency, quote.to_currency) != (currency, to_currency):
-            raise parameter_error(f"rateId {rate_id} quotes {quote.currency}->{quote.to_currency}, "
-                                  f"not {currency}->{to_currency}")
+            raise parameter_error(
+                f"rateId {rate_id} quotes {quote.currency}->{quote.to_currency}, not {currency}->{to_currency}"
+            )
         if self.clock.now() > quote.expire_time:
             raise failure(f"rate quote {rate_id} expired at {wire_time(quote.expire_time)}")
         return quote
@@ -157,7 +173,9 @@ class Ledger:
 
     @staticmethod
     def fee(amount: Decimal, currency: str) -> Decimal:
-        return max(q(amount * seed.FEE_RATE, currency, ROUND_HALF_UP), q(seed.MIN_FEE.get(currency, Decimal(1)), currency))
+        return max(
+            q(amount * seed.FEE_RATE, currency, ROUND_HALF_UP), q(seed.MIN_FEE.get(currency, Decimal(1)), currency)
+        )
 
     def after_delay(self) -> datetime:
         return self.clock.now() + timedelta(seconds=self.result_delay_s)

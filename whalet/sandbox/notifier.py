@@ -38,13 +38,20 @@ class Notification:
     in_flight: bool = False
 
     def public(self) -> dict[str, Any]:
-        return {"requestNo": self.request_no, "apiCode": self.api_code, "status": self.status,
-                "attempts": self.attempts, "created": wire_time(self.created), "body": self.body}
+        return {
+            "requestNo": self.request_no,
+            "apiCode": self.api_code,
+            "status": self.status,
+            "attempts": self.attempts,
+            "created": wire_time(self.created),
+            "body": self.body,
+        }
 
 
 class Notifier:
-    def __init__(self, wire: NotifyWire, clock: VirtualClock, webhook_url: str | None,
-                 retry_time_scale: float, timeout_s: float) -> None:
+    def __init__(
+        self, wire: NotifyWire, clock: VirtualClock, webhook_url: str | None, retry_time_scale: float, timeout_s: float
+    ) -> None:
         self._wire = wire
         self._clock = clock
         self.webhook_url = webhook_url
@@ -101,9 +108,12 @@ class Notifier:
         note.attempts += 1
         outcome, status, detail = "delivered", None, ""
         try:
-            response = await self._client.post(url, content=note.payload, timeout=self._timeout_s,
-                                               headers=self._wire.headers(note.api_code, note.request_no,
-                                                                          note.payload))
+            response = await self._client.post(
+                url,
+                content=note.payload,
+                timeout=self._timeout_s,
+                headers=self._wire.headers(note.api_code, note.request_no, note.payload),
+            )
             status = response.status_code
             outcome, detail = self._wire.judge(note.request_no, response)
         except httpx.TimeoutException:
@@ -112,9 +122,18 @@ class Notifier:
             outcome, detail = "connection_error", str(exc) or type(exc).__name__
         finally:
             note.in_flight = False
-        self.deliveries.append({"requestNo": note.request_no, "apiCode": note.api_code, "attempt": note.attempts,
-                                "outcome": outcome, "httpStatus": status, "detail": detail,
-                                "time": wire_time(self._clock.now()), "url": url})
+        self.deliveries.append(
+            {
+                "requestNo": note.request_no,
+                "apiCode": note.api_code,
+                "attempt": note.attempts,
+                "outcome": outcome,
+                "httpStatus": status,
+                "detail": detail,
+                "time": wire_time(self._clock.now()),
+                "url": url,
+            }
+        )
         if outcome == "delivered":
             note.status = "DELIVERED"
         elif note.attempts > len(RETRY_SCHEDULE_S):

@@ -75,8 +75,9 @@ class LegacyNotifyWire:
 
 
 class V1NotifyWire:
-    def __init__(self, recipe: SandboxV1Recipe, credentials: V1Credentials,
-                 wall_clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, recipe: SandboxV1Recipe, credentials: V1Credentials, wall_clock: Callable[[], float] = time.time
+    ) -> None:
         self.recipe = recipe
         self.credentials = credentials
         self.wall_clock = wall_clock
@@ -86,11 +87,22 @@ class V1NotifyWire:
 
     def headers(self, api_code: str, request_no: str, payload: bytes) -> dict[str, str]:
         stamp = self.recipe.stamp(self.wall_clock())
-        values = {"partnerId": self.credentials.partner_id, "requestNo": request_no, "timestamp": stamp,
-                  "notifyType": api_code, "body": payload.decode()}
+        values = {
+            "partnerId": self.credentials.partner_id,
+            "requestNo": request_no,
+            "timestamp": stamp,
+            "notifyType": api_code,
+            "body": payload.decode(),
+        }
         sign = self.recipe.signature(self.credentials.hmac_key, self.recipe.webhook_sign_template, values)
-        return {"Content-Type": JSON, "partnerId": self.credentials.partner_id, "requestNo": request_no,
-                "timestamp": stamp, "notifyType": api_code, self.recipe.webhook_sign_header: sign}
+        return {
+            "Content-Type": JSON,
+            "partnerId": self.credentials.partner_id,
+            "requestNo": request_no,
+            "timestamp": stamp,
+            "notifyType": api_code,
+            self.recipe.webhook_sign_header: sign,
+        }
 
     def judge(self, request_no: str, response: httpx.Response) -> tuple[str, str]:
         if response.status_code != 200:

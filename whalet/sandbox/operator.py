@@ -95,11 +95,17 @@ def operator_routes(sb: Sandbox) -> list[Route]:
                 return reply({"error": exc.detail, "code": exc.code}, 400)
             sb.tick()  # anything the call made due (clock moves, new notifications) goes now
             return reply(result)
+
         return endpoint
 
     async def health(request: Request) -> Any:
-        health: dict[str, Any] = {"status": "ok", "partnerId": sb.config.partner_id, "now": wire_time(sb.clock.now()),
-                  "webhookUrl": sb.notifier.webhook_url, "protocol": sb.config.protocol}
+        health: dict[str, Any] = {
+            "status": "ok",
+            "partnerId": sb.config.partner_id,
+            "now": wire_time(sb.clock.now()),
+            "webhookUrl": sb.notifier.webhook_url,
+            "protocol": sb.config.protocol,
+        }
         if sb.v1_gateway is not None:
             health["tokensIssued"] = sb.v1_gateway.tokens_issued
         return health
@@ -111,8 +117,11 @@ def operator_routes(sb: Sandbox) -> list[Route]:
 
     async def orders(request: Request) -> Any:
         kind = "payout" if request.url.path.endswith("payouts") else "pay"
-        return {"records": [order_record(o, plain_money) | {"confirmCount": o.confirm_count}
-                            for o in state.orders.select(kind)]}
+        return {
+            "records": [
+                order_record(o, plain_money) | {"confirmCount": o.confirm_count} for o in state.orders.select(kind)
+            ]
+        }
 
     async def deliveries(request: Request) -> Any:
         return {"deliveries": sb.notifier.deliveries}
@@ -124,9 +133,19 @@ def operator_routes(sb: Sandbox) -> list[Route]:
         user_id = request.query_params.get("userId")
         if user_id is not None:
             state.ledger.check_user(user_id)
-        rows = [{"userId": user, "fundSource": source, "currency": cur, "available": str(b.available),
-                 "pending": str(b.pending), "frozen": str(b.frozen), "orderQuota": str(b.order_quota)}
-                for (user, source, cur), b in sorted(state.ledger.balances.items()) if user_id in (None, user)]
+        rows = [
+            {
+                "userId": user,
+                "fundSource": source,
+                "currency": cur,
+                "available": str(b.available),
+                "pending": str(b.pending),
+                "frozen": str(b.frozen),
+                "orderQuota": str(b.order_quota),
+            }
+            for (user, source, cur), b in sorted(state.ledger.balances.items())
+            if user_id in (None, user)
+        ]
         return {"balances": rows}
 
     async def beneficiaries(request: Request) -> Any:
@@ -140,9 +159,13 @@ def operator_routes(sb: Sandbox) -> list[Route]:
         currency = body.currency("currency")
         assert currency is not None
         record = state.collections.receive(
-            body.req("userId", 30), body.fund_source(required=False, default="B2C"), currency,
-            body.amount("amount", currency), body.text("payerName", required=False, max_len=140),
-            body.text("virtualAccountNo", required=False, max_len=34))
+            body.req("userId", 30),
+            body.fund_source(required=False, default="B2C"),
+            currency,
+            body.amount("amount", currency),
+            body.text("payerName", required=False, max_len=140),
+            body.text("virtualAccountNo", required=False, max_len=34),
+        )
         return state.collections.wire(record) | {"amount": plain_money(record["amount"], currency)}
 
     async def users(request: Request) -> Any:
@@ -150,9 +173,20 @@ def operator_routes(sb: Sandbox) -> list[Route]:
         rows = data.get("balances") or []
         if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
             raise OperatorError("balances must be a list of objects")
-        state.ledger.add_user(str(data.get("userId") or ""), str(data.get("name") or data.get("userId") or ""), [
-            (str(r.get("fundSource") or "B2C"), str(r.get("currency") or ""), to_decimal(r.get("available", 0)),
-             to_decimal(r.get("pending", 0)), to_decimal(r.get("frozen", 0))) for r in rows])
+        state.ledger.add_user(
+            str(data.get("userId") or ""),
+            str(data.get("name") or data.get("userId") or ""),
+            [
+                (
+                    str(r.get("fundSource") or "B2C"),
+                    str(r.get("currency") or ""),
+                    to_decimal(r.get("available", 0)),
+                    to_decimal(r.get("pending", 0)),
+                    to_decimal(r.get("frozen", 0)),
+                )
+                for r in rows
+            ],
+        )
         return {"userId": data.get("userId"), "balances": len(rows)}
 
     async def replenish(request: Request) -> Any:
@@ -160,15 +194,21 @@ def operator_routes(sb: Sandbox) -> list[Route]:
             return {"records": [state.replenishments.public(r) for r in state.replenishments.records.values()]}
         data = await _json(request)
         materials = data.get("requiredMaterials")
-        record = state.replenishments.request(str(data.get("kind", "")), str(data.get("userId", "")),
-                                              data.get("reason"), list(materials) if materials else None,
-                                              data.get("tradeType"), data.get("tradeId"))
+        record = state.replenishments.request(
+            str(data.get("kind", "")),
+            str(data.get("userId", "")),
+            data.get("reason"),
+            list(materials) if materials else None,
+            data.get("tradeType"),
+            data.get("tradeId"),
+        )
         return state.replenishments.public(record)
 
     async def replenish_result(request: Request) -> Any:
         data = await _json(request)
-        record = state.replenishments.decide(request.path_params["replenish_id"], str(data.get("status", "")),
-                                             data.get("remark"))
+        record = state.replenishments.decide(
+            request.path_params["replenish_id"], str(data.get("status", "")), data.get("remark")
+        )
         return state.replenishments.public(record)
 
     async def notify(request: Request) -> Any:
@@ -202,15 +242,21 @@ def operator_routes(sb: Sandbox) -> list[Route]:
         return {"now": wire_time(sb.clock.now())}
 
     table: list[tuple[str, Callable[[Request], Awaitable[Any]], list[str]]] = [
-        ("/sandbox/health", health, ["GET"]), ("/sandbox/payouts", orders, ["GET"]),
-        ("/sandbox/pays", orders, ["GET"]), ("/sandbox/deliveries", deliveries, ["GET"]),
-        ("/sandbox/notifications", notifications, ["GET"]), ("/sandbox/balances", balances, ["GET"]),
-        ("/sandbox/beneficiaries", beneficiaries, ["GET"]), ("/sandbox/collect", collect, ["POST"]),
+        ("/sandbox/health", health, ["GET"]),
+        ("/sandbox/payouts", orders, ["GET"]),
+        ("/sandbox/pays", orders, ["GET"]),
+        ("/sandbox/deliveries", deliveries, ["GET"]),
+        ("/sandbox/notifications", notifications, ["GET"]),
+        ("/sandbox/balances", balances, ["GET"]),
+        ("/sandbox/beneficiaries", beneficiaries, ["GET"]),
+        ("/sandbox/collect", collect, ["POST"]),
         ("/sandbox/users", users, ["POST"]),
         ("/sandbox/replenish", replenish, ["GET", "POST"]),
         ("/sandbox/replenish/{replenish_id}/result", replenish_result, ["POST"]),
-        ("/sandbox/notify", notify, ["POST"]), ("/sandbox/faults", faults, ["GET", "POST", "DELETE"]),
-        ("/sandbox/config", config, ["POST"]), ("/sandbox/clock", clock, ["GET", "POST"]),
+        ("/sandbox/notify", notify, ["POST"]),
+        ("/sandbox/faults", faults, ["GET", "POST", "DELETE"]),
+        ("/sandbox/config", config, ["POST"]),
+        ("/sandbox/clock", clock, ["GET", "POST"]),
         ("/sandbox/tokens/revoke", revoke_tokens, ["POST"]),
     ]
     return [Route(path, guard(handler), methods=methods) for path, handler, methods in table]

@@ -23,8 +23,11 @@ def query_currency_balance(state: State, body: Body, head: Head) -> list[dict[st
     currency = body.currency("currency", required=False)
     if currency:
         return [state.ledger.balance_record(state.ledger.balance(user_id, fund_source, currency))]
-    return [state.ledger.balance_record(balance) for (user, source, _), balance in sorted(state.ledger.balances.items())
-            if user == user_id and source == fund_source]
+    return [
+        state.ledger.balance_record(balance)
+        for (user, source, _), balance in sorted(state.ledger.balances.items())
+        if user == user_id and source == fund_source
+    ]
 
 
 def query_platform_balance(state: State, body: Body, head: Head) -> dict[str, Any]:
@@ -48,8 +51,13 @@ def query_rate(state: State, body: Body, head: Head) -> dict[str, Any]:
     currency, to_currency = body.currency("currency"), body.currency("toCurrency")
     assert currency and to_currency
     quote = state.ledger.quote(user_id, currency, to_currency)
-    return {"rateId": quote.rate_id, "currency": currency, "toCurrency": to_currency, "rate": quote.rate,
-            "expireTime": wire_time(quote.expire_time)}
+    return {
+        "rateId": quote.rate_id,
+        "currency": currency,
+        "toCurrency": to_currency,
+        "rate": quote.rate,
+        "expireTime": wire_time(quote.expire_time),
+    }
 
 
 def _common(state: State, body: Body, kind: str) -> dict[str, Any]:
@@ -63,9 +71,19 @@ def _common(state: State, body: Body, kind: str) -> dict[str, Any]:
     remark = body.text("remark", required=False, max_len=256)
     state.orders.check_new(kind, mer_order_no)
     now = state.ledger.clock.now()
-    return dict(kind=kind, order_id=state.ledger.next_id("PO" if kind == "payout" else "PY"), user_id=user_id,
-                mer_order_no=mer_order_no, currency=currency, amount=amount, fee=state.ledger.fee(amount, currency),
-                purpose=purpose, remark=remark, create_time=now, expire_time=state.ledger.clock.after(seed.ORDER_TTL_S))
+    return dict(
+        kind=kind,
+        order_id=state.ledger.next_id("PO" if kind == "payout" else "PY"),
+        user_id=user_id,
+        mer_order_no=mer_order_no,
+        currency=currency,
+        amount=amount,
+        fee=state.ledger.fee(amount, currency),
+        purpose=purpose,
+        remark=remark,
+        create_time=now,
+        expire_time=state.ledger.clock.after(seed.ORDER_TTL_S),
+    )
 
 
 def payout_apply(state: State, body: Body, head: Head) -> dict[str, Any]:
@@ -83,15 +101,29 @@ def payout_apply(state: State, body: Body, head: Head) -> dict[str, Any]:
     else:
         rate = state.ledger.customer_rate(fields["currency"], to_currency)
     own = beneficiary["accountName"].casefold() == state.ledger.users[fields["user_id"]].casefold()
-    order = state.orders.apply(Order(**fields, fund_source=fund_source, to_currency=to_currency, rate=rate,
-                                     to_amount=state.ledger.convert(fields["amount"], rate, to_currency),
-                                     rate_id=rate_id, beneficiary_id=beneficiary["beneficiaryId"],
-                                     payout_type="WITHDRAW" if own else "PAYMENT"))
+    order = state.orders.apply(
+        Order(
+            **fields,
+            fund_source=fund_source,
+            to_currency=to_currency,
+            rate=rate,
+            to_amount=state.ledger.convert(fields["amount"], rate, to_currency),
+            rate_id=rate_id,
+            beneficiary_id=beneficiary["beneficiaryId"],
+            payout_type="WITHDRAW" if own else "PAYMENT",
+        )
+    )
     assert order.to_amount is not None and order.to_currency is not None
-    return {"payoutId": order.order_id, "merOrderNo": order.mer_order_no, "status": order.status,
-            "amount": money_obj(order.amount, order.currency), "fee": money_obj(order.fee, order.currency),
-            "toAmount": money_obj(order.to_amount, order.to_currency), "rate": order.rate,
-            "expireTime": wire_time(order.expire_time)}
+    return {
+        "payoutId": order.order_id,
+        "merOrderNo": order.mer_order_no,
+        "status": order.status,
+        "amount": money_obj(order.amount, order.currency),
+        "fee": money_obj(order.fee, order.currency),
+        "toAmount": money_obj(order.to_amount, order.to_currency),
+        "rate": order.rate,
+        "expireTime": wire_time(order.expire_time),
+    }
 
 
 def pay_apply(state: State, body: Body, head: Head) -> dict[str, Any]:
@@ -102,9 +134,14 @@ def pay_apply(state: State, body: Body, head: Head) -> dict[str, Any]:
         raise parameter_error("payeeUserId must differ from userId")
     fund_source = body.fund_source(required=False, default="B2C")  # not in the spec's fields: optional
     order = state.orders.apply(Order(**fields, fund_source=fund_source, payee_user_id=payee))
-    return {"payId": order.order_id, "merOrderNo": order.mer_order_no, "status": order.status,
-            "amount": money_obj(order.amount, order.currency), "fee": money_obj(order.fee, order.currency),
-            "expireTime": wire_time(order.expire_time)}
+    return {
+        "payId": order.order_id,
+        "merOrderNo": order.mer_order_no,
+        "status": order.status,
+        "amount": money_obj(order.amount, order.currency),
+        "fee": money_obj(order.fee, order.currency),
+        "expireTime": wire_time(order.expire_time),
+    }
 
 
 def payout_confirm(state: State, body: Body, head: Head) -> dict[str, Any]:

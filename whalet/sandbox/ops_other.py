@@ -40,8 +40,9 @@ def beneficiary_delete(state: State, body: Body, head: Head) -> dict[str, Any]:
     return state.beneficiaries.delete(body.req("beneficiaryId", 32), user_id)
 
 
-def _page(state: State, body: Body, rows: Callable[[str], list[tuple[datetime, dict[str, Any]]]],
-          statuses: tuple[str, ...]) -> dict[str, Any]:
+def _page(
+    state: State, body: Body, rows: Callable[[str], list[tuple[datetime, dict[str, Any]]]], statuses: tuple[str, ...]
+) -> dict[str, Any]:
     """Shared paging and filters of the four record queries (newest first)."""
     user_id = body.req("userId", 30)
     state.ledger.check_user(user_id)
@@ -53,24 +54,38 @@ def _page(state: State, body: Body, rows: Callable[[str], list[tuple[datetime, d
     mer_order_no = body.text("merOrderNo", required=False, max_len=30)
     page_num = body.page("pageNum", 1, 1, 1_000_000)
     page_size = body.page("pageSize", 10, 1, 100)
-    selected = [record for created, record in rows(user_id)
-                if start <= created.replace(microsecond=0) <= end
-                and status in (None, record["status"]) and mer_order_no in (None, record.get("merOrderNo"))]
+    selected = [
+        record
+        for created, record in rows(user_id)
+        if start <= created.replace(microsecond=0) <= end
+        and status in (None, record["status"])
+        and mer_order_no in (None, record.get("merOrderNo"))
+    ]
     first = (page_num - 1) * page_size
-    return {"total": len(selected), "pageNum": page_num, "pageSize": page_size,
-            "records": selected[first:first + page_size]}
+    return {
+        "total": len(selected),
+        "pageNum": page_num,
+        "pageSize": page_size,
+        "records": selected[first : first + page_size],
+    }
 
 
-def _orders(state: State, kind: str, payout_type: str | None = None) -> Callable[[str], list[tuple[datetime, dict[str, Any]]]]:
+def _orders(
+    state: State, kind: str, payout_type: str | None = None
+) -> Callable[[str], list[tuple[datetime, dict[str, Any]]]]:
     def rows(user_id: str) -> list[tuple[datetime, dict[str, Any]]]:
         chosen = [o for o in state.orders.select(kind, user_id) if payout_type in (None, o.payout_type)]
         return [(o.create_time, order_record(o)) for o in sorted(chosen, key=lambda o: o.create_time, reverse=True)]
+
     return rows
 
 
 def query_collection_records(state: State, body: Body, head: Head) -> dict[str, Any]:
     def rows(user_id: str) -> list[tuple[datetime, dict[str, Any]]]:
-        return [(r["created"], Collections.wire(r)) for r in reversed(state.collections.records) if r["userId"] == user_id]
+        return [
+            (r["created"], Collections.wire(r)) for r in reversed(state.collections.records) if r["userId"] == user_id
+        ]
+
     return _page(state, body, rows, ("SUCCESS",))
 
 
@@ -92,8 +107,11 @@ def edd_replenish_query(state: State, body: Body, head: Head) -> dict[str, Any]:
     user_id = body.req("userId", 30)
     state.ledger.check_user(user_id)
     wanted = body.text("replenishId", required=False, max_len=32)
-    records = [state.replenishments.public(r) for r in state.replenishments.records.values()
-               if r["userId"] == user_id and r["kind"] == "EDD" and wanted in (None, r["replenishId"])]
+    records = [
+        state.replenishments.public(r)
+        for r in state.replenishments.records.values()
+        if r["userId"] == user_id and r["kind"] == "EDD" and wanted in (None, r["replenishId"])
+    ]
     return {"records": records}
 
 
@@ -132,6 +150,11 @@ def mock_payee_notify(state: State, body: Body, head: Head) -> dict[str, Any]:
     currency = body.currency("currency")
     assert currency is not None
     record = state.collections.receive(
-        user_id, body.fund_source(required=False, default="B2C"), currency, body.amount("amount", currency),
-        body.text("payerName", required=False, max_len=140), body.text("virtualAccountNo", required=False, max_len=34))
+        user_id,
+        body.fund_source(required=False, default="B2C"),
+        currency,
+        body.amount("amount", currency),
+        body.text("payerName", required=False, max_len=140),
+        body.text("virtualAccountNo", required=False, max_len=34),
+    )
     return {"collectionId": record["collectionId"], "status": record["status"]}

@@ -126,10 +126,15 @@ class OrderBook:
         ledger.notify(RESULT_NOTIFY[order.kind], self.result_body(order))
 
     def result_body(self, order: Order) -> dict[str, Any]:
-        body: dict[str, Any] = {"userId": order.user_id, ID_FIELD[order.kind]: order.order_id,
-                                "merOrderNo": order.mer_order_no, "status": order.status,
-                                "currency": order.currency, "amount": money_obj(order.amount, order.currency),
-                                "fee": money_obj(order.fee, order.currency)}
+        body: dict[str, Any] = {
+            "userId": order.user_id,
+            ID_FIELD[order.kind]: order.order_id,
+            "merOrderNo": order.mer_order_no,
+            "status": order.status,
+            "currency": order.currency,
+            "amount": money_obj(order.amount, order.currency),
+            "fee": money_obj(order.fee, order.currency),
+        }
         if order.kind == "payout":
             assert order.to_currency is not None and order.to_amount is not None
             body["toCurrency"] = order.to_currency
@@ -145,20 +150,38 @@ class OrderBook:
 
 def order_record(order: Order, money: MoneyWriter = money_obj) -> dict[str, Any]:
     """The record queries' shape; the operator endpoints pass a string-amount ``money``."""
-    record: dict[str, Any] = {ID_FIELD[order.kind]: order.order_id, "merOrderNo": order.mer_order_no,
-                              "userId": order.user_id, "fundSource": order.fund_source, "status": order.status,
-                              "currency": order.currency, "amount": money(order.amount, order.currency),
-                              "fee": money(order.fee, order.currency)}
+    record: dict[str, Any] = {
+        ID_FIELD[order.kind]: order.order_id,
+        "merOrderNo": order.mer_order_no,
+        "userId": order.user_id,
+        "fundSource": order.fund_source,
+        "status": order.status,
+        "currency": order.currency,
+        "amount": money(order.amount, order.currency),
+        "fee": money(order.fee, order.currency),
+    }
     if order.kind == "payout":
         assert order.to_currency is not None and order.to_amount is not None
-        record.update({"payoutType": order.payout_type, "beneficiaryId": order.beneficiary_id,
-                       "toCurrency": order.to_currency, "toAmount": money(order.to_amount, order.to_currency),
-                       "rate": order.rate})
+        record.update(
+            {
+                "payoutType": order.payout_type,
+                "beneficiaryId": order.beneficiary_id,
+                "toCurrency": order.to_currency,
+                "toAmount": money(order.to_amount, order.to_currency),
+                "rate": order.rate,
+            }
+        )
     else:
         record["payeeUserId"] = order.payee_user_id
-    record.update({"purpose": order.purpose, "remark": order.remark, "createTime": wire_time(order.create_time),
-                   "expireTime": wire_time(order.expire_time),
-                   "finishTime": wire_time(order.finish_time) if order.finish_time else None})
+    record.update(
+        {
+            "purpose": order.purpose,
+            "remark": order.remark,
+            "createTime": wire_time(order.create_time),
+            "expireTime": wire_time(order.expire_time),
+            "finishTime": wire_time(order.finish_time) if order.finish_time else None,
+        }
+    )
     if order.fail_reason:
         record["failReason"] = order.fail_reason
     return record

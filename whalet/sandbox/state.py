@@ -25,8 +25,9 @@ class State:
     answers: dict[str, tuple[str, Any, Any]] = field(default_factory=dict)
 
     @classmethod
-    def create(cls, clock: VirtualClock, timeline: Timeline, notify: Notify, seed_value: int,
-               result_delay_s: float) -> State:
+    def create(
+        cls, clock: VirtualClock, timeline: Timeline, notify: Notify, seed_value: int, result_delay_s: float
+    ) -> State:
         ledger = Ledger(clock, timeline, notify, seed_value, result_delay_s)
         return cls(ledger, OrderBook(ledger), Beneficiaries(ledger), Collections(ledger), Replenishments(ledger))
 

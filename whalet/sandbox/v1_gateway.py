@@ -54,9 +54,17 @@ def _answer(code: str, message: str, data: Any = None, status: int = 200) -> Res
 
 
 class V1Gateway:
-    def __init__(self, dispatcher: Dispatcher, recipe: SandboxV1Recipe, credentials: V1Credentials, latency_ms: int,
-                 *, token_ttl_s: int = 7200, amounts: str = "number",
-                 wall_clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        recipe: SandboxV1Recipe,
+        credentials: V1Credentials,
+        latency_ms: int,
+        *,
+        token_ttl_s: int = 7200,
+        amounts: str = "number",
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
         self.dispatcher = dispatcher
         self.recipe = recipe
         self.credentials = credentials
@@ -78,16 +86,20 @@ class V1Gateway:
         if self.latency_s:
             await asyncio.sleep(self.latency_s)
         headers = request.headers
-        partner_id, request_no, stamp = (headers.get("partnerId", ""), headers.get("requestNo", ""),
-                                         headers.get("timestamp", ""))
+        partner_id, request_no, stamp = (
+            headers.get("partnerId", ""),
+            headers.get("requestNo", ""),
+            headers.get("timestamp", ""),
+        )
         if not partner_id or not request_no or not stamp:
             return _answer("PARAMETER_ERROR", "the headers partnerId, requestNo and timestamp are required", status=400)
         if partner_id != self.credentials.partner_id:
             return _answer("PARTNER_NOT_EXIST", f"partner {partner_id} does not exist")
         if not stamp.isdigit() or abs(self.wall_clock() - self.recipe.seconds(stamp)) > WINDOW_S:
             return _answer("PARAMETER_ERROR", f"timestamp must be epoch {self.recipe.timestamp_unit} within 5 minutes")
-        if self.recipe.request_signature and not self._signed(headers.get(self.recipe.sign_header, ""),
-                                                              partner_id, request_no, stamp, raw):
+        if self.recipe.request_signature and not self._signed(
+            headers.get(self.recipe.sign_header, ""), partner_id, request_no, stamp, raw
+        ):
             return _answer("UNAUTHENTICATED_ERROR", "signature verification failed")
         try:
             body = loads_exact(raw)
@@ -121,21 +133,26 @@ class V1Gateway:
     def _write(outcome: Outcome, corrupt: bool) -> Response:
         if corrupt:  # v1 answers carry no signature: the bad_signature fault garbles the answer instead
             return Response(b'{"code":"SUCCESS","message":"', media_type="application/json")
-        return _answer(outcome.code, outcome.detail, outcome.result if outcome.code in ("SUCCESS", "PROCESSING") else None)
+        return _answer(
+            outcome.code, outcome.detail, outcome.result if outcome.code in ("SUCCESS", "PROCESSING") else None
+        )
 
     def _signed(self, given: str, partner_id: str, request_no: str, stamp: str, raw: bytes) -> bool:
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
             return False
-        expected = self.recipe.signature(self.credentials.hmac_key, self.recipe.sign_template,
-                                         {"partnerId": partner_id, "requestNo": request_no, "timestamp": stamp,
-                                          "body": text})
+        expected = self.recipe.signature(
+            self.credentials.hmac_key,
+            self.recipe.sign_template,
+            {"partnerId": partner_id, "requestNo": request_no, "timestamp": stamp, "body": text},
+        )
         return bool(given) and hmac.compare_digest(expected.encode(), given.encode("ascii", "replace"))
 
     def _issue_token(self, body: dict[str, Any]) -> Response:
-        if (body.get("clientId") != self.credentials.client_id
-                or not hmac.compare_digest(str(body.get("secretKey", "")).encode(), self.credentials.secret_key.encode())):
+        if body.get("clientId") != self.credentials.client_id or not hmac.compare_digest(
+            str(body.get("secretKey", "")).encode(), self.credentials.secret_key.encode()
+        ):
             return _answer("UNAUTHORIZED", "clientId or secretKey is wrong", status=401)
         token = secrets.token_urlsafe(24)
         now = self.wall_clock()
@@ -157,8 +174,9 @@ class V1Gateway:
             if sealed_name not in body:
                 continue
             try:
-                plain = aes_ecb_decrypt(self.credentials.aes_key_bytes, base64.b64decode(str(body[sealed_name]),
-                                                                                           validate=True))
+                plain = aes_ecb_decrypt(
+                    self.credentials.aes_key_bytes, base64.b64decode(str(body[sealed_name]), validate=True)
+                )
                 body = {**{k: v for k, v in body.items() if k != sealed_name}, name: plain.decode("utf-8")}
             except (binascii.Error, MalformedEnvelope, UnicodeDecodeError):
                 raise ValueError(f"{sealed_name} cannot be decrypted with the aesKey") from None

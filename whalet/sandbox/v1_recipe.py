@@ -23,9 +23,19 @@ _DIGESTS = {"SHA256": hashlib.sha256, "SHA512": hashlib.sha512, "SHA1": hashlib.
 
 # The v1 path of every operation, as spec §9 lists them (apiCode -> path).
 _WALLET = ("queryCurrencyBalance", "queryPlatformBalance")
-_PAYOUT = ("queryRate", "payoutApply", "payoutConfirm", "queryBeneficiaryCountries", "queryBeneficiaryFields",
-           "beneficiaryApply", "beneficiaryDelete", "queryCollectionRecords", "queryWithdrawRecords",
-           "queryPaymentRecords", "queryPayRecords")
+_PAYOUT = (
+    "queryRate",
+    "payoutApply",
+    "payoutConfirm",
+    "queryBeneficiaryCountries",
+    "queryBeneficiaryFields",
+    "beneficiaryApply",
+    "beneficiaryDelete",
+    "queryCollectionRecords",
+    "queryWithdrawRecords",
+    "queryPaymentRecords",
+    "queryPayRecords",
+)
 _PAY = ("payApply", "payConfirm")
 _REPLENISH = ("eddReplenishQuery", "eddReplenishSubmit", "tradeReplenishSubmit")
 SPEC_PATHS: dict[str, str] = {
@@ -103,14 +113,17 @@ def ensure_v1_credentials(keys_dir: Path, partner_id: str) -> V1Credentials:
     data: dict[str, Any] = {}
     if path.is_file():
         data = json.loads(path.read_text(encoding="utf-8"))
-    wanted = {"partnerId": partner_id,
-              "clientId": data.get("clientId") or "CL" + secrets.token_hex(8).upper(),
-              "secretKey": data.get("secretKey") or secrets.token_urlsafe(24),
-              "hmacKey": data.get("hmacKey") or secrets.token_urlsafe(32),
-              "aesKey": data.get("aesKey") or base64.b64encode(os.urandom(16)).decode()}
+    wanted = {
+        "partnerId": partner_id,
+        "clientId": data.get("clientId") or "CL" + secrets.token_hex(8).upper(),
+        "secretKey": data.get("secretKey") or secrets.token_urlsafe(24),
+        "hmacKey": data.get("hmacKey") or secrets.token_urlsafe(32),
+        "aesKey": data.get("aesKey") or base64.b64encode(os.urandom(16)).decode(),
+    }
     if wanted != data:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(wanted, indent=2) + "\n", encoding="utf-8")
         path.chmod(0o600)
-    return V1Credentials(wanted["partnerId"], wanted["clientId"], wanted["secretKey"], wanted["hmacKey"],
-                         wanted["aesKey"])
+    return V1Credentials(
+        wanted["partnerId"], wanted["clientId"], wanted["secretKey"], wanted["hmacKey"], wanted["aesKey"]
+    )

@@ -40,8 +40,7 @@ def money_obj(amount: Decimal, currency: str) -> dict[str, Any]:
     """Whalet's money object: ``cent`` is exact, ``centFactor`` = 10^minor digits (spec §3)."""
     digits = minor_digits(currency)
     exact = Money(amount, currency).quantized().amount
-    return {"amount": exact, "cent": int(exact.scaleb(digits)), "centFactor": 10**digits,
-            "currency": currency}
+    return {"amount": exact, "cent": int(exact.scaleb(digits)), "centFactor": 10**digits, "currency": currency}
 
 
 class Body:
@@ -53,8 +52,7 @@ class Body:
         self.data = data
         self._supported = supported_currencies
 
-    def text(self, name: str, *, required: bool = True, max_len: int = 64,
-             pattern: str | None = None) -> str | None:
+    def text(self, name: str, *, required: bool = True, max_len: int = 64, pattern: str | None = None) -> str | None:
         value = self.data.get(name)
         if value is None or value == "":
             if required:
@@ -109,7 +107,9 @@ class Body:
         if not amount.is_finite() or amount <= 0:
             raise parameter_error(f"{name} must be greater than zero")
         if not Money(amount, currency).fits_currency():
-            raise parameter_error(f"{name} {amount} has more decimals than {currency} allows ({minor_digits(currency)})")
+            raise parameter_error(
+                f"{name} {amount} has more decimals than {currency} allows ({minor_digits(currency)})"
+            )
         return Money(amount, currency).quantized().amount
 
     def time(self, name: str, *, required: bool = True) -> datetime | None:

@@ -21,8 +21,9 @@ AmountStyle = Literal["number", "string"]
 class Poster(Protocol):
     """The client's HTTP POST: maps connection failures to RequestNotSent / OutcomeUnknown."""
 
-    async def __call__(self, url: str, content: bytes, headers: Mapping[str, str], *, api_code: str,
-                       request_no: str) -> httpx.Response: ...
+    async def __call__(
+        self, url: str, content: bytes, headers: Mapping[str, str], *, api_code: str, request_no: str
+    ) -> httpx.Response: ...
 
 
 @dataclass(frozen=True)

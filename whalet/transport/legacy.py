@@ -52,10 +52,10 @@ class LegacyTransport(Transport):
             message = self.codec.encode_request(self.partner_id, api_code, request_no, self.prepare_body(body))
             payload = dumps_compact(message).encode("utf-8")
         except (EnvelopeError, TypeError, ValueError) as exc:
-            raise RequestNotSent(f"cannot encode {op.name}: {exc}", transient=False, api_code=api_code,
-                                 request_no=request_no) from exc
-        response = await post(self.base_url, payload, {"Content-Type": JSON}, api_code=api_code,
-                              request_no=request_no)
+            raise RequestNotSent(
+                f"cannot encode {op.name}: {exc}", transient=False, api_code=api_code, request_no=request_no
+            ) from exc
+        response = await post(self.base_url, payload, {"Content-Type": JSON}, api_code=api_code, request_no=request_no)
         return accepted(self._open(op, response, api_code, request_no), response.status_code, op, api_code)
 
     def _open(self, op: Operation, response: httpx.Response, api_code: str, request_no: str) -> Opened:
@@ -66,11 +66,21 @@ class LegacyTransport(Transport):
             opened = self.codec.decode_response(response.content)
         except EnvelopeError as exc:
             if isinstance(exc, SignatureInvalid):  # forged, corrupted or a key rotation we missed: a person must look
-                log.error("Whalet's answer to %s does not verify with Whalet's public key; outcome unknown",
-                          op.name, extra={"event": "whalet_bad_signature", "operation": op.name,
-                                          "request_no": request_no, "api_code": api_code})
-            raise OutcomeUnknown(f"{op.name}: untrustworthy answer (HTTP {response.status_code}): {exc}",
-                                 signature_failed=isinstance(exc, SignatureInvalid), **where) from exc
+                log.error(
+                    "Whalet's answer to %s does not verify with Whalet's public key; outcome unknown",
+                    op.name,
+                    extra={
+                        "event": "whalet_bad_signature",
+                        "operation": op.name,
+                        "request_no": request_no,
+                        "api_code": api_code,
+                    },
+                )
+            raise OutcomeUnknown(
+                f"{op.name}: untrustworthy answer (HTTP {response.status_code}): {exc}",
+                signature_failed=isinstance(exc, SignatureInvalid),
+                **where,
+            ) from exc
         expected = {"partnerId": self.partner_id, "apiCode": api_code, "requestNo": request_no}
         wrong = [name for name, value in expected.items() if opened.head.get(name) != value]
         if wrong:
@@ -88,5 +98,6 @@ class LegacyTransport(Transport):
             return NotificationAnswer(200, b"{}", "application/json")
         if style == "text":
             return NotificationAnswer(200, b"SUCCESS", "text/plain; charset=utf-8")
-        return NotificationAnswer(200, dumps_compact(self.codec.encode_ack(dict(head))).encode("utf-8"),
-                                  "application/json")
+        return NotificationAnswer(
+            200, dumps_compact(self.codec.encode_ack(dict(head))).encode("utf-8"), "application/json"
+        )

@@ -93,9 +93,17 @@ class _Token:
 class V1Transport(Transport):
     profile = "v1"
 
-    def __init__(self, base_url: str, partner_id: str, credentials: V1Credentials, recipe: V1Recipe | None = None,
-                 *, amounts: AmountStyle = "number", wall_clock: Callable[[], float] = time.time,
-                 new_request_no: Callable[[], str] | None = None):
+    def __init__(
+        self,
+        base_url: str,
+        partner_id: str,
+        credentials: V1Credentials,
+        recipe: V1Recipe | None = None,
+        *,
+        amounts: AmountStyle = "number",
+        wall_clock: Callable[[], float] = time.time,
+        new_request_no: Callable[[], str] | None = None,
+    ):
         self.base_url = base_url.rstrip("/")
         self.partner_id = partner_id
         self.credentials = credentials
@@ -108,8 +116,15 @@ class V1Transport(Transport):
         self.tokens_fetched = 0
 
     def with_recipe(self, recipe: V1Recipe) -> V1Transport:
-        return V1Transport(self.base_url, self.partner_id, self.credentials, recipe, amounts=self.amounts,
-                           wall_clock=self._wall_clock, new_request_no=self._new_request_no)
+        return V1Transport(
+            self.base_url,
+            self.partner_id,
+            self.credentials,
+            recipe,
+            amounts=self.amounts,
+            wall_clock=self._wall_clock,
+            new_request_no=self._new_request_no,
+        )
 
     # --- requests --------------------------------------------------------------------------------
 
@@ -119,15 +134,24 @@ class V1Transport(Transport):
 
     def headers(self, request_no: str, content: bytes, token: _Token | None) -> dict[str, str]:
         """The three headers, the token and (by default) the HMAC signature over ``content``."""
-        headers = {"Content-Type": JSON, "partnerId": self.partner_id, "requestNo": request_no,
-                   "timestamp": self._timestamp()}
+        headers = {
+            "Content-Type": JSON,
+            "partnerId": self.partner_id,
+            "requestNo": request_no,
+            "timestamp": self._timestamp(),
+        }
         if token is not None:
             headers["Authorization"] = f"{token.kind} {token.value}"
         if self.recipe.request_signature:
-            parts = {"partnerId": self.partner_id, "requestNo": request_no, "timestamp": headers["timestamp"],
-                     "body": content.decode("utf-8")}
-            headers[self.recipe.sign_header] = hmac_sign(self.recipe, self.credentials.hmac_key,
-                                                         self.recipe.sign_template, parts)
+            parts = {
+                "partnerId": self.partner_id,
+                "requestNo": request_no,
+                "timestamp": headers["timestamp"],
+                "body": content.decode("utf-8"),
+            }
+            headers[self.recipe.sign_header] = hmac_sign(
+                self.recipe, self.credentials.hmac_key, self.recipe.sign_template, parts
+            )
         return headers
 
     def prepare_body(self, body: Any) -> Any:
@@ -148,19 +172,22 @@ class V1Transport(Transport):
         try:
             content = dumps_compact(self.prepare_body(body if body is not None else {})).encode("utf-8")
         except (TypeError, ValueError) as exc:
-            raise RequestNotSent(f"cannot encode {op.name}: {exc}", transient=False, api_code=api_code,
-                                 request_no=request_no) from exc
+            raise RequestNotSent(
+                f"cannot encode {op.name}: {exc}", transient=False, api_code=api_code, request_no=request_no
+            ) from exc
         url = self.base_url + self.recipe.path_of(op.name)
         token = await self._current_token(post, api_code, request_no, refused=None)
         for attempt in (1, 2):
-            response = await post(url, content, self.headers(request_no, content, token), api_code=api_code,
-                                  request_no=request_no)
+            response = await post(
+                url, content, self.headers(request_no, content, token), api_code=api_code, request_no=request_no
+            )
             opened = self.read_answer(op.name, response.status_code, response.content, api_code, request_no)
             if response.status_code != 401 and opened.head["code"] != TOKEN_REFUSED:
                 return accepted(opened, response.status_code, op, api_code)
             if attempt == 2:
-                raise rejection_for(TOKEN_REFUSED, opened.head.get("detail") or "the token was refused twice",
-                                    api_code, request_no)
+                raise rejection_for(
+                    TOKEN_REFUSED, opened.head.get("detail") or "the token was refused twice", api_code, request_no
+                )
             # Refused token: not processed. Fetch another, and send under a NEW requestNo.
             token = await self._current_token(post, api_code, request_no, refused=token)
             request_no = self._request_no()
@@ -182,8 +209,13 @@ class V1Transport(Transport):
         data = answer.get("data")
         if data is not None and not isinstance(data, (dict, list)):
             raise OutcomeUnknown(f"{what}: the answer's data is not an object or array", **where)
-        head = {"partnerId": self.partner_id, "apiCode": api_code, "requestNo": request_no,
-                "code": answer["code"], "detail": str(answer.get("message") or "")}
+        head = {
+            "partnerId": self.partner_id,
+            "apiCode": api_code,
+            "requestNo": request_no,
+            "code": answer["code"],
+            "detail": str(answer.get("message") or ""),
+        }
         return Opened(head=head, body=data)
 
     def _request_no(self) -> str:
@@ -213,15 +245,26 @@ class V1Transport(Transport):
 
     async def _fetch_token(self, post: Poster) -> _Token:
         request_no = self._request_no()
-        content = dumps_compact({"clientId": self.credentials.client_id,
-                                 "secretKey": self.credentials.secret_key}).encode("utf-8")
-        response = await post(self.base_url + self.recipe.token_path, content, self.headers(request_no, content, None),
-                              api_code="token", request_no=request_no)
-        opened = self.read_answer("token", response.status_code, content=response.content, api_code="token",
-                            request_no=request_no)
+        content = dumps_compact(
+            {"clientId": self.credentials.client_id, "secretKey": self.credentials.secret_key}
+        ).encode("utf-8")
+        response = await post(
+            self.base_url + self.recipe.token_path,
+            content,
+            self.headers(request_no, content, None),
+            api_code="token",
+            request_no=request_no,
+        )
+        opened = self.read_answer(
+            "token", response.status_code, content=response.content, api_code="token", request_no=request_no
+        )
         if opened.head["code"] != "SUCCESS" or response.status_code >= 300:
-            raise rejection_for(opened.head["code"] if opened.head["code"] != "SUCCESS" else "UNAUTHORIZED",
-                                opened.head["detail"], "token", request_no)
+            raise rejection_for(
+                opened.head["code"] if opened.head["code"] != "SUCCESS" else "UNAUTHORIZED",
+                opened.head["detail"],
+                "token",
+                request_no,
+            )
         data = opened.body if isinstance(opened.body, dict) else {}
         value, kind, expire = data.get("token"), data.get("tokenType") or "Bearer", data.get("expire")
         try:
@@ -237,8 +280,12 @@ class V1Transport(Transport):
 
     def open_notification(self, headers: Mapping[str, str], raw: bytes, parsed: Any) -> Opened:
         lower = {key.lower(): value for key, value in headers.items()}
-        head = {"partnerId": lower.get("partnerid", ""), "apiCode": lower.get("notifytype", ""),
-                "requestNo": lower.get("requestno", ""), "timestamp": lower.get("timestamp", "")}
+        head = {
+            "partnerId": lower.get("partnerid", ""),
+            "apiCode": lower.get("notifytype", ""),
+            "requestNo": lower.get("requestno", ""),
+            "timestamp": lower.get("timestamp", ""),
+        }
         given = lower.get(self.recipe.webhook_sign_header.lower(), "")
         if not given:
             raise SignatureInvalid(f"the {self.recipe.webhook_sign_header} header is missing")
@@ -246,16 +293,21 @@ class V1Transport(Transport):
             body_text = raw.decode("utf-8")
         except UnicodeDecodeError:
             raise MalformedEnvelope("the body is not UTF-8") from None
-        expected = hmac_sign(self.recipe, self.credentials.hmac_key, self.recipe.webhook_sign_template,
-                             {**head, "notifyType": head["apiCode"], "body": body_text})
+        expected = hmac_sign(
+            self.recipe,
+            self.credentials.hmac_key,
+            self.recipe.webhook_sign_template,
+            {**head, "notifyType": head["apiCode"], "body": body_text},
+        )
         if self.recipe.sign_encoding == "hex":
             given = given.lower()
         if not hmac.compare_digest(expected.encode("ascii"), given.strip().encode("ascii", "replace")):
             raise SignatureInvalid("the signature does not match hmacKey")
         for name in ("partnerId", "apiCode", "requestNo"):
             if not head[name] or len(head[name]) > 64:
-                raise MalformedEnvelope(f"the {name if name != 'apiCode' else 'notifyType'} header is missing "
-                                        f"or too long")
+                raise MalformedEnvelope(
+                    f"the {name if name != 'apiCode' else 'notifyType'} header is missing or too long"
+                )
         self._check_window(head["timestamp"])
         if not isinstance(parsed, (dict, list)):
             raise MalformedEnvelope("the body is not a JSON object")
@@ -274,5 +326,8 @@ class V1Transport(Transport):
             return NotificationAnswer(200, b"{}", "application/json")
         if style == "text":
             return NotificationAnswer(200, b"SUCCESS", "text/plain; charset=utf-8")
-        return NotificationAnswer(200, dumps_compact({"code": "SUCCESS", "message": "成功"}).encode("utf-8"),
-                                  "application/json; charset=utf-8")
+        return NotificationAnswer(
+            200,
+            dumps_compact({"code": "SUCCESS", "message": "成功"}).encode("utf-8"),
+            "application/json; charset=utf-8",
+        )
