@@ -26,6 +26,7 @@ from core.settings import Settings, load_settings
 from devkit.slack_standin.server import FakeSlack
 from devkit.slack_standin.signing import SlackRequests
 from bot.wiring import Runtime, build_runtime
+from whalet.tls import shared_tls
 from whalet.sandbox import SandboxConfig, SandboxKeys, create_sandbox, ensure_keys, ensure_v1_credentials
 
 DEMO_PARTNER_ID = "PDEMO0001"
@@ -213,7 +214,7 @@ def start_local_stack(
     runtime = build_runtime(settings, config, clock=clock)
     app_server = ThreadedServer(runtime.asgi).start()
     servers.append(app_server)
-    operator = httpx.Client(base_url=sandbox_url, timeout=10)
+    operator = httpx.Client(base_url=sandbox_url, timeout=10, verify=shared_tls())
     operator.post("/sandbox/config", json={"webhook_url": app_server.url + "/whalet/webhook"}).raise_for_status()
     requests = SlackRequests.for_fake(fake, signing_secret, app_server.url)
     return LocalStack(

@@ -16,10 +16,6 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.dates import AutoDateLocator, ConciseDateFormatter, date2num
-from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter
 
 from core.clock import parse_iso
 
@@ -47,6 +43,13 @@ def _thousands(value: float, _position: object) -> str:
 
 def draw(data: Series, title: str) -> bytes:
     """The PNG; a panel per currency, or a single note when there is nothing to draw yet."""
+    # Imported here, not at the top: matplotlib costs 0.4 s of start-up, which every process
+    # (`whalet-bot run`, `check`, the CLI, each test process) would pay for a chart drawn once a day.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter, date2num
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter
+
     currencies = list(data) or ["—"]
     columns = min(COLUMNS, len(currencies))
     rows = math.ceil(len(currencies) / columns)

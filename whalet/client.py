@@ -42,6 +42,7 @@ from whalet.gateways import money_needs_switch
 from whalet.ids import new_order_no, new_request_no
 from whalet.money import Money
 from whalet.operations import OPERATIONS, Operation, resolve_api_codes
+from whalet.tls import shared_tls
 from whalet.transport import LegacyTransport, Transport
 
 __all__ = ["WhaletClient", "new_order_no", "new_request_no"]
@@ -96,9 +97,9 @@ class WhaletClient:
         # seconds in it. Small pools, used in turn, keep that cost flat.
         shards = max(1, -(-max_connections // POOL_SHARD_SIZE))
         per_shard = -(-max_connections // shards)
-        # One TLS context for every pool: loading the CA bundle takes ~40 ms each time.
-        # (not with a transport of the caller's, which brings its own: the tests build hundreds of clients)
-        tls: ssl.SSLContext | bool = httpx.create_ssl_context() if transport is None else True
+        # One TLS context for every pool and client of the process (whalet/tls.py); none with a
+        # transport of the caller's, which brings its own.
+        tls: ssl.SSLContext | bool = shared_tls() if transport is None else True
         self._pools = [
             httpx.AsyncClient(
                 timeout=httpx.Timeout(timeout),

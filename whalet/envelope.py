@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import os
 import re
@@ -204,7 +205,13 @@ def _key_bytes(text_or_path: str | bytes) -> bytes:
 
 def load_private_key(source: str | bytes) -> rsa.RSAPrivateKey:
     """PEM text, bare Base64 PKCS#8 DER, or a path to a file holding either."""
-    data = _key_bytes(source)
+    return _parsed_private_key(_key_bytes(source))
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed_private_key(data: bytes) -> rsa.RSAPrivateKey:
+    """Parsing checks the key's arithmetic (about 35 ms); the same bytes give the same immutable key,
+    so a process that builds several clients (a restart in place, the tests' stacks) parses once."""
     try:
         if b"-----BEGIN" in data:
             key = serialization.load_pem_private_key(data, password=None)

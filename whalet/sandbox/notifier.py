@@ -19,6 +19,8 @@ from typing import Any
 
 import httpx
 
+from whalet.tls import shared_tls
+
 from .clock import WHALET_TZ, VirtualClock, wire_time
 from .notify_wire import NotifyWire
 
@@ -81,7 +83,7 @@ class Notifier:
         self.wake()
 
     async def start(self) -> None:
-        self._client = httpx.AsyncClient()
+        self._client = httpx.AsyncClient(verify=shared_tls())
 
     async def stop(self) -> None:
         for task in list(self._tasks):
