@@ -20,3 +20,10 @@ for _name in (
     os.environ.pop(_name, None)
 
 pytest_plugins = ["tests.fixtures.app", "tests.fixtures.whalet", "tests.fixtures.postgres"]
+
+
+def pytest_xdist_auto_num_workers(config: object) -> int:
+    """``-n auto`` (pyproject.toml): two workers per core, at most eight. Most of the suite's time is
+    spent waiting on loopback servers, Slack's pacing and child processes, not on the CPU; each
+    worker also starts its own throwaway Postgres cluster, hence the cap."""
+    return min(8, 2 * (os.cpu_count() or 1))
