@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
 
 from services.slack.blocks import esc
 from whalet.masking import mask_digit_runs
@@ -106,7 +107,7 @@ def to_csv(records: list[Record]) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
-async def send_to_dm(client: Any, user_id: str, data: bytes, filename: str, comment: str) -> str | None:
+async def send_to_dm(client: AsyncWebClient, user_id: str, data: bytes, filename: str, comment: str) -> str | None:
     """Upload into the person's DM; None when done, else the sentence to answer with."""
     try:
         opened = await client.conversations_open(users=user_id)

@@ -22,6 +22,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from slack_sdk.web.async_client import AsyncWebClient
+
 from commands.home_balances import balance_blocks
 from commands.pending import pending_line
 from core.clock import parse_iso
@@ -111,15 +113,15 @@ class Home:
         lines = [f"• <#{c}> every day at {t} ({z})" for c, t, z in seen]
         return [section("*Balance digests*\n" + ("\n".join(lines[:20]) if lines else "No digest is scheduled."))]
 
-    async def publish(self, client: Any, user_id: str) -> None:
+    async def publish(self, client: AsyncWebClient, user_id: str) -> None:
         await client.views_publish(user_id=user_id, view=await self.view(user_id))
 
-    async def tell(self, client: Any, user_id: str, text: str) -> None:
+    async def tell(self, client: AsyncWebClient, user_id: str, text: str) -> None:
         """The answer to a click made in the Home: shown at its top for a couple of minutes."""
         self._notices[user_id] = (text, time.monotonic() + NOTICE_SECONDS)
         await self.publish(client, user_id)
 
-    async def on_opened(self, event: dict[str, Any], client: Any) -> None:
+    async def on_opened(self, event: dict[str, Any], client: AsyncWebClient) -> None:
         if event.get("tab") not in (None, "home"):
             return  # the Messages tab needs nothing from us
         await self.publish(client, str(event["user"]))
