@@ -1,7 +1,7 @@
 """Uploading each digest's chart into its thread, once, after the digest is in Slack.
 
 The digest run marks its chart ``pending`` in the transaction that queues the message. This loop
-(polling a partial index ten times a second) claims the chart (``uploading``, with this process
+(polling a partial index once a second) claims the chart (``uploading``, with this process
 as holder and a lease, committed), draws the PNG in a worker thread while the outbox posts the
 message, waits for the message's ``ts`` (the thread), uploads the PNG with ``files_upload_v2``
 into the thread, and records ``done`` with the file id, or ``failed`` with the reason. A message
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from services.container import Services
 
 log = logging.getLogger("whalet_bot.digest")
-CHART_POLL_SECONDS = 0.1
+CHART_POLL_SECONDS = 1.0  # a daily chart a second later costs nothing; an idle replica asks once a second
 CHART_LEASE_SECONDS = 120.0
 PARENT_WAIT_SECONDS = 60.0  # well inside the lease
 PARENT_POLL_SECONDS = 0.05

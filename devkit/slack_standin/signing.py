@@ -202,14 +202,14 @@ class SlackRequests:
     ) -> httpx.Response:
         """A button click in a view the app published (the App Home) or opened: Slack sends the
         view and a ``view`` container, and no ``response_url`` and no channel (there is none)."""
-        shown = view.to_dict() if hasattr(view, "to_dict") else dict(view)
+        shown = _as_sent(view)
         action = _action(shown.get("blocks") or [], action_id, text, value, block_id)
         payload: dict[str, Any] = {
             "type": "block_actions",
             **self._who(user_id),
             "api_app_id": self.api_app_id,
             "token": "legacy-verification-token",
-            "container": {"type": "view", "view_id": shown.get("id", "V0STANDIN")},
+            "container": {"type": "view", "view_id": shown["id"]},
             "trigger_id": self._trigger_id_factory(user_id),
             "view": shown,
             "actions": [action],
@@ -219,8 +219,7 @@ class SlackRequests:
     def view_submission(self, user_id: str, view: Any, values: dict[str, Any], **send: Any) -> httpx.Response:
         """Submit a modal. ``values``: ``{block_id: {action_id: state}}`` or ``{block_id: "text"}``;
         a plain string is turned into the element's state shape (text, number, select, ...)."""
-        shown = view.to_dict() if hasattr(view, "to_dict") else dict(view)
-        shown.setdefault("id", "V0STANDIN")
+        shown = _as_sent(view)
         shown.setdefault("type", "modal")
         shown.setdefault("private_metadata", "")
         shown["state"] = {"values": _state_values(shown.get("blocks") or [], values)}
@@ -240,8 +239,7 @@ class SlackRequests:
     def block_suggestion(self, user_id: str, view: Any, block_id: str, value: str, **send: Any) -> httpx.Response:
         """What Slack sends while someone types into an external select of an open modal: the
         element's block and action id and the text so far; the answer carries the options."""
-        shown = view.to_dict() if hasattr(view, "to_dict") else dict(view)
-        shown.setdefault("id", "V0STANDIN")
+        shown = _as_sent(view)
         element = next((b.get("element") or {} for b in shown.get("blocks") or [] if b.get("block_id") == block_id), {})
         payload = {
             "type": "block_suggestion",
@@ -301,6 +299,13 @@ def _action(
     if button.get("style"):
         action["style"] = button["style"]
     return action
+
+
+def _as_sent(view: Any) -> dict[str, Any]:
+    """A view (a dict, or a stand-in record) as Slack echoes it in a payload: a copy, with an id."""
+    shown = view.to_dict() if hasattr(view, "to_dict") else dict(view)
+    shown.setdefault("id", "V0STANDIN")
+    return shown
 
 
 _STATE_KEY = {

@@ -15,25 +15,24 @@ import pytest
 
 from services.approvals import repo
 from services.approvals.states import State
-from tests.commands.test_approval_machine import REQUESTER, card_text_of, faults, flow, only, sandbox_confirms
+from tests.commands.helpers import audit_actions
+from tests.commands.test_approval_machine import (
+    REQUESTER,
+    ApprovalFlow,
+    card_text_of,
+    faults,
+    flow,
+    only,
+    sandbox_confirms,
+)
 from tests.commands.test_approval_machine import world as world  # noqa: F401 - the module's fixture
 
 LOOKUP = {"payout": "queryWithdrawRecords", "pay": "queryPayRecords"}
 
 
-def alerts(m: object) -> list[str]:
-    with m.services.store.read() as db:  # type: ignore[attr-defined]
+def alerts(m: ApprovalFlow) -> list[str]:
+    with m.services.store.read() as db:
         return [r[0] for r in db.execute("SELECT text FROM outbox WHERE kind = 'alert'")]
-
-
-def audit(m: object, request_id: str) -> list[str]:
-    with m.services.store.read() as db:  # type: ignore[attr-defined]
-        return [
-            r[0]
-            for r in db.execute(
-                "SELECT action FROM audit_log WHERE subject = ? ORDER BY id", [f"approval:{request_id}"]
-            )
-        ]
 
 
 def test_a_lookup_status_the_bot_does_not_know_stays_unknown_until_whalet_settles_it(world: None) -> None:
@@ -85,7 +84,7 @@ def test_a_duplicate_answer_to_a_confirm_whalet_took_is_looked_up_not_resent(wor
         r = only(m)
         assert r.state in (State.CONFIRMED, State.SUCCEEDED), r
         assert m.watch.confirms[r.mer_order_no] == 1 == sandbox_confirms(m, r.mer_order_no)
-        actions = audit(m, r.id)
+        actions = audit_actions(m, r.id)
         assert "confirm.unknown" in actions and "reconcile.lookup" in actions
         assert actions.index("confirm.unknown") < actions.index("reconcile.lookup")
         assert not m.errors
@@ -105,7 +104,7 @@ def test_a_request_number_clash_on_a_confirm_whalet_did_not_take_is_looked_up_th
         r = only(m)
         assert r.state in (State.CONFIRMED, State.SUCCEEDED), r
         assert m.watch.confirms[r.mer_order_no] == 2 and sandbox_confirms(m, r.mer_order_no) == 1
-        actions = audit(m, r.id)
+        actions = audit_actions(m, r.id)
         assert (
             actions.index("confirm.unknown")
             < actions.index("reconcile.lookup")

@@ -93,7 +93,7 @@ async def fault_before(fault: FaultRule | None, refuse: Refuse) -> Response | No
     elif fault.kind == "too_many_requests":
         return refuse("TOO_MANY_REQUESTS", "too many requests, slow down")
     elif fault.kind == "refuse" and fault.code:
-        return refuse(fault.code, f"{fault.code.lower().replace('_', ' ')} (sandbox fault, nothing done)")
+        return refuse(fault.code, _refusal(fault.code, "nothing done"))
     return None
 
 
@@ -102,10 +102,15 @@ def as_faulted(fault: FaultRule | None, outcome: Outcome) -> Outcome:
     if fault is None or outcome.code != "SUCCESS":
         return outcome
     if fault.kind == "refuse_after_apply" and fault.code:
-        return Outcome(fault.code, f"{fault.code.lower().replace('_', ' ')} (sandbox fault, operation done)")
+        return Outcome(fault.code, _refusal(fault.code, "operation done"))
     if fault.kind == "rewrite_answer" and fault.fields:
         return Outcome(outcome.code, outcome.detail, _overlaid(outcome.result, fault.fields))
     return outcome
+
+
+def _refusal(code: str, what: str) -> str:
+    """The detail of a ``refuse`` / ``refuse_after_apply`` answer: ``idempotent error (sandbox fault, ...)``."""
+    return f"{code.lower().replace('_', ' ')} (sandbox fault, {what})"
 
 
 def _overlaid(result: Any, fields: dict[str, Any]) -> Any:
