@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from rich.console import Console
 from rich.text import Text
 from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.app import build_slack_client
 from core.storage.backend import open_store, pending_migrations
@@ -315,7 +316,7 @@ async def _slack(settings: Settings, config: BotConfig | None, report: Report) -
         report.add(await _can_post(client, member, bot))
 
 
-async def _can_post(client: Any, member: Membership, bot: str) -> Result:
+async def _can_post(client: AsyncWebClient, member: Membership, bot: str) -> Result:
     channel, name = member.channel, member.name
     item = f"can post in #{name} ({channel})" if name != channel else f"can post in {channel}"
     try:

@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from enum import IntEnum
-from typing import Any
+from typing import Any, Protocol
 
 from core.config import Roles
 from services.slack.alerts import Alerts
@@ -37,6 +37,12 @@ class Role(IntEnum):
         return self.name.lower()
 
 
+class GroupReader(Protocol):
+    """What the resolver needs of Slack: slack_sdk's ``AsyncWebClient`` has it."""
+
+    async def usergroups_users_list(self, *, usergroup: str) -> Any: ...
+
+
 class RoleResolver:
     """A user's highest role from ``[roles]``: user ids directly, user groups via Slack.
 
@@ -53,7 +59,7 @@ class RoleResolver:
     def __init__(
         self,
         roles: Roles | Callable[[], Roles],
-        slack: Any,
+        slack: GroupReader,
         *,
         ttl: float = GROUP_CACHE_SECONDS,
         monotonic: Callable[[], float] = time.monotonic,
