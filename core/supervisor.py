@@ -8,12 +8,24 @@ ends with the database in a committed state.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
 log = logging.getLogger("whalet_bot.supervisor")
 
 LoopFactory = Callable[[], Awaitable[None]]
+
+
+async def wait_for_wake(event: asyncio.Event, seconds: float) -> None:
+    """Sleep until ``event`` is set or ``seconds`` pass: the idle step of every background loop.
+
+    Not ``asyncio.wait_for(event.wait(), seconds)``: on Python 3.11 that returns normally when the
+    stop (a cancellation) arrives just as the event is set, and a loop that lost its stop runs on
+    while shutdown closes the database under it (``asyncio.timeout`` keeps the cancellation)."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            await event.wait()
 
 
 class Supervisor:
@@ -61,5 +73,7 @@ class Supervisor:
         for task in tasks:
             task.cancel()
         if tasks:
-            await asyncio.wait(tasks, timeout=timeout)
+            _, still_running = await asyncio.wait(tasks, timeout=timeout)
+            for task in still_running:
+                log.error("background loop %s did not stop within %.0f s", task.get_name(), timeout)
         self._tasks.clear()

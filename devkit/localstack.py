@@ -21,6 +21,7 @@ import httpx
 
 from core.clock import Clock
 from core.config import BotConfig, load_config
+from devkit.inprocess import AppTransport, LoopHost, OnLoop
 from devkit.serving import ThreadedServer, free_port, stop_all
 from core.settings import Settings, load_settings
 from devkit.slack_standin.server import FakeSlack
@@ -31,6 +32,9 @@ from whalet.sandbox import SandboxConfig, SandboxKeys, create_sandbox, ensure_ke
 
 DEMO_PARTNER_ID = "PDEMO0001"
 DEMO_BOT_TOKEN = "xoxb-standin"
+# Where an in-process stack's parts say they live (``*.localhost`` is loopback: no money switch).
+IN_PROCESS_APP = "http://whalet-bot.localhost"
+IN_PROCESS_SANDBOX = "http://sandbox.localhost"
 
 # Slack user ids the tour plays; names for the terminal rendering.
 DEMO_USERS = {
@@ -116,18 +120,17 @@ class LocalStack:
     sandbox: Any
     slack_requests: SlackRequests
     operator: httpx.Client
+    http: httpx.Client  # the app's own routes (/healthz, /metrics, /whalet/webhook), however it is served
+    url: str
     servers: list[ThreadedServer] = field(default_factory=list)
     sandbox_url: str = ""
     sandbox_process: subprocess.Popen[bytes] | None = None
+    host: LoopHost | None = None  # in process: the loop the app and the sandbox share
     _tmp: tempfile.TemporaryDirectory[str] | None = None
 
     @property
     def services(self) -> Any:
         return self.runtime.services
-
-    @property
-    def url(self) -> str:
-        return self.servers[-1].url
 
     @property
     def workdir_is_kept(self) -> bool:
@@ -147,6 +150,9 @@ class LocalStack:
     def stop(self) -> None:
         self.slack_requests.close()
         self.operator.close()
+        self.http.close()
+        if self.host is not None:
+            self.host.stop()  # the app first (its outbox hands rows back), then the sandbox
         stop_all(reversed(self.servers))
         self.servers.clear()
         if self.sandbox_process is not None:
@@ -167,13 +173,19 @@ def start_local_stack(
     settings_overrides: dict[str, Any] | None = None,
     sandbox_in_process: bool = True,
     protocol: str = "legacy",
+    in_process: bool = False,
 ) -> LocalStack:
     """Start sandbox, Slack stand-in and app; the caller must call ``stop()``.
 
     ``sandbox_in_process=False`` runs the sandbox as its own process (`whalet-bot sandbox`), as
     Whalet really is: benchmarks use it so the sandbox's CPU does not count against the app's.
     ``protocol``: "legacy" or "v1", spoken by both the sandbox and the app (``[whalet] protocol``).
+    ``in_process``: the app and the sandbox share one event loop and reach each other through
+    httpx's ASGI transport (devkit/inprocess.py), with no port but the Slack stand-in's: the tests'
+    default. The demo and the console serve every part on a loopback port.
     """
+    if in_process and not sandbox_in_process:
+        raise ValueError("an in-process stack runs the sandbox in process")
     tmp = None
     if workdir is None:
         tmp = tempfile.TemporaryDirectory(prefix="whalet-bot-")
@@ -181,14 +193,23 @@ def start_local_stack(
     workdir.mkdir(parents=True, exist_ok=True)
     keys_dir = keys_dir or workdir / "keys"
     options = {"payout_result_delay_s": 2.0, **(sandbox_options or {})}
+    host = LoopHost() if in_process else None
+    runtime: Runtime | None = None
     process = None
+    if host is not None:
+
+        async def the_app(scope: Any, receive: Any, send: Any) -> None:  # built below, once the keys exist
+            assert runtime is not None
+            await runtime.asgi(scope, receive, send)
+
+        options["webhook_transport"] = AppTransport(the_app, host)
     if sandbox_in_process:
         sandbox: Any = create_sandbox(
             SandboxConfig(keys_dir=keys_dir, partner_id=DEMO_PARTNER_ID, protocol=protocol, **options)
         )
         keys = sandbox.keys
-        servers = [ThreadedServer(sandbox.app).start()]
-        sandbox_url = servers[0].url
+        servers = [] if host is not None else [ThreadedServer(sandbox.app).start()]
+        sandbox_url = IN_PROCESS_SANDBOX if host is not None else servers[0].url
     else:
         sandbox, keys, servers = None, ensure_keys(keys_dir), []
         process, sandbox_url = _start_sandbox_process(keys_dir, int(options.get("latency_ms", 0)), protocol)
@@ -211,12 +232,21 @@ def start_local_stack(
         },
     )
     config = load_config(config_path)
-    runtime = build_runtime(settings, config, clock=clock)
-    app_server = ThreadedServer(runtime.asgi).start()
-    servers.append(app_server)
-    operator = httpx.Client(base_url=sandbox_url, timeout=10, verify=shared_tls())
-    operator.post("/sandbox/config", json={"webhook_url": app_server.url + "/whalet/webhook"}).raise_for_status()
-    requests = SlackRequests.for_fake(fake, signing_secret, app_server.url)
+    if host is not None:
+        runtime = build_runtime(settings, config, clock=clock, whalet_transport=AppTransport(sandbox.app, host))
+        host.start(sandbox.app, runtime.asgi)
+        url = IN_PROCESS_APP
+        to_app: httpx.BaseTransport | None = OnLoop(AppTransport(runtime.asgi, host), host)
+        http = httpx.Client(base_url=url, transport=to_app)
+        operator = httpx.Client(base_url=sandbox_url, transport=OnLoop(AppTransport(sandbox.app, host), host))
+    else:
+        runtime = build_runtime(settings, config, clock=clock)
+        servers.append(ThreadedServer(runtime.asgi).start())
+        url, to_app = servers[-1].url, None
+        http = httpx.Client(base_url=url, timeout=10)
+        operator = httpx.Client(base_url=sandbox_url, timeout=10, verify=shared_tls())
+    operator.post("/sandbox/config", json={"webhook_url": url + "/whalet/webhook"}).raise_for_status()
+    requests = SlackRequests.for_fake(fake, signing_secret, url, transport=to_app)
     return LocalStack(
         workdir=workdir,
         settings=settings,
@@ -226,9 +256,12 @@ def start_local_stack(
         sandbox=sandbox,
         slack_requests=requests,
         operator=operator,
+        http=http,
+        url=url,
         servers=servers,
         sandbox_url=sandbox_url,
         sandbox_process=process,
+        host=host,
         _tmp=tmp,
     )
 

@@ -18,6 +18,8 @@ from typing import Any
 
 import uvicorn
 
+from core.supervisor import wait_for_wake
+
 
 def free_port(host: str = "127.0.0.1") -> int:
     """A port nothing listens on right now, for a server started in another process."""
@@ -37,8 +39,7 @@ class _PromptServer(uvicorn.Server):
         counter = 0
         while not await self.on_tick(counter):
             counter = (counter + 1) % 864000
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), 0.1)
+            await wait_for_wake(self.wake, 0.1)
 
 
 class ThreadedServer:

@@ -29,6 +29,7 @@ from sqlite_utils import Database
 from core.faultpoints import fault_point
 from core.storage import inbox
 from core.storage import replenish
+from core.supervisor import wait_for_wake
 from notifications import render_replenish as todo_cards
 from notifications.ingest import InboxWriter
 from core.storage.outbox import message_ref
@@ -284,7 +285,4 @@ class Relay:
                 if self.writer is not None and self.writer.busy():
                     await asyncio.sleep(BUSY_PAUSE_SECONDS)
                 continue  # more rows are waiting
-            try:
-                await asyncio.wait_for(self._event.wait(), timeout=POLL_SECONDS)
-            except TimeoutError:
-                pass
+            await wait_for_wake(self._event, POLL_SECONDS)

@@ -44,9 +44,11 @@ class SlackRequests:
         api_app_id: str = "A0WHALET",
         timeout: float = 10.0,
         send: Callable[[bytes, dict[str, str]], Any] | None = None,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
         """``send(body, headers)`` replaces the HTTP POST (in-process tests hand the signed request
-        to Bolt's ``async_dispatch``); the methods then return whatever ``send`` returns."""
+        to Bolt's ``async_dispatch``); the methods then return whatever ``send`` returns.
+        ``transport``: how the POST travels (the in-process stack's reaches the app's ASGI app)."""
         secret = getattr(signing_secret, "get_secret_value", lambda: signing_secret)()
         self._verifier = SignatureVerifier(str(secret))
         self.url = base_url_of_app.rstrip("/") + path
@@ -54,7 +56,9 @@ class SlackRequests:
         self._response_url_factory = response_url_factory or self._unreachable_response_url
         self._trigger_id_factory = trigger_id_factory or (lambda user: secrets.token_hex(10))
         self._ids = itertools.count(1)
-        self._client = httpx.Client(timeout=timeout, verify=shared_tls()) if send is None else None
+        self._client = (
+            httpx.Client(timeout=timeout, verify=shared_tls(), transport=transport) if send is None else None
+        )
         self._send = send
         self.last_payload: dict[str, Any] = {}  # what was sent last (its response_url, trigger_id)
 

@@ -40,6 +40,7 @@ from core.faultpoints import fault_point
 from core.storage import outbox as outbox_rows
 from core.storage.claims import new_holder
 from core.storage.store import Store
+from core.supervisor import wait_for_wake
 from services.slack.parking import HISTORY_UNCHECKED, PERMANENT_ERRORS, ParkAlerts
 
 log = logging.getLogger("whalet_bot.outbox")
@@ -102,10 +103,7 @@ class OutboxWorker:
                 self._take_over_expired()
                 self._fold_bursts()
                 waiting = self._dispatch(tasks)
-                try:
-                    await asyncio.wait_for(self._event.wait(), timeout=min(waiting, 1.0))
-                except TimeoutError:
-                    pass
+                await wait_for_wake(self._event, min(waiting, 1.0))
                 self._event.clear()
         finally:
             await self._drain(tasks)

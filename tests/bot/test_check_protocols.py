@@ -154,7 +154,7 @@ def test_probe_refuses_a_production_gateway_unless_allowed(odd_world: Callable[.
 
 @BOTH_PROTOCOLS
 def test_the_webhook_url_answer(make_stack: Callable[..., LocalStack]) -> None:
-    stack = make_stack()
+    stack = make_stack(loopback=True)  # `check` probes the webhook over real HTTP
     _, lines = run(stack.settings, stack.config_path, webhook_url=stack.url + "/whalet/webhook")
     assert "refuses an unsigned notification (HTTP 401)" in line(lines, "PASS  webhook URL answers")
     _, lines = run(stack.settings, stack.config_path, webhook_url=stack.url + "/healthz")

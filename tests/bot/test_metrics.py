@@ -17,7 +17,7 @@ def test_metrics_show_whalet_calls_acks_and_outbox_state(stack: LocalStack) -> N
     stack.fake.wait_for(lambda: stack.fake.messages("C0METRICS"))
 
     def scrape() -> str:
-        return httpx.get(stack.url + "/metrics").text
+        return stack.http.get("/metrics").text
 
     text = stack.fake.wait_for(lambda: (t := scrape()) and 'state="done"' in t and t)
     assert 'whalet_bot_whalet_calls_total{operation="queryCurrencyBalance",result="SUCCESS"}' in text
@@ -31,8 +31,8 @@ def test_metrics_count_webhook_receipts_and_bad_commands(stack: LocalStack) -> N
     stack.slack_requests.command("U0REQ", "payout lots of money")
     stack.operator.post("/sandbox/collect", json={"userId": "U10001", "currency": "USD", "amount": "12.00"})
     stack.fake.wait_for(lambda: stack.fake.messages("C0COLLECT"))
-    httpx.post(stack.url + "/whalet/webhook", content=b'{"head": {}, "body": {}}')
-    text = httpx.get(stack.url + "/metrics").text
+    stack.http.post("/whalet/webhook", content=b'{"head": {}, "body": {}}')
+    text = stack.http.get("/metrics").text
     assert 'whalet_bot_commands_total{outcome="bad_input",subcommand="payout"} 1.0' in text
     assert 'whalet_bot_webhook_receipts_total{api_code="collectionReceivedNotify",outcome="stored"} 1.0' in text
     assert 'whalet_bot_webhook_receipts_total{api_code="unverified",outcome="malformed"} 1.0' in text

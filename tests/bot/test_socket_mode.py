@@ -88,12 +88,12 @@ def test_command_and_approval_click_arrive_over_the_socket(socket_stack: LocalSt
 
 
 def test_http_server_keeps_serving_webhook_and_health_in_socket_mode(socket_stack: LocalStack) -> None:
-    assert httpx.get(socket_stack.url + "/healthz").json()["ok"] is True
+    assert socket_stack.http.get("/healthz").json()["ok"] is True
     socket_stack.operator.post(
         "/sandbox/collect", json={"userId": "U10001", "currency": "USD", "amount": "12.00"}
     ).raise_for_status()
     socket_stack.fake.wait_for(lambda: socket_stack.fake.messages("C0COLLECT"), timeout=10)
-    text = httpx.get(socket_stack.url + "/metrics").text
+    text = socket_stack.http.get("/metrics").text
     assert 'whalet_bot_webhook_receipts_total{api_code="collectionReceivedNotify",outcome="stored"} 1.0' in text
 
 
@@ -179,4 +179,4 @@ def test_events_arrive_over_the_socket_too(socket_stack: LocalStack) -> None:
         "events_api", {**event, "event_id": "Ev0GONE", "event": {"type": "app_uninstalled", "event_ts": "2.0"}}
     )
     fake.wait_for(lambda: socket_stack.services.outbox.paused)
-    assert httpx.get(socket_stack.url + "/healthz").status_code == 503
+    assert socket_stack.http.get("/healthz").status_code == 503

@@ -41,10 +41,10 @@ def test_the_messages_tab_publishes_nothing(stack: LocalStack) -> None:
 def test_a_revoked_bot_token_pauses_the_outbox_and_health_says_so(stack: LocalStack) -> None:
     user_only = {"type": "tokens_revoked", "tokens": {"oauth": ["U0REQ"], "bot": []}}
     assert stack.slack_requests.event(user_only).status_code == 200
-    assert httpx.get(stack.url + "/healthz").status_code == 200
+    assert stack.http.get("/healthz").status_code == 200
     bot = {"type": "tokens_revoked", "tokens": {"oauth": [], "bot": ["UBOT"]}}
     assert stack.slack_requests.event(bot).status_code == 200
-    health = httpx.get(stack.url + "/healthz")
+    health = stack.http.get("/healthz")
     assert health.status_code == 503 and health.json()["slack"] == "paused: the bot token was revoked"
     with stack.services.store.transaction() as db:
         row_id = enqueue_post(db, channel="C0FINANCE", text="held back")
@@ -57,4 +57,4 @@ def test_a_revoked_bot_token_pauses_the_outbox_and_health_says_so(stack: LocalSt
 
 def test_app_uninstalled_pauses_the_outbox(stack: LocalStack) -> None:
     assert stack.slack_requests.event({"type": "app_uninstalled"}).status_code == 200
-    assert httpx.get(stack.url + "/healthz").json()["slack"] == "paused: the app was uninstalled from the workspace"
+    assert stack.http.get("/healthz").json()["slack"] == "paused: the app was uninstalled from the workspace"

@@ -54,12 +54,9 @@ def test_same_notification_twenty_times_from_eight_senders_gives_one_row_and_one
     wire = stack.sandbox.notify_wire  # exactly what the sandbox would send, in the stack's profile
     raw = wire.encode("collectionReceivedNotify", "WNDUPLICATE0001", body)
     headers = wire.headers("collectionReceivedNotify", "WNDUPLICATE0001", raw)
-    with ThreadPoolExecutor(max_workers=8) as pool, httpx.Client(timeout=10) as client:  # thread-safe, pooled
+    with ThreadPoolExecutor(max_workers=8) as pool:  # 20 deliveries of one notification at once
         codes = list(
-            pool.map(
-                lambda _: client.post(stack.url + "/whalet/webhook", content=raw, headers=headers).status_code,
-                range(20),
-            )
+            pool.map(lambda _: stack.http.post("/whalet/webhook", content=raw, headers=headers).status_code, range(20))
         )
     assert codes == [200] * 20
     stack.fake.wait_for(lambda: stack.fake.messages("C0COLLECT"), timeout=TIMEOUT)

@@ -36,7 +36,7 @@ def signed(stack: LocalStack, request_no: str, **changes: Any) -> tuple[bytes, d
 
 
 def post(stack: LocalStack, raw: bytes, headers: dict[str, str]) -> httpx.Response:
-    return httpx.post(stack.url + "/whalet/webhook", content=raw, headers=headers, timeout=10)
+    return stack.http.post("/whalet/webhook", content=raw, headers=headers)
 
 
 def stored(stack: LocalStack) -> int:

@@ -53,7 +53,14 @@ class Sandbox:
             codec = self.keys.whalet_codec().with_recipe(legacy)  # loading RSA keys is slow-ish: once
             wire = LegacyNotifyWire(codec, config.partner_id, legacy.webhook_answer)
         self.notify_wire = wire  # tests forge notifications exactly as the sandbox writes them
-        self.notifier = Notifier(wire, self.clock, config.webhook_url, config.retry_time_scale, config.notify_timeout_s)
+        self.notifier = Notifier(
+            wire,
+            self.clock,
+            config.webhook_url,
+            config.retry_time_scale,
+            config.notify_timeout_s,
+            config.webhook_transport,
+        )
         self.state = State.create(
             self.clock, self.timeline, self.notifier.enqueue, config.seed, config.payout_result_delay_s
         )
@@ -101,8 +108,11 @@ class Sandbox:
         assert self._event is not None
         while True:
             self.tick()
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._event.wait(), TICK_S)
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow the stop's
+            # cancellation when it meets a wake, and the lifespan would wait for the ticker forever.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(TICK_S):
+                    await self._event.wait()
             self._event.clear()
 
     @contextlib.asynccontextmanager

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 
 @dataclass
 class SandboxConfig:
@@ -22,3 +24,5 @@ class SandboxConfig:
     v1: dict[str, Any] = field(default_factory=dict)  # [whalet.v1] settings the sandbox speaks
     amounts: str = "number"  # how the sandbox insists request amounts are written: "number" / "string"
     token_ttl_s: int = 7200  # v1 token lifetime
+    # How webhooks travel: None is real HTTP; the in-process test stack hands the app's ASGI app here.
+    webhook_transport: httpx.AsyncBaseTransport | None = None

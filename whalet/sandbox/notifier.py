@@ -52,7 +52,13 @@ class Notification:
 
 class Notifier:
     def __init__(
-        self, wire: NotifyWire, clock: VirtualClock, webhook_url: str | None, retry_time_scale: float, timeout_s: float
+        self,
+        wire: NotifyWire,
+        clock: VirtualClock,
+        webhook_url: str | None,
+        retry_time_scale: float,
+        timeout_s: float,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._wire = wire
         self._clock = clock
@@ -63,6 +69,7 @@ class Notifier:
         self.deliveries: list[dict[str, Any]] = []
         self._counter = itertools.count(1)
         self._client: httpx.AsyncClient | None = None
+        self._transport = transport
         self._tasks: set[asyncio.Task[None]] = set()
         self.wake: Callable[[], None] = lambda: None
 
@@ -83,7 +90,7 @@ class Notifier:
         self.wake()
 
     async def start(self) -> None:
-        self._client = httpx.AsyncClient(verify=shared_tls())
+        self._client = httpx.AsyncClient(verify=shared_tls(), transport=self._transport)
 
     async def stop(self) -> None:
         for task in list(self._tasks):
