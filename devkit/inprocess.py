@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import Coroutine
+from collections.abc import AsyncIterator, Coroutine
 from typing import Any, TypeVar
 
 import httpx
@@ -100,6 +100,11 @@ class OnLoop(httpx.BaseTransport):
         self._inner, self._host = inner, host
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if not isinstance(request.stream, httpx.AsyncByteStream):  # a generator body, sent chunked
+            chunks = _Chunks(list(request.stream))  # type: ignore[arg-type]
+            request = httpx.Request(
+                request.method, request.url, headers=request.headers, stream=chunks, extensions=request.extensions
+            )
         status, headers, content = self._host.run(_read(self._inner, request))
         return httpx.Response(status, headers=headers, content=content, request=request)
 
@@ -107,3 +112,14 @@ class OnLoop(httpx.BaseTransport):
 async def _read(transport: httpx.AsyncBaseTransport, request: httpx.Request) -> tuple[int, httpx.Headers, bytes]:
     response = await transport.handle_async_request(request)
     return response.status_code, response.headers, await response.aread()
+
+
+class _Chunks(httpx.AsyncByteStream):
+    """A body read in the caller's thread, handed to the app chunk by chunk as it was written."""
+
+    def __init__(self, chunks: list[bytes]) -> None:
+        self._chunks = chunks
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for chunk in self._chunks:
+            yield chunk

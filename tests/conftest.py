@@ -2,6 +2,8 @@
 
 import os
 
+import pytest
+
 # Tests must never pick up a developer's real Slack or Whalet credentials from the environment.
 for _name in (
     "SLACK_BOT_TOKEN",
@@ -27,3 +29,34 @@ def pytest_xdist_auto_num_workers(config: object) -> int:
     spent waiting on loopback servers, Slack's pacing and child processes, not on the CPU; each
     worker also starts its own throwaway Postgres cluster, hence the cap."""
     return min(8, 2 * (os.cpu_count() or 1))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deal the ``long_running`` tests (the stateful approval test, kill -9, replicas, SIGTERM, the
+    demo) out to the workers first, longest first to the least loaded, so that no worker is still
+    running a minute-long test after the others have finished.
+
+    xdist's ``worksteal`` hands each worker a contiguous block of the collection and later steals
+    from the blocks' tails; so each block here starts with its share of the long tests, followed
+    by the short ones in their usual order. Only the speed depends on this, never a result."""
+    workers = getattr(config, "workerinput", {}).get("workercount", 1)
+    marked = [(item, item.get_closest_marker("long_running")) for item in items]
+    long = sorted(
+        ((item, mark.kwargs.get("seconds", 10)) for item, mark in marked if mark is not None), key=lambda x: -x[1]
+    )
+    short = [item for item, mark in marked if mark is None]
+    heads: list[list[pytest.Item]] = [[] for _ in range(workers)]
+    load = [0.0] * workers
+    for item, seconds in long:
+        lightest = load.index(min(load))
+        heads[lightest].append(item)
+        load[lightest] += seconds
+    ordered: list[pytest.Item] = []
+    remaining = len(items)
+    for index, head in enumerate(heads):
+        size = remaining // (workers - index)  # the block worksteal sends this worker
+        fill = max(0, size - len(head))
+        ordered += head + short[:fill]
+        short = short[fill:]
+        remaining -= len(head) + fill
+    items[:] = ordered + short

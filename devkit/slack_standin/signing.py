@@ -56,9 +56,7 @@ class SlackRequests:
         self._response_url_factory = response_url_factory or self._unreachable_response_url
         self._trigger_id_factory = trigger_id_factory or (lambda user: secrets.token_hex(10))
         self._ids = itertools.count(1)
-        self._client = (
-            httpx.Client(timeout=timeout, verify=shared_tls(), transport=transport) if send is None else None
-        )
+        self._client = httpx.Client(timeout=timeout, verify=shared_tls(), transport=transport) if send is None else None
         self._send = send
         self.last_payload: dict[str, Any] = {}  # what was sent last (its response_url, trigger_id)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import httpx
 
 from devkit.localstack import LocalStack
 from core.storage.outbox import enqueue_post

@@ -22,6 +22,7 @@ def world(tmp_path: Path, stack_keys: Path) -> Iterator[World]:
     started.stop()
 
 
+@pytest.mark.long_running
 def test_sigterm_with_posts_in_flight_exits_cleanly_and_nothing_is_lost_or_doubled(
     world: World, tmp_path: Path
 ) -> None:

@@ -508,6 +508,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         yield
 
 
+@pytest.mark.long_running(seconds=80)
 def test_approval_flow_keeps_its_invariants_under_faults(world: None) -> None:
     run_state_machine_as_test(ApprovalFlow, settings=settings.get_profile(PROFILE))
 

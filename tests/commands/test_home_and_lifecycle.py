@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 
-import httpx
 
 from devkit.localstack import LocalStack
 from core.storage.outbox import enqueue_post

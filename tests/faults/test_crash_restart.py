@@ -22,6 +22,8 @@ from devkit.localstack import DEMO_CONFIG
 from core.storage.store import Store
 from tests.faults.harness import App, World, wait_until
 
+pytestmark = pytest.mark.long_running
+
 AMOUNTS = ("101.01", "202.02", "303.03")
 COLLECT = "C0COLLECT"
 APPROVALS = "C0APPROVALS"

@@ -18,6 +18,7 @@ over A's half-done work within seconds.
 
 from __future__ import annotations
 
+import pytest
 import json
 import threading
 from datetime import UTC, datetime, timedelta
@@ -107,6 +108,7 @@ def _click(app: App, card: Any) -> None:
         pass
 
 
+@pytest.mark.long_running(seconds=24)
 def test_two_replicas_one_killed_lose_and_repeat_nothing(world: World, make_app, postgres_cluster: Cluster) -> None:
     url = postgres_cluster.new_database()
     fire = datetime.now(UTC) - timedelta(minutes=1)

@@ -1,9 +1,10 @@
 """A light harness for the notifications package: real services, no Slack, optional HTTP.
 
-Most tests here need the webhook over real HTTP and the database, not the whole stack: they
-build ``Services`` exactly as production does (``bot.wiring.build_services``), serve only the
-webhook route with uvicorn on loopback, and drive the relay by calling it. End-to-end tests use
-the lead's ``stack`` fixture instead.
+Most tests here need the webhook route and the database, not the whole stack: they build
+``Services`` exactly as production does (``bot.wiring.build_services``), serve only the webhook
+route in process (an event loop of its own, reached through httpx's ASGI transport: see
+devkit/inprocess.py), and drive the relay by calling it. End-to-end tests use the ``stack``
+fixture instead.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from starlette.applications import Starlette
 from notifications import Notifications
 from core.clock import Clock, FrozenClock
 from core.config import BotConfig
-from devkit.serving import ThreadedServer
+from devkit.inprocess import AppTransport, LoopHost, OnLoop
 from services.container import Services
 from core.settings import load_settings
 from bot.wiring import build_services
@@ -66,7 +67,7 @@ def config_from(text: str) -> BotConfig:
 class Harness:
     services: Services
     whalet: EnvelopeCodec  # Whalet's side: signs notifications, opens our acks
-    url: str
+    http: httpx.Client  # the webhook route
 
     def envelope(
         self, api_code: str, body: Any, request_no: str | None = None, partner_id: str = PARTNER_ID
@@ -75,12 +76,7 @@ class Harness:
 
     def post(self, message: dict[str, Any] | bytes, **headers: str) -> httpx.Response:
         raw = message if isinstance(message, bytes) else dumps_compact(message).encode()
-        return httpx.post(
-            self.url + "/whalet/webhook",
-            content=raw,
-            timeout=10,
-            headers={"Content-Type": "application/json", **headers},
-        )
+        return self.http.post("/whalet/webhook", content=raw, headers={"Content-Type": "application/json", **headers})
 
     def send(self, api_code: str, body: Any, request_no: str | None = None) -> httpx.Response:
         return self.post(self.envelope(api_code, body, request_no))
@@ -133,7 +129,7 @@ def harness_factory(
 ) -> Iterator[Callable[..., Harness]]:
     """A test that also asks for ``database_url`` runs on both backends: each ``db_name`` is
     then its own Postgres database (the same name again: the same database, as after a restart)."""
-    servers: list[ThreadedServer] = []
+    hosts: list[LoopHost] = []
     built: list[Services] = []
     on_postgres = "database_url" in request.fixturenames and request.getfixturevalue("database_url") is not None
     databases: dict[str, str] = {}
@@ -153,13 +149,14 @@ def harness_factory(
     ) -> Harness:
         services = make_services(tmp_path, sandbox_keys, config_toml, clock, whalet_url, db_name, database(db_name))
         built.append(services)
-        server = ThreadedServer(Starlette(routes=Notifications(services).routes())).start()
-        servers.append(server)
-        return Harness(services, sandbox_keys.whalet_codec(), server.url)
+        webhook = Starlette(routes=Notifications(services).routes())
+        hosts.append(host := LoopHost().start(webhook))
+        http = httpx.Client(base_url="http://whalet-bot.localhost", transport=OnLoop(AppTransport(webhook, host), host))
+        return Harness(services, sandbox_keys.whalet_codec(), http)
 
     yield make
-    for server in servers:
-        server.stop()
+    for host in hosts:
+        host.stop()
     for services in built:
         services.store.close()
 

@@ -8,7 +8,6 @@ from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
 
-import httpx
 
 from devkit.localstack import DEMO_CONFIG, LocalStack
 from tests.fixtures.whalet import BOTH_PROTOCOLS

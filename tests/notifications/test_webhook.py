@@ -187,8 +187,6 @@ def test_other_partner_id_validly_signed_is_refused_with_400(harness: Harness) -
 
 
 def test_body_over_one_mebibyte_gets_413_even_without_content_length(harness: Harness) -> None:
-    import httpx
-
     big = b'{"head": {}, "pad": "' + b"x" * (1 << 20) + b'"}'
     assert harness.post(big).status_code == 413
 
@@ -196,7 +194,7 @@ def test_body_over_one_mebibyte_gets_413_even_without_content_length(harness: Ha
         for start in range(0, len(big), 65536):
             yield big[start : start + 65536]
 
-    streamed = httpx.post(harness.url + "/whalet/webhook", content=chunks(), timeout=10)  # chunked: no length
+    streamed = harness.http.post("/whalet/webhook", content=chunks())  # chunked: no length
     assert streamed.status_code == 413
     assert inbox_rows(harness) == []
 

@@ -17,6 +17,7 @@ After every step:
 
 from __future__ import annotations
 
+import pytest
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -211,6 +212,7 @@ class _Fixed:
         return self.value
 
 
+@pytest.mark.long_running
 def test_two_replicas_share_the_outbox_without_doubling_or_outpacing(database_url: str | None, tmp_path: Path) -> None:
     store = open_store(database_url, tmp_path / "bot.db")
     try:
