@@ -41,6 +41,13 @@ def clock() -> FrozenClock:
 
 
 @pytest.fixture
+def sandbox(make_sandbox: Callable[..., RunningSandbox]) -> RunningSandbox:
+    """Payouts stay in flight: the digest reads balances with the payout's amount still frozen
+    (with the fixture's 0.2 s result delay, a slow moment let it settle first and the figures moved)."""
+    return make_sandbox(payout_result_delay_s=3600)
+
+
+@pytest.fixture
 def make(
     harness_factory: Callable[..., Harness], sandbox: RunningSandbox, clock: FrozenClock
 ) -> Callable[..., Harness]:
