@@ -42,10 +42,14 @@ class LoopHost:
 
     def start(self, *apps: Starlette, timeout: float = 15.0) -> LoopHost:
         self._thread.start()
-        for app in apps:
-            lifespan = app.router.lifespan_context(app)
-            self.run(lifespan.__aenter__(), timeout)
-            self._started.append(lifespan)
+        try:
+            for app in apps:
+                lifespan = app.router.lifespan_context(app)
+                self.run(lifespan.__aenter__(), timeout)
+                self._started.append(lifespan)
+        except BaseException:
+            self.stop()  # what did start stops again, and the thread ends
+            raise
         return self
 
     def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
@@ -86,7 +90,8 @@ class AppTransport(httpx.AsyncBaseTransport):
         task.add_done_callback(self._host.background.discard)
         read_timeout = request.extensions.get("timeout", {}).get("read")
         try:
-            status, headers, content = await asyncio.wait_for(asyncio.shield(task), read_timeout)
+            async with asyncio.timeout(read_timeout):
+                status, headers, content = await asyncio.shield(task)
         except TimeoutError:
             raise httpx.ReadTimeout(f"no answer within {read_timeout} s", request=request) from None
         return httpx.Response(status, headers=headers, content=content, request=request)
