@@ -1,26 +1,27 @@
 """The dev kit's commands for `whalet-bot`: ``demo`` and ``console`` on the local stack.
 
 Registered through the ``whalet_bot.cli`` entry point (see pyproject.toml), so the production
-command line lists them without importing the dev kit itself.
+command line lists them without importing the dev kit itself. The stack, the demo and the console
+are imported when their command runs: `whalet-bot run` loads this module to list the commands, and
+has no use for a sandbox or a Slack stand-in in its process.
 """
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
-from rich.console import Console
 
 from bot.cli import fail
 from core.config import ConfigError
 from bot.logs import configure_logging
 from core.settings import SettingsError
-from devkit.console import run_console
-from devkit.demo import run_demo
-from devkit.localstack import LocalStack, start_local_stack
 from whalet.recipes import PROTOCOLS
+
+if TYPE_CHECKING:
+    from devkit.localstack import LocalStack
 
 PROTOCOL_HELP = "The Whalet protocol the sandbox and the app speak: legacy (RSA envelope) or v1 (REST)."
 
@@ -40,6 +41,8 @@ def _local_stack(workdir: Optional[Path], protocol: str = "legacy") -> LocalStac
     Only errors are logged: the rendered Slack messages are the output, and the app's routine
     warnings would interleave with them.
     """
+    from devkit.localstack import start_local_stack
+
     if protocol not in PROTOCOLS:
         fail(f"--protocol must be one of {', '.join(PROTOCOLS)}, not {protocol!r}")
     configure_logging("ERROR")
@@ -64,6 +67,10 @@ def demo(
 
     Needs no credentials. Exits 0 only if every step produced its expected Slack effect.
     """
+    from rich.console import Console
+
+    from devkit.demo import run_demo
+
     stack = _local_stack(workdir, protocol)
     try:
         code = run_demo(_terminal() if interactive is None else interactive, Console(), workdir, stack=stack)
@@ -80,6 +87,10 @@ def console(
     protocol: str = typer.Option("legacy", help=PROTOCOL_HELP),
 ) -> None:
     """Type /whalet commands as demo Slack users against the local stack (:help inside)."""
+    from rich.console import Console
+
+    from devkit.console import run_console
+
     stack = _local_stack(workdir, protocol)
     try:
         run_console(stack, Console(), user=user)

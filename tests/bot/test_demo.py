@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import pytest
 import io
 import logging
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 
 from devkit.demo import play_tour, run_demo
@@ -116,3 +118,15 @@ def test_cli_demo_without_a_terminal_runs_unattended_and_exits_0(tmp_path: Path)
     refused = CliRunner().invoke(command_line(), ["demo", "--protocol", "v2"])
     assert refused.exit_code == 2 and "--protocol must be one of legacy, v1, not 'v2'" in refused.output
     assert (tmp_path / "demo" / "whalet-bot.db").exists()  # --workdir keeps the database
+
+
+def test_the_production_command_line_lists_the_demo_without_loading_the_dev_kit() -> None:
+    """`whalet-bot run` builds the same command line; the sandbox and the Slack stand-in must not
+    come into its process just because the dev kit is installed."""
+    probe = (
+        "import sys; from bot.cli import command_line; names = [c.callback.__name__ for c in command_line().registered_commands];"
+        "loaded = [m for m in sys.modules if m.startswith(('devkit.', 'whalet.sandbox')) and m != 'devkit.cli'];"
+        "print(names, loaded)"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert "'demo'" in out and "'console'" in out and out.rstrip().endswith("[]"), out

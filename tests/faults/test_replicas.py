@@ -18,7 +18,6 @@ over A's half-done work within seconds.
 
 from __future__ import annotations
 
-import pytest
 import json
 import threading
 from datetime import UTC, datetime, timedelta
@@ -26,6 +25,7 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
+import pytest
 
 from core.storage.backend import open_store
 from devkit.localstack import DEMO_CONFIG, DEMO_PARTNER_ID
