@@ -52,6 +52,10 @@ class LoopHost:
             raise
         return self
 
+    def transport_to(self, app: ASGIApp) -> httpx.BaseTransport:
+        """What a plain ``httpx.Client`` in another thread sends through to reach ``app`` here."""
+        return OnLoop(AppTransport(app, self), self)
+
     def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 

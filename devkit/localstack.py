@@ -21,7 +21,7 @@ import httpx
 
 from core.clock import Clock
 from core.config import BotConfig, load_config
-from devkit.inprocess import AppTransport, LoopHost, OnLoop
+from devkit.inprocess import AppTransport, LoopHost
 from devkit.serving import ThreadedServer, free_port, stop_all
 from core.settings import Settings, load_settings
 from devkit.slack_standin.server import FakeSlack
@@ -236,9 +236,9 @@ def start_local_stack(
         runtime = build_runtime(settings, config, clock=clock, whalet_transport=AppTransport(sandbox.app, host))
         host.start(sandbox.app, runtime.asgi)
         url = IN_PROCESS_APP
-        to_app: httpx.BaseTransport | None = OnLoop(AppTransport(runtime.asgi, host), host)
+        to_app: httpx.BaseTransport | None = host.transport_to(runtime.asgi)
         http = httpx.Client(base_url=url, transport=to_app)
-        operator = httpx.Client(base_url=sandbox_url, transport=OnLoop(AppTransport(sandbox.app, host), host))
+        operator = httpx.Client(base_url=sandbox_url, transport=host.transport_to(sandbox.app))
     else:
         runtime = build_runtime(settings, config, clock=clock)
         servers.append(ThreadedServer(runtime.asgi).start())

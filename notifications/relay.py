@@ -148,7 +148,8 @@ def relay_replenish_request(job: Job) -> str:
         return relay_plain(job)
     todo = replenish.record_request(job.db, job.operation or "", job.body, job.now)
     if todo["card_channel"]:  # Whalet changed a request we already show: the card and its thread say so
-        return _update_replenish_card(job, todo)
+        changed = inbox.changed_fields(inbox.previous_body(job.db, job.row), job.body)
+        return _update_replenish_card(job, todo, todo_cards.changed_reply(todo, changed))
     destinations = route(job.services.config, job.row.api_code, job.body)
     if not destinations or not replenish.claim_card(job.db, todo["replenish_id"], destinations[0].channel):
         return "relayed" if destinations else "no_route"
@@ -157,11 +158,11 @@ def relay_replenish_request(job: Job) -> str:
     return "relayed"
 
 
-def _update_replenish_card(job: Job, todo: dict[str, Any]) -> str:
+def _update_replenish_card(job: Job, todo: dict[str, Any], reply: Rendered) -> str:
+    """The to-do card shows the request as it now stands; ``reply`` in its thread says what changed."""
     card_ref = todo_cards.ref(todo["replenish_id"])
     card = todo_cards.card(todo, job.users)
     enqueue_update(job.db, ref=card_ref, text=card.text, blocks=card.blocks, correlation_id=job.row.correlation_id)
-    reply = todo_cards.changed_reply(todo, inbox.changed_fields(inbox.previous_body(job.db, job.row), job.body))
     enqueue_post(
         job.db,
         channel=todo["card_channel"],
@@ -180,19 +181,7 @@ def relay_replenish_result(job: Job) -> str:
     todo, _ = replenish.record_result(job.db, job.operation or "", job.body, job.now)
     if not todo["card_channel"]:  # the request has not arrived (yet): say it plainly
         return relay_plain(job)
-    card_ref = todo_cards.ref(todo["replenish_id"])
-    card = todo_cards.card(todo, job.users)
-    enqueue_update(job.db, ref=card_ref, text=card.text, blocks=card.blocks, correlation_id=job.row.correlation_id)
-    reply = todo_cards.result_reply(todo)
-    enqueue_post(
-        job.db,
-        channel=todo["card_channel"],
-        text=reply.text,
-        blocks=reply.blocks,
-        thread_ref=card_ref,
-        correlation_id=job.row.correlation_id,
-    )
-    return "relayed"
+    return _update_replenish_card(job, todo, todo_cards.result_reply(todo))
 
 
 def relay_row(services: Services, db: Database, row_id: int, now: datetime) -> str | None:

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from devkit.inprocess import AppTransport, LoopHost, OnLoop
+from devkit.inprocess import LoopHost
 
 
 class Recorder:
@@ -62,7 +62,7 @@ def client(recorder: Recorder) -> Iterator[httpx.Client]:
         lifespan=lifespan,
     )
     host = LoopHost().start(app)
-    with httpx.Client(base_url="http://app.localhost", transport=OnLoop(AppTransport(app, host), host)) as http:
+    with httpx.Client(base_url="http://app.localhost", transport=host.transport_to(app)) as http:
         yield http
     host.stop()
     assert recorder.stopped

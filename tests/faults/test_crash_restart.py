@@ -143,18 +143,24 @@ def _digest_config(fire: datetime) -> str:
     )
 
 
-def test_digest_claimed_then_killed_is_posted_once_after_restart(world: World, make_app) -> None:
+def _digest_due_a_minute_ago(make_app) -> tuple[datetime, App]:  # type: ignore[no-untyped-def]
+    """An app whose daily digest fired a minute ago, a schedule known since yesterday (a fresh
+    install would wait for tomorrow's fire), so start-up catch-up runs it."""
     fire = datetime.now(UTC) - timedelta(minutes=1)
     app: App = make_app(config_toml=_digest_config(fire))
-    key = f"digest:C0FINANCE:{fire:%H:%M}:UTC"
-    # The schedule has been known since yesterday (a fresh install would wait for tomorrow's fire).
     store = Store(app.db_path)
     with store.transaction() as db:
         db.execute(
             "INSERT INTO digest_known (schedule_key, first_seen) VALUES (?, ?)",
-            [key, (fire - timedelta(days=1)).isoformat(timespec="seconds")],
+            [f"digest:C0FINANCE:{fire:%H:%M}:UTC", (fire - timedelta(days=1)).isoformat(timespec="seconds")],
         )
     store.close()
+    return fire, app
+
+
+def test_digest_claimed_then_killed_is_posted_once_after_restart(world: World, make_app) -> None:
+    fire, app = _digest_due_a_minute_ago(make_app)
+    key = f"digest:C0FINANCE:{fire:%H:%M}:UTC"
 
     app.start(fault_point="digest.claimed", wait=False)  # start-up catch-up claims today's run, then dies
     app.restart()
@@ -170,16 +176,7 @@ def test_digest_claimed_then_killed_is_posted_once_after_restart(world: World, m
 
 @pytest.mark.parametrize("point", ["digest.chart_claimed", "digest.chart_uploaded"])
 def test_the_digest_chart_is_in_its_thread_once_across_a_kill(world: World, make_app, point: str) -> None:
-    fire = datetime.now(UTC) - timedelta(minutes=1)
-    app: App = make_app(config_toml=_digest_config(fire))
-    key = f"digest:C0FINANCE:{fire:%H:%M}:UTC"
-    store = Store(app.db_path)
-    with store.transaction() as db:
-        db.execute(
-            "INSERT INTO digest_known (schedule_key, first_seen) VALUES (?, ?)",
-            [key, (fire - timedelta(days=1)).isoformat(timespec="seconds")],
-        )
-    store.close()
+    fire, app = _digest_due_a_minute_ago(make_app)
 
     app.start(fault_point=point, wait=False)  # catch-up posts the digest; the chart upload dies at ``point``
     app.restart()

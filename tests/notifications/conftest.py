@@ -23,7 +23,7 @@ from starlette.applications import Starlette
 from notifications import Notifications
 from core.clock import Clock, FrozenClock
 from core.config import BotConfig
-from devkit.inprocess import AppTransport, LoopHost, OnLoop
+from devkit.inprocess import LoopHost
 from services.container import Services
 from core.settings import load_settings
 from bot.wiring import build_services
@@ -151,7 +151,7 @@ def harness_factory(
         built.append(services)
         webhook = Starlette(routes=Notifications(services).routes())
         hosts.append(host := LoopHost().start(webhook))
-        http = httpx.Client(base_url="http://whalet-bot.localhost", transport=OnLoop(AppTransport(webhook, host), host))
+        http = httpx.Client(base_url="http://whalet-bot.localhost", transport=host.transport_to(webhook))
         return Harness(services, sandbox_keys.whalet_codec(), http)
 
     yield make
