@@ -58,8 +58,8 @@ def pytest_xdist_auto_num_workers(config: object) -> int:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Deal the ``long_running`` tests (the stateful approval test, kill -9, replicas, SIGTERM, the
-    demo) out to the workers first, longest first to the least loaded, so that no worker is still
+    """Deal the ``long_running`` tests (the stateful approval test, kill -9, replicas, SIGTERM) out
+    to the workers first, longest first to the least loaded, so that no worker is still
     running a minute-long test after the others have finished.
 
     xdist's ``worksteal`` hands each worker a contiguous block of the collection and later steals

@@ -9,7 +9,6 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 from rich.console import Console
 
 from devkit.demo import play_tour, run_demo
@@ -23,7 +22,6 @@ def plain_console(buffer: io.StringIO) -> Console:
     return Console(file=buffer, width=120, no_color=True, force_terminal=False)
 
 
-@pytest.mark.long_running
 @BOTH_PROTOCOLS
 def test_unattended_tour_produces_every_expected_slack_effect(make_stack: Callable[..., LocalStack]) -> None:
     stack = make_stack()
@@ -98,7 +96,6 @@ def test_interactive_mode_pauses_between_steps_and_can_stop(make_stack: Callable
     assert TOUR[0].title() in out and TOUR[1].title() not in out
 
 
-@pytest.mark.long_running
 def test_cli_demo_without_a_terminal_runs_unattended_and_exits_0(tmp_path: Path) -> None:
     """Through the CLI with ``--protocol v1`` (the tour test above plays both profiles)."""
     from typer.testing import CliRunner

@@ -76,7 +76,6 @@ def _key_body_lines(pem: bytes) -> list[str]:
     return [line for line in pem.decode().splitlines() if line and not line.startswith("-----")]
 
 
-@pytest.mark.long_running
 def test_demo_run_logs_follow_correlation_ids_and_never_show_secrets(
     make_stack: Callable[..., LocalStack], json_log: io.StringIO
 ) -> None:
