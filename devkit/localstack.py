@@ -322,7 +322,7 @@ def _start_sandbox_process(keys_dir: Path, latency_ms: int, protocol: str) -> tu
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         try:
-            if httpx.get(url + "/sandbox/health", timeout=1).status_code == 200:
+            if httpx.get(url + "/sandbox/health", timeout=1, verify=shared_tls()).status_code == 200:
                 return process, url
         except httpx.TransportError:
             pass

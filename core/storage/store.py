@@ -12,8 +12,8 @@ Why it looks like this (see the research notes on SQLite, A5):
   survive power loss, not only a process crash.
 
 Migrations: ``core.storage.migrations.MIGRATIONS``, one explicit ordered list of ``(name,
-statements)``. Each runs once, statement by statement, in one transaction with the row recording
-it in ``schema_migrations``. (A single string is accepted too and split into complete statements
+statements)``. Each runs once, statement by statement, with the row recording it in
+``schema_migrations``; all that are pending at start-up run in one transaction together. (A single string is accepted too and split into complete statements
 with ``sqlite3.complete_statement``, so triggers with inner ``;`` survive; ``executescript`` is
 never used because it commits.)
 """
@@ -195,22 +195,26 @@ class Store:
         """Make this transaction the only one changing the schema (SQLite: BEGIN IMMEDIATE did)."""
 
     def migrate(self, migrations: Sequence[Migration] = MIGRATIONS) -> list[str]:
-        """Apply pending migrations in list order; returns the names applied now."""
+        """Apply pending migrations in list order, all in one transaction; returns the names
+        applied now. One transaction means a crash leaves the schema where it was, never half-way
+        through an upgrade, and a fresh database costs one durable commit instead of one per
+        migration."""
+        checked = check_migrations(migrations, self.dialect)
+        applied_now = []
         with self.transaction() as db:
             self._lock_schema(db)
             db.execute("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
-        applied_now = []
-        for name, statements in check_migrations(migrations, self.dialect):
-            with self.transaction() as db:
-                self._lock_schema(db)
-                # Checked inside the write lock, so two processes starting together apply it once.
-                if db.execute("SELECT 1 FROM schema_migrations WHERE name = ?", [name]).fetchone():
+            # Read inside the write lock, so two processes starting together apply each one once.
+            done = {row[0] for row in db.execute("SELECT name FROM schema_migrations")}
+            for name, statements in checked:
+                if name in done:
                     continue
                 for statement in statements:
                     db.execute(statement)
                 db.execute("INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)", [name, utc_now()])
+                applied_now.append(name)
+        for name in applied_now:
             log.info("applied migration %s", name)
-            applied_now.append(name)
         return applied_now
 
     def applied_migrations(self) -> list[str]:

@@ -15,7 +15,6 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import aiohttp
-import httpx
 import pytest
 from rich.console import Console
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
@@ -26,6 +25,8 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
 )
+
+from tests.fixtures.loopback import loopback
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 from starlette.applications import Starlette
@@ -272,14 +273,14 @@ async def test_response_url_posts_are_recorded_and_replace_their_message(fake: F
         await client(fake).chat_postEphemeral(channel="C1", user="U1", text="pick", blocks=APPROVAL_BLOCKS[4:5])
     )["message_ts"]
     url = fake.new_response_url(channel_id="C1", user_id="U1", message_ts=ephemeral_ts, is_ephemeral=True)
-    answer = httpx.post(url, json={"replace_original": True, "text": "picked"})
+    answer = loopback.post(url, json={"replace_original": True, "text": "picked"})
     assert answer.status_code == 200 and answer.text == "ok"
     [post] = fake.responses()
     assert post.replace_original and post.text == "picked"
     assert [e.text for e in fake.ephemerals("U1")] == ["picked"]
     for _ in range(4):
-        httpx.post(url, json={"text": "more"})
-    assert httpx.post(url, json={"text": "sixth"}).status_code == 404  # Slack allows 5 uses
+        loopback.post(url, json={"text": "more"})
+    assert loopback.post(url, json={"text": "sixth"}).status_code == 404  # Slack allows 5 uses
 
 
 # -- signed requests into a real Bolt app ------------------------------------------------------

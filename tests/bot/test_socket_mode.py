@@ -23,6 +23,7 @@ from devkit.localstack import LocalStack
 from devkit.slack_standin import FakeSlack
 from devkit.slack_standin.socket_requests import SocketRequests
 from bot.wiring import build_runtime
+from tests.fixtures.loopback import loopback
 from tests.commands.helpers import APPROVALS, has_buttons, row
 
 APP_TOKEN = "xapp-1-standin"
@@ -107,7 +108,7 @@ def test_connections_open_wants_the_app_token() -> None:
             with pytest.raises(SlackApiError) as refused:
                 web.apps_connections_open(app_token=token)
             assert refused.value.response["error"] == error
-        handshake = httpx.get(
+        handshake = loopback.get(
             base + "/socket/never-issued",
             headers={  # a ticket it never issued
                 "Connection": "Upgrade",

@@ -31,6 +31,8 @@ from devkit.serving import ThreadedServer, free_port
 from devkit.slack_standin.server import FakeSlack
 from devkit.slack_standin.signing import SlackRequests
 from whalet.sandbox import SandboxConfig, create_sandbox
+from tests.fixtures.loopback import loopback
+from whalet.tls import shared_tls
 
 REPO = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
@@ -69,7 +71,7 @@ class World:
         self.fake = FakeSlack(bot_token=DEMO_BOT_TOKEN)
         self.fake_server = ThreadedServer(self.fake.app).start()
         self.fake.bind(self.fake_server.url)
-        self.operator = httpx.Client(base_url=self.sandbox_server.url, timeout=10)
+        self.operator = httpx.Client(base_url=self.sandbox_server.url, timeout=10, verify=shared_tls())
 
     def stop(self) -> None:
         self.operator.close()
@@ -178,7 +180,7 @@ class App:
             if self.process is not None and self.process.poll() is not None:
                 raise AssertionError(f"the app exited with {self.process.returncode} during start-up:\n{self.log()}")
             try:
-                return httpx.get(self.url + "/healthz", timeout=1).status_code == 200
+                return loopback.get(self.url + "/healthz", timeout=1).status_code == 200
             except httpx.HTTPError:
                 return False
 

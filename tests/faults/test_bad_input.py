@@ -37,6 +37,8 @@ from whalet.envelope import (
     load_public_key,
 )
 
+from tests.fixtures.loopback import loopback
+
 BODY = {
     "userId": "U10001",
     "collectionId": "COLBAD0001",
@@ -77,7 +79,7 @@ def inbox_rows(stack: LocalStack) -> int:
 def post_webhook(
     stack: LocalStack, raw: bytes | Iterator[bytes], headers: dict[str, str] | None = None
 ) -> httpx.Response:
-    return httpx.post(
+    return loopback.post(
         stack.url + "/whalet/webhook", content=raw, timeout=10, headers=headers or {"Content-Type": "application/json"}
     )
 
@@ -187,7 +189,7 @@ def _signed_raw(stack: LocalStack, body: bytes) -> httpx.Response:
     timestamp = str(int(time.time()))
     secret = stack.settings.slack_signing_secret.get_secret_value().encode()
     digest = hmac.new(secret, b"v0:" + timestamp.encode() + b":" + body, hashlib.sha256).hexdigest()
-    return httpx.post(
+    return loopback.post(
         stack.slack_requests.url,
         content=body,
         timeout=10,
@@ -219,7 +221,7 @@ def _slack_cases() -> list[tuple[str, Callable[[LocalStack], httpx.Response], in
     ).encode()
 
     def unsigned(s: LocalStack) -> httpx.Response:
-        return httpx.post(
+        return loopback.post(
             s.slack_requests.url,
             content=command,
             timeout=10,
@@ -262,7 +264,7 @@ def _slack_cases() -> list[tuple[str, Callable[[LocalStack], httpx.Response], in
         ("200,000 nested [ as a signed payload", lambda s: s.slack_requests.post(b"payload=" + b"%5B" * 200_000), 400),
         (
             "200,000 nested [ unsigned: refused before parsing",
-            lambda s: httpx.post(
+            lambda s: loopback.post(
                 s.slack_requests.url, content=b"[" * 200_000, timeout=10, headers={"Content-Type": "application/json"}
             ),
             401,
@@ -270,7 +272,7 @@ def _slack_cases() -> list[tuple[str, Callable[[LocalStack], httpx.Response], in
         ("signed body over 1 MiB", lambda s: s.slack_requests.post(b"text=" + b"x" * (1 << 20)), 413),
         (
             "unsigned body over 1 MiB, streamed without Content-Length",
-            lambda s: httpx.post(s.slack_requests.url, content=_chunks(b"x" * (64 << 10), 20), timeout=10),
+            lambda s: loopback.post(s.slack_requests.url, content=_chunks(b"x" * (64 << 10), 20), timeout=10),
             413,
         ),
         (
@@ -280,7 +282,7 @@ def _slack_cases() -> list[tuple[str, Callable[[LocalStack], httpx.Response], in
         ),
         (
             "signature with non-ASCII bytes",
-            lambda s: httpx.post(
+            lambda s: loopback.post(
                 s.slack_requests.url,
                 content=command,
                 timeout=10,

@@ -29,6 +29,7 @@ import pytest
 
 from core.storage.backend import open_store
 from devkit.localstack import DEMO_CONFIG, DEMO_PARTNER_ID
+from tests.fixtures.loopback import loopback
 from tests.faults.harness import App, World, wait_until
 from devkit.postgres import Cluster
 
@@ -76,7 +77,7 @@ def _webhook(world: World, app: App, n: int) -> bool:
     codec = world.sandbox.keys.whalet_codec()
     message = codec.encode_request(DEMO_PARTNER_ID, "collectionReceivedNotify", f"WNR{n:08d}", _collection(n))
     try:
-        answer = httpx.post(app.url + "/whalet/webhook", json=message, timeout=5)
+        answer = loopback.post(app.url + "/whalet/webhook", json=message, timeout=5)
     except httpx.HTTPError:
         return False
     return answer.status_code == 200
@@ -187,8 +188,8 @@ def test_two_replicas_one_killed_lose_and_repeat_nothing(world: World, make_app,
     assert [counts.get(orders[r]) for r in approved] == [1] * len(approved)
     digests = [m for m in world.fake.messages(FINANCE) if m.text.startswith("Whalet digest")]
     assert len(digests) == 1
-    assert httpx.get(b.url + "/healthz", timeout=5).status_code == 200
-    assert 'whalet_bot_outbox_messages{state="done"}' in httpx.get(b.url + "/metrics", timeout=5).text
+    assert loopback.get(b.url + "/healthz", timeout=5).status_code == 200
+    assert 'whalet_bot_outbox_messages{state="done"}' in loopback.get(b.url + "/metrics", timeout=5).text
 
     a.start(point_webhook=False)  # A comes back: the day's digest is done, nobody posts it again
     wait_until(lambda: b.query("SELECT COUNT(*) FROM digest_runs WHERE state = 'done'")[0][0] == 1, 10)

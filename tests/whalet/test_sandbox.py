@@ -21,6 +21,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from devkit.serving import ThreadedServer
+from tests.fixtures.loopback import loopback
 from tests.fixtures.whalet import RunningSandbox
 from whalet.envelope import EnvelopeCodec, SignatureInvalid, dumps_compact, generate_key_pair, load_private_key
 from whalet.sandbox import SandboxConfig, create_sandbox
@@ -335,7 +336,7 @@ def test_wrong_partner_and_unknown_api_code(sandbox: RunningSandbox) -> None:
     assert answer.head["code"] == "PARTNER_NOT_EXIST" and answer.head["partnerId"] == "PNOBODY01"
     unknown = sandbox.call("queryMoonBalance", {"userId": "U10001"})
     assert unknown.head["code"] == "INTERFACE_UNAUTHORIZED"
-    assert httpx.post(sandbox.api_url, content=b"hello").status_code == 400
+    assert loopback.post(sandbox.api_url, content=b"hello").status_code == 400
     headless = dict(sandbox.partner_codec().encode_request("PDEMO0001", "connectivity", "WP-2", {"message": "hi"}))
     del headless["head"]["requestNo"]
     refused = sandbox.post_raw(headless).json()["head"]
