@@ -1,6 +1,6 @@
 """SIGTERM: the app stops accepting, lets in-flight Slack posts finish (or hands them back),
 leaves the outbox in a committed state and exits 0 within a bound; the next start delivers the
-rest exactly once. The app runs as a real child process (tests/faults/harness.py)."""
+rest exactly once. The app runs as ``python -m bot.cli run`` in a child process (tests/faults/harness.py)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def world(tmp_path: Path, stack_keys: Path) -> Iterator[World]:
 def test_sigterm_with_posts_in_flight_exits_cleanly_and_nothing_is_lost_or_doubled(
     world: World, tmp_path: Path
 ) -> None:
-    app = App(world, tmp_path / "app")
+    app = App(world, tmp_path / "app", forked=False)  # the command line as installed, executed afresh
     try:
         app.start()
         # Slack answers slowly, so posts are in flight when SIGTERM arrives.

@@ -1,7 +1,8 @@
 """Kill-and-restart harness: the real app as a child process, the sandbox and fake Slack in ours.
 
-The app is started exactly as production starts it (``python -m bot.cli run`` with settings in the
-environment) on a database file that outlives it. ``WHALET_BOT_FAULT_POINT`` makes the child
+The app runs what production runs (``whalet-bot run`` with settings in the environment) in a process
+of its own, forked from a server that imported it once (tests/faults/forked.py), on a database
+file that outlives it. ``WHALET_BOT_FAULT_POINT`` makes the child
 SIGKILL itself at a named step (bot/faultpoints.py); ``restart()`` waits for that death and starts
 the app again on the same database and port, without the fault point, so the test can check that
 recovery is the real code's. Whalet (the sandbox) and Slack (the stand-in) stay up throughout,
@@ -31,6 +32,7 @@ from devkit.serving import ThreadedServer, free_port
 from devkit.slack_standin.server import FakeSlack
 from devkit.slack_standin.signing import SlackRequests
 from whalet.sandbox import SandboxConfig, create_sandbox
+from tests.faults.forked import ForkedRun
 from tests.fixtures.loopback import loopback
 from whalet.tls import shared_tls
 
@@ -107,9 +109,12 @@ class App:
         *,
         database_url: str | None = None,
         signing_secret: str | None = None,
+        forked: bool = True,
     ) -> None:
         """``database_url``: a Postgres database instead of this app's own SQLite file (replicas
-        share one URL and one ``signing_secret``, as they share one Slack app)."""
+        share one URL and one ``signing_secret``, as they share one Slack app). ``forked``: start
+        it from the pre-imported fork server (tests/faults/forked.py); False executes
+        ``python -m bot.cli run`` afresh, for tests about the command line itself."""
         self.world = world
         self.database_url = database_url
         self.extra_env = dict(env or {})
@@ -123,7 +128,8 @@ class App:
         self.url = f"http://127.0.0.1:{self.port}"
         self.signing_secret = signing_secret or secrets.token_hex(16)
         self.slack = SlackRequests.for_fake(world.fake, self.signing_secret, self.url)
-        self.process: subprocess.Popen[bytes] | None = None
+        self.forked = forked
+        self.process: subprocess.Popen[bytes] | ForkedRun | None = None
         self.starts = 0
 
     def env(self, fault_point: str | None) -> dict[str, str]:
@@ -158,17 +164,19 @@ class App:
         """Start the app; ``wait=False`` for a fault point that may fire during start-up."""
         assert self.process is None or self.process.poll() is not None, "the app is still running"
         self.starts += 1
-        log = open(self.log_path, "ab")
-        log.write(f"\n=== start {self.starts} fault_point={fault_point}\n".encode())
-        log.flush()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "run"],
-            cwd=self.workdir,
-            env=self.env(fault_point),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        log.close()
+        with open(self.log_path, "ab") as log:
+            log.write(f"\n=== start {self.starts} fault_point={fault_point}\n".encode())
+            log.flush()
+            if self.forked:
+                self.process = ForkedRun(self.env(fault_point), self.workdir, self.log_path)
+            else:
+                self.process = subprocess.Popen(
+                    [sys.executable, "-m", "bot.cli", "run"],
+                    cwd=self.workdir,
+                    env=self.env(fault_point),
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
         if wait:
             self.wait_healthy()
         if point_webhook:

@@ -52,7 +52,7 @@ def test_a_second_run_on_the_same_file_refuses_to_start(
     world: World, holder: tuple[subprocess.Popen[bytes], Path]
 ) -> None:
     process, database = holder
-    second = App(world, database.parent)  # whalet-bot run on the file the holder has
+    second = App(world, database.parent, forked=False)  # `python -m bot.cli run` on the file the holder has
     try:
         second.start(wait=False, point_webhook=False)
         assert second.process is not None
