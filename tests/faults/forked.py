@@ -8,8 +8,8 @@ So each test process keeps one fork server (``multiprocessing``'s ``forkserver``
 
 The child is a process of its own in everything the tests are about: its own pid, working
 directory, environment, log, database connections, event loop, sockets and signal handlers, and a
-real SIGKILL ends it. What it inherits is only imported code: the server runs nothing else, so no
-thread, connection or event loop exists to be copied. The child then runs exactly what
+real SIGKILL ends it. What it inherits is imported code and one TLS context (settings and trusted
+roots): the server runs nothing else, so no thread, connection or event loop exists to be copied. The child then runs exactly what
 ``python -m bot.cli run`` runs (``bot.cli.main`` with the same arguments). Tests about the command
 line as installed (its exit codes, a SIGTERM to a freshly executed process) start it with
 ``exec`` instead (``App(forked=False)``).
@@ -24,8 +24,10 @@ import sys
 from pathlib import Path
 
 import bot.cli
+from whalet.tls import shared_tls
 
-# What `whalet-bot run` imports before serving (bot.cli imports its command bodies' modules lazily).
+# What `whalet-bot run` imports before serving (bot.cli imports its command bodies' modules
+# lazily), and what its first requests import (httpx's HTTP/1.1 stack, uvloop, babel's numbers).
 PRELOAD = [
     __name__,
     "bot.wiring",
@@ -35,9 +37,19 @@ PRELOAD = [
     "uvicorn",
     "uvicorn.lifespan.on",
     "uvicorn.loops.auto",
+    "uvicorn.loops.uvloop",
     "uvicorn.protocols.http.auto",
     "uvicorn.protocols.websockets.auto",
+    "httpcore",
+    "h11",
+    "babel.numbers",
+    "apscheduler.executors.asyncio",
+    "devkit.cli",
 ]
+
+# The one TLS context (whalet/tls.py) is built here too: it only holds settings and the trusted
+# roots, and parsing the CA bundle again in every child is 50 ms of CPU each.
+shared_tls()
 
 _forkserver = multiprocessing.get_context("forkserver")
 _forkserver.set_forkserver_preload(PRELOAD)
