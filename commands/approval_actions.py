@@ -13,7 +13,6 @@ guards; only where the answer goes differs (ephemeral in the conversation, or th
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +25,7 @@ from services.approvals.clicks import record_approval, reject, reject_refusal
 from services.approvals.policy import resolver
 from services.approvals.reconcile import advance
 from services.slack.blocks import cut
-from commands.dispatch import ACK_FLUSH_SECONDS
+from commands.dispatch import let_the_ack_out
 from commands.home import Home
 from commands.modals import recall, reject_modal, stash, values
 from commands.payout import tell_user
@@ -61,7 +60,7 @@ async def on_approve(
     services: Services, home: Home, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
 ) -> None:
     await ack()
-    await asyncio.sleep(ACK_FLUSH_SECONDS)  # let the ack out before the confirm's crypto
+    await let_the_ack_out(services)  # before the confirm's crypto
     clicker, request_id, carried = _clicked(body)
     role = await resolver(services).role_of(clicker, fresh=True)
     current = await counting.approvers_now(services, request_id)

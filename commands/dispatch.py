@@ -27,12 +27,15 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("whalet_bot.commands")
 
-# Bolt (async, process_before_response=False) sends the HTTP ack only when its runner, polling
-# every 10 ms, sees that ack() was called. A handler that goes straight on to CPU work (Whalet's
-# RSA signing) keeps the event loop busy, so under a burst every ack waits for everyone's crypto.
-# Pausing a few polls lets every ack of a burst go out first (measured with bench/ack_latency.py:
-# 15 ms left a tail of acks behind 200 handlers' crypto; 40 ms keeps p99 under 250 ms).
-ACK_FLUSH_SECONDS = 0.04
+
+async def let_the_ack_out(services: Services) -> None:
+    """Bolt (async, process_before_response=False) sends the HTTP ack only when its runner, polling
+    every 10 ms, sees that ack() was called. A handler that goes straight on to CPU work (Whalet's
+    RSA signing) keeps the event loop busy, so under a burst every ack waits for everyone's crypto.
+    Pausing a few polls lets every ack of a burst go out first (measured with bench/ack_latency.py:
+    15 ms left a tail of acks behind 200 handlers' crypto; 40 ms, the default of
+    ``WHALET_BOT_ACK_FLUSH_SECONDS``, keeps p99 under 250 ms)."""
+    await asyncio.sleep(services.settings.whalet_bot_ack_flush_seconds)
 
 
 def sentence(text: str) -> str:
@@ -90,7 +93,7 @@ async def _run_command(
         await ack(text=usage_error("I could not read those words", entry.usage), response_type="ephemeral")
         return entry.name, "error"
     await ack()
-    await asyncio.sleep(ACK_FLUSH_SECONDS)
+    await let_the_ack_out(services)
     user_id = command["user_id"]
     role = await resolver(services).role_of(user_id)
     ctx = CommandContext(

@@ -66,6 +66,10 @@ class Settings(BaseSettings):
     whalet_bot_port: int = Field(default=3000, ge=0, le=65535)
     whalet_bot_log_level: str = "INFO"
     whalet_bot_metrics_public: bool = False
+    # After a command or an Approve click is acked, the pause before its handler's CPU work, so that
+    # Bolt's runner (it looks for the ack every 10 ms) sends every ack of a burst first
+    # (commands/dispatch.py). Tests that feed Bolt directly have no HTTP ack to wait for: 0.
+    whalet_bot_ack_flush_seconds: float = Field(default=0.04, ge=0, le=1)
 
     @field_validator(
         "slack_app_token",

@@ -209,6 +209,7 @@ class ApprovalFlow(RuleBasedStateMachine):
             whalet_bot_db=self.db_path,
             whalet_timeout_seconds=0.05,
             whalet_retry_backoff_seconds=0.001,
+            whalet_bot_ack_flush_seconds=0,  # requests go to async_dispatch: no HTTP ack to let out
         )
         runtime = build_runtime(
             settings_,
