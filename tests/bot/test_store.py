@@ -82,6 +82,20 @@ def test_failing_migration_leaves_nothing(tmp_path: Path) -> None:
     check.close()
 
 
+def test_an_upgrade_whose_last_migration_fails_applies_none_of_them(tmp_path: Path) -> None:
+    """All pending migrations run in one transaction: the database stays at the old schema, not
+    between the two, so the old version still runs on it and the fixed release starts clean."""
+    Store(tmp_path / "up.db", migrations=CORE).close()
+    upgrade = [*CORE, ("0100_good", ["CREATE TABLE good (x TEXT)"]), ("0200_bad", ["CREATE TABLE oops ("])]
+    with pytest.raises(sqlite3.OperationalError):
+        Store(tmp_path / "up.db", migrations=upgrade)
+    check = Store(tmp_path / "up.db", migrations=CORE)
+    with check.read() as db:
+        assert "good" not in db.table_names()
+    assert check.applied_migrations() == ["0001_core_audit_log", "0002_core_kv"]
+    check.close()
+
+
 def test_duplicate_migration_names_refused() -> None:
     with pytest.raises(RuntimeError, match="0001_core_audit_log"):
         check_migrations([*CORE, ("0001_core_audit_log", ["SELECT 1"])])
