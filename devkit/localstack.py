@@ -320,14 +320,15 @@ def _start_sandbox_process(keys_dir: Path, latency_ms: int, protocol: str) -> tu
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url + "/sandbox/health", timeout=1, verify=shared_tls()).status_code == 200:
-                return process, url
-        except httpx.TransportError:
-            pass
-        if process.poll() is not None:
-            break
-        time.sleep(0.1)
+    with httpx.Client(timeout=1, verify=shared_tls()) as poll:  # one client for every poll
+        while time.monotonic() < deadline:
+            try:
+                if poll.get(url + "/sandbox/health").status_code == 200:
+                    return process, url
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None:
+                break
+            time.sleep(0.1)
     process.kill()
     raise RuntimeError("the sandbox process did not start")

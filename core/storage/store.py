@@ -13,9 +13,10 @@ Why it looks like this (see the research notes on SQLite, A5):
 
 Migrations: ``core.storage.migrations.MIGRATIONS``, one explicit ordered list of ``(name,
 statements)``. Each runs once, statement by statement, with the row recording it in
-``schema_migrations``; all that are pending at start-up run in one transaction together. (A single string is accepted too and split into complete statements
-with ``sqlite3.complete_statement``, so triggers with inner ``;`` survive; ``executescript`` is
-never used because it commits.)
+``schema_migrations``; all that are pending at start-up run in one transaction together. (A
+single string is accepted too and split into complete statements with
+``sqlite3.complete_statement``, so triggers with inner ``;`` survive; ``executescript`` is never
+used because it commits.)
 """
 
 from __future__ import annotations

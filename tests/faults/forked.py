@@ -10,9 +10,9 @@ The child is a process of its own in everything the tests are about: its own pid
 directory, environment, log, database connections, event loop, sockets and signal handlers, and a
 real SIGKILL ends it. What it inherits is imported code and one TLS context (settings and trusted
 roots): the server runs nothing else, so no thread, connection or event loop exists to be copied.
-The child then runs exactly what ``python -m bot.cli run`` runs (``bot.cli.main``, same arguments). Tests about the command
-line as installed (its exit codes, a SIGTERM to a freshly executed process) start it with
-``exec`` instead (``App(forked=False)``).
+The child then runs exactly what ``python -m bot.cli run`` runs (``bot.cli.main``, same
+arguments). Tests about the command line as installed (its exit codes, a SIGTERM to a freshly
+executed process) start it with ``exec`` instead (``App(forked=False)``).
 """
 
 from __future__ import annotations
