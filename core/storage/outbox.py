@@ -55,9 +55,13 @@ def enqueue_post(
     kind: str = "message",
     fold_line: str | None = None,
     correlation_id: str | None = None,
+    now: datetime | None = None,
 ) -> int:
-    """Queue a new channel message inside the caller's transaction; returns the outbox id."""
-    now = _now_text()
+    """Queue a new channel message inside the caller's transaction; returns the outbox id.
+
+    ``now`` stamps the row (due at once); the delivery clock when not given.
+    """
+    now_text = _now_text() if now is None else _iso(now)
     cursor = db.execute(
         """INSERT INTO outbox (op, channel, text, blocks, thread_ref, ref, kind, fold_line,
                correlation_id, state, next_attempt_at, created_at)
@@ -71,8 +75,8 @@ def enqueue_post(
             kind,
             fold_line,
             correlation_id,
-            now,
-            now,
+            now_text,
+            now_text,
         ],
     )
     return int(cursor.lastrowid or 0)

@@ -66,7 +66,7 @@ def machine_for(store: Store) -> type[RuleBasedStateMachine]:
 
         @rule(channel=st.sampled_from(CHANNELS))
         def enqueue(self, channel: str) -> None:
-            self._tx(lambda db: rows.enqueue_post(db, channel=channel, text="m"))
+            self._tx(lambda db: rows.enqueue_post(db, channel=channel, text="m", now=self.now))
             self.queued += 1
 
         @rule(name=st.sampled_from(REPLICAS))
