@@ -30,6 +30,28 @@ def _share_bytecode() -> None:
 
 _share_bytecode()
 
+
+def _sleep_without_clock_nanosleep() -> None:
+    """Under libfaketime (CI runs the suite a second time with the machine clock moved),
+    ``time.sleep`` fails with EINVAL: Python sleeps with an absolute ``clock_nanosleep`` on
+    CLOCK_MONOTONIC, and libfaketime 0.9.10 shifts that deadline by the faked wall-clock offset
+    even when monotonic time is not faked (``FAKETIME_DONT_FAKE_MONOTONIC=1``, which the run needs:
+    with a faked monotonic clock, lock and event timeouts never end). ``select`` takes a relative
+    timeout and is left alone, so the test process sleeps with it. Nothing changes without
+    libfaketime."""
+    if "faketime" not in os.environ.get("LD_PRELOAD", ""):
+        return
+    import select
+    import time
+
+    def sleep(seconds: float) -> None:
+        select.select([], [], [], max(0.0, seconds))
+
+    time.sleep = sleep
+
+
+_sleep_without_clock_nanosleep()
+
 # Tests must never pick up a developer's real Slack or Whalet credentials from the environment.
 for _name in (
     "SLACK_BOT_TOKEN",
