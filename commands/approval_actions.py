@@ -62,15 +62,38 @@ async def on_approve(
     await ack()
     await let_the_ack_out(services)  # before the confirm's crypto
     clicker, request_id, carried = _clicked(body)
-    role = await resolver(services).role_of(clicker, fresh=True)
-    current = await counting.approvers_now(services, request_id)
-    result = record_approval(
-        services, request_id, clicker=clicker, role=role, carried_fingerprint=carried, current=current
-    )
-    message = result.message
-    if result.approved:
-        message = await advance(services, request_id) or message
+    try:
+        message = await _approve(services, request_id, clicker, carried)
+    except Exception:  # the clicker must hear something; the traceback goes to the log
+        log.exception("approve click on %s by %s failed", request_id, clicker)
+        message = CLICK_FAILED
     await _tell(home, body, respond, client, message)
+
+
+CLICK_FAILED = (
+    "Something went wrong on our side while recording your click (it is logged). "
+    "The card shows where the request really stands; look at it before clicking again."
+)
+STALE_TRIES = 5
+
+
+async def _approve(services: Services, request_id: str, clicker: str, carried: str | None) -> str:
+    """Record the approval (from a fresh read each time another replica's move wins the
+    compare-and-set first) and, when it completed the quorum, send the confirm."""
+    role = await resolver(services).role_of(clicker, fresh=True)
+    for attempt in range(STALE_TRIES):
+        current = await counting.approvers_now(services, request_id)
+        try:
+            result = record_approval(
+                services, request_id, clicker=clicker, role=role, carried_fingerprint=carried, current=current
+            )
+            break
+        except repo.StaleRequest:
+            if attempt == STALE_TRIES - 1:
+                raise
+    if result.approved:
+        return await advance(services, request_id) or result.message
+    return result.message
 
 
 async def on_reject_click(
@@ -102,14 +125,18 @@ async def on_reject_submission(
     view = body["view"]
     meta = recall(services.store, view)
     role = await resolver(services).role_of(user_id, fresh=True)
-    text = reject(
-        services,
-        str(meta.get("request_id") or ""),
-        clicker=user_id,
-        role=role,
-        carried_fingerprint=meta.get("fp"),
-        reason=values(view).get("reason", "")[:500],
-    )
+    try:
+        text = reject(
+            services,
+            str(meta.get("request_id") or ""),
+            clicker=user_id,
+            role=role,
+            carried_fingerprint=meta.get("fp"),
+            reason=values(view).get("reason", "")[:500],
+        )
+    except Exception:  # the person must hear something; the traceback goes to the log
+        log.exception("reject of %s by %s failed", meta.get("request_id"), user_id)
+        text = CLICK_FAILED
     if meta.get("home"):
         await home.tell(client, user_id, text)
     else:

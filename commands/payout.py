@@ -174,9 +174,7 @@ def validate_payout_form(
     if amount is not None and not errors:
         now = services.clock.now()
         with services.store.read() as db:
-            spent = repo.spent_today(
-                db, user_id, amount.currency, now.replace(hour=0, minute=0, second=0, microsecond=0)
-            )
+            spent = repo.spent_today(db, user_id, amount.currency, policy.today_start(services.config, now))
         try:
             policy.required_approvals(services.config, amount, frozen=is_frozen(services), spent_today=spent)
         except policy.PolicyRefused as exc:

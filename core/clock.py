@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 
 class Clock:
@@ -36,6 +37,13 @@ class FrozenClock(Clock):
             self._now = moment.astimezone(UTC)
 
 
+def day_start(moment: datetime, zone: str) -> datetime:
+    """Midnight of ``moment``'s calendar day in ``zone``, as an aware UTC datetime: limits and
+    "today" count days where the people (and Whalet) live, not in UTC."""
+    local = moment.astimezone(ZoneInfo(zone))
+    return local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
+
+
 def iso(moment: datetime) -> str:
     """How moments are stored in SQLite: UTC ISO-8601, sortable as text."""
     return moment.astimezone(UTC).isoformat(timespec="seconds")
@@ -45,4 +53,4 @@ def parse_iso(text: str) -> datetime:
     return datetime.fromisoformat(text).astimezone(UTC)
 
 
-__all__ = ["Clock", "FrozenClock", "iso", "parse_iso", "timedelta"]
+__all__ = ["Clock", "FrozenClock", "day_start", "iso", "parse_iso", "timedelta"]

@@ -129,6 +129,9 @@ class Tier(Model):
         return self
 
 
+DEFAULT_DAY_ZONE = "Asia/Shanghai"  # Whalet's zone
+
+
 class Approvals(Model):
     """Approval policy. A currency with no tiers is refused outright: nothing moves that the
     policy does not name. Amounts above the highest tier and up to the ``ceiling`` need the
@@ -152,6 +155,12 @@ class Approvals(Model):
     # groups, or the approvers), "none" (the channel card only). A reminder DM follows at half
     # the request's lifetime while it still waits ("dm" only).
     notify: Literal["dm", "mention", "none"] = "dm"
+    # The zone whose calendar day the daily limit (and every "today") counts in: Whalet's own
+    # zone by default, so the limit resets at midnight in Shanghai, not at 08:00 there (UTC).
+    day_zone: Annotated[str, AfterValidator(_zone)] = DEFAULT_DAY_ZONE
+    # A confirm whose answer never came may still be running at Whalet: nothing looks the order
+    # up (let alone confirms again) until the HTTP timeout plus this many seconds have passed.
+    confirm_settle_seconds: Annotated[Int, Field(ge=0, le=3600)] = 30
 
     @field_validator("tiers")
     @classmethod

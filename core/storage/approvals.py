@@ -7,6 +7,8 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from core.storage.dialect import row_lock
+
 
 def counts_by_state(db: Database) -> list[tuple[str, int]]:
     return [(row[0], int(row[1])) for row in db.execute("SELECT state, COUNT(*) FROM approval_requests GROUP BY state")]
@@ -24,8 +26,11 @@ def beneficiary_paid(db: Database, beneficiary_id: str, paid_states: tuple[str, 
     )
 
 
-def request(db: Database, request_id: str) -> dict[str, Any] | None:
-    return next(iter(db.query("SELECT * FROM approval_requests WHERE id = ?", [request_id])), None)
+def request(db: Database, request_id: str, *, lock: bool = False) -> dict[str, Any] | None:
+    """One request; with ``lock``, its row is held until the transaction ends (Postgres waits for
+    another replica's decision on it instead of deciding on a copy that is about to be stale)."""
+    clause = row_lock(db, skip_locked=False) if lock else ""
+    return next(iter(db.query(f"SELECT * FROM approval_requests WHERE id = ?{clause}", [request_id])), None)
 
 
 def request_by_order(db: Database, mer_order_no: str) -> dict[str, Any] | None:
@@ -65,20 +70,30 @@ def compare_and_set(db: Database, request_id: str, state: str, version: int, set
 
 
 def amounts(
-    db: Database, *, requester: str, currency: str, since: str, states: Sequence[str], party: str | None = None
-) -> list[str]:
-    """Amounts of ``requester``'s requests in ``currency`` created since ``since`` in ``states``;
-    with ``party``, only those to that beneficiary or payee ('' matches requests to nobody)."""
+    db: Database,
+    *,
+    requester: str,
+    since: str,
+    states: Sequence[str],
+    currency: str | None = None,
+    party: str | None = None,
+) -> list[tuple[str, str]]:
+    """(amount, currency) of ``requester``'s requests created since ``since`` in ``states``; with
+    ``currency``, only those in it; with ``party``, only those to that beneficiary or payee ('' matches
+    requests to nobody)."""
     marks = ",".join("?" * len(states))
-    where = "requester = ? AND currency = ? AND created_at >= ?"
-    params: list[Any] = [requester, currency, since]
+    where = "requester = ? AND created_at >= ?"
+    params: list[Any] = [requester, since]
+    if currency is not None:
+        where += " AND currency = ?"
+        params.append(currency)
     if party is not None:
         where += " AND COALESCE(beneficiary_id, payee_user_id) = ?"
         params.append(party)
     return [
-        str(row[0])
+        (str(row[0]), str(row[1]))
         for row in db.execute(
-            f"SELECT amount FROM approval_requests WHERE {where} AND state IN ({marks})", [*params, *states]
+            f"SELECT amount, currency FROM approval_requests WHERE {where} AND state IN ({marks})", [*params, *states]
         )
     ]
 

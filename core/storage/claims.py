@@ -9,6 +9,8 @@ import socket
 
 from sqlite_utils import Database
 
+from core.storage.dialect import POSTGRES, dialect_of
+
 
 def new_holder(part: str) -> str:
     """``part@host:pid:random``: unique per process start (a restarted process is a new holder,
@@ -30,3 +32,18 @@ def open_window(db: Database, key: str, now: str, until: str) -> bool:
         )
         == 1
     )
+
+
+def serialize_on(db: Database, *keys: str) -> None:
+    """Hold a lock named by each key until the caller's transaction ends, so that decisions of
+    the form "read a sum, then insert" about the same subject (a requester's daily total, their
+    window to one beneficiary) run one after another on every replica.
+
+    Postgres, at READ COMMITTED, would let two replicas both read the old sum and both insert:
+    here a transaction-scoped advisory lock per key, taken in sorted order so that two
+    transactions wanting overlapping keys never deadlock. SQLite: nothing to do, ``BEGIN
+    IMMEDIATE`` already made this transaction the only writer of the file."""
+    if dialect_of(db) != POSTGRES:
+        return
+    for key in sorted(set(keys)):
+        db.execute("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", [key])

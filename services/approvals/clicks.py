@@ -81,20 +81,23 @@ def record_approval(
     clicker: str,
     role: Role,
     carried_fingerprint: str | None,
-    current: frozenset[str],
+    current: counting.RolesNow,
 ) -> ClickResult:
     """One transaction: checks, the approval row, and PENDING -> APPROVED when the quorum of
     ``current`` approvers (read just before, see ``counting.approvers_now``) is met."""
     now = services.clock.now()
     with services.store.transaction() as db:
-        r = repo.load(db, request_id)
+        # Locked: a second approver's click on another replica waits here for this decision and
+        # then counts both approvals, instead of losing its own to a stale compare-and-set.
+        r = repo.load(db, request_id, lock=True)
         refusal = check_click(services, r, clicker=clicker, role=role, carried_fingerprint=carried_fingerprint)
         if refusal or r is None:
             if r is not None:
                 repo.audit(services, db, r, clicker, "approve.refused", reason=refusal)
             return ClickResult(refusal or "")
+        counting.ensure_checked(db, r, current)
         inserted = approval_rows.add_approval(db, request_id, clicker, iso(now))
-        now_approvers = current | {clicker}
+        now_approvers = current.with_clicker(clicker)
         counting.mark(services, db, r, now_approvers)
         count = len(counting.counting(db, r, now_approvers))
         needed = r.required_approvals
@@ -137,7 +140,7 @@ def reject(
     """PENDING -> REJECTED. The requester may withdraw their own request; approvers may reject any."""
     now = services.clock.now()
     with services.store.transaction() as db:
-        r = repo.load(db, request_id)
+        r = repo.load(db, request_id, lock=True)
         refusal = reject_refusal(r, clicker=clicker, role=role, carried_fingerprint=carried_fingerprint, now=now)
         if refusal or r is None:
             return refusal or MISSING
@@ -164,7 +167,10 @@ def expire_due(services: Services) -> list[str]:
         for r in repo.in_states(db, (State.PENDING, State.APPROVED)):
             if not r.expired(now) or r.confirm_attempts:
                 continue  # an APPROVED request that was ever sent is settled by lookup, not by our clock
-            r = repo.transition(db, r, State.EXPIRED, decided_at=now)
+            try:
+                r = repo.transition(db, r, State.EXPIRED, decided_at=now)
+            except repo.StaleRequest:
+                continue  # another replica moved it since this sweep read it: its move stands
             repo.audit(services, db, r, "system", "expire")
             repo.update_card(services, db, r)
             repo.tell_thread(

@@ -74,14 +74,26 @@ def count_call(services: Services, operation: str) -> None:
     services.metrics.approval_whalet_calls.labels(operation).inc()
 
 
+ROLE_READS = 3  # approvals that keep arriving while the roles are read: read again, this often
+
+
 async def send_confirm(services: Services, request_id: str) -> str:
     """Guards, lease, one confirm call, its outcome stored; returns a sentence for a person."""
-    current = await counting.approvers_now(services, request_id)
+    for _ in range(ROLE_READS):
+        try:
+            return await _send_confirm(services, request_id, await counting.approvers_now(services, request_id))
+        except counting.RolesMoved:
+            continue  # nothing was written or sent: read the new giver's role too
+    return "New approvals keep arriving; the confirmation goes out at the next sweep."
+
+
+async def _send_confirm(services: Services, request_id: str, current: counting.RolesNow) -> str:
     now = services.clock.now()
     with services.store.transaction() as db:
-        request = repo.load(db, request_id)
+        request = repo.load(db, request_id, lock=True)
         if request is None:
             return "This approval request does not exist (any more)."
+        counting.ensure_checked(db, request, current)
         if counting.mark(services, db, request, current):
             request = repo.bump(db, request)
             repo.update_card(services, db, request)

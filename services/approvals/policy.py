@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from core.config import BotConfig
+from core.clock import day_start
+from core.config import DEFAULT_DAY_ZONE, BotConfig
 from services.approvals.roles import Role, RoleResolver
 from whalet.money import Money
 
@@ -79,6 +81,11 @@ def required_approvals(config: BotConfig, amount: Money, *, frozen: bool, spent_
     if needed is None:  # unreachable after the checks above, kept as the last word
         raise PolicyRefused(f"The approval policy does not cover {amount.format()}.")
     return needed
+
+
+def today_start(config: BotConfig, now: datetime) -> datetime:
+    """When "today" began for the daily limit: midnight in ``[approvals] day_zone``."""
+    return day_start(now, config.approvals.day_zone if config.approvals else DEFAULT_DAY_ZONE)
 
 
 def flags(config: BotConfig, amount: Money, *, new_beneficiary: bool) -> list[str]:

@@ -255,10 +255,16 @@ async def recheck_roles(services: Services, request_id: str) -> None:
     """Role changes show on the card at the next sweep: approvals that stopped (or resumed) counting."""
     current = await counting.approvers_now(services, request_id)
     with services.store.transaction() as db:
-        r = repo.load(db, request_id)
-        if r is None or r.state is not State.PENDING or not counting.mark(services, db, r, current):
+        r = repo.load(db, request_id, lock=True)
+        if r is None or r.state is not State.PENDING:
+            return
+        try:
+            counting.ensure_checked(db, r, current)
+        except counting.RolesMoved:
+            return  # an approval just arrived: the next sweep reads its giver's role too
+        if not counting.mark(services, db, r, current):
             return
         r = repo.bump(db, r)
-        repo.audit(services, db, r, "system", "roles.recheck", counting=sorted(current))
+        repo.audit(services, db, r, "system", "roles.recheck", counting=sorted(current.current))
         repo.update_card(services, db, r)
     services.wake_outbox()

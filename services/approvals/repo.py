@@ -24,7 +24,7 @@ from services.approvals.states import COUNTED, OPEN, State, allowed  # noqa: F40
 from core.storage import approvals as rows
 from services.slack.queue import enqueue_post, enqueue_update
 from services.approvals.request import Approval, ApprovalRequest, column
-from services.approvals.states import LIVE
+from services.approvals.states import WINDOWED
 
 if TYPE_CHECKING:
     from services.container import Services
@@ -38,8 +38,9 @@ class StaleRequest(Exception):
     """The compare-and-set lost: someone else changed the request first."""
 
 
-def load(db: Database, request_id: str) -> ApprovalRequest | None:
-    row = rows.request(db, request_id)
+def load(db: Database, request_id: str, *, lock: bool = False) -> ApprovalRequest | None:
+    """The request as stored; ``lock`` holds its row until the transaction ends (see rows.request)."""
+    row = rows.request(db, request_id, lock=lock)
     return None if row is None else ApprovalRequest.from_row(row)
 
 
@@ -87,31 +88,23 @@ def bump(db: Database, request: ApprovalRequest, **changes: Any) -> ApprovalRequ
     return updated
 
 
-def _total(amounts: list[str]) -> Decimal:
-    return sum((Decimal(a) for a in amounts), Decimal(0))
-
-
 def spent_today(db: Database, requester: str, currency: str, day_start: datetime) -> Decimal:
-    """What ``requester`` asked for in ``currency`` since ``day_start`` (UTC), in live requests."""
-    return _total(
-        rows.amounts(
-            db, requester=requester, currency=currency, since=iso(day_start), states=[s.value for s in COUNTED]
-        )
+    """What ``requester`` asked for in ``currency`` since ``day_start``, in live requests."""
+    counted = rows.amounts(
+        db, requester=requester, currency=currency, since=iso(day_start), states=[s.value for s in COUNTED]
     )
+    return sum((Decimal(amount) for amount, _ in counted), Decimal(0))
 
 
-def window_total(db: Database, requester: str, currency: str, party: str | None, since: datetime) -> Decimal:
-    """The same requester's open and sent requests to the same beneficiary or payee since ``since``."""
-    return _total(
-        rows.amounts(
-            db,
-            requester=requester,
-            currency=currency,
-            since=iso(since),
-            states=[s.value for s in LIVE],
-            party=party or "",
-        )
-    )
+def window_totals(db: Database, requester: str, party: str | None, since: datetime) -> dict[str, Decimal]:
+    """Per currency, the same requester's requests to the same beneficiary or payee since
+    ``since`` that may still move money (``WINDOWED``)."""
+    totals: dict[str, Decimal] = {}
+    for amount, currency in rows.amounts(
+        db, requester=requester, since=iso(since), states=[s.value for s in WINDOWED], party=party or ""
+    ):
+        totals[currency] = totals.get(currency, Decimal(0)) + Decimal(amount)
+    return totals
 
 
 def open_requests(db: Database) -> list[ApprovalRequest]:

@@ -27,6 +27,7 @@ from services.approvals.fingerprint import fingerprint
 from services.approvals.kinds import KINDS, ApplyAnswer
 from services.approvals.request import ApprovalRequest
 from services.approvals.states import State
+from core.storage.claims import serialize_on
 from services.book import BookEntry, is_new
 from services.slack.blocks import esc
 from whalet.client import new_order_no
@@ -67,23 +68,93 @@ class Refused(Exception):
     """Nothing was sent (or nothing changed); ``str(exc)`` is the sentence for the person."""
 
 
-def tier(services: Services, db: Database, r: ApprovalRequest) -> tuple[int, list[str]]:
+class _Unquoted(Exception):
+    """The window holds a currency whose rate to the new request's was not fetched beforehand
+    (a request in it was made meanwhile): fetch it outside the transaction and decide again."""
+
+    def __init__(self, currencies: set[str]) -> None:
+        super().__init__(", ".join(sorted(currencies)))
+        self.currencies = currencies
+
+
+def _window_sum(totals: dict[str, Decimal], currency: str, rates: dict[str, Decimal]) -> Decimal:
+    """The window's requests in ``currency``: others converted at Whalet's rate to it."""
+    missing = {c for c in totals if c != currency and c not in rates}
+    if missing:
+        raise _Unquoted(missing)
+    return sum((amount if c == currency else amount * rates[c] for c, amount in totals.items()), Decimal(0))
+
+
+def tier(services: Services, db: Database, r: ApprovalRequest, rates: dict[str, Decimal]) -> tuple[int, list[str]]:
     """Approvals needed and extra flags; refuses (PolicyRefused) what the policy does not allow.
 
-    With ``approvals.aggregate_window_hours`` the tier follows the sum of the requester's open and
-    sent requests to the same party within the window plus this one; when that raised the tier
-    the card says "possible split"."""
+    The caller holds the requester's and the party's locks (``serialize_on``), so the sums read
+    here cannot change before this request's own row is inserted in the same transaction.
+
+    With ``approvals.aggregate_window_hours`` the tier follows the sum of the requester's
+    requests to the same party within the window that may still move money (any currency,
+    converted with ``rates``: Whalet's quotes, fetched before the transaction) plus this one;
+    when that raised the tier the card says "possible split"."""
     now = services.clock.now()
-    spent = repo.spent_today(db, r.requester, r.currency, now.replace(hour=0, minute=0, second=0, microsecond=0))
+    spent = repo.spent_today(db, r.requester, r.currency, policy.today_start(services.config, now))
     needed = policy.required_approvals(services.config, r.money, frozen=is_frozen(services), spent_today=spent)
     approvals = services.config.approvals
     if approvals is None or approvals.aggregate_window_hours is None:
         return needed, []
     since = now - timedelta(hours=approvals.aggregate_window_hours)
-    total = repo.window_total(db, r.requester, r.currency, r.party, since) + r.amount
+    total = _window_sum(repo.window_totals(db, r.requester, r.party, since), r.currency, rates) + r.amount
     highest = max((t.approvals for t in approvals.tiers if t.currency == r.currency), default=needed)
     aggregate = approvals.required_approvals(r.currency, total) or highest
     return (aggregate, [FLAG_POSSIBLE_SPLIT]) if aggregate > needed else (needed, [])
+
+
+async def _quote_window(services: Services, r: ApprovalRequest, rates: dict[str, Decimal]) -> None:
+    """Whalet's rate to ``r``'s currency for every other currency in its anti-splitting window
+    (read now; a currency that joins meanwhile is caught by ``_window_sum``)."""
+    approvals = services.config.approvals
+    if approvals is None or approvals.aggregate_window_hours is None:
+        return
+    since = services.clock.now() - timedelta(hours=approvals.aggregate_window_hours)
+    with services.store.read() as db:
+        currencies = set(repo.window_totals(db, r.requester, r.party, since))
+    for currency in sorted(currencies - {r.currency} - set(rates)):
+        try:
+            quote = await services.whalet.query_rate(r.user_id, currency, r.currency, r.fund_source)
+        except WhaletError as exc:
+            raise Refused(
+                f"Your other requests to the same {KINDS[r.kind].party_label.lower()} include {currency}, and the "
+                f"anti-splitting check needs Whalet's {currency} to {r.currency} rate, which Whalet did not give: "
+                f"{explain(exc)} Nothing was requested."
+            ) from exc
+        rates[currency] = quote.rate
+
+
+WINDOW_TRIES = 3  # a new currency in the window between quoting and deciding: quote again
+
+
+async def _insert_applying(services: Services, request: ApprovalRequest, new: NewRequest) -> ApprovalRequest:
+    """The policy checks and the APPLYING row, in one transaction under the requester's and the
+    party's locks; returns the request with its tier and flags."""
+    rates: dict[str, Decimal] = {}
+    for _ in range(WINDOW_TRIES):
+        await _quote_window(services, request, rates)
+        try:
+            with services.store.transaction() as db:
+                serialize_on(db, f"requester:{request.requester}", f"party:{request.party or ''}")
+                try:
+                    needed, extra = tier(services, db, request, rates)
+                except policy.PolicyRefused as exc:
+                    raise Refused(str(exc)) from None
+                b = new.beneficiary
+                now = request.created_at
+                flags = policy.flags(services.config, new.amount, new_beneficiary=b is not None and is_new(db, b, now))
+                request = request.with_(required_approvals=needed, flags=tuple(flags + extra))
+                repo.insert(db, request)
+                repo.audit(services, db, request, new.requester, "request.apply", amount=new.amount.format())
+                return request
+        except _Unquoted:
+            continue
+    raise Refused("Requests to the same recipient kept arriving in new currencies; please try again in a minute.")
 
 
 async def create(services: Services, new: NewRequest) -> ApprovalRequest:
@@ -117,15 +188,7 @@ async def create(services: Services, new: NewRequest) -> ApprovalRequest:
         created_at=now,
         whalet_calls=1,
     )
-    with services.store.transaction() as db:
-        try:
-            needed, extra = tier(services, db, request)
-        except policy.PolicyRefused as exc:
-            raise Refused(str(exc)) from None
-        flags = policy.flags(services.config, new.amount, new_beneficiary=b is not None and is_new(db, b, now))
-        request = request.with_(required_approvals=needed, flags=tuple(flags + extra))
-        repo.insert(db, request)
-        repo.audit(services, db, request, new.requester, "request.apply", amount=new.amount.format())
+    request = await _insert_applying(services, request, new)
     count_call(services, "apply")
     try:
         answer = await kind.apply(services.whalet, request)

@@ -110,6 +110,10 @@ FINAL = (S.ABANDONED, S.SUCCEEDED, S.FAILED, S.REJECTED, S.EXPIRED)
 OPEN = (S.PENDING, S.APPROVED, S.CONFIRMING, S.CONFIRM_UNKNOWN)
 # Requests that may still be confirmed: the anti-splitting sum counts these and the sent ones.
 LIVE = (S.PENDING, S.APPROVED, S.CONFIRMING, S.CONFIRM_UNKNOWN, S.CONFIRMED, S.SUCCEEDED)
+# What the anti-splitting window adds up: every request not failed, rejected, expired or
+# abandoned, those still being applied at Whalet included (requests sent at the same moment are
+# all APPLYING while each one's tier is chosen).
+WINDOWED = (S.APPLYING, *LIVE)
 
 
 def allowed(old: State | str, new: State | str) -> bool:
