@@ -54,7 +54,7 @@ class LoopHost:
 
     def transport_to(self, app: ASGIApp) -> httpx.BaseTransport:
         """What a plain ``httpx.Client`` in another thread sends through to reach ``app`` here."""
-        return OnLoop(AppTransport(app, self), self)
+        return OnLoop(AppTransport(app, self.background), self)
 
     def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
@@ -84,14 +84,15 @@ class AppTransport(httpx.AsyncBaseTransport):
     An exception in the app becomes HTTP 500, as a server would answer, not an exception in the
     caller."""
 
-    def __init__(self, app: ASGIApp, host: LoopHost) -> None:
+    def __init__(self, app: ASGIApp, background: set[asyncio.Task[Any]]) -> None:
+        """``background`` holds the handlers still running (for whoever stops the loop)."""
         self._inner = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        self._host = host
+        self._background = background
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         task = asyncio.ensure_future(_read(self._inner, request))
-        self._host.background.add(task)
-        task.add_done_callback(self._host.background.discard)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
         read_timeout = request.extensions.get("timeout", {}).get("read")
         try:
             async with asyncio.timeout(read_timeout):

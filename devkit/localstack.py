@@ -202,7 +202,7 @@ def start_local_stack(
             assert runtime is not None
             await runtime.asgi(scope, receive, send)
 
-        options["webhook_transport"] = AppTransport(the_app, host)
+        options["webhook_transport"] = AppTransport(the_app, host.background)
     if sandbox_in_process:
         sandbox: Any = create_sandbox(
             SandboxConfig(keys_dir=keys_dir, partner_id=DEMO_PARTNER_ID, protocol=protocol, **options)
@@ -233,7 +233,9 @@ def start_local_stack(
     )
     config = load_config(config_path)
     if host is not None:
-        runtime = build_runtime(settings, config, clock=clock, whalet_transport=AppTransport(sandbox.app, host))
+        runtime = build_runtime(
+            settings, config, clock=clock, whalet_transport=AppTransport(sandbox.app, host.background)
+        )
         host.start(sandbox.app, runtime.asgi)
         url = IN_PROCESS_APP
         to_app: httpx.BaseTransport | None = host.transport_to(runtime.asgi)

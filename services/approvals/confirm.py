@@ -53,9 +53,18 @@ def call_deadline(services: Services) -> float:
     return float(services.settings.whalet_timeout_seconds) * 3
 
 
+def settle_seconds(services: Services) -> float:
+    return float(services.config.approvals.confirm_settle_seconds if services.config.approvals else 30)
+
+
 def lease_length(services: Services) -> timedelta:
-    """Longer than the longest possible confirm call (timeout x 3), by one more timeout as margin."""
-    return timedelta(seconds=call_deadline(services) + float(services.settings.whalet_timeout_seconds))
+    """The whole span in which a confirm may still be running at Whalet: the longest possible
+    call (timeout x 3), plus ``[approvals] confirm_settle_seconds`` for a server that keeps
+    working after its client gave up, plus one more timeout as margin. A confirm whose answer
+    never came keeps the lease to its end: no lookup, no take-over and no second confirm before."""
+    return timedelta(
+        seconds=call_deadline(services) + settle_seconds(services) + float(services.settings.whalet_timeout_seconds)
+    )
 
 
 def lease_end(now: datetime, services: Services) -> datetime:
@@ -145,7 +154,7 @@ async def _send_confirm(services: Services, request_id: str, current: counting.R
             note="Whalet did not take the confirmation yet (nothing happened there); it is tried again shortly.",
         )
         return explain(exc) + " Nothing happened at Whalet; the bot tries again shortly."
-    except (DuplicateRequest, OutcomeUnknown, TimeoutError) as exc:
+    except DuplicateRequest as exc:  # an answer: this call is over at Whalet
         _settle(
             services,
             request,
@@ -155,9 +164,25 @@ async def _send_confirm(services: Services, request_id: str, current: counting.R
             next_attempt_at=now,
             note="Checking with Whalet now.",
         )
+        return explain(exc)
+    except (OutcomeUnknown, TimeoutError) as exc:  # no answer: it may still be running at Whalet
+        check_at = request.lease_until or lease_end(now, services)
+        _settle(
+            services,
+            request,
+            State.CONFIRM_UNKNOWN,
+            "confirm.unknown",
+            exc,
+            keep_lease=True,
+            next_attempt_at=check_at,
+            note=(
+                "Whalet did not answer the confirmation, which may still be running there; we check by "
+                f"order number at {check_at.strftime('%H:%M:%S')} UTC before anything else."
+            ),
+        )
         return (
             explain(exc)
-            if isinstance(exc, WhaletRejected | OutcomeUnknown)
+            if isinstance(exc, OutcomeUnknown)
             else "Whalet did not answer in time; we check by order number before anything else."
         )
     except WhaletRejected as exc:
@@ -209,9 +234,17 @@ def _refused(services: Services, db: Database, request: ApprovalRequest, refusal
 
 
 def _settle(
-    services: Services, sent: ApprovalRequest, state: State, action: str, exc: BaseException | None, **fields: object
+    services: Services,
+    sent: ApprovalRequest,
+    state: State,
+    action: str,
+    exc: BaseException | None,
+    *,
+    keep_lease: bool = False,
+    **fields: object,
 ) -> ApprovalRequest | None:
-    """Store the confirm's outcome and release the lease, if this sender still holds it."""
+    """Store the confirm's outcome and release the lease (unless ``keep_lease``: the call may
+    still be running at Whalet), if this sender still holds it."""
     with services.store.transaction() as db:
         request = repo.load(db, sent.id)
         if request is None or request.state is not State.CONFIRMING or request.lease_owner != sent.lease_owner:
@@ -219,7 +252,8 @@ def _settle(
             if request is not None:
                 repo.audit(services, db, request, "whalet", f"{action}.late", error=type(exc).__name__ if exc else None)
             return None
-        request = repo.transition(db, request, state, lease_owner=None, lease_until=None, **fields)
+        lease: dict[str, object] = {} if keep_lease else {"lease_owner": None, "lease_until": None}
+        request = repo.transition(db, request, state, **lease, **fields)
         detail = (
             {"answer": fields.get("result_status")}
             if exc is None

@@ -171,3 +171,30 @@ def test_a_rate_limit_answer_to_a_confirm_whalet_did_take_is_found_by_the_lookup
         assert m.watch.confirms[r.mer_order_no] == 1 == sandbox_confirms(m, r.mer_order_no)
     finally:
         m.teardown()
+
+
+def test_a_confirm_still_running_at_whalet_is_neither_looked_up_nor_sent_again_before_it_settles(world: None) -> None:
+    """Whalet answers the confirm after the bot gave up (its handler runs on, as a real server's
+    does): the request stays "outcome unknown" under its lease for the timeout plus
+    ``confirm_settle_seconds``; only then is the order looked up, and it is found confirmed.
+    Before, the bot looked it up at once, found it still waiting and confirmed it a second time
+    while the first confirm was running at Whalet."""
+    m = flow()
+    try:
+        m.request("payout", "100")
+        faults(m, {"apiCode": "payoutConfirm", "kind": "latency", "seconds": 0.4})
+        m.approve("U0APP1", 0, False)  # the click's confirm times out after 0.15 s
+        r = only(m)
+        assert r.state is State.CONFIRM_UNKNOWN and r.lease_held(m.clock.now()), r
+        assert "may still be running" in card_text_of(m, r.id)
+        m.sweep(0)  # a sweep at once: nothing is due yet
+        assert m.watch.calls[r.mer_order_no] == 2  # the apply and the one confirm, no lookup
+        m.sweep(1)  # the settle span (30 s by default) passes: one lookup finds it PROCESSING
+        r = only(m)
+        assert r.state in (State.CONFIRMED, State.SUCCEEDED), r
+        order = next(o for o in m.sandbox.state.orders.orders.values() if o.mer_order_no == r.mer_order_no)
+        assert order.confirm_count == 1 and len(order.confirm_spans) == 1 and order.overlapping_confirms() == 0
+        assert "reconcile.confirm_again" not in audit_actions(m, r.id)
+        assert not m.errors
+    finally:
+        m.teardown()

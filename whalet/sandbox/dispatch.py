@@ -8,6 +8,7 @@ both profiles obey the same rules and the same faults.
 from __future__ import annotations
 
 import asyncio
+import time
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,6 +42,22 @@ class Dispatcher:
     def __init__(self, state: State, faults: Faults) -> None:
         self.state = state
         self.faults = faults
+
+    def confirm_started(self, api_code: str, body: Any) -> list[float | None] | None:
+        """Record the start of a confirm call's handler on its order (see Order.confirm_spans);
+        the gateway calls ``confirm_finished`` with the result when the handler ends."""
+        id_field = CONFIRMS.get(api_code)
+        order = self.state.orders.orders.get(str(body.get(id_field))) if id_field and isinstance(body, dict) else None
+        if order is None:
+            return None
+        span: list[float | None] = [time.monotonic(), None]
+        order.confirm_spans.append(span)
+        return span
+
+    @staticmethod
+    def confirm_finished(span: list[float | None] | None) -> None:
+        if span is not None:
+            span[1] = time.monotonic()
 
     def process(self, api_code: str, request_no: str, body: Any, head: dict[str, str]) -> Outcome:
         """Synchronous, hence atomic within the loop: de-duplicate, run, remember the outcome."""

@@ -59,12 +59,19 @@ class Gateway:
         if opened.head["version"] != PROTOCOL_VERSION:
             return self._refuse(head, "PARAMETER_ERROR", f"version must be {PROTOCOL_VERSION}")
         head = opened.head
+        span = self.dispatcher.confirm_started(head["apiCode"], opened.body)
+        try:
+            return await self._operate(head, opened.body)
+        finally:
+            self.dispatcher.confirm_finished(span)
+
+    async def _operate(self, head: dict[str, Any], raw_body: Any) -> Response:
         fault = self.dispatcher.faults.pick(head["apiCode"], head["requestNo"])
         early = await fault_before(fault, lambda code, detail: self._refuse(head, code, detail))
         if early is not None:
             return early
         try:
-            body = read_amounts(opened.body, self.amounts)
+            body = read_amounts(raw_body, self.amounts)
         except GatewayError as exc:
             return self._refuse(head, exc.code, exc.detail)
         outcome = as_faulted(fault, self.dispatcher.process(head["apiCode"], head["requestNo"], body, head))

@@ -119,7 +119,9 @@ def operator_routes(sb: Sandbox) -> list[Route]:
         kind = "payout" if request.url.path.endswith("payouts") else "pay"
         return {
             "records": [
-                order_record(o, plain_money) | {"confirmCount": o.confirm_count} for o in state.orders.select(kind)
+                order_record(o, plain_money)
+                | {"confirmCount": o.confirm_count, "overlappingConfirms": o.overlapping_confirms()}
+                for o in state.orders.select(kind)
             ]
         }
 

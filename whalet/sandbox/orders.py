@@ -9,7 +9,7 @@ to available. Sandbox rule: an amount whose last two minor-unit digits are 13 (1
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -52,6 +52,15 @@ class Order:
     confirm_time: datetime | None = None
     finish_time: datetime | None = None
     fail_reason: str | None = None
+    # [started, finished] of every confirm call's handler (seconds on a monotonic clock; finished
+    # None while it runs), so a test can see whether two confirms of one order ever overlapped
+    # here, as a real server keeps working on a call after its client gave up.
+    confirm_spans: list[list[float | None]] = field(default_factory=list)
+
+    def overlapping_confirms(self) -> int:
+        """Pairs of this order's confirm calls that ran at the same time."""
+        spans = sorted((start or 0.0, float("inf") if end is None else end) for start, end in self.confirm_spans)
+        return sum(1 for i, (_, end) in enumerate(spans) for later, _ in spans[i + 1 :] if later < end)
 
     @property
     def held(self) -> Decimal:

@@ -121,13 +121,17 @@ class V1Gateway:
             return _answer("PARAMETER_ERROR", str(exc))
         except GatewayError as exc:
             return _answer(exc.code, exc.detail)
-        fault = self.dispatcher.faults.pick(api_code, request_no)
-        early = await fault_before(fault, lambda code, detail: _answer(code, detail))
-        if early is not None:
-            return early
-        head = {"partnerId": partner_id, "apiCode": api_code, "requestNo": request_no}
-        outcome: Outcome = as_faulted(fault, self.dispatcher.process(api_code, request_no, body, head))
-        return await fault_after(fault, lambda corrupt: self._write(outcome, corrupt))
+        span = self.dispatcher.confirm_started(api_code, body)
+        try:
+            fault = self.dispatcher.faults.pick(api_code, request_no)
+            early = await fault_before(fault, lambda code, detail: _answer(code, detail))
+            if early is not None:
+                return early
+            head = {"partnerId": partner_id, "apiCode": api_code, "requestNo": request_no}
+            outcome: Outcome = as_faulted(fault, self.dispatcher.process(api_code, request_no, body, head))
+            return await fault_after(fault, lambda corrupt: self._write(outcome, corrupt))
+        finally:
+            self.dispatcher.confirm_finished(span)
 
     @staticmethod
     def _write(outcome: Outcome, corrupt: bool) -> Response:
