@@ -168,9 +168,16 @@ ceiling = { USD = "80000" }
         ('events = ["collections"]', "events = []", "routes[0].events", "at least 1"),
         ('mention = ""', 'mention = "U0REQ"', "routes[0].mention", "user-group id"),
         ("currencies = []", 'currencies = ["usd", "QQQ"]', "routes[0].currencies[1]", "QQQ"),
-        ('"Asia/Shanghai"', '"Asia/Atlantis"', "digest.schedules[0].timezone", "IANA time zone"),
+        ('day_zone = "Asia/Shanghai"', 'day_zone = "Asia/Atlantis"', "approvals.day_zone", "IANA time zone"),
+        ('timezone = "Asia/Shanghai"', 'timezone = "Asia/Atlantis"', "digest.schedules[0].timezone", "IANA time zone"),
         ('time = "09:00"', 'time = "24:00"', "digest.schedules[0].time", "HH:MM"),
         ("concurrency = 4", "concurrency = 0", "digest.concurrency", "greater than or equal to 1"),
+        (
+            "confirm_settle_seconds = 30",
+            "confirm_settle_seconds = -1",
+            "approvals.confirm_settle_seconds",
+            "greater than or equal to 0",
+        ),
         ("fold_threshold = 5", "fold_threshold = true", "notifications.fold_threshold", "valid integer"),
     ],
 )
