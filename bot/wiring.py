@@ -127,11 +127,16 @@ def build_runtime(
 
     async def healthz(request: Request) -> Response:
         loops = services.supervisor.running()
+        failing = services.supervisor.failing()  # running, but crashing again and again
         paused = services.outbox.paused  # Slack refused us for good (uninstalled, token revoked)
-        healthy = all(loops.values()) and paused is None
+        healthy = all(loops.values()) and not failing and paused is None
         answer: dict[str, object] = {"ok": healthy, "loops": loops}
+        if failing:
+            answer["failing"] = failing
         if paused is not None:
             answer["slack"] = f"paused: {paused}"
+        elif services.outbox.outage_since is not None:  # the same for every replica: not a reason to pull this one
+            answer["slack"] = f"unreachable since {services.outbox.outage_since.isoformat(timespec='seconds')}"
         return JSONResponse(answer, status_code=200 if healthy else 503)
 
     @contextlib.asynccontextmanager

@@ -57,10 +57,17 @@ def backlog_lines(ctx: CommandContext) -> list[str]:
         last = digests.last_digest(db)
         unreachable = outbox.unreachable_channels(db)
     lines = [
-        f"Webhook inbox: {notes['backlog']} waiting to be relayed, {notes['failed']} relayed generically after errors.",
+        f"Webhook inbox: {notes['backlog']} waiting to be relayed, {notes['failed']} relayed generically after errors"
+        + (f", {notes['parked']} unreadable and parked." if notes["parked"] else "."),
         f"Slack outbox: {queue['pending']} waiting, {queue['parked']} parked (gave up; need a look).",
         f"Last digest: {_when(last)} in <#{last['channel']}>{_chart(last)}." if last else "Last digest: none yet.",
     ]
+    since = ctx.services.outbox.outage_since
+    if since is not None:
+        lines.append(
+            f":red_circle: Slack has been failing since {slack_time(since, '{date_short} {time}')}; "
+            "messages wait in the outbox and go out when it answers."
+        )
     for channel, error in sorted(unreachable.items()):
         lines.append(f":warning: cannot post to <#{channel}>: `{error}`")
     return lines

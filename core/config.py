@@ -244,6 +244,9 @@ class Notifications(Model):
     alerts_channel: ChannelId | None = None
     fold_threshold: Annotated[Int, Field(ge=2)] = 5
     max_attempts: Annotated[Int, Field(ge=1, le=100)] = 8
+    # Slack failing every call (5xx, timeouts, network) this long raises one alert; such failures
+    # never count toward max_attempts, the messages just wait (at most 60 s between tries).
+    outage_alert_minutes: Annotated[Int, Field(ge=1, le=1440)] = 5
     pace_per_second: Positive = Decimal(1)
     burst: Annotated[Int, Field(ge=1)] = 3
     reminder_hours: Annotated[Int, Field(ge=1)] = 24

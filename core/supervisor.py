@@ -12,6 +12,8 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
+from core.clock import SYSTEM_CLOCK, Clock
+
 log = logging.getLogger("whalet_bot.supervisor")
 
 LoopFactory = Callable[[], Awaitable[None]]
@@ -28,13 +30,35 @@ async def wait_for_wake(event: asyncio.Event, seconds: float) -> None:
             await event.wait()
 
 
+CRASH_LOOP_FAILURES = 3  # failures in a row, each soon after its start: the loop is not working
+CLEAN_RUN_SECONDS = 60.0  # a loop that ran this long before failing (or is still running) is fine
+
+
 class Supervisor:
-    def __init__(self, restart_delay: float = 1.0):
+    def __init__(self, restart_delay: float = 1.0, clock: Clock = SYSTEM_CLOCK):
         self._factories: dict[str, LoopFactory] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._restart_delay = restart_delay
         self._stopping = False
+        self._clock = clock
         self.restarts: dict[str, int] = {}
+        self._started: dict[str, float] = {}  # monotonic time of each loop's latest start
+        self._quick_failures: dict[str, int] = {}  # failures in a row that came soon after a start
+
+    def failing(self) -> list[str]:
+        """Loops that keep crashing (``/healthz`` answers 503 with their names): restarted
+        ``CRASH_LOOP_FAILURES`` times in a row, each soon after its start, and not running clean
+        since."""
+        now = self._clock.monotonic()
+        return sorted(
+            name
+            for name, count in self._quick_failures.items()
+            if count >= CRASH_LOOP_FAILURES and now - self._started.get(name, now) < CLEAN_RUN_SECONDS
+        )
+
+    def _failed(self, name: str) -> None:
+        ran = self._clock.monotonic() - self._started.get(name, self._clock.monotonic())
+        self._quick_failures[name] = self._quick_failures.get(name, 0) + 1 if ran < CLEAN_RUN_SECONDS else 1
 
     def add(self, name: str, factory: LoopFactory) -> None:
         """Register a loop; it starts with start() (or at once if already started)."""
@@ -52,6 +76,7 @@ class Supervisor:
 
     async def _keep_running(self, name: str) -> None:
         while not self._stopping:
+            self._started[name] = self._clock.monotonic()
             try:
                 await self._factories[name]()
                 if self._stopping:
@@ -61,6 +86,7 @@ class Supervisor:
                 raise
             except Exception:
                 log.exception("background loop %s failed; starting it again", name)
+            self._failed(name)
             self.restarts[name] = self.restarts.get(name, 0) + 1
             await asyncio.sleep(self._restart_delay)
 

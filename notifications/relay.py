@@ -231,9 +231,32 @@ def relay_batch(services: Services, ids: list[int]) -> int:
             except Exception as exc:  # one bad row must not stop the others
                 log.exception("relaying inbox row %s failed", row_id)
                 error = f"{type(exc).__name__}: {exc}"
-                if inbox.record_failure(db, row_id, error) >= MAX_ATTEMPTS:
-                    give_up(services, db, row_id, error, now)
+                if inbox.record_failure(db, row_id, error) >= MAX_ATTEMPTS or isinstance(exc, inbox.UnreadableRow):
+                    settle_failed_row(services, db, row_id, error, now)
     return len(ids)
+
+
+def settle_failed_row(services: Services, db: Database, row_id: int, error: str, now: datetime) -> None:
+    """Relay the row's raw fields with the error (``give_up``); when even that fails (the row
+    cannot be read at all), park it alone with an alert, so it never holds up the rows after it."""
+    try:
+        with services.store.transaction():  # savepoint
+            give_up(services, db, row_id, error, now)
+            return
+    except Exception as exc:  # noqa: BLE001 - whatever it is, this row must stop being retried
+        log.exception("inbox row %s cannot even be shown raw; parked", row_id)
+        error = f"{error}; {type(exc).__name__}: {exc}"[:500]
+    inbox.mark_processed(db, row_id, "parked", now, error)
+    if services.alerts is not None:
+        services.alerts.raise_alert(
+            f"inbox:unreadable:{row_id}",
+            (
+                f":rotating_light: Notification {row_id} in the webhook inbox cannot be read, so it was parked "
+                f"without being shown ({esc(error[:300])}). The notifications after it are relayed as usual; "
+                "look it up in the `inbox` table and in Whalet's portal."
+            ),
+            quiet_seconds=0,
+        )
 
 
 async def relay_pending(services: Services) -> int:

@@ -29,7 +29,7 @@ from core.faultpoints import fault_point
 from core.http_body import MAX_BODY_BYTES, TooLarge, read_capped
 from notifications.ingest import InboxWriter
 from notifications.routing import operation_name
-from whalet.envelope import MalformedEnvelope, SignatureInvalid, loads_exact
+from whalet.envelope import MalformedEnvelope, NumberOutOfBounds, SignatureInvalid, loads_exact
 
 if TYPE_CHECKING:
     from services.container import Services
@@ -55,6 +55,8 @@ def webhook_endpoint(services: Services, writer: InboxWriter, wake: Callable[[],
             return _refuse(400, "client went away")
         try:
             message = loads_exact(raw)
+        except NumberOutOfBounds as exc:
+            return _refuse(400, str(exc))
         except (ValueError, UnicodeDecodeError):
             return _refuse(400, "body is not JSON")
         if not isinstance(message, dict):

@@ -51,12 +51,13 @@ class Services:
 
     def __post_init__(self) -> None:
         # Reads ``config.roles`` at each decision (a replaced config applies at once) and the
-        # business clock, so tests that move the clock move the staleness window with it.
+        # clock's monotonic source: a wall clock stepped back must not make a stale group fresh
+        # again (tests that advance the clock still move the staleness window with it).
         self.roles = RoleResolver(
             lambda: self.config.roles,
             self.slack,
             on_stale=alert_unreadable_group(self.alerts, lambda: self.config.roles),
-            monotonic=lambda: self.clock.now().timestamp(),
+            monotonic=self.clock.monotonic,
             max_staleness=self.config.roles.max_staleness_minutes * 60.0,
         )
 

@@ -170,15 +170,42 @@ def _check_depth(value: Any, limit: int) -> None:
                 stack.append((child, depth + 1))
 
 
+MAX_NUMBER_DIGITS = 40  # significant digits of any number in a message
+MAX_NUMBER_EXPONENT = 40  # |exponent| of its most significant digit
+
+
+class NumberOutOfBounds(ValueError):
+    """A number no money amount, id or timestamp needs: refused before anything is stored."""
+
+
+def _bounded_decimal(text: str) -> Decimal:
+    value = Decimal(text)
+    if len(value.as_tuple().digits) > MAX_NUMBER_DIGITS or abs(value.adjusted()) > MAX_NUMBER_EXPONENT:
+        raise NumberOutOfBounds(
+            f"number {text[:24]}{'…' if len(text) > 24 else ''} is out of bounds "
+            f"(at most {MAX_NUMBER_DIGITS} digits, exponent within ±{MAX_NUMBER_EXPONENT})"
+        )
+    return value
+
+
+def _bounded_int(text: str) -> int:
+    if len(text) - text.startswith("-") > MAX_NUMBER_DIGITS:
+        raise NumberOutOfBounds(f"integer {text[:24]}… has more than {MAX_NUMBER_DIGITS} digits")
+    return int(text)
+
+
 def loads_exact(data: bytes | str, max_depth: int = MAX_JSON_DEPTH) -> Any:
     """Parse JSON with every non-integer number as a Decimal; NaN and Infinity are refused.
 
     Anything nested deeper than ``max_depth`` is refused with ValueError like any other bad
     JSON: the parser itself would raise RecursionError at about a thousand levels (200 000
     ``[`` fit in a small body), and every recursive step after it (signing, storing, rendering)
-    would fail further down, out of reach of the caller's error handling."""
+    would fail further down, out of reach of the caller's error handling. So is a number beyond
+    ``MAX_NUMBER_DIGITS`` digits or an exponent of ±``MAX_NUMBER_EXPONENT`` (``NumberOutOfBounds``):
+    ``1e5000`` is a valid JSON number that becomes 5,000 digits when written out as an amount,
+    and ``1e100000000`` a 100 MB row."""
     try:
-        value = json.loads(data, parse_float=Decimal, parse_constant=_refuse_constant)
+        value = json.loads(data, parse_float=_bounded_decimal, parse_int=_bounded_int, parse_constant=_refuse_constant)
     except RecursionError:
         raise ValueError("JSON nested too deeply") from None
     _check_depth(value, max_depth)

@@ -112,7 +112,16 @@ def claim(db: Database, row_id: int) -> InboxRow | None:
     ).fetchone()
     if row is None:
         return None
-    return InboxRow(row[0], row[1], row[2], loads_exact(row[3]), row[4], row[5], row[6])
+    try:
+        body = loads_exact(row[3])
+    except (ValueError, TypeError) as exc:
+        raise UnreadableRow(f"inbox row {row[0]} ({row[2]}): its stored body cannot be read ({exc})") from exc
+    return InboxRow(row[0], row[1], row[2], body, row[4], row[5], row[6])
+
+
+class UnreadableRow(ValueError):
+    """A stored notification that no retry can read (stored by an older version without today's
+    bounds, or damaged): it is parked on its own, never retried, never relayed."""
 
 
 def previous_body(db: Database, row: InboxRow) -> Any | None:
@@ -162,12 +171,19 @@ def received_since(db: Database, api_codes: list[str], since: datetime) -> list[
 
 
 def counts(db: Database) -> dict[str, int]:
-    """``backlog`` not yet relayed, ``failed`` relayed only generically after errors, ``total``."""
+    """``backlog`` not yet relayed, ``failed`` relayed only generically after errors, ``parked``
+    unreadable and not shown at all, ``total``."""
     row = db.execute("""SELECT
             SUM(CASE WHEN processed_at IS NULL THEN 1 ELSE 0 END),
             SUM(CASE WHEN outcome = 'failed' THEN 1 ELSE 0 END),
+            SUM(CASE WHEN outcome = 'parked' THEN 1 ELSE 0 END),
             COUNT(*) FROM inbox""").fetchone()
-    return {"backlog": int(row[0] or 0), "failed": int(row[1] or 0), "total": int(row[2] or 0)}
+    return {
+        "backlog": int(row[0] or 0),
+        "failed": int(row[1] or 0),
+        "parked": int(row[2] or 0),
+        "total": int(row[3] or 0),
+    }
 
 
 def backlog(db: Database) -> int:

@@ -365,18 +365,25 @@ def channels_to_fold(db: Database, threshold: int) -> list[str]:
 
 
 def foldable(db: Database, channel: str) -> list[tuple[int, str]]:
+    """The channel's foldable rows, claimed until the transaction ends: on Postgres a replica
+    folding the same channel at the same moment skips them (``FOR UPDATE SKIP LOCKED``) and,
+    once this commits, no longer sees them pending; so a row is folded into one summary only."""
     return [
         (row[0], row[1])
         for row in db.execute(
-            f"SELECT id, fold_line FROM outbox WHERE {_FOLDABLE} AND channel = ? ORDER BY id", [channel]
+            f"SELECT id, fold_line FROM outbox WHERE {_FOLDABLE} AND channel = ? ORDER BY id{row_lock(db)}", [channel]
         )
     ]
 
 
-def mark_folded(db: Database, summary_id: int, outbox_ids: list[int]) -> None:
-    db.execute(
-        f"UPDATE outbox SET state = 'folded', folded_into = ? WHERE id IN ({','.join('?' * len(outbox_ids))})",
-        [summary_id, *outbox_ids],
+def mark_folded(db: Database, summary_id: int, outbox_ids: list[int]) -> int:
+    """Fold the rows (still pending) into the summary; returns how many were."""
+    return int(
+        db.execute(
+            f"""UPDATE outbox SET state = 'folded', folded_into = ?
+                WHERE state = 'pending' AND id IN ({",".join("?" * len(outbox_ids))})""",
+            [summary_id, *outbox_ids],
+        ).rowcount
     )
 
 

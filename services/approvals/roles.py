@@ -8,9 +8,10 @@ role, and the alerts channel is told once.
 
 from __future__ import annotations
 
+from core.clock import SYSTEM_CLOCK
+
 import asyncio
 import logging
-import time
 from collections.abc import Callable, Iterable
 from enum import IntEnum
 from typing import Any, Protocol
@@ -62,7 +63,7 @@ class RoleResolver:
         slack: GroupReader,
         *,
         ttl: float = GROUP_CACHE_SECONDS,
-        monotonic: Callable[[], float] = time.monotonic,
+        monotonic: Callable[[], float] = SYSTEM_CLOCK.monotonic,
         max_staleness: float = 600.0,
         on_stale: Callable[[str], None] | None = None,
     ):

@@ -38,16 +38,18 @@ from slack_sdk.web.async_client import AsyncWebClient
 from core.config import Notifications
 from core.faultpoints import fault_point
 from core.storage import outbox as outbox_rows
-from core.storage.claims import new_holder
+from core.storage.claims import new_holder, open_window
 from core.storage.store import Store
 from core.supervisor import wait_for_wake
-from services.slack.parking import HISTORY_UNCHECKED, PERMANENT_ERRORS, ParkAlerts
+from services.slack.parking import HISTORY_UNCHECKED, PERMANENT_ERRORS, TRANSIENT_ERRORS, ParkAlerts
 
 log = logging.getLogger("whalet_bot.outbox")
 
 METADATA_EVENT = "whalet_bot_outbox"
 BACKOFF_BASE_SECONDS = 1.0
 BACKOFF_CAP_SECONDS = 120.0
+TRANSIENT_CAP_SECONDS = 60.0  # the longest wait between tries while Slack is down
+OUTAGE_ALERT_QUIET = timedelta(hours=6)  # replicas raise one outage alert, not one each
 FOLD_MAX_LINES = 25
 # Pace a little under the configured rate: our clock and Slack's never agree to the millisecond,
 # and a message sent a hair early costs a 429 and a Retry-After wait.
@@ -82,6 +84,9 @@ class OutboxWorker:
         self._park_alerts = ParkAlerts(config)
         self._dms: dict[str, str] = {}  # user id -> the bot's DM with them (conversations.open)
         self.paused: str | None = None  # why nothing is sent (app uninstalled, token revoked)
+        self.outage_since: datetime | None = None  # Slack failing transiently since (None: it answers)
+        self._outage_alerted = False
+        self._transient_streak: dict[str, int] = {}  # channel -> transient failures in a row
         self.counters = {"posted": 0, "updated": 0, "rate_limited": 0, "failed": 0, "parked": 0, "reconciled": 0}
 
     # --- waking ------------------------------------------------------------------------------
@@ -342,6 +347,7 @@ class OutboxWorker:
                 return
             outbox_rows.mark_done(db, row, where or channel, ts, now)
             outbox_rows.release_lane(db, channel, self.owner)
+        self._recovered(channel)
         log.info(
             "slack %s delivered",
             row["op"],
@@ -352,6 +358,36 @@ class OutboxWorker:
                 "correlation_id": row["correlation_id"],
             },
         )
+
+    def _alert_outage(self, db: Any, now: datetime) -> None:
+        """One alert when Slack has failed for ``outage_alert_minutes`` on end (queued like any
+        message, so it arrives when Slack is back); one per outage across replicas."""
+        since = self.outage_since
+        if (
+            since is None
+            or self._outage_alerted
+            or now - since < timedelta(minutes=int(self.config.outage_alert_minutes))
+        ):
+            return
+        self._outage_alerted = True
+        target = self.config.alerts_channel or self.config.default_channel
+        if target and open_window(db, "alert:slack-outage", _iso(now), _iso(now + OUTAGE_ALERT_QUIET)):
+            outbox_rows.enqueue_post(
+                db,
+                channel=target,
+                kind="alert",
+                text=(
+                    f":warning: Slack has been failing every call since {since:%Y-%m-%d %H:%M} UTC (5xx, timeouts "
+                    "or network errors). Nothing is lost: every message waits in the outbox and goes out, in "
+                    "order, once Slack answers again. `/whalet status` shows the outage while it lasts."
+                ),
+            )
+
+    def _recovered(self, channel: str) -> None:
+        self._transient_streak.pop(channel, None)
+        if self.outage_since is not None:
+            log.info("slack answers again after an outage since %s", self.outage_since.isoformat())
+        self.outage_since, self._outage_alerted = None, False
 
     def _park(self, row: dict[str, Any], channel: str, error: str) -> None:
         self._failed(row, channel, 200, error, {})
@@ -368,7 +404,19 @@ class OutboxWorker:
             self._not_before[channel] = time.monotonic() + retry_after
             self.counters["rate_limited"] += 1
             state, delay, attempts = "pending", retry_after, attempts - 1  # pacing, not failure
-        elif error in PERMANENT_ERRORS or error.startswith(HISTORY_UNCHECKED) or attempts >= max_attempts:
+        elif error in PERMANENT_ERRORS or error.startswith(HISTORY_UNCHECKED):
+            state, delay = "parked", 0.0
+            self.counters["parked"] += 1
+        elif status == 0 or status >= 500 or error in TRANSIENT_ERRORS:
+            # Slack (or the way to it) is down: that says nothing about this message, so it does
+            # not count toward max_attempts; the row waits as long as the outage lasts.
+            streak = self._transient_streak[channel] = self._transient_streak.get(channel, 0) + 1
+            state, attempts = "pending", attempts - 1
+            delay = min(TRANSIENT_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (streak - 1)) * random.uniform(0.5, 1.0)
+            self.counters["failed"] += 1
+            if self.outage_since is None:
+                self.outage_since = now
+        elif attempts >= max_attempts:
             state, delay = "parked", 0.0
             self.counters["parked"] += 1
         else:
@@ -394,6 +442,7 @@ class OutboxWorker:
                 outbox_rows.record_channel_error(db, channel, error, _iso(now))
             if state == "parked":
                 self._park_alerts.queue(db, row, channel, error)
+            self._alert_outage(db, now)
         level = logging.ERROR if state == "parked" else logging.WARNING
         log.log(
             level,
@@ -425,6 +474,8 @@ class OutboxWorker:
 
     def _fold_channel(self, db: Any, channel: str) -> None:
         rows = outbox_rows.foldable(db, channel)
+        if len(rows) <= int(self.config.fold_threshold):
+            return  # another replica is folding most of them right now
         lines = [line for _, line in rows]
         shown = lines[:FOLD_MAX_LINES]
         more = len(lines) - len(shown)
@@ -440,7 +491,8 @@ class OutboxWorker:
                 {"type": "section", "text": {"type": "mrkdwn", "text": body[:2900]}},
             ],
         )
-        outbox_rows.mark_folded(db, summary_id, [row_id for row_id, _ in rows])
+        if outbox_rows.mark_folded(db, summary_id, [row_id for row_id, _ in rows]) != len(rows):
+            raise RuntimeError(f"rows claimed for folding in {channel} changed under the claim")  # rolls back
         log.info("folded %d collections for %s into one summary", len(rows), channel)
 
 

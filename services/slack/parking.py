@@ -41,6 +41,9 @@ PERMANENT_ERRORS = frozenset(
         "cannot_dm_bot",
     }
 )
+# Slack's own words for "not now" (besides HTTP 5xx and network errors): the message is fine,
+# so these never count toward max_attempts.
+TRANSIENT_ERRORS = frozenset({"internal_error", "fatal_error", "service_unavailable", "request_timeout", "ratelimited"})
 HISTORY_UNCHECKED = "history_unchecked"  # prefix of the parked error when the recovery lookup failed
 QUIET_SECONDS = 15 * 60  # one alert per channel and error per quarter of an hour
 

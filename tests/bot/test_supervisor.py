@@ -52,3 +52,35 @@ async def test_the_wait_ends_at_the_wake_or_the_timeout() -> None:
     started = loop.time()
     await wait_for_wake(event, 5.0)
     assert loop.time() - started < 0.5
+
+
+async def test_a_loop_that_keeps_crashing_is_named_until_it_runs_clean() -> None:
+    """/healthz answers 503 with these names: a loop restarted every second forever is down."""
+    from datetime import UTC, datetime, timedelta
+
+    from core.clock import FrozenClock
+
+    clock = FrozenClock(datetime(2030, 1, 1, tzinfo=UTC))
+    healthy = asyncio.Event()
+    runs = 0
+
+    async def worker() -> None:
+        nonlocal runs
+        runs += 1
+        if not healthy.is_set():
+            raise RuntimeError("poison")
+        await asyncio.Event().wait()  # runs clean from now on
+
+    supervisor = Supervisor(restart_delay=0, clock=clock)
+    supervisor.add("relay", worker)
+    await supervisor.start()
+    while runs < 4:
+        await asyncio.sleep(0.001)
+    assert supervisor.failing() == ["relay"]
+    healthy.set()
+    runs_then = runs
+    while runs == runs_then:
+        await asyncio.sleep(0.001)
+    clock.advance(timedelta(seconds=61))  # a minute on end without a crash
+    assert supervisor.failing() == []
+    await supervisor.stop(timeout=2.0)

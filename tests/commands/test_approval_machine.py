@@ -727,6 +727,27 @@ def test_failure_5_an_unreadable_group_counts_as_empty_after_the_staleness_bound
         m.teardown()
 
 
+def test_a_wall_clock_stepped_back_does_not_revive_a_stale_approver(world: None) -> None:
+    """The staleness bound is measured on the monotonic clock: an hour's step back of the wall
+    clock (NTP, an operator) once the bound has passed leaves the unreadable group empty, and the
+    member's click does not release the payout."""
+    m = flow()
+    try:
+        m.request("payout", "100")
+        roles = policy_resolver(m.services)
+        assert m.run(roles.role_of(GROUP_MEMBER, fresh=True)).name == "APPROVER"
+        m.change_roles(set(APPROVERS), "unreadable")
+        m.clock.advance(timedelta(minutes=STALENESS_MINUTES + 1))
+        assert m.run(roles.role_of(GROUP_MEMBER, fresh=True)).name == "VIEWER"
+        m.clock.set(m.clock.now() - timedelta(hours=1))
+        assert m.run(roles.role_of(GROUP_MEMBER, fresh=True)).name == "VIEWER"
+        m.approve(GROUP_MEMBER, 0, False)
+        assert only(m).state is State.PENDING and m.watch.confirms[only(m).mer_order_no] == 0
+    finally:
+        m.fake.usergroups[GROUP] = [GROUP_MEMBER]
+        m.teardown()
+
+
 def test_failure_8_reject_reason_is_escaped_and_splitting_is_flagged(world: None) -> None:
     m = flow(CONFIG.replace("ttl_minutes = 30", "ttl_minutes = 30\naggregate_window_hours = 24"))
     try:

@@ -75,19 +75,34 @@ def test_429_then_503_then_success_delivers_exactly_once(stack: LocalStack, data
     assert row["rate_limited"] == 1
 
 
-def test_transient_errors_park_after_max_attempts_and_are_reported(make_stack) -> None:  # type: ignore[no-untyped-def]
+def test_unexplained_errors_park_after_max_attempts_and_are_reported(make_stack) -> None:  # type: ignore[no-untyped-def]
     from devkit.localstack import DEMO_CONFIG
 
     stack = make_stack(
         DEMO_CONFIG.replace('alerts_channel = "C0ALERTS"', 'alerts_channel = "C0ALERTS"\nmax_attempts = 2')
     )
-    stack.fake.script("chat.postMessage", [("error", "internal_error"), ("error", "internal_error")])
+    stack.fake.script("chat.postMessage", [("error", "some_new_error"), ("error", "some_new_error")])
     row_id = _enqueue(stack, channel="C0FLAKY", text="cannot land")
     row = _wait_state(stack, row_id, "parked", timeout=15)
-    assert row["attempts"] == 2 and row["last_error"] == "internal_error"
+    assert row["attempts"] == 2 and row["last_error"] == "some_new_error"
     with stack.services.store.read() as db:
         assert backlog(db)["parked"] == 1
-        assert unreachable_channels(db) == {"C0FLAKY": "internal_error"}
+        assert unreachable_channels(db) == {"C0FLAKY": "some_new_error"}
+
+
+def test_slack_being_down_never_counts_toward_max_attempts(make_stack) -> None:  # type: ignore[no-untyped-def]
+    """internal_error, 503 and friends say nothing about the message: with max_attempts 2, four
+    of them in a row still end in the post, not in a parked row."""
+    from devkit.localstack import DEMO_CONFIG
+
+    stack = make_stack(
+        DEMO_CONFIG.replace('alerts_channel = "C0ALERTS"', 'alerts_channel = "C0ALERTS"\nmax_attempts = 2')
+    )
+    stack.fake.script("chat.postMessage", [("error", "internal_error"), ("error", "service_unavailable")] * 2)
+    row_id = _enqueue(stack, channel="C0FLAKY", text="lands in the end")
+    row = _wait_state(stack, row_id, "done", timeout=30)
+    assert [m.text for m in stack.fake.messages("C0FLAKY")] == ["lands in the end"]
+    assert stack.services.outbox.outage_since is None  # it answered again
 
 
 def _alerts(stack: LocalStack, needle: str) -> list:  # type: ignore[type-arg]
