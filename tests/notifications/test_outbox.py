@@ -100,7 +100,7 @@ def test_slack_being_down_never_counts_toward_max_attempts(make_stack) -> None: 
     )
     stack.fake.script("chat.postMessage", [("error", "internal_error"), ("error", "service_unavailable")] * 2)
     row_id = _enqueue(stack, channel="C0FLAKY", text="lands in the end")
-    row = _wait_state(stack, row_id, "done", timeout=30)
+    _wait_state(stack, row_id, "done", timeout=30)
     assert [m.text for m in stack.fake.messages("C0FLAKY")] == ["lands in the end"]
     assert stack.services.outbox.outage_since is None  # it answered again
 
