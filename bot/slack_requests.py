@@ -9,6 +9,8 @@ the signature and answers such a body with a 500, so the HTTP route screens ever
 
 from __future__ import annotations
 
+from core.clock import SYSTEM_CLOCK
+
 import asyncio
 import logging
 import time
@@ -144,6 +146,6 @@ class ObservedSocketModeHandler(AsyncSocketModeHandler):
     async def handle(self, client: SocketModeClient, req: SocketModeRequest) -> None:  # type: ignore[override]
         started = time.perf_counter()
         response = await run_async_bolt_app(self.app, req)
-        await send_async_response(client, req, response, time.time())
+        await send_async_response(client, req, response, SYSTEM_CLOCK.now().timestamp())
         payload = req.payload if isinstance(req.payload, dict) else {}
         record(self.services, payload, response.status, started, "socket_mode")

@@ -16,10 +16,11 @@ Home (``tell``) instead of an ephemeral message.
 
 from __future__ import annotations
 
+from core.clock import SYSTEM_CLOCK
+
 import asyncio
 import logging
-import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from slack_sdk.web.async_client import AsyncWebClient
@@ -103,7 +104,7 @@ class Home:
                 )
             )
         notice = self._notices.get(user_id)
-        if notice is not None and notice[1] > time.monotonic():
+        if notice is not None and notice[1] > SYSTEM_CLOCK.monotonic():
             found.append(section(f":speech_balloon: {notice[0]}"))
         return found
 
@@ -118,7 +119,7 @@ class Home:
 
     async def tell(self, client: AsyncWebClient, user_id: str, text: str) -> None:
         """The answer to a click made in the Home: shown at its top for a couple of minutes."""
-        self._notices[user_id] = (text, time.monotonic() + NOTICE_SECONDS)
+        self._notices[user_id] = (text, SYSTEM_CLOCK.monotonic() + NOTICE_SECONDS)
         await self.publish(client, user_id)
 
     async def on_opened(self, event: dict[str, Any], client: AsyncWebClient) -> None:
@@ -132,7 +133,7 @@ class Home:
         """One pass: publish the Home of up to ``PER_PASS`` people marked since, if no replica
         made a pass in this window. A mark is taken by compare-and-delete, so a mark is never
         published twice. Wall time, not the business clock: this is pacing against Slack."""
-        now = datetime.now(UTC)
+        now = SYSTEM_CLOCK.now()
         with self.services.store.read() as db:
             marked = home_rows.waiting(db, PER_PASS)
         if not marked:

@@ -10,9 +10,11 @@ fields Whalet's form has, the metadata never nears Slack's 3,000 characters.
 
 from __future__ import annotations
 
+from core.clock import SYSTEM_CLOCK
+
 import secrets
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -45,7 +47,7 @@ def stash(store: Store, data: dict[str, Any]) -> str:
 
     Real time, not the business clock: a modal lives in real time whatever a test's clock says."""
     form_id = secrets.token_urlsafe(12)
-    now = datetime.now(UTC)
+    now = SYSTEM_CLOCK.now()
     with store.transaction() as db:
         forms.save(db, form_id, data, now=now.isoformat(), forget_before=(now - FORM_LIFETIME).isoformat())
     return form_id

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
+
+from whalet import clock as machine
 
 
 class Clock:
@@ -15,10 +16,10 @@ class Clock:
     something has lasted: staleness bounds, backoffs, quiet windows held in memory."""
 
     def now(self) -> datetime:
-        return datetime.now(UTC)
+        return machine.wall()
 
     def monotonic(self) -> float:
-        return time.monotonic()
+        return machine.monotonic()
 
 
 class FrozenClock(Clock):

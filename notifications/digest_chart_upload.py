@@ -18,9 +18,11 @@ step leaves an unshared file, which nobody sees; the redo shares a new one.)
 
 from __future__ import annotations
 
+from core.clock import SYSTEM_CLOCK
+
 import asyncio
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -47,7 +49,7 @@ def chart_filename(run_id: int) -> str:
 
 
 def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")  # leases are real time, like the outbox's
+    return SYSTEM_CLOCK.now().isoformat(timespec="milliseconds")  # leases are real time, like the outbox's
 
 
 async def chart_loop(services: Services) -> None:
@@ -79,7 +81,7 @@ async def upload_chart(services: Services, run: dict[str, Any]) -> str:
     dead_holder = services.store.exclusive and run["owner"] != services.instance  # SQLite: the only process
     if held and (run["lease_until"] or "") >= _now() and not dead_holder:
         return "busy"  # being uploaded right now (by this process or a live replica)
-    until = (datetime.now(UTC) + timedelta(seconds=CHART_LEASE_SECONDS)).isoformat(timespec="milliseconds")
+    until = (SYSTEM_CLOCK.now() + timedelta(seconds=CHART_LEASE_SECONDS)).isoformat(timespec="milliseconds")
     with services.store.transaction() as db:
         if not digests.claim_chart(
             db, run_id, run["state"], run["owner"], run["lease_until"], me=services.instance, until=until

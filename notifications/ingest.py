@@ -12,8 +12,9 @@ so two copies in the same batch are still stored once.
 
 from __future__ import annotations
 
+from core.clock import SYSTEM_CLOCK
+
 import asyncio
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -48,12 +49,12 @@ class InboxWriter:
 
     def busy(self) -> bool:
         """Did a notification arrive in the last few milliseconds? (the relay then yields)"""
-        return time.monotonic() - self._last_request < BUSY_WINDOW_SECONDS
+        return SYSTEM_CLOCK.monotonic() - self._last_request < BUSY_WINDOW_SECONDS
 
     async def store(self, head: Mapping[str, str], body: Any, operation: str | None) -> inbox.Stored:
         """Returns once the notification's row is committed (raises if the commit failed)."""
         loop = asyncio.get_running_loop()
-        self._last_request = time.monotonic()
+        self._last_request = SYSTEM_CLOCK.monotonic()
         item = _Waiting(head, body, operation, loop.create_future())
         self._waiting.append(item)
         if not self._flushing:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import base64
 import secrets
-from datetime import datetime
-
+from whalet.clock import wall
 from whalet.models import WHALET_TZ
 
 
 def _stamp() -> str:
     """Whalet-zone time to the millisecond: ids sort by creation time and read well in support."""
-    now = datetime.now(WHALET_TZ)
+    now = wall().astimezone(WHALET_TZ)
     return now.strftime("%Y%m%d%H%M%S") + f"{now.microsecond // 1000:03d}"
 
 

@@ -13,11 +13,12 @@ way it could find a stale row or pid file. Several replicas need Postgres
 
 from __future__ import annotations
 
+from core.clock import SYSTEM_CLOCK
+
 import fcntl
 import json
 import os
 import socket
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
@@ -56,7 +57,7 @@ class InstanceLock:
                 {
                     "pid": os.getpid(),
                     "host": socket.gethostname(),
-                    "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                    "started_at": SYSTEM_CLOCK.now().isoformat(timespec="seconds"),
                 }
             )
         )

@@ -9,6 +9,8 @@ Every statement on ``outbox``, ``message_refs`` and ``channel_health`` is in thi
 
 from __future__ import annotations
 
+from core.clock import SYSTEM_CLOCK
+
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -35,7 +37,7 @@ def _ref_key(ref: Ref | None) -> str | None:
 
 
 def _now_text() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
+    return SYSTEM_CLOCK.now().isoformat(timespec="milliseconds")
 
 
 def _blocks_json(blocks: Iterable[Any] | None) -> str | None:

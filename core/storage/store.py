@@ -21,6 +21,8 @@ used because it commits.)
 
 from __future__ import annotations
 
+from core.clock import SYSTEM_CLOCK
+
 import json
 import logging
 import sqlite3
@@ -28,7 +30,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, is_dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
 from pathlib import Path
@@ -47,7 +49,7 @@ _SYNCHRONOUS = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
 
 
 def utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return SYSTEM_CLOCK.now().isoformat(timespec="milliseconds")
 
 
 def _jsonable(value: Any) -> Any:

@@ -182,6 +182,10 @@ class FakeSlack(Observation):
         ``("reset",)``, ``("sleep", s)`` (then answer normally), ``("error", "code")``."""
         self._scripts.add(method, answers)
 
+    def clear_scripts(self) -> None:
+        """Drop the faults still queued (an outage ends); recorded traffic is kept."""
+        self._scripts.clear()
+
     def scripted_pending(self, method: str | None = None) -> int:
         return self._scripts.pending(method)
 

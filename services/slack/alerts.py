@@ -9,8 +9,10 @@ again. One alert per operation per quarter of an hour, so a broken key does not 
 
 from __future__ import annotations
 
+from core.clock import SYSTEM_CLOCK
+
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from core.config import Notifications
 from core.metrics import Metrics
@@ -45,7 +47,7 @@ class Alerts:
         channel = self.config.alerts_channel or self.config.default_channel
         if not channel:
             return False
-        now = datetime.now(UTC)
+        now = SYSTEM_CLOCK.now()
         with self.store.transaction() as db:
             if quiet_seconds > 0 and not open_window(
                 db, f"alert:{key}", _iso(now), _iso(now + timedelta(seconds=quiet_seconds))

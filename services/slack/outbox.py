@@ -27,7 +27,6 @@ import functools
 import json
 import logging
 import random
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -35,6 +34,7 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from core.clock import SYSTEM_CLOCK, Clock
 from core.config import Notifications
 from core.faultpoints import fault_point
 from core.storage import outbox as outbox_rows
@@ -68,9 +68,17 @@ class OutboxWorker:
     """Runs as one supervised loop; ``wake()`` after committing rows so they go out at once."""
 
     def __init__(
-        self, store: Store, client: AsyncWebClient, config: Notifications, lease_seconds: float = DEFAULT_LEASE_SECONDS
+        self,
+        store: Store,
+        client: AsyncWebClient,
+        config: Notifications,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        clock: Clock = SYSTEM_CLOCK,
     ):
+        """``clock`` times delivery: Slack's pace and backoffs are real time, so it is the real
+        clock even when the business clock is frozen (a test that drives delivery gives its own)."""
         self.store = store
+        self.clock = clock
         self.client = client  # no hidden retries: the worker decides about every 429 and reset
         self.config = config
         self.owner = new_holder("outbox")
@@ -140,18 +148,18 @@ class OutboxWorker:
             if self.store.exclusive:
                 handed = outbox_rows.hand_back_inflight(db)
             else:
-                handed = outbox_rows.hand_back_inflight(db, expired_before=_iso(datetime.now(UTC)))
+                handed = outbox_rows.hand_back_inflight(db, expired_before=_iso(self.clock.now()))
         if handed:
             log.warning("%d outbox rows were in flight at the last stop; checking Slack before re-posting", handed)
 
     def _take_over_expired(self) -> None:
         """Now and then: rows and lanes whose lease ran out (a replica that died; or a delivery of
         this process that crashed instead of recording its outcome), so no channel stays blocked."""
-        if time.monotonic() < self._next_takeover:
+        if self.clock.monotonic() < self._next_takeover:
             return
-        self._next_takeover = time.monotonic() + max(1.0, self.lease_seconds / 4)
+        self._next_takeover = self.clock.monotonic() + max(1.0, self.lease_seconds / 4)
         with self.store.transaction() as db:
-            handed = outbox_rows.hand_back_inflight(db, expired_before=_iso(datetime.now(UTC)))
+            handed = outbox_rows.hand_back_inflight(db, expired_before=_iso(self.clock.now()))
         if handed:
             log.warning(
                 "took over %d outbox rows whose replica's lease ran out; checking Slack before re-posting",
@@ -168,7 +176,7 @@ class OutboxWorker:
         """Start one delivery per free channel; returns how long the loop may sleep."""
         if self.paused is not None:
             return 1.0
-        now = datetime.now(UTC)  # delivery timing is real time, even under a test's frozen business clock
+        now = self.clock.now()  # delivery timing is real time, even under a test's frozen business clock
         with self.store.read() as db:
             rows = outbox_rows.due_heads(db, _iso(now))
             targets = [(row, self._target(db, row)) for row in rows]
@@ -181,7 +189,7 @@ class OutboxWorker:
             if channel in self._inflight or channel in busy:
                 continue
             busy.add(channel)  # keep per-channel order: only the oldest due row of a channel moves
-            wait = self._not_before.get(channel, 0.0) - time.monotonic()
+            wait = self._not_before.get(channel, 0.0) - self.clock.monotonic()
             if wait > 0:  # the lane said "not yet" (pace, Retry-After, another replica posting there)
                 sleep = min(sleep, wait)
                 continue
@@ -222,7 +230,7 @@ class OutboxWorker:
 
     async def _deliver(self, row: dict[str, Any], target: tuple[str, str | None]) -> None:
         channel = target[0]
-        now = datetime.now(UTC)
+        now = self.clock.now()
         with self.store.transaction() as db:
             claim = outbox_rows.claim(
                 db,
@@ -235,7 +243,7 @@ class OutboxWorker:
             )
         if not claim.claimed or claim.row is None:
             if claim.wait > 0:
-                self._not_before[channel] = time.monotonic() + claim.wait
+                self._not_before[channel] = self.clock.monotonic() + claim.wait
             return
         row = claim.row  # as claimed: an update that rewrote the queued post since it was listed is in it
         fault_point("outbox.claimed")
@@ -338,7 +346,7 @@ class OutboxWorker:
 
     def _mark_done(self, row: dict[str, Any], channel: str, ts: str, where: str | None = None) -> None:
         """``channel`` is the lane; ``where`` the conversation the message is in (a DM's id)."""
-        now = _iso(datetime.now(UTC))
+        now = _iso(self.clock.now())
         with self.store.transaction() as db:
             if not outbox_rows.still_claimed(db, row["id"], self.owner):
                 # Our lease ran out (a stalled process) and another replica took the row: it looks
@@ -393,7 +401,7 @@ class OutboxWorker:
         self._failed(row, channel, 200, error, {})
 
     def _failed(self, row: dict[str, Any], channel: str, status: int, error: str, headers: Any) -> None:
-        now = datetime.now(UTC)  # delivery timing is real time, even under a test's frozen business clock
+        now = self.clock.now()  # delivery timing is real time, even under a test's frozen business clock
         max_attempts = int(self.config.max_attempts)
         check_first = 1 if (status == 0 or status >= 500) and row["op"] == "post" else row["check_first"]
         attempts = int(row["attempts"]) + 1
@@ -401,7 +409,7 @@ class OutboxWorker:
         if status == 429:
             retry_after = _retry_after(headers)
             blocked_until = _iso(now + timedelta(seconds=retry_after))  # for every replica: the lane row
-            self._not_before[channel] = time.monotonic() + retry_after
+            self._not_before[channel] = self.clock.monotonic() + retry_after
             self.counters["rate_limited"] += 1
             state, delay, attempts = "pending", retry_after, attempts - 1  # pacing, not failure
         elif error in PERMANENT_ERRORS or error.startswith(HISTORY_UNCHECKED):

@@ -9,7 +9,8 @@ out before the crash, and re-posting risks the duplicate the lookup exists to pr
 
 from __future__ import annotations
 
-import time
+from core.clock import SYSTEM_CLOCK
+
 from typing import Any
 
 from sqlite_utils import Database
@@ -77,7 +78,7 @@ class ParkAlerts:
         target = self.config.alerts_channel or self.config.default_channel
         code = error.split(":", 1)[-1].strip() if error.startswith(HISTORY_UNCHECKED) else error
         key = (channel, error.split(":", 1)[0])
-        now = time.monotonic()
+        now = SYSTEM_CLOCK.monotonic()
         if (
             not target
             or target == channel

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from core.clock import FrozenClock
 from devkit.localstack import LocalStack
 from core.storage.outbox import backlog, enqueue_post, enqueue_update, message_ref, unreachable_channels
 from notifications.rendered import Rendered, with_mention
@@ -251,3 +253,45 @@ def test_a_mention_added_to_a_full_message_is_capped_at_enqueue_and_delivered(st
     [posted] = stack.fake.messages("C0ROUTE")
     assert len(posted.blocks) == MAX_BLOCKS and len(posted.text) == 40_000
     assert "<!subteam^S0TREASURY>" in str(posted.blocks[0]) and "2 more items not shown" in str(posted.blocks[-1])
+
+
+def test_a_slack_outage_parks_nothing_alerts_once_and_everything_goes_out_after(make_stack) -> None:  # type: ignore[no-untyped-def]
+    """Every chat.postMessage answers 503 for six minutes of delivery time (the worker's clock is
+    frozen here and moved by the test): nothing is parked (max_attempts is 2), one alert is
+    queued once the outage passed outage_alert_minutes (5), /healthz and /whalet status say so,
+    and when Slack answers again every message goes out once, the alert too."""
+    from devkit.localstack import DEMO_CONFIG
+
+    stack = make_stack(
+        DEMO_CONFIG.replace('alerts_channel = "C0ALERTS"', 'alerts_channel = "C0ALERTS"\nmax_attempts = 2')
+    )
+    clock = FrozenClock(datetime.now(UTC))
+    stack.services.outbox.clock = clock
+    stack.fake.script("chat.postMessage", [("status", 503)] * 1000)
+    ids = [_enqueue(stack, channel="C0FINANCE", text=f"money received {i}") for i in range(3)]
+
+    def minutes_pass(minutes: int) -> None:
+        for _ in range(minutes * 4):
+            clock.advance(timedelta(seconds=15))
+            stack.services.wake_outbox()
+            time.sleep(0.05)
+
+    minutes_pass(4)
+    assert all(_row(stack, i)["state"] == "pending" for i in ids)
+    assert stack.services.outbox.outage_since is not None
+    assert "unreachable since" in stack.http.get("/healthz").json()["slack"]
+    with stack.services.store.read() as db:
+        assert db.execute("SELECT COUNT(*) FROM outbox WHERE kind = 'alert'").fetchone()[0] == 0
+    minutes_pass(2)
+    with stack.services.store.read() as db:
+        alerts = [r[0] for r in db.execute("SELECT text FROM outbox WHERE kind = 'alert'")]
+        assert db.execute("SELECT COUNT(*) FROM outbox WHERE state = 'parked'").fetchone()[0] == 0
+    assert len(alerts) == 1 and "Slack has been failing" in alerts[0]
+
+    stack.fake.clear_scripts()
+    minutes_pass(2)
+    for i in ids:
+        _wait_state(stack, i, "done")
+    assert sorted(m.text for m in stack.fake.messages("C0FINANCE")) == [f"money received {i}" for i in range(3)]
+    assert len([m for m in stack.fake.messages("C0ALERTS") if "Slack has been failing" in m.text]) == 1
+    assert stack.services.outbox.outage_since is None

@@ -15,7 +15,7 @@ import base64
 import binascii
 import hashlib
 import hmac
-import time
+from whalet.clock import epoch_seconds, monotonic
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -87,7 +87,7 @@ def hmac_sign(recipe: V1Recipe, key: str, template: str, parts: Mapping[str, str
 class _Token:
     value: str
     kind: str
-    good_until: float  # time.monotonic()
+    good_until: float  # whalet.clock.monotonic()
 
 
 class V1Transport(Transport):
@@ -101,7 +101,7 @@ class V1Transport(Transport):
         recipe: V1Recipe | None = None,
         *,
         amounts: AmountStyle = "number",
-        wall_clock: Callable[[], float] = time.time,
+        wall_clock: Callable[[], float] = epoch_seconds,
         new_request_no: Callable[[], str] | None = None,
     ):
         self.base_url = base_url.rstrip("/")
@@ -231,7 +231,7 @@ class V1Transport(Transport):
         """The cached token, a fresh one when it is near expiry, or when ``refused`` is the cached one."""
         async with self._lock:
             token = self._token
-            fresh = token is not None and time.monotonic() < token.good_until
+            fresh = token is not None and monotonic() < token.good_until
             if fresh and token is not None and (refused is None or token.value != refused.value):
                 return token
             try:
@@ -274,7 +274,7 @@ class V1Transport(Transport):
         if not isinstance(value, str) or not value or not isinstance(kind, str) or seconds is None or seconds <= 0:
             raise OutcomeUnknown("token: the answer has no token, tokenType and expire (seconds)")
         self.tokens_fetched += 1
-        return _Token(value, kind, time.monotonic() + seconds - TOKEN_REUSE_MARGIN_S)
+        return _Token(value, kind, monotonic() + seconds - TOKEN_REUSE_MARGIN_S)
 
     # --- the webhook -----------------------------------------------------------------------------
 
