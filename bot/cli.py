@@ -25,6 +25,8 @@ app = typer.Typer(
 )
 keys_app = typer.Typer(help="Key pairs for onboarding with Whalet.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+outbox_app = typer.Typer(help="The queue of Slack messages.", no_args_is_help=True)
+app.add_typer(outbox_app, name="outbox")
 TOOL_COMMANDS = "whalet_bot.cli"
 
 
@@ -144,6 +146,36 @@ def check(
 
     options = CheckOptions(webhook_url=webhook_url, probe=probe, allow_production=allow_production)
     raise typer.Exit(code=run_checks(None, config, Console(highlight=False), options))
+
+
+@outbox_app.command("retry-parked")
+def outbox_retry_parked(
+    row_id: Optional[int] = typer.Option(None, "--id", help="Only this outbox row (default: every parked one)."),
+) -> None:
+    """Put parked Slack messages back in the queue once their cause is fixed (audited)."""
+    from core.clock import SYSTEM_CLOCK
+    from core.settings import load_settings
+    from core.storage.backend import open_store
+    from core.storage.postgres import DatabaseUnavailable
+    from services.slack.parking import retry_parked
+
+    try:
+        settings = load_settings()
+        store = open_store(settings.database_url, settings.whalet_bot_db)
+    except (SettingsError, DatabaseUnavailable) as exc:
+        fail(str(exc))
+        return
+    try:
+        ids = retry_parked(store, "cli", SYSTEM_CLOCK.now(), row_id)
+    finally:
+        store.close()
+    if row_id is not None and not ids:
+        fail(f"outbox row {row_id} is not parked (nothing changed)")
+    typer.echo(
+        f"{len(ids)} parked message{'s' if len(ids) != 1 else ''} back in the queue"
+        + (f" (rows {', '.join(map(str, ids[:20]))}{'…' if len(ids) > 20 else ''})" if ids else "")
+        + "; a running bot sends them within a second."
+    )
 
 
 @app.command()

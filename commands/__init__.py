@@ -34,6 +34,7 @@ from commands.approval_actions import on_approve, on_reject_click, on_reject_sub
 from services.approvals.cards import APPROVE_ACTION, REJECT_ACTION
 from services.approvals.reconcile import sweep
 from commands.dispatch import handle_command
+from commands.status import RETRY_PARKED_ACTION, on_retry_parked
 from commands.home import Home
 from commands.home_balances import REFRESH_ACTION, refresh
 from commands.lifecycle import on_app_uninstalled, on_tokens_revoked
@@ -102,6 +103,12 @@ class Commands:
             problem = await refresh(services)
             user = body["user"]["id"]
             await (home.tell(client, user, problem) if problem else home.publish(client, user))
+
+        @app.action(RETRY_PARKED_ACTION)
+        async def retry_parked_clicked(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+            await ack()
+            text = await on_retry_parked(services, body["user"]["id"])
+            await respond(text=text, response_type="ephemeral", replace_original=False)
 
         @app.event("app_uninstalled")
         async def app_uninstalled(body: dict[str, Any]) -> None:

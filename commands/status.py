@@ -8,7 +8,10 @@ import time
 from services.approvals import repo
 from services.approvals.cards import slack_time
 from services.approvals.service import is_frozen
-from services.slack.blocks import finish, section
+from services.approvals.policy import resolver
+from services.container import Services
+from services.slack.blocks import actions, button, confirm_dialog, finish, section
+from services.slack.parking import retry_parked
 from services.slack.subcommands import CommandContext, Role, subcommand
 from core.clock import parse_iso
 from core.storage import digests, inbox, outbox
@@ -83,7 +86,41 @@ async def status_command(ctx: CommandContext, _: None) -> None:
         + ("; :octagonal_sign: payouts are FROZEN." if is_frozen(ctx.services) else ".")
     )
     lines += backlog_lines(ctx)
-    await ctx.reply("whalet-bot status", finish([section("*whalet-bot status*"), section("\n".join(lines))]))
+    blocks = [section("*whalet-bot status*"), section("\n".join(lines))]
+    with ctx.services.store.read() as db:
+        parked = outbox.backlog(db)["parked"]
+    if parked and ctx.role >= Role.ADMIN:
+        blocks.append(
+            actions(
+                button(
+                    f"Retry {parked} parked message{'s' if parked != 1 else ''}",
+                    RETRY_PARKED_ACTION,
+                    "all",
+                    confirm=confirm_dialog(
+                        "Retry parked messages?",
+                        "Only once their cause is fixed (the bot invited, a scope added): they go back in the "
+                        "queue and are sent again.",
+                        "Retry",
+                    ),
+                )
+            )
+        )
+    await ctx.reply("whalet-bot status", finish(blocks))
+
+
+RETRY_PARKED_ACTION = "outbox_retry_parked"
+
+
+async def on_retry_parked(services: Services, user_id: str) -> str:
+    """The admins' button under `/whalet status`: the role is checked again at the click."""
+    role = await resolver(services).role_of(user_id, fresh=True)
+    if role < Role.ADMIN:
+        return f"Only admins can put parked messages back in the queue; your role is {role.label}."
+    ids = retry_parked(services.store, user_id, services.clock.now())
+    services.wake_outbox()
+    if not ids:
+        return "No message is parked any more; nothing changed."
+    return f"{len(ids)} parked message{'s' if len(ids) != 1 else ''} back in the queue; they go out in a moment."
 
 
 def _when(digest: dict[str, str]) -> str:

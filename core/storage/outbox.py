@@ -389,6 +389,24 @@ def mark_folded(db: Database, summary_id: int, outbox_ids: list[int]) -> int:
     )
 
 
+def retry_parked(db: Database, now: datetime, row_id: int | None = None) -> list[int]:
+    """Put parked rows (or the one with ``row_id``) back in the queue, due now, with their
+    attempts reset; a row parked because Slack's history could not be checked keeps
+    ``check_first``, so it still looks before it posts. Returns the ids."""
+    where, params = "state = 'parked'", []
+    if row_id is not None:
+        where, params = "state = 'parked' AND id = ?", [row_id]
+    ids = [int(r[0]) for r in db.execute(f"SELECT id FROM outbox WHERE {where} ORDER BY id{row_lock(db)}", params)]
+    if ids:
+        marks = ",".join("?" * len(ids))
+        db.execute(
+            f"""UPDATE outbox SET state = 'pending', attempts = 0, next_attempt_at = ?
+                WHERE state = 'parked' AND id IN ({marks})""",
+            [_iso(now), *ids],
+        )
+    return ids
+
+
 def counts_by_state(db: Database) -> list[tuple[str, int]]:
     return [(row[0], int(row[1])) for row in db.execute("SELECT state, COUNT(*) FROM outbox GROUP BY state")]
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from services.approvals.kinds import KINDS
 from services.approvals.states import State
-from services.slack.blocks import Block, actions, button, context, cut, esc, finish, plain, section
+from services.slack.blocks import Block, actions, button, confirm_dialog, context, cut, esc, finish, section
 from whalet.masking import mask
 from whalet.money import Money
 
@@ -163,12 +163,7 @@ def buttons(r: ApprovalRequest) -> Block:
     """Approve and Reject, with the block_id that proves which request (and card) was clicked;
     the DM copies and the App Home show these same buttons, answered by the same handlers."""
     verb = KINDS[r.kind].noun
-    confirm = {
-        "title": plain(f"Approve this {verb}?", 100),
-        "text": plain(headline(r, plain=True), 300),
-        "confirm": plain("Approve", 30),
-        "deny": plain("Not yet", 30),
-    }
+    confirm = confirm_dialog(f"Approve this {verb}?", headline(r, plain=True), "Approve")
     return actions(
         button(f"Approve {verb}", APPROVE_ACTION, r.id, style="primary", confirm=confirm),
         button("Reject", REJECT_ACTION, r.id),

@@ -104,6 +104,11 @@ def button(text: str, action_id: str, value: str, *, style: str | None = None, c
     return element
 
 
+def confirm_dialog(title: str, text: str, yes: str, no: str = "Not yet") -> Block:
+    """The dialog Slack shows before a button's click is sent."""
+    return {"title": plain(title, 100), "text": plain(text, 300), "confirm": plain(yes, 30), "deny": plain(no, 30)}
+
+
 def actions(*buttons: Block, block_id: str | None = None) -> Block:
     block: Block = {"type": "actions", "elements": list(buttons)}
     if block_id:

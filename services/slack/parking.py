@@ -11,12 +11,15 @@ from __future__ import annotations
 
 from core.clock import SYSTEM_CLOCK
 
+from datetime import datetime
 from typing import Any
 
 from sqlite_utils import Database
 
 from core.config import Notifications
+from core.storage import outbox as outbox_rows
 from core.storage.outbox import enqueue_post
+from core.storage.store import Store
 
 # Errors no retry can fix: park at once so a person looks at them.
 PERMANENT_ERRORS = frozenset(
@@ -97,3 +100,13 @@ class ParkAlerts:
         )
         enqueue_post(db, channel=target, text=text, kind="alert")
         return True
+
+
+def retry_parked(store: Store, actor: str, now: datetime, row_id: int | None = None) -> list[int]:
+    """After the cause is fixed (the bot invited, the scope added): parked messages go back in
+    the queue, in one audited transaction. ``actor`` is a Slack user id or ``cli``."""
+    with store.transaction() as db:
+        ids = outbox_rows.retry_parked(db, now, row_id)
+        if ids:
+            store.audit(db, actor, "outbox.retry_parked", "outbox", detail={"ids": ids[:200], "count": len(ids)})
+    return ids
