@@ -154,18 +154,18 @@ async def _send_confirm(services: Services, request_id: str, current: counting.R
             note="Whalet did not take the confirmation yet (nothing happened there); it is tried again shortly.",
         )
         return explain(exc) + " Nothing happened at Whalet; the bot tries again shortly."
-    except DuplicateRequest as exc:  # an answer: this call is over at Whalet
-        _settle(
-            services,
-            request,
-            State.CONFIRM_UNKNOWN,
-            "confirm.unknown",
-            exc,
-            next_attempt_at=now,
-            note="Checking with Whalet now.",
-        )
-        return explain(exc)
-    except (OutcomeUnknown, TimeoutError) as exc:  # no answer: it may still be running at Whalet
+    except (DuplicateRequest, OutcomeUnknown, TimeoutError) as exc:
+        if not _may_still_run(exc):  # an answer came: the call is over at Whalet, look it up now
+            _settle(
+                services,
+                request,
+                State.CONFIRM_UNKNOWN,
+                "confirm.unknown",
+                exc,
+                next_attempt_at=now,
+                note="Checking with Whalet now.",
+            )
+            return explain(exc)
         check_at = request.lease_until or lease_end(now, services)
         _settle(
             services,
@@ -200,6 +200,13 @@ async def _send_confirm(services: Services, request_id: str, current: counting.R
         next_attempt_at=services.clock.now() + backoff(4),
     )
     return "Approved and sent to Whalet."
+
+
+def _may_still_run(exc: BaseException) -> bool:
+    """No answer came (our deadline, a timeout, a cut connection, a 5xx from a gateway): Whalet
+    may still be working on the confirm. An answer that came but could not be trusted (a bad
+    signature, nonsense, a duplicate) means the call itself is over."""
+    return isinstance(exc, TimeoutError) or (isinstance(exc, OutcomeUnknown) and exc.lost_in_transit)
 
 
 def _refused(services: Services, db: Database, request: ApprovalRequest, refusal: Refusal) -> None:

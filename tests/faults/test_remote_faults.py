@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 
 import pytest
 
-from devkit.localstack import LocalStack
+from devkit.localstack import DEMO_CONFIG, LocalStack
 from tests.commands.helpers import ask, audit_actions, click, request_payout, row
 from tests.faults.harness import wait_until
 
@@ -52,8 +53,14 @@ def test_slack_storm_delivers_every_message_exactly_once(stack: LocalStack) -> N
     "kind, applied", [("http_500", False), ("http_500_after_apply", True), ("bad_signature", True)]
 )
 def test_untrustworthy_confirm_answer_is_resolved_by_lookup_and_confirmed_once(
-    stack: LocalStack, caplog: pytest.LogCaptureFixture, kind: str, applied: bool
+    make_stack: Callable[..., LocalStack], caplog: pytest.LogCaptureFixture, kind: str, applied: bool
 ) -> None:
+    # A 500 may come from a gateway while Whalet still works on the confirm: it is looked up once
+    # confirm_settle_seconds have passed (1 s here, 30 by default); the sweep runs every second.
+    stack = make_stack(
+        DEMO_CONFIG.replace("ttl_minutes = 30", "ttl_minutes = 30\nconfirm_settle_seconds = 1\nsweep_seconds = 1"),
+        settings_overrides={"whalet_timeout_seconds": 1.0},
+    )
     request_id, card = request_payout(stack)
     faults(stack, {"apiCode": "payoutConfirm", "kind": kind})
     with caplog.at_level(logging.INFO):
