@@ -36,7 +36,7 @@ from core.storage.outbox import message_ref
 from services.slack.blocks import context, esc
 from services.slack.queue import enqueue_post, enqueue_update
 from notifications.job import Job
-from services.approvals.results import apply_result
+from services.approvals.results import Reported, apply_result
 from services.book import apply_beneficiary_result
 from notifications.kinds import business_id, kind_of, relays
 from notifications.render import generic, render
@@ -80,9 +80,7 @@ def relay_plain(job: Job) -> str:
     return "relayed" if sent else "no_route"
 
 
-def _apply_result(job: Job, kind: str, business: str, order_no: str, status: str, reason: str | None) -> str | None:
-    """The approval request this result belongs to (its card gets updated), if any."""
-    return apply_result(job.services, job.db, kind, business, order_no, status, reason)
+
 
 
 @relays("payoutResultNotify", "payResultNotify")
@@ -95,7 +93,10 @@ def relay_transfer(job: Job) -> str:
     assert isinstance(typed, (models.PayoutResult, models.PayResult))
     kind = "payout" if isinstance(typed, models.PayoutResult) else "pay"
     business = typed.payout_id if isinstance(typed, models.PayoutResult) else typed.pay_id
-    request_id = _apply_result(job, kind, business, typed.mer_order_no, typed.status, typed.fail_reason)
+    reported = Reported(typed.user_id, typed.amount)
+    request_id = apply_result(
+        job.services, job.db, kind, business, typed.mer_order_no, typed.status, typed.fail_reason, reported
+    )
     if request_id is None:
         return relay_plain(job)
     rendered = render(job.operation, job.row.api_code, job.body, job.users)

@@ -33,8 +33,9 @@ def request(db: Database, request_id: str, *, lock: bool = False) -> dict[str, A
     return next(iter(db.query(f"SELECT * FROM approval_requests WHERE id = ?{clause}", [request_id])), None)
 
 
-def request_by_order(db: Database, mer_order_no: str) -> dict[str, Any] | None:
-    return next(iter(db.query("SELECT * FROM approval_requests WHERE mer_order_no = ?", [mer_order_no])), None)
+def request_by_order(db: Database, mer_order_no: str, *, lock: bool = False) -> dict[str, Any] | None:
+    clause = row_lock(db, skip_locked=False) if lock else ""
+    return next(iter(db.query(f"SELECT * FROM approval_requests WHERE mer_order_no = ?{clause}", [mer_order_no])), None)
 
 
 def requests_in(db: Database, states: Sequence[str]) -> list[dict[str, Any]]:

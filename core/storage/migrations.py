@@ -420,4 +420,10 @@ MIGRATIONS: list[Migration] = [
             "WHERE chart_state IN ('pending', 'uploading')",
         ],
     ),
+    (
+        # A result notification that contradicts its request (amount, currency, Whalet user or
+        # order): what Whalet reported, kept beside the request for a person, never applied.
+        "0800_approvals_attention",
+        ["ALTER TABLE approval_requests ADD COLUMN attention TEXT"],
+    ),
 ]

@@ -86,6 +86,12 @@ def _countdown(expires: datetime, now: datetime) -> str:
 
 def status_line(r: ApprovalRequest, names: Sequence[str]) -> str:
     """Where the request stands, in one line (the card's footer, the App Home's "Your requests")."""
+    if r.attention:
+        return f":rotating_light: *Needs attention:* {esc(r.attention)} " + _state_line(r, names)
+    return _state_line(r, names)
+
+
+def _state_line(r: ApprovalRequest, names: Sequence[str]) -> str:
     state = r.state
     at = slack_time(r.decided_at) if r.decided_at else ""
     note = f" {esc(r.note)}" if r.note else ""

@@ -44,8 +44,8 @@ def load(db: Database, request_id: str, *, lock: bool = False) -> ApprovalReques
     return None if row is None else ApprovalRequest.from_row(row)
 
 
-def load_by_order(db: Database, mer_order_no: str) -> ApprovalRequest | None:
-    row = rows.request_by_order(db, mer_order_no)
+def load_by_order(db: Database, mer_order_no: str, *, lock: bool = False) -> ApprovalRequest | None:
+    row = rows.request_by_order(db, mer_order_no, lock=lock)
     return None if row is None else ApprovalRequest.from_row(row)
 
 

@@ -70,6 +70,9 @@ class ApprovalRequest:
     lookups: int = 0
     whalet_calls: int = 0
     next_attempt_at: datetime | None = None
+    # Set when Whalet reported a result that contradicts this request (see approvals.results):
+    # what it reported, in words. The request is not settled by it; a person has to look.
+    attention: str | None = None
 
     @property
     def money(self) -> Money:

@@ -9,11 +9,14 @@ word beats the bot's: a request the bot had as expired or rejected follows it (w
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sqlite_utils import Database
 
 from services.approvals import repo
+from services.approvals.request import ApprovalRequest
+from whalet.money import Money
 from services.approvals.states import SETTLED, State, allowed
 from services.slack.blocks import esc
 
@@ -24,6 +27,30 @@ SUCCESS_STATUSES = ("SUCCESS",)
 FAIL_STATUSES = ("FAIL", "FAILED")
 
 
+@dataclass(frozen=True)
+class Reported:
+    """What a result notification says about the order, to compare with the request."""
+
+    user_id: str
+    money: Money
+
+
+def contradiction(request: ApprovalRequest, business_id: str | None, reported: Reported) -> str | None:
+    """Why this result cannot be about this request (the right order number with another amount,
+    currency, Whalet user or Whalet order id), in words with both versions; None when it fits."""
+    asked, said = request.money, reported.money
+    if said.currency != asked.currency or said.amount != asked.amount:
+        return f"Whalet reported {said.format()} for order {request.mer_order_no}; the request was for {asked.format()}."
+    if reported.user_id != request.user_id:
+        return (
+            f"Whalet reported the order under Whalet user {reported.user_id}; the request was made "
+            f"for {request.user_id}."
+        )
+    if business_id and request.whalet_id and business_id != request.whalet_id:
+        return f"Whalet reported its order {business_id}; the request's order at Whalet is {request.whalet_id}."
+    return None
+
+
 def apply_result(
     services: Services,
     db: Database,
@@ -32,12 +59,19 @@ def apply_result(
     mer_order_no: str,
     status: str,
     fail_reason: str | None,
+    reported: Reported | None = None,
 ) -> str | None:
     """Settle the request behind ``mer_order_no``; returns its id (thread it under ("approval", id))
-    or None when the order was not made through the bot. Queues the card update in ``db``'s transaction."""
-    request = repo.load_by_order(db, mer_order_no)
-    if request is None or request.kind != kind or (business_id and request.whalet_id not in (None, business_id)):
+    or None when the order was not made through the bot. Queues the card update in ``db``'s transaction.
+
+    A result that contradicts the request (``contradiction``) settles nothing: the request keeps
+    its state, shows "needs attention" with both versions, and the alerts channel hears of it."""
+    request = repo.load_by_order(db, mer_order_no, lock=True)
+    if request is None or request.kind != kind:
         return None
+    problem = contradiction(request, business_id, reported) if reported is not None else None
+    if problem is not None:
+        return _needs_attention(services, db, request, problem, status)
     status = (status or "").upper()
     target = State.SUCCEEDED if status in SUCCESS_STATUSES else State.FAILED if status in FAIL_STATUSES else None
     changes: dict[str, object] = {"result_status": status}
@@ -68,4 +102,23 @@ def apply_result(
             ),
             quiet_seconds=0,
         )
+    return request.id
+
+
+def _needs_attention(services: Services, db: Database, request: ApprovalRequest, problem: str, status: str) -> str:
+    """Keep what Whalet said beside the request, unapplied, and tell a person."""
+    if request.attention != problem:
+        request = repo.bump(db, request, attention=problem)
+        repo.audit(services, db, request, "whalet", "result.contradicts", reported=problem, status=status)
+        repo.update_card(services, db, request)
+        if services.alerts is not None:
+            services.alerts.raise_alert(
+                f"approval:{request.id}:contradicts",
+                (
+                    f":rotating_light: A result from Whalet for `{esc(request.mer_order_no)}` ({request.id}) does not "
+                    f"match the request: {esc(problem)} It was not taken as the result; the request stays "
+                    f"{request.state.value.lower().replace('_', ' ')}. Please check the order in Whalet's portal."
+                ),
+                quiet_seconds=0,
+            )
     return request.id

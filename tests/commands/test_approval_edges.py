@@ -10,12 +10,17 @@ the in-process harness of the stateful test (``tests/commands/test_approval_mach
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
+import httpx
 import pytest
 
+from devkit.localstack import DEMO_PARTNER_ID
+from notifications.relay import relay_pending
 from services.approvals import repo
 from services.approvals.states import State
 from tests.commands.helpers import audit_actions
+from whalet.envelope import dumps_compact
 from tests.commands.test_approval_machine import (
     REQUESTER,
     ApprovalFlow,
@@ -196,5 +201,56 @@ def test_a_confirm_still_running_at_whalet_is_neither_looked_up_nor_sent_again_b
         assert order.confirm_count == 1 and len(order.confirm_spans) == 1 and order.overlapping_confirms() == 0
         assert "reconcile.confirm_again" not in audit_actions(m, r.id)
         assert not m.errors
+    finally:
+        m.teardown()
+
+
+def test_a_result_that_contradicts_the_request_settles_nothing_and_needs_attention(world: None) -> None:
+    """The right order number, but 999,999 EUR under another Whalet user for a 100 USD request:
+    a signed payoutResultNotify through the real webhook route does not settle the request; the
+    card shows "needs attention" with both versions, and one alert goes to the alerts channel.
+    Whalet's true result, when it comes, still settles it."""
+    m = flow()
+    try:
+        m.request("payout", "100")
+        m.approve("U0APP1", 0, False)
+        r = only(m)
+        assert r.state is State.CONFIRMED, r
+
+        def result(user: str, amount: str, currency: str, number: str) -> None:
+            money = {"amount": Decimal(amount), "cent": int(Decimal(amount) * 100), "centFactor": 100}
+            body = {
+                "userId": user,
+                "payoutId": r.whalet_id,
+                "merOrderNo": r.mer_order_no,
+                "status": "SUCCESS",
+                "currency": currency,
+                "amount": {**money, "currency": currency},
+                "fee": {"amount": Decimal("0"), "cent": 0, "centFactor": 100, "currency": currency},
+                "toCurrency": currency,
+                "toAmount": {**money, "currency": currency},
+                "finishTime": "2030-01-01 10:00:00",
+            }
+            message = m.whalet_codec.encode_request(DEMO_PARTNER_ID, "payoutResultNotify", number, body)
+
+            async def deliver() -> None:
+                async with httpx.AsyncClient(
+                    transport=httpx.ASGITransport(app=m.runtime.asgi), base_url="http://bot"
+                ) as c:
+                    answer = await c.post("/whalet/webhook", content=dumps_compact(message).encode())
+                    assert answer.status_code == 200, answer.text
+                await relay_pending(m.services)
+
+            m.run(deliver())
+
+        result("U10002", "999999", "EUR", "WN7000000001")
+        r = only(m)
+        assert r.state is State.CONFIRMED and r.result_status != "SUCCESS", r
+        card = card_text_of(m, r.id)
+        assert "Needs attention" in card and "999,999.00 EUR" in card and "100.00 USD" in card
+        assert len([a for a in alerts(m) if "does not match the request" in a and r.id in a]) == 1
+
+        result(r.user_id, "100", "USD", "WN7000000002")  # Whalet's true word
+        assert only(m).state is State.SUCCEEDED
     finally:
         m.teardown()
