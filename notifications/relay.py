@@ -80,9 +80,6 @@ def relay_plain(job: Job) -> str:
     return "relayed" if sent else "no_route"
 
 
-
-
-
 @relays("payoutResultNotify", "payResultNotify")
 def relay_transfer(job: Job) -> str:
     """payoutResultNotify / payResultNotify: into the approval card's thread when we know it."""

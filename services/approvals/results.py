@@ -40,7 +40,9 @@ def contradiction(request: ApprovalRequest, business_id: str | None, reported: R
     currency, Whalet user or Whalet order id), in words with both versions; None when it fits."""
     asked, said = request.money, reported.money
     if said.currency != asked.currency or said.amount != asked.amount:
-        return f"Whalet reported {said.format()} for order {request.mer_order_no}; the request was for {asked.format()}."
+        return (
+            f"Whalet reported {said.format()} for order {request.mer_order_no}; the request was for {asked.format()}."
+        )
     if reported.user_id != request.user_id:
         return (
             f"Whalet reported the order under Whalet user {reported.user_id}; the request was made "
