@@ -48,10 +48,10 @@ APPROVERS = ("U0APP1", "U0APP2", "U0APP3")
 DISPATCH = "slack-request"
 
 
-def policy(extra: str) -> str:
+def policy(extra: str, requesters: tuple[str, ...] = REQUESTERS) -> str:
     return (
-        DEMO_CONFIG.replace('requesters = ["U0REQ"]', f"requesters = {list(REQUESTERS)!r}".replace("'", '"'))
-        .replace('approvers = ["U0APP1", "U0APP2"]', f"approvers = {list(APPROVERS)!r}".replace("'", '"'))
+        DEMO_CONFIG.replace('requesters = ["U0REQ"]', "requesters = " + json.dumps(list(requesters)))
+        .replace('approvers = ["U0APP1", "U0APP2"]', "approvers = " + json.dumps(list(APPROVERS)))
         .replace("ttl_minutes = 30\n", f"ttl_minutes = 30\n{extra}\n")
     )
 
