@@ -38,7 +38,9 @@ def test_two_replicas_folding_one_burst_fold_each_collection_once(database_url: 
             barrier = threading.Barrier(2)
             failures: list[BaseException] = []
 
-            def fold(worker: OutboxWorker) -> None:
+            def fold(
+                worker: OutboxWorker, barrier: threading.Barrier = barrier, failures: list[BaseException] = failures
+            ) -> None:
                 barrier.wait()
                 try:
                     worker._fold_bursts()
