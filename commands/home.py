@@ -16,8 +16,6 @@ Home (``tell``) instead of an ephemeral message.
 
 from __future__ import annotations
 
-from core.clock import SYSTEM_CLOCK
-
 import asyncio
 import logging
 from datetime import datetime, timedelta
@@ -27,7 +25,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from commands.home_balances import balance_blocks
 from commands.pending import pending_line
-from core.clock import parse_iso
+from core.clock import SYSTEM_CLOCK, iso, parse_iso
 from core.storage.claims import open_window
 from core.storage import digests
 from core.storage import home as home_rows
@@ -54,11 +52,10 @@ PER_PASS = 3
 
 
 class Home:
-    """One per process: the notices shown to people who clicked in their Home, and the pace."""
+    """One per process: builds and publishes Homes, paced for every replica together."""
 
     def __init__(self, services: Services) -> None:
         self.services = services
-        self._notices: dict[str, tuple[str, float]] = {}
 
     async def view(self, user_id: str) -> dict[str, Any]:
         services = self.services
@@ -103,9 +100,10 @@ class Home:
                     "approvals until an admin runs `/whalet unfreeze`."
                 )
             )
-        notice = self._notices.get(user_id)
-        if notice is not None and notice[1] > SYSTEM_CLOCK.monotonic():
-            found.append(section(f":speech_balloon: {notice[0]}"))
+        with self.services.store.read() as db:
+            notice = home_rows.notice(db, user_id, iso(self.services.clock.now()))
+        if notice is not None:
+            found.append(section(f":speech_balloon: {notice}"))
         return found
 
     def _schedules(self, persisted: list[tuple[str, str, str, str]]) -> list[Block]:
@@ -118,8 +116,11 @@ class Home:
         await client.views_publish(user_id=user_id, view=await self.view(user_id))
 
     async def tell(self, client: AsyncWebClient, user_id: str, text: str) -> None:
-        """The answer to a click made in the Home: shown at its top for a couple of minutes."""
-        self._notices[user_id] = (text, SYSTEM_CLOCK.monotonic() + NOTICE_SECONDS)
+        """The answer to a click made in the Home: shown at its top for a couple of minutes. Kept
+        in the database, so the other replicas' publishes (and a restart) show it too."""
+        until = self.services.clock.now() + timedelta(seconds=NOTICE_SECONDS)
+        with self.services.store.transaction() as db:
+            home_rows.set_notice(db, user_id, text, iso(until))
         await self.publish(client, user_id)
 
     async def on_opened(self, event: dict[str, Any], client: AsyncWebClient) -> None:

@@ -29,6 +29,20 @@ def take(db: Database, user: str, since: str) -> bool:
     return int(db.execute("DELETE FROM home_dirty WHERE user_id = ? AND since = ?", [user, since]).rowcount) == 1
 
 
+def set_notice(db: Database, user_id: str, text: str, until: str) -> None:
+    """The sentence shown at the top of this person's Home until ``until`` (the latest one wins)."""
+    db.execute(
+        """INSERT INTO home_notices (user_id, text, until) VALUES (?, ?, ?)
+           ON CONFLICT (user_id) DO UPDATE SET text = excluded.text, until = excluded.until""",
+        [user_id, text, until],
+    )
+
+
+def notice(db: Database, user_id: str, now: str) -> str | None:
+    found = db.execute("SELECT text FROM home_notices WHERE user_id = ? AND until > ?", [user_id, now]).fetchone()
+    return None if found is None else str(found[0])
+
+
 def replace_balances(
     db: Database, user_id: str, fund_source: str, rows: Iterable[dict[str, Any]], taken_at: str
 ) -> None:

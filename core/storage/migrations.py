@@ -426,4 +426,10 @@ MIGRATIONS: list[Migration] = [
         "0800_approvals_attention",
         ["ALTER TABLE approval_requests ADD COLUMN attention TEXT"],
     ),
+    (
+        # The answer to a click made in an App Home, shown at its top for a while: in the
+        # database, so whichever replica publishes the Home next shows it.
+        "0810_home_notices",
+        ["CREATE TABLE home_notices (user_id TEXT PRIMARY KEY, text TEXT NOT NULL, until TEXT NOT NULL)"],
+    ),
 ]

@@ -115,3 +115,20 @@ def test_replicas_publish_a_marked_home_once(replicas: tuple[Store, Store]) -> N
             return home.take(db, "U1", "t1")
 
     assert _race(replicas, take) == [False, True]
+
+
+def test_a_home_notice_set_by_one_replica_is_shown_by_the_other_until_it_runs_out(
+    replicas: tuple[Store, Store],
+) -> None:
+    """The answer to a click in an App Home lives in the database: the replica that publishes
+    the Home next shows it, whichever that is, and nobody shows it after ``until``."""
+    with replicas[0].transaction() as db:
+        home.set_notice(db, "U1", "Approved. Sending it to Whalet now.", "2030-01-01T10:02:00+00:00")
+    with replicas[1].read() as db:
+        assert home.notice(db, "U1", "2030-01-01T10:00:30+00:00") == "Approved. Sending it to Whalet now."
+        assert home.notice(db, "U1", "2030-01-01T10:02:00+00:00") is None
+        assert home.notice(db, "U2", "2030-01-01T10:00:30+00:00") is None
+    with replicas[1].transaction() as db:  # a newer answer replaces it
+        home.set_notice(db, "U1", "Rejected.", "2030-01-01T10:05:00+00:00")
+    with replicas[0].read() as db:
+        assert home.notice(db, "U1", "2030-01-01T10:03:00+00:00") == "Rejected."
