@@ -239,6 +239,9 @@ def claim(
     rows = list(db.query(f"SELECT * FROM outbox WHERE id = ? AND state = 'pending'{row_lock(db)}", [outbox_id]))
     if not rows:
         return Claim(False)
+    if rows[0]["op"] == "update" and _newer_update(db, rows[0]):
+        db.execute("UPDATE outbox SET state = 'superseded' WHERE id = ?", [outbox_id])
+        return Claim(False)
     db.execute("INSERT OR IGNORE INTO outbox_lanes (channel) VALUES (?)", [channel])
     holder, held_until, paced_at, blocked_until = db.execute(
         f"SELECT holder, lease_until, pace_at, blocked_until FROM outbox_lanes WHERE channel = ?"
@@ -261,6 +264,21 @@ def claim(
         [owner, lease_until, outbox_id],
     )
     return Claim(True, row=rows[0])
+
+
+def _newer_update(db: Database, row: dict[str, Any]) -> bool:
+    """An update queued after this one for the same message exists (waiting, going out or sent):
+    this one (a retry that fell behind, say) would put an older state back on the card. Updates
+    are queued in the transaction that moves the request, after its compare-and-set, so a later
+    id is always a later state."""
+    return (
+        db.execute(
+            """SELECT 1 FROM outbox WHERE op = 'update' AND ref = ? AND id > ?
+               AND state IN ('pending', 'sending', 'done') LIMIT 1""",
+            [row["ref"], row["id"]],
+        ).fetchone()
+        is not None
+    )
 
 
 def release_lane(db: Database, channel: str, owner: str, blocked_until: str | None = None) -> None:

@@ -290,3 +290,50 @@ def test_word_about_one_object_is_relayed_in_arrival_order(store: Store) -> None
         assert inbox.claim(db, first) is not None
         inbox.mark_processed(db, first, "relayed", T0)
         assert inbox.claim(db, second) is not None
+
+
+def test_a_card_update_that_fell_behind_a_newer_one_is_never_sent(store: Store) -> None:
+    """Update A (an older state) is in flight when update B (a newer state) is queued; A's
+    delivery fails and is retried after B went out: the retry is dropped, so the card keeps B."""
+    ref = ("approval", "PO-ORDER")
+    with store.transaction() as db:
+        post = outbox_rows.enqueue_post(db, channel="C1", text="v1", ref=ref, now=T0)
+    lease = iso(T0 + timedelta(seconds=30))
+    step = iter(range(1, 100))
+
+    def deliver(row_id: int) -> bool:
+        now = T0 + timedelta(seconds=10 * next(step))
+        with store.transaction() as db:
+            claim = outbox_rows.claim(db, row_id, channel="C1", owner="a", now=now, lease_until=lease, pace=PACE)
+            if claim.claimed and claim.row is not None:
+                outbox_rows.mark_done(db, claim.row, "C1", f"ts{row_id}", iso(now))
+                outbox_rows.release_lane(db, "C1", "a")
+        return claim.claimed
+
+    assert deliver(post)
+    with store.transaction() as db:
+        older = outbox_rows.enqueue_update(db, ref=ref, text="v2")
+    with store.transaction() as db:  # A goes out...
+        claim = outbox_rows.claim(
+            db, older, channel="C1", owner="a", now=T0 + timedelta(seconds=15), lease_until=lease, pace=PACE
+        )
+        assert claim.claimed
+    with store.transaction() as db:  # ...B is queued meanwhile (A is in flight, so not superseded)
+        newer = outbox_rows.enqueue_update(db, ref=ref, text="v3")
+    with store.transaction() as db:  # A's delivery failed: back to pending, to be retried
+        outbox_rows.reschedule(
+            db,
+            older,
+            state="pending",
+            attempts=1,
+            next_attempt_at=iso(T0 + timedelta(minutes=5)),
+            error="network",
+            check_first=0,
+            rate_limited=False,
+        )
+        outbox_rows.release_lane(db, "C1", "a")
+    assert deliver(newer)
+    assert not deliver(older)  # the retry of the older state is dropped
+    with store.read() as db:
+        states = dict(db.execute("SELECT id, state FROM outbox WHERE id IN (?, ?)", [older, newer]).fetchall())
+    assert states == {older: "superseded", newer: "done"}
