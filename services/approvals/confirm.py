@@ -155,36 +155,29 @@ async def _send_confirm(services: Services, request_id: str, current: counting.R
         )
         return explain(exc) + " Nothing happened at Whalet; the bot tries again shortly."
     except (DuplicateRequest, OutcomeUnknown, TimeoutError) as exc:
-        if not _may_still_run(exc):  # an answer came: the call is over at Whalet, look it up now
-            _settle(
-                services,
-                request,
-                State.CONFIRM_UNKNOWN,
-                "confirm.unknown",
-                exc,
-                next_attempt_at=now,
-                note="Checking with Whalet now.",
-            )
-            return explain(exc)
-        check_at = request.lease_until or lease_end(now, services)
+        running = _may_still_run(exc)
+        # An answer came: the call is over at Whalet, look it up now. None came: it may still
+        # be running there, so the lease is kept and the lookup waits for the lease's end.
+        check_at = (request.lease_until or lease_end(now, services)) if running else now
+        note = (
+            "Whalet did not answer the confirmation, which may still be running there; we check by "
+            f"order number at {check_at.strftime('%H:%M:%S')} UTC before anything else."
+            if running
+            else "Checking with Whalet now."
+        )
         _settle(
             services,
             request,
             State.CONFIRM_UNKNOWN,
             "confirm.unknown",
             exc,
-            keep_lease=True,
+            keep_lease=running,
             next_attempt_at=check_at,
-            note=(
-                "Whalet did not answer the confirmation, which may still be running there; we check by "
-                f"order number at {check_at.strftime('%H:%M:%S')} UTC before anything else."
-            ),
+            note=note,
         )
-        return (
-            explain(exc)
-            if isinstance(exc, OutcomeUnknown)
-            else "Whalet did not answer in time; we check by order number before anything else."
-        )
+        if isinstance(exc, TimeoutError):
+            return "Whalet did not answer in time; we check by order number before anything else."
+        return explain(exc)
     except WhaletRejected as exc:
         _settle(services, request, State.FAILED, "confirm.rejected", exc, fail_reason=explain(exc))
         return explain(exc)
