@@ -26,9 +26,12 @@ import uuid
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from zoneinfo import ZoneInfo
+
 from core.clock import iso
 from core.faultpoints import fault_point
 from core.storage import digests
+from services.approvals.policy import day_zone
 from services.slack.queue import enqueue_post
 from notifications import digest_data, digest_render, digest_schedules
 from notifications.digest_fetch import backing_off, fetch
@@ -97,7 +100,10 @@ async def run_digest(services: Services, channel: str, key: str, run_date: str) 
                 services.config,
                 fetched.rates,
             )
-            message = digest_render.render(content, day=None if key == "manual" else run_date)
+            # A scheduled digest stands for its schedule's local date; `digest now` for today in
+            # the policy's day_zone (not UTC's date, which is yesterday before 08:00 in Shanghai).
+            day = now.astimezone(ZoneInfo(day_zone(services.config))).date()
+            message = digest_render.render(content, day=day.isoformat() if key == "manual" else run_date)
             ref = (DIGEST_REF, str(run_id))
             outbox_id = enqueue_post(
                 db,

@@ -83,9 +83,14 @@ def required_approvals(config: BotConfig, amount: Money, *, frozen: bool, spent_
     return needed
 
 
+def day_zone(config: BotConfig) -> str:
+    """The zone whose calendar days limits and every "today" count in."""
+    return config.approvals.day_zone if config.approvals else DEFAULT_DAY_ZONE
+
+
 def today_start(config: BotConfig, now: datetime) -> datetime:
     """When "today" began for the daily limit: midnight in ``[approvals] day_zone``."""
-    return day_start(now, config.approvals.day_zone if config.approvals else DEFAULT_DAY_ZONE)
+    return day_start(now, day_zone(config))
 
 
 def flags(config: BotConfig, amount: Money, *, new_beneficiary: bool) -> list[str]:

@@ -60,3 +60,21 @@ def test_only_admins_change_schedules_and_a_schedule_is_persisted_and_scheduled(
 def test_bad_digest_arguments_are_explained_before_anything_runs(words: list[str], problem: str) -> None:
     with pytest.raises(UsageError, match=problem):
         parse_digest(words)
+
+
+def test_digest_now_is_titled_with_todays_date_in_the_policy_zone(make_stack) -> None:  # type: ignore[no-untyped-def]
+    """At 07:47 in Shanghai it is still yesterday in UTC: the title says Shanghai's date."""
+    from datetime import UTC, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from core.clock import FrozenClock
+
+    shanghai = ZoneInfo("Asia/Shanghai")
+    today = datetime.now(UTC).astimezone(shanghai).date() + timedelta(days=1)
+    morning = datetime(today.year, today.month, today.day, 7, 47, tzinfo=shanghai)
+    stack = make_stack(clock=FrozenClock(morning))
+    assert stack.slack_requests.command("U0VIEW", "digest now", channel_id="C0FINANCE").status_code == 200
+    [message] = stack.fake.wait_for(
+        lambda: [m for m in stack.fake.messages("C0FINANCE") if m.text.startswith("Whalet digest")], timeout=TIMEOUT
+    )
+    assert today.isoformat() in message.text and (today - timedelta(days=1)).isoformat() not in message.text
