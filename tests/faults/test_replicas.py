@@ -197,3 +197,57 @@ def test_two_replicas_one_killed_lose_and_repeat_nothing(world: World, make_app,
         (fire.date().isoformat(), "done")
     ]
     assert len([m for m in world.fake.messages(FINANCE) if m.text.startswith("Whalet digest")]) == 1
+
+
+LIMITED = tuple(f"U0LIM{i}" for i in range(6))
+
+
+@pytest.mark.long_running(seconds=20)
+def test_requests_sent_at_once_to_two_replica_processes_keep_the_limit_and_the_window(
+    world: World, make_app, postgres_cluster: Cluster
+) -> None:
+    """Two ``whalet-bot run`` processes on one Postgres: two 60 USD requests against a 100 USD daily
+    limit, one to each replica at the same moment, admit exactly one per requester; three 9,000
+    requests to one beneficiary sent at once need 1, 2 and 2 approvals (a 24 h window; EUR here,
+    which has no daily limit)."""
+    url = postgres_cluster.new_database()
+    config = DEMO_CONFIG.replace('requesters = ["U0REQ"]', "requesters = " + json.dumps(["U0REQ", *LIMITED])).replace(
+        "ttl_minutes = 30\n", 'ttl_minutes = 30\ndaily_limit = { USD = "100" }\naggregate_window_hours = 24\n'
+    )
+    a: App = make_app(config_toml=config, database_url=url)
+    b: App = make_app(config_toml=config, database_url=url, signing_secret=a.signing_secret)
+    for app in (a, b):
+        app.start(point_webhook=False)
+
+    def at_once(*sends: tuple[App, str, str]) -> None:
+        barrier = threading.Barrier(len(sends))
+
+        def send(app: App, user: str, text: str) -> None:
+            barrier.wait()
+            assert app.slack.command(user, text).status_code == 200
+
+        threads = [threading.Thread(target=send, args=s) for s in sends]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+
+    for user in LIMITED[:4]:
+        at_once((a, user, "payout 60 USD to acme-us"), (b, user, "payout 60 USD to acme-us"))
+    at_once(*((app, LIMITED[5], "payout 9000 EUR to berlin-gmbh") for app in (a, b, a)))  # no EUR limit
+
+    def settled() -> bool:
+        return not b.query("SELECT 1 FROM approval_requests WHERE state = 'APPLYING'") and (
+            b.query("SELECT COUNT(*) FROM approval_requests")[0][0] >= 4 + 3
+        )
+
+    wait_until(settled, 30, what=f"the requests applied: {b.query('SELECT requester, state FROM approval_requests')}")
+    for user in LIMITED[:4]:
+        live = b.query("SELECT COUNT(*) FROM approval_requests WHERE requester = ? AND state != 'ABANDONED'", (user,))[
+            0
+        ][0]
+        assert live == 1, (user, b.query("SELECT requester, state FROM approval_requests"))
+    tiers = sorted(
+        r[0] for r in b.query("SELECT required_approvals FROM approval_requests WHERE requester = ?", (LIMITED[5],))
+    )
+    assert tiers == [1, 2, 2], tiers
