@@ -251,3 +251,55 @@ def test_requests_sent_at_once_to_two_replica_processes_keep_the_limit_and_the_w
         r[0] for r in b.query("SELECT required_approvals FROM approval_requests WHERE requester = ?", (LIMITED[5],))
     )
     assert tiers == [1, 2, 2], tiers
+
+
+FOLDED_BURST = 60
+
+
+@pytest.mark.long_running(seconds=30)
+def test_a_folded_burst_on_two_replicas_one_killed_shows_each_collection_once(
+    world: World, make_app, postgres_cluster: Cluster
+) -> None:
+    """Folding on (more than 5 waiting collections in a channel become one summary), Slack's pace
+    of one message a second, 60 collections alternated between two replicas and replica A killed
+    half-way: every acknowledged collection ends in Slack exactly once, alone or as a line of
+    exactly one summary, and no summary is posted twice (before folding claimed its rows, both
+    replicas folded the same burst and summaries were doubled)."""
+    url = postgres_cluster.new_database()
+    config = DEMO_CONFIG.replace(
+        'alerts_channel = "C0ALERTS"\n',
+        'alerts_channel = "C0ALERTS"\npace_per_second = 1\nburst = 1\nfold_threshold = 5\n',
+    )
+    a: App = make_app(config_toml=config, database_url=url, env=FAST)
+    b: App = make_app(config_toml=config, database_url=url, env=FAST, signing_secret=a.signing_secret)
+    for app in (a, b):
+        app.start(point_webhook=False)
+    acked: list[int] = []
+    for n in range(FOLDED_BURST):
+        if n == FOLDED_BURST // 2:
+            a.process.kill()  # type: ignore[union-attr]  # kill -9, mid-burst
+            a.process.wait()  # type: ignore[union-attr]
+        if _webhook(world, (a, b)[n % 2], 1000 + n) or _webhook(world, b, 1000 + n):
+            acked.append(1000 + n)
+    assert len(acked) == FOLDED_BURST
+
+    def drained() -> bool:
+        return not b.query("SELECT 1 FROM outbox WHERE state IN ('pending', 'sending')")
+
+    wait_until(drained, 60, what=f"the outbox to drain\n{b.log()}")
+    posted = dict(b.query("SELECT id, ts FROM outbox WHERE state = 'done' AND channel = ?", (COLLECT,)))
+    folded_into = dict(
+        b.query(
+            "SELECT id, folded_into FROM outbox WHERE kind = 'collection' AND state IN ('done', 'folded')",
+        )
+    )
+    assert len(folded_into) == FOLDED_BURST  # every collection either posted or folded, once
+    for row_id, summary in folded_into.items():
+        assert (summary is None and row_id in posted) or (summary is not None and summary in posted)
+    summaries = [m for m in world.fake.messages(COLLECT) if "collections received" in m.text]
+    assert summaries, "the burst was folded"
+    assert len({m.text for m in summaries}) == len(summaries)  # no summary twice
+    texts = [m.text for m in world.fake.messages(COLLECT)]
+    for n in acked:
+        shown = _shown(_collection(n)["amount"]["amount"])
+        assert sum(shown in text for text in texts) <= 1, (n, shown)  # never in two messages
