@@ -52,7 +52,7 @@ LIMIT = Decimal("20000")
 POOL = tuple(f"U0R{i:04d}" for i in range(3000))  # requesters; each example takes fresh ones
 PARTIES = ("acme-us", "acme-us", "berlin-gmbh")
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-EXAMPLES = 40
+EXAMPLES = 200
 
 
 def tier(total: Decimal) -> int:
