@@ -27,6 +27,7 @@ class Block(StrEnum):
     QUORUM = "quorum"  # too few distinct current approvers other than the requester
     FINGERPRINT = "fingerprint"  # the stored request was changed behind its card
     LEASE = "lease"  # someone holds the lease: a confirm may be in flight
+    ATTENTION = "attention"  # Whalet reported a result that contradicts the request: a person looks first
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,12 @@ def why_not_send(
         return Refusal(Block.STATE, f"This request is {r.state.value.lower().replace('_', ' ')}, so it is not sent.")
     if r.lease_held(now):
         return Refusal(Block.LEASE, "A confirmation for this request is already in flight.")
+    if r.attention:
+        return Refusal(
+            Block.ATTENTION,
+            "Whalet reported a result that does not match this request, so nothing more is sent "
+            "until a person has checked the order in Whalet's portal.",
+        )
     if r.confirm_attempts > 0 and r.checked_attempt < r.confirm_attempts:
         return Refusal(Block.UNCHECKED, "We first check with Whalet whether the last confirmation arrived.")
     if r.confirm_attempts >= max_attempts:

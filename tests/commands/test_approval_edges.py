@@ -18,6 +18,7 @@ import pytest
 from devkit.localstack import DEMO_PARTNER_ID
 from notifications.relay import relay_pending
 from services.approvals import repo
+from services.approvals.guards import Block, why_not_send
 from services.approvals.states import State
 from tests.commands.helpers import audit_actions
 from whalet.envelope import dumps_compact
@@ -249,6 +250,11 @@ def test_a_result_that_contradicts_the_request_settles_nothing_and_needs_attenti
         card = card_text_of(m, r.id)
         assert "Needs attention" in card and "999,999.00 EUR" in card and "100.00 USD" in card
         assert len([a for a in alerts(m) if "does not match the request" in a and r.id in a]) == 1
+
+        # Nothing more is ever sent for it automatically (were it waiting for a re-confirm).
+        waiting = r.with_(state=State.APPROVED, lease_owner=None, lease_until=None)
+        refusal = why_not_send(waiting, now=m.clock.now(), frozen=False, current_approvers=["U0APP1"], max_attempts=3)
+        assert refusal is not None and refusal.block is Block.ATTENTION
 
         result(r.user_id, "100", "USD", "WN7000000002")  # Whalet's true word
         assert only(m).state is State.SUCCEEDED
