@@ -9,8 +9,6 @@ the signature and answers such a body with a 500, so the HTTP route screens ever
 
 from __future__ import annotations
 
-from core.clock import SYSTEM_CLOCK
-
 import asyncio
 import logging
 import time
@@ -23,6 +21,7 @@ from slack_bolt.adapter.socket_mode.async_internals import run_async_bolt_app, s
 from slack_sdk.signature import SignatureVerifier
 from starlette.requests import ClientDisconnect, Request
 
+from core.clock import SYSTEM_CLOCK
 from core.http_body import MAX_BODY_BYTES, TooLarge, read_capped
 from whalet.envelope import loads_exact
 

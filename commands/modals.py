@@ -10,8 +10,6 @@ fields Whalet's form has, the metadata never nears Slack's 3,000 characters.
 
 from __future__ import annotations
 
-from core.clock import SYSTEM_CLOCK
-
 import secrets
 from collections.abc import Sequence
 from datetime import timedelta
@@ -27,6 +25,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from core.clock import SYSTEM_CLOCK
 from core.storage import forms
 from core.storage.store import Store
 from services.slack.blocks import MAX_MODAL_BLOCKS, OPTION_TEXT, OPTION_VALUE, cut, esc, finish, section

@@ -18,8 +18,6 @@ step leaves an unshared file, which nobody sees; the redo shares a new one.)
 
 from __future__ import annotations
 
-from core.clock import SYSTEM_CLOCK
-
 import asyncio
 import logging
 from datetime import timedelta
@@ -27,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from slack_sdk.errors import SlackApiError, SlackClientError
 
+from core.clock import SYSTEM_CLOCK
 from core.clock import iso
 from core.faultpoints import fault_point
 from core.storage import digests

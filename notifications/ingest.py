@@ -12,13 +12,12 @@ so two copies in the same batch are still stored once.
 
 from __future__ import annotations
 
-from core.clock import SYSTEM_CLOCK
-
 import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from core.clock import SYSTEM_CLOCK
 from core.storage import inbox
 from notifications.kinds import business_id
 

@@ -13,14 +13,14 @@ way it could find a stale row or pid file. Several replicas need Postgres
 
 from __future__ import annotations
 
-from core.clock import SYSTEM_CLOCK
-
 import fcntl
 import json
 import os
 import socket
 from pathlib import Path
 from typing import IO
+
+from core.clock import SYSTEM_CLOCK
 
 
 # Open lock files, kept here as well as on their InstanceLock: an fcntl lock ends when its file is

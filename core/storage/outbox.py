@@ -9,8 +9,6 @@ Every statement on ``outbox``, ``message_refs`` and ``channel_health`` is in thi
 
 from __future__ import annotations
 
-from core.clock import SYSTEM_CLOCK
-
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -19,6 +17,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from core.clock import SYSTEM_CLOCK
 from core.storage.dialect import row_lock
 
 Ref = tuple[str, str]  # (ref kind, ref id), e.g. ("approval", "A1B2")

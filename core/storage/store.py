@@ -21,8 +21,6 @@ used because it commits.)
 
 from __future__ import annotations
 
-from core.clock import SYSTEM_CLOCK
-
 import json
 import logging
 import sqlite3
@@ -38,6 +36,7 @@ from typing import Any
 
 import sqlite_utils
 
+from core.clock import SYSTEM_CLOCK
 from core.storage.dialect import SQLITE, PerDialect
 from core.storage.migrations import MIGRATIONS, Migration, Statement
 

@@ -8,14 +8,13 @@ role, and the alerts channel is told once.
 
 from __future__ import annotations
 
-from core.clock import SYSTEM_CLOCK
-
 import asyncio
 import logging
 from collections.abc import Callable, Iterable
 from enum import IntEnum
 from typing import Any, Protocol
 
+from core.clock import SYSTEM_CLOCK
 from core.config import Roles
 from services.slack.alerts import Alerts
 

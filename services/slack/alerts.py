@@ -9,11 +9,10 @@ again. One alert per operation per quarter of an hour, so a broken key does not 
 
 from __future__ import annotations
 
-from core.clock import SYSTEM_CLOCK
-
 import logging
 from datetime import datetime, timedelta
 
+from core.clock import SYSTEM_CLOCK
 from core.config import Notifications
 from core.metrics import Metrics
 from core.storage.claims import open_window

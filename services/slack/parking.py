@@ -9,13 +9,12 @@ out before the crash, and re-posting risks the duplicate the lookup exists to pr
 
 from __future__ import annotations
 
-from core.clock import SYSTEM_CLOCK
-
 from datetime import datetime
 from typing import Any
 
 from sqlite_utils import Database
 
+from core.clock import SYSTEM_CLOCK
 from core.config import Notifications
 from core.storage import outbox as outbox_rows
 from core.storage.outbox import enqueue_post
