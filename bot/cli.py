@@ -1,4 +1,4 @@
-"""The `whalet-bot` command line: run, sandbox, keys, check, manifest (and the dev kit's tools).
+"""The `whalet-bot` command line: run, sandbox, keys, check, manifest, outbox (and the dev kit's tools).
 
 Each command turns a bad setting or a broken config file into one clear message and exit code 2,
 never a traceback: the people running this are finance teams' admins, not Python developers.
