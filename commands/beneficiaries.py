@@ -173,6 +173,28 @@ async def on_form_submission(services: Services, ack: AsyncAck, body: dict[str, 
     mer_no = new_order_no("WBB")
     channel = meta.get("channel") or user_id
     whalet_user = services.config.whalet.user_id or ""
+    nickname = form["nickname"].lower()
+    with services.store.transaction() as db:
+        reserved = book.reserve(
+            db,
+            mer_beneficiary_no=mer_no,
+            nickname=nickname,
+            name=fields.get("accountName", ""),
+            country=meta["country"],
+            currency=meta["currency"],
+            account_no=fields.get("accountNo", ""),
+            added_by=user_id,
+            now=services.clock.now(),
+        )
+    if not reserved:  # someone added the same nickname since the form was checked
+        await tell_user(
+            client,
+            channel,
+            user_id,
+            f"The beneficiary was not added: '{esc(nickname)}' was just added to the book by someone else. "
+            "Nothing was sent to Whalet; add it again under another nickname.",
+        )
+        return
     try:
         result = await services.whalet.beneficiary_apply(
             whalet_user,
@@ -186,22 +208,12 @@ async def on_form_submission(services: Services, ack: AsyncAck, body: dict[str, 
             extra=extra,
         )
     except WhaletError as exc:
+        with services.store.transaction() as db:
+            book.release(db, mer_no)
         await tell_user(client, channel, user_id, f"The beneficiary was not added: {esc(explain(exc))}")
         return
-    nickname = form["nickname"].lower()
     with services.store.transaction() as db:
-        book.record_application(
-            db,
-            mer_beneficiary_no=mer_no,
-            beneficiary_id=result.beneficiary_id,
-            nickname=nickname,
-            name=fields.get("accountName", ""),
-            country=meta["country"],
-            currency=meta["currency"],
-            account_no=fields.get("accountNo", ""),
-            added_by=user_id,
-            now=services.clock.now(),
-        )
+        book.record_application(db, mer_no, result.beneficiary_id)
         services.store.audit(
             db,
             user_id,

@@ -78,11 +78,10 @@ def is_new(db: Database, entry: BookEntry, now: datetime) -> bool:
     return not approvals.beneficiary_paid(db, entry.id, PAID_STATES)
 
 
-def record_application(
+def reserve(
     db: Database,
     *,
     mer_beneficiary_no: str,
-    beneficiary_id: str | None,
     nickname: str,
     name: str,
     country: str,
@@ -90,12 +89,18 @@ def record_application(
     account_no: str,
     added_by: str,
     now: datetime,
-) -> None:
-    """A beneficiary sent to Whalet; it joins the book when Whalet's result says SUCCESS."""
-    beneficiaries.add(
+) -> bool:
+    """Hold ``nickname`` for an application about to go to Whalet; False when it is taken.
+
+    Before Whalet is asked, not after: the nickname's UNIQUE constraint decides between two
+    people (or two replicas) adding the same nickname at once, so only one application is ever
+    sent for it (a check then an insert after Whalet's answer let both through to Whalet and
+    lost the second on the constraint). The row joins the book when Whalet's result says
+    SUCCESS; ``record_application`` adds Whalet's id, ``release`` drops a refused one."""
+    return beneficiaries.add(
         db,
         mer_beneficiary_no=mer_beneficiary_no,
-        beneficiary_id=beneficiary_id,
+        beneficiary_id=None,
         nickname=nickname,
         name=name,
         country=country,
@@ -105,6 +110,16 @@ def record_application(
         added_by=added_by,
         added_at=iso(now),
     )
+
+
+def record_application(db: Database, mer_beneficiary_no: str, beneficiary_id: str | None) -> None:
+    """Whalet accepted the reserved application: keep the id it gave (a result may have set it)."""
+    beneficiaries.set_id(db, mer_beneficiary_no, beneficiary_id)
+
+
+def release(db: Database, mer_beneficiary_no: str) -> None:
+    """Whalet refused the application: the nickname is free again."""
+    beneficiaries.remove_unconfirmed(db, mer_beneficiary_no)
 
 
 def nickname_taken(services: Services, nickname: str) -> bool:

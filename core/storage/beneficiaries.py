@@ -29,10 +29,12 @@ def add(
     status: str,
     added_by: str,
     added_at: str,
-) -> None:
-    db.execute(
-        """INSERT INTO beneficiary_book (mer_beneficiary_no, id, nickname, name, country, currency, account_tail,
-               status, added_by, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+) -> bool:
+    """False when the nickname (or the application number) is already in the book: the UNIQUE
+    constraint decides, so of two concurrent additions of one nickname exactly one gets True."""
+    cursor = db.execute(
+        """INSERT OR IGNORE INTO beneficiary_book (mer_beneficiary_no, id, nickname, name, country, currency,
+               account_tail, status, added_by, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
         [
             mer_beneficiary_no,
             beneficiary_id,
@@ -45,6 +47,21 @@ def add(
             added_by,
             added_at,
         ],
+    )
+    return int(cursor.rowcount) == 1
+
+
+def set_id(db: Database, mer_beneficiary_no: str, beneficiary_id: str | None) -> None:
+    db.execute(
+        "UPDATE beneficiary_book SET id = COALESCE(id, ?) WHERE mer_beneficiary_no = ?",
+        [beneficiary_id, mer_beneficiary_no],
+    )
+
+
+def remove_unconfirmed(db: Database, mer_beneficiary_no: str) -> None:
+    """An application Whalet refused at once; never one Whalet has given a result for."""
+    db.execute(
+        "DELETE FROM beneficiary_book WHERE mer_beneficiary_no = ? AND status = 'PROCESSING'", [mer_beneficiary_no]
     )
 
 
