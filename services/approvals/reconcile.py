@@ -219,24 +219,10 @@ async def sweep(services: Services) -> None:
     now = services.clock.now()
     with services.store.transaction() as db:
         for r in repo.in_states(db, (State.CONFIRMING, State.APPLYING)):
-            if r.state is State.CONFIRMING and not r.lease_held(now):
-                # The sender's lease ran out: its process died (or its call outlived every timeout).
-                # Find out by lookup; never resend blindly.
-                r = repo.transition(
-                    db,
-                    r,
-                    State.CONFIRM_UNKNOWN,
-                    lease_owner=None,
-                    lease_until=None,
-                    confirm_attempts=max(1, r.confirm_attempts),
-                    next_attempt_at=now,
-                    note="Recovered after a restart; checking with Whalet.",
-                )
-                repo.audit(services, db, r, "system", "recover")
-                repo.update_card(services, db, r)
-            elif r.state is State.APPLYING and r.created_at <= now - STUCK_APPLYING:
-                r = repo.transition(db, r, State.ABANDONED, note="Recovered after a restart.")
-                repo.audit(services, db, r, "system", "recover")
+            try:
+                _recover(services, db, r, now)
+            except repo.StaleRequest:
+                continue  # another replica's sweep moved it since this one read it: its move stands
         pending = [r.id for r in repo.in_states(db, (State.PENDING,))]
         due = [
             r.id
@@ -249,6 +235,28 @@ async def sweep(services: Services) -> None:
     for request_id in due:
         await advance(services, request_id)
     log.debug("sweep at %s: %d due", iso(now), len(due))
+
+
+def _recover(services: Services, db: Database, r: ApprovalRequest, now: datetime) -> None:
+    """A request left half-way by a process that died: a confirm whose lease ran out (its process
+    died, or its call outlived every timeout) is looked up, never resent blindly; an apply that
+    never finished is abandoned (Whalet releases an unconfirmed order at its expiry)."""
+    if r.state is State.CONFIRMING and not r.lease_held(now):
+        r = repo.transition(
+            db,
+            r,
+            State.CONFIRM_UNKNOWN,
+            lease_owner=None,
+            lease_until=None,
+            confirm_attempts=max(1, r.confirm_attempts),
+            next_attempt_at=now,
+            note="Recovered after a restart; checking with Whalet.",
+        )
+        repo.audit(services, db, r, "system", "recover")
+        repo.update_card(services, db, r)
+    elif r.state is State.APPLYING and r.created_at <= now - STUCK_APPLYING:
+        r = repo.transition(db, r, State.ABANDONED, note="Recovered after a restart.")
+        repo.audit(services, db, r, "system", "recover")
 
 
 async def recheck_roles(services: Services, request_id: str) -> None:
