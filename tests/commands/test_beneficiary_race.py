@@ -6,9 +6,9 @@ constraint after Whalet had accepted it, telling nobody. On SQLite and Postgres.
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
+from tests.fixtures.race import at_once
 from devkit.localstack import LocalStack
 
 ROUNDS = 4
@@ -49,19 +49,14 @@ def _outcome(stack: LocalStack, user: str, nickname: str, answer: Any) -> str:
 
 def _submit_at_once(stack: LocalStack, forms: dict[str, dict[str, Any]], nickname: str) -> dict[str, Any]:
     """Every person submits their form with ``nickname``, lined up by a barrier."""
-    answers: dict[str, Any] = {}
-    start = threading.Barrier(len(forms))
-
-    def submit(user: str) -> None:
-        start.wait()
-        answers[user] = stack.slack_requests.view_submission(user, forms[user], {"nickname": nickname, **FORM})
-
-    threads = [threading.Thread(target=submit, args=(user,)) for user in forms]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    return answers
+    users = list(forms)
+    answers = at_once(
+        *(
+            lambda user=user: stack.slack_requests.view_submission(user, forms[user], {"nickname": nickname, **FORM})
+            for user in users
+        )
+    )
+    return dict(zip(users, answers, strict=True))
 
 
 def test_one_nickname_added_twice_at_once_reaches_whalet_once(stack: LocalStack, database_url: str | None) -> None:

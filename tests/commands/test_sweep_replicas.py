@@ -5,7 +5,6 @@ instead of failing its whole pass on ``StaleRequest``. Two stacks on one Postgre
 from __future__ import annotations
 
 import asyncio
-import threading
 from typing import Any
 
 import pytest
@@ -13,28 +12,16 @@ import pytest
 from devkit.localstack import DEMO_CONFIG, LocalStack
 from services.approvals.reconcile import sweep
 from tests.commands.helpers import ask, row
+from tests.fixtures.race import at_once
 
 ROUNDS = 6
 QUIET = DEMO_CONFIG.replace("ttl_minutes = 30", "ttl_minutes = 30\nsweep_seconds = 3600")
 
 
 def _sweep_together(replicas: tuple[LocalStack, LocalStack]) -> list[BaseException]:
-    failures: list[BaseException] = []
-    start = threading.Barrier(len(replicas))
-
-    def run(stack: LocalStack) -> None:
-        start.wait()
-        try:
-            asyncio.run(sweep(stack.services))
-        except BaseException as exc:  # what the sweep loop would log as a failed pass
-            failures.append(exc)
-
-    threads = [threading.Thread(target=run, args=(stack,)) for stack in replicas]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    return failures
+    """What each sweep raised (what the sweep loop would log as a failed pass)."""
+    results = at_once(*(lambda stack=stack: asyncio.run(sweep(stack.services)) for stack in replicas))
+    return [r for r in results if isinstance(r, BaseException)]
 
 
 def test_replicas_sweeping_at_once_recover_a_stuck_request_once(make_stack: Any, database_url: str | None) -> None:

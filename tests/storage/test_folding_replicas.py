@@ -8,7 +8,6 @@ COMMITTED and both posted a summary of them.
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ from core.config import Notifications
 from core.storage import outbox as rows
 from core.storage.backend import open_store
 from services.slack.outbox import OutboxWorker
+from tests.fixtures.race import at_once
 
 ROUNDS = 15
 BURST = 12
@@ -35,23 +35,7 @@ def test_two_replicas_folding_one_burst_fold_each_collection_once(database_url: 
                     rows.enqueue_post(
                         db, channel="C0COLLECT", text=f"r{round_}c{i}", kind="collection", fold_line=f"r{round_}c{i}"
                     )
-            barrier = threading.Barrier(2)
-            failures: list[BaseException] = []
-
-            def fold(
-                worker: OutboxWorker, barrier: threading.Barrier = barrier, failures: list[BaseException] = failures
-            ) -> None:
-                barrier.wait()
-                try:
-                    worker._fold_bursts()
-                except BaseException as exc:  # noqa: BLE001 - reported below
-                    failures.append(exc)
-
-            threads = [threading.Thread(target=fold, args=(w,)) for w in workers]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join(30)
+            failures = [r for r in at_once(*(w._fold_bursts for w in workers)) if isinstance(r, BaseException)]
             assert not failures, failures
             with stores[1].read() as db:
                 summaries = [r[0] for r in db.execute("SELECT text FROM outbox WHERE kind = 'summary'")]
