@@ -110,11 +110,14 @@ class App:
         database_url: str | None = None,
         signing_secret: str | None = None,
         forked: bool = True,
+        prefix: tuple[str, ...] = (),
     ) -> None:
         """``database_url``: a Postgres database instead of this app's own SQLite file (replicas
         share one URL and one ``signing_secret``, as they share one Slack app). ``forked``: start
         it from the pre-imported fork server (tests/faults/forked.py); False executes
-        ``python -m bot.cli run`` afresh, for tests about the command line itself."""
+        ``python -m bot.cli run`` afresh, for tests about the command line itself, after ``prefix``
+        (a wrapper such as ``faketime``; only without the fork server)."""
+        assert not (forked and prefix), "a prefix needs a fresh process: forked=False"
         self.world = world
         self.database_url = database_url
         self.extra_env = dict(env or {})
@@ -129,6 +132,7 @@ class App:
         self.signing_secret = signing_secret or secrets.token_hex(16)
         self.slack = SlackRequests.for_fake(world.fake, self.signing_secret, self.url)
         self.forked = forked
+        self.prefix = prefix
         self.process: subprocess.Popen[bytes] | ForkedRun | None = None
         self.starts = 0
 
@@ -171,7 +175,7 @@ class App:
                 self.process = ForkedRun(self.env(fault_point), self.workdir, self.log_path)
             else:
                 self.process = subprocess.Popen(
-                    [sys.executable, "-m", "bot.cli", "run"],
+                    [*self.prefix, sys.executable, "-m", "bot.cli", "run"],
                     cwd=self.workdir,
                     env=self.env(fault_point),
                     stdout=log,
