@@ -246,7 +246,7 @@ def _settle(
     """Store the confirm's outcome and release the lease (unless ``keep_lease``: the call may
     still be running at Whalet), if this sender still holds it."""
     with services.store.transaction() as db:
-        request = repo.load(db, sent.id)
+        request = repo.load(db, sent.id, lock=True)
         if request is None or request.state is not State.CONFIRMING or request.lease_owner != sent.lease_owner:
             log.info("request %s moved on while its confirm was in flight; the answer is audited only", sent.id)
             if request is not None:

@@ -107,7 +107,7 @@ async def lookup_once(services: Services, request: ApprovalRequest) -> None:
         problem = f"We could not check with Whalet yet ({explain(exc)}); we will try again shortly."
     status = ((record.status if record else None) or "").upper()
     with services.store.transaction() as db:
-        current = repo.load(db, request.id)
+        current = repo.load(db, request.id, lock=True)
         if current is None or current.version != request.version:
             return  # moved on meanwhile (a notification, another step): the next step re-reads
         base = {"lookups": current.lookups + 1, "whalet_calls": current.whalet_calls + 1}

@@ -215,7 +215,7 @@ async def create(services: Services, new: NewRequest) -> ApprovalRequest:
     ttl = timedelta(minutes=services.config.approvals.ttl_minutes if services.config.approvals else 30)
     people = await copies.audience(services, new.requester)  # user groups are a Slack call: before the transaction
     with services.store.transaction() as db:
-        current = repo.load(db, request.id)
+        current = repo.load(db, request.id, lock=True)
         assert current is not None
         filled = current.with_(
             whalet_id=answer.whalet_id,
@@ -264,7 +264,7 @@ def mismatch_of(r: ApprovalRequest, answer: ApplyAnswer) -> str | None:
 
 def _abandon(services: Services, request: ApprovalRequest, note: str, action: str, **detail: object) -> None:
     with services.store.transaction() as db:
-        current = repo.load(db, request.id)
+        current = repo.load(db, request.id, lock=True)
         assert current is not None
         current = repo.transition(db, current, State.ABANDONED, note=note, decided_at=services.clock.now())
         repo.audit(services, db, current, "whalet", action, **detail)

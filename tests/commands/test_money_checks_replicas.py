@@ -79,7 +79,16 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 class Replica:
     """One app process's worth: its runtime on its own event loop in its own thread."""
 
-    def __init__(self, world: World, config_path: Path, db: Path, database_url: str | None, clock: FrozenClock):
+    def __init__(
+        self,
+        world: World,
+        config_path: Path,
+        db: Path,
+        database_url: str | None,
+        clock: FrozenClock,
+        *,
+        whalet_timeout: float = 10.0,
+    ):
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
@@ -97,6 +106,7 @@ class Replica:
             whalet_bot_database_url=database_url,
             whalet_retry_backoff_seconds=0.001,
             whalet_bot_ack_flush_seconds=0,
+            whalet_timeout_seconds=whalet_timeout,
         )
         self.runtime: Runtime = self.call(self._build(settings, load_config(config_path), clock))
         self.slack = SlackRequests(
