@@ -10,26 +10,37 @@ promise that the notification is durable: it is written only after the inbox row
 once. No Slack or Whalet call happens on this path, so Slack being slow never makes Whalet
 retry; the relay loop is woken after the commit and does the rest.
 
+Authentication comes first and costs little: v1's HMAC is checked over the raw bytes before any
+JSON is parsed; a legacy envelope (its signature is inside the JSON) is capped at 64 KiB and
+parsed and verified off the event loop, at most four at a time per source address and 64 more
+waiting (``BeforeAuthentication``), so unsigned traffic cannot starve Slack's acks.
+
 Answers: 200 + signed SUCCESS ack; 401 bad signature (logged, nothing stored); 400 not JSON,
 missing or over-long head fields, an undecryptable body, or addressed to another partner;
-413 body over 1 MiB (Content-Length checked first, then counted while reading: core/http_body.py).
-Anything that does not parse, whatever its nesting, is a 400 (``loads_exact`` bounds the depth).
+413 body over the profile's limit (v1 1 MiB, legacy 64 KiB; Content-Length checked first, then
+counted while reading: core/http_body.py); 503 + Retry-After when one address has 68 legacy
+envelopes being opened or waiting already. Anything that does not parse, whatever its nesting, is a 400
+(``loads_exact`` bounds the depth).
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections import Counter
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
 from core.faultpoints import fault_point
-from core.http_body import MAX_BODY_BYTES, TooLarge, read_capped
+from core.http_body import TooLarge, read_capped
 from notifications.ingest import InboxWriter
 from notifications.routing import operation_name
-from whalet.envelope import MalformedEnvelope, NumberOutOfBounds, SignatureInvalid, loads_exact
+from whalet.envelope import MalformedEnvelope, NumberOutOfBounds, Opened, SignatureInvalid, loads_exact
 
 if TYPE_CHECKING:
     from services.container import Services
@@ -38,44 +49,107 @@ log = logging.getLogger("whalet_bot.webhook")
 PATH = "/whalet/webhook"
 
 
-def _refuse(status: int, reason: str) -> Response:
-    return JSONResponse({"error": reason}, status_code=status)
+def _claimed_head(request: Request, raw: bytes) -> dict[str, Any]:
+    """What a refused sender claimed to be, for the log: the v1 headers, or the legacy head (the
+    body is at most the legacy cap here, and parsed only for a refusal already decided)."""
+    if "notifytype" in {k.lower() for k in request.headers}:
+        return {"apiCode": request.headers.get("notifyType"), "requestNo": request.headers.get("requestNo")}
+    try:
+        head = _parse(raw).get("head")
+    except (ValueError, NumberOutOfBounds):
+        return {}
+    return head if isinstance(head, dict) else {}
+
+
+def _refuse(status: int, reason: str, headers: dict[str, str] | None = None) -> Response:
+    return JSONResponse({"error": reason}, status_code=status, headers=headers)
+
+
+class NotJson(ValueError):
+    """The body is not a JSON object (the reason is the message)."""
+
+
+def _parse(raw: bytes) -> dict[str, Any]:
+    try:
+        message = loads_exact(raw)
+    except NumberOutOfBounds:
+        raise
+    except (ValueError, UnicodeDecodeError):
+        raise NotJson("body is not JSON") from None
+    if not isinstance(message, dict):
+        raise NotJson("body is not a JSON object")
+    return message
+
+
+class BeforeAuthentication:
+    """Work a sender makes us do before we know who it is (a profile that signs inside the JSON
+    must be parsed and its RSA signature checked first) runs off the event loop, in two threads
+    of its own, at most ``PER_SOURCE`` requests at a time per source address while the next
+    ``QUEUE`` wait their turn (Whalet sends bursts; they wait, not fail); beyond that the source
+    is told to come back. A flood of unsigned notifications can neither hold up Slack's
+    3-second acks nor take every thread."""
+
+    PER_SOURCE = 4
+    QUEUE = 64
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(2, thread_name_prefix="webhook-unverified")
+        self._slots: dict[str, asyncio.Semaphore] = {}
+        self._waiting: Counter[str] = Counter()
+
+    async def run(self, source: str, work: Callable[[], Opened]) -> Opened | None:
+        """``work``'s result, or None when this source already has its fill in flight and queued."""
+        if self._waiting[source] >= self.PER_SOURCE + self.QUEUE:
+            return None
+        self._waiting[source] += 1
+        slots = self._slots.setdefault(source, asyncio.Semaphore(self.PER_SOURCE))
+        try:
+            async with slots:
+                return await asyncio.get_running_loop().run_in_executor(self._pool, work)
+        finally:
+            self._waiting[source] -= 1
+            if not self._waiting[source]:
+                del self._waiting[source], self._slots[source]
 
 
 def webhook_endpoint(services: Services, writer: InboxWriter, wake: Callable[[], None]) -> Callable[[Request], object]:
     transport = services.whalet.protocol
     partner_id = services.settings.whalet_partner_id
+    gate = BeforeAuthentication()
+
+    def open_unsigned(headers: Mapping[str, str], raw: bytes) -> Opened:
+        return transport.open_notification(headers, raw, _parse(raw))
 
     async def receive(request: Request) -> Response:
+        limit = transport.unauthenticated_body_limit
         try:
-            raw = await read_capped(request)
+            raw = await read_capped(request, limit)
         except TooLarge:
-            return _refuse(413, f"body larger than {MAX_BODY_BYTES} bytes")
+            return _refuse(413, f"body larger than {limit} bytes")
         except ClientDisconnect:
             return _refuse(400, "client went away")
         try:
-            message = loads_exact(raw)
-        except NumberOutOfBounds as exc:
+            if transport.signs_raw_body:  # v1: the HMAC over the bytes, before any parsing
+                transport.authenticate(request.headers, raw)
+                opened = transport.open_notification(request.headers, raw, _parse(raw))
+            else:  # legacy: the signature is inside the JSON
+                source = request.client.host if request.client else "?"
+                found = await gate.run(source, functools.partial(open_unsigned, request.headers, raw))
+                if found is None:
+                    services.metrics.webhook_receipts.labels("unverified", "busy").inc()
+                    return _refuse(503, "too many notifications at once from this address", {"Retry-After": "1"})
+                opened = found
+        except (NumberOutOfBounds, NotJson) as exc:
             return _refuse(400, str(exc))
-        except (ValueError, UnicodeDecodeError):
-            return _refuse(400, "body is not JSON")
-        if not isinstance(message, dict):
-            return _refuse(400, "body is not a JSON object")
-        try:
-            opened = transport.open_notification(request.headers, raw, message)
         except SignatureInvalid:
-            head = (
-                message.get("head")
-                if "head" in message
-                else {"apiCode": request.headers.get("notifyType"), "requestNo": request.headers.get("requestNo")}
-            )
+            head = _claimed_head(request, raw)
             log.warning(
                 "webhook refused: bad signature",
                 extra={
                     "event": "webhook_bad_signature",
                     "client": request.client.host if request.client else "?",
-                    "api_code": str(head.get("apiCode"))[:30] if isinstance(head, dict) else None,
-                    "request_no": str(head.get("requestNo"))[:30] if isinstance(head, dict) else None,
+                    "api_code": str(head.get("apiCode"))[:30],
+                    "request_no": str(head.get("requestNo"))[:30],
                 },
             )
             services.metrics.webhook_receipts.labels("unverified", "bad_signature").inc()

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import copy
 import json
 from concurrent.futures import ThreadPoolExecutor
+import threading
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
+from notifications.webhook import BeforeAuthentication
 from tests.notifications.conftest import Harness
 from whalet.envelope import loads_exact
 
@@ -184,6 +188,35 @@ def test_other_partner_id_validly_signed_is_refused_with_400(harness: Harness) -
     message = harness.envelope("collectionReceivedNotify", COLLECTION, partner_id="PSOMEONEELSE")
     assert harness.post(message).status_code == 400
     assert inbox_rows(harness) == []
+
+
+def test_an_unsigned_legacy_envelope_over_64_kib_is_refused_unread(harness: Harness) -> None:
+    """The legacy signature is inside the JSON, so a body is parsed before its sender is known:
+    it is capped near the size of a real notification (before: up to 1 MiB was parsed)."""
+    answer = harness.post(harness.envelope("collectionReceivedNotify", {**COLLECTION, "payerName": "x" * 70_000}))
+    assert answer.status_code == 413 and "65536" in answer.json()["error"]
+    assert inbox_rows(harness) == []
+
+
+async def test_unsigned_envelopes_from_one_address_are_opened_four_at_a_time_and_the_rest_wait_or_are_sent_back() -> (
+    None
+):
+    gate = BeforeAuthentication()
+    release, running = threading.Event(), []
+
+    def work() -> Any:
+        running.append(1)
+        release.wait(10)
+        return "opened"
+
+    first = [asyncio.create_task(gate.run("203.0.113.7", work)) for _ in range(gate.PER_SOURCE + gate.QUEUE)]
+    await asyncio.sleep(0.2)
+    assert len(running) <= gate.PER_SOURCE  # four at a time (and two threads), the rest wait their turn
+    assert await gate.run("203.0.113.7", work) is None  # beyond the queue: come back later
+    other = asyncio.create_task(gate.run("198.51.100.1", lambda: "other"))  # another address is not held up
+    release.set()
+    assert await other == "other"
+    assert await asyncio.gather(*first) == ["opened"] * len(first)
 
 
 def test_body_over_one_mebibyte_gets_413_even_without_content_length(harness: Harness) -> None:

@@ -51,9 +51,23 @@ class Transport(ABC):
         after a refused token), ``code`` and ``detail``.
         """
 
+    # How many bytes a webhook body may have before anything in it is checked. A profile whose
+    # signature covers the raw bytes (``signs_raw_body``) authenticates them before parsing, so
+    # any body up to the door's 1 MiB is fine; one whose signature sits INSIDE the JSON must
+    # parse first, so its bodies are capped near the size of a real notification.
+    signs_raw_body: bool = False
+    unauthenticated_body_limit: int = 1 << 20
+
+    def authenticate(self, headers: Mapping[str, str], raw: bytes) -> None:
+        """What can be verified on the raw bytes, before a byte of JSON is parsed (v1: the HMAC,
+        the header formats and the timestamp window); raises ``EnvelopeError``. Nothing for a
+        profile whose signature is inside the body."""
+        return
+
     @abstractmethod
     def open_notification(self, headers: Mapping[str, str], raw: bytes, parsed: Any) -> Opened:
-        """Verify, then read one webhook request (``parsed``: ``raw`` as exact JSON); raises ``EnvelopeError``.
+        """Verify, then read one webhook request (``parsed``: ``raw`` as exact JSON), after
+        ``authenticate`` passed; raises ``EnvelopeError``.
 
         ``head`` carries ``partnerId``, ``apiCode`` and ``requestNo`` whatever the profile.
         """

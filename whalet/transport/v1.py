@@ -278,7 +278,19 @@ class V1Transport(Transport):
 
     # --- the webhook -----------------------------------------------------------------------------
 
+    signs_raw_body = True
+
+    def authenticate(self, headers: Mapping[str, str], raw: bytes) -> None:
+        """The HMAC over the raw bytes first: nothing of an unsigned body is parsed."""
+        self._verified_head(headers, raw)
+
     def open_notification(self, headers: Mapping[str, str], raw: bytes, parsed: Any) -> Opened:
+        head = self._verified_head(headers, raw)
+        if not isinstance(parsed, (dict, list)):
+            raise MalformedEnvelope("the body is not a JSON object")
+        return Opened(head=head, body=parsed)
+
+    def _verified_head(self, headers: Mapping[str, str], raw: bytes) -> dict[str, str]:
         lower = {key.lower(): value for key, value in headers.items()}
         head = {
             "partnerId": lower.get("partnerid", ""),
@@ -309,9 +321,7 @@ class V1Transport(Transport):
                     f"the {name if name != 'apiCode' else 'notifyType'} header is missing or too long"
                 )
         self._check_window(head["timestamp"])
-        if not isinstance(parsed, (dict, list)):
-            raise MalformedEnvelope("the body is not a JSON object")
-        return Opened(head=head, body=parsed)
+        return head
 
     def _check_window(self, stamp: str) -> None:
         if not stamp.isdigit():
