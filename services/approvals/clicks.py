@@ -34,19 +34,28 @@ log = logging.getLogger("whalet_bot.approvals")
 MISSING = "This approval request does not exist (any more)."
 
 
-def why_not_pending(r: ApprovalRequest, now: datetime) -> str | None:
+SENDING = (State.APPROVED, State.CONFIRMING, State.CONFIRM_UNKNOWN)
+SENT = (State.CONFIRMED, State.SUCCEEDED)
+
+
+def why_not_pending(r: ApprovalRequest, now: datetime, *, verb: str = "approved") -> str | None:
+    """Why a request can no longer be ``verb`` (approved, or rejected), in words that say what
+    did happen to it; None while it is still pending."""
     state = r.state
     if state is State.PENDING:
         if r.expired(now):
-            return "This request has expired, so it can no longer be approved. Ask for a new one."
+            return f"This request has expired, so it can no longer be {verb}. Ask for a new one."
         return None
-    if state in (State.APPROVED, State.CONFIRMING, State.CONFIRMED, State.SUCCEEDED, State.CONFIRM_UNKNOWN):
-        return "This request is already approved; nothing more is needed."
+    if state in SENDING + SENT:
+        if verb == "approved":
+            return "This request is already approved; nothing more is needed."
+        sent = "sent" if state in SENT else "is being sent to Whalet"
+        return f"This request was approved and {sent}; it can no longer be {verb}."
     if state is State.REJECTED:
         return f"This request was already rejected by <@{r.decided_by}>."
     if state is State.EXPIRED:
-        return "This request has expired, so it can no longer be approved. Ask for a new one."
-    return f"This request is {state.value.lower().replace('_', ' ')}; it can no longer be approved."
+        return f"This request has expired, so it can no longer be {verb}. Ask for a new one."
+    return f"This request is {state.value.lower().replace('_', ' ')}; it can no longer be {verb}."
 
 
 def check_click(
@@ -130,7 +139,7 @@ def reject_refusal(
     if mismatch:
         return f"This click was refused: {mismatch}. Nothing was changed."
     if r.state is not State.PENDING:
-        return (why_not_pending(r, now) or "").replace("approved", "rejected", 1) or "Already decided."
+        return why_not_pending(r, now, verb="rejected") or "Already decided."
     return None
 
 

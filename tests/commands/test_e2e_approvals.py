@@ -90,6 +90,14 @@ def test_reject_with_reason_then_late_approve_changes_nothing(stack):
     assert "reject" in audit_actions(stack, request_id)
 
 
+def test_a_late_reject_on_an_approved_and_sent_request_says_what_happened(stack):
+    request_id, card = request_payout(stack)
+    assert "sent to Whalet" in click(stack, "U0APP1", card).text
+    late = click(stack, "U0APP2", card, "approval_reject")  # the card as it was before the approval
+    assert late.text == "This request was approved and sent; it can no longer be rejected."
+    assert row(stack, request_id)["state"] in ("CONFIRMED", "SUCCEEDED")
+
+
 def test_freeze_blocks_requests_and_approvals(stack):
     request_id, card = request_payout(stack)
     from tests.commands.helpers import ask
