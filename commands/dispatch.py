@@ -95,7 +95,7 @@ async def _run_command(
     await ack()
     await let_the_ack_out(services)
     user_id = command["user_id"]
-    role = await resolver(services).role_of(user_id)
+    role = await resolver(services).role_of(user_id, fresh=entry.reads_role_fresh)
     ctx = CommandContext(
         services=services,
         user_id=user_id,

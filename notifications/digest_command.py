@@ -67,6 +67,7 @@ def parse_digest(args: list[str]) -> DigestRequest:
     summary="post the balance digest now, or schedule it daily",
     role=Role.VIEWER,
     parse=parse_digest,
+    fresh_role=True,  # schedule / off are admin actions
 )
 async def digest_command(ctx: CommandContext, request: DigestRequest) -> None:
     needs_admin = request.action in ("schedule", "off") or (

@@ -82,6 +82,14 @@ class SubCommand:
     handler: Handler
     parse: Parser = field(default=_no_arguments)
     aliases: tuple[str, ...] = ()
+    fresh_role: bool = False
+
+    @property
+    def reads_role_fresh(self) -> bool:
+        """Admin commands (freeze, a digest schedule...) decide on the role as it is NOW, user
+        groups read again, as approvals do: someone just removed from the admins' group must not
+        keep their powers for the cache's five minutes."""
+        return self.fresh_role or self.role >= Role.ADMIN
 
 
 _TABLE: dict[str, SubCommand] = {}
@@ -95,17 +103,19 @@ def subcommand(
     role: Role = Role.VIEWER,
     parse: Parser | None = None,
     aliases: tuple[str, ...] = (),
+    fresh_role: bool = False,
 ) -> Callable[[Handler], Handler]:
     """Register ``async def handler(ctx: CommandContext, parsed) -> None`` as `/whalet NAME`.
 
     ``usage`` is the syntax after `/whalet` (e.g. ``"rate FROM TO [--source S]"``); ``parse``
     turns the argument tokens into whatever the handler wants and raises UsageError on bad
     input (default: no arguments allowed, ``parsed`` is None). ``role`` is the lowest role
-    allowed to run it.
+    allowed to run it; ``fresh_role`` reads the role afresh for a command below admin that has
+    admin actions (every admin command does anyway).
     """
 
     def register(handler: Handler) -> Handler:
-        entry = SubCommand(name, usage, summary, role, handler, parse or _no_arguments, aliases)
+        entry = SubCommand(name, usage, summary, role, handler, parse or _no_arguments, aliases, fresh_role)
         for key in (name, *aliases):
             if key in _TABLE and _TABLE[key].handler is not handler:
                 raise ValueError(f"/whalet {key} is registered twice")

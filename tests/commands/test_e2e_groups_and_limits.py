@@ -37,3 +37,20 @@ def test_daily_total_per_requester_is_enforced(make_stack) -> None:  # type: ign
     assert refusal is not None and "1,500.00 USD" in refusal.text and "Sent for approval" not in refusal.text
     _, within = ask(stack, "U0REQ", "payout 500 USD to acme-us")
     assert within is not None and "Sent for approval" in within.text
+
+
+ADMIN_GROUP = GROUPS_AND_LIMIT.replace('admins = ["U0ADM"]', 'admins = ["U0ADM"]\nadmin_groups = ["S0ADMINS"]')
+
+
+def test_someone_just_removed_from_the_admins_group_can_no_longer_freeze_or_schedule(make_stack) -> None:  # type: ignore[no-untyped-def]
+    """Admin commands read the group afresh, as approvals do: the role cache (five minutes) would
+    have let a removed admin freeze, unfreeze and schedule digests meanwhile."""
+    stack = make_stack(ADMIN_GROUP)
+    stack.fake.usergroups = {"S0ADMINS": ["U0OPS"], "S0TREASURY": []}
+    _, frozen = ask(stack, "U0OPS", "freeze")
+    assert frozen is not None and "Frozen" in frozen.text  # the group read, and cached
+    stack.fake.usergroups = {"S0ADMINS": [], "S0TREASURY": []}  # removed from the admins
+    _, refused = ask(stack, "U0OPS", "unfreeze")
+    assert refused is not None and "admins" in refused.text and "Unfrozen" not in refused.text
+    _, schedule = ask(stack, "U0OPS", "digest schedule 09:00 Asia/Shanghai <#C0FINANCE|finance>")
+    assert schedule is not None and "Only admins" in schedule.text
