@@ -109,3 +109,16 @@ def business_id(operation: str | None, body: Any) -> str | None:
     """The id of the business object a notification is about, if its kind says where it is."""
     found = kind_of(operation)
     return None if found is None else found.business_id(body)
+
+
+def looks_like_another(operation: str | None, body: Any) -> str | None:
+    """When a notification's type is not signed (v1 as Whalet documents it), whether its body is
+    plainly another kind: it names the object of other kinds (their first business id field) and
+    not of its own. Returns one such kind. A body that names no object at all (a review result
+    is just a user and a status) proves nothing either way."""
+    if not isinstance(body, Mapping):
+        return None
+    candidates = [k.operation for k in _KINDS.values() if k.business_id_fields and body.get(k.business_id_fields[0])]
+    if not candidates or operation in candidates:
+        return None
+    return candidates[0]

@@ -39,6 +39,7 @@ from starlette.responses import JSONResponse, Response
 from core.faultpoints import fault_point
 from core.http_body import TooLarge, read_capped
 from notifications.ingest import InboxWriter
+from notifications.kinds import looks_like_another
 from notifications.routing import operation_name
 from whalet.envelope import MalformedEnvelope, NumberOutOfBounds, Opened, SignatureInvalid, loads_exact
 
@@ -165,6 +166,12 @@ def webhook_endpoint(services: Services, writer: InboxWriter, wake: Callable[[],
             log.warning("webhook refused: addressed to partner %s", head["partnerId"][:30])
             return _refuse(400, "notification is addressed to another partner")
         operation = operation_name(services.config, head["apiCode"])
+        if not transport.signs_notification_type and (other := looks_like_another(operation, opened.body)):
+            # v1 as Whalet documents it signs the body but not notifyType: a body that plainly is
+            # another kind (a collection relabelled as a trade-order binding) is refused, not posted.
+            log.warning("webhook refused: a %s body sent as %s", other, head["apiCode"][:30])
+            services.metrics.webhook_receipts.labels("unverified", "malformed").inc()
+            return _refuse(400, f"the body is not a {head['apiCode']} notification")
         stored = await writer.store(head, opened.body, operation)  # returns after the commit
         # committed: only now may Whalet hear that we have it
         fault_point("webhook.stored")

@@ -82,3 +82,26 @@ def test_refusals_store_nothing_and_a_good_one_is_stored_then_acknowledged(stack
     assert answer.status_code == 200 and json.loads(answer.content) == {"code": "SUCCESS", "message": "成功"}
     assert stored(stack) == 1
     assert post(stack, raw, headers).status_code == 200 and stored(stack) == 1  # a retry: acked, stored once
+
+
+def test_a_character_moved_between_signed_parts_or_a_relabelled_type_is_refused(stack: LocalStack) -> None:
+    """The signed string joins partnerId, requestNo, timestamp and body without separators, and
+    notifyType is not signed: moving the trailing 0 of requestNo to the front of the timestamp
+    kept the signature valid, and relabelling the collection posted a trade-order binding."""
+    raw, headers = signed(stack, "WNV1S0")
+    moved = {**headers, "requestNo": "WNV1S", "timestamp": "0" + headers["timestamp"]}
+    assert post(stack, raw, moved).status_code == 400
+    assert post(stack, raw, {**moved, "notifyType": "tradeOrderBindNotify"}).status_code == 400
+    relabelled = {**headers, "notifyType": "tradeOrderBindNotify"}
+    answer = post(stack, raw, relabelled)
+    assert answer.status_code == 400 and "not a tradeOrderBindNotify" in answer.json()["error"]
+    assert stored(stack) == 0
+    assert post(stack, raw, headers).status_code == 200 and stored(stack) == 1
+
+
+def test_the_same_notification_signed_again_under_a_new_request_no_is_stored_once(stack: LocalStack) -> None:
+    first_raw, first = signed(stack, "WNV1R1")
+    again_raw, again = signed(stack, "WNV1R2")
+    assert post(stack, first_raw, first).status_code == 200
+    assert post(stack, again_raw, again).status_code == 200  # acknowledged, so Whalet stops
+    assert stored(stack) == 1

@@ -58,6 +58,11 @@ class Transport(ABC):
     signs_raw_body: bool = False
     unauthenticated_body_limit: int = 1 << 20
 
+    @property
+    def signs_notification_type(self) -> bool:
+        """Whether a notification's type is covered by its signature (legacy: the signed head)."""
+        return True
+
     def authenticate(self, headers: Mapping[str, str], raw: bytes) -> None:
         """What can be verified on the raw bytes, before a byte of JSON is parsed (v1: the HMAC,
         the header formats and the timestamp window); raises ``EnvelopeError``. Nothing for a

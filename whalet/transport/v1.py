@@ -15,6 +15,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import re
 from whalet.clock import epoch_seconds, monotonic
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -42,6 +43,12 @@ from whalet.transport.base import (
 
 TOKEN_REUSE_MARGIN_S = 150
 WEBHOOK_WINDOW_S = 300
+# The signed string joins its parts without separators, so each part's exact form is what keeps
+# it unambiguous: an id is letters, digits, '-' and '_' (at most 30, the spec's limit) and the
+# timestamp is epoch milliseconds (or seconds) with no leading zero, so no character can move
+# from the end of one part to the start of the next and leave the signature valid.
+ID_FORMAT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,29}")
+TIMESTAMP_FORMAT = {"ms": re.compile(r"[1-9][0-9]{12}"), "s": re.compile(r"[1-9][0-9]{9}")}
 TOKEN_REFUSED = "UNAUTHORIZED"
 HASHES = {"SHA256": hashlib.sha256, "SHA512": hashlib.sha512, "SHA1": hashlib.sha1}
 JSON = "application/json; charset=utf-8"
@@ -316,16 +323,25 @@ class V1Transport(Transport):
         if not hmac.compare_digest(expected.encode("ascii"), given.strip().encode("ascii", "replace")):
             raise SignatureInvalid("the signature does not match hmacKey")
         for name in ("partnerId", "apiCode", "requestNo"):
-            if not head[name] or len(head[name]) > 64:
+            if not ID_FORMAT.fullmatch(head[name]):
                 raise MalformedEnvelope(
-                    f"the {name if name != 'apiCode' else 'notifyType'} header is missing or too long"
+                    f"the {name if name != 'apiCode' else 'notifyType'} header is missing, too long or not "
+                    "letters, digits, '-' and '_'"
                 )
         self._check_window(head["timestamp"])
         return head
 
+    @property
+    def signs_notification_type(self) -> bool:
+        """Whether the webhook signature covers ``notifyType`` (Whalet's documented template does
+        not: then the webhook checks that the body is what the type says)."""
+        return "{notifyType}" in self.recipe.webhook_sign_template
+
     def _check_window(self, stamp: str) -> None:
-        if not stamp.isdigit():
-            raise StaleNotification("the timestamp header is missing or not a number")
+        if not TIMESTAMP_FORMAT[self.recipe.timestamp_unit].fullmatch(stamp):
+            raise StaleNotification(
+                f"the timestamp header is missing or not epoch {self.recipe.timestamp_unit} without leading zeros"
+            )
         seconds = int(stamp) / (1000 if self.recipe.timestamp_unit == "ms" else 1)
         if abs(self._wall_clock() - seconds) > WEBHOOK_WINDOW_S:
             raise StaleNotification("the timestamp is more than 5 minutes away from our clock")
