@@ -16,6 +16,7 @@ from slack_bolt.async_app import AsyncAck, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from services.approvals.policy import resolver
+from core.storage import replays
 from services.slack.subcommands import CommandContext, UsageError, all_subcommands, find
 from services.slack.tokenizer import TokenizeError, tokenize
 from commands.args import shown
@@ -112,6 +113,14 @@ async def _run_command(
     if role < entry.role:
         await ctx.reply(f"`/whalet {entry.name}` is for {entry.role.label}s and above; your role is {role.label}.")
         return entry.name, "forbidden"
+    if entry.creates_request and ctx.trigger_id:
+        with services.store.transaction() as db:
+            first, earlier = replays.claim(db, ctx.trigger_id, services.clock.now())
+        if not first:
+            log.warning("/whalet %s: a replayed copy of one command (same trigger_id) ignored", entry.name)
+            made = f"its request is `{earlier}`" if earlier else "its request is still being made"
+            await ctx.reply(f"This command was already received once; {made}. Nothing new was requested.")
+            return entry.name, "replay"
     try:
         await entry.handler(ctx, parsed)
     except UsageError as exc:  # found after the ack, e.g. an unknown beneficiary nickname

@@ -38,7 +38,12 @@ def parse_pay(words: list[str]) -> PayArgs:
 
 
 @subcommand(
-    "pay", usage=USAGE, summary="pay another Whalet user (needs approval)", role=Role.REQUESTER, parse=parse_pay
+    "pay",
+    usage=USAGE,
+    summary="pay another Whalet user (needs approval)",
+    role=Role.REQUESTER,
+    parse=parse_pay,
+    creates_request=True,
 )
 async def pay_command(ctx: CommandContext, a: PayArgs) -> None:
     if a.payee == ctx.services.config.whalet.user_id:
@@ -60,4 +65,5 @@ async def pay_command(ctx: CommandContext, a: PayArgs) -> None:
     except Refused as exc:
         await ctx.reply(f"Not sent: {exc}")
         return
+    ctx.made_request(row.id)
     await ctx.reply(sent_for_approval(ctx.services, row))

@@ -109,6 +109,7 @@ def sent_for_approval(services: Services, request: ApprovalRequest) -> str:
     summary="request a payout to a beneficiary (needs approval)",
     role=Role.REQUESTER,
     parse=parse_payout,
+    creates_request=True,
 )
 async def payout_command(ctx: CommandContext, a: PayoutArgs | None) -> None:
     services = ctx.services
@@ -140,6 +141,7 @@ async def payout_command(ctx: CommandContext, a: PayoutArgs | None) -> None:
     except Refused as exc:
         await ctx.reply(f"Not sent: {exc}")
         return
+    ctx.made_request(row.id)
     await ctx.reply(sent_for_approval(services, row))
 
 

@@ -432,4 +432,13 @@ MIGRATIONS: list[Migration] = [
         "0810_home_notices",
         ["CREATE TABLE home_notices (user_id TEXT PRIMARY KEY, text TEXT NOT NULL, until TEXT NOT NULL)"],
     ),
+    (
+        # Slash commands that create a request, by trigger_id, so a replayed copy makes none
+        # (core/storage/replays.py).
+        "0820_command_replays",
+        [
+            "CREATE TABLE command_replays (trigger_id TEXT PRIMARY KEY, received_at TEXT NOT NULL, request_id TEXT)",
+            "CREATE INDEX command_replays_received ON command_replays (received_at)",
+        ],
+    ),
 ]

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from core.storage import replays
 from services.approvals.roles import Role
 
 if TYPE_CHECKING:
@@ -56,6 +57,12 @@ class CommandContext:
     response_url: str | None = None
     subcommand: str = ""
 
+    def made_request(self, request_id: str) -> None:
+        """Remember which request this invocation made, for a replayed copy's answer."""
+        if self.trigger_id:
+            with self.services.store.transaction() as db:
+                replays.link(db, self.trigger_id, request_id)
+
     async def reply(self, text: str, blocks: list[dict[str, Any]] | None = None, *, share: bool = False) -> None:
         """Answer the person who typed the command: ephemeral unless ``share``."""
         await self.respond(
@@ -83,6 +90,7 @@ class SubCommand:
     parse: Parser = field(default=_no_arguments)
     aliases: tuple[str, ...] = ()
     fresh_role: bool = False
+    creates_request: bool = False  # a replayed copy (same trigger_id) is answered, not run again
 
     @property
     def reads_role_fresh(self) -> bool:
@@ -104,6 +112,7 @@ def subcommand(
     parse: Parser | None = None,
     aliases: tuple[str, ...] = (),
     fresh_role: bool = False,
+    creates_request: bool = False,
 ) -> Callable[[Handler], Handler]:
     """Register ``async def handler(ctx: CommandContext, parsed) -> None`` as `/whalet NAME`.
 
@@ -111,11 +120,15 @@ def subcommand(
     turns the argument tokens into whatever the handler wants and raises UsageError on bad
     input (default: no arguments allowed, ``parsed`` is None). ``role`` is the lowest role
     allowed to run it; ``fresh_role`` reads the role afresh for a command below admin that has
-    admin actions (every admin command does anyway).
+    admin actions (every admin command does anyway). ``creates_request``: the command makes an
+    approval request, so a copy with the same ``trigger_id`` is answered with that request and
+    does nothing (``CommandContext.made_request`` links them).
     """
 
     def register(handler: Handler) -> Handler:
-        entry = SubCommand(name, usage, summary, role, handler, parse or _no_arguments, aliases, fresh_role)
+        entry = SubCommand(
+            name, usage, summary, role, handler, parse or _no_arguments, aliases, fresh_role, creates_request
+        )
         for key in (name, *aliases):
             if key in _TABLE and _TABLE[key].handler is not handler:
                 raise ValueError(f"/whalet {key} is registered twice")
