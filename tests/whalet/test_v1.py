@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import itertools
 from collections.abc import Callable
 from decimal import Decimal
@@ -17,6 +18,7 @@ from starlette.routing import Route
 from devkit.serving import ThreadedServer
 from tests.fixtures.whalet import RunningSandbox
 from whalet.client import WhaletClient, new_order_no
+from whalet.envelope import aes_ecb_encrypt
 from whalet.errors import (
     AuthenticationFailed,
     BadParameters,
@@ -211,3 +213,18 @@ async def test_money_waits_for_the_switch_on_a_gateway_that_may_be_production(ur
 )
 def test_which_gateways_need_the_switch(url: str, guarded: bool) -> None:
     assert money_needs_switch(url) is guarded
+
+
+async def test_a_refused_account_number_is_never_echoed_in_clear_or_sealed(sandbox: RunningSandbox) -> None:
+    """The sandbox decrypts ``encryptedAccountNo`` to check it; its refusal names the field and
+    the rule, never the value (it echoed the decrypted number in clear)."""
+    transport = sandbox.partner_transport()
+    creds = sandbox.sandbox.v1_credentials
+    assert creds is not None
+    for bad in ("12-34-5678-9999", "ACCT99887766", "1" * 40):
+        sealed = base64.b64encode(aes_ecb_encrypt(creds.aes_key_bytes, bad.encode())).decode()
+        async with client(sandbox, transport) as whalet:
+            with pytest.raises(BadParameters) as refused:
+                await whalet.beneficiary_apply(USER, "MB9", "HK", "HKD", "Acme", bad, "HSBC", extra={"bankCode": "004"})
+        said = str(refused.value)
+        assert "accountNo" in said and bad not in said and sealed not in said, said

@@ -53,7 +53,9 @@ class Beneficiaries:
                 if value in (None, "") or not isinstance(value, str):
                     raise parameter_error(f"extra.{name} ({field['label']}) is required for {country}")
             if value is not None and field.get("pattern") and not re.fullmatch(field["pattern"], value):
-                raise parameter_error(f"{name} '{value}' does not match {field['pattern']}")
+                raise parameter_error(
+                    f"{name} does not match {field['pattern']}"
+                )  # never the value: it may be an account number
             if value is not None and field.get("options") and value not in field["options"]:
                 raise parameter_error(f"{name} must be one of {', '.join(field['options'])}")
             if name in seed.TOP_LEVEL_FIELDS:

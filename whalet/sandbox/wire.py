@@ -63,7 +63,7 @@ class Body:
         if len(value) > max_len:
             raise parameter_error(f"{name} is longer than {max_len} characters")
         if pattern and not re.fullmatch(pattern, value):
-            raise parameter_error(f"{name} '{value}' does not match {pattern}")
+            raise parameter_error(f"{name} does not match {pattern}")  # never the value: it may be a secret
         return value
 
     def req(self, name: str, max_len: int = 64) -> str:
