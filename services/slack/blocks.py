@@ -16,6 +16,8 @@ measured), and the renderers' test parses every kind through the same SDK models
 
 from __future__ import annotations
 
+import unicodedata
+
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -38,10 +40,27 @@ OPTION_VALUE = 150
 ELLIPSIS = "…"
 
 
+# Characters that move or hide text without showing themselves: bidirectional embeddings,
+# overrides and isolates (U+202E makes "Invoice \u202e0001 DSU" read "Invoice USD 1000"), marks,
+# zero-width characters and the byte-order mark.
+_HIDDEN = dict.fromkeys(
+    [*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F, 0x061C, *range(0x200B, 0x200E), 0x2060, 0xFEFF]
+)
+# Everything that starts a new line somewhere: a purpose must not draw a fake "*Amount*" line.
+_LINE_BREAKS = dict.fromkeys([0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x1C, 0x1D, 0x1E, 0x85, 0x2028, 0x2029], " ")
+
+
+def visible_line(text: Any) -> str:
+    """Text from a person or Whalet as ONE honest line: line breaks folded to spaces, characters
+    that reorder or hide text removed, other control characters dropped. None shows as nothing."""
+    folded = ("" if text is None else str(text)).translate(_LINE_BREAKS).translate(_HIDDEN)
+    return "".join(c for c in folded if c == " " or c.isprintable() or unicodedata.category(c) not in ("Cc", "Cf"))
+
+
 def esc(text: Any) -> str:
-    """Text from Whalet or a person shown in mrkdwn: &, < and > would otherwise become links or
-    mentions (an accidental @channel); None shows as nothing."""
-    return ("" if text is None else str(text)).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Text from Whalet or a person shown in mrkdwn, as one honest line (``visible_line``): &, <
+    and > would otherwise become links or mentions (an accidental @channel)."""
+    return visible_line(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def cut(text: str, limit: int) -> str:
@@ -55,7 +74,7 @@ def _mrkdwn(text: str, limit: int) -> Block:
 
 
 def plain(text: str, limit: int) -> Block:
-    return {"type": "plain_text", "text": cut(text, limit), "emoji": True}
+    return {"type": "plain_text", "text": cut(visible_line(text), limit), "emoji": True}
 
 
 def header(text: str) -> Block:

@@ -1,6 +1,10 @@
 """The approval card stays within Block Kit limits and carries what approvers must see."""
 
 import json
+
+from hypothesis import given as for_all
+from hypothesis import settings
+from hypothesis import strategies as st
 from decimal import Decimal
 from datetime import UTC, datetime, timedelta
 
@@ -166,3 +170,51 @@ def test_block_limits_helpers():
     assert len(sections) == 5 and hidden == 950
     sections, hidden = paged(["y" * 900] * 6)
     assert hidden == 0 and all(len(b["text"]["text"]) <= 3000 for b in sections)
+
+
+HOSTILE = st.text(
+    alphabet=st.sampled_from(
+        list(
+            "ab *_~`<>&!:1.\n\r\t\x0b\x0c\x85\u2028\u2029\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c\u200b\u200c\u200d\u2060\ufeff\x00\x1b中文"
+        )
+    ),
+    max_size=40,
+)
+HIDDEN_OR_BREAKS = set(
+    "\n\r\t\x0b\x0c\x85\u2028\u2029\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c\u200b\u200c\u200d\u2060\ufeff\x00\x1b"
+)
+
+
+@settings(max_examples=300, deadline=None)
+@for_all(
+    purpose=HOSTILE,
+    reference=HOSTILE,
+    name=HOSTILE,
+    flag=HOSTILE,
+    note=HOSTILE,
+    state=st.sampled_from(["PENDING", "REJECTED", "FAILED"]),
+)
+def test_user_text_in_any_card_field_shows_as_one_line_without_hidden_characters(
+    purpose: str, reference: str, name: str, flag: str, note: str, state: str
+) -> None:
+    r = row(
+        purpose=purpose or "x",
+        reference=reference or "y",
+        beneficiary_name=name or "z",
+        flags=json.dumps([flag or "f"]),
+        note=note,
+        reason=note,
+        fail_reason=note,
+        state=state,
+        decided_by="U1APP" if state != "PENDING" else None,
+        decided_at=NOW.isoformat() if state != "PENDING" else None,
+    )
+    for block in card_blocks(r, [], NOW):
+        texts = [f["text"] for f in block.get("fields", [])]
+        texts += [block["text"]["text"]] if isinstance(block.get("text"), dict) else []
+        texts += [e["text"] for e in block.get("elements", []) if isinstance(e, dict) and "text" in e]
+        texts = [t["text"] if isinstance(t, dict) else t for t in texts]
+        for text in texts:
+            label, _, value = text.partition("\n") if text.startswith("*") and "*\n" in text else ("", "", text)
+            assert not HIDDEN_OR_BREAKS & set(value), (label, value)  # one visible line, nothing hidden
+            assert not HIDDEN_OR_BREAKS & set(label)

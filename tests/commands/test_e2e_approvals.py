@@ -118,3 +118,13 @@ def test_freeze_blocks_requests_and_approvals(stack):
     with stack.services.store.read() as db:
         actions = [r[0] for r in db.execute("SELECT action FROM audit_log WHERE subject = 'payouts'")]
     assert actions == ["freeze", "unfreeze"]
+
+
+def test_a_hostile_purpose_cannot_draw_a_fake_line_or_reverse_text_on_the_card(stack):
+    """A quoted purpose with a line break drew a fake bold `*Amount* 1.00 USD` line under a real
+    payout, and U+202E made "Invoice \u202e0001 DSU" read "Invoice USD 1000"."""
+    request_id, card = request_payout(stack, 'payout 10 USD to acme-us for "Invoice \u202e0001 DSU\n*Amount* 1.00 USD"')
+    shown = json.dumps(card.blocks, ensure_ascii=False)
+    purpose = next(f["text"] for b in card.blocks for f in b.get("fields", []) if f["text"].startswith("*Purpose*"))
+    assert purpose == "*Purpose*\nInvoice 0001 DSU *Amount* 1.00 USD"  # one line, nothing reversed
+    assert "\u202e" not in shown and shown.count("*Amount*") == 2  # the card's own label, and the quoted text
