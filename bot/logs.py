@@ -18,6 +18,14 @@ _SECRET_PATTERNS = [
     (re.compile(r"xox[abpre]-[A-Za-z0-9-]+"), "xox?-***"),
     (re.compile(r"xapp-[A-Za-z0-9-]+"), "xapp-***"),
     (re.compile(r"-----BEGIN [A-Z ]+-----[\s\S]*?-----END [A-Z ]+-----"), "[key]"),
+    # A response_url can rewrite an approval card for 30 minutes; an upload or private file URL
+    # hands out the file: Slack's (hooks.slack.com/commands|actions, files.slack.com/files-pri|
+    # upload) and the stand-in's (/response/, /upload/). Host kept, the capability cut.
+    (
+        re.compile(r"(https?://[^\s\"'<>/]+)/(commands|actions|response|upload|files-pri|files-tmb)/[^\s\"'<>]+"),
+        r"\1/\2/[redacted]",
+    ),
+    (re.compile(r"\b\d+(?:\.\d+)?\.[0-9a-f]{16,}\b"), "[trigger_id]"),  # opens a modal as the user
     (re.compile(r"(?<![\d.])(\d{4,})(\d{4})(?![\d.])"), r"••••\2"),  # 8+ digit runs: account/card numbers
 ]
 _EXTRA_FIELDS = (
@@ -45,11 +53,16 @@ def redact(text: str) -> str:
 
 
 class RedactingFilter(logging.Filter):
+    """On the handler, so records of every logger (slack_bolt's DEBUG payloads too) pass it; the
+    traceback text is redacted here as well, for the plain format."""
+
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         redacted = redact(message)
         if redacted != message:
             record.msg, record.args = redacted, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
         return True
 
 

@@ -10,6 +10,7 @@ the signature and answers such a body with a 500, so the HTTP route screens ever
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 from dataclasses import dataclass
@@ -97,7 +98,7 @@ async def screen_http_request(request: Request, verifier: SignatureVerifier) -> 
 def describe(request: dict[str, Any]) -> dict[str, Any]:
     """kind, user and correlation id of a slash command, an interaction payload or an event."""
     if "command" in request:
-        return {"kind": "command", "user": request.get("user_id"), "correlation_id": request.get("trigger_id")}
+        return {"kind": "command", "user": request.get("user_id"), "correlation_id": _trace(request.get("trigger_id"))}
     event = request.get("event")
     if request.get("type") == "event_callback" and isinstance(event, dict):  # e.g. app_home_opened
         who = event.get("user")
@@ -113,8 +114,16 @@ def describe(request: dict[str, Any]) -> dict[str, Any]:
     return {
         "kind": str(request.get("type") or "request"),
         "user": user.get("id"),
-        "correlation_id": value if value and value.startswith(("PO-", "PY-")) else request.get("trigger_id"),
+        "correlation_id": value if value and value.startswith(("PO-", "PY-")) else _trace(request.get("trigger_id")),
     }
+
+
+def _trace(trigger_id: Any) -> str | None:
+    """A correlation id for one Slack request that is not its trigger_id: a trigger_id opens a
+    modal as the user for a few seconds, so it never goes into a log."""
+    if not isinstance(trigger_id, str) or not trigger_id:
+        return None
+    return "t-" + hashlib.sha256(trigger_id.encode()).hexdigest()[:16]
 
 
 def record(services: Services, request: dict[str, Any], status: int, started: float, transport: str) -> None:

@@ -106,6 +106,14 @@ def test_demo_run_logs_follow_correlation_ids_and_never_show_secrets(
         assert secret not in everything, f"{name} appears in the logs or the demo output"
     for number in numbers:
         assert number not in everything, f"account number {number} appears in the logs or the demo output"
+    # Capabilities a log reader must not get: every response_url (rewrites a card for 30 minutes),
+    # trigger_id (opens a modal as the user) and upload URL the stand-in handed out in the run.
+    issued = stack.fake.store
+    capabilities = [f"/response/{rid}" for rid in issued.targets] + list(issued.triggers)
+    assert len(capabilities) > 10, capabilities
+    leaked = [c for c in capabilities if c in logs]
+    assert not leaked, [line for line in logs.splitlines() if leaked[0] in line][:3]
+    assert "/upload/v1/" not in logs.replace("/upload/[redacted]", "")
 
     # A notification can be followed from the webhook to its Slack post ...
     by_event: dict[str, set[str]] = {}
