@@ -19,6 +19,9 @@ from urllib.parse import parse_qs
 
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.adapter.socket_mode.async_internals import run_async_bolt_app, send_async_response
+from slack_bolt.adapter.starlette.async_handler import to_async_bolt_request
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.request.async_internals import build_async_context
 from slack_sdk.signature import SignatureVerifier
 from starlette.requests import ClientDisconnect, Request
 
@@ -36,11 +39,15 @@ log = logging.getLogger("whalet_bot")
 
 
 def parse_http_body(body: bytes, content_type: str) -> tuple[dict[str, Any], str | None]:
-    """(the request as Bolt will see it, or why Bolt could not parse it)."""
+    """(the request, or why it cannot be read). The ONE parse of a Slack request: the door
+    decides on it and Bolt is handed the same dict (``bolt_request``), so no word a user types
+    (Bolt's own parser treats any body containing "payload" as an interaction) changes routing."""
     try:
         text = body.decode("utf-8")
         if "application/json" in content_type:
             parsed = loads_exact(text) if text else {}
+        elif text.lstrip().startswith("{"):  # Bolt would read JSON here whatever the header says
+            return {}, "the body is JSON but its Content-Type says form data"
         else:
             form = parse_qs(text)
             if "payload" in form:
@@ -60,6 +67,15 @@ class Screened:
 
     raw: bytes
     parsed: dict[str, Any]
+
+
+def bolt_request(request: Any, screened: Screened) -> Any:
+    """Bolt's request for a screened HTTP request, with the door's parse as its body (Bolt's
+    signature check still reads the raw bytes)."""
+    bolt = to_async_bolt_request(request, screened.raw)
+    bolt.body = screened.parsed
+    bolt.context = build_async_context(AsyncBoltContext({}), screened.parsed)
+    return bolt
 
 
 @dataclass(frozen=True)

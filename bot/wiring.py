@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import httpx
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from slack_bolt.adapter.starlette.async_handler import to_async_bolt_request, to_starlette_response
+from slack_bolt.adapter.starlette.async_handler import to_starlette_response
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.signature import SignatureVerifier
 from starlette.applications import Starlette
@@ -24,7 +24,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.app import Feature, build_bolt_app, build_slack_client
-from bot.slack_requests import ObservedSocketModeHandler, Refusal, record, screen_http_request
+from bot.slack_requests import ObservedSocketModeHandler, Refusal, bolt_request, record, screen_http_request
 from commands import Commands
 from core.clock import Clock
 from core.config import BotConfig
@@ -115,7 +115,7 @@ def build_runtime(
         if isinstance(screened, Refusal):
             log.warning("slack request refused: %s", screened.reason, extra={"event": "slack_bad_request"})
             return JSONResponse({"error": screened.reason}, status_code=screened.status)
-        response = to_starlette_response(await bolt.async_dispatch(to_async_bolt_request(request, screened.raw)))
+        response = to_starlette_response(await bolt.async_dispatch(bolt_request(request, screened)))
         record(services, screened.parsed, response.status_code, started, "http")
         return response
 

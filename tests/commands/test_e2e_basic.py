@@ -25,3 +25,14 @@ def test_help(stack):
     assert r.status_code == 200
     text = last_response(stack).text
     assert "requester" in text and "/whalet payout" in text
+
+
+def test_a_command_whose_words_say_payload_is_routed_like_any_other(stack):
+    """Bolt's own parser takes any form body containing "payload" for an interaction; the door
+    parses once and hands Bolt that parse, so a purpose or a channel name cannot misroute."""
+    from tests.commands.helpers import ask
+
+    http, answer = ask(stack, "U0REQ", 'payout 10 USD to acme-us for "payload adapter"')
+    assert http.status_code == 200 and answer is not None and "Sent for approval" in answer.text
+    http, answer = ask(stack, "U0VIEW", "help payload")
+    assert http.status_code == 200
