@@ -72,8 +72,9 @@ LIMIT = Decimal("20000")
 POOL = tuple(f"U0R{i:04d}" for i in range(3000))  # requesters; each example takes fresh ones
 PARTIES = ("acme-us", "acme-us", "berlin-gmbh")
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-# 200 examples per CI run; the calendar runs (the machine clock moved by libfaketime) repeat the
-# test for its dates, not its count, with fewer.
+# 200 examples per CI run (two halves of 100, each its own random run, on two workers); the
+# calendar runs (the machine clock moved by libfaketime) repeat the test for its dates, not its
+# count, with fewer.
 EXAMPLES = 50 if "faketime" in os.environ.get("LD_PRELOAD", "") else 200
 TIMEOUT = 0.1  # the bot's Whalet timeout here; a "slow" Whalet answers after 0.5 s
 SETTLE = 30  # [approvals] confirm_settle_seconds (the default)
@@ -302,11 +303,13 @@ async def _deliver(replica: Replica) -> None:
             await asyncio.wait(tasks)
 
 
-@pytest.mark.long_running(seconds=90)
+@pytest.mark.long_running(seconds=60)
+@pytest.mark.parametrize("half", [1, 2])  # two runs of EXAMPLES / 2, so two workers share the time
 def test_money_checks_hold_on_two_replicas_under_random_interleavings(
     world: World,  # noqa: F811
     postgres_cluster: Any,
     tmp_path: Path,
+    half: int,
 ) -> None:
     database_url = postgres_cluster.new_database()
     config = tmp_path / "whalet-bot.toml"
@@ -325,7 +328,7 @@ def test_money_checks_hold_on_two_replicas_under_random_interleavings(
         run_state_machine_as_test(
             TwoReplicas,
             settings=settings(
-                max_examples=EXAMPLES,
+                max_examples=EXAMPLES // 2,
                 stateful_step_count=10,
                 deadline=None,
                 suppress_health_check=list(HealthCheck),
