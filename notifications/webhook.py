@@ -50,16 +50,13 @@ log = logging.getLogger("whalet_bot.webhook")
 PATH = "/whalet/webhook"
 
 
-def _claimed_head(request: Request, raw: bytes) -> dict[str, Any]:
-    """What a refused sender claimed to be, for the log: the v1 headers, or the legacy head (the
-    body is at most the legacy cap here, and parsed only for a refusal already decided)."""
-    if "notifytype" in {k.lower() for k in request.headers}:
-        return {"apiCode": request.headers.get("notifyType"), "requestNo": request.headers.get("requestNo")}
-    try:
-        head = _parse(raw).get("head")
-    except (ValueError, NumberOutOfBounds):
-        return {}
-    return head if isinstance(head, dict) else {}
+def _claimed_head(request: Request, exc: SignatureInvalid) -> dict[str, Any]:
+    """What a refused sender claimed to be, for the log: the legacy head the worker thread read
+    (``claimed``), or the v1 headers. Nothing is parsed again on the event loop."""
+    claimed = getattr(exc, "claimed", None)
+    if isinstance(claimed, dict):
+        return claimed
+    return {"apiCode": request.headers.get("notifyType"), "requestNo": request.headers.get("requestNo")}
 
 
 def _refuse(status: int, reason: str, headers: dict[str, str] | None = None) -> Response:
@@ -119,7 +116,13 @@ def webhook_endpoint(services: Services, writer: InboxWriter, wake: Callable[[],
     gate = BeforeAuthentication()
 
     def open_unsigned(headers: Mapping[str, str], raw: bytes) -> Opened:
-        return transport.open_notification(headers, raw, _parse(raw))
+        message = _parse(raw)
+        try:
+            return transport.open_notification(headers, raw, message)
+        except SignatureInvalid as exc:
+            head = message.get("head")
+            exc.claimed = head if isinstance(head, dict) else {}  # type: ignore[attr-defined]
+            raise
 
     async def receive(request: Request) -> Response:
         limit = transport.unauthenticated_body_limit
@@ -142,8 +145,8 @@ def webhook_endpoint(services: Services, writer: InboxWriter, wake: Callable[[],
                 opened = found
         except (NumberOutOfBounds, NotJson) as exc:
             return _refuse(400, str(exc))
-        except SignatureInvalid:
-            head = _claimed_head(request, raw)
+        except SignatureInvalid as exc:
+            head = _claimed_head(request, exc)
             log.warning(
                 "webhook refused: bad signature",
                 extra={
