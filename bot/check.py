@@ -39,6 +39,7 @@ from core.settings import Settings, SettingsError, load_settings
 from core.transport import build_transport
 from whalet.envelope import EnvelopeCodec
 from whalet.gateways import is_test_gateway
+from whalet.private_files import exposure
 from whalet.transport import Transport
 from services.slack.membership import Membership, memberships
 
@@ -236,6 +237,51 @@ def _database(settings: Settings, report: Report) -> None:
     report.add(Result(item, True, f"{where}; {schema}"))
 
 
+def _private_files(settings: Settings, report: Report) -> None:
+    """The files that hold account numbers or a key, and the lock that keeps a second bot out, must
+    be this user's alone: the bot creates them so, but a database from an older version, a key
+    copied by hand or a restored backup may not be."""
+    item = "private files"
+    files = []
+    if settings.database_url is None:  # Postgres keeps its data on its server, not in files here
+        database = settings.whalet_bot_db
+        files += [database, *(database.with_name(database.name + tail) for tail in ("-wal", "-shm", ".lock"))]
+    key = settings.whalet_partner_private_key
+    key_file = _key_file(key.get_secret_value()) if key is not None else None
+    if key_file is not None:
+        files.append(key_file)
+    exposed = [(path, problem) for path in files if (problem := exposure(path)) is not None]
+    if not exposed:
+        present = [str(path) for path in files if path.exists()]
+        report.add(
+            Result(item, True, f"only this user can open {', '.join(present)}" if present else "none exists yet")
+        )
+        return
+    foreign = any("owned by another user" in problem for _, problem in exposed)
+    report.add(
+        Result(
+            item,
+            False,
+            "; ".join(f"{path} is {problem}" for path, problem in exposed),
+            f"run `chmod 600 {' '.join(str(path) for path, _ in exposed)}`"
+            + (", and chown them to the user whalet-bot runs as" if foreign else "")
+            + " (they hold account numbers, a key or the lock that keeps a second bot out)",
+        )
+    )
+
+
+def _key_file(setting: str) -> Path | None:
+    """The file WHALET_PARTNER_PRIVATE_KEY names, when it names one rather than holding the key."""
+    text = setting.strip()
+    if not text or "\n" in text or "-----BEGIN" in text or len(text) >= 512:
+        return None
+    path = Path(text).expanduser()
+    try:
+        return path if path.is_file() else None
+    except OSError:  # bare Base64 that is no valid path
+        return None
+
+
 async def _probe(transport: Transport, whalet: WhaletSection, report: Report, options: CheckOptions) -> None:
     item = f"probe ({transport.profile} protocol, connectivity only)"
     if not is_test_gateway(transport.base_url) and not options.allow_production:
@@ -363,8 +409,10 @@ def run_checks(
     config = _config(Path(path), report)
     if loaded is not None:
         _database(loaded, report)
+        _private_files(loaded, report)
     else:
         report.add(Result("database", None, "needs valid settings"))
+        report.add(Result("private files", None, "needs valid settings"))
     whalet = config.whalet if config is not None else WhaletSection()
     transport = _credentials(loaded, whalet, report) if loaded is not None else None
     if loaded is None:

@@ -2,6 +2,9 @@
 
 Each command turns a bad setting or a broken config file into one clear message and exit code 2,
 never a traceback: the people running this are finance teams' admins, not Python developers.
+
+Every command runs under umask 077 (``main``): what the bot writes (the database and its WAL, the
+lock file, keys, whatever a library writes) is readable by its own user only.
 """
 
 from __future__ import annotations
@@ -107,14 +110,25 @@ def keys_generate(directory: Path = typer.Argument(..., help="Folder for the new
     """Create an RSA-2048 partner key pair: send partner_public.pem to Whalet, keep the private key."""
     from whalet.envelope import generate_key_pair
 
+    from whalet.private_files import write_new_private
+
     directory.mkdir(parents=True, exist_ok=True)
     private_path, public_path = directory / "partner_private.pem", directory / "partner_public.pem"
+    already = f"{private_path} already exists; refusing to overwrite a key. Choose another folder."
     if private_path.exists():
-        fail(f"{private_path} already exists; refusing to overwrite a key. Choose another folder.")
+        fail(already)  # before the slow key generation
     private_pem, public_pem = generate_key_pair()
-    private_path.write_bytes(private_pem)
-    private_path.chmod(0o600)
-    public_path.write_bytes(public_pem)
+    try:
+        write_new_private(private_path, private_pem)  # 0600 from its creation, never chmod-ed afterwards
+    except FileExistsError:
+        fail(already)
+    except OSError as exc:
+        fail(f"Could not write {private_path}: {exc.strerror or exc}")
+    try:
+        public_path.write_bytes(public_pem)
+    except OSError as exc:
+        private_path.unlink()  # half a pair is no use, and would block the next attempt
+        fail(f"Could not write {public_path}: {exc.strerror or exc}")
     typer.echo(f"Wrote {private_path} (keep it secret; set WHALET_PARTNER_PRIVATE_KEY={private_path})")
     typer.echo(f"Wrote {public_path} (give this one to Whalet)")
 
@@ -206,6 +220,9 @@ def command_line() -> typer.Typer:
 
 
 def main() -> None:
+    from whalet.private_files import restrict_umask
+
+    restrict_umask()  # before any command runs: every file it creates is this user's alone
     command_line()(prog_name="whalet-bot")
 
 

@@ -10,6 +10,9 @@ Why it looks like this (see the research notes on SQLite, A5):
   CLI) committed in between. IMMEDIATE takes the write lock up front and waits politely.
 - ``synchronous=FULL`` in WAL mode: the webhook acks Whalet after commit, so a commit must
   survive power loss, not only a process crash.
+- The file is created 0600 before SQLite opens it: SQLite creates a database 0644 (less the
+  umask) and gives its ``-wal`` and ``-shm`` the database's mode, and the WAL holds full account
+  numbers and payer names in clear.
 
 Migrations: ``core.storage.migrations.MIGRATIONS``, one explicit ordered list of ``(name,
 statements)``. Each runs once, statement by statement, with the row recording it in
@@ -39,6 +42,7 @@ import sqlite_utils
 from core.clock import SYSTEM_CLOCK
 from core.storage.dialect import SQLITE, PerDialect
 from core.storage.migrations import MIGRATIONS, Migration, Statement
+from whalet.private_files import create_private
 
 log = logging.getLogger("whalet_bot.store")
 
@@ -118,6 +122,7 @@ class Store:
         self.path = Path(path)
         if str(path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            create_private(self.path)
         self._lock = threading.RLock()
         self._depth = 0
         conn = sqlite3.connect(str(path), check_same_thread=False)

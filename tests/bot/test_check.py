@@ -17,6 +17,7 @@ from rich.console import Console
 from bot.check import CHECK_TEXT, run_checks
 from core.storage.store import Store
 from devkit.localstack import DEMO_BOT_TOKEN, DEMO_CONFIG, DEMO_PARTNER_ID
+from devkit.postgres import Cluster
 from devkit.serving import ThreadedServer
 from devkit.slack_standin.server import FakeSlack
 from whalet.envelope import generate_key_pair
@@ -65,7 +66,7 @@ def world(tmp_path: Path, stack_keys: Path) -> Iterator[World]:
 
 def check(world: World, config_path: Path | None = None, **changes: Any) -> tuple[int, list[str]]:
     buffer = io.StringIO()
-    code = run_checks(world.settings(**changes), config_path, Console(file=buffer, width=400))
+    code = run_checks(world.settings(**changes), config_path, Console(file=buffer, width=1000))
     return code, buffer.getvalue().splitlines()
 
 
@@ -254,3 +255,36 @@ def test_an_unreachable_postgres_is_a_failure_with_the_fix_and_no_password(world
     failed = line(lines, "FAIL  database")
     assert "Cannot connect to PostgreSQL at 127.0.0.1:1/whalet" in failed and "hunter2" not in "\n".join(lines)
     assert "check WHALET_BOT_DATABASE_URL" in failed
+
+
+def test_a_database_and_a_key_file_others_can_read_are_a_failure_with_the_fix(world: World) -> None:
+    database = world.tmp / "bot.db"
+    Store(database).close()
+    database.chmod(0o644)  # as an older version created it under umask 022
+    key_file = world.tmp / "partner_private.pem"
+    key_file.write_bytes(world.sandbox.keys.partner_private.read_bytes())
+    key_file.chmod(0o640)
+    code, lines = check(world, whalet_bot_db=database, whalet_partner_private_key=str(key_file))
+    assert code == 1
+    failed = line(lines, "FAIL  private files")
+    assert f"{database} is mode 0644: group and others can read it" in failed
+    assert f"{key_file} is mode 0640: group can read it" in failed
+    assert f"run `chmod 600 {database} {key_file}`" in failed
+    assert "BEGIN" not in "\n".join(lines)  # the key's file is named, its content never shown
+    database.chmod(0o600)
+    key_file.chmod(0o600)
+    code, lines = check(world, whalet_bot_db=database, whalet_partner_private_key=str(key_file))
+    assert code == 0, "\n".join(lines)
+    assert line(lines, "PASS  private files") == f"PASS  private files: only this user can open {database}, {key_file}"
+
+
+def test_on_postgres_only_the_key_file_is_looked_at(world: World, postgres_cluster: Cluster) -> None:
+    database_url = postgres_cluster.new_database()
+    stray = world.tmp / "whalet-bot.db"
+    stray.write_bytes(b"")
+    stray.chmod(0o644)  # a file Postgres does not use is not this check's business
+    code, lines = check(world, whalet_bot_database_url=database_url, whalet_bot_db=stray)
+    assert code == 0, "\n".join(lines)
+    assert line(lines, "PASS  private files") == (
+        f"PASS  private files: only this user can open {world.sandbox.keys.partner_private}"
+    )
