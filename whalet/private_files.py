@@ -47,6 +47,18 @@ def write_new_private(path: Path, data: bytes) -> None:
         raise
 
 
+def replace_private(path: Path, data: bytes) -> None:
+    """Write ``path`` whole (replacing any file there) through a 0600 file beside it: readers see
+    the old content or the new, and nobody else ever sees either."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.unlink(missing_ok=True)  # left by a process of this pid that died mid-write
+    try:
+        write_new_private(temporary, data)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
 def exposure_of(status: os.stat_result) -> str | None:
     """Who besides this user can use the file, in words ("mode 0644: group and others can read it");
     None when nobody can."""

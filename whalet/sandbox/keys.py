@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from whalet.envelope import EnvelopeCodec, generate_key_pair, load_private_key, load_public_key
-from whalet.private_files import write_new_private
+from whalet.private_files import replace_private
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,6 @@ def ensure_keys(keys_dir: Path) -> SandboxKeys:
     for private, public in ((keys.whalet_private, keys.whalet_public), (keys.partner_private, keys.partner_public)):
         if not (private.is_file() and public.is_file()):
             private_pem, public_pem = generate_key_pair()
-            private.unlink(missing_ok=True)  # a pair is replaced whole (its public half was missing)
-            write_new_private(private, private_pem)  # 0600 from its creation
+            replace_private(private, private_pem)  # 0600 from its creation; a pair is replaced whole
             public.write_bytes(public_pem)
     return keys

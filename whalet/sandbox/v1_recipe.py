@@ -18,6 +18,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from whalet.private_files import replace_private
+
 CREDENTIALS_FILE = "v1-credentials.json"
 _DIGESTS = {"SHA256": hashlib.sha256, "SHA512": hashlib.sha512, "SHA1": hashlib.sha1}
 
@@ -122,8 +124,7 @@ def ensure_v1_credentials(keys_dir: Path, partner_id: str) -> V1Credentials:
     }
     if wanted != data:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(wanted, indent=2) + "\n", encoding="utf-8")
-        path.chmod(0o600)
+        replace_private(path, (json.dumps(wanted, indent=2) + "\n").encode("utf-8"))
     return V1Credentials(
         wanted["partnerId"], wanted["clientId"], wanted["secretKey"], wanted["hmacKey"], wanted["aesKey"]
     )
