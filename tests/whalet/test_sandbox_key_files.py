@@ -51,4 +51,3 @@ def test_a_secret_whose_writing_fails_was_never_open_to_others(tmp_path: Path, w
     assert done.returncode != 0  # the write failed (EFBIG)
     # Before: the half-written secret stayed behind as 0666 (written, then to be chmod-ed).
     assert {name: mode for name, mode in modes(folder).items() if "private" in name or "credentials" in name} == {}
-
