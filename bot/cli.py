@@ -47,6 +47,7 @@ def run(config: Optional[Path] = typer.Option(None, help="Policy file (default: 
     from core.config import load_config
     from bot.logs import configure_logging
     from core.settings import load_settings
+    from bot.http_server import ClientLimits, effective_max_connections, guarded_protocol
     from bot.wiring import build_runtime
     from core.storage.instance_lock import DatabaseInUse, InstanceLock
     from core.storage.postgres import DatabaseUnavailable
@@ -67,11 +68,17 @@ def run(config: Optional[Path] = typer.Option(None, help="Policy file (default: 
     # signal to the handler that was in place before it. Ours ends the process with exit code 0, so
     # a supervisor sees the clean stop it asked for rather than "killed by signal 15".
     signal.signal(signal.SIGTERM, _stopped)
+    limits = ClientLimits(
+        header_timeout=settings.whalet_bot_http_header_timeout_seconds,
+        body_timeout=settings.whalet_bot_http_body_timeout_seconds,
+        max_connections=effective_max_connections(settings.whalet_bot_http_max_connections),
+    )
     try:
         uvicorn.run(
             runtime.asgi,
             host=settings.whalet_bot_host,
             port=settings.whalet_bot_port,
+            http=guarded_protocol(limits),
             log_config=None,
             access_log=False,
             timeout_graceful_shutdown=10,

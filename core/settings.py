@@ -64,6 +64,11 @@ class Settings(BaseSettings):
     whalet_bot_claim_lease_seconds: float = Field(default=30.0, ge=3, le=600)
     whalet_bot_host: str = "127.0.0.1"
     whalet_bot_port: int = Field(default=3000, ge=0, le=65535)
+    # Slow and many clients (bot/http_server.py): the whole header block, and the whole body, must
+    # arrive within these; past the cap the connection waited on longest is closed.
+    whalet_bot_http_header_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    whalet_bot_http_body_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    whalet_bot_http_max_connections: int = Field(default=1000, ge=8, le=100_000)
     whalet_bot_log_level: str = "INFO"
     whalet_bot_metrics_public: bool = False
     # After a command or an Approve click is acked, the pause before its handler's CPU work, so that
