@@ -174,8 +174,12 @@ class ApprovalFlow(RuleBasedStateMachine):
     workdir: Path
     migrated_db: Path  # an empty database with every migration applied, copied for each example
 
-    def __init__(self) -> None:
+    def __init__(self, whalet_timeout: float = 0.05) -> None:
+        """``whalet_timeout``: the bot's read timeout, short so that "Whalet answered after the
+        bot gave up" is cheap to reach; tests that need every answer in time pass a longer one
+        (0.05 s on the wall clock is not much on a loaded CI machine)."""
         super().__init__()
+        self.whalet_timeout = whalet_timeout
         self.loop = asyncio.new_event_loop()
         self.clock = FrozenClock(self.sandbox.clock.now())  # the two clocks move together from here
         # Whalet's handlers run on after the bot's client gave up, as a real server's do.
@@ -212,7 +216,7 @@ class ApprovalFlow(RuleBasedStateMachine):
             whalet_public_key_source=str(self.keys.whalet_public),
             whalet_bot_config=self.config_path,
             whalet_bot_db=self.db_path,
-            whalet_timeout_seconds=0.05,
+            whalet_timeout_seconds=self.whalet_timeout,
             whalet_retry_backoff_seconds=0.001,
             whalet_bot_ack_flush_seconds=0,  # requests go to async_dispatch: no HTTP ack to let out
         )
@@ -545,8 +549,8 @@ def test_approval_flow_keeps_its_invariants_under_faults(world: None) -> None:
 # --- one regression test per failure of issue 9 (1-5, 8), on the same in-process harness -----------
 
 
-def flow(config_toml: str | None = None) -> ApprovalFlow:
-    machine = ApprovalFlow()
+def flow(config_toml: str | None = None, *, whalet_timeout: float = 0.05) -> ApprovalFlow:
+    machine = ApprovalFlow(whalet_timeout)
     if config_toml is not None:
         machine.config_path.write_text(config_toml, encoding="utf-8")
         machine.services.config = load_config(machine.config_path)
@@ -598,11 +602,13 @@ def test_failure_1_freeze_holds_a_re_confirm_until_unfreeze(world: None) -> None
 
 
 def test_failure_2_a_failing_confirm_is_tried_at_most_max_attempts(world: None) -> None:
-    m = flow()
+    m = flow(whalet_timeout=5)  # every failure here is a 500, never a timeout of a loaded machine
     try:
         m.request("payout", "100")
+        assert only(m).state is State.PENDING, only(m)
         faults(m, {"apiCode": "payoutConfirm", "kind": "http_500", "times": None})
         m.approve("U0APP1", 0, False)
+        assert m.watch.confirms[only(m).mer_order_no] >= 1, "the click sent no confirm"
         for _ in range(12):
             m.sweep(5)
         r = only(m)
