@@ -36,7 +36,7 @@ from services.approvals.reconcile import sweep
 from commands.dispatch import handle_command
 from commands.status import RETRY_PARKED_ACTION, on_retry_parked
 from commands.home import Home
-from commands.home_balances import REFRESH_ACTION, refresh
+from commands.home_balances import REFRESH_ACTION
 from commands.lifecycle import on_app_uninstalled, on_tokens_revoked
 from commands.modals import BENEFICIARY_FORM_VIEW, BENEFICIARY_PICK_VIEW, BENEFICIARY_SEARCH, PAYOUT_VIEW, REJECT_VIEW
 from services.container import Services
@@ -100,9 +100,7 @@ class Commands:
         @app.action(REFRESH_ACTION)
         async def home_refresh(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
             await ack()
-            problem = await refresh(services)
-            user = body["user"]["id"]
-            await (home.tell(client, user, problem) if problem else home.publish(client, user))
+            await home.on_refresh(client, body["user"]["id"])
 
         @app.action(RETRY_PARKED_ACTION)
         async def retry_parked_clicked(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:

@@ -51,6 +51,8 @@ def balance_line(row: CurrencyBalance) -> str:
     parse=parse_balance,
 )
 async def balance_command(ctx: CommandContext, a: BalanceArgs) -> None:
+    if a.share and not await ctx.may_share("`balance --share`"):
+        return
     user = whalet_user(ctx, a.user)
     source = a.source or ctx.services.config.whalet.default_fund_source
     rows = await ctx.services.whalet.query_currency_balance(user, source, a.currency)

@@ -16,6 +16,7 @@ from slack_bolt.async_app import AsyncAck, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from services.approvals.policy import resolver
+from services.approvals.roles import Role, no_access
 from core.storage import replays
 from services.slack.subcommands import CommandContext, UsageError, all_subcommands, find
 from services.slack.tokenizer import TokenizeError, tokenize
@@ -110,6 +111,9 @@ async def _run_command(
         response_url=command.get("response_url"),
         subcommand=entry.name,
     )
+    if role is Role.NONE and entry.role > Role.NONE:  # nothing for them, not even a Whalet call
+        await ctx.reply(no_access(services.config.roles))
+        return entry.name, "forbidden"
     if role < entry.role:
         await ctx.reply(f"`/whalet {entry.name}` is for {entry.role.label}s and above; your role is {role.label}.")
         return entry.name, "forbidden"

@@ -61,6 +61,8 @@ def record_line(record: Record) -> str:
     parse=parse_history,
 )
 async def history_command(ctx: CommandContext, a: HistoryArgs) -> None:
+    if a.csv and not await ctx.may_export("`history --csv`"):
+        return
     user = whalet_user(ctx, None)
     end = ctx.services.clock.now()
     query = getattr(ctx.services.whalet, KINDS[a.kind])

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from commands.home_balances import balance_blocks
+from commands.home_balances import balance_blocks, refresh
 from commands.pending import pending_line
 from core.clock import SYSTEM_CLOCK, iso, parse_iso
 from core.storage.claims import open_window
@@ -32,7 +32,8 @@ from core.storage import home as home_rows
 from services.approvals import repo
 from services.approvals.cards import buttons, headline, slack_time, status_line
 from services.approvals.confirm import FREEZE_FLAG
-from services.approvals.policy import approver_refusal, resolver
+from services.approvals.policy import approver_refusal, resolver, within_approver_limit
+from services.approvals.roles import Role, no_access
 from services.approvals.states import State
 from services.slack.blocks import MAX_MODAL_BLOCKS, Block, context, divider, finish, header, paged, section
 
@@ -60,6 +61,8 @@ class Home:
     async def view(self, user_id: str) -> dict[str, Any]:
         services = self.services
         role = await resolver(services).role_of(user_id)
+        if role is Role.NONE:  # nothing of the money, not even who waits for what
+            return {"type": "home", "blocks": [header("Whalet payouts"), section(no_access(services.config.roles))]}
         with services.store.read() as db:
             rows = [(r, [a for a, _ in repo.approvers(db, r.id)]) for r in repo.open_requests(db)]
             mine = [(r, [a for a, _ in repo.approvers(db, r.id)]) for r in repo.requests_of(db, user_id, OWN_REQUESTS)]
@@ -70,6 +73,7 @@ class Home:
             if r.state is State.PENDING
             and user_id not in approved
             and approver_refusal(role, requester=r.requester, clicker=user_id) is None
+            and within_approver_limit(services.config, user_id, r.money)
         ]
         blocks: list[Block] = [header("Whalet payouts")]
         blocks += self._banners(user_id)
@@ -122,6 +126,15 @@ class Home:
         with self.services.store.transaction() as db:
             home_rows.set_notice(db, user_id, text, iso(until))
         await self.publish(client, user_id)
+
+    async def on_refresh(self, client: AsyncWebClient, user_id: str) -> None:
+        """The Refresh button asks Whalet, so only for someone in the policy: a Home published
+        while they still held a role keeps its button until it is published again."""
+        if await resolver(self.services).role_of(user_id) is Role.NONE:
+            await self.publish(client, user_id)
+            return
+        problem = await refresh(self.services)
+        await (self.tell(client, user_id, problem) if problem else self.publish(client, user_id))
 
     async def on_opened(self, event: dict[str, Any], client: AsyncWebClient) -> None:
         if event.get("tab") not in (None, "home"):

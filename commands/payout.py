@@ -178,7 +178,9 @@ def validate_payout_form(
         with services.store.read() as db:
             spent = repo.spent_today(db, user_id, amount.currency, policy.today_start(services.config, now))
         try:
-            policy.required_approvals(services.config, amount, frozen=is_frozen(services), spent_today=spent)
+            policy.required_approvals(
+                services.config, amount, frozen=is_frozen(services), spent_today=spent, requester=user_id
+            )
         except policy.PolicyRefused as exc:
             errors["amount"] = str(exc)
     if errors or entry is None or amount is None:
@@ -225,5 +227,9 @@ async def tell_user(client: AsyncWebClient, channel: str, user_id: str, text: st
 
 
 async def on_beneficiary_search(services: Services, ack: AsyncAck, body: dict[str, Any]) -> None:
-    """The payout form's beneficiary search (books over 100 entries): Slack sends what was typed."""
+    """The payout form's beneficiary search (books over 100 entries): Slack sends what was typed.
+    Names and banks only for someone who may still request (the form outlives a role removed)."""
+    if policy.requester_refusal(await policy.resolver(services).role_of(body["user"]["id"])) is not None:
+        await ack(options=[])
+        return
     await ack(options=beneficiary_options(book.entries(services), str(body.get("value") or "")))

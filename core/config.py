@@ -85,37 +85,49 @@ class WhaletSection(Model):
         return self.default_user_id or (self.users[0].id if self.users else None)
 
 
+RoleName = Literal["viewer", "requester", "approver", "admin"]
+
+
 class Roles(Model):
     """Roles are ordered viewer < requester < approver < admin: each holds the rights of those
     below it, so an admin (freeze/unfreeze, digest schedules) may also request and approve, though
-    never approve their own request. Unlisted users are viewers."""
+    never approve their own request. Unlisted users hold no role (``everyone_else = "none"``): they
+    get `help` and who can grant access, never a balance or a name; ``"viewer"`` makes everyone in
+    the workspace a viewer, as before."""
 
     requesters: list[UserId] = []
     approvers: list[UserId] = []
     admins: list[UserId] = []
     viewers: list[UserId] = []
+    viewer_groups: list[GroupId] = []
     requester_groups: list[GroupId] = []
     approver_groups: list[GroupId] = []
     admin_groups: list[GroupId] = []
+    everyone_else: Literal["none", "viewer"] = "none"
+    # The lowest role that may post money into a channel (`balance --share`, `digest now`) and
+    # that may export records (`history --csv`, `audit`).
+    share_min_role: RoleName = "requester"
+    export_min_role: RoleName = "approver"
     # A user group whose members cannot be read keeps its last known members this long, then
     # counts as empty (fail closed) and the alerts channel is told once.
     max_staleness_minutes: Annotated[Int, Field(ge=0, le=1440)] = 10
 
     def roles_of(self, user_id: str, group_ids: Iterable[str] = ()) -> frozenset[str]:
-        """Lookup only (policy lives in commands/): the roles a user holds, ``viewer`` always."""
+        """Lookup only (policy lives in commands/): the roles a user holds, or ``{"none"}``."""
         groups = set(group_ids)
-        found = {"viewer"}
+        found = {"viewer"} if self.everyone_else == "viewer" else set()
         for role, users, role_groups in (
+            ("viewer", self.viewers, self.viewer_groups),
             ("requester", self.requesters, self.requester_groups),
             ("approver", self.approvers, self.approver_groups),
             ("admin", self.admins, self.admin_groups),
         ):
             if user_id in users or groups.intersection(role_groups):
-                found.add(role)
-        return frozenset(found)
+                found.update((role, "viewer"))  # ordered: every role reads what viewers read
+        return frozenset(found or {"none"})
 
     def all_groups(self) -> set[str]:
-        return {*self.requester_groups, *self.approver_groups, *self.admin_groups}
+        return {*self.viewer_groups, *self.requester_groups, *self.approver_groups, *self.admin_groups}
 
 
 class Tier(Model):
@@ -142,6 +154,10 @@ class Approvals(Model):
     tiers: list[Tier] = []
     ceiling: CurrencyAmounts = {}
     daily_limit: CurrencyAmounts = {}
+    # Per person: a requester's own daily limit (replaces ``daily_limit`` for the currencies it
+    # names), and the largest request an approver may approve, per currency.
+    requester_limits: dict[UserId, CurrencyAmounts] = {}
+    approver_limits: dict[UserId, CurrencyAmounts] = {}
     flag_above: CurrencyAmounts = {}
     sweep_seconds: Annotated[Int, Field(ge=1, le=3600)] = 30
     # Confirm calls per request in all (the first included); a re-confirm only ever follows a
@@ -191,6 +207,16 @@ class Approvals(Model):
                     f"{currency} has a ceiling but no tiers, so it would be refused anyway", f".ceiling.{currency}"
                 )
         return self
+
+    def daily_limit_of(self, requester: str, currency: str) -> Decimal | None:
+        """The requester's daily limit in ``currency``: their own if ``requester_limits`` names
+        one, else the team's ``daily_limit``; None when there is none."""
+        own = self.requester_limits.get(requester, {}).get(currency)
+        return own if own is not None else self.daily_limit.get(currency)
+
+    def approver_limit_of(self, approver: str, currency: str) -> Decimal | None:
+        """The largest ``currency`` amount this person may approve; None: no limit of their own."""
+        return self.approver_limits.get(approver, {}).get(currency)
 
     def ceiling_for(self, currency: str) -> Decimal | None:
         """The largest amount the bot will handle in ``currency`` (the ceiling, else the highest
@@ -252,7 +278,7 @@ class Notifications(Model):
     reminder_hours: Annotated[Int, Field(ge=1)] = 24
     # Who may press a documents to-do's "I'll handle it": at least this role (guests and
     # unlisted viewers would otherwise own a compliance deadline).
-    todo_min_role: Literal["viewer", "requester", "approver", "admin"] = "requester"
+    todo_min_role: RoleName = "requester"
 
 
 class DigestSchedule(Model):

@@ -57,6 +57,7 @@ users = [{ id = "U10001", name = "Acme Trading Ltd" }, { id = "U10002", name = "
 requesters = ["U0REQ"]
 approvers = ["U0APP1", "U0APP2"]
 admins = ["U0ADM"]
+viewers = ["U0VIEW"]
 
 [approvals]
 channel = "C0APPROVALS"

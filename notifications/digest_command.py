@@ -78,6 +78,8 @@ async def digest_command(ctx: CommandContext, request: DigestRequest) -> None:
             f"Only admins can do that (you are a {ctx.role.label}). You can run `/whalet digest now` in this channel."
         )
         return
+    if request.action == "now" and not await ctx.may_share("`digest now`"):
+        return
     services = ctx.services
     if request.action == "list":
         lines = [

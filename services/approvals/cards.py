@@ -149,7 +149,14 @@ def card_blocks(r: ApprovalRequest, approvals: Sequence[Approval], now: datetime
         blocks.append(context(":warning: " + " · ".join(f"*{esc(f)}*" for f in r.flags)))
     lapsed = [a.approver for a in approvals if not a.counts]
     if lapsed:
-        blocks.append(context(" ".join(f"<@{u}>'s approval no longer counts: not an approver." for u in lapsed)))
+        blocks.append(
+            context(
+                " ".join(
+                    f"<@{u}>'s approval no longer counts: not an approver now, or above their approval limit."
+                    for u in lapsed
+                )
+            )
+        )
     expiry = ""
     if r.expires_at and r.state is State.PENDING:
         expiry = f"Expires at {slack_time(r.expires_at)} ({_countdown(r.expires_at, now)})"

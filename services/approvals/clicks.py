@@ -65,6 +65,7 @@ def check_click(
     if r is None:
         return MISSING
     refusal = policy.approver_refusal(role, requester=r.requester, clicker=clicker, kind=KINDS[r.kind].noun)
+    refusal = refusal or policy.over_approver_limit(services.config, clicker, r.money, requester=r.requester)
     if refusal:
         return refusal.reason
     mismatch = verify(r, carried_fingerprint)

@@ -25,11 +25,13 @@ from core.clock import iso
 from core.storage import audience as audience_rows
 from core.storage import home as home_rows
 from services.approvals.cards import headline, slack_time
+from services.approvals.policy import within_approver_limit
 from services.approvals.request import ApprovalRequest
 from services.approvals.roles import Role
 from services.approvals.states import State
 from services.slack.blocks import Block, context, section
 from services.slack.queue import enqueue_post, enqueue_update
+from whalet.money import Money
 
 if TYPE_CHECKING:
     from services.container import Services
@@ -46,14 +48,19 @@ def dm_ref(request_id: str, user: str) -> tuple[str, str]:
     return (REF_DM, f"{request_id}:{user}")
 
 
-async def audience(services: Services, requester: str) -> list[str]:
-    """Everyone who may approve a request of ``requester`` now (approvers and admins)."""
+async def audience(services: Services, requester: str, amount: Money) -> list[str]:
+    """Everyone who may approve this request of ``requester`` now (approvers and admins within
+    their approval limit for ``amount``)."""
     roles = services.config.roles
     candidates = [*roles.approvers, *roles.admins]
     for group in (*roles.approver_groups, *roles.admin_groups):
         candidates += sorted(await services.roles.members(group))
     held = await services.roles.roles_of(candidates)
-    return sorted(user for user, role in held.items() if role >= Role.APPROVER and user != requester)
+    return sorted(
+        user
+        for user, role in held.items()
+        if role >= Role.APPROVER and user != requester and within_approver_limit(services.config, user, amount)
+    )
 
 
 def mention(services: Services) -> str | None:

@@ -41,8 +41,18 @@ async def approvers_now(services: Services, request_id: str) -> RolesNow:
     """The givers of this request's approvals, and which of them hold the approver role now."""
     with services.store.read() as db:
         givers = [a.approver for a in repo.approvals(db, request_id)]
+        request = repo.load(db, request_id)
     roles = await policy.resolver(services).roles_of(givers, fresh=True)
-    return RolesNow(frozenset(givers), frozenset(g for g, role in roles.items() if policy.holds_approver(role)))
+    config = services.config
+    return RolesNow(
+        frozenset(givers),
+        frozenset(
+            giver
+            for giver, role in roles.items()
+            if policy.holds_approver(role)
+            and (request is None or policy.within_approver_limit(config, giver, request.money))
+        ),
+    )
 
 
 def ensure_checked(db: Database, request: ApprovalRequest, roles: RolesNow) -> None:

@@ -46,7 +46,7 @@ def holds_approver(role: Role) -> bool:
 # --- requests -------------------------------------------------------------------------------------
 
 
-def required_approvals(config: BotConfig, amount: Money, *, frozen: bool, spent_today: Decimal) -> int:
+def required_approvals(config: BotConfig, amount: Money, *, frozen: bool, spent_today: Decimal, requester: str) -> int:
     """Distinct approvers needed for a new request, or PolicyRefused with the reason."""
     if frozen:
         raise PolicyRefused(
@@ -70,7 +70,7 @@ def required_approvals(config: BotConfig, amount: Money, *, frozen: bool, spent_
             f"{amount.format()} is above the bot's ceiling of {Money(ceiling, amount.currency).format()}; "
             "make this payout in Whalet's portal."
         )
-    limit = approvals.daily_limit.get(amount.currency)
+    limit = approvals.daily_limit_of(requester, amount.currency)
     if limit is not None and spent_today + amount.amount > limit:
         raise PolicyRefused(
             f"This would bring your {amount.currency} requests today to "
@@ -119,6 +119,35 @@ def approver_refusal(role: Role, *, requester: str, clicker: str, kind: str = "p
     if role < Role.APPROVER:
         return Refusal(f"Only approvers can approve or reject a {kind}; your role is {role.label}.")
     return None
+
+
+def over_approver_limit(config: BotConfig, approver: str, amount: Money, *, requester: str = "") -> Refusal | None:
+    """Why this approver may not approve ``amount`` (above their ``approver_limits``), naming
+    who may; None within their limit or without one."""
+    if within_approver_limit(config, approver, amount):
+        return None
+    limit = config.approvals.approver_limit_of(approver, amount.currency) if config.approvals else None
+    assert limit is not None
+    return Refusal(
+        f"Your approval limit is {Money(limit, amount.currency).format()}, so you cannot approve "
+        f"{amount.format()}. {_who_may_approve(config, amount, besides=(approver, requester))}"
+    )
+
+
+def within_approver_limit(config: BotConfig, approver: str, amount: Money) -> bool:
+    limit = config.approvals.approver_limit_of(approver, amount.currency) if config.approvals else None
+    return limit is None or amount.amount <= limit
+
+
+def _who_may_approve(config: BotConfig, amount: Money, *, besides: tuple[str, ...]) -> str:
+    roles = config.roles
+    people = [
+        f"<@{user}>"
+        for user in dict.fromkeys([*roles.approvers, *roles.admins])
+        if user not in besides and within_approver_limit(config, user, amount)
+    ]
+    people += [f"<!subteam^{group}>" for group in (*roles.approver_groups, *roles.admin_groups)]
+    return f"Ask {', '.join(people)}." if people else "Nobody in the policy may approve it; ask an admin."
 
 
 def requester_refusal(role: Role, kind: str = "payout") -> Refusal | None:

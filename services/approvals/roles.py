@@ -25,8 +25,10 @@ GROUP_FAILURE_CACHE_SECONDS = 15.0
 
 
 class Role(IntEnum):
-    """Ordered: each role can do everything the ones below it can (admins may also approve)."""
+    """Ordered: each role can do everything the ones below it can (admins may also approve).
+    NONE: not in the policy (with ``everyone_else = "none"``): `help` only."""
 
+    NONE = -1
     VIEWER = 0
     REQUESTER = 1
     APPROVER = 2
@@ -35,6 +37,21 @@ class Role(IntEnum):
     @property
     def label(self) -> str:
         return self.name.lower()
+
+
+def named(name: str) -> Role:
+    """The role a policy setting names (``share_min_role = "requester"``)."""
+    return Role[name.upper()]
+
+
+def no_access(roles: Roles) -> str:
+    """The one sentence someone outside the policy gets: who can let them in."""
+    admins = [f"<@{user}>" for user in roles.admins] + [f"<!subteam^{group}>" for group in roles.admin_groups]
+    who = f"an admin ({', '.join(admins)})" if admins else "whoever runs the bot"
+    return (
+        "You have no access to Whalet through this bot: balances, rates and payouts are for the people "
+        f"listed in its policy. Ask {who} to add you under [roles] in whalet-bot.toml."
+    )
 
 
 class GroupReader(Protocol):
@@ -94,6 +111,7 @@ class RoleResolver:
             (Role.ADMIN, roles.admin_groups),
             (Role.APPROVER, roles.approver_groups),
             (Role.REQUESTER, roles.requester_groups),
+            (Role.VIEWER, roles.viewer_groups),
         ):
             if group_role <= role:
                 break
@@ -110,6 +128,7 @@ class RoleResolver:
             (Role.ADMIN, roles.admin_groups),
             (Role.APPROVER, roles.approver_groups),
             (Role.REQUESTER, roles.requester_groups),
+            (Role.VIEWER, roles.viewer_groups),
         )
         direct = {user: self._direct(user) for user in wanted}
         needed = {g for role, groups in ladder for g in groups if any(r < role for r in direct.values())}

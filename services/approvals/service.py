@@ -97,7 +97,9 @@ def tier(services: Services, db: Database, r: ApprovalRequest, rates: dict[str, 
     when that raised the tier the card says "possible split"."""
     now = services.clock.now()
     spent = repo.spent_today(db, r.requester, r.currency, policy.today_start(services.config, now))
-    needed = policy.required_approvals(services.config, r.money, frozen=is_frozen(services), spent_today=spent)
+    needed = policy.required_approvals(
+        services.config, r.money, frozen=is_frozen(services), spent_today=spent, requester=r.requester
+    )
     approvals = services.config.approvals
     if approvals is None or approvals.aggregate_window_hours is None:
         return needed, []
@@ -213,7 +215,9 @@ async def create(services: Services, new: NewRequest) -> ApprovalRequest:
             "and nothing will be paid. The alerts channel has the details."
         )
     ttl = timedelta(minutes=services.config.approvals.ttl_minutes if services.config.approvals else 30)
-    people = await copies.audience(services, new.requester)  # user groups are a Slack call: before the transaction
+    people = await copies.audience(
+        services, new.requester, new.amount
+    )  # user groups are a Slack call: before the transaction
     with services.store.transaction() as db:
         current = repo.load(db, request.id, lock=True)
         assert current is not None

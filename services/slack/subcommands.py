@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from core.storage import replays
-from services.approvals.roles import Role
+from services.approvals.roles import Role, named
 
 if TYPE_CHECKING:
     from slack_bolt.context.respond.async_respond import AsyncRespond
@@ -62,6 +62,22 @@ class CommandContext:
         if self.trigger_id:
             with self.services.store.transaction() as db:
                 replays.link(db, self.trigger_id, request_id)
+
+    async def allowed(self, needed: Role, what: str) -> bool:
+        """True if this person's role reaches ``needed``; otherwise says so and returns False.
+        For the parts of a command that a policy setting guards (``--share``, ``--csv``)."""
+        if self.role >= needed:
+            return True
+        await self.reply(f"{what} is for {needed.label}s and above; your role is {self.role.label}.")
+        return False
+
+    async def may_share(self, what: str) -> bool:
+        """Posting money into a channel: ``[roles] share_min_role``."""
+        return await self.allowed(named(self.services.config.roles.share_min_role), what)
+
+    async def may_export(self, what: str) -> bool:
+        """Exporting records to a file: ``[roles] export_min_role``."""
+        return await self.allowed(named(self.services.config.roles.export_min_role), what)
 
     async def reply(self, text: str, blocks: list[dict[str, Any]] | None = None, *, share: bool = False) -> None:
         """Answer the person who typed the command: ephemeral unless ``share``."""

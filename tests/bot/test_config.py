@@ -6,6 +6,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from core.config import BotConfig, ConfigError, load_config
 
@@ -254,4 +255,10 @@ def test_roles_are_explicit() -> None:
     )
     assert config.roles.roles_of("UADM") == {"viewer", "admin"}
     assert config.roles.roles_of("UOTHER", ["SFIN"]) == {"viewer", "approver"}
-    assert config.roles.roles_of("UNKNOWN") == {"viewer"}
+    assert config.roles.roles_of("UNKNOWN") == {"none"}
+    everyone = BotConfig.model_validate({"roles": {"everyone_else": "viewer", "viewer_groups": ["SALL"]}})
+    assert everyone.roles.roles_of("UNKNOWN") == {"viewer"}
+    with pytest.raises(ValidationError):
+        BotConfig.model_validate({"roles": {"everyone_else": "requester"}})
+    with pytest.raises(ValidationError):
+        BotConfig.model_validate({"roles": {"share_min_role": "nobody"}})

@@ -722,7 +722,7 @@ def test_failure_5_an_unreadable_group_counts_as_empty_after_the_staleness_bound
         m.move_clock(5)
         assert m.run(roles.role_of(GROUP_MEMBER, fresh=True)).name == "APPROVER"  # within 10 min
         m.move_clock(12)
-        assert m.run(roles.role_of(GROUP_MEMBER, fresh=True)).name == "VIEWER"
+        assert m.run(roles.role_of(GROUP_MEMBER, fresh=True)).name == "NONE"
         m.approve(GROUP_MEMBER, 0, False)
         assert only(m).state is State.PENDING
         with m.services.store.read() as db:
@@ -744,9 +744,9 @@ def test_a_wall_clock_stepped_back_does_not_revive_a_stale_approver(world: None)
         assert m.run(roles.role_of(GROUP_MEMBER, fresh=True)).name == "APPROVER"
         m.change_roles(set(APPROVERS), "unreadable")
         m.clock.advance(timedelta(minutes=STALENESS_MINUTES + 1))
-        assert m.run(roles.role_of(GROUP_MEMBER, fresh=True)).name == "VIEWER"
+        assert m.run(roles.role_of(GROUP_MEMBER, fresh=True)).name == "NONE"
         m.clock.set(m.clock.now() - timedelta(hours=1))
-        assert m.run(roles.role_of(GROUP_MEMBER, fresh=True)).name == "VIEWER"
+        assert m.run(roles.role_of(GROUP_MEMBER, fresh=True)).name == "NONE"
         m.approve(GROUP_MEMBER, 0, False)
         assert only(m).state is State.PENDING and m.watch.confirms[only(m).mer_order_no] == 0
     finally:

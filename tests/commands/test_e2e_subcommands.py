@@ -74,7 +74,7 @@ def test_rate(stack):
 
 
 def test_balance_share_and_source(stack):
-    _, post = ask(stack, "U0VIEW", "balance --source B2C --share")
+    _, post = ask(stack, "U0REQ", "balance --source B2C --share")
     assert post.response_type == "in_channel" and "Balances of U10001 (B2C)" in post.text
     _, post = ask(stack, "U0VIEW", "balance --user U99999")
     assert "not one of the configured Whalet users" in post.text

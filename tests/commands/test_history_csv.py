@@ -34,12 +34,12 @@ def test_csv_export_has_every_page_exact_amounts_and_iso_times_and_lands_in_the_
     assert len(sandbox) == 230
 
     before = len(stack.fake.responses())
-    _, first = ask(stack, "U0VIEW", "history collections --days 2 --csv")
+    _, first = ask(stack, "U0APP2", "history collections --days 2 --csv")
     assert first.text == "Working on it: 230 collections over 3 pages; the CSV will arrive in our DM."
     done = responses_since(stack, before, n=2, timeout=20)[1]
     assert done.text == "Collections of the last 2 days: the CSV (230 records) is in our DM."
 
-    dm = stack.fake.dm_channel("U0VIEW")  # opened by the bot (conversations.open)
+    dm = stack.fake.dm_channel("U0APP2")  # opened by the bot (conversations.open)
     assert dm is not None and dm.startswith("D")
     [upload] = stack.fake.uploaded_files(dm)
     assert upload.name.startswith("whalet-collections-") and upload.name.endswith("-last-2d.csv")
@@ -60,16 +60,16 @@ def test_csv_export_has_every_page_exact_amounts_and_iso_times_and_lands_in_the_
 
 
 def test_a_refused_upload_or_a_whalet_error_is_answered_with_a_sentence(stack: LocalStack) -> None:
-    _, answer = ask(stack, "U0VIEW", "history payments --days 1 --csv")
+    _, answer = ask(stack, "U0APP2", "history payments --days 1 --csv")
     assert answer.text == "Payments of the last 1 day: none, so there is no CSV to send."
     stack.fake.scopes.discard("im:write")
     stack.operator.post("/sandbox/collect", json={"userId": "U10001", "currency": "USD", "amount": "5.00"})
-    _, answer = ask(stack, "U0VIEW", "history collections --days 1 --csv")
+    _, answer = ask(stack, "U0APP2", "history collections --days 1 --csv")
     assert answer.text == "I could not send the CSV to your DM: Slack answered `missing_scope`."
     stack.operator.post(
         "/sandbox/faults", json={"rules": [{"apiCode": "queryPayRecords", "kind": "bad_signature", "times": None}]}
     ).raise_for_status()
-    _, answer = ask(stack, "U0VIEW", "history pays --days 1 --csv")
+    _, answer = ask(stack, "U0APP2", "history pays --days 1 --csv")
     assert "trustworthy answer" in answer.text
     assert stack.fake.uploaded_files() == []
 

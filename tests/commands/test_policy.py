@@ -86,7 +86,7 @@ async def test_roles_from_ids_and_groups_with_cache():
     roles = await asyncio.gather(*[resolver.role_of("UGROUPAPP") for _ in range(10)])
     assert set(roles) == {Role.APPROVER} and slack.calls == 1  # one shared call
     assert await resolver.role_of("UGROUPREQ") == Role.REQUESTER
-    assert await resolver.role_of("UNOBODY") == Role.VIEWER
+    assert await resolver.role_of("UNOBODY") == Role.NONE  # not in the policy: no role at all
     calls = slack.calls
     await resolver.role_of("UNOBODY")
     assert slack.calls == calls  # cached
@@ -98,7 +98,7 @@ async def test_roles_from_ids_and_groups_with_cache():
 async def test_unreadable_group_grants_nothing():
     slack = GroupsSlack({}, fail=True)
     resolver = policy.RoleResolver(CONFIG.roles, slack)
-    assert await resolver.role_of("UGROUPAPP") == Role.VIEWER
+    assert await resolver.role_of("UGROUPAPP") == Role.NONE
     assert await resolver.role_of("UREQ") == Role.REQUESTER
 
 
@@ -109,13 +109,13 @@ async def test_one_decision_reads_each_group_once_and_fresh_reads_see_a_removal(
     assert roles == {
         "UGROUPAPP": Role.APPROVER,
         "UGROUPREQ": Role.REQUESTER,
-        "UNOBODY": Role.VIEWER,
+        "UNOBODY": Role.NONE,
         "UADM": Role.ADMIN,
     }
     assert slack.calls == len(CONFIG.roles.all_groups())
     slack.groups["SAPPROVERS"] = []
     assert await resolver.role_of("UGROUPAPP") == Role.APPROVER  # the display cache may lag
-    assert (await resolver.roles_of(["UGROUPAPP"], fresh=True))["UGROUPAPP"] == Role.VIEWER  # decisions do not
+    assert (await resolver.roles_of(["UGROUPAPP"], fresh=True))["UGROUPAPP"] == Role.NONE  # decisions do not
 
 
 async def test_an_unreadable_group_keeps_its_members_only_for_the_staleness_bound():
@@ -130,6 +130,20 @@ async def test_an_unreadable_group_keeps_its_members_only_for_the_staleness_boun
     clock[0] = 599
     assert await resolver.role_of("UGROUPAPP", fresh=True) == Role.APPROVER and stale == []
     clock[0] = 601
-    assert await resolver.role_of("UGROUPAPP", fresh=True) == Role.VIEWER
-    assert await resolver.role_of("UGROUPAPP", fresh=True) == Role.VIEWER
+    assert await resolver.role_of("UGROUPAPP", fresh=True) == Role.NONE
+    assert await resolver.role_of("UGROUPAPP", fresh=True) == Role.NONE
     assert stale.count("SAPPROVERS") == 1  # one alert, not one per read (SREQ was never readable: its own)
+
+
+async def test_viewers_come_from_ids_groups_or_everyone_else():
+    """Least privilege: unlisted people hold no role unless ``everyone_else = "viewer"``; a viewer
+    group is read only for someone who holds no higher role."""
+    roles = CONFIG.roles.model_copy(update={"viewers": ["UVIEW"], "viewer_groups": ["SVIEW"]})
+    slack = GroupsSlack({"SVIEW": ["UGROUPVIEW", "UREQ"], "SAPPROVERS": [], "SREQ": []})
+    resolver = policy.RoleResolver(roles, slack)
+    assert await resolver.role_of("UVIEW") == Role.VIEWER
+    assert await resolver.role_of("UGROUPVIEW") == Role.VIEWER
+    assert await resolver.role_of("UREQ") == Role.REQUESTER
+    assert await resolver.role_of("UNOBODY") == Role.NONE
+    everyone = policy.RoleResolver(roles.model_copy(update={"everyone_else": "viewer"}), slack)
+    assert await everyone.role_of("UNOBODY") == Role.VIEWER

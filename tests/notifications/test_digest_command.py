@@ -16,7 +16,7 @@ def replies(stack: LocalStack, needle: str) -> list[str]:
 
 
 def test_digest_now_posts_a_digest_in_the_channel(stack: LocalStack) -> None:
-    assert stack.slack_requests.command("U0VIEW", "digest now", channel_id="C0FINANCE").status_code == 200
+    assert stack.slack_requests.command("U0REQ", "digest now", channel_id="C0FINANCE").status_code == 200
     [message] = stack.fake.wait_for(
         lambda: [m for m in stack.fake.messages("C0FINANCE") if m.text.startswith("Whalet digest")], timeout=TIMEOUT
     )
@@ -73,7 +73,7 @@ def test_digest_now_is_titled_with_todays_date_in_the_policy_zone(make_stack) ->
     today = datetime.now(UTC).astimezone(shanghai).date() + timedelta(days=1)
     morning = datetime(today.year, today.month, today.day, 7, 47, tzinfo=shanghai)
     stack = make_stack(clock=FrozenClock(morning))
-    assert stack.slack_requests.command("U0VIEW", "digest now", channel_id="C0FINANCE").status_code == 200
+    assert stack.slack_requests.command("U0REQ", "digest now", channel_id="C0FINANCE").status_code == 200
     [message] = stack.fake.wait_for(
         lambda: [m for m in stack.fake.messages("C0FINANCE") if m.text.startswith("Whalet digest")], timeout=TIMEOUT
     )

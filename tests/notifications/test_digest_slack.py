@@ -34,7 +34,7 @@ def with_users(users: list[tuple[str, str]]) -> str:
 
 def run_digest(stack: LocalStack, count: int) -> Message:
     """`/whalet digest now` in #finance; returns the ``count``-th digest message (1-based)."""
-    assert stack.slack_requests.command("U0VIEW", "digest now", channel_id=FINANCE).status_code == 200
+    assert stack.slack_requests.command("U0REQ", "digest now", channel_id=FINANCE).status_code == 200
     return stack.fake.wait_for(
         lambda: (found := digest_messages(stack)) and len(found) >= count and found[count - 1], timeout=TIMEOUT
     )
