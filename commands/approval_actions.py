@@ -82,7 +82,7 @@ async def _approve(services: Services, request_id: str, clicker: str, carried: s
     compare-and-set first) and, when it completed the quorum, send the confirm."""
     role = await resolver(services).role_of(clicker, fresh=True)
     for attempt in range(STALE_TRIES):
-        current = await counting.approvers_now(services, request_id)
+        current = await counting.approvers_now(services, request_id, clicker)
         try:
             result = record_approval(
                 services, request_id, clicker=clicker, role=role, carried_fingerprint=carried, current=current

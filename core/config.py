@@ -130,14 +130,35 @@ class Roles(Model):
         return {*self.viewer_groups, *self.requester_groups, *self.approver_groups, *self.admin_groups}
 
 
+ApproverId = Annotated[str, _check(r"[UWS][A-Z0-9]+", "U0123ABCD or S0123ABCD", "a Slack user or user-group id")]
+
+
 class Tier(Model):
+    """Amounts up to ``up_to`` need ``approvals`` distinct approvers; or, with ``layers``, one
+    approval from each layer in order (``[["U0LEAD", "S0LEADS"], ["U0CFO"]]``: a team lead, then
+    the CFO), each by a different person who also holds the approver role."""
+
     currency: Currency
     up_to: Positive
     approvals: Annotated[Int, Field(ge=1, le=5)]
+    layers: Annotated[list[Annotated[list[ApproverId], Field(min_length=1)]], Field(max_length=5)] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_per_layer(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("layers") and "approvals" not in data:
+            return {**data, "approvals": len(data["layers"])}
+        return data
 
     @model_validator(mode="after")
     def _digits(self) -> Tier:
         _fits(self.up_to, self.currency, ".up_to")
+        if self.layers is not None and len(self.layers) != self.approvals:
+            raise Problem(
+                f"a tier with {len(self.layers)} layers needs one approval per layer: leave approvals out "
+                f"or set it to {len(self.layers)}",
+                ".approvals",
+            )
         return self
 
 
@@ -227,17 +248,22 @@ class Approvals(Model):
         ceiling = self.ceiling.get(currency)
         return ceiling if ceiling is not None else max(tops)
 
-    def required_approvals(self, currency: str, amount: Decimal) -> int | None:
-        """Distinct approvers needed for ``amount``; None means refused: above the ceiling,
-        above the highest tier, a currency with no tiers, or an amount that is not positive."""
+    def tier_for(self, currency: str, amount: Decimal) -> Tier | None:
+        """The tier ``amount`` falls in; None means refused: above the ceiling, above the highest
+        tier, a currency with no tiers, or an amount that is not positive."""
         limit = self.ceiling_for(currency)
         if limit is None or amount <= 0 or amount > limit:
             return None
         tiers = [tier for tier in self.tiers if tier.currency == currency]
         for tier in tiers:
             if amount <= tier.up_to:
-                return tier.approvals
-        return tiers[-1].approvals  # between the highest tier and the ceiling
+                return tier
+        return tiers[-1]  # between the highest tier and the ceiling
+
+    def required_approvals(self, currency: str, amount: Decimal) -> int | None:
+        """Distinct approvers needed for ``amount``; None means refused (see ``tier_for``)."""
+        tier = self.tier_for(currency, amount)
+        return tier.approvals if tier is not None else None
 
 
 class Beneficiary(Model):

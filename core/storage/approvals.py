@@ -129,23 +129,24 @@ def summaries_in(db: Database, states: Sequence[str]) -> list[dict[str, Any]]:
 # --- approvals given ---------------------------------------------------------------------------
 
 
-def approvals_of(db: Database, request_id: str) -> list[tuple[str, str, str | None]]:
-    """(approver, at, revoked_at), in the order given."""
+def approvals_of(db: Database, request_id: str) -> list[tuple[str, str, str | None, int | None]]:
+    """(approver, at, revoked_at, layer), in the order given."""
     return [
-        (row[0], row[1], row[2])
+        (row[0], row[1], row[2], None if row[3] is None else int(row[3]))
         for row in db.execute(
-            "SELECT approver, at, revoked_at FROM approvals WHERE request_id = ? ORDER BY at, approver", [request_id]
+            "SELECT approver, at, revoked_at, layer FROM approvals WHERE request_id = ? ORDER BY at, approver",
+            [request_id],
         )
     ]
 
 
-def add_approval(db: Database, request_id: str, approver: str, at: str) -> bool:
+def add_approval(db: Database, request_id: str, approver: str, at: str, layer: int | None = None) -> bool:
     """False when this person had already approved this request (one row per pair)."""
     return (
         int(
             db.execute(
-                "INSERT OR IGNORE INTO approvals (request_id, approver, at) VALUES (?, ?, ?)",
-                [request_id, approver, at],
+                "INSERT OR IGNORE INTO approvals (request_id, approver, at, layer) VALUES (?, ?, ?, ?)",
+                [request_id, approver, at, layer],
             ).rowcount
         )
         == 1

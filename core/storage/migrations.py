@@ -441,4 +441,13 @@ MIGRATIONS: list[Migration] = [
             "CREATE INDEX command_replays_received ON command_replays (received_at)",
         ],
     ),
+    (
+        # Approval layers: the tier's layers as they were when the request was made (JSON), and
+        # which layer each approval satisfied.
+        "0830_approval_layers",
+        [
+            "ALTER TABLE approval_requests ADD COLUMN layers TEXT",
+            "ALTER TABLE approvals ADD COLUMN layer INTEGER",
+        ],
+    ),
 ]

@@ -147,6 +147,8 @@ def card_blocks(r: ApprovalRequest, approvals: Sequence[Approval], now: datetime
     blocks: list[Block] = [section(f"*{headline(r)}*"), section("", fields=fields)]
     if r.flags:
         blocks.append(context(":warning: " + " · ".join(f"*{esc(f)}*" for f in r.flags)))
+    if r.layers:
+        blocks.append(context(*layer_lines(r, approvals)))
     lapsed = [a.approver for a in approvals if not a.counts]
     if lapsed:
         blocks.append(
@@ -170,6 +172,21 @@ def card_blocks(r: ApprovalRequest, approvals: Sequence[Approval], now: datetime
     if r.state is State.PENDING:
         blocks.append(buttons(r))
     return finish(blocks)
+
+
+def layer_people(layer: tuple[str, ...]) -> str:
+    return ", ".join(f"<!subteam^{entry}>" if entry.startswith("S") else f"<@{entry}>" for entry in layer)
+
+
+def layer_lines(r: ApprovalRequest, approvals: Sequence[Approval]) -> list[str]:
+    """Each approval layer, who may give it and who did (in order: layer 2 waits for layer 1)."""
+    by_layer = {a.layer: a.approver for a in approvals if a.counts and a.layer is not None}
+    lines = []
+    for index, layer in enumerate(r.layers):
+        done = by_layer.get(index)
+        outcome = f":white_check_mark: <@{done}>" if done else "waiting"
+        lines.append(f"*Layer {index + 1} of {len(r.layers)}* ({layer_people(layer)}): {outcome}")
+    return lines
 
 
 def buttons(r: ApprovalRequest) -> Block:

@@ -18,6 +18,7 @@ from core.storage import approvals as approval_rows
 from core.clock import iso
 
 from services.approvals import copies, counting, policy, repo
+from services.approvals.cards import layer_people
 from services.approvals.confirm import is_frozen
 from services.approvals.fingerprint import verify
 from services.approvals.kinds import KINDS
@@ -106,7 +107,13 @@ def record_approval(
                 repo.audit(services, db, r, clicker, "approve.refused", reason=refusal)
             return ClickResult(refusal or "")
         counting.ensure_checked(db, r, current)
-        inserted = approval_rows.add_approval(db, request_id, clicker, iso(now))
+        layer = counting.next_layer(db, r, current) if r.layers else None
+        if r.layers and clicker not in current.checked:
+            refusal = layer_refusal(r, layer, current.layers_of.get(clicker, frozenset()))
+            if refusal:
+                repo.audit(services, db, r, clicker, "approve.refused", reason=refusal)
+                return ClickResult(refusal)
+        inserted = approval_rows.add_approval(db, request_id, clicker, iso(now), layer)
         now_approvers = current.with_clicker(clicker)
         counting.mark(services, db, r, now_approvers)
         count = len(counting.counting(db, r, now_approvers))
@@ -126,6 +133,18 @@ def record_approval(
         repo.update_card(services, db, r)
     services.wake_outbox()
     return result
+
+
+def layer_refusal(r: ApprovalRequest, layer: int | None, clicker_in: frozenset[int]) -> str | None:
+    """Why this click cannot satisfy the next layer of a layered request, or None."""
+    if layer is None or layer in clicker_in:
+        return None
+    total = len(r.layers)
+    wanted = f"layer {layer + 1} of {total} ({layer_people(r.layers[layer])})"
+    later = sorted(index + 1 for index in clicker_in if index > layer)
+    if later:
+        return f"This request is approved layer by layer and now needs {wanted}; you are in layer {later[0]}, so approve after that."
+    return f"This request is approved layer by layer and now needs {wanted}; you are not in that layer."
 
 
 def reject_refusal(

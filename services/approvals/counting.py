@@ -7,13 +7,14 @@ says "@X's approval no longer counts: not an approver" exactly when it stopped c
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from sqlite_utils import Database
 
 from services.approvals import policy, repo
-from services.approvals.request import ApprovalRequest
+from services.approvals.request import Approval, ApprovalRequest
 
 if TYPE_CHECKING:
     from services.container import Services
@@ -26,10 +27,13 @@ class RolesNow:
 
     checked: frozenset[str]
     current: frozenset[str]
+    # For a request with approval layers: the layers (0-based) each giver, and the clicker, is in
+    # now (user groups read afresh, like roles).
+    layers_of: Mapping[str, frozenset[int]] = field(default_factory=dict)
 
     def with_clicker(self, clicker: str) -> RolesNow:
         """The clicker's own role was checked by the click itself."""
-        return RolesNow(self.checked | {clicker}, self.current | {clicker})
+        return RolesNow(self.checked | {clicker}, self.current | {clicker}, self.layers_of)
 
 
 class RolesMoved(repo.StaleRequest):
@@ -37,13 +41,18 @@ class RolesMoved(repo.StaleRequest):
     rather than count, or un-count, an approval whose giver's role this decision never saw."""
 
 
-async def approvers_now(services: Services, request_id: str) -> RolesNow:
-    """The givers of this request's approvals, and which of them hold the approver role now."""
+async def approvers_now(services: Services, request_id: str, clicker: str | None = None) -> RolesNow:
+    """The givers of this request's approvals, which of them hold the approver role now (within
+    their approval limit), and for a layered request the layers they (and ``clicker``) are in."""
     with services.store.read() as db:
         givers = [a.approver for a in repo.approvals(db, request_id)]
         request = repo.load(db, request_id)
     roles = await policy.resolver(services).roles_of(givers, fresh=True)
     config = services.config
+    layers_of: dict[str, frozenset[int]] = {}
+    if request is not None and request.layers:
+        people = [*givers, *([clicker] if clicker else [])]
+        layers_of = await _layers_of(services, request.layers, people)
     return RolesNow(
         frozenset(givers),
         frozenset(
@@ -52,7 +61,23 @@ async def approvers_now(services: Services, request_id: str) -> RolesNow:
             if policy.holds_approver(role)
             and (request is None or policy.within_approver_limit(config, giver, request.money))
         ),
+        layers_of,
     )
+
+
+async def _layers_of(
+    services: Services, layers: tuple[tuple[str, ...], ...], people: list[str]
+) -> dict[str, frozenset[int]]:
+    groups = {entry for layer in layers for entry in layer if entry.startswith("S")}
+    members = {group: await services.roles.members(group, fresh=True) for group in sorted(groups)}
+    return {
+        person: frozenset(
+            index
+            for index, layer in enumerate(layers)
+            if person in layer or any(person in members.get(entry, frozenset()) for entry in layer)
+        )
+        for person in people
+    }
 
 
 def ensure_checked(db: Database, request: ApprovalRequest, roles: RolesNow) -> None:
@@ -75,9 +100,30 @@ def mark(services: Services, db: Database, request: ApprovalRequest, roles: Role
 
 
 def counting(db: Database, request: ApprovalRequest, roles: RolesNow) -> list[str]:
-    """Givers that count now: recorded, holding the role, and not the requester."""
-    return [
-        a.approver
-        for a in repo.approvals(db, request.id)
-        if a.approver in roles.current and a.approver != request.requester
+    """Givers that count now: recorded, holding the role, and not the requester; for a layered
+    request, one per layer (in layer order), each still in the layer their approval satisfied."""
+    given = [
+        a for a in repo.approvals(db, request.id) if a.approver in roles.current and a.approver != request.requester
     ]
+    if not request.layers:
+        return [a.approver for a in given]
+    return list(satisfied_layers(request, given, roles).values())
+
+
+def satisfied_layers(request: ApprovalRequest, given: list[Approval], roles: RolesNow) -> dict[int, str]:
+    """Layer -> the giver whose approval satisfies it now."""
+    found: dict[int, str] = {}
+    for a in given:
+        if a.layer is not None and a.layer not in found and a.layer in roles.layers_of.get(a.approver, ()):
+            found[a.layer] = a.approver
+    return dict(sorted(found.items()))
+
+
+def next_layer(db: Database, request: ApprovalRequest, roles: RolesNow) -> int | None:
+    """The first layer of a layered request that no counting approval satisfies; None when every
+    layer is (or the request has none)."""
+    given = [
+        a for a in repo.approvals(db, request.id) if a.approver in roles.current and a.approver != request.requester
+    ]
+    done = satisfied_layers(request, given, roles)
+    return next((index for index in range(len(request.layers)) if index not in done), None)

@@ -41,6 +41,8 @@ def fingerprint(request: ApprovalRequest) -> str:
     """SHA-256 (hex) of the canonical JSON of the shown fields; missing fields count as empty."""
     row = request.to_row()
     canonical = {name: "" if row.get(name) is None else str(row.get(name)) for name in FIELDS}
+    if request.layers:  # who must approve, in which order (absent before layers existed)
+        canonical["layers"] = row["layers"]
     data = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(data.encode("utf-8")).hexdigest()
 

@@ -54,7 +54,10 @@ def in_states(db: Database, states: tuple[State, ...]) -> list[ApprovalRequest]:
 
 
 def approvals(db: Database, request_id: str) -> list[Approval]:
-    return [Approval(approver, at, revoked is None) for approver, at, revoked in rows.approvals_of(db, request_id)]
+    return [
+        Approval(approver, at, revoked is None, layer)
+        for approver, at, revoked, layer in rows.approvals_of(db, request_id)
+    ]
 
 
 def approvers(db: Database, request_id: str) -> list[tuple[str, str]]:

@@ -73,6 +73,9 @@ class ApprovalRequest:
     # Set when Whalet reported a result that contradicts this request (see approvals.results):
     # what it reported, in words. The request is not settled by it; a person has to look.
     attention: str | None = None
+    # The tier's approval layers when the request was made (user and group ids per layer);
+    # empty: any distinct approvers, ``required_approvals`` of them.
+    layers: tuple[tuple[str, ...], ...] = ()
 
     @property
     def money(self) -> Money:
@@ -103,6 +106,7 @@ class ApprovalRequest:
             data[name] = _time(data.get(name))
         data["state"] = State(data["state"])
         data["flags"] = tuple(json.loads(data.get("flags") or "[]"))
+        data["layers"] = tuple(tuple(layer) for layer in json.loads(data.get("layers") or "[]"))
         for name in ("version", "required_approvals", "confirm_attempts", "checked_attempt", "lookups", "whalet_calls"):
             if data.get(name) is not None:
                 data[name] = int(data[name])
@@ -132,3 +136,4 @@ class Approval:
     approver: str
     at: str
     counts: bool = True  # False once the giver no longer holds the approver role
+    layer: int | None = None  # the layer it satisfied (0-based), for a request with layers

@@ -27,6 +27,7 @@ from services.approvals.fingerprint import fingerprint
 from services.approvals.kinds import KINDS, ApplyAnswer
 from services.approvals.request import ApprovalRequest
 from services.approvals.states import State
+from core.config import Tier
 from core.storage.claims import serialize_on
 from services.book import BookEntry, is_new
 from services.slack.blocks import esc
@@ -85,8 +86,11 @@ def _window_sum(totals: dict[str, Decimal], currency: str, rates: dict[str, Deci
     return sum((amount if c == currency else amount * rates[c] for c, amount in totals.items()), Decimal(0))
 
 
-def tier(services: Services, db: Database, r: ApprovalRequest, rates: dict[str, Decimal]) -> tuple[int, list[str]]:
-    """Approvals needed and extra flags; refuses (PolicyRefused) what the policy does not allow.
+def tier(
+    services: Services, db: Database, r: ApprovalRequest, rates: dict[str, Decimal]
+) -> tuple[int, list[str], tuple[tuple[str, ...], ...]]:
+    """Approvals needed, extra flags and the tier's approval layers; refuses (PolicyRefused)
+    what the policy does not allow.
 
     The caller holds the requester's and the party's locks (``serialize_on``), so the sums read
     here cannot change before this request's own row is inserted in the same transaction.
@@ -101,13 +105,21 @@ def tier(services: Services, db: Database, r: ApprovalRequest, rates: dict[str, 
         services.config, r.money, frozen=is_frozen(services), spent_today=spent, requester=r.requester
     )
     approvals = services.config.approvals
-    if approvals is None or approvals.aggregate_window_hours is None:
-        return needed, []
+    assert approvals is not None  # required_approvals refuses without a policy
+    own = approvals.tier_for(r.currency, r.amount)
+    if approvals.aggregate_window_hours is None or own is None:
+        return needed, [], _layers(own)
     since = now - timedelta(hours=approvals.aggregate_window_hours)
     total = _window_sum(repo.window_totals(db, r.requester, r.party, since), r.currency, rates) + r.amount
-    highest = max((t.approvals for t in approvals.tiers if t.currency == r.currency), default=needed)
-    aggregate = approvals.required_approvals(r.currency, total) or highest
-    return (aggregate, [FLAG_POSSIBLE_SPLIT]) if aggregate > needed else (needed, [])
+    highest = [t for t in approvals.tiers if t.currency == r.currency][-1]
+    aggregate = approvals.tier_for(r.currency, total) or highest
+    if aggregate.approvals > needed:
+        return aggregate.approvals, [FLAG_POSSIBLE_SPLIT], _layers(aggregate)
+    return needed, [], _layers(own)
+
+
+def _layers(chosen: Tier | None) -> tuple[tuple[str, ...], ...]:
+    return tuple(tuple(layer) for layer in chosen.layers) if chosen is not None and chosen.layers else ()
 
 
 async def _quote_window(services: Services, r: ApprovalRequest, rates: dict[str, Decimal]) -> None:
@@ -144,13 +156,13 @@ async def _insert_applying(services: Services, request: ApprovalRequest, new: Ne
             with services.store.transaction() as db:
                 serialize_on(db, f"requester:{request.requester}", f"party:{request.party or ''}")
                 try:
-                    needed, extra = tier(services, db, request, rates)
+                    needed, extra, layers = tier(services, db, request, rates)
                 except policy.PolicyRefused as exc:
                     raise Refused(str(exc)) from None
                 b = new.beneficiary
                 now = request.created_at
                 flags = policy.flags(services.config, new.amount, new_beneficiary=b is not None and is_new(db, b, now))
-                request = request.with_(required_approvals=needed, flags=tuple(flags + extra))
+                request = request.with_(required_approvals=needed, flags=tuple(flags + extra), layers=layers)
                 repo.insert(db, request)
                 repo.audit(services, db, request, new.requester, "request.apply", amount=new.amount.format())
                 return request

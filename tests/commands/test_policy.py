@@ -36,18 +36,22 @@ def usd(text):
 
 
 def test_tiers_ceiling_and_daily_limit():
-    assert policy.required_approvals(CONFIG, usd("10000"), frozen=False, spent_today=Decimal(0)) == 1
-    assert policy.required_approvals(CONFIG, usd("10000.01"), frozen=False, spent_today=Decimal(0)) == 2
+    assert policy.required_approvals(CONFIG, usd("10000"), frozen=False, spent_today=Decimal(0), requester="UREQ") == 1
+    assert (
+        policy.required_approvals(CONFIG, usd("10000.01"), frozen=False, spent_today=Decimal(0), requester="UREQ") == 2
+    )
     with pytest.raises(policy.PolicyRefused, match="above the bot's ceiling of 50,000.00 USD"):
-        policy.required_approvals(CONFIG, usd("50000.01"), frozen=False, spent_today=Decimal(0))
+        policy.required_approvals(CONFIG, usd("50000.01"), frozen=False, spent_today=Decimal(0), requester="UREQ")
     with pytest.raises(policy.PolicyRefused, match="daily limit of 60,000.00 USD"):
-        policy.required_approvals(CONFIG, usd("20000"), frozen=False, spent_today=Decimal("40000.01"))
+        policy.required_approvals(CONFIG, usd("20000"), frozen=False, spent_today=Decimal("40000.01"), requester="UREQ")
     with pytest.raises(policy.PolicyRefused, match="no tiers for EUR"):
-        policy.required_approvals(CONFIG, Money(Decimal(5), "EUR"), frozen=False, spent_today=Decimal(0))
+        policy.required_approvals(
+            CONFIG, Money(Decimal(5), "EUR"), frozen=False, spent_today=Decimal(0), requester="UREQ"
+        )
     with pytest.raises(policy.PolicyRefused, match="frozen"):
-        policy.required_approvals(CONFIG, usd("1"), frozen=True, spent_today=Decimal(0))
+        policy.required_approvals(CONFIG, usd("1"), frozen=True, spent_today=Decimal(0), requester="UREQ")
     with pytest.raises(policy.PolicyRefused, match=r"\[approvals\]"):
-        policy.required_approvals(BotConfig(), usd("1"), frozen=False, spent_today=Decimal(0))
+        policy.required_approvals(BotConfig(), usd("1"), frozen=False, spent_today=Decimal(0), requester="UREQ")
 
 
 def test_flags():
