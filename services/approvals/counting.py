@@ -111,19 +111,30 @@ def counting(db: Database, request: ApprovalRequest, roles: RolesNow) -> list[st
 
 
 def satisfied_layers(request: ApprovalRequest, given: list[Approval], roles: RolesNow) -> dict[int, str]:
-    """Layer -> the giver whose approval satisfies it now."""
+    """Layer -> the giver whose approval satisfies it now, from layer 1 on and in order: a layer
+    counts only after every earlier one, with an approval given no sooner than the earlier
+    layer's (so if layer 1's approver left the layer, layer 2's approval waits for a new layer 1
+    approval given before it, which cannot come: it fails closed)."""
     found: dict[int, str] = {}
-    for a in given:
-        if a.layer is not None and a.layer not in found and a.layer in roles.layers_of.get(a.approver, ()):
-            found[a.layer] = a.approver
-    return dict(sorted(found.items()))
+    previous_at = ""
+    for index in range(len(request.layers)):
+        approval = next(
+            (
+                a
+                for a in given
+                if a.layer == index and index in roles.layers_of.get(a.approver, ()) and a.at >= previous_at
+            ),
+            None,
+        )
+        if approval is None:
+            break
+        found[index], previous_at = approval.approver, approval.at
+    return found
 
 
 def next_layer(db: Database, request: ApprovalRequest, roles: RolesNow) -> int | None:
     """The first layer of a layered request that no counting approval satisfies; None when every
     layer is (or the request has none)."""
-    given = [
-        a for a in repo.approvals(db, request.id) if a.approver in roles.current and a.approver != request.requester
-    ]
-    done = satisfied_layers(request, given, roles)
-    return next((index for index in range(len(request.layers)) if index not in done), None)
+    given = [a for a in repo.approvals(db, request.id) if a.approver in roles.current and a.approver != request.requester]
+    done = len(satisfied_layers(request, given, roles))
+    return done if done < len(request.layers) else None
