@@ -30,7 +30,7 @@ from core.storage.claims import open_window
 from core.storage import digests
 from core.storage import home as home_rows
 from services.approvals import repo
-from services.approvals.cards import buttons, headline, slack_time, status_line
+from services.approvals.cards import buttons, detail_blocks, headline, slack_time, status_line
 from services.approvals.confirm import FREEZE_FLAG
 from services.approvals.policy import approver_refusal, resolver, within_approver_limit
 from services.approvals.roles import Role, no_access
@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("whalet_bot.home")
 
-WITH_BUTTONS = 12  # waiting requests shown with their buttons (2 blocks each; a Home holds 100)
+WITH_BUTTONS = 8  # waiting requests shown in full with their buttons (up to 6 blocks each; a Home holds 100)
 OWN_REQUESTS = 10
 NOTICE_SECONDS = 120.0
 # Slack's Tier 4 allows ~100 views.publish a minute per workspace. One republish pass per window,
@@ -80,7 +80,9 @@ class Home:
         blocks.append(context(f"Your role: {role.label}."))
         blocks += [divider(), section(f"*Waiting for you* ({len(waiting)})")]
         for r, approved in waiting[:WITH_BUTTONS]:
-            blocks += [section(pending_line(r, approved)), buttons(r)]
+            with services.store.read() as db:
+                given = repo.approvals(db, r.id)
+            blocks += [*detail_blocks(r, given), context(pending_line(r, approved)), buttons(r)]
         if len(waiting) > WITH_BUTTONS:
             blocks.append(context(f"…and {len(waiting) - WITH_BUTTONS} more: `/whalet pending` lists them all."))
         if not waiting:

@@ -450,4 +450,5 @@ MIGRATIONS: list[Migration] = [
             "ALTER TABLE approvals ADD COLUMN layer INTEGER",
         ],
     ),
+    ("0831_payee_names", ["ALTER TABLE approval_requests ADD COLUMN payee_name TEXT"]),
 ]

@@ -66,8 +66,25 @@ def headline(r: ApprovalRequest, *, plain: bool = False) -> str:
     safe = (lambda text: text or "") if plain else esc
     amount = _money(r.amount, r.currency)
     if not KINDS[r.kind].to_account:
-        return f"Pay {amount} to Whalet user {safe(r.payee_user_id)}?"
+        return f"Pay {amount} to {payee(r, safe)}?"
     return f"Pay out {amount} to {safe(r.beneficiary_name or r.beneficiary_id)} ({mask(r.account_tail)})?"
+
+
+def payee(r: ApprovalRequest, safe: Any = esc) -> str:
+    """A pay's payee: the name the policy gives the Whalet user, with the id; else the id."""
+    if r.payee_name:
+        return f"{safe(r.payee_name)} (Whalet user {safe(r.payee_user_id)})"
+    return f"Whalet user {safe(r.payee_user_id)}"
+
+
+def total_debited(r: ApprovalRequest) -> str:
+    """What leaves the balance: amount plus fee (in one sum when they share a currency)."""
+    if r.fee is None:
+        return f"{_money(r.amount, r.currency)} + the fee"
+    fee_currency = r.fee_currency or r.currency
+    if fee_currency == r.currency:
+        return _money(r.amount + r.fee, r.currency)
+    return f"{_money(r.amount, r.currency)} + {_money(r.fee, fee_currency)}"
 
 
 def _who(users: Sequence[str]) -> str:
@@ -129,26 +146,7 @@ def card_text(r: ApprovalRequest) -> str:
 
 def card_blocks(r: ApprovalRequest, approvals: Sequence[Approval], now: datetime) -> list[dict[str, Any]]:
     """The card for request ``r`` with the approvals given so far (and those that stopped counting)."""
-    fields = [
-        f"*Requested by*\n<@{r.requester}>",
-        f"*Amount*\n{_money(r.amount, r.currency)}",
-        f"*Fee*\n{_money(r.fee, r.fee_currency or r.currency)}",
-    ]
-    if KINDS[r.kind].to_account:
-        if r.rate is not None and r.to_currency not in (None, r.currency):
-            fields.append(f"*Rate*\n1 {r.currency} = {r.rate} {r.to_currency}")
-        fields.append(f"*Beneficiary gets*\n{_money(r.to_amount, r.to_currency)}")
-        fields.append(f"*Beneficiary*\n{esc(r.beneficiary_name)} ({mask(r.account_tail)})")
-    else:
-        fields.append(f"*Payee*\nWhalet user {esc(r.payee_user_id)}")
-    fields.append(f"*Purpose*\n{esc(r.purpose) or '—'}")
-    if r.reference:
-        fields.append(f"*Reference*\n{esc(r.reference)}")
-    blocks: list[Block] = [section(f"*{headline(r)}*"), section("", fields=fields)]
-    if r.flags:
-        blocks.append(context(":warning: " + " · ".join(f"*{esc(f)}*" for f in r.flags)))
-    if r.layers:
-        blocks.append(context(*layer_lines(r, approvals)))
+    blocks = detail_blocks(r, approvals)
     lapsed = [a.approver for a in approvals if not a.counts]
     if lapsed:
         blocks.append(
@@ -172,6 +170,34 @@ def card_blocks(r: ApprovalRequest, approvals: Sequence[Approval], now: datetime
     if r.state is State.PENDING:
         blocks.append(buttons(r))
     return finish(blocks)
+
+
+def detail_blocks(r: ApprovalRequest, approvals: Sequence[Approval]) -> list[Block]:
+    """Everything an approver must see before approving: the headline, every field, the flags
+    and the approval layers. The channel card, its DM copies and the App Home entry all show
+    these same blocks, so no copy approves on less than the card shows."""
+    fields = [
+        f"*Requested by*\n<@{r.requester}>",
+        f"*Amount*\n{_money(r.amount, r.currency)}",
+        f"*Fee*\n{_money(r.fee, r.fee_currency or r.currency)}",
+        f"*Total debited*\n{total_debited(r)}",
+    ]
+    if KINDS[r.kind].to_account:
+        if r.rate is not None and r.to_currency not in (None, r.currency):
+            fields.append(f"*Rate*\n1 {r.currency} = {r.rate} {r.to_currency}")
+        fields.append(f"*Beneficiary gets*\n{_money(r.to_amount, r.to_currency)}")
+        fields.append(f"*Beneficiary*\n{esc(r.beneficiary_name)} ({mask(r.account_tail)})")
+    else:
+        fields.append(f"*Payee*\n{payee(r)}")
+    fields.append(f"*Purpose*\n{esc(r.purpose) or '—'}")
+    if r.reference:
+        fields.append(f"*Reference*\n{esc(r.reference)}")
+    blocks: list[Block] = [section(f"*{headline(r)}*"), section("", fields=fields)]
+    if r.flags:
+        blocks.append(context(":warning: " + " · ".join(f"*{esc(f)}*" for f in r.flags)))
+    if r.layers:
+        blocks.append(context(*layer_lines(r, approvals)))
+    return blocks
 
 
 def layer_people(layer: tuple[str, ...]) -> str:

@@ -135,6 +135,8 @@ def satisfied_layers(request: ApprovalRequest, given: list[Approval], roles: Rol
 def next_layer(db: Database, request: ApprovalRequest, roles: RolesNow) -> int | None:
     """The first layer of a layered request that no counting approval satisfies; None when every
     layer is (or the request has none)."""
-    given = [a for a in repo.approvals(db, request.id) if a.approver in roles.current and a.approver != request.requester]
+    given = [
+        a for a in repo.approvals(db, request.id) if a.approver in roles.current and a.approver != request.requester
+    ]
     done = len(satisfied_layers(request, given, roles))
     return done if done < len(request.layers) else None

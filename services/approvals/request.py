@@ -47,6 +47,7 @@ class ApprovalRequest:
     beneficiary_id: str | None = None
     beneficiary_name: str | None = None
     payee_user_id: str | None = None
+    payee_name: str | None = None  # a pay's payee as the policy's [whalet] users name them
     account_tail: str | None = None
     purpose: str = ""
     reference: str = ""

@@ -194,6 +194,7 @@ async def create(services: Services, new: NewRequest) -> ApprovalRequest:
         beneficiary_name=b.name if b else None,
         account_tail=b.account_tail if b else None,
         payee_user_id=new.payee_user_id,
+        payee_name=next((u.name for u in services.config.whalet.users if u.id == new.payee_user_id), None),
         purpose=new.purpose,
         reference=new.reference,
         mer_order_no=new_order_no(kind.order_prefix),

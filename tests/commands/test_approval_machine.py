@@ -383,7 +383,10 @@ class ApprovalFlow(RuleBasedStateMachine):
         """Every example starts with a request, so the other rules have something to act on."""
         self.request(kind, amount)
 
-    @rule(kind=st.sampled_from(["payout", "payout", "pay"]), amount=st.sampled_from(["100", "100", "20000", "60000", "150000"]))
+    @rule(
+        kind=st.sampled_from(["payout", "payout", "pay"]),
+        amount=st.sampled_from(["100", "100", "20000", "60000", "150000"]),
+    )
     def request(self, kind: str, amount: str) -> None:
         target = "acme-us" if kind == "payout" else "U10002"
         self.dispatch(self.slack.command(REQUESTER, f"{kind} {amount} USD to {target}", channel_id="C0DEMO"))

@@ -82,7 +82,7 @@ def test_balance_share_and_source(stack):
 
 def test_pay_goes_through_approval(stack, database_url):
     _, post = ask(stack, "U0REQ", 'pay 300 USD to U10002 for "shared costs"')
-    assert "Sent for approval" in post.text and "Pay 300.00 USD to Whalet user U10002?" in post.text
+    assert "Sent for approval" in post.text and "Pay 300.00 USD to Globex Export Co (Whalet user U10002)?" in post.text
 
 
 def test_pending_lists_open_requests(stack, database_url):
