@@ -171,7 +171,13 @@ class Approvals(Model):
     highest tier's approvals; without a ceiling, the highest tier is the limit."""
 
     channel: ChannelId
-    ttl_minutes: Annotated[Int, Field(ge=1, le=1440)] = 30
+    # How long a request waits for its approvals (up to 7 days); Whalet's quote may expire long
+    # before: the bot then asks for a new one at release (see max_rate_drift_bps).
+    ttl_minutes: Annotated[Int, Field(ge=1, le=10080)] = 1440
+    # At release after the quote expired, a new quote is confirmed without new approvals only if
+    # its rate, fee and amount received are each within this many basis points (1/100 %) of what
+    # was approved; otherwise the card asks for the approvals again.
+    max_rate_drift_bps: Annotated[Int, Field(ge=0, le=1000)] = 50
     tiers: list[Tier] = []
     ceiling: CurrencyAmounts = {}
     daily_limit: CurrencyAmounts = {}

@@ -160,3 +160,11 @@ def set_revoked(db: Database, request_id: str, approver: str, revoked_at: str | 
         return int(db.execute(sql, [request_id, approver]).rowcount) == 1
     sql = "UPDATE approvals SET revoked_at = ? WHERE request_id = ? AND approver = ? AND revoked_at IS NULL"
     return int(db.execute(sql, [revoked_at, request_id, approver]).rowcount) == 1
+
+
+def delete_approvals(db: Database, request_id: str) -> list[str]:
+    """Remove a request's approvals (its terms changed beyond what they approved; the audit log
+    keeps them); returns who had approved, so they can approve again."""
+    givers = [row[0] for row in db.execute("SELECT approver FROM approvals WHERE request_id = ?", [request_id])]
+    db.execute("DELETE FROM approvals WHERE request_id = ?", [request_id])
+    return givers

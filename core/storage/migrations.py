@@ -451,4 +451,14 @@ MIGRATIONS: list[Migration] = [
         ],
     ),
     ("0831_payee_names", ["ALTER TABLE approval_requests ADD COLUMN payee_name TEXT"]),
+    (
+        # Requests that outlive Whalet's quote: when that quote ends, how often it was renewed at
+        # release, and the order numbers it replaced (never to be confirmed).
+        "0832_requotes",
+        [
+            "ALTER TABLE approval_requests ADD COLUMN quote_expires_at TEXT",
+            "ALTER TABLE approval_requests ADD COLUMN requotes INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE approval_requests ADD COLUMN superseded_orders TEXT",
+        ],
+    ),
 ]

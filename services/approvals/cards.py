@@ -94,13 +94,6 @@ def _who(users: Sequence[str]) -> str:
     return tags[0] if len(tags) == 1 else ", ".join(tags[:-1]) + " and " + tags[-1]
 
 
-def _countdown(expires: datetime, now: datetime) -> str:
-    minutes = int((expires - now).total_seconds() // 60)
-    if minutes < 1:
-        return "expires in less than a minute"
-    return f"expires in {minutes} min" if minutes < 120 else f"expires in {minutes // 60} h {minutes % 60} min"
-
-
 def status_line(r: ApprovalRequest, names: Sequence[str]) -> str:
     """Where the request stands, in one line (the card's footer, the App Home's "Your requests")."""
     if r.attention:
@@ -159,7 +152,9 @@ def card_blocks(r: ApprovalRequest, approvals: Sequence[Approval], now: datetime
         )
     expiry = ""
     if r.expires_at and r.state is State.PENDING:
-        expiry = f"Expires at {slack_time(r.expires_at)} ({_countdown(r.expires_at, now)})"
+        # A Slack date token, drawn by each reader's Slack in their own zone: never stale, unlike
+        # a countdown written into the message when it was posted.
+        expiry = f"Open until {slack_time(r.expires_at, '{date_short_pretty} at {time}')}"
     blocks.append(
         context(
             status_line(r, [a.approver for a in approvals if a.counts]),

@@ -18,15 +18,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from sqlite_utils import Database
 
 from core.faultpoints import fault_point
-from services.approvals import counting, repo
+from services.approvals import counting, repo, requote
 from services.approvals.guards import Block, Refusal, backoff, why_not_send
 from services.approvals.kinds import KINDS
+from services.approvals.lease import FREEZE_FLAG as FREEZE_FLAG
+from services.approvals.lease import call_deadline, count_call, is_frozen, lease_end, max_attempts, owner
+from services.approvals.lease import settle_seconds as settle_seconds
 from services.approvals.request import ApprovalRequest
 from services.approvals.states import State
 from services.slack.blocks import esc
@@ -37,57 +39,18 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("whalet_bot.approvals")
 
-FREEZE_FLAG = "payouts_frozen"
-
-
-def is_frozen(services: Services) -> bool:
-    return services.store.get_flag(FREEZE_FLAG) is not None
-
-
-def max_attempts(services: Services) -> int:
-    return services.config.approvals.max_confirm_attempts if services.config.approvals else 3
-
-
-def call_deadline(services: Services) -> float:
-    """The longest one confirm call may take: the HTTP timeout for each of connect, write and read."""
-    return float(services.settings.whalet_timeout_seconds) * 3
-
-
-def settle_seconds(services: Services) -> float:
-    return float(services.config.approvals.confirm_settle_seconds if services.config.approvals else 30)
-
-
-def lease_length(services: Services) -> timedelta:
-    """The whole span in which a confirm may still be running at Whalet: the longest possible
-    call (timeout x 3), plus ``[approvals] confirm_settle_seconds`` for a server that keeps
-    working after its client gave up, plus one more timeout as margin. A confirm whose answer
-    never came keeps the lease to its end: no lookup, no take-over and no second confirm before."""
-    return timedelta(
-        seconds=call_deadline(services) + settle_seconds(services) + float(services.settings.whalet_timeout_seconds)
-    )
-
-
-def lease_end(now: datetime, services: Services) -> datetime:
-    """When the lease runs out, rounded UP to the second (times are stored to the second, and a
-    lease must never be stored shorter than it is)."""
-    end = now + lease_length(services)
-    return end.replace(microsecond=0) + timedelta(seconds=1 if end.microsecond else 0)
-
-
-def owner(services: Services) -> str:
-    """This process's lease identity; a restarted process is a new owner."""
-    return services.instance
-
-
-def count_call(services: Services, operation: str) -> None:
-    services.metrics.approval_whalet_calls.labels(operation).inc()
-
-
 ROLE_READS = 3  # approvals that keep arriving while the roles are read: read again, this often
 
 
 async def send_confirm(services: Services, request_id: str) -> str:
-    """Guards, lease, one confirm call, its outcome stored; returns a sentence for a person."""
+    """Guards, lease, one confirm call, its outcome stored; returns a sentence for a person.
+    An approved request whose quote ran out first gets a new one (``requote.renew``)."""
+    with services.store.read() as db:
+        request = repo.load(db, request_id)
+    if request is not None and requote.due(request, services.clock.now()):
+        waiting = await requote.renew(services, request_id)
+        if waiting is not None:
+            return waiting
     for _ in range(ROLE_READS):
         try:
             return await _send_confirm(services, request_id, await counting.approvers_now(services, request_id))

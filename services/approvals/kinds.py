@@ -97,3 +97,16 @@ KINDS: dict[str, Kind] = {
     ),
     "pay": Kind("pay", "PY-", "WBP", "payment", "Payee", False, _pay_apply, _pay_confirm, _pay_lookup),
 }
+
+
+def mismatch_of(r: ApprovalRequest, answer: ApplyAnswer) -> str | None:
+    """Why Whalet's apply answer is not the request we made, or None."""
+    if answer.mer_order_no != r.mer_order_no:
+        return f"order number {answer.mer_order_no} instead of {r.mer_order_no}"
+    if answer.amount.currency != r.currency or Decimal(answer.amount.amount) != r.amount:
+        return f"amount {answer.amount.format()} instead of {r.money.format()}"
+    if answer.party is not None and answer.party != r.party:
+        return f"{KINDS[r.kind].party_label.lower()} {answer.party} instead of {r.party}"
+    if answer.to_amount is not None and r.to_currency and answer.to_amount.currency != r.to_currency:
+        return f"paid out in {answer.to_amount.currency} instead of {r.to_currency}"
+    return None

@@ -77,6 +77,11 @@ class ApprovalRequest:
     # The tier's approval layers when the request was made (user and group ids per layer);
     # empty: any distinct approvers, ``required_approvals`` of them.
     layers: tuple[tuple[str, ...], ...] = ()
+    # When Whalet's quote (the order) ends; the request itself lives until ``expires_at``. A
+    # quote renewed at release replaces the order number; the old ones are kept, never confirmed.
+    quote_expires_at: datetime | None = None
+    requotes: int = 0
+    superseded_orders: tuple[str, ...] = ()
 
     @property
     def money(self) -> Money:
@@ -103,12 +108,21 @@ class ApprovalRequest:
         data = {k: v for k, v in row.items() if k in known}
         for name in ("amount", "fee", "to_amount", "rate"):
             data[name] = _dec(data.get(name))
-        for name in ("created_at", "expires_at", "decided_at", "lease_until", "next_attempt_at"):
+        for name in ("created_at", "expires_at", "decided_at", "lease_until", "next_attempt_at", "quote_expires_at"):
             data[name] = _time(data.get(name))
         data["state"] = State(data["state"])
         data["flags"] = tuple(json.loads(data.get("flags") or "[]"))
         data["layers"] = tuple(tuple(layer) for layer in json.loads(data.get("layers") or "[]"))
-        for name in ("version", "required_approvals", "confirm_attempts", "checked_attempt", "lookups", "whalet_calls"):
+        data["superseded_orders"] = tuple(json.loads(data.get("superseded_orders") or "[]"))
+        for name in (
+            "version",
+            "required_approvals",
+            "confirm_attempts",
+            "checked_attempt",
+            "lookups",
+            "whalet_calls",
+            "requotes",
+        ):
             if data.get(name) is not None:
                 data[name] = int(data[name])
         return cls(**data)

@@ -24,7 +24,7 @@ from sqlite_utils import Database
 from services.approvals import copies, policy, repo
 from services.approvals.confirm import FREEZE_FLAG, count_call, is_frozen
 from services.approvals.fingerprint import fingerprint
-from services.approvals.kinds import KINDS, ApplyAnswer
+from services.approvals.kinds import KINDS, mismatch_of
 from services.approvals.request import ApprovalRequest
 from services.approvals.states import State
 from core.config import Tier
@@ -227,7 +227,7 @@ async def create(services: Services, new: NewRequest) -> ApprovalRequest:
             f"Whalet's answer did not match the request ({mismatch}), so it was not put up for approval "
             "and nothing will be paid. The alerts channel has the details."
         )
-    ttl = timedelta(minutes=services.config.approvals.ttl_minutes if services.config.approvals else 30)
+    ttl = timedelta(minutes=services.config.approvals.ttl_minutes if services.config.approvals else 1440)
     people = await copies.audience(
         services, new.requester, new.amount
     )  # user groups are a Slack call: before the transaction
@@ -241,9 +241,8 @@ async def create(services: Services, new: NewRequest) -> ApprovalRequest:
             to_amount=answer.to_amount.quantized().amount if answer.to_amount else None,
             to_currency=answer.to_amount.currency if answer.to_amount else current.to_currency,
             rate=answer.rate,
-            expires_at=now + ttl
-            if answer.expire_time is None  # TTL decides
-            else min(answer.expire_time, now + ttl),
+            expires_at=now + ttl,  # the request outlives the quote: renewed at release (requote.py)
+            quote_expires_at=answer.expire_time,
         )
         current = repo.transition(
             db,
@@ -256,6 +255,7 @@ async def create(services: Services, new: NewRequest) -> ApprovalRequest:
             to_currency=filled.to_currency,
             rate=filled.rate,
             expires_at=filled.expires_at,
+            quote_expires_at=filled.quote_expires_at,
             fingerprint=fingerprint(filled),
         )
         repo.audit(
@@ -264,19 +264,6 @@ async def create(services: Services, new: NewRequest) -> ApprovalRequest:
         repo.post_card(services, db, current, people)
     services.wake_outbox()
     return current
-
-
-def mismatch_of(r: ApprovalRequest, answer: ApplyAnswer) -> str | None:
-    """Why Whalet's apply answer is not the request we made, or None."""
-    if answer.mer_order_no != r.mer_order_no:
-        return f"order number {answer.mer_order_no} instead of {r.mer_order_no}"
-    if answer.amount.currency != r.currency or Decimal(answer.amount.amount) != r.amount:
-        return f"amount {answer.amount.format()} instead of {r.money.format()}"
-    if answer.party is not None and answer.party != r.party:
-        return f"{KINDS[r.kind].party_label.lower()} {answer.party} instead of {r.party}"
-    if answer.to_amount is not None and r.to_currency and answer.to_amount.currency != r.to_currency:
-        return f"paid out in {answer.to_amount.currency} instead of {r.to_currency}"
-    return None
 
 
 def _abandon(services: Services, request: ApprovalRequest, note: str, action: str, **detail: object) -> None:

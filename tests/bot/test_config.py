@@ -144,8 +144,10 @@ ceiling = { USD = "80000" }
         ),
         ('ceiling = { USD = "250000" }', 'ceiling = { EUR = "250000" }', "approvals.ceiling.EUR", "no tiers"),
         ('daily_limit = { USD = "150000" }', 'daily_limit = { USD = "-1" }', "approvals.daily_limit.USD", "negative"),
-        ("ttl_minutes = 30", "ttl_minutes = 0", "approvals.ttl_minutes", "greater than or equal to 1"),
-        ("ttl_minutes = 30", 'ttl_minutes = "30"', "approvals.ttl_minutes", "valid integer"),
+        ("ttl_minutes = 1440", "ttl_minutes = 0", "approvals.ttl_minutes", "greater than or equal to 1"),
+        ("ttl_minutes = 1440", "ttl_minutes = 10081", "approvals.ttl_minutes", "less than or equal to 10080"),
+        ("ttl_minutes = 1440", 'ttl_minutes = "30"', "approvals.ttl_minutes", "valid integer"),
+        ("max_rate_drift_bps = 50", "max_rate_drift_bps = -1", "approvals.max_rate_drift_bps", "greater than"),
         ('channel = "C0APPROVALS"', 'channel = "#approvals"', "approvals.channel", "not a Slack channel id"),
         ('channel = "C0APPROVALS"', "", "approvals.channel", "required key is missing"),
         (
@@ -227,7 +229,7 @@ def test_duplicate_beneficiary_nickname(tmp_path: Path, example_text: str) -> No
 
 
 def test_several_problems_reported_together(tmp_path: Path, example_text: str) -> None:
-    text = example_text.replace("ttl_minutes = 30", "ttl_minutes = 0").replace('country = "US"', 'country = "us"')
+    text = example_text.replace("ttl_minutes = 1440", "ttl_minutes = 0").replace('country = "US"', 'country = "us"')
     found = problems(tmp_path, text)
     assert {line.split(":")[0] for line in found} == {"approvals.ttl_minutes", "beneficiaries[0].country"}
 

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 from services.approvals.kinds import ApplyAnswer
 from services.approvals.request import ApprovalRequest
-from services.approvals.service import mismatch_of
+from services.approvals.kinds import mismatch_of
 from services.approvals.states import State
 from whalet.money import Money
 

@@ -79,7 +79,7 @@ def test_pending_card_shows_everything_the_spec_lists():
         "1 of 2",
         "<@U2APP>",
         "<!date^",
-        "expires in 25 min",
+        "Open until <!date^",
     ):
         assert needle in body, needle
     actions = [b for b in blocks if b["type"] == "actions"]

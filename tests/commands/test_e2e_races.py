@@ -116,7 +116,7 @@ def test_expired_request_is_swept_and_late_click_changes_nothing(make_stack, dat
     clock = FrozenClock(datetime.now(UTC) + timedelta(minutes=1))
     stack = make_stack(DEMO_CONFIG.replace("ttl_minutes = 30", "ttl_minutes = 5\nsweep_seconds = 1"), clock=clock)
     request_id, card = request_payout(stack)
-    assert "expires in" in json.dumps(card.blocks)
+    assert "Open until <!date^" in json.dumps(card.blocks)
     clock.advance(timedelta(minutes=6))
     late = click(stack, "U0APP1", card)
     assert "expired" in late.text

@@ -235,6 +235,24 @@ def operator_routes(sb: Sandbox) -> list[Route]:
             sb.set_webhook_url(url)
         return {"webhook_url": sb.notifier.webhook_url}
 
+    async def rates(request: Request) -> Any:
+        """Move the market: ``{"currency": "HKD", "factor": "1.01"}`` makes one HKD worth 1 % more
+        US dollars, so quotes made from now on move (tests of a rate that changed before release)."""
+        data = await _json(request)
+        currency = str(data.get("currency") or "")
+        if currency not in state.ledger.usd_value or currency == "USD":
+            raise OperatorError(
+                f"currency must be one the sandbox quotes, other than USD: {sorted(state.ledger.usd_value)}"
+            )
+        factor = data.get("factor")
+        if isinstance(factor, bool) or not isinstance(factor, (int, Decimal, str)):
+            raise OperatorError("factor must be a positive number")
+        factor = to_decimal(factor)
+        if factor <= 0:
+            raise OperatorError("factor must be a positive number")
+        state.ledger.usd_value[currency] *= factor
+        return {"currency": currency, "usd_value": str(state.ledger.usd_value[currency])}
+
     async def clock(request: Request) -> Any:
         if request.method == "POST":
             seconds = (await _json(request)).get("advance_seconds")
@@ -259,6 +277,7 @@ def operator_routes(sb: Sandbox) -> list[Route]:
         ("/sandbox/faults", faults, ["GET", "POST", "DELETE"]),
         ("/sandbox/config", config, ["POST"]),
         ("/sandbox/clock", clock, ["GET", "POST"]),
+        ("/sandbox/rates", rates, ["POST"]),
         ("/sandbox/tokens/revoke", revoke_tokens, ["POST"]),
     ]
     return [Route(path, guard(handler), methods=methods) for path, handler, methods in table]
