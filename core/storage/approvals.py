@@ -129,24 +129,26 @@ def summaries_in(db: Database, states: Sequence[str]) -> list[dict[str, Any]]:
 # --- approvals given ---------------------------------------------------------------------------
 
 
-def approvals_of(db: Database, request_id: str) -> list[tuple[str, str, str | None, int | None]]:
-    """(approver, at, revoked_at, layer), in the order given."""
+def approvals_of(db: Database, request_id: str) -> list[tuple[str, str, str | None, int | None, str | None]]:
+    """(approver, at, revoked_at, layer, terms), in the order given."""
     return [
-        (row[0], row[1], row[2], None if row[3] is None else int(row[3]))
+        (row[0], row[1], row[2], None if row[3] is None else int(row[3]), row[4])
         for row in db.execute(
-            "SELECT approver, at, revoked_at, layer FROM approvals WHERE request_id = ? ORDER BY at, approver",
+            "SELECT approver, at, revoked_at, layer, terms FROM approvals WHERE request_id = ? ORDER BY at, approver",
             [request_id],
         )
     ]
 
 
-def add_approval(db: Database, request_id: str, approver: str, at: str, layer: int | None = None) -> bool:
+def add_approval(
+    db: Database, request_id: str, approver: str, at: str, layer: int | None = None, terms: str | None = None
+) -> bool:
     """False when this person had already approved this request (one row per pair)."""
     return (
         int(
             db.execute(
-                "INSERT OR IGNORE INTO approvals (request_id, approver, at, layer) VALUES (?, ?, ?, ?)",
-                [request_id, approver, at, layer],
+                "INSERT OR IGNORE INTO approvals (request_id, approver, at, layer, terms) VALUES (?, ?, ?, ?, ?)",
+                [request_id, approver, at, layer, terms],
             ).rowcount
         )
         == 1

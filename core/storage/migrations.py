@@ -459,6 +459,8 @@ MIGRATIONS: list[Migration] = [
             "ALTER TABLE approval_requests ADD COLUMN quote_expires_at TEXT",
             "ALTER TABLE approval_requests ADD COLUMN requotes INTEGER NOT NULL DEFAULT 0",
             "ALTER TABLE approval_requests ADD COLUMN superseded_orders TEXT",
+            # the terms (rate, fee, amount received) each approval was given on
+            "ALTER TABLE approvals ADD COLUMN terms TEXT",
         ],
     ),
 ]

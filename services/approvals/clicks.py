@@ -22,7 +22,7 @@ from services.approvals.cards import layer_people
 from services.approvals.confirm import is_frozen
 from services.approvals.fingerprint import verify
 from services.approvals.kinds import KINDS
-from services.approvals.request import ApprovalRequest
+from services.approvals.request import ApprovalRequest, Terms
 from services.approvals.states import State
 from services.approvals.roles import Role
 from services.slack.blocks import esc
@@ -113,7 +113,7 @@ def record_approval(
             if refusal:
                 repo.audit(services, db, r, clicker, "approve.refused", reason=refusal)
                 return ClickResult(refusal)
-        inserted = approval_rows.add_approval(db, request_id, clicker, iso(now), layer)
+        inserted = approval_rows.add_approval(db, request_id, clicker, iso(now), layer, Terms.of(r).to_json())
         now_approvers = current.with_clicker(clicker)
         counting.mark(services, db, r, now_approvers)
         count = len(counting.counting(db, r, now_approvers))

@@ -23,7 +23,7 @@ from services.approvals.cards import card_blocks, card_text
 from services.approvals.states import COUNTED, OPEN, State, allowed  # noqa: F401  (allowed re-used by results)
 from core.storage import approvals as rows
 from services.slack.queue import enqueue_post, enqueue_update
-from services.approvals.request import Approval, ApprovalRequest, column
+from services.approvals.request import Approval, ApprovalRequest, Terms, column
 from services.approvals.states import WINDOWED
 
 if TYPE_CHECKING:
@@ -55,8 +55,8 @@ def in_states(db: Database, states: tuple[State, ...]) -> list[ApprovalRequest]:
 
 def approvals(db: Database, request_id: str) -> list[Approval]:
     return [
-        Approval(approver, at, revoked is None, layer)
-        for approver, at, revoked, layer in rows.approvals_of(db, request_id)
+        Approval(approver, at, revoked is None, layer, Terms.from_json(terms))
+        for approver, at, revoked, layer, terms in rows.approvals_of(db, request_id)
     ]
 
 

@@ -152,3 +152,37 @@ class Approval:
     at: str
     counts: bool = True  # False once the giver no longer holds the approver role
     layer: int | None = None  # the layer it satisfied (0-based), for a request with layers
+    terms: Terms | None = None  # what the card showed when it was given (None: before terms were kept)
+
+
+@dataclass(frozen=True)
+class Terms:
+    """The part of a request Whalet's quote decides, as an approver saw it."""
+
+    rate: Decimal | None
+    fee: Decimal | None
+    fee_currency: str | None
+    to_amount: Decimal | None
+    to_currency: str | None
+
+    @classmethod
+    def of(cls, r: ApprovalRequest) -> Terms:
+        return cls(r.rate, r.fee, r.fee_currency or r.currency, r.to_amount, r.to_currency)
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {name: column(getattr(self, name)) for name in ("rate", "fee", "fee_currency", "to_amount", "to_currency")}
+        )
+
+    @classmethod
+    def from_json(cls, text: str | None) -> Terms | None:
+        if not text:
+            return None
+        data = json.loads(text)
+        return cls(
+            _dec(data.get("rate")),
+            _dec(data.get("fee")),
+            data.get("fee_currency"),
+            _dec(data.get("to_amount")),
+            data.get("to_currency"),
+        )

@@ -31,7 +31,7 @@ from services.approvals import repo
 from services.approvals.fingerprint import fingerprint
 from services.approvals.kinds import KINDS, ApplyAnswer, mismatch_of
 from services.approvals.lease import call_deadline, count_call, is_frozen, lease_end, owner
-from services.approvals.request import ApprovalRequest
+from services.approvals.request import ApprovalRequest, Terms
 from services.approvals.states import State
 from services.slack.blocks import esc
 from whalet.errors import WhaletError, explain
@@ -127,7 +127,10 @@ def _store(services: Services, sent: ApprovalRequest, answer: ApplyAnswer) -> st
             "lease_owner": None,
             "lease_until": None,
         }
-        moved = drift(r, new, tolerance)
+        # against the terms each approval was given on (a second renewal must not drift twice)
+        given = repo.approvals(db, r.id)
+        bases = {a.terms or Terms.of(r) for a in given} or {Terms.of(r)}
+        moved = sorted({change for base in bases for change in drift(base, Terms.of(new), tolerance)})
         compared = compare(new)
         if not moved:
             note = f"Whalet's first quote ran out; the new one ({compared}) is within the {tolerance} bp tolerance."
@@ -164,8 +167,8 @@ def _wait_for_whalet(services: Services, sent: ApprovalRequest, why: str) -> str
     return note
 
 
-def drift(old: ApprovalRequest, new: ApprovalRequest, tolerance_bps: int) -> list[str]:
-    """What moved by more than ``tolerance_bps`` between the approved terms and the new ones."""
+def drift(old: Terms, new: Terms, tolerance_bps: int) -> list[str]:
+    """What moved by more than ``tolerance_bps`` between approved terms and new ones."""
     moved = []
     for label, before, after in (
         ("rate", old.rate, new.rate),
@@ -175,7 +178,7 @@ def drift(old: ApprovalRequest, new: ApprovalRequest, tolerance_bps: int) -> lis
         change = _bps(before, after)
         if change is None or change > tolerance_bps:
             moved.append(f"{label} {'changed' if change is None else f'moved {change:.0f} bp'}")
-    if (old.fee_currency or old.currency) != (new.fee_currency or new.currency) or old.to_currency != new.to_currency:
+    if old.fee_currency != new.fee_currency or old.to_currency != new.to_currency:
         moved.append("currency changed")
     return moved
 

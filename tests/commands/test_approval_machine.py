@@ -20,7 +20,10 @@ restarts (a new app on the same database), and checks after every step:
    handler's start and end, and its handlers run on after the bot's client gave up);
 9. approvers' limits hold (an approval above the giver's limit never counts), and a request of a
    layered tier is confirmed only with one current member of each layer, different people, whose
-   approvals were given in layer order.
+   approvals were given in layer order;
+10. a request whose quote ran out is confirmed under its current order only (never a superseded
+   one), and on terms within ``max_rate_drift_bps`` of the terms each counting approval was given
+   on (the model records what each approver clicked on; the market moves between quotes).
 
 ``HYPOTHESIS_PROFILE=long`` runs many more examples (README, "Approval safety").
 """
@@ -70,6 +73,8 @@ from services.approvals.confirm import FREEZE_FLAG
 from services.approvals.policy import resolver as policy_resolver
 from services.approvals.policy import within_approver_limit
 from services.approvals.reconcile import MAX_LOOKUPS, sweep
+from services.approvals.request import Terms
+from services.approvals.requote import MAX_RENEWALS, drift
 from services.approvals.states import State
 from commands.modals import reject_modal, stash
 from whalet.envelope import EnvelopeCodec
@@ -204,6 +209,7 @@ class ApprovalFlow(RuleBasedStateMachine):
     fake_url: str
     workdir: Path
     migrated_db: Path  # an empty database with every migration applied, copied for each example
+    hkd_value: Decimal  # the sandbox's HKD in USD before any example moved the market
 
     def __init__(self, whalet_timeout: float = 0.05) -> None:
         """``whalet_timeout``: the bot's read timeout, short so that "Whalet answered after the
@@ -230,12 +236,14 @@ class ApprovalFlow(RuleBasedStateMachine):
             (self.clock.now(), frozenset([GROUP_MEMBER]))
         ]
         self.errors: list[logging.LogRecord] = []
-        self.violations: list[str] = []  # invariants 1-4 and 9, broken at the moment of a confirm
+        self.violations: list[str] = []  # invariants 1-4, 9 and 10, broken at the moment of a confirm
+        self.terms_seen: dict[tuple[str, str], Terms] = {}  # (request, approver) -> the terms clicked on
         self.steps_since_restart = 0
         # Examples share the module's sandbox, whose quotes freeze money until they are confirmed
         # or expire: without a top-up the larger (layered) requests would soon all be refused.
         usd = self.sandbox.state.ledger.balance("U10001", "B2C", "USD")
         usd.available = max(usd.available, Decimal("600000"))
+        self.sandbox.state.ledger.usd_value["HKD"] = self.hkd_value  # the market, as each example starts
         self.runtime = self._build()
 
     # --- plumbing ------------------------------------------------------------------------------
@@ -352,6 +360,13 @@ class ApprovalFlow(RuleBasedStateMachine):
             and within_approver_limit(config, a.approver, request.money)
         }
         assert len(eligible) >= request.required_approvals, (order, given, self.approvers_now())
+        superseded = {no for r in self.requests() for no in r.superseded_orders}
+        assert order == request.mer_order_no and order not in superseded, f"confirm of superseded order {order}"
+        tolerance = config.approvals.max_rate_drift_bps if config.approvals else 50
+        for giver in eligible if request.superseded_orders else ():  # never renewed: the terms never changed
+            seen = self.terms_seen.get((request.id, giver))
+            assert seen is not None, (order, giver, "approval on terms the model never saw")
+            assert not drift(seen, Terms.of(request), tolerance), (order, giver, seen, Terms.of(request))
         if request.layers:
             assert request.layers == LAYERS, request.layers
             members = self.group_members_now()
@@ -381,14 +396,15 @@ class ApprovalFlow(RuleBasedStateMachine):
     @initialize(kind=st.sampled_from(["payout", "pay"]), amount=st.sampled_from(["100", "20000", "60000", "60000"]))
     def first_request(self, kind: str, amount: str) -> None:
         """Every example starts with a request, so the other rules have something to act on."""
-        self.request(kind, amount)
+        self.request(kind, amount, to_hk=amount == "100")
 
     @rule(
         kind=st.sampled_from(["payout", "payout", "pay"]),
         amount=st.sampled_from(["100", "100", "20000", "60000", "150000"]),
+        to_hk=st.booleans(),
     )
-    def request(self, kind: str, amount: str) -> None:
-        target = "acme-us" if kind == "payout" else "U10002"
+    def request(self, kind: str, amount: str, to_hk: bool = False) -> None:
+        target = ("acme-hk" if to_hk else "acme-us") if kind == "payout" else "U10002"
         self.dispatch(self.slack.command(REQUESTER, f"{kind} {amount} USD to {target}", channel_id="C0DEMO"))
 
     @rule(
@@ -416,6 +432,10 @@ class ApprovalFlow(RuleBasedStateMachine):
                 ANSWER_CODES[pick % len(ANSWER_CODES)],
                 REWRITES[0],
             )
+        request = rows[pick % len(rows)]
+        with self.services.store.read() as db:
+            if user not in {a.approver for a in repo.approvals(db, request.id)}:
+                self.terms_seen[(request.id, user)] = Terms.of(request)  # what this approval is given on
         signed = [self.slack.block_action(user, card, "approval_approve") for _ in range(2 if double else 1)]
         if double:  # a double click, dispatched at once
 
@@ -443,6 +463,24 @@ class ApprovalFlow(RuleBasedStateMachine):
             index = layered[pick % len(layered)]
             self.approve(first, index, False)
             self.approve(second, index, False, confirm_fault)
+
+    @rule(
+        user=st.sampled_from((*APPROVERS, ADMIN)),
+        pick=st.integers(0, 7),
+        factor=st.sampled_from([None, "1.001", "1.004", "0.98"]),
+    )
+    def approve_after_the_quote_ran_out(self, user: str, pick: int, factor: str | None) -> None:
+        """An approver back from a meeting: Whalet's quote (10 min) is over, the request (30 min) is
+        not, and the market may have moved meanwhile."""
+        self.move_clock(12)
+        if factor:
+            self.move_market(factor)
+        self.approve(user, pick, False)
+
+    @rule(factor=st.sampled_from(["1.001", "1.004", "0.996", "1.01", "0.98"]))
+    def move_market(self, factor: str) -> None:
+        """HKD moves against USD: quotes made from now on differ (by 10 bp up to 200 bp)."""
+        self.run(self.operator.post("/sandbox/rates", json={"currency": "HKD", "factor": factor})).raise_for_status()
 
     @rule(user=st.sampled_from(EVERYONE), pick=st.integers(0, 7), reason=st.sampled_from(["", "<!channel> no"]))
     def reject(self, user: str, pick: int, reason: str) -> None:
@@ -568,7 +606,7 @@ class ApprovalFlow(RuleBasedStateMachine):
 
     @invariant()
     def whalet_calls_within_bound(self) -> None:
-        bound = 1 + MAX_CONFIRMS + MAX_LOOKUPS
+        bound = 1 + MAX_RENEWALS + MAX_CONFIRMS + MAX_LOOKUPS
         for request in self.requests():
             assert request.whalet_calls <= bound, request
             assert self.watch.calls[request.mer_order_no] <= bound, request
@@ -609,6 +647,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
             SandboxConfig(keys_dir=keys.dir, partner_id=DEMO_PARTNER_ID, payout_result_delay_s=30.0)
         )
         ApprovalFlow.partner_codec, ApprovalFlow.whalet_codec = keys.partner_codec(), keys.whalet_codec()
+        ApprovalFlow.hkd_value = ApprovalFlow.sandbox.state.ledger.usd_value["HKD"]
         ApprovalFlow.workdir = tmp_path_factory.mktemp("machine")
         # Migrating a database costs more than most examples' steps; the migrations have their
         # own tests, so every example starts from a copy of one freshly migrated database.
