@@ -31,7 +31,8 @@ from commands import (  # noqa: F401  (imported for their @subcommand registrati
     status,
 )
 from commands.approval_actions import on_approve, on_reject_click, on_reject_submission
-from services.approvals.cards import APPROVE_ACTION, REJECT_ACTION
+from services.approvals.cards import AGAIN_ACTION, APPROVE_ACTION, REJECT_ACTION
+from commands.request_again import request_again
 from services.approvals.reconcile import sweep
 from commands.dispatch import handle_command
 from commands.status import RETRY_PARKED_ACTION, on_retry_parked
@@ -66,6 +67,13 @@ class Commands:
             ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
         ) -> None:
             await on_approve(services, home, ack, body, respond, client)
+
+        @app.action(AGAIN_ACTION)
+        async def again_clicked(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+            await ack()
+            action = (body.get("actions") or [{}])[0]
+            text = await request_again(services, body["user"]["id"], str(action.get("value") or ""))
+            await respond(text=text, response_type="ephemeral", replace_original=False)
 
         @app.action(REJECT_ACTION)
         async def reject_clicked(

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 
 APPROVE_ACTION = "approval_approve"
 REJECT_ACTION = "approval_reject"
+AGAIN_ACTION = "approval_request_again"  # on a card that ended without paying: the requester asks anew
+AGAIN_STATES = (State.EXPIRED, State.FAILED, State.REJECTED)
 BLOCK_PREFIX = "apr"
 
 
@@ -164,6 +166,8 @@ def card_blocks(r: ApprovalRequest, approvals: Sequence[Approval], now: datetime
     )
     if r.state is State.PENDING:
         blocks.append(buttons(r))
+    elif r.state in AGAIN_STATES:
+        blocks.append(actions(button("Request again", AGAIN_ACTION, r.id), block_id=f"again|{r.id}"))
     return finish(blocks)
 
 

@@ -43,7 +43,11 @@ def request_payout(
 
 
 def has_buttons(message: Any) -> bool:
-    return any(b.get("type") == "actions" for b in message.blocks)
+    """The card still offers Approve (a decided card may offer only Request again)."""
+    return any(
+        b.get("type") == "actions" and any(e.get("action_id") == "approval_approve" for e in b.get("elements", []))
+        for b in message.blocks
+    )
 
 
 def click(stack: Any, user: str, message: Any, action_id: str = "approval_approve", **forge: Any) -> Any:

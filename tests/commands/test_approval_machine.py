@@ -420,7 +420,7 @@ class ApprovalFlow(RuleBasedStateMachine):
         if not rows:
             return
         card = self.card_of(rows[pick % len(rows)].id)
-        buttons = card and any(b.get("type") == "actions" for b in card["blocks"])
+        buttons = card and any(b.get("block_id", "").startswith("apr|") for b in card["blocks"])
         if not buttons:
             return
         if confirm_fault:

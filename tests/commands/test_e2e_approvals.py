@@ -2,7 +2,7 @@
 
 import json
 
-from tests.commands.helpers import audit_actions, click, has_buttons, request_payout, row
+from tests.commands.helpers import audit_actions, card_for, click, has_buttons, request_payout, row
 from tests.fixtures.whalet import BOTH_PROTOCOLS
 
 
@@ -128,3 +128,29 @@ def test_a_hostile_purpose_cannot_draw_a_fake_line_or_reverse_text_on_the_card(s
     purpose = next(f["text"] for b in card.blocks for f in b.get("fields", []) if f["text"].startswith("*Purpose*"))
     assert purpose == "*Purpose*\nInvoice 0001 DSU *Amount* 1.00 USD"  # one line, nothing reversed
     assert "\u202e" not in shown and shown.count("*Amount*") == 2  # the card's own label, and the quoted text
+
+
+def test_request_again_after_a_rejection_makes_one_new_request_for_the_requester_only(stack):
+    request_id, card = request_payout(stack, 'payout 250 USD to acme-us for "Invoice 12"')
+    stack.slack_requests.block_action("U0APP1", card, "approval_reject")
+    view = stack.fake.wait_for(
+        lambda: next((v for v in stack.fake.views("U0APP1") if v.callback_id == "approval_reject_modal"), None)
+    )
+    stack.slack_requests.view_submission("U0APP1", view.view, {"reason": "wrong invoice"})
+    rejected = stack.fake.wait_for(
+        lambda: (
+            (m := stack.fake.message(card.channel, card.ts)) and "approval_request_again" in json.dumps(m.blocks) and m
+        )
+    )
+    assert "someone else" not in click(stack, "U0APP2", rejected, "approval_request_again").text
+    assert "Only <@U0REQ>" in click(stack, "U0APP2", rejected, "approval_request_again").text
+    answer = click(stack, "U0REQ", rejected, "approval_request_again")
+    assert "Sent for approval" in answer.text, answer.text
+    new_id = answer.text.split("Request `")[1].split("`")[0]
+    assert new_id != request_id
+    again = row(stack, new_id)
+    assert (again["amount"], again["purpose"], again["beneficiary_id"]) == ("250.00", "Invoice 12", "BEN002")
+    card_for(stack, new_id)
+    twice = click(stack, "U0REQ", rejected, "approval_request_again")
+    assert f"the new request is `{new_id}`" in twice.text
+    assert "request.again" in audit_actions(stack, new_id)
