@@ -178,6 +178,12 @@ class Approvals(Model):
     # its rate, fee and amount received are each within this many basis points (1/100 %) of what
     # was approved; otherwise the card asks for the approvals again.
     max_rate_drift_bps: Annotated[Int, Field(ge=0, le=1000)] = 50
+    # A request still waiting this many hours after it was made is raised to the admins (a
+    # mention in its thread and a DM to each admin listed by id); unset: never.
+    escalate_after_hours: Annotated[Int, Field(ge=1, le=168)] | None = None
+    # Each day at this time (in day_zone) every approver gets one DM listing what waits for them;
+    # unset: no daily summary.
+    summary_time: Annotated[str, BeforeValidator(_hh_mm)] | None = None
     tiers: list[Tier] = []
     ceiling: CurrencyAmounts = {}
     daily_limit: CurrencyAmounts = {}

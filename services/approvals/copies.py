@@ -48,19 +48,24 @@ def dm_ref(request_id: str, user: str) -> tuple[str, str]:
     return (REF_DM, f"{request_id}:{user}")
 
 
-async def audience(services: Services, requester: str, amount: Money) -> list[str]:
-    """Everyone who may approve this request of ``requester`` now (approvers and admins within
-    their approval limit for ``amount``)."""
+async def approvers_now(services: Services) -> list[str]:
+    """Everyone who holds the approver role now (approvers and admins, directly or by group)."""
     roles = services.config.roles
     candidates = [*roles.approvers, *roles.admins]
     for group in (*roles.approver_groups, *roles.admin_groups):
         candidates += sorted(await services.roles.members(group))
     held = await services.roles.roles_of(candidates)
-    return sorted(
+    return sorted(user for user, role in held.items() if role >= Role.APPROVER)
+
+
+async def audience(services: Services, requester: str, amount: Money) -> list[str]:
+    """Everyone who may approve this request of ``requester`` now (approvers and admins within
+    their approval limit for ``amount``)."""
+    return [
         user
-        for user, role in held.items()
-        if role >= Role.APPROVER and user != requester and within_approver_limit(services.config, user, amount)
-    )
+        for user in await approvers_now(services)
+        if user != requester and within_approver_limit(services.config, user, amount)
+    ]
 
 
 def mention(services: Services) -> str | None:

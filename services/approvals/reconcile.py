@@ -28,6 +28,7 @@ from services.approvals import repo
 from sqlite_utils import Database
 
 from services.approvals import counting
+from services.approvals import nudges
 from services.approvals.clicks import expire_due, remind_due
 from services.approvals.confirm import count_call, is_frozen, send_confirm
 from services.approvals.guards import backoff
@@ -216,6 +217,8 @@ async def sweep(services: Services) -> None:
     """Periodic work: expire, remind, take over expired leases, re-check roles, advance every due request."""
     expire_due(services)
     remind_due(services)
+    nudges.escalate_due(services)
+    await nudges.summary_due(services)
     now = services.clock.now()
     with services.store.transaction() as db:
         for r in repo.in_states(db, (State.CONFIRMING, State.APPLYING)):

@@ -1,0 +1,107 @@
+"""Keeping long-lived requests moving: escalation to the admins, and a daily summary per approver.
+
+Requests now wait for days, so "someone will see the card" is no longer enough. Both nudges are
+decided in the sweep, each claimed once in the database (``claims.open_window``) in the
+transaction that queues its messages, so replicas sweeping together send each nudge once.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from core.clock import day_start, iso
+from core.storage.claims import open_window
+from services.approvals import copies, policy, repo
+from services.approvals.cards import headline, slack_time
+from services.approvals.request import ApprovalRequest
+from services.approvals.states import State
+from services.slack.queue import enqueue_post
+
+if TYPE_CHECKING:
+    from services.container import Services
+
+
+def escalate_due(services: Services) -> list[str]:
+    """Requests waiting longer than ``escalate_after_hours``: once each, the admins are told."""
+    approvals = services.config.approvals
+    if approvals is None or approvals.escalate_after_hours is None:
+        return []
+    now = services.clock.now()
+    after = timedelta(hours=approvals.escalate_after_hours)
+    roles = services.config.roles
+    tags = [f"<@{u}>" for u in roles.admins] + [f"<!subteam^{g}>" for g in roles.admin_groups]
+    raised = []
+    with services.store.transaction() as db:
+        for r in repo.in_states(db, (State.PENDING,)):
+            if now < r.created_at + after or r.expired(now) or r.expires_at is None:
+                continue
+            if not open_window(db, f"escalate:{r.id}", iso(now), iso(r.expires_at + timedelta(days=1))):
+                continue
+            waited = int((now - r.created_at).total_seconds() // 3600)
+            line = (
+                f":rotating_light: `{r.id}` {headline(r)} has waited {waited} h for approval "
+                f"(open until {slack_time(r.expires_at, '{date_short_pretty} at {time}')})."
+            )
+            repo.tell_thread(services, db, r, f"{' '.join(tags) or 'Admins:'} {line}")
+            for admin in roles.admins:
+                if admin != r.requester:
+                    enqueue_post(
+                        db, channel=admin, text=f"{line} Its card is in <#{approvals.channel}>.", correlation_id=r.id
+                    )
+            repo.audit(services, db, r, "system", "escalate", after_hours=approvals.escalate_after_hours)
+            raised.append(r.id)
+    if raised:
+        services.wake_outbox()
+    return raised
+
+
+async def summary_due(services: Services) -> int:
+    """At ``summary_time`` each day: one DM per approver with the requests waiting for them.
+    Returns how many DMs were queued (0 before the time, or once today's went out)."""
+    approvals = services.config.approvals
+    if approvals is None or approvals.summary_time is None:
+        return 0
+    now = services.clock.now()
+    zone = approvals.day_zone
+    today = day_start(now, zone)
+    hour, minute = (int(part) for part in approvals.summary_time.split(":"))
+    at = today.astimezone(ZoneInfo(zone)).replace(hour=hour, minute=minute)
+    if now < at:
+        return 0
+    people = await copies.approvers_now(services)  # user groups are a Slack call: before the transaction
+    sent = 0
+    with services.store.transaction() as db:
+        if not open_window(
+            db, f"approval-summary:{today.date().isoformat()}", iso(now), iso(today + timedelta(days=1))
+        ):
+            return 0
+        waiting = [(r, {a for a, _ in repo.approvers(db, r.id)}) for r in repo.in_states(db, (State.PENDING,))]
+        for person in people:
+            mine = [
+                r
+                for r, given in waiting
+                if r.requester != person
+                and person not in given
+                and not r.expired(now)
+                and policy.within_approver_limit(services.config, person, r.money)
+            ]
+            if mine:
+                enqueue_post(db, channel=person, text=_summary(mine, approvals.channel))
+                sent += 1
+    if sent:
+        services.wake_outbox()
+    return sent
+
+
+def _summary(requests: list[ApprovalRequest], channel: str) -> str:
+    lines = [
+        f":clipboard: {len(requests)} request{'s' if len(requests) > 1 else ''} wait for your approval in <#{channel}>:"
+    ]
+    for r in requests[:20]:
+        until = slack_time(r.expires_at, "{date_short_pretty} at {time}") if r.expires_at else "—"
+        lines.append(f"• `{r.id}` {headline(r)} — requested by <@{r.requester}>, open until {until}")
+    if len(requests) > 20:
+        lines.append(f"…and {len(requests) - 20} more: `/whalet pending` lists them all.")
+    return "\n".join(lines)
