@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 import httpx
@@ -36,6 +36,7 @@ from notifications import Notifications
 from services.container import Services
 from services.slack.alerts import Alerts
 from services.slack.membership import report_at_startup
+from services.approvals.outcomes import WORKSPACE_FLAG
 from services.slack.outbox import OutboxWorker
 from whalet.client import WhaletClient
 from whalet.envelope import EnvelopeCodec
@@ -147,7 +148,9 @@ def build_runtime(
             feature.start()
         services.scheduler.start()
         await services.supervisor.start()
-        await report_at_startup(services.slack, services.config.all_channels(), services.alerts)
+        await report_at_startup(
+            services.slack, services.config.all_channels(), services.alerts, on_workspace=_remember_workspace(services)
+        )
         socket_mode = None
         try:  # a failed Socket Mode start still stops what was started above
             socket_mode = await _start_socket_mode(services, bolt)
@@ -199,3 +202,13 @@ async def _start_socket_mode(services: Services, bolt: AsyncApp):  # type: ignor
 
     handler.connecting = asyncio.create_task(connect(), name="socket-mode-connect")
     return handler
+
+
+def _remember_workspace(services: Services) -> Callable[[str], None]:
+    """Keep the workspace's address, so messages can link to a card (services.approvals.outcomes)."""
+
+    def remember(url: str) -> None:
+        with services.store.transaction() as db:
+            services.store.set_flag(db, WORKSPACE_FLAG, url)
+
+    return remember

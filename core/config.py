@@ -204,6 +204,10 @@ class Approvals(Model):
     # groups, or the approvers), "none" (the channel card only). A reminder DM follows at half
     # the request's lifetime while it still waits ("dm" only).
     notify: Literal["dm", "mention", "none"] = "dm"
+    # How the requester hears that their request was approved and sent, paid, failed, rejected
+    # or expired: "dm" (a DM linking to the card), "thread" (a reply in the card's thread that
+    # mentions them), "none".
+    tell_requester: Literal["dm", "thread", "none"] = "dm"
     # The zone whose calendar day the daily limit (and every "today") counts in: Whalet's own
     # zone by default, so the limit resets at midnight in Shanghai, not at 08:00 there (UTC).
     day_zone: Annotated[str, AfterValidator(_zone)] = DEFAULT_DAY_ZONE

@@ -25,7 +25,6 @@ from services.approvals.kinds import KINDS
 from services.approvals.request import ApprovalRequest, Terms
 from services.approvals.states import State
 from services.approvals.roles import Role
-from services.slack.blocks import esc
 
 if TYPE_CHECKING:
     from services.container import Services
@@ -121,7 +120,7 @@ def record_approval(
         if not inserted and count < needed:
             return ClickResult(f"You already approved this; it still needs {needed - count} more approver(s).")
         if count >= needed:
-            r = repo.transition(db, r, State.APPROVED, decided_at=now, decided_by=clicker, note=None)
+            r = repo.conclude(services, db, r, State.APPROVED, decided_at=now, decided_by=clicker, note=None)
             repo.audit(services, db, r, clicker, "approve", approvals=count, needed=needed, final=True)
             result = ClickResult("Approved. Sending it to Whalet now.", r, approved=True)
         else:
@@ -174,16 +173,9 @@ def reject(
         if refusal or r is None:
             return refusal or MISSING
         own = r.requester == clicker
-        r = repo.transition(db, r, State.REJECTED, decided_at=now, decided_by=clicker, reason=reason or None)
+        r = repo.conclude(services, db, r, State.REJECTED, decided_at=now, decided_by=clicker, reason=reason or None)
         repo.audit(services, db, r, clicker, "reject", reason=reason, withdrawn=own)
         repo.update_card(services, db, r)
-        if not own:
-            repo.tell_thread(
-                services,
-                db,
-                r,
-                f"<@{r.requester}> your request was rejected by <@{clicker}>" + (f": {esc(reason)}" if reason else "."),
-            )
     services.wake_outbox()
     return "Rejected. Nothing will be sent to Whalet." if not own else "Withdrawn. Nothing will be sent to Whalet."
 
@@ -197,18 +189,11 @@ def expire_due(services: Services) -> list[str]:
             if not r.expired(now) or r.confirm_attempts:
                 continue  # an APPROVED request that was ever sent is settled by lookup, not by our clock
             try:
-                r = repo.transition(db, r, State.EXPIRED, decided_at=now)
+                r = repo.conclude(services, db, r, State.EXPIRED, decided_at=now)
             except repo.StaleRequest:
                 continue  # another replica moved it since this sweep read it: its move stands
             repo.audit(services, db, r, "system", "expire")
             repo.update_card(services, db, r)
-            repo.tell_thread(
-                services,
-                db,
-                r,
-                f"<@{r.requester}> your request expired before it was "
-                "sent; nothing was sent. Ask again if it is still needed.",
-            )
             expired.append(r.id)
     if expired:
         services.wake_outbox()

@@ -31,7 +31,6 @@ from services.approvals.lease import call_deadline, count_call, is_frozen, lease
 from services.approvals.lease import settle_seconds as settle_seconds
 from services.approvals.request import ApprovalRequest
 from services.approvals.states import State
-from services.slack.blocks import esc
 from whalet.errors import DuplicateRequest, OutcomeUnknown, RateLimited, RequestNotSent, WhaletRejected, explain
 
 if TYPE_CHECKING:
@@ -80,7 +79,8 @@ async def _send_confirm(services: Services, request_id: str, current: counting.R
             _refused(services, db, request, refusal)
             services.wake_outbox()
             return refusal.sentence
-        request = repo.transition(
+        request = repo.conclude(
+            services,
             db,
             request,
             State.CONFIRMING,
@@ -169,15 +169,9 @@ def _refused(services: Services, db: Database, request: ApprovalRequest, refusal
     """What a refused send does to the request (inside the guard's transaction)."""
     now = services.clock.now()
     if refusal.block is Block.EXPIRED and request.state is State.APPROVED:
-        request = repo.transition(db, request, State.EXPIRED, note=None)
-        repo.tell_thread(
-            services,
-            db,
-            request,
-            f"<@{request.requester}> your request expired before it could be sent; nothing was sent.",
-        )
+        request = repo.conclude(services, db, request, State.EXPIRED, note=None)
     elif refusal.block is Block.QUORUM and request.state in (State.APPROVED, State.CONFIRM_UNKNOWN):
-        request = repo.transition(db, request, State.PENDING, note=refusal.sentence)
+        request = repo.conclude(services, db, request, State.PENDING, note=refusal.sentence)
     elif refusal.block in (Block.FROZEN, Block.ATTEMPTS, Block.FINGERPRINT) and request.note != refusal.sentence:
         request = repo.bump(db, request, note=refusal.sentence)
         if refusal.block is not Block.FROZEN and services.alerts is not None:
@@ -216,7 +210,7 @@ def _settle(
                 repo.audit(services, db, request, "whalet", f"{action}.late", error=type(exc).__name__ if exc else None)
             return None
         lease: dict[str, object] = {} if keep_lease else {"lease_owner": None, "lease_until": None}
-        request = repo.transition(db, request, state, **lease, **fields)
+        request = repo.conclude(services, db, request, state, **lease, **fields)
         detail = (
             {"answer": fields.get("result_status")}
             if exc is None
@@ -224,9 +218,5 @@ def _settle(
         )
         repo.audit(services, db, request, "whalet", action, **detail)
         repo.update_card(services, db, request)
-        if state is State.FAILED:
-            repo.tell_thread(
-                services, db, request, f"<@{request.requester}> the request failed: {esc(request.fail_reason)}"
-            )
     services.wake_outbox()
     return request

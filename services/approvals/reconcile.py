@@ -143,7 +143,8 @@ def _apply(
         if r.state is State.CONFIRMED:  # cannot happen with Whalet's rules: keep asking, do not resend
             return repo.bump(db, r, next_attempt_at=now + backoff(r.lookups + 1), **fields)
         if r.expired(now):
-            return repo.transition(
+            return repo.conclude(
+                services,
                 db,
                 r,
                 State.EXPIRED,
@@ -187,7 +188,7 @@ def _apply(
                 "request's history; please check it in Whalet's portal.",
             },
         )
-    return repo.transition(db, r, target, **fields)
+    return repo.conclude(services, db, r, target, **fields)
 
 
 # One alert per request and unknown status (or exhaustion) a day: every later lookup that sees the
@@ -245,7 +246,8 @@ def _recover(services: Services, db: Database, r: ApprovalRequest, now: datetime
     died, or its call outlived every timeout) is looked up, never resent blindly; an apply that
     never finished is abandoned (Whalet releases an unconfirmed order at its expiry)."""
     if r.state is State.CONFIRMING and not r.lease_held(now):
-        r = repo.transition(
+        r = repo.conclude(
+            services,
             db,
             r,
             State.CONFIRM_UNKNOWN,
@@ -258,7 +260,7 @@ def _recover(services: Services, db: Database, r: ApprovalRequest, now: datetime
         repo.audit(services, db, r, "system", "recover")
         repo.update_card(services, db, r)
     elif r.state is State.APPLYING and r.created_at <= now - STUCK_APPLYING:
-        r = repo.transition(db, r, State.ABANDONED, note="Recovered after a restart.")
+        r = repo.conclude(services, db, r, State.ABANDONED, note="Recovered after a restart.")
         repo.audit(services, db, r, "system", "recover")
 
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from sqlite_utils import Database
 
 from core.clock import iso
-from services.approvals import copies
+from services.approvals import copies, outcomes
 from services.approvals.cards import card_blocks, card_text
 from services.approvals.states import COUNTED, OPEN, State, allowed  # noqa: F401  (allowed re-used by results)
 from core.storage import approvals as rows
@@ -79,6 +79,15 @@ def transition(db: Database, request: ApprovalRequest, new_state: State, **chang
     if not allowed(request.state, new_state):
         raise StaleRequest(f"{request.state} -> {new_state} is not a legal move")
     return bump(db, request, state=new_state, **changes)
+
+
+def conclude(
+    services: Services, db: Database, request: ApprovalRequest, new_state: State, **changes: Any
+) -> ApprovalRequest:
+    """``transition``, and the requester told when that is an outcome (same transaction)."""
+    moved = transition(db, request, new_state, **changes)
+    outcomes.tell_requester(services, db, moved, request.state)
+    return moved
 
 
 def bump(db: Database, request: ApprovalRequest, **changes: Any) -> ApprovalRequest:

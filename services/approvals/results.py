@@ -84,7 +84,9 @@ def apply_result(
     was = request.state
     try:
         if target is not None and allowed(request.state, target):
-            request = repo.transition(db, request, target, note=None, lease_owner=None, lease_until=None, **changes)
+            request = repo.conclude(
+                services, db, request, target, note=None, lease_owner=None, lease_until=None, **changes
+            )
         else:
             request = repo.bump(db, request, **changes)
     except repo.StaleRequest:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from slack_sdk.errors import SlackApiError
@@ -68,13 +68,21 @@ async def memberships(client: AsyncWebClient, channels: Iterable[str]) -> list[M
 
 
 async def report_at_startup(
-    client: AsyncWebClient, channels: Iterable[str], alerts: Alerts, timeout: float = STARTUP_TIMEOUT_SECONDS
+    client: AsyncWebClient,
+    channels: Iterable[str],
+    alerts: Alerts,
+    timeout: float = STARTUP_TIMEOUT_SECONDS,
+    on_workspace: Callable[[str], None] | None = None,
 ) -> list[Membership]:
     """Log and alert each configured channel the bot is not a member of; never stops the start
-    (Slack being slow or down at that moment is the outbox's business, not a reason to refuse)."""
+    (Slack being slow or down at that moment is the outbox's business, not a reason to refuse).
+    ``on_workspace`` gets the workspace's address (``https://team.slack.com/``), for links."""
 
     async def ask() -> tuple[str, list[Membership]]:
-        name = (await client.auth_test()).get("user")
+        auth = await client.auth_test()
+        name, url = auth.get("user"), auth.get("url")
+        if on_workspace is not None and isinstance(url, str) and url.startswith("https://"):
+            on_workspace(url)
         return (f"@{name}" if name else "the bot"), await memberships(client, channels)
 
     try:

@@ -175,7 +175,7 @@ def test_one_reminder_at_half_the_lifetime_and_none_after_a_decision(make_stack:
     for user in APPROVERS:
         reminders = stack.fake.wait_for(lambda u=user: _reminders(stack, u))
         assert len(reminders) == 1 and request_id in reminders[0].text and decided_id not in reminders[0].text
-    assert stack.fake.dm_channel("U0REQ") is None
+    assert not _reminders(stack, "U0REQ")  # the requester hears of outcomes, never a reminder
     assert audit_actions(stack, request_id).count("remind") == 1
     assert "remind" not in audit_actions(stack, decided_id)
     clock.advance(timedelta(hours=1))  # past the expiry: nothing more

@@ -111,6 +111,13 @@ def test_a_request_still_ends_at_its_own_deadline() -> None:
         _request(m)
         m.move_clock(40)  # past ttl_minutes = 30
         m.sweep(0)
-        assert m.requests()[-1].state is State.EXPIRED
+        m.sweep(0)
+        r = m.requests()[-1]
+        assert r.state is State.EXPIRED
+        with m.services.store.read() as db:  # the requester is told, once, in a DM
+            told = [t for (t,) in db.execute("SELECT text FROM outbox WHERE channel = ?", [REQUESTER])]
+        assert [t for t in told if r.id in t] == [
+            next(t for t in told if t.startswith(f":alarm_clock: Your payout request `{r.id}`") and "expired" in t)
+        ]
     finally:
         m.teardown()

@@ -123,9 +123,11 @@ async def test_payout_result_goes_into_the_approval_cards_thread_and_settles_the
     _approval(harness)
     harness.send("payoutResultNotify", PAYOUT)
     await harness.relay()
-    [reply] = posts(harness)
-    assert reply["thread_ref"] == "approval:R1" and reply["channel"] == "C0APPROVALS"
+    [reply] = posts(harness, "C0APPROVALS")
+    assert reply["thread_ref"] == "approval:R1"
     assert "Payout completed: 100.00 USD" in reply["text"]
+    [told] = posts(harness, "U0REQ")  # the requester, in a DM (tell_requester = "dm")
+    assert told["text"].startswith(":white_check_mark: Your payout request `R1`") and "is paid" in told["text"]
     assert "Whalet reports it done" in shown(harness, "approval:R1")  # card updated by the approvals module
     assert harness.rows("SELECT state, result_status FROM approval_requests") == [
         {"state": "SUCCEEDED", "result_status": "SUCCESS"}
