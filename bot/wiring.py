@@ -36,6 +36,7 @@ from notifications import Notifications
 from services.container import Services
 from services.slack.alerts import Alerts
 from services.slack.membership import report_at_startup
+from services.policy_record import record_at_start
 from services.approvals.outcomes import WORKSPACE_FLAG
 from services.slack.outbox import OutboxWorker
 from whalet.client import WhaletClient
@@ -148,6 +149,7 @@ def build_runtime(
             feature.start()
         services.scheduler.start()
         await services.supervisor.start()
+        record_at_start(services)
         await report_at_startup(
             services.slack, services.config.all_channels(), services.alerts, on_workspace=_remember_workspace(services)
         )

@@ -19,6 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from starlette.routing import Route
 
 from commands import (  # noqa: F401  (imported for their @subcommand registrations)
+    audit,
     balance,
     beneficiaries,
     freeze,

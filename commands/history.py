@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from commands import args, history_csv
+from core.storage import audit as audit_rows
 from services.slack.blocks import context, finish, paged, section
 from commands.common import whalet_user
 from services.slack.subcommands import CommandContext, Role, UsageError, subcommand
@@ -109,8 +110,10 @@ async def export_csv(ctx: CommandContext, a: HistoryArgs, title: str, query: his
         return
     stamp = ctx.services.clock.now().strftime("%Y-%m-%d")
     filename = f"whalet-{a.kind}-{stamp}-last-{a.days}d.csv"
+    with ctx.services.store.read() as db:
+        made_here = audit_rows.bot_orders(db, [r.mer_order_no for r in records if r.mer_order_no])
     problem = await history_csv.send_to_dm(
-        ctx.client, ctx.user_id, history_csv.to_csv(records), filename, f"{title}: {len(records)} records."
+        ctx.client, ctx.user_id, history_csv.to_csv(records, made_here), filename, f"{title}: {len(records)} records."
     )
     await ctx.reply(problem or f"{title}: the CSV ({len(records)} records) is in our DM.")
 

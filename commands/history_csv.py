@@ -44,6 +44,9 @@ COLUMNS = (
     "counterparty",
     "created_at",
     "finished_at",
+    "request_id",
+    "requester",
+    "approvers",
 )
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -74,34 +77,40 @@ def _time(moment: datetime | None) -> str:
     return moment.isoformat() if moment is not None else ""
 
 
-def _text(value: Any, *, free_text: bool = False) -> str:
+def cell(value: Any, *, free_text: bool = False) -> str:
     """A text cell; ``free_text`` (names, remarks) has its account numbers masked, ids stay whole."""
     text = "" if value is None else str(value)
     text = mask_digit_runs(text) if free_text else text
     return "'" + text if text.startswith(FORMULA_START) else text
 
 
-def to_csv(records: list[Record]) -> bytes:
+def to_csv(records: list[Record], made_here: dict[str, tuple[str, str, list[str]]] | None = None) -> bytes:
+    """``made_here``: order number -> (request id, requester, approvers) for the records that went
+    through the bot's approvals (``core.storage.audit.bot_orders``); the others leave them empty."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(COLUMNS)
     for record in records:
+        request_id, requester, approvers = (made_here or {}).get(record.mer_order_no or "", ("", "", []))
         extra = record.model_extra or {}
         who = extra.get("payerName") or extra.get("beneficiaryId") or extra.get("payeeUserId") or ""
         writer.writerow(
             [
-                _text(record.record_id),
-                _text(record.status),
+                cell(record.record_id),
+                cell(record.status),
                 _amount(record.amount),
                 record.amount.currency if record.amount else (record.currency or ""),
                 _amount(record.fee),
                 record.fee.currency if record.fee else "",
                 _amount(record.to_amount),
                 record.to_amount.currency if record.to_amount else (record.to_currency or ""),
-                _text(record.mer_order_no),
-                _text(who, free_text=True),
+                cell(record.mer_order_no),
+                cell(who, free_text=True),
                 _time(record.create_time),
                 _time(record.finish_time),
+                cell(request_id),
+                cell(requester),
+                cell(" ".join(approvers)),
             ]
         )
     return buffer.getvalue().encode("utf-8")

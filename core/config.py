@@ -8,6 +8,7 @@ binary floating point and is refused. See ``whalet-bot.example.toml`` for every 
 
 from __future__ import annotations
 
+import hashlib
 import re
 import tomllib
 from collections.abc import Iterable
@@ -16,7 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args, get_origin
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError
 from pydantic import field_validator, model_validator
 
 from core.config_fields import (
@@ -355,6 +356,10 @@ class Digest(Model):
 
 
 class BotConfig(Model):
+    # SHA-256 of the file's bytes as read by load_config (what `sha256sum whalet-bot.toml` prints),
+    # for the audit log; None for a policy not read from a file.
+    _source_sha256: str | None = PrivateAttr(default=None)
+
     whalet: WhaletSection = WhaletSection()
     roles: Roles = Roles()
     approvals: Approvals | None = None
@@ -414,9 +419,11 @@ def load_config(path: str | Path) -> BotConfig:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: {_toml_position(str(exc))}") from None
     try:
-        return BotConfig.model_validate(data)
+        config = BotConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(describe_errors(path, exc)) from None
+    config._source_sha256 = hashlib.sha256(raw).hexdigest()
+    return config
 
 
 def _toml_position(message: str) -> str:
