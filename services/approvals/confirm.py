@@ -142,6 +142,21 @@ async def _send_confirm(services: Services, request_id: str, current: counting.R
             return "Whalet did not answer in time; we check by order number before anything else."
         return explain(exc)
     except WhaletRejected as exc:
+        if requote.refused_for_its_quote(request, services.clock.now()):
+            # Whalet refused the first confirm as its quote ran out (our clock and Whalet's differ
+            # by more than the margin): the order was not confirmed and cannot be any more, so
+            # the request gets a new quote at the next step instead of failing.
+            _settle(
+                services,
+                request,
+                State.APPROVED,
+                "confirm.quote_expired",
+                exc,
+                confirm_attempts=0,
+                quote_expires_at=services.clock.now(),
+                note="Whalet's quote ran out as it was confirmed; a new one is asked for.",
+            )
+            return "Whalet's quote ran out as it was confirmed; the bot asks for a new one."
         _settle(services, request, State.FAILED, "confirm.rejected", exc, fail_reason=explain(exc))
         return explain(exc)
     fault_point("approval.confirmed_unstored")  # Whalet has the confirm; CONFIRMED not yet stored

@@ -82,7 +82,11 @@ async def advance(services: Services, request_id: str) -> str | None:
             said = await send_confirm(services, request_id)
             with services.store.read() as db:
                 after = repo.load(db, request_id)
-            if after is None or after.confirm_attempts == request.confirm_attempts:
+            moved = after is not None and (
+                after.confirm_attempts != request.confirm_attempts  # a confirm went out
+                or after.quote_expires_at != request.quote_expires_at  # a quote was renewed, or ran out
+            )
+            if not moved:
                 break  # held by a guard: nothing was sent, nothing more to do now
         else:
             await lookup_once(services, request)

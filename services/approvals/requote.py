@@ -59,6 +59,18 @@ def due(r: ApprovalRequest, now: datetime) -> bool:
     )
 
 
+def refused_for_its_quote(sent: ApprovalRequest, now: datetime) -> bool:
+    """Whalet refused a request's FIRST confirm near or after its quote's end: take it for the
+    quote running out (Whalet's clock ahead of ours), not for a failed payout. Whalet refuses a
+    confirm it did not apply, so the order stays unconfirmed, and it is past its quote for good."""
+    return (
+        sent.confirm_attempts == 1
+        and sent.quote_expires_at is not None
+        and now >= sent.quote_expires_at - 2 * MARGIN
+        and sent.requotes < MAX_RENEWALS
+    )
+
+
 async def renew(services: Services, request_id: str) -> str | None:
     """A new quote for an approved request whose quote ran out. None: go on to the confirm (the
     new terms are within the tolerance, or nothing was due); else a sentence: the request waits

@@ -7,6 +7,7 @@ tolerance is never confirmed on approvals given before it was shown."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -119,5 +120,26 @@ def test_a_request_still_ends_at_its_own_deadline() -> None:
         assert [t for t in told if r.id in t] == [
             next(t for t in told if t.startswith(f":alarm_clock: Your payout request `{r.id}`") and "expired" in t)
         ]
+    finally:
+        m.teardown()
+
+
+def test_a_confirm_refused_as_the_quote_ends_gets_a_new_quote_not_a_failure() -> None:
+    """Whalet's clock runs two minutes ahead of the bot's: the bot still sees 90 s of quote left
+    and confirms; Whalet refuses, the order being past its quote. The order was not confirmed and
+    never can be, so the request renews its quote and is confirmed under the new order."""
+    m = flow(whalet_timeout=5)
+    try:
+        first = _request(m)
+        m.move_clock(8)
+        m.clock.advance(timedelta(seconds=30))  # the bot: 8.5 min of 10 gone
+        m.sandbox.clock.advance(150)  # Whalet: 11 min gone, the order expired
+        m.approve("U0APP1", 0, False)
+        r = m.requests()[-1]
+        assert r.state is State.CONFIRMED, r
+        assert r.superseded_orders == (first.mer_order_no,)
+        orders = _orders(m)
+        assert orders[first.mer_order_no].status == "EXPIRED" and orders[r.mer_order_no].confirm_count == 1
+        assert "confirm.quote_expired" in _actions(m, r.id)
     finally:
         m.teardown()
