@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
@@ -23,7 +24,9 @@ def run_sandbox(
     latency_ms: int = 0,
     seed: int = 0,
     protocol: str = "legacy",
+    v1: dict[str, Any] | None = None,
 ) -> None:
+    """``v1``: [whalet.v1] settings the sandbox speaks (``request_signature``, ``errors``...)."""
     sandbox = create_sandbox(
         SandboxConfig(
             keys_dir=Path(keys_dir),
@@ -32,11 +35,18 @@ def run_sandbox(
             latency_ms=latency_ms,
             seed=seed,
             protocol=protocol,
+            v1=dict(v1 or {}),
         )
     )
     keys = sandbox.keys
     if protocol == "v1":
         print(f"Whalet sandbox (REST v1) for partner {partner_id}: WHALET_BASE_URL=http://{host}:{port}")
+        settings = sandbox.v1_gateway.recipe if sandbox.v1_gateway else None
+        if settings is not None:
+            print(
+                f"  request signatures {'checked' if settings.request_signature else 'NOT checked'}; "
+                f"refusals as {'HTTP error statuses' if settings.errors == 'http' else 'HTTP 200 with the code in the body'}"
+            )
         print(
             f"  give the bot the credentials in {Path(keys_dir) / CREDENTIALS_FILE} "
             "(WHALET_CLIENT_ID, WHALET_SECRET_KEY, WHALET_HMAC_KEY, WHALET_AES_KEY)"

@@ -48,7 +48,7 @@ def plain_money(value: Any) -> Any:
     return value
 
 
-def _answer(code: str, message: str, data: Any = None, status: int = 200) -> Response:
+def answer(code: str, message: str, data: Any = None, status: int = 200) -> Response:
     body = {"code": code, "message": message, "data": plain_money(data)}
     return Response(dumps_compact(body), status_code=status, media_type="application/json; charset=utf-8")
 
@@ -81,6 +81,10 @@ class V1Gateway:
         self.tokens.clear()
         return count
 
+    def _answer(self, code: str, message: str, data: Any = None, status: int = 200) -> Response:
+        """Whalet's answer; with ``errors = "body"`` every refusal is HTTP 200 too."""
+        return answer(code, message, data, 200 if self.recipe.errors == "body" else status)
+
     async def handle(self, request: Request) -> Response:
         raw = await request.body()
         if self.latency_s:
@@ -92,39 +96,45 @@ class V1Gateway:
             headers.get("timestamp", ""),
         )
         if not partner_id or not request_no or not stamp:
-            return _answer("PARAMETER_ERROR", "the headers partnerId, requestNo and timestamp are required", status=400)
+            return self._answer(
+                "PARAMETER_ERROR", "the headers partnerId, requestNo and timestamp are required", status=400
+            )
         if partner_id != self.credentials.partner_id:
-            return _answer("PARTNER_NOT_EXIST", f"partner {partner_id} does not exist")
+            return self._answer("PARTNER_NOT_EXIST", f"partner {partner_id} does not exist")
         if not stamp.isdigit() or abs(self.wall_clock() - self.recipe.seconds(stamp)) > WINDOW_S:
-            return _answer("PARAMETER_ERROR", f"timestamp must be epoch {self.recipe.timestamp_unit} within 5 minutes")
+            return self._answer(
+                "PARAMETER_ERROR", f"timestamp must be epoch {self.recipe.timestamp_unit} within 5 minutes"
+            )
         if self.recipe.request_signature and not self._signed(
             headers.get(self.recipe.sign_header, ""), partner_id, request_no, stamp, raw
         ):
-            return _answer("UNAUTHENTICATED_ERROR", "signature verification failed")
+            return self._answer("UNAUTHENTICATED_ERROR", "signature verification failed")
         try:
             body = loads_exact(raw)
         except (ValueError, UnicodeDecodeError):
             body = None
+        if body == []:  # an empty request written as an empty array, as some clients do
+            body = {}
         if not isinstance(body, dict):
-            return _answer("PARAMETER_ERROR", "the body must be a JSON object")
+            return self._answer("PARAMETER_ERROR", "the body must be a JSON object")
         path = request.url.path
         if path == self.recipe.token_path:
             return self._issue_token(body)
         api_code = self.paths.get(path)
         if api_code is None:
-            return _answer("INTERFACE_UNAUTHORIZED", f"no operation at {path}", status=404)
+            return self._answer("INTERFACE_UNAUTHORIZED", f"no operation at {path}", status=404)
         if not self._token_ok(headers.get("Authorization", "")):
-            return _answer("UNAUTHORIZED", "the token is missing, unknown or expired", status=401)
+            return self._answer("UNAUTHORIZED", "the token is missing, unknown or expired", status=401)
         try:
             body = self._decrypt_fields(read_amounts(body, self.amounts))
         except ValueError as exc:
-            return _answer("PARAMETER_ERROR", str(exc))
+            return self._answer("PARAMETER_ERROR", str(exc))
         except GatewayError as exc:
-            return _answer(exc.code, exc.detail)
+            return self._answer(exc.code, exc.detail)
         span = self.dispatcher.confirm_started(api_code, body)
         try:
             fault = self.dispatcher.faults.pick(api_code, request_no)
-            early = await fault_before(fault, lambda code, detail: _answer(code, detail))
+            early = await fault_before(fault, lambda code, detail: self._answer(code, detail))
             if early is not None:
                 return early
             head = {"partnerId": partner_id, "apiCode": api_code, "requestNo": request_no}
@@ -133,11 +143,10 @@ class V1Gateway:
         finally:
             self.dispatcher.confirm_finished(span)
 
-    @staticmethod
-    def _write(outcome: Outcome, corrupt: bool) -> Response:
+    def _write(self, outcome: Outcome, corrupt: bool) -> Response:
         if corrupt:  # v1 answers carry no signature: the bad_signature fault garbles the answer instead
             return Response(b'{"code":"SUCCESS","message":"', media_type="application/json")
-        return _answer(
+        return self._answer(
             outcome.code, outcome.detail, outcome.result if outcome.code in ("SUCCESS", "PROCESSING") else None
         )
 
@@ -157,13 +166,13 @@ class V1Gateway:
         if body.get("clientId") != self.credentials.client_id or not hmac.compare_digest(
             str(body.get("secretKey", "")).encode(), self.credentials.secret_key.encode()
         ):
-            return _answer("UNAUTHORIZED", "clientId or secretKey is wrong", status=401)
+            return self._answer("UNAUTHORIZED", "clientId or secretKey is wrong", status=401)
         token = secrets.token_urlsafe(24)
         now = self.wall_clock()
         self.tokens = {t: until for t, until in self.tokens.items() if until > now}
         self.tokens[token] = now + self.token_ttl_s
         self.tokens_issued += 1
-        return _answer("SUCCESS", "成功", {"token": token, "expire": self.token_ttl_s, "tokenType": TOKEN_TYPE})
+        return self._answer("SUCCESS", "成功", {"token": token, "expire": self.token_ttl_s, "tokenType": TOKEN_TYPE})
 
     def _token_ok(self, authorization: str) -> bool:
         kind, _, token = authorization.partition(" ")

@@ -53,6 +53,9 @@ SPEC_PATHS: dict[str, str] = {
 @dataclass(frozen=True)
 class SandboxV1Recipe:
     request_signature: bool = True
+    # "http": a refusal is an HTTP error status (401, 400, 404) with Whalet's code in the body;
+    # "body": always HTTP 200, the code in the body only (how some clients read Whalet's answers)
+    errors: str = "http"
     sign_header: str = "sign"
     sign_template: str = "{partnerId}{requestNo}{timestamp}{body}"
     sign_hash: str = "SHA256"
@@ -74,6 +77,8 @@ class SandboxV1Recipe:
         given = dict(values or {})
         if "encrypted_fields" in given:
             given["encrypted_fields"] = tuple(given["encrypted_fields"])
+        if given.get("errors", "http") not in ("http", "body"):
+            raise ValueError("the v1 setting errors must be http or body")
         return cls(**given)
 
     def path_table(self) -> dict[str, str]:
