@@ -99,7 +99,9 @@ def test_an_unsigned_client_gets_a_token_reads_balances_and_reads_errors_from_bo
     assert token.status_code == 200 and token.json()["code"] == "SUCCESS", token.text
     client.token = token.json()["data"]["token"]
 
-    balances = client.call("/v1/wallet/queryCurrencyBalance", {"userId": "U10001", "fundSource": "B2C", "currency": "USD"})
+    balances = client.call(
+        "/v1/wallet/queryCurrencyBalance", {"userId": "U10001", "fundSource": "B2C", "currency": "USD"}
+    )
     assert balances.json()["code"] == "SUCCESS" and balances.json()["data"][0]["currency"] == "USD"
 
     unknown = client.call("/v1/wallet/queryCurrencyBalance", {"userId": "U99999"})
