@@ -51,11 +51,11 @@ def record_at_start(services: Services) -> list[str] | None:
             digest,
             {"file_sha256": config._source_sha256, "changed": changed},
         )
-    if services.alerts is not None:
-        what = ", ".join(f"`{key}`" for key in changed) if changed else "first start with this database"
+    if services.alerts is not None and previous is not None:  # the first start is a baseline, not news
+        what = ", ".join(f"`{key}`" for key in changed) if changed else "its layout only"
         services.alerts.raise_alert(
             f"policy:{digest}",
-            f":scroll: The bot started with a {'changed' if previous is not None else 'new'} policy file "
+            f":scroll: The bot started with a changed policy file "
             f"(SHA-256 `{config._source_sha256 or digest}`): {what}. It is recorded in the audit log.",
             quiet_seconds=0,
         )
