@@ -64,7 +64,9 @@ class Home:
         if role is Role.NONE:  # nothing of the money, not even who waits for what
             return {"type": "home", "blocks": [header("Whalet payouts"), section(no_access(services.config.roles))]}
         with services.store.read() as db:
-            rows = [(r, [a for a, _ in repo.approvers(db, r.id)]) for r in repo.open_requests(db)]
+            opened = repo.open_requests(db)
+            given = {r.id: repo.approvals(db, r.id) for r in opened}
+            rows = [(r, [a.approver for a in given[r.id] if a.counts]) for r in opened]
             mine = [(r, [a for a, _ in repo.approvers(db, r.id)]) for r in repo.requests_of(db, user_id, OWN_REQUESTS)]
             schedules = digests.schedules(db)
         waiting = [
@@ -80,9 +82,7 @@ class Home:
         blocks.append(context(f"Your role: {role.label}."))
         blocks += [divider(), section(f"*Waiting for you* ({len(waiting)})")]
         for r, approved in waiting[:WITH_BUTTONS]:
-            with services.store.read() as db:
-                given = repo.approvals(db, r.id)
-            blocks += [*detail_blocks(r, given), context(pending_line(r, approved)), buttons(r)]
+            blocks += [*detail_blocks(r, given[r.id]), context(pending_line(r, approved)), buttons(r)]
         if len(waiting) > WITH_BUTTONS:
             blocks.append(context(f"…and {len(waiting) - WITH_BUTTONS} more: `/whalet pending` lists them all."))
         if not waiting:

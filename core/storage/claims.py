@@ -34,6 +34,12 @@ def open_window(db: Database, key: str, now: str, until: str) -> bool:
     )
 
 
+def is_quiet(db: Database, key: str, now: str) -> bool:
+    """A read, no claim: ``key``'s window still runs (``open_window`` would say False now)."""
+    row = db.execute("SELECT until FROM quiet_windows WHERE key = ?", [key]).fetchone()
+    return row is not None and str(row[0]) > now
+
+
 def serialize_on(db: Database, *keys: str) -> None:
     """Hold a lock named by each key until the caller's transaction ends, so that decisions of
     the form "read a sum, then insert" about the same subject (a requester's daily total, their

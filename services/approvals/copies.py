@@ -48,7 +48,7 @@ def dm_ref(request_id: str, user: str) -> tuple[str, str]:
     return (REF_DM, f"{request_id}:{user}")
 
 
-async def approvers_now(services: Services) -> list[str]:
+async def approver_ids(services: Services) -> list[str]:
     """Everyone who holds the approver role now (approvers and admins, directly or by group)."""
     roles = services.config.roles
     candidates = [*roles.approvers, *roles.admins]
@@ -63,7 +63,7 @@ async def audience(services: Services, requester: str, amount: Money) -> list[st
     their approval limit for ``amount``)."""
     return [
         user
-        for user in await approvers_now(services)
+        for user in await approver_ids(services)
         if user != requester and within_approver_limit(services.config, user, amount)
     ]
 

@@ -102,9 +102,7 @@ def mark(services: Services, db: Database, request: ApprovalRequest, roles: Role
 def counting(db: Database, request: ApprovalRequest, roles: RolesNow) -> list[str]:
     """Givers that count now: recorded, holding the role, and not the requester; for a layered
     request, one per layer (in layer order), each still in the layer their approval satisfied."""
-    given = [
-        a for a in repo.approvals(db, request.id) if a.approver in roles.current and a.approver != request.requester
-    ]
+    given = _standing(db, request, roles)
     if not request.layers:
         return [a.approver for a in given]
     return list(satisfied_layers(request, given, roles).values())
@@ -135,8 +133,12 @@ def satisfied_layers(request: ApprovalRequest, given: list[Approval], roles: Rol
 def next_layer(db: Database, request: ApprovalRequest, roles: RolesNow) -> int | None:
     """The first layer of a layered request that no counting approval satisfies; None when every
     layer is (or the request has none)."""
-    given = [
+    done = len(satisfied_layers(request, _standing(db, request, roles), roles))
+    return done if done < len(request.layers) else None
+
+
+def _standing(db: Database, request: ApprovalRequest, roles: RolesNow) -> list[Approval]:
+    """Approvals whose givers hold the role now, the requester's never among them."""
+    return [
         a for a in repo.approvals(db, request.id) if a.approver in roles.current and a.approver != request.requester
     ]
-    done = len(satisfied_layers(request, given, roles))
-    return done if done < len(request.layers) else None

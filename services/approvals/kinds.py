@@ -110,3 +110,17 @@ def mismatch_of(r: ApprovalRequest, answer: ApplyAnswer) -> str | None:
     if answer.to_amount is not None and r.to_currency and answer.to_amount.currency != r.to_currency:
         return f"paid out in {answer.to_amount.currency} instead of {r.to_currency}"
     return None
+
+
+def with_quote(r: ApprovalRequest, answer: ApplyAnswer) -> ApprovalRequest:
+    """``r`` with the terms of Whalet's apply answer: the order, fee, rate, amount received and
+    when the quote ends (at creation, and when a quote is renewed at release)."""
+    return r.with_(
+        whalet_id=answer.whalet_id,
+        fee=answer.fee.quantized().amount,
+        fee_currency=answer.fee.currency,
+        to_amount=answer.to_amount.quantized().amount if answer.to_amount else None,
+        to_currency=answer.to_amount.currency if answer.to_amount else r.to_currency,
+        rate=answer.rate,
+        quote_expires_at=answer.expire_time,
+    )

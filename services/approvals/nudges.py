@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from core.clock import day_start, iso
-from core.storage.claims import open_window
+from core.storage.claims import is_quiet, open_window
 from services.approvals import copies, policy, repo
 from services.approvals.cards import headline, slack_time
 from services.approvals.request import ApprovalRequest
@@ -70,12 +70,14 @@ async def summary_due(services: Services) -> int:
     at = today.astimezone(ZoneInfo(zone)).replace(hour=hour, minute=minute)
     if now < at:
         return 0
-    people = await copies.approvers_now(services)  # user groups are a Slack call: before the transaction
+    key = f"approval-summary:{today.date().isoformat()}"
+    with services.store.read() as db:
+        if is_quiet(db, key, iso(now)):  # today's went out: no Slack call on every later sweep
+            return 0
+    people = await copies.approver_ids(services)  # user groups are a Slack call: before the transaction
     sent = 0
     with services.store.transaction() as db:
-        if not open_window(
-            db, f"approval-summary:{today.date().isoformat()}", iso(now), iso(today + timedelta(days=1))
-        ):
+        if not open_window(db, key, iso(now), iso(today + timedelta(days=1))):
             return 0
         waiting = [(r, {a for a, _ in repo.approvers(db, r.id)}) for r in repo.in_states(db, (State.PENDING,))]
         for person in people:

@@ -29,7 +29,7 @@ from core.faultpoints import fault_point
 from core.storage import approvals as approval_rows
 from services.approvals import repo
 from services.approvals.fingerprint import fingerprint
-from services.approvals.kinds import KINDS, ApplyAnswer, mismatch_of
+from services.approvals.kinds import KINDS, ApplyAnswer, mismatch_of, with_quote
 from services.approvals.lease import call_deadline, count_call, is_frozen, lease_end, owner
 from services.approvals.request import ApprovalRequest, Terms
 from services.approvals.states import State
@@ -118,15 +118,7 @@ def _store(services: Services, sent: ApprovalRequest, answer: ApplyAnswer) -> st
             if r is not None:
                 repo.audit(services, db, r, "whalet", "requote.late", order=sent.mer_order_no)
             return "The request moved on while a new quote was asked for."
-        new = r.with_(
-            whalet_id=answer.whalet_id,
-            fee=answer.fee.quantized().amount,
-            fee_currency=answer.fee.currency,
-            to_amount=answer.to_amount.quantized().amount if answer.to_amount else None,
-            to_currency=answer.to_amount.currency if answer.to_amount else r.to_currency,
-            rate=answer.rate,
-            quote_expires_at=answer.expire_time,
-        )
+        new = with_quote(r, answer)
         terms = {
             "whalet_id": new.whalet_id,
             "fee": new.fee,

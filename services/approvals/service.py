@@ -24,7 +24,7 @@ from sqlite_utils import Database
 from services.approvals import copies, policy, repo
 from services.approvals.confirm import FREEZE_FLAG, count_call, is_frozen
 from services.approvals.fingerprint import fingerprint
-from services.approvals.kinds import KINDS, mismatch_of
+from services.approvals.kinds import KINDS, mismatch_of, with_quote
 from services.approvals.request import ApprovalRequest
 from services.approvals.states import State
 from core.config import Tier
@@ -234,16 +234,8 @@ async def create(services: Services, new: NewRequest) -> ApprovalRequest:
     with services.store.transaction() as db:
         current = repo.load(db, request.id, lock=True)
         assert current is not None
-        filled = current.with_(
-            whalet_id=answer.whalet_id,
-            fee=answer.fee.quantized().amount,
-            fee_currency=answer.fee.currency,
-            to_amount=answer.to_amount.quantized().amount if answer.to_amount else None,
-            to_currency=answer.to_amount.currency if answer.to_amount else current.to_currency,
-            rate=answer.rate,
-            expires_at=now + ttl,  # the request outlives the quote: renewed at release (requote.py)
-            quote_expires_at=answer.expire_time,
-        )
+        # the request outlives the quote: renewed at release (requote.py)
+        filled = with_quote(current, answer).with_(expires_at=now + ttl)
         current = repo.transition(
             db,
             current,

@@ -605,6 +605,15 @@ class ApprovalFlow(RuleBasedStateMachine):
             assert order.overlapping_confirms() == 0, (order.mer_order_no, order.confirm_spans)
 
     @invariant()
+    def no_superseded_or_expired_order_confirmed_at_whalet(self) -> None:
+        superseded = {no for r in self.requests() for no in r.superseded_orders}
+        for order in self.sandbox.state.orders.orders.values():
+            if order.mer_order_no in superseded:
+                assert order.confirm_count == 0, (order.mer_order_no, "a superseded order got a confirm")
+            if order.confirm_time is not None:
+                assert order.confirm_time <= order.expire_time, (order.mer_order_no, "confirmed after its quote")
+
+    @invariant()
     def whalet_calls_within_bound(self) -> None:
         bound = 1 + MAX_RENEWALS + MAX_CONFIRMS + MAX_LOOKUPS
         for request in self.requests():
