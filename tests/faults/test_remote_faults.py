@@ -45,8 +45,13 @@ def test_slack_storm_delivers_every_message_exactly_once(stack: LocalStack) -> N
     assert all(
         b.time - a.time >= 0.9 for a, b in zip(rate_limited, rate_limited[1:], strict=False)
     )  # Retry-After honoured
-    with stack.services.store.read() as db:
-        assert db.execute("SELECT COUNT(*) FROM outbox WHERE state != 'done'").fetchone()[0] == 0
+
+    def left() -> int:
+        with stack.services.store.read() as db:
+            return int(db.execute("SELECT COUNT(*) FROM outbox WHERE state != 'done'").fetchone()[0])
+
+    # the last row is marked done just after its post shows at Slack: on a loaded machine, a moment later
+    wait_until(lambda: left() == 0, 10, what="every outbox row done")
 
 
 @pytest.mark.parametrize(
