@@ -185,7 +185,7 @@ def test_a_confirm_still_running_at_whalet_is_neither_looked_up_nor_sent_again_b
     ``confirm_settle_seconds``; only then is the order looked up, and it is found confirmed.
     Before, the bot looked it up at once, found it still waiting and confirmed it a second time
     while the first confirm was running at Whalet."""
-    m = flow()
+    m = flow(whalet_timeout=0.05)
     try:
         m.request("payout", "100")
         faults(m, {"apiCode": "payoutConfirm", "kind": "latency", "seconds": 0.4})

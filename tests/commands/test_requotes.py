@@ -43,7 +43,7 @@ def _actions(m: ApprovalFlow, request_id: str) -> list[str]:
 
 
 def test_a_request_waits_past_its_quote_and_a_close_new_quote_is_confirmed() -> None:
-    m = flow(whalet_timeout=5)
+    m = flow()
     try:
         first = _request(m)
         m.move_clock(12)  # the quote (10 min) is over; the request (30 min) is not
@@ -63,7 +63,7 @@ def test_a_request_waits_past_its_quote_and_a_close_new_quote_is_confirmed() -> 
 
 
 def test_a_new_quote_beyond_the_tolerance_needs_the_approvals_again() -> None:
-    m = flow(whalet_timeout=5)
+    m = flow()
     try:
         first = _request(m)
         m.move_clock(12)
@@ -85,7 +85,7 @@ def test_a_new_quote_beyond_the_tolerance_needs_the_approvals_again() -> None:
 
 
 def test_whalet_refusing_the_new_quote_leaves_the_request_approved_and_retried() -> None:
-    m = flow(whalet_timeout=5)
+    m = flow()
     try:
         first = _request(m)
         m.move_clock(12)
@@ -107,7 +107,7 @@ def test_whalet_refusing_the_new_quote_leaves_the_request_approved_and_retried()
 
 
 def test_a_request_still_ends_at_its_own_deadline() -> None:
-    m = flow(whalet_timeout=5)
+    m = flow()
     try:
         _request(m)
         m.move_clock(40)  # past ttl_minutes = 30
@@ -128,7 +128,7 @@ def test_a_confirm_refused_as_the_quote_ends_gets_a_new_quote_not_a_failure() ->
     """Whalet's clock runs two minutes ahead of the bot's: the bot still sees 90 s of quote left
     and confirms; Whalet refuses, the order being past its quote. The order was not confirmed and
     never can be, so the request renews its quote and is confirmed under the new order."""
-    m = flow(whalet_timeout=5)
+    m = flow()
     try:
         first = _request(m)
         m.move_clock(8)
