@@ -32,7 +32,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from whalet.envelope import EnvelopeCodec, dumps_compact  # noqa: E402
-from whalet.sandbox.keys import SandboxKeys, ensure_keys  # noqa: E402
+from devkit.whalet_sandbox.keys import SandboxKeys, ensure_keys  # noqa: E402
 
 TARGET_RATIO = 0.35
 BOUND_SAMPLE = 400

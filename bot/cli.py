@@ -19,7 +19,6 @@ import typer
 
 from core.config import ConfigError
 from core.settings import SettingsError
-from whalet.recipes import PROTOCOLS
 
 app = typer.Typer(
     add_completion=False,
@@ -89,43 +88,6 @@ def run(config: Optional[Path] = typer.Option(None, help="Policy file (default: 
 
 def _stopped(signum: int, frame: object) -> None:
     raise SystemExit(0)
-
-
-@app.command()
-def sandbox(
-    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
-    port: int = typer.Option(8700, help="Port to listen on."),
-    keys_dir: Path = typer.Option(Path("./sandbox-keys"), help="Key folder; missing keys are generated."),
-    webhook_url: Optional[str] = typer.Option(None, help="Where notifications are delivered."),
-    partner_id: Optional[str] = typer.Option(
-        None, help="The partner id the sandbox accepts (default PDEMO0001; v1: the numeric 800000001)."
-    ),
-    latency_ms: int = typer.Option(0, help="Extra latency added to every API answer."),
-    seed: int = typer.Option(0, help="Seed for rates and random faults."),
-    protocol: str = typer.Option("legacy", help="legacy (RSA envelope at /api) or v1 (REST, token, HMAC)."),
-    v1_request_signature: str = typer.Option(
-        "on", help="v1: on checks every request's HMAC sign header; off accepts unsigned requests."
-    ),
-    v1_errors: str = typer.Option(
-        "http", help="v1: http answers refusals with 400/401/404; body answers HTTP 200 with the code in the body."
-    ),
-) -> None:
-    """Run the Whalet sandbox (a stateful imitation of Whalet's gateway) for staging."""
-    from bot.logs import configure_logging
-    from whalet.sandbox import run_sandbox
-
-    if protocol not in PROTOCOLS:
-        fail(f"--protocol must be one of {', '.join(PROTOCOLS)}, not {protocol!r}")
-    if v1_request_signature not in ("on", "off"):
-        fail(f"--v1-request-signature must be on or off, not {v1_request_signature!r}")
-    if v1_errors not in ("http", "body"):
-        fail(f"--v1-errors must be http or body, not {v1_errors!r}")
-    v1 = {"request_signature": v1_request_signature == "on", "errors": v1_errors}
-    partner = partner_id or ("800000001" if protocol == "v1" else "PDEMO0001")
-    configure_logging("INFO")
-    run_sandbox(
-        host, port, keys_dir, webhook_url, partner, latency_ms, seed, protocol, v1 if protocol == "v1" else None
-    )
 
 
 @keys_app.command("generate")

@@ -28,7 +28,7 @@ from devkit.slack_standin.server import FakeSlack
 from devkit.slack_standin.signing import SlackRequests
 from bot.wiring import Runtime, build_runtime
 from whalet.tls import shared_tls
-from whalet.sandbox import SandboxConfig, SandboxKeys, create_sandbox, ensure_keys, ensure_v1_credentials
+from devkit.whalet_sandbox import SandboxConfig, SandboxKeys, create_sandbox, ensure_keys, ensure_v1_credentials
 
 DEMO_PARTNER_ID = "PDEMO0001"
 DEMO_BOT_TOKEN = "xoxb-standin"

@@ -21,7 +21,7 @@ from devkit.postgres import Cluster
 from devkit.serving import ThreadedServer
 from devkit.slack_standin.server import FakeSlack
 from whalet.envelope import generate_key_pair
-from whalet.sandbox import SandboxConfig, create_sandbox
+from devkit.whalet_sandbox import SandboxConfig, create_sandbox
 
 CHANNELS = {"C0APPROVALS", "C0COLLECT", "C0COMPLIANCE", "C0FINANCE", "C0ALERTS"}
 

@@ -23,7 +23,7 @@ from devkit.serving import ThreadedServer
 from core.settings import Settings
 from devkit.slack_standin.server import FakeSlack
 from tests.fixtures.whalet import BOTH_PROTOCOLS
-from whalet.sandbox import SandboxConfig, create_sandbox, ensure_v1_credentials
+from devkit.whalet_sandbox import SandboxConfig, create_sandbox, ensure_v1_credentials
 
 # What each sandbox speaks instead of the canonical reading (spec §10), and what --probe must print.
 ODD_RECIPES: dict[str, dict[str, Any]] = {

@@ -122,7 +122,7 @@ def test_the_production_command_line_lists_the_demo_without_loading_the_dev_kit(
     come into its process just because the dev kit is installed."""
     probe = (
         "import sys; from bot.cli import command_line; names = [c.callback.__name__ for c in command_line().registered_commands];"
-        "loaded = [m for m in sys.modules if m.startswith(('devkit.', 'whalet.sandbox')) and m != 'devkit.cli'];"
+        "loaded = [m for m in sys.modules if m.startswith('devkit.') and m != 'devkit.cli'];"
         "print(names, loaded)"
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout

@@ -78,8 +78,8 @@ from services.approvals.requote import MAX_RENEWALS, drift
 from services.approvals.states import State
 from commands.modals import reject_modal, stash
 from whalet.envelope import EnvelopeCodec
-from whalet.sandbox import Sandbox, SandboxConfig, SandboxKeys, create_sandbox, ensure_keys
-from whalet.sandbox.faults import KINDS as FAULT_KINDS
+from devkit.whalet_sandbox import Sandbox, SandboxConfig, SandboxKeys, create_sandbox, ensure_keys
+from devkit.whalet_sandbox.faults import KINDS as FAULT_KINDS
 
 settings.register_profile(
     "approvals", max_examples=200, stateful_step_count=10, deadline=None, suppress_health_check=list(HealthCheck)

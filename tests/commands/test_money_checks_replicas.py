@@ -41,7 +41,7 @@ from devkit.slack_standin.server import FakeSlack
 from devkit.slack_standin.signing import SlackRequests
 from services.approvals import repo
 from services.approvals.states import State
-from whalet.sandbox import Sandbox, SandboxConfig, SandboxKeys, create_sandbox, ensure_keys
+from devkit.whalet_sandbox import Sandbox, SandboxConfig, SandboxKeys, create_sandbox, ensure_keys
 
 REQUESTERS = tuple(f"U0REQ{i:02d}" for i in range(8))
 APPROVERS = ("U0APP1", "U0APP2", "U0APP3")

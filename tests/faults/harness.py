@@ -31,7 +31,7 @@ from devkit.localstack import DEMO_BOT_TOKEN, DEMO_CONFIG, DEMO_PARTNER_ID
 from devkit.serving import ThreadedServer, free_port
 from devkit.slack_standin.server import FakeSlack
 from devkit.slack_standin.signing import SlackRequests
-from whalet.sandbox import SandboxConfig, create_sandbox
+from devkit.whalet_sandbox import SandboxConfig, create_sandbox
 from tests.faults.forked import ForkedRun
 from tests.fixtures.loopback import loopback
 from whalet.tls import shared_tls

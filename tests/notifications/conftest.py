@@ -28,7 +28,7 @@ from services.container import Services
 from core.settings import load_settings
 from bot.wiring import build_services
 from whalet.envelope import EnvelopeCodec, dumps_compact
-from whalet.sandbox import SandboxKeys
+from devkit.whalet_sandbox import SandboxKeys
 
 PARTNER_ID = "PDEMO0001"
 _numbers = itertools.count(1)

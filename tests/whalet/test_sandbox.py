@@ -24,7 +24,7 @@ from devkit.serving import ThreadedServer
 from tests.fixtures.loopback import loopback
 from tests.fixtures.whalet import RunningSandbox
 from whalet.envelope import EnvelopeCodec, SignatureInvalid, dumps_compact, generate_key_pair, load_private_key
-from whalet.sandbox import SandboxConfig, create_sandbox
+from devkit.whalet_sandbox import SandboxConfig, create_sandbox
 
 D = Decimal
 MONEY_KEYS = {"amount", "cent", "centFactor", "currency"}

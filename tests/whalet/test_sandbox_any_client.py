@@ -113,7 +113,7 @@ def test_an_unsigned_client_gets_a_token_reads_balances_and_reads_errors_from_bo
 
 
 def test_by_default_the_sandbox_refuses_unsigned_requests(tmp_path: Path) -> None:
-    from whalet.sandbox import SandboxConfig, create_sandbox
+    from devkit.whalet_sandbox import SandboxConfig, create_sandbox
 
     sandbox = create_sandbox(SandboxConfig(keys_dir=tmp_path, protocol="v1"))
     credentials = json.loads((tmp_path / "v1-credentials.json").read_text())

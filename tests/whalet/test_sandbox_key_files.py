@@ -13,8 +13,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 WRITERS = {
-    "keys": "from whalet.sandbox.keys import ensure_keys; ensure_keys(Path(sys.argv[1]))",
-    "v1 credentials": "from whalet.sandbox.v1_recipe import ensure_v1_credentials; "
+    "keys": "from devkit.whalet_sandbox.keys import ensure_keys; ensure_keys(Path(sys.argv[1]))",
+    "v1 credentials": "from devkit.whalet_sandbox.v1_recipe import ensure_v1_credentials; "
     "ensure_v1_credentials(Path(sys.argv[1]), 'PDEMO0001')",
 }
 
