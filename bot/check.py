@@ -31,7 +31,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.app import build_slack_client
 from core.storage.backend import open_store, pending_migrations
-from core.storage.postgres import DatabaseUnavailable
+from core.storage.store import DatabaseUnavailable
 from bot.check_whalet import money_switch, webhook_answer, whalet_round_trip
 from bot.probe import Probe, ProbeStopped, toml_lines
 from core.config import BotConfig, ConfigError, WhaletSection, load_config

@@ -49,7 +49,7 @@ def run(config: Optional[Path] = typer.Option(None, help="Policy file (default: 
     from bot.http_server import ClientLimits, effective_max_connections, guarded_protocol
     from bot.wiring import build_runtime
     from core.storage.instance_lock import DatabaseInUse, InstanceLock
-    from core.storage.postgres import DatabaseUnavailable
+    from core.storage.store import DatabaseUnavailable
 
     try:
         settings = load_settings()
@@ -155,7 +155,7 @@ def outbox_retry_parked(
     from core.clock import SYSTEM_CLOCK
     from core.settings import load_settings
     from core.storage.backend import open_store
-    from core.storage.postgres import DatabaseUnavailable
+    from core.storage.store import DatabaseUnavailable
     from services.slack.parking import retry_parked
 
     try:

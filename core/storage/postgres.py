@@ -32,7 +32,7 @@ from psycopg_pool import ConnectionPool
 
 from core.storage.dialect import POSTGRES, inserted_table, to_postgres
 from core.storage.migrations import MIGRATIONS, Migration
-from core.storage.store import Store
+from core.storage.store import DatabaseUnavailable, Store
 
 log = logging.getLogger("whalet_bot.store")
 
@@ -40,10 +40,6 @@ POOL_SIZE = 4
 CONNECT_TIMEOUT_SECONDS = 5
 LOCK_TIMEOUT = "5s"  # as SQLite's busy_timeout: wait this long for a row another replica holds
 MIGRATION_LOCK = 0x77686C74  # pg_advisory_xact_lock key: one replica at a time changes the schema
-
-
-class DatabaseUnavailable(RuntimeError):
-    """The database cannot be reached at start-up; the message says where and why (no password)."""
 
 
 def _server_version(url: str, where: str) -> str:

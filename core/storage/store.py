@@ -107,6 +107,10 @@ def check_migrations(migrations: Sequence[Migration], dialect: str = SQLITE) -> 
     return checked
 
 
+class DatabaseUnavailable(RuntimeError):
+    """The database cannot be reached at start-up; the message says where and why (no password)."""
+
+
 class Store:
     """SQLite behind one lock. ``transaction()`` for writes, ``read()`` for reads.
 

@@ -15,16 +15,15 @@ follow the bot's channel membership the way Slack documents it:
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
 from slack_sdk.errors import SlackObjectFormationError
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
 from bot.manifest import locate_manifest
+from devkit.slack_standin.manifest_scopes import scopes_in
 
 MAX_MESSAGE_BLOCKS = 50
 MAX_VIEW_BLOCKS = 100
@@ -55,15 +54,7 @@ READING = frozenset({"conversations.history", "conversations.replies"})
 
 def manifest_scopes(text: str | None = None) -> frozenset[str]:
     """The bot scopes ``app_manifest.yml`` asks for: what an install of this app is granted."""
-    return _scopes_in(text if text is not None else locate_manifest())
-
-
-@functools.lru_cache(maxsize=8)
-def _scopes_in(text: str) -> frozenset[str]:
-    """Parsed once per manifest text: PyYAML's parser took 28 ms, at every stand-in start."""
-    manifest = yaml.safe_load(text)
-    scopes = ((manifest.get("oauth_config") or {}).get("scopes") or {}).get("bot") or []
-    return frozenset(str(scope) for scope in scopes)
+    return scopes_in(text if text is not None else locate_manifest())
 
 
 def kind_of(channel: str) -> str:
