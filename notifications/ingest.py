@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from core.clock import SYSTEM_CLOCK
+from core.clock import SYSTEM_CLOCK, Clock
 from core.storage import inbox
 from notifications.kinds import business_id
 
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 MAX_BATCH = 256
 BUSY_WINDOW_SECONDS = 0.05
+BURST = 16  # notifications in one window that make a burst (320 a second): the relay then waits
 
 
 @dataclass
@@ -39,21 +40,39 @@ class _Waiting:
 class InboxWriter:
     """One per process (``notifications.writer_of``); used only from the event loop."""
 
-    def __init__(self, services: Services):
+    def __init__(self, services: Services, pacing: Clock = SYSTEM_CLOCK):
+        """``pacing``: the clock bursts are measured on (real time even under a test's frozen
+        business clock, like the outbox's pacing)."""
         self.services = services
+        self.pacing = pacing
         self._waiting: list[_Waiting] = []
         self._flushing = False
         self.batches = 0
         self._last_request = float("-inf")
+        self._window_started = float("-inf")
+        self._in_window = 0
+        self._burst = False
 
     def busy(self) -> bool:
-        """Did a notification arrive in the last few milliseconds? (the relay then yields)"""
-        return SYSTEM_CLOCK.monotonic() - self._last_request < BUSY_WINDOW_SECONDS
+        """Is a burst streaming in (BURST or more notifications a window, the last one just now)?
+        The relay then holds back, so acks get the process; a lone notification is not a burst
+        and is relayed at once."""
+        if self.pacing.monotonic() - self._last_request >= BUSY_WINDOW_SECONDS:
+            return False
+        return self._burst or self._in_window >= BURST
+
+    def _arrived(self) -> None:
+        now = self.pacing.monotonic()
+        if now - self._window_started >= BUSY_WINDOW_SECONDS:
+            self._burst = self._in_window >= BURST and now - self._window_started < 2 * BUSY_WINDOW_SECONDS
+            self._window_started, self._in_window = now, 0
+        self._in_window += 1
+        self._last_request = now
 
     async def store(self, head: Mapping[str, str], body: Any, operation: str | None) -> inbox.Stored:
         """Returns once the notification's row is committed (raises if the commit failed)."""
         loop = asyncio.get_running_loop()
-        self._last_request = SYSTEM_CLOCK.monotonic()
+        self._arrived()
         item = _Waiting(head, body, operation, loop.create_future())
         self._waiting.append(item)
         if not self._flushing:

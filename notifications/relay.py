@@ -272,10 +272,11 @@ async def relay_pending(services: Services) -> int:
 class Relay:
     """The background loop; the webhook wakes it after each commit, a poll covers the rest.
 
-    Acks come first: while notifications are streaming in (``writer.busy()``), the relay pauses
-    between batches, so a burst from Whalet is acknowledged at full speed and relayed right
-    after (Slack takes about one message a second per channel anyway, and the inbox is durable).
-    It still relays at least BATCH rows per BUSY_PAUSE_SECONDS, so it can never be starved."""
+    Acks come first: while a burst is streaming in (``writer.busy()``: hundreds a second), the
+    relay waits BUSY_PAUSE_SECONDS before each batch instead of relaying after every commit, so a
+    burst from Whalet is acknowledged at full speed and relayed right after (Slack takes about
+    one message a second per channel anyway, and the inbox is durable). It still relays BATCH
+    rows per pause, so it can never be starved; a lone notification is relayed at once."""
 
     def __init__(self, services: Services, writer: InboxWriter | None = None):
         self.services = services
@@ -291,8 +292,8 @@ class Relay:
         self._loop, self._event = asyncio.get_running_loop(), asyncio.Event()
         while True:
             self._event.clear()
+            if self.writer is not None and self.writer.busy():
+                await asyncio.sleep(BUSY_PAUSE_SECONDS)  # a burst: acks first, then one batch
             if await relay_pending(self.services) >= BATCH:
-                if self.writer is not None and self.writer.busy():
-                    await asyncio.sleep(BUSY_PAUSE_SECONDS)
                 continue  # more rows are waiting
             await wait_for_wake(self._event, POLL_SECONDS)
