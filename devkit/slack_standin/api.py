@@ -11,7 +11,7 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
-from devkit.slack_standin import files, rules
+from devkit.slack_standin import files, rules, user_files
 from devkit.slack_standin.records import Ephemeral, Message, View
 from devkit.slack_standin.workspace import Workspace
 
@@ -349,4 +349,5 @@ HANDLERS: dict[str, Handler] = {
     "conversations.replies": conversations_replies,
     "files.getUploadURLExternal": files.get_upload_url_external,
     "files.completeUploadExternal": files.complete_upload_external,
+    "files.info": user_files.files_info,
 }

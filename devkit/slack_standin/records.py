@@ -182,16 +182,20 @@ class UploadedFile:
     channel: str | None = None  # set by step 3
     thread_ts: str | None = None
     message_ts: str | None = None
+    user: str = "UBOT"  # who uploaded it: the bot, or a person's file input (user_files.py)
+    mimetype: str | None = None
+    url: str | None = None  # url_private_download, for files people upload
 
     def to_dict(self) -> dict[str, Any]:
         """Slack's file object, the fields the bot and the tests read."""
-        mimetype = (
+        mimetype = self.mimetype or (
             "image/png"
             if self.name.lower().endswith(".png")
             else "text/csv"
             if self.name.lower().endswith(".csv")
             else "application/octet-stream"
         )
+        links = {"url_private": self.url, "url_private_download": self.url} if self.url else {}
         return {
             "id": self.id,
             "name": self.name,
@@ -199,7 +203,8 @@ class UploadedFile:
             "mimetype": mimetype,
             "filetype": self.name.rsplit(".", 1)[-1].lower() if "." in self.name else "binary",
             "size": len(self.data or b""),
-            "user": "UBOT",
+            "user": self.user,
+            **links,
             "alt_txt": self.alt_txt,
             "channels": [self.channel] if self.channel and self.channel[:1] == "C" else [],
             "groups": [self.channel] if self.channel and self.channel[:1] == "G" else [],

@@ -47,6 +47,7 @@ METHOD_SCOPES: dict[str, dict[str, str]] = {
     "users.info": {"*": "users:read"},
     "files.getUploadURLExternal": {"*": "files:write"},
     "files.completeUploadExternal": {"*": "files:write"},
+    "files.info": {"*": "files:read"},
 }
 POSTING = frozenset({"chat.postMessage", "chat.postEphemeral"})
 READING = frozenset({"conversations.history", "conversations.replies"})

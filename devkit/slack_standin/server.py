@@ -30,7 +30,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
 from devkit.serving import ThreadedServer
-from devkit.slack_standin import api, rules
+from devkit.slack_standin import api, rules, user_files
 from devkit.slack_standin.files import receive_upload
 from devkit.slack_standin.faults import RateLimiter, Scripted, Scripts, abort_connection
 from devkit.slack_standin.observe import Observation
@@ -70,6 +70,7 @@ class FakeSlack(Observation):
                 Route("/api/{method}", self._api, methods=["GET", "POST"]),
                 Route("/response/{response_id}", self._response_url, methods=["POST"]),
                 Route("/upload/v1/{token}", self._upload, methods=["POST"]),
+                Route("/files-pri/{team_file}/download/{name}", self._download, methods=["GET"]),
                 WebSocketRoute(SOCKET_PATH, self.socket.endpoint),
             ]
         )
@@ -304,6 +305,17 @@ class FakeSlack(Observation):
                 for f in self.files.by_id.values()
                 if f.channel is not None and channel in (None, f.channel)
             ]
+
+    def add_user_file(self, user_id: str, name: str, data: bytes, mimetype: str | None = None) -> dict[str, Any]:
+        """A file ``user_id`` picked in a modal's file input: its Slack file object, to put in a
+        ``view_submission`` (``SlackRequests.view_submission(values={block: [file]})``)."""
+        return user_files.add_user_file(self, user_id, name, data, mimetype)
+
+    async def _download(self, request: Request) -> Response:
+        status, content_type, body = user_files.download(
+            self, request.path_params["team_file"], request.headers.get("authorization", "")
+        )
+        return Response(body, status_code=status, media_type=content_type)
 
     async def _upload(self, request: Request) -> Response:
         """Step 2 of an upload: the raw bytes to the URL files.getUploadURLExternal issued."""

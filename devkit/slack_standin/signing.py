@@ -342,6 +342,8 @@ def _element_state(element: dict[str, Any], value: Any) -> dict[str, Any]:
         return {"type": kind, "selected_options": [_option(element, v) for v in chosen]}
     if kind in _STATE_KEY:
         return {"type": kind, _STATE_KEY[kind]: value}
+    if kind == "file_input":  # Slack's file objects (FakeSlack.add_user_file), not their bytes
+        return {"type": kind, "files": value if isinstance(value, list) else [value]}
     return {"type": kind, "value": value}
 
 
