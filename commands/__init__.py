@@ -32,6 +32,7 @@ from commands import (  # noqa: F401  (imported for their @subcommand registrati
     status,
 )
 from commands.approval_actions import on_approve, on_reject_click, on_reject_submission
+from commands.batch import BATCH_VIEW, on_batch_submission
 from services.approvals.cards import AGAIN_ACTION, APPROVE_ACTION, REJECT_ACTION
 from commands.request_again import request_again
 from services.approvals.reconcile import sweep
@@ -89,6 +90,10 @@ class Commands:
         @app.view(PAYOUT_VIEW)
         async def payout_submitted(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
             await payout.on_payout_submission(services, ack, body, client)
+
+        @app.view(BATCH_VIEW)
+        async def batch_submitted(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+            await on_batch_submission(services, ack, body, client)
 
         @app.options(BENEFICIARY_SEARCH)
         async def beneficiary_search(ack: AsyncAck, body: dict[str, Any]) -> None:

@@ -101,7 +101,7 @@ def _text_input(
     )
 
 
-def _view(callback_id: str, title: str, blocks: Sequence[Any], form_id: str, submit: str | None) -> dict[str, Any]:
+def form_view(callback_id: str, title: str, blocks: Sequence[Any], form_id: str, submit: str | None) -> dict[str, Any]:
     view = View(
         type="modal",
         callback_id=callback_id,
@@ -166,7 +166,7 @@ def payout_modal(entries: Sequence[BookEntry], form_id: str) -> dict[str, Any]:
         _text_input("purpose", "Purpose", optional=True, max_length=128),
         _text_input("reference", "Reference", optional=True, max_length=64),
     ]
-    return _view(PAYOUT_VIEW, "Request a payout", blocks, form_id, "Send for approval")
+    return form_view(PAYOUT_VIEW, "Request a payout", blocks, form_id, "Send for approval")
 
 
 def reject_modal(headline: str, form_id: str) -> dict[str, Any]:
@@ -182,15 +182,15 @@ def reject_modal(headline: str, form_id: str) -> dict[str, Any]:
             hint="Shown on the card and to the requester.",
         ),
     ]
-    return _view(REJECT_VIEW, "Reject request", blocks, form_id, "Reject")
+    return form_view(REJECT_VIEW, "Reject request", blocks, form_id, "Reject")
 
 
 def loading_modal(title: str, text: str = "Asking Whalet…") -> dict[str, Any]:
-    return _view("loading", title, [section(text)], "", None)
+    return form_view("loading", title, [section(text)], "", None)
 
 
 def message_modal(title: str, text: str) -> dict[str, Any]:
-    return _view("message", title, [section(text)], "", None)
+    return form_view("message", title, [section(text)], "", None)
 
 
 def beneficiary_pick_modal(pairs: Sequence[tuple[str, str]], form_id: str) -> dict[str, Any]:
@@ -202,7 +202,7 @@ def beneficiary_pick_modal(pairs: Sequence[tuple[str, str]], form_id: str) -> di
             element=StaticSelectElement(action_id="value", options=options),
         )
     ]
-    return _view(BENEFICIARY_PICK_VIEW, "Add a beneficiary", blocks, form_id, "Next")
+    return form_view(BENEFICIARY_PICK_VIEW, "Add a beneficiary", blocks, form_id, "Next")
 
 
 def beneficiary_form_modal(country: str, currency: str, fields: Sequence[Any], form_id: str) -> dict[str, Any]:
@@ -239,4 +239,4 @@ def beneficiary_form_modal(country: str, currency: str, fields: Sequence[Any], f
                     hint=f"Format: {field.pattern}" if field.pattern else None,
                 )
             )
-    return _view(BENEFICIARY_FORM_VIEW, "Add a beneficiary", blocks, form_id, "Send to Whalet")
+    return form_view(BENEFICIARY_FORM_VIEW, "Add a beneficiary", blocks, form_id, "Send to Whalet")

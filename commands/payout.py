@@ -16,6 +16,7 @@ from slack_bolt.async_app import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
 
 from commands import args
+from commands.batch import open_batch_modal
 from services import book
 from services.approvals import policy, repo
 from services.approvals.cards import headline, slack_time
@@ -30,7 +31,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("whalet_bot.commands")
 
-USAGE = 'payout AMOUNT CUR to BENEFICIARY [as CUR] [for "purpose"] [ref "reference"]   (no arguments: a form)'
+USAGE = (
+    'payout AMOUNT CUR to BENEFICIARY [as CUR] [for "purpose"] [ref "reference"]   (no arguments: a form; '
+    "`payout batch`: a CSV of many payouts, one approval)"
+)
 DEFAULT_PURPOSE = "Payout requested in Slack"
 
 
@@ -67,9 +71,14 @@ def parse_amount_and_currency(amount_word: str, currency_word: str) -> Money:
     return args.amount(amount_word, args.currency(currency_word))
 
 
-def parse_payout(words: list[str]) -> PayoutArgs | None:
+BATCH = "batch"  # `/whalet payout batch`: the batch modal (commands/batch.py)
+
+
+def parse_payout(words: list[str]) -> PayoutArgs | str | None:
     if not words:
         return None  # the modal
+    if [w.lower() for w in words] == [BATCH]:
+        return BATCH
     if len(words) < 4 or words[2].lower() != "to":
         raise UsageError(
             "write the amount, the currency, 'to' and the beneficiary, e.g. `payout 1200.50 USD to acme-us`"
@@ -111,8 +120,11 @@ def sent_for_approval(services: Services, request: ApprovalRequest) -> str:
     parse=parse_payout,
     creates_request=True,
 )
-async def payout_command(ctx: CommandContext, a: PayoutArgs | None) -> None:
+async def payout_command(ctx: CommandContext, a: PayoutArgs | str | None) -> None:
     services = ctx.services
+    if a == BATCH:
+        await open_batch_modal(ctx)
+        return
     if a is None:
         entries = book.entries(services)
         if not entries:
@@ -122,6 +134,7 @@ async def payout_command(ctx: CommandContext, a: PayoutArgs | None) -> None:
             trigger_id=ctx.trigger_id, view=payout_modal(entries, stash(services.store, {"channel": ctx.channel_id}))
         )
         return
+    assert isinstance(a, PayoutArgs)
     entry = beneficiary_for(services, a.beneficiary, a.to_currency)
     try:
         row = await create(

@@ -355,6 +355,14 @@ class Digest(Model):
         return schedules
 
 
+class Batch(Model):
+    """``/whalet payout batch``: how long a file may be, and how many of its lines are applied and
+    confirmed at Whalet at once when it is released."""
+
+    max_lines: Annotated[Int, Field(ge=1, le=5000)] = 500
+    concurrency: Annotated[Int, Field(ge=1, le=32)] = 4
+
+
 class BotConfig(Model):
     # SHA-256 of the file's bytes as read by load_config (what `sha256sum whalet-bot.toml` prints),
     # for the audit log; None for a policy not read from a file.
@@ -367,6 +375,7 @@ class BotConfig(Model):
     routes: list[Route] = []
     notifications: Notifications = Notifications()
     digest: Digest = Digest()
+    batch: Batch = Batch()
 
     @field_validator("beneficiaries")
     @classmethod

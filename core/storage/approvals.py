@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from core.storage import batches
 from core.storage.dialect import row_lock
 
 
@@ -45,10 +46,11 @@ def requests_in(db: Database, states: Sequence[str]) -> list[dict[str, Any]]:
 
 
 def requests_of(db: Database, requester: str, limit: int) -> list[dict[str, Any]]:
-    """A requester's latest requests (any state but APPLYING / ABANDONED), newest first."""
+    """A requester's latest requests (any state but APPLYING / ABANDONED), newest first; a batch
+    is one of them, the payouts of its lines are not."""
     return list(
         db.query(
-            """SELECT * FROM approval_requests WHERE requester = ?
+            """SELECT * FROM approval_requests WHERE requester = ? AND batch_id IS NULL
                             AND state NOT IN ('APPLYING', 'ABANDONED') ORDER BY created_at DESC, id LIMIT ?""",
             [requester, limit],
         )
@@ -83,7 +85,9 @@ def amounts(
     ``currency``, only those in it; with ``party``, only those to that beneficiary or payee ('' matches
     requests to nobody)."""
     marks = ",".join("?" * len(states))
-    where = "requester = ? AND created_at >= ?"
+    # A batch counts by its lines (core/storage/batches.py), so neither the batch row (one
+    # currency for many) nor the payouts its lines become are counted here a second time.
+    where = "requester = ? AND created_at >= ? AND lines_digest IS NULL AND batch_id IS NULL"
     params: list[Any] = [requester, since]
     if currency is not None:
         where += " AND currency = ?"
@@ -91,12 +95,13 @@ def amounts(
     if party is not None:
         where += " AND COALESCE(beneficiary_id, payee_user_id) = ?"
         params.append(party)
-    return [
+    single = [
         (str(row[0]), str(row[1]))
         for row in db.execute(
             f"SELECT amount, currency FROM approval_requests WHERE {where} AND state IN ({marks})", [*params, *states]
         )
     ]
+    return single + batches.amounts(db, requester=requester, since=since, states=states, currency=currency, party=party)
 
 
 def awaiting_result(db: Database, states: Sequence[str], decided_before: str) -> list[tuple[Any, ...]]:
@@ -120,7 +125,8 @@ def summaries_in(db: Database, states: Sequence[str]) -> list[dict[str, Any]]:
     return list(
         db.query(
             f"""SELECT id, kind, state, requester, amount, currency, beneficiary_name, payee_user_id,
-                               created_at FROM approval_requests WHERE state IN ({marks}) ORDER BY created_at""",
+                               created_at FROM approval_requests WHERE state IN ({marks}) AND batch_id IS NULL
+                               ORDER BY created_at""",
             list(states),
         )
     )

@@ -463,4 +463,42 @@ MIGRATIONS: list[Migration] = [
             "ALTER TABLE approvals ADD COLUMN terms TEXT",
         ],
     ),
+    (
+        # Batch payouts: the batch is one approval request (kind 'batch') whose lines are kept
+        # here; each line is released as its own payout request (batch_id, line_no), under an
+        # order number derived from the batch, the line and the attempt. ``summary`` and
+        # ``lines_digest`` are what the batch's card shows and its fingerprint covers.
+        "0833_batches",
+        [
+            "ALTER TABLE approval_requests ADD COLUMN batch_id TEXT",
+            "ALTER TABLE approval_requests ADD COLUMN line_no INTEGER",
+            "ALTER TABLE approval_requests ADD COLUMN summary TEXT",
+            "ALTER TABLE approval_requests ADD COLUMN lines_digest TEXT",
+            "CREATE INDEX approval_requests_batch ON approval_requests(batch_id, line_no)",
+            """CREATE TABLE batch_lines (
+                batch_id TEXT NOT NULL,
+                line_no INTEGER NOT NULL,
+                beneficiary_id TEXT NOT NULL,
+                beneficiary_name TEXT NOT NULL,
+                account_tail TEXT,
+                amount TEXT NOT NULL,
+                currency TEXT NOT NULL,
+                to_currency TEXT NOT NULL,
+                purpose TEXT NOT NULL,
+                reference TEXT NOT NULL,
+                flags TEXT NOT NULL,
+                request_id TEXT,
+                attempt INTEGER NOT NULL DEFAULT 0,
+                outcome TEXT,
+                reason TEXT,
+                PRIMARY KEY (batch_id, line_no)
+            )""",
+            """CREATE TABLE batches (
+                id TEXT PRIMARY KEY,
+                file_name TEXT NOT NULL,
+                rates TEXT NOT NULL,
+                results_posted_at TEXT
+            )""",
+        ],
+    ),
 ]

@@ -66,6 +66,8 @@ def _money(amount: Decimal | None, currency: str | None) -> str:
 def headline(r: ApprovalRequest, *, plain: bool = False) -> str:
     """ "Pay out 1,250.00 USD to Acme Supplies Inc (••••6789)?"; ``plain`` for plain_text fields."""
     safe = (lambda text: text or "") if plain else esc
+    if r.is_batch:
+        return f"Pay out the batch {safe(r.reference)}: {safe(r.summary)}?"
     amount = _money(r.amount, r.currency)
     if not KINDS[r.kind].to_account:
         return f"Pay {amount} to {payee(r, safe)}?"
@@ -116,6 +118,8 @@ def _state_line(r: ApprovalRequest, names: Sequence[str]) -> str:
         return f":arrows_counterclockwise: Approved by {_who(names)} — sending to Whalet…"
     if state is State.CONFIRMED:
         return f":white_check_mark: Approved by {_who(names)} at {at} — sent to Whalet, waiting for the result.{note}"
+    if state is State.SUCCEEDED and r.is_batch:
+        return f":white_check_mark: Approved by {_who(names)} — every line settled.{note}"
     if state is State.SUCCEEDED:
         return f":white_check_mark: Approved by {_who(names)} — Whalet reports it done ({esc(r.result_status)}).{note}"
     if state is State.FAILED:
@@ -161,7 +165,9 @@ def card_blocks(r: ApprovalRequest, approvals: Sequence[Approval], now: datetime
         context(
             status_line(r, [a.approver for a in approvals if a.counts]),
             expiry,
-            f"Request `{r.id}` · order `{r.mer_order_no}`",
+            f"Batch `{r.id}`, one Whalet order per line"
+            if r.is_batch
+            else f"Request `{r.id}` · order `{r.mer_order_no}`",
         )
     )
     if r.state is State.PENDING:
@@ -175,6 +181,8 @@ def detail_blocks(r: ApprovalRequest, approvals: Sequence[Approval]) -> list[Blo
     """Everything an approver must see before approving: the headline, every field, the flags
     and the approval layers. The channel card, its DM copies and the App Home entry all show
     these same blocks, so no copy approves on less than the card shows."""
+    if r.is_batch:
+        return batch_blocks(r, approvals)
     fields = [
         f"*Requested by*\n<@{r.requester}>",
         f"*Amount*\n{_money(r.amount, r.currency)}",
@@ -192,6 +200,28 @@ def detail_blocks(r: ApprovalRequest, approvals: Sequence[Approval]) -> list[Blo
     if r.reference:
         fields.append(f"*Reference*\n{esc(r.reference)}")
     blocks: list[Block] = [section(f"*{headline(r)}*"), section("", fields=fields)]
+    if r.flags:
+        blocks.append(context(":warning: " + " · ".join(f"*{esc(f)}*" for f in r.flags)))
+    if r.layers:
+        blocks.append(context(*layer_lines(r, approvals)))
+    return blocks
+
+
+def batch_blocks(r: ApprovalRequest, approvals: Sequence[Approval]) -> list[Block]:
+    """A batch's card: what it adds up to (``summary``: lines, totals per currency, flagged lines,
+    indicative rates, written when the batch was made and covered by its fingerprint); every line
+    is listed in the card's thread."""
+    fields = [
+        f"*Requested by*\n<@{r.requester}>",
+        f"*File*\n{esc(r.reference)}",
+        f"*Note*\n{esc(r.purpose) or '—'}",
+        "*Fees*\nWhalet's, per line, quoted at release",
+    ]
+    blocks: list[Block] = [
+        section(f"*{headline(r)}*"),
+        section("", fields=fields),
+        context("Every line is in this card's thread; each is paid as its own Whalet order once approved."),
+    ]
     if r.flags:
         blocks.append(context(":warning: " + " · ".join(f"*{esc(f)}*" for f in r.flags)))
     if r.layers:
@@ -217,7 +247,7 @@ def layer_lines(r: ApprovalRequest, approvals: Sequence[Approval]) -> list[str]:
 def buttons(r: ApprovalRequest) -> Block:
     """Approve and Reject, with the block_id that proves which request (and card) was clicked;
     the DM copies and the App Home show these same buttons, answered by the same handlers."""
-    verb = KINDS[r.kind].noun
+    verb = "batch" if r.is_batch else KINDS[r.kind].noun
     confirm = confirm_dialog(f"Approve this {verb}?", headline(r, plain=True), "Approve")
     return actions(
         button(f"Approve {verb}", APPROVE_ACTION, r.id, style="primary", confirm=confirm),

@@ -43,6 +43,9 @@ def fingerprint(request: ApprovalRequest) -> str:
     canonical = {name: "" if row.get(name) is None else str(row.get(name)) for name in FIELDS}
     if request.layers:  # who must approve, in which order (absent before layers existed)
         canonical["layers"] = row["layers"]
+    if request.is_batch:  # what the batch card sums up, and every line (core/storage/batches.py)
+        canonical["summary"] = str(row.get("summary") or "")
+        canonical["lines"] = str(row.get("lines_digest") or "")
     data = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(data.encode("utf-8")).hexdigest()
 

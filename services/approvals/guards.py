@@ -45,6 +45,8 @@ def why_not_send(
     request: ApprovalRequest, *, now: datetime, frozen: bool, current_approvers: Iterable[str], max_attempts: int
 ) -> Refusal | None:
     r = request
+    if r.is_batch:
+        return Refusal(Block.STATE, "A batch is released line by line; each line's payout is confirmed on its own.")
     if r.state not in (State.APPROVED, State.CONFIRM_UNKNOWN):
         return Refusal(Block.STATE, f"This request is {r.state.value.lower().replace('_', ' ')}, so it is not sent.")
     if r.lease_held(now):

@@ -48,6 +48,12 @@ SENTENCES: dict[State, Callable[[ApprovalRequest], str]] = {
     State.EXPIRED: lambda r: f":alarm_clock: {_what(r)} expired before it was sent; nothing was paid.",
 }
 AGAIN = " The card offers *Request again*."
+# A batch is "sent" once every line went to Whalet and "done" once every line settled; its note
+# says how many were paid and how many failed (services/approvals/batch_release.py).
+BATCH_SENTENCES: dict[State, Callable[[ApprovalRequest], str]] = {
+    State.CONFIRMED: lambda r: f":outbox_tray: {_what(r)} was approved; every line went to Whalet.",
+    State.SUCCEEDED: lambda r: f":white_check_mark: {_what(r)} is settled: {esc(r.note or '')}",
+}
 
 
 def tell_requester(services: Services, db: Database, r: ApprovalRequest, previous: State) -> None:
@@ -59,6 +65,8 @@ def tell_requester(services: Services, db: Database, r: ApprovalRequest, previou
         return
     if r.state is State.REJECTED and r.decided_by == r.requester:
         return  # they withdrew it themselves
+    if r.is_batch and r.state in (State.CONFIRMED, State.SUCCEEDED):
+        sentence = BATCH_SENTENCES[r.state]
     text = sentence(r) + (AGAIN if r.state in (State.EXPIRED, State.FAILED, State.REJECTED) else "")
     if how == "thread":
         enqueue_post(

@@ -30,6 +30,7 @@ from sqlite_utils import Database
 from services.approvals import counting
 from services.approvals import nudges
 from services.approvals.clicks import expire_due, remind_due
+from services.approvals import batch_release
 from services.approvals.confirm import count_call, is_frozen, send_confirm
 from services.approvals.guards import backoff
 from services.approvals.kinds import KINDS
@@ -72,6 +73,10 @@ def next_step(r: ApprovalRequest, now: datetime) -> str | None:
 async def advance(services: Services, request_id: str) -> str | None:
     """Take the due steps for one request (bounded); the last sentence for a person, if any."""
     said = None
+    with services.store.read() as db:
+        first = repo.load(db, request_id)
+    if first is not None and first.is_batch:
+        return await batch_release.release(services, request_id)
     for _ in range(MAX_STEPS):
         with services.store.read() as db:
             request = repo.load(db, request_id)
@@ -235,7 +240,7 @@ async def sweep(services: Services) -> None:
         due = [
             r.id
             for r in repo.in_states(db, (State.APPROVED, State.CONFIRM_UNKNOWN, State.CONFIRMED))
-            if next_step(r, now) is not None
+            if r.is_batch or next_step(r, now) is not None  # a batch: its lines' progress
         ]
     services.wake_outbox()
     for request_id in pending:

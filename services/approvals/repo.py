@@ -86,7 +86,8 @@ def conclude(
 ) -> ApprovalRequest:
     """``transition``, and the requester told when that is an outcome (same transaction)."""
     moved = transition(db, request, new_state, **changes)
-    outcomes.tell_requester(services, db, moved, request.state)
+    if moved.batch_id is None:  # a batch line's payout is told in the batch's thread, with the batch's outcome
+        outcomes.tell_requester(services, db, moved, request.state)
     return moved
 
 
@@ -120,7 +121,8 @@ def window_totals(db: Database, requester: str, party: str | None, since: dateti
 
 
 def open_requests(db: Database) -> list[ApprovalRequest]:
-    return in_states(db, OPEN)
+    """What people wait for or act on: a batch is listed once, not each of its lines' payouts."""
+    return [r for r in in_states(db, OPEN) if r.batch_id is None]
 
 
 def requests_of(db: Database, requester: str, limit: int = 10) -> list[ApprovalRequest]:
@@ -145,7 +147,10 @@ def post_card(services: Services, db: Database, request: ApprovalRequest, audien
 
 
 def update_card(services: Services, db: Database, request: ApprovalRequest) -> None:
-    """Every copy of the card (channel and DMs) follows the request, in the caller's transaction."""
+    """Every copy of the card (channel and DMs) follows the request, in the caller's transaction.
+    A batch line's payout has no card of its own: the batch's card shows the lines' progress."""
+    if request.batch_id is not None:
+        return
     given = approvals(db, request.id)
     text, blocks = card_text(request), card_blocks(request, given, services.clock.now())
     shown_text, shown = copies.with_mention(services, request, text, blocks)
@@ -157,11 +162,14 @@ def tell_thread(services: Services, db: Database, request: ApprovalRequest, text
     """A reply in the card's thread (e.g. to tell the requester the outcome). ``text`` is mrkdwn
     the caller built: anything a person typed in it must already be escaped."""
     assert services.config.approvals is not None
+    card = request.batch_id or request.id  # a batch line's payout speaks in its batch's thread
+    if request.batch_id is not None:
+        text = f"Line {request.line_no}: {text}"
     enqueue_post(
         db,
         channel=services.config.approvals.channel,
         text=text,
-        thread_ref=(REF_KIND, request.id),
+        thread_ref=(REF_KIND, card),
         correlation_id=request.id,
     )
 

@@ -82,10 +82,21 @@ class ApprovalRequest:
     quote_expires_at: datetime | None = None
     requotes: int = 0
     superseded_orders: tuple[str, ...] = ()
+    # A batch line's payout: the batch request it belongs to and its line (1-based); the batch
+    # itself carries what its card shows and the digest of its lines (``is_batch``).
+    batch_id: str | None = None
+    line_no: int | None = None
+    summary: str | None = None
+    lines_digest: str | None = None
 
     @property
     def money(self) -> Money:
         return Money(self.amount, self.currency)
+
+    @property
+    def is_batch(self) -> bool:
+        """A batch payout request: approved as one, released as one payout request per line."""
+        return self.lines_digest is not None
 
     @property
     def party(self) -> str | None:
@@ -122,6 +133,7 @@ class ApprovalRequest:
             "lookups",
             "whalet_calls",
             "requotes",
+            "line_no",
         ):
             if data.get(name) is not None:
                 data[name] = int(data[name])

@@ -179,7 +179,7 @@ def drift(old: Terms, new: Terms, tolerance_bps: int) -> list[str]:
         ("fee", old.fee, new.fee),
         ("amount received", old.to_amount, new.to_amount),
     ):
-        change = _bps(before, after)
+        change = bps_between(before, after)
         if change is None or change > tolerance_bps:
             moved.append(f"{label} {'changed' if change is None else f'moved {change:.0f} bp'}")
     if old.fee_currency != new.fee_currency or old.to_currency != new.to_currency:
@@ -187,7 +187,7 @@ def drift(old: Terms, new: Terms, tolerance_bps: int) -> list[str]:
     return moved
 
 
-def _bps(before: Decimal | None, after: Decimal | None) -> Decimal | None:
+def bps_between(before: Decimal | None, after: Decimal | None) -> Decimal | None:
     if before == after:
         return Decimal(0)
     if before is None or after is None or before == 0:
