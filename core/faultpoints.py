@@ -17,6 +17,9 @@ The points (names are stable: tests/faults/ uses them):
   restart must decide by lookup: WAIT_CONFIRM means confirm now, once);
 - ``approval.confirmed_unstored``: payoutConfirm answered, CONFIRMED not yet stored (the lookup
   finds PROCESSING/SUCCESS; no second confirm);
+- ``batch.line_claimed``: a batch line's payout request is committed (APPLYING, with a lease),
+  payoutApply not yet sent (after the lease runs out the release applies it again under the same
+  order number; each line is still confirmed once);
 - ``digest.claimed``: a digest run is claimed (``running``), its post not yet enqueued (the
   restart's catch-up runs it again, once);
 - ``digest.chart_claimed``: the digest's chart is claimed (``uploading``), nothing uploaded yet

@@ -26,12 +26,14 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from sqlite_utils import Database
 
 from core.clock import iso
+from core.faultpoints import fault_point
 from core.storage import approvals as approval_rows
 from core.storage import batches
 from services.approvals import repo
@@ -39,12 +41,12 @@ from services.approvals.batch_create import digest, pair
 from services.approvals.confirm import is_frozen, send_confirm
 from services.approvals.fingerprint import fingerprint, intact
 from services.approvals.kinds import KINDS, mismatch_of, with_quote
-from services.approvals.lease import call_deadline, count_call
+from services.approvals.lease import call_deadline, count_call, lease_end, owner
 from services.approvals.request import ApprovalRequest, Terms
 from services.approvals.requote import bps_between
 from services.approvals.states import State
 from services.slack.blocks import esc
-from whalet.errors import WhaletError, WhaletRejected, explain
+from whalet.errors import DuplicateRequest, WhaletError, WhaletRejected, explain
 from whalet.money import Money
 
 if TYPE_CHECKING:
@@ -79,9 +81,14 @@ class Line:
             return "paid"
         return "waiting"
 
-    def needs_apply(self) -> bool:
+    def needs_apply(self, now: datetime) -> bool:
+        """No payout request yet, an abandoned one, or one left APPLYING by a process that died
+        (its lease ran out): that one is applied again under the same order number, which Whalet
+        takes as the same order, never a second."""
         r = self.request
-        return not self.ended and (r is None or r.state is State.ABANDONED)
+        if self.ended:
+            return False
+        return r is None or r.state is State.ABANDONED or (r.state is State.APPLYING and not r.lease_held(now))
 
 
 def _read(db: Database, batch_id: str) -> tuple[ApprovalRequest | None, list[Line]]:
@@ -122,7 +129,7 @@ async def _release(services: Services, batch_id: str) -> str | None:
 
         async def one(line: Line) -> str | None:
             async with gate:
-                if line.needs_apply():
+                if line.needs_apply(services.clock.now()):
                     return await _apply_line(services, parent, line)
                 if line.request is not None and line.request.state is State.APPROVED:
                     await send_confirm(services, line.request.id)
@@ -148,7 +155,7 @@ def _hold(services: Services, parent: ApprovalRequest, note: str) -> str:
 def _expire_unsent(services: Services, parent: ApprovalRequest, lines: list[Line]) -> None:
     with services.store.transaction() as db:
         for line in lines:
-            if line.needs_apply():
+            if line.needs_apply(services.clock.now()):
                 batches.end_line(db, parent.id, line.no, "expired", "The batch expired before this line was sent.")
 
 
@@ -157,6 +164,9 @@ def _order(parent: ApprovalRequest, line_no: int, attempt: int) -> str:
 
 
 async def _apply_line(services: Services, parent: ApprovalRequest, line: Line) -> str | None:
+    if line.request is not None and line.request.state is State.APPLYING:
+        child = _take_over(services, line.request)  # its process died mid-apply
+        return None if child is None else await _applied(services, parent, child)
     row = line.row
     attempt = int(row["attempt"]) + 1 if row["request_id"] else 0
     if attempt >= MAX_ATTEMPTS:
@@ -190,6 +200,8 @@ async def _apply_line(services: Services, parent: ApprovalRequest, line: Line) -
         batch_id=parent.id,
         line_no=line.no,
         whalet_calls=1,
+        lease_owner=owner(services),  # held while the apply runs; a dead process's runs out
+        lease_until=lease_end(now, services),
     )
     with services.store.transaction() as db:
         current = repo.load(db, parent.id, lock=True)
@@ -200,9 +212,31 @@ async def _apply_line(services: Services, parent: ApprovalRequest, line: Line) -
         repo.insert(db, child)
         current = repo.bump(db, current, confirm_attempts=max(1, current.confirm_attempts))  # released
         repo.audit(services, db, child, "system", "batch.line.apply", batch=parent.id, line=line.no)
+    fault_point("batch.line_claimed")  # the line's payout request is committed, nothing asked yet
+    return await _applied(services, parent, child)
+
+
+def _take_over(services: Services, dead: ApprovalRequest) -> ApprovalRequest | None:
+    """The lease of a line's payout left APPLYING by a process that died, for this process."""
+    now = services.clock.now()
+    with services.store.transaction() as db:
+        current = repo.load(db, dead.id, lock=True)
+        if current is None or current.state is not State.APPLYING or current.lease_held(now):
+            return None
+        current = repo.bump(db, current, lease_owner=owner(services), lease_until=lease_end(now, services))
+        repo.audit(services, db, current, "system", "batch.line.apply_again", order=current.mer_order_no)
+    return current
+
+
+async def _applied(services: Services, parent: ApprovalRequest, child: ApprovalRequest) -> str | None:
+    """Apply the line's payout at Whalet and act on the answer."""
     count_call(services, "apply")
     try:
         answer = await asyncio.wait_for(KINDS["payout"].apply(services.whalet, child), call_deadline(services))
+    except DuplicateRequest:
+        # The order already exists at Whalet (a dead process's apply reached it): it is never
+        # confirmed; the line is applied again as the next attempt's order.
+        return _abandon(services, child, "Whalet already had this order from before a restart.", ended=False)
     except WhaletRejected as exc:
         return _abandon(services, child, explain(exc), ended=True)
     except (WhaletError, TimeoutError) as exc:
@@ -234,7 +268,9 @@ async def _approve_and_send(services: Services, batch_id: str, child: ApprovalRe
             name: getattr(filled, name)
             for name in ("whalet_id", "fee", "fee_currency", "to_amount", "to_currency", "rate", "quote_expires_at")
         }
-        current = repo.transition(db, current, State.PENDING, fingerprint=fingerprint(filled), **terms)
+        current = repo.transition(
+            db, current, State.PENDING, fingerprint=fingerprint(filled), lease_owner=None, lease_until=None, **terms
+        )
         _give_batch_approvals(db, parent, current)
         current = repo.transition(db, current, State.APPROVED, decided_at=now, decided_by=parent.decided_by, note=None)
         repo.audit(services, db, current, "system", "batch.line.approved", whalet_id=current.whalet_id)
@@ -254,7 +290,9 @@ def _abandon(services: Services, child: ApprovalRequest, note: str, *, ended: bo
         current = repo.load(db, child.id, lock=True)
         if current is None or current.state is not State.APPLYING:
             return None
-        current = repo.transition(db, current, State.ABANDONED, note=note, decided_at=services.clock.now())
+        current = repo.transition(
+            db, current, State.ABANDONED, note=note, decided_at=services.clock.now(), lease_owner=None, lease_until=None
+        )
         repo.audit(services, db, current, "whalet", "batch.line.abandoned", reason=note, final=ended)
         if ended:
             batches.end_line(db, child.batch_id or "", child.line_no or 0, "failed", note)

@@ -9,21 +9,28 @@ from tests.commands.helpers import card_for
 
 def send_batch(stack: Any, csv_text: str | bytes, user: str = "U0REQ", note: str = "", name: str = "batch.csv") -> str:
     """`/whalet payout batch`, the file picked and submitted; returns what the modal says at the end."""
-    before = len(stack.fake.views(user))
-    http = stack.slack_requests.command(user, "payout batch")
+    return submit_batch(stack.fake, stack.slack_requests, csv_text, user, note, name)
+
+
+def submit_batch(
+    fake: Any, slack: Any, csv_text: str | bytes, user: str = "U0REQ", note: str = "", name: str = "batch.csv"
+) -> str:
+    """The same against any app the stand-in ``fake`` serves, through its signed ``slack`` requests."""
+    before = len(fake.views(user))
+    http = slack.command(user, "payout batch")
     assert http.status_code == 200, http.text
-    opened = stack.fake.wait_for(lambda: (v := stack.fake.views(user)[before:]) and v[-1])
+    opened = fake.wait_for(lambda: (v := fake.views(user)[before:]) and v[-1])
     assert opened.callback_id == "batch_payout_modal"
     content = csv_text if isinstance(csv_text, bytes) else csv_text.encode("utf-8")
-    picked = stack.fake.add_user_file(user, name, content)
-    answer = stack.slack_requests.view_submission(user, opened, {"file": [picked], "note": note})
+    picked = fake.add_user_file(user, name, content)
+    answer = slack.view_submission(user, opened, {"file": [picked], "note": note})
     assert answer.status_code == 200, answer.text
     return str(
-        stack.fake.wait_for(
+        fake.wait_for(
             lambda: next(
                 (
                     t
-                    for v in stack.fake.views(user)
+                    for v in fake.views(user)
                     if v.id == opened.id
                     and v.callback_id == "message"
                     and (t := str(v.view["blocks"][0]["text"]["text"]))
