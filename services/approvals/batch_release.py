@@ -25,76 +25,32 @@ from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from sqlite_utils import Database
 
-from core.clock import iso
 from core.faultpoints import fault_point
-from core.storage import approvals as approval_rows
 from core.storage import batches
 from services.approvals import repo
 from services.approvals.batch_create import digest, pair
+from services.approvals.batch_lines import Line, read, settle
+from services.approvals.batch_pause import drifted, give_batch_approvals, reapprove
 from services.approvals.confirm import is_frozen, send_confirm
 from services.approvals.fingerprint import fingerprint, intact
 from services.approvals.kinds import KINDS, mismatch_of, with_quote
 from services.approvals.lease import call_deadline, count_call, lease_end, owner
-from services.approvals.request import ApprovalRequest, Terms
+from services.approvals.request import ApprovalRequest
 from services.approvals.requote import bps_between
 from services.approvals.states import State
 from services.slack.blocks import esc
 from whalet.errors import DuplicateRequest, WhaletError, WhaletRejected, explain
-from whalet.money import Money
 
 if TYPE_CHECKING:
     from services.container import Services
 
 MAX_ATTEMPTS = 3
 BATCH_ORDER_PREFIX = "WBB"  # WBB<batch><line, 4 digits><attempt>: at most 16 characters of Whalet's 30
-SENT = (State.CONFIRMED, State.SUCCEEDED, State.FAILED, State.EXPIRED, State.CONFIRM_UNKNOWN)
-SETTLED = (State.SUCCEEDED, State.FAILED, State.EXPIRED)
 _running: set[tuple[int, str]] = set()  # (id(services), batch id) being released in this process
-
-
-@dataclass
-class Line:
-    row: dict[str, Any]
-    request: ApprovalRequest | None
-
-    @property
-    def no(self) -> int:
-        return int(self.row["line_no"])
-
-    @property
-    def ended(self) -> bool:
-        return self.row["outcome"] is not None
-
-    def status(self) -> str:
-        """paid / failed / waiting, for the card and the results."""
-        r = self.request
-        if self.ended or (r is not None and r.state in (State.FAILED, State.EXPIRED)):
-            return "failed"
-        if r is not None and r.state is State.SUCCEEDED:
-            return "paid"
-        return "waiting"
-
-    def needs_apply(self, now: datetime) -> bool:
-        """No payout request yet, an abandoned one, or one left APPLYING by a process that died
-        (its lease ran out): that one is applied again under the same order number, which Whalet
-        takes as the same order, never a second."""
-        r = self.request
-        if self.ended:
-            return False
-        return r is None or r.state is State.ABANDONED or (r.state is State.APPLYING and not r.lease_held(now))
-
-
-def _read(db: Database, batch_id: str) -> tuple[ApprovalRequest | None, list[Line]]:
-    parent = repo.load(db, batch_id)
-    rows = batches.lines(db, batch_id)
-    return parent, [Line(row, repo.load(db, row["request_id"]) if row["request_id"] else None) for row in rows]
 
 
 async def release(services: Services, batch_id: str) -> str | None:
@@ -111,20 +67,17 @@ async def release(services: Services, batch_id: str) -> str | None:
 
 async def _release(services: Services, batch_id: str) -> str | None:
     with services.store.read() as db:
-        parent, lines = _read(db, batch_id)
+        parent, lines = read(db, batch_id)
     if parent is None or not parent.is_batch or parent.state not in (State.APPROVED, State.CONFIRMED):
         return None
     if not intact(parent) or digest([line.row for line in lines]) != parent.lines_digest:
         return _hold(services, parent, "The stored batch no longer matches its card, so no line is released.")
     if any(line.request is not None and line.request.state is State.PENDING for line in lines):
-        return _reapprove(services, parent, lines)
+        return reapprove(services, parent, lines)
     now = services.clock.now()
     if parent.expired(now):
         _expire_unsent(services, parent, lines)
-    elif is_frozen(services):
-        waiting = sum(1 for line in lines if line.status() == "waiting")
-        _hold(services, parent, f"Frozen by an admin: {waiting} line(s) wait for `/whalet unfreeze`.")
-    else:
+    elif not is_frozen(services):  # frozen: nothing applied or confirmed; the card says so (settle)
         gate = asyncio.Semaphore(services.config.batch.concurrency)
 
         async def one(line: Line) -> str | None:
@@ -252,7 +205,7 @@ async def _applied(services: Services, parent: ApprovalRequest, child: ApprovalR
     tolerance = services.config.approvals.max_rate_drift_bps if services.config.approvals else 50
     moved = bps_between(Decimal(base), filled.rate) if base is not None else Decimal(0)
     if moved is None or moved > tolerance:
-        return _drifted(services, parent, child, filled, base, tolerance)
+        return drifted(services, parent, child, filled, base, tolerance)
     await _approve_and_send(services, parent.id, child, filled)
     return None
 
@@ -271,18 +224,10 @@ async def _approve_and_send(services: Services, batch_id: str, child: ApprovalRe
         current = repo.transition(
             db, current, State.PENDING, fingerprint=fingerprint(filled), lease_owner=None, lease_until=None, **terms
         )
-        _give_batch_approvals(db, parent, current)
+        give_batch_approvals(db, parent, current)
         current = repo.transition(db, current, State.APPROVED, decided_at=now, decided_by=parent.decided_by, note=None)
         repo.audit(services, db, current, "system", "batch.line.approved", whalet_id=current.whalet_id)
     await send_confirm(services, child.id)
-
-
-def _give_batch_approvals(db: Database, parent: ApprovalRequest, child: ApprovalRequest) -> None:
-    """The batch's counting approvals, as the line's own: the confirm re-checks each giver's role."""
-    approval_rows.delete_approvals(db, child.id)
-    for given in repo.approvals(db, parent.id):
-        if given.counts:
-            approval_rows.add_approval(db, child.id, given.approver, given.at, given.layer, Terms.of(child).to_json())
 
 
 def _abandon(services: Services, child: ApprovalRequest, note: str, *, ended: bool) -> str | None:
@@ -299,130 +244,3 @@ def _abandon(services: Services, child: ApprovalRequest, note: str, *, ended: bo
             repo.tell_thread(services, db, current, f":x: not paid: {esc(note)}")
     services.wake_outbox()
     return None
-
-
-def _drifted(
-    services: Services,
-    parent: ApprovalRequest,
-    child: ApprovalRequest,
-    filled: ApprovalRequest,
-    base: str | None,
-    bps: int,
-) -> str:
-    key = pair(child.currency, child.to_currency or child.currency)
-    note = (
-        f"Whalet's {key.replace('>', '→')} rate moved beyond {bps} bp of what was approved "
-        f"({base} → {filled.rate}); the lines not yet sent wait for the batch to be approved again."
-    )
-    with services.store.transaction() as db:
-        line_child = repo.load(db, child.id, lock=True)
-        current = repo.load(db, parent.id, lock=True)
-        if line_child is not None and line_child.state is State.APPLYING:
-            repo.transition(db, line_child, State.ABANDONED, note=note, decided_at=services.clock.now())
-        if current is None or current.state is not State.APPROVED:
-            return note
-        rates = json.loads(str((batches.batch(db, parent.id) or {}).get("rates") or "{}"))
-        old_summary = current.summary or ""
-        rates[key] = str(filled.rate)
-        batches.set_rates(db, parent.id, json.dumps(rates, sort_keys=True))
-        summary = old_summary.replace(
-            f"indicative {key.replace('>', '→')} {base}", f"indicative {key.replace('>', '→')} {filled.rate}"
-        )
-        voided = approval_rows.delete_approvals(db, parent.id)
-        renewed = current.with_(summary=summary)
-        current = repo.transition(
-            db, current, State.PENDING, note=note, summary=summary, fingerprint=fingerprint(renewed)
-        )
-        repo.audit(services, db, current, "system", "batch.requote_beyond", voided=voided, rate=str(filled.rate))
-        repo.update_card(services, db, current)
-        repo.tell_thread(services, db, current, f":warning: {esc(note)}")
-    services.wake_outbox()
-    return note
-
-
-def _reapprove(services: Services, parent: ApprovalRequest, lines: list[Line]) -> str | None:
-    """A line's payout lost its quorum (an approver lost the role, or its quote moved at release):
-    the batch waits for approval again; once approved, those lines get the new approvals."""
-    with services.store.transaction() as db:
-        current = repo.load(db, parent.id, lock=True)
-        if current is None:
-            return None
-        if current.state is State.APPROVED:
-            note = "A line lost its approvals (a role changed, or its quote moved); approve the batch again."
-            current = repo.transition(db, current, State.PENDING, note=note)
-            repo.audit(services, db, current, "system", "batch.reapprove")
-            repo.update_card(services, db, current)
-            services.wake_outbox()
-            return note
-    return None
-
-
-def resume_lines(services: Services, db: Database, parent: ApprovalRequest) -> None:
-    """Inside the click that approved the batch again: its waiting lines get the new approvals."""
-    for row in batches.lines(db, parent.id):
-        child = repo.load(db, row["request_id"], lock=True) if row["request_id"] else None
-        if child is not None and child.state is State.PENDING:
-            _give_batch_approvals(db, parent, child)
-            child = repo.transition(db, child, State.APPROVED, decided_at=services.clock.now(), note=None)
-            repo.audit(services, db, child, "system", "batch.line.reapproved")
-
-
-def settle(services: Services, batch_id: str) -> str | None:
-    with services.store.transaction() as db:
-        settle_in(services, db, batch_id)
-    services.wake_outbox()
-    return None
-
-
-def settle_in(services: Services, db: Database, batch_id: str) -> None:
-    """The batch's progress on its card; CONFIRMED / SUCCEEDED when every line went / settled; the
-    results in its thread once. In the caller's transaction (a line's result arrives in the
-    relay's)."""
-    parent, lines = _read(db, batch_id)
-    if parent is None or parent.state not in (State.APPROVED, State.CONFIRMED):
-        return None
-    counts = {status: sum(1 for line in lines if line.status() == status) for status in ("paid", "failed", "waiting")}
-    note = f"{counts['paid']} paid · {counts['failed']} failed · {counts['waiting']} waiting"
-    sent = all(line.ended or (line.request is not None and line.request.state in SENT) for line in lines)
-    done = all(line.ended or (line.request is not None and line.request.state in SETTLED) for line in lines)
-    parent = repo.load(db, batch_id, lock=True)
-    assert parent is not None
-    before = (parent.state, parent.note)
-    if parent.state is State.APPROVED and (sent or done):
-        parent = repo.conclude(services, db, parent, State.CONFIRMED, note=note)
-    if done:
-        parent = repo.conclude(services, db, parent, State.SUCCEEDED, note=note, result_status="SETTLED")
-        if batches.claim_results(db, batch_id, iso(services.clock.now())):
-            for part in results_table(lines):
-                repo.tell_thread(services, db, parent, part)
-    elif parent.note != note:
-        parent = repo.bump(db, parent, note=note)
-    if (parent.state, parent.note) == before:
-        return None
-    repo.audit(services, db, parent, "system", "batch.progress", **counts)
-    repo.update_card(services, db, parent)
-    return None
-
-
-RESULTS_CHUNK = 40
-
-
-def results_table(lines: list[Line]) -> list[str]:
-    """line, beneficiary, amount, order, status, Whalet's reason: in replies of RESULTS_CHUNK."""
-    parts = []
-    for start in range(0, len(lines), RESULTS_CHUNK):
-        chunk = lines[start : start + RESULTS_CHUNK]
-        body = "\n".join(_result_row(line) for line in chunk)
-        parts.append(f"Results, lines {chunk[0].no}–{chunk[-1].no} of {len(lines)}:\n```{esc(body)}```")
-    return parts
-
-
-def _result_row(line: Line) -> str:
-    r, row = line.request, line.row
-    money = Money(Decimal(str(row["amount"])), str(row["currency"])).format()
-    order = r.mer_order_no if r is not None and r.state is not State.ABANDONED else "—"
-    reason = row["reason"] or (r.fail_reason if r is not None else "") or ""
-    status = r.state.value if r is not None and not line.ended else str(row["outcome"] or "").upper()
-    return (
-        f"{line.no:>4}  {str(row['beneficiary_name'])[:24]:<24}  {money:>16}  {order:<18}  {status:<10}  {reason[:60]}"
-    )

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from core.storage import approvals as approval_rows
 from core.clock import iso
 
-from services.approvals import batch_release, copies, counting, policy, repo
+from services.approvals import batch_pause, copies, counting, policy, repo
 from services.approvals.cards import layer_people
 from services.approvals.confirm import is_frozen
 from services.approvals.fingerprint import verify
@@ -122,7 +122,7 @@ def record_approval(
         if count >= needed:
             r = repo.conclude(services, db, r, State.APPROVED, decided_at=now, decided_by=clicker, note=None)
             if r.is_batch:  # approved again after a pause: its waiting lines take these approvals
-                batch_release.resume_lines(services, db, r)
+                batch_pause.resume_lines(services, db, r)
             repo.audit(services, db, r, clicker, "approve", approvals=count, needed=needed, final=True)
             result = ClickResult("Approved. Sending it to Whalet now.", r, approved=True)
         else:

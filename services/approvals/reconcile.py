@@ -30,7 +30,7 @@ from sqlite_utils import Database
 from services.approvals import counting
 from services.approvals import nudges
 from services.approvals.clicks import expire_due, remind_due
-from services.approvals import batch_release
+from services.approvals import batch_lines, batch_release
 from services.approvals.confirm import count_call, is_frozen, send_confirm
 from services.approvals.guards import backoff
 from services.approvals.kinds import KINDS
@@ -135,6 +135,8 @@ async def lookup_once(services: Services, request: ApprovalRequest) -> None:
             current = _apply(services, db, current, status, record, now, base)
         repo.audit(services, db, current, "system", "reconcile.lookup", found=status or None)
         repo.update_card(services, db, current)
+        if current.batch_id is not None:  # a batch line: its batch's progress follows in this transaction
+            batch_lines.settle_in(services, db, current.batch_id)
     services.wake_outbox()
 
 
@@ -239,8 +241,11 @@ async def sweep(services: Services) -> None:
         pending = [r.id for r in repo.in_states(db, (State.PENDING,))]
         due = [
             r.id
-            for r in repo.in_states(db, (State.APPROVED, State.CONFIRM_UNKNOWN, State.CONFIRMED))
-            if r.is_batch or next_step(r, now) is not None  # a batch: its lines' progress
+            # a batch (its lines' progress) after every single request, its lines' payouts included
+            for r in sorted(
+                repo.in_states(db, (State.APPROVED, State.CONFIRM_UNKNOWN, State.CONFIRMED)), key=lambda r: r.is_batch
+            )
+            if r.is_batch or next_step(r, now) is not None
         ]
     services.wake_outbox()
     for request_id in pending:

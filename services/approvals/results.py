@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from sqlite_utils import Database
 
-from services.approvals import batch_release
+from services.approvals import batch_lines
 from services.approvals import repo
 from services.approvals.request import ApprovalRequest
 from whalet.money import Money
@@ -95,7 +95,7 @@ def apply_result(
     repo.audit(services, db, request, "whalet", f"result.{status.lower() or 'unknown'}", fail_reason=fail_reason)
     repo.update_card(services, db, request)
     if request.batch_id is not None:  # a batch line: the batch's progress, its results once all settle
-        batch_release.settle_in(services, db, request.batch_id)
+        batch_lines.settle_in(services, db, request.batch_id)
     if (
         target is not None
         and was in (State.PENDING, State.APPROVED, State.REJECTED, State.EXPIRED, State.ABANDONED)

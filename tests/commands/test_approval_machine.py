@@ -23,7 +23,10 @@ restarts (a new app on the same database), and checks after every step:
    approvals were given in layer order;
 10. a request whose quote ran out is confirmed under its current order only (never a superseded
    one), and on terms within ``max_rate_drift_bps`` of the terms each counting approval was given
-   on (the model records what each approver clicked on; the market moves between quotes).
+   on (the model records what each approver clicked on; the market moves between quotes);
+11. batches (``/whalet payout batch``, a CSV read from the stand-in): each line's payout meets
+   1-10 at its confirm (the batch's approvals, held against current roles), and no line ever has
+   more than one of its orders confirmed at Whalet, whatever restarts, faults and freezes.
 
 ``HYPOTHESIS_PROFILE=long`` runs many more examples (README, "Approval safety").
 """
@@ -363,7 +366,9 @@ class ApprovalFlow(RuleBasedStateMachine):
         superseded = {no for r in self.requests() for no in r.superseded_orders}
         assert order == request.mer_order_no and order not in superseded, f"confirm of superseded order {order}"
         tolerance = config.approvals.max_rate_drift_bps if config.approvals else 50
-        for giver in eligible if request.superseded_orders else ():  # never renewed: the terms never changed
+        # never renewed: the terms never changed; a batch line's approvals carry its first quote's
+        # terms (held to the batch's approved rate when it was applied), not terms a person clicked
+        for giver in eligible if request.superseded_orders and request.batch_id is None else ():
             seen = self.terms_seen.get((request.id, giver))
             assert seen is not None, (order, giver, "approval on terms the model never saw")
             assert not drift(seen, Terms.of(request), tolerance), (order, giver, seen, Terms.of(request))
@@ -406,6 +411,23 @@ class ApprovalFlow(RuleBasedStateMachine):
     def request(self, kind: str, amount: str, to_hk: bool = False) -> None:
         target = ("acme-hk" if to_hk else "acme-us") if kind == "payout" else "U10002"
         self.dispatch(self.slack.command(REQUESTER, f"{kind} {amount} USD to {target}", channel_id="C0DEMO"))
+
+    @rule(
+        amounts=st.lists(st.sampled_from(["100", "2500", "9000"]), min_size=1, max_size=3),
+        to_hk=st.booleans(),
+    )
+    def request_batch(self, amounts: list[str], to_hk: bool) -> None:
+        """A batch of one to three USD lines (a line to acme-hk converts), through the modal."""
+        rows = "".join(f"{'acme-hk' if to_hk and i == 0 else 'acme-us'},{a},USD,L{i}\n" for i, a in enumerate(amounts))
+        before = len(self.fake.views(REQUESTER))
+        self.dispatch(self.slack.command(REQUESTER, "payout batch", channel_id="C0DEMO"))
+        opened = self.fake.views(REQUESTER)[before:]
+        if not opened:
+            return  # refused (frozen, say): no modal
+        picked = self.fake.add_user_file(
+            REQUESTER, "batch.csv", f"beneficiary,amount,currency,reference\n{rows}".encode()
+        )
+        self.dispatch(self.slack.view_submission(REQUESTER, opened[-1], {"file": [picked]}))
 
     @rule(
         user=st.sampled_from(EVERYONE),
@@ -614,6 +636,15 @@ class ApprovalFlow(RuleBasedStateMachine):
                 assert order.confirm_time <= order.expire_time, (order.mer_order_no, "confirmed after its quote")
 
     @invariant()
+    def no_batch_line_confirmed_twice(self) -> None:
+        """Invariant 11: a line's orders are WBB<batch><line><attempt>; at most one ever confirmed."""
+        confirmed: Counter[str] = Counter()
+        for order in self.sandbox.state.orders.orders.values():
+            if order.mer_order_no.startswith("WBB") and order.confirm_count:
+                confirmed[order.mer_order_no[:-1]] += 1
+        assert all(count == 1 for count in confirmed.values()), confirmed
+
+    @invariant()
     def whalet_calls_within_bound(self) -> None:
         bound = 1 + MAX_RENEWALS + MAX_CONFIRMS + MAX_LOOKUPS
         for request in self.requests():
@@ -625,6 +656,8 @@ class ApprovalFlow(RuleBasedStateMachine):
         orders = {o.mer_order_no: o.status for o in self.sandbox.state.orders.orders.values()}
         for request in self.requests():
             status = orders.get(request.mer_order_no)
+            if request.is_batch:
+                continue  # never an order itself: its lines' payouts are checked here one by one
             if request.state is State.SUCCEEDED:
                 assert status == "SUCCESS", (request, status)
             elif request.state is State.CONFIRMED:

@@ -39,7 +39,7 @@ def test_a_three_line_batch_is_approved_once_and_each_line_paid_once(stack: Any)
     card = batch_card(stack, batch_id)
     shown = json.dumps(card.blocks)
     assert "Pay out the batch batch.csv: 3 lines" in shown and "Month-end suppliers" in shown
-    table = "\n".join(thread_texts(stack, batch_id))
+    table = stack.fake.wait_for(lambda: (t := "\n".join(thread_texts(stack, batch_id))) and "INV-2" in t and t)
     assert "Hooli Components Inc" in table and "2,000.00 HKD" in table and "INV-2" in table
     assert line_requests(stack, batch_id) == []  # nothing goes to Whalet before the approval
 
