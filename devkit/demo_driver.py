@@ -113,6 +113,16 @@ class Driver:
         response = self.stack.slack_requests.command(user, text, channel_id=channel)
         return self._ack(response, user, channel)
 
+    def submit_file(self, user: str, callback_id: str, name: str, data: bytes, **values: Any) -> None:
+        """Pick ``name`` in the file input of ``user``'s open modal ``callback_id`` and submit it,
+        as Slack sends it: file objects in the state, the bytes read back by the app."""
+        fake = self.stack.fake
+        opened = fake.wait_for(
+            lambda: next((v for v in reversed(fake.views(user)) if v.callback_id == callback_id), None)
+        )
+        picked = fake.add_user_file(user, name, data)
+        self.stack.slack_requests.view_submission(user, opened, {"file": [picked], **values})
+
     def click(self, user: str, record: Record, button: dict[str, Any]) -> Ephemeral | None:
         channel = record.channel or COMMAND_CHANNEL
         response = self.stack.slack_requests.block_action(

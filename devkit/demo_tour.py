@@ -123,6 +123,28 @@ class Replenish:
 
 
 @dataclass(frozen=True)
+class SendBatch:
+    """`/whalet payout batch`, then a CSV picked in the modal's file input and submitted."""
+
+    user: str
+    name: str
+    csv: str
+
+    def run(self, tour: Tour) -> str:
+        tour.driver.command(self.user, "payout batch")
+        tour.driver.submit_file(self.user, "batch_payout_modal", self.name, self.csv.encode("utf-8"))
+        rows = self.csv.strip().count("\n")
+        return f"{who(self.user)} types  /whalet payout batch  and uploads {self.name} ({rows} payments)"
+
+
+BATCH_CSV = """beneficiary,amount,currency,purpose,reference
+acme-us,1800.00,USD,Parts,INV-8812
+acme-us,950.25,USD,Freight,INV-8813
+acme-hk,"4,200.00",HKD,Office rent,RENT-12
+"""
+
+
+@dataclass(frozen=True)
 class Tick:
     seconds: int
 
@@ -391,6 +413,29 @@ TOUR: list[Step] = [
             Says("the payout result under the second card", (), kinds=("message",), thread_of="big"),
             ConfirmedOnce("big"),
         ),
+    ),
+    Step(
+        "{U0REQ} sends the month-end suppliers as one CSV file: every row is checked, one card asks for one approval.",
+        SendBatch("U0REQ", "month-end.csv", BATCH_CSV),
+        (
+            Says(
+                "a batch card in C0APPROVALS",
+                ("Pay out the batch", "3 lines"),
+                kinds=("message",),
+                channel=APPROVALS,
+                save_as="batch",
+            ),
+        ),
+    ),
+    Step(
+        "{U0APP1} approves the batch once; each line goes to Whalet as its own order, confirmed once.",
+        Click("U0APP1", "Approve", "batch"),
+        (Says("the batch card updated", ("Approved by",), kinds=("update",), updates="batch"),),
+    ),
+    Step(
+        "Time passes: Whalet reports each line's result; the results table lands in the batch's thread.",
+        Tick(10),
+        (Says("the results in the batch's thread", ("Results", "SUCCEEDED"), kinds=("message",), thread_of="batch"),),
     ),
     Step(
         "A customer pays 500.00 USD into the Whalet account: the collection lands in #collections.",
