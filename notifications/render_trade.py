@@ -29,7 +29,8 @@ ORDER_BLOCK, AMOUNT_BLOCK, CURRENCY_BLOCK, BUYER_BLOCK, CONTRACT_BLOCK = (
 
 
 def bind_button(collection_id: str, user_id: str, amount: Money, payer: str) -> Block:
-    value = {"c": collection_id, "u": user_id, "a": str(amount.amount), "cur": amount.currency, "p": payer[:140]}
+    exact = amount.quantized().amount  # in the currency's minor digits: 1200.50 USD, 5000 JPY
+    value = {"c": collection_id, "u": user_id, "a": str(exact), "cur": amount.currency, "p": payer[:140]}
     return actions(button("Bind trade order", BIND_ACTION, json.dumps(value, ensure_ascii=False)[:BUTTON_VALUE]))
 
 
