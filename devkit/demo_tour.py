@@ -123,12 +123,33 @@ class Replenish:
 
 
 @dataclass(frozen=True)
+class SubmitDocuments:
+    """``user`` answers the saved to-do with one small file "uploaded" through the stand-in."""
+
+    user: str
+    target: str
+    file_name: str = "business-licence.pdf"
+
+    def run(self, tour: Tour) -> str:
+        saved = tour.saved[self.target]
+        record = None if isinstance(saved, View) else tour.driver.latest(saved)
+        if record is None:
+            raise DriverError(f"the message saved as {self.target!r} is gone")
+        tour.driver.submit_documents(self.user, record, self.file_name, DEMO_DOCUMENT, "Signed copy, as requested")
+        return f"{who(self.user)} clicks [Submit documents], picks {self.file_name} and sends it to Whalet"
+
+
+DEMO_DOCUMENT = b"%PDF-1.4\n% Acme Trading Ltd: business licence (demo)\n%%EOF\n"
+
+
+@dataclass(frozen=True)
 class Tick:
     seconds: int
+    what: str = "the payout is processed"
 
     def run(self, tour: Tour) -> str:
         tour.driver.tick(self.seconds)
-        return f"Whalet sandbox: the clock moves {self.seconds} s ahead, the payout is processed"
+        return f"Whalet sandbox: the clock moves {self.seconds} s ahead, {self.what}"
 
 
 @dataclass(frozen=True)
@@ -414,6 +435,27 @@ TOUR: list[Step] = [
         "{U0ADM} takes the to-do; the card shows who owns it.",
         Click("U0ADM", "I'll handle it", "todo"),
         (Says("the to-do updated with its owner", ("U0ADM",), kinds=("update",), updates="todo"),),
+    ),
+    Step(
+        "{U0ADM} answers it with Submit documents and one PDF; the thread says what went to Whalet.",
+        SubmitDocuments("U0ADM", "todo"),
+        (
+            Says(
+                "the to-do shows the documents are with Whalet",
+                ("Documents sent by",),
+                kinds=("update",),
+                updates="todo",
+            ),
+            Says("Whalet's answer in the to-do's thread", ("Whalet received the documents",), thread_of="todo"),
+        ),
+    ),
+    Step(
+        "Time passes in the sandbox: Whalet passes the documents and the to-do closes.",
+        Tick(10, "Whalet reviews the documents"),
+        (
+            Says("Whalet's decision in the to-do's thread", ("PASS",), kinds=("message",), thread_of="todo"),
+            Says("the to-do closed", ("Closed",), kinds=("update",), updates="todo"),
+        ),
     ),
     Step(
         "{U0ADM} posts the balance digest now, in #finance.",
