@@ -4,15 +4,14 @@ Built with slack_sdk's view models so the SDK checks Slack's limits (title 24 ch
 blocks, private_metadata 3000 chars, option text 75 / value 150). A view_submission has no
 response_url and no channel, so the context a submission needs (origin channel, request id, the
 card's fingerprint, a form's validation rules) is stored server-side with ``stash`` and the
-modal's ``private_metadata`` carries only that row's id; ``recall`` reads it back. However many
+modal's ``private_metadata`` carries only that row's id; ``recall`` reads it back (both in
+``services.slack.modal_forms``, shared with the notifications' modals). However many
 fields Whalet's form has, the metadata never nears Slack's 3,000 characters.
 """
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Sequence
-from datetime import timedelta
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -25,9 +24,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from core.clock import SYSTEM_CLOCK
-from core.storage import forms
-from core.storage.store import Store
+from services.slack.modal_forms import recall, stash  # noqa: F401  (used by the modal handlers through here)
 from services.slack.blocks import MAX_MODAL_BLOCKS, OPTION_TEXT, OPTION_VALUE, cut, esc, finish, section
 from services.book import BookEntry
 from whalet.masking import mask
@@ -38,27 +35,6 @@ BENEFICIARY_PICK_VIEW = "beneficiary_pick_modal"
 BENEFICIARY_FORM_VIEW = "beneficiary_form_modal"
 BENEFICIARY_SEARCH = "beneficiary_search"  # the payout form's external select, for books over MAX_OPTIONS
 MAX_OPTIONS = 100
-FORM_LIFETIME = timedelta(days=1)  # Slack closes a modal long before; older rows are removed
-
-
-def stash(store: Store, data: dict[str, Any]) -> str:
-    """Keep what a modal's submission will need; returns the id for its ``private_metadata``.
-
-    Real time, not the business clock: a modal lives in real time whatever a test's clock says."""
-    form_id = secrets.token_urlsafe(12)
-    now = SYSTEM_CLOCK.now()
-    with store.transaction() as db:
-        forms.save(db, form_id, data, now=now.isoformat(), forget_before=(now - FORM_LIFETIME).isoformat())
-    return form_id
-
-
-def recall(store: Store, view: dict[str, Any]) -> dict[str, Any]:
-    """What ``stash`` kept for this view; {} for an unknown or forged id."""
-    form_id = str(view.get("private_metadata") or "")
-    if not form_id:
-        return {}
-    with store.read() as db:
-        return forms.load(db, form_id) or {}
 
 
 def values(view: dict[str, Any]) -> dict[str, str]:

@@ -67,6 +67,11 @@ class WhaletSection(Model):
     protocol: Literal["legacy", "v1"] = "legacy"
     money_enabled: bool = False  # the live-money switch for gateways other than loopback / Whalet's test host
     amounts: Literal["number", "string"] = "number"  # how request amounts are written
+    # How documents travel in eddReplenishSubmit / tradeReplenishSubmit ``materials`` and a
+    # binding's ``contract`` (provisional, README "Whalet apiCodes that are provisional"):
+    # a list of {name, contentType, size, sha256, content} / an object {file name: content},
+    # the content Base64 in both.
+    replenish_materials: Literal["base64", "base64_map"] = "base64"
     legacy: LegacyRecipe = LegacyRecipe()
     v1: V1Recipe = V1Recipe()
 

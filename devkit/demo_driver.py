@@ -199,6 +199,28 @@ class Driver:
     def replenish(self, kind: str) -> dict[str, Any]:
         return self.operator("/sandbox/replenish", {"kind": kind, "userId": self.whalet_user})
 
+    def submit_documents(self, user: str, record: Record, name: str, data: bytes, note: str = "") -> None:
+        """``user`` clicks Submit documents on a to-do, picks one file "uploaded" through the
+        stand-in, and sends the modal, as Slack would (the file object, not its bytes)."""
+        button = find_labelled(record, "Submit documents")
+        if button is None:
+            raise DriverError("no Submit documents button on that to-do")
+        before = {v.id for v in self.stack.fake.views(user=user)}
+        self.click(user, record, button)
+
+        def opened() -> View | None:
+            views = self.stack.fake.views(user=user)
+            return next((v for v in views if v.callback_id == "replenish_submit_modal" and v.id not in before), None)
+
+        form = self.stack.fake.wait_for(opened)
+        assert form is not None
+        picked = self.stack.fake.add_user_file(user, name, data)
+        response = self.stack.slack_requests.view_submission(
+            user, dict(form.view, id=form.id), {"files": [picked], "note": note}
+        )
+        if response.status_code != 200:
+            raise DriverError(f"the app answered HTTP {response.status_code}: {response.text[:200]}")
+
     def tick(self, seconds: float) -> dict[str, Any]:
         return self.operator("/sandbox/clock", {"advance_seconds": seconds})
 

@@ -145,6 +145,26 @@ acme-hk,"4,200.00",HKD,Office rent,RENT-12
 
 
 @dataclass(frozen=True)
+class SubmitDocuments:
+    """``user`` answers the saved to-do with one small file "uploaded" through the stand-in."""
+
+    user: str
+    target: str
+    file_name: str = "business-licence.pdf"
+
+    def run(self, tour: Tour) -> str:
+        saved = tour.saved[self.target]
+        record = None if isinstance(saved, View) else tour.driver.latest(saved)
+        if record is None:
+            raise DriverError(f"the message saved as {self.target!r} is gone")
+        tour.driver.submit_documents(self.user, record, self.file_name, DEMO_DOCUMENT, "Signed copy, as requested")
+        return f"{who(self.user)} clicks [Submit documents], picks {self.file_name} and sends it to Whalet"
+
+
+DEMO_DOCUMENT = b"%PDF-1.4\n% Acme Trading Ltd: business licence (demo)\n%%EOF\n"
+
+
+@dataclass(frozen=True)
 class Tick:
     seconds: int
 
@@ -459,6 +479,15 @@ TOUR: list[Step] = [
         "{U0ADM} takes the to-do; the card shows who owns it.",
         Click("U0ADM", "I'll handle it", "todo"),
         (Says("the to-do updated with its owner", ("U0ADM",), kinds=("update",), updates="todo"),),
+    ),
+    Step(
+        "{U0ADM} answers it with Submit documents and one PDF; Whalet passes it and the to-do closes.",
+        SubmitDocuments("U0ADM", "todo"),
+        (
+            Says("Whalet's answer in the to-do's thread", ("Whalet received the documents",), thread_of="todo"),
+            Says("Whalet's decision in the to-do's thread", ("PASS",), kinds=("message",), thread_of="todo"),
+            Says("the to-do closed", ("Closed",), kinds=("update",), updates="todo"),
+        ),
     ),
     Step(
         "{U0ADM} posts the balance digest now, in #finance.",

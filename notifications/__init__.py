@@ -2,7 +2,9 @@
 
 The process wires this package through one object (see ``bot.wiring``): ``routes()`` for the
 webhook endpoint, ``register(app)`` for the to-do button and the `/whalet digest` sub-command,
-``start()`` for the background loops and the digest jobs. The webhook's group-commit writer and
+``start()`` for the background loops and the digest jobs. ``documents`` (Submit documents on a
+replenish to-do) and ``trade_orders`` (Bind trade order on a B2B collection, and the relay of
+its collections and results) register their buttons and modals here too. The webhook's group-commit writer and
 the relay it wakes are built once here and shared by all three.
 """
 
@@ -12,6 +14,7 @@ from slack_bolt.async_app import AsyncApp
 from starlette.routing import Route
 
 from notifications import digest_command  # noqa: F401  (imported for its @subcommand registration)
+from notifications import documents, trade_orders
 from notifications.digest import catch_up_loop, schedule_digests
 from notifications.digest_chart_upload import chart_loop
 from notifications.ingest import InboxWriter
@@ -32,6 +35,8 @@ class Notifications:
 
     def register(self, app: AsyncApp) -> None:
         register_actions(app, self.services)
+        documents.register_actions(app, self.services)
+        trade_orders.register_actions(app, self.services)
 
     def start(self) -> None:
         """Background work of this package, restarted by the supervisor if it dies."""

@@ -28,7 +28,7 @@ from sqlite_utils import Database
 
 from core.faultpoints import fault_point
 from core.storage import inbox
-from core.storage import replenish
+from core.storage import replenish, replenish_submissions
 from core.supervisor import wait_for_wake
 from notifications import render_replenish as todo_cards
 from notifications.ingest import InboxWriter
@@ -177,6 +177,9 @@ def relay_replenish_result(job: Job) -> str:
     if not isinstance(job.body, dict) or not job.body.get("replenishId"):
         return relay_plain(job)
     todo, _ = replenish.record_result(job.db, job.operation or "", job.body, job.now)
+    replenish_submissions.record_decision(
+        job.db, todo["replenish_id"], str(job.body.get("status") or ""), todo["remark"]
+    )
     if not todo["card_channel"]:  # the request has not arrived (yet): say it plainly
         return relay_plain(job)
     return _update_replenish_card(job, todo, todo_cards.result_reply(todo))

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from notifications.formatting import money_text, status_icon, when_text
 from notifications.kinds import NotificationKind, kind_of, renders
+from notifications.render_trade import bind_button
 from notifications.rendered import Rendered
 from services.slack.blocks import cap, context, cut, esc, fields, header, section
 from whalet import models
@@ -52,6 +53,9 @@ def collection(kind: NotificationKind, n: models.CollectionReceived, users: Mapp
         context(f"Collection `{esc(n.collection_id)}` · status {esc(n.status)}"),
     ]
     line = f"{amount} from {esc(n.payer_name)} into {mask(n.virtual_account_no)}"
+    if n.fund_source.upper() == "B2B":  # a trade order may be bound to it: a button, so never folded
+        blocks.append(bind_button(n.collection_id, n.user_id, n.amount, n.payer_name))
+        return Rendered(f"Money received: {line}", blocks)
     return Rendered(f"Money received: {line}", blocks, fold_line=line)
 
 

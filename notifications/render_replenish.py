@@ -2,7 +2,9 @@
 
 The card is re-rendered from the ``replenish_todos`` row after every transition and sent as an
 update of the message recorded under ``("replenish", replenish_id)``, so the card always shows
-the current owner and state; the button disappears once someone owns it or Whalet decided.
+the current owner and state; "I'll handle it" disappears once someone owns it, "Submit documents"
+while documents are on their way or with Whalet, and both once Whalet passed them. A REJECT
+shows Whalet's remark and offers "Submit documents" again.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from services.slack.blocks import Block, actions, button, context, esc, fields, 
 from whalet.masking import mask_digit_runs
 from notifications.formatting import status_icon, when_text
 from notifications.render import user_label
+from notifications.render_documents import SUBMIT_ACTION, material_line
 from notifications.rendered import Rendered
 
 TAKE_ACTION = "replenish_take"
@@ -27,14 +30,6 @@ def ref(replenish_id: str) -> tuple[str, str]:
 
 def _title(todo: Mapping[str, Any]) -> str:
     return "Trade documents requested" if todo["kind"] == "trade" else "Due-diligence documents requested"
-
-
-def _material(item: Any) -> str:
-    if isinstance(item, Mapping):
-        name = item.get("name") or item.get("label") or item.get("type") or "document"
-        extra = item.get("description") or item.get("remark")
-        return esc(f"{name} ({extra})" if extra else name)
-    return esc(item)
 
 
 def _deadline(todo: Mapping[str, Any]) -> str:
@@ -56,14 +51,9 @@ def card(todo: Mapping[str, Any], users: Mapping[str, str]) -> Rendered:
     blocks += fields(pairs)
     materials = todo.get("materials") or []
     if materials:
-        blocks.append(section("*Whalet asks for:*\n" + "\n".join(f"• {_material(m)}" for m in materials)))
-    if state == "OPEN":
-        blocks.append(section("Nobody has taken this yet."))
-        blocks.append(actions(button("I'll handle it", TAKE_ACTION, str(todo["replenish_id"]), style="primary")))
-        status = "open, nobody has taken it"
-    elif state == "TAKEN":
-        blocks.append(section(f"👤 <@{todo['owner']}> is handling this."))
-        status = f"taken by <@{todo['owner']}>"
+        blocks.append(section("*Whalet asks for:*\n" + "\n".join(f"• {material_line(m)}" for m in materials)))
+    if state in ("OPEN", "TAKEN"):
+        status = _open_blocks(todo, blocks)
     else:
         remark = f": {esc(mask_digit_runs(todo['remark']))}" if todo.get("remark") else ""
         owner = f" (handled by <@{todo['owner']}>)" if todo.get("owner") else ""
@@ -76,6 +66,34 @@ def card(todo: Mapping[str, Any], users: Mapping[str, str]) -> Rendered:
         status = f"closed ({esc(todo.get('result'))})"
     blocks.append(context(f"Replenish request `{esc(todo['replenish_id'])}`"))
     return Rendered(f"{_title(todo)} (deadline {todo.get('deadline') or 'not given'}): {status}", finish(blocks))
+
+
+def _open_blocks(todo: Mapping[str, Any], blocks: list[Block]) -> str:
+    """Who has it, where the documents are, and the buttons that still make sense."""
+    replenish_id, docs = str(todo["replenish_id"]), todo.get("docs")
+    if todo["state"] == "OPEN":
+        blocks.append(section("Nobody has taken this yet."))
+        status = "open, nobody has taken it"
+    else:
+        blocks.append(section(f"👤 <@{todo['owner']}> is handling this."))
+        status = f"taken by <@{todo['owner']}>"
+    if docs == "SENDING":
+        blocks.append(section(f"📤 <@{todo['docs_by']}> is sending documents to Whalet…"))
+    elif docs == "SUBMITTED":
+        blocks.append(section(f"📨 Documents sent by <@{todo['docs_by']}>; waiting for Whalet's decision."))
+        status += ", documents with Whalet"
+    elif docs == "REJECTED":
+        remark = f": {esc(mask_digit_runs(todo['remark']))}" if todo.get("remark") else "."
+        blocks.append(section(f"❌ Whalet rejected the documents{remark} Please send them again."))
+        status += ", documents rejected"
+    buttons = []
+    if todo["state"] == "OPEN":
+        buttons.append(button("I'll handle it", TAKE_ACTION, replenish_id, style="primary"))
+    if docs not in ("SENDING", "SUBMITTED"):
+        buttons.append(button("Submit documents", SUBMIT_ACTION, replenish_id))
+    if buttons:
+        blocks.append(actions(*buttons))
+    return status
 
 
 def reminder(todo: Mapping[str, Any]) -> Rendered:
@@ -100,8 +118,9 @@ def changed_reply(todo: Mapping[str, Any], changed: list[str]) -> Rendered:
 
 def result_reply(todo: Mapping[str, Any]) -> Rendered:
     remark = f" Remark: {esc(mask_digit_runs(todo['remark']))}" if todo.get("remark") else ""
+    again = " Submit documents is on the card again." if todo["state"] != "CLOSED" else ""
     text = (
         f"{status_icon(todo.get('result'))} Whalet's decision on `{esc(todo['replenish_id'])}`: "
-        f"*{esc(todo.get('result') or '?')}*.{remark}"
+        f"*{esc(todo.get('result') or '?')}*.{remark}{again}"
     )
     return Rendered(text, [section(text)])

@@ -1,4 +1,5 @@
-"""The Slack side of replenish to-dos: the "I'll handle it" button and the reminder sweep.
+"""The Slack side of replenish to-dos: the "I'll handle it" button and the reminder sweep
+(Submit documents lives in ``documents``).
 
 Both only change durable state and enqueue outbox rows in one transaction; Slack is reached
 through the outbox (the card update) or Bolt's ``respond`` (the ephemeral "already taken").
@@ -31,16 +32,30 @@ def _users(services: Services) -> dict[str, str]:
     return {user.id: user.name for user in services.config.whalet.users}
 
 
-async def take_refusal(services: Services, user_id: str) -> str | None:
-    """Why this person may not own a to-do, or None; the role is read fresh, like an approval's."""
+async def role_refusal(services: Services, user_id: str, what: str) -> str | None:
+    """Why this person may not do ``what`` with a to-do (own it, send its documents), or None;
+    the role is read fresh, like an approval's (``[notifications] todo_min_role``)."""
     needed = Role[services.config.notifications.todo_min_role.upper()]
     role = await resolver(services).role_of(user_id, fresh=True)
     if role < needed:
         return (
-            f"Taking a documents request is for {needed.label}s and above; your role is {role.label}. "
+            f"{what} is for {needed.label}s and above; your role is {role.label}. "
             "An admin can add you under [roles] in whalet-bot.toml."
         )
     return None
+
+
+async def take_refusal(services: Services, user_id: str) -> str | None:
+    return await role_refusal(services, user_id, "Taking a documents request")
+
+
+async def tell(body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient, text: str) -> None:
+    """The clicker's private answer, where the card is."""
+    if body.get("response_url"):
+        await respond(text=text, response_type="ephemeral", replace_original=False)
+    else:
+        channel = cast(str, (body.get("channel") or {}).get("id"))  # a card's click names its channel
+        await client.chat_postEphemeral(channel=channel, user=body["user"]["id"], text=text)
 
 
 def take(services: Services, replenish_id: str, user_id: str) -> replenish.TakeOutcome:
@@ -98,8 +113,4 @@ def register_actions(app: AsyncApp, services: Services) -> None:
             if outcome.taken:
                 return
             text = outcome.reason
-        if body.get("response_url"):
-            await respond(text=text, response_type="ephemeral", replace_original=False)
-        else:
-            channel = cast(str, (body.get("channel") or {}).get("id"))  # a card's click names its channel
-            await client.chat_postEphemeral(channel=channel, user=user_id, text=text)
+        await tell(body, respond, client, text)

@@ -461,23 +461,53 @@ class WhaletClient:
         )
 
     async def edd_replenish_submit(
-        self, user_id: str, replenish_id: str, materials: dict[str, Any] | list[Any]
+        self, user_id: str, replenish_id: str, materials: dict[str, Any] | list[Any], remark: str | None = None
     ) -> m.ReplenishSubmitResult:
         return await self._typed(
             "eddReplenishSubmit",
-            lambda: m.EddReplenishSubmitRequest(user_id=user_id, replenish_id=replenish_id, materials=materials),
+            lambda: m.EddReplenishSubmitRequest(
+                user_id=user_id, replenish_id=replenish_id, materials=materials, remark=remark
+            ),
             self._one(m.ReplenishSubmitResult, replenishId=replenish_id),
         )
 
     async def trade_replenish_submit(
-        self, user_id: str, replenish_id: str, trade_id: str, materials: dict[str, Any] | list[Any]
+        self,
+        user_id: str,
+        replenish_id: str,
+        trade_id: str,
+        materials: dict[str, Any] | list[Any],
+        remark: str | None = None,
     ) -> m.ReplenishSubmitResult:
         return await self._typed(
             "tradeReplenishSubmit",
             lambda: m.TradeReplenishSubmitRequest(
-                user_id=user_id, replenish_id=replenish_id, trade_id=trade_id, materials=materials
+                user_id=user_id, replenish_id=replenish_id, trade_id=trade_id, materials=materials, remark=remark
             ),
             self._one(m.ReplenishSubmitResult, replenishId=replenish_id),
+        )
+
+    async def trade_order_bind_apply(
+        self,
+        user_id: str,
+        collection_id: str,
+        trade_order_no: str,
+        amount: Money,
+        buyer_name: str,
+        contract: dict[str, Any] | list[Any] | None = None,
+    ) -> m.TradeOrderBindResult:
+        """Whalet's Trade Order Bind Apply (provisional): the decision arrives as tradeOrderBindNotify."""
+        return await self._typed(
+            "tradeOrderBindApply",
+            lambda: m.TradeOrderBindRequest(
+                user_id=user_id,
+                collection_id=collection_id,
+                trade_order_no=trade_order_no,
+                amount=amount,
+                buyer_name=buyer_name,
+                contract=contract,
+            ),
+            self._one(m.TradeOrderBindResult, tradeOrderNo=trade_order_no),
         )
 
     async def connectivity(self, message: str) -> str:

@@ -277,6 +277,15 @@ class ReplenishSubmitResult(Inbound):
     status: str | None = None
 
 
+class TradeOrderBindResult(Inbound):
+    """Whalet's answer to tradeOrderBindApply (provisional): the binding's id and PROCESSING; the
+    decision follows as tradeOrderBindNotify."""
+
+    bind_id: str | None = None
+    trade_order_no: str | None = None
+    status: str | None = None
+
+
 class ConnectivityResult(Inbound):
     message: str
 
@@ -545,10 +554,23 @@ class EddReplenishSubmitRequest(Outbound):
     user_id: str
     replenish_id: str
     materials: dict[str, Any] | list[Any]  # documents; the spec leaves their shape open
+    remark: str | None = None  # the person's note (provisional, like payoutApply's remark)
 
 
 class TradeReplenishSubmitRequest(EddReplenishSubmitRequest):
     trade_id: str
+
+
+class TradeOrderBindRequest(Outbound):
+    """tradeOrderBindApply (provisional): bind a trade order to a B2B collection. ``amount``
+    travels as ``amount`` + ``currency``; ``contract`` is one document in the materials encoding."""
+
+    user_id: str
+    collection_id: str
+    trade_order_no: Annotated[str, Field(min_length=1, max_length=64)]
+    amount: Money
+    buyer_name: Annotated[str, Field(min_length=1, max_length=140)]
+    contract: dict[str, Any] | list[Any] | None = None
 
 
 class ConnectivityRequest(Outbound):

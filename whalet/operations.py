@@ -64,6 +64,7 @@ OPERATIONS: Mapping[str, Operation] = _table(
     ("eddReplenishQuery", _P, "read"),
     ("eddReplenishSubmit", _P, "write"),
     ("tradeReplenishSubmit", _P, "write"),
+    ("tradeOrderBindApply", _P, "write"),  # Whalet's "Trade Order Bind Apply" (B2B collections)
     ("connectivity", _SEEN, "read"),
     ("mockPayeeNotify", _SEEN, "write"),
     # notifications (Whalet -> partner webhook)

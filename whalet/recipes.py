@@ -100,6 +100,7 @@ DEFAULT_V1_PATHS: dict[str, str] = {
     },
     **{name: f"/v1/pay/{name}" for name in ("payApply", "payConfirm")},
     **{name: f"/v1/replenish/{name}" for name in ("eddReplenishQuery", "eddReplenishSubmit", "tradeReplenishSubmit")},
+    "tradeOrderBindApply": "/v1/collection/tradeOrderBindApply",
     "connectivity": "/v1/connectivity/connectivity",
     "mockPayeeNotify": "/v1/mock/mockPayeeNotify",
 }

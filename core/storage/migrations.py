@@ -18,7 +18,12 @@ table family next to this file.
   ``processed_at`` stays NULL until the relay turned the row into outbox rows, in the same
   transaction. (Until 0301 the second key was apiCode:business id:status, which swallowed new
   content for a known object; rows stored before 0301 have no content hash.)
-- ``replenish_todos``: EDD / trade documents requests as to-dos: OPEN -> TAKEN -> CLOSED.
+- ``replenish_todos``: EDD / trade documents requests as to-dos: OPEN -> TAKEN -> CLOSED, with
+  ``docs`` for the documents sent from Slack; ``replenish_submissions``: one row per sending
+  (unique per to-do and round, and per modal: a double submit sends once), its files' names,
+  sizes and SHA-256, Whalet's answer and decision.
+- ``trade_order_bindings``: trade orders bound to B2B collections from Slack (one live binding
+  per collection and trade order number; one per modal).
 - ``digest_runs``: one row per (schedule, local date) so a restart neither skips nor repeats.
 - ``digest_schedules``: schedules added with `/whalet digest schedule` (the config file's live
   in the config file).
@@ -464,7 +469,7 @@ MIGRATIONS: list[Migration] = [
         ],
     ),
     (
-        # Batch payouts: the batch is one approval request (kind 'batch') whose lines are kept
+        # Batch payouts: the batch is one approval request (with a lines digest) whose lines are kept
         # here; each line is released as its own payout request (batch_id, line_no), under an
         # order number derived from the batch, the line and the attempt. ``summary`` and
         # ``lines_digest`` are what the batch's card shows and its fingerprint covers.
@@ -499,6 +504,65 @@ MIGRATIONS: list[Migration] = [
                 rates TEXT NOT NULL,
                 results_posted_at TEXT
             )""",
+        ],
+    ),
+    (
+        # Documents sent from a replenish to-do (Submit documents). The to-do's ``docs`` and
+        # ``rounds`` are its claim: one sending at a time, compare-and-set on the row; the
+        # submission row is unique per (to-do, round) and per modal (``form_id``).
+        "0850_replenish_submissions",
+        [
+            "ALTER TABLE replenish_todos ADD COLUMN docs TEXT",
+            "ALTER TABLE replenish_todos ADD COLUMN docs_by TEXT",
+            "ALTER TABLE replenish_todos ADD COLUMN docs_since TEXT",
+            "ALTER TABLE replenish_todos ADD COLUMN rounds INTEGER NOT NULL DEFAULT 0",
+            """CREATE TABLE replenish_submissions (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                replenish_id TEXT NOT NULL,
+                round INTEGER NOT NULL,
+                form_id TEXT NOT NULL UNIQUE,
+                submitted_by TEXT NOT NULL,
+                note TEXT,
+                files TEXT NOT NULL,
+                prior_docs TEXT,
+                state TEXT NOT NULL,
+                detail TEXT,
+                result TEXT,
+                remark TEXT,
+                created_at TEXT NOT NULL,
+                finished_at TEXT,
+                UNIQUE (replenish_id, round)
+            )""",
+        ],
+    ),
+    (
+        # Trade orders bound to B2B collections (Bind trade order): one live binding per
+        # (collection, trade order number), one per modal.
+        "0851_trade_order_bindings",
+        [
+            """CREATE TABLE trade_order_bindings (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                form_id TEXT NOT NULL UNIQUE,
+                collection_id TEXT NOT NULL,
+                user_id TEXT NOT NULL,
+                trade_order_no TEXT NOT NULL,
+                amount TEXT NOT NULL,
+                currency TEXT NOT NULL,
+                buyer_name TEXT NOT NULL,
+                contract TEXT,
+                requested_by TEXT NOT NULL,
+                channel TEXT NOT NULL,
+                state TEXT NOT NULL,
+                bind_id TEXT,
+                detail TEXT,
+                result TEXT,
+                remark TEXT,
+                created_at TEXT NOT NULL,
+                finished_at TEXT
+            )""",
+            "CREATE UNIQUE INDEX trade_order_bindings_live ON trade_order_bindings (collection_id, trade_order_no) "
+            "WHERE state IN ('sending', 'accepted', 'passed')",
+            "CREATE INDEX trade_order_bindings_order ON trade_order_bindings (trade_order_no)",
         ],
     ),
 ]

@@ -2,8 +2,13 @@
 
 Lifecycle, one row per ``replenishId`` in ``replenish_todos``::
 
-    OPEN (nobody) --"I'll handle it"--> TAKEN (owner) --result notification--> CLOSED (PASS/REJECT)
-    OPEN -------------------------------------------------result notification--> CLOSED
+    OPEN (nobody) --"I'll handle it"--> TAKEN (owner) --PASS (or any final word)--> CLOSED
+    OPEN -------------------------------------------------PASS-------------------> CLOSED
+    OPEN / TAKEN --REJECT--> OPEN / TAKEN again, ``docs`` = REJECTED (Whalet asks again)
+
+``docs`` follows the documents sent from Slack (``replenish_submissions``): NULL (none yet),
+SENDING (claimed by one submission), SUBMITTED (Whalet took them), REJECTED (Whalet's REJECT);
+a REJECT reopens the to-do rather than closing it, because Whalet still wants documents.
 
 Every transition is a compare-and-set inside the caller's transaction, so two people clicking at
 once get one owner, and a result that arrives before its request (Whalet does not promise order)
@@ -46,7 +51,12 @@ COLUMNS = (
     "reminded_at",
     "card_channel",
     "created_at",
+    "docs",
+    "docs_by",
+    "docs_since",
+    "rounds",
 )
+REJECTED = "REJECT"
 
 
 def _kind(operation: str) -> str:
@@ -105,22 +115,30 @@ def claim_card(db: Database, replenish_id: str, channel: str) -> bool:
 
 
 def record_result(db: Database, operation: str, body: dict[str, Any], now: datetime) -> tuple[dict[str, Any], bool]:
-    """Whalet decided (PASS / REJECT): close the to-do. Returns (to-do, was it closed just now)."""
+    """Whalet decided: PASS closes the to-do, REJECT reopens it. Returns (to-do, did it change state)."""
     replenish_id = str(body["replenishId"])
     db.execute(
         """INSERT INTO replenish_todos (replenish_id, kind, user_id, trade_id, state, created_at)
            VALUES (?, ?, ?, ?, 'OPEN', ?) ON CONFLICT(replenish_id) DO NOTHING""",
         [replenish_id, _kind(operation), body.get("userId"), body.get("tradeId"), iso(now)],
     )
-    cursor = db.execute(
-        """UPDATE replenish_todos SET state = 'CLOSED', result = ?, remark = ?, closed_at = ?
-           WHERE replenish_id = ? AND state != 'CLOSED'""",
-        [str(body.get("status") or ""), body.get("remark"), iso(now), replenish_id],
-    )
+    status, remark = str(body.get("status") or ""), body.get("remark")
+    if status.upper() == REJECTED:  # Whalet wants documents again: the to-do is open again
+        cursor = db.execute(
+            """UPDATE replenish_todos SET result = ?, remark = ?, docs = 'REJECTED',
+                   state = CASE WHEN owner IS NULL THEN 'OPEN' ELSE 'TAKEN' END
+               WHERE replenish_id = ? AND state != 'CLOSED'""",
+            [status, remark, replenish_id],
+        )
+    else:
+        cursor = db.execute(
+            """UPDATE replenish_todos SET state = 'CLOSED', result = ?, remark = ?, closed_at = ?
+               WHERE replenish_id = ? AND state != 'CLOSED'""",
+            [status, remark, iso(now), replenish_id],
+        )
     if cursor.rowcount == 0:  # already closed: a later result (other status or remark) is Whalet's latest word
         db.execute(
-            "UPDATE replenish_todos SET result = ?, remark = ? WHERE replenish_id = ?",
-            [str(body.get("status") or ""), body.get("remark"), replenish_id],
+            "UPDATE replenish_todos SET result = ?, remark = ? WHERE replenish_id = ?", [status, remark, replenish_id]
         )
     todo = get(db, replenish_id)
     assert todo is not None
@@ -143,7 +161,8 @@ class TakeOutcome:
 
 
 def take(db: Database, replenish_id: str, user_id: str, now: datetime) -> TakeOutcome:
-    """Compare-and-set OPEN -> TAKEN; exactly one of several racing clicks wins."""
+    """Compare-and-set OPEN -> TAKEN; exactly one of several racing clicks wins. (Sending documents
+    also makes the sender the owner of a to-do nobody had taken.)"""
     cursor = db.execute(
         "UPDATE replenish_todos SET state = 'TAKEN', owner = ?, taken_at = ? WHERE replenish_id = ? AND state = 'OPEN'",
         [user_id, iso(now), replenish_id],

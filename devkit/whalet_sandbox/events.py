@@ -17,6 +17,7 @@ from .wire import failure, money_obj, parameter_error
 
 DEFAULT_PAYER = ("Wayne Enterprises", "GB29NWBK60161331926819")
 REPLENISH_DEADLINE = timedelta(days=3)
+REJECT_WORD = "REJECT"
 NOTIFY = {
     "EDD": ("eddReplenishNotify", "eddReplenishResultNotify"),
     "TRADE": ("tradeReplenishNotify", "tradeReplenishResultNotify"),
@@ -111,17 +112,29 @@ class Replenishments:
             raise parameter_error(f"replenish request not found: {replenish_id}")
         return record
 
-    def submit(self, replenish_id: str, user_id: str, kind: str, materials: Any) -> dict[str, Any]:
+    def submit(
+        self, replenish_id: str, user_id: str, kind: str, files: list[dict[str, Any]], remark: str | None
+    ) -> dict[str, Any]:
+        """A request waiting for documents (or rejected: Whalet asks again) takes a submission;
+        it is decided after the delay: PASS, or REJECT when the note asks for it (sandbox rule)."""
         record = self.get(replenish_id, user_id, kind)
-        if record["status"] != "WAIT":
+        if record["status"] not in ("WAIT", "REJECT"):
             raise failure(f"replenish request {replenish_id} is already {record['status']}")
         record["status"] = "SUBMITTED"
-        record["submitted"] = materials
-        self.ledger.timeline.at(self.ledger.after_delay(), lambda: self._pass(replenish_id))
+        submissions = record.setdefault("submissions", [])
+        submissions.append({"files": files, "remark": remark, "at": wire_time(self.ledger.clock.now())})
+        attempt = len(submissions)
+        self.ledger.timeline.at(self.ledger.after_delay(), lambda: self._scheduled(replenish_id, attempt))
         return {"replenishId": replenish_id, "status": "PROCESSING"}
 
-    def _pass(self, replenish_id: str) -> None:
-        self.decide(replenish_id, "PASS", None)
+    def _scheduled(self, replenish_id: str, attempt: int) -> None:
+        record = self.records[replenish_id]
+        if record["status"] != "SUBMITTED" or len(record["submissions"]) != attempt:
+            return  # an operator decided first, or a later submission is waiting for its own turn
+        if REJECT_WORD in (record["submissions"][-1]["remark"] or "").upper():
+            self.decide(replenish_id, "REJECT", "Documents not accepted (sandbox rule: a note containing 'reject')")
+        else:
+            self.decide(replenish_id, "PASS", None)
 
     def decide(self, replenish_id: str, status: str, remark: str | None) -> dict[str, Any]:
         record = self.records.get(replenish_id)
@@ -138,8 +151,11 @@ class Replenishments:
         body["status"] = status
         if remark:
             body["remark"] = remark
+        for submission in record.get("submissions", [])[-1:]:
+            submission["result"], submission["resultRemark"] = status, remark
         self.ledger.notify(NOTIFY[record["kind"]][1], body)
         return record
 
     def public(self, record: dict[str, Any]) -> dict[str, Any]:
-        return {k: v for k, v in record.items() if k != "submitted"}
+        """The record with its submissions (file names, sizes, SHA-256, the note, the decision)."""
+        return {k: v for k, v in record.items() if k != "submissions"} | {"submissions": record.get("submissions", [])}

@@ -31,6 +31,7 @@ OPERATIONS: dict[str, Handler] = {
     "eddReplenishQuery": other.edd_replenish_query,
     "eddReplenishSubmit": other.edd_replenish_submit,
     "tradeReplenishSubmit": other.trade_replenish_submit,
+    "tradeOrderBindApply": other.trade_order_bind_apply,
     "connectivity": other.connectivity,
     "mockPayeeNotify": other.mock_payee_notify,
 }

@@ -213,6 +213,15 @@ def operator_routes(sb: Sandbox) -> list[Route]:
         )
         return state.replenishments.public(record)
 
+    async def trade_orders(request: Request) -> Any:
+        return {"records": list(state.trade_orders.records.values())}
+
+    async def trade_order_result(request: Request) -> Any:
+        data = await _json(request)
+        return state.trade_orders.decide(
+            request.path_params["bind_id"], str(data.get("status", "")), data.get("remark")
+        )
+
     async def notify(request: Request) -> Any:
         data = await _json(request)
         if not isinstance(data.get("apiCode"), str) or not isinstance(data.get("body"), dict):
@@ -273,6 +282,8 @@ def operator_routes(sb: Sandbox) -> list[Route]:
         ("/sandbox/users", users, ["POST"]),
         ("/sandbox/replenish", replenish, ["GET", "POST"]),
         ("/sandbox/replenish/{replenish_id}/result", replenish_result, ["POST"]),
+        ("/sandbox/trade-orders", trade_orders, ["GET"]),
+        ("/sandbox/trade-orders/{bind_id}/result", trade_order_result, ["POST"]),
         ("/sandbox/notify", notify, ["POST"]),
         ("/sandbox/faults", faults, ["GET", "POST", "DELETE"]),
         ("/sandbox/config", config, ["POST"]),

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from . import seed
+from .documents import read_materials
 from .events import Collections
 from .orders import order_record
 from .state import State
@@ -116,7 +117,8 @@ def edd_replenish_query(state: State, body: Body, head: Head) -> dict[str, Any]:
 
 
 def _submit(state: State, body: Body, kind: str) -> dict[str, Any]:
-    """The spec leaves the materials' shape open: a non-empty list or object is accepted."""
+    """The spec leaves the materials' shape open: a non-empty list or object is accepted, and the
+    files in it (either encoding of ``documents.read_materials``) are recorded."""
     user_id = body.req("userId", 30)
     state.ledger.check_user(user_id)
     replenish_id = body.req("replenishId", 32)
@@ -127,7 +129,8 @@ def _submit(state: State, body: Body, kind: str) -> dict[str, Any]:
     trade_id = body.text("tradeId", required=False, max_len=32)
     if trade_id is not None and trade_id != record.get("tradeId"):
         raise parameter_error(f"tradeId {trade_id} does not belong to replenish request {replenish_id}")
-    return state.replenishments.submit(replenish_id, user_id, kind, materials)
+    remark = body.text("remark", required=False, max_len=500)
+    return state.replenishments.submit(replenish_id, user_id, kind, read_materials(materials), remark)
 
 
 def edd_replenish_submit(state: State, body: Body, head: Head) -> dict[str, Any]:
@@ -136,6 +139,23 @@ def edd_replenish_submit(state: State, body: Body, head: Head) -> dict[str, Any]
 
 def trade_replenish_submit(state: State, body: Body, head: Head) -> dict[str, Any]:
     return _submit(state, body, "TRADE")
+
+
+def trade_order_bind_apply(state: State, body: Body, head: Head) -> dict[str, Any]:
+    currency = body.currency("currency")
+    assert currency is not None
+    contract = body.data.get("contract")
+    if contract is not None and not isinstance(contract, (list, dict)):
+        raise parameter_error("contract must be a list or object of documents")
+    return state.trade_orders.bind(
+        body.req("userId", 30),
+        body.req("collectionId", 32),
+        body.req("tradeOrderNo", 64),
+        body.amount("amount", currency),
+        currency,
+        body.req("buyerName", 140),
+        contract,
+    )
 
 
 def connectivity(state: State, body: Body, head: Head) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from typing import Any
 from . import seed
 from .beneficiaries import Beneficiaries
 from .clock import Timeline, VirtualClock
+from .documents import TradeOrders
 from .events import Collections, Replenishments
 from .ledger import Ledger, Notify
 from .orders import OrderBook
@@ -21,6 +22,7 @@ class State:
     beneficiaries: Beneficiaries
     collections: Collections
     replenishments: Replenishments
+    trade_orders: TradeOrders
     # requestNo -> (apiCode, decrypted body, dispatch.Outcome): the idempotency store (spec §4)
     answers: dict[str, tuple[str, Any, Any]] = field(default_factory=dict)
 
@@ -29,7 +31,15 @@ class State:
         cls, clock: VirtualClock, timeline: Timeline, notify: Notify, seed_value: int, result_delay_s: float
     ) -> State:
         ledger = Ledger(clock, timeline, notify, seed_value, result_delay_s)
-        return cls(ledger, OrderBook(ledger), Beneficiaries(ledger), Collections(ledger), Replenishments(ledger))
+        collections = Collections(ledger)
+        return cls(
+            ledger,
+            OrderBook(ledger),
+            Beneficiaries(ledger),
+            collections,
+            Replenishments(ledger),
+            TradeOrders(ledger, collections),
+        )
 
     @staticmethod
     def body(data: Any) -> Body:

@@ -45,6 +45,7 @@ SPEC_PATHS: dict[str, str] = {
     **{f"/v1/payout/{code}": code for code in _PAYOUT},
     **{f"/v1/pay/{code}": code for code in _PAY},
     **{f"/v1/replenish/{code}": code for code in _REPLENISH},
+    "/v1/collection/tradeOrderBindApply": "tradeOrderBindApply",
     "/v1/connectivity/connectivity": "connectivity",
     "/v1/mock/mockPayeeNotify": "mockPayeeNotify",
 }

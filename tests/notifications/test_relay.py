@@ -209,9 +209,24 @@ async def test_replenish_to_do_lifecycle_owner_reminder_and_closure(
     assert not todos.take(services, "RP0001", "U0BOB").taken
 
 
-async def test_result_before_request_ends_closed_and_the_late_card_has_no_button(
+async def test_a_pass_before_its_request_ends_closed_and_the_late_card_has_no_button(
     harness: Harness, database_url: str | None
 ) -> None:
+    harness.send("eddReplenishResultNotify", {"userId": "U10001", "replenishId": "RP8", "status": "PASS"})
+    await harness.relay()
+    harness.send("eddReplenishNotify", {**REPLENISH, "replenishId": "RP8"})
+    await harness.relay()
+    card = posts(harness, "C0COMPLIANCE")[-1]
+    assert "replenish_take" not in card["blocks"] and "replenish_submit" not in card["blocks"]
+    assert "PASS" in card["blocks"]
+    assert harness.rows("SELECT state FROM replenish_todos") == [{"state": "CLOSED"}]
+
+
+async def test_a_reject_before_its_request_leaves_it_open_asking_for_documents_again(
+    harness: Harness, database_url: str | None
+) -> None:
+    """A REJECT means Whalet still wants documents: the to-do stays open, with the remark and
+    Submit documents, however early the REJECT arrived."""
     harness.send(
         "tradeReplenishResultNotify",
         {"userId": "U10001", "replenishId": "RP9", "tradeId": "T1", "status": "REJECT", "remark": "invoice unreadable"},
@@ -222,8 +237,8 @@ async def test_result_before_request_ends_closed_and_the_late_card_has_no_button
     )
     await harness.relay()
     card = posts(harness, "C0COMPLIANCE")[-1]
-    assert "replenish_take" not in card["blocks"] and "REJECT" in card["blocks"]
-    assert harness.rows("SELECT state FROM replenish_todos") == [{"state": "CLOSED"}]
+    assert "replenish_submit" in card["blocks"] and "invoice unreadable" in card["blocks"]
+    assert harness.rows("SELECT state, docs FROM replenish_todos") == [{"state": "OPEN", "docs": "REJECTED"}]
 
 
 async def test_a_changed_documents_request_updates_its_card_and_says_so_in_the_thread(harness: Harness) -> None:

@@ -174,6 +174,49 @@ async def test_replenish_query_and_submit(whalet, sandbox):
     assert traded.replenish_id == trade["replenishId"]
 
 
+@BOTH_PROTOCOLS
+async def test_documents_travel_in_either_materials_encoding_and_arrive_whole(whalet, sandbox):
+    """Both encodings of ``[whalet] replenish_materials`` (services.documents), read back by the
+    sandbox as names, sizes and SHA-256; the note travels as ``remark``."""
+    import hashlib
+
+    from services.documents import encode
+    from services.slack.files import SlackFile
+
+    scan = SlackFile("F1", "licence.pdf", "application/pdf", b"%PDF licence")
+    for encoding in ("base64", "base64_map"):
+        edd = sandbox.operator.post("/replenish", json={"kind": "EDD", "userId": USER}).json()
+        answer = await whalet.edd_replenish_submit(USER, edd["replenishId"], encode([scan], encoding), "see attached")
+        assert answer.status == "PROCESSING"
+        records = sandbox.operator.get("/replenish").json()["records"]
+        [sent] = next(r for r in records if r["replenishId"] == edd["replenishId"])["submissions"]
+        assert sent["remark"] == "see attached"
+        assert [(f["name"], f["size"], f["sha256"]) for f in sent["files"]] == [
+            ("licence.pdf", 12, hashlib.sha256(b"%PDF licence").hexdigest())
+        ]
+
+
+@BOTH_PROTOCOLS
+async def test_trade_order_bind_apply(whalet, sandbox):
+    """tradeOrderBindApply (provisional): legacy apiCode and v1 path; the amount in its digits."""
+    received = await whalet.mock_payee_notify(USER, Money(Decimal("5000"), "USD"))
+    assert received.collection_id
+    refused = sandbox.operator.post(
+        "/collect", json={"userId": USER, "currency": "USD", "amount": "7", "fundSource": "B2B"}
+    )
+    b2b = refused.json()["collectionId"]
+    with pytest.raises(WhaletRejected, match="only B2B"):
+        await whalet.trade_order_bind_apply(
+            USER, received.collection_id, "SO-1", Money(Decimal("5000"), "USD"), "Initech"
+        )
+    bound = await whalet.trade_order_bind_apply(USER, b2b, "SO-2", Money(Decimal("7.00"), "USD"), "Initech")
+    assert bound.status == "PROCESSING" and bound.bind_id and bound.trade_order_no == "SO-2"
+    [record] = sandbox.operator.get("/trade-orders").json()["records"]
+    assert (record["collectionId"], record["amount"], record["currency"]) == (b2b, "7.00", "USD")
+    with pytest.raises(WhaletRejected, match="already bound"):
+        await whalet.trade_order_bind_apply(USER, b2b, "SO-2", Money(Decimal("7"), "USD"), "Initech")
+
+
 # --- rejections: Whalet said no, signed ------------------------------------------------------------
 
 
