@@ -43,6 +43,7 @@ from commands.home_balances import REFRESH_ACTION
 from commands.lifecycle import on_app_uninstalled, on_tokens_revoked
 from commands.modals import BENEFICIARY_FORM_VIEW, BENEFICIARY_PICK_VIEW, BENEFICIARY_SEARCH, PAYOUT_VIEW, REJECT_VIEW
 from services.container import Services
+from services.slack.thread_files import thread_files_loop
 
 log = logging.getLogger("whalet_bot.commands")
 
@@ -147,4 +148,5 @@ class Commands:
                 await asyncio.sleep(seconds)
 
         services.supervisor.add("approvals-sweep", sweep_loop)
+        services.supervisor.add("thread-files", lambda: thread_files_loop(services))  # a batch's CSVs
         services.supervisor.add("home-republish", self.home.run)

@@ -19,15 +19,14 @@ import csv
 import io
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from services.slack.blocks import esc
-from whalet.masking import mask_digit_runs
+from services.csv_cells import amount as _amount
+from services.csv_cells import cell
 from whalet.models import Record, RecordPage
-from whalet.money import Money
 
 EXPORT_PAGE_SIZE = 100  # Whalet's largest page
 EXPORT_CONCURRENCY = 4
@@ -48,7 +47,6 @@ COLUMNS = (
     "requester",
     "approvers",
 )
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 Query = Callable[[int], Awaitable[RecordPage]]  # page number -> that page
 
@@ -67,21 +65,8 @@ async def fetch_all(query: Query) -> list[Record]:
     return [*first.records, *(record for records in rest for record in records)]
 
 
-def _amount(money: Money | None) -> str:
-    if money is None:
-        return ""
-    return str(money.quantized().amount if money.fits_currency() else money.amount)
-
-
 def _time(moment: datetime | None) -> str:
     return moment.isoformat() if moment is not None else ""
-
-
-def cell(value: Any, *, free_text: bool = False) -> str:
-    """A text cell; ``free_text`` (names, remarks) has its account numbers masked, ids stay whole."""
-    text = "" if value is None else str(value)
-    text = mask_digit_runs(text) if free_text else text
-    return "'" + text if text.startswith(FORMULA_START) else text
 
 
 def to_csv(records: list[Record], made_here: dict[str, tuple[str, str, list[str]]] | None = None) -> bytes:

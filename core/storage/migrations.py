@@ -565,4 +565,29 @@ MIGRATIONS: list[Migration] = [
             "CREATE INDEX trade_order_bindings_order ON trade_order_bindings (trade_order_no)",
         ],
     ),
+    (
+        # Files the bot puts into a message's thread once that message is in Slack (a batch's
+        # lines and results as CSV): queued in the transaction that decides them, claimed with a
+        # lease for the upload, like the digest's chart. The content is Base64 text (one column
+        # type on both engines).
+        "0860_thread_files",
+        [
+            """CREATE TABLE thread_files (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                parent_ref TEXT NOT NULL,
+                channel TEXT NOT NULL,
+                filename TEXT NOT NULL,
+                title TEXT NOT NULL,
+                content TEXT NOT NULL,
+                state TEXT NOT NULL DEFAULT 'pending',
+                owner TEXT,
+                lease_until TEXT,
+                file_id TEXT,
+                error TEXT,
+                queued_at TEXT NOT NULL,
+                UNIQUE (parent_ref, filename)
+            )""",
+            "CREATE INDEX thread_files_due ON thread_files(state) WHERE state IN ('pending', 'uploading')",
+        ],
+    ),
 ]

@@ -16,7 +16,9 @@ beyond ``max_rate_drift_bps`` from it sends the batch back for approval (``batch
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
 import secrets
 from collections import Counter, defaultdict
@@ -36,7 +38,9 @@ from services.approvals.request import ApprovalRequest
 from services.approvals.service import FLAG_POSSIBLE_SPLIT
 from services.approvals.states import State
 from services.book import BookEntry, is_new
+from services.csv_cells import amount, cell
 from services.slack.blocks import esc
+from services.slack.thread_files import queue_file
 from whalet.errors import WhaletError, explain
 from whalet.money import Money
 
@@ -254,11 +258,48 @@ async def create_batch(
         repo.post_card(services, db, request, people)
         for part in line_table(rows):
             repo.tell_thread(services, db, request, part)
+        queue_file(
+            db, (repo.REF_KIND, batch_id), approvals.channel, f"{batch_id}-lines.csv", "Every line", lines_csv(rows)
+        )
     services.wake_outbox()
     return request
 
 
 TABLE_CHUNK = 40  # lines per thread reply: well inside Slack's text limits
+LINE_COLUMNS = (
+    "line",
+    "beneficiary_id",
+    "beneficiary",
+    "amount",
+    "currency",
+    "target_currency",
+    "purpose",
+    "reference",
+    "flags",
+)
+
+
+def lines_csv(rows: list[dict[str, object]]) -> bytes:
+    """The batch as approved, one row per line, for the card's thread (UTF-8 with a BOM: Excel)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(LINE_COLUMNS)
+    for row in rows:
+        money = Money(Decimal(str(row["amount"])), str(row["currency"]))
+        writer.writerow(
+            [
+                row["line_no"],
+                cell(row["beneficiary_id"]),
+                cell(row["beneficiary_name"], free_text=True),
+                amount(money),
+                row["currency"],
+                row["to_currency"],
+                cell(row["purpose"], free_text=True),
+                cell(row["reference"], free_text=True),
+                "; ".join(json.loads(str(row["flags"]))),
+            ]
+        )
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
 def line_table(rows: list[dict[str, object]]) -> list[str]:

@@ -8,6 +8,8 @@ results table goes to its thread once (a claim on ``batches.results_posted_at``)
 
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -21,6 +23,8 @@ from services.approvals import repo
 from services.approvals.lease import is_frozen
 from services.approvals.request import ApprovalRequest
 from services.approvals.states import State
+from services.csv_cells import amount, cell
+from services.slack.thread_files import queue_file
 from services.slack.blocks import esc
 from whalet.money import Money
 
@@ -99,6 +103,15 @@ def settle_in(services: Services, db: Database, batch_id: str) -> None:
         if batches.claim_results(db, batch_id, iso(services.clock.now())):
             for part in results_table(lines):
                 repo.tell_thread(services, db, parent, part)
+            assert services.config.approvals is not None
+            queue_file(
+                db,
+                (repo.REF_KIND, batch_id),
+                services.config.approvals.channel,
+                f"{batch_id}-results.csv",
+                "Results, line by line",
+                results_csv(lines),
+            )
     elif parent.note != note:
         parent = repo.bump(db, parent, note=note)
     if (parent.state, parent.note) == before:
@@ -130,3 +143,28 @@ def _result_row(line: Line) -> str:
     return (
         f"{line.no:>4}  {str(row['beneficiary_name'])[:24]:<24}  {money:>16}  {order:<18}  {status:<10}  {reason[:60]}"
     )
+
+
+RESULT_COLUMNS = ("line", "beneficiary", "amount", "currency", "order", "status", "whalet_reason")
+
+
+def results_csv(lines: list[Line]) -> bytes:
+    """line, beneficiary, amount, order, status, Whalet's reason (UTF-8 with a BOM: Excel)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(RESULT_COLUMNS)
+    for line in lines:
+        r, row = line.request, line.row
+        sent = r is not None and r.state is not State.ABANDONED
+        writer.writerow(
+            [
+                line.no,
+                cell(row["beneficiary_name"], free_text=True),
+                amount(Money(Decimal(str(row["amount"])), str(row["currency"]))),
+                row["currency"],
+                cell(r.mer_order_no) if r is not None and sent else "",
+                r.state.value if r is not None and not line.ended else str(row["outcome"] or "").upper(),
+                cell(row["reason"] or (r.fail_reason if r is not None else "") or "", free_text=True),
+            ]
+        )
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")

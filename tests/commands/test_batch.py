@@ -54,6 +54,19 @@ def test_a_three_line_batch_is_approved_once_and_each_line_paid_once(stack: Any)
     assert [counts[o] for o in orders] == [1, 1, 1]
     results = stack.fake.wait_for(lambda: [t for t in thread_texts(stack, batch_id) if t.startswith("Results")])
     assert all(o in results[0] for o in orders) and results[0].count("SUCCEEDED") == 3
+    files = stack.fake.wait_for(
+        lambda: (
+            (f := {u.name: u.data for u in stack.fake.uploaded_files("C0APPROVALS") if u.thread_ts == card.ts})
+            and len(f) == 2
+            and f
+        )
+    )
+    lines_csv = files[f"{batch_id}-lines.csv"].decode("utf-8-sig").splitlines()
+    assert lines_csv[0].startswith("line,beneficiary_id,beneficiary,amount,currency")
+    assert lines_csv[3].startswith("3,BEN001,Acme Trading Ltd,2000.00,HKD,HKD,Rent,R-7")
+    results_csv = files[f"{batch_id}-results.csv"].decode("utf-8-sig").splitlines()
+    assert results_csv[0] == "line,beneficiary,amount,currency,order,status,whalet_reason"
+    assert results_csv[1] == f"1,Hooli Components Inc,1200.50,USD,{orders[0]},SUCCEEDED,"
     dm = stack.fake.wait_for(
         lambda: (
             next((m.text for m in stack.fake.messages("U0REQ") if "is settled" in m.text), None)
