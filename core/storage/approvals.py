@@ -45,6 +45,10 @@ def requests_in(db: Database, states: Sequence[str]) -> list[dict[str, Any]]:
     return list(db.query(f"SELECT * FROM approval_requests WHERE state IN ({marks}) ORDER BY created_at", list(states)))
 
 
+def requests_of_batch(db: Database, batch_id: str) -> list[dict[str, Any]]:
+    return list(db.query("SELECT * FROM approval_requests WHERE batch_id = ? ORDER BY line_no, id", [batch_id]))
+
+
 def requests_of(db: Database, requester: str, limit: int) -> list[dict[str, Any]]:
     """A requester's latest requests (any state but APPLYING / ABANDONED), newest first; a batch
     is one of them, the payouts of its lines are not."""

@@ -68,9 +68,12 @@ class Line:
 
 
 def read(db: Database, batch_id: str) -> tuple[ApprovalRequest | None, list[Line]]:
+    """The batch and each line with its current payout request: two queries whatever its size (a
+    500-line batch is read at every line's result)."""
     parent = repo.load(db, batch_id)
     rows = batches.lines(db, batch_id)
-    return parent, [Line(row, repo.load(db, row["request_id"]) if row["request_id"] else None) for row in rows]
+    requests = {r.id: r for r in repo.of_batch(db, batch_id)}
+    return parent, [Line(row, requests.get(row["request_id"] or "")) for row in rows]
 
 
 def settle(services: Services, batch_id: str) -> str | None:

@@ -53,6 +53,11 @@ def in_states(db: Database, states: tuple[State, ...]) -> list[ApprovalRequest]:
     return [ApprovalRequest.from_row(r) for r in rows.requests_in(db, [s.value for s in states])]
 
 
+def of_batch(db: Database, batch_id: str) -> list[ApprovalRequest]:
+    """Every payout request the batch's lines were released as (abandoned attempts included)."""
+    return [ApprovalRequest.from_row(r) for r in rows.requests_of_batch(db, batch_id)]
+
+
 def approvals(db: Database, request_id: str) -> list[Approval]:
     return [
         Approval(approver, at, revoked is None, layer, Terms.from_json(terms))
