@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr
     slack_app_token: SecretStr | None = None
     slack_api_base_url: str = "https://slack.com/api/"
+    # How long any one Slack Web API call may take. One number for every client of the process:
+    # they share one HTTP session (bot/app.py), and a shared session's timeout is what applies.
+    slack_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     whalet_base_url: str = TEST_GATEWAY
     whalet_partner_id: str
     # The legacy protocol's RSA keys (required by that profile only, see legacy_codec_keys()).

@@ -8,14 +8,16 @@ sandbox and the stand-in over real HTTP.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -30,6 +32,7 @@ from bot.wiring import Runtime, build_runtime
 from whalet.tls import shared_tls
 from devkit.whalet_sandbox import SandboxConfig, SandboxKeys, create_sandbox, ensure_keys, ensure_v1_credentials
 
+T = TypeVar("T")
 DEMO_PARTNER_ID = "PDEMO0001"
 DEMO_BOT_TOKEN = "xoxb-standin"
 # Where an in-process stack's parts say they live (``*.localhost`` is loopback: no money switch).
@@ -141,6 +144,13 @@ class LocalStack:
     @property
     def config_path(self) -> Path:
         return self.workdir / "whalet-bot.toml"
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:
+        """Run ``coro`` on the app's event loop and wait for it, from any other thread: the app's
+        Slack clients share one HTTP session, which belongs to that loop."""
+        loop = self.host.loop if self.host is not None else self.servers[-1].loop  # the app's server is last
+        assert loop is not None, "the app is not running"
+        return asyncio.run_coroutine_threadsafe(coro, loop).result(timeout)
 
     def confirm_counts(self) -> dict[str, int]:
         """merOrderNo → number of payoutConfirm calls the sandbox received."""
