@@ -185,6 +185,7 @@ def start_local_stack(
     sandbox_in_process: bool = True,
     protocol: str = "legacy",
     in_process: bool = False,
+    slack_tls: tuple[str, str] | None = None,
 ) -> LocalStack:
     """Start sandbox, Slack stand-in and app; the caller must call ``stop()``.
 
@@ -194,6 +195,8 @@ def start_local_stack(
     ``in_process``: the app and the sandbox share one event loop and reach each other through
     httpx's ASGI transport (devkit/inprocess.py), with no port but the Slack stand-in's: the tests'
     default. The demo and the console serve every part on a loopback port.
+    ``slack_tls``: (certificate, key) files: the Slack stand-in serves HTTPS, as Slack does; the
+    app's clients must trust the certificate (``SSL_CERT_FILE``, read when aiohttp is imported).
     """
     if in_process and not sandbox_in_process:
         raise ValueError("an in-process stack runs the sandbox in process")
@@ -225,7 +228,7 @@ def start_local_stack(
         sandbox, keys, servers = None, ensure_keys(keys_dir), []
         process, sandbox_url = _start_sandbox_process(keys_dir, int(options.get("latency_ms", 0)), protocol)
     fake = FakeSlack(bot_token=DEMO_BOT_TOKEN)
-    servers.append(ThreadedServer(fake.app).start())
+    servers.append(ThreadedServer(fake.app, tls=slack_tls).start())
     fake.bind(servers[-1].url)
     config_path = workdir / "whalet-bot.toml"
     config_path.write_text(with_protocol(config_toml, protocol), encoding="utf-8")
