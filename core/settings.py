@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     # Bolt's runner (it looks for the ack every 10 ms) sends every ack of a burst first
     # (commands/dispatch.py). Tests that feed Bolt directly have no HTTP ack to wait for: 0.
     whalet_bot_ack_flush_seconds: float = Field(default=0.04, ge=0, le=1)
+    # The digest chart is drawn by a child process (notifications/digest_chart_process.py); one
+    # that takes longer is killed, and the digest stays posted without its chart.
+    whalet_bot_chart_timeout_seconds: float = Field(default=60.0, gt=0, le=600)
 
     @field_validator(
         "slack_app_token",
