@@ -9,7 +9,14 @@ Starts the Whalet sandbox with 2 s latency on every call, the Slack stand-in and
 
 Target on a 2-core machine: ack p99 < 250 ms, every answer within 2 s (Whalet) + 1 s.
 
-    python bench/ack_latency.py [--commands 200] [--latency-ms 2000]
+``--mixed`` fires the same burst while the bot is busy otherwise: a 100-user digest (`/whalet
+digest now`, Whalet at 200 ms unless ``--latency-ms`` says otherwise) is gathered and posted, and
+the burst goes out the moment its chart is claimed for drawing, while notifications arrive through
+the real webhook at 300 a second from another process. It prints the ack p50/p99 and the bot's
+resident memory (this process: the app and the Slack stand-in; the sandbox runs in its own)
+before the digest and after its chart is in Slack.
+
+    python bench/ack_latency.py [--commands 200] [--latency-ms 2000] [--mixed [--users 100] [--rate 300]]
 """
 
 from __future__ import annotations
@@ -17,7 +24,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing
+import shutil
 import statistics
+import tempfile
 import sys
 import threading
 import time
@@ -120,11 +129,175 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
 
 
+# The notifications have a channel of their own: behind Slack's pace (1 post/s per channel) their
+# backlog would otherwise hold the digest's own message back.
+NOTIFY_ROUTE = '\n[[routes]]\nevents = ["cardLimitChangedNotify"]\nchannel = "C0NOTIFY"\n'
+
+
+def rss_mib() -> float:
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def signed_notifications(keys_dir: str, count: int) -> list[bytes]:
+    """Distinct ``cardLimitChangedNotify`` envelopes, signed and encrypted as Whalet sends them."""
+    from devkit.localstack import DEMO_PARTNER_ID
+    from devkit.whalet_sandbox.keys import ensure_keys
+    from whalet.envelope import dumps_compact
+
+    whalet = ensure_keys(Path(keys_dir)).whalet_codec()
+    run = f"{time.time_ns() % 10**8:08d}"
+    return [
+        dumps_compact(
+            whalet.encode_request(
+                DEMO_PARTNER_ID,
+                "cardLimitChangedNotify",
+                f"MX{run}{n:07d}",
+                {"userId": "U10001", "newLimit": str(n), "status": "DONE"},
+            )
+        ).encode()
+        for n in range(count)
+    ]
+
+
+async def _notify_at(url: str, bodies: list[bytes], rate: float, go: Any, stop: Any, counts: Any) -> None:
+    """Post ``rate`` notifications a second to the app's webhook, as Whalet does, until told or out."""
+    connector = aiohttp.TCPConnector(limit=64)
+    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=30)) as session:
+        pending: set[asyncio.Task[None]] = set()
+
+        async def one(body: bytes) -> None:
+            try:
+                async with session.post(url, data=body, headers={"Content-Type": "application/json"}) as response:
+                    await response.read()
+                    counts[0 if response.status == 200 else 1] += 1
+            except (aiohttp.ClientError, TimeoutError):
+                counts[1] += 1
+
+        while not go.is_set():
+            await asyncio.sleep(0.01)
+        began = time.perf_counter()
+        for n, body in enumerate(bodies):
+            if stop.is_set():
+                break
+            await asyncio.sleep(max(0.0, began + n / rate - time.perf_counter()))
+            task = asyncio.create_task(one(body))
+            pending.add(task)
+            task.add_done_callback(pending.discard)
+        counts[2] = int((time.perf_counter() - began) * 1000)
+        await asyncio.gather(*pending)
+
+
+def notifier(url: str, keys_dir: str, count: int, rate: float, ready: Any, go: Any, stop: Any, counts: Any) -> None:
+    """Runs in its own process, like Whalet: its CPU (signing) is not the app's."""
+    bodies = signed_notifications(keys_dir, count)
+    ready.set()
+    asyncio.run(_notify_at(url, bodies, rate, go, stop, counts))
+
+
+def mixed(options: argparse.Namespace) -> None:
+    from digest import BALANCES, CHANNEL, complete, config, users  # bench/digest.py: the same 100-user digest
+
+    from devkit.whalet_sandbox.keys import ensure_keys
+
+    people = users(options.users)
+    latency = options.latency_ms
+    workdir = Path(tempfile.mkdtemp(prefix="ack-mixed-"))
+    keys_dir = workdir / "keys"
+    ensure_keys(keys_dir)
+    print(f"starting sandbox (latency {latency} ms, own process), Slack stand-in and app; {options.users} users…")
+    stack = start_local_stack(
+        workdir,
+        config_toml=config(people, 4).replace("\n[notifications]", NOTIFY_ROUTE + "\n[notifications]"),
+        sandbox_options={"latency_ms": latency},
+        sandbox_in_process=False,
+    )
+    context = multiprocessing.get_context("spawn")
+    ready, go, stop, counts = context.Event(), context.Event(), context.Event(), context.Array("i", 3)
+    count = int(options.rate * options.notify_seconds)
+    sender = context.Process(
+        target=notifier,
+        args=(stack.url + "/whalet/webhook", str(keys_dir), count, options.rate, ready, go, stop, counts),
+    )
+    sender.start()
+    try:
+        for uid, name in people:
+            balances = [{"fundSource": f, "currency": c, "available": a} for f, c, a in BALANCES]
+            stack.operator.post(
+                "/sandbox/users", json={"userId": uid, "name": name, "balances": balances}
+            ).raise_for_status()
+        print(f"signing {count} notifications in the sender process…")
+        if not ready.wait(300):
+            raise RuntimeError("the sender did not get ready")
+        warm = len(stack.fake.responses())
+        stack.slack_requests.command("U0VIEW", "help")
+        stack.fake.wait_for(lambda: len(stack.fake.responses()) > warm, timeout=30)
+        time.sleep(1)
+        rss_before = rss_mib()
+        go.set()
+        time.sleep(2)  # the notifications are flowing
+        began = time.perf_counter()
+        answer = stack.slack_requests.command("U0REQ", "digest now", channel_id=CHANNEL)
+        assert answer.status_code == 200, answer.text
+
+        def chart_claimed() -> bool:
+            with stack.services.store.read() as db:
+                row = db.execute("SELECT chart_state FROM digest_runs ORDER BY id DESC LIMIT 1").fetchone()
+            return row is not None and row[0] in ("uploading", "done", "failed")
+
+        stack.fake.wait_for(chart_claimed, timeout=180, interval=0.01)
+        claimed = time.perf_counter() - began
+        acks, all_answers, answered = fire(stack, options.commands)
+        outcome = stack.fake.wait_for(lambda: complete(stack), timeout=180, interval=0.05)
+        charted = time.perf_counter() - began
+        rss_after = rss_mib()
+        stop.set()
+        sender.join(60)
+    finally:
+        stop.set()
+        go.set()
+        stack.stop()
+        if sender.is_alive():
+            sender.terminate()
+        shutil.rmtree(workdir, ignore_errors=True)
+    ms = [a * 1000 for a in acks]
+    print(
+        f"{options.commands} concurrent `/whalet balance USD` the moment the chart was claimed ({claimed:.1f} s"
+        f" after `digest now`), while notifications arrived at {options.rate:g}/s"
+        f" ({counts[0]} accepted, {counts[1]} refused or failed, sent over {counts[2] / 1000:.0f} s from 2 s before"
+        f" `digest now`; {'still flowing' if counts[0] + counts[1] < count else 'RAN OUT before the end'})"
+    )
+    print(
+        f"ack   p50 {statistics.median(ms):7.1f} ms   p99 {percentile(ms, 0.99):7.1f} ms   max {max(ms):7.1f} ms"
+        f"   (target p99 < 250 ms)"
+    )
+    print(f"answers delivered: {answered}/{options.commands}; the last {all_answers:.2f} s after the first command")
+    print(
+        f"digest: chart {outcome['chart']}"
+        + (f" ({outcome['error']})" if outcome["error"] else "")
+        + f", in Slack {charted:.1f} s after the command"
+    )
+    print(f"bot process RSS: {rss_before:.0f} MiB before the digest, {rss_after:.0f} MiB after its chart")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--commands", type=int, default=200)
-    parser.add_argument("--latency-ms", type=int, default=2000)
+    parser.add_argument("--latency-ms", type=int, default=None)
+    parser.add_argument(
+        "--mixed", action="store_true", help="the burst during a 100-user digest's chart and 300 notifications/s"
+    )
+    parser.add_argument("--users", type=int, default=100)
+    parser.add_argument("--rate", type=float, default=300.0, help="notifications a second (--mixed)")
+    parser.add_argument("--notify-seconds", type=float, default=60.0, help="how long they can keep coming (--mixed)")
     options = parser.parse_args()
+    if options.mixed:
+        options.latency_ms = options.latency_ms or 200
+        return mixed(options)
+    options.latency_ms = options.latency_ms or 2000
     print(f"starting sandbox (latency {options.latency_ms} ms), Slack stand-in and app…")
     # Whalet is another machine: its sandbox runs in its own process so its CPU is not the app's.
     stack = start_local_stack(sandbox_options={"latency_ms": options.latency_ms}, sandbox_in_process=False)

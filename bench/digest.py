@@ -95,7 +95,7 @@ def run(stack: LocalStack, people: list[tuple[str, str]]) -> tuple[float, float,
 
     stack.fake.on_event(on_event)
     started = time.perf_counter()
-    answer = stack.slack_requests.command("U0VIEW", "digest now", channel_id=CHANNEL)
+    answer = stack.slack_requests.command("U0REQ", "digest now", channel_id=CHANNEL)
     if answer.status_code != 200:
         raise RuntimeError(f"the command failed: HTTP {answer.status_code}")
     outcome = stack.fake.wait_for(lambda: complete(stack), timeout=600, interval=0.02)

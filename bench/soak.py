@@ -221,7 +221,8 @@ def main() -> int:
             Path(tmp),
             config_toml=CONFIG,
             sandbox_options={"retry_time_scale": 0.01, "seed": args.seed, "payout_result_delay_s": 2.0},
-            settings_overrides={"whalet_timeout_seconds": 2},
+            # Slack calls give up after 2 s, so a scripted 2.5 s answer is one our client gave up on.
+            settings_overrides={"whalet_timeout_seconds": 2, "slack_timeout_seconds": 2},
         )
         try:
             return soak(stack, args, rng)
@@ -231,7 +232,6 @@ def main() -> int:
 
 def soak(stack: LocalStack, args: argparse.Namespace, rng: random.Random) -> int:
     stack.fake.enforce_rate(1.0, burst=3)  # Slack's own per-channel limit: real 429s with Retry-After
-    stack.services.slack_outbox.timeout = 2  # so a scripted 2.5 s answer is one our client gave up on
     totals = Totals()
     Person(stack, totals, 0).command("U0REQ", "balance")  # warm-up: imports, connections, first auth.test
     time.sleep(1)

@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot.app import Feature, build_bolt_app, build_slack_client
+from bot.app import Feature, build_bolt_app, build_slack_client, close_slack_session, share_slack_session
 from bot.slack_requests import ObservedSocketModeHandler, Refusal, bolt_request, record, screen_http_request
 from commands import Commands
 from core.clock import Clock
@@ -143,31 +143,39 @@ def build_runtime(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        services.scheduler = AsyncIOScheduler(timezone="UTC")
-        services.supervisor.add("outbox", services.outbox.run)
-        for feature in features:
-            feature.start()
-        services.scheduler.start()
-        await services.supervisor.start()
-        record_at_start(services)
-        await report_at_startup(
-            services.slack, services.config.all_channels(), services.alerts, on_workspace=_remember_workspace(services)
-        )
-        socket_mode = None
-        try:  # a failed Socket Mode start still stops what was started above
-            socket_mode = await _start_socket_mode(services, bolt)
-            log.info("whalet-bot started", extra={"event": "startup"})
-            yield
+        clients = (services.slack, services.slack_outbox)
+        session = share_slack_session(services.settings, *clients)  # here: inside the loop that serves the process
+        try:
+            services.scheduler = AsyncIOScheduler(timezone="UTC")
+            services.supervisor.add("outbox", services.outbox.run)
+            for feature in features:
+                feature.start()
+            services.scheduler.start()
+            await services.supervisor.start()
+            record_at_start(services)
+            await report_at_startup(
+                services.slack,
+                services.config.all_channels(),
+                services.alerts,
+                on_workspace=_remember_workspace(services),
+            )
+            socket_mode = None
+            try:  # a failed Socket Mode start still stops what was started above
+                socket_mode = await _start_socket_mode(services, bolt)
+                log.info("whalet-bot started", extra={"event": "startup"})
+                yield
+            finally:
+                if socket_mode is not None:
+                    socket_mode.connecting.cancel()
+                    await socket_mode.close_async()
+                services.scheduler.shutdown(wait=False)
+                await services.supervisor.stop()
+                await services.whalet.aclose()
+                await services.responder.close()
+                services.store.close()
+                log.info("whalet-bot stopped", extra={"event": "shutdown"})
         finally:
-            if socket_mode is not None:
-                socket_mode.connecting.cancel()
-                await socket_mode.close_async()
-            services.scheduler.shutdown(wait=False)
-            await services.supervisor.stop()
-            await services.whalet.aclose()
-            await services.responder.close()
-            services.store.close()
-            log.info("whalet-bot stopped", extra={"event": "shutdown"})
+            await close_slack_session(session, *clients)  # after the outbox's and handlers' last call
 
     routes = [
         Route("/slack/events", slack_events, methods=["POST"]),

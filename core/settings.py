@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr
     slack_app_token: SecretStr | None = None
     slack_api_base_url: str = "https://slack.com/api/"
+    # How long any one Slack Web API call may take. One number for every client of the process:
+    # they share one HTTP session (bot/app.py), and a shared session's timeout is what applies.
+    slack_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     whalet_base_url: str = TEST_GATEWAY
     whalet_partner_id: str
     # The legacy protocol's RSA keys (required by that profile only, see legacy_codec_keys()).
@@ -75,6 +78,9 @@ class Settings(BaseSettings):
     # Bolt's runner (it looks for the ack every 10 ms) sends every ack of a burst first
     # (commands/dispatch.py). Tests that feed Bolt directly have no HTTP ack to wait for: 0.
     whalet_bot_ack_flush_seconds: float = Field(default=0.04, ge=0, le=1)
+    # The digest chart is drawn by a child process (notifications/digest_chart_process.py); one
+    # that takes longer is killed, and the digest stays posted without its chart.
+    whalet_bot_chart_timeout_seconds: float = Field(default=60.0, gt=0, le=600)
 
     @field_validator(
         "slack_app_token",

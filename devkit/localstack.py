@@ -8,14 +8,16 @@ sandbox and the stand-in over real HTTP.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -30,6 +32,7 @@ from bot.wiring import Runtime, build_runtime
 from whalet.tls import shared_tls
 from devkit.whalet_sandbox import SandboxConfig, SandboxKeys, create_sandbox, ensure_keys, ensure_v1_credentials
 
+T = TypeVar("T")
 DEMO_PARTNER_ID = "PDEMO0001"
 DEMO_BOT_TOKEN = "xoxb-standin"
 # Where an in-process stack's parts say they live (``*.localhost`` is loopback: no money switch).
@@ -142,6 +145,13 @@ class LocalStack:
     def config_path(self) -> Path:
         return self.workdir / "whalet-bot.toml"
 
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:
+        """Run ``coro`` on the app's event loop and wait for it, from any other thread: the app's
+        Slack clients share one HTTP session, which belongs to that loop."""
+        loop = self.host.loop if self.host is not None else self.servers[-1].loop  # the app's server is last
+        assert loop is not None, "the app is not running"
+        return asyncio.run_coroutine_threadsafe(coro, loop).result(timeout)
+
     def confirm_counts(self) -> dict[str, int]:
         """merOrderNo → number of payoutConfirm calls the sandbox received."""
         rows = self.operator.get("/sandbox/payouts").json()
@@ -175,6 +185,7 @@ def start_local_stack(
     sandbox_in_process: bool = True,
     protocol: str = "legacy",
     in_process: bool = False,
+    slack_tls: tuple[str, str] | None = None,
 ) -> LocalStack:
     """Start sandbox, Slack stand-in and app; the caller must call ``stop()``.
 
@@ -184,6 +195,8 @@ def start_local_stack(
     ``in_process``: the app and the sandbox share one event loop and reach each other through
     httpx's ASGI transport (devkit/inprocess.py), with no port but the Slack stand-in's: the tests'
     default. The demo and the console serve every part on a loopback port.
+    ``slack_tls``: (certificate, key) files: the Slack stand-in serves HTTPS, as Slack does; the
+    app's clients must trust the certificate (``SSL_CERT_FILE``, read when aiohttp is imported).
     """
     if in_process and not sandbox_in_process:
         raise ValueError("an in-process stack runs the sandbox in process")
@@ -215,7 +228,7 @@ def start_local_stack(
         sandbox, keys, servers = None, ensure_keys(keys_dir), []
         process, sandbox_url = _start_sandbox_process(keys_dir, int(options.get("latency_ms", 0)), protocol)
     fake = FakeSlack(bot_token=DEMO_BOT_TOKEN)
-    servers.append(ThreadedServer(fake.app).start())
+    servers.append(ThreadedServer(fake.app, tls=slack_tls).start())
     fake.bind(servers[-1].url)
     config_path = workdir / "whalet-bot.toml"
     config_path.write_text(with_protocol(config_toml, protocol), encoding="utf-8")

@@ -45,13 +45,30 @@ class _PromptServer(uvicorn.Server):
 class ThreadedServer:
     """``with ThreadedServer(app) as server: httpx.get(server.url + "/healthz")``."""
 
-    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0, log_level: str = "warning"):
+    def __init__(
+        self,
+        app: Any,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        log_level: str = "warning",
+        tls: tuple[str, str] | None = None,
+    ):
+        """``tls``: (certificate file, key file) to serve HTTPS (benchmarks: Slack is reached over TLS)."""
         # A short graceful shutdown: a test client that still holds a keep-alive connection once
         # kept a stop waiting out the whole join timeout (10 s); the app's own shutdown work (the
         # outbox handing rows back) runs in the lifespan, which this does not cut short.
         config = uvicorn.Config(
-            app, host=host, port=port, log_level=log_level, lifespan="on", access_log=False, timeout_graceful_shutdown=1
+            app,
+            host=host,
+            port=port,
+            log_level=log_level,
+            lifespan="on",
+            access_log=False,
+            timeout_graceful_shutdown=1,
+            ssl_certfile=tls[0] if tls else None,
+            ssl_keyfile=tls[1] if tls else None,
         )
+        self.scheme = "https" if tls else "http"
         self._server = _PromptServer(config)
         self._thread = threading.Thread(target=self._run, name=f"uvicorn-{host}:{port}", daemon=True)
         self.host = host
@@ -82,7 +99,7 @@ class ThreadedServer:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{self.scheme}://{self.host}:{self.port}"
 
     def stop(self, timeout: float = 10.0) -> None:
         self.signal_stop()

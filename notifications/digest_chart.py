@@ -1,40 +1,56 @@
-"""The digest chart: the last 30 days of available balances per currency, as a PNG.
+"""The digest chart's drawing program, run as a short-lived child process, never imported by the bot.
 
-Drawn from the balance snapshots every digest stores (``balance_snapshots``), so the chart shows
-what the channel's digests showed, not a second source of truth. One small panel per currency
-(USD and JPY cannot share an axis), a point per digest run: the sum over Whalet users and fund
-sources of the available balance, summed exactly (Decimal) and turned into floats only as pixel
-positions. Drawn with matplotlib's Agg canvas directly (no pyplot, no global backend state), so
-it runs in a worker thread while the event loop goes on.
+matplotlib raised the bot's resident memory by about 40 MiB for good and held the GIL for about
+0.4 s per chart, so commands arriving meanwhile waited for their ack. Drawn here, in a process of
+its own (``notifications/digest_chart_process.py`` starts it), the memory is returned when it
+exits and the bot's event loop never waits. It reads the chart's data as JSON on stdin and writes
+the PNG to stdout:
+
+    {"title": "...", "series": {"USD": [["2026-05-01T01:00:00+00:00", "125000.50"], ...], ...}}
+
+Amounts arrive as decimal strings, exact; they become floats here only as pixel positions. This
+file imports nothing of the project (it is run by path, so starting it costs Python and
+matplotlib, not the bot's packages): one small panel per currency (USD and JPY cannot share an
+axis), a point per digest run, drawn on matplotlib's Agg canvas directly (no pyplot, no global
+backend state).
 """
 
 from __future__ import annotations
 
 import io
+import json
 import math
-from collections.abc import Iterable
+import sys
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
-
-from core.clock import parse_iso
-
-CHART_DAYS = 30
 COLUMNS = 3
 Series = dict[str, list[tuple[datetime, Decimal]]]  # currency -> (when, total available), oldest first
 
 
-def series(snapshots: Iterable[tuple[int, str, str, str]]) -> Series:
-    """(run id, taken_at, currency, available) rows -> per currency, one exact total per run."""
-    per_run: dict[int, tuple[str, dict[str, Decimal]]] = {}
-    for run_id, taken_at, currency, available in snapshots:
-        _, sums = per_run.setdefault(run_id, (taken_at, {}))
-        sums[currency] = sums.get(currency, Decimal(0)) + Decimal(available)
-    out: Series = {}
-    for taken_at, sums in sorted(per_run.values()):
-        for currency, total in sums.items():
-            out.setdefault(currency, []).append((parse_iso(taken_at), total))
-    return dict(sorted(out.items()))
+class BadRequest(ValueError):
+    """The parent sent something this program does not draw (a float amount, a missing field)."""
+
+
+def read_request(raw: bytes) -> tuple[Series, str]:
+    """The JSON on stdin -> (series, title); amounts must be decimal strings, never JSON numbers."""
+    try:
+        request = json.loads(raw)
+        title, wire = request["title"], request["series"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise BadRequest(f"not a chart request: {exc}") from None
+    if not isinstance(title, str) or not isinstance(wire, dict):
+        raise BadRequest("not a chart request: title must be text and series an object")
+    data: Series = {}
+    for currency, points in wire.items():
+        parsed: list[tuple[datetime, Decimal]] = []
+        for when, amount in points:
+            if not isinstance(amount, str):  # a float would already have lost cents on the way
+                raise BadRequest(f"{currency}: amounts must be decimal strings, got {type(amount).__name__}")
+            parsed.append((datetime.fromisoformat(when), Decimal(amount)))
+        data[str(currency)] = parsed
+    return data, title
 
 
 def _thousands(value: float, _position: object) -> str:
@@ -43,8 +59,6 @@ def _thousands(value: float, _position: object) -> str:
 
 def draw(data: Series, title: str) -> bytes:
     """The PNG; a panel per currency, or a single note when there is nothing to draw yet."""
-    # Imported here, not at the top: matplotlib costs 0.4 s of start-up, which every process
-    # (`whalet-bot run`, `check`, the CLI, each test process) would pay for a chart drawn once a day.
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.dates import AutoDateLocator, ConciseDateFormatter, date2num
     from matplotlib.figure import Figure
@@ -88,3 +102,19 @@ def draw(data: Series, title: str) -> bytes:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     return buffer.getvalue()
+
+
+def main(stdin: Any = None, stdout: Any = None) -> int:
+    """Exit 0 with the PNG on stdout; 2 with one line on stderr for a request it cannot draw."""
+    raw = (stdin or sys.stdin.buffer).read()
+    try:
+        data, title = read_request(raw)
+    except BadRequest as exc:
+        print(f"digest chart: {exc}", file=sys.stderr)
+        return 2
+    (stdout or sys.stdout.buffer).write(draw(data, title))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -2,8 +2,8 @@
 
 The digest run marks its chart ``pending`` in the transaction that queues the message. This loop
 (polling a partial index once a second) claims the chart (``uploading``, with this process
-as holder and a lease, committed), draws the PNG in a worker thread while the outbox posts the
-message, waits for the message's ``ts`` (the thread), uploads the PNG with ``files_upload_v2``
+as holder and a lease, committed), has a child process draw the PNG while the outbox posts the
+message (``digest_chart_process``: matplotlib never enters this process), waits for the message's ``ts`` (the thread), uploads the PNG with ``files_upload_v2``
 into the thread, and records ``done`` with the file id, or ``failed`` with the reason. A message
 still queued after a minute (Slack rate-limiting the channel) hands the chart back for later. A chart failure never touches the digest: the message
 and its table are already posted, and the failure is logged and kept on the run.
@@ -30,7 +30,7 @@ from core.clock import iso
 from core.faultpoints import fault_point
 from core.storage import digests
 from core.storage import outbox as outbox_rows
-from notifications import digest_chart
+from notifications import digest_chart_process as digest_chart
 from notifications.digest_render import DIGEST_REF
 
 if TYPE_CHECKING:
@@ -64,13 +64,15 @@ async def upload_due(services: Services) -> list[str]:
     return [await upload_chart(services, run) for run in due]
 
 
-def chart_png(services: Services, channel: str) -> bytes:
-    """The chart of ``channel``'s last 30 days of digests (business clock)."""
+async def chart_png(services: Services, channel: str) -> bytes:
+    """The chart of ``channel``'s last 30 days of digests (business clock), drawn in a child process."""
     since = iso(services.clock.now() - timedelta(days=digest_chart.CHART_DAYS))
     with services.store.read() as db:
         history = digests.snapshot_history(db, channel, since)
-    return digest_chart.draw(
-        digest_chart.series(history), f"Whalet balances, last {digest_chart.CHART_DAYS} days (available, all users)"
+    return await digest_chart.draw_in_child(
+        digest_chart.series(history),
+        f"Whalet balances, last {digest_chart.CHART_DAYS} days (available, all users)",
+        services.settings.whalet_bot_chart_timeout_seconds,
     )
 
 
@@ -88,8 +90,8 @@ async def upload_chart(services: Services, run: dict[str, Any]) -> str:
             return "busy"
     fault_point("digest.chart_claimed")
     try:
-        png = await asyncio.to_thread(chart_png, services, channel)  # while the outbox posts the digest
-    except Exception as exc:  # a chart must never stop the digest
+        png = await chart_png(services, channel)  # while the outbox posts the digest
+    except Exception as exc:  # a chart must never stop the digest (digest_chart_process.ChartFailed says why)
         return _finish(services, run_id, None, f"the chart could not be drawn: {_reason(exc)}")
     parent = await _parent(services, f"{DIGEST_REF}:{run_id}")
     if parent == "later":
@@ -143,6 +145,8 @@ async def _parent(services: Services, ref_key: str) -> tuple[str, str] | str | N
 def _reason(exc: Exception) -> str:
     if isinstance(exc, SlackApiError):
         return f"Slack answered {exc.response.get('error') or exc.response.status_code}"
+    if isinstance(exc, digest_chart.ChartFailed):
+        return str(exc)
     return f"{type(exc).__name__}: {exc}"[:300]
 
 

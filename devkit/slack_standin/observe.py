@@ -28,6 +28,11 @@ class Observation:
         with self.store.lock:
             return [copy.deepcopy(c) for c in self.store.calls if method in (None, c.method)]
 
+    def connections(self, method: str | None = None) -> set[str]:
+        """The distinct client connections Web API calls came over: a client that opens a new
+        connection per call (a new TLS handshake against Slack) shows one per call."""
+        return {c.connection for c in self.calls(method) if c.connection is not None}
+
     def messages(self, channel: str | None = None, *, include_deleted: bool = False) -> list[Message]:
         """Current state of channel messages (replies included), oldest first."""
         with self.store.lock:

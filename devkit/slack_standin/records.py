@@ -25,6 +25,7 @@ class Call:
     time: float
     status: int = 200
     error: str | None = None
+    connection: str | None = None  # the client's "host:port": one per TCP connection it opened
 
 
 @dataclass

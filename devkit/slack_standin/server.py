@@ -238,7 +238,8 @@ class FakeSlack(Observation):
         auth = request.headers.get("authorization", "")
         token = auth[7:].strip() if auth.lower().startswith("bearer ") else params.pop("token", None)
         params.pop("token", None)
-        call = Call(method, params, token, time.time())
+        peer = request.scope.get("client")
+        call = Call(method, params, token, time.time(), connection=f"{peer[0]}:{peer[1]}" if peer else None)
         with self.store.lock:
             self.store.calls.append(call)
         response = await self._answer(request, method, params, token, call)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 
 from devkit.localstack import LocalStack
 from services.slack.membership import report_at_startup
@@ -18,7 +17,7 @@ def test_a_channel_the_bot_was_not_invited_to_is_alerted_with_the_invite(stack: 
     stack.fake.add_channel("C0COLLECT", "collections", member=False)
     stack.fake.add_channel("G0SECRET", member=False)
     services = stack.services
-    found = asyncio.run(
+    found = stack.run(
         report_at_startup(services.slack, ["C0COLLECT", "G0SECRET", "C0FINANCE", "U0BOSS"], services.alerts)
     )
     assert [(m.channel, m.problem) for m in found] == [
@@ -41,4 +40,4 @@ def test_a_channel_the_bot_was_not_invited_to_is_alerted_with_the_invite(stack: 
 def test_slack_unreachable_at_start_up_does_not_stop_it(stack: LocalStack) -> None:
     stack.fake.script("conversations.info", [("sleep", 2.0)])
     services = stack.services
-    assert asyncio.run(report_at_startup(services.slack, ["C0FINANCE"], services.alerts, timeout=0.5)) == []
+    assert stack.run(report_at_startup(services.slack, ["C0FINANCE"], services.alerts, timeout=0.5)) == []

@@ -7,7 +7,6 @@ stand-in, which refuses a view whose private_metadata is over 3,000 characters.
 
 from __future__ import annotations
 
-import asyncio
 
 from devkit.localstack import DEMO_CONFIG, LocalStack
 from commands.modals import beneficiary_form_modal, recall, stash
@@ -35,7 +34,7 @@ def test_a_form_of_sixty_fields_keeps_every_rule_and_slack_accepts_the_view(stac
         opened = await stack.services.slack.views_open(trigger_id=stack.fake.new_trigger_id("U0REQ"), view=view)
         return str(opened["view"]["private_metadata"])
 
-    assert asyncio.run(open_it()) == form_id
+    assert stack.run(open_it()) == form_id
     kept = recall(stack.services.store, view)
     assert kept["rules"] == rules and (kept["country"], kept["channel"]) == ("HK", "C0FINANCE")
 

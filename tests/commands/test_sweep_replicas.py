@@ -4,7 +4,6 @@ instead of failing its whole pass on ``StaleRequest``. Two stacks on one Postgre
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
@@ -20,7 +19,7 @@ QUIET = DEMO_CONFIG.replace("ttl_minutes = 30", "ttl_minutes = 30\nsweep_seconds
 
 def _sweep_together(replicas: tuple[LocalStack, LocalStack]) -> list[BaseException]:
     """What each sweep raised (what the sweep loop would log as a failed pass)."""
-    results = at_once(*(lambda stack=stack: asyncio.run(sweep(stack.services)) for stack in replicas))
+    results = at_once(*(lambda stack=stack: stack.run(sweep(stack.services)) for stack in replicas))
     return [r for r in results if isinstance(r, BaseException)]
 
 

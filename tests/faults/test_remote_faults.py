@@ -26,8 +26,8 @@ def faults(stack: LocalStack, *rules: dict) -> None:  # type: ignore[type-arg]
     stack.operator.post("/sandbox/faults", json={"rules": list(rules)}).raise_for_status()
 
 
-def test_slack_storm_delivers_every_message_exactly_once(stack: LocalStack) -> None:
-    stack.services.slack_outbox.timeout = 1  # our client gives up after 1 s (10 s in production)
+def test_slack_storm_delivers_every_message_exactly_once(make_stack: Callable[..., LocalStack]) -> None:
+    stack = make_stack(settings_overrides={"slack_timeout_seconds": 1})  # we give up after 1 s (10 s in production)
     stack.fake.script("chat.postMessage", [("ratelimited", 1)] * 4 + [("status", 503), ("reset",), ("sleep", 2)])
     amounts = ["1.11", "2.22", "3.33"]
     for amount in amounts:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -161,7 +160,7 @@ def test_unreadable_history_at_recovery_parks_instead_of_posting_again(stack: Lo
             metadata={"event_type": "whalet_bot_outbox", "event_payload": {"outbox_id": row_id}},
         )
 
-    asyncio.run(post_like_the_worker_did())
+    stack.run(post_like_the_worker_did())
     services.outbox._recover_inflight()  # what the worker does first after a restart
     with services.store.transaction() as db:
         db.execute("UPDATE outbox SET next_attempt_at = '2000-01-01' WHERE id = ?", [row_id])
@@ -222,7 +221,7 @@ def test_row_in_flight_at_a_crash_is_found_by_metadata_not_posted_again(
             metadata={"event_type": "whalet_bot_outbox", "event_payload": {"outbox_id": row_id}},
         )
 
-    asyncio.run(post_like_the_worker_did())
+    stack.run(post_like_the_worker_did())
     assert services.outbox is not None
     services.outbox._recover_inflight()  # what the worker does first after a restart
     with services.store.transaction() as db:
