@@ -23,15 +23,15 @@ import logging
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.errors import SlackClientError
 
 from core.clock import SYSTEM_CLOCK
 from core.clock import iso
 from core.faultpoints import fault_point
 from core.storage import digests
-from core.storage import outbox as outbox_rows
 from notifications import digest_chart_process as digest_chart
 from notifications.digest_render import DIGEST_REF
+from services.slack.thread_files import find_in_thread, slack_reason, wait_for_parent
 
 if TYPE_CHECKING:
     from services.container import Services
@@ -39,8 +39,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("whalet_bot.digest")
 CHART_POLL_SECONDS = 1.0  # a daily chart a second later costs nothing; an idle replica asks once a second
 CHART_LEASE_SECONDS = 120.0
-PARENT_WAIT_SECONDS = 60.0  # well inside the lease
-PARENT_POLL_SECONDS = 0.05
 
 
 def chart_filename(run_id: int) -> str:
@@ -92,8 +90,8 @@ async def upload_chart(services: Services, run: dict[str, Any]) -> str:
     try:
         png = await chart_png(services, channel)  # while the outbox posts the digest
     except Exception as exc:  # a chart must never stop the digest (digest_chart_process.ChartFailed says why)
-        return _finish(services, run_id, None, f"the chart could not be drawn: {_reason(exc)}")
-    parent = await _parent(services, f"{DIGEST_REF}:{run_id}")
+        return _finish(services, run_id, None, f"the chart could not be drawn: {slack_reason(exc)}")
+    parent = await wait_for_parent(services, f"{DIGEST_REF}:{run_id}")
     if parent == "later":
         with services.store.transaction() as db:
             digests.release_chart(db, run_id, services.instance)
@@ -103,13 +101,13 @@ async def upload_chart(services: Services, run: dict[str, Any]) -> str:
     thread_ts = parent[1]
     if held:  # a process died mid-upload: is the chart already in the thread?
         try:
-            found = await _find_in_thread(services, channel, thread_ts, chart_filename(run_id))
+            found = await find_in_thread(services, channel, thread_ts, chart_filename(run_id))
         except SlackClientError as exc:
             return _finish(
                 services,
                 run_id,
                 None,
-                f"could not check the thread for an earlier upload ({_reason(exc)}); not uploading a second copy",
+                f"could not check the thread for an earlier upload ({slack_reason(exc)}); not uploading a second copy",
             )
         if found:
             return _finish(services, run_id, found, None)
@@ -125,29 +123,7 @@ async def upload_chart(services: Services, run: dict[str, Any]) -> str:
         fault_point("digest.chart_uploaded")
         return _finish(services, run_id, str((answer.get("file") or {}).get("id") or ""), None)
     except Exception as exc:  # a chart must never stop the digest, which is already posted
-        return _finish(services, run_id, None, _reason(exc))
-
-
-async def _parent(services: Services, ref_key: str) -> tuple[str, str] | str | None:
-    """The digest message's (channel, ts) once posted; None if it never will be; "later" if still queued."""
-    waited = 0.0
-    while True:
-        with services.store.read() as db:
-            parent, coming = outbox_rows.posted(db, ref_key), outbox_rows.post_still_coming(db, ref_key)
-        if parent is not None or not coming:
-            return parent
-        if waited >= PARENT_WAIT_SECONDS:
-            return "later"
-        await asyncio.sleep(PARENT_POLL_SECONDS)
-        waited += PARENT_POLL_SECONDS
-
-
-def _reason(exc: Exception) -> str:
-    if isinstance(exc, SlackApiError):
-        return f"Slack answered {exc.response.get('error') or exc.response.status_code}"
-    if isinstance(exc, digest_chart.ChartFailed):
-        return str(exc)
-    return f"{type(exc).__name__}: {exc}"[:300]
+        return _finish(services, run_id, None, slack_reason(exc))
 
 
 def _finish(services: Services, run_id: int, file_id: str | None, error: str | None) -> str:
@@ -158,12 +134,3 @@ def _finish(services: Services, run_id: int, file_id: str | None, error: str | N
         return "failed"
     log.info("digest chart in its thread", extra={"event": "digest_chart_uploaded", "run": run_id})
     return "done" if recorded else "busy"
-
-
-async def _find_in_thread(services: Services, channel: str, thread_ts: str, filename: str) -> str | None:
-    page = await services.slack.conversations_replies(channel=channel, ts=thread_ts, limit=200)
-    for message in page.get("messages") or []:
-        for item in message.get("files") or []:
-            if item.get("name") == filename:
-                return str(item.get("id"))
-    return None

@@ -64,7 +64,7 @@ async def upload_one(services: Services, row: dict[str, Any]) -> str:
         if not rows.claim(db, row, me=services.instance, until=until):
             return "busy"
         data = rows.content(db, int(row["id"]))
-    parent = await _parent(services, str(row["parent_ref"]))
+    parent = await wait_for_parent(services, str(row["parent_ref"]))
     if parent == "later":
         with services.store.transaction() as db:
             rows.release(db, int(row["id"]), services.instance)
@@ -74,9 +74,11 @@ async def upload_one(services: Services, row: dict[str, Any]) -> str:
     channel, thread_ts = parent
     if held:  # a process died mid-upload: is the file already in the thread?
         try:
-            found = await _find_in_thread(services, channel, thread_ts, str(row["filename"]))
+            found = await find_in_thread(services, channel, thread_ts, str(row["filename"]))
         except SlackClientError as exc:
-            return _finish(services, row, None, f"could not check the thread ({_reason(exc)}); not uploading twice")
+            return _finish(
+                services, row, None, f"could not check the thread ({slack_reason(exc)}); not uploading twice"
+            )
         if found:
             return _finish(services, row, found, None)
     try:
@@ -84,11 +86,13 @@ async def upload_one(services: Services, row: dict[str, Any]) -> str:
             channel=channel, thread_ts=thread_ts, file=data, filename=row["filename"], title=row["title"]
         )
     except Exception as exc:  # the message is in Slack already; a file failing must not stop anything
-        return _finish(services, row, None, _reason(exc))
+        return _finish(services, row, None, slack_reason(exc))
     return _finish(services, row, str((answer.get("file") or {}).get("id") or ""), None)
 
 
-async def _parent(services: Services, ref_key: str) -> tuple[str, str] | str | None:
+async def wait_for_parent(services: Services, ref_key: str) -> tuple[str, str] | str | None:
+    """The message's (channel, ts) once posted; None if it never will be; "later" if still queued
+    after PARENT_WAIT_SECONDS (Slack rate-limiting its channel): the file is handed back."""
     waited = 0.0
     while True:
         with services.store.read() as db:
@@ -101,7 +105,7 @@ async def _parent(services: Services, ref_key: str) -> tuple[str, str] | str | N
         waited += PARENT_POLL_SECONDS
 
 
-def _reason(exc: Exception) -> str:
+def slack_reason(exc: Exception) -> str:
     if isinstance(exc, SlackApiError):
         return f"Slack answered {exc.response.get('error') or exc.response.status_code}"
     return f"{type(exc).__name__}: {exc}"[:300]
@@ -116,7 +120,8 @@ def _finish(services: Services, row: dict[str, Any], file_id: str | None, error:
     return "done" if recorded else "busy"
 
 
-async def _find_in_thread(services: Services, channel: str, thread_ts: str, filename: str) -> str | None:
+async def find_in_thread(services: Services, channel: str, thread_ts: str, filename: str) -> str | None:
+    """The id of a file named ``filename`` already in the thread (an upload a dead process made)."""
     page = await services.slack.conversations_replies(channel=channel, ts=thread_ts, limit=200)
     for message in page.get("messages") or []:
         for item in message.get("files") or []:
