@@ -171,9 +171,12 @@ def errors() -> Iterator[list[logging.LogRecord]]:
     logging.getLogger().removeHandler(catch)
 
 
-def two_replicas(world: World, database_url: str | None, extra: str, clock: FrozenClock) -> tuple[Replica, Replica]:
+def two_replicas(
+    world: World, database_url: str | None, extra: str, clock: FrozenClock, tail: str = ""
+) -> tuple[Replica, Replica]:
+    """``extra``: lines of the [approvals] section; ``tail``: sections after the policy's."""
     config = world.workdir / f"whalet-bot-{secrets.token_hex(4)}.toml"
-    config.write_text(policy(extra), encoding="utf-8")
+    config.write_text(policy(extra) + tail, encoding="utf-8")
     db = world.workdir / f"bot-{secrets.token_hex(4)}.db"
     if database_url is None:  # one process per SQLite file: the "replicas" share one app
         one = Replica(world, config, db, None, clock)
@@ -303,4 +306,52 @@ def test_the_daily_limit_counts_days_in_the_policy_zone(world: World, errors: li
         at_once((a, a.slack.command(ask, "payout 60 USD to acme-us", channel_id="C0DEMO")))
         assert len([r for r in requests_of(a, ask) if r.state is not State.ABANDONED]) == 1
     finally:
+        close(replicas)
+
+
+@pytest.mark.long_running(seconds=15)
+def test_a_batch_released_by_two_replicas_at_once_pays_each_line_once(
+    world: World, database_url: str | None, errors: list[logging.LogRecord]
+) -> None:
+    """Replica a releases the batch from the approval click while replica b's sweep releases it
+    too, against a Whalet slow enough (0.3 s an apply) that they overlap: every line is claimed by
+    one of them (a compare-and-set on the line), so each has one order confirmed, none two."""
+    import httpx
+
+    from services.approvals.reconcile import sweep
+
+    a, b = replicas = two_replicas(world, database_url, "", clock_of(world), "\n[batch]\nconcurrency = 2\n")
+    asker = REQUESTERS[3]
+    operator = httpx.Client(base_url=world.sandbox_url)
+    try:
+        before = len(world.fake.views(asker))
+        at_once((a, a.slack.command(asker, "payout batch", channel_id="C0DEMO")))
+        opened = world.fake.views(asker)[before:][-1]
+        rows = "".join(f"acme-us,{n}.00,USD,R{n}\n" for n in range(1, 7))
+        picked = world.fake.add_user_file(asker, "b.csv", f"beneficiary,amount,currency,reference\n{rows}".encode())
+        at_once((a, a.slack.view_submission(asker, opened, {"file": [picked]})))
+        batch = next(r for r in requests_of(a, asker) if r.is_batch)
+        rule = {"apiCode": "payoutApply", "kind": "latency", "seconds": 0.3, "times": None}
+        operator.post("/sandbox/faults", json={"rules": [rule]}).raise_for_status()
+        click = a.submit(a.slack.block_action("U0APP1", card_of(a, batch.id), "approval_approve"))
+        swept = asyncio.run_coroutine_threadsafe(sweep(b.runtime.services), b.loop)
+        click.result(60), swept.result(60)
+        a.call(sweep(a.runtime.services))  # whatever a line's lost race left for later
+        prefix = f"WBB{batch.id[3:]}"
+        confirmed = sorted(
+            o.mer_order_no
+            for o in world.sandbox.state.orders.orders.values()
+            if o.mer_order_no.startswith(prefix) and o.confirm_count
+        )
+        assert [o[:-1] for o in confirmed] == [f"{prefix}{n:04d}" for n in range(1, 7)], confirmed
+        assert all(
+            o.confirm_count == 1 for o in world.sandbox.state.orders.orders.values() if o.mer_order_no in confirmed
+        )
+        with a.runtime.services.store.read() as db:
+            claims = db.execute("SELECT COUNT(*) FROM approval_requests WHERE batch_id = ?", [batch.id]).fetchone()[0]
+        assert claims == 6  # one payout request per line: neither replica made a second
+        assert not errors, [e.getMessage() for e in errors]
+    finally:
+        operator.delete("/sandbox/faults")
+        operator.close()
         close(replicas)
