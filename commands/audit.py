@@ -19,6 +19,7 @@ from commands import args, history_csv
 from core.clock import iso, parse_iso
 from core.storage import audit as audit_rows
 from services.approvals import policy
+from services.csv_cells import encode
 from services.slack.subcommands import CommandContext, Role, UsageError, subcommand
 
 USAGE = "audit [--days N] [--request ID]"
@@ -62,7 +63,7 @@ async def audit_command(ctx: CommandContext, a: AuditArgs) -> None:
     if not rows:
         await ctx.reply(f"The audit log has nothing for {what}, so there is no CSV to send.")
         return
-    data = to_csv(rows, policy.day_zone(services.config))
+    data = to_csv(rows, policy.day_zone(services.config), bom=services.config.export.bom)
     stamp = services.clock.now().strftime("%Y-%m-%d")
     filename = f"whalet-audit-{stamp}-{a.request or f'last-{a.days}d'}.csv"
     problem = await history_csv.send_to_dm(
@@ -71,7 +72,7 @@ async def audit_command(ctx: CommandContext, a: AuditArgs) -> None:
     await ctx.reply(problem or f"Audit log for {what}: the CSV ({len(rows)} rows) is in our DM.")
 
 
-def to_csv(rows: list[dict[str, Any]], zone: str) -> bytes:
+def to_csv(rows: list[dict[str, Any]], zone: str, *, bom: bool = True) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(COLUMNS)
@@ -93,7 +94,7 @@ def to_csv(rows: list[dict[str, Any]], zone: str) -> bytes:
                 ),
             ]
         )
-    return buffer.getvalue().encode("utf-8")
+    return encode(buffer.getvalue(), bom=bom)
 
 
 def _detail(text: Any) -> dict[str, Any]:

@@ -45,6 +45,7 @@ def balance_line(row: CurrencyBalance) -> str:
 
 @subcommand(
     "balance",
+    aliases=("余额",),
     usage=USAGE,
     summary="balances per currency (ephemeral unless --share)",
     role=Role.VIEWER,

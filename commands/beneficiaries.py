@@ -76,6 +76,7 @@ def entry_line(entry: book.BookEntry) -> str:
 
 @subcommand(
     "beneficiaries",
+    aliases=("受益人",),
     usage=USAGE,
     summary="the beneficiary book; `add` sends a new one to Whalet",
     role=Role.VIEWER,

@@ -29,7 +29,7 @@ def help_text(role: Role, roles: Roles | None = None) -> str:
     return "\n".join(lines)
 
 
-@subcommand("help", usage="help", summary="this list", role=Role.NONE)
+@subcommand("help", aliases=("帮助",), usage="help", summary="this list", role=Role.NONE)
 async def help_command(ctx: CommandContext, _: None) -> None:
     text = help_text(ctx.role, ctx.services.config.roles)
     await ctx.reply(text, finish([section(text)]))

@@ -56,6 +56,7 @@ def record_line(record: Record) -> str:
 
 @subcommand(
     "history",
+    aliases=("历史",),
     usage=USAGE,
     summary="recent collections, payouts, payments or pays",
     role=Role.VIEWER,
@@ -113,7 +114,11 @@ async def export_csv(ctx: CommandContext, a: HistoryArgs, title: str, query: his
     with ctx.services.store.read() as db:
         made_here = audit_rows.bot_orders(db, [r.mer_order_no for r in records if r.mer_order_no])
     problem = await history_csv.send_to_dm(
-        ctx.client, ctx.user_id, history_csv.to_csv(records, made_here), filename, f"{title}: {len(records)} records."
+        ctx.client,
+        ctx.user_id,
+        history_csv.to_csv(records, made_here, bom=ctx.services.config.export.bom),
+        filename,
+        f"{title}: {len(records)} records.",
     )
     await ctx.reply(problem or f"{title}: the CSV ({len(records)} records) is in our DM.")
 

@@ -25,7 +25,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from services.slack.blocks import esc
 from services.csv_cells import amount as _amount
-from services.csv_cells import cell
+from services.csv_cells import cell, encode
 from whalet.models import Record, RecordPage
 
 EXPORT_PAGE_SIZE = 100  # Whalet's largest page
@@ -69,7 +69,9 @@ def _time(moment: datetime | None) -> str:
     return moment.isoformat() if moment is not None else ""
 
 
-def to_csv(records: list[Record], made_here: dict[str, tuple[str, str, list[str]]] | None = None) -> bytes:
+def to_csv(
+    records: list[Record], made_here: dict[str, tuple[str, str, list[str]]] | None = None, *, bom: bool = True
+) -> bytes:
     """``made_here``: order number -> (request id, requester, approvers) for the records that went
     through the bot's approvals (``core.storage.audit.bot_orders``); the others leave them empty."""
     buffer = io.StringIO()
@@ -98,7 +100,7 @@ def to_csv(records: list[Record], made_here: dict[str, tuple[str, str, list[str]
                 cell(" ".join(approvers)),
             ]
         )
-    return buffer.getvalue().encode("utf-8")
+    return encode(buffer.getvalue(), bom=bom)
 
 
 async def send_to_dm(client: AsyncWebClient, user_id: str, data: bytes, filename: str, comment: str) -> str | None:

@@ -39,6 +39,7 @@ def parse_pay(words: list[str]) -> PayArgs:
 
 @subcommand(
     "pay",
+    aliases=("支付",),
     usage=USAGE,
     summary="pay another Whalet user (needs approval)",
     role=Role.REQUESTER,

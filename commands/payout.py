@@ -114,6 +114,7 @@ def sent_for_approval(services: Services, request: ApprovalRequest) -> str:
 
 @subcommand(
     "payout",
+    aliases=("提现", "付款"),
     usage=USAGE,
     summary="request a payout to a beneficiary (needs approval)",
     role=Role.REQUESTER,

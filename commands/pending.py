@@ -26,7 +26,13 @@ def pending_line(request: ApprovalRequest, approved_by: list[str]) -> str:
     return f"• `{request.id}` {headline(request)} — requested by <@{request.requester}>; {waiting}"
 
 
-@subcommand("pending", usage="pending", summary="open approval requests and who still has to act", role=Role.VIEWER)
+@subcommand(
+    "pending",
+    aliases=("待审批",),
+    usage="pending",
+    summary="open approval requests and who still has to act",
+    role=Role.VIEWER,
+)
 async def pending_command(ctx: CommandContext, _: None) -> None:
     with ctx.services.store.read() as db:
         rows = repo.open_requests(db)

@@ -31,7 +31,14 @@ def parse_rate(words: list[str]) -> RateArgs:
     return RateArgs(currency, to_currency, source)
 
 
-@subcommand("rate", usage=USAGE, summary="live exchange rate with its expiry", role=Role.VIEWER, parse=parse_rate)
+@subcommand(
+    "rate",
+    aliases=("汇率",),
+    usage=USAGE,
+    summary="live exchange rate with its expiry",
+    role=Role.VIEWER,
+    parse=parse_rate,
+)
 async def rate_command(ctx: CommandContext, a: RateArgs) -> None:
     user = whalet_user(ctx, None)
     quote = await ctx.services.whalet.query_rate(

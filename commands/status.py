@@ -76,7 +76,13 @@ def backlog_lines(ctx: CommandContext) -> list[str]:
     return lines
 
 
-@subcommand("status", usage="status", summary="health: Whalet connectivity, backlogs, last digest", role=Role.VIEWER)
+@subcommand(
+    "status",
+    aliases=("状态",),
+    usage="status",
+    summary="health: Whalet connectivity, backlogs, last digest",
+    role=Role.VIEWER,
+)
 async def status_command(ctx: CommandContext, _: None) -> None:
     lines = [await whalet_line(ctx), money_line(ctx)]
     with ctx.services.store.read() as db:

@@ -368,6 +368,16 @@ class Batch(Model):
     concurrency: Annotated[Int, Field(ge=1, le=32)] = 4
 
 
+class Export(Model):
+    """Files the bot hands people (history and audit CSVs, a batch's lines and results).
+
+    ``bom``: the file starts with a UTF-8 byte-order mark. Excel on Windows opens a CSV without
+    one in the ANSI code page, so a payer such as 上海某某进出口有限公司 turns into mojibake; with
+    it, Excel reads UTF-8. Off only for tools that choke on the mark."""
+
+    bom: bool = True
+
+
 class BotConfig(Model):
     # SHA-256 of the file's bytes as read by load_config (what `sha256sum whalet-bot.toml` prints),
     # for the audit log; None for a policy not read from a file.
@@ -381,6 +391,7 @@ class BotConfig(Model):
     notifications: Notifications = Notifications()
     digest: Digest = Digest()
     batch: Batch = Batch()
+    export: Export = Export()
 
     @field_validator("beneficiaries")
     @classmethod

@@ -100,9 +100,11 @@ async def run_digest(services: Services, channel: str, key: str, run_date: str) 
                 services.config,
                 fetched.rates,
             )
-            # A scheduled digest stands for its schedule's local date; `digest now` for today in
-            # the policy's day_zone (not UTC's date, which is yesterday before 08:00 in Shanghai).
-            day = now.astimezone(ZoneInfo(day_zone(services.config))).date()
+            # A scheduled digest stands for its schedule's local date; `digest now` for today in the
+            # channel's schedule's zone, else the policy's day_zone (never UTC's date, which is
+            # yesterday before 08:00 in Shanghai).
+            zone = digest_schedules.title_zone(services, channel, day_zone(services.config))
+            day = now.astimezone(ZoneInfo(zone)).date()
             message = digest_render.render(content, day=day.isoformat() if key == "manual" else run_date)
             ref = (DIGEST_REF, str(run_id))
             outbox_id = enqueue_post(

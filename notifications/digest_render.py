@@ -193,9 +193,9 @@ def _rates_note(content: DigestContent) -> str:
     )
 
 
-def render(content: DigestContent, day: str | None = None) -> DigestMessage:
-    """``day``: the local date the digest stands for (its schedule's), else today in UTC."""
-    today = day or content.now.strftime("%Y-%m-%d")
+def render(content: DigestContent, day: str) -> DigestMessage:
+    """``day``: the local date the digest stands for (its schedule's zone), never UTC's date."""
+    today = day
     closing: list[Block] = []
     if content.problems:
         closing.append(context("⚠️ " + esc("; ".join(content.problems))))

@@ -47,6 +47,16 @@ def all_schedules(services: Services) -> list[tuple[DigestSchedule, str]]:
     return list(found.values())
 
 
+def title_zone(services: Services, channel: str, fallback: str) -> str:
+    """The zone a digest posted to ``channel`` is dated in: that channel's first schedule's zone,
+    else ``fallback`` (the policy's day zone). `digest now` in a channel whose schedule runs at
+    09:00 Asia/Shanghai says Shanghai's date even at 07:47 there, when UTC's is yesterday."""
+    for schedule, _ in all_schedules(services):
+        if schedule.channel == channel:
+            return schedule.timezone
+    return fallback
+
+
 def remember(services: Services, schedules: list[DigestSchedule]) -> None:
     """Note when each schedule was first seen (kept across restarts)."""
     now = iso(services.clock.now())

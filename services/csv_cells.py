@@ -3,7 +3,8 @@
 A spreadsheet runs a cell that starts with = + - @ (or a tab or carriage return) as a formula, so
 such text is written with a leading apostrophe; free text (names, remarks) has its account
 numbers masked as on screen, ids stay whole. Amounts are exact decimal strings with the
-currency's minor digits, never floats.
+currency's minor digits, never floats. Every file is encoded by ``encode``, so one setting
+(``[export] bom``) decides whether Excel sees the UTF-8 byte-order mark it needs for Chinese names.
 """
 
 from __future__ import annotations
@@ -29,3 +30,8 @@ def amount(money: Money | None) -> str:
     if money is None:
         return ""
     return str(money.quantized().amount if money.fits_currency() else money.amount)
+
+
+def encode(text: str, *, bom: bool) -> bytes:
+    """The file's bytes: UTF-8, with a byte-order mark first when ``bom`` (``[export] bom``)."""
+    return (("\ufeff" if bom else "") + text).encode("utf-8")

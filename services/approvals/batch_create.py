@@ -38,7 +38,7 @@ from services.approvals.request import ApprovalRequest
 from services.approvals.service import FLAG_POSSIBLE_SPLIT
 from services.approvals.states import State
 from services.book import BookEntry, is_new
-from services.csv_cells import amount, cell
+from services.csv_cells import amount, cell, encode
 from services.slack.blocks import esc
 from services.slack.thread_files import queue_file
 from whalet.errors import WhaletError, explain
@@ -259,7 +259,12 @@ async def create_batch(
         for part in line_table(rows):
             repo.tell_thread(services, db, request, part)
         queue_file(
-            db, (repo.REF_KIND, batch_id), approvals.channel, f"{batch_id}-lines.csv", "Every line", lines_csv(rows)
+            db,
+            (repo.REF_KIND, batch_id),
+            approvals.channel,
+            f"{batch_id}-lines.csv",
+            "Every line",
+            lines_csv(rows, bom=services.config.export.bom),
         )
     services.wake_outbox()
     return request
@@ -279,8 +284,8 @@ LINE_COLUMNS = (
 )
 
 
-def lines_csv(rows: list[dict[str, object]]) -> bytes:
-    """The batch as approved, one row per line, for the card's thread (UTF-8 with a BOM: Excel)."""
+def lines_csv(rows: list[dict[str, object]], *, bom: bool = True) -> bytes:
+    """The batch as approved, one row per line, for the card's thread (UTF-8; a BOM for Excel per ``[export] bom``)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(LINE_COLUMNS)
@@ -299,7 +304,7 @@ def lines_csv(rows: list[dict[str, object]]) -> bytes:
                 "; ".join(json.loads(str(row["flags"]))),
             ]
         )
-    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+    return encode(buffer.getvalue(), bom=bom)
 
 
 def line_table(rows: list[dict[str, object]]) -> list[str]:

@@ -23,7 +23,7 @@ from services.approvals import repo
 from services.approvals.lease import is_frozen
 from services.approvals.request import ApprovalRequest
 from services.approvals.states import State
-from services.csv_cells import amount, cell
+from services.csv_cells import amount, cell, encode
 from services.slack.thread_files import queue_file
 from services.slack.blocks import esc
 from whalet.money import Money
@@ -113,7 +113,7 @@ def settle_in(services: Services, db: Database, batch_id: str) -> None:
                 services.config.approvals.channel,
                 f"{batch_id}-results.csv",
                 "Results, line by line",
-                results_csv(lines),
+                results_csv(lines, bom=services.config.export.bom),
             )
     elif parent.note != note:
         parent = repo.bump(db, parent, note=note)
@@ -151,8 +151,8 @@ def _result_row(line: Line) -> str:
 RESULT_COLUMNS = ("line", "beneficiary", "amount", "currency", "order", "status", "whalet_reason")
 
 
-def results_csv(lines: list[Line]) -> bytes:
-    """line, beneficiary, amount, order, status, Whalet's reason (UTF-8 with a BOM: Excel)."""
+def results_csv(lines: list[Line], *, bom: bool = True) -> bytes:
+    """line, beneficiary, amount, order, status, Whalet's reason (UTF-8; a BOM for Excel per ``[export] bom``)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(RESULT_COLUMNS)
@@ -170,4 +170,4 @@ def results_csv(lines: list[Line]) -> bytes:
                 cell(row["reason"] or (r.fail_reason if r is not None else "") or "", free_text=True),
             ]
         )
-    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+    return encode(buffer.getvalue(), bom=bom)

@@ -12,16 +12,30 @@ Rules (deliberately simpler than shlex, so apostrophes in words such as `Acme's`
   the matching closing quote (typographic quotes close their own pair); an unclosed quote is
   an error, because guessing where a purpose text ends is worse than asking;
 - `<@U…|name>` → `U…`, `<#C…|name>` → `C…`, `<!subteam^S…|@name>` → `S…`,
-  `<https://x|label>` → `https://x`; entities `&amp;` `&lt;` `&gt;` are decoded.
+  `<https://x|label>` → `https://x`; entities `&amp;` `&lt;` `&gt;` are decoded;
+- then the text is NFKC-normalised: a Chinese input method types full-width digits, letters,
+  quotes and spaces (`/whalet 付款 １２００ ＵＳＤ`), which NFKC turns into their ASCII forms.
+  Other scripts' digits (١٢٠٠) are not compatibility forms and stay as typed, so the amount
+  parser still refuses them. Normalising after unescaping means a typed `＜@U1＞` stays text;
+- corner brackets 「…」 and 『…』 (Chinese quotation marks) quote like the others.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 
 __all__ = ["TokenizeError", "tokenize", "is_user_id", "is_channel_id"]
 
-_QUOTES = {'"': '"', "'": "'", "\u201c": "\u201d", "\u2018": "\u2019", "\u201e": "\u201c"}
+_QUOTES = {
+    '"': '"',
+    "'": "'",
+    "\u201c": "\u201d",
+    "\u2018": "\u2019",
+    "\u201e": "\u201c",
+    "\u300c": "\u300d",
+    "\u300e": "\u300f",
+}
 _ESCAPED = re.compile(r"<([@#!])?([^<>|]+)(?:\|[^<>]*)?>")
 _ENTITIES = (("&lt;", "<"), ("&gt;", ">"), ("&amp;", "&"))
 
@@ -47,7 +61,7 @@ def _unescape_slack(text: str) -> str:
 
 def tokenize(text: str) -> list[str]:
     """Tokens of `text`; raises TokenizeError on an unclosed quote."""
-    text = _unescape_slack(text or "")
+    text = unicodedata.normalize("NFKC", _unescape_slack(text or ""))
     tokens: list[str] = []
     i, n = 0, len(text)
     while i < n:

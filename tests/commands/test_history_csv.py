@@ -20,7 +20,9 @@ AMOUNTS = ("1234.5", "0.01", "99999.99", "250000", "17.30")
 def test_csv_export_has_every_page_exact_amounts_and_iso_times_and_lands_in_the_dm(stack: LocalStack) -> None:
     stack.operator.post("/sandbox/config", json={"webhook_url": None}).raise_for_status()  # no relay traffic
     for n in range(230):  # three pages of 100
-        payer = {0: '=HYPERLINK("http://x")', 1: "Acct 6222020200112233445 Ltd"}.get(n, f"Payer {n}")
+        payer = {0: '=HYPERLINK("http://x")', 1: "Acct 6222020200112233445 Ltd", 2: "上海某某进出口有限公司"}.get(
+            n, f"Payer {n}"
+        )
         stack.operator.post(
             "/sandbox/collect",
             json={
@@ -43,7 +45,8 @@ def test_csv_export_has_every_page_exact_amounts_and_iso_times_and_lands_in_the_
     assert dm is not None and dm.startswith("D")
     [upload] = stack.fake.uploaded_files(dm)
     assert upload.name.startswith("whalet-collections-") and upload.name.endswith("-last-2d.csv")
-    rows = list(csv.DictReader(io.StringIO(upload.data.decode("utf-8"))))
+    assert upload.data.startswith("\ufeff".encode())  # [export] bom = true by default: Excel reads UTF-8
+    rows = list(csv.DictReader(io.StringIO(upload.data.decode("utf-8-sig"))))
     assert len(rows) == 230 and {row["record_id"] for row in rows} == set(sandbox)
     for row in rows:
         record = sandbox[row["record_id"]]
@@ -55,6 +58,7 @@ def test_csv_export_has_every_page_exact_amounts_and_iso_times_and_lands_in_the_
     payers = {row["counterparty"] for row in rows}
     assert '\'=HYPERLINK("http://x")' in payers  # a spreadsheet shows it, never runs it
     assert not any("6222020200112233445" in p for p in payers)  # the account number is masked
+    assert "上海某某进出口有限公司" in payers
     [share] = [m for m in stack.fake.messages(dm) if m.files]
     assert share.text == "Collections of the last 2 days: 230 records."
 
@@ -81,3 +85,30 @@ def test_csv_parsing_keeps_the_old_syntax() -> None:
         parse_history(["payments", "--csv", "--page", "2"])
     with pytest.raises(UsageError, match="from 1 to 90"):
         parse_history(["collections", "--days", "91", "--csv"])
+
+
+def test_export_bom_off_writes_plain_utf8_for_every_csv() -> None:
+    """``[export] bom = false``: the same files without the byte-order mark (tools that choke on it)."""
+    from commands.audit import to_csv as audit_csv
+    from commands.history_csv import to_csv as history_csv
+    from core.config import BotConfig
+    from services.approvals.batch_create import lines_csv
+
+    assert BotConfig().export.bom is True and BotConfig.model_validate({"export": {"bom": False}}).export.bom is False
+    row = {
+        "line_no": 1,
+        "beneficiary_id": "BEN1",
+        "beneficiary_name": "上海某某进出口有限公司",
+        "amount": "10.00",
+        "currency": "USD",
+        "to_currency": "USD",
+        "purpose": "货款",
+        "reference": "",
+        "flags": "[]",
+    }
+    assert lines_csv([row], bom=True).startswith(b"\xef\xbb\xbf")
+    plain = lines_csv([row], bom=False)
+    assert not plain.startswith(b"\xef\xbb\xbf") and "上海某某进出口有限公司" in plain.decode("utf-8")
+    assert history_csv([], bom=True).startswith(b"\xef\xbb\xbf") and not history_csv([], bom=False).startswith(b"\xef")
+    assert audit_csv([], "Asia/Shanghai", bom=True).startswith(b"\xef\xbb\xbf")
+    assert not audit_csv([], "Asia/Shanghai", bom=False).startswith(b"\xef")

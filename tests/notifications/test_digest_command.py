@@ -78,3 +78,25 @@ def test_digest_now_is_titled_with_todays_date_in_the_policy_zone(make_stack) ->
         lambda: [m for m in stack.fake.messages("C0FINANCE") if m.text.startswith("Whalet digest")], timeout=TIMEOUT
     )
     assert today.isoformat() in message.text and (today - timedelta(days=1)).isoformat() not in message.text
+
+
+def test_digest_now_in_a_scheduled_channel_is_titled_with_the_date_in_the_schedules_zone(make_stack) -> None:  # type: ignore[no-untyped-def]
+    """At 07:47 in Shanghai it is 15:47 the day before in Los Angeles: a channel whose schedule is
+    in Los Angeles gets Los Angeles's date, not the policy's day zone's and not UTC's."""
+    from datetime import UTC, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from core.clock import FrozenClock
+
+    shanghai = ZoneInfo("Asia/Shanghai")
+    today = datetime.now(UTC).astimezone(shanghai).date() + timedelta(days=1)
+    morning = datetime(today.year, today.month, today.day, 7, 47, tzinfo=shanghai)
+    stack = make_stack(clock=FrozenClock(morning))
+    stack.slack_requests.command("U0ADM", "digest schedule 18:30 America/Los_Angeles <#C0TREASURY|treasury>")
+    stack.fake.wait_for(lambda: replies(stack, "Scheduled: a digest every day at 18:30"), timeout=TIMEOUT)
+    assert stack.slack_requests.command("U0REQ", "digest now", channel_id="C0TREASURY").status_code == 200
+    [message] = stack.fake.wait_for(
+        lambda: [m for m in stack.fake.messages("C0TREASURY") if m.text.startswith("Whalet digest")], timeout=TIMEOUT
+    )
+    yesterday = today - timedelta(days=1)
+    assert yesterday.isoformat() in message.text and today.isoformat() not in message.text
