@@ -20,7 +20,8 @@ def _csv_in_dm(stack: Any, user: str, prefix: str) -> list[dict[str, str]]:
         return next((f for f in stack.fake.uploaded_files(dm) if f.name.startswith(prefix)), None) if dm else None
 
     found = stack.fake.wait_for(upload, timeout=15)
-    return list(csv.DictReader(io.StringIO(found.data.decode("utf-8"))))
+    assert found.data.startswith("\ufeff".encode())  # [export] bom: Excel reads it as UTF-8
+    return list(csv.DictReader(io.StringIO(found.data.decode("utf-8-sig"))))
 
 
 def _paid(stack: Any, text: str) -> str:
