@@ -378,6 +378,24 @@ class Export(Model):
     bom: bool = True
 
 
+Locale = Literal["en", "zh-Hans"]
+
+
+class Ui(Model):
+    """Which language people and channels are spoken to in (``en`` or ``zh-Hans``).
+
+    A person gets their Slack language (``users.info``; ``zh-CN`` is ``zh-Hans``), or
+    ``default_locale`` when Slack does not say; a channel post (cards, notifications, digests) is
+    read by many, so it follows ``channel_locale`` or the channel's own entry in ``channels``."""
+
+    default_locale: Locale = "en"
+    channel_locale: Locale = "en"
+    channels: dict[ChannelId, Locale] = {}
+
+    def for_channel(self, channel: str | None) -> Locale:
+        return self.channels.get(channel or "", self.channel_locale)
+
+
 class BotConfig(Model):
     # SHA-256 of the file's bytes as read by load_config (what `sha256sum whalet-bot.toml` prints),
     # for the audit log; None for a policy not read from a file.
@@ -392,6 +410,7 @@ class BotConfig(Model):
     digest: Digest = Digest()
     batch: Batch = Batch()
     export: Export = Export()
+    ui: Ui = Ui()
 
     @field_validator("beneficiaries")
     @classmethod

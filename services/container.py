@@ -21,6 +21,7 @@ from core.storage.store import Store
 from core.supervisor import Supervisor
 from services.approvals.roles import RoleResolver, alert_unreadable_group
 from services.slack.alerts import Alerts
+from services.slack.locale import LocaleResolver
 from services.slack.outbox import OutboxWorker
 from services.slack.responder import Responder
 from whalet.client import WhaletClient
@@ -48,6 +49,7 @@ class Services:
     # runs (``bot@host:pid:random``, unique per start, readable in the database).
     instance: str = field(default_factory=lambda: new_holder("bot"))
     roles: RoleResolver = field(init=False)  # one per process, so its group cache is shared
+    locales: LocaleResolver = field(init=False)  # people's Slack language, cached an hour per person
 
     def __post_init__(self) -> None:
         # Reads ``config.roles`` at each decision (a replaced config applies at once) and the
@@ -60,6 +62,8 @@ class Services:
             monotonic=self.clock.monotonic,
             max_staleness=self.config.roles.max_staleness_minutes * 60.0,
         )
+
+        self.locales = LocaleResolver(lambda: self.config.ui, self.slack, monotonic=self.clock.monotonic)
 
     def wake_outbox(self) -> None:
         """Call after a transaction that enqueued Slack messages, so they go out at once."""

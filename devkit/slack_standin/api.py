@@ -227,7 +227,11 @@ def users_info(fake: Workspace, p: dict[str, Any]) -> Answer:
         "is_bot": user_id == BOT_USER,
         "profile": {"display_name": user_id, "real_name": user_id},
     }
-    user.update(copy.deepcopy(fake.users.get(user_id, {})))
+    user.update(copy.deepcopy(fake.users.get(user_id, {})))  # a test's locale and tz for this person
+    if str(p.get("include_locale") or "").lower() in ("1", "true"):
+        user.setdefault("locale", "en-US")  # Slack says the language only when asked
+    else:
+        user.pop("locale", None)
     return {"ok": True, "user": user}
 
 

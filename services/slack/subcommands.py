@@ -56,6 +56,14 @@ class CommandContext:
     team_id: str | None = None
     response_url: str | None = None
     subcommand: str = ""
+    _locale: str | None = field(default=None, repr=False)
+
+    async def language(self) -> str:
+        """The person's Slack language (``en`` or ``zh-Hans``), asked only by the replies that
+        are translated, and once per command."""
+        if self._locale is None:
+            self._locale = await self.services.locales.locale_of(self.user_id)
+        return self._locale
 
     def made_request(self, request_id: str) -> None:
         """Remember which request this invocation made, for a replayed copy's answer."""

@@ -119,10 +119,11 @@ async def test_response_url_posts_are_checked(fake: FakeSlack) -> None:
 
 def test_granted_scopes_are_the_manifests() -> None:
     assert FakeSlack().scopes == set(manifest_scopes())
-    assert "users:read" not in manifest_scopes()  # nothing calls users.info
+    assert "users:read" in manifest_scopes()  # users.info: a person's language (services/slack/locale.py)
 
 
 async def test_a_call_without_its_scope_is_missing_scope(fake: FakeSlack, web: AsyncWebClient) -> None:
+    fake.scopes.discard("users:read")
     answer = await refused(web.users_info(user="U1"))
     assert (answer["error"], answer["needed"]) == ("missing_scope", "users:read")
     fake.scopes.discard("groups:history")
