@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from core.i18n import N_
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -47,7 +48,7 @@ def parse_audit(words: list[str]) -> AuditArgs:
 @subcommand(
     "audit",
     usage=USAGE,
-    summary="the audit log (approvals, confirms, policy changes) as a CSV in your DM",
+    summary=N_("the audit log (approvals, confirms, policy changes) as a CSV in your DM"),
     role=Role.VIEWER,
     parse=parse_audit,
 )

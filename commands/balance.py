@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from core.i18n import N_
 from dataclasses import dataclass
 
 from commands import args
+from core.i18n import translator
 from services.slack.blocks import finish, paged, section
 from commands.common import whalet_user
 from services.slack.subcommands import CommandContext, Role, UsageError, subcommand
@@ -35,11 +37,17 @@ def _money(value: Money | None) -> str:
     return value.format() if value is not None else "—"
 
 
-def balance_line(row: CurrencyBalance) -> str:
-    return (
-        f"*{row.currency}*  available *{_money(row.balance)}* · pending {_money(row.pending_amount)} · "
-        f"frozen {_money(row.freeze_amount)} · order quota {_money(row.order_quota)} · "
-        f"≈ {_money(row.rmb_amount)}"
+def balance_line(row: CurrencyBalance, locale: str | None = None) -> str:
+    """One currency: Whalet's own field names (余额 可用, 未上账金额, 冻结金额, 订单总额度) in Chinese."""
+    return translator(locale).gettext(
+        "*%(currency)s*  available *%(available)s* · pending %(pending)s · frozen %(frozen)s · "
+        "order quota %(quota)s · ≈ %(rmb)s",
+        currency=row.currency,
+        available=_money(row.balance),
+        pending=_money(row.pending_amount),
+        frozen=_money(row.freeze_amount),
+        quota=_money(row.order_quota),
+        rmb=_money(row.rmb_amount),
     )
 
 
@@ -47,7 +55,7 @@ def balance_line(row: CurrencyBalance) -> str:
     "balance",
     aliases=("余额",),
     usage=USAGE,
-    summary="balances per currency (ephemeral unless --share)",
+    summary=N_("balances per currency (ephemeral unless --share)"),
     role=Role.VIEWER,
     parse=parse_balance,
 )
@@ -57,12 +65,27 @@ async def balance_command(ctx: CommandContext, a: BalanceArgs) -> None:
     user = whalet_user(ctx, a.user)
     source = a.source or ctx.services.config.whalet.default_fund_source
     rows = await ctx.services.whalet.query_currency_balance(user, source, a.currency)
-    title = f"Balances of {user} ({source})" + (f", {a.currency}" if a.currency else "")
+    # A shared answer is read by the channel: the channel's language; a private one, the person's.
+    locale = ctx.services.locales.channel(ctx.channel_id) if a.share else await ctx.language()
+    t = translator(locale)
+    if a.currency:
+        title = t.gettext(
+            "Balances of %(user)s (%(source)s), %(currency)s", user=user, source=source, currency=a.currency
+        )
+    else:
+        title = t.gettext("Balances of %(user)s (%(source)s)", user=user, source=source)
     if not rows:
-        await ctx.reply(f"{title}: no balances" + (f" in {a.currency}." if a.currency else "."), share=a.share)
+        if a.currency:
+            empty = t.gettext("%(title)s: no balances in %(currency)s.", title=title, currency=a.currency)
+        else:
+            empty = t.gettext("%(title)s: no balances.", title=title)
+        await ctx.reply(empty, share=a.share)
         return
-    blocks, hidden = paged([balance_line(r) for r in rows], per_block=15, max_blocks=45)
-    note = (
-        [section(f"…and {hidden} more currencies not shown; ask for one with `/whalet balance CUR`.")] if hidden else []
+    blocks, hidden = paged([balance_line(r, locale) for r in rows], per_block=15, max_blocks=45)
+    more = t.ngettext(
+        "…and %(n)s more currency not shown; ask for one with `/whalet balance CUR`.",
+        "…and %(n)s more currencies not shown; ask for one with `/whalet balance CUR`.",
+        hidden,
     )
+    note = [section(more)] if hidden else []
     await ctx.reply(title, finish([section(f"*{title}*"), *blocks, *note]), share=a.share)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
+from core.i18n import N_
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -78,7 +79,7 @@ def entry_line(entry: book.BookEntry) -> str:
     "beneficiaries",
     aliases=("受益人",),
     usage=USAGE,
-    summary="the beneficiary book; `add` sends a new one to Whalet",
+    summary=N_("the beneficiary book; `add` sends a new one to Whalet"),
     role=Role.VIEWER,
     parse=parse_beneficiaries,
 )

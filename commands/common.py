@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from core.i18n import translator
 from services.approvals.cards import slack_time
 from services.slack.subcommands import CommandContext, UsageError
 
@@ -21,13 +22,14 @@ def whalet_user(ctx: CommandContext, requested: str | None) -> str:
     return section.user_id
 
 
-def countdown(expires: datetime, now: datetime) -> str:
+def countdown(expires: datetime, now: datetime, locale: str | None = None) -> str:
+    _ = translator(locale).gettext
     seconds = int((expires - now).total_seconds())
     if seconds <= 0:
-        return "expired"
+        return _("expired")
     if seconds < 120:
-        return f"expires in {seconds} s"
-    return f"expires in {seconds // 60} min"
+        return _("expires in %(seconds)s s", seconds=seconds)
+    return _("expires in %(minutes)s min", minutes=seconds // 60)
 
 
 def at(moment: datetime) -> str:

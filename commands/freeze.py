@@ -7,6 +7,7 @@ While frozen, new requests are refused and Approve clicks are refused with an ex
 
 from __future__ import annotations
 
+from core.i18n import N_
 from core.clock import iso
 from services.approvals.service import FREEZE_FLAG, is_frozen
 from services.slack.subcommands import CommandContext, Role, subcommand
@@ -32,11 +33,11 @@ def _set(ctx: CommandContext, frozen: bool) -> str:
     return "Frozen. Nothing new will be requested or confirmed." if frozen else "Unfrozen."
 
 
-@subcommand("freeze", usage="freeze", summary="stop all new payouts and confirmations (admins)", role=Role.ADMIN)
+@subcommand("freeze", usage="freeze", summary=N_("stop all new payouts and confirmations (admins)"), role=Role.ADMIN)
 async def freeze_command(ctx: CommandContext, _: None) -> None:
     await ctx.reply(_set(ctx, True))
 
 
-@subcommand("unfreeze", usage="unfreeze", summary="lift the freeze (admins)", role=Role.ADMIN)
+@subcommand("unfreeze", usage="unfreeze", summary=N_("lift the freeze (admins)"), role=Role.ADMIN)
 async def unfreeze_command(ctx: CommandContext, _: None) -> None:
     await ctx.reply(_set(ctx, False))

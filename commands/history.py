@@ -3,6 +3,7 @@ paged on screen, or every record of the period as a CSV in the person's DM (``hi
 
 from __future__ import annotations
 
+from core.i18n import N_
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -58,7 +59,7 @@ def record_line(record: Record) -> str:
     "history",
     aliases=("历史",),
     usage=USAGE,
-    summary="recent collections, payouts, payments or pays",
+    summary=N_("recent collections, payouts, payments or pays"),
     role=Role.VIEWER,
     parse=parse_history,
 )

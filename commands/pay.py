@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from core.i18n import N_
 from dataclasses import dataclass
 
 from services.approvals.service import NewRequest, Refused, create
@@ -41,7 +42,7 @@ def parse_pay(words: list[str]) -> PayArgs:
     "pay",
     aliases=("支付",),
     usage=USAGE,
-    summary="pay another Whalet user (needs approval)",
+    summary=N_("pay another Whalet user (needs approval)"),
     role=Role.REQUESTER,
     parse=parse_pay,
     creates_request=True,

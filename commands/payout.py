@@ -9,6 +9,7 @@ reaches Whalet; the modal returns those problems as ``response_action: errors`` 
 from __future__ import annotations
 
 import logging
+from core.i18n import N_
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -116,7 +117,7 @@ def sent_for_approval(services: Services, request: ApprovalRequest) -> str:
     "payout",
     aliases=("提现", "付款"),
     usage=USAGE,
-    summary="request a payout to a beneficiary (needs approval)",
+    summary=N_("request a payout to a beneficiary (needs approval)"),
     role=Role.REQUESTER,
     parse=parse_payout,
     creates_request=True,

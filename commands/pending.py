@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from core.i18n import N_
 from services.approvals import repo
 from services.approvals.cards import headline, slack_time
 from services.approvals.request import ApprovalRequest
@@ -30,7 +31,7 @@ def pending_line(request: ApprovalRequest, approved_by: list[str]) -> str:
     "pending",
     aliases=("待审批",),
     usage="pending",
-    summary="open approval requests and who still has to act",
+    summary=N_("open approval requests and who still has to act"),
     role=Role.VIEWER,
 )
 async def pending_command(ctx: CommandContext, _: None) -> None:

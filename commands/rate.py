@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from core.i18n import N_
 from dataclasses import dataclass
 
 from commands import args
+from core.i18n import translator
 from services.slack.blocks import context, finish, section
 from commands.common import at, countdown, whalet_user
 from services.slack.subcommands import CommandContext, Role, UsageError, subcommand
@@ -35,7 +37,7 @@ def parse_rate(words: list[str]) -> RateArgs:
     "rate",
     aliases=("汇率",),
     usage=USAGE,
-    summary="live exchange rate with its expiry",
+    summary=N_("live exchange rate with its expiry"),
     role=Role.VIEWER,
     parse=parse_rate,
 )
@@ -45,18 +47,18 @@ async def rate_command(ctx: CommandContext, a: RateArgs) -> None:
         user, a.currency, a.to_currency, a.source or ctx.services.config.whalet.default_fund_source
     )
     now = ctx.services.clock.now()
+    locale = await ctx.language()
+    _ = translator(locale).gettext
     text = f"1 {quote.currency} = {quote.rate} {quote.to_currency}"
+    if quote.expire_time is None:
+        expiry = _("Whalet gave no expiry")
+    else:
+        expiry = _(
+            "valid until %(time)s (%(countdown)s)",
+            time=at(quote.expire_time),
+            countdown=countdown(quote.expire_time, now, locale),
+        )
     await ctx.reply(
         text,
-        finish(
-            [
-                section(f"*{text}*"),
-                context(
-                    f"Rate id `{esc(quote.rate_id)}`",
-                    "Whalet gave no expiry"
-                    if quote.expire_time is None
-                    else f"valid until {at(quote.expire_time)} ({countdown(quote.expire_time, now)})",
-                ),
-            ]
-        ),
+        finish([section(f"*{text}*"), context(_("Rate id `%(id)s`", id=esc(quote.rate_id)), expiry)]),
     )

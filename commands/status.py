@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+from core.i18n import N_
 from services.approvals import repo
 from services.approvals.cards import slack_time
 from services.approvals.service import is_frozen
@@ -80,7 +81,7 @@ def backlog_lines(ctx: CommandContext) -> list[str]:
     "status",
     aliases=("状态",),
     usage="status",
-    summary="health: Whalet connectivity, backlogs, last digest",
+    summary=N_("health: Whalet connectivity, backlogs, last digest"),
     role=Role.VIEWER,
 )
 async def status_command(ctx: CommandContext, _: None) -> None:

@@ -40,6 +40,7 @@ from core.config_fields import (
     _zone,
     iso_countries,
 )
+from core.i18n import Locale
 from whalet.recipes import LegacyRecipe, V1Recipe
 
 __all__ = ["EVENT_GROUPS", "ConfigError", "Problem", "iso_countries", "BotConfig", "load_config"]
@@ -376,9 +377,6 @@ class Export(Model):
     it, Excel reads UTF-8. Off only for tools that choke on the mark."""
 
     bom: bool = True
-
-
-Locale = Literal["en", "zh-Hans"]
 
 
 class Ui(Model):

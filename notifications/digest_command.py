@@ -10,6 +10,7 @@ balances; choosing another channel or changing schedules is for admins.
 
 from __future__ import annotations
 
+from core.i18n import N_
 from dataclasses import dataclass
 
 from pydantic import ValidationError
@@ -64,7 +65,7 @@ def parse_digest(args: list[str]) -> DigestRequest:
 @subcommand(
     "digest",
     usage=USAGE,
-    summary="post the balance digest now, or schedule it daily",
+    summary=N_("post the balance digest now, or schedule it daily"),
     role=Role.VIEWER,
     parse=parse_digest,
     fresh_role=True,  # schedule / off are admin actions

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from core.clock import SYSTEM_CLOCK
 from core.config import Roles
+from core.i18n import N_, translator
 from services.slack.alerts import Alerts
 
 log = logging.getLogger("whalet_bot.commands.policy")
@@ -44,13 +45,33 @@ def named(name: str) -> Role:
     return Role[name.upper()]
 
 
-def no_access(roles: Roles) -> str:
+# Each role's name, one person and several, for the catalog (``role_name``, ``roles_name``).
+ROLE_NAMES = {
+    Role.VIEWER: (N_("viewer"), N_("viewers")),
+    Role.REQUESTER: (N_("requester"), N_("requesters")),
+    Role.APPROVER: (N_("approver"), N_("approvers")),
+    Role.ADMIN: (N_("admin"), N_("admins")),
+}
+
+
+def role_name(role: Role, locale: str | None = None) -> str:
+    return translator(locale).gettext(ROLE_NAMES[role][0]) if role in ROLE_NAMES else role.label
+
+
+def roles_name(role: Role, locale: str | None = None) -> str:
+    """ "approvers": the role's holders, as in "for approvers and above"."""
+    return translator(locale).gettext(ROLE_NAMES[role][1]) if role in ROLE_NAMES else role.label + "s"
+
+
+def no_access(roles: Roles, locale: str | None = None) -> str:
     """The one sentence someone outside the policy gets: who can let them in."""
+    _ = translator(locale).gettext
     admins = [f"<@{user}>" for user in roles.admins] + [f"<!subteam^{group}>" for group in roles.admin_groups]
-    who = f"an admin ({', '.join(admins)})" if admins else "whoever runs the bot"
-    return (
+    who = _("an admin (%(admins)s)", admins=", ".join(admins)) if admins else _("whoever runs the bot")
+    return _(
         "You have no access to Whalet through this bot: balances, rates and payouts are for the people "
-        f"listed in its policy. Ask {who} to add you under [roles] in whalet-bot.toml."
+        "listed in its policy. Ask %(who)s to add you under [roles] in whalet-bot.toml.",
+        who=who,
     )
 
 

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from core.clock import SYSTEM_CLOCK
-from core.config import Locale, Ui
+from core.config import Ui
+from core.i18n import Locale
 
 log = logging.getLogger("whalet_bot.locale")
 
