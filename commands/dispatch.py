@@ -125,6 +125,8 @@ async def _run_command(
             made = f"its request is `{earlier}`" if earlier else "its request is still being made"
             await ctx.reply(f"This command was already received once; {made}. Nothing new was requested.")
             return entry.name, "replay"
+    if entry.creates_request:  # its outcome DM is written in a transaction: know their language first
+        await ctx.language()
     try:
         await entry.handler(ctx, parsed)
     except UsageError as exc:  # found after the ack, e.g. an unknown beneficiary nickname

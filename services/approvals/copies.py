@@ -15,13 +15,14 @@ person removed from the approvers after the DM arrived is refused like anyone el
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlite_utils import Database
 
 from core.clock import iso
+from core.i18n import translator
 from core.storage import audience as audience_rows
 from core.storage import home as home_rows
 from services.approvals.cards import headline, slack_time
@@ -78,40 +79,54 @@ def mention(services: Services) -> str | None:
     return " ".join(tags) or None
 
 
-def with_mention(services: Services, request: ApprovalRequest, text: str, blocks: list[Any]) -> tuple[str, list[Any]]:
+def with_mention(
+    services: Services, request: ApprovalRequest, text: str, blocks: list[Any], locale: str | None = None
+) -> tuple[str, list[Any]]:
     """The channel card with its mention while it waits for approvers (an update never notifies
     anyone again; the tag goes once the request is decided)."""
     tag = mention(services)
     if tag is None or request.state is not State.PENDING:
         return text, blocks
-    return f"{tag} {text}", [section(f"{tag} a request waits for an approver."), *blocks]
+    line = translator(locale).gettext("%(tag)s a request waits for an approver.", tag=tag)
+    return f"{tag} {text}", [section(line), *blocks]
 
 
-def dm_blocks(services: Services, request: ApprovalRequest, blocks: list[Any]) -> list[Any]:
+def dm_blocks(services: Services, request: ApprovalRequest, blocks: list[Any], locale: str | None = None) -> list[Any]:
     """The DM copy: the card, with one line saying where it comes from."""
     assert services.config.approvals is not None
+    _ = translator(locale).gettext
     channel = f"<#{services.config.approvals.channel}>"
     note: Block = context(
-        f"You can approve this request. The same card is in {channel}; whichever copy you use, the other copies follow."
+        _(
+            "You can approve this request. The same card is in %(channel)s; whichever copy you use, the other copies follow.",
+            channel=channel,
+        )
         if request.state is State.PENDING
-        else f"A copy of the card in {channel}; it follows the request."
+        else _("A copy of the card in %(channel)s; it follows the request.", channel=channel)
     )
     return [note, *blocks]
 
 
+# The card drawn in a language: (fallback text, blocks); see repo.renderer.
+Render = Callable[[str], tuple[str, list[Any]]]
+
+
 def post_copies(
-    services: Services, db: Database, request: ApprovalRequest, people: Sequence[str], text: str, blocks: list[Any]
+    services: Services, db: Database, request: ApprovalRequest, people: Sequence[str], render: Render
 ) -> None:
-    """Record the audience and queue a DM copy for each (``dm`` mode), inside the card's transaction."""
+    """Record the audience and queue a DM copy for each (``dm`` mode), inside the card's transaction,
+    in each approver's language as last heard from Slack (``[ui] default_locale`` if not yet)."""
     dm = mode(services) == "dm"
     added = audience_rows.add(db, request.id, people, dm=dm)
     if dm:
         for user in added:
+            locale = services.locales.cached(user)
+            text, blocks = render(locale)
             enqueue_post(
                 db,
                 channel=user,
                 text=text,
-                blocks=dm_blocks(services, request, blocks),
+                blocks=dm_blocks(services, request, blocks, locale),
                 ref=dm_ref(request.id, user),
                 correlation_id=request.id,
             )
@@ -119,15 +134,17 @@ def post_copies(
 
 
 def update_copies(
-    services: Services, db: Database, request: ApprovalRequest, text: str, blocks: list[Any], givers: Iterable[str]
+    services: Services, db: Database, request: ApprovalRequest, render: Render, givers: Iterable[str]
 ) -> None:
     """Queue the update of every DM copy, and a fresh Home for everyone concerned."""
     for user in audience_rows.dm_holders(db, request.id):
+        locale = services.locales.cached(user)
+        text, blocks = render(locale)
         enqueue_update(
             db,
             ref=dm_ref(request.id, user),
             text=text,
-            blocks=dm_blocks(services, request, blocks),
+            blocks=dm_blocks(services, request, blocks, locale),
             correlation_id=request.id,
         )
     concerned = [request.requester, *audience_rows.members(db, request.id), *givers]

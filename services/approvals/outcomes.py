@@ -10,11 +10,11 @@ in the card's thread mentioning them; ``"none"``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from sqlite_utils import Database
 
+from core.i18n import N_, translator
 from core.storage import outbox as outbox_rows
 from services.approvals.cards import headline
 from services.approvals.kinds import KINDS
@@ -28,47 +28,73 @@ if TYPE_CHECKING:
 
 CARD_REF = "approval"  # the card's outbox ref kind (repo.REF_KIND)
 WORKSPACE_FLAG = "slack_workspace_url"  # https://team.slack.com/, from auth.test at start
+OUTCOMES = (State.CONFIRMED, State.SUCCEEDED, State.FAILED, State.REJECTED, State.EXPIRED)
 
 
-def _what(r: ApprovalRequest) -> str:
-    return f"Your {KINDS[r.kind].noun} request `{r.id}` ({headline(r)})"
-
-
-SENTENCES: dict[State, Callable[[ApprovalRequest], str]] = {
-    State.CONFIRMED: lambda r: f":outbox_tray: {_what(r)} was approved and sent to Whalet.",
-    State.SUCCEEDED: lambda r: f":white_check_mark: {_what(r)} is paid: Whalet reports it done.",
-    State.FAILED: lambda r: (
-        f":x: {_what(r)} failed: {esc(r.fail_reason or 'Whalet gave no reason')}. Nothing was paid."
-    ),
-    State.REJECTED: lambda r: (
-        f":no_entry_sign: {_what(r)} was rejected by <@{r.decided_by}>"
-        + (f": {esc(r.reason)}." if r.reason else ".")
-        + " Nothing was sent."
-    ),
-    State.EXPIRED: lambda r: f":alarm_clock: {_what(r)} expired before it was sent; nothing was paid.",
+# "Your payout request `PO-…` (Pay out …?)": one sentence per kind, so each language words it whole.
+WHAT = {
+    "payout": N_("Your payout request `%(id)s` (%(headline)s)"),
+    "payment": N_("Your payment request `%(id)s` (%(headline)s)"),
 }
-AGAIN = " The card offers *Request again*."
-# A batch is "sent" once every line went to Whalet and "done" once every line settled; its note
-# says how many were paid and how many failed (services/approvals/batch_release.py).
-BATCH_SENTENCES: dict[State, Callable[[ApprovalRequest], str]] = {
-    State.CONFIRMED: lambda r: f":outbox_tray: {_what(r)} was approved; every line went to Whalet.",
-    State.SUCCEEDED: lambda r: f":white_check_mark: {_what(r)} is settled: {esc(r.note or '')}",
-}
+
+
+def _what(r: ApprovalRequest, locale: str | None) -> str:
+    t = translator(locale)
+    noun = KINDS[r.kind].noun
+    template = WHAT.get(noun, "Your " + noun + " request `%(id)s` (%(headline)s)")
+    return t.gettext(template, id=r.id, headline=headline(r, locale=locale))
+
+
+def sentence(r: ApprovalRequest, locale: str | None) -> str | None:
+    """The outcome in the reader's language; None for a state that is not an outcome."""
+    _ = translator(locale).gettext
+    what, state, decider = _what(r, locale), r.state, f"<@{r.decided_by}>"
+    if r.is_batch and state is State.CONFIRMED:
+        return _(":outbox_tray: %(what)s was approved; every line went to Whalet.", what=what)
+    if r.is_batch and state is State.SUCCEEDED:
+        return _(":white_check_mark: %(what)s is settled: %(note)s", what=what, note=esc(r.note or ""))
+    if state is State.CONFIRMED:
+        return _(":outbox_tray: %(what)s was approved and sent to Whalet.", what=what)
+    if state is State.SUCCEEDED:
+        return _(":white_check_mark: %(what)s is paid: Whalet reports it done.", what=what)
+    again = _(" The card offers *Request again*.")
+    if state is State.FAILED:
+        reason = esc(r.fail_reason) if r.fail_reason else _("Whalet gave no reason")
+        return _(":x: %(what)s failed: %(reason)s. Nothing was paid.", what=what, reason=reason) + again
+    if state is State.REJECTED and r.reason:
+        return (
+            _(
+                ":no_entry_sign: %(what)s was rejected by %(who)s: %(reason)s. Nothing was sent.",
+                what=what,
+                who=decider,
+                reason=esc(r.reason),
+            )
+            + again
+        )
+    if state is State.REJECTED:
+        return (
+            _(
+                ":no_entry_sign: %(what)s was rejected by %(who)s. Nothing was sent.",
+                what=what,
+                who=decider,
+            )
+            + again
+        )
+    if state is State.EXPIRED:
+        return _(":alarm_clock: %(what)s expired before it was sent; nothing was paid.", what=what) + again
+    return None
 
 
 def tell_requester(services: Services, db: Database, r: ApprovalRequest, previous: State) -> None:
     """Inside the transaction that moved ``r`` from ``previous`` to its outcome."""
     approvals = services.config.approvals
     how = approvals.tell_requester if approvals else "none"
-    sentence = SENTENCES.get(r.state)
-    if how == "none" or sentence is None or previous is r.state or approvals is None:
+    if how == "none" or r.state not in OUTCOMES or previous is r.state or approvals is None:
         return
     if r.state is State.REJECTED and r.decided_by == r.requester:
         return  # they withdrew it themselves
-    if r.is_batch and r.state in (State.CONFIRMED, State.SUCCEEDED):
-        sentence = BATCH_SENTENCES[r.state]
-    text = sentence(r) + (AGAIN if r.state in (State.EXPIRED, State.FAILED, State.REJECTED) else "")
-    if how == "thread":
+    if how == "thread":  # read in the channel: the channel's language
+        text = sentence(r, services.locales.channel(approvals.channel))
         enqueue_post(
             db,
             channel=approvals.channel,
@@ -77,15 +103,21 @@ def tell_requester(services: Services, db: Database, r: ApprovalRequest, previou
             correlation_id=r.id,
         )
         return
-    enqueue_post(db, channel=r.requester, text=f"{text} {_card_link(services, db, r)}", correlation_id=r.id)
+    # A DM, in the requester's language as Slack last told us (dispatch asks when they make a request).
+    locale = services.locales.cached(r.requester)
+    text = f"{sentence(r, locale)} {_card_link(services, db, r, locale)}"
+    enqueue_post(db, channel=r.requester, text=text, correlation_id=r.id)
 
 
-def _card_link(services: Services, db: Database, r: ApprovalRequest) -> str:
+def _card_link(services: Services, db: Database, r: ApprovalRequest, locale: str | None = None) -> str:
     """A link to the card when its message and the workspace's address are known, else its channel."""
+    _ = translator(locale).gettext
     posted = outbox_rows.posted(db, f"{CARD_REF}:{r.id}")
     workspace = services.store.get_flag(WORKSPACE_FLAG)
     if posted and workspace:
         channel, ts = posted
-        return f"<{workspace.rstrip('/')}/archives/{channel}/p{ts.replace('.', '')}|See the card.>"
+        see = _("See the card.")
+        return f"<{workspace.rstrip('/')}/archives/{channel}/p{ts.replace('.', '')}|{see}>"
     assert services.config.approvals is not None
-    return f"The card is in <#{services.config.approvals.channel}>."
+    where = f"<#{services.config.approvals.channel}>"
+    return _("The card is in %(channel)s.", channel=where)

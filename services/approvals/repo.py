@@ -135,11 +135,26 @@ def requests_of(db: Database, requester: str, limit: int = 10) -> list[ApprovalR
     return [ApprovalRequest.from_row(r) for r in rows.requests_of(db, requester, limit)]
 
 
+def renderer(services: Services, request: ApprovalRequest, given: Sequence[Approval]) -> copies.Render:
+    """The card in a language (each drawn once): the channel's for the card, each approver's for
+    their DM copy. Every copy carries the same block_id, so they are one request, one fingerprint."""
+    now, drawn = services.clock.now(), {}
+
+    def render(locale: str) -> tuple[str, list[Any]]:
+        if locale not in drawn:
+            drawn[locale] = (card_text(request, locale), card_blocks(request, given, now, locale))
+        return drawn[locale]
+
+    return render
+
+
 def post_card(services: Services, db: Database, request: ApprovalRequest, audience: Sequence[str] = ()) -> None:
     """The channel card and, for ``audience`` (who may approve, see ``copies``), its DM copies."""
     assert services.config.approvals is not None
-    text, blocks = card_text(request), card_blocks(request, approvals(db, request.id), services.clock.now())
-    shown_text, shown = copies.with_mention(services, request, text, blocks)
+    render = renderer(services, request, approvals(db, request.id))
+    locale = services.locales.channel(services.config.approvals.channel)
+    text, blocks = render(locale)
+    shown_text, shown = copies.with_mention(services, request, text, blocks, locale)
     enqueue_post(
         db,
         channel=services.config.approvals.channel,
@@ -148,7 +163,7 @@ def post_card(services: Services, db: Database, request: ApprovalRequest, audien
         ref=(REF_KIND, request.id),
         correlation_id=request.id,
     )
-    copies.post_copies(services, db, request, audience, text, blocks)
+    copies.post_copies(services, db, request, audience, render)
 
 
 def update_card(services: Services, db: Database, request: ApprovalRequest) -> None:
@@ -156,11 +171,14 @@ def update_card(services: Services, db: Database, request: ApprovalRequest) -> N
     A batch line's payout has no card of its own: the batch's card shows the lines' progress."""
     if request.batch_id is not None:
         return
+    assert services.config.approvals is not None
     given = approvals(db, request.id)
-    text, blocks = card_text(request), card_blocks(request, given, services.clock.now())
-    shown_text, shown = copies.with_mention(services, request, text, blocks)
+    render = renderer(services, request, given)
+    locale = services.locales.channel(services.config.approvals.channel)
+    text, blocks = render(locale)
+    shown_text, shown = copies.with_mention(services, request, text, blocks, locale)
     enqueue_update(db, ref=(REF_KIND, request.id), text=shown_text, blocks=shown, correlation_id=request.id)
-    copies.update_copies(services, db, request, text, blocks, [a.approver for a in given])
+    copies.update_copies(services, db, request, render, [a.approver for a in given])
 
 
 def tell_thread(services: Services, db: Database, request: ApprovalRequest, text: str) -> None:

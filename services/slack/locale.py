@@ -80,6 +80,13 @@ class LocaleResolver:
         self._cache[user_id] = (self._now() + keep, person)
         return person
 
+    def cached(self, user_id: str) -> Locale:
+        """The language last heard from Slack for this person, without asking (for messages
+        written inside a database transaction, such as an approver's DM copy of a card):
+        ``[ui] default_locale`` until a command or click of theirs has asked."""
+        entry = self._cache.get(user_id)
+        return entry[1].locale if entry is not None else self._ui().default_locale
+
     def forget(self, user_id: str | None = None) -> None:
         """Drop one person's answer (or all): the next reply asks Slack again."""
         if user_id is None:
