@@ -36,7 +36,7 @@ def _terminal() -> bool:
     return sys.stdin.isatty() and sys.stdout.isatty()
 
 
-def _local_stack(workdir: Optional[Path], protocol: str = "legacy") -> LocalStack:
+def _local_stack(workdir: Optional[Path], protocol: str = "legacy", config_toml: Optional[str] = None) -> LocalStack:
     """The demo / console stack; a start-up failure is one message, not a traceback.
 
     Only errors are logged: the rendered Slack messages are the output, and the app's routine
@@ -48,7 +48,9 @@ def _local_stack(workdir: Optional[Path], protocol: str = "legacy") -> LocalStac
         fail(f"--protocol must be one of {', '.join(PROTOCOLS)}, not {protocol!r}")
     configure_logging("ERROR")
     try:
-        return start_local_stack(workdir, protocol=protocol)
+        if config_toml is None:
+            return start_local_stack(workdir, protocol=protocol)
+        return start_local_stack(workdir, protocol=protocol, config_toml=config_toml)
     except (SettingsError, ConfigError, OSError, RuntimeError) as exc:
         fail(f"Could not start the local stack: {exc}")
 
@@ -63,6 +65,9 @@ def demo(
         None, help="Keep the database and keys in this folder (default: a temporary one)."
     ),
     protocol: str = typer.Option("legacy", help=PROTOCOL_HELP),
+    locale: str = typer.Option(
+        "en", help="The Slack language of the demo people and channels: en or zh-Hans (简体中文)."
+    ),
 ) -> None:
     """Play the whole product on loopback: Whalet sandbox, a Slack stand-in and the real app.
 
@@ -71,10 +76,15 @@ def demo(
     from rich.console import Console
 
     from devkit.demo import run_demo
+    from devkit.demo_zh import LOCALES, config_for
 
-    stack = _local_stack(workdir, protocol)
+    if locale not in LOCALES:
+        fail(f"--locale must be one of {', '.join(LOCALES)}, not {locale!r}")
+    stack = _local_stack(workdir, protocol, config_for(locale))
     try:
-        code = run_demo(_terminal() if interactive is None else interactive, Console(), workdir, stack=stack)
+        code = run_demo(
+            _terminal() if interactive is None else interactive, Console(), workdir, stack=stack, locale=locale
+        )
     finally:
         stack.stop()
     raise typer.Exit(code=code)

@@ -20,6 +20,7 @@ from rich.text import Text
 
 from devkit.demo_driver import Driver, DriverError, Record, plain_text
 from devkit.demo_tour import TOUR, Step
+from devkit.demo_zh import LOCALES, config_for, speak
 from devkit.localstack import DEMO_USERS, LocalStack, start_local_stack
 from devkit.slack_standin.records import Ephemeral, Event, Message, View
 from devkit.slack_standin.render import render_event, render_message
@@ -61,8 +62,9 @@ def show(event: Event, console: Console) -> None:
 class TourRun:
     """Plays steps one by one; ``saved`` holds messages later steps click on."""
 
-    def __init__(self, driver: Driver, console: Console) -> None:
+    def __init__(self, driver: Driver, console: Console, words: dict[str, str] | None = None) -> None:
         self.driver, self.console = driver, console
+        self.words = words or {}
         self.saved: dict[str, Record | View] = {}
         self.printer = EventPrinter(driver, console)
         self._mark = driver.feed.mark()
@@ -121,10 +123,12 @@ def play_tour(
     interactive: bool = False,
     steps: list[Step] | None = None,
     pause: Callable[[], bool] | None = None,
+    locale: str = "en",
 ) -> int:
     """Play ``steps`` (default: the whole tour) on a running stack; 0 when every effect was seen."""
     steps = TOUR if steps is None else steps
-    tour = TourRun(Driver(stack), console)
+    speak(stack, locale)
+    tour = TourRun(Driver(stack), console, LOCALES[locale][0])
     ask = pause or (lambda: _pause(console))
     console.print("Playing Slack: " + ", ".join(f"{name} = {user}" for user, name in DEMO_USERS.items()))
     for number, step in enumerate(steps, start=1):
@@ -154,6 +158,7 @@ def run_demo(
     *,
     stack: LocalStack | None = None,
     protocol: str = "legacy",
+    locale: str = "en",
 ) -> int:
     """Start the stack (unless one is given), play the tour, stop what we started; 0 = all good.
 
@@ -164,11 +169,11 @@ def run_demo(
     own = stack is None
     if stack is None:
         console.print("Starting the Whalet sandbox, the Slack stand-in and whalet-bot on loopback…")
-        stack = start_local_stack(workdir, protocol=protocol)
+        stack = start_local_stack(workdir, protocol=protocol, config_toml=config_for(locale))
     try:
         profile = stack.services.whalet.protocol.profile
         console.print(f"  Whalet sandbox {stack.sandbox_url} ({profile} protocol) · whalet-bot {stack.url}")
-        return play_tour(stack, console, interactive=interactive)
+        return play_tour(stack, console, interactive=interactive, locale=locale)
     finally:
         if own:
             stack.stop()

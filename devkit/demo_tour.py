@@ -36,6 +36,7 @@ class Tour(Protocol):
 
     driver: Driver
     saved: dict[str, Record | View]
+    words: dict[str, str]  # English needle -> the tour's language's (devkit/demo_zh.py); empty in English
 
     def events(self) -> list[Event]: ...
 
@@ -67,7 +68,7 @@ class Click:
             tour.driver.click_in_view(self.user, home, button)
             return f"{who(self.user)} clicks [{button_label(button)}] in their App Home"
         record = tour.driver.latest(saved)
-        button = find_labelled(record, self.label) if record else None
+        button = find_labelled(record, tour.words.get(self.label, self.label)) if record else None
         if record is None or button is None:
             raise DriverError(f"no button labelled {self.label!r} on the message saved as {self.target!r}")
         tour.driver.click(self.user, record, button)
@@ -216,7 +217,7 @@ class Says:
             target = tour.saved[self.updates]
             if not (isinstance(record, Message) and isinstance(target, Message) and record.ts == target.ts):
                 return False
-        return contains_all(record, self.contains)
+        return contains_all(record, tuple(tour.words.get(needle, needle) for needle in self.contains))
 
 
 @dataclass(frozen=True)
@@ -292,7 +293,7 @@ class HomeShows:
         return False
 
 
-ORDER_NO = re.compile(r"order `?([A-Za-z0-9]{6,32})`?")
+ORDER_NO = re.compile(r"(?:order|订单) `?([A-Za-z0-9]{6,32})`?")  # the card in English or Chinese
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,38 @@
+"""`whalet-bot demo --locale zh-Hans`: the same tour with the people and the channels in Chinese.
+
+The narration stays English (issue 23 allows it); what changes is Slack: the demo users' Slack
+says ``zh-CN`` and ``[ui]`` puts every channel and anyone Slack does not describe in ``zh-Hans``.
+The tour's expectations are written against the English text, so each English needle that a
+translated surface shows differently has its Chinese needle here (amounts and currencies are the
+same in both languages); a needle not listed is looked for as written (surfaces still English,
+such as the App Home, a refusal to click, a to-do).
+"""
+
+from __future__ import annotations
+
+from devkit.localstack import DEMO_CONFIG, DEMO_USERS, LocalStack
+
+ZH_UI = '\n[ui]\ndefault_locale = "zh-Hans"\nchannel_locale = "zh-Hans"\n'
+
+# English needle -> what the Chinese surface shows instead (core/locales/zh_Hans/…/messages.po).
+ZH_WORDS = {
+    "Approve": "批准",  # a button label prefix: 批准提现, 批准批量提现
+    "You can approve": "你可以审批",
+    "Approved by": "已由",
+    "1 of 2": "1 / 2",
+    "of 2": "/ 2",
+    "Pay out the batch": "批量提现",
+}
+
+LOCALES = {"en": ({}, ""), "zh-Hans": (ZH_WORDS, ZH_UI)}
+
+
+def config_for(locale: str) -> str:
+    return DEMO_CONFIG + LOCALES[locale][1]
+
+
+def speak(stack: LocalStack, locale: str) -> None:
+    """The demo people's Slack language (users.info), as a Chinese finance team's would say."""
+    if locale == "zh-Hans":
+        for user in DEMO_USERS:
+            stack.fake.users[user] = {"locale": "zh-CN", "tz": "Asia/Shanghai"}
