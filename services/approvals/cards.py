@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from services.approvals.kinds import KINDS
 from services.approvals.states import State
 from services.slack.blocks import Block, actions, button, confirm_dialog, context, cut, esc, finish, section
-from whalet.masking import mask
+from whalet.masking import mask, mask_digit_runs
 from whalet.money import Money
 
 if TYPE_CHECKING:
@@ -123,7 +123,7 @@ def _state_line(r: ApprovalRequest, names: Sequence[str]) -> str:
     if state is State.SUCCEEDED:
         return f":white_check_mark: Approved by {_who(names)} — Whalet reports it done ({esc(r.result_status)}).{note}"
     if state is State.FAILED:
-        reason = esc(r.fail_reason or "no reason given")
+        reason = esc(mask_digit_runs(r.fail_reason or "no reason given"))  # Whalet's words may name an account
         return f":x: Failed — {reason}" + (f" (approved by {_who(names)})" if names else "") + "."
     if state is State.CONFIRM_UNKNOWN:
         return (

@@ -22,6 +22,7 @@ from services.approvals.request import ApprovalRequest
 from services.approvals.states import State
 from services.slack.blocks import esc
 from services.slack.queue import enqueue_post
+from whalet.masking import mask_digit_runs
 
 if TYPE_CHECKING:
     from services.container import Services
@@ -38,7 +39,7 @@ SENTENCES: dict[State, Callable[[ApprovalRequest], str]] = {
     State.CONFIRMED: lambda r: f":outbox_tray: {_what(r)} was approved and sent to Whalet.",
     State.SUCCEEDED: lambda r: f":white_check_mark: {_what(r)} is paid: Whalet reports it done.",
     State.FAILED: lambda r: (
-        f":x: {_what(r)} failed: {esc(r.fail_reason or 'Whalet gave no reason')}. Nothing was paid."
+        f":x: {_what(r)} failed: {esc(mask_digit_runs(r.fail_reason or 'Whalet gave no reason'))}. Nothing was paid."
     ),
     State.REJECTED: lambda r: (
         f":no_entry_sign: {_what(r)} was rejected by <@{r.decided_by}>"
