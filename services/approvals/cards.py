@@ -133,6 +133,8 @@ def _state_line(r: ApprovalRequest, names: Sequence[str]) -> str:
     if state is State.REJECTED:
         reason = f": {esc(r.reason)}" if r.reason else ""
         return f":no_entry_sign: Rejected by <@{r.decided_by}> at {at}{reason}"
+    if state is State.EXPIRED and r.is_batch and r.confirm_attempts:
+        return f":alarm_clock: Expired before it was approved again; the lines already sent stand.{note}"
     if state is State.EXPIRED:
         return f":alarm_clock: Expired — not sent.{note}"
     return f"{state.value}.{note}"

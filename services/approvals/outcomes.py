@@ -55,6 +55,13 @@ BATCH_SENTENCES: dict[State, Callable[[ApprovalRequest], str]] = {
     State.CONFIRMED: lambda r: f":outbox_tray: {_what(r)} was approved; every line went to Whalet.",
     State.SUCCEEDED: lambda r: f":white_check_mark: {_what(r)} is settled: {esc(r.note or '')}",
 }
+# A batch some of whose lines went to Whalet before it was sent back for approval (a quote moved,
+# a role changed) and that then ended: the lines sent stand; no other line will be sent.
+_REST = " Lines already sent stay as Whalet reports them (the card's thread); no other line will be sent."
+PART_SENT: dict[State, Callable[[ApprovalRequest], str]] = {
+    State.REJECTED: lambda r: f":no_entry_sign: {_what(r)} was rejected by <@{r.decided_by}> when asked again." + _REST,
+    State.EXPIRED: lambda r: f":alarm_clock: {_what(r)} expired before it was approved again." + _REST,
+}
 
 
 def tell_requester(services: Services, db: Database, r: ApprovalRequest, previous: State) -> None:
@@ -68,6 +75,8 @@ def tell_requester(services: Services, db: Database, r: ApprovalRequest, previou
         return  # they withdrew it themselves
     if r.is_batch and r.state in (State.CONFIRMED, State.SUCCEEDED):
         sentence = BATCH_SENTENCES[r.state]
+    elif r.is_batch and r.confirm_attempts and r.state in PART_SENT:  # sent back for approval, then ended
+        sentence = PART_SENT[r.state]
     text = sentence(r) + (AGAIN if r.state in (State.EXPIRED, State.FAILED, State.REJECTED) else "")
     if how == "thread":
         enqueue_post(
