@@ -21,7 +21,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from commands.batch_file import read_batch
 from commands.modals import form_view, message_modal, recall, stash, values
 from services.approvals import policy
-from services.approvals.batch_create import BatchRefused, create_batch, summed
+from services.approvals.batch_create import BatchRefused, create_batch
+from services.approvals.batch_views import summed
 from services.approvals.cards import slack_time
 from services.slack.blocks import context, esc, section
 from services.slack.files import FileRefused, fetch_file

@@ -90,7 +90,8 @@ async def upload_chart(services: Services, run: dict[str, Any]) -> str:
     try:
         png = await chart_png(services, channel)  # while the outbox posts the digest
     except Exception as exc:  # a chart must never stop the digest (digest_chart_process.ChartFailed says why)
-        return _finish(services, run_id, None, f"the chart could not be drawn: {slack_reason(exc)}")
+        reason = str(exc) if isinstance(exc, digest_chart.ChartFailed) else slack_reason(exc)
+        return _finish(services, run_id, None, f"the chart could not be drawn: {reason}")
     parent = await wait_for_parent(services, f"{DIGEST_REF}:{run_id}")
     if parent == "later":
         with services.store.transaction() as db:

@@ -16,7 +16,8 @@ from typing import Any
 from core.clock import parse_iso
 from notifications.digest_totals import UserTotal
 from notifications.formatting import when_text
-from services.slack.blocks import MAX_BLOCKS, Block, context, esc, fields, finish, header, paged, section
+from services.slack.blocks import MAX_BLOCKS, Block, context, esc, fields, finish, header, section
+from services.slack.message_size import BLOCK_TEXT_BUDGET, replies, text_of
 from notifications.digest_data import BalanceRow, DigestContent
 from notifications.rendered import Rendered
 from whalet.money import Money
@@ -36,8 +37,10 @@ def _money(amount: Decimal | str, currency: str) -> str:
 
 
 def _change(row: BalanceRow) -> str:
+    """The movement since the last digest; '' for a balance seen for the first time (those are
+    counted in one line instead: 2,400 times "first digest" says nothing 2,400 times)."""
     if row.change is None:
-        return "first digest for this balance"
+        return ""
     if row.change == 0:
         return "no change since the last digest"
     return f"{_signed(row.change, row.currency)} since the last digest"
@@ -46,8 +49,8 @@ def _change(row: BalanceRow) -> str:
 def _balance_field(row: BalanceRow) -> tuple[str, str]:
     value = (
         f"*{_money(row.available, row.currency)}* available\n"
-        f"pending {_money(row.pending, row.currency)} · frozen {_money(row.frozen, row.currency)}\n"
-        f"{_change(row)}"
+        f"pending {_money(row.pending, row.currency)} · frozen {_money(row.frozen, row.currency)}"
+        + (f"\n{change}" if (change := _change(row)) else "")
     )
     return (f"{row.currency} · {row.fund_source}", value)
 
@@ -96,16 +99,19 @@ def _user_groups(content: DigestContent) -> list[list[Block]]:
     return [[section(heading), *fields([_balance_field(row) for row in rows])] for heading, rows in _headings(content)]
 
 
-def _summary(content: DigestContent, room: int) -> list[Block]:
-    """One line per user, within ``room`` blocks: what the message keeps when the table moves out."""
+def _summary(content: DigestContent, room: int, text_room: int) -> list[Block]:
+    """One line per user, within ``room`` blocks and ``text_room`` characters: what the message
+    keeps when the table moves out to the thread."""
     totals = {t.user_id: t for t in content.totals}
     lines = []
     for user_id, rows in _by_user(content).items():
         total = _total_text(totals.get(user_id)) or "no total"
         lines.append(f"• *{esc(rows[0].user_name)}* (`{esc(user_id)}`): {total} · {len(rows)} balances")
-    blocks, hidden = paged(lines, per_block=20, max_blocks=max(1, room))
-    if hidden:
-        blocks[-1] = section(blocks[-1]["text"]["text"] + f"\n…and {hidden} more users in the thread")
+    fitting = replies(lines, max(1000, text_room - 100), max(1, room))
+    blocks = fitting[0] if fitting else []
+    shown = sum(block["text"]["text"].count("\n") + 1 for block in blocks)
+    if shown < len(lines):
+        blocks[-1] = section(blocks[-1]["text"]["text"] + f"\n…and {len(lines) - shown} more users in the thread")
     return blocks
 
 
@@ -115,23 +121,62 @@ def _table_lines(content: DigestContent) -> list[str]:
     lines = []
     for heading, rows in _headings(content):
         lines.append(heading)
-        lines += [
-            f"• {row.currency} · {row.fund_source}: *{_money(row.available, row.currency)}* available · "
-            f"pending {_money(row.pending, row.currency)} · frozen {_money(row.frozen, row.currency)} · "
-            f"{_change(row)}"
-            for row in rows
-        ]
+        lines += [_table_line(row) for row in rows]
     return lines
 
 
+def _figure(amount: Decimal, currency: str) -> str:
+    """An amount in its currency's digits without the code (the line starts with the currency)."""
+    return Money(amount, currency).format().rsplit(" ", 1)[0]
+
+
+def _table_line(row: BalanceRow) -> str:
+    """'• USD B2C: *1,001.00* available · pending 5.00 · ▲ +30.00': zeros and "no change" left
+    out, so 2,400 balances are a dozen replies, not thirty."""
+    parts = [f"• {row.currency} {row.fund_source}: *{_figure(row.available, row.currency)}* available"]
+    if row.pending:
+        parts.append(f"pending {_figure(row.pending, row.currency)}")
+    if row.frozen:
+        parts.append(f"frozen {_figure(row.frozen, row.currency)}")
+    if row.change:
+        arrow, sign = ("▲", "+") if row.change > 0 else ("▼", "−")
+        parts.append(f"{arrow} {sign}{_figure(abs(row.change), row.currency)}")
+    return " · ".join(parts)
+
+
 def _thread(content: DigestContent, title: str) -> list[Rendered]:
-    """The full table as replies of at most 50 blocks each."""
-    blocks, _ = paged(_table_lines(content), per_block=40, max_blocks=10**6)
-    chunks = [blocks[i : i + MAX_BLOCKS] for i in range(0, len(blocks), MAX_BLOCKS)]
+    """The full table as replies, split between rows: each within Slack's 50 blocks and its total
+    text limit (``message_size``), so 2,400 balances make a few replies, none refused."""
+    chunks = replies(_table_lines(content), BLOCK_TEXT_BUDGET - 500)
     return [
         Rendered(title + (f" ({index} of {len(chunks)})" if len(chunks) > 1 else ""), finish(chunk))
         for index, chunk in enumerate(chunks, start=1)
     ]
+
+
+def _first_seen(content: DigestContent) -> Block | None:
+    """One line for every balance without an earlier digest to compare with."""
+    count = sum(1 for rows in _by_user(content).values() for row in rows if row.change is None)
+    if not count:
+        return None
+    return context(f"{count} balance{'s' if count != 1 else ''} had no earlier digest to compare with.")
+
+
+def _grand_total(content: DigestContent) -> Block | None:
+    """First thing a reader sees: everything, in the reporting currency, and how it moved."""
+    if not content.totals:
+        return None
+    currency = content.totals[0].total.currency
+    total = sum((t.total.amount for t in content.totals), Decimal(0))
+    left_out = sorted({c for t in content.totals for c in t.left_out})
+    text = f"*Grand total ≈ {_money(total, currency)}* across {len(content.totals)} Whalet users"
+    changes = [t.change for t in content.totals]
+    if left_out:
+        text += f", without {', '.join(left_out)} (no rate)"
+    elif changes and all(c is not None for c in changes):
+        moved = sum((c for c in changes if c is not None), Decimal(0))
+        text += " (no change)" if moved == 0 else f" ({_signed(moved, currency)} since the last digest)"
+    return section(text)
 
 
 def _movement(title: str, totals: dict[str, tuple[int, Decimal]]) -> str:
@@ -217,18 +262,23 @@ def render(content: DigestContent, day: str) -> DigestMessage:
     closing.append(section(_reconciliation(content)))
     closing.append(context(*[t for t in (_rates_note(content), f"Generated {when_text(content.now)}") if t]))
     title = f"📊 Whalet digest, {today}"
+    lead = [b for b in (_grand_total(content),) if b is not None]
+    first_seen = [b for b in (_first_seen(content),) if b is not None]
+    closing = first_seen + closing
     groups = _user_groups(content)
     table = [block for group in groups for block in group] or [section("No balances to show.")]
     thread: list[Rendered] = []
-    if 1 + len(table) + len(closing) <= MAX_BLOCKS:
+    whole = [header(title), *lead, *table, *closing]
+    if len(whole) <= MAX_BLOCKS and text_of(whole) <= BLOCK_TEXT_BUDGET:
         balances = table
     else:
         note = context(f"The full table ({len(content.balances)} balances) is in the thread below.")
-        balances = [*_summary(content, MAX_BLOCKS - len(closing) - 2), note]
+        room = BLOCK_TEXT_BUDGET - text_of([header(title), *lead, *closing, note])
+        balances = [*_summary(content, MAX_BLOCKS - len(closing) - len(lead) - 2, room), note]
         thread = _thread(content, f"Whalet digest {today}: all balances")
     summary = (
         f"Whalet digest {today}: {len(content.balances)} balances, {len(pending)} waiting for approval, "
         f"{len(todos)} open document requests"
     )
-    main = Rendered(summary, finish([header(title), *balances, *closing], what="blocks"))
+    main = Rendered(summary, finish([header(title), *lead, *balances, *closing], what="blocks"))
     return DigestMessage(main, thread)

@@ -31,6 +31,11 @@ def _payload_error(p: dict[str, Any]) -> Answer | None:
     """invalid_blocks / msg_too_long for a message payload Slack would refuse."""
     if why := rules.blocks_error(p.get("blocks")):
         return _fail("invalid_blocks", why)
+    if (size := rules.blocks_text(p.get("blocks"))) > rules.MAX_BLOCKS_TEXT:
+        return _fail(
+            "msg_blocks_too_long",
+            f"the blocks hold {size} characters of text; Slack takes about {rules.MAX_BLOCKS_TEXT}",
+        )
     if len(str(p.get("text") or "")) > rules.MAX_MESSAGE_TEXT:
         return _fail("msg_too_long")
     return None

@@ -28,6 +28,19 @@ from devkit.slack_standin.manifest_scopes import scopes_in
 MAX_MESSAGE_BLOCKS = 50
 MAX_VIEW_BLOCKS = 100
 MAX_MESSAGE_TEXT = 40_000  # chat.postMessage answers msg_too_long beyond this
+MAX_BLOCKS_TEXT = 12_000  # ... and msg_blocks_too_long when its blocks hold more text than this
+
+
+def blocks_text(blocks: Any) -> int:
+    """Characters of text in the blocks as sent (every ``text`` string, fields and contexts too),
+    counted independently of the bot's own measure so a wrong one in the bot is caught here."""
+    if isinstance(blocks, list):
+        return sum(blocks_text(item) for item in blocks)
+    if isinstance(blocks, dict):
+        return sum(len(v) if k == "text" and isinstance(v, str) else blocks_text(v) for k, v in blocks.items())
+    return 0
+
+
 MAX_PRIVATE_METADATA = 3000
 
 # Scopes per method. A tuple of alternatives per conversation type: C public, G private,

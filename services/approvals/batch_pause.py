@@ -16,7 +16,7 @@ from sqlite_utils import Database
 from core.storage import approvals as approval_rows
 from core.storage import batches
 from services.approvals import repo
-from services.approvals.batch_create import pair
+from services.approvals.batch_policy import pair
 from services.approvals.batch_lines import Line
 from services.approvals.fingerprint import fingerprint
 from services.approvals.request import ApprovalRequest, Terms

@@ -32,7 +32,8 @@ from typing import TYPE_CHECKING
 from core.faultpoints import fault_point
 from core.storage import batches
 from services.approvals import repo
-from services.approvals.batch_create import digest, pair
+from services.approvals.batch_policy import pair
+from services.approvals.batch_views import digest
 from services.approvals.batch_lines import Line, read, settle
 from services.approvals.batch_pause import drifted, give_batch_approvals, reapprove
 from services.approvals.confirm import is_frozen, send_confirm

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from core.i18n import N_, translator
 from services.approvals.states import State
 from services.slack.blocks import esc
+from whalet.masking import mask_digit_runs
 
 if TYPE_CHECKING:
     from services.approvals.request import ApprovalRequest
@@ -105,7 +106,8 @@ def _state_line(r: ApprovalRequest, names: Sequence[str], locale: str | None) ->
             note=note,
         )
     if state is State.FAILED:
-        reason = esc(r.fail_reason) if r.fail_reason else _("no reason given")
+        # Whalet's words may name an account
+        reason = esc(mask_digit_runs(r.fail_reason)) if r.fail_reason else _("no reason given")
         if names:
             return _(":x: Failed — %(reason)s (approved by %(who)s).", reason=reason, who=by)
         return _(":x: Failed — %(reason)s.", reason=reason)
@@ -124,6 +126,8 @@ def _state_line(r: ApprovalRequest, names: Sequence[str], locale: str | None) ->
                 reason=esc(r.reason),
             )
         return _(":no_entry_sign: Rejected by %(who)s at %(at)s", who=decider, at=at)
+    if state is State.EXPIRED and r.is_batch and r.confirm_attempts:
+        return _(":alarm_clock: Expired before it was approved again; the lines already sent stand.%(note)s", note=note)
     if state is State.EXPIRED:
         return _(":alarm_clock: Expired — not sent.%(note)s", note=note)
     return f"{state.value}.{note}"

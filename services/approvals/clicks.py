@@ -188,8 +188,12 @@ def expire_due(services: Services) -> list[str]:
     expired: list[str] = []
     with services.store.transaction() as db:
         for r in repo.in_states(db, (State.PENDING, State.APPROVED)):
-            if not r.expired(now) or r.confirm_attempts:
-                continue  # an APPROVED request that was ever sent is settled by lookup, not by our clock
+            if not r.expired(now):
+                continue
+            if r.confirm_attempts and not (r.is_batch and r.state is State.PENDING):
+                # a request that was ever sent is settled by lookup, not by our clock; a released
+                # batch by its lines (batch_release), unless it waits for approval again
+                continue
             try:
                 r = repo.conclude(services, db, r, State.EXPIRED, decided_at=now)
             except repo.StaleRequest:

@@ -22,6 +22,7 @@ from services.approvals.request import ApprovalRequest
 from services.approvals.states import State
 from services.slack.blocks import esc
 from services.slack.queue import enqueue_post
+from whalet.masking import mask_digit_runs
 
 if TYPE_CHECKING:
     from services.container import Services
@@ -58,8 +59,17 @@ def sentence(r: ApprovalRequest, locale: str | None) -> str | None:
     if state is State.SUCCEEDED:
         return _(":white_check_mark: %(what)s is paid: Whalet reports it done.", what=what)
     again = _(" The card offers *Request again*.")
+    if r.is_batch and r.confirm_attempts and state in (State.REJECTED, State.EXPIRED):
+        # Some lines went to Whalet before it was sent back for approval (a quote moved, a role
+        # changed), then it ended: the lines sent stand; no other line will be sent.
+        rest = _(" Lines already sent stay as Whalet reports them (the card's thread); no other line will be sent.")
+        if state is State.REJECTED:
+            ended = _(":no_entry_sign: %(what)s was rejected by %(who)s when asked again.", what=what, who=decider)
+        else:
+            ended = _(":alarm_clock: %(what)s expired before it was approved again.", what=what)
+        return ended + rest + again
     if state is State.FAILED:
-        reason = esc(r.fail_reason) if r.fail_reason else _("Whalet gave no reason")
+        reason = esc(mask_digit_runs(r.fail_reason)) if r.fail_reason else _("Whalet gave no reason")
         return _(":x: %(what)s failed: %(reason)s. Nothing was paid.", what=what, reason=reason) + again
     if state is State.REJECTED and r.reason:
         return (

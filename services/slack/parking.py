@@ -26,6 +26,7 @@ PERMANENT_ERRORS = frozenset(
         "invalid_blocks",
         "invalid_blocks_format",
         "msg_too_long",
+        "msg_blocks_too_long",  # the blocks' text over Slack's total: resending the same never fits
         "invalid_arguments",
         "no_text",
         "too_many_attachments",

@@ -2,8 +2,9 @@
 
 Renderers cap their own blocks, but a later transform can undo it (a route's user-group mention
 prepended to a 50-block message made 51, and Slack refused the lot). So every feature queues
-through these two functions, which apply the block cap and the fallback-text limit to the final
-blocks and text before the row is stored: what lies in the outbox is what Slack accepts. Same
+through these two functions, which apply the block cap, the blocks' total text limit
+(``message_size``) and the fallback-text limit to the final blocks and text before the row is
+stored: what lies in the outbox is what Slack accepts. Same
 signatures as the storage functions they wrap.
 """
 
@@ -17,10 +18,13 @@ from sqlite_utils import Database
 from core.storage import outbox
 from core.storage.outbox import Ref
 from services.slack.blocks import MAX_MESSAGE_TEXT, cap, cut
+from services.slack.message_size import MAX_BLOCK_TEXT, within_budget
 
 
 def _blocks(blocks: Iterable[Any] | None) -> list[Any] | None:
-    return None if blocks is None else cap([b.to_dict() if hasattr(b, "to_dict") else b for b in blocks])
+    if blocks is None:
+        return None
+    return within_budget(cap([b.to_dict() if hasattr(b, "to_dict") else b for b in blocks]), MAX_BLOCK_TEXT)
 
 
 def enqueue_post(

@@ -37,13 +37,16 @@ def test_unattended_tour_produces_every_expected_slack_effect(make_stack: Callab
     assert f"DM from the bot to {DEMO_USERS['U0APP1']}" in out and "You can approve this request" in out
     assert "App Home of @U0APP2" in out and "Waiting for you (1)" in out
 
-    # Two approval cards, each with exactly one payoutConfirm and its result in its thread.
+    # Two payout cards and a batch card; each order (two payouts, three batch lines) confirmed once,
+    # and each card has its result(s) in its thread.
     cards = [m for m in stack.fake.messages("C0APPROVALS") if not m.is_reply]
     assert [("1,200.50 USD" in plain_text(c), "25,000.00 USD" in plain_text(c)) for c in cards] == [
         (True, False),
         (False, True),
+        (False, False),
     ]
-    assert sorted(stack.confirm_counts().values()) == [1, 1]
+    assert "Pay out the batch month-end.csv: 3 lines" in plain_text(cards[2])
+    assert sorted(stack.confirm_counts().values()) == [1, 1, 1, 1, 1]
     for card in cards:
         assert "Approved by" in plain_text(card)
         assert any(m.is_reply for m in stack.fake.thread("C0APPROVALS", card.ts))

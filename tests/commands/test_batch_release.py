@@ -118,3 +118,25 @@ def test_a_quote_beyond_the_tolerance_sends_the_batch_back_for_approval() -> Non
         )
     finally:
         m.teardown()
+
+
+def test_a_batch_sent_back_and_left_to_expire_says_the_lines_sent_stand() -> None:
+    m = flow(ONE_AT_A_TIME)
+    try:
+        batch = _batch(m, "acme-us,100,USD,A\nacme-hk,200,USD,B\n")  # line 1 needs no rate; line 2 converts
+        m.run(m.operator.post("/sandbox/rates", json={"currency": "HKD", "factor": "1.02"})).raise_for_status()
+        _approve(m, "U0APP1", batch.id)
+        assert sum(_confirmed_per_line(m, batch.id).values()) == 1 and _state(m, batch.id) is State.PENDING
+        m.move_clock(40)  # past the batch's 30 minutes, still waiting for the approval again
+        m.sweep(0)
+        assert _state(m, batch.id) is State.EXPIRED
+        card = json.dumps(m.card_of(batch.id))
+        assert "Expired before it was approved again; the lines already sent stand" in card
+        with m.services.store.read() as db:
+            told = [r[0] for r in db.execute("SELECT text FROM outbox WHERE channel = ?", [REQUESTER])]
+        assert any(
+            "expired before it was approved again" in text and "Lines already sent stay" in text for text in told
+        )
+        assert sum(_confirmed_per_line(m, batch.id).values()) == 1  # the expired line was never sent
+    finally:
+        m.teardown()

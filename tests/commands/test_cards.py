@@ -110,6 +110,12 @@ def test_final_cards_have_no_buttons():
         assert needle in texts(blocks), state
 
 
+def test_whalets_failure_reason_on_a_card_has_account_numbers_masked():
+    failed = row(state="FAILED", decided_at=NOW.isoformat(), fail_reason="Account 6222020200112233445 is closed")
+    shown = texts(card_blocks(failed, given("U2APP"), NOW))
+    assert "6222020200112233445" not in shown and "3445 is closed" in shown
+
+
 def test_user_text_cannot_mention_or_break_out():
     blocks = card_blocks(row(purpose="<!channel> pay now & <http://evil|x>", beneficiary_name="A<b>"), [], NOW)
     body = texts(blocks)

@@ -110,7 +110,7 @@ async def test_digest_content_balances_changes_movement_pending_todos_and_reconc
     assert "Acme Trading Ltd" in shown and "Globex Export Co" in shown
     assert "*247,497.50 USD* available\\npending 1,250.00 USD · frozen 2,502.50 USD" in shown  # B2C, after the payout
     assert "USD · Acquiring" in shown and "*3,500,000 JPY*" in shown and "frozen 500.00 USD" in shown
-    assert "first digest for this balance" in shown
+    assert "first digest for this balance" not in shown and "had no earlier digest to compare with" in shown
     assert "Collections, last 24 h:* 1 · 1,200.50 USD" in shown
     assert "Waiting for approval or confirmation:* 1" in shown and "2,500.00 USD to Acme HK" in shown
     assert "Open document requests:* 1" in shown and "OVERDUE" in shown and "nobody has taken it" in shown

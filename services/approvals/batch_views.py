@@ -1,0 +1,95 @@
+"""What a batch looks like to people: the card's one-line summary, the lines in its thread as a
+table and as a CSV, a refused file's reasons, and the digest its fingerprint covers."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from decimal import Decimal
+
+from core.storage import batches
+from services.approvals.batch_policy import FLAG_DUPLICATE, FLAG_NEW, FIRST_REASONS, BatchLine, totals
+from services.csv_cells import amount, cell, encode
+from services.slack.blocks import esc
+from whalet.money import Money
+
+
+def summed(reasons: list[str]) -> str:
+    """The first FIRST_REASONS reasons, one per line, then how many more."""
+    shown = [f"• {esc(r)}" for r in reasons[:FIRST_REASONS]]
+    more = len(reasons) - FIRST_REASONS
+    return "\n".join(shown + ([f"…and {more} more."] if more > 0 else []))
+
+
+def digest(rows: list[dict[str, object]]) -> str:
+    """SHA-256 of the lines as stored, in order: what the batch's fingerprint covers."""
+    canonical = [{name: str(row[name] or "") for name in batches.LINE_FIELDS} for row in rows]
+    data = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(data.encode("utf-8")).hexdigest()
+
+
+def summary_of(lines: list[BatchLine], flagged: dict[int, list[str]], rates: dict[str, str]) -> str:
+    """One line for the card's headline and the fingerprint: count, totals, flags, rates."""
+    money = " + ".join(Money(total, currency).format() for currency, total in totals(lines).items())
+    parts = [f"{len(lines)} line{'s' if len(lines) != 1 else ''}, {money}"]
+    for mark in (FLAG_DUPLICATE, FLAG_NEW):
+        count = sum(1 for marks in flagged.values() if mark in marks)
+        if count:
+            parts.append(f"{count} flagged {mark}")
+    parts += [f"indicative {key.replace('>', '→')} {rate}" for key, rate in sorted(rates.items())]
+    return "; ".join(parts)
+
+
+TABLE_CHUNK = 40  # lines per thread reply: well inside Slack's text limits
+LINE_COLUMNS = (
+    "line",
+    "beneficiary_id",
+    "beneficiary",
+    "amount",
+    "currency",
+    "target_currency",
+    "purpose",
+    "reference",
+    "flags",
+)
+
+
+def lines_csv(rows: list[dict[str, object]], *, bom: bool = True) -> bytes:
+    """The batch as approved, one row per line, for the card's thread (UTF-8 with a BOM: Excel)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(LINE_COLUMNS)
+    for row in rows:
+        money = Money(Decimal(str(row["amount"])), str(row["currency"]))
+        writer.writerow(
+            [
+                row["line_no"],
+                cell(row["beneficiary_id"]),
+                cell(row["beneficiary_name"], free_text=True),
+                amount(money),
+                row["currency"],
+                row["to_currency"],
+                cell(row["purpose"], free_text=True),
+                cell(row["reference"], free_text=True),
+                "; ".join(json.loads(str(row["flags"]))),
+            ]
+        )
+    return encode(buffer.getvalue(), bom=bom)  # a BOM for Excel per [export] bom
+
+
+def line_table(rows: list[dict[str, object]]) -> list[str]:
+    """The full list for the card's thread, in replies of TABLE_CHUNK lines (code blocks)."""
+    parts = []
+    for start in range(0, len(rows), TABLE_CHUNK):
+        chunk = rows[start : start + TABLE_CHUNK]
+        body = "\n".join(
+            f"{row['line_no']:>4}  {str(row['beneficiary_name'])[:28]:<28}  "
+            f"{Money(Decimal(str(row['amount'])), str(row['currency'])).format():>18}"
+            f"  → {row['to_currency']}  {str(row['reference'])[:24]}"
+            + (f"  ⚠ {', '.join(json.loads(str(row['flags'])))}" if json.loads(str(row["flags"])) else "")
+            for row in chunk
+        )
+        parts.append(f"Lines {chunk[0]['line_no']}–{chunk[-1]['line_no']} of {len(rows)}:\n```{esc(body)}```")
+    return parts
