@@ -148,7 +148,7 @@ def render(content: DigestContent, day: str | None = None) -> DigestMessage:
     if len(whole) <= MAX_BLOCKS and text_of(whole) <= BLOCK_TEXT_BUDGET:
         balances = table
     else:
-        note = context(f"The full table ({len(content.balances)} balances) is in the thread below.")
+        note = context(f"The full table ({len(content.balances):,} balances) is in the thread below.")
         room = BLOCK_TEXT_BUDGET - text_of([header(title), *lead, *closing, note])
         balances = [*digest_table.summary(content, MAX_BLOCKS - len(closing) - len(lead) - 2, room), note]
         replies = digest_table.thread(content, f"Whalet digest {today}: all balances")

@@ -122,7 +122,7 @@ def first_seen(content: DigestContent) -> Block | None:
     count = sum(1 for rows in by_user(content).values() for row in rows if row.change is None)
     if not count:
         return None
-    return context(f"{count} balance{'s' if count != 1 else ''} had no earlier digest to compare with.")
+    return context(f"{count:,} balance{'s' if count != 1 else ''} had no earlier digest to compare with.")
 
 
 def grand_total_line(content: DigestContent) -> Block | None:
@@ -132,7 +132,7 @@ def grand_total_line(content: DigestContent) -> Block | None:
     if grand is None:
         return None
     currency = grand.total.currency
-    users = f"{grand.users} Whalet user{'s' if grand.users != 1 else ''}"
+    users = f"{grand.users:,} Whalet user{'s' if grand.users != 1 else ''}"
     text = f"*Grand total ≈ {grand.total.format()}* across {users}"
     if grand.left_out:
         text += f", without {', '.join(grand.left_out)} (no rate)"

@@ -152,13 +152,13 @@ def test_a_digest_of_60_and_of_2400_balances_is_sent_whole_within_slacks_limits(
     lead = parent.blocks[1]["text"]["text"]  # right under the title
     grand = expected_grand_total(seeded, shown)
     assert lead == f"*Grand total ≈ {grand:,.2f} USD* across {user_count} Whalet users", lead
-    first_seen = f"{len(seeded)} balances had no earlier digest to compare with."
+    first_seen = f"{len(seeded):,} balances had no earlier digest to compare with."
     assert parent.blocks[2]["elements"][0]["text"] == first_seen
     everything = "".join(texts(m) for m in [parent, *replies])
     assert everything.count("no earlier digest") == 1 and "first digest" not in everything
 
     if in_thread:
-        assert f"The full table ({len(seeded)} balances) is in the thread below." in shown
+        assert f"The full table ({len(seeded):,} balances) is in the thread below." in shown
         assert 1 < len(replies) <= 20
         assert rows_in_thread(replies) == seeded  # every row once, whole, under its own user
         for index, reply in enumerate(replies, start=1):

@@ -91,7 +91,8 @@ def test_the_digest_fits_slack_at_60_and_2400_balances(fake: FakeSlack, users: i
     assert "first digest" not in everything
     first_seen = sum(1 for row in content.balances if row.change is None)
     assert (
-        everything.count("had no earlier digest") == 1 and f"{first_seen} balances had no earlier digest" in everything
+        everything.count("had no earlier digest") == 1
+        and f"{first_seen:,} balances had no earlier digest" in everything
     )
     if thread:  # every balance row is whole in exactly one reply: split between rows, never inside one
         rows = [line for m in thread for b in m["blocks"] for line in b.get("text", {}).get("text", "").split("\n")]
