@@ -13,29 +13,22 @@ being refused whole by Slack and parked.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
-from services.slack.blocks import MAX_BLOCKS, SECTION_TEXT, Block, context, cut, section
+from services.slack.blocks import (
+    BLOCK_TEXT_BUDGET,
+    MAX_BLOCK_TEXT,
+    MAX_BLOCKS,
+    SECTION_TEXT,
+    Block,
+    context,
+    cut,
+    section,
+    text_of,
+)
 
-MAX_BLOCK_TEXT = 12_000  # Slack answers msg_blocks_too_long beyond about this much
-BLOCK_TEXT_BUDGET = 11_000  # what the bot puts in one message at most
+__all__ = ["BLOCK_TEXT_BUDGET", "CONTINUED", "MAX_BLOCK_TEXT", "replies", "text_of", "within_budget"]
+
 CONTINUED = " (continued)"  # after a heading repeated at the top of the next reply
-
-
-def text_of(value: Any) -> int:
-    """Characters of text in a block (or list of blocks), counted as Slack counts them: every
-    ``text`` string of every text object, fields included."""
-    if isinstance(value, list):
-        return sum(text_of(item) for item in value)
-    if not isinstance(value, dict):
-        return 0
-    total = 0
-    for key, item in value.items():
-        if key == "text" and isinstance(item, str):
-            total += len(item)
-        elif isinstance(item, (dict, list)):
-            total += text_of(item)
-    return total
 
 
 def within_budget(blocks: list[Block], budget: int = BLOCK_TEXT_BUDGET) -> list[Block]:
