@@ -3,11 +3,12 @@
 Slack refuses a message whose blocks hold more than about 12,000 characters of text in all
 (``msg_blocks_too_long``), well before the 50-block cap: 50 sections of 3,000 characters are
 150,000. What counts is the text of the blocks as sent: section text and fields, context
-elements, headers, button labels. Producers of long messages (the digest's table, a batch's
+elements, headers, button labels, as ``blocks.text_of`` counts it (the one measure). Producers of long messages (the digest's table, a batch's
 lines) split their rows across thread replies with ``replies``, each reply within
 BLOCK_TEXT_BUDGET; ``within_budget`` is the last guard on every queued message (services/slack/
-queue.py): a message still over the limit loses its last blocks to a note saying so, rather than
-being refused whole by Slack and parked.
+queue.py), to the same BLOCK_TEXT_BUDGET, a margin under Slack's "about" 12,000: a message still
+over it loses its last blocks to a note saying so, rather than being refused whole by Slack and
+parked.
 """
 
 from __future__ import annotations

@@ -149,4 +149,4 @@ def test_over_long_blocks_park_at_once_and_the_queue_guard_keeps_them_out(stack:
     stack.services.wake_outbox()
     _wait_state(stack, guarded, "done")
     posted = stack.fake.messages("C0LONG")[-1]
-    assert "more blocks not shown" in str(posted.blocks) and text_of(posted.blocks) <= MAX_BLOCK_TEXT
+    assert "more blocks not shown" in str(posted.blocks) and text_of(posted.blocks) <= BLOCK_TEXT_BUDGET
