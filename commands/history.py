@@ -93,6 +93,11 @@ async def history_command(ctx: CommandContext, a: HistoryArgs) -> None:
             [
                 section(f"*{title}* (page {a.page} of {pages}, {result.total} in all)"),
                 *blocks,
+                *(
+                    [context(f"…and {hidden} more on this page, too long for one message: `--csv` has them all.")]
+                    if hidden
+                    else []
+                ),
                 context(f"Times in Whalet's zone (UTC+8).{more}"),
             ]
         ),

@@ -112,3 +112,28 @@ def with_changes(db: Database, channel: str, run_id: int, taken_at: str, totals:
         [(t.user_id, str(t.total.amount), t.complete) for t in totals],
     )
     return out
+
+
+@dataclass(frozen=True)
+class GrandTotal:
+    """Every user's total added up: what the digest leads with."""
+
+    total: Money
+    users: int
+    left_out: tuple[str, ...]  # currencies without a rate, in no user's total
+    change: Decimal | None  # None unless every user's total could be compared with the last digest
+
+
+def grand_total(totals: list[UserTotal]) -> GrandTotal | None:
+    """The sum of the users' totals (each already rounded to the reporting currency, so the lines
+    a reader adds up give the same figure); None without any total to add."""
+    if not totals:
+        return None
+    currency = totals[0].total.currency
+    changes = [t.change for t in totals]
+    return GrandTotal(
+        total=Money(sum((t.total.amount for t in totals), Decimal(0)), currency),
+        users=len(totals),
+        left_out=tuple(sorted({c for t in totals for c in t.left_out})),
+        change=None if any(c is None for c in changes) else sum((c for c in changes if c is not None), Decimal(0)),
+    )

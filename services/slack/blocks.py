@@ -27,6 +27,9 @@ Block = dict[str, Any]
 
 MAX_BLOCKS = 50
 MAX_MESSAGE_TEXT = 40_000  # a message's fallback text; Slack answers msg_too_long beyond it
+MAX_BLOCK_TEXT = 12_000  # the text of all a message's blocks; Slack answers msg_blocks_too_long beyond about this
+BLOCK_TEXT_BUDGET = 11_000  # what the bot puts in one message at most (message_size splits and guards to it)
+PAGED_TEXT = 9_000  # a paged list's share of one answer, leaving room for its title and notes
 MAX_MODAL_BLOCKS = 100
 SECTION_TEXT = 3000
 FIELD_TEXT = 2000
@@ -149,18 +152,44 @@ def finish(blocks: Iterable[Block | SdkBlock], limit: int = MAX_BLOCKS, *, what:
     return [b.to_dict() for b in parsed if b is not None]
 
 
-def paged(lines: list[str], *, per_block: int = 20, max_blocks: int = 40) -> tuple[list[Block], int]:
-    """Lines grouped into sections within the text limit; returns (blocks, lines left out)."""
+def text_of(value: Any) -> int:
+    """Characters of text in a block (or list of blocks), counted as Slack counts them against
+    MAX_BLOCK_TEXT: every ``text`` string of every text object, fields and contexts included.
+    The one measure: the digest's splitter, ``paged`` and the outbox's guard all use it."""
+    if isinstance(value, list):
+        return sum(text_of(item) for item in value)
+    if not isinstance(value, dict):
+        return 0
+    total = 0
+    for key, item in value.items():
+        if key == "text" and isinstance(item, str):
+            total += len(item)
+        elif isinstance(item, (dict, list)):
+            total += text_of(item)
+    return total
+
+
+def paged(
+    lines: list[str], *, per_block: int = 20, max_blocks: int = 40, max_text: int = PAGED_TEXT
+) -> tuple[list[Block], int]:
+    """Lines grouped into sections within the text limit; returns (blocks, lines left out).
+    Stops at ``max_blocks`` sections or ``max_text`` characters of text in all, whichever comes
+    first: forty sections of 3,000 characters would be ten times what Slack takes in a message."""
     blocks: list[Block] = []
     chunk: list[str] = []
-    size = 0
+    size = used = 0  # this section's text; the finished sections' text (``text_of`` of ``blocks``)
     for index, line in enumerate(lines):
         line = cut(line, SECTION_TEXT // 4)
         if chunk and (len(chunk) >= per_block or size + len(line) + 1 > SECTION_TEXT):
             blocks.append(section("\n".join(chunk)))
+            used += text_of(blocks[-1])
             chunk, size = [], 0
             if len(blocks) >= max_blocks:
                 return blocks, len(lines) - index
+        if used + size + len(line) > max_text:
+            if chunk:
+                blocks.append(section("\n".join(chunk)))
+            return blocks, len(lines) - index
         chunk.append(line)
         size += len(line) + 1
     if chunk:

@@ -60,6 +60,9 @@ FIXES = {
     "app and reinstall it",
     "invalid_blocks": "the message broke a Block Kit rule; the log line `outbox_failed` has the row id",
     "msg_too_long": "the message was longer than Slack allows; the log line `outbox_failed` has the row id",
+    "msg_blocks_too_long": "the message's blocks held more text than Slack takes in one message (about "
+    "12,000 characters), which the bot's own splitting should have prevented; report it with the row id "
+    "(the log line `outbox_failed` has it)",
 }
 HISTORY_FIX = (
     "the bot could not read <#{channel}>'s history to see whether the message went out before "

@@ -18,13 +18,13 @@ from sqlite_utils import Database
 from core.storage import outbox
 from core.storage.outbox import Ref
 from services.slack.blocks import MAX_MESSAGE_TEXT, cap, cut
-from services.slack.message_size import MAX_BLOCK_TEXT, within_budget
+from services.slack.message_size import within_budget
 
 
 def _blocks(blocks: Iterable[Any] | None) -> list[Any] | None:
     if blocks is None:
         return None
-    return within_budget(cap([b.to_dict() if hasattr(b, "to_dict") else b for b in blocks]), MAX_BLOCK_TEXT)
+    return within_budget(cap([b.to_dict() if hasattr(b, "to_dict") else b for b in blocks]))  # BLOCK_TEXT_BUDGET
 
 
 def enqueue_post(

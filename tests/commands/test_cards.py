@@ -12,7 +12,7 @@ from slack_sdk.models.blocks import Block
 
 from services.approvals.cards import APPROVE_ACTION, REJECT_ACTION, card_blocks, card_text, parse_block_id
 from services.approvals.fingerprint import fingerprint, verify
-from services.slack.blocks import MAX_BLOCKS, cut, finish, paged, section
+from services.slack.blocks import MAX_BLOCKS, PAGED_TEXT, cut, finish, paged, section, text_of
 from services.approvals.request import Approval
 from services.approvals.request import ApprovalRequest
 
@@ -181,6 +181,11 @@ def test_block_limits_helpers():
     assert len(sections) == 5 and hidden == 950
     sections, hidden = paged(["y" * 900] * 6)
     assert hidden == 0 and all(len(b["text"]["text"]) <= 3000 for b in sections)
+    # long lines stop at the text share of one answer, not at 45 sections of 3,000 characters
+    sections, hidden = paged([f"{i:03d} " + "z" * 696 for i in range(100)], per_block=15, max_blocks=45)
+    shown = [line for b in sections for line in b["text"]["text"].split("\n")]
+    assert text_of(sections) <= PAGED_TEXT and hidden == 100 - len(shown) and len(shown) >= 12
+    assert shown == [f"{i:03d} " + "z" * 696 for i in range(len(shown))]  # whole lines, in order
 
 
 HOSTILE = st.text(

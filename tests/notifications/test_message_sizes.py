@@ -91,7 +91,8 @@ def test_the_digest_fits_slack_at_60_and_2400_balances(fake: FakeSlack, users: i
     assert "first digest" not in everything
     first_seen = sum(1 for row in content.balances if row.change is None)
     assert (
-        everything.count("had no earlier digest") == 1 and f"{first_seen} balances had no earlier digest" in everything
+        everything.count("had no earlier digest") == 1
+        and f"{first_seen:,} balances had no earlier digest" in everything
     )
     if thread:  # every balance row is whole in exactly one reply: split between rows, never inside one
         rows = [line for m in thread for b in m["blocks"] for line in b.get("text", {}).get("text", "").split("\n")]
@@ -109,29 +110,43 @@ def test_replies_split_between_lines_within_the_budget() -> None:
     assert all(text_of(m) <= 5000 and len(m) <= 50 for m in messages)
 
 
-def test_the_stand_in_refuses_blocks_over_slacks_total(fake: FakeSlack) -> None:
+def _refusal(fake: FakeSlack, text: str, blocks: list[dict]) -> str:  # type: ignore[type-arg]
     web = AsyncWebClient(token="xoxb-size", base_url=fake.api_url)
-    long = [{"type": "section", "text": {"type": "mrkdwn", "text": "y" * 2900}} for _ in range(5)]
 
     async def post() -> str:
         try:
-            await web.chat_postMessage(channel="C0FINANCE", text="long", blocks=long)
+            await web.chat_postMessage(channel="C0FINANCE", text=text, blocks=blocks)
         except SlackApiError as exc:
             return str(exc.response["error"])
         return "ok"
 
-    assert asyncio.run(post()) == "msg_blocks_too_long"
-    assert text_of(long) > MAX_BLOCK_TEXT
+    return asyncio.run(post())
+
+
+def _sections(count: int, size: int) -> list[dict]:  # type: ignore[type-arg]
+    return [{"type": "section", "text": {"type": "mrkdwn", "text": "y" * size}} for _ in range(count)]
+
+
+def test_the_stand_in_refuses_what_slack_refuses_and_takes_what_fits(fake: FakeSlack) -> None:
+    assert _refusal(fake, "long", _sections(5, 2900)) == "msg_blocks_too_long"  # 14,500 characters of blocks
+    assert text_of(_sections(5, 2900)) > MAX_BLOCK_TEXT
+    assert _refusal(fake, "fits", _sections(4, 2900)) == "ok"  # 11,600: under Slack's total
+    assert _refusal(fake, "x" * 40_001, []) == "msg_too_long"
+    assert _refusal(fake, "x" * 40_000, []) == "ok"
+    assert _refusal(fake, "many", _sections(51, 10)) == "invalid_blocks"
+    assert _refusal(fake, "many", _sections(50, 10)) == "ok"
 
 
 def test_over_long_blocks_park_at_once_and_the_queue_guard_keeps_them_out(stack: LocalStack) -> None:
     long = [{"type": "section", "text": {"type": "mrkdwn", "text": "z" * 2900}} for _ in range(5)]
     row = _enqueue(stack, channel="C0LONG", text="too long", blocks=long)  # around the guard, as a bug would
     parked = _wait_state(stack, row, "parked")
-    assert parked["attempts"] == 1 and parked["last_error"] == "msg_blocks_too_long"
+    assert parked["attempts"] == 1 and parked["last_error"] == "msg_blocks_too_long"  # at once, not eight tries
+    alert = stack.fake.wait_for(lambda: stack.fake.messages("C0ALERTS"), timeout=10.0)[-1]
+    assert f"outbox row {row}" in alert.text and "`msg_blocks_too_long`" in alert.text and "12,000" in alert.text
     with stack.services.store.transaction() as db:  # through the guard every feature uses
         guarded = queue_post(db, channel="C0LONG", text="cut to fit", blocks=long)
     stack.services.wake_outbox()
     _wait_state(stack, guarded, "done")
     posted = stack.fake.messages("C0LONG")[-1]
-    assert "more blocks not shown" in str(posted.blocks) and text_of(posted.blocks) <= MAX_BLOCK_TEXT
+    assert "more blocks not shown" in str(posted.blocks) and text_of(posted.blocks) <= BLOCK_TEXT_BUDGET
