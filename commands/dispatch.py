@@ -22,6 +22,7 @@ from services.slack.subcommands import CommandContext, UsageError, all_subcomman
 from services.slack.tokenizer import TokenizeError, tokenize
 from commands.args import shown
 from services.slack.blocks import esc
+from core.i18n import Translator, translator
 from whalet.errors import WhaletError, explain
 
 if TYPE_CHECKING:
@@ -43,22 +44,30 @@ async def let_the_ack_out(services: Services) -> None:
 def sentence(text: str) -> str:
     text = text.strip()
     text = text[:1].upper() + text[1:]
-    return text if text.endswith((".", "?", "!", ")", "`")) else text + "."
+    return text if text.endswith((".", "?", "!", ")", "`", "。", "？", "！", "）")) else text + "."
 
 
-def usage_error(message: str, usage: str) -> str:
+def usage_error(message: str, usage: str, t: Translator | None = None) -> str:
     """A refusal quotes what was typed, so it is escaped (`<!channel>` must stay text)."""
-    return f"{esc(sentence(message))}\nUsage: `/whalet {usage}`"
+    t = t or translator("en")
+    return t.gettext("%(reason)s\nUsage: `/whalet %(usage)s`", reason=esc(sentence(message)), usage=usage)
 
 
-def unknown_subcommand(name: str) -> str:
+def unknown_subcommand(name: str, t: Translator | None = None) -> str:
+    t = t or translator("en")
     known = [entry.name for entry in all_subcommands()]
     guess = difflib.get_close_matches(name.lower(), known, n=1, cutoff=0.6)
     name = esc(shown(name))
     if guess:
-        return f"`{name}` is not a /whalet sub-command. Did you mean `{guess[0]}`? See `/whalet help`."
+        return t.gettext(
+            "`%(name)s` is not a /whalet sub-command. Did you mean `%(guess)s`? See `/whalet help`.",
+            name=name,
+            guess=guess[0],
+        )
     names = ", ".join(f"`{entry}`" for entry in known)
-    return f"`{name}` is not a /whalet sub-command. Try one of {names}, or `/whalet help`."
+    return t.gettext(
+        "`%(name)s` is not a /whalet sub-command. Try one of %(names)s, or `/whalet help`.", name=name, names=names
+    )
 
 
 async def handle_command(
@@ -75,24 +84,29 @@ async def _run_command(
     services: Services, ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
 ) -> tuple[str, str]:
     """Runs one /whalet command; returns (sub-command, outcome) for the metrics."""
+    # The ack cannot wait for users.info: a refusal in the ack speaks the language last heard
+    # from Slack for this person ([ui] default_locale if none yet).
+    quick = translator(services.locales.cached(command.get("user_id", "")))
     try:
         tokens = tokenize(command.get("text") or "")
     except TokenizeError as exc:
-        await ack(text=usage_error(f"I could not read that: {exc}", "help"), response_type="ephemeral")
+        reason = quick.gettext("I could not read that: %(reason)s", reason=quick.text(exc.reason))
+        await ack(text=usage_error(reason, "help", quick), response_type="ephemeral")
         return "unknown", "bad_input"
     name = tokens[0].lower() if tokens else "help"
     entry = find(name)
     if entry is None:
-        await ack(text=unknown_subcommand(tokens[0]), response_type="ephemeral")
+        await ack(text=unknown_subcommand(tokens[0], quick), response_type="ephemeral")
         return "unknown", "bad_input"
     try:
         parsed = entry.parse(tokens[1:])
     except UsageError as exc:
-        await ack(text=usage_error(str(exc), entry.usage), response_type="ephemeral")
+        await ack(text=usage_error(exc.text(quick), entry.usage, quick), response_type="ephemeral")
         return entry.name, "bad_input"
     except Exception:  # a parser bug must still be answered: an exception here is Slack's error page
         log.exception("/whalet %s: parsing failed", entry.name)
-        await ack(text=usage_error("I could not read those words", entry.usage), response_type="ephemeral")
+        reason = quick.gettext("I could not read those words")
+        await ack(text=usage_error(reason, entry.usage, quick), response_type="ephemeral")
         return entry.name, "error"
     await ack()
     await let_the_ack_out(services)

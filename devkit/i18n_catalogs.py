@@ -24,7 +24,9 @@ from core.i18n import LOCALES, LOCALES_DIR, catalog_path
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("bot", "commands", "core", "notifications", "services")
-KEYWORDS = {"gettext": None, "ngettext": (1, 2), "N_": None, "_": None}
+# later(): a sentence translated where it is shown; UsageError(): a refusal made before the
+# reader is known (both take the msgid first).
+KEYWORDS = {"gettext": None, "ngettext": (1, 2), "N_": None, "_": None, "later": None, "UsageError": None}
 
 
 def extract() -> Catalog:

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from core.i18n import Later, Translator, later, translator
 from core.storage import replays
 from services.approvals.roles import Role, named
 
@@ -38,7 +39,19 @@ __all__ = [
 
 
 class UsageError(ValueError):
-    """Input that is wrong before anything is sent; the message says what, in plain words."""
+    """Input that is wrong before anything is sent; the message says what, in plain words.
+
+    Raised where the reader is not known (a parser runs before the ack), so the sentence is a
+    catalog message kept with its values: ``UsageError("give at most one currency, got
+    '%(words)s'", words=…)``, or a ``Later`` made elsewhere. ``str(exc)`` is the English;
+    ``exc.text(translator)`` the reader's language."""
+
+    def __init__(self, message: str | Later, **values: object) -> None:
+        self.later = message if isinstance(message, Later) else later(message, **values)
+        super().__init__(str(self.later))
+
+    def text(self, t: Translator) -> str:
+        return t.text(self.later)
 
 
 @dataclass
@@ -64,6 +77,12 @@ class CommandContext:
         if self._locale is None:
             self._locale = await self.services.locales.locale_of(self.user_id)
         return self._locale
+
+    async def translator(self) -> Translator:
+        """The person's language and Slack time zone, for a reply that shows times or amounts."""
+        person = await self.services.locales.person(self.user_id)
+        self._locale = person.locale
+        return translator(person.locale, person.tz)
 
     def made_request(self, request_id: str) -> None:
         """Remember which request this invocation made, for a replayed copy's answer."""
@@ -100,7 +119,7 @@ Parser = Callable[[list[str]], Any]
 
 def _no_arguments(args: list[str]) -> None:
     if args:
-        raise UsageError(f"this command takes no arguments, but got '{' '.join(args)}'")
+        raise UsageError("this command takes no arguments, but got '%(words)s'", words=" ".join(args))
     return None
 
 

@@ -22,6 +22,8 @@ Rules (deliberately simpler than shlex, so apostrophes in words such as `Acme's`
 
 from __future__ import annotations
 
+from core.i18n import Later, later
+
 import re
 import unicodedata
 
@@ -41,7 +43,11 @@ _ENTITIES = (("&lt;", "<"), ("&gt;", ">"), ("&amp;", "&"))
 
 
 class TokenizeError(ValueError):
-    """The command text cannot be split; the message says where."""
+    """The command text cannot be split; the message says where (``reason``: in any language)."""
+
+    def __init__(self, reason: Later) -> None:
+        super().__init__(str(reason))
+        self.reason = reason
 
 
 def _unescape_slack(text: str) -> str:
@@ -76,7 +82,11 @@ def tokenize(text: str) -> list[str]:
                 end = text.find("\u201d", i + 1)  # mixed straight/typographic pair
             if end < 0:
                 raise TokenizeError(
-                    f"the quote {opener} at position {i + 1} is never closed; put the closing quote after the text"
+                    later(
+                        "the quote %(quote)s at position %(position)s is never closed; put the closing quote after the text",
+                        quote=opener,
+                        position=i + 1,
+                    )
                 )
             tokens.append(text[i + 1 : end])
             i = end + 1
