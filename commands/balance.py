@@ -11,7 +11,6 @@ from services.slack.blocks import finish, paged, section
 from commands.common import whalet_user
 from services.slack.subcommands import CommandContext, Role, UsageError, subcommand
 from whalet.models import CurrencyBalance
-from whalet.money import Money
 
 USAGE = "balance [CUR] [--source B2C|B2B|Acquiring] [--user ID] [--share]"
 
@@ -27,27 +26,24 @@ class BalanceArgs:
 def parse_balance(words: list[str]) -> BalanceArgs:
     opts = args.split_options(words, valued={"source", "user"}, switches={"share"})
     if len(opts.positional) > 1:
-        raise UsageError(f"give at most one currency, got '{' '.join(opts.positional)}'")
+        raise UsageError("give at most one currency, got '%(words)s'", words=" ".join(opts.positional))
     currency = args.currency(opts.positional[0]) if opts.positional else None
     source = args.fund_source(opts.values["source"]).value if "source" in opts.values else None
     return BalanceArgs(currency, source, opts.values.get("user"), "share" in opts.flags)
 
 
-def _money(value: Money | None) -> str:
-    return value.format() if value is not None else "—"
-
-
 def balance_line(row: CurrencyBalance, locale: str | None = None) -> str:
     """One currency: Whalet's own field names (余额 可用, 未上账金额, 冻结金额, 订单总额度) in Chinese."""
-    return translator(locale).gettext(
+    t = translator(locale)
+    return t.gettext(
         "*%(currency)s*  available *%(available)s* · pending %(pending)s · frozen %(frozen)s · "
         "order quota %(quota)s · ≈ %(rmb)s",
         currency=row.currency,
-        available=_money(row.balance),
-        pending=_money(row.pending_amount),
-        frozen=_money(row.freeze_amount),
-        quota=_money(row.order_quota),
-        rmb=_money(row.rmb_amount),
+        available=t.amount(row.balance),
+        pending=t.amount(row.pending_amount),
+        frozen=t.amount(row.freeze_amount),
+        quota=t.amount(row.order_quota),
+        rmb=t.amount(row.rmb_amount),
     )
 
 

@@ -28,7 +28,7 @@ def parse_rate(words: list[str]) -> RateArgs:
         raise UsageError("give two currencies, e.g. `rate USD HKD`")
     currency, to_currency = (args.currency(w) for w in opts.positional)
     if currency == to_currency:
-        raise UsageError(f"both currencies are {currency}; a rate needs two different ones")
+        raise UsageError("both currencies are %(currency)s; a rate needs two different ones", currency=currency)
     source = args.fund_source(opts.values["source"]).value if "source" in opts.values else None
     return RateArgs(currency, to_currency, source)
 

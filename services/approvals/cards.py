@@ -54,10 +54,10 @@ def parse_block_id(block_id: str | None) -> CardRef | None:
     return CardRef(parts[1], int(parts[2]), parts[3])
 
 
-def _money(amount: Decimal | None, currency: str | None) -> str:
+def _money(amount: Decimal | None, currency: str | None, locale: str | None = None) -> str:
     if amount is None or not currency:
         return "—"
-    return Money(amount, currency).format()
+    return translator(locale).amount(Money(amount, currency))
 
 
 def headline(r: ApprovalRequest, *, plain: bool = False, locale: str | None = None) -> str:
@@ -66,7 +66,7 @@ def headline(r: ApprovalRequest, *, plain: bool = False, locale: str | None = No
     safe = (lambda text: text or "") if plain else esc
     if r.is_batch:
         return _("Pay out the batch %(file)s: %(summary)s?", file=safe(r.reference), summary=safe(r.summary))
-    amount = _money(r.amount, r.currency)
+    amount = _money(r.amount, r.currency, locale)
     if not KINDS[r.kind].to_account:
         return _("Pay %(amount)s to %(payee)s?", amount=amount, payee=payee(r, safe, locale))
     return _(
@@ -88,11 +88,11 @@ def payee(r: ApprovalRequest, safe: Any = esc, locale: str | None = None) -> str
 def total_debited(r: ApprovalRequest, locale: str | None = None) -> str:
     """What leaves the balance: amount plus fee (in one sum when they share a currency)."""
     if r.fee is None:
-        return translator(locale).gettext("%(amount)s + the fee", amount=_money(r.amount, r.currency))
+        return translator(locale).gettext("%(amount)s + the fee", amount=_money(r.amount, r.currency, locale))
     fee_currency = r.fee_currency or r.currency
     if fee_currency == r.currency:
-        return _money(r.amount + r.fee, r.currency)
-    return f"{_money(r.amount, r.currency)} + {_money(r.fee, fee_currency)}"
+        return _money(r.amount + r.fee, r.currency, locale)
+    return f"{_money(r.amount, r.currency, locale)} + {_money(r.fee, fee_currency, locale)}"
 
 
 def card_text(r: ApprovalRequest, locale: str | None = None) -> str:
@@ -150,14 +150,14 @@ def detail_blocks(r: ApprovalRequest, approvals: Sequence[Approval], locale: str
     _ = translator(locale).gettext
     fields = [
         _field(_("Requested by"), f"<@{r.requester}>"),
-        _field(_("Amount"), _money(r.amount, r.currency)),
-        _field(_("Fee"), _money(r.fee, r.fee_currency or r.currency)),
+        _field(_("Amount"), _money(r.amount, r.currency, locale)),
+        _field(_("Fee"), _money(r.fee, r.fee_currency or r.currency, locale)),
         _field(_("Total debited"), total_debited(r, locale)),
     ]
     if KINDS[r.kind].to_account:
         if r.rate is not None and r.to_currency not in (None, r.currency):
             fields.append(_field(_("Rate"), f"1 {r.currency} = {r.rate} {r.to_currency}"))
-        fields.append(_field(_("Beneficiary gets"), _money(r.to_amount, r.to_currency)))
+        fields.append(_field(_("Beneficiary gets"), _money(r.to_amount, r.to_currency, locale)))
         fields.append(_field(_("Beneficiary"), f"{esc(r.beneficiary_name)} ({mask(r.account_tail)})"))
     else:
         fields.append(_field(_("Payee"), payee(r, locale=locale)))
