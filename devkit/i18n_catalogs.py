@@ -26,7 +26,15 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("bot", "commands", "core", "notifications", "services")
 # later(): a sentence translated where it is shown; UsageError(): a refusal made before the
 # reader is known (both take the msgid first).
-KEYWORDS = {"gettext": None, "ngettext": (1, 2), "N_": None, "_": None, "later": None, "UsageError": None}
+KEYWORDS = {
+    "gettext": None,
+    "ngettext": (1, 2),
+    "N_": None,
+    "_": None,
+    "later": None,
+    "UsageError": None,
+    "FileRefused": None,
+}
 
 
 def extract() -> Catalog:

@@ -22,6 +22,7 @@ import httpx
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from core.i18n import later
 from whalet.tls import shared_tls
 
 DOWNLOAD_TIMEOUT_SECONDS = 20.0
@@ -29,7 +30,12 @@ SLACK_FILE_HOSTS = frozenset({"files.slack.com"})
 
 
 class FileRefused(Exception):
-    """The file could not be read; the message is the sentence for the person."""
+    """The file could not be read; ``reason`` is the sentence for the person (``str()``: English),
+    translated where it is shown (``Translator.text(exc.reason)``)."""
+
+    def __init__(self, message: str, **values: object) -> None:
+        self.reason = later(message, **values)
+        super().__init__(str(self.reason))
 
 
 @dataclass(frozen=True)
@@ -61,15 +67,17 @@ async def fetch_file(client: AsyncWebClient, token: str, api_base_url: str, file
             raise FileRefused(
                 "I may not read files in this workspace yet (the app needs the files:read scope)."
             ) from None
-        raise FileRefused(f"Slack would not show me that file ({error}).") from None
+        raise FileRefused("Slack would not show me that file (%(error)s).", error=error) from None
     described = info.get("file") or {}
     name = str(described.get("name") or file_id)
     size = int(described.get("size") or 0)
     if size > max_bytes:
-        raise FileRefused(f"{name} is {megabytes(size)}; the limit is {megabytes(max_bytes)}.")
+        raise FileRefused(
+            "%(name)s is %(size)s; the limit is %(limit)s.", name=name, size=megabytes(size), limit=megabytes(max_bytes)
+        )
     url = str(described.get("url_private_download") or described.get("url_private") or "")
     if not url or not _allowed(url, api_base_url):
-        raise FileRefused(f"Slack gave no download address for {name} that I may send my token to.")
+        raise FileRefused("Slack gave no download address for %(name)s that I may send my token to.", name=name)
     mimetype = str(described.get("mimetype") or "application/octet-stream")
     content = await _download(url, token, name, max_bytes)
     return SlackFile(file_id, name, mimetype, content)
@@ -81,17 +89,23 @@ async def _download(url: str, token: str, name: str, max_bytes: int) -> bytes:
         async with httpx.AsyncClient(timeout=DOWNLOAD_TIMEOUT_SECONDS, verify=shared_tls()) as http:
             async with http.stream("GET", url, headers=headers, follow_redirects=False) as answer:
                 if answer.status_code != 200:
-                    raise FileRefused(f"Slack did not hand over {name} (HTTP {answer.status_code}).")
+                    raise FileRefused(
+                        "Slack did not hand over %(name)s (HTTP %(status)s).", name=name, status=answer.status_code
+                    )
                 if answer.headers.get("content-type", "").startswith("text/html") and not name.lower().endswith(
                     (".html", ".htm")
                 ):
-                    raise FileRefused(f"Slack did not hand over {name}: it answered with its sign-in page.")
+                    raise FileRefused("Slack did not hand over %(name)s: it answered with its sign-in page.", name=name)
                 chunks, received = [], 0
                 async for chunk in answer.aiter_bytes():
                     received += len(chunk)
                     if received > max_bytes:
-                        raise FileRefused(f"{name} is larger than {megabytes(max_bytes)}, the limit.")
+                        raise FileRefused(
+                            "%(name)s is larger than %(limit)s, the limit.", name=name, limit=megabytes(max_bytes)
+                        )
                     chunks.append(chunk)
     except httpx.HTTPError as exc:
-        raise FileRefused(f"I could not download {name} from Slack ({type(exc).__name__}); try again.") from None
+        raise FileRefused(
+            "I could not download %(name)s from Slack (%(error)s); try again.", name=name, error=type(exc).__name__
+        ) from None
     return b"".join(chunks)
