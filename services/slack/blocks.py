@@ -23,6 +23,8 @@ from typing import Any
 
 from slack_sdk.models.blocks import Block as SdkBlock
 
+from core.i18n import translator
+
 Block = dict[str, Any]
 
 MAX_BLOCKS = 50
@@ -138,17 +140,31 @@ def actions(*buttons: Block, block_id: str | None = None) -> Block:
     return block
 
 
-def cap(blocks: list[Any], limit: int = MAX_BLOCKS, *, what: str = "items") -> list[Any]:
+def left_out(hidden: int, what: str, locale: str | None = None) -> str:
+    """ "…and 3 more fields not shown." in the reader's language (``what``: items, blocks or fields)."""
+    t = translator(locale)
+    if what == "blocks":
+        return t.ngettext("…and %(n)s more block not shown.", "…and %(n)s more blocks not shown.", hidden)
+    if what == "fields":
+        return t.ngettext("…and %(n)s more field not shown.", "…and %(n)s more fields not shown.", hidden)
+    return t.ngettext("…and %(n)s more item not shown.", "…and %(n)s more items not shown.", hidden)
+
+
+def cap(blocks: list[Any], limit: int = MAX_BLOCKS, *, what: str = "items", locale: str | None = None) -> list[Any]:
     """At most ``limit`` blocks; the last one says how many were left out."""
     if len(blocks) <= limit:
         return blocks
     hidden = len(blocks) - (limit - 1)
-    return blocks[: limit - 1] + [context(f"…and {hidden} more {what} not shown.")]
+    return blocks[: limit - 1] + [context(left_out(hidden, what, locale))]
 
 
-def finish(blocks: Iterable[Block | SdkBlock], limit: int = MAX_BLOCKS, *, what: str = "items") -> list[Block]:
+def finish(
+    blocks: Iterable[Block | SdkBlock], limit: int = MAX_BLOCKS, *, what: str = "items", locale: str | None = None
+) -> list[Block]:
     """Cap, validate through slack_sdk (raises SlackObjectFormationError) and serialise."""
-    parsed = [b if isinstance(b, SdkBlock) else SdkBlock.parse(b) for b in cap(list(blocks), limit, what=what)]
+    parsed = [
+        b if isinstance(b, SdkBlock) else SdkBlock.parse(b) for b in cap(list(blocks), limit, what=what, locale=locale)
+    ]
     return [b.to_dict() for b in parsed if b is not None]
 
 
