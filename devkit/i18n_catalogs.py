@@ -10,6 +10,7 @@ This is Babel's ``pybabel extract`` + ``update`` in one step, so nobody forgets 
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import io
 import sys
@@ -37,9 +38,23 @@ KEYWORDS = {
 }
 
 
-def extract() -> Catalog:
-    """The template: every message the product code marks, in file order."""
+def extract(skipped: list[str] | None = None) -> Catalog:
+    """The template: every message the product code marks, in file order. A marked call whose
+    text is an f-string cannot be a msgid (Babel skips it with a warning on stderr): each such
+    place is added to ``skipped`` as ``file:line``, so ``--check`` can refuse it."""
     template = Catalog(project="whalet-bot", fuzzy=False)
+    warnings = io.StringIO()
+    with contextlib.redirect_stderr(warnings):
+        _extract_into(template)
+    for line in warnings.getvalue().splitlines():
+        if "Skipping f-string" in line and skipped is not None:
+            skipped.append(str(Path(line.split(": warning")[0]).relative_to(ROOT)))
+        elif line.strip():
+            print(line, file=sys.stderr)
+    return template
+
+
+def _extract_into(template: Catalog) -> None:
     with (ROOT / "babel.cfg").open(encoding="utf-8") as config:
         method_map, options_map = parse_mapping_cfg(config)
     for package in PACKAGES:
@@ -51,7 +66,6 @@ def extract() -> Catalog:
             comment_tags=("TRANSLATORS:",),
         ):
             template.add(message, None, [(f"{package}/{filename}", lineno)], auto_comments=comments, context=context)
-    return template
 
 
 def _text(catalog: Catalog) -> str:
@@ -79,7 +93,10 @@ def merged(template: Catalog, locale: str) -> Catalog:
 
 def main(argv: list[str] | None = None) -> int:
     check = "--check" in (argv if argv is not None else sys.argv[1:])
-    template = extract()
+    skipped: list[str] = []
+    template = extract(skipped)
+    for place in skipped:
+        print(f"{place}: an f-string where a catalog message belongs; write %(name)s placeholders")
     wanted = {LOCALES_DIR / "messages.pot": _text(template)}
     wanted |= {catalog_path(locale): _text(merged(template, locale)) for locale in LOCALES}
     stale = [path for path, text in wanted.items() if not path.exists() or path.read_text("utf-8") != text]
