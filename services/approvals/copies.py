@@ -15,6 +15,8 @@ person removed from the approvers after the DM arrived is refused like anyone el
 
 from __future__ import annotations
 
+import asyncio
+
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -61,12 +63,18 @@ async def approver_ids(services: Services) -> list[str]:
 
 async def audience(services: Services, requester: str, amount: Money) -> list[str]:
     """Everyone who may approve this request of ``requester`` now (approvers and admins within
-    their approval limit for ``amount``)."""
-    return [
+    their approval limit for ``amount``). In ``dm`` mode their languages are asked of Slack here,
+    before the card's transaction, so an approver who never typed a command still gets the DM copy
+    in their own language (the answers are cached for an hour; Slack not answering costs at most
+    ``ASK_TIMEOUT_SECONDS``, all asked at once, and gives ``[ui] default_locale``)."""
+    people = [
         user
         for user in await approver_ids(services)
         if user != requester and within_approver_limit(services.config, user, amount)
     ]
+    if mode(services) == "dm":
+        await asyncio.gather(*(services.locales.person(user) for user in people))
+    return people
 
 
 def mention(services: Services) -> str | None:

@@ -118,3 +118,18 @@ def test_every_card_state_fits_block_kit_in_both_languages(state: str, locale: s
     if locale == "zh-Hans" and state == "PENDING":
         assert "等待审批" in json.dumps(blocks, ensure_ascii=False)
     assert State(state)
+
+
+def test_an_approver_who_never_typed_a_command_gets_the_dm_copy_in_their_language(stack) -> None:  # type: ignore[no-untyped-def]
+    """The DM copies are written in the card's transaction; their languages are asked of Slack
+    just before it, so U0APP1's Chinese Slack is known without a command of theirs."""
+    from tests.commands.test_notify import dm_card
+
+    stack.fake.users["U0APP1"] = {"locale": "zh-CN", "tz": "Asia/Shanghai"}
+    request_id = request(stack, "payout 1200.50 USD to acme-us")
+    chinese = json.dumps(dm_card(stack, "U0APP1", request_id).blocks, ensure_ascii=False)
+    english = json.dumps(dm_card(stack, "U0APP2", request_id).blocks, ensure_ascii=False)
+    assert "你可以审批此申请" in chinese and "You can approve" not in chinese
+    assert "You can approve this request" in english
+    asked = [c.params["user"] for c in stack.fake.calls("users.info")]
+    assert "U0APP1" in asked and "U0APP2" in asked
