@@ -70,7 +70,7 @@ def _extract_into(template: Catalog) -> None:
 
 def _text(catalog: Catalog) -> str:
     buffer = io.BytesIO()
-    write_po(buffer, catalog, omit_header=True, sort_output=True, ignore_obsolete=True, width=0)
+    write_po(buffer, catalog, omit_header=True, sort_output=True, ignore_obsolete=True, width=0, include_lineno=False)
     return buffer.getvalue().decode("utf-8")
 
 
