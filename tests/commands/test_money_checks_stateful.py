@@ -33,7 +33,12 @@ After every step:
 6. batches (``/whalet payout batch`` on either replica, approved like any request, released by
    the click on one replica while the other's sweep releases it too): no line has more than one
    order confirmed at Whalet; a batch counts in the daily limit by its lines, once (the payouts
-   its lines become are not counted a second time).
+   its lines become are not counted a second time);
+7. layers: EUR requests above 10,000 need layer 1 (U0APP1) then layer 2 (U0APP2 or U0APP3); the
+   two layers' clicks come in order, reversed or at the same moment on the two replicas, some
+   after Whalet's quote ran out (so the approval renews it first, on either replica). A request
+   that reached approval has one counting approval per layer, by different people, given in
+   layer order, and its order is confirmed at most once.
 """
 
 from __future__ import annotations
@@ -88,6 +93,11 @@ COLLECT = "C0COLLECT"
 TROUBLE = ("latency", "timeout_after_apply", "timeout_before_apply", "http_500_after_apply", "http_500")
 
 
+# The layered tier of this test's policy: EUR above 10,000 (demo policy: two approvals).
+LAYERS = (("U0APP1",), ("U0APP2", "U0APP3"))
+LAYERED_TIER = '{ currency = "EUR", up_to = "90000", layers = [["U0APP1"], ["U0APP2", "U0APP3"]] }'
+
+
 def tier(total: Decimal) -> int:
     """The demo policy's USD tiers: up to 10,000 one approval, up to 100,000 two."""
     return 1 if total <= 10000 else 2
@@ -110,6 +120,10 @@ class TwoReplicas(RuleBasedStateMachine):
         self.tag = secrets.token_hex(3)
         self.unsettled = 0  # seconds the clock moved since Whalet last had no confirm running
         self.notices: list[str] = []
+        # Examples share the sandbox, whose quotes freeze money until confirmed or expired: the
+        # layered EUR requests need a balance each example can count on.
+        eur = self.sandbox.state.ledger.balance("U10001", "B2C", "EUR")
+        eur.available = max(eur.available, Decimal("400000"))
 
     def _requests(self) -> list[Any]:
         with self.a.runtime.services.store.read() as db:
@@ -156,6 +170,40 @@ class TwoReplicas(RuleBasedStateMachine):
         rows = "".join(f"{party},{amount},USD,L{n}\n" for n, amount in enumerate(amounts))
         picked = self.slack.add_user_file(person, "b.csv", f"beneficiary,amount,currency,reference\n{rows}".encode())
         at_once((replica, replica.slack.view_submission(person, opened[-1], {"file": [picked]})))
+
+    @rule(
+        who=st.integers(0, 1),
+        amount=st.sampled_from(["12000", "20000"]),
+        second=st.sampled_from(LAYERS[1]),
+        order=st.sampled_from(["in order", "reversed", "together"]),
+        late=st.booleans(),
+        trouble=st.none() | st.sampled_from(TROUBLE),
+    )
+    def layered(self, who: int, amount: str, second: str, order: str, late: bool, trouble: str | None) -> None:
+        """A request of the layered tier and its two layers' clicks, one on each replica; ``late``:
+        after Whalet's 10-minute quote ran out (the click renews it before it counts)."""
+        person = self.people[who]
+        before = {r.id for r in self._requests()}
+        at_once((self.a, self.a.slack.command(person, f"payout {amount} EUR to berlin-gmbh", channel_id="C0D")))
+        made = [r for r in self._requests() if r.id not in before and r.layers and r.state is State.PENDING]
+        if not made:
+            return
+        if late:
+            self._let_whalet_finish()
+            self.clock.advance(timedelta(minutes=12))
+            self.sandbox.clock.advance(12 * 60)
+        self.sandbox.faults.clear()
+        if trouble:
+            seconds = 0.5 if trouble.startswith("timeout") or trouble == "latency" else 0.0
+            self.sandbox.faults.replace([{"apiCode": "payoutConfirm", "kind": trouble, "seconds": seconds}])
+        card = card_of(self.a, made[0].id)
+        one = (self.a, self.a.slack.block_action(LAYERS[0][0], card, "approval_approve"))
+        two = (self.b, self.b.slack.block_action(second, card, "approval_approve"))
+        if order == "together":
+            at_once(one, two)
+        else:
+            for click in (one, two) if order == "in order" else (two, one):
+                at_once(click)
 
     @rule(pick=st.integers(0, 20), two=st.booleans(), trouble=st.none() | st.sampled_from(TROUBLE))
     def approve(self, pick: int, two: bool, trouble: str | None) -> None:
@@ -238,6 +286,19 @@ class TwoReplicas(RuleBasedStateMachine):
         assert all(count == 1 for count in confirmed.values()), dict(confirmed)
 
     @invariant()
+    def layered_requests_are_approved_layer_by_layer(self) -> None:
+        with self.a.runtime.services.store.read() as db:
+            for r in self._requests():
+                if not r.layers or r.state not in PAID_OR_PAYING:
+                    continue
+                assert tuple(tuple(layer) for layer in r.layers) == LAYERS, r.layers
+                given = [a for a in repo.approvals(db, r.id) if a.counts and a.layer is not None]
+                by_layer = {a.layer: a for a in sorted(given, key=lambda a: a.at)}
+                assert sorted(by_layer) == [0, 1], (r.id, given)
+                assert by_layer[0].approver in LAYERS[0] and by_layer[1].approver in LAYERS[1], given
+                assert by_layer[0].at <= by_layer[1].at, given
+
+    @invariant()
     def no_notice_is_posted_twice(self) -> None:
         assert all(self._shown(line) <= 1 for line in self.notices), self.notices
 
@@ -265,7 +326,7 @@ class TwoReplicas(RuleBasedStateMachine):
     def the_daily_limit_holds(self) -> None:
         spent: dict[tuple[str, object], Decimal] = defaultdict(Decimal)
         for r in self._requests():  # a batch by its lines (all USD here: its amount), its lines' payouts not again
-            if r.state in COUNTED and r.batch_id is None:
+            if r.state in COUNTED and r.batch_id is None and r.currency == "USD":
                 spent[(r.requester, r.created_at.astimezone(SHANGHAI).date())] += r.amount
         assert all(total <= LIMIT for total in spent.values()), dict(spent)
 
@@ -286,7 +347,7 @@ class TwoReplicas(RuleBasedStateMachine):
         earlier: list[Any] = []
         for request_id in order:
             r = requests[request_id]
-            if r.state is State.ABANDONED or r.is_batch or r.batch_id is not None:
+            if r.state is State.ABANDONED or r.is_batch or r.batch_id is not None or r.currency != "USD":
                 continue  # batches: the bot's check is per line and beneficiary (not modelled here: weaker, sound)
             total = r.amount + sum(
                 (q.amount for q in earlier if q.requester == r.requester and q.party == r.party and _live_at(q, r)),
@@ -346,7 +407,10 @@ def test_money_checks_hold_on_two_replicas_under_random_interleavings(
     config = tmp_path / "whalet-bot.toml"
     extra = f'daily_limit = {{ USD = "{LIMIT}" }}\naggregate_window_hours = 24\nday_zone = "Asia/Shanghai"'
     fast_slack = 'alerts_channel = "C0ALERTS"\npace_per_second = 1000\nburst = 1000\n'
-    config.write_text(policy(extra, POOL).replace('alerts_channel = "C0ALERTS"\n', fast_slack), encoding="utf-8")
+    text = policy(extra, POOL).replace('alerts_channel = "C0ALERTS"\n', fast_slack)
+    text = text.replace('{ currency = "EUR", up_to = "90000", approvals = 2 }', LAYERED_TIER)
+    assert LAYERED_TIER in text
+    config.write_text(text, encoding="utf-8")
     clock = FrozenClock(world.sandbox.clock.now())
     TwoReplicas.clock, TwoReplicas.sandbox, TwoReplicas.slack = clock, world.sandbox, world.fake
     TwoReplicas.a = Replica(world, config, tmp_path / "unused.db", database_url, clock, whalet_timeout=TIMEOUT)
