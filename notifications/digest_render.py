@@ -160,12 +160,12 @@ def _rates_note(content: DigestContent, t: Translator) -> str:
 def _day(day: str | date, t: Translator) -> str:
     """The digest's date in the channel's language (2026年12月5日); a run date that is not a
     date (a test's label) as it is."""
-    if isinstance(day, str):
-        try:
-            day = date.fromisoformat(day)
-        except ValueError:
-            return day
-    return t.date(day)
+    if isinstance(day, date):
+        return t.date(day)
+    try:
+        return t.date(date.fromisoformat(day))
+    except ValueError:
+        return day
 
 
 def render(content: DigestContent, day: str | date, t: Translator | None = None) -> DigestMessage:
