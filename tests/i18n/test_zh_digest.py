@@ -17,7 +17,7 @@ from core.clock import FrozenClock
 from core.i18n import translator
 from devkit.localstack import DEMO_CONFIG, LocalStack
 from devkit.slack_standin import Message
-from notifications.digest_data import BalanceRow, DigestContent
+from notifications.digest_data import BalanceRow, DigestContent, Lookup
 from notifications.digest_render import render
 from notifications.digest_totals import Rates, UserTotal
 from services.slack.message_size import BLOCK_TEXT_BUDGET
@@ -249,3 +249,69 @@ def _text(blocks: object) -> int:
     from devkit.slack_standin.rules import blocks_text
 
     return blocks_text(blocks)
+
+
+def test_every_closing_section_reads_in_chinese_and_the_same_content_in_english_as_before() -> None:
+    """What waits for someone, the loose ends and the totals' caveats: rendered from one content
+    in both languages (the English exactly as the digest always wrote it)."""
+    now = datetime(2026, 12, 5, 1, 0, tzinfo=UTC)
+    rows = [
+        BalanceRow("U10001", "华南贸易", "B2C", "USD", Decimal("1200.5"), Decimal("3"), Decimal("0"), Decimal("0")),
+        BalanceRow("U10001", "华南贸易", "B2C", "JPY", Decimal("5000"), Decimal("0"), Decimal("7"), None),
+    ]
+    content = DigestContent(
+        channel="C0FINANCE",
+        now=now,
+        balances=rows,
+        problems=["Globex B2B balances: Whalet did not answer"],
+        collections={"USD": (3, Decimal("1500.25"))},
+        payouts={},
+        pending=[
+            {"amount": "10.00", "currency": "USD", "beneficiary_name": "Acme", "requester": "U0REQ", "state": "PENDING"}
+        ],
+        todos=[{"replenish_id": "RP1", "deadline": "2026-12-01T00:00:00+00:00", "owner": None}],
+        lookups=[Lookup("r1", "ORD1", Money(Decimal("9.5"), "USD"), now, "SUCCESS")],
+        reconcile_hours=24,
+        totals=[UserTotal("U10001", "华南贸易", Money(Decimal("1200.50"), "USD"), left_out=("JPY",))],
+        rates=Rates("USD", missing={"JPY": "no quote"}),
+    )
+    zh = body_of(render(content, "2026-12-05", translator("zh-Hans")).main.blocks)
+    for sentence in (
+        "📊 易鲸日报，2026年12月5日",
+        "*总计 ≈ 1,200.50 USD*（1 个易鲸用户），不含 JPY（无汇率）",
+        "1 个余额没有更早的日报可供比较。",
+        "*华南贸易* (`U10001`) · 合计 ≈ *1,200.50 USD*，不含 JPY（无汇率）",
+        "可用 *1,200.50 USD*\\n未上账金额 3.00 USD · 冻结 0.00 USD\\n较上次日报无变化",
+        "可用 *5,000 JPY*\\n未上账金额 0 JPY · 冻结 7 JPY",
+        "⚠️ Globex B2B balances: Whalet did not answer",
+        "*收款（最近 24 小时）：* 3 笔 · 1,500.25 USD",
+        "*已完成的提现和付款（最近 24 小时）：* 无",
+        "*等待审批或确认：* 1\\n• <@U0REQ> 申请付给 Acme 10.00 USD（待审批）",
+        "*未完成的补充资料请求：* 1\\n• ⚠️ 已逾期 `RP1` 截止 <!date^",
+        "，*尚无人认领*",
+        "🔎 *1 笔已确认的提现在 24 小时后仍无最终结果：*\\n• `ORD1` 9.50 USD（确认于 <!date^",
+        "：易鲸显示 *SUCCESS*，但未收到结果通知",
+        "合计：可用余额按易鲸汇率折算为 USD：无 JPY 汇率（no quote）。",
+    ):
+        assert sentence in zh, sentence
+    en = body_of(render(content, "2026-12-05").main.blocks)
+    for sentence in (
+        "📊 Whalet digest, 2026-12-05",
+        "*Grand total ≈ 1,200.50 USD* across 1 Whalet user, without JPY (no rate)",
+        "1 balance had no earlier digest to compare with.",
+        "*华南贸易* (`U10001`) · total ≈ *1,200.50 USD* without JPY (no rate)",
+        "*1,200.50 USD* available\\npending 3.00 USD · frozen 0.00 USD\\nno change since the last digest",
+        "*Collections, last 24 h:* 3 · 1,500.25 USD",
+        "*Payouts and payments completed, last 24 h:* none",
+        "*Waiting for approval or confirmation:* 1\\n• 10.00 USD to Acme requested by <@U0REQ> (pending)",
+        "*Open document requests:* 1\\n• ⚠️ OVERDUE `RP1` due <!date^",
+        ", *nobody has taken it*",
+        "🔎 *1 confirmed payout(s) without a final result after 24 h:*\\n• `ORD1` 9.50 USD (confirmed <!date^",
+        "): Whalet says *SUCCESS*, but no result notification arrived",
+        "Totals: available balances in USD at Whalet's rates: no JPY rate (no quote).",
+    ):
+        assert sentence in en, sentence
+
+
+def body_of(blocks: list[dict[str, object]]) -> str:
+    return json.dumps(blocks, ensure_ascii=False)
