@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo
 
 from core.clock import iso
 from core.faultpoints import fault_point
+from core.i18n import translator
 from core.storage import digests
 from services.approvals.policy import day_zone
 from services.slack.queue import enqueue_post
@@ -105,7 +106,8 @@ async def run_digest(services: Services, channel: str, key: str, run_date: str) 
             # yesterday before 08:00 in Shanghai).
             zone = digest_schedules.title_zone(services, channel, day_zone(services.config))
             day = now.astimezone(ZoneInfo(zone)).date()
-            message = digest_render.render(content, day=day.isoformat() if key == "manual" else run_date)
+            t = translator(services.locales.channel(channel))  # a channel post: the channel's language
+            message = digest_render.render(content, day=day if key == "manual" else run_date, t=t)
             ref = (DIGEST_REF, str(run_id))
             outbox_id = enqueue_post(
                 db,

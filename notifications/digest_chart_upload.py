@@ -28,6 +28,7 @@ from slack_sdk.errors import SlackClientError
 from core.clock import SYSTEM_CLOCK
 from core.clock import iso
 from core.faultpoints import fault_point
+from core.i18n import translator
 from core.storage import digests
 from notifications import digest_chart_process as digest_chart
 from notifications.digest_render import DIGEST_REF
@@ -67,6 +68,9 @@ async def chart_png(services: Services, channel: str) -> bytes:
     since = iso(services.clock.now() - timedelta(days=digest_chart.CHART_DAYS))
     with services.store.read() as db:
         history = digests.snapshot_history(db, channel, since)
+    # The picture's own words stay English: matplotlib draws with the fonts of the host, and a
+    # server without a CJK font would draw Chinese as empty boxes. Its title and alt text in
+    # Slack (``upload_chart``) are the channel's language.
     return await digest_chart.draw_in_child(
         digest_chart.series(history),
         f"Whalet balances, last {digest_chart.CHART_DAYS} days (available, all users)",
@@ -100,6 +104,7 @@ async def upload_chart(services: Services, run: dict[str, Any]) -> str:
     if parent is None:
         return _finish(services, run_id, None, "the digest message was not posted (parked), so it has no thread")
     thread_ts = parent[1]
+    t = translator(services.locales.channel(channel))  # the chart is part of the channel's digest
     if held:  # a process died mid-upload: is the chart already in the thread?
         try:
             found = await find_in_thread(services, channel, thread_ts, chart_filename(run_id))
@@ -118,8 +123,10 @@ async def upload_chart(services: Services, run: dict[str, Any]) -> str:
             thread_ts=thread_ts,
             file=png,
             filename=chart_filename(run_id),
-            title=f"Balances, last {digest_chart.CHART_DAYS} days",
-            alt_txt=f"Available balances per currency over the last {digest_chart.CHART_DAYS} days of digests",
+            title=t.gettext("Balances, last %(days)s days", days=digest_chart.CHART_DAYS),
+            alt_txt=t.gettext(
+                "Available balances per currency over the last %(days)s days of digests", days=digest_chart.CHART_DAYS
+            ),
         )
         fault_point("digest.chart_uploaded")
         return _finish(services, run_id, str((answer.get("file") or {}).get("id") or ""), None)

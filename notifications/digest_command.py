@@ -10,13 +10,14 @@ balances; choosing another channel or changing schedules is for admins.
 
 from __future__ import annotations
 
-from core.i18n import N_
 from dataclasses import dataclass
 
 from pydantic import ValidationError
 
 from core.config import DigestSchedule
+from core.i18n import N_, translator
 from notifications import digest as digests
+from services.approvals.roles import role_name
 from services.slack.subcommands import CommandContext, Role, UsageError, subcommand
 from services.slack.tokenizer import is_channel_id
 
@@ -34,7 +35,8 @@ def _channel(word: str) -> str:
     if is_channel_id(word):
         return word
     raise UsageError(
-        f"'{word}' is not a channel Slack linked; pick it from the #channel autocomplete (and invite the bot to it)"
+        "'%(word)s' is not a channel Slack linked; pick it from the #channel autocomplete (and invite the bot to it)",
+        word=word,
     )
 
 
@@ -58,8 +60,8 @@ def parse_digest(args: list[str]) -> DigestRequest:
             raise UsageError(reason) from None
         return DigestRequest("schedule", channel, schedule)
     if action in ("now", "off", "schedule", "list"):
-        raise UsageError(f"wrong number of words after 'digest {action}'")
-    raise UsageError(f"'{args[0]}' is not a digest action; use now, schedule, off or list")
+        raise UsageError("wrong number of words after 'digest %(action)s'", action=action)
+    raise UsageError("'%(word)s' is not a digest action; use now, schedule, off or list", word=args[0])
 
 
 @subcommand(
@@ -75,43 +77,54 @@ async def digest_command(ctx: CommandContext, request: DigestRequest) -> None:
         request.action == "now" and request.channel not in (None, ctx.channel_id)
     )
     if needs_admin and ctx.role < Role.ADMIN:
+        locale = await ctx.language()
         await ctx.reply(
-            f"Only admins can do that (you are a {ctx.role.label}). You can run `/whalet digest now` in this channel."
+            translator(locale).gettext(
+                "Only admins can do that (you are a %(role)s). You can run `/whalet digest now` in this channel.",
+                role=role_name(ctx.role, locale),
+            )
         )
         return
     if request.action == "now" and not await ctx.may_share("`digest now`"):
         return
     services = ctx.services
+    _ = translator(await ctx.language()).gettext  # a reply: the person's language
     if request.action == "list":
         lines = [
-            f"• {s.time} {s.timezone} in <#{s.channel}> ({origin})" for s, origin in digests.all_schedules(services)
+            _(
+                "• %(time)s %(zone)s in <#%(channel)s> (%(origin)s)",
+                time=s.time,
+                zone=s.timezone,
+                channel=s.channel,
+                origin=_(origin),
+            )
+            for s, origin in digests.all_schedules(services)
         ]
-        await ctx.reply("Digest schedules:\n" + "\n".join(lines) if lines else "No digest is scheduled.")
+        await ctx.reply(_("Digest schedules:") + "\n" + "\n".join(lines) if lines else _("No digest is scheduled."))
     elif request.action == "now":
         channel = request.channel or ctx.channel_id
         await digests.run_digest_now(services, channel, actor=ctx.user_id)
-        await ctx.reply(f"The digest is on its way to <#{channel}>.")
+        await ctx.reply(_("The digest is on its way to <#%(channel)s>.", channel=channel))
     elif request.action == "schedule":
         assert request.schedule is not None
         added = digests.add_schedule(services, request.schedule, actor=ctx.user_id)
-        when = f"{request.schedule.time} {request.schedule.timezone}"
+        values = {"time": request.schedule.time, "zone": request.schedule.timezone, "channel": request.channel}
         await ctx.reply(
-            f"Scheduled: a digest every day at {when} in <#{request.channel}>."
+            _("Scheduled: a digest every day at %(time)s %(zone)s in <#%(channel)s>.", **values)
             if added
-            else f"A digest at {when} in <#{request.channel}> was already scheduled."
+            else _("A digest at %(time)s %(zone)s in <#%(channel)s> was already scheduled.", **values)
         )
     else:
         assert request.channel is not None
         removed, kept = digests.remove_schedules(services, request.channel, actor=ctx.user_id)
         text = (
-            f"Removed {removed} digest schedule(s) for <#{request.channel}>."
+            _("Removed %(count)s digest schedule(s) for <#%(channel)s>.", count=removed, channel=request.channel)
             if removed
-            else f"No digest schedule set with `/whalet digest schedule` for <#{request.channel}>."
+            else _("No digest schedule set with `/whalet digest schedule` for <#%(channel)s>.", channel=request.channel)
         )
         if kept:
-            text += (
-                " "
-                + ", ".join(f"{s.time} {s.timezone}" for s in kept)
-                + " come(s) from the config file; remove it there."
+            text += " " + _(
+                "%(schedules)s come(s) from the config file; remove it there.",
+                schedules=", ".join(f"{s.time} {s.timezone}" for s in kept),
             )
         await ctx.reply(text)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from sqlite_utils import Database
 
 from core.clock import iso, parse_iso
+from core.i18n import Later
 from core.storage import approvals, digests, inbox
 from core.storage import replenish
 from notifications.digest_totals import Rates, UserTotal, user_totals, with_changes
@@ -104,7 +105,7 @@ class DigestContent:
     channel: str
     now: datetime
     balances: list[BalanceRow]
-    problems: list[str]
+    problems: list[str | Later]
     collections: dict[str, tuple[int, Decimal]]  # currency -> (count, total)
     payouts: dict[str, tuple[int, Decimal]]
     pending: list[dict[str, Any]]
@@ -164,7 +165,7 @@ def gather(
     channel: str,
     now: datetime,
     balances: list[BalanceRow],
-    problems: list[str],
+    problems: list[str | Later],
     lookups: list[Lookup],
     config: BotConfig,
     rates: Rates | None = None,

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, TypeVar
 
+from core.i18n import Later, later
 from notifications import digest_data
 from notifications.digest_totals import Rates
 from whalet.errors import RateLimited, WhaletError, explain
@@ -46,7 +47,7 @@ class Fetched:
     """What the digest got from Whalet, before any database work."""
 
     balances: list[digest_data.BalanceRow] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
+    problems: list[str | Later] = field(default_factory=list)
     lookups: list[digest_data.Lookup] = field(default_factory=list)
     rates: Rates = field(default_factory=lambda: Rates("USD"))
 
@@ -78,7 +79,9 @@ async def fetch(services: Services, now: datetime) -> Fetched:
             try:
                 rows = await backing_off(lambda: services.whalet.query_currency_balance(user_id, source))
             except WhaletError as exc:
-                out.problems.append(f"{name} {source} balances: {explain(exc)}")
+                out.problems.append(
+                    later("%(name)s %(source)s balances: %(reason)s", name=name, source=source, reason=explain(exc))
+                )
                 return
         out.balances.extend(digest_data.balance_rows(user_id, name, source, rows))
         for row in rows:  # a currency seen for the first time (with money in it): its rate, while balances come in

@@ -20,6 +20,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 from core.clock import iso, parse_iso
 from core.config import DigestSchedule
+from core.i18n import N_
 from core.storage import digests
 
 if TYPE_CHECKING:
@@ -38,12 +39,13 @@ def persisted(services: Services) -> list[tuple[DigestSchedule, datetime]]:
 
 
 def all_schedules(services: Services) -> list[tuple[DigestSchedule, str]]:
-    """(schedule, origin) with origin "config file" or "added in Slack"; each schedule once."""
+    """(schedule, origin) with origin "config file" or "added in Slack" (English, marked for the
+    catalog: translated where shown); each schedule once."""
     found: dict[str, tuple[DigestSchedule, str]] = {}
     for schedule in services.config.digest.schedules:
-        found.setdefault(schedule_key(schedule), (schedule, "config file"))
+        found.setdefault(schedule_key(schedule), (schedule, N_("config file")))
     for schedule, _ in persisted(services):
-        found.setdefault(schedule_key(schedule), (schedule, "added in Slack"))
+        found.setdefault(schedule_key(schedule), (schedule, N_("added in Slack")))
     return list(found.values())
 
 

@@ -17,6 +17,8 @@ from typing import Protocol
 
 from sqlite_utils import Database
 
+from core.i18n import Translator, translator
+
 from core.storage import digests
 from whalet.models import RateQuote
 from whalet.money import Money
@@ -49,13 +51,17 @@ class Rates:
         quote = self.quotes.get(currency)
         return quote.rate if quote is not None else None
 
-    def shown(self) -> str:
+    def shown(self, t: Translator | None = None) -> str:
         """'1 EUR = 1.082830 USD (R123) · …': the rates a reader can check the totals with."""
+        t = t or translator("en")
         parts = [
             f"1 {currency} = {quote.rate} {self.report_currency} ({quote.rate_id})"
             for currency, quote in sorted(self.quotes.items())
         ]
-        parts += [f"no {currency} rate ({why})" for currency, why in sorted(self.missing.items())]
+        parts += [
+            t.gettext("no %(currency)s rate (%(reason)s)", currency=currency, reason=why)
+            for currency, why in sorted(self.missing.items())
+        ]
         return " · ".join(parts)
 
 

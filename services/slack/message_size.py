@@ -97,13 +97,15 @@ def replies(
     max_blocks: int = MAX_BLOCKS,
     *,
     is_heading: Callable[[str], bool] | None = None,
+    continued: str = CONTINUED,
 ) -> list[list[Block]]:
     """``lines`` as messages of sections, split only between lines: each message within
     ``budget`` characters and ``max_blocks`` blocks, each section within Slack's 3,000.
 
     With ``is_heading``, a heading is never left alone at the end of a message (it moves on with
     its first row), and a message that starts inside a heading's rows repeats the heading with
-    "(continued)", so every reply reads on its own."""
+    "(continued)" (``continued``: in the reader's language), so every reply reads on its own.
+    Lengths are those of the text as written, so a translated table is measured as sent."""
     out = _Messages(budget, max_blocks)
     cut_lines = [cut(raw, SECTION_TEXT // 4) for raw in lines]
     heading: str | None = None
@@ -114,6 +116,6 @@ def replies(
             keep_with = following if following and not is_heading(following) else ""
             out.add(line, need=len(line) + 1 + (len(keep_with) + 1 if keep_with else 0))
         else:
-            out.add(line, carry=None if heading is None else cut(heading + CONTINUED, SECTION_TEXT // 4))
+            out.add(line, carry=None if heading is None else cut(heading + continued, SECTION_TEXT // 4))
     out.close()
     return out.done
