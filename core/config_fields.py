@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BeforeValidator, Field, Strict
 
+from core.i18n import Later, later
 from whalet.money import Money, MoneyError, to_decimal, validate_currency
 from whalet.operations import NOTIFICATION_GROUPS
 
@@ -116,11 +117,20 @@ def _event(value: str) -> str:
     raise ValueError(f"{value!r} is neither a group ({', '.join(EVENT_GROUPS)}) nor an apiCode ending in Notify")
 
 
+class FieldError(ValueError):
+    """A setting's value refused with a sentence a person may also read in Slack (a digest
+    scheduled with `/whalet digest schedule`): ``reason`` in any language, ``str()`` English."""
+
+    def __init__(self, reason: Later) -> None:
+        super().__init__(str(reason))
+        self.reason = reason
+
+
 def _hh_mm(value: Any) -> str:
     if isinstance(value, time):  # an unquoted TOML local time, 09:00:00
         value = value.strftime("%H:%M")
     if not isinstance(value, str) or not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
-        raise ValueError(f'{value!r} is not a time of day as "HH:MM" (like "09:00")')
+        raise FieldError(later('%(value)s is not a time of day as "HH:MM" (like "09:00")', value=repr(value)))
     return value
 
 
@@ -128,5 +138,7 @@ def _zone(value: str) -> str:
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f'{value!r} is not an IANA time zone (like "Asia/Shanghai")') from None
+        raise FieldError(
+            later('%(value)s is not an IANA time zone (like "Asia/Shanghai")', value=repr(value))
+        ) from None
     return value

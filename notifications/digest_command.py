@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 from core.config import DigestSchedule
+from core.config_fields import FieldError
 from core.i18n import N_, translator
 from notifications import digest as digests
 from services.approvals.roles import role_name
@@ -56,8 +57,11 @@ def parse_digest(args: list[str]) -> DigestRequest:
         try:
             schedule = DigestSchedule(channel=channel, time=rest[0], timezone=rest[1])
         except ValidationError as exc:
-            reason = exc.errors(include_url=False)[0]["msg"].removeprefix("Value error, ")
-            raise UsageError(reason) from None
+            first = exc.errors(include_url=False)[0]
+            error = first.get("ctx", {}).get("error")
+            if isinstance(error, FieldError):
+                raise UsageError(error.reason) from None
+            raise UsageError(first["msg"].removeprefix("Value error, ")) from None
         return DigestRequest("schedule", channel, schedule)
     if action in ("now", "off", "schedule", "list"):
         raise UsageError("wrong number of words after 'digest %(action)s'", action=action)
