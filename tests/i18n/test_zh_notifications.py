@@ -304,3 +304,44 @@ def test_the_documents_and_binding_forms_fit_slack_in_both_languages(locale: str
     zh = render_documents.submit_modal(todo, "F", "zh-Hans")
     assert zh["title"]["text"] == "提交补充资料" and zh["close"]["text"] == "取消"
     assert "易鲸要求提供尽职调查补充资料" in json.dumps(zh["blocks"], ensure_ascii=False)
+
+
+def test_a_chinese_person_on_an_english_to_do_gets_a_chinese_form_while_the_thread_stays_english(stack) -> None:  # type: ignore[no-untyped-def]
+    stack.fake.users["U0REQ"] = {"locale": "zh-CN", "tz": "Asia/Shanghai"}
+    stack.fake.users["U0VIEW"] = {"locale": "zh-CN", "tz": "Asia/Shanghai"}
+    answer = stack.operator.post("/sandbox/replenish", json={"kind": "edd", "userId": "U10001"})
+    assert answer.status_code == 200, answer.text
+    card = first(stack, "C0COMPLIANCE")
+    assert "I'll handle it" in shown(card) and "Due-diligence documents requested" in shown(card)  # the channel's: en
+
+    assert stack.slack_requests.block_action("U0VIEW", card, action_id="replenish_take").status_code == 200
+    told = stack.fake.wait_for(
+        lambda: [r for r in stack.fake.responses() if "认领补充资料请求" in r.text], timeout=TIMEOUT
+    )
+    assert (
+        told[0].text.startswith("认领补充资料请求仅限申请人及以上角色；你的角色是")
+        and told[0].response_type == "ephemeral"
+    )
+
+    before = {v.id for v in stack.fake.views("U0REQ")}
+    assert stack.slack_requests.block_action("U0REQ", card, action_id="replenish_submit").status_code == 200
+    opened = stack.fake.wait_for(
+        lambda: next(
+            (v for v in stack.fake.views("U0REQ") if v.callback_id == "replenish_submit_modal" and v.id not in before),
+            None,
+        ),
+        timeout=TIMEOUT,
+    )
+    form = dict(opened.view, id=opened.id)
+    assert form["title"]["text"] == "提交补充资料" and form["submit"]["text"] == "发送给易鲸"
+    assert "易鲸要求提供尽职调查补充资料" in json.dumps(form["blocks"], ensure_ascii=False)
+    empty = stack.slack_requests.view_submission("U0REQ", form, {"files": [], "note": ""}).json()
+    assert empty["errors"] == {"files": "请至少选择一个文件。"}
+    licence = stack.fake.add_user_file("U0REQ", "licence.pdf", b"%PDF-1.4 licence\n", "application/pdf")
+    sent = stack.slack_requests.view_submission("U0REQ", form, {"files": [licence], "note": ""}).json()
+    assert sent["response_action"] == "update"
+    assert "📤 正在向易鲸发送 1 个文件…" in json.dumps(sent["view"], ensure_ascii=False)
+
+    [sending] = replies(stack, "C0COMPLIANCE", card, "is sending")
+    assert sending.text == "📤 <@U0REQ> is sending 1 file to Whalet."  # the thread is the channel's: English
+    replies(stack, "C0COMPLIANCE", card, "Whalet received the documents")
