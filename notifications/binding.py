@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
+from core.i18n import Later, Translator, later, translator
 from core.storage import trade_orders
 from notifications import render_trade as views
 from notifications.sending import fetch_all
@@ -43,29 +44,40 @@ def _values(view: dict[str, Any]) -> dict[str, Any]:
     return {block: next(iter(actions.values()), {}) for block, actions in state.items() if actions}
 
 
-def _amount(text: str, currency: str) -> Money:
+def _amount(text: str, currency: str, t: Translator | None = None) -> Money:
     """Strict: a number in the currency's digits, above zero (a thousands comma is allowed)."""
+    _ = (t or translator("en")).gettext
     try:
         amount = Money(to_decimal(text.replace(",", "")), currency)
     except MoneyError:
-        raise MoneyError(f"'{text}' is not an amount; write it like 1200.50.") from None
+        raise MoneyError(_("'%(text)s' is not an amount; write it like 1200.50.", text=text)) from None
     if amount.amount <= 0:
-        raise MoneyError("The amount must be above zero.")
+        raise MoneyError(_("The amount must be above zero."))
     if not amount.fits_currency():
-        raise MoneyError(f"{currency} takes at most {amount.digits} decimal places; '{text}' has more.")
+        raise MoneyError(
+            _(
+                "%(currency)s takes at most %(digits)s decimal places; '%(text)s' has more.",
+                currency=currency,
+                digits=amount.digits,
+                text=text,
+            )
+        )
     return amount
 
 
-def check_form(view: dict[str, Any]) -> tuple[BindForm | None, dict[str, str]]:
-    """The form read strictly, or {block_id: sentence} for Slack to show under each field."""
+def check_form(view: dict[str, Any], locale: str | None = None) -> tuple[BindForm | None, dict[str, str]]:
+    """The form read strictly, or {block_id: sentence} for Slack to show under each field, in the
+    language of the person who filled it in (``locale``)."""
+    t = translator(locale)
+    _ = t.gettext
     values = _values(view)
     text = {block: visible_line((values.get(block) or {}).get("value")).strip() for block in values}
     errors: dict[str, str] = {}
     order_no, buyer = text.get(views.ORDER_BLOCK, ""), text.get(views.BUYER_BLOCK, "")
     if not order_no:
-        errors[views.ORDER_BLOCK] = "Give the trade order number."
+        errors[views.ORDER_BLOCK] = _("Give the trade order number.")
     if not buyer:
-        errors[views.BUYER_BLOCK] = "Give the buyer's name."
+        errors[views.BUYER_BLOCK] = _("Give the buyer's name.")
     amount = None
     try:
         currency = validate_currency(text.get(views.CURRENCY_BLOCK, ""))
@@ -73,11 +85,11 @@ def check_form(view: dict[str, Any]) -> tuple[BindForm | None, dict[str, str]]:
         errors[views.CURRENCY_BLOCK] = str(exc)
     else:
         try:
-            amount = _amount(text.get(views.AMOUNT_BLOCK, ""), currency)
+            amount = _amount(text.get(views.AMOUNT_BLOCK, ""), currency, t)
         except MoneyError as exc:
             errors[views.AMOUNT_BLOCK] = str(exc)
     contract = picked_files(values.get(views.CONTRACT_BLOCK) or {})
-    if (problem := size_refusal(contract, max_files=1)) is not None:
+    if (problem := size_refusal(contract, max_files=1, locale=locale)) is not None:
         errors[views.CONTRACT_BLOCK] = problem
     if errors or amount is None:
         return None, errors
@@ -102,7 +114,9 @@ def claim(services: Services, meta: dict[str, Any], form: BindForm, form_id: str
         row_id = trade_orders.claim(db, binding, services.clock.now())
         if row_id is not None:
             contract = form.contract[0].get("name") if form.contract else None
-            _reply(db, binding, views.asked_reply(user_id, form.trade_order_no, form.amount, form.buyer, contract))
+            locale = services.locales.channel(binding["channel"])
+            asked = views.asked_reply(user_id, form.trade_order_no, form.amount, form.buyer, contract, locale)
+            _reply(db, binding, asked)
             services.store.audit(
                 db,
                 user_id,
@@ -132,6 +146,7 @@ async def bind(
 ) -> str:
     """Read the contract, call tradeOrderBindApply, record the answer; returns its state."""
     collection, bind_id, contract = meta["collection"], None, None
+    detail: Later | str | None
     try:
         fetched = await fetch_all(services, client, form.contract)
         contract = summary(fetched[0]) if fetched else None
@@ -145,18 +160,19 @@ async def bind(
     except OutcomeUnknown:
         state, detail = trade_orders.UNKNOWN, None
     except WhaletError as exc:
-        state, detail = trade_orders.REFUSED, f"Whalet refused it: {explain(exc)}"
+        state, detail = trade_orders.REFUSED, later("Whalet refused it: %(why)s", why=explain(exc))
     except Exception:  # the person must hear something; the traceback goes to the log
         log.exception("binding trade order %s failed", form.trade_order_no)
-        state, detail = trade_orders.FAILED, "something went wrong on our side (it is logged)."
+        state, detail = trade_orders.FAILED, later("something went wrong on our side (it is logged).")
+    recorded = None if detail is None else str(detail)  # the record keeps the English
     with services.store.transaction() as db:
         trade_orders.finish(
-            db, row_id, state, bind_id=bind_id, detail=detail, contract=contract, now=services.clock.now()
+            db, row_id, state, bind_id=bind_id, detail=recorded, contract=contract, now=services.clock.now()
         )
         _reply(
             db,
             {"channel": meta.get("channel"), "collection_id": collection["c"]},
-            views.answer_reply(form.trade_order_no, state, detail),
+            views.answer_reply(form.trade_order_no, state, detail, services.locales.channel(meta.get("channel"))),
         )
     services.wake_outbox()
     return state

@@ -17,12 +17,13 @@ from typing import TYPE_CHECKING, Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
+from core.i18n import translator
 from core.storage import replenish
 from core.storage import replenish_submissions as submissions
 from notifications import render_documents as views
 from notifications import render_replenish as cards
 from notifications.sending import send_documents
-from notifications.todos import role_refusal, tell
+from notifications.todos import SENDING, role_refusal, tell
 from services.documents import picked_files, size_refusal
 from services.slack.modal_forms import recall, stash
 from services.slack.queue import enqueue_post, enqueue_update
@@ -33,13 +34,28 @@ if TYPE_CHECKING:
 log = logging.getLogger("whalet_bot.documents")
 
 
-def _why_not(todo: dict[str, Any] | None) -> str | None:
+def claim_refusal(todo: dict[str, Any] | None, locale: str | None = None) -> str:
+    """Why no sending was claimed (``submissions.Claim.reason``), in the person's language."""
+    _ = translator(locale).gettext
+    if todo is None:
+        return _("This documents request is not known to the bot.")
+    if todo["state"] == replenish.CLOSED:
+        return _("This request is already closed (%(result)s).", result=todo["result"] or _("done"))
+    if todo["docs"] == "SENDING":
+        return _("<@%(user)s> is sending documents for this request right now.", user=todo["docs_by"])
+    if todo["docs"] == "SUBMITTED":
+        return _("<@%(user)s> already sent documents; Whalet has not decided yet.", user=todo["docs_by"])
+    return _("These documents were already sent from this form.")
+
+
+def _why_not(todo: dict[str, Any] | None, locale: str | None = None) -> str | None:
     """Why this to-do takes no documents now, or None."""
-    claim = submissions.Claim(None, todo)
     if todo is None or todo["state"] == replenish.CLOSED or todo.get("docs") in ("SENDING", "SUBMITTED"):
-        return claim.reason
+        return claim_refusal(todo, locale)
     if not todo.get("user_id"):
-        return "Whalet did not say which of its users this request is for, so the bot cannot answer it."
+        return translator(locale).gettext(
+            "Whalet did not say which of its users this request is for, so the bot cannot answer it."
+        )
     return None
 
 
@@ -47,16 +63,17 @@ async def on_submit_click(
     services: Services, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
 ) -> None:
     user_id, replenish_id = body["user"]["id"], str(body["actions"][0]["value"])
-    text = await role_refusal(services, user_id, "Sending documents to Whalet")
+    locale = await services.locales.locale_of(user_id)
+    text = await role_refusal(services, user_id, SENDING, locale)
     if text is None:
         with services.store.read() as db:
             todo = replenish.get(db, replenish_id)
-        text = _why_not(todo)
+        text = _why_not(todo, locale)
     if text is not None or todo is None:
         await tell(body, respond, client, text or "")
         return
     form_id = stash(services.store, {"replenish_id": replenish_id})
-    await client.views_open(trigger_id=body["trigger_id"], view=views.submit_modal(todo, form_id))
+    await client.views_open(trigger_id=body["trigger_id"], view=views.submit_modal(todo, form_id, locale))
 
 
 def _form(view: dict[str, Any]) -> tuple[list[dict[str, Any]], str]:
@@ -76,10 +93,11 @@ def claim(
         won = submissions.claim(db, replenish_id, form_id, user_id, note, picked, services.clock.now())
         if won.round is not None and won.todo is not None:
             todo = won.todo
-            card = cards.card(todo, {u.id: u.name for u in services.config.whalet.users})
+            locale = services.locales.channel(todo.get("card_channel"))
+            card = cards.card(todo, {u.id: u.name for u in services.config.whalet.users}, locale)
             enqueue_update(db, ref=cards.ref(replenish_id), text=card.text, blocks=card.blocks)
             if todo.get("card_channel"):
-                reply = views.sending_reply(user_id, picked, note)
+                reply = views.sending_reply(user_id, picked, note, locale)
                 enqueue_post(
                     db,
                     channel=todo["card_channel"],
@@ -98,22 +116,24 @@ async def on_submission(services: Services, ack: AsyncAck, body: dict[str, Any],
     user_id, view = body["user"]["id"], body["view"]
     replenish_id = str(recall(services.store, view).get("replenish_id") or "")
     files, note = _form(view)
-    problem = await role_refusal(services, user_id, "Sending documents to Whalet")
-    problem = problem or ("Pick at least one file." if not files else size_refusal(files))
+    locale = services.locales.cached(user_id)  # asked when they opened the form
+    t = translator(locale)
+    problem = await role_refusal(services, user_id, SENDING, locale)
+    problem = problem or (t.gettext("Pick at least one file.") if not files else size_refusal(files, locale=locale))
     won: submissions.Claim | None = None
     if problem is None:
         won = claim(services, replenish_id, str(view.get("private_metadata") or ""), user_id, files, note)
-        problem = None if won.round is not None else won.reason
+        problem = None if won.round is not None else claim_refusal(won.todo, locale)
     if problem is not None or won is None or won.todo is None or won.round is None:
-        await ack(response_action="errors", errors={views.FILES_BLOCK: problem or "This request is not known."})
+        unknown = t.gettext("This request is not known.")
+        await ack(response_action="errors", errors={views.FILES_BLOCK: problem or unknown})
         return
-    count = f"{len(files)} file{'s' if len(files) != 1 else ''}"
-    await ack(
-        response_action="update",
-        view=views.message_view(
-            "Submit documents", f"📤 Sending {count} to Whalet… The answer will be in the to-do's thread."
-        ),
+    sending = t.ngettext(
+        "📤 Sending %(n)s file to Whalet… The answer will be in the to-do's thread.",
+        "📤 Sending %(n)s files to Whalet… The answer will be in the to-do's thread.",
+        len(files),
     )
+    await ack(response_action="update", view=views.message_view(t.gettext("Submit documents"), sending, locale))
     await send_documents(services, client, won.todo, won.round, files, note, user_id, view_id=view.get("id"))
 
 

@@ -20,12 +20,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
+from core.i18n import Translator
 from notifications.job import Job
 from notifications.rendered import Rendered
 from whalet.models import NOTIFICATION_MODELS, Inbound
 from whalet.operations import NOTIFICATION_GROUPS
 
-Renderer = Callable[["NotificationKind", Any, Mapping[str, str]], Rendered]  # (kind, typed body, user names)
+# (kind, typed body, user names, the reader's translator: the channel's language)
+Renderer = Callable[["NotificationKind", Any, Mapping[str, str], Translator], Rendered]
 Handler = Callable[[Job], str]  # returns the inbox row's outcome
 R = TypeVar("R", bound=Renderer)
 H = TypeVar("H", bound=Handler)
@@ -35,7 +37,7 @@ H = TypeVar("H", bound=Handler)
 class NotificationKind:
     operation: str  # the spec's name (the default apiCode; a config file may rename it)
     business_id_fields: tuple[str, ...] = ()  # first one present names the object
-    title: str = ""  # for renderers shared by several kinds
+    title: str = ""  # for renderers shared by several kinds (marked with N_, translated where shown)
     render: Renderer | None = None
     relay: Handler | None = None
 
@@ -76,7 +78,7 @@ def _declare(operation: str, business_id: tuple[str, ...], **parts: Any) -> None
 
 
 def renders(operation: str, *, business_id: tuple[str, ...] = (), title: str = "") -> Callable[[R], R]:
-    """Declare ``operation`` (or add to its kind) with this renderer: ``renderer(kind, typed, users)``."""
+    """Declare ``operation`` (or add to its kind) with this renderer: ``renderer(kind, typed, users, t)``."""
 
     def register(renderer: R) -> R:
         _declare(operation, business_id, render=renderer, title=title or None)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +28,7 @@ from pydantic import ValidationError
 from sqlite_utils import Database
 
 from core.faultpoints import fault_point
+from core.i18n import later, translator
 from core.storage import inbox
 from core.storage import replenish, replenish_submissions
 from core.supervisor import wait_for_wake
@@ -55,28 +57,41 @@ POLL_SECONDS = 2.0
 BUSY_PAUSE_SECONDS = 0.25
 
 
-def update_note(job: Job) -> str | None:
+def update_note(job: Job, locale: str | None = None) -> str | None:
     """'Update: …' when Whalet already told us about this object with other content, else None."""
     before = inbox.previous_body(job.db, job.row)
     if before is None:
         return None
-    business = business_id(job.operation, job.body)
+    _ = translator(locale).gettext
+    business = esc(mask_digit_runs(business_id(job.operation, job.body) or ""))
     changed = inbox.changed_fields(before, job.body)
-    what = f": changed {', '.join(f'`{esc(name)}`' for name in changed[:8])}" if changed else ""
-    return f"🔄 Update of an earlier notification about `{esc(mask_digit_runs(business or ''))}`{what}"
+    if not changed:
+        return _("🔄 Update of an earlier notification about `%(id)s`", id=business)
+    names = ", ".join(f"`{esc(name)}`" for name in changed[:8])
+    return _("🔄 Update of an earlier notification about `%(id)s`: changed %(fields)s", id=business, fields=names)
 
 
-def marked_as_update(job: Job, rendered: Rendered) -> Rendered:
-    note = update_note(job)
+def marked_as_update(job: Job, rendered: Rendered, locale: str | None = None) -> Rendered:
+    note = update_note(job, locale)
     if note is None:
         return rendered
-    return Rendered(f"{rendered.text} (update)", [*rendered.blocks, context(note)], rendered.fold_line)
+    text = translator(locale).gettext("%(text)s (update)", text=rendered.text)
+    return Rendered(text, [*rendered.blocks, context(note)], rendered.fold_line)
+
+
+def rendering(job: Job, *, as_update: bool = True) -> Callable[[str], Rendered]:
+    """The job's notification in a given language (each channel it goes to reads its own)."""
+
+    def make(locale: str) -> Rendered:
+        rendered = render(job.operation, job.row.api_code, job.body, job.users, locale)
+        return marked_as_update(job, rendered, locale) if as_update else rendered
+
+    return make
 
 
 def relay_plain(job: Job) -> str:
-    rendered = marked_as_update(job, render(job.operation, job.row.api_code, job.body, job.users))
     kind = "collection" if job.operation == "collectionReceivedNotify" else "notification"
-    sent = job.post(route(job.services.config, job.row.api_code, job.body), rendered, kind=kind)
+    sent = job.post(route(job.services.config, job.row.api_code, job.body), rendering(job), kind=kind)
     return "relayed" if sent else "no_route"
 
 
@@ -96,11 +111,12 @@ def relay_transfer(job: Job) -> str:
     )
     if request_id is None:
         return relay_plain(job)
-    rendered = render(job.operation, job.row.api_code, job.body, job.users)
+    make = rendering(job, as_update=False)
     approvals = job.services.config.approvals
     posted = message_ref(job.db, "approval", request_id)
     channel = posted[0] if posted else (approvals.channel if approvals else None)
     if channel:
+        rendered = make(job.locale(channel))
         enqueue_post(
             job.db,
             channel=channel,
@@ -111,7 +127,7 @@ def relay_transfer(job: Job) -> str:
         )
     others = [d for d in explicit_routes(job.services.config, job.row.api_code, job.body) if d.channel != channel]
     if others:  # routes that ask for payout results get them too; the thread is enough otherwise
-        job.post(others, rendered)
+        job.post(others, make)
     return "relayed"
 
 
@@ -130,13 +146,23 @@ def relay_beneficiary(job: Job) -> str:
         status=typed.status,
         fail_reason=typed.fail_reason,
     )
-    rendered = marked_as_update(job, render(job.operation, job.row.api_code, job.body, job.users))
-    if entry is not None:
+    plain = rendering(job)
+
+    def make(locale: str) -> Rendered:
+        rendered = plain(locale)
+        if entry is None:
+            return rendered
         note = context(
-            f"Added to the bot's book as `{esc(entry['nickname'])}` ({esc(entry['name'])}) by <@{entry['added_by']}>"
+            translator(locale).gettext(
+                "Added to the bot's book as `%(nickname)s` (%(name)s) by <@%(user)s>",
+                nickname=esc(entry["nickname"]),
+                name=esc(entry["name"]),
+                user=entry["added_by"],
+            )
         )
-        rendered = Rendered(f"<@{entry['added_by']}> {rendered.text}", [*rendered.blocks, note])
-    sent = job.post(route(job.services.config, job.row.api_code, job.body), rendered)
+        return Rendered(f"<@{entry['added_by']}> {rendered.text}", [*rendered.blocks, note])
+
+    sent = job.post(route(job.services.config, job.row.api_code, job.body), make)
     return "relayed" if sent else "no_route"
 
 
@@ -147,19 +173,25 @@ def relay_replenish_request(job: Job) -> str:
     todo = replenish.record_request(job.db, job.operation or "", job.body, job.now)
     if todo["card_channel"]:  # Whalet changed a request we already show: the card and its thread say so
         changed = inbox.changed_fields(inbox.previous_body(job.db, job.row), job.body)
-        return _update_replenish_card(job, todo, todo_cards.changed_reply(todo, changed))
+        reply = todo_cards.changed_reply(todo, changed, job.locale(todo["card_channel"]))
+        return _update_replenish_card(job, todo, reply)
     destinations = route(job.services.config, job.row.api_code, job.body)
     if not destinations or not replenish.claim_card(job.db, todo["replenish_id"], destinations[0].channel):
         return "relayed" if destinations else "no_route"
     todo = replenish.get(job.db, todo["replenish_id"]) or todo
-    job.post(destinations, todo_cards.card(todo, job.users), kind="replenish", ref=todo_cards.ref(todo["replenish_id"]))
+    job.post(
+        destinations,
+        lambda locale: todo_cards.card(todo, job.users, locale),
+        kind="replenish",
+        ref=todo_cards.ref(todo["replenish_id"]),
+    )
     return "relayed"
 
 
 def _update_replenish_card(job: Job, todo: dict[str, Any], reply: Rendered) -> str:
     """The to-do card shows the request as it now stands; ``reply`` in its thread says what changed."""
     card_ref = todo_cards.ref(todo["replenish_id"])
-    card = todo_cards.card(todo, job.users)
+    card = todo_cards.card(todo, job.users, job.locale(todo["card_channel"]))
     enqueue_update(job.db, ref=card_ref, text=card.text, blocks=card.blocks, correlation_id=job.row.correlation_id)
     enqueue_post(
         job.db,
@@ -182,7 +214,7 @@ def relay_replenish_result(job: Job) -> str:
     )
     if not todo["card_channel"]:  # the request has not arrived (yet): say it plainly
         return relay_plain(job)
-    return _update_replenish_card(job, todo, todo_cards.result_reply(todo))
+    return _update_replenish_card(job, todo, todo_cards.result_reply(todo, job.locale(todo["card_channel"])))
 
 
 def relay_row(services: Services, db: Database, row_id: int, now: datetime) -> str | None:
@@ -211,11 +243,17 @@ def give_up(services: Services, db: Database, row_id: int, error: str, now: date
     row = inbox.claim(db, row_id)
     if row is None:
         return
-    note = f"The bot could not handle this notification ({error[:200]}); showing its fields as received."
-    rendered = generic(row.api_code, row.body, {}, note=note)
+
+    def make(locale: str) -> Rendered:
+        note = translator(locale).gettext(
+            "The bot could not handle this notification (%(error)s); showing its fields as received.",
+            error=error[:200],
+        )
+        return generic(row.api_code, row.body, {}, note=note, locale=locale)
+
     alerts = services.config.notifications.alerts_channel
     destinations = [Destination(alerts)] if alerts else route(services.config, row.api_code, row.body)
-    Job(services, db, row, None, now).post(destinations, rendered)
+    Job(services, db, row, None, now).post(destinations, make)
     inbox.mark_processed(db, row.id, "failed", now, error)
 
 
@@ -251,10 +289,12 @@ def settle_failed_row(services: Services, db: Database, row_id: int, error: str,
     if services.alerts is not None:
         services.alerts.raise_alert(
             f"inbox:unreadable:{row_id}",
-            (
-                f":rotating_light: Notification {row_id} in the webhook inbox cannot be read, so it was parked "
-                f"without being shown ({esc(error[:300])}). The notifications after it are relayed as usual; "
-                "look it up in the `inbox` table and in Whalet's portal."
+            later(
+                ":rotating_light: Notification %(row)s in the webhook inbox cannot be read, so it was parked "
+                "without being shown (%(error)s). The notifications after it are relayed as usual; "
+                "look it up in the `inbox` table and in Whalet's portal.",
+                row=row_id,
+                error=esc(error[:300]),
             ),
             quiet_seconds=0,
         )
@@ -284,6 +324,9 @@ class Relay:
     def __init__(self, services: Services, writer: InboxWriter | None = None):
         self.services = services
         self.writer = writer
+        # Alerts, parked-message notes and fold summaries are written by the outbox, which is built
+        # before the process knows its channels' languages: from here on they follow [ui] too.
+        services.outbox.channel_locale = services.locales.channel
         self._event: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 

@@ -11,10 +11,12 @@ Whalet writing calls are never retried on their own: an unknown outcome is said 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
+from core.i18n import Later, later, translator
 from core.storage import replenish_submissions as submissions
 from notifications import render_documents as views
 from notifications import render_replenish as cards
@@ -62,27 +64,35 @@ async def send_documents(
 ) -> str:
     """Download and send the claimed sending; returns the outcome's state (for the log and tests)."""
     sent: list[dict[str, Any]] | None = None
-    detail: str | None
+    detail: Later | str | None
     try:
         fetched = await fetch_all(services, client, files)
         sent = [summary(f) for f in fetched]
         status = await _submit(services, todo, fetched, note)
     except FileRefused as exc:
-        state, detail, reply = submissions.FAILED, str(exc), views.not_sent_reply(user_id, str(exc))
+        state, detail = submissions.FAILED, str(exc)
     except OutcomeUnknown:
-        state, detail, reply = submissions.UNKNOWN, "no answer", views.unknown_reply(user_id)
+        state, detail = submissions.UNKNOWN, None
     except WhaletError as exc:
-        detail = f"Whalet refused them: {explain(exc)}"
-        state, reply = submissions.REFUSED, views.not_sent_reply(user_id, detail)
+        state, detail = submissions.REFUSED, later("Whalet refused them: %(why)s", why=explain(exc))
     except Exception:  # the person must hear something; the traceback goes to the log
         log.exception("sending documents for %s failed", todo["replenish_id"])
-        detail = "something went wrong on our side (it is logged)."
-        state, reply = submissions.FAILED, views.not_sent_reply(user_id, detail)
+        state, detail = submissions.FAILED, later("something went wrong on our side (it is logged).")
     else:
-        state, detail, reply = submissions.ACCEPTED, status, views.answer_reply(sent or [], status)
-    record(services, todo, round_, state, detail, sent, reply, user_id)
+        state, detail = submissions.ACCEPTED, status
+
+    def reply(locale: str | None) -> Rendered:
+        if state == submissions.ACCEPTED:
+            return views.answer_reply(sent or [], status, locale)
+        if state == submissions.UNKNOWN:
+            return views.unknown_reply(user_id, locale)
+        return views.not_sent_reply(user_id, detail or "", locale)
+
+    recorded = "no answer" if state == submissions.UNKNOWN else (None if detail is None else str(detail))
+    record(services, todo, round_, state, recorded, sent, reply, user_id)
     if view_id:
-        await _show(client, view_id, reply.text)
+        locale = services.locales.cached(user_id)  # the person who sent them: asked when they opened the form
+        await _show(client, view_id, reply(locale).text, locale)
     return state
 
 
@@ -93,22 +103,25 @@ def record(
     state: str,
     detail: str | None,
     sent: list[dict[str, Any]] | None,
-    reply: Rendered,
+    reply: Rendered | Callable[[str | None], Rendered],
     user_id: str,
 ) -> None:
-    """The outcome, the card and the thread reply in one transaction."""
+    """The outcome, the card and the thread reply in one transaction (``reply`` may be a function
+    of the locale: it is written in the card's channel's language)."""
     replenish_id = todo["replenish_id"]
     with services.store.transaction() as db:
         now = services.clock.now()
         current = submissions.finish(db, replenish_id, round_, state, detail, sent, now) or todo
-        card = cards.card(current, {u.id: u.name for u in services.config.whalet.users})
+        locale = services.locales.channel(current.get("card_channel"))
+        card = cards.card(current, {u.id: u.name for u in services.config.whalet.users}, locale)
         enqueue_update(db, ref=cards.ref(replenish_id), text=card.text, blocks=card.blocks)
         if current.get("card_channel"):
+            said = reply(locale) if callable(reply) else reply
             enqueue_post(
                 db,
                 channel=current["card_channel"],
-                text=reply.text,
-                blocks=reply.blocks,
+                text=said.text,
+                blocks=said.blocks,
                 thread_ref=cards.ref(replenish_id),
                 kind="replenish_reply",
             )
@@ -122,9 +135,10 @@ def record(
     services.wake_outbox()
 
 
-async def _show(client: AsyncWebClient, view_id: str, text: str) -> None:
+async def _show(client: AsyncWebClient, view_id: str, text: str, locale: str | None = None) -> None:
     """The modal, if still open, says how it ended (the thread says it anyway)."""
+    title = translator(locale).gettext("Submit documents")
     try:
-        await client.views_update(view_id=view_id, view=views.message_view("Submit documents", text))
+        await client.views_update(view_id=view_id, view=views.message_view(title, text, locale))
     except Exception:  # noqa: BLE001 - closed or replaced by the person: nothing to show it in
         log.info("the documents modal %s could not be updated", view_id)

@@ -17,16 +17,17 @@ from typing import TYPE_CHECKING, Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
+from core.i18n import translator
 from notifications import render_trade as views
 from notifications.binding import bind, check_form, claim
 from notifications.job import Job
 from notifications.kinds import relays
-from notifications.relay import marked_as_update, relay_plain
-from notifications.render import render
+from notifications.relay import relay_plain, rendering
 from notifications.render_documents import message_view
 from notifications.routing import explicit_routes, route
 from notifications.todos import tell
-from services.approvals.policy import requester_refusal, resolver
+from services.approvals.policy import resolver
+from services.approvals.roles import Role, role_name
 from services.slack.modal_forms import recall, stash
 from services.slack.queue import enqueue_post
 from core.storage import trade_orders
@@ -47,9 +48,8 @@ def relay_collection(job: Job) -> str:
     body = job.body
     if not isinstance(body, dict) or str(body.get("fundSource") or "").upper() != "B2B" or not body.get("collectionId"):
         return relay_plain(job)
-    rendered = marked_as_update(job, render(job.operation, job.row.api_code, body, job.users))
     ref = collection_ref(str(body["collectionId"]))
-    sent = job.post(route(job.services.config, job.row.api_code, body), rendered, kind="collection", ref=ref)
+    sent = job.post(route(job.services.config, job.row.api_code, body), rendering(job), kind="collection", ref=ref)
     return "relayed" if sent else "no_route"
 
 
@@ -59,7 +59,8 @@ def relay_binding(job: Job) -> str:
     binding = trade_orders.record_decision(job.db, job.body) if isinstance(job.body, dict) else None
     if binding is None:
         return relay_plain(job)
-    rendered = render(job.operation, job.row.api_code, job.body, job.users)
+    make = rendering(job, as_update=False)
+    rendered = make(job.locale(binding["channel"]))
     enqueue_post(
         job.db,
         channel=binding["channel"],
@@ -72,44 +73,56 @@ def relay_binding(job: Job) -> str:
         d for d in explicit_routes(job.services.config, job.row.api_code, job.body) if d.channel != binding["channel"]
     ]
     if others:
-        job.post(others, rendered)
+        job.post(others, make)
     return "relayed"
 
 
-async def _refusal(services: Services, user_id: str) -> str | None:
-    found = requester_refusal(await resolver(services).role_of(user_id, fresh=True), kind="trade order binding")
-    return None if found is None else found.reason
+async def _refusal(services: Services, user_id: str, locale: str | None = None) -> str | None:
+    """``services.approvals.policy.requester_refusal`` for a binding, in the person's language."""
+    role = await resolver(services).role_of(user_id, fresh=True)
+    if role >= Role.REQUESTER:
+        return None
+    return translator(locale).gettext(
+        "Only requesters can ask for a trade order binding; your role is %(role)s. "
+        "An admin can add you under [roles] in whalet-bot.toml.",
+        role=role_name(role, locale),
+    )
 
 
 async def on_bind_click(
     services: Services, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
 ) -> None:
     collection = views.clicked(str(body["actions"][0].get("value") or ""))
-    text = await _refusal(services, body["user"]["id"])
+    locale = await services.locales.locale_of(body["user"]["id"])
+    text = await _refusal(services, body["user"]["id"], locale)
     if text is None and not collection:
-        text = "This button does not name a collection the bot knows."
+        text = translator(locale).gettext("This button does not name a collection the bot knows.")
     if text is not None:
         await tell(body, respond, client, text)
         return
     channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
     form_id = stash(services.store, {"collection": collection, "channel": channel})
-    await client.views_open(trigger_id=body["trigger_id"], view=views.bind_modal(collection, form_id))
+    await client.views_open(trigger_id=body["trigger_id"], view=views.bind_modal(collection, form_id, locale))
 
 
 async def on_bind_submission(services: Services, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
     user_id, view = body["user"]["id"], body["view"]
     meta = recall(services.store, view)
-    form, errors = check_form(view)
-    refusal = await _refusal(services, user_id)
+    locale = services.locales.cached(user_id)  # asked when they opened the form
+    _ = translator(locale).gettext
+    form, errors = check_form(view, locale)
+    refusal = await _refusal(services, user_id, locale)
     if refusal is not None or not meta.get("collection"):
-        errors = {views.ORDER_BLOCK: refusal or "This form has expired; open it again from the collection."}
+        errors = {views.ORDER_BLOCK: refusal or _("This form has expired; open it again from the collection.")}
     row_id = None if errors or form is None else claim(services, meta, form, str(view.get("private_metadata")), user_id)
     if row_id is None and not errors:
-        errors = {views.ORDER_BLOCK: "This trade order is already bound (or being bound) to this collection."}
+        errors = {views.ORDER_BLOCK: _("This trade order is already bound (or being bound) to this collection.")}
     if errors or form is None or row_id is None:
         await ack(response_action="errors", errors=errors)
         return
-    sending = message_view("Bind trade order", "🔗 Sending to Whalet… The answer will be in the collection's thread.")
+    sending = message_view(
+        _("Bind trade order"), _("🔗 Sending to Whalet… The answer will be in the collection's thread."), locale
+    )
     await ack(response_action="update", view=sending)
     await bind(services, client, meta, form, row_id, user_id)
 

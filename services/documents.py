@@ -19,6 +19,7 @@ import hashlib
 from collections.abc import Sequence
 from typing import Any
 
+from core.i18n import translator
 from services.slack.files import SlackFile
 
 MAX_FILES = 10
@@ -59,15 +60,21 @@ def picked_files(state: dict[str, Any]) -> list[dict[str, Any]]:
     return [f for f in (state.get("files") or []) if isinstance(f, dict) and f.get("id")]
 
 
-def size_refusal(files: Sequence[dict[str, Any]], max_files: int = MAX_FILES) -> str | None:
-    """The sentence for a form whose files cannot all be sent, before any is downloaded."""
+def size_refusal(files: Sequence[dict[str, Any]], max_files: int = MAX_FILES, locale: str | None = None) -> str | None:
+    """The sentence for a form whose files cannot all be sent, before any is downloaded (in the
+    language of the person who filled it in, ``locale``)."""
+    t = translator(locale)
     if len(files) > max_files:
-        return f"At most {max_files} files can be sent at once; you picked {len(files)}."
+        return t.gettext(
+            "At most %(most)s files can be sent at once; you picked %(picked)s.", most=max_files, picked=len(files)
+        )
     for file in files:
         size = int(file.get("size") or 0)
         if size > MAX_FILE_BYTES:
-            return (
-                f"{file.get('name') or 'A file'} is {size / 1_000_000:.1f} MB; "
-                f"each file may be at most {MAX_FILE_BYTES // 1_000_000} MB."
+            return t.gettext(
+                "%(file)s is %(size)s MB; each file may be at most %(most)s MB.",
+                file=file.get("name") or t.gettext("A file"),
+                size=f"{size / 1_000_000:.1f}",
+                most=MAX_FILE_BYTES // 1_000_000,
             )
     return None

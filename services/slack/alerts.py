@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from core.clock import SYSTEM_CLOCK
 from core.config import Notifications
+from core.i18n import Later, later, translator
 from core.metrics import Metrics
 from core.storage.claims import open_window
 from core.storage.outbox import enqueue_post
@@ -39,13 +40,15 @@ class Alerts:
         if outcome == "bad_signature":
             self._bad_signature(operation)
 
-    def raise_alert(self, key: str, text: str, *, quiet_seconds: float = QUIET_SECONDS) -> bool:
+    def raise_alert(self, key: str, text: Later | str, *, quiet_seconds: float = QUIET_SECONDS) -> bool:
         """Post ``text`` (mrkdwn built by the caller, people's text escaped) to the alerts channel,
         at most once per ``key`` per ``quiet_seconds``; True when it was queued. The quiet window
-        is a database row, so replicas sweeping the same request alert once between them."""
+        is a database row, so replicas sweeping the same request alert once between them.
+        A ``Later`` is written in the alerts channel's language (``[ui] channels``)."""
         channel = self.config.alerts_channel or self.config.default_channel
         if not channel:
             return False
+        text = translator(self.outbox.channel_locale(channel)).text(text)
         now = SYSTEM_CLOCK.now()
         with self.store.transaction() as db:
             if quiet_seconds > 0 and not open_window(
@@ -58,10 +61,11 @@ class Alerts:
         return True
 
     def _bad_signature(self, operation: str) -> None:
-        text = (
-            f":rotating_light: Whalet's answer to `{operation}` did not verify with Whalet's public key. "
+        text = later(
+            ":rotating_light: Whalet's answer to `%(operation)s` did not verify with Whalet's public key. "
             'The bot treats such answers as "outcome unknown" and looks orders up before acting. '
-            "Check WHALET_PUBLIC_KEY (has Whalet rotated its key?) and run `whalet-bot check`."
+            "Check WHALET_PUBLIC_KEY (has Whalet rotated its key?) and run `whalet-bot check`.",
+            operation=operation,
         )
         if self.raise_alert(f"bad_signature:{operation}", text):
             log.error("bad signature on %s", operation, extra={"event": "alert_bad_signature"})

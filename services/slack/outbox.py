@@ -27,6 +27,7 @@ import functools
 import json
 import logging
 import random
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -37,6 +38,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from core.clock import SYSTEM_CLOCK, Clock
 from core.config import Notifications
 from core.faultpoints import fault_point
+from core.i18n import translator
 from core.storage import outbox as outbox_rows
 from core.storage.claims import new_holder, open_window
 from core.storage.store import Store
@@ -89,7 +91,10 @@ class OutboxWorker:
         self._not_before: dict[str, float] = {}  # channel -> monotonic time its lane said to ask again
         self._inflight: set[str] = set()
         self._next_takeover = 0.0
-        self._park_alerts = ParkAlerts(config)
+        # The language of what the worker writes itself (alerts, fold summaries) in a channel: English
+        # until the process sets it to ``services.locales.channel`` ([ui] channels, channel_locale).
+        self.channel_locale: Callable[[str | None], str] = lambda channel: "en"
+        self._park_alerts = ParkAlerts(config, lambda channel: self.channel_locale(channel))
         self._dms: dict[str, str] = {}  # user id -> the bot's DM with them (conversations.open)
         self.paused: str | None = None  # why nothing is sent (app uninstalled, token revoked)
         self.outage_since: datetime | None = None  # Slack failing transiently since (None: it answers)
@@ -380,14 +385,16 @@ class OutboxWorker:
         self._outage_alerted = True
         target = self.config.alerts_channel or self.config.default_channel
         if target and open_window(db, "alert:slack-outage", _iso(now), _iso(now + OUTAGE_ALERT_QUIET)):
+            t = translator(self.channel_locale(target))
             outbox_rows.enqueue_post(
                 db,
                 channel=target,
                 kind="alert",
-                text=(
-                    f":warning: Slack has been failing every call since {since:%Y-%m-%d %H:%M} UTC (5xx, timeouts "
+                text=t.gettext(
+                    ":warning: Slack has been failing every call since %(since)s (5xx, timeouts "
                     "or network errors). Nothing is lost: every message waits in the outbox and goes out, in "
-                    "order, once Slack answers again. `/whalet status` shows the outage while it lasts."
+                    "order, once Slack answers again. `/whalet status` shows the outage while it lasts.",
+                    since=t.moment(since, UTC),
                 ),
             )
 
@@ -484,11 +491,14 @@ class OutboxWorker:
         rows = outbox_rows.foldable(db, channel)
         if len(rows) <= int(self.config.fold_threshold):
             return  # another replica is folding most of them right now
+        t = translator(self.channel_locale(channel))
         lines = [line for _, line in rows]
         shown = lines[:FOLD_MAX_LINES]
         more = len(lines) - len(shown)
-        body = "\n".join(f"• {line}" for line in shown) + (f"\n…and {more} more" if more else "")
-        title = f"{len(lines)} collections received"
+        body = "\n".join(f"• {line}" for line in shown)
+        if more:
+            body += "\n" + t.ngettext("…and %(n)s more", "…and %(n)s more", more)
+        title = t.ngettext("%(n)s collection received", "%(n)s collections received", len(lines))
         summary_id = outbox_rows.enqueue_post(
             db,
             channel=channel,

@@ -9,6 +9,7 @@ out before the crash, and re-posting risks the duplicate the lookup exists to pr
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +17,7 @@ from sqlite_utils import Database
 
 from core.clock import SYSTEM_CLOCK
 from core.config import Notifications
+from core.i18n import N_, translator
 from core.storage import outbox as outbox_rows
 from core.storage.outbox import enqueue_post
 from core.storage.store import Store
@@ -51,31 +53,39 @@ TRANSIENT_ERRORS = frozenset({"internal_error", "fatal_error", "service_unavaila
 HISTORY_UNCHECKED = "history_unchecked"  # prefix of the parked error when the recovery lookup failed
 QUIET_SECONDS = 15 * 60  # one alert per channel and error per quarter of an hour
 
+# What a person does about each error (catalog sentences, ``%(channel)s`` the parked row's channel).
 FIXES = {
-    "not_in_channel": "invite the bot to <#{channel}> (`/invite @` and the bot's name, in the channel)",
-    "channel_not_found": "check the channel id {channel} in the policy file; for a private channel, "
-    "invite the bot first",
-    "is_archived": "<#{channel}> is archived: unarchive it or point the policy file at another channel",
-    "missing_scope": "the app lacks a scope for this call: compare app_manifest.yml with the installed "
-    "app and reinstall it",
-    "invalid_blocks": "the message broke a Block Kit rule; the log line `outbox_failed` has the row id",
-    "msg_too_long": "the message was longer than Slack allows; the log line `outbox_failed` has the row id",
-    "msg_blocks_too_long": "the message's blocks held more text than Slack takes in one message (about "
-    "12,000 characters), which the bot's own splitting should have prevented; report it with the row id "
-    "(the log line `outbox_failed` has it)",
+    "not_in_channel": N_("invite the bot to <#%(channel)s> (`/invite @` and the bot's name, in the channel)"),
+    "channel_not_found": N_(
+        "check the channel id %(channel)s in the policy file; for a private channel, invite the bot first"
+    ),
+    "is_archived": N_("<#%(channel)s> is archived: unarchive it or point the policy file at another channel"),
+    "missing_scope": N_(
+        "the app lacks a scope for this call: compare app_manifest.yml with the installed app and reinstall it"
+    ),
+    "invalid_blocks": N_("the message broke a Block Kit rule; the log line `outbox_failed` has the row id"),
+    "msg_too_long": N_("the message was longer than Slack allows; the log line `outbox_failed` has the row id"),
+    "msg_blocks_too_long": N_(
+        "the message's blocks held more text than Slack takes in one message (about "
+        "12,000 characters), which the bot's own splitting should have prevented; report it with the row id "
+        "(the log line `outbox_failed` has it)"
+    ),
 }
-HISTORY_FIX = (
-    "the bot could not read <#{channel}>'s history to see whether the message went out before "
+NO_FIX = N_("see Slack's documentation of this error")
+HISTORY_FIX = N_(
+    "the bot could not read <#%(channel)s>'s history to see whether the message went out before "
     "the restart, so it did not post it again (that could duplicate it); invite the bot to "
-    "<#{channel}> (history needs membership) and check the channel"
+    "<#%(channel)s> (history needs membership) and check the channel"
 )
 
 
 class ParkAlerts:
     """Queues the alert for a parked row inside the caller's transaction, quietly repeated."""
 
-    def __init__(self, config: Notifications) -> None:
+    def __init__(self, config: Notifications, locale_of: Callable[[str | None], str] = lambda channel: "en") -> None:
+        """``locale_of``: the language of a channel's posts (the alert is in the alerts channel's)."""
         self.config = config
+        self.locale_of = locale_of
         self._last: dict[tuple[str, str], float] = {}
 
     def queue(self, db: Database, row: dict[str, Any], channel: str, error: str) -> bool:
@@ -93,13 +103,15 @@ class ParkAlerts:
         ):
             return False
         self._last[key] = now
-        if error.startswith(HISTORY_UNCHECKED):
-            fix = HISTORY_FIX.format(channel=channel)
-        else:
-            fix = FIXES.get(code, "see Slack's documentation of this error").format(channel=channel)
-        text = (
-            f":warning: A Slack message for <#{channel}> is parked (outbox row {row['id']}, "
-            f"Slack said `{code}`): {fix}. `/whalet status` counts parked messages."
+        _ = translator(self.locale_of(target)).gettext
+        fix = _(HISTORY_FIX if error.startswith(HISTORY_UNCHECKED) else FIXES.get(code, NO_FIX), channel=channel)
+        text = _(
+            ":warning: A Slack message for <#%(channel)s> is parked (outbox row %(row)s, "
+            "Slack said `%(code)s`): %(fix)s. `/whalet status` counts parked messages.",
+            channel=channel,
+            row=row["id"],
+            code=code,
+            fix=fix,
         )
         enqueue_post(db, channel=target, text=text, kind="alert")
         return True
