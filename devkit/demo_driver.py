@@ -202,7 +202,7 @@ class Driver:
     def submit_documents(self, user: str, record: Record, name: str, data: bytes, note: str = "") -> None:
         """``user`` clicks Submit documents on a to-do, picks one file "uploaded" through the
         stand-in, and sends the modal, as Slack would (the file object, not its bytes)."""
-        button = find_labelled(record, "Submit documents")
+        button = next((b for b in buttons(record.blocks) if b.get("action_id") == "replenish_submit"), None)
         if button is None:
             raise DriverError("no Submit documents button on that to-do")
         before = {v.id for v in self.stack.fake.views(user=user)}

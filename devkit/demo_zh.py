@@ -22,6 +22,10 @@ ZH_WORDS = {
     "1 of 2": "1 / 2",
     "of 2": "/ 2",
     "Pay out the batch": "批量提现",
+    "I'll handle it": "我来处理",  # the to-do card (notifications)
+    "Whalet received the documents": "易鲸已收到补充资料",
+    "PASS": "通过",
+    "Closed": "已关闭",
 }
 
 LOCALES = {"en": ({}, ""), "zh-Hans": (ZH_WORDS, ZH_UI)}

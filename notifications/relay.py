@@ -324,9 +324,6 @@ class Relay:
     def __init__(self, services: Services, writer: InboxWriter | None = None):
         self.services = services
         self.writer = writer
-        # Alerts, parked-message notes and fold summaries are written by the outbox, which is built
-        # before the process knows its channels' languages: from here on they follow [ui] too.
-        services.outbox.channel_locale = services.locales.channel
         self._event: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 

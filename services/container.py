@@ -64,6 +64,9 @@ class Services:
         )
 
         self.locales = LocaleResolver(lambda: self.config.ui, self.slack, monotonic=self.clock.monotonic)
+        # Alerts, parked-message notes and fold summaries are written by the outbox: in the
+        # language of the channel they go to ([ui] channels, channel_locale).
+        self.outbox.channel_locale = self.locales.channel
 
     def wake_outbox(self) -> None:
         """Call after a transaction that enqueued Slack messages, so they go out at once."""

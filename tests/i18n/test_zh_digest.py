@@ -139,7 +139,7 @@ def test_schedule_list_and_off_answer_a_chinese_person_in_chinese(stack: LocalSt
     wrong_zone = stack.slack_requests.command("U0ADM", "digest schedule 09:00 Asia/Shanghia <#C0FINANCE|finance>")
     assert wrong_zone.json()["text"].startswith("'Asia/Shanghia' 不是 IANA 时区（例如 \"Asia/Shanghai\"）")
     wrong_time = stack.slack_requests.command("U0ADM", "digest schedule 9am Asia/Shanghai <#C0FINANCE|finance>")
-    assert wrong_time.json()["text"].startswith("'9am' 不是 \"HH:MM\" 格式的时间（例如 \"09:00\"）")
+    assert wrong_time.json()["text"].startswith('\'9am\' 不是 "HH:MM" 格式的时间（例如 "09:00"）')
     # Someone whose Slack speaks English still reads English.
     stack.slack_requests.command("U0REQ", "digest list")
     stack.fake.wait_for(
