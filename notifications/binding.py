@@ -156,7 +156,7 @@ async def bind(
         )
         state, detail, bind_id = trade_orders.ACCEPTED, result.status, result.bind_id
     except FileRefused as exc:
-        state, detail = trade_orders.FAILED, str(exc)
+        state, detail = trade_orders.FAILED, exc.reason
     except OutcomeUnknown:
         state, detail = trade_orders.UNKNOWN, None
     except WhaletError as exc:

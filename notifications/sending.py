@@ -70,7 +70,7 @@ async def send_documents(
         sent = [summary(f) for f in fetched]
         status = await _submit(services, todo, fetched, note)
     except FileRefused as exc:
-        state, detail = submissions.FAILED, str(exc)
+        state, detail = submissions.FAILED, exc.reason
     except OutcomeUnknown:
         state, detail = submissions.UNKNOWN, None
     except WhaletError as exc:

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+
+from core.i18n import translator
 from slack_sdk.web.async_client import AsyncWebClient
 
 from devkit.slack_standin import FakeSlack
@@ -39,8 +41,9 @@ async def test_a_picked_file_is_read_with_the_bot_token(fake: FakeSlack) -> None
 
 async def test_a_file_over_the_limit_is_refused_before_downloading(fake: FakeSlack) -> None:
     picked = fake.add_user_file("U0REQ1", "big.csv", b"x" * 2_000_000)
-    with pytest.raises(FileRefused, match=r"big.csv is 2.0 MB; the limit is 1.0 MB"):
+    with pytest.raises(FileRefused, match=r"big.csv is 2.0 MB; the limit is 1.0 MB") as refused:
         await fetch_file(_client(fake), TOKEN, fake.api_url, picked["id"], 1_000_000)
+    assert translator("zh-Hans").text(refused.value.reason) == "big.csv 大小为 2.0 MB，上限是 1.0 MB。"
 
 
 async def test_slacks_sign_in_page_is_not_taken_for_the_file(fake: FakeSlack) -> None:
