@@ -20,6 +20,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from core.clock import parse_iso
+from core.i18n import translator
 
 CHART_DAYS = 30
 PROGRAM = Path(__file__).with_name("digest_chart.py")  # run by path: it imports none of the bot's packages
@@ -43,15 +44,30 @@ def series(snapshots: Iterable[tuple[int, str, str, str]]) -> Series:
     return dict(sorted(out.items()))
 
 
-def chart_request(data: Series, title: str) -> bytes:
-    """What the drawing program reads on stdin: every amount as its exact decimal string."""
+def chart_words(locale: str | None) -> dict[str, str]:
+    """What the picture says in ``locale`` (the drawing program falls back to the English copy
+    when the host has no font for it)."""
+    t = translator(locale)
+    return {
+        "title": t.gettext("Whalet balances, last %(days)s days (available, all users)", days=CHART_DAYS),
+        "available": t.gettext("%(currency)s available", currency="%(currency)s"),
+        "empty": t.gettext("no digest balances yet"),
+    }
+
+
+def chart_request(data: Series, title: str, locale: str | None = None) -> bytes:
+    """What the drawing program reads on stdin: every amount as its exact decimal string; the
+    words in ``locale`` with an English copy (``title`` is used when no locale is given)."""
     wire = {currency: [[when.isoformat(), str(total)] for when, total in points] for currency, points in data.items()}
-    return json.dumps({"title": title, "series": wire}).encode()
+    words, english = chart_words(locale), chart_words("en")
+    if locale is None:
+        words["title"] = english["title"] = title
+    return json.dumps({"title": words["title"], "series": wire, "words": words, "english": english}).encode()
 
 
-async def draw_in_child(data: Series, title: str, timeout: float) -> bytes:
+async def draw_in_child(data: Series, title: str, timeout: float, locale: str | None = None) -> bytes:
     """The PNG, drawn by a child process that is killed if it takes longer than ``timeout`` s."""
-    request = chart_request(data, title)
+    request = chart_request(data, title, locale)
     child = await asyncio.create_subprocess_exec(
         sys.executable,
         "-I",  # isolated: no user site, no PYTHON* variables, not the program's folder on the path

@@ -68,13 +68,13 @@ async def chart_png(services: Services, channel: str) -> bytes:
     since = iso(services.clock.now() - timedelta(days=digest_chart.CHART_DAYS))
     with services.store.read() as db:
         history = digests.snapshot_history(db, channel, since)
-    # The picture's own words stay English: matplotlib draws with the fonts of the host, and a
-    # server without a CJK font would draw Chinese as empty boxes. Its title and alt text in
-    # Slack (``upload_chart``) are the channel's language.
+    # The picture's words are the channel's language when the host has a CJK font to draw them
+    # (the drawing program checks), else English; its title and alt text in Slack always are.
     return await digest_chart.draw_in_child(
         digest_chart.series(history),
-        f"Whalet balances, last {digest_chart.CHART_DAYS} days (available, all users)",
+        "",
         services.settings.whalet_bot_chart_timeout_seconds,
+        services.locales.channel(channel),
     )
 
 

@@ -14,7 +14,7 @@ from decimal import Decimal
 import pytest
 
 from devkit.localstack import LocalStack
-from notifications import digest_chart_process
+from notifications import digest_chart, digest_chart_process
 from tests.notifications.test_digest_slack import (
     FINANCE,
     PNG_MAGIC,
@@ -80,3 +80,17 @@ def test_a_chart_that_outlives_its_timeout_is_killed_and_the_digest_stays_withou
     assert stack.fake.uploaded_files(FINANCE) == []
     digest = stack.fake.message(FINANCE, parent.ts)
     assert digest is not None and digest.text.startswith("Whalet digest") and digest.blocks == parent.blocks
+
+
+def test_the_picture_speaks_chinese_only_where_the_host_has_a_font_for_it() -> None:
+    """A zh-Hans channel's chart: Chinese words with a CJK font installed, else the English copy
+    (matplotlib would draw Chinese as empty boxes); the money is the same either way."""
+    sent = digest_chart_process.chart_request({}, "", "zh-Hans")
+    with_font = digest_chart.read_request(sent, fonts={"DejaVu Sans", "WenQuanYi Zen Hei"})[1]
+    assert with_font.title == "易鲸余额，最近 30 天（可用，全部用户）"
+    assert with_font.available % {"currency": "USD"} == "USD 可用" and with_font.family[0] == "WenQuanYi Zen Hei"
+    without = digest_chart.read_request(sent, fonts={"DejaVu Sans"})[1]
+    assert without.title == "Whalet balances, last 30 days (available, all users)"
+    assert without.available % {"currency": "USD"} == "USD available" and without.empty == "no digest balances yet"
+    english = digest_chart.read_request(digest_chart_process.chart_request({}, "", "en"), fonts=set())[1]
+    assert english.title == without.title and english.family == ("DejaVu Sans",)
