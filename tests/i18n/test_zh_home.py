@@ -7,9 +7,11 @@ from __future__ import annotations
 import inspect
 import json
 import re
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from babel.numbers import list_currencies
 
 from commands import payout
 from commands.batch import batch_modal
@@ -22,6 +24,7 @@ from commands.modals import (
     reject_modal,
 )
 from commands.request_again import request_again
+from core.storage import home as home_rows
 from devkit.localstack import LocalStack
 from services import book
 from services.slack.membership import report_at_startup
@@ -92,6 +95,28 @@ def test_the_balance_snapshot_and_its_refresh_in_chinese(stack: LocalStack) -> N
     english = home_click(stack, "U0APP1", home_of(stack, "U0APP1"), "home_refresh_balances")
     assert "The balances were refreshed less than a minute ago; this is that snapshot." in text(english)
     assert "*USD*  available *" in text(english) and "(less than a minute ago)." in text(english)
+
+
+def test_the_largest_home_in_chinese_fits_slack(stack: LocalStack) -> None:
+    """Nine requests waiting (eight with buttons), ten of one's own, a snapshot of fifty currencies:
+    the stand-in refuses a Home over Slack's limits, so publishing it is the check."""
+    chinese(stack, "U0APP1")
+    chinese(stack, "U0REQ")
+    made = [request_payout(stack, f'payout {10 + n} USD to acme-us for "Invoice {n}"')[0] for n in range(10)]
+    currencies = sorted(c for c in list_currencies() if len(c) == 3 and c.isalpha())[:50]
+    rows = [{"currency": c, "available": "1234567.5", "pending": "0", "frozen": None} for c in currencies]
+    taken = (stack.services.clock.now() - timedelta(hours=3)).isoformat()
+    with stack.services.store.transaction() as db:
+        home_rows.replace_balances(db, "U10001", "B2C", rows, taken)
+    approver = text(open_home(stack, "U0APP1"))
+    assert "*待你审批*（10）" in approver and "…另有 2 个：`/whalet pending` 会列出全部。" in approver
+    assert approver.count("批准提现") == 8 and "（3 小时前）；另有 5 种币种见 `/whalet balance`。" in approver
+    assert "*AED*  可用 *1,234,567.50 AED* · 未上账金额 0.00 AED · 冻结金额 —" in approver
+    requester = text(open_home(stack, "U0REQ"))
+    assert "*你的申请*（最近 10 条）" in requester and all(r in requester for r in made)
+    english = text(open_home(stack, "U0APP2"))
+    assert "…and 2 more: `/whalet pending` lists them all." in english
+    assert "(3 h ago); 5 more currencies in `/whalet balance`." in english
 
 
 # --- modals ----------------------------------------------------------------------------------
