@@ -11,6 +11,7 @@ created from a refused file. The format is in ``commands.batch_file``.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt.async_app import AsyncAck
@@ -20,9 +21,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from commands.batch_file import read_batch
 from commands.modals import form_view, message_modal, recall, stash, values
+from core.i18n import Later, Translator, translator
 from services.approvals import policy
 from services.approvals.batch_create import BatchRefused, create_batch
-from services.approvals.batch_views import summed
+from services.approvals.batch_policy import FIRST_REASONS
 from services.approvals.cards import slack_time
 from services.slack.blocks import context, esc, section
 from services.slack.files import FileRefused, fetch_file
@@ -38,32 +40,38 @@ MAX_FILE_BYTES = 1024 * 1024  # 1 MB: 500 lines of CSV take about 40 KB
 COLUMNS = "beneficiary, amount, currency, target_currency, purpose, reference"
 
 
-def batch_modal(form_id: str, max_lines: int) -> dict[str, Any]:
+def batch_modal(form_id: str, max_lines: int, locale: str | None = None) -> dict[str, Any]:
+    _ = translator(locale).gettext
     blocks = [
         section(
-            f"Upload a CSV with a header row: *{COLUMNS}* (the last three optional), at most {max_lines} "
-            "payments and 1 MB. Every row is checked first; one card asks for approval of the whole batch."
+            _(
+                "Upload a CSV with a header row: *%(columns)s* (the last three optional), at most %(max)s "
+                "payments and 1 MB. Every row is checked first; one card asks for approval of the whole batch.",
+                columns=COLUMNS,
+                max=max_lines,
+            )
         ),
         InputBlock(
             block_id="file",
-            label=PlainTextObject(text="Payments file (CSV)"),
+            label=PlainTextObject(text=_("Payments file (CSV)")),
             element=FileInputElement(action_id="file", filetypes=["csv"], max_files=1),
         ),
         InputBlock(
             block_id="note",
-            label=PlainTextObject(text="Note for the approvers"),
+            label=PlainTextObject(text=_("Note for the approvers")),
             element=PlainTextInputElement(action_id="note", max_length=128),
             optional=True,
         ),
-        context("Example file: `docs/batch-example.csv` in the whalet-bot repository."),
+        context(_("Example file: `docs/batch-example.csv` in the whalet-bot repository.")),
     ]
-    return form_view(BATCH_VIEW, "Batch payout", blocks, form_id, "Check and send")
+    return form_view(BATCH_VIEW, _("Batch payout"), blocks, form_id, _("Check and send"), locale)
 
 
 async def open_batch_modal(ctx: CommandContext) -> None:
     services = ctx.services
     form = stash(services.store, {"channel": ctx.channel_id})
-    await ctx.client.views_open(trigger_id=ctx.trigger_id, view=batch_modal(form, services.config.batch.max_lines))
+    view = batch_modal(form, services.config.batch.max_lines, await ctx.language())
+    await ctx.client.views_open(trigger_id=ctx.trigger_id, view=view)
 
 
 def _picked(view: dict[str, Any]) -> list[dict[str, Any]]:
@@ -73,27 +81,42 @@ def _picked(view: dict[str, Any]) -> list[dict[str, Any]]:
 
 async def on_batch_submission(services: Services, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
     user_id, view = body["user"]["id"], body["view"]
+    # The ack cannot wait for Slack: the language heard when the person opened the modal.
+    locale = services.locales.cached(user_id)
+    t = translator(locale)
     refusal = policy.requester_refusal(await policy.resolver(services).role_of(user_id))
     if refusal:
-        await ack(response_action="errors", errors={"file": refusal.reason})
+        await ack(response_action="errors", errors={"file": t.text(refusal.reason)})
         return
     files = _picked(view)
     if len(files) != 1:
-        await ack(response_action="errors", errors={"file": "Choose one CSV file."})
+        await ack(response_action="errors", errors={"file": t.gettext("Choose one CSV file.")})
         return
-    await ack(response_action="update", view=message_modal("Batch payout", f"Checking {esc(files[0].get('name'))}…"))
+    checking = t.gettext("Checking %(file)s…", file=esc(files[0].get("name")))
+    await ack(response_action="update", view=message_modal(t.gettext("Batch payout"), checking, locale))
     channel = recall(services.store, view).get("channel") or user_id
     title, text = await _check_and_send(
-        services, user_id, str(files[0].get("id")), values(view).get("note", ""), channel
+        services, user_id, str(files[0].get("id")), values(view).get("note", ""), channel, t
     )
     try:
-        await client.views_update(view_id=view.get("id") or "", view=message_modal(title, text))
+        await client.views_update(view_id=view.get("id") or "", view=message_modal(title, text, locale))
     except Exception:  # the person closed the modal meanwhile: tell them in a DM instead
         log.info("batch outcome modal for %s could not be shown; sending a DM", user_id)
         await client.chat_postMessage(channel=user_id, text=text)
 
 
-async def _check_and_send(services: Services, user_id: str, file_id: str, note: str, channel: str) -> tuple[str, str]:
+def summed(reasons: Sequence[Later | str], t: Translator) -> str:
+    """The first FIRST_REASONS reasons in the reader's language, one per line, then how many more."""
+    shown = [f"• {esc(t.text(r))}" for r in reasons[:FIRST_REASONS]]
+    more = len(reasons) - FIRST_REASONS
+    return "\n".join(shown + ([t.ngettext("…and %(n)s more.", "…and %(n)s more.", more)] if more > 0 else []))
+
+
+async def _check_and_send(
+    services: Services, user_id: str, file_id: str, note: str, channel: str, t: Translator | None = None
+) -> tuple[str, str]:
+    """(title, text) of the modal's answer, in the language of ``t`` (English without one)."""
+    t = t or translator("en")
     settings = services.settings
     try:
         picked = await fetch_file(
@@ -104,20 +127,33 @@ async def _check_and_send(services: Services, user_id: str, file_id: str, note: 
             MAX_FILE_BYTES,
         )
     except FileRefused as exc:
-        return "Batch not sent", f"Not sent: {esc(str(exc))}"
-    lines, reasons = read_batch(services, picked.content, services.config.batch.max_lines)
-    try:
-        if reasons:
-            raise BatchRefused(reasons)
-        batch = await create_batch(services, user_id, picked.name, note, lines, channel)
-    except BatchRefused as exc:
-        count = len(exc.reasons)
-        head = f"*{esc(picked.name)} was not sent* ({count} problem{'s' if count != 1 else ''}); nothing was created:"
-        return "Batch not sent", f"{head}\n{summed(exc.reasons)}"
+        return t.gettext("Batch not sent"), t.gettext("Not sent: %(reason)s", reason=esc(str(exc)))
+    lines, unread = read_batch(services, picked.content, services.config.batch.max_lines)
+    reasons: Sequence[Later | str] = unread
+    batch = None
+    if not unread:
+        try:
+            batch = await create_batch(services, user_id, picked.name, note, lines, channel)
+        except BatchRefused as exc:
+            reasons = exc.reasons
+    if batch is None:
+        head = t.ngettext(
+            "*%(file)s was not sent* (%(n)s problem); nothing was created:",
+            "*%(file)s was not sent* (%(n)s problems); nothing was created:",
+            len(reasons),
+            file=esc(picked.name),
+        )
+        return t.gettext("Batch not sent"), f"{head}\n{summed(reasons, t)}"
     approvals_channel = services.config.approvals.channel if services.config.approvals else channel
     expires = slack_time(batch.expires_at) if batch.expires_at else "—"
-    needed = batch.required_approvals
-    return "Batch sent", (
-        f"Sent for approval in <#{approvals_channel}>: {esc(batch.summary)}. Batch `{batch.id}` needs {needed} "
-        f"approval{'s' if needed != 1 else ''} and is open until {expires}; every line is in the card's thread."
+    return t.gettext("Batch sent"), t.ngettext(
+        "Sent for approval in <#%(channel)s>: %(summary)s. Batch `%(id)s` needs %(n)s approval and is open "
+        "until %(expires)s; every line is in the card's thread.",
+        "Sent for approval in <#%(channel)s>: %(summary)s. Batch `%(id)s` needs %(n)s approvals and is open "
+        "until %(expires)s; every line is in the card's thread.",
+        batch.required_approvals,
+        channel=approvals_channel,
+        summary=esc(batch.summary),
+        id=batch.id,
+        expires=expires,
     )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
-from core.i18n import N_
+from core.i18n import N_, translator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +32,7 @@ from commands.modals import (
     values,
 )
 from commands.payout import tell_user
+from services.approvals.roles import role_name
 from services.slack.subcommands import CommandContext, Role, UsageError, subcommand
 from services.slack.blocks import esc
 from whalet.client import new_order_no
@@ -67,11 +68,21 @@ def parse_beneficiaries(words: list[str]) -> BeneficiariesArgs:
     return BeneficiariesArgs(False, args.country(words[0]) if words else None)
 
 
-def entry_line(entry: book.BookEntry) -> str:
-    origin = "" if entry.source == "config" else " _(added in Slack)_"
-    return (
-        f"• *{esc(entry.nickname)}* — {esc(entry.name)} · {entry.country} · {entry.currency} · "
-        f"{mask(entry.account_tail)} · id `{esc(entry.id)}`{origin}"
+def entry_line(entry: book.BookEntry, locale: str | None = None) -> str:
+    values = {
+        "nickname": esc(entry.nickname),
+        "name": esc(entry.name),
+        "country": entry.country,
+        "currency": entry.currency,
+        "account": mask(entry.account_tail),
+        "id": esc(entry.id),
+    }
+    _ = translator(locale).gettext
+    if entry.source == "config":
+        return _("• *%(nickname)s* — %(name)s · %(country)s · %(currency)s · %(account)s · id `%(id)s`", **values)
+    return _(
+        "• *%(nickname)s* — %(name)s · %(country)s · %(currency)s · %(account)s · id `%(id)s` _(added in Slack)_",
+        **values,
     )
 
 
@@ -88,84 +99,118 @@ async def beneficiaries_command(ctx: CommandContext, a: BeneficiariesArgs) -> No
         await start_add(ctx, a)
         return
     entries = book.entries(ctx.services, country=a.country)
-    where = f" in {a.country}" if a.country else ""
+    locale = await ctx.language()
+    t = translator(locale)
     if not entries:
-        await ctx.reply(f"No beneficiaries{where} in the book yet. Add one with `/whalet beneficiaries add`.")
+        if a.country:
+            empty = t.gettext(
+                "No beneficiaries in %(country)s in the book yet. Add one with `/whalet beneficiaries add`.",
+                country=a.country,
+            )
+        else:
+            empty = t.gettext("No beneficiaries in the book yet. Add one with `/whalet beneficiaries add`.")
+        await ctx.reply(empty)
         return
-    title = f"{len(entries)} beneficiar{'ies' if len(entries) != 1 else 'y'}{where}"
-    blocks, hidden = paged([entry_line(e) for e in entries], per_block=15, max_blocks=45)
-    note = [section(f"…and {hidden} more; filter by country: `/whalet beneficiaries HK`.")] if hidden else []
+    if a.country:
+        title = t.ngettext(
+            "%(n)s beneficiary in %(country)s", "%(n)s beneficiaries in %(country)s", len(entries), country=a.country
+        )
+    else:
+        title = t.ngettext("%(n)s beneficiary", "%(n)s beneficiaries", len(entries))
+    blocks, hidden = paged([entry_line(e, locale) for e in entries], per_block=15, max_blocks=45)
+    more = t.gettext("…and %(hidden)s more; filter by country: `/whalet beneficiaries HK`.", hidden=hidden)
+    note = [section(more)] if hidden else []
     await ctx.reply(title, finish([section(f"*{title}*"), *blocks, *note]))
 
 
 async def start_add(ctx: CommandContext, a: BeneficiariesArgs) -> None:
+    locale = await ctx.language()
+    _ = translator(locale).gettext
     if ctx.role < Role.REQUESTER:
-        await ctx.reply(f"Adding beneficiaries is for requesters and above; your role is {ctx.role.label}.")
+        await ctx.reply(
+            _(
+                "Adding beneficiaries is for requesters and above; your role is %(role)s.",
+                role=role_name(ctx.role, locale),
+            )
+        )
         return
-    opened = await ctx.client.views_open(trigger_id=ctx.trigger_id, view=loading_modal("Add a beneficiary"))
+    title = _("Add a beneficiary")
+    opened = await ctx.client.views_open(trigger_id=ctx.trigger_id, view=loading_modal(title, locale=locale))
     view_id = opened["view"]["id"]
     try:
         if a.country and a.currency:
-            view = await form_view(ctx.services, a.country, a.currency, ctx.channel_id)
+            view = await form_view(ctx.services, a.country, a.currency, ctx.channel_id, locale)
         else:
             countries = await ctx.services.whalet.query_beneficiary_countries()
             pairs = [(c.country, cur) for c in countries for cur in c.currencies]
             view = (
-                beneficiary_pick_modal(pairs, stash(ctx.services.store, {"channel": ctx.channel_id}))
+                beneficiary_pick_modal(pairs, stash(ctx.services.store, {"channel": ctx.channel_id}), locale)
                 if pairs
-                else message_modal("Add a beneficiary", "Whalet lists no countries for beneficiaries.")
+                else message_modal(title, _("Whalet lists no countries for beneficiaries."), locale)
             )
     except WhaletError as exc:
-        view = message_modal("Add a beneficiary", esc(explain(exc)))
+        view = message_modal(title, esc(explain(exc)), locale)
     await ctx.client.views_update(view_id=view_id, view=view)
 
 
-async def form_view(services: Services, country: str, currency: str, channel: str) -> dict[str, Any]:
+async def form_view(
+    services: Services, country: str, currency: str, channel: str, locale: str | None = None
+) -> dict[str, Any]:
     fields = await services.whalet.query_beneficiary_fields(country, currency)
     rules = [{"n": f.name, "r": f.required, "m": f.max_length, "p": f.pattern} for f in fields]
     form = stash(services.store, {"channel": channel, "country": country, "currency": currency, "rules": rules})
-    return beneficiary_form_modal(country, currency, fields, form)
+    return beneficiary_form_modal(country, currency, fields, form, locale)
 
 
 async def on_pick_submission(services: Services, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+    # The ack cannot wait for Slack: the language heard when the person opened the form.
+    locale = services.locales.cached(body["user"]["id"])
+    _ = translator(locale).gettext
     where = values(body["view"]).get("where", "")
-    country, _, currency = where.partition(":")
+    country, _sep, currency = where.partition(":")
     if not country or not currency:
-        await ack(response_action="errors", errors={"where": "Choose a country and currency."})
+        await ack(response_action="errors", errors={"where": _("Choose a country and currency.")})
         return
-    await ack(response_action="update", view=loading_modal("Add a beneficiary"))
+    title = _("Add a beneficiary")
+    await ack(response_action="update", view=loading_modal(title, locale=locale))
     channel = recall(services.store, body["view"]).get("channel") or body["user"]["id"]
     try:
-        view = await form_view(services, country, currency, channel)
+        view = await form_view(services, country, currency, channel, locale)
     except WhaletError as exc:
-        view = message_modal("Add a beneficiary", esc(explain(exc)))
+        view = message_modal(title, esc(explain(exc)), locale)
     await client.views_update(view_id=body["view"]["id"], view=view)
 
 
-def validate_form(services: Services, form: dict[str, str], rules: list[dict[str, Any]]) -> dict[str, str]:
+def validate_form(
+    services: Services, form: dict[str, str], rules: list[dict[str, Any]], locale: str | None = None
+) -> dict[str, str]:
+    """{block_id: error} in ``locale``, the language of the person who filled the form in."""
+    _ = translator(locale).gettext
     errors: dict[str, str] = {}
     nickname = form.get("nickname", "").lower()
     if not NICKNAME.fullmatch(nickname):
-        errors["nickname"] = "Use lowercase letters, digits and single dashes, like acme-hk."
+        errors["nickname"] = _("Use lowercase letters, digits and single dashes, like acme-hk.")
     elif book.nickname_taken(services, nickname):
-        errors["nickname"] = f"'{nickname}' is already in the book."
+        errors["nickname"] = _("'%(nickname)s' is already in the book.", nickname=nickname)
     for rule in rules:
         block, value = f"f_{rule['n']}", form.get(f"f_{rule['n']}", "")
         if not value:
             if rule.get("r"):
-                errors[block] = "Required."
+                errors[block] = _("Required.")
             continue
         if rule.get("m") and len(value) > int(rule["m"]):
-            errors[block] = f"At most {rule['m']} characters."
+            errors[block] = _("At most %(max)s characters.", max=rule["m"])
         elif rule.get("p") and not re.fullmatch(rule["p"].strip("^$"), value):
-            errors[block] = f"Does not have the expected format ({rule['p']})."
+            errors[block] = _("Does not have the expected format (%(pattern)s).", pattern=rule["p"])
     return errors
 
 
 async def on_form_submission(services: Services, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
     view, user_id = body["view"], body["user"]["id"]
+    locale = services.locales.cached(user_id)  # the ack cannot wait for Slack
+    _ = translator(locale).gettext
     meta, form = recall(services.store, view), values(view)
-    errors = validate_form(services, form, meta.get("rules") or [])
+    errors = validate_form(services, form, meta.get("rules") or [], locale)
     if errors:
         await ack(response_action="errors", errors=errors)
         return
@@ -193,8 +238,11 @@ async def on_form_submission(services: Services, ack: AsyncAck, body: dict[str, 
             client,
             channel,
             user_id,
-            f"The beneficiary was not added: '{esc(nickname)}' was just added to the book by someone else. "
-            "Nothing was sent to Whalet; add it again under another nickname.",
+            _(
+                "The beneficiary was not added: '%(nickname)s' was just added to the book by someone else. "
+                "Nothing was sent to Whalet; add it again under another nickname.",
+                nickname=esc(nickname),
+            ),
         )
         return
     try:
@@ -212,7 +260,9 @@ async def on_form_submission(services: Services, ack: AsyncAck, body: dict[str, 
     except WhaletError as exc:
         with services.store.transaction() as db:
             book.release(db, mer_no)
-        await tell_user(client, channel, user_id, f"The beneficiary was not added: {esc(explain(exc))}")
+        await tell_user(
+            client, channel, user_id, _("The beneficiary was not added: %(reason)s", reason=esc(explain(exc)))
+        )
         return
     with services.store.transaction() as db:
         book.record_application(db, mer_no, result.beneficiary_id)
@@ -234,6 +284,11 @@ async def on_form_submission(services: Services, ack: AsyncAck, body: dict[str, 
         client,
         channel,
         user_id,
-        f"Sent to Whalet: *{nickname}* ({esc(fields.get('accountName'))}, {mask(fields.get('accountNo'))}). "
-        "It joins the book once Whalet confirms it; payouts to it are flagged as new for 30 days.",
+        _(
+            "Sent to Whalet: *%(nickname)s* (%(name)s, %(account)s). "
+            "It joins the book once Whalet confirms it; payouts to it are flagged as new for 30 days.",
+            nickname=nickname,
+            name=esc(fields.get("accountName")),
+            account=mask(fields.get("accountNo")),
+        ),
     )

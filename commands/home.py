@@ -26,6 +26,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from commands.home_balances import balance_blocks, refresh
 from commands.pending import pending_line
 from core.clock import SYSTEM_CLOCK, iso, parse_iso
+from core.i18n import Translator, translator
 from core.storage.claims import open_window
 from core.storage import digests
 from core.storage import home as home_rows
@@ -33,7 +34,7 @@ from services.approvals import repo
 from services.approvals.cards import buttons, detail_blocks, headline, slack_time, status_line
 from services.approvals.confirm import FREEZE_FLAG
 from services.approvals.policy import approver_refusal, resolver, within_approver_limit
-from services.approvals.roles import Role, no_access
+from services.approvals.roles import Role, no_access, role_name
 from services.approvals.states import State
 from services.slack.blocks import MAX_MODAL_BLOCKS, Block, context, divider, finish, header, paged, section
 
@@ -59,15 +60,23 @@ class Home:
         self.services = services
 
     async def view(self, user_id: str) -> dict[str, Any]:
+        """The Home as ``user_id`` reads it: their Slack language and time zone."""
         services = self.services
+        person = await services.locales.person(user_id)
+        locale = person.locale
+        t = translator(locale, person.tz)
+        _ = t.gettext
         role = await resolver(services).role_of(user_id)
         if role is Role.NONE:  # nothing of the money, not even who waits for what
-            return {"type": "home", "blocks": [header("Whalet payouts"), section(no_access(services.config.roles))]}
+            return {
+                "type": "home",
+                "blocks": [header(_("Whalet payouts")), section(no_access(services.config.roles, locale))],
+            }
         with services.store.read() as db:
             opened = repo.open_requests(db)
             given = {r.id: repo.approvals(db, r.id) for r in opened}
             rows = [(r, [a.approver for a in given[r.id] if a.counts]) for r in opened]
-            mine = [(r, [a for a, _ in repo.approvers(db, r.id)]) for r in repo.requests_of(db, user_id, OWN_REQUESTS)]
+            mine = [(r, [a for a, _a in repo.approvers(db, r.id)]) for r in repo.requests_of(db, user_id, OWN_REQUESTS)]
             schedules = digests.schedules(db)
         waiting = [
             (r, approved)
@@ -77,46 +86,61 @@ class Home:
             and approver_refusal(role, requester=r.requester, clicker=user_id) is None
             and within_approver_limit(services.config, user_id, r.money)
         ]
-        blocks: list[Block] = [header("Whalet payouts")]
-        blocks += self._banners(user_id)
-        blocks.append(context(f"Your role: {role.label}."))
-        blocks += [divider(), section(f"*Waiting for you* ({len(waiting)})")]
+        blocks: list[Block] = [header(_("Whalet payouts"))]
+        blocks += self._banners(user_id, t)
+        blocks.append(context(_("Your role: %(role)s.", role=role_name(role, locale))))
+        blocks += [divider(), section(_("*Waiting for you* (%(count)s)", count=len(waiting)))]
         for r, approved in waiting[:WITH_BUTTONS]:
-            blocks += [*detail_blocks(r, given[r.id]), context(pending_line(r, approved)), buttons(r)]
+            # TODO(i18n): pending_line(r, approved, locale) once commands/pending.py takes a locale
+            blocks += [*detail_blocks(r, given[r.id], locale), context(pending_line(r, approved)), buttons(r, locale)]
         if len(waiting) > WITH_BUTTONS:
-            blocks.append(context(f"…and {len(waiting) - WITH_BUTTONS} more: `/whalet pending` lists them all."))
+            blocks.append(
+                context(_("…and %(count)s more: `/whalet pending` lists them all.", count=len(waiting) - WITH_BUTTONS))
+            )
         if not waiting:
-            blocks.append(section("Nothing waits for your approval."))
-        blocks += [divider(), section(f"*Your requests* (latest {OWN_REQUESTS})" if mine else "*Your requests*")]
-        lines = [f"• `{r.id}` {headline(r)}\n{status_line(r, approved)}" for r, approved in mine]
-        listed, _ = paged(lines, per_block=5, max_blocks=4)
-        blocks += listed or [section("You have no requests.")]
-        blocks += [divider(), *balance_blocks(services), divider(), *self._schedules(schedules)]
+            blocks.append(section(_("Nothing waits for your approval.")))
+        own = _("*Your requests* (latest %(count)s)", count=OWN_REQUESTS) if mine else _("*Your requests*")
+        blocks += [divider(), section(own)]
+        lines = [f"• `{r.id}` {headline(r, locale=locale)}\n{status_line(r, approved, locale)}" for r, approved in mine]
+        listed, _hidden = paged(lines, per_block=5, max_blocks=4)
+        blocks += listed or [section(_("You have no requests."))]
+        blocks += [divider(), *balance_blocks(services, t), divider(), *self._schedules(schedules, t)]
         return {"type": "home", "blocks": finish(blocks, MAX_MODAL_BLOCKS)}
 
-    def _banners(self, user_id: str) -> list[Block]:
+    def _banners(self, user_id: str, t: Translator) -> list[Block]:
         found: list[Block] = []
         frozen = self.services.store.get_flag(FREEZE_FLAG)
         if frozen is not None:
-            who, _, since = frozen.partition(" ")
-            when = f" since {slack_time(parse_iso(since), '{date_short_pretty} {time}')}" if since else ""
-            found.append(
-                section(
-                    f":octagonal_sign: *Payouts are frozen* by <@{who}>{when}: no new requests and no "
-                    "approvals until an admin runs `/whalet unfreeze`."
+            who, _sep, since = frozen.partition(" ")
+            if since:
+                said = t.gettext(
+                    ":octagonal_sign: *Payouts are frozen* by <@%(who)s> since %(since)s: no new requests and no "
+                    "approvals until an admin runs `/whalet unfreeze`.",
+                    who=who,
+                    since=slack_time(parse_iso(since), "{date_short_pretty} {time}"),
                 )
-            )
+            else:
+                said = t.gettext(
+                    ":octagonal_sign: *Payouts are frozen* by <@%(who)s>: no new requests and no "
+                    "approvals until an admin runs `/whalet unfreeze`.",
+                    who=who,
+                )
+            found.append(section(said))
         with self.services.store.read() as db:
             notice = home_rows.notice(db, user_id, iso(self.services.clock.now()))
         if notice is not None:
             found.append(section(f":speech_balloon: {notice}"))
         return found
 
-    def _schedules(self, persisted: list[tuple[str, str, str, str]]) -> list[Block]:
+    def _schedules(self, persisted: list[tuple[str, str, str, str]], t: Translator) -> list[Block]:
         seen = [(s.channel, s.time, s.timezone) for s in self.services.config.digest.schedules]
-        seen += [(c, t, z) for c, t, z, _ in persisted if (c, t, z) not in seen]
-        lines = [f"• <#{c}> every day at {t} ({z})" for c, t, z in seen]
-        return [section("*Balance digests*\n" + ("\n".join(lines[:20]) if lines else "No digest is scheduled."))]
+        seen += [(c, tm, z) for c, tm, z, _x in persisted if (c, tm, z) not in seen]
+        lines = [
+            t.gettext("• <#%(channel)s> every day at %(time)s (%(zone)s)", channel=c, time=tm, zone=z)
+            for c, tm, z in seen
+        ]
+        listed = "\n".join(lines[:20]) if lines else t.gettext("No digest is scheduled.")
+        return [section(t.gettext("*Balance digests*") + "\n" + listed)]
 
     async def publish(self, client: AsyncWebClient, user_id: str) -> None:
         await client.views_publish(user_id=user_id, view=await self.view(user_id))
@@ -136,7 +160,11 @@ class Home:
             await self.publish(client, user_id)
             return
         problem = await refresh(self.services)
-        await (self.tell(client, user_id, problem) if problem else self.publish(client, user_id))
+        if problem is None:
+            await self.publish(client, user_id)
+            return
+        t = translator(await self.services.locales.locale_of(user_id))
+        await self.tell(client, user_id, t.text(problem))
 
     async def on_opened(self, event: dict[str, Any], client: AsyncWebClient) -> None:
         if event.get("tab") not in (None, "home"):

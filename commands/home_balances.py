@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from core.clock import iso, parse_iso
+from core.i18n import Later, Translator, later, translator
 from core.storage import home as home_rows
 from core.storage.claims import open_window
 from services.approvals.cards import slack_time
@@ -28,64 +29,81 @@ REFRESH_ACTION = "home_refresh_balances"
 REFRESH_QUIET = timedelta(seconds=60)
 
 
-def _money(amount: str | None, currency: str) -> str:
-    return "—" if amount is None else Money(Decimal(amount), currency).format()
+def _money(amount: str | None, currency: str, t: Translator) -> str:
+    return "—" if amount is None else t.amount(Money(Decimal(amount), currency))
 
 
-def _age(taken: datetime, now: datetime) -> str:
+def _age(taken: datetime, now: datetime, t: Translator) -> str:
     minutes = int((now - taken).total_seconds() // 60)
     if minutes < 1:
-        return "less than a minute ago"
+        return t.gettext("less than a minute ago")
     if minutes < 120:
-        return f"{minutes} min ago"
-    return f"{minutes // 60} h ago" if minutes < 48 * 60 else f"{minutes // (24 * 60)} days ago"
+        return t.gettext("%(minutes)s min ago", minutes=minutes)
+    if minutes < 48 * 60:
+        return t.gettext("%(hours)s h ago", hours=minutes // 60)
+    return t.gettext("%(days)s days ago", days=minutes // (24 * 60))
 
 
 def _where(services: Services) -> tuple[str | None, str]:
     return services.config.whalet.user_id, services.config.whalet.default_fund_source
 
 
-def balance_blocks(services: Services) -> list[Block]:
-    """The snapshot with its age, or how to get one, and the Refresh button."""
+def balance_blocks(services: Services, t: Translator | None = None) -> list[Block]:
+    """The snapshot with its age, or how to get one, and the Refresh button, in ``t``'s language."""
+    t = t or translator("en")
     user, source = _where(services)
     if user is None:
-        return [section("*Balances*\nNo Whalet user is configured ([whalet] default_user_id).")]
+        return [section(t.gettext("*Balances*\nNo Whalet user is configured ([whalet] default_user_id)."))]
     with services.store.read() as db:
         rows = home_rows.balances(db, user, source)
-    title = f"*Balances of {user} ({source})*"
+    title = "*" + t.gettext("Balances of %(user)s (%(source)s)", user=user, source=source) + "*"
     if rows:
         taken = parse_iso(str(rows[0]["taken_at"]))
         lines = [
-            f"*{r['currency']}*  available *{_money(r['available'], r['currency'])}* · pending "
-            f"{_money(r['pending'], r['currency'])} · frozen {_money(r['frozen'], r['currency'])}"
+            t.gettext(
+                "*%(currency)s*  available *%(available)s* · pending %(pending)s · frozen %(frozen)s",
+                currency=r["currency"],
+                available=_money(r["available"], r["currency"], t),
+                pending=_money(r["pending"], r["currency"], t),
+                frozen=_money(r["frozen"], r["currency"], t),
+            )
             for r in rows
         ]
         listed, hidden = paged(lines, per_block=15, max_blocks=3)
-        age = context(
-            f"Snapshot taken at {slack_time(taken, '{date_short_pretty} {time}')} "
-            f"({_age(taken, services.clock.now())})"
-            + (f"; {hidden} more currencies in `/whalet balance`." if hidden else ".")
-        )
-        body = [section(title), *listed, age]
+        when = slack_time(taken, "{date_short_pretty} {time}")
+        age = _age(taken, services.clock.now(), t)
+        if hidden:
+            said = t.ngettext(
+                "Snapshot taken at %(time)s (%(age)s); %(n)s more currency in `/whalet balance`.",
+                "Snapshot taken at %(time)s (%(age)s); %(n)s more currencies in `/whalet balance`.",
+                hidden,
+                time=when,
+                age=age,
+            )
+        else:
+            said = t.gettext("Snapshot taken at %(time)s (%(age)s).", time=when, age=age)
+        body = [section(title), *listed, context(said)]
     else:
-        body = [section(f"{title}\nNo snapshot yet: press Refresh to ask Whalet.")]
-    return [*body, actions(button("Refresh balances", REFRESH_ACTION, "refresh"))]
+        body = [section(title + "\n" + t.gettext("No snapshot yet: press Refresh to ask Whalet."))]
+    return [*body, actions(button(t.gettext("Refresh balances"), REFRESH_ACTION, "refresh"))]
 
 
-async def refresh(services: Services) -> str | None:
+async def refresh(services: Services) -> Later | None:
     """Ask Whalet for the balances unless someone did within the last minute; a sentence for the
-    person when nothing new could be fetched, else None."""
+    person (translated where shown) when nothing new could be fetched, else None."""
     user, source = _where(services)
     if user is None:
-        return "No Whalet user is configured, so there are no balances to show."
+        return later("No Whalet user is configured, so there are no balances to show.")
     now = services.clock.now()
     with services.store.transaction() as db:
         if not open_window(db, f"home:balances:{user}:{source}", iso(now), iso(now + REFRESH_QUIET)):
-            return "The balances were refreshed less than a minute ago; this is that snapshot."
+            return later("The balances were refreshed less than a minute ago; this is that snapshot.")
     try:
         found = await services.whalet.query_currency_balance(user, source, None)
     except WhaletError as exc:
-        return f"Whalet did not answer the balance query: {explain(exc)} The last snapshot is shown."
+        return later(
+            "Whalet did not answer the balance query: %(reason)s The last snapshot is shown.", reason=explain(exc)
+        )
     rows: list[dict[str, Any]] = [
         {
             "currency": b.currency,

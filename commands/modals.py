@@ -27,6 +27,7 @@ from slack_sdk.models.views import View
 from services.slack.modal_forms import recall, stash  # noqa: F401  (used by the modal handlers through here)
 from services.slack.blocks import MAX_MODAL_BLOCKS, OPTION_TEXT, OPTION_VALUE, cut, esc, finish, section
 from services.book import BookEntry
+from core.i18n import translator
 from whalet.masking import mask
 
 PAYOUT_VIEW = "payout_modal"
@@ -77,13 +78,21 @@ def _text_input(
     )
 
 
-def form_view(callback_id: str, title: str, blocks: Sequence[Any], form_id: str, submit: str | None) -> dict[str, Any]:
+def form_view(
+    callback_id: str,
+    title: str,
+    blocks: Sequence[Any],
+    form_id: str,
+    submit: str | None,
+    locale: str | None = None,
+) -> dict[str, Any]:
+    """A modal in ``locale`` (the person who opens it): ``title`` and ``submit`` come translated."""
     view = View(
         type="modal",
         callback_id=callback_id,
         title=PlainTextObject(text=cut(title, 24)),
         submit=PlainTextObject(text=cut(submit, 24)) if submit else None,
-        close=PlainTextObject(text="Cancel"),
+        close=PlainTextObject(text=cut(translator(locale).gettext("Cancel"), 24)),
         private_metadata=form_id,
         blocks=finish(blocks, MAX_MODAL_BLOCKS, what="fields"),
     )
@@ -106,10 +115,12 @@ def beneficiary_options(entries: Sequence[BookEntry], query: str) -> list[dict[s
     return [_beneficiary_option(e).to_dict() for e in found[:MAX_OPTIONS]]
 
 
-def payout_modal(entries: Sequence[BookEntry], form_id: str) -> dict[str, Any]:
+def payout_modal(entries: Sequence[BookEntry], form_id: str, locale: str | None = None) -> dict[str, Any]:
     """Up to 100 beneficiaries in a plain menu; beyond that (Slack's cap on a static menu) a search
-    that asks the bot (``beneficiary_options``), so no entry of a large book is out of reach."""
-    placeholder = PlainTextObject(text="Choose from the book")
+    that asks the bot (``beneficiary_options``), so no entry of a large book is out of reach.
+    Labels, hints and errors in ``locale``, the language of the person who opened it."""
+    _ = translator(locale).gettext
+    placeholder = PlainTextObject(text=cut(_("Choose from the book"), 150))
     element: StaticSelectElement | ExternalDataSelectElement = (
         StaticSelectElement(
             action_id="value", options=[_beneficiary_option(e) for e in entries], placeholder=placeholder
@@ -118,79 +129,93 @@ def payout_modal(entries: Sequence[BookEntry], form_id: str) -> dict[str, Any]:
         else ExternalDataSelectElement(
             action_id=BENEFICIARY_SEARCH,
             min_query_length=0,
-            placeholder=PlainTextObject(text="Type a nickname, name or currency"),
+            placeholder=PlainTextObject(text=cut(_("Type a nickname, name or currency"), 150)),
         )
     )
     blocks = [
         InputBlock(
             block_id="beneficiary",
-            label=PlainTextObject(text="Beneficiary"),
+            label=PlainTextObject(text=_("Beneficiary")),
             element=element,
-            hint=PlainTextObject(text=f"{len(entries)} in the book: type to search.")
+            hint=PlainTextObject(text=_("%(count)s in the book: type to search.", count=len(entries)))
             if len(entries) > MAX_OPTIONS
             else None,
         ),
-        _text_input("amount", "Amount", placeholder="1200.50", max_length=20),
-        _text_input("currency", "Currency (paid from)", placeholder="USD", max_length=3),
+        _text_input("amount", _("Amount"), placeholder="1200.50", max_length=20),
+        _text_input("currency", _("Currency (paid from)"), placeholder="USD", max_length=3),
         _text_input(
             "to_currency",
-            "Currency the beneficiary receives",
+            _("Currency the beneficiary receives"),
             optional=True,
-            hint="Leave empty for the beneficiary's own currency.",
+            hint=_("Leave empty for the beneficiary's own currency."),
             max_length=3,
         ),
-        _text_input("purpose", "Purpose", optional=True, max_length=128),
-        _text_input("reference", "Reference", optional=True, max_length=64),
+        _text_input("purpose", _("Purpose"), optional=True, max_length=128),
+        _text_input("reference", _("Reference"), optional=True, max_length=64),
     ]
-    return form_view(PAYOUT_VIEW, "Request a payout", blocks, form_id, "Send for approval")
+    return form_view(PAYOUT_VIEW, _("Request a payout"), blocks, form_id, _("Send for approval"), locale)
 
 
-def reject_modal(headline: str, form_id: str) -> dict[str, Any]:
-    """``headline`` is mrkdwn with people's text already escaped (cards.headline)."""
+def reject_modal(headline: str, form_id: str, locale: str | None = None) -> dict[str, Any]:
+    """``headline`` is mrkdwn with people's text already escaped (cards.headline), in ``locale``."""
+    _ = translator(locale).gettext
     blocks = [
-        section(f"*Reject:* {headline}"),
+        section(_("*Reject:* %(headline)s", headline=headline)),
         _text_input(
             "reason",
-            "Reason (optional)",
+            _("Reason (optional)"),
             optional=True,
             multiline=True,
             max_length=500,
-            hint="Shown on the card and to the requester.",
+            hint=_("Shown on the card and to the requester."),
         ),
     ]
-    return form_view(REJECT_VIEW, "Reject request", blocks, form_id, "Reject")
+    return form_view(REJECT_VIEW, _("Reject request"), blocks, form_id, _("Reject"), locale)
 
 
-def loading_modal(title: str, text: str = "Asking Whalet…") -> dict[str, Any]:
-    return form_view("loading", title, [section(text)], "", None)
+def loading_modal(title: str, text: str | None = None, locale: str | None = None) -> dict[str, Any]:
+    """``title`` (and ``text``) already in ``locale``; the default text is "Asking Whalet…"."""
+    shown = text if text is not None else translator(locale).gettext("Asking Whalet…")
+    return form_view("loading", title, [section(shown)], "", None, locale)
 
 
-def message_modal(title: str, text: str) -> dict[str, Any]:
-    return form_view("message", title, [section(text)], "", None)
+def message_modal(title: str, text: str, locale: str | None = None) -> dict[str, Any]:
+    return form_view("message", title, [section(text)], "", None, locale)
 
 
-def beneficiary_pick_modal(pairs: Sequence[tuple[str, str]], form_id: str) -> dict[str, Any]:
+def beneficiary_pick_modal(pairs: Sequence[tuple[str, str]], form_id: str, locale: str | None = None) -> dict[str, Any]:
+    _ = translator(locale).gettext
     options = [_option(f"{country} — {currency}", f"{country}:{currency}") for country, currency in pairs[:MAX_OPTIONS]]
     blocks = [
         InputBlock(
             block_id="where",
-            label=PlainTextObject(text="Country and currency"),
+            label=PlainTextObject(text=_("Country and currency")),
             element=StaticSelectElement(action_id="value", options=options),
         )
     ]
-    return form_view(BENEFICIARY_PICK_VIEW, "Add a beneficiary", blocks, form_id, "Next")
+    return form_view(BENEFICIARY_PICK_VIEW, _("Add a beneficiary"), blocks, form_id, _("Next"), locale)
 
 
-def beneficiary_form_modal(country: str, currency: str, fields: Sequence[Any], form_id: str) -> dict[str, Any]:
-    """The form Whalet's queryBeneficiaryFields describes, plus the nickname our book needs."""
+def beneficiary_form_modal(
+    country: str, currency: str, fields: Sequence[Any], form_id: str, locale: str | None = None
+) -> dict[str, Any]:
+    """The form Whalet's queryBeneficiaryFields describes, plus the nickname our book needs. The
+    fields' labels are Whalet's own; what the bot adds is in ``locale``."""
+    _ = translator(locale).gettext
     blocks: list[Any] = [
-        section(f"New beneficiary in *{esc(country)}*, receiving *{esc(currency)}*."),
+        section(
+            _(
+                "New beneficiary in *%(country)s*, receiving *%(currency)s*.",
+                country=esc(country),
+                currency=esc(currency),
+            )
+        ),
         _text_input(
             "nickname",
-            "Nickname in the bot's book",
+            _("Nickname in the bot's book"),
             placeholder="acme-hk",
             max_length=40,
-            hint="Lowercase letters, digits and dashes; used as `/whalet payout … to NICKNAME`.",
+            hint=_("Lowercase letters, digits and dashes; used as `/whalet payout … to NICKNAME`."),
         ),
     ]
     for field in fields:
@@ -212,7 +237,7 @@ def beneficiary_form_modal(country: str, currency: str, fields: Sequence[Any], f
                     field.label,
                     optional=not field.required,
                     max_length=field.max_length,
-                    hint=f"Format: {field.pattern}" if field.pattern else None,
+                    hint=_("Format: %(pattern)s", pattern=field.pattern) if field.pattern else None,
                 )
             )
-    return form_view(BENEFICIARY_FORM_VIEW, "Add a beneficiary", blocks, form_id, "Send to Whalet")
+    return form_view(BENEFICIARY_FORM_VIEW, _("Add a beneficiary"), blocks, form_id, _("Send to Whalet"), locale)

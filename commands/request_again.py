@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from commands.payout import sent_for_approval
+from core.i18n import Later, Translator, later, translator
 from core.storage import replays
 from services import book
 from services.approvals import policy, repo
@@ -24,41 +25,54 @@ if TYPE_CHECKING:
 
 
 async def request_again(services: Services, clicker: str, request_id: str) -> str:
-    """The sentence for the clicker; a new request made when everything allows it."""
+    """The sentence for the clicker, in their language; a new request made when everything allows it."""
+    t = translator(await services.locales.locale_of(clicker))
+    _ = t.gettext
     with services.store.read() as db:
         old = repo.load(db, request_id)
     if old is None:
-        return "This approval request does not exist (any more)."
+        return _("This approval request does not exist (any more).")
     if old.requester != clicker:
-        return f"Only <@{old.requester}>, who asked for this one, can request it again."
+        return _("Only <@%(requester)s>, who asked for this one, can request it again.", requester=old.requester)
     refusal = policy.requester_refusal(await policy.resolver(services).role_of(clicker, fresh=True), old.kind)
     if refusal is not None:
-        return refusal.reason
+        return t.text(refusal.reason)
     new = _same_details(services, old)
-    if isinstance(new, str):
-        return new
+    if isinstance(new, Later):
+        return t.text(new)
     with services.store.transaction() as db:
         first, earlier = replays.claim(db, f"again:{old.id}", services.clock.now())
     if not first:
-        made = f"`{earlier}`" if earlier else "still being made"
-        return f"This request was already asked for again; the new request is {made}."
+        if earlier:
+            return _("This request was already asked for again; the new request is `%(id)s`.", id=earlier)
+        return _("This request was already asked for again; the new request is still being made.")
     try:
         made_now = await create(services, new)
     except Refused as exc:
-        return f"Not sent: {exc}"
+        return _("Not sent: %(reason)s", reason=_reason(exc, t))
     with services.store.transaction() as db:
         replays.link(db, f"again:{old.id}", made_now.id)
         repo.audit(services, db, made_now, clicker, "request.again", of=old.id)
+    # TODO(i18n): sent_for_approval(services, made_now, t.locale) once commands/payout.py takes a locale
     return sent_for_approval(services, made_now)
 
 
-def _same_details(services: Services, old: ApprovalRequest) -> NewRequest | str:
+def _reason(exc: Exception, t: Translator) -> str:
+    """A refusal's reason in the reader's language: a catalog ``Later`` or English text."""
+    reason = exc.args[0] if len(exc.args) == 1 else None
+    return t.text(reason) if isinstance(reason, (Later, str)) else str(exc)
+
+
+def _same_details(services: Services, old: ApprovalRequest) -> NewRequest | Later:
     """The old request's details as a new one; a sentence when the book no longer has its beneficiary."""
     entry: Any = None
     if old.kind == "payout":
         entry = book.lookup(services, old.beneficiary_id or "")
         if entry is None:
-            return f"{old.beneficiary_name or old.beneficiary_id} is no longer in the beneficiary book."
+            return later(
+                "%(beneficiary)s is no longer in the beneficiary book.",
+                beneficiary=old.beneficiary_name or old.beneficiary_id,
+            )
     return NewRequest(
         kind=old.kind,
         requester=old.requester,

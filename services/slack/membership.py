@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from core.i18n import translator
 from services.slack.alerts import Alerts
 
 log = logging.getLogger("whalet_bot.membership")
@@ -29,25 +30,33 @@ class Membership:
     name: str  # the channel's name when Slack told us, else its id
     problem: str | None  # None: a member; else a Slack error or "not_in_channel" / "is_archived"
 
-    def fix(self, bot: str = "the bot") -> str:
-        """One sentence a Slack admin can act on; ``bot`` is ``@name`` when known."""
+    def fix(self, bot: str | None = None, locale: str | None = None) -> str:
+        """One sentence a Slack admin can act on; ``bot`` is ``@name`` when known. In ``locale``:
+        the alerts channel's language for the alert, English for logs and ``whalet-bot check``."""
+        _ = translator(locale).gettext
+        bot = bot or _("the bot")
         where = f"#{self.name}" if self.name != self.channel else self.channel
-        invite = f"/invite {bot}" if bot.startswith("@") else "/invite and the bot's name"
+        invite = f"/invite {bot}" if bot.startswith("@") else _("/invite and the bot's name")
         if self.problem == "not_in_channel":
-            return (
-                f"invite {bot} to {where}: type {invite} in the channel (posting works "
-                "without it, but recovering a message after a crash needs the channel's history)"
+            return _(
+                "invite %(bot)s to %(where)s: type %(invite)s in the channel (posting works "
+                "without it, but recovering a message after a crash needs the channel's history)",
+                bot=bot,
+                where=where,
+                invite=invite,
             )
         if self.problem == "is_archived":
-            return f"{where} is archived: unarchive it or use another channel in the policy file"
+            return _("%(where)s is archived: unarchive it or use another channel in the policy file", where=where)
         if self.problem == "channel_not_found":
-            return (
-                f"no channel {self.channel} that the bot can see: check the id in the policy file; "
-                f"for a private channel, invite {bot} first"
+            return _(
+                "no channel %(channel)s that the bot can see: check the id in the policy file; "
+                "for a private channel, invite %(bot)s first",
+                channel=self.channel,
+                bot=bot,
             )
         if self.problem == "missing_scope":
-            return "the app lacks channels:read / groups:read: reinstall it from app_manifest.yml"
-        return f"Slack answered {self.problem} for {self.channel}"
+            return _("the app lacks channels:read / groups:read: reinstall it from app_manifest.yml")
+        return _("Slack answered %(problem)s for %(channel)s", problem=self.problem, channel=self.channel)
 
 
 async def memberships(client: AsyncWebClient, channels: Iterable[str]) -> list[Membership]:
@@ -73,17 +82,19 @@ async def report_at_startup(
     alerts: Alerts,
     timeout: float = STARTUP_TIMEOUT_SECONDS,
     on_workspace: Callable[[str], None] | None = None,
+    locale: str | None = None,
 ) -> list[Membership]:
     """Log and alert each configured channel the bot is not a member of; never stops the start
     (Slack being slow or down at that moment is the outbox's business, not a reason to refuse).
-    ``on_workspace`` gets the workspace's address (``https://team.slack.com/``), for links."""
+    ``on_workspace`` gets the workspace's address (``https://team.slack.com/``), for links;
+    ``locale`` is the alerts channel's language (the log stays English)."""
 
-    async def ask() -> tuple[str, list[Membership]]:
+    async def ask() -> tuple[str | None, list[Membership]]:
         auth = await client.auth_test()
         name, url = auth.get("user"), auth.get("url")
         if on_workspace is not None and isinstance(url, str) and url.startswith("https://"):
             on_workspace(url)
-        return (f"@{name}" if name else "the bot"), await memberships(client, channels)
+        return (f"@{name}" if name else None), await memberships(client, channels)
 
     try:
         bot, found = await asyncio.wait_for(ask(), timeout)
@@ -106,7 +117,12 @@ async def report_at_startup(
         )
         alerts.raise_alert(
             f"membership:{member.channel}",
-            f":warning: whalet-bot cannot rely on <#{member.channel}> ({member.problem}): "
-            f"{member.fix(bot)}. `whalet-bot check` re-tests every channel.",
+            translator(locale).gettext(
+                ":warning: whalet-bot cannot rely on <#%(channel)s> (%(problem)s): %(fix)s. "
+                "`whalet-bot check` re-tests every channel.",
+                channel=member.channel,
+                problem=member.problem,
+                fix=member.fix(bot, locale),
+            ),
         )
     return found
