@@ -42,16 +42,18 @@ async def let_the_ack_out(services: Services) -> None:
     await asyncio.sleep(services.settings.whalet_bot_ack_flush_seconds)
 
 
-def sentence(text: str) -> str:
+def sentence(text: str, stop: str = ".") -> str:
+    """A refusal as a sentence: capitalised, ended with the language's full stop (``stop``)."""
     text = text.strip()
     text = text[:1].upper() + text[1:]
-    return text if text.endswith((".", "?", "!", ")", "`", "。", "？", "！", "）")) else text + "."
+    return text if text.endswith((".", "?", "!", ")", "`", "。", "？", "！", "）")) else text + stop
 
 
 def usage_error(message: str, usage: str, t: Translator | None = None) -> str:
     """A refusal quotes what was typed, so it is escaped (`<!channel>` must stay text)."""
     t = t or translator("en")
-    return t.gettext("%(reason)s\nUsage: `/whalet %(usage)s`", reason=esc(sentence(message)), usage=usage)
+    stop = "。" if t.locale == "zh-Hans" else "."
+    return t.gettext("%(reason)s\nUsage: `/whalet %(usage)s`", reason=esc(sentence(message, stop)), usage=usage)
 
 
 def unknown_subcommand(name: str, t: Translator | None = None) -> str:
