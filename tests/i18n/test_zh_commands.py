@@ -260,3 +260,22 @@ def test_a_full_chinese_history_page_fits_slacks_limits(stack) -> None:  # type:
     text = body(post)
     assert "第 1 页，共 2 页，合计 25 条" in text and "下一页：`/whalet history collections --days 2 --page 2`" in text
     assert "时间为你的 Slack 时区（Europe/Berlin）。" in text and "UTC+1" in text
+
+
+def test_the_payout_forms_errors_and_answer_in_chinese(stack) -> None:  # type: ignore[no-untyped-def]
+    chinese(stack, "U0REQ")
+    assert stack.slack_requests.command("U0REQ", "提现").status_code == 200
+    view = stack.fake.wait_for(
+        lambda: next((v for v in stack.fake.views("U0REQ") if v.callback_id == "payout_modal"), None)
+    )
+    bad = stack.slack_requests.view_submission(
+        "U0REQ", view.view, {"beneficiary": "BEN002", "amount": "12.345", "currency": "USD", "to_currency": "HKD"}
+    ).json()["errors"]
+    assert bad["amount"] == "USD 金额最多 2 位小数，但 '12.345' 超出了"
+    assert bad["to_currency"].startswith("受益人 ") and bad["to_currency"].endswith(" 的收款币种为 USD，不是 HKD。")
+    good = stack.slack_requests.view_submission(
+        "U0REQ", view.view, {"beneficiary": "BEN002", "amount": "250", "currency": "USD", "purpose": "样品"}
+    )
+    assert good.status_code == 200 and good.text == ""
+    note = stack.fake.wait_for(lambda: next((e for e in stack.fake.ephemerals("U0REQ") if "提交审批" in e.text), None))
+    assert "250.00 USD" in note.text and "需要 1 人审批" in note.text
