@@ -3,7 +3,8 @@
 Every approval, rejection, confirm (and Whalet's answer), expiry, renewal of a quote, freeze and
 policy change is an append-only row; an auditor asks for them from Slack instead of from whoever
 runs the database. Times are in the policy's ``day_zone``; text cells are neutralised for
-spreadsheets and have account numbers masked, like the history export."""
+spreadsheets and have account numbers masked, like the history export; the header row is in the
+reader's language, the cells are the log as written."""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
 """`/whalet history collections|payouts|payments|pays [--days N] [--page N | --csv]`: recent records,
-paged on screen, or every record of the period as a CSV in the person's DM (``history_csv``)."""
+paged on screen, or every record of the period as a CSV in the person's DM (``history_csv``).
+
+On screen each time is in the reader's Slack time zone (``Translator.moment``, with its offset),
+and a note says which zone; Whalet's own (UTC+8) when Slack did not give one."""
 
 from __future__ import annotations
 

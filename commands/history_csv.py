@@ -5,7 +5,9 @@ order in the file), so the file is the whole period, not the first screen. Amoun
 decimal strings with the currency's minor digits ("1200.50", "3500000"), never floats; times are
 ISO 8601 with their zone ("2026-12-02T09:30:00+08:00", Whalet's). Account numbers inside
 free text are masked as on screen, and a text cell that a spreadsheet would run as a formula
-(= + - @ first) is quoted with a leading apostrophe.
+(= + - @ first) is quoted with a leading apostrophe. The header row is in the reader's language
+(the English one is the column names scripts have always read); the cells are data, as Whalet
+wrote them.
 
 The file goes to the person's DM with the bot (``conversations.open`` then ``files_upload_v2``):
 an export is theirs, not the channel's. An export of more than one page is announced first
