@@ -279,3 +279,25 @@ def test_the_payout_forms_errors_and_answer_in_chinese(stack) -> None:  # type: 
     assert good.status_code == 200 and good.text == ""
     note = stack.fake.wait_for(lambda: next((e for e in stack.fake.ephemerals("U0REQ") if "提交审批" in e.text), None))
     assert "250.00 USD" in note.text and "需要 1 人审批" in note.text
+
+
+def test_an_admins_status_with_parked_messages_in_chinese(stack) -> None:  # type: ignore[no-untyped-def]
+    from tests.commands.helpers import click
+    from tests.notifications.test_outbox import _enqueue, _wait_state
+
+    stack.fake.deny_channel("C0PRIVATE", "not_in_channel")
+    row_id = _enqueue(stack, channel="C0PRIVATE", text="money received")
+    _wait_state(stack, row_id, "parked", timeout=15)
+    chinese(stack, "U0ADM")
+    _, reply = ask(stack, "U0ADM", "状态")
+    assert reply.status == 200
+    text = body(reply)
+    assert "重试 1 条搁置的消息" in text and "重试搁置的消息？" in text
+    assert ":warning: 无法在 <#C0PRIVATE> 发消息：`not_in_channel`" in text and "1 条已搁置" in text
+    status = {"channel": "C0DEMO", "ts": "1.000001", "blocks": reply.blocks}
+    chinese(stack, "U0APP1")
+    refused = click(stack, "U0APP1", status, "outbox_retry_parked")
+    assert refused.text == "只有管理员可以把搁置的消息放回队列；你的角色是审批人。"
+    stack.fake.allow_channel("C0PRIVATE")
+    answer = click(stack, "U0ADM", status, "outbox_retry_parked")
+    assert answer.text == "1 条搁置的消息已放回队列，稍后发出。"
