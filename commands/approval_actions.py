@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from slack_bolt.async_app import AsyncAck, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
+from core.i18n import N_, Later, later, translator
 from services.approvals import counting, repo
 from services.approvals.cards import headline, parse_block_id
 from services.approvals.clicks import record_approval, reject, reject_refusal
@@ -47,9 +48,17 @@ def _from_home(body: dict[str, Any]) -> bool:
     return (body.get("container") or {}).get("type") == "view"
 
 
-async def _tell(home: Home, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient, text: str) -> None:
+async def _tell(
+    home: Home,
+    body: dict[str, Any],
+    respond: AsyncRespond,
+    client: AsyncWebClient,
+    message: Later | str,
+    services: Services | None = None,
+) -> None:
     """The answer for the clicker: ephemeral where the card is (channel or DM), at the top of
-    the Home for a click there."""
+    the Home for a click there; in the clicker's language (a ``Later`` is translated here)."""
+    text = await _in_their_language(services, body["user"]["id"], message)
     if _from_home(body):
         await home.tell(client, body["user"]["id"], text)
     else:
@@ -66,18 +75,27 @@ async def on_approve(
         message = await _approve(services, request_id, clicker, carried)
     except Exception:  # the clicker must hear something; the traceback goes to the log
         log.exception("approve click on %s by %s failed", request_id, clicker)
-        message = CLICK_FAILED
-    await _tell(home, body, respond, client, message)
+        message = later(CLICK_FAILED)
+    await _tell(home, body, respond, client, message, services)
 
 
-CLICK_FAILED = (
+CLICK_FAILED = N_(
     "Something went wrong on our side while recording your click (it is logged). "
     "The card shows where the request really stands; look at it before clicking again."
 )
+
+
+async def _in_their_language(services: Services | None, user_id: str, message: Later | str) -> str:
+    if not isinstance(message, Later):
+        return message
+    locale = await services.locales.locale_of(user_id) if services is not None else None
+    return translator(locale).text(message)
+
+
 STALE_TRIES = 5
 
 
-async def _approve(services: Services, request_id: str, clicker: str, carried: str | None) -> str:
+async def _approve(services: Services, request_id: str, clicker: str, carried: str | None) -> Later | str:
     """Record the approval (from a fresh read each time another replica's move wins the
     compare-and-set first) and, when it completed the quorum, send the confirm."""
     role = await resolver(services).role_of(clicker, fresh=True)
@@ -107,7 +125,7 @@ async def on_reject_click(
         request = repo.load(db, request_id)
     problem = reject_refusal(request, clicker=clicker, role=role, carried_fingerprint=carried, now=services.clock.now())
     if problem or request is None:
-        await _tell(home, body, respond, client, problem or "")
+        await _tell(home, body, respond, client, problem or "", services)
         return
     channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
     form = stash(
@@ -125,8 +143,9 @@ async def on_reject_submission(
     view = body["view"]
     meta = recall(services.store, view)
     role = await resolver(services).role_of(user_id, fresh=True)
+    message: Later | str
     try:
-        text = reject(
+        message = reject(
             services,
             str(meta.get("request_id") or ""),
             clicker=user_id,
@@ -136,7 +155,8 @@ async def on_reject_submission(
         )
     except Exception:  # the person must hear something; the traceback goes to the log
         log.exception("reject of %s by %s failed", meta.get("request_id"), user_id)
-        text = CLICK_FAILED
+        message = later(CLICK_FAILED)
+    text = await _in_their_language(services, user_id, message)
     if meta.get("home"):
         await home.tell(client, user_id, text)
     else:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from core.config import iso_countries
+from core.i18n import Later, later
 from services.slack.subcommands import UsageError
 from whalet.models import FundSource
 from whalet.money import Money, MoneyError, minor_digits, to_decimal, validate_currency
@@ -29,13 +30,24 @@ def currency(word: str) -> str:
     try:
         return validate_currency(word)
     except MoneyError as exc:
-        raise UsageError(str(exc)) from None
+        raise UsageError(_currency_refusal(word, str(exc))) from None
+
+
+def _currency_refusal(word: str, english: str) -> Later | str:
+    """``validate_currency``'s reason (whalet/ speaks English only) as the catalog's sentence."""
+    for sentence in (
+        later("'%(word)s' is not a currency code (expected three letters such as USD)", word=word),
+        later("'%(code)s' is not an ISO 4217 currency in use", code=str(word).strip().upper()),
+    ):
+        if str(sentence) == english:
+            return sentence
+    return english
 
 
 def country(word: str) -> str:
     code = word.strip().upper()
     if len(code) != 2 or code not in iso_countries():
-        raise UsageError(f"'{shown(word)}' is not a country code (two letters, ISO 3166, such as US or HK)")
+        raise UsageError("'%(word)s' is not a country code (two letters, ISO 3166, such as US or HK)", word=shown(word))
     return code
 
 
@@ -47,21 +59,39 @@ def amount(word: str, cur: str) -> Money:
     text = word.strip()
     if not _AMOUNT.fullmatch(text):
         raise UsageError(
-            f"'{shown(word)}' is not an amount (write it like 1200.50 with the digits 0-9, without the currency sign)"
+            "'%(word)s' is not an amount (write it like 1200.50 with the digits 0-9, without the currency sign)",
+            word=shown(word),
         )
     plain = text.replace(",", "")
     whole, _, decimals = plain.partition(".")
     if len(whole.lstrip("0")) > MAX_INTEGER_DIGITS:
         raise UsageError(
-            f"'{shown(word)}' is too large: an amount has at most {MAX_INTEGER_DIGITS} digits before the decimal point"
+            "'%(word)s' is too large: an amount has at most %(digits)s digits before the decimal point",
+            word=shown(word),
+            digits=MAX_INTEGER_DIGITS,
         )
     digits = minor_digits(cur)
     if len(decimals.rstrip("0")) > digits:
-        allowed = "no decimals" if digits == 0 else f"at most {digits} decimal{'s' if digits > 1 else ''}"
-        raise UsageError(f"{cur} amounts have {allowed}, but '{shown(word)}' has more")
+        if digits == 0:
+            raise UsageError(
+                "%(currency)s amounts have no decimals, but '%(word)s' has more", currency=cur, word=shown(word)
+            )
+        if digits == 1:
+            raise UsageError(
+                "%(currency)s amounts have at most %(digits)s decimal, but '%(word)s' has more",
+                currency=cur,
+                digits=digits,
+                word=shown(word),
+            )
+        raise UsageError(
+            "%(currency)s amounts have at most %(digits)s decimals, but '%(word)s' has more",
+            currency=cur,
+            digits=digits,
+            word=shown(word),
+        )
     value: Decimal = to_decimal(plain)
     if value <= 0:
-        raise UsageError(f"the amount must be above zero, got '{shown(word)}'")
+        raise UsageError("the amount must be above zero, got '%(word)s'", word=shown(word))
     return Money(value, cur).quantized()
 
 
@@ -74,13 +104,22 @@ def fund_source(word: str) -> FundSource:
     for source in FundSource:
         if source.value.lower() == word.lower():
             return source
-    raise UsageError(f"'{shown(word)}' is not a fund source; use one of {', '.join(s.value for s in FundSource)}")
+    raise UsageError(
+        "'%(word)s' is not a fund source; use one of %(sources)s",
+        word=shown(word),
+        sources=", ".join(s.value for s in FundSource),
+    )
 
 
 def positive_int(word: str, what: str, maximum: int) -> int:
     # ASCII only: str.isdigit() is also true of '²' and '١', and int('²') raises ValueError.
     if not (word.isascii() and word.isdigit() and len(word) <= 9) or not 1 <= int(word) <= maximum:
-        raise UsageError(f"{what} must be a whole number from 1 to {maximum}, got '{shown(word)}'")
+        raise UsageError(
+            "%(what)s must be a whole number from 1 to %(maximum)s, got '%(word)s'",
+            what=what,
+            maximum=maximum,
+            word=shown(word),
+        )
     return int(word)
 
 
@@ -113,11 +152,13 @@ def split_options(
                     i += 1
                     out.values[name] = args[i]
                 else:
-                    raise UsageError(f"--{name} needs a value")
+                    raise UsageError("--%(name)s needs a value", name=name)
             else:
                 known = sorted({f"--{n}" for n in valued | switches})
+                if not known:
+                    raise UsageError("unknown option '%(word)s'", word=shown(word))
                 raise UsageError(
-                    f"unknown option '{shown(word)}'" + (f" (this command knows {', '.join(known)})" if known else "")
+                    "unknown option '%(word)s' (this command knows %(known)s)", word=shown(word), known=", ".join(known)
                 )
         else:
             out.positional.append(word)

@@ -3,14 +3,15 @@
 Every approval, rejection, confirm (and Whalet's answer), expiry, renewal of a quote, freeze and
 policy change is an append-only row; an auditor asks for them from Slack instead of from whoever
 runs the database. Times are in the policy's ``day_zone``; text cells are neutralised for
-spreadsheets and have account numbers masked, like the history export."""
+spreadsheets and have account numbers masked, like the history export; the header row is in the
+reader's language, the cells are the log as written."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
-from core.i18n import N_
+from core.i18n import N_, translator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -25,7 +26,17 @@ from services.slack.subcommands import CommandContext, Role, UsageError, subcomm
 
 USAGE = "audit [--days N] [--request ID]"
 MAX_DAYS = 366
-COLUMNS = ("time", "actor", "action", "request", "amount", "currency", "state", "detail")
+# The header row: English as it always was; a catalog message each, so a Chinese reader gets Chinese headers.
+COLUMNS = (
+    N_("time"),
+    N_("actor"),
+    N_("action"),
+    N_("request"),
+    N_("amount"),
+    N_("currency"),
+    N_("state"),
+    N_("detail"),
+)
 
 
 @dataclass(frozen=True)
@@ -37,11 +48,11 @@ class AuditArgs:
 def parse_audit(words: list[str]) -> AuditArgs:
     opts = args.split_options(words, valued={"days", "request"}, switches=set())
     if opts.positional:
-        raise UsageError(f"audit takes options only, not '{' '.join(opts.positional)}'")
+        raise UsageError("audit takes options only, not '%(words)s'", words=" ".join(opts.positional))
     days = args.positive_int(opts.values["days"], "--days", MAX_DAYS) if "days" in opts.values else 30
     request = opts.values.get("request")
     if request is not None and not request.replace("-", "").isalnum():
-        raise UsageError(f"'{request}' is not a request id (like PO-ABCD2345)")
+        raise UsageError("'%(request)s' is not a request id (like PO-ABCD2345)", request=request)
     return AuditArgs(days, request.upper() if request else None)
 
 
@@ -60,23 +71,36 @@ async def audit_command(ctx: CommandContext, a: AuditArgs) -> None:
     subject = f"approval:{a.request}" if a.request else None
     with services.store.read() as db:
         rows = audit_rows.rows_since(db, iso(since), subject)
-    what = f"request `{a.request}`" if a.request else f"the last {a.days} day{'s' if a.days > 1 else ''}"
+    t = translator(await ctx.language())
+    if a.request:
+        what = t.gettext("request `%(request)s`", request=a.request)
+    else:
+        what = t.ngettext("the last %(n)s day", "the last %(n)s days", a.days)
     if not rows:
-        await ctx.reply(f"The audit log has nothing for {what}, so there is no CSV to send.")
+        await ctx.reply(t.gettext("The audit log has nothing for %(what)s, so there is no CSV to send.", what=what))
         return
-    data = to_csv(rows, policy.day_zone(services.config), bom=services.config.export.bom)
+    data = to_csv(rows, policy.day_zone(services.config), bom=services.config.export.bom, locale=t.locale)
     stamp = services.clock.now().strftime("%Y-%m-%d")
     filename = f"whalet-audit-{stamp}-{a.request or f'last-{a.days}d'}.csv"
     problem = await history_csv.send_to_dm(
-        ctx.client, ctx.user_id, data, filename, f"Audit log for {what}: {len(rows)} rows."
+        ctx.client,
+        ctx.user_id,
+        data,
+        filename,
+        t.gettext("Audit log for %(what)s: %(count)s rows.", what=what, count=len(rows)),
+        t,
     )
-    await ctx.reply(problem or f"Audit log for {what}: the CSV ({len(rows)} rows) is in our DM.")
+    await ctx.reply(
+        problem
+        or t.gettext("Audit log for %(what)s: the CSV (%(count)s rows) is in our DM.", what=what, count=len(rows))
+    )
 
 
-def to_csv(rows: list[dict[str, Any]], zone: str, *, bom: bool = True) -> bytes:
+def to_csv(rows: list[dict[str, Any]], zone: str, *, bom: bool = True, locale: str | None = None) -> bytes:
+    """``locale``: the language of the header row; the cells are the log as written."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(COLUMNS)
+    writer.writerow(history_csv.headers(COLUMNS, locale))
     local = ZoneInfo(zone)
     for row in rows:
         subject = str(row["subject"] or "")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from core.i18n import translator
+from core.i18n import Later, Translator, translator
 from services.approvals.cards import slack_time
 from services.slack.subcommands import CommandContext, UsageError
 
@@ -15,7 +15,11 @@ def whalet_user(ctx: CommandContext, requested: str | None) -> str:
     if requested is not None:
         known = [u.id for u in section.users]
         if known and requested not in known:
-            raise UsageError(f"'{requested}' is not one of the configured Whalet users ({', '.join(known)})")
+            raise UsageError(
+                "'%(user)s' is not one of the configured Whalet users (%(known)s)",
+                user=requested,
+                known=", ".join(known),
+            )
         return requested
     if section.user_id is None:
         raise UsageError("no Whalet user is configured; set [whalet] default_user_id in whalet-bot.toml")
@@ -34,3 +38,12 @@ def countdown(expires: datetime, now: datetime, locale: str | None = None) -> st
 
 def at(moment: datetime) -> str:
     return slack_time(moment)
+
+
+def refusal_text(exc: Exception, t: Translator) -> str:
+    """A refusal's sentence (``Refused``, ``PolicyRefused``) in the reader's language: its argument
+    may be a catalog ``Later`` (translated here) or English text made before translations."""
+    reason = exc.args[0] if len(exc.args) == 1 else None
+    if isinstance(reason, (Later, str)):
+        return t.text(reason)
+    return str(exc)

@@ -16,14 +16,15 @@ from slack_bolt.async_app import AsyncAck, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from services.approvals.policy import resolver
-from services.approvals.roles import Role, no_access
+from services.approvals.roles import Role, no_access, role_name, roles_name
 from core.storage import replays
 from services.slack.subcommands import CommandContext, UsageError, all_subcommands, find
 from services.slack.tokenizer import TokenizeError, tokenize
 from commands.args import shown
 from services.slack.blocks import esc
 from core.i18n import Translator, translator
-from whalet.errors import WhaletError, explain
+from services.whalet_words import explain
+from whalet.errors import WhaletError
 
 if TYPE_CHECKING:
     from services.container import Services
@@ -41,16 +42,18 @@ async def let_the_ack_out(services: Services) -> None:
     await asyncio.sleep(services.settings.whalet_bot_ack_flush_seconds)
 
 
-def sentence(text: str) -> str:
+def sentence(text: str, stop: str = ".") -> str:
+    """A refusal as a sentence: capitalised, ended with the language's full stop (``stop``)."""
     text = text.strip()
     text = text[:1].upper() + text[1:]
-    return text if text.endswith((".", "?", "!", ")", "`", "。", "？", "！", "）")) else text + "."
+    return text if text.endswith((".", "?", "!", ")", "`", "。", "？", "！", "）")) else text + stop
 
 
 def usage_error(message: str, usage: str, t: Translator | None = None) -> str:
     """A refusal quotes what was typed, so it is escaped (`<!channel>` must stay text)."""
     t = t or translator("en")
-    return t.gettext("%(reason)s\nUsage: `/whalet %(usage)s`", reason=esc(sentence(message)), usage=usage)
+    stop = "。" if t.locale == "zh-Hans" else "."
+    return t.gettext("%(reason)s\nUsage: `/whalet %(usage)s`", reason=esc(sentence(message, stop)), usage=usage)
 
 
 def unknown_subcommand(name: str, t: Translator | None = None) -> str:
@@ -126,35 +129,62 @@ async def _run_command(
         subcommand=entry.name,
     )
     if role is Role.NONE and entry.role > Role.NONE:  # nothing for them, not even a Whalet call
-        await ctx.reply(no_access(services.config.roles))
+        await ctx.reply(no_access(services.config.roles, await ctx.language()))
         return entry.name, "forbidden"
     if role < entry.role:
-        await ctx.reply(f"`/whalet {entry.name}` is for {entry.role.label}s and above; your role is {role.label}.")
+        locale = await ctx.language()
+        await ctx.reply(
+            translator(locale).gettext(
+                "`/whalet %(command)s` is for %(roles)s and above; your role is %(role)s.",
+                command=entry.name,
+                roles=roles_name(entry.role, locale),
+                role=role_name(role, locale),
+            )
+        )
         return entry.name, "forbidden"
     if entry.creates_request and ctx.trigger_id:
         with services.store.transaction() as db:
             first, earlier = replays.claim(db, ctx.trigger_id, services.clock.now())
         if not first:
             log.warning("/whalet %s: a replayed copy of one command (same trigger_id) ignored", entry.name)
-            made = f"its request is `{earlier}`" if earlier else "its request is still being made"
-            await ctx.reply(f"This command was already received once; {made}. Nothing new was requested.")
+            _ = translator(await ctx.language()).gettext
+            if earlier:
+                answer = _(
+                    "This command was already received once; its request is `%(request)s`. Nothing new was requested.",
+                    request=earlier,
+                )
+            else:
+                answer = _(
+                    "This command was already received once; its request is still being made. "
+                    "Nothing new was requested."
+                )
+            await ctx.reply(answer)
             return entry.name, "replay"
     if entry.creates_request:  # its outcome DM is written in a transaction: know their language first
         await ctx.language()
     try:
         await entry.handler(ctx, parsed)
     except UsageError as exc:  # found after the ack, e.g. an unknown beneficiary nickname
-        await ctx.reply(usage_error(str(exc), entry.usage))
+        t = translator(await ctx.language())
+        await ctx.reply(usage_error(exc.text(t), entry.usage, t))
         return entry.name, "bad_input"
     except WhaletError as exc:
         log.info("/whalet %s: %s", entry.name, exc)
-        await ctx.reply(esc(explain(exc)))  # Whalet's detail is text, not mrkdwn
+        await ctx.reply(esc(explain(exc, translator(await ctx.language()))))  # Whalet's detail is text, not mrkdwn
         return entry.name, "whalet_error"
     except Exception as exc:
         log.exception("/whalet %s failed", entry.name)
-        await ctx.reply(esc(explain(exc)))  # Whalet's detail is text, not mrkdwn
+        await ctx.reply(esc(explain(exc, translator(await _language(ctx)))))
         return entry.name, "error"
     return entry.name, "ok"
+
+
+async def _language(ctx: CommandContext) -> str:
+    """The person's language for the answer to a failure: never a second failure over it."""
+    try:
+        return await ctx.language()
+    except Exception:
+        return ctx.services.locales.cached(ctx.user_id)
 
 
 def _respond(services: Services, command: dict[str, Any], bolt_respond: AsyncRespond) -> Any:

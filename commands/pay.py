@@ -7,7 +7,7 @@ from core.i18n import N_
 from dataclasses import dataclass
 
 from services.approvals.service import NewRequest, Refused, create
-from commands.payout import parse_amount_and_currency, parse_tail, sent_for_approval
+from commands.payout import not_sent, parse_amount_and_currency, parse_tail, sent_for_approval
 from services.slack.subcommands import CommandContext, Role, UsageError, subcommand
 from whalet.money import Money
 
@@ -31,7 +31,7 @@ def parse_pay(words: list[str]) -> PayArgs:
         )
     amount = parse_amount_and_currency(words[0], words[1])
     if not _PAYEE.fullmatch(words[3]):
-        raise UsageError(f"'{words[3]}' is not a Whalet user id (letters, digits, - and _, at most 30)")
+        raise UsageError("'%(word)s' is not a Whalet user id (letters, digits, - and _, at most 30)", word=words[3])
     tail = parse_tail(words[4:], ("for", "ref"))
     if len(tail.get("for", "")) > 128 or len(tail.get("ref", "")) > 64:
         raise UsageError("the purpose can have at most 128 characters and the reference 64")
@@ -65,7 +65,7 @@ async def pay_command(ctx: CommandContext, a: PayArgs) -> None:
             ),
         )
     except Refused as exc:
-        await ctx.reply(f"Not sent: {exc}")
+        await ctx.reply(not_sent(exc, await ctx.language()))
         return
     ctx.made_request(row.id)
-    await ctx.reply(sent_for_approval(ctx.services, row))
+    await ctx.reply(sent_for_approval(ctx.services, row, await ctx.language()))

@@ -9,7 +9,7 @@ reaches Whalet; the modal returns those problems as ``response_action: errors`` 
 from __future__ import annotations
 
 import logging
-from core.i18n import N_
+from core.i18n import N_, translator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +24,7 @@ from services.approvals.cards import headline, slack_time
 from services.approvals.request import ApprovalRequest
 from services.approvals.service import FLAG_POSSIBLE_SPLIT, NewRequest, Refused, create, is_frozen
 from commands.modals import beneficiary_options, payout_modal, recall, stash, values
+from commands.common import refusal_text
 from services.slack.subcommands import CommandContext, Role, UsageError, subcommand
 from whalet.money import Money
 
@@ -55,13 +56,16 @@ def parse_tail(words: list[str], allowed: tuple[str, ...]) -> dict[str, str]:
     while i < len(words):
         key = words[i].lower()
         if key not in allowed:
-            raise UsageError(f"did not expect '{words[i]}' here (allowed: {', '.join(allowed)})")
-        if key in found:
-            raise UsageError(f"'{key}' is given twice")
-        if i + 1 >= len(words) or not words[i + 1].strip():
             raise UsageError(
-                f"'{key}' needs a value after it"
-                + (' (quote text with spaces: for "March invoices")' if key != "as" else "")
+                "did not expect '%(word)s' here (allowed: %(allowed)s)", word=words[i], allowed=", ".join(allowed)
+            )
+        if key in found:
+            raise UsageError("'%(key)s' is given twice", key=key)
+        if i + 1 >= len(words) or not words[i + 1].strip():
+            if key == "as":
+                raise UsageError("'%(key)s' needs a value after it", key=key)
+            raise UsageError(
+                "'%(key)s' needs a value after it (quote text with spaces: for \"March invoices\")", key=key
             )
         found[key] = words[i + 1].strip()
         i += 2
@@ -95,22 +99,58 @@ def parse_payout(words: list[str]) -> PayoutArgs | str | None:
 def beneficiary_for(services: Services, ref: str, to_currency: str | None) -> book.BookEntry:
     entry = book.lookup(services, ref)
     if entry is None:
-        names = ", ".join(e.nickname for e in book.entries(services)[:20]) or "none yet"
-        raise UsageError(f"'{ref}' is not in the beneficiary book (known: {names}); see `/whalet beneficiaries`")
+        names = ", ".join(e.nickname for e in book.entries(services)[:20])
+        if not names:
+            raise UsageError(
+                "'%(ref)s' is not in the beneficiary book (known: none yet); see `/whalet beneficiaries`", ref=ref
+            )
+        raise UsageError(
+            "'%(ref)s' is not in the beneficiary book (known: %(names)s); see `/whalet beneficiaries`",
+            ref=ref,
+            names=names,
+        )
     if to_currency and to_currency != entry.currency:
-        raise UsageError(f"the beneficiary {entry.nickname} receives {entry.currency}, not {to_currency}")
+        raise UsageError(
+            "the beneficiary %(beneficiary)s receives %(currency)s, not %(wanted)s",
+            beneficiary=entry.nickname,
+            currency=entry.currency,
+            wanted=to_currency,
+        )
     return entry
 
 
-def sent_for_approval(services: Services, request: ApprovalRequest) -> str:
-    channel = services.config.approvals.channel if services.config.approvals else ""
-    needed = request.required_approvals
-    expires = slack_time(request.expires_at) if request.expires_at else "—"
-    split = " It is flagged as a possible split of a larger payment." if FLAG_POSSIBLE_SPLIT in request.flags else ""
-    return (
-        f"Sent for approval in <#{channel}>: {headline(request)} Request `{request.id}` needs {needed} "
-        f"approval{'s' if needed > 1 else ''} and expires at {expires}.{split}"
+def sent_for_approval(services: Services, request: ApprovalRequest, locale: str | None = None) -> str:
+    """The requester's answer: where the card is, what it asks, how many approvals, until when."""
+    t = translator(locale)
+    values = {
+        "channel": services.config.approvals.channel if services.config.approvals else "",
+        "headline": headline(request, locale=locale),
+        "request": request.id,
+        "expires": slack_time(request.expires_at) if request.expires_at else "—",
+    }
+    if FLAG_POSSIBLE_SPLIT in request.flags:
+        return t.ngettext(
+            "Sent for approval in <#%(channel)s>: %(headline)s Request `%(request)s` needs %(n)s approval and "
+            "expires at %(expires)s. It is flagged as a possible split of a larger payment.",
+            "Sent for approval in <#%(channel)s>: %(headline)s Request `%(request)s` needs %(n)s approvals and "
+            "expires at %(expires)s. It is flagged as a possible split of a larger payment.",
+            request.required_approvals,
+            **values,
+        )
+    return t.ngettext(
+        "Sent for approval in <#%(channel)s>: %(headline)s Request `%(request)s` needs %(n)s approval and "
+        "expires at %(expires)s.",
+        "Sent for approval in <#%(channel)s>: %(headline)s Request `%(request)s` needs %(n)s approvals and "
+        "expires at %(expires)s.",
+        request.required_approvals,
+        **values,
     )
+
+
+def not_sent(exc: Exception, locale: str | None = None) -> str:
+    """A refused request: the reason (a catalog ``Later`` or plain text) in the reader's language."""
+    t = translator(locale)
+    return t.gettext("Not sent: %(reason)s", reason=refusal_text(exc, t))
 
 
 @subcommand(
@@ -130,7 +170,8 @@ async def payout_command(ctx: CommandContext, a: PayoutArgs | str | None) -> Non
     if a is None:
         entries = book.entries(services)
         if not entries:
-            await ctx.reply("The beneficiary book is empty; add one with `/whalet beneficiaries add` first.")
+            _ = translator(await ctx.language()).gettext
+            await ctx.reply(_("The beneficiary book is empty; add one with `/whalet beneficiaries add` first."))
             return
         await ctx.client.views_open(
             trigger_id=ctx.trigger_id, view=payout_modal(entries, stash(services.store, {"channel": ctx.channel_id}))
@@ -154,40 +195,47 @@ async def payout_command(ctx: CommandContext, a: PayoutArgs | str | None) -> Non
             ),
         )
     except Refused as exc:
-        await ctx.reply(f"Not sent: {exc}")
+        await ctx.reply(not_sent(exc, await ctx.language()))
         return
     ctx.made_request(row.id)
-    await ctx.reply(sent_for_approval(services, row))
+    await ctx.reply(sent_for_approval(services, row, await ctx.language()))
 
 
 # --- the modal ------------------------------------------------------------------------------------
 
 
 def validate_payout_form(
-    services: Services, user_id: str, form: dict[str, str]
+    services: Services, user_id: str, form: dict[str, str], locale: str | None = None
 ) -> tuple[dict[str, str], NewRequest | None]:
-    """({block_id: error}, request) for a submitted payout form; checks the policy too (no Whalet)."""
+    """({block_id: error}, request) for a submitted payout form; checks the policy too (no Whalet).
+    The errors are in ``locale``, the language of the person who filled it in."""
+    t = translator(locale)
     errors: dict[str, str] = {}
     entry = book.lookup(services, form.get("beneficiary", ""))
     if entry is None:
-        errors["beneficiary"] = "Choose a beneficiary from the book."
+        errors["beneficiary"] = t.gettext("Choose a beneficiary from the book.")
     currency = amount = to_currency = None
     try:
         currency = args.currency(form.get("currency", ""))
     except UsageError as exc:
-        errors["currency"] = str(exc)
+        errors["currency"] = exc.text(t)
     if currency:
         try:
             amount = args.amount(form.get("amount", ""), currency)
         except UsageError as exc:
-            errors["amount"] = str(exc)
+            errors["amount"] = exc.text(t)
     if form.get("to_currency"):
         try:
             to_currency = args.currency(form["to_currency"])
             if entry and to_currency != entry.currency:
-                errors["to_currency"] = f"{entry.nickname} receives {entry.currency}, not {to_currency}."
+                errors["to_currency"] = t.gettext(
+                    "%(beneficiary)s receives %(currency)s, not %(wanted)s.",
+                    beneficiary=entry.nickname,
+                    currency=entry.currency,
+                    wanted=to_currency,
+                )
         except UsageError as exc:
-            errors["to_currency"] = str(exc)
+            errors["to_currency"] = exc.text(t)
     if amount is not None and not errors:
         now = services.clock.now()
         with services.store.read() as db:
@@ -197,7 +245,7 @@ def validate_payout_form(
                 services.config, amount, frozen=is_frozen(services), spent_today=spent, requester=user_id
             )
         except policy.PolicyRefused as exc:
-            errors["amount"] = str(exc)
+            errors["amount"] = refusal_text(exc, t)
     if errors or entry is None or amount is None:
         return {k: v[:2000] for k, v in errors.items()}, None
     return {}, NewRequest(
@@ -214,11 +262,13 @@ def validate_payout_form(
 async def on_payout_submission(services: Services, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
     user_id = body["user"]["id"]
     view = body["view"]
+    locale = services.locales.cached(user_id)  # the ack cannot wait for Slack; asked when the form opened
+    t = translator(locale)
     refusal = policy.requester_refusal(await policy.resolver(services).role_of(user_id))
     if refusal:
-        await ack(response_action="errors", errors={"amount": refusal.reason})
+        await ack(response_action="errors", errors={"amount": t.text(refusal.reason)})
         return
-    errors, new = validate_payout_form(services, user_id, values(view))
+    errors, new = validate_payout_form(services, user_id, values(view), locale)
     if errors or new is None:
         await ack(response_action="errors", errors=errors)
         return
@@ -226,9 +276,9 @@ async def on_payout_submission(services: Services, ack: AsyncAck, body: dict[str
     channel = recall(services.store, view).get("channel") or user_id
     try:
         row = await create(services, NewRequest(**{**new.__dict__, "origin_channel": channel}))
-        text = sent_for_approval(services, row)
+        text = sent_for_approval(services, row, locale)
     except Refused as exc:
-        text = f"Not sent: {exc}"
+        text = not_sent(exc, locale)
     await tell_user(client, channel, user_id, text)
 
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from core.i18n import Later, Translator, later, translator
 from core.storage import replays
-from services.approvals.roles import Role, named
+from services.approvals.roles import Role, named, role_name, roles_name
 
 if TYPE_CHECKING:
     from slack_bolt.context.respond.async_respond import AsyncRespond
@@ -95,7 +95,15 @@ class CommandContext:
         For the parts of a command that a policy setting guards (``--share``, ``--csv``)."""
         if self.role >= needed:
             return True
-        await self.reply(f"{what} is for {needed.label}s and above; your role is {self.role.label}.")
+        locale = await self.language()
+        await self.reply(
+            translator(locale).gettext(
+                "%(what)s is for %(roles)s and above; your role is %(role)s.",
+                what=what,
+                roles=roles_name(needed, locale),
+                role=role_name(self.role, locale),
+            )
+        )
         return False
 
     async def may_share(self, what: str) -> bool:

@@ -107,3 +107,39 @@ def test_any_text_as_an_amount_is_money_or_a_usage_error(word, cur):
         return
     assert money.amount > 0 and money.fits_currency() and money.format()
     assert money.amount.adjusted() < args.MAX_INTEGER_DIGITS
+
+
+@pytest.mark.parametrize(
+    "call,english,chinese",
+    [
+        (
+            lambda: args.amount("12.345", "USD"),
+            "USD amounts have at most 2 decimals, but '12.345' has more",
+            "最多 2 位小数",
+        ),
+        (lambda: args.amount("1.5", "JPY"), "JPY amounts have no decimals, but '1.5' has more", "没有小数"),
+        (lambda: args.amount("0", "USD"), "the amount must be above zero, got '0'", "金额必须大于零"),
+        (
+            lambda: args.currency("usdx"),
+            "'usdx' is not a currency code (expected three letters such as USD)",
+            "不是币种代码",
+        ),
+        (lambda: args.currency("xyz"), "'XYZ' is not an ISO 4217 currency in use", "不是现行的 ISO 4217 币种"),
+        (lambda: args.country("ZZ"), "'ZZ' is not a country code (two letters, ISO 3166, such as US or HK)", "国家"),
+        (lambda: args.fund_source("gold"), "'gold' is not a fund source; use one of B2C, B2B, Acquiring", "资金来源"),
+        (lambda: args.split_options(["--days"], valued={"days"}), "--days needs a value", "--days 需要一个值"),
+        (lambda: args.split_options(["--x"]), "unknown option '--x'", "未知选项 '--x'"),
+        (
+            lambda: args.split_options(["--x"], switches={"csv"}),
+            "unknown option '--x' (this command knows --csv)",
+            "此命令支持 --csv",
+        ),
+    ],
+)
+def test_usage_errors_keep_their_english_and_have_a_chinese_sentence(call, english, chinese):
+    from core.i18n import translator
+
+    with pytest.raises(UsageError) as caught:
+        call()
+    assert str(caught.value) == english and caught.value.text(translator("en")) == english
+    assert chinese in caught.value.text(translator("zh-Hans"))

@@ -1,6 +1,7 @@
 """Every sub-command's happy path and its bad inputs, through the real app."""
 
 import json
+import re
 
 from tests.commands.helpers import ask, request_payout
 from tests.fixtures.whalet import BOTH_PROTOCOLS
@@ -96,6 +97,11 @@ def test_history_payouts_after_a_payout(stack):
     _, post = ask(stack, "U0VIEW", "history payouts --days 2")
     assert "Payouts of the last 2 days" in post.text
     assert "1,200.50 USD" in json.dumps(post.body, ensure_ascii=False)
+    # Times in the reader's Slack zone (the stand-in's people are in UTC), and the note says so.
+    assert "Times in your Slack time zone (UTC)." in json.dumps(post.body)
+    assert re.search(
+        r"• \d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC  \*1,200.50 USD\*", json.dumps(post.body, ensure_ascii=False)
+    )
     _, post = ask(stack, "U0VIEW", "history pays")
     assert "none" in post.text
 

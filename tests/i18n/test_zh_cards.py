@@ -42,8 +42,8 @@ def dms(stack: Any, user: str, needle: str) -> list[str]:
 
 def request(stack: Any, text: str) -> str:
     _, post = ask(stack, "U0REQ", text)
-    assert post is not None and "Sent for approval" in post.text, post and post.text
-    return str(post.text.split("Request `")[1].split("`")[0])
+    assert post is not None and ("Sent for approval" in post.text or "提交审批" in post.text), post and post.text
+    return str(post.text.split("`")[1])  # the request id: the first `code` in either language
 
 
 def test_a_channel_in_chinese_gets_a_chinese_card_that_approves_like_the_english_one(make_stack) -> None:  # type: ignore[no-untyped-def]
