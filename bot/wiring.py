@@ -158,6 +158,9 @@ def build_runtime(
                 services.config.all_channels(),
                 services.alerts,
                 on_workspace=_remember_workspace(services),
+                locale=services.locales.channel(
+                    services.config.notifications.alerts_channel or services.config.notifications.default_channel
+                ),
             )
             socket_mode = None
             try:  # a failed Socket Mode start still stops what was started above

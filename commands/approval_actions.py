@@ -131,7 +131,8 @@ async def on_reject_click(
     form = stash(
         services.store, {"fp": carried, "channel": channel, "request_id": request_id, "home": _from_home(body)}
     )
-    view = reject_modal(cut(headline(request), 2500), form)
+    locale = services.locales.cached(clicker)  # the modal must open within the trigger's 3 s
+    view = reject_modal(cut(headline(request, locale=locale), 2500), form, locale)
     await client.views_open(trigger_id=body["trigger_id"], view=view)
 
 

@@ -36,7 +36,8 @@ from services.approvals.roles import role_name
 from services.slack.subcommands import CommandContext, Role, UsageError, subcommand
 from services.slack.blocks import esc
 from whalet.client import new_order_no
-from whalet.errors import WhaletError, explain
+from services.whalet_words import explain
+from whalet.errors import WhaletError
 from whalet.masking import mask
 
 if TYPE_CHECKING:
@@ -149,7 +150,7 @@ async def start_add(ctx: CommandContext, a: BeneficiariesArgs) -> None:
                 else message_modal(title, _("Whalet lists no countries for beneficiaries."), locale)
             )
     except WhaletError as exc:
-        view = message_modal(title, esc(explain(exc)), locale)
+        view = message_modal(title, esc(explain(exc, translator(locale))), locale)
     await ctx.client.views_update(view_id=view_id, view=view)
 
 
@@ -177,7 +178,7 @@ async def on_pick_submission(services: Services, ack: AsyncAck, body: dict[str, 
     try:
         view = await form_view(services, country, currency, channel, locale)
     except WhaletError as exc:
-        view = message_modal(title, esc(explain(exc)), locale)
+        view = message_modal(title, esc(explain(exc, translator(locale))), locale)
     await client.views_update(view_id=body["view"]["id"], view=view)
 
 
@@ -261,7 +262,10 @@ async def on_form_submission(services: Services, ack: AsyncAck, body: dict[str, 
         with services.store.transaction() as db:
             book.release(db, mer_no)
         await tell_user(
-            client, channel, user_id, _("The beneficiary was not added: %(reason)s", reason=esc(explain(exc)))
+            client,
+            channel,
+            user_id,
+            _("The beneficiary was not added: %(reason)s", reason=esc(explain(exc, translator(locale)))),
         )
         return
     with services.store.transaction() as db:

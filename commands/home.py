@@ -91,8 +91,11 @@ class Home:
         blocks.append(context(_("Your role: %(role)s.", role=role_name(role, locale))))
         blocks += [divider(), section(_("*Waiting for you* (%(count)s)", count=len(waiting)))]
         for r, approved in waiting[:WITH_BUTTONS]:
-            # TODO(i18n): pending_line(r, approved, locale) once commands/pending.py takes a locale
-            blocks += [*detail_blocks(r, given[r.id], locale), context(pending_line(r, approved)), buttons(r, locale)]
+            blocks += [
+                *detail_blocks(r, given[r.id], locale),
+                context(pending_line(r, approved, locale)),
+                buttons(r, locale),
+            ]
         if len(waiting) > WITH_BUTTONS:
             blocks.append(
                 context(_("…and %(count)s more: `/whalet pending` lists them all.", count=len(waiting) - WITH_BUTTONS))

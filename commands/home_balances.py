@@ -19,7 +19,8 @@ from core.storage import home as home_rows
 from core.storage.claims import open_window
 from services.approvals.cards import slack_time
 from services.slack.blocks import Block, actions, button, context, paged, section
-from whalet.errors import WhaletError, explain
+from services.whalet_words import sentence_of
+from whalet.errors import WhaletError
 from whalet.money import Money
 
 if TYPE_CHECKING:
@@ -102,7 +103,7 @@ async def refresh(services: Services) -> Later | None:
         found = await services.whalet.query_currency_balance(user, source, None)
     except WhaletError as exc:
         return later(
-            "Whalet did not answer the balance query: %(reason)s The last snapshot is shown.", reason=explain(exc)
+            "Whalet did not answer the balance query: %(reason)s The last snapshot is shown.", reason=sentence_of(exc)
         )
     rows: list[dict[str, Any]] = [
         {

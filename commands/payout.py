@@ -173,9 +173,8 @@ async def payout_command(ctx: CommandContext, a: PayoutArgs | str | None) -> Non
             _ = translator(await ctx.language()).gettext
             await ctx.reply(_("The beneficiary book is empty; add one with `/whalet beneficiaries add` first."))
             return
-        await ctx.client.views_open(
-            trigger_id=ctx.trigger_id, view=payout_modal(entries, stash(services.store, {"channel": ctx.channel_id}))
-        )
+        form = stash(services.store, {"channel": ctx.channel_id})
+        await ctx.client.views_open(trigger_id=ctx.trigger_id, view=payout_modal(entries, form, await ctx.language()))
         return
     assert isinstance(a, PayoutArgs)
     entry = beneficiary_for(services, a.beneficiary, a.to_currency)

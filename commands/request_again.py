@@ -53,8 +53,7 @@ async def request_again(services: Services, clicker: str, request_id: str) -> st
     with services.store.transaction() as db:
         replays.link(db, f"again:{old.id}", made_now.id)
         repo.audit(services, db, made_now, clicker, "request.again", of=old.id)
-    # TODO(i18n): sent_for_approval(services, made_now, t.locale) once commands/payout.py takes a locale
-    return sent_for_approval(services, made_now)
+    return sent_for_approval(services, made_now, t.locale)
 
 
 def _reason(exc: Exception, t: Translator) -> str:

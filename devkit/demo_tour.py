@@ -62,7 +62,7 @@ class Click:
         saved = tour.saved[self.target]
         if isinstance(saved, View):  # a button in someone's App Home
             home = tour.driver.home(self.user)
-            button = find_labelled(home, self.label) if home else None
+            button = find_labelled(home, tour.words.get(self.label, self.label)) if home else None
             if home is None or button is None:
                 raise DriverError(f"no button labelled {self.label!r} in the App Home of {self.user}")
             tour.driver.click_in_view(self.user, home, button)
@@ -285,7 +285,7 @@ class HomeShows:
                 isinstance(view, View)
                 and view.user == self.user
                 and view.view.get("type") == "home"
-                and all(n.lower() in plain_text(view.view).lower() for n in self.contains)
+                and all(tour.words.get(n, n).lower() in plain_text(view.view).lower() for n in self.contains)
             ):
                 if self.save_as:
                     tour.saved[self.save_as] = view

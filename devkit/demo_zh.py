@@ -5,7 +5,7 @@ says ``zh-CN`` and ``[ui]`` puts every channel and anyone Slack does not describ
 The tour's expectations are written against the English text, so each English needle that a
 translated surface shows differently has its Chinese needle here (amounts and currencies are the
 same in both languages); a needle not listed is looked for as written (surfaces still English,
-such as the App Home, a refusal to click, a to-do).
+such as a refusal to click).
 """
 
 from __future__ import annotations
@@ -26,6 +26,10 @@ ZH_WORDS = {
     "Whalet received the documents": "易鲸已收到补充资料",
     "PASS": "通过",
     "Closed": "已关闭",
+    "Waiting for you": "待你审批",  # the App Home, in its reader's language
+    "Refresh": "刷新",  # the Home's button: 刷新余额
+    "Balances of": "的余额",
+    "less than a minute ago": "不到一分钟前",
 }
 
 LOCALES = {"en": ({}, ""), "zh-Hans": (ZH_WORDS, ZH_UI)}

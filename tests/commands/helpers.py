@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import json
 from typing import Any
 
@@ -37,8 +39,8 @@ def request_payout(
 ) -> tuple[str, Any]:
     """Request a payout; returns (request id, its card as posted)."""
     _, post = ask(stack, user, text)
-    assert post is not None and "Sent for approval" in post.text, post and post.text
-    request_id = post.text.split("Request `")[1].split("`")[0]
+    assert post is not None and ("Sent for approval" in post.text or "提交审批" in post.text), post and post.text
+    request_id = re.findall(r"`([A-Z]{2}-[A-Z0-9]+)`", post.text)[-1]  # in either language
     return request_id, card_for(stack, request_id)
 
 

@@ -145,8 +145,8 @@ def test_csv_headers_in_english_stay_as_they_were() -> None:
 
 
 def test_the_audit_csv_in_chinese(stack) -> None:  # type: ignore[no-untyped-def]
+    chinese(stack, "U0APP2")  # before the request: its card asks the approvers' languages then
     request_payout(stack)
-    chinese(stack, "U0APP2")
     _, post = ask(stack, "U0APP2", "audit --days 1")
     assert post.text.startswith("最近 1 天的审计日志：CSV（") and post.text.endswith("行）已发到我们的私信中。")
     [upload] = stack.fake.uploaded_files(stack.fake.dm_channel("U0APP2"))
@@ -272,7 +272,7 @@ def test_the_payout_forms_errors_and_answer_in_chinese(stack) -> None:  # type: 
         "U0REQ", view.view, {"beneficiary": "BEN002", "amount": "12.345", "currency": "USD", "to_currency": "HKD"}
     ).json()["errors"]
     assert bad["amount"] == "USD 金额最多 2 位小数，但 '12.345' 超出了"
-    assert bad["to_currency"].startswith("受益人 ") and bad["to_currency"].endswith(" 的收款币种为 USD，不是 HKD。")
+    assert bad["to_currency"].startswith("受益人 ") and bad["to_currency"].endswith(" 收款币种为 USD，不是 HKD。")
     good = stack.slack_requests.view_submission(
         "U0REQ", view.view, {"beneficiary": "BEN002", "amount": "250", "currency": "USD", "purpose": "样品"}
     )

@@ -207,7 +207,7 @@ def test_a_chinese_person_adds_a_beneficiary_with_chinese_forms_and_errors(stack
     form = _modal(stack, "U0REQ", "beneficiary_form_modal")
     shown = json.dumps(form.view, ensure_ascii=False)
     assert "新受益人：国家 *HK*，收款币种 *HKD*。" in shown and "机器人列表中的昵称" in shown
-    assert form.view["submit"]["text"] == "提交到易鲸"
+    assert form.view["submit"]["text"] == "发送给易鲸"
     filled = {
         "f_accountName": "Kowloon Parts",
         "f_accountNo": "12",
