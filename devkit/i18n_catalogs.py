@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     if check:
         for path in stale:
             print(f"{path.relative_to(ROOT)} is not up to date: run python -m devkit.i18n_catalogs")
-        return 1 if stale else 0
+        return 1 if stale or skipped else 0
     for path in stale:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(wanted[path], "utf-8")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from babel.messages.catalog import Catalog
@@ -52,6 +53,20 @@ def placeholder_problems(catalog: Catalog) -> list[str]:
 def test_the_catalogs_are_what_the_code_marks() -> None:
     """A new _("...") in the code without `python -m devkit.i18n_catalogs` fails here."""
     assert i18n_catalogs.main(["--check"]) == 0
+
+
+def test_a_marked_f_string_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An f-string inside gettext()/UsageError()/later() cannot be a msgid (it would stay English
+    for everyone): extraction names its place and ``--check`` fails."""
+    package = tmp_path / "commands"
+    package.mkdir()
+    (tmp_path / "babel.cfg").write_text("[python: **.py]\n", encoding="utf-8")
+    (package / "x.py").write_text('def f(n):\n    raise UsageError(f"bad {n}")\n', encoding="utf-8")
+    monkeypatch.setattr(i18n_catalogs, "ROOT", tmp_path)
+    monkeypatch.setattr(i18n_catalogs, "PACKAGES", ("commands",))
+    skipped: list[str] = []
+    i18n_catalogs.extract(skipped)
+    assert skipped == ["commands/x.py:2"]
 
 
 @pytest.mark.parametrize("locale", LOCALES)
