@@ -21,6 +21,7 @@ import secrets
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from core.i18n import translator
 from core.storage import batches
 from core.storage.claims import serialize_on
 from services.approvals import copies, repo
@@ -103,15 +104,16 @@ async def create_batch(
         repo.insert(db, request)
         repo.audit(services, db, request, requester, "batch.request", lines=len(lines), file=file_name)
         repo.post_card(services, db, request, people)
-        for part in line_table(rows):
+        t = translator(services.locales.channel(approvals.channel))  # the card's thread: its channel's language
+        for part in line_table(rows, t):
             repo.tell_thread(services, db, request, part)
         queue_file(
             db,
             (repo.REF_KIND, batch_id),
             approvals.channel,
             f"{batch_id}-lines.csv",
-            "Every line",
-            lines_csv(rows, bom=services.config.export.bom),
+            t.gettext("Every line"),
+            lines_csv(rows, bom=services.config.export.bom, locale=t.locale),
         )
     services.wake_outbox()
     return request

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from sqlite_utils import Database
 
 from core.clock import iso
+from core.i18n import N_, Translator, translator
 from core.storage import batches
 from services.approvals import repo
 from services.approvals.lease import is_frozen
@@ -104,16 +105,18 @@ def settle_in(services: Services, db: Database, batch_id: str) -> None:
     if done:
         parent = repo.conclude(services, db, parent, State.SUCCEEDED, note=note, result_status="SETTLED")
         if batches.claim_results(db, batch_id, iso(services.clock.now())):
-            for part in results_table(lines):
-                repo.tell_thread(services, db, parent, part)
             assert services.config.approvals is not None
+            channel = services.config.approvals.channel
+            t = translator(services.locales.channel(channel))  # the card's thread: its channel's language
+            for part in results_table(lines, t):
+                repo.tell_thread(services, db, parent, part)
             queue_file(
                 db,
                 (repo.REF_KIND, batch_id),
-                services.config.approvals.channel,
+                channel,
                 f"{batch_id}-results.csv",
-                "Results, line by line",
-                results_csv(lines, bom=services.config.export.bom),
+                t.gettext("Results, line by line"),
+                results_csv(lines, bom=services.config.export.bom, locale=t.locale),
             )
     elif parent.note != note:
         parent = repo.bump(db, parent, note=note)
@@ -127,13 +130,18 @@ def settle_in(services: Services, db: Database, batch_id: str) -> None:
 RESULTS_CHUNK = 40
 
 
-def results_table(lines: list[Line]) -> list[str]:
-    """line, beneficiary, amount, order, status, Whalet's reason: in replies of RESULTS_CHUNK."""
+def results_table(lines: list[Line], t: Translator | None = None) -> list[str]:
+    """line, beneficiary, amount, order, status, Whalet's reason: in replies of RESULTS_CHUNK, in
+    ``t``'s language (the channel's)."""
+    t = t or translator("en")
     parts = []
     for start in range(0, len(lines), RESULTS_CHUNK):
         chunk = lines[start : start + RESULTS_CHUNK]
         body = "\n".join(_result_row(line) for line in chunk)
-        parts.append(f"Results, lines {chunk[0].no}–{chunk[-1].no} of {len(lines)}:\n```{esc(body)}```")
+        heading = t.gettext(
+            "Results, lines %(first)s–%(last)s of %(total)s:", first=chunk[0].no, last=chunk[-1].no, total=len(lines)
+        )
+        parts.append(f"{heading}\n```{esc(body)}```")
     return parts
 
 
@@ -148,14 +156,25 @@ def _result_row(line: Line) -> str:
     )
 
 
-RESULT_COLUMNS = ("line", "beneficiary", "amount", "currency", "order", "status", "whalet_reason")
+# The CSV's header row, in the language of the channel the file goes to (English as always).
+RESULT_COLUMNS = (
+    N_("line"),
+    N_("beneficiary"),
+    N_("amount"),
+    N_("currency"),
+    N_("order"),
+    N_("status"),
+    N_("whalet_reason"),
+)
 
 
-def results_csv(lines: list[Line], *, bom: bool = True) -> bytes:
-    """line, beneficiary, amount, order, status, Whalet's reason (UTF-8; a BOM for Excel per ``[export] bom``)."""
+def results_csv(lines: list[Line], *, bom: bool = True, locale: str | None = None) -> bytes:
+    """line, beneficiary, amount, order, status, Whalet's reason (UTF-8; a BOM for Excel per
+    ``[export] bom``); the header row in ``locale`` (the channel's language)."""
+    t = translator(locale)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(RESULT_COLUMNS)
+    writer.writerow([t.gettext(name) for name in RESULT_COLUMNS])
     for line in lines:
         r, row = line.request, line.row
         sent = r is not None and r.state is not State.ABANDONED

@@ -9,6 +9,7 @@ import io
 import json
 from decimal import Decimal
 
+from core.i18n import N_, Translator, translator
 from core.storage import batches
 from services.approvals.batch_policy import FLAG_DUPLICATE, FLAG_NEW, FIRST_REASONS, BatchLine, totals
 from services.csv_cells import amount, cell, encode
@@ -43,24 +44,27 @@ def summary_of(lines: list[BatchLine], flagged: dict[int, list[str]], rates: dic
 
 
 TABLE_CHUNK = 40  # lines per thread reply: well inside Slack's text limits
+# The CSV's header row, in the language of the channel the file goes to (English as always).
 LINE_COLUMNS = (
-    "line",
-    "beneficiary_id",
-    "beneficiary",
-    "amount",
-    "currency",
-    "target_currency",
-    "purpose",
-    "reference",
-    "flags",
+    N_("line"),
+    N_("beneficiary_id"),
+    N_("beneficiary"),
+    N_("amount"),
+    N_("currency"),
+    N_("target_currency"),
+    N_("purpose"),
+    N_("reference"),
+    N_("flags"),
 )
 
 
-def lines_csv(rows: list[dict[str, object]], *, bom: bool = True) -> bytes:
-    """The batch as approved, one row per line, for the card's thread (UTF-8 with a BOM: Excel)."""
+def lines_csv(rows: list[dict[str, object]], *, bom: bool = True, locale: str | None = None) -> bytes:
+    """The batch as approved, one row per line, for the card's thread (UTF-8 with a BOM: Excel);
+    the header row in ``locale`` (the channel's language)."""
+    t = translator(locale)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(LINE_COLUMNS)
+    writer.writerow([t.gettext(name) for name in LINE_COLUMNS])
     for row in rows:
         money = Money(Decimal(str(row["amount"])), str(row["currency"]))
         writer.writerow(
@@ -79,8 +83,10 @@ def lines_csv(rows: list[dict[str, object]], *, bom: bool = True) -> bytes:
     return encode(buffer.getvalue(), bom=bom)  # a BOM for Excel per [export] bom
 
 
-def line_table(rows: list[dict[str, object]]) -> list[str]:
-    """The full list for the card's thread, in replies of TABLE_CHUNK lines (code blocks)."""
+def line_table(rows: list[dict[str, object]], t: Translator | None = None) -> list[str]:
+    """The full list for the card's thread, in replies of TABLE_CHUNK lines (code blocks), in
+    ``t``'s language (the channel's)."""
+    t = t or translator("en")
     parts = []
     for start in range(0, len(rows), TABLE_CHUNK):
         chunk = rows[start : start + TABLE_CHUNK]
@@ -91,5 +97,11 @@ def line_table(rows: list[dict[str, object]]) -> list[str]:
             + (f"  ⚠ {', '.join(json.loads(str(row['flags'])))}" if json.loads(str(row["flags"])) else "")
             for row in chunk
         )
-        parts.append(f"Lines {chunk[0]['line_no']}–{chunk[-1]['line_no']} of {len(rows)}:\n```{esc(body)}```")
+        heading = t.gettext(
+            "Lines %(first)s–%(last)s of %(total)s:",
+            first=chunk[0]["line_no"],
+            last=chunk[-1]["line_no"],
+            total=len(rows),
+        )
+        parts.append(f"{heading}\n```{esc(body)}```")
     return parts

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from sqlite_utils import Database
 
 from core.faultpoints import fault_point
+from core.i18n import Translator, translator
 from services.approvals import counting, repo, requote
 from services.approvals.guards import Block, Refusal, backoff, why_not_send
 from services.approvals.kinds import KINDS
@@ -46,24 +47,31 @@ async def send_confirm(services: Services, request_id: str) -> str:
     An approved request whose quote ran out first gets a new one (``requote.renew``)."""
     with services.store.read() as db:
         request = repo.load(db, request_id)
+    t = reader(services, request)
     if request is not None and requote.due(request, services.clock.now()):
         waiting = await requote.renew(services, request_id)
         if waiting is not None:
-            return waiting
+            return t.text(waiting)
     for _ in range(ROLE_READS):
         try:
-            return await _send_confirm(services, request_id, await counting.approvers_now(services, request_id))
+            return await _send_confirm(services, request_id, await counting.approvers_now(services, request_id), t)
         except counting.RolesMoved:
             continue  # nothing was written or sent: read the new giver's role too
-    return "New approvals keep arriving; the confirmation goes out at the next sweep."
+    return t.gettext("New approvals keep arriving; the confirmation goes out at the next sweep.")
 
 
-async def _send_confirm(services: Services, request_id: str, current: counting.RolesNow) -> str:
+def reader(services: Services, request: ApprovalRequest | None) -> Translator:
+    """Who hears what a send says: the approver whose click completed the quorum (the click
+    asked Slack for their language), else the default language (the sweep's sentences go nowhere)."""
+    return translator(services.locales.cached(request.decided_by or "" if request is not None else ""))
+
+
+async def _send_confirm(services: Services, request_id: str, current: counting.RolesNow, t: Translator) -> str:
     now = services.clock.now()
     with services.store.transaction() as db:
         request = repo.load(db, request_id, lock=True)
         if request is None:
-            return "This approval request does not exist (any more)."
+            return t.gettext("This approval request does not exist (any more).")
         counting.ensure_checked(db, request, current)
         if counting.mark(services, db, request, current):
             request = repo.bump(db, request)
@@ -78,7 +86,7 @@ async def _send_confirm(services: Services, request_id: str, current: counting.R
         if refusal is not None:
             _refused(services, db, request, refusal)
             services.wake_outbox()
-            return refusal.sentence
+            return t.text(refusal.later)
         request = repo.conclude(
             services,
             db,
@@ -116,7 +124,7 @@ async def _send_confirm(services: Services, request_id: str, current: counting.R
             next_attempt_at=now + backoff(request.confirm_attempts),
             note="Whalet did not take the confirmation yet (nothing happened there); it is tried again shortly.",
         )
-        return explain(exc) + " Nothing happened at Whalet; the bot tries again shortly."
+        return t.gettext("%(why)s Nothing happened at Whalet; the bot tries again shortly.", why=explain(exc))
     except (DuplicateRequest, OutcomeUnknown, TimeoutError) as exc:
         running = _may_still_run(exc)
         # An answer came: the call is over at Whalet, look it up now. None came: it may still
@@ -139,7 +147,7 @@ async def _send_confirm(services: Services, request_id: str, current: counting.R
             note=note,
         )
         if isinstance(exc, TimeoutError):
-            return "Whalet did not answer in time; we check by order number before anything else."
+            return t.gettext("Whalet did not answer in time; we check by order number before anything else.")
         return explain(exc)
     except WhaletRejected as exc:
         if requote.refused_for_its_quote(request, services.clock.now()):
@@ -156,7 +164,7 @@ async def _send_confirm(services: Services, request_id: str, current: counting.R
                 quote_expires_at=services.clock.now(),
                 note="Whalet's quote ran out as it was confirmed; a new one is asked for.",
             )
-            return "Whalet's quote ran out as it was confirmed; the bot asks for a new one."
+            return t.gettext("Whalet's quote ran out as it was confirmed; the bot asks for a new one.")
         _settle(services, request, State.FAILED, "confirm.rejected", exc, fail_reason=explain(exc))
         return explain(exc)
     fault_point("approval.confirmed_unstored")  # Whalet has the confirm; CONFIRMED not yet stored
@@ -170,7 +178,7 @@ async def _send_confirm(services: Services, request_id: str, current: counting.R
         decided_at=services.clock.now(),
         next_attempt_at=services.clock.now() + backoff(4),
     )
-    return "Approved and sent to Whalet."
+    return t.gettext("Approved and sent to Whalet.")
 
 
 def _may_still_run(exc: BaseException) -> bool:
