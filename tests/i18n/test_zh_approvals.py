@@ -4,9 +4,12 @@ it always was."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from tests.commands.helpers import ask, card_for, click, row
+from devkit.localstack import DEMO_CONFIG
+from tests.commands.batch_helpers import send_batch
+from tests.commands.helpers import APPROVALS, ask, card_for, click, row
 
 
 def newest_request(stack: Any, requester: str) -> str:
@@ -46,3 +49,57 @@ def test_an_english_approver_hears_the_same_sentences_as_before(stack) -> None: 
     assert click(stack, "U0APP2", card).text == "Approved. 1 of 2 approvals so far; waiting for 1 more."
     assert click(stack, "U0APP2", card).text == "You already approved this; it still needs 1 more approver(s)."
     assert click(stack, "U0VIEW", card).text == "Only approvers can approve or reject a payout; your role is viewer."
+
+
+ZH_APPROVALS = DEMO_CONFIG + '\n[ui]\nchannels = { C0APPROVALS = "zh-Hans" }\n'
+BATCH = """beneficiary,amount,currency,purpose,reference
+acme-us,1200.50,USD,March invoice,INV-1
+BEN002,300,USD,,INV-2
+acme-hk,"2,000.00",HKD,Rent,R-7
+"""
+
+
+def newest_batch(stack: Any) -> str:
+    def found() -> str | None:
+        with stack.services.store.read() as db:
+            rows = list(
+                db.query("SELECT id FROM approval_requests WHERE lines_digest IS NOT NULL ORDER BY created_at DESC")
+            )
+        return str(rows[0]["id"]) if rows else None
+
+    return str(stack.fake.wait_for(found, timeout=15))
+
+
+def replies(stack: Any, card: Any) -> list[str]:
+    return [m.text for m in stack.fake.messages(APPROVALS) if m.is_reply and m.thread_ts == card.ts]
+
+
+def test_a_chinese_channel_gets_the_batch_lines_and_results_in_chinese(make_stack) -> None:  # type: ignore[no-untyped-def]
+    stack = make_stack(ZH_APPROVALS)
+    send_batch(stack, BATCH, note="月末供应商")
+    batch_id = newest_batch(stack)
+    card = stack.fake.wait_for(
+        lambda: next(
+            (m for m in stack.fake.messages(APPROVALS) if not m.is_reply and batch_id in json.dumps(m.blocks)), None
+        )
+    )
+    table = stack.fake.wait_for(lambda: (t := "\n".join(replies(stack, card))) and "INV-2" in t and t)
+    assert table.startswith("第 1–3 行（共 3 行）：\n```")
+    click(stack, "U0APP1", card)  # Slack has not told us U0APP1's language: English for them
+    results = stack.fake.wait_for(lambda: [t for t in replies(stack, card) if t.startswith("结果")], timeout=30)
+    assert results[0].startswith("结果，第 1–3 行（共 3 行）：\n```") and results[0].count("SUCCEEDED") == 3
+    files = stack.fake.wait_for(
+        lambda: (
+            (f := {u.name: u for u in stack.fake.uploaded_files("C0APPROVALS") if u.thread_ts == card.ts})
+            and len(f) == 2
+            and f
+        ),
+        timeout=30,
+    )
+    lines = files[f"{batch_id}-lines.csv"].data.decode("utf-8-sig").splitlines()
+    assert lines[0] == "行号,受益人ID,受益人,金额,币种,目标币种,用途,参考号,标记"
+    assert lines[3].startswith("3,BEN001,Acme Trading Ltd,2000.00,HKD,HKD,Rent,R-7")
+    outcome = files[f"{batch_id}-results.csv"].data.decode("utf-8-sig").splitlines()
+    assert outcome[0] == "行号,受益人,金额,币种,订单号,状态,易鲸原因"
+    assert outcome[1].startswith("1,Hooli Components Inc,1200.50,USD,WBB")
+    assert {files[f"{batch_id}-lines.csv"].title, files[f"{batch_id}-results.csv"].title} == {"全部明细", "逐行结果"}
