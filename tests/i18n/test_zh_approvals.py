@@ -7,9 +7,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from devkit.localstack import DEMO_CONFIG
 from tests.commands.batch_helpers import send_batch
 from tests.commands.helpers import APPROVALS, ask, card_for, click, row
+from tests.commands.test_approval_machine import CONFIG, flow, world  # noqa: F401
+from tests.commands.test_nudges import _minutes_until as minutes_until
+from tests.commands.test_nudges import _queued as queued
 
 
 def newest_request(stack: Any, requester: str) -> str:
@@ -103,3 +108,27 @@ def test_a_chinese_channel_gets_the_batch_lines_and_results_in_chinese(make_stac
     assert outcome[0] == "行号,受益人,金额,币种,订单号,状态,易鲸原因"
     assert outcome[1].startswith("1,Hooli Components Inc,1200.50,USD,WBB")
     assert {files[f"{batch_id}-lines.csv"].title, files[f"{batch_id}-results.csv"].title} == {"全部明细", "逐行结果"}
+
+
+@pytest.mark.usefixtures("world")
+def test_a_chinese_approver_gets_the_daily_summary_and_an_admin_the_escalation_in_chinese() -> None:
+    config = CONFIG.replace("ttl_minutes = 30", 'ttl_minutes = 10080\nsummary_time = "09:30"\nescalate_after_hours = 4')
+    m = flow(config + '\n[ui]\nchannels = { C0APPROVALS = "zh-Hans" }\n')
+    try:
+        m.fake.users["U0APP1"] = {"locale": "zh-CN", "tz": "Asia/Shanghai"}
+        m.request("payout", "100")
+        m.move_clock(5 * 60)
+        m.sweep(0)
+        m.sweep(1)
+        thread = queued(m, "已等待审批 5 小时")
+        assert [channel for channel, _ in thread] == ["C0APPROVALS"] and "<@U0ADM>" in thread[0][1]
+        assert "has waited 5 h for approval" in queued(m, "Its card is in <#C0APPROVALS>.")[0][1]  # U0ADM: English
+        m.move_clock(minutes_until(m, 9, 31))
+        m.sweep(0)
+        [(channel, text)] = queued(m, "等待你审批")
+        assert channel == "U0APP1" and text.startswith(":clipboard: <#C0APPROVALS> 中有 1 个申请等待你审批：\n• `")
+        assert "申请人 <@" in text
+        english = queued(m, "1 request wait for your approval in <#C0APPROVALS>:")
+        assert {channel for channel, _ in english} >= {"U0APP2", "U0ADM"}
+    finally:
+        m.teardown()
