@@ -21,7 +21,7 @@ import secrets
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from core.i18n import translator
+from core.i18n import later, translator
 from core.storage import batches
 from core.storage.claims import serialize_on
 from services.approvals import copies, repo
@@ -50,7 +50,7 @@ async def create_batch(
     whalet_user = services.config.whalet.user_id
     approvals = services.config.approvals
     if whalet_user is None or approvals is None:
-        raise BatchRefused(["No Whalet user id or approval policy is configured, so nothing can be paid."])
+        raise BatchRefused([later("No Whalet user id or approval policy is configured, so nothing can be paid.")])
     rates = await indicative_rates(services, whalet_user, lines)
     people = await copies.audience(services, requester, lines[0].amount)
     now = services.clock.now()
