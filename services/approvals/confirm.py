@@ -28,7 +28,15 @@ from services.approvals import counting, repo, requote
 from services.approvals.guards import Block, Refusal, backoff, why_not_send
 from services.approvals.kinds import KINDS
 from services.approvals.lease import FREEZE_FLAG as FREEZE_FLAG
-from services.approvals.lease import call_deadline, count_call, is_frozen, lease_end, max_attempts, owner
+from services.approvals.lease import (
+    alerts_language,
+    call_deadline,
+    count_call,
+    is_frozen,
+    lease_end,
+    max_attempts,
+    owner,
+)
 from services.approvals.lease import settle_seconds as settle_seconds
 from services.approvals.request import ApprovalRequest
 from services.approvals.states import State
@@ -198,14 +206,13 @@ def _refused(services: Services, db: Database, request: ApprovalRequest, refusal
     elif refusal.block in (Block.FROZEN, Block.ATTEMPTS, Block.FINGERPRINT) and request.note != refusal.sentence:
         request = repo.bump(db, request, note=refusal.sentence)
         if refusal.block is not Block.FROZEN and services.alerts is not None:
-            services.alerts.raise_alert(
-                f"approval:{request.id}:{refusal.block}",
-                (
-                    f":rotating_light: Approval request `{request.id}` (order `{request.mer_order_no}`): "
-                    f"{refusal.sentence}"
-                ),
-                quiet_seconds=0,
+            text = alerts_language(services).gettext(
+                ":rotating_light: Approval request `%(id)s` (order `%(order)s`): %(why)s",
+                id=request.id,
+                order=request.mer_order_no,
+                why=alerts_language(services).text(refusal.later),
             )
+            services.alerts.raise_alert(f"approval:{request.id}:{refusal.block}", text, quiet_seconds=0)
     else:
         return
     repo.audit(services, db, request, "system", f"confirm.held.{refusal.block}", reason=refusal.sentence)

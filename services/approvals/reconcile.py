@@ -33,6 +33,7 @@ from services.approvals.clicks import expire_due, remind_due
 from services.approvals import batch_lines, batch_release
 from services.approvals.confirm import count_call, is_frozen, send_confirm
 from services.approvals.guards import backoff
+from services.approvals.lease import alerts_language
 from services.approvals.kinds import KINDS
 from services.approvals.request import ApprovalRequest
 from services.approvals.states import State
@@ -210,19 +211,20 @@ UNKNOWN_QUIET_S = 24 * 3600
 def _alert_unknown(services: Services, r: ApprovalRequest, status: str, *, exhausted: bool) -> None:
     if services.alerts is None or not (status or exhausted):
         return
+    t = alerts_language(services)
     why = (
-        f"Whalet reports status {esc(status)}, which the bot does not know"
+        t.gettext("Whalet reports status %(status)s, which the bot does not know", status=esc(status))
         if status
-        else f"{r.lookups} lookups did not settle it"
+        else t.gettext("%(n)s lookups did not settle it", n=r.lookups)
     )
-    services.alerts.raise_alert(
-        f"approval:{r.id}:unknown:{status or 'exhausted'}",
-        (
-            f":rotating_light: Approval request `{r.id}` (order `{r.mer_order_no}`): {why}. Its outcome stays unknown "
-            "and it still counts in the daily total; please check it in Whalet's portal."
-        ),
-        quiet_seconds=UNKNOWN_QUIET_S,
+    text = t.gettext(
+        ":rotating_light: Approval request `%(id)s` (order `%(order)s`): %(why)s. Its outcome stays unknown "
+        "and it still counts in the daily total; please check it in Whalet's portal.",
+        id=r.id,
+        order=r.mer_order_no,
+        why=why,
     )
+    services.alerts.raise_alert(f"approval:{r.id}:unknown:{status or 'exhausted'}", text, quiet_seconds=UNKNOWN_QUIET_S)
 
 
 async def sweep(services: Services) -> None:

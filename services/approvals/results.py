@@ -16,6 +16,9 @@ from sqlite_utils import Database
 
 from services.approvals import batch_lines
 from services.approvals import repo
+from core.i18n import Translator
+from services.approvals.card_status import STATE_NAMES
+from services.approvals.lease import alerts_language
 from services.approvals.request import ApprovalRequest
 from whalet.money import Money
 from services.approvals.states import SETTLED, State, allowed
@@ -101,15 +104,22 @@ def apply_result(
         and was in (State.PENDING, State.APPROVED, State.REJECTED, State.EXPIRED, State.ABANDONED)
         and services.alerts is not None
     ):
-        services.alerts.raise_alert(
-            f"approval:{request.id}:settled_unsent",
-            (
-                f":rotating_light: Whalet reports order `{esc(mer_order_no)}` ({request.id}) {esc(status)}, but the bot "
-                f"had it as {was.value.lower()} (never confirmed). The card now shows Whalet's word; please check."
-            ),
-            quiet_seconds=0,
+        t = alerts_language(services)
+        text = t.gettext(
+            ":rotating_light: Whalet reports order `%(order)s` (%(id)s) %(status)s, but the bot "
+            "had it as %(was)s (never confirmed). The card now shows Whalet's word; please check.",
+            order=esc(mer_order_no),
+            id=request.id,
+            status=esc(status),
+            was=_state(t, was),
         )
+        services.alerts.raise_alert(f"approval:{request.id}:settled_unsent", text, quiet_seconds=0)
     return request.batch_id or request.id  # a batch line's result goes to its batch's thread
+
+
+def _state(t: Translator, state: State) -> str:
+    """A state's name as the card writes it, in ``t``'s language."""
+    return t.gettext(STATE_NAMES[state]) if state in STATE_NAMES else state.value.lower().replace("_", " ")
 
 
 def _needs_attention(services: Services, db: Database, request: ApprovalRequest, problem: str, status: str) -> str:
@@ -119,13 +129,15 @@ def _needs_attention(services: Services, db: Database, request: ApprovalRequest,
         repo.audit(services, db, request, "whalet", "result.contradicts", reported=problem, status=status)
         repo.update_card(services, db, request)
         if services.alerts is not None:
-            services.alerts.raise_alert(
-                f"approval:{request.id}:contradicts",
-                (
-                    f":rotating_light: A result from Whalet for `{esc(request.mer_order_no)}` ({request.id}) does not "
-                    f"match the request: {esc(problem)} It was not taken as the result; the request stays "
-                    f"{request.state.value.lower().replace('_', ' ')}. Please check the order in Whalet's portal."
-                ),
-                quiet_seconds=0,
+            t = alerts_language(services)
+            text = t.gettext(
+                ":rotating_light: A result from Whalet for `%(order)s` (%(id)s) does not match the request: "
+                "%(problem)s It was not taken as the result; the request stays %(state)s. Please check the "
+                "order in Whalet's portal.",
+                order=esc(request.mer_order_no),
+                id=request.id,
+                problem=esc(problem),
+                state=_state(t, request.state),
             )
+            services.alerts.raise_alert(f"approval:{request.id}:contradicts", text, quiet_seconds=0)
     return request.id

@@ -23,6 +23,7 @@ from sqlite_utils import Database
 
 from services.approvals import copies, policy, repo
 from services.approvals.confirm import FREEZE_FLAG, count_call, is_frozen
+from services.approvals.lease import alerts_language
 from services.approvals.fingerprint import fingerprint
 from services.approvals.kinds import KINDS, mismatch_of, with_quote
 from services.approvals.request import ApprovalRequest
@@ -238,15 +239,17 @@ async def create(services: Services, new: NewRequest) -> ApprovalRequest:
     if mismatch:
         _abandon(services, request, mismatch, "request.apply_mismatch")
         if services.alerts is not None:
-            services.alerts.raise_alert(
-                f"approval:{request.id}:mismatch",
-                (
-                    f":rotating_light: Whalet's answer to the {kind.noun} request `{request.id}` (order "
-                    f"`{request.mer_order_no}`) does not match what was asked: {esc(mismatch)}. It was not put up "
-                    "for approval and will never be confirmed; Whalet releases the quote at its expiry."
-                ),
-                quiet_seconds=0,
+            t = alerts_language(services)
+            text = t.gettext(
+                ":rotating_light: Whalet's answer to the %(kind)s request `%(id)s` (order `%(order)s`) does not "
+                "match what was asked: %(mismatch)s. It was not put up for approval and will never be confirmed; "
+                "Whalet releases the quote at its expiry.",
+                kind=t.text(policy.kind_noun(kind.noun)),
+                id=request.id,
+                order=request.mer_order_no,
+                mismatch=esc(mismatch),
             )
+            services.alerts.raise_alert(f"approval:{request.id}:mismatch", text, quiet_seconds=0)
         raise Refused(
             later(
                 "Whalet's answer did not match the request (%(mismatch)s), so it was not put up for approval "
