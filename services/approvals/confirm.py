@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from sqlite_utils import Database
 
 from core.faultpoints import fault_point
-from core.i18n import Translator, translator
+from core.i18n import N_, Translator, translator
 from services.approvals import counting, repo, requote
 from services.approvals.guards import Block, Refusal, backoff, why_not_send
 from services.approvals.kinds import KINDS
@@ -130,7 +130,7 @@ async def _send_confirm(services: Services, request_id: str, current: counting.R
             "confirm.retry_later",
             exc,
             next_attempt_at=now + backoff(request.confirm_attempts),
-            note="Whalet did not take the confirmation yet (nothing happened there); it is tried again shortly.",
+            note=N_("Whalet did not take the confirmation yet (nothing happened there); it is tried again shortly."),
         )
         return t.gettext("%(why)s Nothing happened at Whalet; the bot tries again shortly.", why=explain(exc))
     except (DuplicateRequest, OutcomeUnknown, TimeoutError) as exc:
@@ -142,7 +142,7 @@ async def _send_confirm(services: Services, request_id: str, current: counting.R
             "Whalet did not answer the confirmation, which may still be running there; we check by "
             f"order number at {check_at.strftime('%H:%M:%S')} UTC before anything else."
             if running
-            else "Checking with Whalet now."
+            else N_("Checking with Whalet now.")
         )
         _settle(
             services,
@@ -170,7 +170,7 @@ async def _send_confirm(services: Services, request_id: str, current: counting.R
                 exc,
                 confirm_attempts=0,
                 quote_expires_at=services.clock.now(),
-                note="Whalet's quote ran out as it was confirmed; a new one is asked for.",
+                note=N_("Whalet's quote ran out as it was confirmed; a new one is asked for."),
             )
             return t.gettext("Whalet's quote ran out as it was confirmed; the bot asks for a new one.")
         _settle(services, request, State.FAILED, "confirm.rejected", exc, fail_reason=explain(exc))

@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from core.clock import iso
+from core.i18n import N_
 from services.approvals import repo
 from sqlite_utils import Database
 
@@ -125,7 +126,7 @@ async def lookup_once(services: Services, request: ApprovalRequest) -> None:
         if record is None or status not in KNOWN:
             if problem is None:
                 problem = (
-                    "Whalet shows no record of this order yet; we will check again shortly."
+                    N_("Whalet shows no record of this order yet; we will check again shortly.")
                     if record is None
                     else f"Whalet reports a status the bot does not know ({esc(status)}); the outcome stays "
                     "unknown until Whalet reports it settled."
@@ -160,14 +161,14 @@ def _apply(
                 db,
                 r,
                 State.EXPIRED,
-                note="Whalet never received the confirmation before the request expired; nothing was paid.",
+                note=N_("Whalet never received the confirmation before the request expired; nothing was paid."),
                 **fields,
             )
         wait = backoff(r.confirm_attempts - 1) if r.confirm_attempts > 1 else timedelta(0)  # 0, 5 s, 10 s, …
         note = (
             None
             if not is_frozen(services)
-            else (
+            else N_(
                 "Payouts are frozen by an admin: the confirmation waits until "
                 "`/whalet unfreeze` and is then sent if the request is still valid."
             )
@@ -176,12 +177,12 @@ def _apply(
     if status == "PROCESSING":
         target = State.CONFIRMED
         fields.update(
-            next_attempt_at=now + backoff(r.lookups + 2), note="Whalet has the order; nothing was sent twice."
+            next_attempt_at=now + backoff(r.lookups + 2), note=N_("Whalet has the order; nothing was sent twice.")
         )
     elif status == "SUCCESS":
         target, fields["note"] = State.SUCCEEDED, None
     elif status == "EXPIRED":
-        target, fields["note"] = State.EXPIRED, "Whalet reports the order expired unconfirmed; nothing was paid."
+        target, fields["note"] = State.EXPIRED, N_("Whalet reports the order expired unconfirmed; nothing was paid.")
     else:
         target = State.FAILED
         fields["fail_reason"] = (record.model_extra or {}).get("failReason") or "Whalet reports the payout failed"
@@ -271,12 +272,12 @@ def _recover(services: Services, db: Database, r: ApprovalRequest, now: datetime
             lease_until=None,
             confirm_attempts=max(1, r.confirm_attempts),
             next_attempt_at=now,
-            note="Recovered after a restart; checking with Whalet.",
+            note=N_("Recovered after a restart; checking with Whalet."),
         )
         repo.audit(services, db, r, "system", "recover")
         repo.update_card(services, db, r)
     elif r.state is State.APPLYING and r.created_at <= now - STUCK_APPLYING:
-        r = repo.conclude(services, db, r, State.ABANDONED, note="Recovered after a restart.")
+        r = repo.conclude(services, db, r, State.ABANDONED, note=N_("Recovered after a restart."))
         repo.audit(services, db, r, "system", "recover")
 
 
