@@ -5,16 +5,24 @@ it always was."""
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import Any
 
 import pytest
 
+from core.i18n import translator
 from devkit.localstack import DEMO_CONFIG
+from services.approvals import policy
+from services.approvals.clicks import reject_refusal
+from services.approvals.roles import Role
+from services.approvals.service import Refused
 from tests.commands.batch_helpers import send_batch
 from tests.commands.helpers import APPROVALS, ask, card_for, click, row
 from tests.commands.test_approval_machine import CONFIG, flow, world  # noqa: F401
 from tests.commands.test_nudges import _minutes_until as minutes_until
+from tests.commands.test_cards import NOW
 from tests.commands.test_nudges import _queued as queued
+from whalet.money import Money
 
 
 def newest_request(stack: Any, requester: str) -> str:
@@ -132,3 +140,33 @@ def test_a_chinese_approver_gets_the_daily_summary_and_an_admin_the_escalation_i
         assert {channel for channel, _ in english} >= {"U0APP2", "U0ADM"}
     finally:
         m.teardown()
+
+
+def test_policy_refusals_are_sentences_for_the_reader_with_the_english_kept() -> None:
+    zh = translator("zh-Hans")
+    refusal = policy.requester_refusal(Role.VIEWER, kind="trade order binding")
+    assert refusal is not None
+    assert refusal.reason == (
+        "Only requesters can ask for a trade order binding; your role is viewer. "
+        "An admin can add you under [roles] in whalet-bot.toml."
+    )
+    assert refusal.text(zh) == (
+        "只有申请人可以申请交易订单绑定；你的角色是查看者。管理员可以在易鲸机器人配置文件 whalet-bot.toml 的 [roles] 中添加你。"
+    )
+    with pytest.raises(policy.PolicyRefused) as refused:
+        policy.required_approvals(
+            None, Money(Decimal("10"), "USD"), frozen=True, spent_today=Decimal(0), requester="U1"
+        )  # type: ignore[arg-type]
+    assert str(refused.value).startswith("Payouts are frozen by an admin, so no new request can be made")
+    assert refused.value.text(zh) == "管理员已冻结提现，在有人运行 `/whalet unfreeze` 之前无法发起新申请。"
+    wrapped = Refused(refused.value.later)
+    assert str(wrapped) == str(refused.value) and wrapped.text(zh) == refused.value.text(zh)
+
+
+def test_a_reject_refusal_is_in_the_language_asked_for() -> None:
+    assert reject_refusal(None, clicker="U1", role=Role.APPROVER, carried_fingerprint=None, now=NOW) == (
+        "This approval request does not exist (any more)."
+    )
+    assert reject_refusal(
+        None, clicker="U1", role=Role.APPROVER, carried_fingerprint=None, now=NOW, locale="zh-Hans"
+    ) == ("该审批申请不存在（或已不存在）。")
