@@ -137,7 +137,7 @@ def results_table(lines: list[Line], t: Translator | None = None) -> list[str]:
     parts = []
     for start in range(0, len(lines), RESULTS_CHUNK):
         chunk = lines[start : start + RESULTS_CHUNK]
-        body = "\n".join(_result_row(line) for line in chunk)
+        body = "\n".join(_result_row(line, t) for line in chunk)
         heading = t.gettext(
             "Results, lines %(first)s–%(last)s of %(total)s:", first=chunk[0].no, last=chunk[-1].no, total=len(lines)
         )
@@ -145,11 +145,19 @@ def results_table(lines: list[Line], t: Translator | None = None) -> list[str]:
     return parts
 
 
-def _result_row(line: Line) -> str:
+def _reason(line: Line, t: Translator) -> str:
+    """Why a line was not paid: the bot's own reasons (catalog sentences) in ``t``'s language,
+    Whalet's as Whalet gave them."""
+    r, row = line.request, line.row
+    reason = row["reason"] or (r.fail_reason if r is not None else "") or ""
+    return t.gettext(reason) if reason and t.locale != "en" else reason
+
+
+def _result_row(line: Line, t: Translator) -> str:
     r, row = line.request, line.row
     money = Money(Decimal(str(row["amount"])), str(row["currency"])).format()
     order = r.mer_order_no if r is not None and r.state is not State.ABANDONED else "—"
-    reason = row["reason"] or (r.fail_reason if r is not None else "") or ""
+    reason = _reason(line, t)
     status = r.state.value if r is not None and not line.ended else str(row["outcome"] or "").upper()
     return (
         f"{line.no:>4}  {str(row['beneficiary_name'])[:24]:<24}  {money:>16}  {order:<18}  {status:<10}  {reason[:60]}"
@@ -186,7 +194,7 @@ def results_csv(lines: list[Line], *, bom: bool = True, locale: str | None = Non
                 row["currency"],
                 cell(r.mer_order_no) if r is not None and sent else "",
                 r.state.value if r is not None and not line.ended else str(row["outcome"] or "").upper(),
-                cell(row["reason"] or (r.fail_reason if r is not None else "") or "", free_text=True),
+                cell(_reason(line, t), free_text=True),
             ]
         )
     return encode(buffer.getvalue(), bom=bom)

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 
 from core.faultpoints import fault_point
-from core.i18n import Later, later, translator
+from core.i18n import N_, Later, later, translator
 from core.storage import batches
 from services.approvals import repo
 from services.approvals.batch_policy import pair
@@ -118,7 +118,7 @@ def _expire_unsent(services: Services, parent: ApprovalRequest, lines: list[Line
     with services.store.transaction() as db:
         for line in lines:
             if line.needs_apply(services.clock.now()):
-                batches.end_line(db, parent.id, line.no, "expired", "The batch expired before this line was sent.")
+                batches.end_line(db, parent.id, line.no, "expired", N_("The batch expired before this line was sent."))
 
 
 def _order(parent: ApprovalRequest, line_no: int, attempt: int) -> str:
@@ -132,7 +132,7 @@ async def _apply_line(services: Services, parent: ApprovalRequest, line: Line) -
     row = line.row
     attempt = int(row["attempt"]) + 1 if row["request_id"] else 0
     if attempt >= MAX_ATTEMPTS:
-        reason = (line.request.note if line.request else None) or "Whalet's answer was lost too often."
+        reason = (line.request.note if line.request else None) or N_("Whalet's answer was lost too often.")
         with services.store.transaction() as db:
             batches.end_line(db, parent.id, line.no, "failed", reason)
         return None
@@ -198,7 +198,7 @@ async def _applied(services: Services, parent: ApprovalRequest, child: ApprovalR
     except DuplicateRequest:
         # The order already exists at Whalet (a dead process's apply reached it): it is never
         # confirmed; the line is applied again as the next attempt's order.
-        return _abandon(services, child, "Whalet already had this order from before a restart.", ended=False)
+        return _abandon(services, child, N_("Whalet already had this order from before a restart."), ended=False)
     except WhaletRejected as exc:
         return _abandon(services, child, explain(exc), ended=True)
     except (WhaletError, TimeoutError) as exc:
