@@ -198,7 +198,7 @@ def beyond(t: Translator, tolerance: int, moved: list[str], approved: str, now: 
         "(%(moved)s): approved %(approved)s, now %(now)s. The approvals given on the "
         "old terms no longer count; please approve again.",
         tolerance=tolerance,
-        moved="; ".join(moved),
+        moved=("；" if t.locale == "zh-Hans" else "; ").join(moved),
         approved=approved,
         now=now,
     )

@@ -18,7 +18,7 @@ from services.approvals.roles import Role
 from services.approvals.service import Refused
 from tests.commands.batch_helpers import send_batch
 from tests.commands.helpers import APPROVALS, ask, card_for, click, row
-from tests.commands.test_approval_machine import CONFIG, flow, world  # noqa: F401
+from tests.commands.test_approval_machine import CONFIG, REQUESTER, flow, world  # noqa: F401
 from tests.commands.test_nudges import _minutes_until as minutes_until
 from tests.commands.test_cards import NOW
 from tests.commands.test_nudges import _queued as queued
@@ -170,3 +170,23 @@ def test_a_reject_refusal_is_in_the_language_asked_for() -> None:
     assert reject_refusal(
         None, clicker="U1", role=Role.APPROVER, carried_fingerprint=None, now=NOW, locale="zh-Hans"
     ) == ("该审批申请不存在（或已不存在）。")
+
+
+@pytest.mark.usefixtures("world")
+def test_a_new_quote_beyond_the_tolerance_is_told_in_the_chinese_channels_thread() -> None:
+    m = flow(CONFIG + '\n[ui]\nchannels = { C0APPROVALS = "zh-Hans" }\n')
+    try:
+        m.dispatch(m.slack.command(REQUESTER, "payout 500 USD to acme-hk", channel_id="C0DEMO"))
+        first = m.requests()[-1]
+        m.move_clock(12)  # the quote (10 min) is over; the request (30 min) is not
+        m.run(m.operator.post("/sandbox/rates", json={"currency": "HKD", "factor": "1.02"})).raise_for_status()
+        m.approve("U0APP1", 0, False)
+        [(channel, text)] = queued(m, "按旧条件给出的审批不再有效")
+        assert channel == "C0APPROVALS" and text.startswith(
+            ":warning: 发放前易鲸的报价已失效，新报价的差异超过 50 个基点（"
+        )
+        assert f"审批时为 汇率 {first.rate}，" in text
+        note = m.requests()[-1].note or ""
+        assert note.startswith("Whalet's quote ran out before release") and "please approve again" in note
+    finally:
+        m.teardown()
