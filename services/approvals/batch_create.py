@@ -97,7 +97,7 @@ async def create_batch(
             required_approvals=needed,
             layers=layers if len(layers) == needed else (),
             origin_channel=origin_channel,
-            summary=summary_of(lines, flagged, rates),
+            summary=summary_of(lines, flagged, rates, translator(services.locales.channel(approvals.channel))),
             lines_digest=digest(rows),
         )
         request = request.with_(fingerprint=fingerprint(request))

@@ -13,11 +13,12 @@ from typing import TYPE_CHECKING
 
 from sqlite_utils import Database
 
-from core.i18n import Later, later, translator
+from core.i18n import LOCALES, Later, later, translator
 from core.storage import approvals as approval_rows
 from core.storage import batches
 from services.approvals import repo
 from services.approvals.batch_policy import pair
+from services.approvals.batch_views import indicative
 from services.approvals.batch_lines import Line
 from services.approvals.fingerprint import fingerprint
 from services.approvals.request import ApprovalRequest, Terms
@@ -65,9 +66,10 @@ def drifted(
         old_summary = current.summary or ""
         rates[key] = str(filled.rate)
         batches.set_rates(db, parent.id, json.dumps(rates, sort_keys=True))
-        summary = old_summary.replace(
-            f"indicative {key.replace('>', '→')} {base}", f"indicative {key.replace('>', '→')} {filled.rate}"
-        )
+        summary = old_summary
+        for locale in LOCALES:  # the summary was written in its channel's language then
+            t = translator(locale)
+            summary = summary.replace(indicative(t, key, base), indicative(t, key, filled.rate))
         voided = approval_rows.delete_approvals(db, parent.id)
         renewed = current.with_(summary=summary)
         current = repo.transition(

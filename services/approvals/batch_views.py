@@ -33,16 +33,25 @@ def digest(rows: list[dict[str, object]]) -> str:
     return hashlib.sha256(data.encode("utf-8")).hexdigest()
 
 
-def summary_of(lines: list[BatchLine], flagged: dict[int, list[str]], rates: dict[str, str]) -> str:
-    """One line for the card's headline and the fingerprint: count, totals, flags, rates."""
-    money = " + ".join(Money(total, currency).format() for currency, total in totals(lines).items())
-    parts = [f"{len(lines)} line{'s' if len(lines) != 1 else ''}, {money}"]
+def summary_of(
+    lines: list[BatchLine], flagged: dict[int, list[str]], rates: dict[str, str], t: Translator | None = None
+) -> str:
+    """One line for the card's headline and the fingerprint: count, totals, flags, rates; written
+    once, in ``t``'s language (the card's channel's), and stored as written."""
+    t = t or translator("en")
+    money = " + ".join(t.amount(Money(total, currency)) for currency, total in totals(lines).items())
+    parts = [t.ngettext("%(n)s line, %(money)s", "%(n)s lines, %(money)s", len(lines), money=money)]
     for mark in (FLAG_DUPLICATE, FLAG_NEW):
         count = sum(1 for marks in flagged.values() if mark in marks)
         if count:
-            parts.append(f"{count} flagged {mark}")
-    parts += [f"indicative {key.replace('>', '→')} {rate}" for key, rate in sorted(rates.items())]
-    return "; ".join(parts)
+            parts.append(t.gettext("%(count)s flagged %(mark)s", count=count, mark=t.gettext(mark)))
+    parts += [indicative(t, key, rate) for key, rate in sorted(rates.items())]
+    return ("；" if t.locale == "zh-Hans" else "; ").join(parts)
+
+
+def indicative(t: Translator, key: str, rate: object) -> str:
+    """A currency pair's indicative rate as the batch's summary writes it."""
+    return t.gettext("indicative %(pair)s %(rate)s", pair=key.replace(">", "→"), rate=rate)
 
 
 TABLE_CHUNK = 40  # lines per thread reply: well inside Slack's text limits

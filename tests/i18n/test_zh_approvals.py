@@ -98,6 +98,7 @@ def test_a_chinese_channel_gets_the_batch_lines_and_results_in_chinese(make_stac
     )
     table = stack.fake.wait_for(lambda: (t := "\n".join(replies(stack, card))) and "INV-2" in t and t)
     assert table.startswith("第 1–3 行（共 3 行）：\n```")
+    assert "批量提现 batch.csv：3 行，2,000.00 HKD + 1,500.50 USD；3 行标记为新受益人？" in card.text
     click(stack, "U0APP1", card)  # Slack has not told us U0APP1's language: English for them
     results = stack.fake.wait_for(lambda: [t for t in replies(stack, card) if t.startswith("结果")], timeout=30)
     assert results[0].startswith("结果，第 1–3 行（共 3 行）：\n```") and results[0].count("SUCCEEDED") == 3
