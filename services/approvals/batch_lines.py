@@ -92,9 +92,16 @@ def settle_in(services: Services, db: Database, batch_id: str) -> None:
     if parent is None or parent.state not in (State.APPROVED, State.CONFIRMED):
         return None
     counts = {status: sum(1 for line in lines if line.status() == status) for status in ("paid", "failed", "waiting")}
-    note = f"{counts['paid']} paid · {counts['failed']} failed · {counts['waiting']} waiting"
+    # the card's note, in the card's channel's language
+    t = translator(services.locales.channel(services.config.approvals.channel if services.config.approvals else None))
+    progress = {"paid": counts["paid"], "failed": counts["failed"], "waiting": counts["waiting"]}
+    note = t.gettext("%(paid)s paid · %(failed)s failed · %(waiting)s waiting", **progress)
     if counts["waiting"] and is_frozen(services):
-        note += ". Frozen by an admin: the lines not yet confirmed wait for `/whalet unfreeze`."
+        note = t.gettext(
+            "%(paid)s paid · %(failed)s failed · %(waiting)s waiting. Frozen by an admin: the lines not yet "
+            "confirmed wait for `/whalet unfreeze`.",
+            **progress,
+        )
     sent = all(line.ended or (line.request is not None and line.request.state in SENT) for line in lines)
     done = all(line.ended or (line.request is not None and line.request.state in SETTLED) for line in lines)
     parent = repo.load(db, batch_id, lock=True)

@@ -117,6 +117,7 @@ def test_a_chinese_channel_gets_the_batch_lines_and_results_in_chinese(make_stac
     assert outcome[0] == "行号,受益人,金额,币种,订单号,状态,易鲸原因"
     assert outcome[1].startswith("1,Hooli Components Inc,1200.50,USD,WBB")
     assert {files[f"{batch_id}-lines.csv"].title, files[f"{batch_id}-results.csv"].title} == {"全部明细", "逐行结果"}
+    assert row(stack, batch_id)["note"] == "已付 3 · 失败 0 · 等待 0"
 
 
 @pytest.mark.usefixtures("world")
