@@ -21,6 +21,7 @@ from services.approvals.batch_policy import pair
 from services.approvals.batch_views import indicative
 from services.approvals.batch_lines import Line
 from services.approvals.fingerprint import fingerprint
+from services.approvals.lease import card_language
 from services.approvals.request import ApprovalRequest, Terms
 from services.approvals.states import State
 from services.slack.blocks import esc
@@ -54,7 +55,7 @@ def drifted(
         before=base,
         after=filled.rate,
     )
-    note = str(said)
+    note = card_language(services).text(said)  # shown on the card (and told in its thread)
     with services.store.transaction() as db:
         line_child = repo.load(db, child.id, lock=True)
         current = repo.load(db, parent.id, lock=True)
@@ -77,10 +78,7 @@ def drifted(
         )
         repo.audit(services, db, current, "system", "batch.requote_beyond", voided=voided, rate=str(filled.rate))
         repo.update_card(services, db, current)
-        told = translator(
-            services.locales.channel(services.config.approvals.channel if services.config.approvals else None)
-        )
-        repo.tell_thread(services, db, current, f":warning: {esc(told.text(said))}")
+        repo.tell_thread(services, db, current, f":warning: {esc(note)}")
     services.wake_outbox()
     return said
 
@@ -94,7 +92,7 @@ def reapprove(services: Services, parent: ApprovalRequest, lines: list[Line]) ->
             return None
         if current.state is State.APPROVED:
             said = later("A line lost its approvals (a role changed, or its quote moved); approve the batch again.")
-            current = repo.transition(db, current, State.PENDING, note=str(said))
+            current = repo.transition(db, current, State.PENDING, note=card_language(services).text(said))
             repo.audit(services, db, current, "system", "batch.reapprove")
             repo.update_card(services, db, current)
             services.wake_outbox()

@@ -40,7 +40,7 @@ from services.approvals.batch_pause import drifted, give_batch_approvals, reappr
 from services.approvals.confirm import is_frozen, reader, send_confirm
 from services.approvals.fingerprint import fingerprint, intact
 from services.approvals.kinds import KINDS, mismatch_of, with_quote
-from services.approvals.lease import call_deadline, count_call, lease_end, owner
+from services.approvals.lease import call_deadline, card_language, count_call, lease_end, owner
 from services.approvals.request import ApprovalRequest
 from services.approvals.requote import bps_between
 from services.approvals.states import State
@@ -103,7 +103,7 @@ async def _release(services: Services, batch_id: str) -> Later | str | None:
 
 
 def _hold(services: Services, parent: ApprovalRequest, said: Later) -> Later:
-    note = str(said)
+    note = card_language(services).text(said)  # shown on the card
     with services.store.transaction() as db:
         current = repo.load(db, parent.id, lock=True)
         if current is not None and current.note != note:

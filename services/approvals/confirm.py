@@ -23,13 +23,14 @@ from typing import TYPE_CHECKING
 from sqlite_utils import Database
 
 from core.faultpoints import fault_point
-from core.i18n import N_, Translator, translator
+from core.i18n import Translator, translator
 from services.approvals import counting, repo, requote
 from services.approvals.guards import Block, Refusal, backoff, why_not_send
 from services.approvals.kinds import KINDS
 from services.approvals.lease import FREEZE_FLAG as FREEZE_FLAG
 from services.approvals.lease import (
     alerts_language,
+    card_language,
     call_deadline,
     count_call,
     is_frozen,
@@ -120,6 +121,7 @@ async def _send_confirm(services: Services, request_id: str, current: counting.R
     fault_point("approval.confirming")  # the lease is committed, nothing sent yet
     count_call(services, "confirm")
     kind = KINDS[request.kind]
+    card = card_language(services)  # the request's note is shown on its card
     try:
         status = await asyncio.wait_for(kind.confirm(services.whalet, request), call_deadline(services))
     except (RateLimited, RequestNotSent) as exc:
@@ -130,7 +132,9 @@ async def _send_confirm(services: Services, request_id: str, current: counting.R
             "confirm.retry_later",
             exc,
             next_attempt_at=now + backoff(request.confirm_attempts),
-            note=N_("Whalet did not take the confirmation yet (nothing happened there); it is tried again shortly."),
+            note=card.gettext(
+                "Whalet did not take the confirmation yet (nothing happened there); it is tried again shortly."
+            ),
         )
         return t.gettext("%(why)s Nothing happened at Whalet; the bot tries again shortly.", why=explain(exc))
     except (DuplicateRequest, OutcomeUnknown, TimeoutError) as exc:
@@ -139,10 +143,13 @@ async def _send_confirm(services: Services, request_id: str, current: counting.R
         # be running there, so the lease is kept and the lookup waits for the lease's end.
         check_at = (request.lease_until or lease_end(now, services)) if running else now
         note = (
-            "Whalet did not answer the confirmation, which may still be running there; we check by "
-            f"order number at {check_at.strftime('%H:%M:%S')} UTC before anything else."
+            card.gettext(
+                "Whalet did not answer the confirmation, which may still be running there; we check by "
+                "order number at %(time)s UTC before anything else.",
+                time=check_at.strftime("%H:%M:%S"),
+            )
             if running
-            else N_("Checking with Whalet now.")
+            else card.gettext("Checking with Whalet now.")
         )
         _settle(
             services,
@@ -170,7 +177,7 @@ async def _send_confirm(services: Services, request_id: str, current: counting.R
                 exc,
                 confirm_attempts=0,
                 quote_expires_at=services.clock.now(),
-                note=N_("Whalet's quote ran out as it was confirmed; a new one is asked for."),
+                note=card.gettext("Whalet's quote ran out as it was confirmed; a new one is asked for."),
             )
             return t.gettext("Whalet's quote ran out as it was confirmed; the bot asks for a new one.")
         _settle(services, request, State.FAILED, "confirm.rejected", exc, fail_reason=explain(exc))
@@ -199,12 +206,13 @@ def _may_still_run(exc: BaseException) -> bool:
 def _refused(services: Services, db: Database, request: ApprovalRequest, refusal: Refusal) -> None:
     """What a refused send does to the request (inside the guard's transaction)."""
     now = services.clock.now()
+    note = card_language(services).text(refusal.later)  # shown on the card
     if refusal.block is Block.EXPIRED and request.state is State.APPROVED:
         request = repo.conclude(services, db, request, State.EXPIRED, note=None)
     elif refusal.block is Block.QUORUM and request.state in (State.APPROVED, State.CONFIRM_UNKNOWN):
-        request = repo.conclude(services, db, request, State.PENDING, note=refusal.sentence)
-    elif refusal.block in (Block.FROZEN, Block.ATTEMPTS, Block.FINGERPRINT) and request.note != refusal.sentence:
-        request = repo.bump(db, request, note=refusal.sentence)
+        request = repo.conclude(services, db, request, State.PENDING, note=note)
+    elif refusal.block in (Block.FROZEN, Block.ATTEMPTS, Block.FINGERPRINT) and request.note != note:
+        request = repo.bump(db, request, note=note)
         if refusal.block is not Block.FROZEN and services.alerts is not None:
             text = alerts_language(services).gettext(
                 ":rotating_light: Approval request `%(id)s` (order `%(order)s`): %(why)s",

@@ -61,5 +61,12 @@ def alerts_language(services: Services) -> Translator:
     return translator(services.locales.channel(where.alerts_channel or where.default_channel))
 
 
+def card_language(services: Services) -> Translator:
+    """The language of the approvals channel, where every card and its thread are: a request's
+    note (shown on its card) is written in it."""
+    approvals = services.config.approvals
+    return translator(services.locales.channel(approvals.channel if approvals else None))
+
+
 def count_call(services: Services, operation: str) -> None:
     services.metrics.approval_whalet_calls.labels(operation).inc()

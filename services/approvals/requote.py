@@ -31,7 +31,7 @@ from core.storage import approvals as approval_rows
 from services.approvals import repo
 from services.approvals.fingerprint import fingerprint
 from services.approvals.kinds import KINDS, ApplyAnswer, mismatch_of, with_quote
-from services.approvals.lease import call_deadline, count_call, is_frozen, lease_end, owner
+from services.approvals.lease import call_deadline, card_language, count_call, is_frozen, lease_end, owner
 from services.approvals.request import ApprovalRequest, Terms
 from services.approvals.states import State
 from services.slack.blocks import esc
@@ -86,7 +86,7 @@ async def renew(services: Services, request_id: str) -> Later | None:
                 "Whalet's quote ran out %(times)s times before release; ask again if it is still needed.",
                 times=r.requotes,
             )
-            note = str(said)
+            note = card_language(services).text(said)  # shown on the card
             if r.note != note:
                 r = repo.bump(db, r, note=note)
                 repo.update_card(services, db, r)
@@ -145,7 +145,12 @@ def _store(services: Services, sent: ApprovalRequest, answer: ApplyAnswer) -> La
         moved = sorted({change for base in bases for change in drift(base, Terms.of(new), tolerance)})
         compared = compare(new)
         if not moved:
-            note = f"Whalet's first quote ran out; the new one ({compared}) is within the {tolerance} bp tolerance."
+            card = card_language(services)  # the note is shown on the card
+            note = card.gettext(
+                "Whalet's first quote ran out; the new one (%(terms)s) is within the %(tolerance)s bp tolerance.",
+                terms=compared if card.locale == "en" else compare(new, card),
+                tolerance=tolerance,
+            )
             r = repo.bump(db, r, note=note, **terms)
             repo.audit(services, db, r, "system", "requote.within", terms=compared)
             repo.update_card(services, db, r)
@@ -153,11 +158,11 @@ def _store(services: Services, sent: ApprovalRequest, answer: ApplyAnswer) -> La
             return None
         voided = approval_rows.delete_approvals(db, r.id)
         note = beyond(translator("en"), tolerance, moved, compare(r), compared)
-        t = thread_language(services)  # the card's thread speaks its channel's language
-        told = note
+        t = thread_language(services)  # the card, its note and its thread speak its channel's language
         if t.locale != "en":
             changes = sorted({change for base in bases for change in drift(base, Terms.of(new), tolerance, t)})
-            told = beyond(t, tolerance, changes, compare(r, t), compare(new, t))
+            note = beyond(t, tolerance, changes, compare(r, t), compare(new, t))
+        told = note
         r = repo.transition(db, r, State.PENDING, note=note, **terms)
         repo.audit(services, db, r, "system", "requote.beyond", moved=moved, voided=voided, terms=compared)
         repo.update_card(services, db, r)
@@ -174,7 +179,7 @@ def _wait_for_whalet(services: Services, sent: ApprovalRequest, why: Later | str
     said = later(
         "Whalet's quote ran out and a new one could not be had (%(why)s); the bot asks again shortly.", why=why
     )
-    note = str(said)
+    note = card_language(services).text(said)  # shown on the card
     with services.store.transaction() as db:
         r = repo.load(db, sent.id, lock=True)
         if r is not None and r.lease_owner == sent.lease_owner and r.mer_order_no == sent.mer_order_no:

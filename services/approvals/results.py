@@ -18,7 +18,7 @@ from services.approvals import batch_lines
 from services.approvals import repo
 from core.i18n import Translator
 from services.approvals.card_status import STATE_NAMES
-from services.approvals.lease import alerts_language
+from services.approvals.lease import alerts_language, card_language
 from services.approvals.request import ApprovalRequest
 from whalet.money import Money
 from services.approvals.states import SETTLED, State, allowed
@@ -82,7 +82,7 @@ def apply_result(
     target = State.SUCCEEDED if status in SUCCESS_STATUSES else State.FAILED if status in FAIL_STATUSES else None
     changes: dict[str, object] = {"result_status": status}
     if target is State.FAILED:
-        changes["fail_reason"] = fail_reason or "Whalet gave no reason"
+        changes["fail_reason"] = fail_reason or card_language(services).gettext("Whalet gave no reason")  # on the card
     if request.state in SETTLED:
         changes = {}  # Whalet's final word was already stored; a repeat changes nothing
     was = request.state
