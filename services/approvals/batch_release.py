@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 
 from core.faultpoints import fault_point
-from core.i18n import N_, Later, later, translator
+from core.i18n import Later, later
 from core.storage import batches
 from services.approvals import repo
 from services.approvals.batch_policy import pair
@@ -118,7 +118,8 @@ def _expire_unsent(services: Services, parent: ApprovalRequest, lines: list[Line
     with services.store.transaction() as db:
         for line in lines:
             if line.needs_apply(services.clock.now()):
-                batches.end_line(db, parent.id, line.no, "expired", N_("The batch expired before this line was sent."))
+                expired = card_language(services).gettext("The batch expired before this line was sent.")
+                batches.end_line(db, parent.id, line.no, "expired", expired)
 
 
 def _order(parent: ApprovalRequest, line_no: int, attempt: int) -> str:
@@ -132,7 +133,9 @@ async def _apply_line(services: Services, parent: ApprovalRequest, line: Line) -
     row = line.row
     attempt = int(row["attempt"]) + 1 if row["request_id"] else 0
     if attempt >= MAX_ATTEMPTS:
-        reason = (line.request.note if line.request else None) or N_("Whalet's answer was lost too often.")
+        reason = (line.request.note if line.request else None) or card_language(services).gettext(
+            "Whalet's answer was lost too often."
+        )
         with services.store.transaction() as db:
             batches.end_line(db, parent.id, line.no, "failed", reason)
         return None
@@ -198,15 +201,17 @@ async def _applied(services: Services, parent: ApprovalRequest, child: ApprovalR
     except DuplicateRequest:
         # The order already exists at Whalet (a dead process's apply reached it): it is never
         # confirmed; the line is applied again as the next attempt's order.
-        return _abandon(services, child, N_("Whalet already had this order from before a restart."), ended=False)
+        return _abandon(services, child, later("Whalet already had this order from before a restart."), ended=False)
     except WhaletRejected as exc:
         return _abandon(services, child, explain(exc), ended=True)
     except (WhaletError, TimeoutError) as exc:
-        why = explain(exc) if isinstance(exc, WhaletError) else "no answer in time"
-        return _abandon(services, child, f"Whalet's answer to the apply was lost ({why}); applied again.", ended=False)
+        why: Later | str = explain(exc) if isinstance(exc, WhaletError) else later("no answer in time")
+        lost = later("Whalet's answer to the apply was lost (%(why)s); applied again.", why=why)
+        return _abandon(services, child, lost, ended=False)
     mismatch = mismatch_of(child, answer)
     if mismatch:
-        return _abandon(services, child, f"Whalet's answer did not match the line ({mismatch}).", ended=True)
+        wrong = later("Whalet's answer did not match the line (%(mismatch)s).", mismatch=mismatch)
+        return _abandon(services, child, wrong, ended=True)
     filled = with_quote(child, answer)
     with services.store.transaction() as db:
         rates = json.loads(str((batches.batch(db, parent.id) or {}).get("rates") or "{}"))
@@ -239,7 +244,10 @@ async def _approve_and_send(services: Services, batch_id: str, child: ApprovalRe
     await send_confirm(services, child.id)
 
 
-def _abandon(services: Services, child: ApprovalRequest, note: str, *, ended: bool) -> str | None:
+def _abandon(services: Services, child: ApprovalRequest, said: Later | str, *, ended: bool) -> str | None:
+    """The line's payout abandoned (its note, and the line's reason, in the card channel's language)."""
+    card = card_language(services)
+    note = card.text(said)
     with services.store.transaction() as db:
         current = repo.load(db, child.id, lock=True)
         if current is None or current.state is not State.APPLYING:
@@ -250,9 +258,6 @@ def _abandon(services: Services, child: ApprovalRequest, note: str, *, ended: bo
         repo.audit(services, db, current, "whalet", "batch.line.abandoned", reason=note, final=ended)
         if ended:
             batches.end_line(db, child.batch_id or "", child.line_no or 0, "failed", note)
-            t = translator(
-                services.locales.channel(services.config.approvals.channel if services.config.approvals else None)
-            )
-            repo.tell_thread(services, db, current, t.gettext(":x: not paid: %(why)s", why=esc(note)))
+            repo.tell_thread(services, db, current, card.gettext(":x: not paid: %(why)s", why=esc(note)))
     services.wake_outbox()
     return None
