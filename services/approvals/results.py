@@ -16,7 +16,7 @@ from sqlite_utils import Database
 
 from services.approvals import batch_lines
 from services.approvals import repo
-from core.i18n import Translator
+from core.i18n import Translator, translator
 from services.approvals.card_status import STATE_NAMES
 from services.approvals.lease import alerts_language, card_language
 from services.approvals.request import ApprovalRequest
@@ -39,21 +39,33 @@ class Reported:
     money: Money
 
 
-def contradiction(request: ApprovalRequest, business_id: str | None, reported: Reported) -> str | None:
+def contradiction(
+    request: ApprovalRequest, business_id: str | None, reported: Reported, t: Translator | None = None
+) -> str | None:
     """Why this result cannot be about this request (the right order number with another amount,
-    currency, Whalet user or Whalet order id), in words with both versions; None when it fits."""
+    currency, Whalet user or Whalet order id), in words with both versions (in ``t``'s language:
+    the card's, which shows it); None when it fits."""
+    t = t or translator("en")
     asked, said = request.money, reported.money
     if said.currency != asked.currency or said.amount != asked.amount:
-        return (
-            f"Whalet reported {said.format()} for order {request.mer_order_no}; the request was for {asked.format()}."
+        return t.gettext(
+            "Whalet reported %(said)s for order %(order)s; the request was for %(asked)s.",
+            said=t.amount(said),
+            order=request.mer_order_no,
+            asked=t.amount(asked),
         )
     if reported.user_id != request.user_id:
-        return (
-            f"Whalet reported the order under Whalet user {reported.user_id}; the request was made "
-            f"for {request.user_id}."
+        return t.gettext(
+            "Whalet reported the order under Whalet user %(reported)s; the request was made for %(user)s.",
+            reported=reported.user_id,
+            user=request.user_id,
         )
     if business_id and request.whalet_id and business_id != request.whalet_id:
-        return f"Whalet reported its order {business_id}; the request's order at Whalet is {request.whalet_id}."
+        return t.gettext(
+            "Whalet reported its order %(reported)s; the request's order at Whalet is %(order)s.",
+            reported=business_id,
+            order=request.whalet_id,
+        )
     return None
 
 
@@ -75,7 +87,8 @@ def apply_result(
     request = repo.load_by_order(db, mer_order_no, lock=True)
     if request is None or request.kind != kind:
         return None
-    problem = contradiction(request, business_id, reported) if reported is not None else None
+    card = card_language(services)  # the card shows the contradiction
+    problem = contradiction(request, business_id, reported, card) if reported is not None else None
     if problem is not None:
         return _needs_attention(services, db, request, problem, status)
     status = (status or "").upper()
