@@ -1,6 +1,7 @@
 """What the approval engine says besides the card, in Chinese: a click's refusal and answer in the
-clicker's language, a batch's thread messages and results in its channel's language; English as
-it always was."""
+clicker's language; a batch's lines, results, CSV headers, summary and progress, and a requote's
+warning, in the card channel's language; nudges in each reader's; policy refusals as sentences
+translated where shown. English as it always was."""
 
 from __future__ import annotations
 
@@ -191,3 +192,18 @@ def test_a_new_quote_beyond_the_tolerance_is_told_in_the_chinese_channels_thread
         assert m.requests()[-1].note == text.removeprefix(":warning: ")  # the card's note: the same sentence
     finally:
         m.teardown()
+
+
+def test_a_long_summary_is_cut_at_twenty_in_both_languages() -> None:
+    from services.approvals.nudges import _summary
+    from tests.commands.test_cards import row as card_row
+
+    waiting = [card_row(id=f"PO-{i:08d}", expires_at=NOW.isoformat()) for i in range(25)]
+    zh = _summary(waiting, "C0APPROVALS", "zh-Hans").splitlines()
+    assert zh[0] == ":clipboard: <#C0APPROVALS> 中有 25 个申请等待你审批："
+    assert len(zh) == 22 and zh[-1] == "……另有 5 个：`/whalet pending` 可列出全部。"
+    assert "截止 <!date^" in zh[1] and "{date_short_pretty} {time}" in zh[1]
+    en = _summary(waiting, "C0APPROVALS").splitlines()
+    assert en[0] == ":clipboard: 25 requests wait for your approval in <#C0APPROVALS>:"
+    assert en[-1] == "…and 5 more: `/whalet pending` lists them all."
+    assert "{date_short_pretty} at {time}" in en[1]
