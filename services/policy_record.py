@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from services.approvals.lease import alerts_language
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -52,13 +53,16 @@ def record_at_start(services: Services) -> list[str] | None:
             {"file_sha256": config._source_sha256, "changed": changed},
         )
     if services.alerts is not None and previous is not None:  # the first start is a baseline, not news
-        what = ", ".join(f"`{key}`" for key in changed) if changed else "its layout only"
-        services.alerts.raise_alert(
-            f"policy:{digest}",
-            f":scroll: The bot started with a changed policy file "
-            f"(SHA-256 `{config._source_sha256 or digest}`): {what}. It is recorded in the audit log.",
-            quiet_seconds=0,
+        t = alerts_language(services)
+        what = ", ".join(f"`{key}`" for key in changed) if changed else t.gettext("its layout only")
+        sha = config._source_sha256 or digest
+        text = t.gettext(
+            ":scroll: The bot started with a changed policy file (SHA-256 `%(sha)s`): %(what)s. "
+            "It is recorded in the audit log.",
+            sha=sha,
+            what=what,
         )
+        services.alerts.raise_alert(f"policy:{digest}", text, quiet_seconds=0)
     return changed
 
 

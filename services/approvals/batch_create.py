@@ -21,6 +21,7 @@ import secrets
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from core.i18n import later, translator
 from core.storage import batches
 from core.storage.claims import serialize_on
 from services.approvals import copies, repo
@@ -49,7 +50,7 @@ async def create_batch(
     whalet_user = services.config.whalet.user_id
     approvals = services.config.approvals
     if whalet_user is None or approvals is None:
-        raise BatchRefused(["No Whalet user id or approval policy is configured, so nothing can be paid."])
+        raise BatchRefused([later("No Whalet user id or approval policy is configured, so nothing can be paid.")])
     rates = await indicative_rates(services, whalet_user, lines)
     people = await copies.audience(services, requester, lines[0].amount)
     now = services.clock.now()
@@ -96,22 +97,23 @@ async def create_batch(
             required_approvals=needed,
             layers=layers if len(layers) == needed else (),
             origin_channel=origin_channel,
-            summary=summary_of(lines, flagged, rates),
+            summary=summary_of(lines, flagged, rates, translator(services.locales.channel(approvals.channel))),
             lines_digest=digest(rows),
         )
         request = request.with_(fingerprint=fingerprint(request))
         repo.insert(db, request)
         repo.audit(services, db, request, requester, "batch.request", lines=len(lines), file=file_name)
         repo.post_card(services, db, request, people)
-        for part in line_table(rows):
+        t = translator(services.locales.channel(approvals.channel))  # the card's thread: its channel's language
+        for part in line_table(rows, t):
             repo.tell_thread(services, db, request, part)
         queue_file(
             db,
             (repo.REF_KIND, batch_id),
             approvals.channel,
             f"{batch_id}-lines.csv",
-            "Every line",
-            lines_csv(rows, bom=services.config.export.bom),
+            t.gettext("Every line"),
+            lines_csv(rows, bom=services.config.export.bom, locale=t.locale),
         )
     services.wake_outbox()
     return request

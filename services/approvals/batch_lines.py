@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from sqlite_utils import Database
 
 from core.clock import iso
+from core.i18n import N_, Translator, translator
 from core.storage import batches
 from services.approvals import repo
 from services.approvals.lease import is_frozen
@@ -91,9 +92,16 @@ def settle_in(services: Services, db: Database, batch_id: str) -> None:
     if parent is None or parent.state not in (State.APPROVED, State.CONFIRMED):
         return None
     counts = {status: sum(1 for line in lines if line.status() == status) for status in ("paid", "failed", "waiting")}
-    note = f"{counts['paid']} paid · {counts['failed']} failed · {counts['waiting']} waiting"
+    # the card's note, in the card's channel's language
+    t = translator(services.locales.channel(services.config.approvals.channel if services.config.approvals else None))
+    progress = {"paid": counts["paid"], "failed": counts["failed"], "waiting": counts["waiting"]}
+    note = t.gettext("%(paid)s paid · %(failed)s failed · %(waiting)s waiting", **progress)
     if counts["waiting"] and is_frozen(services):
-        note += ". Frozen by an admin: the lines not yet confirmed wait for `/whalet unfreeze`."
+        note = t.gettext(
+            "%(paid)s paid · %(failed)s failed · %(waiting)s waiting. Frozen by an admin: the lines not yet "
+            "confirmed wait for `/whalet unfreeze`.",
+            **progress,
+        )
     sent = all(line.ended or (line.request is not None and line.request.state in SENT) for line in lines)
     done = all(line.ended or (line.request is not None and line.request.state in SETTLED) for line in lines)
     parent = repo.load(db, batch_id, lock=True)
@@ -104,16 +112,18 @@ def settle_in(services: Services, db: Database, batch_id: str) -> None:
     if done:
         parent = repo.conclude(services, db, parent, State.SUCCEEDED, note=note, result_status="SETTLED")
         if batches.claim_results(db, batch_id, iso(services.clock.now())):
-            for part in results_table(lines):
-                repo.tell_thread(services, db, parent, part)
             assert services.config.approvals is not None
+            channel = services.config.approvals.channel
+            t = translator(services.locales.channel(channel))  # the card's thread: its channel's language
+            for part in results_table(lines, t):
+                repo.tell_thread(services, db, parent, part)
             queue_file(
                 db,
                 (repo.REF_KIND, batch_id),
-                services.config.approvals.channel,
+                channel,
                 f"{batch_id}-results.csv",
-                "Results, line by line",
-                results_csv(lines, bom=services.config.export.bom),
+                t.gettext("Results, line by line"),
+                results_csv(lines, bom=services.config.export.bom, locale=t.locale),
             )
     elif parent.note != note:
         parent = repo.bump(db, parent, note=note)
@@ -127,35 +137,59 @@ def settle_in(services: Services, db: Database, batch_id: str) -> None:
 RESULTS_CHUNK = 40
 
 
-def results_table(lines: list[Line]) -> list[str]:
-    """line, beneficiary, amount, order, status, Whalet's reason: in replies of RESULTS_CHUNK."""
+def results_table(lines: list[Line], t: Translator | None = None) -> list[str]:
+    """line, beneficiary, amount, order, status, Whalet's reason: in replies of RESULTS_CHUNK, in
+    ``t``'s language (the channel's)."""
+    t = t or translator("en")
     parts = []
     for start in range(0, len(lines), RESULTS_CHUNK):
         chunk = lines[start : start + RESULTS_CHUNK]
-        body = "\n".join(_result_row(line) for line in chunk)
-        parts.append(f"Results, lines {chunk[0].no}–{chunk[-1].no} of {len(lines)}:\n```{esc(body)}```")
+        body = "\n".join(_result_row(line, t) for line in chunk)
+        heading = t.gettext(
+            "Results, lines %(first)s–%(last)s of %(total)s:", first=chunk[0].no, last=chunk[-1].no, total=len(lines)
+        )
+        parts.append(f"{heading}\n```{esc(body)}```")
     return parts
 
 
-def _result_row(line: Line) -> str:
+def _reason(line: Line, t: Translator) -> str:
+    """Why a line was not paid: the bot's own reasons (catalog sentences) in ``t``'s language,
+    Whalet's as Whalet gave them."""
+    r, row = line.request, line.row
+    reason = row["reason"] or (r.fail_reason if r is not None else "") or ""
+    return t.gettext(reason) if reason and t.locale != "en" else reason
+
+
+def _result_row(line: Line, t: Translator) -> str:
     r, row = line.request, line.row
     money = Money(Decimal(str(row["amount"])), str(row["currency"])).format()
     order = r.mer_order_no if r is not None and r.state is not State.ABANDONED else "—"
-    reason = row["reason"] or (r.fail_reason if r is not None else "") or ""
+    reason = _reason(line, t)
     status = r.state.value if r is not None and not line.ended else str(row["outcome"] or "").upper()
     return (
         f"{line.no:>4}  {str(row['beneficiary_name'])[:24]:<24}  {money:>16}  {order:<18}  {status:<10}  {reason[:60]}"
     )
 
 
-RESULT_COLUMNS = ("line", "beneficiary", "amount", "currency", "order", "status", "whalet_reason")
+# The CSV's header row, in the language of the channel the file goes to (English as always).
+RESULT_COLUMNS = (
+    N_("line"),
+    N_("beneficiary"),
+    N_("amount"),
+    N_("currency"),
+    N_("order"),
+    N_("status"),
+    N_("whalet_reason"),
+)
 
 
-def results_csv(lines: list[Line], *, bom: bool = True) -> bytes:
-    """line, beneficiary, amount, order, status, Whalet's reason (UTF-8; a BOM for Excel per ``[export] bom``)."""
+def results_csv(lines: list[Line], *, bom: bool = True, locale: str | None = None) -> bytes:
+    """line, beneficiary, amount, order, status, Whalet's reason (UTF-8; a BOM for Excel per
+    ``[export] bom``); the header row in ``locale`` (the channel's language)."""
+    t = translator(locale)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(RESULT_COLUMNS)
+    writer.writerow([t.gettext(name) for name in RESULT_COLUMNS])
     for line in lines:
         r, row = line.request, line.row
         sent = r is not None and r.state is not State.ABANDONED
@@ -167,7 +201,7 @@ def results_csv(lines: list[Line], *, bom: bool = True) -> bytes:
                 row["currency"],
                 cell(r.mer_order_no) if r is not None and sent else "",
                 r.state.value if r is not None and not line.ended else str(row["outcome"] or "").upper(),
-                cell(row["reason"] or (r.fail_reason if r is not None else "") or "", free_text=True),
+                cell(_reason(line, t), free_text=True),
             ]
         )
     return encode(buffer.getvalue(), bom=bom)

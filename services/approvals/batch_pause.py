@@ -13,12 +13,15 @@ from typing import TYPE_CHECKING
 
 from sqlite_utils import Database
 
+from core.i18n import LOCALES, Later, later, translator
 from core.storage import approvals as approval_rows
 from core.storage import batches
 from services.approvals import repo
 from services.approvals.batch_policy import pair
+from services.approvals.batch_views import indicative
 from services.approvals.batch_lines import Line
 from services.approvals.fingerprint import fingerprint
+from services.approvals.lease import card_language
 from services.approvals.request import ApprovalRequest, Terms
 from services.approvals.states import State
 from services.slack.blocks import esc
@@ -42,26 +45,32 @@ def drifted(
     filled: ApprovalRequest,
     base: str | None,
     bps: int,
-) -> str:
+) -> Later:
     key = pair(child.currency, child.to_currency or child.currency)
-    note = (
-        f"Whalet's {key.replace('>', '→')} rate moved beyond {bps} bp of what was approved "
-        f"({base} → {filled.rate}); the lines not yet sent wait for the batch to be approved again."
+    said = later(
+        "Whalet's %(pair)s rate moved beyond %(bps)s bp of what was approved "
+        "(%(before)s → %(after)s); the lines not yet sent wait for the batch to be approved again.",
+        pair=key.replace(">", "→"),
+        bps=bps,
+        before=base,
+        after=filled.rate,
     )
+    note = card_language(services).text(said)  # shown on the card (and told in its thread)
     with services.store.transaction() as db:
         line_child = repo.load(db, child.id, lock=True)
         current = repo.load(db, parent.id, lock=True)
         if line_child is not None and line_child.state is State.APPLYING:
             repo.transition(db, line_child, State.ABANDONED, note=note, decided_at=services.clock.now())
         if current is None or current.state is not State.APPROVED:
-            return note
+            return said
         rates = json.loads(str((batches.batch(db, parent.id) or {}).get("rates") or "{}"))
         old_summary = current.summary or ""
         rates[key] = str(filled.rate)
         batches.set_rates(db, parent.id, json.dumps(rates, sort_keys=True))
-        summary = old_summary.replace(
-            f"indicative {key.replace('>', '→')} {base}", f"indicative {key.replace('>', '→')} {filled.rate}"
-        )
+        summary = old_summary
+        for locale in LOCALES:  # the summary was written in its channel's language then
+            t = translator(locale)
+            summary = summary.replace(indicative(t, key, base), indicative(t, key, filled.rate))
         voided = approval_rows.delete_approvals(db, parent.id)
         renewed = current.with_(summary=summary)
         current = repo.transition(
@@ -71,10 +80,10 @@ def drifted(
         repo.update_card(services, db, current)
         repo.tell_thread(services, db, current, f":warning: {esc(note)}")
     services.wake_outbox()
-    return note
+    return said
 
 
-def reapprove(services: Services, parent: ApprovalRequest, lines: list[Line]) -> str | None:
+def reapprove(services: Services, parent: ApprovalRequest, lines: list[Line]) -> Later | None:
     """A line's payout lost its quorum (an approver lost the role, or its quote moved at release):
     the batch waits for approval again; once approved, those lines get the new approvals."""
     with services.store.transaction() as db:
@@ -82,12 +91,12 @@ def reapprove(services: Services, parent: ApprovalRequest, lines: list[Line]) ->
         if current is None:
             return None
         if current.state is State.APPROVED:
-            note = "A line lost its approvals (a role changed, or its quote moved); approve the batch again."
-            current = repo.transition(db, current, State.PENDING, note=note)
+            said = later("A line lost its approvals (a role changed, or its quote moved); approve the batch again.")
+            current = repo.transition(db, current, State.PENDING, note=card_language(services).text(said))
             repo.audit(services, db, current, "system", "batch.reapprove")
             repo.update_card(services, db, current)
             services.wake_outbox()
-            return note
+            return said
     return None
 
 

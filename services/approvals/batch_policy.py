@@ -10,12 +10,15 @@ requests to them. Every reason is collected, by row, and the whole file refused 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from sqlite_utils import Database
+
+from core.i18n import N_, Later, Translator, later
 
 from services.approvals import policy, repo
 from services.approvals.confirm import is_frozen
@@ -27,8 +30,8 @@ from whalet.money import Money
 if TYPE_CHECKING:
     from services.container import Services
 
-FLAG_DUPLICATE = "duplicate line"
-FLAG_NEW = "new beneficiary"
+FLAG_DUPLICATE = N_("duplicate line")  # flags are stored in English, marked for a card in another language
+FLAG_NEW = N_("new beneficiary")
 FIRST_REASONS = 20  # a refused file lists this many reasons, then a count
 
 
@@ -44,11 +47,16 @@ class BatchLine:
 
 
 class BatchRefused(Exception):
-    """The file was refused; ``reasons`` are the sentences (by line), nothing was created."""
+    """The file was refused; ``reasons`` are the sentences (by line) in English, ``later`` the same
+    to translate where they are shown (``exc.texts(translator)``); nothing was created."""
 
-    def __init__(self, reasons: list[str]) -> None:
-        super().__init__("; ".join(reasons))
-        self.reasons = reasons
+    def __init__(self, reasons: Sequence[Later | str]) -> None:
+        self.later = list(reasons)
+        self.reasons = [str(reason) for reason in reasons]
+        super().__init__("; ".join(self.reasons))
+
+    def texts(self, t: Translator) -> list[str]:
+        return [t.text(reason) for reason in self.later]
 
 
 def totals(lines: list[BatchLine]) -> dict[str, Decimal]:
@@ -75,7 +83,14 @@ async def indicative_rates(services: Services, user_id: str, lines: list[BatchLi
             quote = await services.whalet.query_rate(user_id, line.amount.currency, line.to_currency, fund_source)
         except WhaletError as exc:
             raise BatchRefused(
-                [f"Whalet did not give the {line.amount.currency} to {line.to_currency} rate: {explain(exc)}"]
+                [
+                    later(
+                        "Whalet did not give the %(currency)s to %(to)s rate: %(why)s",
+                        currency=line.amount.currency,
+                        to=line.to_currency,
+                        why=explain(exc),
+                    )
+                ]
             ) from exc
         rates[key] = str(quote.rate)
     return rates
@@ -85,15 +100,19 @@ def checked(services: Services, db: Database, requester: str, lines: list[BatchL
     """Approvals needed, flags and the deciding currency; raises BatchRefused with every reason."""
     config = services.config
     approvals = config.approvals
-    reasons: list[str] = []
+    reasons: list[Later | str] = []
     if approvals is None:
-        raise BatchRefused(["No approval policy is configured, so the bot cannot send payouts."])
+        raise BatchRefused([later("No approval policy is configured, so the bot cannot send payouts.")])
     for line in lines:
         ceiling = approvals.ceiling_for(line.amount.currency)
         if ceiling is not None and line.amount.amount > ceiling:
             reasons.append(
-                f"Row {line.row}: {line.amount.format()} is above the bot's ceiling of "
-                f"{Money(ceiling, line.amount.currency).format()} for one payment."
+                later(
+                    "Row %(row)s: %(amount)s is above the bot's ceiling of %(ceiling)s for one payment.",
+                    row=line.row,
+                    amount=line.amount.format(),
+                    ceiling=Money(ceiling, line.amount.currency).format(),
+                )
             )
     now = services.clock.now()
     needed, deciding = 0, ""
@@ -104,7 +123,7 @@ def checked(services: Services, db: Database, requester: str, lines: list[BatchL
                 config, Money(total, currency), frozen=is_frozen(services), spent_today=spent, requester=requester
             )
         except policy.PolicyRefused as exc:
-            reasons.append(f"The {currency} total: {exc}")
+            reasons.append(later("The %(currency)s total: %(why)s", currency=currency, why=exc.later))
             continue
         if wanted > needed:
             needed, deciding = wanted, currency

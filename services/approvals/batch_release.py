@@ -30,16 +30,17 @@ from typing import TYPE_CHECKING
 
 
 from core.faultpoints import fault_point
+from core.i18n import Later, later
 from core.storage import batches
 from services.approvals import repo
 from services.approvals.batch_policy import pair
 from services.approvals.batch_views import digest
 from services.approvals.batch_lines import Line, read, settle
 from services.approvals.batch_pause import drifted, give_batch_approvals, reapprove
-from services.approvals.confirm import is_frozen, send_confirm
+from services.approvals.confirm import is_frozen, reader, send_confirm
 from services.approvals.fingerprint import fingerprint, intact
 from services.approvals.kinds import KINDS, mismatch_of, with_quote
-from services.approvals.lease import call_deadline, count_call, lease_end, owner
+from services.approvals.lease import call_deadline, card_language, count_call, lease_end, owner
 from services.approvals.request import ApprovalRequest
 from services.approvals.requote import bps_between
 from services.approvals.states import State
@@ -55,24 +56,30 @@ _running: set[tuple[int, str]] = set()  # (id(services), batch id) being release
 
 
 async def release(services: Services, batch_id: str) -> str | None:
-    """Take every due step of an approved batch (once per process at a time); a sentence, if any."""
+    """Take every due step of an approved batch (once per process at a time); a sentence, if any,
+    for the approver whose click released it (in their language)."""
     key = (id(services), batch_id)
     if key in _running:
         return None
     _running.add(key)
     try:
-        return await _release(services, batch_id)
+        said = await _release(services, batch_id)
     finally:
         _running.discard(key)
+    if said is None or isinstance(said, str):
+        return said
+    with services.store.read() as db:
+        parent = repo.load(db, batch_id)
+    return reader(services, parent).text(said)
 
 
-async def _release(services: Services, batch_id: str) -> str | None:
+async def _release(services: Services, batch_id: str) -> Later | str | None:
     with services.store.read() as db:
         parent, lines = read(db, batch_id)
     if parent is None or not parent.is_batch or parent.state not in (State.APPROVED, State.CONFIRMED):
         return None
     if not intact(parent) or digest([line.row for line in lines]) != parent.lines_digest:
-        return _hold(services, parent, "The stored batch no longer matches its card, so no line is released.")
+        return _hold(services, parent, later("The stored batch no longer matches its card, so no line is released."))
     if any(line.request is not None and line.request.state is State.PENDING for line in lines):
         return reapprove(services, parent, lines)
     now = services.clock.now()
@@ -81,7 +88,7 @@ async def _release(services: Services, batch_id: str) -> str | None:
     elif not is_frozen(services):  # frozen: nothing applied or confirmed; the card says so (settle)
         gate = asyncio.Semaphore(services.config.batch.concurrency)
 
-        async def one(line: Line) -> str | None:
+        async def one(line: Line) -> Later | str | None:
             async with gate:
                 if line.needs_apply(services.clock.now()):
                     return await _apply_line(services, parent, line)
@@ -95,7 +102,8 @@ async def _release(services: Services, batch_id: str) -> str | None:
     return settle(services, batch_id)
 
 
-def _hold(services: Services, parent: ApprovalRequest, note: str) -> str:
+def _hold(services: Services, parent: ApprovalRequest, said: Later) -> Later:
+    note = card_language(services).text(said)  # shown on the card
     with services.store.transaction() as db:
         current = repo.load(db, parent.id, lock=True)
         if current is not None and current.note != note:
@@ -103,28 +111,31 @@ def _hold(services: Services, parent: ApprovalRequest, note: str) -> str:
             repo.audit(services, db, current, "system", "batch.held", reason=note)
             repo.update_card(services, db, current)
     services.wake_outbox()
-    return note
+    return said
 
 
 def _expire_unsent(services: Services, parent: ApprovalRequest, lines: list[Line]) -> None:
     with services.store.transaction() as db:
         for line in lines:
             if line.needs_apply(services.clock.now()):
-                batches.end_line(db, parent.id, line.no, "expired", "The batch expired before this line was sent.")
+                expired = card_language(services).gettext("The batch expired before this line was sent.")
+                batches.end_line(db, parent.id, line.no, "expired", expired)
 
 
 def _order(parent: ApprovalRequest, line_no: int, attempt: int) -> str:
     return f"{BATCH_ORDER_PREFIX}{parent.id[3:]}{line_no:04d}{attempt}"
 
 
-async def _apply_line(services: Services, parent: ApprovalRequest, line: Line) -> str | None:
+async def _apply_line(services: Services, parent: ApprovalRequest, line: Line) -> Later | str | None:
     if line.request is not None and line.request.state is State.APPLYING:
         child = _take_over(services, line.request)  # its process died mid-apply
         return None if child is None else await _applied(services, parent, child)
     row = line.row
     attempt = int(row["attempt"]) + 1 if row["request_id"] else 0
     if attempt >= MAX_ATTEMPTS:
-        reason = (line.request.note if line.request else None) or "Whalet's answer was lost too often."
+        reason = (line.request.note if line.request else None) or card_language(services).gettext(
+            "Whalet's answer was lost too often."
+        )
         with services.store.transaction() as db:
             batches.end_line(db, parent.id, line.no, "failed", reason)
         return None
@@ -182,7 +193,7 @@ def _take_over(services: Services, dead: ApprovalRequest) -> ApprovalRequest | N
     return current
 
 
-async def _applied(services: Services, parent: ApprovalRequest, child: ApprovalRequest) -> str | None:
+async def _applied(services: Services, parent: ApprovalRequest, child: ApprovalRequest) -> Later | str | None:
     """Apply the line's payout at Whalet and act on the answer."""
     count_call(services, "apply")
     try:
@@ -190,15 +201,17 @@ async def _applied(services: Services, parent: ApprovalRequest, child: ApprovalR
     except DuplicateRequest:
         # The order already exists at Whalet (a dead process's apply reached it): it is never
         # confirmed; the line is applied again as the next attempt's order.
-        return _abandon(services, child, "Whalet already had this order from before a restart.", ended=False)
+        return _abandon(services, child, later("Whalet already had this order from before a restart."), ended=False)
     except WhaletRejected as exc:
         return _abandon(services, child, explain(exc), ended=True)
     except (WhaletError, TimeoutError) as exc:
-        why = explain(exc) if isinstance(exc, WhaletError) else "no answer in time"
-        return _abandon(services, child, f"Whalet's answer to the apply was lost ({why}); applied again.", ended=False)
+        why: Later | str = explain(exc) if isinstance(exc, WhaletError) else later("no answer in time")
+        lost = later("Whalet's answer to the apply was lost (%(why)s); applied again.", why=why)
+        return _abandon(services, child, lost, ended=False)
     mismatch = mismatch_of(child, answer)
     if mismatch:
-        return _abandon(services, child, f"Whalet's answer did not match the line ({mismatch}).", ended=True)
+        wrong = later("Whalet's answer did not match the line (%(mismatch)s).", mismatch=mismatch)
+        return _abandon(services, child, wrong, ended=True)
     filled = with_quote(child, answer)
     with services.store.transaction() as db:
         rates = json.loads(str((batches.batch(db, parent.id) or {}).get("rates") or "{}"))
@@ -231,7 +244,10 @@ async def _approve_and_send(services: Services, batch_id: str, child: ApprovalRe
     await send_confirm(services, child.id)
 
 
-def _abandon(services: Services, child: ApprovalRequest, note: str, *, ended: bool) -> str | None:
+def _abandon(services: Services, child: ApprovalRequest, said: Later | str, *, ended: bool) -> str | None:
+    """The line's payout abandoned (its note, and the line's reason, in the card channel's language)."""
+    card = card_language(services)
+    note = card.text(said)
     with services.store.transaction() as db:
         current = repo.load(db, child.id, lock=True)
         if current is None or current.state is not State.APPLYING:
@@ -242,6 +258,6 @@ def _abandon(services: Services, child: ApprovalRequest, note: str, *, ended: bo
         repo.audit(services, db, current, "whalet", "batch.line.abandoned", reason=note, final=ended)
         if ended:
             batches.end_line(db, child.batch_id or "", child.line_no or 0, "failed", note)
-            repo.tell_thread(services, db, current, f":x: not paid: {esc(note)}")
+            repo.tell_thread(services, db, current, card.gettext(":x: not paid: %(why)s", why=esc(note)))
     services.wake_outbox()
     return None

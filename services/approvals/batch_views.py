@@ -7,8 +7,10 @@ import csv
 import hashlib
 import io
 import json
+from collections.abc import Sequence
 from decimal import Decimal
 
+from core.i18n import N_, Later, Translator, translator
 from core.storage import batches
 from services.approvals.batch_policy import FLAG_DUPLICATE, FLAG_NEW, FIRST_REASONS, BatchLine, totals
 from services.csv_cells import amount, cell, encode
@@ -16,11 +18,12 @@ from services.slack.blocks import esc
 from whalet.money import Money
 
 
-def summed(reasons: list[str]) -> str:
-    """The first FIRST_REASONS reasons, one per line, then how many more."""
-    shown = [f"• {esc(r)}" for r in reasons[:FIRST_REASONS]]
+def summed(reasons: Sequence[Later | str], t: Translator | None = None) -> str:
+    """The first FIRST_REASONS reasons, one per line, then how many more (in ``t``'s language)."""
+    t = t or translator("en")
+    shown = [f"• {esc(t.text(r))}" for r in reasons[:FIRST_REASONS]]
     more = len(reasons) - FIRST_REASONS
-    return "\n".join(shown + ([f"…and {more} more."] if more > 0 else []))
+    return "\n".join(shown + ([t.gettext("…and %(more)s more.", more=more)] if more > 0 else []))
 
 
 def digest(rows: list[dict[str, object]]) -> str:
@@ -30,37 +33,49 @@ def digest(rows: list[dict[str, object]]) -> str:
     return hashlib.sha256(data.encode("utf-8")).hexdigest()
 
 
-def summary_of(lines: list[BatchLine], flagged: dict[int, list[str]], rates: dict[str, str]) -> str:
-    """One line for the card's headline and the fingerprint: count, totals, flags, rates."""
-    money = " + ".join(Money(total, currency).format() for currency, total in totals(lines).items())
-    parts = [f"{len(lines)} line{'s' if len(lines) != 1 else ''}, {money}"]
+def summary_of(
+    lines: list[BatchLine], flagged: dict[int, list[str]], rates: dict[str, str], t: Translator | None = None
+) -> str:
+    """One line for the card's headline and the fingerprint: count, totals, flags, rates; written
+    once, in ``t``'s language (the card's channel's), and stored as written."""
+    t = t or translator("en")
+    money = " + ".join(t.amount(Money(total, currency)) for currency, total in totals(lines).items())
+    parts = [t.ngettext("%(n)s line, %(money)s", "%(n)s lines, %(money)s", len(lines), money=money)]
     for mark in (FLAG_DUPLICATE, FLAG_NEW):
         count = sum(1 for marks in flagged.values() if mark in marks)
         if count:
-            parts.append(f"{count} flagged {mark}")
-    parts += [f"indicative {key.replace('>', '→')} {rate}" for key, rate in sorted(rates.items())]
-    return "; ".join(parts)
+            parts.append(t.gettext("%(count)s flagged %(mark)s", count=count, mark=t.gettext(mark)))
+    parts += [indicative(t, key, rate) for key, rate in sorted(rates.items())]
+    return ("；" if t.locale == "zh-Hans" else "; ").join(parts)
+
+
+def indicative(t: Translator, key: str, rate: object) -> str:
+    """A currency pair's indicative rate as the batch's summary writes it."""
+    return t.gettext("indicative %(pair)s %(rate)s", pair=key.replace(">", "→"), rate=rate)
 
 
 TABLE_CHUNK = 40  # lines per thread reply: well inside Slack's text limits
+# The CSV's header row, in the language of the channel the file goes to (English as always).
 LINE_COLUMNS = (
-    "line",
-    "beneficiary_id",
-    "beneficiary",
-    "amount",
-    "currency",
-    "target_currency",
-    "purpose",
-    "reference",
-    "flags",
+    N_("line"),
+    N_("beneficiary_id"),
+    N_("beneficiary"),
+    N_("amount"),
+    N_("currency"),
+    N_("target_currency"),
+    N_("purpose"),
+    N_("reference"),
+    N_("flags"),
 )
 
 
-def lines_csv(rows: list[dict[str, object]], *, bom: bool = True) -> bytes:
-    """The batch as approved, one row per line, for the card's thread (UTF-8 with a BOM: Excel)."""
+def lines_csv(rows: list[dict[str, object]], *, bom: bool = True, locale: str | None = None) -> bytes:
+    """The batch as approved, one row per line, for the card's thread (UTF-8 with a BOM: Excel);
+    the header row in ``locale`` (the channel's language)."""
+    t = translator(locale)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(LINE_COLUMNS)
+    writer.writerow([t.gettext(name) for name in LINE_COLUMNS])
     for row in rows:
         money = Money(Decimal(str(row["amount"])), str(row["currency"]))
         writer.writerow(
@@ -79,8 +94,10 @@ def lines_csv(rows: list[dict[str, object]], *, bom: bool = True) -> bytes:
     return encode(buffer.getvalue(), bom=bom)  # a BOM for Excel per [export] bom
 
 
-def line_table(rows: list[dict[str, object]]) -> list[str]:
-    """The full list for the card's thread, in replies of TABLE_CHUNK lines (code blocks)."""
+def line_table(rows: list[dict[str, object]], t: Translator | None = None) -> list[str]:
+    """The full list for the card's thread, in replies of TABLE_CHUNK lines (code blocks), in
+    ``t``'s language (the channel's)."""
+    t = t or translator("en")
     parts = []
     for start in range(0, len(rows), TABLE_CHUNK):
         chunk = rows[start : start + TABLE_CHUNK]
@@ -91,5 +108,11 @@ def line_table(rows: list[dict[str, object]]) -> list[str]:
             + (f"  ⚠ {', '.join(json.loads(str(row['flags'])))}" if json.loads(str(row["flags"])) else "")
             for row in chunk
         )
-        parts.append(f"Lines {chunk[0]['line_no']}–{chunk[-1]['line_no']} of {len(rows)}:\n```{esc(body)}```")
+        heading = t.gettext(
+            "Lines %(first)s–%(last)s of %(total)s:",
+            first=chunk[0]["line_no"],
+            last=chunk[-1]["line_no"],
+            total=len(rows),
+        )
+        parts.append(f"{heading}\n```{esc(body)}```")
     return parts

@@ -23,11 +23,21 @@ from typing import TYPE_CHECKING
 from sqlite_utils import Database
 
 from core.faultpoints import fault_point
+from core.i18n import Translator, translator
 from services.approvals import counting, repo, requote
 from services.approvals.guards import Block, Refusal, backoff, why_not_send
 from services.approvals.kinds import KINDS
 from services.approvals.lease import FREEZE_FLAG as FREEZE_FLAG
-from services.approvals.lease import call_deadline, count_call, is_frozen, lease_end, max_attempts, owner
+from services.approvals.lease import (
+    alerts_language,
+    card_language,
+    call_deadline,
+    count_call,
+    is_frozen,
+    lease_end,
+    max_attempts,
+    owner,
+)
 from services.approvals.lease import settle_seconds as settle_seconds
 from services.approvals.request import ApprovalRequest
 from services.approvals.states import State
@@ -46,24 +56,31 @@ async def send_confirm(services: Services, request_id: str) -> str:
     An approved request whose quote ran out first gets a new one (``requote.renew``)."""
     with services.store.read() as db:
         request = repo.load(db, request_id)
+    t = reader(services, request)
     if request is not None and requote.due(request, services.clock.now()):
         waiting = await requote.renew(services, request_id)
         if waiting is not None:
-            return waiting
+            return t.text(waiting)
     for _ in range(ROLE_READS):
         try:
-            return await _send_confirm(services, request_id, await counting.approvers_now(services, request_id))
+            return await _send_confirm(services, request_id, await counting.approvers_now(services, request_id), t)
         except counting.RolesMoved:
             continue  # nothing was written or sent: read the new giver's role too
-    return "New approvals keep arriving; the confirmation goes out at the next sweep."
+    return t.gettext("New approvals keep arriving; the confirmation goes out at the next sweep.")
 
 
-async def _send_confirm(services: Services, request_id: str, current: counting.RolesNow) -> str:
+def reader(services: Services, request: ApprovalRequest | None) -> Translator:
+    """Who hears what a send says: the approver whose click completed the quorum (the click
+    asked Slack for their language), else the default language (the sweep's sentences go nowhere)."""
+    return translator(services.locales.cached(request.decided_by or "" if request is not None else ""))
+
+
+async def _send_confirm(services: Services, request_id: str, current: counting.RolesNow, t: Translator) -> str:
     now = services.clock.now()
     with services.store.transaction() as db:
         request = repo.load(db, request_id, lock=True)
         if request is None:
-            return "This approval request does not exist (any more)."
+            return t.gettext("This approval request does not exist (any more).")
         counting.ensure_checked(db, request, current)
         if counting.mark(services, db, request, current):
             request = repo.bump(db, request)
@@ -78,7 +95,7 @@ async def _send_confirm(services: Services, request_id: str, current: counting.R
         if refusal is not None:
             _refused(services, db, request, refusal)
             services.wake_outbox()
-            return refusal.sentence
+            return t.text(refusal.later)
         request = repo.conclude(
             services,
             db,
@@ -104,6 +121,7 @@ async def _send_confirm(services: Services, request_id: str, current: counting.R
     fault_point("approval.confirming")  # the lease is committed, nothing sent yet
     count_call(services, "confirm")
     kind = KINDS[request.kind]
+    card = card_language(services)  # the request's note is shown on its card
     try:
         status = await asyncio.wait_for(kind.confirm(services.whalet, request), call_deadline(services))
     except (RateLimited, RequestNotSent) as exc:
@@ -114,19 +132,24 @@ async def _send_confirm(services: Services, request_id: str, current: counting.R
             "confirm.retry_later",
             exc,
             next_attempt_at=now + backoff(request.confirm_attempts),
-            note="Whalet did not take the confirmation yet (nothing happened there); it is tried again shortly.",
+            note=card.gettext(
+                "Whalet did not take the confirmation yet (nothing happened there); it is tried again shortly."
+            ),
         )
-        return explain(exc) + " Nothing happened at Whalet; the bot tries again shortly."
+        return t.gettext("%(why)s Nothing happened at Whalet; the bot tries again shortly.", why=explain(exc))
     except (DuplicateRequest, OutcomeUnknown, TimeoutError) as exc:
         running = _may_still_run(exc)
         # An answer came: the call is over at Whalet, look it up now. None came: it may still
         # be running there, so the lease is kept and the lookup waits for the lease's end.
         check_at = (request.lease_until or lease_end(now, services)) if running else now
         note = (
-            "Whalet did not answer the confirmation, which may still be running there; we check by "
-            f"order number at {check_at.strftime('%H:%M:%S')} UTC before anything else."
+            card.gettext(
+                "Whalet did not answer the confirmation, which may still be running there; we check by "
+                "order number at %(time)s UTC before anything else.",
+                time=check_at.strftime("%H:%M:%S"),
+            )
             if running
-            else "Checking with Whalet now."
+            else card.gettext("Checking with Whalet now.")
         )
         _settle(
             services,
@@ -139,7 +162,7 @@ async def _send_confirm(services: Services, request_id: str, current: counting.R
             note=note,
         )
         if isinstance(exc, TimeoutError):
-            return "Whalet did not answer in time; we check by order number before anything else."
+            return t.gettext("Whalet did not answer in time; we check by order number before anything else.")
         return explain(exc)
     except WhaletRejected as exc:
         if requote.refused_for_its_quote(request, services.clock.now()):
@@ -154,9 +177,9 @@ async def _send_confirm(services: Services, request_id: str, current: counting.R
                 exc,
                 confirm_attempts=0,
                 quote_expires_at=services.clock.now(),
-                note="Whalet's quote ran out as it was confirmed; a new one is asked for.",
+                note=card.gettext("Whalet's quote ran out as it was confirmed; a new one is asked for."),
             )
-            return "Whalet's quote ran out as it was confirmed; the bot asks for a new one."
+            return t.gettext("Whalet's quote ran out as it was confirmed; the bot asks for a new one.")
         _settle(services, request, State.FAILED, "confirm.rejected", exc, fail_reason=explain(exc))
         return explain(exc)
     fault_point("approval.confirmed_unstored")  # Whalet has the confirm; CONFIRMED not yet stored
@@ -170,7 +193,7 @@ async def _send_confirm(services: Services, request_id: str, current: counting.R
         decided_at=services.clock.now(),
         next_attempt_at=services.clock.now() + backoff(4),
     )
-    return "Approved and sent to Whalet."
+    return t.gettext("Approved and sent to Whalet.")
 
 
 def _may_still_run(exc: BaseException) -> bool:
@@ -183,21 +206,21 @@ def _may_still_run(exc: BaseException) -> bool:
 def _refused(services: Services, db: Database, request: ApprovalRequest, refusal: Refusal) -> None:
     """What a refused send does to the request (inside the guard's transaction)."""
     now = services.clock.now()
+    note = card_language(services).text(refusal.later)  # shown on the card
     if refusal.block is Block.EXPIRED and request.state is State.APPROVED:
         request = repo.conclude(services, db, request, State.EXPIRED, note=None)
     elif refusal.block is Block.QUORUM and request.state in (State.APPROVED, State.CONFIRM_UNKNOWN):
-        request = repo.conclude(services, db, request, State.PENDING, note=refusal.sentence)
-    elif refusal.block in (Block.FROZEN, Block.ATTEMPTS, Block.FINGERPRINT) and request.note != refusal.sentence:
-        request = repo.bump(db, request, note=refusal.sentence)
+        request = repo.conclude(services, db, request, State.PENDING, note=note)
+    elif refusal.block in (Block.FROZEN, Block.ATTEMPTS, Block.FINGERPRINT) and request.note != note:
+        request = repo.bump(db, request, note=note)
         if refusal.block is not Block.FROZEN and services.alerts is not None:
-            services.alerts.raise_alert(
-                f"approval:{request.id}:{refusal.block}",
-                (
-                    f":rotating_light: Approval request `{request.id}` (order `{request.mer_order_no}`): "
-                    f"{refusal.sentence}"
-                ),
-                quiet_seconds=0,
+            text = alerts_language(services).gettext(
+                ":rotating_light: Approval request `%(id)s` (order `%(order)s`): %(why)s",
+                id=request.id,
+                order=request.mer_order_no,
+                why=alerts_language(services).text(refusal.later),
             )
+            services.alerts.raise_alert(f"approval:{request.id}:{refusal.block}", text, quiet_seconds=0)
     else:
         return
     repo.audit(services, db, request, "system", f"confirm.held.{refusal.block}", reason=refusal.sentence)

@@ -43,7 +43,11 @@ class RolesMoved(repo.StaleRequest):
 
 async def approvers_now(services: Services, request_id: str, clicker: str | None = None) -> RolesNow:
     """The givers of this request's approvals, which of them hold the approver role now (within
-    their approval limit), and for a layered request the layers they (and ``clicker``) are in."""
+    their approval limit), and for a layered request the layers they (and ``clicker``) are in.
+    The clicker's language is asked here too (cached an hour), outside the click's transaction,
+    so the sentence the click answers with is in their language."""
+    if clicker:
+        await services.locales.locale_of(clicker)
     with services.store.read() as db:
         givers = [a.approver for a in repo.approvals(db, request_id)]
         request = repo.load(db, request_id)

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from core.i18n import Later, later
+from services.approvals.card_status import STATE_NAMES
 from services.approvals.fingerprint import intact
 from services.approvals.request import ApprovalRequest
 from services.approvals.states import State
@@ -32,8 +34,15 @@ class Block(StrEnum):
 
 @dataclass(frozen=True)
 class Refusal:
+    """Why a confirm is not sent: ``later`` translated where it is shown; ``sentence`` is the
+    English (the request's note, the audit and the alerts keep it)."""
+
     block: Block
-    sentence: str
+    later: Later
+
+    @property
+    def sentence(self) -> str:
+        return str(self.later)
 
 
 def quorum(request: ApprovalRequest, current_approvers: Iterable[str]) -> int:
@@ -46,40 +55,55 @@ def why_not_send(
 ) -> Refusal | None:
     r = request
     if r.is_batch:
-        return Refusal(Block.STATE, "A batch is released line by line; each line's payout is confirmed on its own.")
+        return Refusal(
+            Block.STATE, later("A batch is released line by line; each line's payout is confirmed on its own.")
+        )
     if r.state not in (State.APPROVED, State.CONFIRM_UNKNOWN):
-        return Refusal(Block.STATE, f"This request is {r.state.value.lower().replace('_', ' ')}, so it is not sent.")
+        name = STATE_NAMES.get(r.state)
+        state = Later(name, {}) if name else r.state.value.lower().replace("_", " ")
+        return Refusal(Block.STATE, later("This request is %(state)s, so it is not sent.", state=state))
     if r.lease_held(now):
-        return Refusal(Block.LEASE, "A confirmation for this request is already in flight.")
+        return Refusal(Block.LEASE, later("A confirmation for this request is already in flight."))
     if r.attention:
         return Refusal(
             Block.ATTENTION,
-            "Whalet reported a result that does not match this request, so nothing more is sent "
-            "until a person has checked the order in Whalet's portal.",
+            later(
+                "Whalet reported a result that does not match this request, so nothing more is sent "
+                "until a person has checked the order in Whalet's portal."
+            ),
         )
     if r.confirm_attempts > 0 and r.checked_attempt < r.confirm_attempts:
-        return Refusal(Block.UNCHECKED, "We first check with Whalet whether the last confirmation arrived.")
+        return Refusal(Block.UNCHECKED, later("We first check with Whalet whether the last confirmation arrived."))
     if r.confirm_attempts >= max_attempts:
         return Refusal(
             Block.ATTEMPTS,
-            f"Whalet did not take the confirmation after {r.confirm_attempts} attempts; "
-            "nothing more is sent, and the request will expire unless Whalet reports it.",
+            later(
+                "Whalet did not take the confirmation after %(attempts)s attempts; "
+                "nothing more is sent, and the request will expire unless Whalet reports it.",
+                attempts=r.confirm_attempts,
+            ),
         )
     if frozen:
         return Refusal(
             Block.FROZEN,
-            "Payouts are frozen by an admin: the confirmation waits until `/whalet unfreeze` "
-            "and is then sent if the request is still valid.",
+            later(
+                "Payouts are frozen by an admin: the confirmation waits until `/whalet unfreeze` "
+                "and is then sent if the request is still valid."
+            ),
         )
     if r.expired(now):
-        return Refusal(Block.EXPIRED, "The request expired before it could be sent; nothing was sent.")
+        return Refusal(Block.EXPIRED, later("The request expired before it could be sent; nothing was sent."))
     if not intact(r):
-        return Refusal(Block.FINGERPRINT, "The stored request no longer matches its card, so it is not sent.")
+        return Refusal(Block.FINGERPRINT, later("The stored request no longer matches its card, so it is not sent."))
     have = quorum(r, current_approvers)
     if have < r.required_approvals:
         return Refusal(
             Block.QUORUM,
-            f"Only {have} of the {r.required_approvals} approvals still count, so it waits for more approvals.",
+            later(
+                "Only %(have)s of the %(needed)s approvals still count, so it waits for more approvals.",
+                have=have,
+                needed=r.required_approvals,
+            ),
         )
     return None
 

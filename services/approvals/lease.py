@@ -7,6 +7,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from core.i18n import Translator, translator
+
 if TYPE_CHECKING:
     from services.container import Services
 
@@ -50,6 +52,20 @@ def lease_end(now: datetime, services: Services) -> datetime:
 def owner(services: Services) -> str:
     """This process's lease identity; a restarted process is a new owner."""
     return services.instance
+
+
+def alerts_language(services: Services) -> Translator:
+    """The language of the alerts channel (``[notifications] alerts_channel``, else the default
+    channel, where ``Alerts`` posts): an alert is written in it."""
+    where = services.config.notifications
+    return translator(services.locales.channel(where.alerts_channel or where.default_channel))
+
+
+def card_language(services: Services) -> Translator:
+    """The language of the approvals channel, where every card and its thread are: a request's
+    note (shown on its card) is written in it."""
+    approvals = services.config.approvals
+    return translator(services.locales.channel(approvals.channel if approvals else None))
 
 
 def count_call(services: Services, operation: str) -> None:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from core.clock import day_start, iso
+from core.i18n import translator
 from core.storage.claims import is_quiet, open_window
 from services.approvals import copies, policy, repo
 from services.approvals.cards import headline, slack_time
@@ -40,16 +41,21 @@ def escalate_due(services: Services) -> list[str]:
             if not open_window(db, f"escalate:{r.id}", iso(now), iso(r.expires_at + timedelta(days=1))):
                 continue
             waited = int((now - r.created_at).total_seconds() // 3600)
-            line = (
-                f":rotating_light: `{r.id}` {headline(r)} has waited {waited} h for approval "
-                f"(open until {slack_time(r.expires_at, '{date_short_pretty} at {time}')})."
-            )
-            repo.tell_thread(services, db, r, f"{' '.join(tags) or 'Admins:'} {line}")
+            # the card's thread in its channel's language, each admin's DM in theirs
+            thread = _escalation(r, waited, services.locales.channel(approvals.channel))
+            t = translator(services.locales.channel(approvals.channel))
+            told = " ".join(tags) or t.gettext("Admins:")
+            repo.tell_thread(services, db, r, f"{told} {thread}")
+            card_channel = f"<#{approvals.channel}>"
             for admin in roles.admins:
                 if admin != r.requester:
-                    enqueue_post(
-                        db, channel=admin, text=f"{line} Its card is in <#{approvals.channel}>.", correlation_id=r.id
+                    locale = services.locales.cached(admin)
+                    text = translator(locale).gettext(
+                        "%(line)s Its card is in %(channel)s.",
+                        line=_escalation(r, waited, locale),
+                        channel=card_channel,
                     )
+                    enqueue_post(db, channel=admin, text=text, correlation_id=r.id)
             repo.audit(services, db, r, "system", "escalate", after_hours=approvals.escalate_after_hours)
             raised.append(r.id)
     if raised:
@@ -75,6 +81,7 @@ async def summary_due(services: Services) -> int:
         if is_quiet(db, key, iso(now)):  # today's went out: no Slack call on every later sweep
             return 0
     people = await copies.approver_ids(services)  # user groups are a Slack call: before the transaction
+    languages = {person: await services.locales.locale_of(person) for person in people}  # each DM in theirs
     sent = 0
     with services.store.transaction() as db:
         if not open_window(db, key, iso(now), iso(today + timedelta(days=1))):
@@ -90,20 +97,54 @@ async def summary_due(services: Services) -> int:
                 and policy.within_approver_limit(services.config, person, r.money)
             ]
             if mine:
-                enqueue_post(db, channel=person, text=_summary(mine, approvals.channel))
+                enqueue_post(db, channel=person, text=_summary(mine, approvals.channel, languages[person]))
                 sent += 1
     if sent:
         services.wake_outbox()
     return sent
 
 
-def _summary(requests: list[ApprovalRequest], channel: str) -> str:
+def _until(r: ApprovalRequest, locale: str | None) -> str:
+    """When the request closes, as a Slack date token (each reader's own zone)."""
+    if r.expires_at is None:
+        return "—"
+    return slack_time(
+        r.expires_at, "{date_short_pretty} at {time}" if locale in (None, "en") else "{date_short_pretty} {time}"
+    )
+
+
+def _escalation(r: ApprovalRequest, waited: int, locale: str | None) -> str:
+    return translator(locale).gettext(
+        ":rotating_light: `%(id)s` %(headline)s has waited %(hours)s h for approval (open until %(until)s).",
+        id=r.id,
+        headline=headline(r, locale=locale),
+        hours=waited,
+        until=_until(r, locale),
+    )
+
+
+def _summary(requests: list[ApprovalRequest], channel: str, locale: str | None = None) -> str:
+    t = translator(locale)
+    where = f"<#{channel}>"
     lines = [
-        f":clipboard: {len(requests)} request{'s' if len(requests) > 1 else ''} wait for your approval in <#{channel}>:"
+        t.ngettext(
+            ":clipboard: %(n)s request wait for your approval in %(channel)s:",
+            ":clipboard: %(n)s requests wait for your approval in %(channel)s:",
+            len(requests),
+            channel=where,
+        )
     ]
     for r in requests[:20]:
-        until = slack_time(r.expires_at, "{date_short_pretty} at {time}") if r.expires_at else "—"
-        lines.append(f"• `{r.id}` {headline(r)} — requested by <@{r.requester}>, open until {until}")
+        requester = f"<@{r.requester}>"
+        lines.append(
+            t.gettext(
+                "• `%(id)s` %(headline)s — requested by %(who)s, open until %(until)s",
+                id=r.id,
+                headline=headline(r, locale=locale),
+                who=requester,
+                until=_until(r, locale),
+            )
+        )
     if len(requests) > 20:
-        lines.append(f"…and {len(requests) - 20} more: `/whalet pending` lists them all.")
+        lines.append(t.gettext("…and %(more)s more: `/whalet pending` lists them all.", more=len(requests) - 20))
     return "\n".join(lines)

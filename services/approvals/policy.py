@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING
 
 from core.clock import day_start
 from core.config import DEFAULT_DAY_ZONE, BotConfig
-from services.approvals.roles import Role, RoleResolver
+from core.i18n import N_, Later, Translator, later
+from services.approvals.roles import ROLE_NAMES, Role, RoleResolver
 from whalet.money import Money
 
 if TYPE_CHECKING:
@@ -26,12 +27,22 @@ if TYPE_CHECKING:
 log = logging.getLogger("whalet_bot.commands.policy")
 
 NEW_BENEFICIARY_DAYS = 30
-FLAG_NEW_BENEFICIARY = "new beneficiary"
-FLAG_ABOVE_USUAL = "above usual size"
+# Flags are stored in English on the request (its fingerprint covers them) and marked for the
+# catalog so a card can show them in its reader's language.
+FLAG_NEW_BENEFICIARY = N_("new beneficiary")
+FLAG_ABOVE_USUAL = N_("above usual size")
 
 
 class PolicyRefused(Exception):
-    """The policy says no; ``str(exc)`` is the sentence for the person who asked."""
+    """The policy says no; ``later`` is the sentence for the person who asked, translated where
+    it is shown (``exc.text(translator)``); ``str(exc)`` is the English."""
+
+    def __init__(self, message: Later) -> None:
+        self.later = message
+        super().__init__(str(message))
+
+    def text(self, t: Translator) -> str:
+        return t.text(self.later)
 
 
 def resolver(services: Services) -> RoleResolver:
@@ -50,36 +61,57 @@ def required_approvals(config: BotConfig, amount: Money, *, frozen: bool, spent_
     """Distinct approvers needed for a new request, or PolicyRefused with the reason."""
     if frozen:
         raise PolicyRefused(
-            "Payouts are frozen by an admin, so no new request can be made until someone runs `/whalet unfreeze`."
+            later(
+                "Payouts are frozen by an admin, so no new request can be made until someone runs `/whalet unfreeze`."
+            )
         )
     approvals = config.approvals
     if approvals is None:
         raise PolicyRefused(
-            "No approval policy is configured (the [approvals] section of whalet-bot.toml), "
-            "so the bot cannot send payouts."
+            later(
+                "No approval policy is configured (the [approvals] section of whalet-bot.toml), "
+                "so the bot cannot send payouts."
+            )
         )
     ceiling = approvals.ceiling_for(amount.currency)
     if ceiling is None:
         configured = sorted({tier.currency for tier in approvals.tiers})
+        if configured:
+            raise PolicyRefused(
+                later(
+                    "The approval policy has no tiers for %(currency)s, so the bot will not send it "
+                    "(configured: %(configured)s).",
+                    currency=amount.currency,
+                    configured=", ".join(configured),
+                )
+            )
         raise PolicyRefused(
-            f"The approval policy has no tiers for {amount.currency}, so the bot will not send it"
-            + (f" (configured: {', '.join(configured)})." if configured else ".")
+            later(
+                "The approval policy has no tiers for %(currency)s, so the bot will not send it.",
+                currency=amount.currency,
+            )
         )
     if amount.amount > ceiling:
         raise PolicyRefused(
-            f"{amount.format()} is above the bot's ceiling of {Money(ceiling, amount.currency).format()}; "
-            "make this payout in Whalet's portal."
+            later(
+                "%(amount)s is above the bot's ceiling of %(ceiling)s; make this payout in Whalet's portal.",
+                amount=amount.format(),
+                ceiling=Money(ceiling, amount.currency).format(),
+            )
         )
     limit = approvals.daily_limit_of(requester, amount.currency)
     if limit is not None and spent_today + amount.amount > limit:
         raise PolicyRefused(
-            f"This would bring your {amount.currency} requests today to "
-            f"{Money(spent_today + amount.amount, amount.currency).format()}, above your daily limit of "
-            f"{Money(limit, amount.currency).format()}."
+            later(
+                "This would bring your %(currency)s requests today to %(total)s, above your daily limit of %(limit)s.",
+                currency=amount.currency,
+                total=Money(spent_today + amount.amount, amount.currency).format(),
+                limit=Money(limit, amount.currency).format(),
+            )
         )
     needed = approvals.required_approvals(amount.currency, amount.amount)
     if needed is None:  # unreachable after the checks above, kept as the last word
-        raise PolicyRefused(f"The approval policy does not cover {amount.format()}.")
+        raise PolicyRefused(later("The approval policy does not cover %(amount)s.", amount=amount.format()))
     return needed
 
 
@@ -109,15 +141,43 @@ def flags(config: BotConfig, amount: Money, *, new_beneficiary: bool) -> list[st
 
 @dataclass(frozen=True)
 class Refusal:
-    reason: str
+    """Why the policy says no: ``later`` is the sentence, translated where it is shown
+    (``refusal.text(translator)``); ``reason`` is the English."""
+
+    later: Later
+
+    @property
+    def reason(self) -> str:
+        return str(self.later)
+
+    def text(self, t: Translator) -> str:
+        return t.text(self.later)
+
+
+# The things a person asks for, as nouns inside a refusal (translated with it).
+KIND_NOUNS = {noun: noun for noun in (N_("payout"), N_("payment"), N_("trade order binding"))}
+
+
+def kind_noun(kind: str) -> Later | str:
+    return Later(KIND_NOUNS[kind], {}) if kind in KIND_NOUNS else kind
+
+
+def role_noun(role: Role) -> Later | str:
+    return Later(ROLE_NAMES[role][0], {}) if role in ROLE_NAMES else role.label
 
 
 def approver_refusal(role: Role, *, requester: str, clicker: str, kind: str = "payout") -> Refusal | None:
     """Why this person may not approve (or reject) this request, or None."""
     if clicker == requester:
-        return Refusal(f"You requested this {kind}, so someone else has to approve it.")
+        return Refusal(later("You requested this %(kind)s, so someone else has to approve it.", kind=kind_noun(kind)))
     if role < Role.APPROVER:
-        return Refusal(f"Only approvers can approve or reject a {kind}; your role is {role.label}.")
+        return Refusal(
+            later(
+                "Only approvers can approve or reject a %(kind)s; your role is %(role)s.",
+                kind=kind_noun(kind),
+                role=role_noun(role),
+            )
+        )
     return None
 
 
@@ -129,8 +189,12 @@ def over_approver_limit(config: BotConfig, approver: str, amount: Money, *, requ
     limit = config.approvals.approver_limit_of(approver, amount.currency) if config.approvals else None
     assert limit is not None
     return Refusal(
-        f"Your approval limit is {Money(limit, amount.currency).format()}, so you cannot approve "
-        f"{amount.format()}. {_who_may_approve(config, amount, besides=(approver, requester))}"
+        later(
+            "Your approval limit is %(limit)s, so you cannot approve %(amount)s. %(who)s",
+            limit=Money(limit, amount.currency).format(),
+            amount=amount.format(),
+            who=_who_may_approve(config, amount, besides=(approver, requester)),
+        )
     )
 
 
@@ -139,7 +203,7 @@ def within_approver_limit(config: BotConfig, approver: str, amount: Money) -> bo
     return limit is None or amount.amount <= limit
 
 
-def _who_may_approve(config: BotConfig, amount: Money, *, besides: tuple[str, ...]) -> str:
+def _who_may_approve(config: BotConfig, amount: Money, *, besides: tuple[str, ...]) -> Later:
     roles = config.roles
     people = [
         f"<@{user}>"
@@ -147,13 +211,19 @@ def _who_may_approve(config: BotConfig, amount: Money, *, besides: tuple[str, ..
         if user not in besides and within_approver_limit(config, user, amount)
     ]
     people += [f"<!subteam^{group}>" for group in (*roles.approver_groups, *roles.admin_groups)]
-    return f"Ask {', '.join(people)}." if people else "Nobody in the policy may approve it; ask an admin."
+    if people:
+        return later("Ask %(people)s.", people=", ".join(people))
+    return later("Nobody in the policy may approve it; ask an admin.")
 
 
 def requester_refusal(role: Role, kind: str = "payout") -> Refusal | None:
     if role < Role.REQUESTER:
         return Refusal(
-            f"Only requesters can ask for a {kind}; your role is {role.label}. "
-            "An admin can add you under [roles] in whalet-bot.toml."
+            later(
+                "Only requesters can ask for a %(kind)s; your role is %(role)s. "
+                "An admin can add you under [roles] in whalet-bot.toml.",
+                kind=kind_noun(kind),
+                role=role_noun(role),
+            )
         )
     return None

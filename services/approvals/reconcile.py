@@ -33,6 +33,7 @@ from services.approvals.clicks import expire_due, remind_due
 from services.approvals import batch_lines, batch_release
 from services.approvals.confirm import count_call, is_frozen, send_confirm
 from services.approvals.guards import backoff
+from services.approvals.lease import alerts_language, card_language
 from services.approvals.kinds import KINDS
 from services.approvals.request import ApprovalRequest
 from services.approvals.states import State
@@ -109,12 +110,15 @@ async def lookup(services: Services, request: ApprovalRequest) -> Record | None:
 async def lookup_once(services: Services, request: ApprovalRequest) -> None:
     """One lookup and what it proves, stored in one transaction."""
     now = services.clock.now()
+    card = card_language(services)  # the request's note is shown on its card
     record: Record | None = None
     problem = None
     try:
         record = await lookup(services, request)
     except WhaletError as exc:
-        problem = f"We could not check with Whalet yet ({explain(exc)}); we will try again shortly."
+        problem = card.gettext(
+            "We could not check with Whalet yet (%(why)s); we will try again shortly.", why=explain(exc)
+        )
     status = ((record.status if record else None) or "").upper()
     with services.store.transaction() as db:
         current = repo.load(db, request.id, lock=True)
@@ -124,10 +128,13 @@ async def lookup_once(services: Services, request: ApprovalRequest) -> None:
         if record is None or status not in KNOWN:
             if problem is None:
                 problem = (
-                    "Whalet shows no record of this order yet; we will check again shortly."
+                    card.gettext("Whalet shows no record of this order yet; we will check again shortly.")
                     if record is None
-                    else f"Whalet reports a status the bot does not know ({esc(status)}); the outcome stays "
-                    "unknown until Whalet reports it settled."
+                    else card.gettext(
+                        "Whalet reports a status the bot does not know (%(status)s); the outcome stays "
+                        "unknown until Whalet reports it settled.",
+                        status=esc(status),
+                    )
                 )
             current = repo.bump(db, current, note=problem, next_attempt_at=now + backoff(current.lookups + 1), **base)
             _alert_unknown(services, current, status, exhausted=current.lookups >= MAX_LOOKUPS)
@@ -149,6 +156,7 @@ def _apply(
     now: datetime,
     base: dict[str, int],
 ) -> ApprovalRequest:
+    card = card_language(services)  # the request's note is shown on its card
     fields: dict[str, object] = {**base, "result_status": status}
     if status == "WAIT_CONFIRM":
         if r.state is State.CONFIRMED:  # cannot happen with Whalet's rules: keep asking, do not resend
@@ -159,14 +167,16 @@ def _apply(
                 db,
                 r,
                 State.EXPIRED,
-                note="Whalet never received the confirmation before the request expired; nothing was paid.",
+                note=card.gettext(
+                    "Whalet never received the confirmation before the request expired; nothing was paid."
+                ),
                 **fields,
             )
         wait = backoff(r.confirm_attempts - 1) if r.confirm_attempts > 1 else timedelta(0)  # 0, 5 s, 10 s, …
         note = (
             None
             if not is_frozen(services)
-            else (
+            else card.gettext(
                 "Payouts are frozen by an admin: the confirmation waits until "
                 "`/whalet unfreeze` and is then sent if the request is still valid."
             )
@@ -175,15 +185,21 @@ def _apply(
     if status == "PROCESSING":
         target = State.CONFIRMED
         fields.update(
-            next_attempt_at=now + backoff(r.lookups + 2), note="Whalet has the order; nothing was sent twice."
+            next_attempt_at=now + backoff(r.lookups + 2),
+            note=card.gettext("Whalet has the order; nothing was sent twice."),
         )
     elif status == "SUCCESS":
         target, fields["note"] = State.SUCCEEDED, None
     elif status == "EXPIRED":
-        target, fields["note"] = State.EXPIRED, "Whalet reports the order expired unconfirmed; nothing was paid."
+        target, fields["note"] = (
+            State.EXPIRED,
+            card.gettext("Whalet reports the order expired unconfirmed; nothing was paid."),
+        )
     else:
         target = State.FAILED
-        fields["fail_reason"] = (record.model_extra or {}).get("failReason") or "Whalet reports the payout failed"
+        fields["fail_reason"] = (record.model_extra or {}).get("failReason") or card.gettext(
+            "Whalet reports the payout failed"
+        )
     if r.state is target:
         return repo.bump(db, r, **fields)
     if r.state is State.CONFIRMING:
@@ -195,8 +211,11 @@ def _apply(
             r,
             **{
                 **fields,
-                "note": f"Whalet reports {esc(status)}, which does not fit this "
-                "request's history; please check it in Whalet's portal.",
+                "note": card.gettext(
+                    "Whalet reports %(status)s, which does not fit this request's history; please check it in "
+                    "Whalet's portal.",
+                    status=esc(status),
+                ),
             },
         )
     return repo.conclude(services, db, r, target, **fields)
@@ -210,19 +229,20 @@ UNKNOWN_QUIET_S = 24 * 3600
 def _alert_unknown(services: Services, r: ApprovalRequest, status: str, *, exhausted: bool) -> None:
     if services.alerts is None or not (status or exhausted):
         return
+    t = alerts_language(services)
     why = (
-        f"Whalet reports status {esc(status)}, which the bot does not know"
+        t.gettext("Whalet reports status %(status)s, which the bot does not know", status=esc(status))
         if status
-        else f"{r.lookups} lookups did not settle it"
+        else t.gettext("%(n)s lookups did not settle it", n=r.lookups)
     )
-    services.alerts.raise_alert(
-        f"approval:{r.id}:unknown:{status or 'exhausted'}",
-        (
-            f":rotating_light: Approval request `{r.id}` (order `{r.mer_order_no}`): {why}. Its outcome stays unknown "
-            "and it still counts in the daily total; please check it in Whalet's portal."
-        ),
-        quiet_seconds=UNKNOWN_QUIET_S,
+    text = t.gettext(
+        ":rotating_light: Approval request `%(id)s` (order `%(order)s`): %(why)s. Its outcome stays unknown "
+        "and it still counts in the daily total; please check it in Whalet's portal.",
+        id=r.id,
+        order=r.mer_order_no,
+        why=why,
     )
+    services.alerts.raise_alert(f"approval:{r.id}:unknown:{status or 'exhausted'}", text, quiet_seconds=UNKNOWN_QUIET_S)
 
 
 async def sweep(services: Services) -> None:
@@ -269,12 +289,14 @@ def _recover(services: Services, db: Database, r: ApprovalRequest, now: datetime
             lease_until=None,
             confirm_attempts=max(1, r.confirm_attempts),
             next_attempt_at=now,
-            note="Recovered after a restart; checking with Whalet.",
+            note=card_language(services).gettext("Recovered after a restart; checking with Whalet."),
         )
         repo.audit(services, db, r, "system", "recover")
         repo.update_card(services, db, r)
     elif r.state is State.APPLYING and r.created_at <= now - STUCK_APPLYING:
-        r = repo.conclude(services, db, r, State.ABANDONED, note="Recovered after a restart.")
+        r = repo.conclude(
+            services, db, r, State.ABANDONED, note=card_language(services).gettext("Recovered after a restart.")
+        )
         repo.audit(services, db, r, "system", "recover")
 
 

@@ -16,6 +16,9 @@ from sqlite_utils import Database
 
 from services.approvals import batch_lines
 from services.approvals import repo
+from core.i18n import Translator, translator
+from services.approvals.card_status import STATE_NAMES
+from services.approvals.lease import alerts_language, card_language
 from services.approvals.request import ApprovalRequest
 from whalet.money import Money
 from services.approvals.states import SETTLED, State, allowed
@@ -36,21 +39,33 @@ class Reported:
     money: Money
 
 
-def contradiction(request: ApprovalRequest, business_id: str | None, reported: Reported) -> str | None:
+def contradiction(
+    request: ApprovalRequest, business_id: str | None, reported: Reported, t: Translator | None = None
+) -> str | None:
     """Why this result cannot be about this request (the right order number with another amount,
-    currency, Whalet user or Whalet order id), in words with both versions; None when it fits."""
+    currency, Whalet user or Whalet order id), in words with both versions (in ``t``'s language:
+    the card's, which shows it); None when it fits."""
+    t = t or translator("en")
     asked, said = request.money, reported.money
     if said.currency != asked.currency or said.amount != asked.amount:
-        return (
-            f"Whalet reported {said.format()} for order {request.mer_order_no}; the request was for {asked.format()}."
+        return t.gettext(
+            "Whalet reported %(said)s for order %(order)s; the request was for %(asked)s.",
+            said=t.amount(said),
+            order=request.mer_order_no,
+            asked=t.amount(asked),
         )
     if reported.user_id != request.user_id:
-        return (
-            f"Whalet reported the order under Whalet user {reported.user_id}; the request was made "
-            f"for {request.user_id}."
+        return t.gettext(
+            "Whalet reported the order under Whalet user %(reported)s; the request was made for %(user)s.",
+            reported=reported.user_id,
+            user=request.user_id,
         )
     if business_id and request.whalet_id and business_id != request.whalet_id:
-        return f"Whalet reported its order {business_id}; the request's order at Whalet is {request.whalet_id}."
+        return t.gettext(
+            "Whalet reported its order %(reported)s; the request's order at Whalet is %(order)s.",
+            reported=business_id,
+            order=request.whalet_id,
+        )
     return None
 
 
@@ -72,14 +87,15 @@ def apply_result(
     request = repo.load_by_order(db, mer_order_no, lock=True)
     if request is None or request.kind != kind:
         return None
-    problem = contradiction(request, business_id, reported) if reported is not None else None
+    card = card_language(services)  # the card shows the contradiction
+    problem = contradiction(request, business_id, reported, card) if reported is not None else None
     if problem is not None:
         return _needs_attention(services, db, request, problem, status)
     status = (status or "").upper()
     target = State.SUCCEEDED if status in SUCCESS_STATUSES else State.FAILED if status in FAIL_STATUSES else None
     changes: dict[str, object] = {"result_status": status}
     if target is State.FAILED:
-        changes["fail_reason"] = fail_reason or "Whalet gave no reason"
+        changes["fail_reason"] = fail_reason or card_language(services).gettext("Whalet gave no reason")  # on the card
     if request.state in SETTLED:
         changes = {}  # Whalet's final word was already stored; a repeat changes nothing
     was = request.state
@@ -101,15 +117,22 @@ def apply_result(
         and was in (State.PENDING, State.APPROVED, State.REJECTED, State.EXPIRED, State.ABANDONED)
         and services.alerts is not None
     ):
-        services.alerts.raise_alert(
-            f"approval:{request.id}:settled_unsent",
-            (
-                f":rotating_light: Whalet reports order `{esc(mer_order_no)}` ({request.id}) {esc(status)}, but the bot "
-                f"had it as {was.value.lower()} (never confirmed). The card now shows Whalet's word; please check."
-            ),
-            quiet_seconds=0,
+        t = alerts_language(services)
+        text = t.gettext(
+            ":rotating_light: Whalet reports order `%(order)s` (%(id)s) %(status)s, but the bot "
+            "had it as %(was)s (never confirmed). The card now shows Whalet's word; please check.",
+            order=esc(mer_order_no),
+            id=request.id,
+            status=esc(status),
+            was=_state(t, was),
         )
+        services.alerts.raise_alert(f"approval:{request.id}:settled_unsent", text, quiet_seconds=0)
     return request.batch_id or request.id  # a batch line's result goes to its batch's thread
+
+
+def _state(t: Translator, state: State) -> str:
+    """A state's name as the card writes it, in ``t``'s language."""
+    return t.gettext(STATE_NAMES[state]) if state in STATE_NAMES else state.value.lower().replace("_", " ")
 
 
 def _needs_attention(services: Services, db: Database, request: ApprovalRequest, problem: str, status: str) -> str:
@@ -119,13 +142,15 @@ def _needs_attention(services: Services, db: Database, request: ApprovalRequest,
         repo.audit(services, db, request, "whalet", "result.contradicts", reported=problem, status=status)
         repo.update_card(services, db, request)
         if services.alerts is not None:
-            services.alerts.raise_alert(
-                f"approval:{request.id}:contradicts",
-                (
-                    f":rotating_light: A result from Whalet for `{esc(request.mer_order_no)}` ({request.id}) does not "
-                    f"match the request: {esc(problem)} It was not taken as the result; the request stays "
-                    f"{request.state.value.lower().replace('_', ' ')}. Please check the order in Whalet's portal."
-                ),
-                quiet_seconds=0,
+            t = alerts_language(services)
+            text = t.gettext(
+                ":rotating_light: A result from Whalet for `%(order)s` (%(id)s) does not match the request: "
+                "%(problem)s It was not taken as the result; the request stays %(state)s. Please check the "
+                "order in Whalet's portal.",
+                order=esc(request.mer_order_no),
+                id=request.id,
+                problem=esc(problem),
+                state=_state(t, request.state),
             )
+            services.alerts.raise_alert(f"approval:{request.id}:contradicts", text, quiet_seconds=0)
     return request.id

@@ -23,11 +23,13 @@ from sqlite_utils import Database
 
 from services.approvals import copies, policy, repo
 from services.approvals.confirm import FREEZE_FLAG, count_call, is_frozen
+from services.approvals.lease import alerts_language
 from services.approvals.fingerprint import fingerprint
 from services.approvals.kinds import KINDS, mismatch_of, with_quote
 from services.approvals.request import ApprovalRequest
 from services.approvals.states import State
 from core.config import Tier
+from core.i18n import N_, Later, Translator, later
 from core.storage.claims import serialize_on
 from services.book import BookEntry, is_new
 from services.slack.blocks import esc
@@ -42,7 +44,7 @@ __all__ = ["FREEZE_FLAG", "NewRequest", "Refused", "create", "is_frozen"]
 
 log = logging.getLogger("whalet_bot.approvals")
 
-FLAG_POSSIBLE_SPLIT = "possible split"
+FLAG_POSSIBLE_SPLIT = N_("possible split")  # stored in English, marked for a card in another language
 
 
 def new_request_id(kind: str) -> str:
@@ -66,7 +68,15 @@ class NewRequest:
 
 
 class Refused(Exception):
-    """Nothing was sent (or nothing changed); ``str(exc)`` is the sentence for the person."""
+    """Nothing was sent (or nothing changed); ``later`` is the sentence for the person, translated
+    where it is shown (``exc.text(translator)``); ``str(exc)`` is the English."""
+
+    def __init__(self, message: Later | str) -> None:
+        self.later = message
+        super().__init__(str(message))
+
+    def text(self, t: Translator) -> str:
+        return t.text(self.later)
 
 
 class _Unquoted(Exception):
@@ -135,10 +145,23 @@ async def _quote_window(services: Services, r: ApprovalRequest, rates: dict[str,
         try:
             quote = await services.whalet.query_rate(r.user_id, currency, r.currency, r.fund_source)
         except WhaletError as exc:
+            values = {"currency": currency, "to": r.currency, "why": explain(exc)}
+            if KINDS[r.kind].to_account:
+                raise Refused(
+                    later(
+                        "Your other requests to the same beneficiary include %(currency)s, and the anti-splitting "
+                        "check needs Whalet's %(currency)s to %(to)s rate, which Whalet did not give: %(why)s "
+                        "Nothing was requested.",
+                        **values,
+                    )
+                ) from exc
             raise Refused(
-                f"Your other requests to the same {KINDS[r.kind].party_label.lower()} include {currency}, and the "
-                f"anti-splitting check needs Whalet's {currency} to {r.currency} rate, which Whalet did not give: "
-                f"{explain(exc)} Nothing was requested."
+                later(
+                    "Your other requests to the same payee include %(currency)s, and the anti-splitting "
+                    "check needs Whalet's %(currency)s to %(to)s rate, which Whalet did not give: %(why)s "
+                    "Nothing was requested.",
+                    **values,
+                )
             ) from exc
         rates[currency] = quote.rate
 
@@ -158,7 +181,7 @@ async def _insert_applying(services: Services, request: ApprovalRequest, new: Ne
                 try:
                     needed, extra, layers = tier(services, db, request, rates)
                 except policy.PolicyRefused as exc:
-                    raise Refused(str(exc)) from None
+                    raise Refused(exc.later) from None
                 b = new.beneficiary
                 now = request.created_at
                 flags = policy.flags(services.config, new.amount, new_beneficiary=b is not None and is_new(db, b, now))
@@ -168,7 +191,9 @@ async def _insert_applying(services: Services, request: ApprovalRequest, new: Ne
                 return request
         except _Unquoted:
             continue
-    raise Refused("Requests to the same recipient kept arriving in new currencies; please try again in a minute.")
+    raise Refused(
+        later("Requests to the same recipient kept arriving in new currencies; please try again in a minute.")
+    )
 
 
 async def create(services: Services, new: NewRequest) -> ApprovalRequest:
@@ -176,7 +201,7 @@ async def create(services: Services, new: NewRequest) -> ApprovalRequest:
     now = services.clock.now()
     whalet_user = services.config.whalet.user_id
     if whalet_user is None:
-        raise Refused("No Whalet user id is configured ([whalet] default_user_id), so nothing can be paid.")
+        raise Refused(later("No Whalet user id is configured ([whalet] default_user_id), so nothing can be paid."))
     kind = KINDS[new.kind]
     b = new.beneficiary
     request = ApprovalRequest(
@@ -214,18 +239,23 @@ async def create(services: Services, new: NewRequest) -> ApprovalRequest:
     if mismatch:
         _abandon(services, request, mismatch, "request.apply_mismatch")
         if services.alerts is not None:
-            services.alerts.raise_alert(
-                f"approval:{request.id}:mismatch",
-                (
-                    f":rotating_light: Whalet's answer to the {kind.noun} request `{request.id}` (order "
-                    f"`{request.mer_order_no}`) does not match what was asked: {esc(mismatch)}. It was not put up "
-                    "for approval and will never be confirmed; Whalet releases the quote at its expiry."
-                ),
-                quiet_seconds=0,
+            t = alerts_language(services)
+            text = t.gettext(
+                ":rotating_light: Whalet's answer to the %(kind)s request `%(id)s` (order `%(order)s`) does not "
+                "match what was asked: %(mismatch)s. It was not put up for approval and will never be confirmed; "
+                "Whalet releases the quote at its expiry.",
+                kind=t.text(policy.kind_noun(kind.noun)),
+                id=request.id,
+                order=request.mer_order_no,
+                mismatch=esc(mismatch),
             )
+            services.alerts.raise_alert(f"approval:{request.id}:mismatch", text, quiet_seconds=0)
         raise Refused(
-            f"Whalet's answer did not match the request ({mismatch}), so it was not put up for approval "
-            "and nothing will be paid. The alerts channel has the details."
+            later(
+                "Whalet's answer did not match the request (%(mismatch)s), so it was not put up for approval "
+                "and nothing will be paid. The alerts channel has the details.",
+                mismatch=mismatch,
+            )
         )
     ttl = timedelta(minutes=services.config.approvals.ttl_minutes if services.config.approvals else 1440)
     people = await copies.audience(
@@ -266,12 +296,12 @@ def _abandon(services: Services, request: ApprovalRequest, note: str, action: st
         repo.audit(services, db, current, "whalet", action, **detail)
 
 
-def _apply_failed(exc: WhaletError) -> str:
+def _apply_failed(exc: WhaletError) -> Later | str:
     """What the requester is told when the apply step fails."""
     if isinstance(exc, OutcomeUnknown):
         # Nothing can be paid either way: an applied order only moves money once confirmed, and
         # this request will never be confirmed; Whalet releases an unconfirmed order at its expiry.
-        return (
+        return later(
             "Whalet did not give a trustworthy answer to the request, so it was not put up for "
             "approval and nothing will be paid. Please try again in a minute."
         )
