@@ -13,6 +13,8 @@ guards; only where the answer goes differs (ephemeral in the conversation, or th
 
 from __future__ import annotations
 
+import asyncio
+
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -120,10 +122,15 @@ async def on_reject_click(
     """Check what can be checked now, then ask for an optional reason in a modal."""
     await ack()
     clicker, request_id, carried = _clicked(body)
-    role = await resolver(services).role_of(clicker, fresh=True)
+    # Their role (user groups read afresh) and their language, asked of Slack at the same time.
+    role, locale = await asyncio.gather(
+        resolver(services).role_of(clicker, fresh=True), services.locales.locale_of(clicker)
+    )
     with services.store.read() as db:
         request = repo.load(db, request_id)
-    problem = reject_refusal(request, clicker=clicker, role=role, carried_fingerprint=carried, now=services.clock.now())
+    problem = reject_refusal(
+        request, clicker=clicker, role=role, carried_fingerprint=carried, now=services.clock.now(), locale=locale
+    )
     if problem or request is None:
         await _tell(home, body, respond, client, problem or "", services)
         return
@@ -131,7 +138,6 @@ async def on_reject_click(
     form = stash(
         services.store, {"fp": carried, "channel": channel, "request_id": request_id, "home": _from_home(body)}
     )
-    locale = services.locales.cached(clicker)  # the modal must open within the trigger's 3 s
     view = reject_modal(cut(headline(request, locale=locale), 2500), form, locale)
     await client.views_open(trigger_id=body["trigger_id"], view=view)
 

@@ -86,7 +86,7 @@ async def on_batch_submission(services: Services, ack: AsyncAck, body: dict[str,
     t = translator(locale)
     refusal = policy.requester_refusal(await policy.resolver(services).role_of(user_id))
     if refusal:
-        await ack(response_action="errors", errors={"file": t.text(refusal.reason)})
+        await ack(response_action="errors", errors={"file": refusal.text(t)})
         return
     files = _picked(view)
     if len(files) != 1:
@@ -127,7 +127,7 @@ async def _check_and_send(
             MAX_FILE_BYTES,
         )
     except FileRefused as exc:
-        return t.gettext("Batch not sent"), t.gettext("Not sent: %(reason)s", reason=esc(str(exc)))
+        return t.gettext("Batch not sent"), t.gettext("Not sent: %(reason)s", reason=esc(t.text(exc.reason)))
     lines, unread = read_batch(services, picked.content, services.config.batch.max_lines)
     reasons: Sequence[Later | str] = unread
     batch = None
@@ -135,7 +135,7 @@ async def _check_and_send(
         try:
             batch = await create_batch(services, user_id, picked.name, note, lines, channel)
         except BatchRefused as exc:
-            reasons = exc.reasons
+            reasons = exc.later
     if batch is None:
         head = t.ngettext(
             "*%(file)s was not sent* (%(n)s problem); nothing was created:",

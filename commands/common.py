@@ -43,7 +43,9 @@ def at(moment: datetime) -> str:
 def refusal_text(exc: Exception, t: Translator) -> str:
     """A refusal's sentence (``Refused``, ``PolicyRefused``) in the reader's language: its argument
     may be a catalog ``Later`` (translated here) or English text made before translations."""
-    reason = exc.args[0] if len(exc.args) == 1 else None
+    reason = getattr(exc, "later", None)
+    if reason is None and len(exc.args) == 1:
+        reason = exc.args[0]
     if isinstance(reason, (Later, str)):
         return t.text(reason)
     return str(exc)

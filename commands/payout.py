@@ -265,7 +265,7 @@ async def on_payout_submission(services: Services, ack: AsyncAck, body: dict[str
     t = translator(locale)
     refusal = policy.requester_refusal(await policy.resolver(services).role_of(user_id))
     if refusal:
-        await ack(response_action="errors", errors={"amount": t.text(refusal.reason)})
+        await ack(response_action="errors", errors={"amount": refusal.text(t)})
         return
     errors, new = validate_payout_form(services, user_id, values(view), locale)
     if errors or new is None:

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from commands.common import refusal_text
 from commands.payout import sent_for_approval
-from core.i18n import Later, Translator, later, translator
+from core.i18n import Later, later, translator
 from core.storage import replays
 from services import book
 from services.approvals import policy, repo
@@ -36,7 +37,7 @@ async def request_again(services: Services, clicker: str, request_id: str) -> st
         return _("Only <@%(requester)s>, who asked for this one, can request it again.", requester=old.requester)
     refusal = policy.requester_refusal(await policy.resolver(services).role_of(clicker, fresh=True), old.kind)
     if refusal is not None:
-        return t.text(refusal.reason)
+        return refusal.text(t)
     new = _same_details(services, old)
     if isinstance(new, Later):
         return t.text(new)
@@ -49,17 +50,11 @@ async def request_again(services: Services, clicker: str, request_id: str) -> st
     try:
         made_now = await create(services, new)
     except Refused as exc:
-        return _("Not sent: %(reason)s", reason=_reason(exc, t))
+        return _("Not sent: %(reason)s", reason=refusal_text(exc, t))
     with services.store.transaction() as db:
         replays.link(db, f"again:{old.id}", made_now.id)
         repo.audit(services, db, made_now, clicker, "request.again", of=old.id)
     return sent_for_approval(services, made_now, t.locale)
-
-
-def _reason(exc: Exception, t: Translator) -> str:
-    """A refusal's reason in the reader's language: a catalog ``Later`` or English text."""
-    reason = exc.args[0] if len(exc.args) == 1 else None
-    return t.text(reason) if isinstance(reason, (Later, str)) else str(exc)
 
 
 def _same_details(services: Services, old: ApprovalRequest) -> NewRequest | Later:

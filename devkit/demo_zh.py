@@ -30,6 +30,9 @@ ZH_WORDS = {
     "Refresh": "刷新",  # the Home's button: 刷新余额
     "Balances of": "的余额",
     "less than a minute ago": "不到一分钟前",
+    "someone else": "其他人",  # the four-eyes refusal: 必须由其他人审批
+    "3 lines": "3 行",
+    "Results": "结果",
 }
 
 LOCALES = {"en": ({}, ""), "zh-Hans": (ZH_WORDS, ZH_UI)}

@@ -7,23 +7,14 @@ import csv
 import hashlib
 import io
 import json
-from collections.abc import Sequence
 from decimal import Decimal
 
-from core.i18n import N_, Later, Translator, translator
+from core.i18n import N_, Translator, translator
 from core.storage import batches
-from services.approvals.batch_policy import FLAG_DUPLICATE, FLAG_NEW, FIRST_REASONS, BatchLine, totals
+from services.approvals.batch_policy import FLAG_DUPLICATE, FLAG_NEW, BatchLine, totals
 from services.csv_cells import amount, cell, encode
 from services.slack.blocks import esc
 from whalet.money import Money
-
-
-def summed(reasons: Sequence[Later | str], t: Translator | None = None) -> str:
-    """The first FIRST_REASONS reasons, one per line, then how many more (in ``t``'s language)."""
-    t = t or translator("en")
-    shown = [f"• {esc(t.text(r))}" for r in reasons[:FIRST_REASONS]]
-    more = len(reasons) - FIRST_REASONS
-    return "\n".join(shown + ([t.gettext("…and %(more)s more.", more=more)] if more > 0 else []))
 
 
 def digest(rows: list[dict[str, object]]) -> str:

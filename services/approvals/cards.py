@@ -166,7 +166,7 @@ def detail_blocks(r: ApprovalRequest, approvals: Sequence[Approval], locale: str
         fields.append(_field(_("Reference"), esc(r.reference)))
     blocks: list[Block] = [section(f"*{headline(r, locale=locale)}*"), section("", fields=fields)]
     if r.flags:
-        blocks.append(context(":warning: " + " · ".join(f"*{esc(f)}*" for f in r.flags)))
+        blocks.append(context(":warning: " + " · ".join(f"*{esc(_(f))}*" for f in r.flags)))
     if r.layers:
         blocks.append(context(*layer_lines(r, approvals, locale)))
     return blocks
@@ -189,7 +189,7 @@ def batch_blocks(r: ApprovalRequest, approvals: Sequence[Approval], locale: str 
         context(_("Every line is in this card's thread; each is paid as its own Whalet order once approved.")),
     ]
     if r.flags:
-        blocks.append(context(":warning: " + " · ".join(f"*{esc(f)}*" for f in r.flags)))
+        blocks.append(context(":warning: " + " · ".join(f"*{esc(_(f))}*" for f in r.flags)))
     if r.layers:
         blocks.append(context(*layer_lines(r, approvals, locale)))
     return blocks

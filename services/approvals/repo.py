@@ -9,6 +9,8 @@ never show a state the database does not have.
 
 from __future__ import annotations
 
+from core.i18n import translator
+
 import logging
 from datetime import datetime
 from decimal import Decimal
@@ -187,7 +189,8 @@ def tell_thread(services: Services, db: Database, request: ApprovalRequest, text
     assert services.config.approvals is not None
     card = request.batch_id or request.id  # a batch line's payout speaks in its batch's thread
     if request.batch_id is not None:
-        text = f"Line {request.line_no}: {text}"
+        t = translator(services.locales.channel(services.config.approvals.channel))
+        text = t.gettext("Line %(line)s: %(text)s", line=request.line_no, text=text)
     enqueue_post(
         db,
         channel=services.config.approvals.channel,

@@ -141,12 +141,14 @@ def actions(*buttons: Block, block_id: str | None = None) -> Block:
 
 
 def left_out(hidden: int, what: str, locale: str | None = None) -> str:
-    """ "…and 3 more fields not shown." in the reader's language (``what``: items, blocks or fields)."""
+    """ "…and 3 more fields not shown." in the reader's language (``what``: items, blocks, fields or records)."""
     t = translator(locale)
     if what == "blocks":
         return t.ngettext("…and %(n)s more block not shown.", "…and %(n)s more blocks not shown.", hidden)
     if what == "fields":
         return t.ngettext("…and %(n)s more field not shown.", "…and %(n)s more fields not shown.", hidden)
+    if what == "records":
+        return t.ngettext("…and %(n)s more record not shown.", "…and %(n)s more records not shown.", hidden)
     return t.ngettext("…and %(n)s more item not shown.", "…and %(n)s more items not shown.", hidden)
 
 

@@ -172,7 +172,7 @@ def test_a_reject_refusal_is_in_the_language_asked_for() -> None:
     )
     assert reject_refusal(
         None, clicker="U1", role=Role.APPROVER, carried_fingerprint=None, now=NOW, locale="zh-Hans"
-    ) == ("该审批申请不存在（或已不存在）。")
+    ) == ("此审批申请不存在（或已不存在）。")
 
 
 @pytest.mark.usefixtures("world")
