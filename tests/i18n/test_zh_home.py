@@ -4,16 +4,13 @@ whose surfaces stay as they were. The strict Slack stand-in refuses any view ove
 
 from __future__ import annotations
 
-import inspect
 import json
 import re
 from datetime import timedelta
 from typing import Any
 
-import pytest
 from babel.numbers import list_currencies
 
-from commands import payout
 from commands.batch import batch_modal
 from commands.modals import (
     beneficiary_form_modal,
@@ -238,8 +235,6 @@ def test_a_chinese_person_adds_a_beneficiary_with_chinese_forms_and_errors(stack
 
 
 def test_the_payout_modals_validation_errors_follow_the_person(stack: LocalStack) -> None:
-    if "locale" not in inspect.signature(payout.validate_payout_form).parameters:
-        pytest.skip("commands/payout.py (i18n-cmds) does not pass the person's language to the form's errors yet")
     chinese(stack, "U0REQ")
     assert stack.slack_requests.command("U0REQ", "提现").status_code == 200
     view = _modal(stack, "U0REQ", "payout_modal")
