@@ -131,8 +131,7 @@ class Translator:
         """A ``Later`` in this language (its ``Later`` values too); plain text as it is."""
         if not isinstance(message, Later):
             return message
-        values = {key: self.text(value) if isinstance(value, Later) else value for key, value in message.values.items()}
-        return self.gettext(message.message, **values)
+        return self.gettext(message.message, **message.values)
 
     def number(self, value: Decimal | int, digits: int = 0) -> str:
         """A number grouped the locale's way with exactly ``digits`` decimals."""
@@ -157,11 +156,15 @@ class Translator:
         return f"{format_datetime(local, pattern, locale=self._babel)} {_offset(local)}"
 
     def gettext(self, message: str, **values: object) -> str:
+        """The message in this language; a ``Later`` among ``values`` is translated with it."""
         text = self._catalog.gettext(message)
-        return text % values if values else text
+        return text % self._values(values) if values else text
 
     def ngettext(self, singular: str, plural: str, n: int, **values: object) -> str:
-        return self._catalog.ngettext(singular, plural, n) % {"n": n, **values}
+        return self._catalog.ngettext(singular, plural, n) % {"n": n, **self._values(values)}
+
+    def _values(self, values: dict[str, object]) -> dict[str, object]:
+        return {key: self.text(value) if isinstance(value, Later) else value for key, value in values.items()}
 
 
 @lru_cache(maxsize=None)

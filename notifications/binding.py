@@ -22,7 +22,8 @@ from services.documents import encode, picked_files, size_refusal, summary
 from services.slack.blocks import visible_line
 from services.slack.files import FileRefused
 from services.slack.queue import enqueue_post
-from whalet.errors import OutcomeUnknown, WhaletError, explain
+from services.whalet_words import sentence_of
+from whalet.errors import OutcomeUnknown, WhaletError
 from whalet.money import Money, MoneyError, to_decimal, validate_currency
 
 if TYPE_CHECKING:
@@ -160,7 +161,7 @@ async def bind(
     except OutcomeUnknown:
         state, detail = trade_orders.UNKNOWN, None
     except WhaletError as exc:
-        state, detail = trade_orders.REFUSED, later("Whalet refused it: %(why)s", why=explain(exc))
+        state, detail = trade_orders.REFUSED, later("Whalet refused it: %(why)s", why=sentence_of(exc))
     except Exception:  # the person must hear something; the traceback goes to the log
         log.exception("binding trade order %s failed", form.trade_order_no)
         state, detail = trade_orders.FAILED, later("something went wrong on our side (it is logged).")

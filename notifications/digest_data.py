@@ -24,7 +24,8 @@ from core.storage import replenish
 from notifications.digest_totals import Rates, UserTotal, user_totals, with_changes
 from notifications.render import amount_of
 from notifications.routing import api_codes_of
-from whalet.errors import WhaletError, explain
+from services.whalet_words import sentence_of
+from whalet.errors import WhaletError
 from whalet.models import CurrencyBalance
 from whalet.money import Money
 
@@ -78,7 +79,7 @@ class Lookup:
     amount: Money
     since: datetime
     whalet_status: str | None  # None: not found, or the lookup failed (see problem)
-    problem: str | None = None
+    problem: Later | str | None = None  # translated when shown
 
 
 def unsettled(db: Database, now: datetime, hours: int) -> list[Unsettled]:
@@ -95,7 +96,7 @@ async def look_up(
     try:
         page = await retry(lambda: query(item.user_id, start, end, mer_order_no=item.order_no, page_size=10))
     except WhaletError as exc:
-        return Lookup(item.request_id, item.order_no, item.amount, item.since, None, explain(exc))
+        return Lookup(item.request_id, item.order_no, item.amount, item.since, None, sentence_of(exc))
     status = next((r.status for r in page.records if r.mer_order_no == item.order_no), None)
     return Lookup(item.request_id, item.order_no, item.amount, item.since, status)
 

@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, TypeVar
 from core.i18n import Later, later
 from notifications import digest_data
 from notifications.digest_totals import Rates
-from whalet.errors import RateLimited, WhaletError, explain
+from services.whalet_words import sentence_of
+from whalet.errors import RateLimited, WhaletError
 from whalet.models import FundSource
 
 if TYPE_CHECKING:
@@ -72,7 +73,7 @@ async def fetch(services: Services, now: datetime) -> Fetched:
                     lambda: services.whalet.query_rate(user_id, currency, out.rates.report_currency, source)
                 )
             except WhaletError as exc:
-                out.rates.missing[currency] = explain(exc)
+                out.rates.missing[currency] = sentence_of(exc)
 
     async def balances(user_id: str, name: str, source: str) -> None:
         async with gate:
@@ -80,7 +81,7 @@ async def fetch(services: Services, now: datetime) -> Fetched:
                 rows = await backing_off(lambda: services.whalet.query_currency_balance(user_id, source))
             except WhaletError as exc:
                 out.problems.append(
-                    later("%(name)s %(source)s balances: %(reason)s", name=name, source=source, reason=explain(exc))
+                    later("%(name)s %(source)s balances: %(reason)s", name=name, source=source, reason=sentence_of(exc))
                 )
                 return
         out.balances.extend(digest_data.balance_rows(user_id, name, source, rows))

@@ -116,7 +116,7 @@ def _reconciliation(content: DigestContent, t: Translator) -> str:
     lines = []
     for item in content.lookups:
         if item.problem:
-            said = t.gettext("could not check: %(problem)s", problem=esc(item.problem))
+            said = t.gettext("could not check: %(problem)s", problem=esc(t.text(item.problem)))
         elif item.whalet_status is None:
             said = t.gettext("Whalet has no such order")
         else:

@@ -17,7 +17,7 @@ from typing import Protocol
 
 from sqlite_utils import Database
 
-from core.i18n import Translator, translator
+from core.i18n import Later, Translator, translator
 
 from core.storage import digests
 from whalet.models import RateQuote
@@ -43,7 +43,7 @@ class Rates:
 
     report_currency: str
     quotes: dict[str, RateQuote] = field(default_factory=dict)
-    missing: dict[str, str] = field(default_factory=dict)
+    missing: dict[str, Later | str] = field(default_factory=dict)  # currency -> why (translated when shown)
 
     def rate(self, currency: str) -> Decimal | None:
         if currency == self.report_currency:

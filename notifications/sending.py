@@ -24,7 +24,8 @@ from notifications.rendered import Rendered
 from services.documents import MAX_FILE_BYTES, encode, summary
 from services.slack.files import FileRefused, SlackFile, fetch_file
 from services.slack.queue import enqueue_post, enqueue_update
-from whalet.errors import OutcomeUnknown, WhaletError, explain
+from services.whalet_words import sentence_of
+from whalet.errors import OutcomeUnknown, WhaletError
 
 if TYPE_CHECKING:
     from services.container import Services
@@ -74,7 +75,7 @@ async def send_documents(
     except OutcomeUnknown:
         state, detail = submissions.UNKNOWN, None
     except WhaletError as exc:
-        state, detail = submissions.REFUSED, later("Whalet refused them: %(why)s", why=explain(exc))
+        state, detail = submissions.REFUSED, later("Whalet refused them: %(why)s", why=sentence_of(exc))
     except Exception:  # the person must hear something; the traceback goes to the log
         log.exception("sending documents for %s failed", todo["replenish_id"])
         state, detail = submissions.FAILED, later("something went wrong on our side (it is logged).")

@@ -7,8 +7,9 @@ tree is one catalog message with its details as named values, made the same way 
 English of ``explain(exc, translator("en"))`` is byte-identical to ``whalet.errors.explain(exc)``.
 
 An error whose ``.sentence`` is not one of the tree's (a caller that set its own) is shown as
-its English sentence rather than a wrong translation. ``sentence_of(exc)`` gives the ``Later``,
-for a sentence written before its reader is known (a DM built inside a transaction).
+its English sentence rather than a wrong translation. ``sentence_of(exc)`` gives the ``Later``
+(account numbers already masked), for a sentence written before its reader is known (a DM built
+inside a transaction) or as a value inside another catalog sentence.
 """
 
 from __future__ import annotations
@@ -31,8 +32,9 @@ __all__ = ["explain", "sentence_of"]
 
 
 def _clause(text: str) -> Later | str:
-    """Whalet's detail as a clause (as ``whalet.errors._clause``); none given: a catalog phrase."""
-    clause = text.strip().rstrip(".。")
+    """Whalet's detail as a clause (as ``whalet.errors._clause``), account numbers masked (it may
+    quote one, and a ``Later`` carrying it may be shown anywhere); none given: a catalog phrase."""
+    clause = mask_digit_runs(text.strip().rstrip(".。"))
     return clause or later("no reason given")
 
 
@@ -83,7 +85,7 @@ def sentence_of(exc: BaseException) -> Later | str:
     if not isinstance(exc, WhaletError):
         return later("Something unexpected went wrong on our side; the details are in the bot's log.")
     message = _tree(exc)
-    return message if str(message) == exc.sentence else exc.sentence
+    return message if str(message) == mask_digit_runs(exc.sentence) else mask_digit_runs(exc.sentence)
 
 
 def explain(exc: BaseException, t: Translator) -> str:

@@ -24,7 +24,8 @@ from services.approvals import policy, repo
 from services.approvals.confirm import is_frozen
 from services.approvals.service import FLAG_POSSIBLE_SPLIT
 from services.book import BookEntry, is_new
-from whalet.errors import WhaletError, explain
+from services.whalet_words import sentence_of
+from whalet.errors import WhaletError
 from whalet.money import Money
 
 if TYPE_CHECKING:
@@ -88,7 +89,7 @@ async def indicative_rates(services: Services, user_id: str, lines: list[BatchLi
                         "Whalet did not give the %(currency)s to %(to)s rate: %(why)s",
                         currency=line.amount.currency,
                         to=line.to_currency,
-                        why=explain(exc),
+                        why=sentence_of(exc),
                     )
                 ]
             ) from exc

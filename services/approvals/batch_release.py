@@ -45,7 +45,8 @@ from services.approvals.request import ApprovalRequest
 from services.approvals.requote import bps_between
 from services.approvals.states import State
 from services.slack.blocks import esc
-from whalet.errors import DuplicateRequest, WhaletError, WhaletRejected, explain
+from services.whalet_words import sentence_of
+from whalet.errors import DuplicateRequest, WhaletError, WhaletRejected
 
 if TYPE_CHECKING:
     from services.container import Services
@@ -203,9 +204,9 @@ async def _applied(services: Services, parent: ApprovalRequest, child: ApprovalR
         # confirmed; the line is applied again as the next attempt's order.
         return _abandon(services, child, later("Whalet already had this order from before a restart."), ended=False)
     except WhaletRejected as exc:
-        return _abandon(services, child, explain(exc), ended=True)
+        return _abandon(services, child, sentence_of(exc), ended=True)
     except (WhaletError, TimeoutError) as exc:
-        why: Later | str = explain(exc) if isinstance(exc, WhaletError) else later("no answer in time")
+        why: Later | str = sentence_of(exc) if isinstance(exc, WhaletError) else later("no answer in time")
         lost = later("Whalet's answer to the apply was lost (%(why)s); applied again.", why=why)
         return _abandon(services, child, lost, ended=False)
     mismatch = mismatch_of(child, answer)

@@ -41,7 +41,8 @@ from services.approvals.lease import (
 from services.approvals.lease import settle_seconds as settle_seconds
 from services.approvals.request import ApprovalRequest
 from services.approvals.states import State
-from whalet.errors import DuplicateRequest, OutcomeUnknown, RateLimited, RequestNotSent, WhaletRejected, explain
+from services.whalet_words import sentence_of
+from whalet.errors import DuplicateRequest, OutcomeUnknown, RateLimited, RequestNotSent, WhaletRejected
 
 if TYPE_CHECKING:
     from services.container import Services
@@ -136,7 +137,7 @@ async def _send_confirm(services: Services, request_id: str, current: counting.R
                 "Whalet did not take the confirmation yet (nothing happened there); it is tried again shortly."
             ),
         )
-        return t.gettext("%(why)s Nothing happened at Whalet; the bot tries again shortly.", why=explain(exc))
+        return t.gettext("%(why)s Nothing happened at Whalet; the bot tries again shortly.", why=sentence_of(exc))
     except (DuplicateRequest, OutcomeUnknown, TimeoutError) as exc:
         running = _may_still_run(exc)
         # An answer came: the call is over at Whalet, look it up now. None came: it may still
@@ -163,7 +164,7 @@ async def _send_confirm(services: Services, request_id: str, current: counting.R
         )
         if isinstance(exc, TimeoutError):
             return t.gettext("Whalet did not answer in time; we check by order number before anything else.")
-        return explain(exc)
+        return t.text(sentence_of(exc))
     except WhaletRejected as exc:
         if requote.refused_for_its_quote(request, services.clock.now()):
             # Whalet refused the first confirm as its quote ran out (our clock and Whalet's differ
@@ -180,8 +181,8 @@ async def _send_confirm(services: Services, request_id: str, current: counting.R
                 note=card.gettext("Whalet's quote ran out as it was confirmed; a new one is asked for."),
             )
             return t.gettext("Whalet's quote ran out as it was confirmed; the bot asks for a new one.")
-        _settle(services, request, State.FAILED, "confirm.rejected", exc, fail_reason=explain(exc))
-        return explain(exc)
+        _settle(services, request, State.FAILED, "confirm.rejected", exc, fail_reason=card.text(sentence_of(exc)))
+        return t.text(sentence_of(exc))
     fault_point("approval.confirmed_unstored")  # Whalet has the confirm; CONFIRMED not yet stored
     _settle(
         services,

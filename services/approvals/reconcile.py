@@ -39,7 +39,8 @@ from services.approvals.request import ApprovalRequest
 from services.approvals.states import State
 from services.slack.blocks import esc
 from services.approvals.states import allowed
-from whalet.errors import WhaletError, explain
+from services.whalet_words import sentence_of
+from whalet.errors import WhaletError
 from whalet.models import Record
 
 if TYPE_CHECKING:
@@ -117,7 +118,7 @@ async def lookup_once(services: Services, request: ApprovalRequest) -> None:
         record = await lookup(services, request)
     except WhaletError as exc:
         problem = card.gettext(
-            "We could not check with Whalet yet (%(why)s); we will try again shortly.", why=explain(exc)
+            "We could not check with Whalet yet (%(why)s); we will try again shortly.", why=sentence_of(exc)
         )
     status = ((record.status if record else None) or "").upper()
     with services.store.transaction() as db:

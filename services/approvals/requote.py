@@ -35,7 +35,8 @@ from services.approvals.lease import call_deadline, card_language, count_call, i
 from services.approvals.request import ApprovalRequest, Terms
 from services.approvals.states import State
 from services.slack.blocks import esc
-from whalet.errors import WhaletError, explain
+from services.whalet_words import sentence_of
+from whalet.errors import WhaletError
 from whalet.ids import new_order_no
 from whalet.money import Money
 
@@ -108,7 +109,7 @@ async def renew(services: Services, request_id: str) -> Later | None:
     try:
         answer = await asyncio.wait_for(KINDS[r.kind].apply(services.whalet, r), call_deadline(services))
     except (WhaletError, TimeoutError) as exc:
-        why: Later | str = explain(exc) if isinstance(exc, WhaletError) else later("no answer in time")
+        why: Later | str = sentence_of(exc) if isinstance(exc, WhaletError) else later("no answer in time")
         return _wait_for_whalet(services, r, why)
     mismatch = mismatch_of(r, answer)
     if mismatch:

@@ -23,7 +23,7 @@ from sqlite_utils import Database
 
 from services.approvals import copies, policy, repo
 from services.approvals.confirm import FREEZE_FLAG, count_call, is_frozen
-from services.approvals.lease import alerts_language
+from services.approvals.lease import alerts_language, card_language
 from services.approvals.fingerprint import fingerprint
 from services.approvals.kinds import KINDS, mismatch_of, with_quote
 from services.approvals.request import ApprovalRequest
@@ -34,7 +34,8 @@ from core.storage.claims import serialize_on
 from services.book import BookEntry, is_new
 from services.slack.blocks import esc
 from whalet.client import new_order_no
-from whalet.errors import OutcomeUnknown, WhaletError, explain
+from services.whalet_words import sentence_of
+from whalet.errors import OutcomeUnknown, WhaletError
 from whalet.money import Money
 
 if TYPE_CHECKING:
@@ -145,7 +146,7 @@ async def _quote_window(services: Services, r: ApprovalRequest, rates: dict[str,
         try:
             quote = await services.whalet.query_rate(r.user_id, currency, r.currency, r.fund_source)
         except WhaletError as exc:
-            values = {"currency": currency, "to": r.currency, "why": explain(exc)}
+            values = {"currency": currency, "to": r.currency, "why": sentence_of(exc)}
             if KINDS[r.kind].to_account:
                 raise Refused(
                     later(
@@ -233,7 +234,14 @@ async def create(services: Services, new: NewRequest) -> ApprovalRequest:
     try:
         answer = await kind.apply(services.whalet, request)
     except WhaletError as exc:
-        _abandon(services, request, explain(exc), "request.apply_failed", error=type(exc).__name__, answer=str(exc))
+        _abandon(
+            services,
+            request,
+            card_language(services).text(sentence_of(exc)),
+            "request.apply_failed",
+            error=type(exc).__name__,
+            answer=str(exc),
+        )
         raise Refused(_apply_failed(exc)) from exc
     mismatch = mismatch_of(request, answer)
     if mismatch:
@@ -305,4 +313,4 @@ def _apply_failed(exc: WhaletError) -> Later | str:
             "Whalet did not give a trustworthy answer to the request, so it was not put up for "
             "approval and nothing will be paid. Please try again in a minute."
         )
-    return explain(exc)
+    return sentence_of(exc)

@@ -51,3 +51,24 @@ def test_a_usage_error_is_english_as_text_and_the_readers_language_when_shown() 
     assert str(exc) == "this command takes no arguments, but got 'x y'"
     assert exc.text(translator("zh-Hans")) == "这个命令不需要参数，但收到了 'x y'"
     assert exc.text(translator("en")) == str(exc)
+
+
+def test_a_whalet_error_inside_another_sentence_is_translated_with_it_and_masked() -> None:
+    """``sentence_of`` keeps Whalet's error as a catalog sentence, so a reason quoted inside
+    another sentence (a to-do's thread, a digest's rates note, a card's note) reads in one
+    language; an account number in Whalet's detail is masked before any reader sees it."""
+    from services.whalet_words import sentence_of
+    from whalet.errors import BadParameters, RateLimited
+
+    limited = sentence_of(RateLimited("TOO_MANY_REQUESTS", ""))
+    zh = translator("zh-Hans").gettext("Whalet refused them: %(why)s", why=limited)
+    assert "易鲸暂时限制了我们的请求频率" in zh and "rate-limiting" not in zh
+    assert (
+        translator("en")
+        .gettext("Whalet refused them: %(why)s", why=limited)
+        .endswith("Whalet is rate-limiting us, try again in a minute.")
+    )
+    leaky = sentence_of(BadParameters("PARAMETER_ERROR", "account 6222020200112233445 is closed"))
+    for locale in ("en", "zh-Hans"):
+        shown = translator(locale).text(leaky)
+        assert "6222020200112233445" not in shown and "3445" in shown
