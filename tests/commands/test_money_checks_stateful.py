@@ -305,7 +305,7 @@ class TwoReplicas(RuleBasedStateMachine):
     def teardown(self) -> None:
         # A post that failed on a loaded machine (Slack's answer later than the client waits) is
         # retried after a backoff in real time, not on the business clock: wait for it, bounded.
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 45  # a lease (30 s) taken over, then one more try
         while True:
             self.both_outboxes_deliver()
             with self.a.runtime.services.store.read() as db:
