@@ -22,6 +22,7 @@ from notifications.digest_render import render
 from notifications.digest_totals import Rates, UserTotal
 from services.slack.message_size import BLOCK_TEXT_BUDGET
 from tests.notifications.test_digest_sizes import Seeded, seed, within_limits
+from tests.notifications.test_digest_sizes import rows_in_thread as english_rows_in_thread
 from tests.notifications.test_digest_slack import FINANCE, TIMEOUT, chart_of, with_users
 from whalet.money import Money
 
@@ -150,21 +151,7 @@ def test_schedule_list_and_off_answer_a_chinese_person_in_chinese(stack: LocalSt
 
 def rows_in_thread(replies: list[Message]) -> Seeded:
     """Every Chinese balance line of the replies, under the (Chinese) heading it sits under."""
-    found: Seeded = {}
-    for reply in replies:
-        lines = [line for block in reply.blocks[1:] for line in block["text"]["text"].split("\n")]
-        assert (first := HEADING.match(lines[0])), lines[0]
-        uid = first["uid"]
-        for line in lines:
-            if heading := HEADING.match(line):
-                uid = heading["uid"]
-                continue
-            row = ROW.match(line)
-            assert row, f"a line that is not a whole balance row: {line!r}"
-            key = (uid, row["source"], row["currency"])
-            assert key not in found, f"{key} twice"
-            found[key] = (Decimal(row["available"].replace(",", "")), Decimal((row["pending"] or "0").replace(",", "")))
-    return found
+    return english_rows_in_thread(replies, HEADING, ROW)
 
 
 def test_a_chinese_digest_of_2400_balances_is_sent_whole_within_slacks_limits(

@@ -91,19 +91,22 @@ def within_limits(message: Message) -> None:
     assert "not shown" not in texts(message)  # the digest split itself; nothing was cut by the outbox's guard
 
 
-def rows_in_thread(replies: list[Message]) -> Seeded:
+def rows_in_thread(
+    replies: list[Message], heading_of: re.Pattern[str] = HEADING, row_of: re.Pattern[str] = ROW
+) -> Seeded:
     """Every balance line of the replies, read under the heading it sits under; each reply must
-    open with a heading (a user's, or the same one "(continued)"), so it reads on its own."""
+    open with a heading (a user's, or the same one "(continued)"), so it reads on its own
+    (``heading_of`` and ``row_of``: a language's heading and row)."""
     found: Seeded = {}
     for reply in replies:
         lines = [line for block in reply.blocks[1:] for line in block["text"]["text"].split("\n")]
-        assert (first := HEADING.match(lines[0])), lines[0]
+        assert (first := heading_of.match(lines[0])), lines[0]
         uid = first["uid"]
         for line in lines:
-            if heading := HEADING.match(line):
+            if heading := heading_of.match(line):
                 uid = heading["uid"]
                 continue
-            row = ROW.match(line)
+            row = row_of.match(line)
             assert row, f"a line that is not a whole balance row: {line!r}"
             key = (uid, row["source"], row["currency"])
             assert key not in found, f"{key} twice"
