@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from core.clock import SYSTEM_CLOCK
 from core.config import Roles
-from core.i18n import N_, translator
+from core.i18n import N_, later, translator
 from services.slack.alerts import Alerts
 
 log = logging.getLogger("whalet_bot.commands.policy")
@@ -218,10 +218,12 @@ def alert_unreadable_group(alerts: Alerts, roles: Callable[[], Roles]) -> Callab
     def stale(group_id: str) -> None:
         alerts.raise_alert(
             f"roles:{group_id}",
-            (
-                f":rotating_light: The members of Slack user group {group_id} could not be read for more than "
-                f"{roles().max_staleness_minutes} min, so nobody holds a role through it until "
-                "it can be read again. Check the bot's usergroups:read scope."
+            later(
+                ":rotating_light: The members of Slack user group %(group)s could not be read for more than "
+                "%(minutes)s min, so nobody holds a role through it until "
+                "it can be read again. Check the bot's usergroups:read scope.",
+                group=group_id,
+                minutes=roles().max_staleness_minutes,
             ),
             quiet_seconds=0,
         )
