@@ -156,7 +156,9 @@ class Translator:
         return f"{format_datetime(local, pattern, locale=self._babel)} {_offset(local)}"
 
     def gettext(self, message: str, **values: object) -> str:
-        """The message in this language; a ``Later`` among ``values`` is translated with it."""
+        """The message in this language; a ``Later`` among ``values`` is translated with it and a
+        ``Money`` written the locale's way (so a sentence made before its reader is known can
+        carry the amount itself)."""
         text = self._catalog.gettext(message)
         return text % self._values(values) if values else text
 
@@ -164,7 +166,15 @@ class Translator:
         return self._catalog.ngettext(singular, plural, n) % {"n": n, **self._values(values)}
 
     def _values(self, values: dict[str, object]) -> dict[str, object]:
-        return {key: self.text(value) if isinstance(value, Later) else value for key, value in values.items()}
+        """A ``Later`` value in this language, a ``Money`` value written this locale's way."""
+        return {key: self._value(value) for key, value in values.items()}
+
+    def _value(self, value: object) -> object:
+        if isinstance(value, Later):
+            return self.text(value)
+        if isinstance(value, Money):
+            return self.amount(value)
+        return value
 
 
 @lru_cache(maxsize=None)

@@ -111,8 +111,8 @@ def checked(services: Services, db: Database, requester: str, lines: list[BatchL
                 later(
                     "Row %(row)s: %(amount)s is above the bot's ceiling of %(ceiling)s for one payment.",
                     row=line.row,
-                    amount=line.amount.format(),
-                    ceiling=Money(ceiling, line.amount.currency).format(),
+                    amount=line.amount,
+                    ceiling=Money(ceiling, line.amount.currency),
                 )
             )
     now = services.clock.now()

@@ -95,8 +95,8 @@ def required_approvals(config: BotConfig, amount: Money, *, frozen: bool, spent_
         raise PolicyRefused(
             later(
                 "%(amount)s is above the bot's ceiling of %(ceiling)s; make this payout in Whalet's portal.",
-                amount=amount.format(),
-                ceiling=Money(ceiling, amount.currency).format(),
+                amount=amount,
+                ceiling=Money(ceiling, amount.currency),
             )
         )
     limit = approvals.daily_limit_of(requester, amount.currency)
@@ -105,13 +105,13 @@ def required_approvals(config: BotConfig, amount: Money, *, frozen: bool, spent_
             later(
                 "This would bring your %(currency)s requests today to %(total)s, above your daily limit of %(limit)s.",
                 currency=amount.currency,
-                total=Money(spent_today + amount.amount, amount.currency).format(),
-                limit=Money(limit, amount.currency).format(),
+                total=Money(spent_today + amount.amount, amount.currency),
+                limit=Money(limit, amount.currency),
             )
         )
     needed = approvals.required_approvals(amount.currency, amount.amount)
     if needed is None:  # unreachable after the checks above, kept as the last word
-        raise PolicyRefused(later("The approval policy does not cover %(amount)s.", amount=amount.format()))
+        raise PolicyRefused(later("The approval policy does not cover %(amount)s.", amount=amount))
     return needed
 
 
@@ -191,8 +191,8 @@ def over_approver_limit(config: BotConfig, approver: str, amount: Money, *, requ
     return Refusal(
         later(
             "Your approval limit is %(limit)s, so you cannot approve %(amount)s. %(who)s",
-            limit=Money(limit, amount.currency).format(),
-            amount=amount.format(),
+            limit=Money(limit, amount.currency),
+            amount=amount,
             who=_who_may_approve(config, amount, besides=(approver, requester)),
         )
     )

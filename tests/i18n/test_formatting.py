@@ -72,3 +72,9 @@ def test_a_whalet_error_inside_another_sentence_is_translated_with_it_and_masked
     for locale in ("en", "zh-Hans"):
         shown = translator(locale).text(leaky)
         assert "6222020200112233445" not in shown and "3445" in shown
+
+
+def test_an_amount_kept_in_a_later_sentence_is_written_by_its_readers_translator() -> None:
+    refusal = later("The approval policy does not cover %(amount)s.", amount=Money(Decimal("1234567.5"), "USD"))
+    assert str(refusal) == "The approval policy does not cover 1,234,567.50 USD."
+    assert "1,234,567.50 USD" in translator("zh-Hans").text(refusal)
