@@ -19,7 +19,7 @@ from tests.commands.batch_helpers import (
     send_batch,
     thread_texts,
 )
-from tests.commands.helpers import click, row
+from tests.commands.helpers import audit_actions, click, row
 
 GOOD = """beneficiary,amount,currency,purpose,reference
 acme-us,1200.50,USD,March invoice,INV-1
@@ -115,7 +115,8 @@ def test_a_batch_over_the_tier_needs_two_approvers_and_never_the_requester(stack
     assert "needs 2 approvals" in said
     card = batch_card(stack, batch_id)
     assert "duplicate line" in json.dumps(card.blocks)  # same beneficiary, amount and reference: flagged
-    assert "cannot approve" in click(stack, "U0REQ", card).text.lower() or row(stack, batch_id)["state"] == "PENDING"
+    assert click(stack, "U0REQ", card).text == "You requested this payout, so someone else has to approve it."
+    assert row(stack, batch_id)["state"] == "PENDING" and "approve.refused" in audit_actions(stack, batch_id)
     assert "1 of 2" in click(stack, "U0APP1", card).text
     assert line_requests(stack, batch_id) == []
     click(stack, "U0APP2", card)
