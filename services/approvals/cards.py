@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -103,9 +102,7 @@ def card_text(r: ApprovalRequest, locale: str | None = None) -> str:
     return cut(shown, 3000)
 
 
-def card_blocks(
-    r: ApprovalRequest, approvals: Sequence[Approval], now: datetime, locale: str | None = None
-) -> list[dict[str, Any]]:
+def card_blocks(r: ApprovalRequest, approvals: Sequence[Approval], locale: str | None = None) -> list[dict[str, Any]]:
     """The card for request ``r`` with the approvals given so far (and those that stopped counting).
     Copies in other languages carry the same block_id: one request, one fingerprint."""
     _ = translator(locale).gettext

@@ -140,11 +140,11 @@ def requests_of(db: Database, requester: str, limit: int = 10) -> list[ApprovalR
 def renderer(services: Services, request: ApprovalRequest, given: Sequence[Approval]) -> copies.Render:
     """The card in a language (each drawn once): the channel's for the card, each approver's for
     their DM copy. Every copy carries the same block_id, so they are one request, one fingerprint."""
-    now, drawn = services.clock.now(), {}
+    drawn: dict[str, tuple[str, list[Any]]] = {}
 
     def render(locale: str) -> tuple[str, list[Any]]:
         if locale not in drawn:
-            drawn[locale] = (card_text(request, locale), card_blocks(request, given, now, locale))
+            drawn[locale] = (card_text(request, locale), card_blocks(request, given, locale))
         return drawn[locale]
 
     return render

@@ -65,7 +65,7 @@ def texts(blocks):
 
 
 def test_pending_card_shows_everything_the_spec_lists():
-    blocks = card_blocks(row(), given("U2APP"), NOW)
+    blocks = card_blocks(row(), given("U2APP"))
     body = texts(blocks)
     assert "Pay out 1,250.00 USD to Acme Supplies Inc (••••6789)?" in body
     for needle in (
@@ -103,7 +103,7 @@ def test_final_cards_have_no_buttons():
         ("CONFIRM_UNKNOWN", "outcome is unknown"),
         ("FAILED", "Failed"),
     ):
-        blocks = card_blocks(row(state=state, decided_at=NOW.isoformat(), decided_by="U3"), given("U2APP"), NOW)
+        blocks = card_blocks(row(state=state, decided_at=NOW.isoformat(), decided_by="U3"), given("U2APP"))
         offered = [e["action_id"] for b in blocks if b["type"] == "actions" for e in b["elements"]]
         # no Approve or Reject; a card that ended unpaid offers its requester "Request again"
         assert offered == (["approval_request_again"] if state in ("EXPIRED", "REJECTED", "FAILED") else []), state
@@ -112,21 +112,19 @@ def test_final_cards_have_no_buttons():
 
 def test_whalets_failure_reason_on_a_card_has_account_numbers_masked():
     failed = row(state="FAILED", decided_at=NOW.isoformat(), fail_reason="Account 6222020200112233445 is closed")
-    shown = texts(card_blocks(failed, given("U2APP"), NOW))
+    shown = texts(card_blocks(failed, given("U2APP")))
     assert "6222020200112233445" not in shown and "3445 is closed" in shown
 
 
 def test_user_text_cannot_mention_or_break_out():
-    blocks = card_blocks(row(purpose="<!channel> pay now & <http://evil|x>", beneficiary_name="A<b>"), [], NOW)
+    blocks = card_blocks(row(purpose="<!channel> pay now & <http://evil|x>", beneficiary_name="A<b>"), [])
     body = texts(blocks)
     assert "<!channel>" not in body and "&lt;!channel&gt;" in body and "A&lt;b&gt;" in body
 
 
 def test_huge_inputs_stay_within_limits():
     long = "x" * 5000
-    blocks = card_blocks(
-        row(purpose=long, reference=long, beneficiary_name=long), given(*(f"U{i}" for i in range(30))), NOW
-    )
+    blocks = card_blocks(row(purpose=long, reference=long, beneficiary_name=long), given(*(f"U{i}" for i in range(30))))
     for block in blocks:
         Block.parse(block).to_dict()  # SDK validation
         for field in block.get("fields") or []:
@@ -135,9 +133,7 @@ def test_huge_inputs_stay_within_limits():
 
 
 def test_pay_card_headline():
-    blocks = card_blocks(
-        row(kind="pay", payee_user_id="U20001", beneficiary_name=None, to_amount=None, rate=None), [], NOW
-    )
+    blocks = card_blocks(row(kind="pay", payee_user_id="U20001", beneficiary_name=None, to_amount=None, rate=None), [])
     assert "Pay 1,250.00 USD to Whalet user U20001?" in texts(blocks)
 
 
@@ -161,7 +157,7 @@ def test_fingerprint_binds_every_shown_field():
 
 
 def test_lapsed_approval_is_named_on_the_card():
-    blocks = card_blocks(row(), [Approval("U2APP", "x"), Approval("U3OLD", "x", counts=False)], NOW)
+    blocks = card_blocks(row(), [Approval("U2APP", "x"), Approval("U3OLD", "x", counts=False)])
     body = texts(blocks)
     assert (
         "<@U3OLD>'s approval no longer counts: not an approver now, or above their approval limit." in body
@@ -170,7 +166,7 @@ def test_lapsed_approval_is_named_on_the_card():
 
 
 def test_fee_keeps_its_own_currency():
-    assert "2.50 EUR" in texts(card_blocks(row(fee="2.50", fee_currency="EUR"), [], NOW))
+    assert "2.50 EUR" in texts(card_blocks(row(fee="2.50", fee_currency="EUR"), []))
 
 
 def test_block_limits_helpers():
@@ -225,7 +221,7 @@ def test_user_text_in_any_card_field_shows_as_one_line_without_hidden_characters
         decided_by="U1APP" if state != "PENDING" else None,
         decided_at=NOW.isoformat() if state != "PENDING" else None,
     )
-    for block in card_blocks(r, [], NOW):
+    for block in card_blocks(r, []):
         texts = [f["text"] for f in block.get("fields", [])]
         texts += [block["text"]["text"]] if isinstance(block.get("text"), dict) else []
         texts += [e["text"] for e in block.get("elements", []) if isinstance(e, dict) and "text" in e]

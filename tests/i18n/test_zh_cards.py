@@ -104,7 +104,7 @@ def test_every_card_state_fits_block_kit_in_both_languages(state: str, locale: s
         note=long,
         result_status="SETTLED",
     )
-    blocks = card_blocks(r, given(*(f"U{i}" for i in range(30))), NOW, locale)
+    blocks = card_blocks(r, given(*(f"U{i}" for i in range(30))), locale)
     assert blocks_error(blocks) is None
     assert len(card_text(r, locale)) <= 3000
     for block in blocks:
