@@ -4,6 +4,8 @@ headers, Whalet's refusals and the parser's refusals in Chinese; English exactly
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 import csv
 import io
 import json
@@ -259,7 +261,9 @@ def test_a_full_chinese_history_page_fits_slacks_limits(stack) -> None:  # type:
     assert post.status == 200 and post.text == "最近 2 天的收款"
     text = body(post)
     assert "第 1 页，共 2 页，合计 25 条" in text and "下一页：`/whalet history collections --days 2 --page 2`" in text
-    assert "时间为你的 Slack 时区（Europe/Berlin）。" in text and "UTC+1" in text
+    berlin = stack.services.clock.now().astimezone(ZoneInfo("Europe/Berlin")).utcoffset()
+    assert berlin is not None  # the records are minutes old: the offset of now (UTC+1, or +2 in summer)
+    assert "时间为你的 Slack 时区（Europe/Berlin）。" in text and f"UTC+{int(berlin.total_seconds()) // 3600}" in text
 
 
 def test_the_payout_forms_errors_and_answer_in_chinese(stack) -> None:  # type: ignore[no-untyped-def]
