@@ -33,10 +33,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("whalet_bot.commands")
 
-USAGE = (
-    'payout AMOUNT CUR to BENEFICIARY [as CUR] [for "purpose"] [ref "reference"]   (no arguments: a form; '
-    "`payout batch`: a CSV of many payouts, one approval)"
-)
+USAGE = 'payout AMOUNT CUR to BENEFICIARY [as CUR] [for "purpose"] [ref "reference"]'
 DEFAULT_PURPOSE = "Payout requested in Slack"
 
 
@@ -157,7 +154,10 @@ def not_sent(exc: Exception, locale: str | None = None) -> str:
     "payout",
     aliases=("提现", "付款"),
     usage=USAGE,
-    summary=N_("request a payout to a beneficiary (needs approval)"),
+    summary=N_(
+        "request a payout to a beneficiary (needs approval); with no arguments, a form; "
+        "`payout batch`: a CSV of many payouts, one approval"
+    ),
     role=Role.REQUESTER,
     parse=parse_payout,
     creates_request=True,
