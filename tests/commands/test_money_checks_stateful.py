@@ -84,7 +84,7 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 # 200 examples per CI run (two halves of 100, each its own random run, on two workers); the
 # calendar runs (the machine clock moved by libfaketime) repeat the test for its dates, not its
 # count, with fewer.
-EXAMPLES = 50 if "faketime" in os.environ.get("LD_PRELOAD", "") else 200
+EXAMPLES = 30 if "faketime" in os.environ.get("LD_PRELOAD", "") else 200
 TIMEOUT = 0.1  # the bot's Whalet timeout here; a "slow" Whalet answers after 0.5 s
 SETTLE = 30  # [approvals] confirm_settle_seconds (the default)
 COLLECT = "C0COLLECT"
