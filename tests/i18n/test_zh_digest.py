@@ -21,7 +21,7 @@ from notifications.digest_data import BalanceRow, DigestContent, Lookup
 from notifications.digest_render import render
 from notifications.digest_totals import Rates, UserTotal
 from services.slack.message_size import BLOCK_TEXT_BUDGET
-from tests.notifications.test_digest_sizes import Seeded, seed, within_limits
+from tests.notifications.test_digest_sizes import Seeded, seed, wait_until_sent, within_limits
 from tests.notifications.test_digest_sizes import rows_in_thread as english_rows_in_thread
 from tests.notifications.test_digest_slack import FINANCE, TIMEOUT, chart_of, with_users
 from whalet.money import Money
@@ -162,15 +162,7 @@ def test_a_chinese_digest_of_2400_balances_is_sent_whole_within_slacks_limits(
     seeded = seed(stack, users, ("USD", "EUR", "GBP", "HKD", "CNY", "JPY", "SGD", "AUD"))
     assert len(seeded) == 2400
     parent = digest_now(stack)
-
-    def settled() -> bool:
-        with stack.services.store.read() as db:
-            states = [r[0] for r in db.execute("SELECT state FROM outbox WHERE kind IN ('digest', 'digest_table')")]
-        return bool(states) and all(state in ("done", "parked") for state in states)
-
-    stack.fake.wait_for(settled, timeout=TIMEOUT * 3)
-    with stack.services.store.read() as db:
-        assert list(db.query("SELECT id, last_error FROM outbox WHERE state = 'parked'")) == []
+    wait_until_sent(stack)
     thread = [m for m in stack.fake.thread(FINANCE, parent.ts) if m.is_reply and m.text.startswith("易鲸日报")]
     for message in [parent, *thread]:
         within_limits(message)

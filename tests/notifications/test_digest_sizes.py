@@ -49,9 +49,8 @@ def seed(stack: LocalStack, users: list[tuple[str, str]], currencies: tuple[str,
     return seeded
 
 
-def sent_digest(stack: LocalStack) -> tuple[Message, list[Message]]:
-    """The digest message and its table replies once the outbox has answered for every one."""
-    parent = run_digest(stack, 1)
+def wait_until_sent(stack: LocalStack) -> None:
+    """Until the outbox has answered for the digest and every table reply; none parked."""
 
     def settled() -> bool:
         with stack.services.store.read() as db:
@@ -62,6 +61,12 @@ def sent_digest(stack: LocalStack) -> tuple[Message, list[Message]]:
     with stack.services.store.read() as db:
         parked = list(db.query("SELECT id, last_error FROM outbox WHERE state = 'parked'"))
     assert parked == []
+
+
+def sent_digest(stack: LocalStack) -> tuple[Message, list[Message]]:
+    """The digest message and its table replies once the outbox has answered for every one."""
+    parent = run_digest(stack, 1)
+    wait_until_sent(stack)
     replies = [m for m in stack.fake.thread(FINANCE, parent.ts) if m.is_reply and m.text.startswith("Whalet digest")]
     return parent, replies
 
