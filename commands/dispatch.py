@@ -30,6 +30,9 @@ if TYPE_CHECKING:
     from services.container import Services
 
 log = logging.getLogger("whalet_bot.commands")
+# How long a refusal in the ack may wait for users.info (Slack waits 3 s for the ack; a person
+# already asked within the hour costs nothing).
+ACK_LANGUAGE_SECONDS = 1.0
 
 
 async def let_the_ack_out(services: Services) -> None:
@@ -87,33 +90,40 @@ async def _run_command(
     services: Services, ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
 ) -> tuple[str, str]:
     """Runs one /whalet command; returns (sub-command, outcome) for the metrics."""
-    # The ack cannot wait for users.info: a refusal in the ack speaks the language last heard
-    # from Slack for this person ([ui] default_locale if none yet).
-    quick = translator(services.locales.cached(command.get("user_id", "")))
+    user_id = command.get("user_id", "")
+
+    async def quick() -> Translator:
+        """A refusal in the ack speaks the person's language if Slack tells it within
+        ``ACK_LANGUAGE_SECONDS`` (once an hour per person), else the language last heard."""
+        return translator(await services.locales.locale_within(user_id, ACK_LANGUAGE_SECONDS))
+
     try:
         tokens = tokenize(command.get("text") or "")
     except TokenizeError as exc:
-        reason = quick.gettext("I could not read that: %(reason)s", reason=quick.text(exc.reason))
-        await ack(text=usage_error(reason, "help", quick), response_type="ephemeral")
+        t = await quick()
+        reason = t.gettext("I could not read that: %(reason)s", reason=exc.reason)
+        await ack(text=usage_error(reason, "help", t), response_type="ephemeral")
         return "unknown", "bad_input"
     name = tokens[0].lower() if tokens else "help"
     entry = find(name)
     if entry is None:
-        await ack(text=unknown_subcommand(tokens[0], quick), response_type="ephemeral")
+        await ack(text=unknown_subcommand(tokens[0], await quick()), response_type="ephemeral")
         return "unknown", "bad_input"
     try:
         parsed = entry.parse(tokens[1:])
     except UsageError as exc:
-        await ack(text=usage_error(exc.text(quick), entry.usage, quick), response_type="ephemeral")
+        t = await quick()
+        await ack(text=usage_error(exc.text(t), entry.usage, t), response_type="ephemeral")
         return entry.name, "bad_input"
     except Exception:  # a parser bug must still be answered: an exception here is Slack's error page
         log.exception("/whalet %s: parsing failed", entry.name)
-        reason = quick.gettext("I could not read those words")
-        await ack(text=usage_error(reason, entry.usage, quick), response_type="ephemeral")
+        t = await quick()
+        await ack(
+            text=usage_error(t.gettext("I could not read those words"), entry.usage, t), response_type="ephemeral"
+        )
         return entry.name, "error"
     await ack()
     await let_the_ack_out(services)
-    user_id = command["user_id"]
     role = await resolver(services).role_of(user_id, fresh=entry.reads_role_fresh)
     ctx = CommandContext(
         services=services,

@@ -80,6 +80,18 @@ class LocaleResolver:
         self._cache[user_id] = (self._now() + keep, person)
         return person
 
+    async def locale_within(self, user_id: str, seconds: float) -> Locale:
+        """The language when it is known, or can be asked of Slack, within ``seconds`` (a refusal
+        in an ack, which Slack waits 3 s for); otherwise the last heard (``cached``). A question cut
+        short is not remembered: the next reply asks again."""
+        entry = self._cache.get(user_id)
+        if entry is not None and entry[0] > self._now():
+            return entry[1].locale
+        try:
+            return await asyncio.wait_for(self.locale_of(user_id), seconds)
+        except TimeoutError:
+            return self.cached(user_id)
+
     def cached(self, user_id: str) -> Locale:
         """The language last heard from Slack for this person, without asking (for messages
         written inside a database transaction, such as an approver's DM copy of a card):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from typing import Any
 
 import pytest
@@ -86,3 +88,23 @@ def test_the_stand_in_says_locale_only_when_asked(stack) -> None:  # type: ignor
     assert stack.run(locales.person("U0VIEW")) == Person("en", "UTC")
     plain = stack.run(stack.services.slack.users_info(user="U0REQ"))
     assert "locale" not in plain["user"] and plain["user"]["tz"] == "Asia/Shanghai"
+
+
+class SlowSlack(Slack):
+    async def users_info(self, *, user: str, include_locale: bool) -> Any:
+        await asyncio.sleep(5)
+        return await super().users_info(user=user, include_locale=include_locale)
+
+
+async def test_an_ack_waits_for_the_language_only_within_its_budget() -> None:
+    slack = Slack()
+    slack.users["U1"] = {"locale": "zh-CN"}
+    resolver = LocaleResolver(lambda: Ui(), slack)
+    assert await resolver.locale_within("U1", 1.0) == "zh-Hans"  # asked, and remembered
+    assert await resolver.locale_within("U1", 0.0) == "zh-Hans" and len(slack.calls) == 1
+    slow = SlowSlack()
+    slow.users["U2"] = {"locale": "zh-CN"}
+    resolver = LocaleResolver(lambda: Ui(default_locale="en"), slow)
+    started = asyncio.get_running_loop().time()
+    assert await resolver.locale_within("U2", 0.05) == "en"  # Slack too slow: the last heard (none: default)
+    assert asyncio.get_running_loop().time() - started < 1.0

@@ -46,3 +46,12 @@ def test_slack_not_answering_gives_the_default_locale(make_stack) -> None:  # ty
     stack.fake.scopes.discard("users:read")  # an install from before the scope: missing_scope
     _, post = ask(stack, "U0VIEW", "balance USD")
     assert post.text == "U10001 的余额（B2C），USD"
+
+
+def test_a_typo_in_a_first_command_is_refused_in_the_persons_language(stack) -> None:  # type: ignore[no-untyped-def]
+    """Nothing known of U0REQ yet: the ack asks Slack (within a second) before refusing."""
+    chinese(stack)
+    http = stack.slack_requests.command("U0REQ", "余额 USD EUR")
+    assert http.json()["text"].startswith("最多只能写一个币种，但收到了 'USD EUR'。\n用法：`/whalet balance")
+    http = stack.slack_requests.command("U0VIEW", "balance USD EUR")  # the stand-in's en-US
+    assert http.json()["text"].startswith("Give at most one currency, got 'USD EUR'.\nUsage: `/whalet balance")
